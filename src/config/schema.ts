@@ -1,0 +1,177 @@
+import { z } from 'zod';
+
+/**
+ * The one schema for `deployment.toml`. Every section has defaults, so a missing file (or an
+ * empty one) yields a working embedded-SQLite, FREE-plans-only service. Objects are strict: an
+ * unknown key is a start-up error, because a misspelt key silently ignored is a production outage.
+ */
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+export const DATABASE_TYPES = ['sqlite', 'postgres', 'mysql', 'mssql', 'oracle'] as const;
+export type DatabaseType = (typeof DATABASE_TYPES)[number];
+
+const serverSchema = z
+  .strictObject({
+    host: nonEmpty.default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9763),
+  })
+  .prefault({});
+
+const databaseSchema = z
+  .strictObject({
+    type: z.enum(DATABASE_TYPES).default('sqlite'),
+    /** SQLite only: the database file, relative to the working directory unless absolute. */
+    filename: nonEmpty.default('data/meterline.db'),
+    /** Connection URL for the server databases; or give host/port/username/password/database. */
+    url: nonEmpty.optional(),
+    host: nonEmpty.optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    username: nonEmpty.optional(),
+    password: z.string().optional(),
+    database: nonEmpty.optional(),
+    /** Oracle: the connect string (`host:port/service`), when `url` is not used. */
+    connect_string: nonEmpty.optional(),
+    pool: z
+      .strictObject({
+        min: z.number().int().min(0).default(0),
+        max: z.number().int().min(1).default(10),
+      })
+      .prefault({}),
+  })
+  .superRefine((db, ctx) => {
+    if (db.type === 'sqlite') return;
+    const hasParts = db.host !== undefined || db.connect_string !== undefined;
+    if (db.url === undefined && !hasParts) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: `required for type "${db.type}" (or give host, port, username, password, database)`,
+      });
+    }
+  });
+
+const jwtSchema = z
+  .strictObject({
+    issuer: nonEmpty.default('meterline'),
+    audience: nonEmpty.default('meterline'),
+    algorithm: z.enum(['HS256', 'RS256']).default('HS256'),
+    /** HS256 shared secret. */
+    secret: nonEmpty.optional(),
+    /** RS256: PEM public key used to verify tokens. */
+    public_key_file: nonEmpty.optional(),
+    /** RS256: PEM private key, only needed by `meterline token` to mint local tokens. */
+    private_key_file: nonEmpty.optional(),
+    /** The claim naming the tenant domain; tokens without it belong to carbon.super. */
+    tenant_claim: nonEmpty.default('tenant_domain'),
+  })
+  .superRefine((jwt, ctx) => {
+    if (jwt.algorithm === 'HS256' && jwt.secret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required when algorithm = "HS256"' });
+    }
+    if (jwt.algorithm === 'RS256' && jwt.public_key_file === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public_key_file'],
+        message: 'required when algorithm = "RS256"',
+      });
+    }
+  });
+
+const additionalAttributeSchema = z.strictObject({
+  name: nonEmpty,
+  display_name: nonEmpty,
+  required: z.boolean().default(false),
+  description: z.string().default(''),
+  default: z.string().optional(),
+  hidden: z.boolean().default(false),
+});
+
+/** A cron expression checked for shape here; node-cron validates the fields when scheduling. */
+const cronExpression = z
+  .string()
+  .refine((value) => value === '' || /^\s*\S+(\s+\S+){4,5}\s*$/.test(value), {
+    message: 'must be a cron expression with 5 or 6 fields, or "" to disable the schedule',
+  });
+
+const monetizationSchema = z
+  .looseObject({
+    /** A registered billing-engine name, or a path to a module exporting one. */
+    monetization_impl: nonEmpty.default('stripe'),
+    usage_publish_cron: cronExpression.default(''),
+    /** On the very first publish, how far back (days) to look for usage. */
+    publish_duration_days: z.number().int().min(1).max(35).default(1),
+    additional_attributes: z.array(additionalAttributeSchema).default([]),
+  })
+  .superRefine((monetization, ctx) => {
+    // Engine options live under [apim.monetization.<engine>] and are validated by the engine
+    // itself; here we only insist that any extra key is such a table.
+    const known = new Set(['monetization_impl', 'usage_publish_cron', 'publish_duration_days', 'additional_attributes']);
+    for (const [key, value] of Object.entries(monetization)) {
+      if (known.has(key)) continue;
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'unknown key' });
+      }
+    }
+    const names = monetization.additional_attributes.map((a) => a.name);
+    const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+    if (duplicate !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['additional_attributes'],
+        message: `attribute name "${duplicate}" appears more than once`,
+      });
+    }
+  })
+  .prefault({});
+
+const tenantSchema = z.strictObject({
+  domain: nonEmpty,
+  id: z.number().int(),
+  monetization_info: z
+    .strictObject({
+      billing_engine_platform_account_key: nonEmpty.optional(),
+      stripe_webhook_secret: nonEmpty.optional(),
+    })
+    .prefault({}),
+});
+
+export const SUPER_TENANT = { domain: 'carbon.super', id: -1234 } as const;
+
+const tenantsSchema = z
+  .array(tenantSchema)
+  .default([])
+  .superRefine((tenants, ctx) => {
+    const seenDomains = new Set<string>();
+    const seenIds = new Set<number>();
+    tenants.forEach((tenant, index) => {
+      if (seenDomains.has(tenant.domain)) {
+        ctx.addIssue({ code: 'custom', path: [index, 'domain'], message: `duplicate tenant domain "${tenant.domain}"` });
+      }
+      if (seenIds.has(tenant.id)) {
+        ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate tenant id ${tenant.id}` });
+      }
+      seenDomains.add(tenant.domain);
+      seenIds.add(tenant.id);
+    });
+  });
+
+export const configSchema = z.strictObject({
+  server: serverSchema,
+  database: z.strictObject({ apim_db: databaseSchema.prefault({}) }).prefault({}),
+  auth: z.strictObject({ jwt: jwtSchema.optional() }).prefault({}),
+  apim: z.strictObject({ monetization: monetizationSchema }).prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  tenants: tenantsSchema,
+});
+
+export type MeterlineConfig = z.infer<typeof configSchema>;
+export type DatabaseConfig = MeterlineConfig['database']['apim_db'];
+export type JwtConfig = NonNullable<MeterlineConfig['auth']['jwt']>;
+export type MonetizationConfig = MeterlineConfig['apim']['monetization'];
+export type AdditionalAttribute = MonetizationConfig['additional_attributes'][number];
+export type TenantConfig = MeterlineConfig['tenants'][number];

@@ -1,0 +1,14 @@
+import knex, { type Knex } from 'knex';
+import type { DatabaseConfig } from '../config/schema';
+import { knexConfigFor } from './knex-config';
+
+/** Opens the connection pool for `[database.apim_db]`. The caller owns it and must `destroy()` it. */
+export function connectDatabase(db: DatabaseConfig, cwd?: string): Knex {
+  return knex(knexConfigFor(db, cwd));
+}
+
+/** A cheap round trip proving the database answers (used by `GET /health`). */
+export async function pingDatabase(db: Knex): Promise<void> {
+  const client = String(db.client.config.client);
+  await db.raw(client === 'oracledb' ? 'SELECT 1 FROM DUAL' : 'SELECT 1');
+}
