@@ -1,10 +1,10 @@
-/** Type checking is done once by `tsc --noEmit` (npm test); ts-jest only transpiles. */
+/** Type checking is done once by `tsc --noEmit` (npm test); with isolatedModules ts-jest only transpiles. */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/plugins', '<rootDir>/src'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   testTimeout: 30000,
 };

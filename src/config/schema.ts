@@ -32,6 +32,8 @@ const databaseSchema = z
     database: nonEmpty.optional(),
     /** Oracle: the connect string (`host:port/service`), when `url` is not used. */
     connect_string: nonEmpty.optional(),
+    /** Apply pending migrations when `meterline serve` starts (turn off to migrate by hand). */
+    migrate_on_start: z.boolean().default(true),
     pool: z
       .strictObject({
         min: z.number().int().min(0).default(0),

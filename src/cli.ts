@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { configPathFrom, DEFAULT_CONFIG_PATH, loadConfig } from './config/load';
+import { ConfigError } from './config/errors';
+import type { MeterlineConfig } from './config/schema';
+import { connectDatabase } from './db/connect';
+import { migrateLatest, rollbackAll } from './db/migrator';
+import { createLogger } from './logger';
+import { startService } from './service';
+
+const USAGE = `Usage: meterline <command> [options]
+
+Commands:
+  serve               run the HTTP service
+  migrate             apply pending database migrations
+  migrate --down      roll every migration back (drops the tables Meterline created)
+  help                show this text
+
+Options:
+  --config <file>     configuration file (default: $METERLINE_CONFIG, else ${DEFAULT_CONFIG_PATH})
+  --port <n>          serve: listen on this port instead of [server] port (0 picks a free one)
+  -h, --help          show this text
+`;
+
+/** Exit codes: 0 success, 1 the command failed, 2 bad usage or configuration. */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      down: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command = 'help', ...rest] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  if (values.down && command !== 'migrate') throw new UsageError('--down goes with "migrate"');
+  if (values.port !== undefined && command !== 'serve') throw new UsageError('--port goes with "serve"');
+  const port = values.port === undefined ? undefined : parsePort(values.port);
+
+  const path = configPathFrom(values.config, process.env);
+  const explicit = values.config !== undefined || process.env.METERLINE_CONFIG !== undefined;
+  const { config } = loadConfig(path, process.env, { mustExist: explicit });
+
+  switch (command) {
+    case 'serve':
+      return serve(config, port);
+    case 'migrate':
+      return migrate(config, values.down ?? false);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${text}"`);
+  return port;
+}
+
+async function serve(config: MeterlineConfig, port: number | undefined): Promise<number> {
+  const logger = createLogger(config.logging.level);
+  const service = await startService({ config, logger, ...(port === undefined ? {} : { port }) });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await service.close();
+  return 0;
+}
+
+async function migrate(config: MeterlineConfig, down: boolean): Promise<number> {
+  const db = connectDatabase(config.database.apim_db);
+  try {
+    const names = down ? await rollbackAll(db) : await migrateLatest(db);
+    const verb = down ? 'rolled back' : 'applied';
+    if (names.length === 0) process.stdout.write(down ? 'nothing to roll back\n' : 'database is up to date\n');
+    for (const name of names) process.stdout.write(`${verb} ${name}\n`);
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`meterline: ${error.message}\n`);
+      if (error instanceof UsageError) process.stderr.write(`\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`meterline: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`meterline: ${describeFailure(error)}\n`);
+    process.exitCode = 1;
+  },
+);
+
+/** One line a person can act on; the stack only when METERLINE_DEBUG is set. */
+function describeFailure(error: unknown): string {
+  if (process.env.METERLINE_DEBUG && error instanceof Error && error.stack) return error.stack;
+  if (error instanceof Error) {
+    const code = 'code' in error && error.code ? ` (${String(error.code)})` : '';
+    return `${error.message}${code}`;
+  }
+  return String(error);
+}
