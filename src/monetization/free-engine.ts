@@ -1,0 +1,78 @@
+import type { SubscriptionPolicy, SubscriptionRef } from '../domain/model';
+import {
+  MonetizationError,
+  type Monetization,
+  type MonetizationEngineFactory,
+  type SubscriptionOutcome,
+} from './monetization';
+
+const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
+
+function refuseCommercial(what: string): never {
+  throw new MonetizationError(
+    'BILLING_NOT_CONFIGURED',
+    `${what} needs a billing engine: set [apim.monetization] monetization_impl (e.g. "stripe")`,
+  );
+}
+
+/**
+ * The in-tree engine for deployments that sell nothing: FREE policies and subscriptions work,
+ * anything that would need to charge money is refused with a clear error.
+ */
+export class FreeMonetization implements Monetization {
+  readonly name = 'free';
+
+  async createBillingPlan(policy: SubscriptionPolicy) {
+    if (policy.billingPlan === 'COMMERCIAL') refuseCommercial(`COMMERCIAL policy "${policy.name}"`);
+    return { billable: false, planId: null, apisUpdated: 0 };
+  }
+
+  async updateBillingPlan(policy: SubscriptionPolicy) {
+    return this.createBillingPlan(policy);
+  }
+
+  async deleteBillingPlan(): Promise<void> {}
+
+  async enableMonetization(): Promise<never> {
+    refuseCommercial('Monetizing an API');
+  }
+
+  async disableMonetization() {
+    return { enabled: false, plans: {}, changed: false, notes: [] };
+  }
+
+  async getMonetizedPoliciesToPlanMapping() {
+    return {};
+  }
+
+  async getCurrentUsageForSubscription(subscription: SubscriptionRef): Promise<never> {
+    throw new MonetizationError('NOT_MONETIZED', `subscription ${subscription.uuid} is not billed`);
+  }
+
+  async getTotalRevenue() {
+    return { byCurrency: {}, subscriptions: [] };
+  }
+
+  async createSubscription(subscription: SubscriptionRef) {
+    if (subscription.policy.billingPlan === 'COMMERCIAL') refuseCommercial(`Subscribing on "${subscription.policy.name}"`);
+    return NOT_BILLED;
+  }
+
+  async deleteSubscription() {
+    return NOT_BILLED;
+  }
+
+  async reportUsage() {
+    return { sent: false as const, reason: 'the free engine bills nothing' };
+  }
+}
+
+export const freeEngine: MonetizationEngineFactory = {
+  name: 'free',
+  create(options) {
+    if (options !== undefined && (typeof options !== 'object' || options === null || Object.keys(options).length > 0)) {
+      throw new MonetizationError('INVALID_MONETIZATION_PROPERTIES', 'the free engine takes no options');
+    }
+    return new FreeMonetization();
+  },
+};

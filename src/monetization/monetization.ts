@@ -1,0 +1,218 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger';
+import type { ApiRef, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
+
+/**
+ * The contract between the gateway core and a billing engine (Stripe, or another), after WSO2's
+ * `org.wso2.carbon.apimgt.api.model.Monetization`, with typed inputs and outputs.
+ *
+ * Rules for every implementation:
+ * - Every method is safe to retry: calling it again after a failure (or after success) finishes
+ *   the job or changes nothing. External writes carry idempotency keys derived from what they
+ *   mean (tenant, policy, API, subscription, step), never from counters or clock readings.
+ * - Expected failures throw a {@link MonetizationError} with a code the HTTP layer maps to a
+ *   status; anything else is a bug.
+ * - Money is integer minor units (bigint) or exact decimal strings, never floats.
+ */
+export interface Monetization {
+  /** The engine's registered name, e.g. "stripe". */
+  readonly name: string;
+
+  /**
+   * A subscription policy was created. For a COMMERCIAL policy, creates the billing plan in the
+   * tenant's platform account and records the mapping; a FREE policy creates nothing and must
+   * succeed even when the tenant has no billing configuration.
+   *
+   * @example await engine.createBillingPlan({ uuid, name: 'Gold', tenant, billingPlan: 'COMMERCIAL',
+   *   pricing: { plan: 'FIXEDRATE', currency: 'usd', billingCycle: 'month', fixedPrice: '10.00' } })
+   */
+  createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange>;
+
+  /**
+   * A policy changed (price, currency, cycle, FREE↔COMMERCIAL). Replaces the plan (billing-engine
+   * prices are immutable) and carries the change to every API that already copied the plan into a
+   * connected account; existing subscriptions keep their price until the engine moves them.
+   */
+  updateBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange>;
+
+  /** A policy was deleted: archives what `createBillingPlan` made and forgets the mapping. */
+  deleteBillingPlan(policy: SubscriptionPolicy): Promise<void>;
+
+  /**
+   * Turns monetization on for a published API with the publisher's properties (for Stripe,
+   * `ConnectedAccountKey`): one product per API and one price per commercial tier, in the
+   * publisher's account. Enabling an already enabled API is a no-op that succeeds.
+   */
+  enableMonetization(request: MonetizationRequest): Promise<MonetizationChange>;
+
+  /** Turns monetization off: archives the API's plans and reports what happens to live subscriptions. */
+  disableMonetization(request: MonetizationRequest): Promise<MonetizationChange>;
+
+  /** Tier name → billing-engine plan (price) id, for the API's monetized tiers. */
+  getMonetizedPoliciesToPlanMapping(api: ApiRef): Promise<Record<string, string>>;
+
+  /** The pending invoice of one subscription (what it owes so far in the current period). */
+  getCurrentUsageForSubscription(subscription: SubscriptionRef): Promise<PendingInvoice>;
+
+  /** Revenue of an API summed over its monetized subscriptions, per currency. */
+  getTotalRevenue(api: ApiRef): Promise<ApiRevenue>;
+
+  /**
+   * Subscription workflow, create: the application subscribed to a monetized commercial tier.
+   * Creates or reuses the customers and the engine's subscription and records them. A failure
+   * part-way leaves no orphan; calling again completes the job.
+   */
+  createSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome>;
+
+  /** Subscription workflow, delete: cancels the engine's subscription with a final invoice. */
+  deleteSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome>;
+
+  /**
+   * Reports metered usage of one subscription for one time window. `identifier` names the usage
+   * (subscription, meter, window) so that re-sending it can never bill twice.
+   */
+  reportUsage(usage: UsageReport): Promise<UsageReportOutcome>;
+}
+
+export interface MonetizationRequest {
+  api: ApiRef;
+  /** The API's subscription policies (its tiers); the engine acts on the COMMERCIAL ones. */
+  policies: readonly SubscriptionPolicy[];
+  /** The publisher's monetization properties (additional attributes), e.g. ConnectedAccountKey. */
+  properties: Readonly<Record<string, string>>;
+}
+
+export interface BillingPlanChange {
+  /** Whether the engine holds a plan for the policy after the call. */
+  billable: boolean;
+  planId: string | null;
+  /** APIs whose connected-account copy of the plan was replaced. */
+  apisUpdated: number;
+}
+
+export interface MonetizationChange {
+  enabled: boolean;
+  /** Tier name → plan id in the publisher's account. */
+  plans: Record<string, string>;
+  /** False when the call found the API already in the requested state. */
+  changed: boolean;
+  /** Human-readable consequences, e.g. what happens to live subscriptions when disabling. */
+  notes: string[];
+}
+
+export interface InvoiceLine {
+  description: string;
+  /** The API the line bills for, where the engine knows it. */
+  apiName: string | null;
+  quantity: number;
+  /** Exact decimal string, minor units per unit (may be below one minor unit). */
+  unitAmountDecimal: string | null;
+  amount: bigint;
+}
+
+/** A pending (preview) or issued invoice; amounts in minor units of `currency`. */
+export interface PendingInvoice {
+  invoiceId: string | null;
+  description: string | null;
+  currency: string;
+  accountName: string | null;
+  accountCountry: string | null;
+  customerEmail: string | null;
+  periodStart: Date;
+  periodEnd: Date;
+  dueDate: Date | null;
+  nextPaymentAttempt: Date | null;
+  paid: boolean;
+  subtotal: bigint;
+  tax: bigint;
+  total: bigint;
+  amountDue: bigint;
+  amountPaid: bigint;
+  amountRemaining: bigint;
+  lines: InvoiceLine[];
+  hostedInvoiceUrl: string | null;
+}
+
+export interface ApiRevenue {
+  /** Currency (lower-case ISO code) → minor units invoiced and paid so far. */
+  byCurrency: Record<string, bigint>;
+  subscriptions: Array<{ subscriptionUuid: string; currency: string; amount: bigint }>;
+}
+
+export type SubscriptionAccess = 'UNBLOCKED' | 'ON_HOLD' | 'BLOCKED';
+
+export interface SubscriptionOutcome {
+  /** False when the subscription is not billed by the engine (FREE tier, unmonetized API). */
+  billed: boolean;
+  /** The access the gateway should give the subscription now. */
+  access: SubscriptionAccess;
+  engineSubscriptionId: string | null;
+}
+
+export interface UsageReport {
+  subscription: SubscriptionRef;
+  quantity: number;
+  /** Every unit of `quantity` happened in [windowStart, windowEnd). */
+  windowStart: Date;
+  windowEnd: Date;
+  identifier: string;
+}
+
+export type UsageReportOutcome = { sent: true } | { sent: false; reason: string };
+
+/** What the core hands an engine when it builds it. */
+export interface EngineDependencies {
+  db: Knex;
+  logger: Logger;
+  clock: () => Date;
+  tenants: TenantDirectory;
+}
+
+export interface TenantDirectory {
+  find(domain: string): TenantSettings | undefined;
+}
+
+export interface TenantSettings extends TenantRef {
+  platformAccountKey: string | undefined;
+  webhookSecret: string | undefined;
+}
+
+/** A billing engine as registered by name: validates its options, then builds the engine. */
+export interface MonetizationEngineFactory {
+  readonly name: string;
+  /** Validates `[apim.monetization.<name>]`; throws EngineOptionsError naming the bad key. */
+  create(options: unknown, dependencies: EngineDependencies): Monetization;
+}
+
+export type MonetizationErrorCode =
+  | 'BILLING_NOT_CONFIGURED'
+  | 'INVALID_MONETIZATION_PROPERTIES'
+  | 'INVALID_POLICY_PRICING'
+  | 'NOT_MONETIZED'
+  | 'NOT_FOUND'
+  | 'ENGINE_REJECTED'
+  | 'ENGINE_UNAVAILABLE'
+  | 'ENGINE_AUTHENTICATION_FAILED';
+
+/** An expected billing failure, with a message safe to show to the user (no secrets). */
+export class MonetizationError extends Error {
+  override readonly name = 'MonetizationError';
+
+  constructor(
+    readonly code: MonetizationErrorCode,
+    message: string,
+    readonly context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Whether the same call may succeed later without any change (rate limits, outages). */
+  get retryable(): boolean {
+    return this.code === 'ENGINE_UNAVAILABLE';
+  }
+}
+
+export class EngineOptionsError extends Error {
+  override readonly name = 'EngineOptionsError';
+}
