@@ -1,0 +1,44 @@
+/** Why a migration refused to touch an existing schema; every conflict is reported at once. */
+export type SchemaConflict =
+  /** A gateway table exists (WSO2's) but lacks columns Meterline reads or writes. */
+  | { readonly kind: 'missing-columns'; readonly table: string; readonly columns: readonly string[] }
+  /** A table Meterline must create itself already exists and was not created by Meterline. */
+  | { readonly kind: 'table-exists'; readonly table: string }
+  /** PostgreSQL: the table exists under its unquoted (lower-case) name, as WSO2's scripts make it. */
+  | { readonly kind: 'unquoted-name'; readonly table: string; readonly storedAs: string };
+
+/**
+ * Thrown by a migration's `up` before it changes anything, when the database already holds
+ * tables it cannot use or must not touch. An operator has to act; retrying will not help.
+ */
+export class SchemaConflictError extends Error {
+  override readonly name = 'SchemaConflictError';
+  readonly code = 'SCHEMA_CONFLICT';
+
+  constructor(
+    readonly migration: string,
+    readonly conflicts: readonly SchemaConflict[],
+  ) {
+    super(
+      `Migration ${migration} cannot run against the existing schema (see docs/database.md):\n` +
+        conflicts.map((conflict) => `  - ${describe(conflict)}`).join('\n'),
+    );
+  }
+}
+
+function describe(conflict: SchemaConflict): string {
+  switch (conflict.kind) {
+    case 'missing-columns':
+      return `${conflict.table} exists but lacks columns Meterline needs: ${conflict.columns.join(', ')}`;
+    case 'table-exists':
+      return (
+        `${conflict.table} already exists and was not created by Meterline. Meterline creates this ` +
+        `table itself (with the keys WSO2's scripts lack): move its rows aside, drop it, and migrate again`
+      );
+    case 'unquoted-name':
+      return (
+        `${conflict.table} exists as "${conflict.storedAs}" (created unquoted, as WSO2's PostgreSQL ` +
+        `scripts do); Meterline addresses it as "${conflict.table}" and will not create a second copy`
+      );
+  }
+}
