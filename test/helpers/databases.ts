@@ -72,23 +72,23 @@ export function testDatabases(env: NodeJS.ProcessEnv = process.env): TestDatabas
 
 /** Creates a fresh, empty database for `target` and connects to it. */
 export async function createTestDatabase(target: TestDatabaseTarget): Promise<TestDatabase> {
-  if (target.kind === 'sqlite') return createSqliteDatabase();
-  const adminUrl = target.adminUrl;
-  if (adminUrl === undefined) throw new Error(`${target.kind}: no admin URL`);
+  const { kind, adminUrl } = target;
+  if (kind === 'sqlite') return createSqliteDatabase();
+  if (adminUrl === undefined) throw new Error(`${kind}: no admin URL`);
   const name = `meterline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const dialect = SERVER_DIALECTS[target.kind];
-  await withAdmin(target.kind, adminUrl, (admin) => admin.raw(dialect.create(name)));
+  const dialect = SERVER_DIALECTS[kind];
+  await withAdmin(kind, adminUrl, (admin) => admin.raw(dialect.create(name)));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const config = databaseConfig({ type: target.kind, url: url.toString(), pool: { min: 0, max: 4 } });
+  const config = databaseConfig({ type: kind, url: url.toString(), pool: { min: 0, max: 4 } });
   const knex = connectDatabase(config);
   return {
-    kind: target.kind,
+    kind,
     config,
     knex,
     async destroy() {
       await knex.destroy();
-      await withAdmin(target.kind, adminUrl, (admin) => admin.raw(dialect.drop(name)));
+      await withAdmin(kind, adminUrl, (admin) => admin.raw(dialect.drop(name)));
     },
   };
 }
@@ -104,12 +104,14 @@ export function forEachTestDatabase(define: (kind: TestDatabaseKind, db: () => T
     beforeAll(async () => {
       database = await createTestDatabase(target);
     });
-    afterAll(async () => {
-      await database?.destroy();
-    });
     define(kind, () => {
       if (database === undefined) throw new Error(`the ${kind} test database is not open (used outside a test?)`);
       return database;
+    });
+    // Declared after `define`: jest runs afterAll hooks in declaration order, and the suite's own
+    // afterAll hooks (e.g. a rollback) still need the connection.
+    afterAll(async () => {
+      await database?.destroy();
     });
   });
 }
