@@ -1,0 +1,176 @@
+import { cardDeclined, invalidState } from '../http/errors';
+import type { AccountState } from '../state/account-state';
+import type { World } from '../state/world';
+import type { WireInvoice, WireSubscription } from '../wire';
+import type { PaymentOutcome } from './payments';
+
+const DAY = 86_400;
+
+/**
+ * Invoice state machine, as Stripe enforces it:
+ *
+ *   draft ──finalize──▶ open ──pay──▶ paid
+ *                        │  ╲──mark_uncollectible──▶ uncollectible ──pay──▶ paid
+ *                        ╰──void──▶ void            uncollectible ──void──▶ void
+ *
+ * paid and void are terminal. Every transition emits its webhook event.
+ */
+
+export function subscriptionOf(account: AccountState, invoice: WireInvoice): WireSubscription | undefined {
+  const id = invoice.parent?.subscription_details?.subscription;
+  return typeof id === 'string' ? account.subscriptions.get(id) : undefined;
+}
+
+function hostedUrl(world: World, account: AccountState, invoice: WireInvoice): string {
+  return `${world.baseUrl}/_test/hosted_invoices/${account.id}/${invoice.id}`;
+}
+
+/** draft → open (a zero-amount invoice goes straight on to paid, as in Stripe). */
+export function finalizeInvoice(world: World, account: AccountState, invoice: WireInvoice): void {
+  if (invoice.status !== 'draft') {
+    throw invalidState("This invoice is already finalized, you can't re-finalize a non-draft invoice.", 'invoice_not_editable');
+  }
+  const now = world.clock.now();
+  const customer = account.customers.get(String(invoice.customer));
+  const prefix = customer?.invoice_prefix ?? 'INV';
+  invoice.status = 'open';
+  invoice.number = `${prefix}-${String(account.nextInvoiceSequence()).padStart(4, '0')}`;
+  invoice.effective_at = now;
+  invoice.status_transitions.finalized_at = now;
+  invoice.hosted_invoice_url = hostedUrl(world, account, invoice);
+  invoice.invoice_pdf = `${invoice.hosted_invoice_url}/pdf`;
+  invoice.ending_balance = 0;
+  invoice.auto_advance = invoice.collection_method === 'charge_automatically';
+  if (invoice.collection_method === 'send_invoice') {
+    const days = subscriptionOf(account, invoice)?.days_until_due ?? DEFAULT_DAYS_UNTIL_DUE;
+    invoice.due_date = invoice.due_date ?? now + days * DAY;
+  }
+  world.events.emit(account, 'invoice.finalized', invoice);
+  if (invoice.amount_due === 0) markPaid(world, account, invoice, false);
+}
+
+/** Stripe's default when an invoice is sent without `days_until_due`. */
+export const DEFAULT_DAYS_UNTIL_DUE = 30;
+
+function setSubscriptionStatus(world: World, account: AccountState, invoice: WireInvoice, status: WireSubscription['status']): void {
+  const subscription = subscriptionOf(account, invoice);
+  if (!subscription || subscription.status === status || subscription.status === 'canceled') return;
+  const previous = subscription.status;
+  subscription.status = status;
+  world.events.emit(account, 'customer.subscription.updated', subscription, { status: previous });
+}
+
+function markPaid(world: World, account: AccountState, invoice: WireInvoice, outOfBand: boolean): void {
+  const now = world.clock.now();
+  invoice.status = 'paid';
+  invoice.amount_paid = invoice.amount_due;
+  invoice.amount_remaining = 0;
+  if (outOfBand) invoice.amount_paid_off_stripe = invoice.amount_due;
+  invoice.status_transitions.paid_at = now;
+  invoice.next_payment_attempt = null;
+  invoice.auto_advance = false;
+  world.events.emit(account, 'invoice.paid', invoice);
+  if (!outOfBand) world.events.emit(account, 'invoice.payment_succeeded', invoice);
+  const subscription = subscriptionOf(account, invoice);
+  if (subscription && ['incomplete', 'past_due', 'unpaid'].includes(subscription.status)) {
+    setSubscriptionStatus(world, account, invoice, 'active');
+  }
+}
+
+/** The payment method an invoice would be charged with: its own, the subscription's, then the customer's default. */
+export function paymentMethodFor(account: AccountState, invoice: WireInvoice, explicit?: string): string | null {
+  if (explicit) return explicit;
+  if (typeof invoice.default_payment_method === 'string') return invoice.default_payment_method;
+  const subscription = subscriptionOf(account, invoice);
+  if (typeof subscription?.default_payment_method === 'string') return subscription.default_payment_method;
+  const customer = account.customers.get(String(invoice.customer));
+  const fallback = customer?.invoice_settings.default_payment_method;
+  return typeof fallback === 'string' ? fallback : null;
+}
+
+/** Decides a charge for the invoice without changing it (consumes any armed test failure). */
+export function attemptCharge(world: World, account: AccountState, invoice: WireInvoice, paymentMethodId: string | null): PaymentOutcome {
+  if (!paymentMethodId) return { ok: false, declineCode: 'no_payment_method' };
+  const declines = account.cardBehaviour.get(paymentMethodId)?.declines ?? false;
+  return world.payments.attempt(String(invoice.customer), paymentMethodId, declines);
+}
+
+/** Applies a charge's outcome to an open (or uncollectible) invoice and emits the events. */
+export function applyCharge(world: World, account: AccountState, invoice: WireInvoice, outcome: PaymentOutcome): void {
+  invoice.attempted = true;
+  invoice.attempt_count += 1;
+  if (outcome.ok) {
+    markPaid(world, account, invoice, false);
+    return;
+  }
+  invoice.next_payment_attempt = null;
+  world.events.emit(account, 'invoice.payment_failed', invoice);
+  const subscription = subscriptionOf(account, invoice);
+  if (subscription?.status === 'active' && invoice.billing_reason !== 'subscription_create') {
+    setSubscriptionStatus(world, account, invoice, 'past_due');
+  }
+}
+
+export interface PayOptions {
+  paidOutOfBand?: boolean;
+  paymentMethod?: string;
+}
+
+/** `POST /v1/invoices/:id/pay`: finalizes a draft first, like Stripe; a declined card is a 402. */
+export function payInvoice(world: World, account: AccountState, invoice: WireInvoice, options: PayOptions): void {
+  if (invoice.status === 'paid') throw invalidState('Invoice is already paid');
+  if (invoice.status === 'void') throw invalidState('This invoice has been voided and can no longer be paid.');
+  if (invoice.status === 'draft') finalizeInvoice(world, account, invoice);
+  if (invoice.status === 'paid') return;
+  if (options.paidOutOfBand) {
+    markPaid(world, account, invoice, true);
+    return;
+  }
+  const paymentMethod = paymentMethodFor(account, invoice, options.paymentMethod);
+  if (!paymentMethod) {
+    throw invalidState(
+      'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
+    );
+  }
+  const outcome = attemptCharge(world, account, invoice, paymentMethod);
+  applyCharge(world, account, invoice, outcome);
+  if (!outcome.ok) throw cardDeclined(outcome.declineCode);
+}
+
+/** Charges an automatically collected invoice after finalization; failures are recorded, not thrown. */
+export function collectAutomatically(world: World, account: AccountState, invoice: WireInvoice): void {
+  if (invoice.status !== 'open' || invoice.collection_method !== 'charge_automatically') return;
+  applyCharge(world, account, invoice, attemptCharge(world, account, invoice, paymentMethodFor(account, invoice)));
+}
+
+export function voidInvoice(world: World, account: AccountState, invoice: WireInvoice): void {
+  if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {
+    throw invalidState(`You can only void an open or uncollectible invoice; this invoice is ${invoice.status}.`, 'invoice_not_editable');
+  }
+  invoice.status = 'void';
+  invoice.status_transitions.voided_at = world.clock.now();
+  invoice.amount_remaining = 0;
+  invoice.next_payment_attempt = null;
+  invoice.auto_advance = false;
+  world.events.emit(account, 'invoice.voided', invoice);
+}
+
+export function markUncollectible(world: World, account: AccountState, invoice: WireInvoice): void {
+  if (invoice.status !== 'open') {
+    throw invalidState(`You can only mark an open invoice as uncollectible; this invoice is ${invoice.status}.`, 'invoice_not_editable');
+  }
+  invoice.status = 'uncollectible';
+  invoice.status_transitions.marked_uncollectible_at = world.clock.now();
+  invoice.next_payment_attempt = null;
+  invoice.auto_advance = false;
+  world.events.emit(account, 'invoice.marked_uncollectible', invoice);
+}
+
+/** Stores a fresh draft, emits `invoice.created`, finalizes it and, for charge_automatically, charges it. */
+export function issueInvoice(world: World, account: AccountState, invoice: WireInvoice, collect = true): WireInvoice {
+  account.invoices.insert(invoice);
+  world.events.emit(account, 'invoice.created', invoice);
+  finalizeInvoice(world, account, invoice);
+  if (collect) collectAutomatically(world, account, invoice);
+  return invoice;
+}

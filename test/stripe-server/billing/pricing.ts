@@ -1,0 +1,59 @@
+import { add, fromInteger, multiply, parseDecimal, roundHalfUp, toSafeNumber, type Decimal } from '../core/decimal';
+import type { WirePrice } from '../wire';
+
+/** A priced invoice line: integer minor units, and the per-unit decimal shown on the line (null for tiers). */
+export interface PricedLine {
+  amount: number;
+  unitAmountDecimal: string | null;
+}
+
+const ZERO: Decimal = { units: 0n, scale: 0 };
+
+function decimalOr(value: string | null, fallback: number | null): Decimal {
+  if (value !== null) return parseDecimal(value);
+  return fromInteger(fallback ?? 0);
+}
+
+function tierCost(tier: NonNullable<WirePrice['tiers']>[number], units: number, flat: boolean): Decimal {
+  const variable = multiply(fromInteger(units), decimalOr(tier.unit_amount_decimal, tier.unit_amount));
+  return flat ? add(variable, decimalOr(tier.flat_amount_decimal, tier.flat_amount)) : variable;
+}
+
+/**
+ * `volume`: every unit at the rate of the tier the total falls in (plus that
+ * tier's flat fee). `graduated`: each tier charges the units that fall within
+ * it (plus its flat fee once it is reached). Exact until the final rounding.
+ */
+function tieredTotal(price: WirePrice, quantity: number): Decimal {
+  const tiers = price.tiers ?? [];
+  if (price.tiers_mode === 'volume') {
+    const tier = tiers.find((t) => t.up_to === null || quantity <= t.up_to) ?? tiers[tiers.length - 1];
+    return tier ? tierCost(tier, quantity, quantity > 0) : ZERO;
+  }
+  let total = ZERO;
+  let lowerBound = 0;
+  for (const tier of tiers) {
+    if (quantity <= lowerBound) break;
+    const upper = tier.up_to ?? Number.POSITIVE_INFINITY;
+    const units = Math.min(quantity, upper) - lowerBound;
+    total = add(total, tierCost(tier, units, true));
+    lowerBound = upper;
+  }
+  return total;
+}
+
+/**
+ * The amount of `quantity` units of `price`, in the currency's minor unit.
+ *
+ * Sub-cent unit prices are multiplied exactly (decimal strings on bigint) and
+ * the line total is rounded half up once — 1,234 units at "0.05" (cents) is
+ * 61.7 → 62, not 1,234 × round(0.05) = 0.
+ */
+export function priceLine(price: WirePrice, quantity: number): PricedLine {
+  if (price.billing_scheme === 'tiered') {
+    return { amount: toSafeNumber(roundHalfUp(tieredTotal(price, quantity))), unitAmountDecimal: null };
+  }
+  const unit = decimalOr(price.unit_amount_decimal, price.unit_amount);
+  const exact = multiply(fromInteger(quantity), unit);
+  return { amount: toSafeNumber(roundHalfUp(exact)), unitAmountDecimal: price.unit_amount_decimal };
+}

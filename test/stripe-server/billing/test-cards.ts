@@ -1,0 +1,48 @@
+/**
+ * Stripe's documented test cards, as far as this server distinguishes them:
+ * brand, last four digits and whether charges decline.
+ */
+export interface TestCard {
+  brand: string;
+  last4: string;
+  funding: 'credit' | 'debit';
+  declines: boolean;
+}
+
+const VISA: TestCard = { brand: 'visa', last4: '4242', funding: 'credit', declines: false };
+const MASTERCARD: TestCard = { brand: 'mastercard', last4: '4444', funding: 'credit', declines: false };
+const AMEX: TestCard = { brand: 'amex', last4: '8431', funding: 'credit', declines: false };
+const DECLINED: TestCard = { brand: 'visa', last4: '0002', funding: 'credit', declines: true };
+const INSUFFICIENT: TestCard = { brand: 'visa', last4: '9995', funding: 'credit', declines: true };
+
+/** Magic ids usable as a PaymentMethod (`pm_card_visa`) or token (`tok_visa`). */
+const MAGIC: Record<string, TestCard> = {
+  visa: VISA,
+  mastercard: MASTERCARD,
+  amex: AMEX,
+  chargeDeclined: DECLINED,
+  visa_chargeDeclined: DECLINED,
+  chargeDeclinedInsufficientFunds: INSUFFICIENT,
+};
+
+const NUMBERS: Record<string, TestCard> = {
+  '4242424242424242': VISA,
+  '5555555555554444': MASTERCARD,
+  '378282246310005': AMEX,
+  '4000000000000002': DECLINED,
+  '4000000000009995': INSUFFICIENT,
+};
+
+/** `pm_card_visa` → the Visa test card; undefined for anything else. */
+export function cardForMagicPaymentMethod(id: string): TestCard | undefined {
+  return id.startsWith('pm_card_') ? MAGIC[id.slice('pm_card_'.length)] : undefined;
+}
+
+/** `tok_visa` → the Visa test card; undefined for anything else. */
+export function cardForToken(token: string): TestCard | undefined {
+  return token.startsWith('tok_') ? MAGIC[token.slice('tok_'.length)] : undefined;
+}
+
+export function cardForNumber(number: string): TestCard | undefined {
+  return NUMBERS[number.replace(/\s+/g, '')];
+}

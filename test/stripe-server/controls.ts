@@ -1,0 +1,56 @@
+import type { FailNextInput } from './billing/payments';
+import type { FaultRule } from './faults/faults';
+import type { RateLimitConfig } from './faults/rate-limit';
+import type { LoggedRequest } from './request-log';
+import type { DeliveryRecord, PendingDelivery } from './webhooks/dispatcher';
+import type { WireInvoice } from './wire';
+
+/**
+ * The test-only controls of a running server, in process. (The same controls
+ * are exposed over HTTP under `/_test/`; see controls/http-controls.ts.)
+ */
+export interface StripeServerControls {
+  clock: {
+    /** Simulated time, Unix seconds. */
+    now(): number;
+    /** Moves time forward, rolling subscription periods on the way; returns the new time. */
+    advance(seconds: number): number;
+    /** Moves time forward to a Unix time (never backwards); returns it. */
+    advanceTo(unixSeconds: number): number;
+  };
+  webhooks: {
+    /** Resolves when every queued delivery has been attempted (paused deliveries stay queued). */
+    flush(): Promise<void>;
+    deliveries(): DeliveryRecord[];
+    pending(): PendingDelivery[];
+    pause(): void;
+    resume(): void;
+    /** Reorders pending deliveries: by event ids (listed first, in that order) or a comparator. */
+    reorder(order: string[] | ((a: PendingDelivery, b: PendingDelivery) => number)): void;
+    /** Queues an attempted event again (to every endpoint it went to, or one); returns how many. */
+    replay(eventId: string, endpointId?: string): number;
+    discardPending(): void;
+  };
+  requests: {
+    list(filter?: (entry: LoggedRequest) => boolean): LoggedRequest[];
+    reset(): void;
+  };
+  faults: {
+    /** Adds a fault rule; returns its id. */
+    add(rule: FaultRule): number;
+    remove(id: number): void;
+    /** Removes all rules and restarts the fault PRNG (optionally with a new seed). Also lifts rate limits. */
+    clear(seed?: number): void;
+    /** Replaces the rate limits (an empty object lifts them). */
+    rateLimit(config: RateLimitConfig): void;
+  };
+  payments: {
+    failNext(input: FailNextInput): void;
+  };
+  /** The platform account id a secret key maps to (stable for the key). */
+  accountIdForKey(secretKey: string): string;
+  /** An invoice by account and id, for the hosted invoice page. */
+  invoice(accountId: string, invoiceId: string): WireInvoice | undefined;
+  /** Forgets all accounts, objects, requests, deliveries, faults and limits (the clock stays). */
+  reset(): void;
+}

@@ -1,0 +1,90 @@
+import { SeededRandom } from '../core/prng';
+import { compileMatcher, type RequestFacts, type RequestMatcher } from './match';
+
+/**
+ * A fault to inject:
+ * - `error`: answer 500 with Stripe's `api_error` (the SDK throws StripeAPIError);
+ * - `drop`: destroy the socket without a response (StripeConnectionError — note the
+ *   SDK retries a reset connection once even with maxNetworkRetries 0, so use
+ *   `times: 2` or more, or `rate`, to make the caller see it);
+ * - `delay`: hold the response `delayMs` before handling the request normally.
+ */
+export type FaultKind = 'error' | 'drop' | 'delay';
+
+export interface FaultRule {
+  kind: FaultKind;
+  match?: RequestMatcher;
+  /** Fire starting at the n-th matching request (1-based). */
+  nth?: number;
+  /** Fire with this probability per matching request (seeded, deterministic). */
+  rate?: number;
+  /** Stop after firing this many times (default: once with `nth`, unlimited otherwise). */
+  times?: number;
+  /** For `delay`. */
+  delayMs?: number;
+}
+
+export interface FaultDecision {
+  kind: FaultKind;
+  delayMs: number;
+  ruleId: number;
+}
+
+interface ActiveRule {
+  id: number;
+  rule: FaultRule;
+  matches: (facts: RequestFacts) => boolean;
+  seen: number;
+  fired: number;
+}
+
+/**
+ * Per-test fault injection. Without `nth` or `rate` a rule fires on every
+ * matching request (up to `times`). Rules are checked in the order added; the
+ * first that fires decides.
+ */
+export class FaultInjector {
+  private rules: ActiveRule[] = [];
+  private nextId = 1;
+  private random: SeededRandom;
+
+  constructor(private seed = 42) {
+    this.random = new SeededRandom(seed);
+  }
+
+  add(rule: FaultRule): number {
+    if (rule.rate !== undefined && (rule.rate < 0 || rule.rate > 1)) throw new RangeError('rate must be within [0, 1]');
+    if (rule.nth !== undefined && (!Number.isInteger(rule.nth) || rule.nth < 1)) throw new RangeError('nth must be a positive integer');
+    const id = this.nextId++;
+    this.rules.push({ id, rule, matches: compileMatcher(rule.match), seen: 0, fired: 0 });
+    return id;
+  }
+
+  remove(id: number): void {
+    this.rules = this.rules.filter((r) => r.id !== id);
+  }
+
+  /** Removes every rule and restarts the PRNG from the seed (optionally a new one). */
+  clear(seed = this.seed): void {
+    this.rules = [];
+    this.seed = seed;
+    this.random = new SeededRandom(seed);
+  }
+
+  decide(facts: RequestFacts): FaultDecision | undefined {
+    let decision: FaultDecision | undefined;
+    for (const active of this.rules) {
+      if (!active.matches(facts)) continue;
+      active.seen += 1;
+      if (decision) continue;
+      const { rule } = active;
+      const limit = rule.times ?? (rule.nth !== undefined ? 1 : Number.POSITIVE_INFINITY);
+      if (active.fired >= limit) continue;
+      if (rule.nth !== undefined && active.seen < rule.nth) continue;
+      if (rule.rate !== undefined && this.random.next() >= rule.rate) continue;
+      active.fired += 1;
+      decision = { kind: rule.kind, delayMs: rule.delayMs ?? 0, ruleId: active.id };
+    }
+    return decision;
+  }
+}

@@ -1,0 +1,172 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Stripe from 'stripe';
+import { newId } from './core/ids';
+import type { FaultInjector } from './faults/faults';
+import type { RateLimiter } from './faults/rate-limit';
+import { secretKeyFrom } from './http/auth';
+import {
+  StripeApiError,
+  accountInaccessible,
+  idempotencyMismatch,
+  injectedApiError,
+  rateLimited,
+  unrecognizedUrl,
+} from './http/errors';
+import { decodeForm, FormDecodeError, type FormObject } from './http/form';
+import type { Method, RequestContext } from './http/route';
+import type { Router } from './http/router';
+import type { LoggedRequest, RequestLog } from './request-log';
+import type { AccountState } from './state/account-state';
+import type { World } from './state/world';
+
+export interface PipelineDeps {
+  world: World;
+  router: Router;
+  faults: FaultInjector;
+  rateLimiter: RateLimiter;
+  log: RequestLog;
+}
+
+interface Outcome {
+  status: number;
+  body: string;
+  replayed?: boolean;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function errorOutcome(error: StripeApiError, requestId: string): Outcome {
+  const body = { error: { ...error.body, request_log_url: `https://dashboard.stripe.com/test/logs/${requestId}` } };
+  return { status: error.status, body: JSON.stringify(body, null, 2) };
+}
+
+/** Idempotent results are kept once the endpoint ran: successes and card declines, not validation failures. */
+function worthKeeping(outcome: Outcome, error: StripeApiError | undefined): boolean {
+  if (!error) return outcome.status < 400;
+  if (error.status === 402) return true;
+  return error.status === 400 && !(error.body.code ?? '').startsWith('parameter') && error.body.type !== 'idempotency_error';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One Stripe API request, in Stripe's order: authenticate, select the account,
+ * route, inject faults, rate-limit, replay or reject idempotent repeats,
+ * validate and run the endpoint, remember the idempotent result, log.
+ */
+export async function handleApiRequest(req: IncomingMessage, res: ServerResponse, rawBody: string, deps: PipelineDeps): Promise<void> {
+  const { world, router } = deps;
+  const requestId = newId('req', 14);
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = (req.method ?? 'GET').toUpperCase();
+  const path = url.pathname;
+  const idempotencyKey = method === 'POST' ? (header(req, 'Idempotency-Key') ?? null) : null;
+  const stripeAccountHeader = header(req, 'Stripe-Account') ?? null;
+  const entry: LoggedRequest = {
+    requestId,
+    method,
+    path,
+    route: null,
+    account: null,
+    stripeAccountHeader,
+    idempotencyKey,
+    params: {},
+    status: null,
+    replayed: false,
+    timestamp: Date.now(),
+    clockTime: world.clock.now(),
+  };
+
+  const send = (outcome: Outcome) => {
+    entry.status = outcome.status;
+    entry.replayed = outcome.replayed ?? false;
+    deps.log.add(entry);
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'Request-Id': requestId,
+      'Stripe-Version': header(req, 'Stripe-Version') ?? Stripe.API_VERSION,
+    };
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
+    if (outcome.replayed) headers['Idempotent-Replayed'] = 'true';
+    if (outcome.status >= 500) headers['Stripe-Should-Retry'] = 'true';
+    res.writeHead(outcome.status, headers);
+    res.end(outcome.body);
+  };
+
+  let params: FormObject;
+  let platform: AccountState;
+  let account: AccountState;
+  try {
+    params = decodeForm(method === 'POST' ? rawBody : url.search.slice(1));
+    entry.params = params;
+    const key = secretKeyFrom(header(req, 'Authorization'));
+    platform = world.registry.platformForKey(key);
+    const selected = stripeAccountHeader ? world.registry.resolve(platform, stripeAccountHeader) : platform;
+    if (!selected) throw accountInaccessible(key, stripeAccountHeader ?? '');
+    account = selected;
+    entry.account = account.id;
+  } catch (error) {
+    if (error instanceof FormDecodeError) {
+      return send(errorOutcome(new StripeApiError(400, { type: 'invalid_request_error', message: error.message }), requestId));
+    }
+    if (error instanceof StripeApiError) return send(errorOutcome(error, requestId));
+    throw error;
+  }
+
+  const match = method === 'GET' || method === 'POST' || method === 'DELETE' ? router.match(method as Method, path) : undefined;
+  if (!match) return send(errorOutcome(unrecognizedUrl(method, path), requestId));
+  entry.route = match.route.pattern;
+
+  const facts = { method, path, account: account.id };
+  const fault = deps.faults.decide(facts);
+  if (fault?.kind === 'drop') {
+    deps.log.add(entry);
+    req.socket.destroy();
+    return;
+  }
+  if (fault?.kind === 'delay') await sleep(fault.delayMs);
+  if (fault?.kind === 'error') return send(errorOutcome(injectedApiError(), requestId));
+  if (!deps.rateLimiter.admit(facts, `${method} ${match.route.pattern}`)) return send(errorOutcome(rateLimited(), requestId));
+
+  const fingerprint = `${method} ${path} ${JSON.stringify(params)}`;
+  if (idempotencyKey) {
+    const previous = account.idempotency.get(idempotencyKey);
+    if (previous) {
+      if (previous.fingerprint !== fingerprint) return send(errorOutcome(idempotencyMismatch(idempotencyKey), requestId));
+      return send({ status: previous.status, body: previous.body, replayed: true });
+    }
+  }
+
+  const ctx: RequestContext = {
+    method: method as Method,
+    path,
+    pathParams: match.pathParams,
+    params,
+    account,
+    platform,
+    world,
+    requestId,
+    idempotencyKey,
+  };
+  let outcome: Outcome;
+  let failure: StripeApiError | undefined;
+  try {
+    const body = world.events.within({ id: requestId, idempotency_key: idempotencyKey }, () => match.route.handle(ctx));
+    outcome = { status: 200, body: JSON.stringify(body, null, 2) };
+  } catch (error) {
+    if (!(error instanceof StripeApiError)) {
+      process.stderr.write(`stripe-server: internal error on ${method} ${path}: ${error instanceof Error ? error.stack : String(error)}\n`);
+      failure = new StripeApiError(500, { type: 'api_error', message: `Internal error in the Stripe test server: ${String(error)}` });
+    } else {
+      failure = error;
+    }
+    outcome = errorOutcome(failure, requestId);
+  }
+  if (idempotencyKey && worthKeeping(outcome, failure)) {
+    account.idempotency.set(idempotencyKey, { fingerprint, status: outcome.status, body: outcome.body });
+  }
+  send(outcome);
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { paginate } from '../http/list';
+import { invalidState, resourceMissing } from '../http/errors';
+import { expand, metadata, oneOf, paginationShape, parseParams, str } from '../http/params';
+import { pathParam, route, type RequestContext, type Route } from '../http/route';
+import type { WireAccount } from '../wire';
+import { initialMetadata, listUrl, mergeMetadata, render } from './common';
+
+const createSchema = z.strictObject({
+  type: oneOf(['standard', 'express', 'custom']).optional(),
+  country: str().optional(),
+  email: str().optional(),
+  business_type: oneOf(['company', 'government_entity', 'individual', 'non_profit']).optional(),
+  default_currency: str().optional(),
+  metadata: metadata().optional(),
+  controller: z.record(z.string(), z.unknown()).optional(),
+  capabilities: z.record(z.string(), z.unknown()).optional(),
+  business_profile: z.record(z.string(), z.unknown()).optional(),
+  tos_acceptance: z.record(z.string(), z.unknown()).optional(),
+  expand: expand(),
+});
+const updateSchema = z.strictObject({ email: str().optional(), metadata: metadata().optional(), expand: expand() });
+const retrieveSchema = z.strictObject({ expand: expand() });
+const listSchema = z.strictObject({ ...paginationShape });
+
+/** Only a platform creates connected accounts; a connected account cannot create its own. */
+function create(ctx: RequestContext): WireAccount {
+  if (ctx.account !== ctx.platform) {
+    throw invalidState('Connected accounts cannot create other connected accounts; use the platform key without Stripe-Account.');
+  }
+  const p = parseParams(createSchema, ctx.params);
+  const country = (p.country ?? 'US').toUpperCase();
+  const state = ctx.world.registry.createConnected(ctx.platform, {
+    type: p.type ?? (p.controller ? null : 'standard'),
+    country,
+    email: p.email ?? null,
+    metadata: initialMetadata(p.metadata),
+    businessType: p.business_type ?? null,
+    defaultCurrency: (p.default_currency ?? (country === 'JP' ? 'jpy' : 'usd')).toLowerCase(),
+  });
+  ctx.world.events.emit(ctx.platform, 'account.updated', state.account);
+  return render(ctx, state.account, p.expand);
+}
+
+function accountVisibleTo(ctx: RequestContext, id: string): WireAccount {
+  const state = ctx.world.registry.resolve(ctx.platform, id);
+  if (!state) throw resourceMissing('account', id, 'account');
+  return state.account;
+}
+
+function retrieve(ctx: RequestContext): WireAccount {
+  const p = parseParams(retrieveSchema, ctx.params);
+  return render(ctx, accountVisibleTo(ctx, pathParam(ctx, 'id')), p.expand);
+}
+
+/** `GET /v1/account`: the account the request acts on. */
+function retrieveCurrent(ctx: RequestContext): WireAccount {
+  const p = parseParams(retrieveSchema, ctx.params);
+  return render(ctx, ctx.account.account, p.expand);
+}
+
+function update(ctx: RequestContext): WireAccount {
+  const account = accountVisibleTo(ctx, pathParam(ctx, 'id'));
+  const p = parseParams(updateSchema, ctx.params);
+  if (p.email !== undefined) account.email = p.email;
+  if (p.metadata !== undefined) account.metadata = mergeMetadata(account.metadata ?? {}, p.metadata);
+  return render(ctx, account, p.expand);
+}
+
+function listAccounts(ctx: RequestContext) {
+  const p = parseParams(listSchema, ctx.params);
+  const accounts = ctx.world.registry.connectedOf(ctx.platform).map((state) => state.account).reverse();
+  return render(ctx, paginate(accounts, p, listUrl(ctx), 'account'), p.expand);
+}
+
+export const accountRoutes: Route[] = [
+  route('POST', '/v1/accounts', create),
+  route('GET', '/v1/accounts', listAccounts),
+  route('GET', '/v1/accounts/:id', retrieve),
+  route('POST', '/v1/accounts/:id', update),
+  route('GET', '/v1/account', retrieveCurrent),
+];

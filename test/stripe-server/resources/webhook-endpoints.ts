@@ -1,0 +1,98 @@
+import Stripe from 'stripe';
+import { z } from 'zod';
+import { newId, newSecret } from '../core/ids';
+import { parameterInvalid } from '../http/errors';
+import { paginate } from '../http/list';
+import { bool, expand, list, metadata, paginationShape, parseParams, str } from '../http/params';
+import { pathParam, route, type RequestContext, type Route } from '../http/route';
+import type { WireWebhookEndpoint } from '../wire';
+import { emptyToNull, initialMetadata, listUrl, mergeMetadata, render } from './common';
+
+const createSchema = z.strictObject({
+  url: str(),
+  enabled_events: list(str()),
+  api_version: str().optional(),
+  connect: bool().optional(),
+  description: str().optional(),
+  metadata: metadata().optional(),
+  expand: expand(),
+});
+const updateSchema = z.strictObject({
+  url: str().optional(),
+  enabled_events: list(str()).optional(),
+  description: str().optional(),
+  disabled: bool().optional(),
+  metadata: metadata().optional(),
+  expand: expand(),
+});
+const retrieveSchema = z.strictObject({ expand: expand() });
+const listSchema = z.strictObject({ ...paginationShape });
+
+function checkUrl(url: string, param: string): void {
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw parameterInvalid(param, `Invalid URL: ${url}`, 'url_invalid');
+}
+
+/** Creates an endpoint; only this response carries the signing `secret` (`whsec_...`), as in Stripe. */
+function create(ctx: RequestContext): WireWebhookEndpoint {
+  const p = parseParams(createSchema, ctx.params);
+  checkUrl(p.url, 'url');
+  if (p.enabled_events.length === 0) throw parameterInvalid('enabled_events', 'enabled_events must contain at least one event type.');
+  const secret = newSecret('whsec');
+  const endpoint: WireWebhookEndpoint = {
+    id: newId('we'),
+    object: 'webhook_endpoint',
+    api_version: p.api_version ?? null,
+    application: null,
+    created: ctx.world.clock.now(),
+    description: p.description ?? null,
+    enabled_events: p.enabled_events,
+    livemode: false,
+    metadata: initialMetadata(p.metadata),
+    status: 'enabled',
+    url: p.url,
+  };
+  ctx.account.webhookEndpoints.insert(endpoint);
+  ctx.account.endpointSecrets.set(endpoint.id, secret);
+  if (p.connect) ctx.account.connectEndpoints.add(endpoint.id);
+  return render(ctx, { ...endpoint, secret, api_version: endpoint.api_version ?? Stripe.API_VERSION }, p.expand);
+}
+
+function retrieve(ctx: RequestContext): WireWebhookEndpoint {
+  const p = parseParams(retrieveSchema, ctx.params);
+  return render(ctx, ctx.account.webhookEndpoints.require(pathParam(ctx, 'id')), p.expand);
+}
+
+function update(ctx: RequestContext): WireWebhookEndpoint {
+  const endpoint = ctx.account.webhookEndpoints.require(pathParam(ctx, 'id'));
+  const p = parseParams(updateSchema, ctx.params);
+  if (p.url !== undefined) {
+    checkUrl(p.url, 'url');
+    endpoint.url = p.url;
+  }
+  if (p.enabled_events !== undefined) endpoint.enabled_events = p.enabled_events;
+  if (p.description !== undefined) endpoint.description = emptyToNull(p.description, null);
+  if (p.disabled !== undefined) endpoint.status = p.disabled ? 'disabled' : 'enabled';
+  if (p.metadata !== undefined) endpoint.metadata = mergeMetadata(endpoint.metadata, p.metadata);
+  return render(ctx, endpoint, p.expand);
+}
+
+function remove(ctx: RequestContext) {
+  const endpoint = ctx.account.webhookEndpoints.require(pathParam(ctx, 'id'));
+  ctx.account.webhookEndpoints.delete(endpoint.id);
+  ctx.account.connectEndpoints.delete(endpoint.id);
+  ctx.account.endpointSecrets.delete(endpoint.id);
+  return { id: endpoint.id, object: 'webhook_endpoint' as const, deleted: true as const };
+}
+
+function listEndpoints(ctx: RequestContext) {
+  const p = parseParams(listSchema, ctx.params);
+  return render(ctx, paginate(ctx.account.webhookEndpoints.newestFirst(), p, listUrl(ctx), 'webhook endpoint'), p.expand);
+}
+
+export const webhookEndpointRoutes: Route[] = [
+  route('POST', '/v1/webhook_endpoints', create),
+  route('GET', '/v1/webhook_endpoints', listEndpoints),
+  route('GET', '/v1/webhook_endpoints/:id', retrieve),
+  route('POST', '/v1/webhook_endpoints/:id', update),
+  route('DELETE', '/v1/webhook_endpoints/:id', remove),
+];

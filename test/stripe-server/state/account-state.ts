@@ -1,0 +1,101 @@
+import type {
+  WireAccount,
+  WireCustomer,
+  WireEvent,
+  WireInvoice,
+  WireMeter,
+  WireMeterEvent,
+  WirePaymentMethod,
+  WirePrice,
+  WireProduct,
+  WireSubscription,
+  WireSubscriptionItem,
+  WireWebhookEndpoint,
+} from '../wire';
+import { Collection } from './collection';
+
+/** A stored idempotent result: what was asked and what was answered. */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  status: number;
+  body: string;
+}
+
+/** Test-only payment behaviour attached to a payment method (see payments.ts). */
+export interface CardBehaviour {
+  declines: boolean;
+}
+
+/**
+ * All objects of one Stripe account (a platform or a connected account).
+ * Accounts never see each other's objects; lookups for another account's id
+ * fail with resource_missing exactly as in Stripe.
+ */
+export class AccountState {
+  readonly products = new Collection<WireProduct>('product');
+  readonly prices = new Collection<WirePrice>('price');
+  readonly customers = new Collection<WireCustomer>('customer');
+  /** Deleted customers answer retrieve with `{ deleted: true }`. */
+  readonly deletedCustomers = new Set<string>();
+  readonly paymentMethods = new Collection<WirePaymentMethod>('PaymentMethod');
+  readonly cardBehaviour = new Map<string, CardBehaviour>();
+  readonly subscriptions = new Collection<WireSubscription>('subscription');
+  readonly subscriptionItems = new Collection<WireSubscriptionItem>('subscription item');
+  readonly meters = new Collection<WireMeter>('billing meter');
+  readonly meterEvents: WireMeterEvent[] = [];
+  /** identifier → Stripe receipt time, for duplicate detection. */
+  readonly meterEventIdentifiers = new Map<string, number>();
+  readonly invoices = new Collection<WireInvoice>('invoice');
+  readonly webhookEndpoints = new Collection<WireWebhookEndpoint>('webhook endpoint');
+  /** Endpoints created with `connect=true` (they receive connected accounts' events). */
+  readonly connectEndpoints = new Set<string>();
+  /** Endpoint id → signing secret (the object shows `secret` only on create). */
+  readonly endpointSecrets = new Map<string, string>();
+  readonly events = new Collection<WireEvent>('event');
+  readonly idempotency = new Map<string, IdempotencyRecord>();
+  private invoiceSequence = 0;
+
+  constructor(
+    readonly account: WireAccount,
+    /** The platform that owns this connected account; null for a platform. */
+    readonly platformId: string | null,
+  ) {}
+
+  get id(): string {
+    return this.account.id;
+  }
+
+  nextInvoiceSequence(): number {
+    this.invoiceSequence += 1;
+    return this.invoiceSequence;
+  }
+
+  /** Finds any object of this account by id, for `expand[]`. */
+  findById(id: string): unknown {
+    const prefix = id.slice(0, id.indexOf('_') + 1);
+    switch (prefix) {
+      case 'prod_':
+        return this.products.get(id);
+      case 'price_':
+        return this.prices.get(id);
+      case 'cus_':
+        return this.customers.get(id);
+      case 'pm_':
+        return this.paymentMethods.get(id);
+      case 'sub_':
+        return this.subscriptions.get(id);
+      case 'si_':
+        return this.subscriptionItems.get(id);
+      case 'in_':
+        return this.invoices.get(id);
+      case 'mtr_':
+        return this.meters.get(id);
+      case 'we_':
+        return this.webhookEndpoints.get(id);
+      case 'evt_':
+        return this.events.get(id);
+      default:
+        return undefined;
+    }
+  }
+}

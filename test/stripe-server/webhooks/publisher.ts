@@ -1,0 +1,81 @@
+import Stripe from 'stripe';
+import type { Clock } from '../core/clock';
+import { newId } from '../core/ids';
+import type { AccountState } from '../state/account-state';
+import type { AccountRegistry } from '../state/registry';
+import type { WireEvent, WireWebhookEndpoint } from '../wire';
+import type { WebhookDispatcher } from './dispatcher';
+
+/** The API request that caused an event; null for events caused by the clock. */
+export interface EventCause {
+  id: string;
+  idempotency_key: string | null;
+}
+
+function listens(endpoint: WireWebhookEndpoint, type: string): boolean {
+  return endpoint.status === 'enabled' && (endpoint.enabled_events.includes('*') || endpoint.enabled_events.includes(type));
+}
+
+/**
+ * Records events on the account and hands them to the dispatcher for every
+ * endpoint that listens: the account's own (non-Connect) endpoints, and, for a
+ * connected account, its platform's `connect=true` endpoints, with `account`
+ * set on the event, as Stripe does.
+ */
+export class EventPublisher {
+  private cause: EventCause | null = null;
+
+  constructor(
+    private readonly registry: AccountRegistry,
+    private readonly dispatcher: WebhookDispatcher,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Runs `work` with events attributed to `cause` (the pipeline sets this per request). */
+  within<T>(cause: EventCause | null, work: () => T): T {
+    const previous = this.cause;
+    this.cause = cause;
+    try {
+      return work();
+    } finally {
+      this.cause = previous;
+    }
+  }
+
+  emit(account: AccountState, type: string, object: unknown, previousAttributes?: Record<string, unknown>): WireEvent {
+    const targets = this.endpointsFor(account, type);
+    const event: WireEvent = {
+      id: newId('evt'),
+      object: 'event',
+      api_version: Stripe.API_VERSION,
+      created: this.clock.now(),
+      data: { object: JSON.parse(JSON.stringify(object)) as unknown },
+      livemode: false,
+      pending_webhooks: targets.length,
+      request: this.cause ? { ...this.cause } : { id: null, idempotency_key: null },
+      type,
+    };
+    if (previousAttributes) event.data.previous_attributes = previousAttributes;
+    if (account.platformId) event.account = account.id;
+    account.events.insert(event);
+    for (const { endpoint, secret } of targets) {
+      this.dispatcher.enqueue({ event, endpointId: endpoint.id, url: endpoint.url, secret });
+    }
+    return event;
+  }
+
+  private endpointsFor(account: AccountState, type: string): Array<{ endpoint: WireWebhookEndpoint; secret: string }> {
+    const own = account.webhookEndpoints
+      .all()
+      .filter((e) => !account.connectEndpoints.has(e.id) && listens(e, type))
+      .map((endpoint) => ({ endpoint, secret: account.endpointSecrets.get(endpoint.id) ?? '' }));
+    const platform = account.platformId ? this.registry.get(account.platformId) : undefined;
+    const viaConnect = platform
+      ? platform.webhookEndpoints
+          .all()
+          .filter((e) => platform.connectEndpoints.has(e.id) && listens(e, type))
+          .map((endpoint) => ({ endpoint, secret: platform.endpointSecrets.get(endpoint.id) ?? '' }))
+      : [];
+    return [...own, ...viaConnect];
+  }
+}
