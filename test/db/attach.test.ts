@@ -12,7 +12,7 @@ const TABLES_METERLINE_ADDS = [
   'ML_API_POLICY',
 ];
 
-forEachTestDatabase((_kind, db) => {
+forEachTestDatabase((kind, db) => {
   afterEach(async () => {
     await rollbackAll(db().knex);
     await db().knex.schema.dropTableIfExists('AM_MONETIZATION');
@@ -111,4 +111,19 @@ forEachTestDatabase((_kind, db) => {
       await expect(migrateLatest(db().knex)).rejects.toBeInstanceOf(SchemaConflictError);
     });
   });
+
+  if (kind === 'postgres') {
+    describe('a WSO2 table created unquoted by WSO2 PostgreSQL scripts (stored as am_api)', () => {
+      beforeEach(async () => {
+        await db().knex.raw('CREATE TABLE am_api (api_id INTEGER PRIMARY KEY, api_uuid VARCHAR(256))');
+      });
+      afterEach(async () => {
+        await db().knex.raw('DROP TABLE am_api');
+      });
+
+      it('fails the migration instead of creating a second "AM_API" beside it', async () => {
+        await expect(migrateLatest(db().knex)).rejects.toThrow('AM_API exists as "am_api"');
+      });
+    });
+  }
 });
