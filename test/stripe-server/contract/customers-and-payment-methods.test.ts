@@ -1,0 +1,89 @@
+import type Stripe from 'stripe';
+import { failureOf, startHarness, type Harness } from './harness';
+
+let harness: Harness;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  harness = await startHarness();
+  stripe = harness.client();
+});
+afterAll(() => harness.server.close());
+
+describe('customers', () => {
+  it('creates a customer with a cus_ id', async () => {
+    const customer = await stripe.customers.create({ email: 'a@example.com', name: 'Ada', metadata: { app: 'billing' } });
+    expect(customer).toMatchObject({ object: 'customer', email: 'a@example.com', name: 'Ada', metadata: { app: 'billing' } });
+    expect(customer.id).toMatch(/^cus_/);
+  });
+
+  it('updates metadata key by key and removes keys set to empty', async () => {
+    const customer = await stripe.customers.create({ metadata: { keep: '1', drop: '2' } });
+    const updated = await stripe.customers.update(customer.id, { metadata: { drop: '', add: '3' } });
+    expect(updated.metadata).toEqual({ keep: '1', add: '3' });
+  });
+
+  it('deletes a customer; retrieving it then answers deleted: true', async () => {
+    const customer = await stripe.customers.create({});
+    await expect(stripe.customers.del(customer.id)).resolves.toMatchObject({ id: customer.id, deleted: true });
+    await expect(stripe.customers.retrieve(customer.id)).resolves.toMatchObject({ id: customer.id, deleted: true });
+  });
+
+  it('lists customers filtered by email', async () => {
+    const customer = await stripe.customers.create({ email: 'unique@example.com' });
+    const list = await stripe.customers.list({ email: 'unique@example.com' });
+    expect(list.data.map((c) => c.id)).toEqual([customer.id]);
+  });
+});
+
+describe('payment methods', () => {
+  it('creates a card payment method from a test token', async () => {
+    const pm = await stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_visa' } });
+    expect(pm).toMatchObject({ object: 'payment_method', type: 'card', customer: null, card: { brand: 'visa', last4: '4242' } });
+    expect(pm.id).toMatch(/^pm_/);
+  });
+
+  it('attaches a magic test payment method, minting a new pm_ for the customer', async () => {
+    const customer = await stripe.customers.create({});
+    const pm = await stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    expect(pm.customer).toBe(customer.id);
+    expect(pm.id).not.toBe('pm_card_visa');
+  });
+
+  it('sets an attached payment method as the customer default', async () => {
+    const customer = await stripe.customers.create({ payment_method: 'pm_card_mastercard' });
+    const [pm] = (await stripe.customers.listPaymentMethods(customer.id)).data;
+    const updated = await stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm?.id } });
+    expect(updated.invoice_settings.default_payment_method).toBe(pm?.id);
+  });
+
+  it('refuses a default payment method that is not attached to the customer', async () => {
+    const customer = await stripe.customers.create({});
+    const loose = await stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_visa' } });
+    const error = await failureOf(stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: loose.id } }));
+    expect(error).toMatchObject({ statusCode: 400, param: 'invoice_settings[default_payment_method]' });
+  });
+
+  it('clones a platform customer\'s payment method into a connected account', async () => {
+    const connected = await stripe.accounts.create({ type: 'standard', country: 'US' });
+    const customer = await stripe.customers.create({ payment_method: 'pm_card_visa' });
+    const [source] = (await stripe.paymentMethods.list({ customer: customer.id })).data;
+    const clone = await stripe.paymentMethods.create(
+      { customer: customer.id, payment_method: source?.id },
+      { stripeAccount: connected.id },
+    );
+    expect(clone.id).not.toBe(source?.id);
+    expect(clone).toMatchObject({ customer: null, card: { last4: '4242' } });
+    await expect(stripe.paymentMethods.retrieve(clone.id, {}, { stripeAccount: connected.id })).resolves.toMatchObject({ id: clone.id });
+  });
+
+  it('refuses to clone a payment method that is not attached to the given customer', async () => {
+    const connected = await stripe.accounts.create({ type: 'standard' });
+    const customer = await stripe.customers.create({});
+    const loose = await stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_visa' } });
+    const error = await failureOf(
+      stripe.paymentMethods.create({ customer: customer.id, payment_method: loose.id }, { stripeAccount: connected.id }),
+    );
+    expect(error).toMatchObject({ statusCode: 400, param: 'payment_method' });
+  });
+});

@@ -1,0 +1,138 @@
+import type Stripe from 'stripe';
+import { DAY, START, failureOf, startHarness, type Harness } from './harness';
+
+let harness: Harness;
+let stripe: Stripe;
+let customer: Stripe.Customer;
+
+beforeAll(async () => {
+  harness = await startHarness({ startAt: START });
+  stripe = harness.client();
+  customer = await stripe.customers.create({ email: 'dev@example.com' });
+});
+afterAll(() => harness.server.close());
+
+async function meter(eventName: string, formula: 'sum' | 'count' | 'last'): Promise<Stripe.Billing.Meter> {
+  return stripe.billing.meters.create({ display_name: eventName, event_name: eventName, default_aggregation: { formula } });
+}
+
+async function record(eventName: string, value: number, timestamp = START, identifier?: string) {
+  const params: Stripe.Billing.MeterEventCreateParams = {
+    event_name: eventName,
+    payload: { stripe_customer_id: customer.id, value: String(value) },
+    timestamp,
+  };
+  if (identifier) params.identifier = identifier;
+  return stripe.billing.meterEvents.create(params);
+}
+
+async function total(m: Stripe.Billing.Meter, start = START - 60 * 60, end = START + 60 * 60): Promise<number | undefined> {
+  const summaries = await stripe.billing.meters.listEventSummaries(m.id, { customer: customer.id, start_time: start, end_time: end });
+  return summaries.data[0]?.aggregated_value;
+}
+
+describe('billing meters', () => {
+  it('creates a meter with Stripe defaults for customer mapping and value key', async () => {
+    const created = await meter('meters_defaults', 'sum');
+    expect(created).toMatchObject({
+      object: 'billing.meter',
+      status: 'active',
+      customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
+      value_settings: { event_payload_key: 'value' },
+      default_aggregation: { formula: 'sum' },
+    });
+    expect(created.id).toMatch(/^mtr_/);
+  });
+
+  it('deactivates a meter', async () => {
+    const created = await meter('meters_deactivate', 'sum');
+    const deactivated = await stripe.billing.meters.deactivate(created.id);
+    expect(deactivated.status).toBe('inactive');
+    expect(deactivated.status_transitions.deactivated_at).toBe(START);
+  });
+
+  it('lists and retrieves meters', async () => {
+    const created = await meter('meters_list', 'count');
+    await expect(stripe.billing.meters.retrieve(created.id)).resolves.toMatchObject({ event_name: 'meters_list' });
+    const list = await stripe.billing.meters.list({ status: 'active', limit: 100 });
+    expect(list.data.map((m) => m.id)).toContain(created.id);
+  });
+});
+
+describe('meter events and summaries', () => {
+  it('sums event values for a sum meter', async () => {
+    const m = await meter('usage_sum', 'sum');
+    await record('usage_sum', 3);
+    await record('usage_sum', 4);
+    await expect(total(m)).resolves.toBe(7);
+  });
+
+  it('counts events for a count meter', async () => {
+    const m = await meter('usage_count', 'count');
+    await record('usage_count', 10);
+    await record('usage_count', 10);
+    await expect(total(m)).resolves.toBe(2);
+  });
+
+  it('keeps the latest value for a last meter', async () => {
+    const m = await meter('usage_last', 'last');
+    await record('usage_last', 9, START - 10);
+    await record('usage_last', 5, START - 5);
+    await expect(total(m)).resolves.toBe(5);
+  });
+
+  it('only counts events inside the requested window', async () => {
+    const m = await meter('usage_window', 'sum');
+    await record('usage_window', 1, START - 2 * 60 * 60);
+    await record('usage_window', 2, START);
+    await expect(total(m, START - 60 * 60, START + 60 * 60)).resolves.toBe(2);
+  });
+
+  it('groups summaries per day with value_grouping_window', async () => {
+    const m = await meter('usage_daily', 'sum');
+    await record('usage_daily', 1, START - DAY);
+    await record('usage_daily', 2, START);
+    const summaries = await stripe.billing.meters.listEventSummaries(m.id, {
+      customer: customer.id,
+      start_time: START - DAY,
+      end_time: START + DAY,
+      value_grouping_window: 'day',
+    });
+    expect(summaries.data.map((s) => s.aggregated_value)).toEqual([2, 1]);
+  });
+
+  it('rejects a duplicate identifier', async () => {
+    await meter('usage_dupe', 'sum');
+    await record('usage_dupe', 1, START, 'evt-identifier-1');
+    const error = await failureOf(record('usage_dupe', 1, START, 'evt-identifier-1'));
+    expect(error).toMatchObject({ statusCode: 400, param: 'identifier' });
+  });
+
+  it('rejects a timestamp older than 35 days', async () => {
+    await meter('usage_old', 'sum');
+    const error = await failureOf(record('usage_old', 1, START - 36 * DAY));
+    expect(error).toMatchObject({ statusCode: 400, param: 'timestamp' });
+  });
+
+  it('rejects a timestamp more than 5 minutes ahead', async () => {
+    await meter('usage_future', 'sum');
+    const error = await failureOf(record('usage_future', 1, START + 6 * 60));
+    expect(error).toMatchObject({ statusCode: 400, param: 'timestamp' });
+  });
+
+  it('rejects a value that is not a whole number', async () => {
+    await meter('usage_fraction', 'sum');
+    const error = await failureOf(
+      stripe.billing.meterEvents.create({ event_name: 'usage_fraction', payload: { stripe_customer_id: customer.id, value: '1.5' } }),
+    );
+    expect(error).toMatchObject({ statusCode: 400, param: 'payload[value]' });
+  });
+
+  it('requires summary bounds on minute boundaries', async () => {
+    const m = await meter('usage_align', 'sum');
+    const error = await failureOf(
+      stripe.billing.meters.listEventSummaries(m.id, { customer: customer.id, start_time: START + 1, end_time: START + 60 }),
+    );
+    expect(error).toMatchObject({ statusCode: 400, param: 'start_time' });
+  });
+});
