@@ -23,13 +23,21 @@ export function licensedLines(subscription: WireSubscription, period: { start: n
     .map((item) => ({ price: item.price, quantity: item.quantity ?? 1, period, subscriptionItemId: item.id }));
 }
 
-/** Metered items billed in arrears: usage from meter events with timestamps in `[start, end)`. */
-export function meteredLines(account: AccountState, subscription: WireSubscription, period: { start: number; end: number }): LineSpec[] {
+/**
+ * Metered items billed in arrears: usage from meter events with timestamps in
+ * `[start, usageEnd)` (usageEnd defaults to the period end).
+ */
+export function meteredLines(
+  account: AccountState,
+  subscription: WireSubscription,
+  period: { start: number; end: number },
+  usageEnd = period.end,
+): LineSpec[] {
   const customerId = String(subscription.customer);
   return subscription.items.data.filter((item) => isMetered(item.price)).map((item) => {
     const meterId = item.price.recurring?.meter;
     const meter = meterId ? account.meters.get(meterId) : undefined;
-    const quantity = meter ? aggregateUsage(account, meter, customerId, period.start, period.end) : 0;
+    const quantity = meter ? aggregateUsage(account, meter, customerId, period.start, usageEnd) : 0;
     return { price: item.price, quantity, period, subscriptionItemId: item.id };
   });
 }
@@ -180,7 +188,8 @@ export function cancelNow(world: World, account: AccountState, subscription: Wir
   const now = world.clock.now();
   if (options.invoiceNow) {
     const period = { start: currentPeriod(subscription).start, end: now };
-    const usage = meteredLines(account, subscription, period);
+    // Events stamped in the cancelling second still belong to this subscription.
+    const usage = meteredLines(account, subscription, period, now + 1);
     if (usage.length > 0) {
       const invoice = subscriptionInvoice(world, account, subscription, usage, 'subscription_update', period);
       subscription.latest_invoice = invoice.id;

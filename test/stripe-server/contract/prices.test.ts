@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { failureOf, startHarness, type Harness } from './harness';
 
 let harness: Harness;
@@ -31,7 +31,7 @@ describe('prices', () => {
   });
 
   it('keeps a sub-cent unit_amount_decimal exactly', async () => {
-    const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount_decimal: '0.05', recurring: { interval: 'month' } });
+    const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount_decimal: Stripe.Decimal.from('0.05'), recurring: { interval: 'month' } });
     expect(price.unit_amount).toBeNull();
     expect(String(price.unit_amount_decimal)).toBe('0.05');
   });
@@ -40,7 +40,7 @@ describe('prices', () => {
     const price = await stripe.prices.create({
       product: product.id,
       currency: 'usd',
-      unit_amount_decimal: '0.05',
+      unit_amount_decimal: Stripe.Decimal.from('0.05'),
       recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
     });
     expect(price.recurring).toMatchObject({ usage_type: 'metered', meter: meter.id });
@@ -54,7 +54,7 @@ describe('prices', () => {
   });
 
   it('refuses unit_amount together with unit_amount_decimal', async () => {
-    const error = await failureOf(stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1, unit_amount_decimal: '1' }));
+    const error = await failureOf(stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1, unit_amount_decimal: Stripe.Decimal.from('1') }));
     expect(error).toMatchObject({ statusCode: 400, code: 'parameters_exclusive' });
   });
 
