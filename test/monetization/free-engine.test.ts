@@ -1,6 +1,6 @@
 import type { SubscriptionPolicy, SubscriptionRef } from '../../src/domain/model';
 import { FreeMonetization, freeEngine } from '../../src/monetization/free-engine';
-import { MonetizationError } from '../../src/monetization/monetization';
+import { MonetizationError, type Monetization } from '../../src/monetization/monetization';
 
 const tenant = { domain: 'carbon.super', id: -1234 };
 const freePolicy: SubscriptionPolicy = { uuid: 'p-1', name: 'Bronze', tenant, billingPlan: 'FREE', pricing: null };
@@ -24,7 +24,7 @@ function subscriptionOn(policy: SubscriptionPolicy): SubscriptionRef {
 }
 
 describe('the free engine', () => {
-  const engine = new FreeMonetization();
+  const engine: Monetization = new FreeMonetization();
 
   it('accepts FREE policies without any billing configuration', async () => {
     await expect(engine.createBillingPlan(freePolicy)).resolves.toEqual({ billable: false, planId: null, apisUpdated: 0 });
