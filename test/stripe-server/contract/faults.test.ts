@@ -1,0 +1,88 @@
+import Stripe from 'stripe';
+import { failureOf, startHarness, type Harness } from './harness';
+
+let harness: Harness;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  harness = await startHarness({ seed: 7 });
+  stripe = harness.client();
+});
+afterAll(() => harness.server.close());
+afterEach(() => harness.server.faults.clear());
+
+describe('rate limits', () => {
+  it('answers 429 rate_limit once the global requests-per-second is exceeded', async () => {
+    harness.server.faults.rateLimit({ global: 2 });
+    await stripe.customers.list();
+    await stripe.products.list();
+    const error = await failureOf(stripe.customers.list());
+    expect(error).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    expect(error).toMatchObject({ statusCode: 429, code: 'rate_limit' });
+  });
+
+  it('limits each endpoint separately with perEndpoint', async () => {
+    harness.server.faults.rateLimit({ perEndpoint: 1 });
+    await stripe.customers.list();
+    await expect(stripe.products.list()).resolves.toMatchObject({ object: 'list' });
+    await expect(failureOf(stripe.customers.list())).resolves.toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+  });
+
+  it('limits only the matched endpoint', async () => {
+    harness.server.faults.rateLimit({ endpoints: [{ match: { method: 'POST', path: '/v1/billing/meter_events' }, requestsPerSecond: 0 }] });
+    await expect(stripe.customers.list()).resolves.toMatchObject({ object: 'list' });
+    const error = await failureOf(stripe.billing.meterEvents.create({ event_name: 'x', payload: { stripe_customer_id: 'cus_x', value: '1' } }));
+    expect(error).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+  });
+});
+
+describe('injected faults', () => {
+  it('answers 500 api_error on the nth matching request', async () => {
+    harness.server.faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/products' }, nth: 2 });
+    await stripe.products.create({ name: 'first' });
+    const error = await failureOf(stripe.products.create({ name: 'second' }));
+    expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(error.statusCode).toBe(500);
+  });
+
+  it('fires only on the matched account', async () => {
+    const connected = await stripe.accounts.create({ type: 'standard' });
+    harness.server.faults.add({ kind: 'error', match: { account: connected.id } });
+    await expect(stripe.customers.list()).resolves.toMatchObject({ object: 'list' });
+    await expect(failureOf(stripe.customers.list({}, { stripeAccount: connected.id }))).resolves.toBeInstanceOf(Stripe.errors.StripeAPIError);
+  });
+
+  it('drops the connection, which the SDK reports as StripeConnectionError', async () => {
+    // The SDK retries a reset connection once even with maxNetworkRetries 0, so drop twice.
+    harness.server.faults.add({ kind: 'drop', match: { path: '/v1/customers' }, nth: 1, times: 2 });
+    const error = await failureOf(stripe.customers.list());
+    expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+  });
+
+  it('delays a response by the given time', async () => {
+    harness.server.faults.add({ kind: 'delay', match: { path: '/v1/products' }, delayMs: 150 });
+    const started = Date.now();
+    await stripe.products.list();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('injects rate-based faults deterministically for a given seed', async () => {
+    const statuses = async (h: Harness) => {
+      h.server.faults.clear(1234);
+      h.server.faults.add({ kind: 'error', rate: 0.5 });
+      const client = h.client();
+      const results: string[] = [];
+      for (let i = 0; i < 12; i++) results.push(await client.customers.list().then(() => 'ok', () => 'error'));
+      return results;
+    };
+    const other = await startHarness();
+    try {
+      const first = await statuses(harness);
+      expect(first).toContain('error');
+      expect(first).toContain('ok');
+      await expect(statuses(other)).resolves.toEqual(first);
+    } finally {
+      await other.server.close();
+    }
+  });
+});
