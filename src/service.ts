@@ -22,7 +22,7 @@ export interface ServiceOptions {
 
 /** Composes the service from its configuration: database, migrations, HTTP. */
 export async function startService({ config, logger, port }: ServiceOptions): Promise<RunningService> {
-  const db = connectDatabase(config.database.apim_db);
+  const db = connectDatabase(config.database.apim_db, { logger });
   try {
     if (config.database.apim_db.migrate_on_start) {
       const applied = await migrateLatest(db);

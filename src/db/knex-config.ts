@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { DatabaseConfig, DatabaseType } from '../config/schema';
+import type { Logger } from '../logger';
 
 /** knex's client name for each configured database type. */
 const KNEX_CLIENT: Record<DatabaseType, string> = {
@@ -20,8 +21,9 @@ export function knexClientFor(type: DatabaseType): string {
  * Turns `[database.apim_db]` into a knex configuration. Migrations are not configured here:
  * they are run through `src/db/migrator.ts`, which supplies its own migration source.
  */
-export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd()): Knex.Config {
+export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), logger?: Logger): Knex.Config {
   const client = KNEX_CLIENT[db.type];
+  const log = knexLog(logger);
   if (db.type === 'sqlite') {
     const filename = db.filename === ':memory:' ? ':memory:' : resolve(cwd, db.filename);
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -29,6 +31,7 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd()): 
       client,
       connection: { filename },
       useNullAsDefault: true,
+      log,
       pool: {
         min: 1,
         max: 1,
@@ -46,6 +49,21 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd()): 
     client,
     connection: db.url ?? connectionParts(db),
     pool: { min: db.pool.min, max: db.pool.max },
+    log,
+  };
+}
+
+/**
+ * knex prints its warnings (and a failed migration, which we report ourselves) with console.log;
+ * send them to our logger instead, or nowhere when there is none (tests).
+ */
+function knexLog(logger: Logger | undefined): Knex.Config['log'] {
+  const child = logger?.child({ component: 'knex' });
+  return {
+    warn: (message: unknown) => child?.warn({ knex: message }, 'knex warning'),
+    error: (message: unknown) => child?.debug({ knex: message }, 'knex error'),
+    deprecate: (method: string, alternative: string) => child?.warn({ method, alternative }, 'knex deprecation'),
+    debug: (message: unknown) => child?.debug({ knex: message }, 'knex debug'),
   };
 }
 

@@ -85,8 +85,8 @@ describe('meterline migrate', () => {
     const down = await runCli(['migrate', '--down', '--config', config]);
     expect(down.code).toBe(0);
     expect(down.stdout).toMatch(/^rolled back /m);
-    const left = (await tableNames(join(dir, 'apim.db'))).filter((n) => !n.startsWith('knex_'));
-    expect(left).toEqual([]);
+    // Only knex's own bookkeeping of applied migrations stays.
+    expect((await tableNames(join(dir, 'apim.db'))).sort()).toEqual(['ML_MIGRATIONS', 'ML_MIGRATIONS_lock']);
   });
 });
 
