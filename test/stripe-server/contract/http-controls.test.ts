@@ -1,4 +1,5 @@
 import { START, startHarness, type Harness } from './harness';
+import { latestInvoice, monthlyPrice, payingCustomer } from './billing-fixtures';
 
 let harness: Harness;
 
@@ -39,5 +40,15 @@ describe('HTTP test controls', () => {
 
   it('answers 404 for an unknown control', async () => {
     await expect(control('POST', '/_test/nope')).resolves.toMatchObject({ status: 404 });
+  });
+
+  it('serves the page a finalized invoice\'s hosted_invoice_url points at', async () => {
+    const stripe = harness.client();
+    const customer = await payingCustomer(stripe);
+    const price = await monthlyPrice(stripe, 1000);
+    const invoice = await latestInvoice(stripe, await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] }));
+    const page = await fetch(invoice.hosted_invoice_url as string);
+    expect(page.status).toBe(200);
+    await expect(page.text()).resolves.toContain(invoice.number as string);
   });
 });

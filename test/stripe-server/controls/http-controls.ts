@@ -83,7 +83,7 @@ function parseBody(raw: string): Json {
 }
 
 async function route(method: string, path: string, body: Json, controls: StripeServerControls): Promise<unknown> {
-  const hosted = /^\/_test\/hosted_invoices\/([^/]+)\/([^/]+)$/.exec(path);
+  const hosted = /^\/_test\/hosted_invoices\/([^/]+)\/([^/]+?)(?:\/pdf)?$/.exec(path);
   if (method === 'GET' && hosted) {
     const invoice = controls.invoice(hosted[1] ?? '', hosted[2] ?? '');
     if (!invoice) throw new ControlError('no such invoice');
