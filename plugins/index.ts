@@ -1,0 +1,6 @@
+import { freeEngine } from '../src/monetization/free-engine';
+import type { MonetizationEngineFactory } from '../src/monetization/monetization';
+import { stripeEngine } from './stripe';
+
+/** The billing engines that ship with Meterline, registered by name. */
+export const builtInEngines: readonly MonetizationEngineFactory[] = [freeEngine, stripeEngine];

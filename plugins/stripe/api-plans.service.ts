@@ -1,0 +1,235 @@
+import type Stripe from 'stripe';
+import type { ApiRef, SubscriptionPolicy } from '../../src/domain/model';
+import { MonetizationError, type MonetizationChange, type MonetizationRequest } from '../../src/monetization/monetization';
+import { accountOption, archivePrice, archiveProduct, reactivatePrice, reactivateProduct } from './archive';
+import { contentDigest, idempotencyKey } from './idempotency';
+import { apiMeterEventName, ensureMeter } from './meters';
+import { priceMatches, priceParams } from './pricing';
+import type { StripeClients } from './stripe.clients';
+import { callStripe, isResourceMissing } from './stripe.errors';
+import type { StripeRepository } from './stripe.repository';
+
+export const CONNECTED_ACCOUNT_KEY = 'ConnectedAccountKey';
+const ACCOUNT_ID = /^acct_[A-Za-z0-9]+$/;
+
+type CommercialPolicy = SubscriptionPolicy & { pricing: NonNullable<SubscriptionPolicy['pricing']> };
+
+function isCommercial(policy: SubscriptionPolicy): policy is CommercialPolicy {
+  return policy.billingPlan === 'COMMERCIAL' && policy.pricing !== null;
+}
+
+/**
+ * An API's copies of its tiers' plans in the publisher's connected account: one Product per API
+ * and one Price per COMMERCIAL tier, recorded in AM_MONETIZATION. Metered tiers share the API's
+ * Billing Meter.
+ */
+export class ApiPlanCopies {
+  constructor(
+    private readonly clients: StripeClients,
+    private readonly repository: StripeRepository,
+  ) {}
+
+  async enable(request: MonetizationRequest): Promise<MonetizationChange> {
+    const { api } = request;
+    const account = connectedAccountFrom(request.properties);
+    const stripe = this.clients.forTenant(api.tenant.domain);
+    const apiId = await this.requireApiId(api);
+    const previousAccount = await this.repository.monetizedAccountOfApi(apiId);
+    if (previousAccount && previousAccount !== account) {
+      throw new MonetizationError(
+        'CONFLICT',
+        `API ${api.name} ${api.version} is monetized with connected account ${previousAccount}; disable monetization before switching to ${account}`,
+      );
+    }
+    await this.verifyAccount(stripe, account);
+
+    const commercial = request.policies.filter(isCommercial);
+    const existing = await this.repository.apiPlans(apiId);
+    const notes: string[] = [];
+    if (commercial.length === 0) notes.push('the API offers no COMMERCIAL tier: nothing is billed until one is added');
+
+    let changed = false;
+    const plans: Record<string, string> = {};
+    if (commercial.length > 0) {
+      const product = await this.ensureProduct(stripe, api, account, existing[0]?.productId);
+      for (const policy of commercial) {
+        const current = existing.find((row) => row.tierName === policy.name);
+        const price = await this.ensureTierPrice(stripe, { api, apiId, account, policy, productId: product.id, currentPriceId: current?.planId });
+        if (price.id !== current?.planId) changed = true;
+        plans[policy.name] = price.id;
+      }
+    }
+    // Tiers the API no longer sells, or that are no longer COMMERCIAL.
+    for (const row of existing.filter((r) => !(r.tierName in plans))) {
+      await archivePrice(stripe, row.planId, account);
+      await this.repository.deleteApiPlan(apiId, row.tierName);
+      changed = true;
+    }
+    return { enabled: true, plans, changed, notes };
+  }
+
+  async disable(request: MonetizationRequest): Promise<MonetizationChange> {
+    const { api } = request;
+    const apiId = await this.requireApiId(api);
+    const rows = await this.repository.apiPlans(apiId);
+    const account = (await this.repository.monetizedAccountOfApi(apiId)) ?? request.properties[CONNECTED_ACCOUNT_KEY];
+    const live = await this.repository.monetizedSubscriptionsOfApi(apiId);
+    const notes =
+      live.length > 0
+        ? [`${live.length} live subscription(s) keep running and are billed until they are cancelled; new subscriptions are free`]
+        : [];
+    if (rows.length === 0) return { enabled: false, plans: {}, changed: false, notes };
+    if (!account) throw new MonetizationError('INVALID_MONETIZATION_PROPERTIES', `${CONNECTED_ACCOUNT_KEY} is required to disable monetization`);
+    const stripe = this.clients.forTenant(api.tenant.domain);
+    for (const row of rows) await archivePrice(stripe, row.planId, account);
+    for (const productId of new Set(rows.map((r) => r.productId))) await archiveProduct(stripe, productId, account);
+    await this.repository.deleteApiPlans(apiId);
+    return { enabled: false, plans: {}, changed: true, notes };
+  }
+
+  async mapping(api: ApiRef): Promise<Record<string, string>> {
+    const apiId = await this.repository.apiId(api.uuid);
+    if (apiId === undefined) return {};
+    return Object.fromEntries((await this.repository.apiPlans(apiId)).map((row) => [row.tierName, row.planId]));
+  }
+
+  /** A policy's price changed: replace each monetized API's copy whose price differs. */
+  async repriceTier(policy: SubscriptionPolicy): Promise<number> {
+    if (!isCommercial(policy)) return 0;
+    const stripe = this.clients.forTenant(policy.tenant.domain);
+    const copies = await this.repository.monetizedApisOfTier(policy.tenant.domain, policy.name);
+    let updated = 0;
+    for (const copy of copies) {
+      const api = await this.apiRefOf(copy.apiUuid, policy);
+      const price = await this.ensureTierPrice(stripe, {
+        api,
+        apiId: copy.apiId,
+        account: copy.connectedAccount,
+        policy,
+        productId: copy.productId,
+        currentPriceId: copy.planId,
+      });
+      if (price.id !== copy.planId) updated += 1;
+    }
+    return updated;
+  }
+
+  /** A policy became FREE: its copies stop being sold. */
+  async withdrawTier(policy: SubscriptionPolicy): Promise<number> {
+    const copies = await this.repository.monetizedApisOfTier(policy.tenant.domain, policy.name);
+    if (copies.length === 0) return 0;
+    const stripe = this.clients.forTenant(policy.tenant.domain);
+    for (const copy of copies) {
+      await archivePrice(stripe, copy.planId, copy.connectedAccount);
+      await this.repository.deleteApiPlan(copy.apiId, policy.name);
+    }
+    return copies.length;
+  }
+
+  private async ensureTierPrice(
+    stripe: Stripe,
+    input: { api: ApiRef; apiId: number; account: string; policy: CommercialPolicy; productId: string; currentPriceId: string | undefined },
+  ): Promise<Stripe.Price> {
+    const { api, apiId, account, policy, productId, currentPriceId } = input;
+    const meterId =
+      policy.pricing.plan === 'DYNAMICRATE'
+        ? (await ensureMeter(stripe, { account, eventName: apiMeterEventName(api.uuid), displayName: `${api.name} ${api.version} requests` })).id
+        : undefined;
+    const wanted = priceParams(policy.pricing, policy.name);
+    const current = currentPriceId ? await this.retrievePrice(stripe, currentPriceId, account) : undefined;
+    if (current && current.active && current.product === productId && priceMatches(current, wanted, meterId)) return current;
+
+    const params: Stripe.PriceCreateParams = {
+      ...wanted,
+      product: productId,
+      recurring: { ...wanted.recurring!, ...(meterId ? { meter: meterId } : {}) },
+      metadata: { meterline_api_uuid: api.uuid, meterline_policy_uuid: policy.uuid, meterline_tier: policy.name },
+    };
+    const created = await callStripe('create the price of an API tier', { api: api.uuid, tier: policy.name, account }, () =>
+      stripe.prices.create(params, {
+        stripeAccount: account,
+        idempotencyKey: idempotencyKey(api.tenant.domain, 'api', api.uuid, account, 'tier', policy.uuid, 'price', contentDigest(params)),
+      }),
+    );
+    const price = await reactivatePrice(stripe, created, account);
+    await this.repository.saveApiPlan(apiId, { tierName: policy.name, productId, planId: price.id });
+    if (current && current.id !== price.id) await archivePrice(stripe, current.id, account);
+    return price;
+  }
+
+  private async ensureProduct(stripe: Stripe, api: ApiRef, account: string, productId: string | undefined): Promise<Stripe.Product> {
+    if (productId) {
+      try {
+        const existing = await callStripe('retrieve the product of an API', { account }, () =>
+          stripe.products.retrieve(productId, {}, accountOption(account)),
+        );
+        return reactivateProduct(stripe, existing, account);
+      } catch (error) {
+        if (!isResourceMissing(error)) throw error;
+      }
+    }
+    const created = await callStripe('create the product of an API', { api: api.uuid, account }, () =>
+      stripe.products.create(
+        {
+          name: `${api.name}-${api.version}-${api.provider}`,
+          metadata: { meterline_api_uuid: api.uuid, meterline_tenant: api.tenant.domain },
+        },
+        { stripeAccount: account, idempotencyKey: idempotencyKey(api.tenant.domain, 'api', api.uuid, account, 'product') },
+      ),
+    );
+    return reactivateProduct(stripe, created, account);
+  }
+
+  private async verifyAccount(stripe: Stripe, account: string): Promise<void> {
+    try {
+      await callStripe('retrieve the connected account', { account }, () => stripe.accounts.retrieve(account));
+    } catch (error) {
+      if (isResourceMissing(error) || (error instanceof MonetizationError && error.code === 'ENGINE_AUTHENTICATION_FAILED')) {
+        throw new MonetizationError(
+          'INVALID_MONETIZATION_PROPERTIES',
+          `${CONNECTED_ACCOUNT_KEY} ${account} is not a connected account of this tenant's Stripe platform`,
+          { account },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async retrievePrice(stripe: Stripe, priceId: string, account: string): Promise<Stripe.Price | undefined> {
+    try {
+      return await callStripe('retrieve a price', { priceId, account }, () => stripe.prices.retrieve(priceId, {}, { stripeAccount: account }));
+    } catch (error) {
+      if (isResourceMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async requireApiId(api: ApiRef): Promise<number> {
+    const apiId = await this.repository.apiId(api.uuid);
+    if (apiId === undefined) throw new MonetizationError('NOT_FOUND', `API ${api.uuid} does not exist`);
+    return apiId;
+  }
+
+  private async apiRefOf(apiUuid: string, policy: SubscriptionPolicy): Promise<ApiRef> {
+    const row = await this.repository.apiRow(apiUuid);
+    if (!row) throw new MonetizationError('NOT_FOUND', `API ${apiUuid} does not exist`);
+    return { ...row, tenant: policy.tenant };
+  }
+}
+
+export function connectedAccountFrom(properties: Readonly<Record<string, string>>): string {
+  const account = properties[CONNECTED_ACCOUNT_KEY]?.trim();
+  if (!account) {
+    throw new MonetizationError('INVALID_MONETIZATION_PROPERTIES', `${CONNECTED_ACCOUNT_KEY} is required to monetize an API with Stripe`, {
+      field: CONNECTED_ACCOUNT_KEY,
+    });
+  }
+  if (!ACCOUNT_ID.test(account)) {
+    throw new MonetizationError(
+      'INVALID_MONETIZATION_PROPERTIES',
+      `${CONNECTED_ACCOUNT_KEY} must be a Stripe connected account id (acct_...), got "${account}"`,
+      { field: CONNECTED_ACCOUNT_KEY },
+    );
+  }
+  return account;
+}

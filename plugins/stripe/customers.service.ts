@@ -1,0 +1,163 @@
+import type Stripe from 'stripe';
+import type { SubscriptionRef } from '../../src/domain/model';
+import { MonetizationError } from '../../src/monetization/monetization';
+import { idempotencyKey } from './idempotency';
+import { callStripe, isResourceMissing } from './stripe.errors';
+import type { StripeRepository } from './stripe.repository';
+
+export interface PlatformCustomer {
+  rowId: number;
+  customer: Stripe.Customer;
+}
+
+export interface SharedCustomer {
+  rowId: number;
+  customerId: string;
+  /** The payment method cloned from the platform customer, when there was one to clone. */
+  defaultPaymentMethod: string | null;
+}
+
+/**
+ * The subscriber as a customer of the tenant's platform account, and, per application and API
+ * provider, a shared customer in the provider's connected account linked to it. No test card is
+ * ever attached: a saved payment method is cloned from the platform customer when it has one;
+ * without one the subscription is invoiced (`send_invoice`) and paid on Stripe's hosted page.
+ */
+export class CustomersService {
+  constructor(private readonly repository: StripeRepository) {}
+
+  async ensurePlatformCustomer(stripe: Stripe, subscription: SubscriptionRef, subscriberId: number): Promise<PlatformCustomer> {
+    const { tenant } = subscription.api;
+    const { userId, email } = subscription.subscriber;
+    const row = await this.repository.platformCustomer(subscriberId, tenant.id);
+    if (row) {
+      const customer = await this.retrieveCustomer(stripe, row.customerId);
+      if (!customer) {
+        throw new MonetizationError('ENGINE_REJECTED', `platform customer ${row.customerId} of ${userId} no longer exists in Stripe`, {
+          customer: row.customerId,
+        });
+      }
+      return { rowId: row.id, customer };
+    }
+    const customer = await callStripe('create the platform customer', { subscriber: userId }, () =>
+      stripe.customers.create(
+        {
+          ...(email ? { email } : {}),
+          description: `Customer for ${userId}`,
+          metadata: { meterline_subscriber: userId, meterline_tenant: tenant.domain },
+        },
+        { idempotencyKey: idempotencyKey(tenant.domain, 'subscriber', userId, 'platform-customer') },
+      ),
+    );
+    const rowId = await this.insertOrReuse(
+      () => this.repository.insertPlatformCustomer(subscriberId, tenant.id, customer.id),
+      async () => (await this.repository.platformCustomer(subscriberId, tenant.id))?.id,
+    );
+    return { rowId, customer };
+  }
+
+  async ensureSharedCustomer(
+    stripe: Stripe,
+    input: { subscription: SubscriptionRef; applicationId: number; account: string; platform: PlatformCustomer },
+  ): Promise<SharedCustomer> {
+    const { subscription, applicationId, account, platform } = input;
+    const { tenant, provider } = subscription.api;
+    const row = await this.repository.sharedCustomer(applicationId, provider, tenant.id);
+    if (row) {
+      const customer = await this.retrieveCustomer(stripe, row.customerId, account);
+      if (!customer) {
+        throw new MonetizationError(
+          'CONFLICT',
+          `shared customer ${row.customerId} of application ${subscription.application.name} is not in connected account ${account}: provider ${provider} monetizes APIs with more than one connected account`,
+        );
+      }
+      return { rowId: row.id, customerId: customer.id, defaultPaymentMethod: defaultPaymentMethodOf(customer) };
+    }
+
+    const customer = await callStripe('create the shared customer', { account, application: subscription.application.uuid }, () =>
+      stripe.customers.create(
+        {
+          ...(platform.customer.email ? { email: platform.customer.email } : {}),
+          description: `Shared customer for ${subscription.application.name}/${subscription.subscriber.userId}`,
+          metadata: {
+            meterline_platform_customer: platform.customer.id,
+            meterline_application: subscription.application.uuid,
+            meterline_tenant: tenant.domain,
+          },
+        },
+        {
+          stripeAccount: account,
+          idempotencyKey: idempotencyKey(tenant.domain, 'application', subscription.application.uuid, 'provider', provider, account, 'shared-customer'),
+        },
+      ),
+    );
+    const defaultPaymentMethod = await this.clonePaymentMethod(stripe, platform.customer, customer, account);
+    const rowId = await this.insertOrReuse(
+      () => this.repository.insertSharedCustomer(applicationId, provider, tenant.id, customer.id, platform.rowId),
+      async () => (await this.repository.sharedCustomer(applicationId, provider, tenant.id))?.id,
+    );
+    return { rowId, customerId: customer.id, defaultPaymentMethod };
+  }
+
+  /** Clones the platform customer's default payment method into the connected account. */
+  private async clonePaymentMethod(
+    stripe: Stripe,
+    platformCustomer: Stripe.Customer,
+    shared: Stripe.Customer,
+    account: string,
+  ): Promise<string | null> {
+    const existing = defaultPaymentMethodOf(shared);
+    if (existing) return existing;
+    const source = defaultPaymentMethodOf(platformCustomer);
+    if (!source) return null;
+    const clone = await callStripe('clone the payment method', { account }, () =>
+      stripe.paymentMethods.create(
+        { customer: platformCustomer.id, payment_method: source },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('clone', source, account, shared.id) },
+      ),
+    );
+    await callStripe('attach the payment method', { account }, () =>
+      stripe.paymentMethods.attach(
+        clone.id,
+        { customer: shared.id },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('attach', clone.id, shared.id) },
+      ),
+    );
+    await callStripe('set the default payment method', { account }, () =>
+      stripe.customers.update(shared.id, { invoice_settings: { default_payment_method: clone.id } }, { stripeAccount: account }),
+    );
+    return clone.id;
+  }
+
+  private async retrieveCustomer(stripe: Stripe, customerId: string, account?: string): Promise<Stripe.Customer | undefined> {
+    try {
+      const customer = await callStripe('retrieve a customer', { customerId, account }, () =>
+        stripe.customers.retrieve(customerId, {}, account ? { stripeAccount: account } : {}),
+      );
+      return customer.deleted ? undefined : customer;
+    } catch (error) {
+      if (isResourceMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Inserts a row; when a concurrent request inserted the same row first (unique key), reuses it.
+   * Both requests used the same idempotency key, so both hold the same Stripe customer.
+   */
+  private async insertOrReuse(insert: () => Promise<number>, reread: () => Promise<number | undefined>): Promise<number> {
+    try {
+      return await insert();
+    } catch (error) {
+      const existing = await reread();
+      if (existing !== undefined) return existing;
+      throw error;
+    }
+  }
+}
+
+function defaultPaymentMethodOf(customer: Stripe.Customer): string | null {
+  const method = customer.invoice_settings?.default_payment_method;
+  if (!method) return null;
+  return typeof method === 'string' ? method : method.id;
+}

@@ -1,0 +1,13 @@
+import type { MonetizationEngineFactory } from '../../src/monetization/monetization';
+import { StripeMonetization } from './stripe.monetization';
+import { parseStripeOptions } from './stripe.options';
+
+/** The Stripe billing engine, registered as `monetization_impl = "stripe"`. */
+export const stripeEngine: MonetizationEngineFactory = {
+  name: 'stripe',
+  create(options, dependencies) {
+    return new StripeMonetization(parseStripeOptions(options), dependencies);
+  },
+};
+
+export default stripeEngine;

@@ -1,0 +1,45 @@
+import Stripe from 'stripe';
+import { MonetizationError } from '../../src/monetization/monetization';
+
+/**
+ * Maps a failed Stripe call to a MonetizationError by error class (never by message text).
+ * The SDK has already retried network faults, 409, 429 and 5xx with the same idempotency key
+ * (`max_network_retries`); what reaches here is final for this call.
+ */
+export function toMonetizationError(error: unknown, action: string, context: Record<string, unknown> = {}): unknown {
+  if (!(error instanceof Stripe.errors.StripeError)) return error;
+  const details = { ...context, stripeRequestId: error.requestId, stripeCode: error.code };
+  if (error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) {
+    const which = context.account ? `the platform key cannot act on connected account ${String(context.account)}` : 'the platform key was rejected';
+    return new MonetizationError('ENGINE_AUTHENTICATION_FAILED', `Stripe refused to ${action}: ${which}`, details, { cause: error });
+  }
+  if (
+    error instanceof Stripe.errors.StripeRateLimitError ||
+    error instanceof Stripe.errors.StripeConnectionError ||
+    error instanceof Stripe.errors.StripeAPIError
+  ) {
+    return new MonetizationError('ENGINE_UNAVAILABLE', `Stripe is unavailable, could not ${action}; try again`, details, { cause: error });
+  }
+  if (error instanceof Stripe.errors.StripeIdempotencyError) {
+    // Same key, different parameters: a bug in how we derive keys, not a user mistake.
+    throw new Error(`idempotency key reused with different parameters while trying to ${action}`, { cause: error });
+  }
+  const param = error.param ? ` (${error.param})` : '';
+  return new MonetizationError('ENGINE_REJECTED', `Stripe rejected the request to ${action}${param}: ${error.message}`, details, {
+    cause: error,
+  });
+}
+
+/** Runs one Stripe call and translates its failure. */
+export async function callStripe<T>(action: string, context: Record<string, unknown>, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toMonetizationError(error, action, context);
+  }
+}
+
+export function isResourceMissing(error: unknown): boolean {
+  const cause = error instanceof MonetizationError ? error.cause : error;
+  return cause instanceof Stripe.errors.StripeInvalidRequestError && cause.code === 'resource_missing';
+}

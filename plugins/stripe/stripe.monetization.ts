@@ -1,0 +1,86 @@
+import type { ApiRef, SubscriptionPolicy, SubscriptionRef } from '../../src/domain/model';
+import type {
+  ApiRevenue,
+  BillingPlanChange,
+  EngineDependencies,
+  Monetization,
+  MonetizationChange,
+  MonetizationRequest,
+  PendingInvoice,
+  SubscriptionOutcome,
+  UsageReport,
+  UsageReportOutcome,
+} from '../../src/monetization/monetization';
+import { ApiPlanCopies } from './api-plans.service';
+import { CustomersService } from './customers.service';
+import { InvoicesService } from './invoices.service';
+import { PlansService } from './plans.service';
+import { StripeClients } from './stripe.clients';
+import type { StripeOptions } from './stripe.options';
+import { StripeRepository } from './stripe.repository';
+import { SubscriptionsService } from './subscriptions.service';
+import { UsageService } from './usage.service';
+
+/** The Stripe billing engine: the Monetization contract, delegated to one service per concern. */
+export class StripeMonetization implements Monetization {
+  readonly name = 'stripe';
+  private readonly plans: PlansService;
+  private readonly apiPlans: ApiPlanCopies;
+  private readonly subscriptions: SubscriptionsService;
+  private readonly invoices: InvoicesService;
+  private readonly usage: UsageService;
+
+  constructor(options: StripeOptions, dependencies: EngineDependencies) {
+    const clients = new StripeClients(dependencies.tenants, options);
+    const repository = new StripeRepository(dependencies.db);
+    this.apiPlans = new ApiPlanCopies(clients, repository);
+    this.plans = new PlansService(clients, repository, this.apiPlans);
+    this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository), options, dependencies.logger);
+    this.invoices = new InvoicesService(clients, repository);
+    this.usage = new UsageService(clients, repository);
+  }
+
+  createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
+    return this.plans.create(policy);
+  }
+
+  updateBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
+    return this.plans.update(policy);
+  }
+
+  deleteBillingPlan(policy: SubscriptionPolicy): Promise<void> {
+    return this.plans.delete(policy);
+  }
+
+  enableMonetization(request: MonetizationRequest): Promise<MonetizationChange> {
+    return this.apiPlans.enable(request);
+  }
+
+  disableMonetization(request: MonetizationRequest): Promise<MonetizationChange> {
+    return this.apiPlans.disable(request);
+  }
+
+  getMonetizedPoliciesToPlanMapping(api: ApiRef): Promise<Record<string, string>> {
+    return this.apiPlans.mapping(api);
+  }
+
+  getCurrentUsageForSubscription(subscription: SubscriptionRef): Promise<PendingInvoice> {
+    return this.invoices.pending(subscription);
+  }
+
+  getTotalRevenue(api: ApiRef): Promise<ApiRevenue> {
+    return this.invoices.revenue(api);
+  }
+
+  createSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
+    return this.subscriptions.create(subscription);
+  }
+
+  deleteSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
+    return this.subscriptions.delete(subscription);
+  }
+
+  reportUsage(usage: UsageReport): Promise<UsageReportOutcome> {
+    return this.usage.report(usage);
+  }
+}

@@ -1,0 +1,261 @@
+import type { Knex } from 'knex';
+import { insertReturningId } from '../../src/db/insert-returning-id';
+import { upsertRow } from '../../src/db/upsert';
+
+type Db = Knex | Knex.Transaction;
+
+export interface PlanMapping {
+  productId: string;
+  planId: string;
+}
+
+export interface ApiPlanRow {
+  tierName: string;
+  productId: string;
+  planId: string;
+}
+
+export interface MonetizedApiRow {
+  apiId: number;
+  apiUuid: string;
+  connectedAccount: string;
+  productId: string;
+  planId: string;
+}
+
+export interface SharedCustomerRow {
+  id: number;
+  customerId: string;
+  parentId: number | null;
+}
+
+export interface MonetizedSubscriptionRow {
+  id: number;
+  subscriptionUuid: string | null;
+  stripeSubscriptionId: string;
+  sharedCustomerRowId: number;
+  sharedCustomerId: string;
+}
+
+/**
+ * Every query the Stripe engine makes, over WSO2's monetization tables (`AM_MONETIZATION`,
+ * `AM_POLICY_PLAN_MAPPING`, `AM_MONETIZATION_*`) and the gateway tables it reads ids from.
+ */
+export class StripeRepository {
+  constructor(private readonly db: Knex) {}
+
+  // --- gateway ids ---------------------------------------------------------------------------
+
+  async apiId(apiUuid: string, db: Db = this.db): Promise<number | undefined> {
+    const row = await db('AM_API').where({ API_UUID: apiUuid }).first('API_ID');
+    return row ? Number(row.API_ID) : undefined;
+  }
+
+  async apiRow(apiUuid: string): Promise<{ uuid: string; name: string; version: string; provider: string } | undefined> {
+    const row = await this.db('AM_API').where({ API_UUID: apiUuid }).first('API_UUID', 'API_NAME', 'API_VERSION', 'API_PROVIDER');
+    if (!row) return undefined;
+    return { uuid: String(row.API_UUID), name: String(row.API_NAME), version: String(row.API_VERSION), provider: String(row.API_PROVIDER) };
+  }
+
+  async applicationId(applicationUuid: string, db: Db = this.db): Promise<number | undefined> {
+    const row = await db('AM_APPLICATION').where({ UUID: applicationUuid }).first('APPLICATION_ID');
+    return row ? Number(row.APPLICATION_ID) : undefined;
+  }
+
+  async subscriberId(userId: string, tenantId: number, db: Db = this.db): Promise<number | undefined> {
+    const row = await db('AM_SUBSCRIBER').where({ USER_ID: userId, TENANT_ID: tenantId }).first('SUBSCRIBER_ID');
+    return row ? Number(row.SUBSCRIBER_ID) : undefined;
+  }
+
+  // --- policy → platform plan ----------------------------------------------------------------
+
+  async planMapping(policyUuid: string): Promise<PlanMapping | undefined> {
+    const row = await this.db('AM_POLICY_PLAN_MAPPING').where({ POLICY_UUID: policyUuid }).first('PRODUCT_ID', 'PLAN_ID');
+    return row ? { productId: String(row.PRODUCT_ID), planId: String(row.PLAN_ID) } : undefined;
+  }
+
+  async savePlanMapping(policyUuid: string, mapping: PlanMapping): Promise<void> {
+    await upsertRow(this.db, 'AM_POLICY_PLAN_MAPPING', { POLICY_UUID: policyUuid }, { PRODUCT_ID: mapping.productId, PLAN_ID: mapping.planId });
+  }
+
+  async deletePlanMapping(policyUuid: string): Promise<void> {
+    await this.db('AM_POLICY_PLAN_MAPPING').where({ POLICY_UUID: policyUuid }).delete();
+  }
+
+  // --- API → connected-account plans -----------------------------------------------------------
+
+  async apiPlans(apiId: number): Promise<ApiPlanRow[]> {
+    const rows = await this.db('AM_MONETIZATION').where({ API_ID: apiId }).select('TIER_NAME', 'STRIPE_PRODUCT_ID', 'STRIPE_PLAN_ID');
+    return rows.map((row) => ({
+      tierName: String(row.TIER_NAME),
+      productId: String(row.STRIPE_PRODUCT_ID),
+      planId: String(row.STRIPE_PLAN_ID),
+    }));
+  }
+
+  async saveApiPlan(apiId: number, plan: ApiPlanRow): Promise<void> {
+    await upsertRow(
+      this.db,
+      'AM_MONETIZATION',
+      { API_ID: apiId, TIER_NAME: plan.tierName },
+      { STRIPE_PRODUCT_ID: plan.productId, STRIPE_PLAN_ID: plan.planId },
+    );
+  }
+
+  async deleteApiPlan(apiId: number, tierName: string): Promise<void> {
+    await this.db('AM_MONETIZATION').where({ API_ID: apiId, TIER_NAME: tierName }).delete();
+  }
+
+  /** The connected account an API is currently monetized with (from the API's saved properties). */
+  async monetizedAccountOfApi(apiId: number): Promise<string | undefined> {
+    const row = await this.db('ML_API_MONETIZATION').where({ API_ID: apiId, ENABLED: 1 }).first('PROPERTIES');
+    return row ? connectedAccountOf(row.PROPERTIES) : undefined;
+  }
+
+  /** The connected account an API was last monetized with, enabled or not (live subscriptions stay there). */
+  async connectedAccountOfApi(apiId: number): Promise<string | undefined> {
+    const row = await this.db('ML_API_MONETIZATION').where({ API_ID: apiId }).first('PROPERTIES');
+    return row ? connectedAccountOf(row.PROPERTIES) : undefined;
+  }
+
+  async deleteApiPlans(apiId: number): Promise<void> {
+    await this.db('AM_MONETIZATION').where({ API_ID: apiId }).delete();
+  }
+
+  /**
+   * The monetized APIs of a tenant that sell a tier, with the connected account each was
+   * monetized with (so a policy's price change can be carried to every copy).
+   */
+  async monetizedApisOfTier(tenantDomain: string, tierName: string): Promise<MonetizedApiRow[]> {
+    const rows = await this.db('AM_MONETIZATION as m')
+      .join('AM_API as a', 'a.API_ID', 'm.API_ID')
+      .join('ML_API_MONETIZATION as s', 's.API_ID', 'm.API_ID')
+      .where({ 'm.TIER_NAME': tierName, 'a.ORGANIZATION': tenantDomain, 's.ENABLED': 1 })
+      .select('m.API_ID', 'a.API_UUID', 's.PROPERTIES', 'm.STRIPE_PRODUCT_ID', 'm.STRIPE_PLAN_ID');
+    return rows.flatMap((row) => {
+      const account = connectedAccountOf(row.PROPERTIES);
+      if (!account) return [];
+      return [
+        {
+          apiId: Number(row.API_ID),
+          apiUuid: String(row.API_UUID),
+          connectedAccount: account,
+          productId: String(row.STRIPE_PRODUCT_ID),
+          planId: String(row.STRIPE_PLAN_ID),
+        },
+      ];
+    });
+  }
+
+  // --- customers -----------------------------------------------------------------------------
+
+  async platformCustomer(subscriberId: number, tenantId: number): Promise<{ id: number; customerId: string } | undefined> {
+    const row = await this.db('AM_MONETIZATION_PLATFORM_CUSTOMERS')
+      .where({ SUBSCRIBER_ID: subscriberId, TENANT_ID: tenantId })
+      .first('ID', 'CUSTOMER_ID');
+    return row ? { id: Number(row.ID), customerId: String(row.CUSTOMER_ID) } : undefined;
+  }
+
+  async insertPlatformCustomer(subscriberId: number, tenantId: number, customerId: string): Promise<number> {
+    return insertReturningId(
+      this.db,
+      'AM_MONETIZATION_PLATFORM_CUSTOMERS',
+      { SUBSCRIBER_ID: subscriberId, TENANT_ID: tenantId, CUSTOMER_ID: customerId },
+      'ID',
+    );
+  }
+
+  async sharedCustomer(applicationId: number, provider: string, tenantId: number): Promise<SharedCustomerRow | undefined> {
+    const row = await this.db('AM_MONETIZATION_SHARED_CUSTOMERS')
+      .where({ APPLICATION_ID: applicationId, API_PROVIDER: provider, TENANT_ID: tenantId })
+      .first('ID', 'SHARED_CUSTOMER_ID', 'PARENT_CUSTOMER_ID');
+    if (!row) return undefined;
+    return {
+      id: Number(row.ID),
+      customerId: String(row.SHARED_CUSTOMER_ID),
+      parentId: row.PARENT_CUSTOMER_ID === null ? null : Number(row.PARENT_CUSTOMER_ID),
+    };
+  }
+
+  async insertSharedCustomer(
+    applicationId: number,
+    provider: string,
+    tenantId: number,
+    customerId: string,
+    parentId: number,
+  ): Promise<number> {
+    return insertReturningId(
+      this.db,
+      'AM_MONETIZATION_SHARED_CUSTOMERS',
+      { APPLICATION_ID: applicationId, API_PROVIDER: provider, TENANT_ID: tenantId, SHARED_CUSTOMER_ID: customerId, PARENT_CUSTOMER_ID: parentId },
+      'ID',
+    );
+  }
+
+  // --- subscriptions -------------------------------------------------------------------------
+
+  async monetizedSubscription(apiId: number, applicationId: number): Promise<MonetizedSubscriptionRow | undefined> {
+    const row = await this.subscriptionQuery().where({ 'ms.SUBSCRIBED_API_ID': apiId, 'ms.SUBSCRIBED_APPLICATION_ID': applicationId }).first();
+    return row ? toSubscriptionRow(row) : undefined;
+  }
+
+  async monetizedSubscriptionsOfApi(apiId: number): Promise<MonetizedSubscriptionRow[]> {
+    const rows = await this.subscriptionQuery().where({ 'ms.SUBSCRIBED_API_ID': apiId });
+    return rows.map(toSubscriptionRow);
+  }
+
+  async insertMonetizedSubscription(row: {
+    applicationId: number;
+    apiId: number;
+    tenantId: number;
+    stripeSubscriptionId: string;
+    sharedCustomerRowId: number;
+  }): Promise<number> {
+    return insertReturningId(
+      this.db,
+      'AM_MONETIZATION_SUBSCRIPTIONS',
+      {
+        SUBSCRIBED_APPLICATION_ID: row.applicationId,
+        SUBSCRIBED_API_ID: row.apiId,
+        TENANT_ID: row.tenantId,
+        SUBSCRIPTION_ID: row.stripeSubscriptionId,
+        SHARED_CUSTOMER_ID: row.sharedCustomerRowId,
+      },
+      'ID',
+    );
+  }
+
+  async deleteMonetizedSubscription(id: number): Promise<void> {
+    await this.db('AM_MONETIZATION_SUBSCRIPTIONS').where({ ID: id }).delete();
+  }
+
+  private subscriptionQuery() {
+    return this.db('AM_MONETIZATION_SUBSCRIPTIONS as ms')
+      .join('AM_MONETIZATION_SHARED_CUSTOMERS as sc', 'sc.ID', 'ms.SHARED_CUSTOMER_ID')
+      .leftJoin('AM_SUBSCRIPTION as s', function joinGatewaySubscription() {
+        this.on('s.API_ID', '=', 'ms.SUBSCRIBED_API_ID').andOn('s.APPLICATION_ID', '=', 'ms.SUBSCRIBED_APPLICATION_ID');
+      })
+      .select('ms.ID', 'ms.SUBSCRIPTION_ID', 'ms.SHARED_CUSTOMER_ID', 'sc.SHARED_CUSTOMER_ID as CUSTOMER', 's.UUID');
+  }
+}
+
+function toSubscriptionRow(row: Record<string, unknown>): MonetizedSubscriptionRow {
+  return {
+    id: Number(row.ID),
+    subscriptionUuid: row.UUID === null || row.UUID === undefined ? null : String(row.UUID),
+    stripeSubscriptionId: String(row.SUBSCRIPTION_ID),
+    sharedCustomerRowId: Number(row.SHARED_CUSTOMER_ID),
+    sharedCustomerId: String(row.CUSTOMER),
+  };
+}
+
+function connectedAccountOf(properties: unknown): string | undefined {
+  if (typeof properties !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(properties) as Record<string, unknown>;
+    const account = parsed.ConnectedAccountKey;
+    return typeof account === 'string' && account.length > 0 ? account : undefined;
+  } catch {
+    return undefined;
+  }
+}

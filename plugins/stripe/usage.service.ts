@@ -1,0 +1,57 @@
+import Stripe from 'stripe';
+import { MonetizationError, type UsageReport, type UsageReportOutcome } from '../../src/monetization/monetization';
+import { apiMeterEventName } from './meters';
+import type { StripeClients } from './stripe.clients';
+import { callStripe } from './stripe.errors';
+import type { StripeRepository } from './stripe.repository';
+
+/**
+ * Sends one window of metered usage as a Billing Meter event for the subscription's shared
+ * customer on the API's meter, stamped with the window's own time. The caller's identifier names
+ * the usage (subscription, meter, window), so a re-send is recognised by Stripe and never billed
+ * twice.
+ */
+export class UsageService {
+  constructor(
+    private readonly clients: StripeClients,
+    private readonly repository: StripeRepository,
+  ) {}
+
+  async report(usage: UsageReport): Promise<UsageReportOutcome> {
+    const { subscription } = usage;
+    if (!Number.isSafeInteger(usage.quantity) || usage.quantity < 0) {
+      throw new MonetizationError('ENGINE_REJECTED', `usage quantity must be a whole number, got ${usage.quantity}`);
+    }
+    if (usage.quantity === 0) return { sent: false, reason: 'no usage in the window' };
+    const apiId = await this.repository.apiId(subscription.api.uuid);
+    const applicationId = await this.repository.applicationId(subscription.application.uuid);
+    const row = apiId !== undefined && applicationId !== undefined ? await this.repository.monetizedSubscription(apiId, applicationId) : undefined;
+    const account = apiId !== undefined ? await this.repository.connectedAccountOfApi(apiId) : undefined;
+    if (!row || !account) return { sent: false, reason: `subscription ${subscription.uuid} is not billed` };
+
+    const stripe = this.clients.forTenant(subscription.api.tenant.domain);
+    try {
+      await callStripe('send a meter event', { account, subscription: subscription.uuid }, () =>
+        stripe.billing.meterEvents.create(
+          {
+            event_name: apiMeterEventName(subscription.api.uuid),
+            payload: { stripe_customer_id: row.sharedCustomerId, value: String(usage.quantity) },
+            identifier: usage.identifier,
+            timestamp: Math.floor(usage.windowStart.getTime() / 1000),
+          },
+          { stripeAccount: account, idempotencyKey: usage.identifier },
+        ),
+      );
+    } catch (error) {
+      if (isDuplicateIdentifier(error)) return { sent: true };
+      throw error;
+    }
+    return { sent: true };
+  }
+}
+
+/** Stripe already holds an event with this identifier: the usage was sent before. */
+function isDuplicateIdentifier(error: unknown): boolean {
+  const cause = error instanceof MonetizationError ? error.cause : error;
+  return cause instanceof Stripe.errors.StripeInvalidRequestError && cause.code === 'resource_already_exists';
+}
