@@ -22,19 +22,41 @@ export async function archiveProduct(stripe: Stripe, productId: string, account?
   );
 }
 
-/** Brings back a price or product that an idempotent create replayed in its archived state. */
-export async function reactivatePrice(stripe: Stripe, price: Stripe.Price, account?: string): Promise<Stripe.Price> {
-  if (price.active) return price;
+/**
+ * Makes sure a price is active. An idempotent create that Stripe replayed returns the object as
+ * it was first created, not as it is now (it may have been archived since), so a replayed
+ * answer is re-read before it is trusted.
+ */
+export async function reactivatePrice(stripe: Stripe, price: Stripe.Response<Stripe.Price> | Stripe.Price, account?: string): Promise<Stripe.Price> {
+  const current = wasReplayed(price)
+    ? await callStripe('retrieve a price', { priceId: price.id, account }, () => stripe.prices.retrieve(price.id, {}, accountOption(account)))
+    : price;
+  if (current.active) return current;
   return callStripe('reactivate a price', { priceId: price.id, account }, () =>
     stripe.prices.update(price.id, { active: true }, accountOption(account)),
   );
 }
 
-export async function reactivateProduct(stripe: Stripe, product: Stripe.Product, account?: string): Promise<Stripe.Product> {
-  if (product.active) return product;
+/** As {@link reactivatePrice}, for products. */
+export async function reactivateProduct(
+  stripe: Stripe,
+  product: Stripe.Response<Stripe.Product> | Stripe.Product,
+  account?: string,
+): Promise<Stripe.Product> {
+  const current = wasReplayed(product)
+    ? await callStripe('retrieve a product', { productId: product.id, account }, () =>
+        stripe.products.retrieve(product.id, {}, accountOption(account)),
+      )
+    : product;
+  if (current.active) return current;
   return callStripe('reactivate a product', { productId: product.id, account }, () =>
     stripe.products.update(product.id, { active: true }, accountOption(account)),
   );
+}
+
+function wasReplayed(object: object): boolean {
+  const response = (object as Partial<Stripe.Response<object>>).lastResponse;
+  return response?.headers?.['idempotent-replayed'] === 'true';
 }
 
 export function accountOption(account: string | undefined): { stripeAccount?: string } {
