@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 import { configPathFrom, DEFAULT_CONFIG_PATH, loadConfig } from './config/load';
 import { ConfigError } from './config/errors';
+import { EngineOptionsError } from './monetization/monetization';
+import { UnknownEngineError } from './monetization/registry';
 import type { MeterlineConfig } from './config/schema';
 import { connectDatabase } from './db/connect';
 import { migrateLatest, rollbackAll } from './db/migrator';
@@ -99,7 +101,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof UsageError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof EngineOptionsError || error instanceof UnknownEngineError) {
       process.stderr.write(`meterline: ${error.message}\n`);
       if (error instanceof UsageError) process.stderr.write(`\n${USAGE}`);
       process.exitCode = 2;

@@ -5,10 +5,15 @@ import { migrateLatest } from './db/migrator';
 import { createApp } from './http/app';
 import { listen } from './http/server';
 import type { Logger } from './logger';
+import { buildMonetizationEngine } from './monetization/build-engine';
+import type { Monetization } from './monetization/monetization';
+import { EngineRegistry } from './monetization/registry';
+import { builtInEngines } from '../plugins';
 
 export interface RunningService {
   url: string;
   db: Knex;
+  engine: Monetization;
   /** Stops accepting requests, lets the ones in flight finish, then closes the database pool. */
   close(): Promise<void>;
 }
@@ -18,12 +23,16 @@ export interface ServiceOptions {
   logger: Logger;
   /** Overrides `[server] port` (tests pass 0 for a free port). */
   port?: number;
+  /** The billing engines to choose from; the built-in ones by default. */
+  registry?: EngineRegistry;
+  clock?: () => Date;
 }
 
 /** Composes the service from its configuration: database, migrations, HTTP. */
-export async function startService({ config, logger, port }: ServiceOptions): Promise<RunningService> {
+export async function startService({ config, logger, port, registry, clock }: ServiceOptions): Promise<RunningService> {
   const db = connectDatabase(config.database.apim_db, { logger });
   try {
+    const engine = buildMonetizationEngine({ config, registry: registry ?? new EngineRegistry(builtInEngines), db, logger, ...(clock ? { clock } : {}) });
     if (config.database.apim_db.migrate_on_start) {
       const applied = await migrateLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
@@ -33,6 +42,7 @@ export async function startService({ config, logger, port }: ServiceOptions): Pr
     return {
       url: http.url,
       db,
+      engine,
       close: async () => {
         await http.close();
         await db.destroy();

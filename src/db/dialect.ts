@@ -115,15 +115,47 @@ export function secondCascadePathRule(dialect: Dialect): 'CASCADE' | 'NO ACTION'
 }
 
 /**
- * The name an unquoted identifier is stored under, where that differs from how knex (which
- * quotes every identifier) spells it. WSO2's PostgreSQL scripts create `AM_API` unquoted, so
- * PostgreSQL stores `am_api`; knex's `"AM_API"` is then a different table.
+ * The name `name` is stored under in the catalogue when Meterline writes it. On PostgreSQL every
+ * identifier is written in lower case (`knexConfigFor` lower-cases them before knex quotes them),
+ * as WSO2's unquoted scripts leave them: `AM_API` is stored as `am_api`. Elsewhere it is stored
+ * as written. Catalogue lookups that bind the raw name instead of going through knex's identifier
+ * wrapping (`hasTable`, `hasColumn` on PostgreSQL) must ask for this name.
  */
-export function unquotedStorageName(dialect: Dialect, name: string): string | undefined {
-  return dialect === 'postgres' && name !== name.toLowerCase() ? name.toLowerCase() : undefined;
+export function storedName(dialect: Dialect, name: string): string {
+  return dialect === 'postgres' ? name.toLowerCase() : name;
 }
 
-/** Column names compare case-insensitively except on PostgreSQL, where quoting makes case matter. */
-export function sameColumnName(dialect: Dialect, a: string, b: string): boolean {
-  return dialect === 'postgres' ? a === b : a.toUpperCase() === b.toUpperCase();
+/** Whether `table` (as Meterline spells it, e.g. `AM_API`) exists in the current schema. */
+export async function tableExists(knex: Knex, table: string): Promise<boolean> {
+  return knex.schema.hasTable(storedName(dialectOf(knex), table));
+}
+
+/**
+ * PostgreSQL only: the name under which `table` exists quoted in its written case (`"AM_API"`)
+ * while the lower-case table Meterline addresses does not, or undefined. Such a table was made
+ * by a quoting tool (or a Meterline build from before lower-case names); Meterline would not see
+ * it, and must not create `am_api` beside it.
+ */
+export async function quotedCaseVariant(knex: Knex, table: string): Promise<string | undefined> {
+  const dialect = dialectOf(knex);
+  if (storedName(dialect, table) === table) return undefined;
+  return (await knex.schema.hasTable(table)) ? table : undefined;
+}
+
+/** Whether a column reported by the catalogue (`columnInfo`'s key) is the one Meterline calls `wanted`. */
+export function isStoredColumn(dialect: Dialect, reported: string, wanted: string): boolean {
+  // PostgreSQL compares exactly, since quoting makes case matter there; the others ignore case.
+  return dialect === 'postgres' ? reported === storedName(dialect, wanted) : reported.toUpperCase() === wanted.toUpperCase();
+}
+
+/**
+ * A column's value in a row read inside a migration, whatever the case of the row's keys:
+ * migrations run without the upper-casing of result keys that PostgreSQL connections otherwise
+ * get (see `src/db/migrator.ts`), so there the key is `table_name`, elsewhere `TABLE_NAME`.
+ */
+export function columnValue(row: Readonly<Record<string, unknown>>, column: string): unknown {
+  if (Object.hasOwn(row, column)) return row[column];
+  const wanted = column.toUpperCase();
+  const key = Object.keys(row).find((candidate) => candidate.toUpperCase() === wanted);
+  return key === undefined ? undefined : row[key];
 }

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { DatabaseConfig, DatabaseType } from '../config/schema';
 import type { Logger } from '../logger';
+import { lowerCaseIdentifier, upperCaseRowKeys } from './identifier-case';
 
 /** knex's client name for each configured database type. */
 const KNEX_CLIENT: Record<DatabaseType, string> = {
@@ -50,8 +51,20 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), l
     connection: db.url ?? connectionParts(db),
     pool: { min: db.pool.min, max: db.pool.max },
     log,
+    ...(db.type === 'postgres' ? POSTGRES_IDENTIFIER_CASE : {}),
   };
 }
+
+/**
+ * PostgreSQL: identifiers go to the server in lower case, as WSO2's unquoted scripts leave them,
+ * and result rows come back with upper-case keys, as on the other databases (see
+ * `src/db/identifier-case.ts`). `src/db/migrator.ts` runs knex's migrator without the second
+ * half, because knex reads its own bookkeeping rows by lower-case keys.
+ */
+const POSTGRES_IDENTIFIER_CASE = {
+  wrapIdentifier: lowerCaseIdentifier,
+  postProcessResponse: upperCaseRowKeys,
+} satisfies Pick<Knex.Config, 'wrapIdentifier' | 'postProcessResponse'>;
 
 /**
  * knex prints its warnings (and a failed migration, which we report ourselves) with console.log;

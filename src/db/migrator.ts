@@ -1,12 +1,14 @@
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { migrations, type MeterlineMigration } from '../../migrations';
+import { dialectOf, storedName } from './dialect';
 
 export { SchemaConflictError, type SchemaConflict } from '../../migrations/support/schema-conflict';
 
 /**
  * Runs Meterline's migrations (migrations/index.ts) with knex's migrator. knex records what ran
- * in ML_MIGRATIONS (and locks with ML_MIGRATIONS_lock); `rollbackAll` leaves those two tables in
- * place, empty of applied migrations, as knex always does.
+ * in ML_MIGRATIONS (and locks with ML_MIGRATIONS_lock; on PostgreSQL `ml_migrations` and
+ * `ml_migrations_lock`, like every name there); `rollbackAll` leaves those two tables in place,
+ * empty of applied migrations, as knex always does.
  */
 export const MIGRATIONS_TABLE = 'ML_MIGRATIONS';
 
@@ -31,8 +33,35 @@ class StaticMigrationSource implements Knex.MigrationSource<MeterlineMigration> 
   }
 }
 
-function migratorConfig(): Knex.MigratorConfig {
-  return { migrationSource: new StaticMigrationSource(migrations), tableName: MIGRATIONS_TABLE };
+function migratorConfig(knex: Knex): Knex.MigratorConfig {
+  return {
+    migrationSource: new StaticMigrationSource(migrations),
+    // knex reads and writes this table with its own identifier handling switched off, so the
+    // name is given as it is stored.
+    tableName: storedName(dialectOf(knex), MIGRATIONS_TABLE),
+  };
+}
+
+/**
+ * Runs `work` with knex's migrator on an instance whose result rows keep the keys the database
+ * gives them. On PostgreSQL the application's connection upper-cases the keys of every result
+ * row (see `knexConfigFor`), but knex reads its own bookkeeping rows by lower-case keys (`name`,
+ * `is_locked`). The migrations then run on a sibling instance, built from the same configuration
+ * without `postProcessResponse` (identifiers are still lower-cased), which is destroyed after.
+ * Elsewhere (no key conversion) the caller's instance is used as it is: it may be the only
+ * connection to an in-memory SQLite database.
+ */
+async function withMigrator<T>(knex: Knex, work: (migrator: Knex.Migrator, config: Knex.MigratorConfig) => Promise<T>): Promise<T> {
+  const config = migratorConfig(knex);
+  const clientConfig = knex.client.config as Knex.Config;
+  if (clientConfig.postProcessResponse == null) return work(knex.migrate, config);
+  const { postProcessResponse: _omitted, ...withoutKeyConversion } = clientConfig;
+  const sibling = knexFactory({ ...withoutKeyConversion, pool: { ...clientConfig.pool, min: 0 } });
+  try {
+    return await work(sibling.migrate, config);
+  } finally {
+    await sibling.destroy();
+  }
 }
 
 /**
@@ -41,7 +70,7 @@ function migratorConfig(): Knex.MigratorConfig {
  * when existing tables cannot be attached to.
  */
 export async function migrateLatest(knex: Knex): Promise<string[]> {
-  const [, names] = (await knex.migrate.latest(migratorConfig())) as [number, string[]];
+  const [, names] = (await withMigrator(knex, (migrator, config) => migrator.latest(config))) as [number, string[]];
   return names;
 }
 
@@ -50,12 +79,12 @@ export async function migrateLatest(knex: Knex): Promise<string[]> {
  * only the tables Meterline created; tables it attached to are left as they were.
  */
 export async function rollbackAll(knex: Knex): Promise<string[]> {
-  const [, names] = (await knex.migrate.rollback(migratorConfig(), true)) as [number, string[]];
+  const [, names] = (await withMigrator(knex, (migrator, config) => migrator.rollback(config, true))) as [number, string[]];
   return names;
 }
 
 export async function migrationStatus(knex: Knex): Promise<MigrationStatus> {
-  const [completed, pending] = (await knex.migrate.list(migratorConfig())) as [
+  const [completed, pending] = (await withMigrator(knex, (migrator, config) => migrator.list(config))) as [
     Array<{ name: string }>,
     MeterlineMigration[],
   ];

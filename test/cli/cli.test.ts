@@ -61,6 +61,24 @@ describe('configuration mistakes stop start-up with a message, not a stack trace
     expect(result.stderr).toContain('environment variable METERLINE_DATABASE_URL is not set');
   });
 
+  it('names an unknown billing-engine option', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'engine.toml');
+    writeFileSync(config, `[database.apim_db]\nfilename = "${join(dir, 'a.db')}"\n[apim.monetization.stripe]\napi_hots = "127.0.0.1"\n`);
+    const result = await runCli(['serve', '--config', config, '--port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('apim.monetization.stripe.api_hots: unknown key');
+  });
+
+  it('names an unknown billing engine', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'engine.toml');
+    writeFileSync(config, `[database.apim_db]\nfilename = "${join(dir, 'a.db')}"\n[apim.monetization]\nmonetization_impl = "paypal"\n`);
+    const result = await runCli(['serve', '--config', config, '--port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('monetization_impl "paypal" is not a registered billing engine (registered: free, stripe)');
+  });
+
   it('reads METERLINE_CONFIG when --config is not given', async () => {
     const result = await runCli(['migrate'], { env: { METERLINE_CONFIG: '/nonexistent/meterline.toml' } });
     expect(result.code).toBe(2);
