@@ -128,15 +128,21 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     return;
   }
   if (fault?.kind === 'delay') await sleep(fault.delayMs);
+  // From here on the request is handled; a lost response hides the answer, not the effect.
+  const deliver = (outcome: Outcome): void => {
+    if (fault?.kind !== 'lose_response') return send(outcome);
+    deps.log.add(entry);
+    req.socket.destroy();
+  };
   if (fault?.kind === 'error') return send(errorOutcome(injectedApiError(), requestId));
-  if (!deps.rateLimiter.admit(facts, `${method} ${match.route.pattern}`)) return send(errorOutcome(rateLimited(), requestId));
+  if (!deps.rateLimiter.admit(facts, `${method} ${match.route.pattern}`)) return deliver(errorOutcome(rateLimited(), requestId));
 
   const fingerprint = `${method} ${path} ${JSON.stringify(params)}`;
   if (idempotencyKey) {
     const previous = account.idempotency.get(idempotencyKey);
     if (previous) {
-      if (previous.fingerprint !== fingerprint) return send(errorOutcome(idempotencyMismatch(idempotencyKey), requestId));
-      return send({ status: previous.status, body: previous.body, replayed: true });
+      if (previous.fingerprint !== fingerprint) return deliver(errorOutcome(idempotencyMismatch(idempotencyKey), requestId));
+      return deliver({ status: previous.status, body: previous.body, replayed: true });
     }
   }
 
@@ -168,5 +174,5 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   if (idempotencyKey && worthKeeping(outcome, failure)) {
     account.idempotency.set(idempotencyKey, { fingerprint, status: outcome.status, body: outcome.body });
   }
-  send(outcome);
+  deliver(outcome);
 }

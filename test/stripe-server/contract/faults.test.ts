@@ -59,6 +59,15 @@ describe('injected faults', () => {
     expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
   });
 
+  it('loses the response of a request it handled: the object exists, the caller saw a connection error', async () => {
+    harness.server.faults.add({ kind: 'lose_response', match: { method: 'POST', path: '/v1/customers' }, times: 2 });
+    const error = await failureOf(stripe.customers.create({ email: 'lost@example.com' }, { idempotencyKey: 'lost-response-1' }));
+    expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    const replay = await stripe.customers.create({ email: 'lost@example.com' }, { idempotencyKey: 'lost-response-1' });
+    const all = await stripe.customers.list({ limit: 100 });
+    expect(all.data.filter((c) => c.email === 'lost@example.com').map((c) => c.id)).toEqual([replay.id]);
+  });
+
   it('delays a response by the given time', async () => {
     harness.server.faults.add({ kind: 'delay', match: { path: '/v1/products' }, delayMs: 150 });
     const started = Date.now();

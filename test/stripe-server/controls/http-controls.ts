@@ -44,7 +44,9 @@ function matcher(value: unknown): RequestMatcher | undefined {
 
 function faultRule(body: Json): FaultRule {
   const kind = text(body, 'kind');
-  if (kind !== 'error' && kind !== 'drop' && kind !== 'delay') throw new ControlError("kind must be 'error', 'drop' or 'delay'");
+  if (kind !== 'error' && kind !== 'drop' && kind !== 'delay' && kind !== 'lose_response') {
+    throw new ControlError("kind must be 'error', 'drop', 'delay' or 'lose_response'");
+  }
   const rule: FaultRule = { kind };
   const match = matcher(body.match);
   if (match) rule.match = match;

@@ -7,9 +7,11 @@ import { compileMatcher, type RequestFacts, type RequestMatcher } from './match'
  * - `drop`: destroy the socket without a response (StripeConnectionError — note the
  *   SDK retries a reset connection once even with maxNetworkRetries 0, so use
  *   `times: 2` or more, or `rate`, to make the caller see it);
- * - `delay`: hold the response `delayMs` before handling the request normally.
+ * - `delay`: hold the response `delayMs` before handling the request normally;
+ * - `lose_response`: handle the request (objects are created, idempotency keys recorded),
+ *   then destroy the socket instead of answering: the client cannot tell whether it worked.
  */
-export type FaultKind = 'error' | 'drop' | 'delay';
+export type FaultKind = 'error' | 'drop' | 'delay' | 'lose_response';
 
 export interface FaultRule {
   kind: FaultKind;
