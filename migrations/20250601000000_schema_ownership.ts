@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { dialectOf } from '../src/db/dialect';
+import { dialectOf, tableExists } from '../src/db/dialect';
 import { OWNERSHIP_TABLE } from './support/ownership';
 import { contextForFreshSchema, type TableSpec } from './support/table-group';
 
@@ -22,7 +22,7 @@ export const tables: readonly TableSpec[] = [ownershipLedger];
  * whose DDL is not transactional (MySQL, Oracle); the ML_ prefix is Meterline's, so it is reused.
  */
 export async function up(knex: Knex): Promise<void> {
-  if (await knex.schema.hasTable(OWNERSHIP_TABLE)) return;
+  if (await tableExists(knex, OWNERSHIP_TABLE)) return;
   const context = contextForFreshSchema(dialectOf(knex), ownershipLedger);
   await knex.schema.createTable(OWNERSHIP_TABLE, (t) => ownershipLedger.define(t, context));
 }

@@ -4,8 +4,11 @@ export type SchemaConflict =
   | { readonly kind: 'missing-columns'; readonly table: string; readonly columns: readonly string[] }
   /** A table Meterline must create itself already exists and was not created by Meterline. */
   | { readonly kind: 'table-exists'; readonly table: string }
-  /** PostgreSQL: the table exists under its unquoted (lower-case) name, as WSO2's scripts make it. */
-  | { readonly kind: 'unquoted-name'; readonly table: string; readonly storedAs: string };
+  /**
+   * PostgreSQL: the table exists only quoted in upper case (`"AM_API"`), where Meterline, like
+   * WSO2's unquoted scripts, uses the lower-case name (`am_api`).
+   */
+  | { readonly kind: 'quoted-name'; readonly table: string; readonly storedAs: string };
 
 /**
  * Thrown by a migration's `up` before it changes anything, when the database already holds
@@ -35,10 +38,12 @@ function describe(conflict: SchemaConflict): string {
         `${conflict.table} already exists and was not created by Meterline. Meterline creates this ` +
         `table itself (with the keys WSO2's scripts lack): move its rows aside, drop it, and migrate again`
       );
-    case 'unquoted-name':
+    case 'quoted-name':
       return (
-        `${conflict.table} exists as "${conflict.storedAs}" (created unquoted, as WSO2's PostgreSQL ` +
-        `scripts do); Meterline addresses it as "${conflict.table}" and will not create a second copy`
+        `${conflict.table} exists as "${conflict.storedAs}" (created quoted, in upper case); on ` +
+        `PostgreSQL Meterline uses lower-case names, as WSO2's scripts leave them, and will not ` +
+        `create "${conflict.table.toLowerCase()}" beside it. Rename it to the lower-case name ` +
+        `(its columns too), or drop it, and migrate again`
       );
   }
 }

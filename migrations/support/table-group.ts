@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import {
   dialectOf,
+  isStoredColumn,
+  quotedCaseVariant,
   readReferencedColumn,
-  sameColumnName,
+  tableExists,
   traitsOfCreatedColumn,
-  unquotedStorageName,
   type Dialect,
   type ReferencedColumnTraits,
 } from '../../src/db/dialect';
@@ -57,7 +58,7 @@ export async function createOrAttachTables(knex: Knex, group: TableGroup): Promi
   const conflicts: SchemaConflict[] = [];
   const toCreate: TableSpec[] = [];
   for (const spec of group.tables) {
-    if (await knex.schema.hasTable(spec.name)) {
+    if (await tableExists(knex, spec.name)) {
       if (owned.has(spec.name)) continue; // created by an interrupted earlier run of this migration
       if (group.whenTableExists === 'refuse') {
         conflicts.push({ kind: 'table-exists', table: spec.name });
@@ -67,9 +68,9 @@ export async function createOrAttachTables(knex: Knex, group: TableGroup): Promi
       if (missing.length > 0) conflicts.push({ kind: 'missing-columns', table: spec.name, columns: missing });
       continue;
     }
-    const storedAs = unquotedStorageName(dialect, spec.name);
-    if (storedAs !== undefined && (await knex.schema.hasTable(storedAs))) {
-      conflicts.push({ kind: 'unquoted-name', table: spec.name, storedAs });
+    const storedAs = await quotedCaseVariant(knex, spec.name);
+    if (storedAs !== undefined) {
+      conflicts.push({ kind: 'quoted-name', table: spec.name, storedAs });
       continue;
     }
     toCreate.push(spec);
@@ -126,8 +127,9 @@ function contextFrom(dialect: Dialect, spec: TableSpec, traits: ReadonlyMap<stri
 }
 
 async function missingColumns(knex: Knex, dialect: Dialect, spec: TableSpec): Promise<string[]> {
+  // The catalogue's own names: migrations run without the upper-casing of result keys (migrator.ts).
   const present = Object.keys(await knex(spec.name).columnInfo());
-  return spec.requiredColumns.filter((wanted) => !present.some((name) => sameColumnName(dialect, name, wanted)));
+  return spec.requiredColumns.filter((wanted) => !present.some((name) => isStoredColumn(dialect, name, wanted)));
 }
 
 function key(table: string, column: string): string {

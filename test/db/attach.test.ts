@@ -1,5 +1,6 @@
+import { tableExists } from '../../src/db/dialect';
 import { migrateLatest, rollbackAll, SchemaConflictError } from '../../src/db/migrator';
-import { forEachTestDatabase, listTables } from '../helpers/databases';
+import { forEachTestDatabase, listTables, storedTableNames } from '../helpers/databases';
 import { createWso2GatewayTables, dropWso2GatewayTables, EXISTING_API, WSO2_GATEWAY_TABLES } from './wso2-schema';
 
 const TABLES_METERLINE_ADDS = [
@@ -12,6 +13,8 @@ const TABLES_METERLINE_ADDS = [
   'ML_API_POLICY',
 ];
 
+const KNEX_BOOKKEEPING = ['ML_MIGRATIONS', 'ML_MIGRATIONS_lock'];
+
 forEachTestDatabase((kind, db) => {
   afterEach(async () => {
     await rollbackAll(db().knex);
@@ -19,6 +22,9 @@ forEachTestDatabase((kind, db) => {
     await dropWso2GatewayTables(db().knex);
   });
 
+  // On PostgreSQL the gateway tables are made as WSO2's scripts make them: unquoted, so stored
+  // in lower case (see wso2-schema.ts). Everything below reads and writes them through knex with
+  // WSO2's upper-case names.
   describe('attaching to an existing WSO2 database', () => {
     beforeEach(async () => {
       await createWso2GatewayTables(db().knex);
@@ -35,30 +41,108 @@ forEachTestDatabase((kind, db) => {
       expect(Object.keys(await db().knex('AM_API').columnInfo()).sort()).toEqual(before);
     });
 
-    it('records as its own only the tables it created', async () => {
+    it('adds the monetization tables beside the gateway tables, and nothing else', async () => {
       await migrateLatest(db().knex);
-      const owned = (await db().knex('ML_SCHEMA_OWNERSHIP').pluck('TABLE_NAME')) as string[];
-      expect(owned.sort()).toEqual(TABLES_METERLINE_ADDS);
+      const expected = [...WSO2_GATEWAY_TABLES, ...TABLES_METERLINE_ADDS, 'ML_SCHEMA_OWNERSHIP', ...KNEX_BOOKKEEPING];
+      expect(await listTables(db())).toEqual(storedTableNames(db(), expected));
     });
 
-    it('lets monetization rows reference the existing API', async () => {
+    it('records as its own only the tables it created', async () => {
+      await migrateLatest(db().knex);
+      const rows = (await db().knex('ML_SCHEMA_OWNERSHIP').select('TABLE_NAME')) as Array<{ TABLE_NAME: string }>;
+      expect(rows.map((row) => row.TABLE_NAME).sort()).toEqual(TABLES_METERLINE_ADDS);
+    });
+
+    it('lets monetization rows reference the existing API, read back under upper-case names', async () => {
       await migrateLatest(db().knex);
       await db().knex('AM_MONETIZATION').insert({ API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold', STRIPE_PLAN_ID: 'price_1' });
-      expect(await db().knex('AM_MONETIZATION').pluck('TIER_NAME')).toEqual(['Gold']);
+      expect(await db().knex('AM_MONETIZATION').select()).toEqual([
+        { API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold', STRIPE_PRODUCT_ID: null, STRIPE_PLAN_ID: 'price_1' },
+      ]);
+    });
+
+    it('removes the monetization rows of an existing API when the API row is deleted', async () => {
+      await migrateLatest(db().knex);
+      await db().knex('AM_MONETIZATION').insert({ API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold' });
+      await db().knex('AM_API').where({ API_ID: EXISTING_API.API_ID }).delete();
+      expect(await db().knex('AM_MONETIZATION').select()).toEqual([]);
     });
 
     it('keeps the existing gateway tables when everything is rolled back', async () => {
       await migrateLatest(db().knex);
       await rollbackAll(db().knex);
-      expect(await listTables(db())).toEqual([...WSO2_GATEWAY_TABLES, 'ML_MIGRATIONS', 'ML_MIGRATIONS_lock'].sort());
+      expect(await listTables(db())).toEqual(storedTableNames(db(), [...WSO2_GATEWAY_TABLES, ...KNEX_BOOKKEEPING]));
     });
 
     it('keeps the rows of the existing gateway tables when everything is rolled back', async () => {
       await migrateLatest(db().knex);
       await rollbackAll(db().knex);
-      expect(await db().knex('AM_API').pluck('API_UUID')).toEqual([EXISTING_API.API_UUID]);
+      expect(await db().knex('AM_API').select('API_UUID')).toEqual([{ API_UUID: EXISTING_API.API_UUID }]);
     });
   });
+
+  if (kind === 'postgres') {
+    describe("WSO2's unquoted PostgreSQL tables, seen with psql's eyes", () => {
+      beforeEach(async () => {
+        await createWso2GatewayTables(db().knex);
+      });
+
+      it('leaves the WSO2 API row readable by unquoted SQL, as WSO2 reads it', async () => {
+        await migrateLatest(db().knex);
+        const result = (await db().knex.raw('SELECT API_ID, API_UUID, API_NAME FROM AM_API')) as { rows: unknown[] };
+        expect(result.rows).toEqual([EXISTING_API]);
+      });
+
+      it('creates the monetization tables and their columns in lower case, usable by unquoted SQL', async () => {
+        await migrateLatest(db().knex);
+        await db().knex.raw("INSERT INTO AM_MONETIZATION (API_ID, TIER_NAME, STRIPE_PLAN_ID) VALUES (7, 'Gold', 'price_1')");
+        expect(await db().knex('AM_MONETIZATION').select('API_ID', 'TIER_NAME')).toEqual([{ API_ID: 7, TIER_NAME: 'Gold' }]);
+        const columns = (await db().knex.raw(
+          "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'am_monetization' ORDER BY ordinal_position",
+        )) as { rows: Array<{ COLUMN_NAME: string }> };
+        expect(columns.rows.map((row) => row.COLUMN_NAME)).toEqual(['api_id', 'tier_name', 'stripe_product_id', 'stripe_plan_id']);
+      });
+
+      it('cascades a delete WSO2 makes with its own unquoted SQL', async () => {
+        await migrateLatest(db().knex);
+        await db().knex('AM_MONETIZATION').insert({ API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold' });
+        await db().knex.raw('DELETE FROM AM_API WHERE API_ID = ?', [EXISTING_API.API_ID]);
+        expect(await db().knex('AM_MONETIZATION').select()).toEqual([]);
+      });
+
+      it('keeps the WSO2 row after everything is rolled back, readable by unquoted SQL', async () => {
+        await migrateLatest(db().knex);
+        await rollbackAll(db().knex);
+        const result = (await db().knex.raw('SELECT API_UUID FROM AM_API')) as { rows: unknown[] };
+        expect(result.rows).toEqual([{ API_UUID: EXISTING_API.API_UUID }]);
+      });
+    });
+
+    describe('a gateway table created quoted in upper case ("AM_API", not WSO2\'s am_api)', () => {
+      beforeEach(async () => {
+        await db().knex.raw('CREATE TABLE "AM_API" ("API_ID" INTEGER PRIMARY KEY, "API_UUID" VARCHAR(256))');
+      });
+      afterEach(async () => {
+        await db().knex.raw('DROP TABLE IF EXISTS "AM_API"');
+      });
+
+      it('fails the migration instead of creating a second, lower-case am_api beside it', async () => {
+        await expect(migrateLatest(db().knex)).rejects.toMatchObject({
+          name: 'SchemaConflictError',
+          conflicts: [{ kind: 'quoted-name', table: 'AM_API', storedAs: 'AM_API' }],
+        });
+      });
+
+      it('says why in the message', async () => {
+        await expect(migrateLatest(db().knex)).rejects.toThrow('AM_API exists as "AM_API" (created quoted, in upper case)');
+      });
+
+      it('creates no table', async () => {
+        await migrateLatest(db().knex).catch(() => undefined);
+        expect(await listTables(db())).toEqual(['AM_API', ...storedTableNames(db(), KNEX_BOOKKEEPING)]);
+      });
+    });
+  }
 
   describe('an existing gateway table without the columns Meterline needs', () => {
     beforeEach(async () => {
@@ -78,7 +162,7 @@ forEachTestDatabase((kind, db) => {
 
     it('creates no monetization table', async () => {
       await migrateLatest(db().knex).catch(() => undefined);
-      expect(await db().knex.schema.hasTable('AM_MONETIZATION')).toBe(false);
+      expect(await tableExists(db().knex, 'AM_MONETIZATION')).toBe(false);
     });
 
     it('migrates once the columns are added', async () => {
@@ -88,7 +172,7 @@ forEachTestDatabase((kind, db) => {
         t.string('ORGANIZATION', 100);
       });
       await migrateLatest(db().knex);
-      expect(await db().knex.schema.hasTable('AM_MONETIZATION')).toBe(true);
+      expect(await tableExists(db().knex, 'AM_MONETIZATION')).toBe(true);
     });
   });
 
@@ -111,19 +195,4 @@ forEachTestDatabase((kind, db) => {
       await expect(migrateLatest(db().knex)).rejects.toBeInstanceOf(SchemaConflictError);
     });
   });
-
-  if (kind === 'postgres') {
-    describe('a WSO2 table created unquoted by WSO2 PostgreSQL scripts (stored as am_api)', () => {
-      beforeEach(async () => {
-        await db().knex.raw('CREATE TABLE am_api (api_id INTEGER PRIMARY KEY, api_uuid VARCHAR(256))');
-      });
-      afterEach(async () => {
-        await db().knex.raw('DROP TABLE am_api');
-      });
-
-      it('fails the migration instead of creating a second "AM_API" beside it', async () => {
-        await expect(migrateLatest(db().knex)).rejects.toThrow('AM_API exists as "am_api"');
-      });
-    });
-  }
 });

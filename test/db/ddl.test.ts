@@ -1,7 +1,8 @@
 import knex, { type Knex } from 'knex';
 import { migrations } from '../../migrations';
 import { contextForFreshSchema } from '../../migrations/support/table-group';
-import { dialectOf, type Dialect } from '../../src/db/dialect';
+import { dialectOf, storedName, type Dialect } from '../../src/db/dialect';
+import { lowerCaseIdentifier } from '../../src/db/identifier-case';
 
 /**
  * The DDL `up` runs on a fresh database, compiled without a connection by knex's own dialect
@@ -9,7 +10,8 @@ import { dialectOf, type Dialect } from '../../src/db/dialect';
  * no server for either can run on our machines. The three we do run get it too (cheaply).
  */
 const CLIENTS: Record<Dialect, Knex.Config> = {
-  postgres: { client: 'pg' },
+  // As knexConfigFor configures it: every identifier in lower case, like WSO2's unquoted scripts.
+  postgres: { client: 'pg', wrapIdentifier: lowerCaseIdentifier },
   mysql: { client: 'mysql2' },
   mssql: { client: 'mssql' },
   // 12.2 or later: WSO2's own table names (AM_MONETIZATION_PLATFORM_CUSTOMERS) exceed 30 bytes.
@@ -168,7 +170,7 @@ function multipleCascadePaths(keys: readonly ForeignKey[]): string[] {
   const children = new Map<string, string[]>();
   for (const key of keys) {
     if (key.onDelete !== 'CASCADE') continue;
-    const parent = key.references.replace(/\(.*$/, '');
+    const parent = key.references.replace(/\(.*$/, '').toUpperCase(); // lower case on PostgreSQL
     children.set(parent, [...(children.get(parent) ?? []), key.table]);
   }
   const pathCounts = new Map<string, number>();
@@ -201,8 +203,9 @@ describe.each(Object.keys(CLIENTS) as Dialect[])('the DDL compiled for %s', (dia
   });
 
   it('declares each foreign key on the documented columns', () => {
+    const stored = (name: string): string => storedName(dialect, name);
     expect(keys.map(({ table, name, columns, references }) => [table, name, columns, references])).toEqual(
-      FOREIGN_KEYS.map((key) => [...key]),
+      FOREIGN_KEYS.map(([table, name, columns, references]) => [table, stored(name), stored(columns), stored(references)]),
     );
   });
 
@@ -214,7 +217,7 @@ describe.each(Object.keys(CLIENTS) as Dialect[])('the DDL compiled for %s', (dia
       const expected = FOREIGN_KEYS.map(([, name]) =>
         [name, dialect === 'mssql' && SECOND_CASCADE_PATHS.includes(name) ? 'NO ACTION' : 'CASCADE'].join(' '),
       );
-      expect(keys.map(({ name, onDelete }) => `${name} ${onDelete}`)).toEqual(expected);
+      expect(keys.map(({ name, onDelete }) => `${name.toUpperCase()} ${onDelete}`)).toEqual(expected);
     },
   );
 
@@ -237,8 +240,20 @@ describe.each(Object.keys(CLIENTS) as Dialect[])('the DDL compiled for %s', (dia
     const identities = statements.flatMap(({ table, sql }) =>
       [...sql.matchAll(IDENTITY_SYNTAX[dialect])].map((m) => `${table}.${m[1] ?? ''}`),
     );
-    expect(identities).toEqual(IDENTITY_TABLES);
+    expect(identities).toEqual(IDENTITY_TABLES.map((name) => name.replace(/\.(\w+)$/, (_, column: string) => `.${storedName(dialect, column)}`)));
   });
+
+  if (dialect === 'postgres') {
+    it('writes every identifier in lower case, as WSO2’s unquoted PostgreSQL scripts store them', () => {
+      const quoted = statements.flatMap(({ sql }) => [...sql.matchAll(/"([^"]*)"/g)].map((m) => m[1] ?? ''));
+      expect(quoted.length).toBeGreaterThan(0);
+      expect(quoted.filter((name) => name !== name.toLowerCase())).toEqual([]);
+    });
+  } else {
+    it('writes table names as Meterline spells them (upper case)', () => {
+      expect(statements.every(({ table, sql }) => sql.includes(table))).toBe(true);
+    });
+  }
 
   if (dialect !== 'mysql') {
     it('never uses AUTO_INCREMENT, which only MySQL knows', () => {

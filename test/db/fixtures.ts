@@ -136,8 +136,9 @@ export async function deleteAllRows(knex: Knex): Promise<void> {
 }
 
 export async function countRows(knex: Knex, table: string, where: Record<string, string | number>): Promise<number> {
-  const rows = (await knex(table).where(where).count({ n: '*' })) as Array<{ n: number | string }>;
-  return Number(rows[0]?.n ?? 0);
+  // An upper-case alias: result keys are upper case on every database (see knexConfigFor).
+  const rows = (await knex(table).where(where).count({ N: '*' })) as Array<{ N: number | string }>;
+  return Number(rows[0]?.N ?? 0);
 }
 
 async function idOf(knex: Knex, table: string, column: string, where: Record<string, string | number>): Promise<number> {

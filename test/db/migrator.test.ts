@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrations } from '../../migrations';
 import { migrateLatest, migrationStatus, rollbackAll } from '../../src/db/migrator';
-import { forEachTestDatabase, listTables } from '../helpers/databases';
+import { forEachTestDatabase, listTables, storedTableNames } from '../helpers/databases';
 
 const ALL_MIGRATIONS = [
   '20250601000000_schema_ownership',
@@ -41,9 +41,41 @@ describe('the migration list', () => {
   });
 });
 
-forEachTestDatabase((_kind, db) => {
+forEachTestDatabase((kind, db) => {
   afterEach(async () => {
     await rollbackAll(db().knex);
+  });
+
+  if (kind === 'postgres') {
+    it('is handed the application connection, which upper-cases result keys on PostgreSQL', () => {
+      // What the rest of this suite relies on: migrations run from the very connection that converts.
+      expect(db().knex.client.config.postProcessResponse).toEqual(expect.any(Function));
+    });
+
+    it('closes the connections it opened for the migrations', async () => {
+      const connections = async (): Promise<number> => {
+        const result = (await db().knex.raw(
+          'select count(*) as n from pg_stat_activity where datname = current_database()',
+        )) as { rows: Array<{ N: string }> };
+        return Number(result.rows[0]?.N);
+      };
+      const before = await connections();
+      await migrateLatest(db().knex);
+      await rollbackAll(db().knex);
+      // A closed backend leaves pg_stat_activity a moment after the client has gone.
+      for (let attempt = 0; attempt < 50 && (await connections()) > before; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await connections()).toBe(before);
+    });
+  }
+
+  it('leaves the application connection reading upper-case keys after migrating up, down and up', async () => {
+    await migrateLatest(db().knex);
+    await rollbackAll(db().knex);
+    await migrateLatest(db().knex);
+    const rows = (await db().knex('ML_SCHEMA_OWNERSHIP').select('TABLE_NAME').where({ TABLE_NAME: 'AM_API' })) as unknown[];
+    expect(rows).toEqual([{ TABLE_NAME: 'AM_API' }]);
   });
 
   it('applies every migration in order on an empty database', async () => {
@@ -52,7 +84,7 @@ forEachTestDatabase((_kind, db) => {
 
   it('creates the gateway, monetization and Meterline tables', async () => {
     await migrateLatest(db().knex);
-    expect(await listTables(db())).toEqual([...MIGRATED_TABLES, ...KNEX_BOOKKEEPING].sort());
+    expect(await listTables(db())).toEqual(storedTableNames(db(), [...MIGRATED_TABLES, ...KNEX_BOOKKEEPING]));
   });
 
   it('reports nothing pending once migrated', async () => {
@@ -77,13 +109,13 @@ forEachTestDatabase((_kind, db) => {
   it('leaves only knex bookkeeping after rolling everything back', async () => {
     await migrateLatest(db().knex);
     await rollbackAll(db().knex);
-    expect(await listTables(db())).toEqual(KNEX_BOOKKEEPING.sort());
+    expect(await listTables(db())).toEqual(storedTableNames(db(), KNEX_BOOKKEEPING));
   });
 
   it('migrates again after a full rollback', async () => {
     await migrateLatest(db().knex);
     await rollbackAll(db().knex);
     await migrateLatest(db().knex);
-    expect(await listTables(db())).toEqual([...MIGRATED_TABLES, ...KNEX_BOOKKEEPING].sort());
+    expect(await listTables(db())).toEqual(storedTableNames(db(), [...MIGRATED_TABLES, ...KNEX_BOOKKEEPING]));
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { configSchema, type DatabaseConfig } from '../../src/config/schema';
 import { connectDatabase } from '../../src/db/connect';
+import { storedName } from '../../src/db/dialect';
 
 /**
  * The databases an integration suite runs against, chosen by one environment variable:
@@ -156,7 +157,11 @@ function databaseConfig(apimDb: Record<string, unknown>): DatabaseConfig {
   return configSchema.parse({ database: { apim_db: apimDb } }).database.apim_db;
 }
 
-/** The tables in the connected database's current schema, sorted (for "the schema is empty" checks). */
+/**
+ * The tables in the connected database's current schema, sorted (for "the schema is empty"
+ * checks), named as the catalogue stores them: lower case on PostgreSQL. Compare with
+ * `storedTableNames`.
+ */
 export async function listTables(db: TestDatabase): Promise<string[]> {
   const query: Record<TestDatabaseKind, string> = {
     sqlite: "SELECT name AS TABLE_NAME FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
@@ -171,4 +176,9 @@ export async function listTables(db: TestDatabase): Promise<string[]> {
       ? (result as [unknown[]])[0]
       : result) as Array<{ TABLE_NAME: string }>;
   return rows.map((row) => row.TABLE_NAME).sort();
+}
+
+/** `tables` (as Meterline spells them: `AM_API`) as `listTables` reports them on `db`, sorted. */
+export function storedTableNames(db: TestDatabase, tables: readonly string[]): string[] {
+  return tables.map((table) => storedName(db.kind, table)).sort();
 }
