@@ -34,7 +34,8 @@ start_mariadb() {
     mariadb-install-db --user=root --datadir="$data" --auth-root-authentication-method=socket >"$root/mariadb-install.log" 2>&1
   fi
   if ! mariadb-admin --socket="$sock" -uroot ping >/dev/null 2>&1; then
-    mariadbd --user=root --datadir="$data" --bind-address=127.0.0.1 --port="$my_port" \
+    # setsid: the server must outlive the shell (and process group) that started it.
+    setsid mariadbd --user=root --datadir="$data" --bind-address=127.0.0.1 --port="$my_port" \
       --socket="$sock" --pid-file="$root/mariadb.pid" --skip-name-resolve \
       >"$root/mariadb.log" 2>&1 &
     for _ in $(seq 1 120); do
