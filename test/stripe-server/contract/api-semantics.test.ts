@@ -30,6 +30,14 @@ describe('authentication', () => {
   });
 });
 
+describe('connected accounts', () => {
+  it('keep the business profile name given on create', async () => {
+    const created = await stripe.accounts.create({ type: 'express', business_profile: { name: 'Publisher Inc', url: 'https://example.com' } });
+    const retrieved = await stripe.accounts.retrieve(created.id);
+    expect(retrieved.business_profile).toMatchObject({ name: 'Publisher Inc', url: 'https://example.com' });
+  });
+});
+
 describe('account isolation', () => {
   it('hides a platform object from a connected account (resource_missing)', async () => {
     const connected = await stripe.accounts.create({ type: 'standard' });

@@ -15,7 +15,7 @@ const createSchema = z.strictObject({
   metadata: metadata().optional(),
   controller: z.record(z.string(), z.unknown()).optional(),
   capabilities: z.record(z.string(), z.unknown()).optional(),
-  business_profile: z.record(z.string(), z.unknown()).optional(),
+  business_profile: z.looseObject({ name: str().optional(), url: str().optional() }).optional(),
   tos_acceptance: z.record(z.string(), z.unknown()).optional(),
   expand: expand(),
 });
@@ -37,6 +37,8 @@ function create(ctx: RequestContext): WireAccount {
     metadata: initialMetadata(p.metadata),
     businessType: p.business_type ?? null,
     defaultCurrency: (p.default_currency ?? (country === 'JP' ? 'jpy' : 'usd')).toLowerCase(),
+    businessName: p.business_profile?.name ?? null,
+    businessUrl: p.business_profile?.url ?? null,
   });
   ctx.world.events.emit(ctx.platform, 'account.updated', state.account);
   return render(ctx, state.account, p.expand);

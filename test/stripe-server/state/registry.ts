@@ -9,13 +9,29 @@ export interface ConnectedAccountInput {
   metadata: Record<string, string>;
   businessType: WireAccount['business_type'];
   defaultCurrency: string;
+  /** `business_profile[name]` (and `[url]`) when given on create. */
+  businessName?: string | null;
+  businessUrl?: string | null;
 }
 
 function accountObject(id: string, created: number, input: ConnectedAccountInput): WireAccount {
   return {
     id,
     object: 'account',
-    business_profile: null,
+    business_profile:
+      input.businessName || input.businessUrl
+        ? {
+            mcc: null,
+            minority_owned_business_designation: null,
+            name: input.businessName ?? null,
+            specified_commercial_transactions_act_url: null,
+            support_address: null,
+            support_email: null,
+            support_phone: null,
+            support_url: null,
+            url: input.businessUrl ?? null,
+          }
+        : null,
     business_type: input.businessType ?? null,
     capabilities: {},
     charges_enabled: true,
