@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { MonetizationError, type TenantDirectory } from '../../src/monetization/monetization';
+import { rateLimitRetryingHttpClient } from './rate-limit-retry';
 import type { StripeOptions } from './stripe.options';
 
 /**
@@ -25,6 +26,11 @@ export class StripeClients {
       timeout: this.options.timeout_ms,
       telemetry: false,
       appInfo: { name: 'Meterline' },
+      httpClient: rateLimitRetryingHttpClient({
+        retries: this.options.rate_limit_retries,
+        initialDelayMs: this.options.rate_limit_initial_delay_ms,
+        maxDelayMs: this.options.rate_limit_max_delay_ms,
+      }),
       ...(this.options.api_host === undefined ? {} : { host: this.options.api_host }),
       ...(this.options.api_port === undefined ? {} : { port: this.options.api_port }),
       ...(this.options.api_protocol === undefined ? {} : { protocol: this.options.api_protocol }),

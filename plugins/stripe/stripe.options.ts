@@ -12,6 +12,10 @@ export const stripeOptionsSchema = z.strictObject({
   /** Retries of one call on network errors, 409, 429 and 5xx, with the same idempotency key. */
   max_network_retries: z.number().int().min(0).max(10).default(3),
   timeout_ms: z.number().int().min(1000).max(600_000).default(80_000),
+  /** Re-sends of a request Stripe answered 429 (rate limited), with exponential backoff. */
+  rate_limit_retries: z.number().int().min(0).max(20).default(6),
+  rate_limit_initial_delay_ms: z.number().int().min(1).max(60_000).default(500),
+  rate_limit_max_delay_ms: z.number().int().min(1).max(300_000).default(8_000),
   /** `send_invoice` subscriptions (no saved payment method): days the subscriber has to pay. */
   days_until_due: z.number().int().min(0).max(365).default(30),
 });

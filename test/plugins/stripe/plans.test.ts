@@ -170,6 +170,34 @@ forEachTestDatabase((_kind, database) => {
     });
   });
 
+  describe("Stripe's rate limit", () => {
+    afterEach(() => server.faults.rateLimit({}));
+
+    it('is absorbed by retrying with backoff: every plan is created', async () => {
+      const key = uniquePlatformKey();
+      const db = database().knex;
+      const engine = buildEngine(server, db, [tenantWithKey(key)], { rate_limit_retries: 20, rate_limit_initial_delay_ms: 50, rate_limit_max_delay_ms: 400 });
+      const seed = new GatewaySeed(db);
+      const policies = await Promise.all(['R1', 'R2', 'R3', 'R4', 'R5'].map((n) => seed.policy(n, fixedMonthly('1'))));
+      server.requests.reset();
+      server.faults.rateLimit({ global: 3 });
+      const changes = await Promise.all(policies.map((p) => engine.createBillingPlan(p)));
+
+      expect(changes.every((c) => c.billable && c.planId)).toBe(true);
+      expect(server.requests.list().filter((r) => r.status === 429).length).toBeGreaterThan(0);
+      server.faults.rateLimit({});
+      expect((await sdkFor(server, key).prices.list({ limit: 100 })).data).toHaveLength(5);
+    });
+
+    it('surfaces as ENGINE_UNAVAILABLE once the retries run out', async () => {
+      const { key, seed, db } = setup();
+      const impatient = buildEngine(server, db, [tenantWithKey(key)], { rate_limit_retries: 0 });
+      const policy = await seed.policy('Busy', fixedMonthly('1'));
+      server.faults.rateLimit({ endpoints: [{ match: { method: 'POST', path: '/v1/products' }, requestsPerSecond: 0 }] });
+      await expect(impatient.createBillingPlan(policy)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringContaining('try again') });
+    });
+  });
+
   describe('two tenants', () => {
     it('with different platform keys, used concurrently, each get their plans in their own account', async () => {
       const db = database().knex;
