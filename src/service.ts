@@ -37,7 +37,7 @@ export async function startService({ config, logger, port, registry, clock }: Se
       const applied = await migrateLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
-    const http = await listen(createApp({ db, logger }), config.server.host, port ?? config.server.port);
+    const http = await listen(createApp({ db, logger, engine, config, ...(clock ? { clock } : {}) }), config.server.host, port ?? config.server.port);
     logger.info({ url: http.url, database: config.database.apim_db.type }, 'meterline is listening');
     return {
       url: http.url,

@@ -1,40 +1,45 @@
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type Express } from 'express';
 import type { Knex } from 'knex';
+import type { MeterlineConfig } from '../config/schema';
+import { createGateway } from '../gateway/gateway';
 import type { Logger } from '../logger';
+import type { Monetization } from '../monetization/monetization';
+import { tenantDirectoryFrom } from '../monetization/tenant-directory';
+import { TokenVerifier } from './auth/tokens';
+import { errorHandler, notFoundBody } from './errors';
 import { healthHandler } from './health';
+import { registerRoutes } from './route';
+import { ROUTES } from './routes';
 
 export interface AppDependencies {
   db: Knex;
   logger: Logger;
+  /** The billing engine and configuration; without them only `/health` is served. */
+  engine?: Monetization;
+  config?: MeterlineConfig;
+  clock?: () => Date;
 }
 
 /** Builds the HTTP application; the caller decides where it listens. */
-export function createApp({ db, logger }: AppDependencies): Express {
+export function createApp({ db, logger, engine, config, clock }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
   app.get('/health', healthHandler(db, logger));
 
-  app.use((req, res) => {
-    res.status(404).json({
-      code: 404,
-      message: 'Not Found',
-      description: `No resource at ${req.method} ${req.path}`,
-      moreInfo: '',
-      error: [],
-    });
-  });
+  if (engine && config) {
+    const jwt = config.auth.jwt;
+    if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
+    // Token expiry is judged by the wall clock, never by the billing clock tests may move.
+    const verifier = jwt ? new TokenVerifier(jwt, tenantDirectoryFrom(config)) : undefined;
+    const gateway = createGateway({ db, engine, config, logger, ...(clock ? { clock } : {}) });
+    app.use('/api/am', express.json({ limit: '100kb' }));
+    app.use(registerRoutes(ROUTES, { verifier, gateway }));
+  }
 
-  // The last resort: an unexpected error is logged with its stack, the client gets no details.
-  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    logger.error({ err: error }, 'unhandled error');
-    res.status(500).json({
-      code: 500,
-      message: 'Internal Server Error',
-      description: 'The server could not complete the request',
-      moreInfo: '',
-      error: [],
-    });
-  };
-  app.use(onError);
+  app.use((req, res) => {
+    res.status(404).json(notFoundBody(`No resource at ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(logger));
   return app;
 }

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { AdditionalAttribute } from '../config/schema';
+import type { ApiRef, TenantRef } from '../domain/model';
+import type { ApiMonetizationState, ApiMonetizationStateRepository } from '../monetization/api-monetization-state';
+import { MonetizationError, type ApiRevenue, type Monetization } from '../monetization/monetization';
+import type { ApisRepository } from './apis.repository';
+import { GatewayError } from './errors';
+import type { ApiInput, ApiRecord, ApiState } from './model';
+import type { PoliciesRepository } from './policies.repository';
+import { toSubscriptionPolicy } from './policies.service';
+import { utcTimestamp } from './time';
+
+/** WSO2's lifecycle actions that Meterline knows, and the state each leads to from where. */
+export const LIFECYCLE_ACTIONS = {
+  Publish: { from: ['CREATED', 'PROTOTYPED'], to: 'PUBLISHED' },
+  'Deploy as a Prototype': { from: ['CREATED'], to: 'PROTOTYPED' },
+  'Demote to Created': { from: ['PUBLISHED', 'PROTOTYPED'], to: 'CREATED' },
+  Block: { from: ['PUBLISHED'], to: 'BLOCKED' },
+  'Re-Publish': { from: ['BLOCKED'], to: 'PUBLISHED' },
+  Deprecate: { from: ['PUBLISHED'], to: 'DEPRECATED' },
+  Retire: { from: ['DEPRECATED'], to: 'RETIRED' },
+} as const satisfies Record<string, { from: readonly ApiState[]; to: ApiState }>;
+export type LifecycleAction = keyof typeof LIFECYCLE_ACTIONS;
+
+export interface ApiWithMonetization extends ApiRecord {
+  monetization: ApiMonetizationState;
+}
+
+export function toApiRef(api: ApiRecord): ApiRef {
+  return { uuid: api.uuid, name: api.name, version: api.version, provider: api.provider, tenant: api.tenant };
+}
+
+/**
+ * Publisher operations on APIs: create (with tiers), list, lifecycle, and monetization with
+ * WSO2's rules — only PUBLISHED APIs, properties required, the configured required attributes
+ * present. The engine acts first; ML_API_MONETIZATION records the result only after it
+ * succeeded, so a failed call leaves the API as it was and can be retried.
+ */
+export class ApisService {
+  constructor(
+    private readonly apis: ApisRepository,
+    private readonly policies: PoliciesRepository,
+    private readonly monetizationState: ApiMonetizationStateRepository,
+    private readonly engine: Monetization,
+    private readonly attributes: readonly AdditionalAttribute[],
+    private readonly clock: () => Date,
+  ) {}
+
+  async create(tenant: TenantRef, input: ApiInput, createdBy: string): Promise<ApiWithMonetization> {
+    const known = new Set((await this.policies.findByNames(tenant, input.policies)).map((p) => p.name));
+    const index = input.policies.findIndex((name) => !known.has(name));
+    if (index >= 0) throw GatewayError.invalid(`policies[${index}]`, `there is no subscription policy named ${input.policies[index]}`);
+    const clash = await this.apis.findClash(tenant, input);
+    if (clash === 'name') throw new GatewayError('CONFLICT', `An API named ${input.name} with version ${input.version} already exists`, { field: 'name' });
+    if (clash === 'context') throw new GatewayError('CONFLICT', `An API with context ${input.context} already exists`, { field: 'context' });
+    const uuid = randomUUID();
+    await this.apis.insert(tenant, uuid, input, createdBy, utcTimestamp(this.clock()));
+    return this.get(tenant, uuid);
+  }
+
+  async list(tenant: TenantRef, page: { limit: number; offset: number }): Promise<{ total: number; apis: ApiRecord[] }> {
+    return this.apis.list(tenant, page);
+  }
+
+  async get(tenant: TenantRef, uuid: string): Promise<ApiWithMonetization> {
+    const api = await this.apis.findByUuid(tenant, uuid);
+    if (!api) throw GatewayError.notFound(`API ${uuid}`);
+    const monetization = (await this.monetizationState.get(api.id)) ?? { enabled: false, properties: {} };
+    return { ...api, monetization };
+  }
+
+  async changeLifecycle(tenant: TenantRef, uuid: string, action: LifecycleAction, by: string): Promise<ApiRecord> {
+    const api = await this.get(tenant, uuid);
+    const transition = LIFECYCLE_ACTIONS[action];
+    if (!(transition.from as readonly ApiState[]).includes(api.status)) {
+      throw GatewayError.invalid('action', `${action} is not allowed for an API in state ${api.status}`);
+    }
+    if (transition.to === 'PUBLISHED' && api.policies.length === 0) {
+      throw GatewayError.invalid('action', `API ${api.name} ${api.version} offers no subscription policy; add one before publishing`);
+    }
+    await this.apis.setStatus(api.id, transition.to, by, utcTimestamp(this.clock()));
+    return { ...api, status: transition.to };
+  }
+
+  async configureMonetization(tenant: TenantRef, uuid: string, request: { enabled: boolean; properties: Record<string, string> }): Promise<void> {
+    const api = await this.get(tenant, uuid);
+    if (api.status !== 'PUBLISHED') {
+      throw new GatewayError('INVALID_API_STATE_MONETIZATION', `Monetization can be configured only for PUBLISHED APIs; API ${api.name} ${api.version} is ${api.status}`);
+    }
+    if (Object.keys(request.properties).length === 0) {
+      throw new GatewayError('PARAMETER_NOT_PROVIDED', 'properties: the monetization properties must not be empty', { field: 'properties' });
+    }
+    const properties = this.withAttributeDefaults(request.properties);
+    if (request.enabled) this.requireAttributes(properties);
+    const policies = (await this.policies.findByNames(tenant, api.policies)).map(toSubscriptionPolicy);
+    const monetizationRequest = { api: toApiRef(api), policies, properties };
+    if (request.enabled) await this.engine.enableMonetization(monetizationRequest);
+    else await this.engine.disableMonetization(monetizationRequest);
+    await this.monetizationState.save(api.id, { enabled: request.enabled, properties });
+  }
+
+  /** WSO2's getAPIMonetization: whether monetization is on, and tier name → plan id. */
+  async monetizationStatus(tenant: TenantRef, uuid: string): Promise<{ enabled: boolean; plans: Record<string, string> }> {
+    const api = await this.get(tenant, uuid);
+    const plans = api.monetization.enabled ? await this.engine.getMonetizedPoliciesToPlanMapping(toApiRef(api)) : {};
+    return { enabled: api.monetization.enabled, plans };
+  }
+
+  async revenue(tenant: TenantRef, uuid: string): Promise<ApiRevenue> {
+    const api = await this.get(tenant, uuid);
+    if (!api.monetization.enabled) throw new MonetizationError('NOT_MONETIZED', `Monetization is not enabled for API ${api.name} ${api.version}`);
+    return this.engine.getTotalRevenue(toApiRef(api));
+  }
+
+  private withAttributeDefaults(properties: Record<string, string>): Record<string, string> {
+    const result = { ...properties };
+    for (const attribute of this.attributes) {
+      if (attribute.default !== undefined && (result[attribute.name] ?? '').trim() === '') result[attribute.name] = attribute.default;
+    }
+    return result;
+  }
+
+  private requireAttributes(properties: Record<string, string>): void {
+    const missing = this.attributes.filter((a) => a.required && (properties[a.name] ?? '').trim() === '');
+    if (missing.length === 0) return;
+    const problems = missing.map((a) => ({ field: `properties.${a.name}`, message: `${a.display_name} is required` }));
+    throw new GatewayError('PARAMETER_NOT_PROVIDED', `properties.${missing[0]!.name}: ${missing[0]!.display_name} is required`, {
+      field: problems[0]!.field,
+      problems,
+    });
+  }
+}

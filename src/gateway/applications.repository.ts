@@ -1,0 +1,79 @@
+import type { Knex } from 'knex';
+import { insertReturningId } from '../db/insert-returning-id';
+import type { ApplicationInput, ApplicationRecord, SubscriberRecord } from './model';
+
+type Db = Knex | Knex.Transaction;
+
+const COLUMNS = ['APPLICATION_ID', 'UUID', 'NAME', 'APPLICATION_TIER', 'DESCRIPTION', 'APPLICATION_STATUS', 'SUBSCRIBER_ID'] as const;
+
+/** AM_APPLICATION, always through its owner: a subscriber reaches only their own applications. */
+export class ApplicationsRepository {
+  constructor(private readonly db: Knex) {}
+
+  async insert(owner: SubscriberRecord, uuid: string, input: ApplicationInput, now: string): Promise<number> {
+    return insertReturningId(
+      this.db,
+      'AM_APPLICATION',
+      {
+        NAME: input.name,
+        SUBSCRIBER_ID: owner.id,
+        APPLICATION_TIER: input.throttlingPolicy,
+        DESCRIPTION: input.description,
+        APPLICATION_STATUS: 'APPROVED',
+        UUID: uuid,
+        ORGANIZATION: owner.tenant.domain,
+        CREATED_BY: owner.userId,
+        CREATED_TIME: now,
+      },
+      'APPLICATION_ID',
+    );
+  }
+
+  async findOwned(owner: SubscriberRecord, uuid: string, db: Db = this.db): Promise<ApplicationRecord | undefined> {
+    const row = await db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id, UUID: uuid }).first(COLUMNS);
+    return row ? fromRow(row, owner.userId) : undefined;
+  }
+
+  async findOwnedByName(owner: SubscriberRecord, name: string): Promise<ApplicationRecord | undefined> {
+    const row = await this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id, NAME: name }).first(COLUMNS);
+    return row ? fromRow(row, owner.userId) : undefined;
+  }
+
+  async listOwned(owner: SubscriberRecord, filter: { name?: string; limit: number; offset: number }): Promise<{ total: number; applications: ApplicationRecord[] }> {
+    const base = () => {
+      const q = this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id });
+      return filter.name === undefined ? q : q.andWhere({ NAME: filter.name });
+    };
+    const counted = await base().count({ total: '*' }).first();
+    const rows = await base().orderBy([{ column: 'NAME' }, { column: 'APPLICATION_ID' }]).limit(filter.limit).offset(filter.offset).select(COLUMNS);
+    return { total: Number(counted?.total ?? 0), applications: rows.map((row) => fromRow(row, owner.userId)) };
+  }
+
+  /** Subscription counts per application id. */
+  async subscriptionCounts(applicationIds: number[]): Promise<Map<number, number>> {
+    if (applicationIds.length === 0) return new Map();
+    const rows = (await this.db('AM_SUBSCRIPTION')
+      .whereIn('APPLICATION_ID', applicationIds)
+      .groupBy('APPLICATION_ID')
+      .select('APPLICATION_ID')
+      .count({ n: '*' })) as Array<Record<string, unknown>>;
+    return new Map(rows.map((row) => [Number(row.APPLICATION_ID), Number(row.n)]));
+  }
+
+  async delete(applicationId: number): Promise<void> {
+    await this.db('AM_APPLICATION').where({ APPLICATION_ID: applicationId }).delete();
+  }
+}
+
+function fromRow(row: Record<string, unknown>, owner: string): ApplicationRecord {
+  return {
+    id: Number(row.APPLICATION_ID),
+    uuid: String(row.UUID),
+    name: String(row.NAME),
+    throttlingPolicy: String(row.APPLICATION_TIER ?? 'Unlimited'),
+    description: row.DESCRIPTION === null || row.DESCRIPTION === undefined ? null : String(row.DESCRIPTION),
+    status: String(row.APPLICATION_STATUS ?? 'APPROVED'),
+    owner,
+    subscriberId: Number(row.SUBSCRIBER_ID),
+  };
+}

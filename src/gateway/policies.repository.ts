@@ -1,0 +1,127 @@
+import type { Knex } from 'knex';
+import type { BillingCycle, PolicyPricing, TenantRef } from '../domain/model';
+import type { PolicyInput, PolicyRecord, QuotaLimit } from './model';
+
+type Db = Knex | Knex.Transaction;
+
+const COLUMNS = [
+  'UUID', 'NAME', 'DISPLAY_NAME', 'DESCRIPTION', 'QUOTA_TYPE', 'QUOTA', 'QUOTA_UNIT', 'UNIT_TIME', 'TIME_UNIT',
+  'BILLING_PLAN', 'MONETIZATION_PLAN', 'FIXED_RATE', 'BILLING_CYCLE', 'PRICE_PER_REQUEST', 'CURRENCY',
+] as const;
+
+/** WSO2's QUOTA_TYPE values for each ThrottleLimit kind. */
+const QUOTA_TYPES = { REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwidthVolume', EVENTCOUNTLIMIT: 'eventCount' } as const;
+
+/**
+ * AM_POLICY_SUBSCRIPTION, always within one tenant (TENANT_ID). Prices stay the exact decimal
+ * strings the caller gave; the currency is stored upper case, as WSO2's admin portal writes it.
+ */
+export class PoliciesRepository {
+  constructor(private readonly db: Knex) {}
+
+  async insert(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
+    await db('AM_POLICY_SUBSCRIPTION').insert({ UUID: uuid, TENANT_ID: tenant.id, ...toColumns(input) });
+  }
+
+  async update(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
+    await db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).update(toColumns(input));
+  }
+
+  async delete(tenant: TenantRef, uuid: string, db: Db = this.db): Promise<void> {
+    await db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).delete();
+  }
+
+  async findByUuid(tenant: TenantRef, uuid: string): Promise<PolicyRecord | undefined> {
+    const row = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).first(COLUMNS);
+    return row ? fromRow(row, tenant) : undefined;
+  }
+
+  async findByName(tenant: TenantRef, name: string, db: Db = this.db): Promise<PolicyRecord | undefined> {
+    const row = await db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, NAME: name }).first(COLUMNS);
+    return row ? fromRow(row, tenant) : undefined;
+  }
+
+  async findByNames(tenant: TenantRef, names: readonly string[]): Promise<PolicyRecord[]> {
+    if (names.length === 0) return [];
+    const rows = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id }).whereIn('NAME', [...names]).select(COLUMNS);
+    return rows.map((row) => fromRow(row, tenant));
+  }
+
+  async list(tenant: TenantRef): Promise<PolicyRecord[]> {
+    const rows = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id }).orderBy('NAME').select(COLUMNS);
+    return rows.map((row) => fromRow(row, tenant));
+  }
+
+  /** Whether any API of the tenant offers the policy, or any subscription is on it. */
+  async isInUse(tenant: TenantRef, name: string): Promise<boolean> {
+    const offered = await this.db('ML_API_POLICY')
+      .join('AM_API', 'AM_API.API_ID', 'ML_API_POLICY.API_ID')
+      .where({ 'AM_API.ORGANIZATION': tenant.domain, 'ML_API_POLICY.POLICY_NAME': name })
+      .first('ML_API_POLICY.API_ID');
+    if (offered) return true;
+    const subscribed = await this.db('AM_SUBSCRIPTION')
+      .join('AM_API', 'AM_API.API_ID', 'AM_SUBSCRIPTION.API_ID')
+      .where({ 'AM_API.ORGANIZATION': tenant.domain, 'AM_SUBSCRIPTION.TIER_ID': name })
+      .first('AM_SUBSCRIPTION.SUBSCRIPTION_ID');
+    return subscribed !== undefined;
+  }
+}
+
+function toColumns(input: PolicyInput): Record<string, unknown> {
+  const { limit, pricing } = input;
+  return {
+    NAME: input.name,
+    DISPLAY_NAME: input.displayName ?? input.name,
+    DESCRIPTION: input.description,
+    QUOTA_TYPE: QUOTA_TYPES[limit.type],
+    QUOTA: limit.type === 'REQUESTCOUNTLIMIT' ? limit.requestCount : limit.type === 'BANDWIDTHLIMIT' ? limit.dataAmount : limit.eventCount,
+    QUOTA_UNIT: limit.type === 'BANDWIDTHLIMIT' ? limit.dataUnit : null,
+    UNIT_TIME: limit.unitTime,
+    TIME_UNIT: limit.timeUnit,
+    BILLING_PLAN: input.billingPlan,
+    MONETIZATION_PLAN: pricing?.plan ?? null,
+    FIXED_RATE: pricing?.plan === 'FIXEDRATE' ? pricing.fixedPrice : null,
+    PRICE_PER_REQUEST: pricing?.plan === 'DYNAMICRATE' ? pricing.pricePerRequest : null,
+    BILLING_CYCLE: pricing?.billingCycle ?? null,
+    CURRENCY: pricing ? pricing.currency.toUpperCase() : null,
+  };
+}
+
+function fromRow(row: Record<string, unknown>, tenant: TenantRef): PolicyRecord {
+  const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  return {
+    uuid: String(row.UUID),
+    name: String(row.NAME),
+    displayName: text(row.DISPLAY_NAME),
+    description: text(row.DESCRIPTION),
+    tenant,
+    limit: limitFrom(row),
+    billingPlan: row.BILLING_PLAN === 'COMMERCIAL' ? 'COMMERCIAL' : 'FREE',
+    pricing: row.BILLING_PLAN === 'COMMERCIAL' ? pricingFrom(row) : null,
+  };
+}
+
+function limitFrom(row: Record<string, unknown>): QuotaLimit {
+  const timeUnit = String(row.TIME_UNIT);
+  const unitTime = Number(row.UNIT_TIME);
+  const quota = Number(row.QUOTA);
+  if (row.QUOTA_TYPE === QUOTA_TYPES.BANDWIDTHLIMIT) {
+    return { type: 'BANDWIDTHLIMIT', timeUnit, unitTime, dataAmount: quota, dataUnit: String(row.QUOTA_UNIT ?? 'KB') };
+  }
+  if (row.QUOTA_TYPE === QUOTA_TYPES.EVENTCOUNTLIMIT) return { type: 'EVENTCOUNTLIMIT', timeUnit, unitTime, eventCount: quota };
+  return { type: 'REQUESTCOUNTLIMIT', timeUnit, unitTime, requestCount: quota };
+}
+
+/** A COMMERCIAL row back as typed pricing; a row WSO2 left incomplete reads as unpriced. */
+function pricingFrom(row: Record<string, unknown>): PolicyPricing | null {
+  const currency = row.CURRENCY ? String(row.CURRENCY).toLowerCase() : undefined;
+  const billingCycle = (row.BILLING_CYCLE ? String(row.BILLING_CYCLE).toLowerCase() : 'month') as BillingCycle;
+  if (!currency) return null;
+  if (row.MONETIZATION_PLAN === 'DYNAMICRATE' && row.PRICE_PER_REQUEST) {
+    return { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest: String(row.PRICE_PER_REQUEST) };
+  }
+  if (row.MONETIZATION_PLAN === 'FIXEDRATE' && row.FIXED_RATE) {
+    return { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: String(row.FIXED_RATE) };
+  }
+  return null;
+}

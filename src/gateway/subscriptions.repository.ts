@@ -1,0 +1,114 @@
+import type { Knex } from 'knex';
+import { insertReturningId } from '../db/insert-returning-id';
+
+/** One AM_SUBSCRIPTION row with the keys of what it joins: its API, application and subscriber. */
+export interface SubscriptionRow {
+  id: number;
+  uuid: string;
+  tier: string;
+  status: string;
+  apiUuid: string;
+  /** The API's tenant domain. */
+  apiOrganization: string;
+  applicationUuid: string;
+  subscriberId: number;
+  subscriberUserId: string;
+  subscriberTenantId: number;
+  subscriberEmail: string | null;
+}
+
+const SELECT = [
+  'AM_SUBSCRIPTION.SUBSCRIPTION_ID',
+  'AM_SUBSCRIPTION.UUID',
+  'AM_SUBSCRIPTION.TIER_ID',
+  'AM_SUBSCRIPTION.SUB_STATUS',
+  'AM_API.API_UUID',
+  'AM_API.ORGANIZATION',
+  'AM_APPLICATION.UUID as APP_UUID',
+  'AM_SUBSCRIBER.SUBSCRIBER_ID',
+  'AM_SUBSCRIBER.USER_ID',
+  'AM_SUBSCRIBER.TENANT_ID',
+  'AM_SUBSCRIBER.EMAIL_ADDRESS',
+];
+
+/** AM_SUBSCRIPTION. Callers decide visibility (owner or tenant) from the joined keys. */
+export class SubscriptionsRepository {
+  constructor(private readonly db: Knex) {}
+
+  async insert(input: { uuid: string; apiId: number; applicationId: number; tier: string; status: string; createdBy: string; now: string }): Promise<number> {
+    return insertReturningId(
+      this.db,
+      'AM_SUBSCRIPTION',
+      {
+        TIER_ID: input.tier,
+        API_ID: input.apiId,
+        APPLICATION_ID: input.applicationId,
+        SUB_STATUS: input.status,
+        SUBS_CREATE_STATE: 'SUBSCRIBE',
+        UUID: input.uuid,
+        CREATED_BY: input.createdBy,
+        CREATED_TIME: input.now,
+      },
+      'SUBSCRIPTION_ID',
+    );
+  }
+
+  async findByUuid(uuid: string): Promise<SubscriptionRow | undefined> {
+    const row = await this.joined().where('AM_SUBSCRIPTION.UUID', uuid).first(SELECT);
+    return row ? fromRow(row) : undefined;
+  }
+
+  async exists(apiId: number, applicationId: number): Promise<boolean> {
+    return (await this.db('AM_SUBSCRIPTION').where({ API_ID: apiId, APPLICATION_ID: applicationId }).first('SUBSCRIPTION_ID')) !== undefined;
+  }
+
+  /** Subscriptions of one subscriber, optionally narrowed to an application and/or an API. */
+  async listOfSubscriber(subscriberId: number, filter: { applicationId?: number; apiId?: number }): Promise<SubscriptionRow[]> {
+    const q = this.joined().where('AM_APPLICATION.SUBSCRIBER_ID', subscriberId);
+    if (filter.applicationId !== undefined) q.andWhere('AM_SUBSCRIPTION.APPLICATION_ID', filter.applicationId);
+    if (filter.apiId !== undefined) q.andWhere('AM_SUBSCRIPTION.API_ID', filter.apiId);
+    return (await q.orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
+  }
+
+  /** Subscriptions to the tenant's APIs (publisher view), optionally of one API. */
+  async listOfTenantApis(tenantDomain: string, apiId?: number): Promise<SubscriptionRow[]> {
+    const q = this.joined().where('AM_API.ORGANIZATION', tenantDomain);
+    if (apiId !== undefined) q.andWhere('AM_SUBSCRIPTION.API_ID', apiId);
+    return (await q.orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
+  }
+
+  async listOfApplication(applicationId: number): Promise<SubscriptionRow[]> {
+    return (await this.joined().where('AM_SUBSCRIPTION.APPLICATION_ID', applicationId).orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
+  }
+
+  async setStatus(id: number, status: string, now: string): Promise<void> {
+    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ SUB_STATUS: status, UPDATED_TIME: now });
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).delete();
+  }
+
+  private joined() {
+    return this.db('AM_SUBSCRIPTION')
+      .join('AM_API', 'AM_API.API_ID', 'AM_SUBSCRIPTION.API_ID')
+      .join('AM_APPLICATION', 'AM_APPLICATION.APPLICATION_ID', 'AM_SUBSCRIPTION.APPLICATION_ID')
+      .join('AM_SUBSCRIBER', 'AM_SUBSCRIBER.SUBSCRIBER_ID', 'AM_APPLICATION.SUBSCRIBER_ID');
+  }
+}
+
+function fromRow(row: Record<string, unknown>): SubscriptionRow {
+  return {
+    id: Number(row.SUBSCRIPTION_ID),
+    uuid: String(row.UUID),
+    tier: String(row.TIER_ID ?? ''),
+    status: String(row.SUB_STATUS ?? 'UNBLOCKED'),
+    apiUuid: String(row.API_UUID),
+    apiOrganization: String(row.ORGANIZATION),
+    applicationUuid: String(row.APP_UUID),
+    subscriberId: Number(row.SUBSCRIBER_ID),
+    subscriberUserId: String(row.USER_ID),
+    subscriberTenantId: Number(row.TENANT_ID),
+    subscriberEmail: row.EMAIL_ADDRESS === null || row.EMAIL_ADDRESS === undefined ? null : String(row.EMAIL_ADDRESS),
+  };
+}

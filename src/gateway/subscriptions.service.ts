@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
+import type { Logger } from '../logger';
+import { MonetizationError, type Monetization, type PendingInvoice } from '../monetization/monetization';
+import type { ApplicationsRepository } from './applications.repository';
+import type { ApisRepository } from './apis.repository';
+import { toApiRef } from './apis.service';
+import { GatewayError } from './errors';
+import type { SubscriberRecord, SubscriptionRecord } from './model';
+import type { PoliciesRepository } from './policies.repository';
+import { toSubscriptionPolicy } from './policies.service';
+import type { SubscribersRepository } from './subscribers.repository';
+import type { SubscriptionRow, SubscriptionsRepository } from './subscriptions.repository';
+import { utcTimestamp } from './time';
+
+/** The caller of a developer-portal operation: a user within a tenant. */
+export interface SubscriberIdentity {
+  subject: string;
+  email: string | null;
+  tenant: TenantRef;
+}
+
+/**
+ * The subscription workflows. Subscribing writes the AM_SUBSCRIPTION row (ON_HOLD) first, then
+ * runs the engine's workflow, then records the access the engine decided (SUB_STATUS). When the
+ * engine fails, the row is removed, so nothing is half-made and the same request can be retried
+ * (the engine's own steps are idempotent). Unsubscribing runs the engine first (cancelling the
+ * billing subscription with a final invoice) and deletes the row only when that succeeded.
+ *
+ * A subscriber reaches only the subscriptions of their own applications; a publisher reaches
+ * the subscriptions to their tenant's APIs. Anything else is "not found".
+ */
+export class SubscriptionsService {
+  constructor(
+    private readonly subscriptions: SubscriptionsRepository,
+    private readonly apis: ApisRepository,
+    private readonly applications: ApplicationsRepository,
+    private readonly subscribers: SubscribersRepository,
+    private readonly policies: PoliciesRepository,
+    private readonly engine: Monetization,
+    private readonly logger: Logger,
+    private readonly clock: () => Date,
+  ) {}
+
+  async subscribe(caller: SubscriberIdentity, request: { applicationId: string; apiId: string; throttlingPolicy: string }): Promise<SubscriptionRecord> {
+    const subscriber = await this.subscribers.ensure(caller.tenant, caller.subject, caller.email, this.now());
+    const application = await this.applications.findOwned(subscriber, request.applicationId);
+    if (!application) throw GatewayError.notFound(`Application ${request.applicationId}`);
+    const api = await this.apis.findByUuid(caller.tenant, request.apiId);
+    if (!api) throw GatewayError.notFound(`API ${request.apiId}`);
+    if (api.status !== 'PUBLISHED') throw GatewayError.invalid('apiId', `API ${api.name} ${api.version} is ${api.status}; only PUBLISHED APIs can be subscribed to`);
+    if (!api.policies.includes(request.throttlingPolicy)) {
+      throw GatewayError.invalid('throttlingPolicy', `API ${api.name} ${api.version} is not offered on ${request.throttlingPolicy} (it offers ${api.policies.join(', ')})`);
+    }
+    const policy = await this.policies.findByName(caller.tenant, request.throttlingPolicy);
+    if (!policy) throw GatewayError.invalid('throttlingPolicy', `there is no subscription policy named ${request.throttlingPolicy}`);
+    if (await this.subscriptions.exists(api.id, application.id)) {
+      throw new GatewayError('CONFLICT', `Application ${application.name} is already subscribed to API ${api.name} ${api.version}`);
+    }
+
+    const uuid = randomUUID();
+    const id = await this.subscriptions.insert({
+      uuid,
+      apiId: api.id,
+      applicationId: application.id,
+      tier: policy.name,
+      status: 'ON_HOLD',
+      createdBy: caller.subject,
+      now: this.now(),
+    });
+    const ref: SubscriptionRef = {
+      uuid,
+      api: toApiRef(api),
+      application: { uuid: application.uuid, name: application.name },
+      subscriber: { userId: subscriber.userId, email: subscriber.email },
+      policy: toSubscriptionPolicy(policy),
+    };
+    let access: string;
+    try {
+      access = (await this.engine.createSubscription(ref)).access;
+    } catch (error) {
+      await this.removeRowQuietly(id, uuid);
+      if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {
+        throw GatewayError.invalid('throttlingPolicy', error.message);
+      }
+      throw error;
+    }
+    await this.subscriptions.setStatus(id, access, this.now());
+    return { id, uuid, tier: policy.name, status: access, api, application, subscriber: ref.subscriber };
+  }
+
+  async listOwn(caller: SubscriberIdentity, filter: { applicationId?: string; apiId?: string }): Promise<SubscriptionRecord[]> {
+    const subscriber = await this.subscribers.find(caller.tenant, caller.subject);
+    if (!subscriber) return [];
+    let applicationId: number | undefined;
+    let apiId: number | undefined;
+    if (filter.applicationId !== undefined) {
+      const application = await this.applications.findOwned(subscriber, filter.applicationId);
+      if (!application) throw GatewayError.notFound(`Application ${filter.applicationId}`);
+      applicationId = application.id;
+    }
+    if (filter.apiId !== undefined) {
+      const api = await this.apis.findByUuid(caller.tenant, filter.apiId);
+      if (!api) throw GatewayError.notFound(`API ${filter.apiId}`);
+      apiId = api.id;
+    }
+    const rows = await this.subscriptions.listOfSubscriber(subscriber.id, { applicationId, apiId });
+    return Promise.all(rows.map((row) => this.toRecord(row, caller.tenant)));
+  }
+
+  async getOwn(caller: SubscriberIdentity, uuid: string): Promise<SubscriptionRecord> {
+    return this.toRecord(await this.ownRow(caller, uuid), caller.tenant);
+  }
+
+  async unsubscribe(caller: SubscriberIdentity, uuid: string): Promise<void> {
+    const row = await this.ownRow(caller, uuid);
+    await this.remove(row, caller.tenant);
+  }
+
+  /** The subscriber's pending invoice (developer portal "View Invoice"). */
+  async pendingInvoiceOwn(caller: SubscriberIdentity, uuid: string): Promise<PendingInvoice> {
+    const row = await this.ownRow(caller, uuid);
+    return this.engine.getCurrentUsageForSubscription(await this.toRef(row, caller.tenant));
+  }
+
+  /** Publisher view: subscriptions to the tenant's APIs, or to one of them. */
+  async listForPublisher(tenant: TenantRef, apiUuid: string | undefined): Promise<SubscriptionRecord[]> {
+    let apiId: number | undefined;
+    if (apiUuid !== undefined) {
+      const api = await this.apis.findByUuid(tenant, apiUuid);
+      if (!api) throw GatewayError.notFound(`API ${apiUuid}`);
+      apiId = api.id;
+    }
+    const rows = await this.subscriptions.listOfTenantApis(tenant.domain, apiId);
+    return Promise.all(rows.map((row) => this.toRecord(row, tenant)));
+  }
+
+  async pendingInvoiceForPublisher(tenant: TenantRef, uuid: string): Promise<PendingInvoice> {
+    const row = await this.subscriptions.findByUuid(uuid);
+    if (!row || row.apiOrganization !== tenant.domain) throw GatewayError.notFound(`Subscription ${uuid}`);
+    return this.engine.getCurrentUsageForSubscription(await this.toRef(row, tenant));
+  }
+
+  /** Every subscription of an application, for deleting the application. */
+  async removeAllOfApplication(applicationId: number, tenant: TenantRef): Promise<void> {
+    for (const row of await this.subscriptions.listOfApplication(applicationId)) await this.remove(row, tenant);
+  }
+
+  private async remove(row: SubscriptionRow, tenant: TenantRef): Promise<void> {
+    await this.engine.deleteSubscription(await this.toRef(row, tenant));
+    await this.subscriptions.delete(row.id);
+  }
+
+  private async ownRow(caller: SubscriberIdentity, uuid: string): Promise<SubscriptionRow> {
+    const row = await this.subscriptions.findByUuid(uuid);
+    const owned =
+      row !== undefined &&
+      row.subscriberTenantId === caller.tenant.id &&
+      row.subscriberUserId === caller.subject &&
+      row.apiOrganization === caller.tenant.domain;
+    if (!owned) throw GatewayError.notFound(`Subscription ${uuid}`);
+    return row;
+  }
+
+  private async toRecord(row: SubscriptionRow, tenant: TenantRef): Promise<SubscriptionRecord> {
+    const api = await this.apis.findByUuid(tenant, row.apiUuid);
+    const owner: SubscriberRecord = { id: row.subscriberId, userId: row.subscriberUserId, email: row.subscriberEmail, tenant };
+    const application = await this.applications.findOwned(owner, row.applicationUuid);
+    if (!api || !application) throw new Error(`subscription ${row.uuid} refers to a missing API or application`);
+    return {
+      id: row.id,
+      uuid: row.uuid,
+      tier: row.tier,
+      status: row.status,
+      api,
+      application,
+      subscriber: { userId: row.subscriberUserId, email: row.subscriberEmail },
+    };
+  }
+
+  private async toRef(row: SubscriptionRow, tenant: TenantRef): Promise<SubscriptionRef> {
+    const record = await this.toRecord(row, tenant);
+    const policy = await this.policies.findByName(tenant, row.tier);
+    return {
+      uuid: record.uuid,
+      api: toApiRef(record.api),
+      application: { uuid: record.application.uuid, name: record.application.name },
+      subscriber: record.subscriber,
+      // A tier removed behind our back (possible on a shared WSO2 database) bills nothing.
+      policy: policy ? toSubscriptionPolicy(policy) : unknownTier(row.tier, tenant),
+    };
+  }
+
+  private async removeRowQuietly(id: number, uuid: string): Promise<void> {
+    try {
+      await this.subscriptions.delete(id);
+    } catch (error) {
+      this.logger.error({ subscription: uuid, failure: error instanceof Error ? error.message : String(error) }, 'could not remove the subscription row after the workflow failed');
+    }
+  }
+
+  private now(): string {
+    return utcTimestamp(this.clock());
+  }
+}
+
+function unknownTier(name: string, tenant: TenantRef): SubscriptionPolicy {
+  return { uuid: '', name, tenant, billingPlan: 'FREE', pricing: null };
+}

@@ -1,0 +1,126 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { GatewayError, type GatewayErrorCode } from '../gateway/errors';
+import type { Logger } from '../logger';
+import { MonetizationError, type MonetizationErrorCode } from '../monetization/monetization';
+
+/**
+ * Errors → HTTP, in one place. The body is WSO2's `Error` object:
+ * `{ code, message, description, moreInfo, error: [{ code, message }] }` where `code` is WSO2's
+ * error code where WSO2 has a specific one (e.g. 904300 for a monetization request on an API that
+ * is not PUBLISHED) and the HTTP status otherwise. Responses and logs never carry stack traces,
+ * tokens or keys; an unexpected error is answered with a bare 500.
+ */
+interface ErrorMapping {
+  status: number;
+  /** WSO2's numeric error code (the `code` field). */
+  code: number;
+  /** WSO2's short title (the `message` field). */
+  title: string;
+}
+
+const GATEWAY_ERRORS: Record<GatewayErrorCode, ErrorMapping> = {
+  INVALID_INPUT: { status: 400, code: 400, title: 'Bad Request' },
+  PARAMETER_NOT_PROVIDED: { status: 400, code: 900700, title: 'Parameter value missing' },
+  INVALID_API_STATE_MONETIZATION: { status: 400, code: 904300, title: 'Invalid API state' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 415, title: 'Unsupported Media Type' },
+  UNAUTHENTICATED: { status: 401, code: 900901, title: 'Invalid Credentials' },
+  FORBIDDEN: { status: 403, code: 900910, title: 'Forbidden' },
+  NOT_FOUND: { status: 404, code: 404, title: 'Not Found' },
+  CONFLICT: { status: 409, code: 409, title: 'Conflict' },
+};
+
+const MONETIZATION_ERRORS: Record<MonetizationErrorCode, ErrorMapping> = {
+  BILLING_NOT_CONFIGURED: { status: 400, code: 400, title: 'Billing is not configured' },
+  INVALID_MONETIZATION_PROPERTIES: { status: 400, code: 400, title: 'Invalid monetization properties' },
+  INVALID_POLICY_PRICING: { status: 400, code: 400, title: 'Invalid policy pricing' },
+  // WSO2 answers a usage or revenue request for something that is not billed with 404.
+  NOT_MONETIZED: { status: 404, code: 404, title: 'Not monetized' },
+  NOT_FOUND: { status: 404, code: 404, title: 'Not Found' },
+  CONFLICT: { status: 409, code: 409, title: 'Conflict' },
+  ENGINE_REJECTED: { status: 502, code: 502, title: 'Billing engine rejected the request' },
+  ENGINE_AUTHENTICATION_FAILED: { status: 502, code: 502, title: 'Billing engine refused the credentials' },
+  ENGINE_UNAVAILABLE: { status: 503, code: 503, title: 'Billing engine unavailable' },
+};
+
+export interface Wso2ErrorBody {
+  code: number;
+  message: string;
+  description: string;
+  moreInfo: string;
+  error: Array<{ code: string; message: string }>;
+}
+
+export interface MappedError {
+  status: number;
+  body: Wso2ErrorBody;
+  headers: Record<string, string>;
+}
+
+export function mapError(error: unknown): MappedError | undefined {
+  if (error instanceof GatewayError) {
+    const mapping = GATEWAY_ERRORS[error.code];
+    const problems = error.context.problems ?? (error.context.field ? [{ field: error.context.field, message: error.message }] : []);
+    const headers: Record<string, string> =
+      error.code === 'UNAUTHENTICATED' ? { 'WWW-Authenticate': 'Bearer realm="meterline", error="invalid_token"' } : {};
+    if (error.code === 'FORBIDDEN') headers['WWW-Authenticate'] = 'Bearer realm="meterline", error="insufficient_scope"';
+    return {
+      status: mapping.status,
+      headers,
+      body: body(mapping, error.message, problems.map((p) => ({ code: p.field, message: p.message }))),
+    };
+  }
+  if (error instanceof MonetizationError) {
+    const mapping = MONETIZATION_ERRORS[error.code];
+    const headers: Record<string, string> = error.retryable ? { 'Retry-After': '30' } : {};
+    const field = typeof error.context.field === 'string' ? error.context.field : undefined;
+    return { status: mapping.status, headers, body: body(mapping, error.message, field ? [{ code: field, message: error.message }] : []) };
+  }
+  // body-parser's own errors (malformed JSON, body too large) carry a 4xx status and a type.
+  if (isBodyParserError(error)) {
+    const title = error.status === 413 ? 'Payload Too Large' : 'Bad Request';
+    const description = error.status === 413 ? 'The request body is too large' : 'The request body is not valid JSON';
+    return { status: error.status, headers: {}, body: body({ status: error.status, code: error.status, title }, description, []) };
+  }
+  return undefined;
+}
+
+export function sendError(res: Response, mapped: MappedError): void {
+  res.status(mapped.status).set(mapped.headers).json(mapped.body);
+}
+
+/** The last handler of the app: every error ends here, mapped or answered as a bare 500. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const mapped = mapError(error);
+    if (mapped) {
+      if (mapped.status >= 500) {
+        logger.warn({ code: (error as { code?: unknown }).code, status: mapped.status, path: req.path }, mapped.body.description);
+      }
+      sendError(res, mapped);
+      return;
+    }
+    // Name and message only: no stack trace and no request data in the log.
+    const failure = error instanceof Error ? { name: error.name, message: error.message } : { name: typeof error };
+    logger.error({ failure, method: req.method, path: req.path }, 'unexpected error');
+    if (res.headersSent) return;
+    sendError(res, {
+      status: 500,
+      headers: {},
+      body: body({ status: 500, code: 500, title: 'Internal Server Error' }, 'The server could not complete the request', []),
+    });
+  };
+}
+
+export function notFoundBody(description: string): Wso2ErrorBody {
+  return body(GATEWAY_ERRORS.NOT_FOUND, description, []);
+}
+
+function body(mapping: ErrorMapping, description: string, error: Wso2ErrorBody['error']): Wso2ErrorBody {
+  return { code: mapping.code, message: mapping.title, description, moreInfo: '', error };
+}
+
+function isBodyParserError(error: unknown): error is { status: number; type: string } {
+  if (typeof error !== 'object' || error === null) return false;
+  const { status, type } = error as { status?: unknown; type?: unknown };
+  return typeof status === 'number' && status >= 400 && status < 500 && typeof type === 'string';
+}

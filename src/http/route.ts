@@ -1,0 +1,125 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { GatewayError } from '../gateway/errors';
+import type { Gateway } from '../gateway/gateway';
+import type { Principal, TokenVerifier } from './auth/tokens';
+
+/** The three REST APIs, under WSO2's base paths. */
+export const API_BASE_PATHS = {
+  admin: '/api/am/admin/v4',
+  publisher: '/api/am/publisher/v4',
+  devportal: '/api/am/devportal/v3',
+} as const;
+export type ApiName = keyof typeof API_BASE_PATHS;
+
+export interface RouteContext<P, Q, B> {
+  principal: Principal;
+  params: P;
+  query: Q;
+  body: B;
+  gateway: Gateway;
+  /** The absolute path of this API's base, for Location headers. */
+  basePath: string;
+}
+
+export interface RouteResult {
+  status: number;
+  /** JSON body; undefined sends an empty body. */
+  body?: unknown;
+  location?: string;
+}
+
+/**
+ * One REST operation: where it lives, which scopes it accepts (any one of them, as WSO2's
+ * OAuth2 security sections mean), how its input is validated, and what it does. Each endpoint
+ * file exports one of these; `registerRoutes` wires them all the same way.
+ */
+export interface RouteDefinition<P = unknown, Q = unknown, B = unknown> {
+  api: ApiName;
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** WSO2's path template, e.g. `/apis/{apiId}/monetize`. */
+  path: string;
+  /** WSO2's operationId where the spec has one. */
+  operationId: string;
+  summary: string;
+  /** The scopes of the operation's security section in WSO2's spec. */
+  scopes: readonly string[];
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  /** Response statuses this operation produces besides the error ones. */
+  responses: Readonly<Record<number, string>>;
+  handle(context: RouteContext<P, Q, B>): Promise<RouteResult>;
+}
+
+/** Erases the parameter types so definitions of different shapes fit in one list. */
+export type AnyRoute = RouteDefinition<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
+  definition: RouteDefinition<P, Q, B>,
+): RouteDefinition<P, Q, B> {
+  return definition;
+}
+
+export const EMPTY_QUERY = z.strictObject({});
+
+export function expressPath(template: string): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
+}
+
+/**
+ * Mounts the routes of one API on a router: bearer authentication, then the scope check, then
+ * validation of path, query and body, then the handler. Every failure goes to the error handler.
+ */
+export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; gateway: Gateway }): Router {
+  const router = express.Router();
+  for (const route of routes) {
+    const basePath = API_BASE_PATHS[route.api];
+    router[route.method](`${basePath}${expressPath(route.path)}`, async (req: Request, res: Response) => {
+      const principal = authenticate(req, deps.verifier);
+      if (!route.scopes.some((scope) => principal.scopes.has(scope))) {
+        throw new GatewayError('FORBIDDEN', `The access token does not allow this operation; it needs one of the scopes: ${route.scopes.join(', ')}`);
+      }
+      const params = parse(route.params ?? z.object({}).loose(), req.params, 'path');
+      const query = parse(route.query ?? EMPTY_QUERY, { ...(req.query as Record<string, unknown>) }, 'query');
+      let body: unknown = undefined;
+      if (route.body) {
+        if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
+        body = parse(route.body, req.body, 'body');
+      }
+      const result = await route.handle({ principal, params, query, body, gateway: deps.gateway, basePath });
+      if (result.location) res.location(`${basePath}${result.location}`);
+      res.set('Cache-Control', 'no-store');
+      if (result.body === undefined) res.status(result.status).end();
+      else res.status(result.status).json(result.body);
+    });
+  }
+  return router;
+}
+
+function authenticate(req: Request, verifier: TokenVerifier | undefined): Principal {
+  const header = req.get('authorization');
+  const match = header === undefined ? null : /^Bearer\s+([A-Za-z0-9_\-.=]+)\s*$/i.exec(header);
+  if (!match) throw new GatewayError('UNAUTHENTICATED', 'A bearer access token is required (Authorization: Bearer <token>)');
+  if (!verifier) throw new GatewayError('UNAUTHENTICATED', 'Token authentication is not configured on this server ([auth.jwt])');
+  return verifier.verify(match[1]!);
+}
+
+/** Validates one part of the request; every problem is reported, each naming its field. */
+function parse<T>(schema: z.ZodType<T>, input: unknown, part: 'path' | 'query' | 'body'): T {
+  const result = schema.safeParse(input ?? (part === 'body' ? undefined : {}));
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: fieldName([...issue.path, key], part), message: 'is not a supported field' }));
+    }
+    return [{ field: fieldName(issue.path, part), message: issue.message }];
+  });
+  const first = problems[0]!;
+  throw new GatewayError('INVALID_INPUT', `${first.field}: ${first.message}`, { field: first.field, problems });
+}
+
+function fieldName(path: readonly PropertyKey[], part: 'path' | 'query' | 'body'): string {
+  if (path.length === 0) return part;
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { BILLING_CYCLES, type BillingCycle, type PolicyPricing } from '../../../domain/model';
+import { InvalidAmountError, isCurrencyCode, toMinorUnitDecimal, toMinorUnits } from '../../../domain/money';
+import { GatewayError } from '../../../gateway/errors';
+import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } from '../../../gateway/model';
+
+/**
+ * WSO2's `SubscriptionThrottlePolicy` as Meterline accepts it (create and update share it). The
+ * quota and the monetization block are stored; throttling-enforcement settings Meterline does not
+ * keep (burst control, custom attributes, permissions, GraphQL limits, stop-on-quota) are refused
+ * as unsupported fields rather than silently dropped.
+ */
+const timeUnit = z.enum(['sec', 'min', 'hour', 'day', 'month', 'year']);
+const base = { timeUnit, unitTime: z.number().int().min(1) };
+
+export const subscriptionPolicyBody = z.strictObject({
+  policyId: z.string().optional(),
+  policyName: z.string().min(1).max(60).regex(/^[A-Za-z0-9_.\- ]+$/, 'may contain letters, digits, spaces, "_", "-" and "." only'),
+  displayName: z.string().min(1).max(512).optional(),
+  description: z.string().max(1024).optional(),
+  isDeployed: z.boolean().optional(),
+  type: z.literal('SubscriptionThrottlePolicy').optional(),
+  defaultLimit: z
+    .strictObject({
+      type: z.enum(LIMIT_TYPES),
+      requestCount: z.strictObject({ ...base, requestCount: z.number().int().min(0) }).optional(),
+      bandwidth: z.strictObject({ ...base, dataAmount: z.number().int().min(0), dataUnit: z.enum(['KB', 'MB', 'GB']) }).optional(),
+      eventCount: z.strictObject({ ...base, eventCount: z.number().int().min(0) }).optional(),
+    })
+    .superRefine((limit, ctx) => {
+      const key = ({ REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwidth', EVENTCOUNTLIMIT: 'eventCount' } as const)[limit.type];
+      if (limit[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is required when type is ${limit.type}` });
+    }),
+  billingPlan: z.enum(['FREE', 'COMMERCIAL']).default('FREE'),
+  monetization: z
+    .strictObject({
+      // WSO2 compares the plan case-insensitively (its own example says "FixedRate").
+      monetizationPlan: z.string().transform((plan) => plan.toUpperCase()).pipe(z.enum(['FIXEDRATE', 'DYNAMICRATE'])),
+      properties: z.record(z.string(), z.string()),
+    })
+    .optional(),
+});
+export type SubscriptionPolicyBody = z.infer<typeof subscriptionPolicyBody>;
+
+const PROPERTY_KEYS = ['fixedPrice', 'pricePerRequest', 'currencyType', 'billingCycle'] as const;
+/** AM_POLICY_SUBSCRIPTION keeps prices in VARCHAR(15). */
+const PRICE_WIDTH = 15;
+
+/** The request as the gateway's typed policy; money is checked exactly, never through a float. */
+export function toPolicyInput(body: SubscriptionPolicyBody): PolicyInput {
+  return {
+    name: body.policyName,
+    displayName: body.displayName ?? null,
+    description: body.description ?? null,
+    limit: toLimit(body.defaultLimit),
+    billingPlan: body.billingPlan,
+    pricing: toPricing(body),
+  };
+}
+
+function toLimit(limit: SubscriptionPolicyBody['defaultLimit']): QuotaLimit {
+  if (limit.type === 'BANDWIDTHLIMIT') return { type: limit.type, ...limit.bandwidth! };
+  if (limit.type === 'EVENTCOUNTLIMIT') return { type: limit.type, ...limit.eventCount! };
+  return { type: 'REQUESTCOUNTLIMIT', ...limit.requestCount! };
+}
+
+function toPricing(body: SubscriptionPolicyBody): PolicyPricing | null {
+  const monetization = body.monetization;
+  const field = (key: string) => `monetization.properties.${key}`;
+  if (body.billingPlan === 'FREE') {
+    if (monetization && Object.values(monetization.properties).some((v) => v.trim() !== '')) {
+      throw GatewayError.invalid('monetization', 'a FREE policy cannot carry prices; set billingPlan to COMMERCIAL');
+    }
+    return null;
+  }
+  if (!monetization) throw GatewayError.invalid('monetization', 'is required for a COMMERCIAL policy');
+  const properties = monetization.properties;
+  const unknown = Object.keys(properties).find((key) => !(PROPERTY_KEYS as readonly string[]).includes(key));
+  if (unknown !== undefined) throw GatewayError.invalid(field(unknown), `is not a monetization property (known: ${PROPERTY_KEYS.join(', ')})`);
+  const value = (key: (typeof PROPERTY_KEYS)[number]) => properties[key]?.trim() ?? '';
+
+  const currencyType = value('currencyType');
+  if (!isCurrencyCode(currencyType)) throw GatewayError.invalid(field('currencyType'), 'must be a three-letter ISO currency code such as USD');
+  const currency = currencyType.toLowerCase();
+  const cycle = value('billingCycle').toLowerCase();
+  if (!(BILLING_CYCLES as readonly string[]).includes(cycle)) throw GatewayError.invalid(field('billingCycle'), `must be one of ${BILLING_CYCLES.join(', ')}`);
+  const billingCycle = cycle as BillingCycle;
+
+  const priceKey = monetization.monetizationPlan === 'FIXEDRATE' ? 'fixedPrice' : 'pricePerRequest';
+  const other = priceKey === 'fixedPrice' ? 'pricePerRequest' : 'fixedPrice';
+  if (value(other) !== '') throw GatewayError.invalid(field(other), `does not apply to a ${monetization.monetizationPlan} plan`);
+  const price = value(priceKey);
+  if (price === '') throw GatewayError.invalid(field(priceKey), `is required for a ${monetization.monetizationPlan} plan`);
+  if (price.length > PRICE_WIDTH) throw GatewayError.invalid(field(priceKey), `must be at most ${PRICE_WIDTH} characters`);
+  try {
+    if (priceKey === 'fixedPrice') toMinorUnits(price, currency);
+    else toMinorUnitDecimal(price, currency);
+  } catch (error) {
+    if (error instanceof InvalidAmountError) throw GatewayError.invalid(field(priceKey), error.message);
+    throw error;
+  }
+  return priceKey === 'fixedPrice'
+    ? { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: price }
+    : { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest: price };
+}
+
+/** The policy as WSO2's `SubscriptionThrottlePolicy` response. */
+export function toPolicyDto(policy: PolicyRecord) {
+  const { limit, pricing } = policy;
+  const { type, ...values } = limit;
+  const limitKey = type === 'REQUESTCOUNTLIMIT' ? 'requestCount' : type === 'BANDWIDTHLIMIT' ? 'bandwidth' : 'eventCount';
+  return {
+    policyId: policy.uuid,
+    policyName: policy.name,
+    displayName: policy.displayName ?? policy.name,
+    ...(policy.description === null ? {} : { description: policy.description }),
+    isDeployed: true,
+    type: 'SubscriptionThrottlePolicy',
+    defaultLimit: { type, [limitKey]: values },
+    billingPlan: policy.billingPlan,
+    ...(pricing
+      ? {
+          monetization: {
+            monetizationPlan: pricing.plan,
+            properties: {
+              ...(pricing.plan === 'FIXEDRATE' ? { fixedPrice: pricing.fixedPrice } : { pricePerRequest: pricing.pricePerRequest }),
+              currencyType: pricing.currency.toUpperCase(),
+              billingCycle: pricing.billingCycle,
+            },
+          },
+        }
+      : {}),
+  };
+}

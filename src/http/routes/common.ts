@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** WSO2's `limit`/`offset` query parameters (defaults 25 and 0). */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(1000).default(25),
+  offset: z.coerce.number().int().min(0).default(0),
+};
+
+/** WSO2's `Pagination` object; next/previous are relative links, empty at either end. */
+export function pagination(path: string, page: { limit: number; offset: number }, total: number, extra: Record<string, string> = {}) {
+  const link = (offset: number) => `${path}?${new URLSearchParams({ ...extra, limit: String(page.limit), offset: String(offset) })}`;
+  return {
+    offset: page.offset,
+    limit: page.limit,
+    total,
+    next: page.offset + page.limit < total ? link(page.offset + page.limit) : '',
+    previous: page.offset > 0 ? link(Math.max(0, page.offset - page.limit)) : '',
+  };
+}
+
+/** A UUID-shaped path or query id; anything else cannot name one of our resources. */
+export const resourceId = z.string().min(1).max(256);

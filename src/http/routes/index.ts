@@ -1,0 +1,56 @@
+import type { AnyRoute } from '../route';
+import { createSubscriptionPolicy } from './admin/create-subscription-policy';
+import { deleteSubscriptionPolicy } from './admin/delete-subscription-policy';
+import { getSubscriptionPolicy } from './admin/get-subscription-policy';
+import { listSubscriptionPolicies } from './admin/list-subscription-policies';
+import { updateSubscriptionPolicy } from './admin/update-subscription-policy';
+import { createApplication } from './devportal/create-application';
+import { createSubscription } from './devportal/create-subscription';
+import { deleteApplication } from './devportal/delete-application';
+import { deleteDevportalSubscription } from './devportal/delete-subscription';
+import { getApplication } from './devportal/get-application';
+import { getDevportalSubscription } from './devportal/get-subscription';
+import { getDevportalSubscriptionUsage } from './devportal/get-subscription-usage';
+import { listApplications } from './devportal/list-applications';
+import { listDevportalSubscriptions } from './devportal/list-subscriptions';
+import { changeApiLifecycle } from './publisher/change-api-lifecycle';
+import { createApi } from './publisher/create-api';
+import { getApi } from './publisher/get-api';
+import { getApiMonetization } from './publisher/get-api-monetization';
+import { getApiRevenue } from './publisher/get-api-revenue';
+import { getPublisherSettings } from './publisher/get-settings';
+import { getPublisherSubscriptionUsage } from './publisher/get-subscription-usage';
+import { listApis } from './publisher/list-apis';
+import { listPublisherSubscriptions } from './publisher/list-subscriptions';
+import { monetizeApi } from './publisher/monetize-api';
+
+/**
+ * Every REST operation Meterline implements. Order matters only where paths overlap:
+ * `/apis/change-lifecycle` is registered before `/apis/{apiId}`.
+ */
+export const ROUTES: readonly AnyRoute[] = [
+  createSubscriptionPolicy,
+  listSubscriptionPolicies,
+  getSubscriptionPolicy,
+  updateSubscriptionPolicy,
+  deleteSubscriptionPolicy,
+  createApi,
+  listApis,
+  changeApiLifecycle,
+  getApi,
+  monetizeApi,
+  getApiMonetization,
+  getApiRevenue,
+  listPublisherSubscriptions,
+  getPublisherSubscriptionUsage,
+  getPublisherSettings,
+  createApplication,
+  listApplications,
+  getApplication,
+  deleteApplication,
+  createSubscription,
+  listDevportalSubscriptions,
+  getDevportalSubscription,
+  deleteDevportalSubscription,
+  getDevportalSubscriptionUsage,
+];

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { toWso2UsageMap } from '../../../monetization/wso2-usage-map';
+import { defineRoute } from '../../route';
+import { resourceId } from '../common';
+
+/** GET /subscriptions/{subscriptionId}/usage — the pending invoice of a subscription to one of the tenant's APIs. */
+export const getPublisherSubscriptionUsage = defineRoute({
+  api: 'publisher',
+  method: 'get',
+  path: '/subscriptions/{subscriptionId}/usage',
+  operationId: 'getSubscriptionUsage',
+  summary: 'Get Details of a Pending Invoice for a Monetized Subscription',
+  scopes: ['apim:api_view', 'apim:subscription_view', 'apim:subscription_manage'],
+  params: z.strictObject({ subscriptionId: resourceId }),
+  responses: { 200: 'APIMonetizationUsage' },
+  async handle({ principal, params, gateway }) {
+    const invoice = await gateway.subscriptions.pendingInvoiceForPublisher(principal.tenant, params.subscriptionId);
+    return { status: 200, body: { properties: toWso2UsageMap(invoice) } };
+  },
+});

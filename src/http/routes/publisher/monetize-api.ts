@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { defineRoute } from '../../route';
+import { resourceId } from '../common';
+
+/**
+ * POST /apis/{apiId}/monetize — WSO2's `APIMonetizationInfo`. Only for PUBLISHED APIs (400,
+ * WSO2 code 904300); the properties must not be empty and must carry every required additional
+ * attribute (400 naming it). The engine enables or disables first; the state is recorded after.
+ */
+export const monetizeApi = defineRoute({
+  api: 'publisher',
+  method: 'post',
+  path: '/apis/{apiId}/monetize',
+  operationId: 'addAPIMonetization',
+  summary: 'Configure Monetization for a Given API',
+  scopes: ['apim:api_publish', 'apim:api_manage'],
+  params: z.strictObject({ apiId: resourceId }),
+  body: z.strictObject({ enabled: z.boolean(), properties: z.record(z.string().min(1), z.string()).default({}) }),
+  responses: { 201: '' },
+  async handle({ principal, params, body, gateway }) {
+    await gateway.apis.configureMonetization(principal.tenant, params.apiId, body);
+    return { status: 201, body: {} };
+  },
+});
