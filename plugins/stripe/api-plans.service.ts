@@ -6,7 +6,7 @@ import { contentDigest, idempotencyKey } from './idempotency';
 import { apiMeterEventName, ensureMeter } from './meters';
 import { priceMatches, priceParams } from './pricing';
 import type { StripeClients } from './stripe.clients';
-import { callStripe, isResourceMissing } from './stripe.errors';
+import { callStripe, findInStripe, isResourceMissing } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
 export const CONNECTED_ACCOUNT_KEY = 'ConnectedAccountKey';
@@ -159,14 +159,10 @@ export class ApiPlanCopies {
 
   private async ensureProduct(stripe: Stripe, api: ApiRef, account: string, productId: string | undefined): Promise<Stripe.Product> {
     if (productId) {
-      try {
-        const existing = await callStripe('retrieve the product of an API', { account }, () =>
-          stripe.products.retrieve(productId, {}, accountOption(account)),
-        );
-        return reactivateProduct(stripe, existing, account);
-      } catch (error) {
-        if (!isResourceMissing(error)) throw error;
-      }
+      const existing = await findInStripe('retrieve the product of an API', { account }, () =>
+        stripe.products.retrieve(productId, {}, accountOption(account)),
+      );
+      if (existing) return reactivateProduct(stripe, existing, account);
     }
     const created = await callStripe('create the product of an API', { api: api.uuid, account }, () =>
       stripe.products.create(
@@ -195,13 +191,8 @@ export class ApiPlanCopies {
     }
   }
 
-  private async retrievePrice(stripe: Stripe, priceId: string, account: string): Promise<Stripe.Price | undefined> {
-    try {
-      return await callStripe('retrieve a price', { priceId, account }, () => stripe.prices.retrieve(priceId, {}, { stripeAccount: account }));
-    } catch (error) {
-      if (isResourceMissing(error)) return undefined;
-      throw error;
-    }
+  private retrievePrice(stripe: Stripe, priceId: string, account: string): Promise<Stripe.Price | undefined> {
+    return findInStripe('retrieve a price', { priceId, account }, () => stripe.prices.retrieve(priceId, {}, { stripeAccount: account }));
   }
 
   private async requireApiId(api: ApiRef): Promise<number> {

@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { SubscriptionRef } from '../../src/domain/model';
 import { MonetizationError } from '../../src/monetization/monetization';
 import { idempotencyKey } from './idempotency';
-import { callStripe, isResourceMissing } from './stripe.errors';
+import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
 export interface PlatformCustomer {
@@ -130,15 +130,10 @@ export class CustomersService {
   }
 
   private async retrieveCustomer(stripe: Stripe, customerId: string, account?: string): Promise<Stripe.Customer | undefined> {
-    try {
-      const customer = await callStripe('retrieve a customer', { customerId, account }, () =>
-        stripe.customers.retrieve(customerId, {}, account ? { stripeAccount: account } : {}),
-      );
-      return customer.deleted ? undefined : customer;
-    } catch (error) {
-      if (isResourceMissing(error)) return undefined;
-      throw error;
-    }
+    const customer = await findInStripe('retrieve a customer', { customerId, account }, () =>
+      stripe.customers.retrieve(customerId, {}, account ? { stripeAccount: account } : {}),
+    );
+    return customer && !customer.deleted ? customer : undefined;
   }
 
   /**

@@ -7,7 +7,7 @@ import { ensureMeter, policyMeterEventName } from './meters';
 import { priceMatches, priceParams } from './pricing';
 import type { ApiPlanCopies } from './api-plans.service';
 import type { StripeClients } from './stripe.clients';
-import { callStripe, isResourceMissing } from './stripe.errors';
+import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
 const NOT_BILLABLE: BillingPlanChange = { billable: false, planId: null, apisUpdated: 0 };
@@ -101,22 +101,11 @@ export class PlansService {
     return reactivateProduct(stripe, created);
   }
 
-  private async retrievePrice(stripe: Stripe, priceId: string): Promise<Stripe.Price | undefined> {
-    try {
-      return await callStripe('retrieve a price', { priceId }, () => stripe.prices.retrieve(priceId));
-    } catch (error) {
-      if (isResourceMissing(error)) return undefined;
-      throw error;
-    }
+  private retrievePrice(stripe: Stripe, priceId: string): Promise<Stripe.Price | undefined> {
+    return findInStripe('retrieve a price', { priceId }, () => stripe.prices.retrieve(priceId));
   }
 
-  private async retrieveProduct(stripe: Stripe, productId: string): Promise<Stripe.Product | undefined> {
-    try {
-      const product = await callStripe('retrieve a product', { productId }, () => stripe.products.retrieve(productId));
-      return 'deleted' in product && product.deleted ? undefined : product;
-    } catch (error) {
-      if (isResourceMissing(error)) return undefined;
-      throw error;
-    }
+  private retrieveProduct(stripe: Stripe, productId: string): Promise<Stripe.Product | undefined> {
+    return findInStripe('retrieve a product', { productId }, () => stripe.products.retrieve(productId));
   }
 }

@@ -43,3 +43,13 @@ export function isResourceMissing(error: unknown): boolean {
   const cause = error instanceof MonetizationError ? error.cause : error;
   return cause instanceof Stripe.errors.StripeInvalidRequestError && cause.code === 'resource_missing';
 }
+
+/** As {@link callStripe}, but an object Stripe does not have (resource_missing) is `undefined`. */
+export async function findInStripe<T>(action: string, context: Record<string, unknown>, call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await callStripe(action, context, call);
+  } catch (error) {
+    if (isResourceMissing(error)) return undefined;
+    throw error;
+  }
+}

@@ -6,7 +6,7 @@ import type { CustomersService } from './customers.service';
 import { idempotencyKey } from './idempotency';
 import type { StripeClients } from './stripe.clients';
 import type { StripeOptions } from './stripe.options';
-import { callStripe, isResourceMissing } from './stripe.errors';
+import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
@@ -155,13 +155,8 @@ export class SubscriptionsService {
     }
   }
 
-  private async retrieve(stripe: Stripe, id: string, account: string): Promise<Stripe.Subscription | undefined> {
-    try {
-      return await callStripe('retrieve the subscription', { account }, () => stripe.subscriptions.retrieve(id, {}, { stripeAccount: account }));
-    } catch (error) {
-      if (isResourceMissing(error)) return undefined;
-      throw error;
-    }
+  private retrieve(stripe: Stripe, id: string, account: string): Promise<Stripe.Subscription | undefined> {
+    return findInStripe('retrieve the subscription', { account }, () => stripe.subscriptions.retrieve(id, {}, { stripeAccount: account }));
   }
 
   private async require<T>(lookup: Promise<T | undefined>, what: string): Promise<T> {

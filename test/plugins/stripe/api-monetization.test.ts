@@ -1,13 +1,8 @@
 import { migrateLatest } from '../../../src/db/migrator';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
-import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey } from './harness';
+import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
-let server: StripeServer;
-beforeAll(async () => {
-  server = await startStripeServer({ port: 0 });
-});
-afterAll(() => server.close());
+const stripeServer = useStripeServer();
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
@@ -16,9 +11,9 @@ forEachTestDatabase((_kind, database) => {
   async function setup() {
     const key = uniquePlatformKey();
     const db = database().knex;
-    const engine = buildEngine(server, db, [tenantWithKey(key)]);
+    const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)]);
     const seed = new GatewaySeed(db);
-    const stripe = sdkFor(server, key);
+    const stripe = sdkFor(stripeServer(), key);
     const account = await connectedAccount(stripe);
     const free = await seed.policy('Bronze', null);
     const gold = await seed.policy('Gold', fixedMonthly('10'));
@@ -57,10 +52,10 @@ forEachTestDatabase((_kind, database) => {
     it('enabling again is a no-op that succeeds and creates nothing', async () => {
       const { engine, stripe, account, request } = await setup();
       const first = await engine.enableMonetization(request);
-      server.requests.reset();
+      stripeServer().requests.reset();
       const second = await engine.enableMonetization(request);
       expect(second).toEqual({ ...first, changed: false });
-      const writes = server.requests.list().filter((r) => r.method === 'POST' && r.account === account);
+      const writes = stripeServer().requests.list().filter((r) => r.method === 'POST' && r.account === account);
       expect(writes).toEqual([]);
       expect((await stripe.products.list({ limit: 10 }, { stripeAccount: account })).data).toHaveLength(1);
     });
@@ -80,7 +75,7 @@ forEachTestDatabase((_kind, database) => {
 
     it('an account of another platform is refused', async () => {
       const { engine, request } = await setup();
-      const otherPlatform = sdkFor(server, uniquePlatformKey());
+      const otherPlatform = sdkFor(stripeServer(), uniquePlatformKey());
       const foreign = await connectedAccount(otherPlatform);
       await expect(engine.enableMonetization({ ...request, properties: { ConnectedAccountKey: foreign } })).rejects.toMatchObject({
         code: 'INVALID_MONETIZATION_PROPERTIES',

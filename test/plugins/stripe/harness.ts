@@ -9,6 +9,22 @@ import { createLogger } from '../../../src/logger';
 import { insertReturningId } from '../../../src/db/insert-returning-id';
 import { startStripeServer, type StripeServer } from '../../stripe-server';
 
+/**
+ * Starts one local Stripe server for the test file (before its tests, closed after them) and
+ * returns it through a getter valid inside hooks and tests.
+ */
+export function useStripeServer(): () => StripeServer {
+  let server: StripeServer | undefined;
+  beforeAll(async () => {
+    server = await startStripeServer({ port: 0 });
+  });
+  afterAll(() => server?.close());
+  return () => {
+    if (!server) throw new Error('the Stripe server is not running (used outside a test?)');
+    return server;
+  };
+}
+
 export const SUPER_TENANT: TenantRef = { domain: 'carbon.super', id: -1234 };
 
 let keyCounter = 0;

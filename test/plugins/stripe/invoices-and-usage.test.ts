@@ -2,14 +2,9 @@ import { migrateLatest } from '../../../src/db/migrator';
 import type { PolicyPricing } from '../../../src/domain/model';
 import { toWso2RevenueMap, toWso2UsageMap } from '../../../src/monetization/wso2-usage-map';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
-import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey } from './harness';
+import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
-let server: StripeServer;
-beforeAll(async () => {
-  server = await startStripeServer({ port: 0 });
-});
-afterAll(() => server.close());
+const stripeServer = useStripeServer();
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
@@ -18,9 +13,9 @@ forEachTestDatabase((_kind, database) => {
   async function subscribedWorld(pricing: PolicyPricing, count = 1) {
     const key = uniquePlatformKey();
     const db = database().knex;
-    const engine = buildEngine(server, db, [tenantWithKey(key)]);
+    const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)]);
     const seed = new GatewaySeed(db);
-    const stripe = sdkFor(server, key);
+    const stripe = sdkFor(stripeServer(), key);
     const account = await connectedAccount(stripe);
     const policy = await seed.policy('Tier', pricing);
     const api = await seed.api({ name: 'Maps', provider: `bob-${account.slice(-6)}` });
@@ -37,7 +32,7 @@ forEachTestDatabase((_kind, database) => {
     return { engine, stripe, account, api, subscriptions };
   }
 
-  const now = () => new Date(server.clock.now() * 1000);
+  const now = () => new Date(stripeServer().clock.now() * 1000);
 
   describe('the pending invoice', () => {
     it('of a per-request plan bills 1,234 calls at 0.0005 USD as 0.62 USD, with WSO2 keys', async () => {
@@ -90,12 +85,12 @@ forEachTestDatabase((_kind, database) => {
     it('a window with no usage sends nothing', async () => {
       const { engine, subscriptions } = await subscribedWorld(perRequest('0.01'));
       const { subscription } = subscriptions[0]!;
-      server.requests.reset();
+      stripeServer().requests.reset();
       expect(await engine.reportUsage({ subscription, quantity: 0, windowStart: now(), windowEnd: now(), identifier: 'zero' })).toEqual({
         sent: false,
         reason: 'no usage in the window',
       });
-      expect(server.requests.list()).toEqual([]);
+      expect(stripeServer().requests.list()).toEqual([]);
     });
   });
 

@@ -1,14 +1,9 @@
 import { migrateLatest } from '../../../src/db/migrator';
 import { MonetizationError } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
-import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey } from './harness';
+import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
-let server: StripeServer;
-beforeAll(async () => {
-  server = await startStripeServer({ port: 0 });
-});
-afterAll(() => server.close());
+const stripeServer = useStripeServer();
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
@@ -17,16 +12,16 @@ forEachTestDatabase((_kind, database) => {
   function setup(platformKey: string | null = uniquePlatformKey()) {
     const key = platformKey ?? undefined;
     const db = database().knex;
-    return { key, engine: buildEngine(server, db, [tenantWithKey(key)]), seed: new GatewaySeed(db), db, platform: key ? sdkFor(server, key) : undefined };
+    return { key, engine: buildEngine(stripeServer(), db, [tenantWithKey(key)]), seed: new GatewaySeed(db), db, platform: key ? sdkFor(stripeServer(), key) : undefined };
   }
 
   describe('policies to plans', () => {
     it('a FREE policy creates nothing and needs no billing configuration', async () => {
       const { engine, seed } = setup(null);
-      server.requests.reset();
+      stripeServer().requests.reset();
       const change = await engine.createBillingPlan(await seed.policy('Bronze', null));
       expect(change).toEqual({ billable: false, planId: null, apisUpdated: 0 });
-      expect(server.requests.list()).toEqual([]);
+      expect(stripeServer().requests.list()).toEqual([]);
     });
 
     it('a COMMERCIAL policy on a tenant without a platform key fails naming the missing setting', async () => {
@@ -113,7 +108,7 @@ forEachTestDatabase((_kind, database) => {
       expect((await platform!.prices.retrieve(change.planId!)).unit_amount).toBe(1250);
 
       const copyAfter = (await engine.getMonetizedPoliciesToPlanMapping(api))[gold.name]!;
-      const connected = sdkFor(server, key!);
+      const connected = sdkFor(stripeServer(), key!);
       expect(await connected.prices.retrieve(copyAfter, {}, { stripeAccount: account })).toMatchObject({ unit_amount: 1250, active: true });
       expect((await connected.prices.retrieve(copyBefore, {}, { stripeAccount: account })).active).toBe(false);
 
@@ -131,9 +126,9 @@ forEachTestDatabase((_kind, database) => {
       await seed.recordMonetization(api, true, { ConnectedAccountKey: account });
 
       const repriced = { ...gold, pricing: perRequest('0.002') };
-      const faultId = server.faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/prices', account }, times: 1 });
+      const faultId = stripeServer().faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/prices', account }, times: 1 });
       await expect(engine.updateBillingPlan(repriced)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
-      server.faults.remove(faultId);
+      stripeServer().faults.remove(faultId);
 
       const retry = await engine.updateBillingPlan(repriced);
       expect(retry.apisUpdated).toBe(1);
@@ -171,29 +166,29 @@ forEachTestDatabase((_kind, database) => {
   });
 
   describe("Stripe's rate limit", () => {
-    afterEach(() => server.faults.rateLimit({}));
+    afterEach(() => stripeServer().faults.rateLimit({}));
 
     it('is absorbed by retrying with backoff: every plan is created', async () => {
       const key = uniquePlatformKey();
       const db = database().knex;
-      const engine = buildEngine(server, db, [tenantWithKey(key)], { rate_limit_retries: 20, rate_limit_initial_delay_ms: 50, rate_limit_max_delay_ms: 400 });
+      const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)], { rate_limit_retries: 20, rate_limit_initial_delay_ms: 50, rate_limit_max_delay_ms: 400 });
       const seed = new GatewaySeed(db);
       const policies = await Promise.all(['R1', 'R2', 'R3', 'R4', 'R5'].map((n) => seed.policy(n, fixedMonthly('1'))));
-      server.requests.reset();
-      server.faults.rateLimit({ global: 3 });
+      stripeServer().requests.reset();
+      stripeServer().faults.rateLimit({ global: 3 });
       const changes = await Promise.all(policies.map((p) => engine.createBillingPlan(p)));
 
       expect(changes.every((c) => c.billable && c.planId)).toBe(true);
-      expect(server.requests.list().filter((r) => r.status === 429).length).toBeGreaterThan(0);
-      server.faults.rateLimit({});
-      expect((await sdkFor(server, key).prices.list({ limit: 100 })).data).toHaveLength(5);
+      expect(stripeServer().requests.list().filter((r) => r.status === 429).length).toBeGreaterThan(0);
+      stripeServer().faults.rateLimit({});
+      expect((await sdkFor(stripeServer(), key).prices.list({ limit: 100 })).data).toHaveLength(5);
     });
 
     it('surfaces as ENGINE_UNAVAILABLE once the retries run out', async () => {
       const { key, seed, db } = setup();
-      const impatient = buildEngine(server, db, [tenantWithKey(key)], { rate_limit_retries: 0 });
+      const impatient = buildEngine(stripeServer(), db, [tenantWithKey(key)], { rate_limit_retries: 0 });
       const policy = await seed.policy('Busy', fixedMonthly('1'));
-      server.faults.rateLimit({ endpoints: [{ match: { method: 'POST', path: '/v1/products' }, requestsPerSecond: 0 }] });
+      stripeServer().faults.rateLimit({ endpoints: [{ match: { method: 'POST', path: '/v1/products' }, requestsPerSecond: 0 }] });
       await expect(impatient.createBillingPlan(policy)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringContaining('try again') });
     });
   });
@@ -204,13 +199,13 @@ forEachTestDatabase((_kind, database) => {
       const keyA = uniquePlatformKey();
       const keyB = uniquePlatformKey();
       const tenantB = { domain: 'wso2.com', id: 7 };
-      const engine = buildEngine(server, db, [tenantWithKey(keyA), tenantWithKey(keyB, tenantB)]);
+      const engine = buildEngine(stripeServer(), db, [tenantWithKey(keyA), tenantWithKey(keyB, tenantB)]);
       const policiesA = await Promise.all(['A1', 'A2', 'A3'].map((n) => new GatewaySeed(db).policy(n, fixedMonthly('1'))));
       const policiesB = await Promise.all(['B1', 'B2', 'B3'].map((n) => new GatewaySeed(db, tenantB).policy(n, fixedMonthly('2'))));
       const changes = await Promise.all([...policiesA, ...policiesB].map((p) => engine.createBillingPlan(p)));
 
-      const pricesA = (await sdkFor(server, keyA).prices.list({ limit: 100 })).data.map((p) => p.id);
-      const pricesB = (await sdkFor(server, keyB).prices.list({ limit: 100 })).data.map((p) => p.id);
+      const pricesA = (await sdkFor(stripeServer(), keyA).prices.list({ limit: 100 })).data.map((p) => p.id);
+      const pricesB = (await sdkFor(stripeServer(), keyB).prices.list({ limit: 100 })).data.map((p) => p.id);
       expect(pricesA.sort()).toEqual(changes.slice(0, 3).map((c) => c.planId).sort());
       expect(pricesB.sort()).toEqual(changes.slice(3).map((c) => c.planId).sort());
     });

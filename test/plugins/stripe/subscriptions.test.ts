@@ -4,14 +4,9 @@ import { migrateLatest } from '../../../src/db/migrator';
 import type { SubscriptionPolicy } from '../../../src/domain/model';
 import type { Monetization } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
-import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey } from './harness';
+import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
-let server: StripeServer;
-beforeAll(async () => {
-  server = await startStripeServer({ port: 0 });
-});
-afterAll(() => server.close());
+const stripeServer = useStripeServer();
 
 interface World {
   key: string;
@@ -33,9 +28,9 @@ forEachTestDatabase((_kind, database) => {
   async function monetizedWorld(engineOptions: Record<string, unknown> = {}): Promise<World> {
     const key = uniquePlatformKey();
     const db = database().knex;
-    const engine = buildEngine(server, db, [tenantWithKey(key)], engineOptions);
+    const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)], engineOptions);
     const seed = new GatewaySeed(db);
-    const stripe = sdkFor(server, key);
+    const stripe = sdkFor(stripeServer(), key);
     const account = await connectedAccount(stripe);
     const free = await seed.policy('Bronze', null);
     const gold = await seed.policy('Gold', fixedMonthly('10'));
@@ -91,7 +86,7 @@ forEachTestDatabase((_kind, database) => {
       const { engineSubscriptionId } = await world.engine.createSubscription(subscription);
       const stripeSub = await world.stripe.subscriptions.retrieve(engineSubscriptionId!, {}, { stripeAccount: world.account });
       expect(stripeSub).toMatchObject({ collection_method: 'send_invoice', days_until_due: 14, default_payment_method: null });
-      const tokens = server.requests.list().filter((r) => r.path.startsWith('/v1/tokens') || JSON.stringify(r.params).includes('tok_visa'));
+      const tokens = stripeServer().requests.list().filter((r) => r.path.startsWith('/v1/tokens') || JSON.stringify(r.params).includes('tok_visa'));
       expect(tokens).toEqual([]);
     });
 
@@ -143,9 +138,9 @@ forEachTestDatabase((_kind, database) => {
     it('a FREE tier is not billed and touches nothing in Stripe', async () => {
       const world = await monetizedWorld();
       const { subscription } = await subscribe(world, world.free);
-      server.requests.reset();
+      stripeServer().requests.reset();
       expect(await world.engine.createSubscription(subscription)).toEqual({ billed: false, access: 'UNBLOCKED', engineSubscriptionId: null });
-      expect(server.requests.list()).toEqual([]);
+      expect(stripeServer().requests.list()).toEqual([]);
     });
 
     it('a commercial tier of an API that is not monetized is not billed', async () => {
@@ -166,13 +161,13 @@ forEachTestDatabase((_kind, database) => {
       ['creating the subscription', { method: 'POST', path: '/v1/subscriptions', connected: true }],
     ];
 
-    it.each(steps)('%s (server error): nothing is orphaned and a retry completes', async (_step, where) => {
+    it.each(steps)('%s (stripeServer() error): nothing is orphaned and a retry completes', async (_step, where) => {
       const world = await monetizedWorld();
       const { subscription } = await subscribe(world, world.gold);
       const match = { method: where.method, path: where.path, ...(where.connected ? { account: world.account } : {}) };
-      const fault = server.faults.add({ kind: 'error', match, times: 1 });
+      const fault = stripeServer().faults.add({ kind: 'error', match, times: 1 });
       await expect(world.engine.createSubscription(subscription)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
-      server.faults.remove(fault);
+      stripeServer().faults.remove(fault);
       expect(await liveSubscriptionsIn(world)).toEqual([]);
       expect(await rowsOf(world)).toEqual([]);
 
@@ -189,9 +184,9 @@ forEachTestDatabase((_kind, database) => {
         const world = await monetizedWorld();
         const { subscription } = await subscribe(world, world.gold);
         const match = { method: where.method, path: where.path, ...(where.connected ? { account: world.account } : {}) };
-        const fault = server.faults.add({ kind: 'lose_response', match, times: 2 });
+        const fault = stripeServer().faults.add({ kind: 'lose_response', match, times: 2 });
         await expect(world.engine.createSubscription(subscription)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
-        server.faults.remove(fault);
+        stripeServer().faults.remove(fault);
 
         const outcome = await world.engine.createSubscription(subscription);
         expect((await liveSubscriptionsIn(world)).map((s) => s.id)).toEqual([outcome.engineSubscriptionId]);
@@ -203,7 +198,7 @@ forEachTestDatabase((_kind, database) => {
     it('when the subscription row cannot be written, the Stripe subscription is cancelled, and a retry subscribes afresh', async () => {
       const healthy = await monetizedWorld();
       const outage = { failing: true };
-      const world = { ...healthy, engine: buildEngine(server, failingInsertsInto(healthy.db, 'AM_MONETIZATION_SUBSCRIPTIONS', outage), [tenantWithKey(healthy.key)]) };
+      const world = { ...healthy, engine: buildEngine(stripeServer(), failingInsertsInto(healthy.db, 'AM_MONETIZATION_SUBSCRIPTIONS', outage), [tenantWithKey(healthy.key)]) };
       const { subscription } = await subscribe(world, world.gold);
       await expect(world.engine.createSubscription(subscription)).rejects.toThrow('database unavailable');
       expect(await liveSubscriptionsIn(world)).toEqual([]);
@@ -224,8 +219,8 @@ forEachTestDatabase((_kind, database) => {
       const sent = await world.engine.reportUsage({
         subscription,
         quantity: 2000,
-        windowStart: new Date(server.clock.now() * 1000),
-        windowEnd: new Date(server.clock.now() * 1000 + 3_600_000),
+        windowStart: new Date(stripeServer().clock.now() * 1000),
+        windowEnd: new Date(stripeServer().clock.now() * 1000 + 3_600_000),
         identifier: `test-${subscription.uuid}`,
       });
       expect(sent).toEqual({ sent: true });
