@@ -4,7 +4,8 @@ import { configPathFrom, DEFAULT_CONFIG_PATH, loadConfig } from './config/load';
 import { ConfigError } from './config/errors';
 import { EngineOptionsError } from './monetization/monetization';
 import { UnknownEngineError } from './monetization/registry';
-import type { MeterlineConfig } from './config/schema';
+import { SUPER_TENANT, type MeterlineConfig } from './config/schema';
+import { mintToken } from './http/auth/tokens';
 import { connectDatabase } from './db/connect';
 import { migrateLatest, rollbackAll } from './db/migrator';
 import { createLogger } from './logger';
@@ -16,11 +17,17 @@ Commands:
   serve               run the HTTP service
   migrate             apply pending database migrations
   migrate --down      roll every migration back (drops the tables Meterline created)
+  token               print a bearer token for the REST API, signed with [auth.jwt]'s key
   help                show this text
 
 Options:
   --config <file>     configuration file (default: $METERLINE_CONFIG, else ${DEFAULT_CONFIG_PATH})
   --port <n>          serve: listen on this port instead of [server] port (0 picks a free one)
+  --sub <user>        token: the user (sub claim)
+  --scope "<scopes>"  token: space-separated scopes, e.g. "apim:subscribe apim:api_view"
+  --tenant <domain>   token: the tenant (default carbon.super)
+  --email <address>   token: the user's email (optional)
+  --expires-in <s>    token: lifetime in seconds (default 3600)
   -h, --help          show this text
 `;
 
@@ -35,6 +42,11 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       down: { type: 'boolean', default: false },
       port: { type: 'string' },
+      sub: { type: 'string' },
+      scope: { type: 'string' },
+      tenant: { type: 'string' },
+      email: { type: 'string' },
+      'expires-in': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -47,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
   if (values.down && command !== 'migrate') throw new UsageError('--down goes with "migrate"');
   if (values.port !== undefined && command !== 'serve') throw new UsageError('--port goes with "serve"');
   const port = values.port === undefined ? undefined : parsePort(values.port);
+  const tokenFlags = (['sub', 'scope', 'tenant', 'email', 'expires-in'] as const).filter((flag) => values[flag] !== undefined);
+  if (tokenFlags.length > 0 && command !== 'token') throw new UsageError(`--${tokenFlags[0]} goes with "token"`);
 
   const path = configPathFrom(values.config, process.env);
   const explicit = values.config !== undefined || process.env.METERLINE_CONFIG !== undefined;
@@ -57,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
       return serve(config, port);
     case 'migrate':
       return migrate(config, values.down ?? false);
+    case 'token':
+      return token(config, values);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -80,6 +96,36 @@ async function serve(config: MeterlineConfig, port: number | undefined): Promise
     process.once('SIGTERM', stop);
   });
   await service.close();
+  return 0;
+}
+
+function token(
+  config: MeterlineConfig,
+  flags: { sub?: string | undefined; scope?: string | undefined; tenant?: string | undefined; email?: string | undefined; 'expires-in'?: string | undefined },
+): number {
+  const jwt = config.auth.jwt;
+  if (!jwt) throw new UsageError('token needs [auth.jwt] in the configuration');
+  if (flags.sub === undefined || flags.sub.trim() === '') throw new UsageError('token needs --sub <user>');
+  if (flags.scope === undefined) throw new UsageError('token needs --scope "<space-separated scopes>"');
+  if (jwt.algorithm === 'RS256' && jwt.private_key_file === undefined) {
+    throw new UsageError('token with algorithm = "RS256" needs [auth.jwt] private_key_file');
+  }
+  const tenant = flags.tenant ?? SUPER_TENANT.domain;
+  if (!config.tenants.some((t) => t.domain === tenant)) throw new UsageError(`--tenant ${tenant} is not a configured tenant ([[tenants]])`);
+  let expiresIn: number | undefined;
+  if (flags['expires-in'] !== undefined) {
+    expiresIn = Number(flags['expires-in']);
+    if (!/^\d+$/.test(flags['expires-in']) || expiresIn < 1) throw new UsageError(`--expires-in must be a whole number of seconds, got "${flags['expires-in']}"`);
+  }
+  const scopes = flags.scope.split(/\s+/).filter((s) => s !== '');
+  const signed = mintToken(jwt, {
+    subject: flags.sub,
+    tenant,
+    scopes,
+    ...(flags.email === undefined ? {} : { email: flags.email }),
+    ...(expiresIn === undefined ? {} : { expiresIn }),
+  });
+  process.stdout.write(`${signed}\n`);
   return 0;
 }
 
