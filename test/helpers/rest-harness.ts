@@ -35,6 +35,8 @@ export interface RestHarness {
   config: MeterlineConfig;
   /** The Stripe SDK on carbon.super's platform account. */
   platform: Stripe;
+  /** carbon.super's platform account id on the Stripe server (for scoping faults). */
+  platformAccount: string;
   token(options: TokenOptions): string;
   /** Calls the service; `path` starts with `/api/am/...`. Returns status, headers and parsed JSON (or text). */
   call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<RestResponse>;
@@ -84,6 +86,7 @@ export async function startRestHarness(database: TestDatabase, stripeServer: Str
     service,
     config,
     platform,
+    platformAccount: stripeServer.accountIdForKey(superKey),
     token: (o) =>
       mintToken(jwt, {
         subject: o.sub ?? 'alice',

@@ -1,0 +1,273 @@
+import jwt from 'jsonwebtoken';
+import { mintToken } from '../../src/http/auth/tokens';
+import { API_BASE_PATHS, type AnyRoute } from '../../src/http/route';
+import { ROUTES } from '../../src/http/routes';
+import { forEachTestDatabase } from '../helpers/databases';
+import { monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
+import { ADMIN, DEVPORTAL, JWT_SECRET, OTHER_TENANT, policyBody, PUBLISHER, startRestHarness, type RestHarness, type RestResponse } from '../helpers/rest-harness';
+import { startStripeServer, type StripeServer } from '../stripe-server';
+
+/**
+ * The security suite, run over every route Meterline registers (the list comes from the route
+ * table itself, so a new route without a probe fails here): no token, malformed header, expired,
+ * wrong audience, wrong issuer, `alg: none`, wrong key, no expiry, unknown tenant → 401; a valid
+ * token without the route's scopes → 403; a token of another tenant (with the right scopes)
+ * never reads or changes this tenant's data; on developer-portal routes, another user of the
+ * same tenant neither.
+ */
+type World = Awaited<ReturnType<typeof monetizedWorld>>;
+
+interface Probe {
+  /** Path and query under the API's base path. */
+  path(world: World): string;
+  body?(world: World): unknown;
+  /** Safe to repeat with the owner's token as a positive control. */
+  readOnly: boolean;
+  /** What a token of the other tenant (holding the route's scopes) gets, checked by `otherTenant`. */
+  otherTenant(response: RestResponse, world: World, rest: RestHarness): Promise<void> | void;
+  /** Developer-portal routes: what another user of the same tenant gets. */
+  otherUser?(response: RestResponse, world: World): void;
+}
+
+const notFound = (response: RestResponse) => {
+  expect(response.status).toBe(404);
+};
+const excludes = (ids: (world: World) => string[]) => (response: RestResponse, world: World) => {
+  expect(response.status).toBe(200);
+  const text = JSON.stringify(response.body);
+  for (const id of ids(world)) expect(text).not.toContain(id);
+};
+
+const PROBES: Record<string, Probe> = {
+  'POST /api/am/admin/v4/throttling/policies/subscription': {
+    path: () => '/throttling/policies/subscription',
+    body: (w) => policyBody(w.gold.policyName),
+    readOnly: false,
+    // The other tenant's namespace is its own: the same name is free there, and what it made is invisible here.
+    async otherTenant(response, world, rest) {
+      expect(response.status).toBe(201);
+      const own = await rest.call('GET', `${ADMIN}/throttling/policies/subscription/${response.body.policyId}`, { token: roleTokens(rest).admin });
+      expect(own.status).toBe(404);
+      const still = await rest.call('GET', `${ADMIN}/throttling/policies/subscription/${world.gold.policyId}`, { token: roleTokens(rest).admin });
+      expect(still.body.billingPlan).toBe('COMMERCIAL');
+    },
+  },
+  'GET /api/am/admin/v4/throttling/policies/subscription': {
+    path: () => '/throttling/policies/subscription',
+    readOnly: true,
+    otherTenant: excludes((w) => [w.free.policyId, w.gold.policyId]),
+  },
+  'GET /api/am/admin/v4/throttling/policies/subscription/{policyId}': {
+    path: (w) => `/throttling/policies/subscription/${w.gold.policyId}`,
+    readOnly: true,
+    otherTenant: notFound,
+  },
+  'PUT /api/am/admin/v4/throttling/policies/subscription/{policyId}': {
+    path: (w) => `/throttling/policies/subscription/${w.free.policyId}`,
+    body: (w) => policyBody(w.free.policyName),
+    readOnly: false,
+    otherTenant: notFound,
+  },
+  'DELETE /api/am/admin/v4/throttling/policies/subscription/{policyId}': {
+    path: (w) => `/throttling/policies/subscription/${w.free.policyId}`,
+    readOnly: false,
+    async otherTenant(response, world, rest) {
+      expect(response.status).toBe(404);
+      expect((await rest.call('GET', `${ADMIN}/throttling/policies/subscription/${world.free.policyId}`, { token: roleTokens(rest).admin })).status).toBe(200);
+    },
+  },
+  'POST /api/am/publisher/v4/apis': {
+    path: () => '/apis',
+    body: (w) => ({ name: 'Probe', version: '1', context: '/probe', policies: [w.free.policyName] }),
+    readOnly: false,
+    // This tenant's tiers do not exist in the other tenant.
+    otherTenant(response) {
+      expect(response.status).toBe(400);
+      expect(response.body.error[0].code).toBe('policies[0]');
+    },
+  },
+  'GET /api/am/publisher/v4/apis': { path: () => '/apis', readOnly: true, otherTenant: excludes((w) => [w.api.id]) },
+  'POST /api/am/publisher/v4/apis/change-lifecycle': {
+    path: (w) => `/apis/change-lifecycle?apiId=${w.api.id}&action=Block`,
+    readOnly: false,
+    otherTenant: notFound,
+  },
+  'GET /api/am/publisher/v4/apis/{apiId}': { path: (w) => `/apis/${w.api.id}`, readOnly: true, otherTenant: notFound },
+  'POST /api/am/publisher/v4/apis/{apiId}/monetize': {
+    path: (w) => `/apis/${w.api.id}/monetize`,
+    body: () => ({ enabled: false, properties: { ConnectedAccountKey: 'acct_probe' } }),
+    readOnly: false,
+    async otherTenant(response, world, rest) {
+      expect(response.status).toBe(404);
+      const status = await rest.call('GET', `${PUBLISHER}/apis/${world.api.id}/monetization`, { token: roleTokens(rest).publisher });
+      expect(status.body.enabled).toBe(true);
+    },
+  },
+  'GET /api/am/publisher/v4/apis/{apiId}/monetization': { path: (w) => `/apis/${w.api.id}/monetization`, readOnly: true, otherTenant: notFound },
+  'GET /api/am/publisher/v4/apis/{apiId}/revenue': { path: (w) => `/apis/${w.api.id}/revenue`, readOnly: true, otherTenant: notFound },
+  'GET /api/am/publisher/v4/subscriptions': { path: (w) => `/subscriptions?apiId=${w.api.id}`, readOnly: true, otherTenant: notFound },
+  'GET /api/am/publisher/v4/subscriptions/{subscriptionId}/usage': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/usage`,
+    readOnly: true,
+    otherTenant: notFound,
+  },
+  'GET /api/am/publisher/v4/settings': {
+    path: () => '/settings',
+    readOnly: true,
+    // Deployment-wide configuration, the same for every tenant; no tenant data in it.
+    otherTenant(response) {
+      expect(response.status).toBe(200);
+      expect(response.body.monetizationAttributes.map((a: { name: string }) => a.name)).toEqual(['ConnectedAccountKey']);
+    },
+  },
+  'POST /api/am/devportal/v3/applications': {
+    path: () => '/applications',
+    body: () => ({ name: 'probe-app', throttlingPolicy: 'Unlimited' }),
+    readOnly: false,
+    async otherTenant(response, _world, rest) {
+      expect(response.status).toBe(201);
+      const own = await rest.call('GET', `${DEVPORTAL}/applications/${response.body.applicationId}`, { token: roleTokens(rest).subscriber });
+      expect(own.status).toBe(404);
+    },
+  },
+  'GET /api/am/devportal/v3/applications': {
+    path: () => '/applications',
+    readOnly: true,
+    otherTenant: excludes((w) => [w.applicationId]),
+    otherUser: excludes((w) => [w.applicationId]),
+  },
+  'GET /api/am/devportal/v3/applications/{applicationId}': {
+    path: (w) => `/applications/${w.applicationId}`,
+    readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'DELETE /api/am/devportal/v3/applications/{applicationId}': {
+    path: (w) => `/applications/${w.applicationId}`,
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'POST /api/am/devportal/v3/subscriptions': {
+    path: () => '/subscriptions',
+    body: (w) => ({ applicationId: w.applicationId, apiId: w.api.id, throttlingPolicy: w.free.policyName }),
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'GET /api/am/devportal/v3/subscriptions': {
+    path: (w) => `/subscriptions?applicationId=${w.applicationId}`,
+    readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'GET /api/am/devportal/v3/subscriptions/{subscriptionId}': {
+    path: (w) => `/subscriptions/${w.subscriptionId}`,
+    readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'DELETE /api/am/devportal/v3/subscriptions/{subscriptionId}': {
+    path: (w) => `/subscriptions/${w.subscriptionId}`,
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'GET /api/am/devportal/v3/subscriptions/{subscriptionId}/usage': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/usage`,
+    readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+};
+
+const keyOf = (route: AnyRoute) => `${route.method.toUpperCase()} ${API_BASE_PATHS[route.api]}${route.path}`;
+const ALL_SCOPES = [...new Set(ROUTES.flatMap((r) => r.scopes))];
+
+function expectWso2Error(response: RestResponse, status: number): void {
+  expect(response.status).toBe(status);
+  expect(response.body).toEqual({ code: expect.any(Number), message: expect.any(String), description: expect.any(String), moreInfo: '', error: expect.any(Array) });
+}
+
+it('every registered route has a security probe, and every probe a route', () => {
+  expect(ROUTES.map(keyOf).sort()).toEqual(Object.keys(PROBES).sort());
+});
+
+let stripeServer: StripeServer;
+beforeAll(async () => {
+  stripeServer = await startStripeServer({ port: 0 });
+});
+afterAll(() => stripeServer.close());
+
+forEachTestDatabase((_kind, database) => {
+  let rest: RestHarness;
+  let world: World;
+  beforeAll(async () => {
+    rest = await startRestHarness(database(), stripeServer);
+    world = await monetizedWorld(rest, roleTokens(rest));
+  });
+  afterAll(() => rest.close());
+
+  const jwtConfig = () => rest.config.auth.jwt!;
+  const claims = (scopes: readonly string[]) => ({ sub: 'pat', scope: scopes.join(' ') });
+  const forged = (scopes: readonly string[]) => {
+    const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ ...claims(scopes), iss: 'meterline', aud: 'meterline', exp: now + 600 })}.`;
+  };
+
+  describe.each(ROUTES.map((route) => [keyOf(route), route] as const))('%s', (key, route) => {
+    const probe = PROBES[key]!;
+    const send = (headers: Record<string, string>, token?: string) =>
+      rest.call(route.method.toUpperCase(), `${API_BASE_PATHS[route.api]}${probe.path(world)}`, {
+        ...(token ? { token } : {}),
+        headers,
+        ...(probe.body ? { body: probe.body(world) } : {}),
+      });
+    const withToken = (token: string) => send({}, token);
+
+    const unauthenticated: Array<[string, () => Promise<RestResponse>]> = [
+      ['no token', () => send({})],
+      ['a non-bearer Authorization header', () => send({ authorization: `Basic ${Buffer.from('pat:secret').toString('base64')}` })],
+      ['an expired token', () => withToken(mintToken(jwtConfig(), { subject: 'pat', tenant: undefined, scopes: route.scopes, expiresIn: 60 }, new Date(Date.now() - 3_600_000)))],
+      ['a token for another audience', () => withToken(jwt.sign(claims(route.scopes), JWT_SECRET, { algorithm: 'HS256', issuer: 'meterline', audience: 'someone-else', expiresIn: 600 }))],
+      ['a token from another issuer', () => withToken(jwt.sign(claims(route.scopes), JWT_SECRET, { algorithm: 'HS256', issuer: 'evil', audience: 'meterline', expiresIn: 600 }))],
+      ['an unsigned alg:none token', () => withToken(forged(route.scopes))],
+      ['a token signed with another key', () => withToken(jwt.sign(claims(route.scopes), 'not-the-secret-0123456789abcdef', { algorithm: 'HS256', issuer: 'meterline', audience: 'meterline', expiresIn: 600 }))],
+      ['a token without expiry', () => withToken(jwt.sign(claims(route.scopes), JWT_SECRET, { algorithm: 'HS256', issuer: 'meterline', audience: 'meterline' }))],
+      ['a token of a tenant this server does not serve', () => withToken(rest.token({ sub: 'pat', tenant: 'nowhere.example', scopes: route.scopes }))],
+    ];
+    it.each(unauthenticated)('401 with %s', async (_label, request) => {
+      const response = await request();
+      expectWso2Error(response, 401);
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    });
+
+    it('403 with a valid token lacking every scope the route accepts', async () => {
+      const others = ALL_SCOPES.filter((scope) => !route.scopes.includes(scope));
+      const response = await withToken(rest.token({ sub: 'pat', scopes: others }));
+      expectWso2Error(response, 403);
+      expect(response.body.description).toContain(route.scopes[0]);
+    });
+
+    it('another tenant, holding the scopes, cannot read or change this tenant\'s data', async () => {
+      const response = await withToken(rest.token({ sub: 'pat', tenant: OTHER_TENANT.domain, scopes: route.scopes }));
+      await probe.otherTenant(response, world, rest);
+    });
+
+    if (probe.otherUser) {
+      it('another user of the same tenant cannot reach the subscriber\'s data', async () => {
+        const response = await withToken(rest.token({ sub: 'mallory', scopes: route.scopes }));
+        probe.otherUser!(response, world);
+      });
+    }
+
+    if (probe.readOnly) {
+      it('the owner, with any one of the route\'s scopes, gets 200', async () => {
+        const owner = route.api === 'devportal' ? 'sam' : 'pat';
+        const response = await withToken(rest.token({ sub: owner, scopes: [route.scopes[route.scopes.length - 1]!] }));
+        expect(response.status).toBe(200);
+      });
+    }
+  });
+});
