@@ -1,0 +1,65 @@
+import type { InvoiceStatus } from './invoice-lifecycle';
+
+/**
+ * Billing-engine events in Meterline's own terms, so the core never reads an engine's payloads.
+ * An engine that pushes events (Stripe's webhooks) turns each verified delivery into one of these.
+ */
+export interface InvoiceSnapshot {
+  engineInvoiceId: string;
+  engineSubscriptionId: string | null;
+  status: InvoiceStatus;
+  currency: string;
+  /** Minor units. */
+  total: bigint;
+  amountDue: bigint;
+  amountPaid: bigint;
+  amountRemaining: bigint;
+  periodStart: Date;
+  periodEnd: Date;
+  hostedInvoiceUrl: string | null;
+  /** Why the engine issued it: subscription_create, subscription_cycle, subscription_update... */
+  billingReason: string | null;
+}
+
+interface EventBase {
+  /** The engine's event id: deliveries are deduplicated by it. */
+  id: string;
+  /** When the engine says it happened (not when it arrived). */
+  occurredAt: Date;
+  /** The connected account the event comes from; null for the platform account. */
+  account: string | null;
+}
+
+export type BillingEvent =
+  | (EventBase & {
+      type: 'invoice';
+      change: 'finalized' | 'paid' | 'voided' | 'marked_uncollectible' | 'payment_failed';
+      invoice: InvoiceSnapshot;
+      /** The engine's reason for a failed payment, safe to show. */
+      failure: string | null;
+    })
+  | (EventBase & {
+      type: 'subscription';
+      change: 'updated' | 'deleted';
+      engineSubscriptionId: string;
+      /** The engine's subscription status (active, past_due, unpaid, canceled, ...). */
+      status: string;
+    })
+  | (EventBase & { type: 'ignored'; engineType: string });
+
+/** Why a delivery was refused; nothing is read from a refused delivery. */
+export class WebhookRejectedError extends Error {
+  override readonly name = 'WebhookRejectedError';
+
+  constructor(
+    readonly reason: 'missing_signature' | 'bad_signature' | 'stale' | 'no_secret' | 'malformed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Verifies a raw delivery with the tenant's secret and translates it. */
+export interface WebhookVerifier {
+  verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent;
+}
