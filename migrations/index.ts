@@ -4,6 +4,7 @@ import * as schemaOwnership from './20250601000000_schema_ownership';
 import * as gatewayTables from './20250601000100_gateway_tables';
 import * as monetizationTables from './20250601000200_monetization_tables';
 import * as apiMonetizationState from './20250601000300_api_monetization_state';
+import * as usageTables from './20250801000000_usage_tables';
 
 /** One migration: its recorded name (the module's file name), `up`, `down`, and the tables it creates. */
 export interface MeterlineMigration {
@@ -22,4 +23,5 @@ export const migrations: readonly MeterlineMigration[] = [
   { name: '20250601000100_gateway_tables', ...gatewayTables },
   { name: '20250601000200_monetization_tables', ...monetizationTables },
   { name: '20250601000300_api_monetization_state', ...apiMonetizationState },
+  { name: '20250801000000_usage_tables', ...usageTables },
 ];

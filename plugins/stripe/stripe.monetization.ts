@@ -1,6 +1,7 @@
 import type { ApiRef, SubscriptionPolicy, SubscriptionRef } from '../../src/domain/model';
 import type {
   ApiRevenue,
+  BillingCycleInfo,
   BillingPlanChange,
   EngineDependencies,
   Monetization,
@@ -82,5 +83,9 @@ export class StripeMonetization implements Monetization {
 
   reportUsage(usage: UsageReport): Promise<UsageReportOutcome> {
     return this.usage.report(usage);
+  }
+
+  billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
+    return this.usage.billingCycle(subscription);
   }
 }

@@ -1,8 +1,9 @@
 import Stripe from 'stripe';
-import { MonetizationError, type UsageReport, type UsageReportOutcome } from '../../src/monetization/monetization';
+import { BILLING_CYCLES, type SubscriptionRef } from '../../src/domain/model';
+import { MonetizationError, type BillingCycleInfo, type UsageReport, type UsageReportOutcome } from '../../src/monetization/monetization';
 import { apiMeterEventName } from './meters';
 import type { StripeClients } from './stripe.clients';
-import { callStripe } from './stripe.errors';
+import { callStripe, isResourceMissing } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
 /**
@@ -47,6 +48,33 @@ export class UsageService {
       throw error;
     }
     return { sent: true };
+  }
+
+  /**
+   * The Stripe subscription's billing cycle anchor and its price's interval, read from the
+   * publisher's connected account. Null when the subscription is not billed or Stripe no longer
+   * has it.
+   */
+  async billingCycle(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
+    const apiId = await this.repository.apiId(subscription.api.uuid);
+    const applicationId = await this.repository.applicationId(subscription.application.uuid);
+    const row = apiId !== undefined && applicationId !== undefined ? await this.repository.monetizedSubscription(apiId, applicationId) : undefined;
+    const account = apiId !== undefined ? await this.repository.connectedAccountOfApi(apiId) : undefined;
+    if (!row || !account) return null;
+    const stripe = this.clients.forTenant(subscription.api.tenant.domain);
+    let found: Stripe.Subscription;
+    try {
+      found = await callStripe('retrieve the subscription', { account, subscription: subscription.uuid }, () =>
+        stripe.subscriptions.retrieve(row.stripeSubscriptionId, {}, { stripeAccount: account }),
+      );
+    } catch (error) {
+      if (isResourceMissing(error)) return null;
+      throw error;
+    }
+    const recurring = found.items.data[0]?.price.recurring;
+    const interval = BILLING_CYCLES.find((cycle) => cycle === recurring?.interval);
+    if (!recurring || !interval) return null;
+    return { anchor: new Date(found.billing_cycle_anchor * 1000), interval, intervalCount: recurring.interval_count };
   }
 }
 

@@ -65,6 +65,10 @@ export class FreeMonetization implements Monetization {
   async reportUsage() {
     return { sent: false as const, reason: 'the free engine bills nothing' };
   }
+
+  async billingCycleOf(): Promise<null> {
+    return null;
+  }
 }
 
 export const freeEngine: MonetizationEngineFactory = {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
-import type { ApiRef, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
+import type { ApiRef, BillingCycle, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
 
 /**
  * The contract between the gateway core and a billing engine (Stripe, or another), after WSO2's
@@ -72,6 +72,25 @@ export interface Monetization {
    * (subscription, meter, window) so that re-sending it can never bill twice.
    */
   reportUsage(usage: UsageReport): Promise<UsageReportOutcome>;
+
+  /**
+   * The billing cycle of a subscription the engine bills: its anchor and interval, from which
+   * every period boundary follows (anchor + n intervals, a month's day clamped to the month's
+   * length, as Stripe computes them). The usage publisher splits its windows at these boundaries
+   * so usage is billed in the period of its own time. Null when the engine does not bill the
+   * subscription (FREE tier, unmonetized API, unknown subscription).
+   *
+   * @example await engine.billingCycleOf(subscription)
+   *   // → { anchor: new Date('2026-01-31T10:00:00Z'), interval: 'month', intervalCount: 1 }
+   */
+  billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null>;
+}
+
+/** A subscription's billing periods: [anchor + n·interval, anchor + (n+1)·interval). */
+export interface BillingCycleInfo {
+  anchor: Date;
+  interval: BillingCycle;
+  intervalCount: number;
 }
 
 export interface MonetizationRequest {
