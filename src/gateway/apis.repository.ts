@@ -44,7 +44,7 @@ export class ApisRepository {
   }
 
   async list(tenant: TenantRef, page: { limit: number; offset: number }): Promise<{ total: number; apis: ApiRecord[] }> {
-    const counted = await this.db('AM_API').where({ ORGANIZATION: tenant.domain }).count({ total: '*' }).first();
+    const counted = await this.db('AM_API').where({ ORGANIZATION: tenant.domain }).count({ TOTAL: '*' }).first();
     const rows = await this.db('AM_API')
       .where({ ORGANIZATION: tenant.domain })
       .orderBy([{ column: 'API_NAME' }, { column: 'API_VERSION' }, { column: 'API_ID' }])
@@ -52,7 +52,7 @@ export class ApisRepository {
       .offset(page.offset)
       .select(COLUMNS);
     const policies = await this.policiesOf(rows.map((r) => Number(r.API_ID)));
-    return { total: Number(counted?.total ?? 0), apis: rows.map((row) => fromRow(row, tenant, policies)) };
+    return { total: Number(counted?.TOTAL ?? 0), apis: rows.map((row) => fromRow(row, tenant, policies)) };
   }
 
   /** The tenant's API with this name and version, or with this context, if any. */

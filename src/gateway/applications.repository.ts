@@ -44,9 +44,9 @@ export class ApplicationsRepository {
       const q = this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id });
       return filter.name === undefined ? q : q.andWhere({ NAME: filter.name });
     };
-    const counted = await base().count({ total: '*' }).first();
+    const counted = await base().count({ TOTAL: '*' }).first();
     const rows = await base().orderBy([{ column: 'NAME' }, { column: 'APPLICATION_ID' }]).limit(filter.limit).offset(filter.offset).select(COLUMNS);
-    return { total: Number(counted?.total ?? 0), applications: rows.map((row) => fromRow(row, owner.userId)) };
+    return { total: Number(counted?.TOTAL ?? 0), applications: rows.map((row) => fromRow(row, owner.userId)) };
   }
 
   /** Subscription counts per application id. */
@@ -56,8 +56,8 @@ export class ApplicationsRepository {
       .whereIn('APPLICATION_ID', applicationIds)
       .groupBy('APPLICATION_ID')
       .select('APPLICATION_ID')
-      .count({ n: '*' })) as Array<Record<string, unknown>>;
-    return new Map(rows.map((row) => [Number(row.APPLICATION_ID), Number(row.n)]));
+      .count({ N: '*' })) as Array<Record<string, unknown>>;
+    return new Map(rows.map((row) => [Number(row.APPLICATION_ID), Number(row.N)]));
   }
 
   async delete(applicationId: number): Promise<void> {

@@ -110,6 +110,8 @@ forEachTestDatabase((_kind, database) => {
       expect(stripeSubscriptions.data[0]!.items.data[0]!.price.unit_amount).toBe(1000);
       const one = await rest.call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, { token: tokens.subscriber });
       expect(one.body).toMatchObject({ subscriptionId: world.subscriptionId, status: 'UNBLOCKED', throttlingPolicy: world.gold.policyName });
+      const app = await rest.call('GET', `${DEVPORTAL}/applications/${world.applicationId}`, { token: tokens.subscriber });
+      expect(app.body.subscriptionCount).toBe(1);
       const usage = await rest.call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}/usage`, { token: tokens.subscriber });
       expect(usage.status).toBe(200);
       expect(usage.body.properties).toMatchObject({ Currency: 'USD', Subtotal: '10.00', Total: '10.00', 'Amount Due': '10.00' });
