@@ -1,0 +1,119 @@
+import type { Knex } from 'knex';
+
+type Db = Knex | Knex.Transaction;
+
+export const RECORD_TABLE = 'ML_USAGE_RECORD';
+
+/**
+ * - PENDING: frozen, not yet confirmed sent (sent again, with the same identifier, until it is);
+ * - SENT: the billing engine accepted it (or already had it);
+ * - NOT_BILLED: the engine does not bill the subscription any more (reported, not retried);
+ * - EXPIRED: the window is older than the engine accepts (Stripe: 35 days) — reported, not sent;
+ * - UNCERTAIN: a send was attempted more than `identifierMemoryMs` ago (Stripe remembers
+ *   identifiers for 24 h), so sending again might bill twice — reported for a person to settle.
+ */
+export type RecordState = 'PENDING' | 'SENT' | 'NOT_BILLED' | 'EXPIRED' | 'UNCERTAIN';
+
+export interface UsageRecord {
+  id: number;
+  subscriptionUuid: string;
+  apiUuid: string;
+  windowStart: number;
+  windowEnd: number;
+  firstEventSeq: number;
+  freezeBatch: number;
+  quantity: number;
+  identifier: string;
+  state: RecordState;
+  attempts: number;
+  createdAt: number;
+  firstAttemptAt: number | null;
+  sentAt: number | null;
+  lastError: string | null;
+}
+
+export type NewRecord = Omit<UsageRecord, 'id' | 'state' | 'attempts' | 'firstAttemptAt' | 'sentAt' | 'lastError'>;
+
+/** The usage records: what was frozen for the billing engine and how far sending it got. */
+export class RecordStore {
+  constructor(private readonly db: Knex) {}
+
+  async insert(tx: Db, records: readonly NewRecord[]): Promise<void> {
+    const rows = records.map((r) => ({
+      SUBSCRIPTION_UUID: r.subscriptionUuid,
+      API_UUID: r.apiUuid,
+      WINDOW_START: r.windowStart,
+      WINDOW_END: r.windowEnd,
+      FIRST_EVENT_SEQ: r.firstEventSeq,
+      FREEZE_BATCH: r.freezeBatch,
+      QUANTITY: r.quantity,
+      IDENTIFIER: r.identifier,
+      STATE: 'PENDING',
+      ATTEMPTS: 0,
+      CREATED_AT: r.createdAt,
+      FIRST_ATTEMPT_AT: null,
+      SENT_AT: null,
+      LAST_ERROR: null,
+    }));
+    for (let i = 0; i < rows.length; i += 100) await tx(RECORD_TABLE).insert(rows.slice(i, i + 100));
+  }
+
+  /** Every record still to send, per subscription in window order. */
+  async pending(): Promise<UsageRecord[]> {
+    const rows = await this.db(RECORD_TABLE).where({ STATE: 'PENDING' }).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ']);
+    return rows.map(toRecord);
+  }
+
+  async list(filter: { subscriptionUuid?: string; state?: RecordState } = {}): Promise<UsageRecord[]> {
+    const query = this.db(RECORD_TABLE).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ']);
+    if (filter.subscriptionUuid) query.where({ SUBSCRIPTION_UUID: filter.subscriptionUuid });
+    if (filter.state) query.where({ STATE: filter.state });
+    return (await query).map(toRecord);
+  }
+
+  /** Written before each send, so a record whose fate is unknown can be recognised later. */
+  async noteAttempt(record: UsageRecord, now: number): Promise<void> {
+    await this.db(RECORD_TABLE)
+      .where({ RECORD_ID: record.id })
+      .update({ ATTEMPTS: record.attempts + 1, FIRST_ATTEMPT_AT: record.firstAttemptAt ?? now });
+  }
+
+  async markSent(tx: Db, id: number, now: number): Promise<void> {
+    await tx(RECORD_TABLE).where({ RECORD_ID: id, STATE: 'PENDING' }).update({ STATE: 'SENT', SENT_AT: now, LAST_ERROR: null });
+  }
+
+  async markClosed(id: number, state: Exclude<RecordState, 'PENDING' | 'SENT'>, reason: string): Promise<void> {
+    await this.db(RECORD_TABLE).where({ RECORD_ID: id, STATE: 'PENDING' }).update({ STATE: state, LAST_ERROR: reason.slice(0, 1000) });
+  }
+
+  async noteError(id: number, reason: string): Promise<void> {
+    await this.db(RECORD_TABLE).where({ RECORD_ID: id }).update({ LAST_ERROR: reason.slice(0, 1000) });
+  }
+
+  /** Puts an UNCERTAIN or EXPIRED record back to PENDING (after a person checked the engine). */
+  async requeue(id: number): Promise<boolean> {
+    const n = await this.db(RECORD_TABLE).where({ RECORD_ID: id }).whereIn('STATE', ['UNCERTAIN', 'EXPIRED']).update({ STATE: 'PENDING', FIRST_ATTEMPT_AT: null });
+    return n > 0;
+  }
+}
+
+function toRecord(row: Record<string, unknown>): UsageRecord {
+  const optional = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return {
+    id: Number(row.RECORD_ID),
+    subscriptionUuid: String(row.SUBSCRIPTION_UUID),
+    apiUuid: String(row.API_UUID),
+    windowStart: Number(row.WINDOW_START),
+    windowEnd: Number(row.WINDOW_END),
+    firstEventSeq: Number(row.FIRST_EVENT_SEQ),
+    freezeBatch: Number(row.FREEZE_BATCH),
+    quantity: Number(row.QUANTITY),
+    identifier: String(row.IDENTIFIER),
+    state: String(row.STATE) as RecordState,
+    attempts: Number(row.ATTEMPTS),
+    createdAt: Number(row.CREATED_AT),
+    firstAttemptAt: optional(row.FIRST_ATTEMPT_AT),
+    sentAt: optional(row.SENT_AT),
+    lastError: row.LAST_ERROR === null || row.LAST_ERROR === undefined ? null : String(row.LAST_ERROR),
+  };
+}
