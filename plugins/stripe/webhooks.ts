@@ -95,6 +95,7 @@ function toSnapshot(invoice: Stripe.Invoice): InvoiceSnapshot {
   return {
     engineInvoiceId: invoice.id,
     engineSubscriptionId: typeof parentSubscription === 'string' ? parentSubscription : (parentSubscription?.id ?? null),
+    subscriptionUuid: invoice.parent?.subscription_details?.metadata?.meterline_subscription_uuid ?? null,
     status: INVOICE_STATUS[invoice.status ?? 'draft'] ?? 'DRAFT',
     currency: invoice.currency,
     total: BigInt(invoice.total),

@@ -9,6 +9,8 @@ export interface PaymentStanding {
   awaitingFirstPayment: boolean;
   /** When an invoice of the subscription first failed or became uncollectible, unpaid since. */
   failingSince: Date | null;
+  /** When the billing engine cancelled the subscription (e.g. after failed payments). */
+  cancelledAt: Date | null;
 }
 
 export interface TenantBillingRules {
@@ -25,6 +27,9 @@ export interface AccessDecision {
 }
 
 export function decideAccess(standing: PaymentStanding, rules: TenantBillingRules, now: Date): AccessDecision {
+  if (standing.cancelledAt !== null) {
+    return { status: 'BLOCKED', allowed: false, reason: 'the billing engine cancelled this subscription' };
+  }
   if (rules.holdUntilPaid && standing.awaitingFirstPayment) {
     return { status: 'ON_HOLD', allowed: false, reason: 'the first invoice of this subscription is not paid yet' };
   }

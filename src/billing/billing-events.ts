@@ -7,6 +7,8 @@ import type { InvoiceStatus } from './invoice-lifecycle';
 export interface InvoiceSnapshot {
   engineInvoiceId: string;
   engineSubscriptionId: string | null;
+  /** Meterline's subscription UUID, when the engine carries it on the invoice (Stripe: metadata). */
+  subscriptionUuid: string | null;
   status: InvoiceStatus;
   currency: string;
   /** Minor units. */

@@ -52,7 +52,7 @@ function withSuperTenant(config: MeterlineConfig): MeterlineConfig {
   if (config.tenants.some((t) => t.domain === SUPER_TENANT.domain)) return config;
   return {
     ...config,
-    tenants: [{ ...SUPER_TENANT, monetization_info: {} }, ...config.tenants],
+    tenants: [{ ...SUPER_TENANT, monetization_info: { hold_until_paid: false, payment_grace_period_days: 3 } }, ...config.tenants],
   };
 }
 

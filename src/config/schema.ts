@@ -134,6 +134,10 @@ const tenantSchema = z.strictObject({
     .strictObject({
       billing_engine_platform_account_key: nonEmpty.optional(),
       stripe_webhook_secret: nonEmpty.optional(),
+      /** New subscriptions on paid plans stay ON_HOLD until their first invoice is paid. */
+      hold_until_paid: z.boolean().default(false),
+      /** Days a subscription keeps access after a later invoice fails or becomes uncollectible. */
+      payment_grace_period_days: z.number().min(0).max(365).default(3),
     })
     .prefault({}),
 });

@@ -25,7 +25,7 @@ describe('access decided from local payment standing', () => {
   const rules = { holdUntilPaid: true, gracePeriodMs: 3 * day };
 
   it('a paid-plan subscription waits ON_HOLD for its first payment when the tenant asks for it', () => {
-    expect(decideAccess({ awaitingFirstPayment: true, failingSince: null }, rules, now)).toEqual({
+    expect(decideAccess({ awaitingFirstPayment: true, failingSince: null, cancelledAt: null }, rules, now)).toEqual({
       status: 'ON_HOLD',
       allowed: false,
       reason: 'the first invoice of this subscription is not paid yet',
@@ -33,17 +33,24 @@ describe('access decided from local payment standing', () => {
   });
 
   it('without that rule it may call at once', () => {
-    expect(decideAccess({ awaitingFirstPayment: true, failingSince: null }, { ...rules, holdUntilPaid: false }, now).allowed).toBe(true);
+    expect(decideAccess({ awaitingFirstPayment: true, failingSince: null, cancelledAt: null }, { ...rules, holdUntilPaid: false }, now).allowed).toBe(true);
   });
 
   it('a failed payment keeps access during the grace period', () => {
     const failingSince = new Date(now.getTime() - 3 * day + 1);
-    expect(decideAccess({ awaitingFirstPayment: false, failingSince }, rules, now)).toMatchObject({ status: 'UNBLOCKED', allowed: true });
+    expect(decideAccess({ awaitingFirstPayment: false, failingSince, cancelledAt: null }, rules, now)).toMatchObject({ status: 'UNBLOCKED', allowed: true });
+  });
+
+  it('a subscription the billing engine cancelled is blocked', () => {
+    expect(decideAccess({ awaitingFirstPayment: false, failingSince: null, cancelledAt: now }, rules, now)).toMatchObject({
+      status: 'BLOCKED',
+      reason: 'the billing engine cancelled this subscription',
+    });
   });
 
   it('and blocks once the grace period is over, saying since when', () => {
     const failingSince = new Date(now.getTime() - 3 * day);
-    expect(decideAccess({ awaitingFirstPayment: false, failingSince }, rules, now)).toEqual({
+    expect(decideAccess({ awaitingFirstPayment: false, failingSince, cancelledAt: null }, rules, now)).toEqual({
       status: 'BLOCKED',
       allowed: false,
       reason: `an invoice is unpaid since ${failingSince.toISOString()}`,

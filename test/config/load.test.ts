@@ -45,7 +45,7 @@ describe('defaults', () => {
     expect(config.server).toEqual({ host: '127.0.0.1', port: 9763 });
     expect(config.database.apim_db.type).toBe('sqlite');
     expect(config.database.apim_db.filename).toBe('data/meterline.db');
-    expect(config.tenants).toEqual([{ domain: 'carbon.super', id: -1234, monetization_info: {} }]);
+    expect(config.tenants).toEqual([{ domain: 'carbon.super', id: -1234, monetization_info: { hold_until_paid: false, payment_grace_period_days: 3 } }]);
     expect(config.apim.monetization.usage_publish_cron).toBe('');
   });
 

@@ -9,6 +9,8 @@ const ALL_MIGRATIONS = [
   '20250601000100_gateway_tables',
   '20250601000200_monetization_tables',
   '20250601000300_api_monetization_state',
+  '20250801000000_usage_tables',
+  '20250901000000_billing_records',
 ];
 
 const MIGRATED_TABLES = [
@@ -25,7 +27,14 @@ const MIGRATED_TABLES = [
   'AM_SUBSCRIPTION',
   'ML_API_MONETIZATION',
   'ML_API_POLICY',
+  'ML_INVOICE',
   'ML_SCHEMA_OWNERSHIP',
+  'ML_SUBSCRIPTION_BILLING',
+  'ML_USAGE_BILLING_CYCLE',
+  'ML_USAGE_EVENT',
+  'ML_USAGE_PUBLISH_JOB',
+  'ML_USAGE_RECORD',
+  'ML_WEBHOOK_EVENT',
 ];
 
 /** knex's own bookkeeping, which stays after a full rollback (recording that nothing is applied). */
