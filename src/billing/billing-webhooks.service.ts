@@ -62,6 +62,21 @@ export class BillingWebhooks {
     return 'applied';
   }
 
+  /**
+   * A subscription the billing engine now bills: record it (awaiting its first payment) and
+   * decide its access. Invoices that arrived before this (webhooks can beat the workflow) are
+   * adopted, so a first invoice already paid is not waited for again.
+   */
+  async subscriptionBilled(subscription: Omit<SubscriptionBillingRow, 'awaitingFirstPayment' | 'failingSince' | 'cancelledAt'>, now: Date) {
+    return this.repository.transaction(async (trx) => {
+      const existing = await this.repository.subscriptionByUuid(subscription.subscriptionUuid, trx);
+      const row: SubscriptionBillingRow = existing ?? { ...subscription, awaitingFirstPayment: true, failingSince: null, cancelledAt: null };
+      if (!existing) await this.repository.insertSubscription(trx, row, now);
+      const standing = await this.refreshStanding(trx, row, now, {});
+      return decideAccess(standing, this.rulesOf(row.tenantDomain), now);
+    });
+  }
+
   private async subscriptionOf(trx: Knex.Transaction, snapshot: InvoiceSnapshot): Promise<SubscriptionBillingRow | undefined> {
     if (snapshot.subscriptionUuid) {
       const byUuid = await this.repository.subscriptionByUuid(snapshot.subscriptionUuid, trx);

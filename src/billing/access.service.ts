@@ -1,0 +1,32 @@
+import { decideAccess, type AccessDecision, type TenantBillingRules } from './access-policy';
+import type { BillingRepository } from './billing.repository';
+
+/** The gateway statuses that deny calls whatever the payment standing (set by an admin). */
+const DENYING_GATEWAY_STATUSES = new Set(['BLOCKED', 'ON_HOLD', 'REJECTED']);
+
+export type AccessAnswer = AccessDecision & { subscriptionId: string };
+
+/**
+ * Answers "may this subscription call now?" from local state: the gateway's subscription row
+ * and, for billed subscriptions, the payment standing the webhooks keep. Grace periods are
+ * judged against `now`, so a subscription is blocked the moment its grace runs out, without
+ * waiting for another event.
+ */
+export class AccessService {
+  constructor(
+    private readonly repository: BillingRepository,
+    private readonly rulesOf: (tenantDomain: string) => TenantBillingRules,
+  ) {}
+
+  async check(subscriptionUuid: string, now: Date): Promise<AccessAnswer | undefined> {
+    const gateway = await this.repository.gatewayStatus(subscriptionUuid);
+    if (!gateway) return undefined;
+    const billing = await this.repository.subscriptionByUuid(subscriptionUuid);
+    if (!billing) {
+      const allowed = !DENYING_GATEWAY_STATUSES.has(gateway.status);
+      const status = allowed ? 'UNBLOCKED' : gateway.status === 'ON_HOLD' ? 'ON_HOLD' : 'BLOCKED';
+      return { subscriptionId: subscriptionUuid, status, allowed, reason: allowed ? null : `the subscription is ${gateway.status}` };
+    }
+    return { subscriptionId: subscriptionUuid, ...decideAccess(billing, this.rulesOf(gateway.tenantDomain), now) };
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { AccessService } from '../../src/billing/access.service';
+import type { BillingEvent, InvoiceSnapshot } from '../../src/billing/billing-events';
+import { BillingRepository } from '../../src/billing/billing.repository';
+import { BillingWebhooks } from '../../src/billing/billing-webhooks.service';
+import { migrateLatest } from '../../src/db/migrator';
+import { createLogger } from '../../src/logger';
+import { forEachTestDatabase } from '../helpers/databases';
+import { fixedMonthly, GatewaySeed } from '../plugins/stripe/harness';
+
+const DAY = 86_400_000;
+const T0 = new Date('2026-11-01T00:00:00Z');
+const at = (days: number) => new Date(T0.getTime() + days * DAY);
+
+forEachTestDatabase((_kind, database) => {
+  beforeAll(() => migrateLatest(database().knex));
+
+  function services(rules = { holdUntilPaid: true, gracePeriodMs: 3 * DAY }) {
+    const repository = new BillingRepository(database().knex);
+    return {
+      repository,
+      webhooks: new BillingWebhooks(repository, () => rules, createLogger('silent')),
+      access: new AccessService(repository, () => rules),
+    };
+  }
+
+  /** A gateway subscription to a paid plan, and the engine's id for it. */
+  async function paidSubscription() {
+    const seed = new GatewaySeed(database().knex);
+    const subscriber = await seed.subscriber();
+    const app = await seed.application(subscriber);
+    const api = await seed.api();
+    const policy = await seed.policy('Gold', fixedMonthly('10'));
+    const subscription = await seed.subscription(api, app, subscriber, policy);
+    return {
+      subscriptionUuid: subscription.uuid,
+      tenantDomain: 'carbon.super',
+      apiUuid: api.uuid,
+      applicationUuid: app.uuid,
+      engineSubscriptionId: `sub_${randomUUID().slice(0, 12)}`,
+      engineAccount: 'acct_publisher',
+    };
+  }
+
+  let eventCounter = 0;
+  function invoiceEvent(
+    change: Extract<BillingEvent, { type: 'invoice' }>['change'],
+    invoice: Partial<InvoiceSnapshot> & Pick<InvoiceSnapshot, 'engineInvoiceId' | 'status'>,
+    occurredAt: Date,
+    id = `evt_${(eventCounter += 1)}_${randomUUID().slice(0, 8)}`,
+  ): BillingEvent {
+    return {
+      id,
+      occurredAt,
+      account: 'acct_publisher',
+      type: 'invoice',
+      change,
+      failure: change === 'payment_failed' ? 'Your card was declined.' : null,
+      invoice: {
+        engineSubscriptionId: null,
+        subscriptionUuid: null,
+        currency: 'usd',
+        total: 1000n,
+        amountDue: 1000n,
+        amountPaid: invoice.status === 'PAID' ? 1000n : 0n,
+        amountRemaining: invoice.status === 'PAID' ? 0n : 1000n,
+        periodStart: T0,
+        periodEnd: at(30),
+        hostedInvoiceUrl: `https://pay.example/${invoice.engineInvoiceId}`,
+        billingReason: 'subscription_create',
+        ...invoice,
+      },
+    };
+  }
+
+  it('a new paid-plan subscription is ON_HOLD until its first invoice is paid, then UNBLOCKED', async () => {
+    const { webhooks, access, repository } = services();
+    const sub = await paidSubscription();
+    expect((await webhooks.subscriptionBilled(sub, at(0))).status).toBe('ON_HOLD');
+    expect(await repository.gatewayStatus(sub.subscriptionUuid)).toMatchObject({ status: 'ON_HOLD' });
+
+    const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
+    expect(await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), at(0))).toBe('applied');
+    expect(await access.check(sub.subscriptionUuid, at(0))).toMatchObject({ status: 'ON_HOLD', allowed: false });
+
+    await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(1)), at(1));
+    expect(await access.check(sub.subscriptionUuid, at(1))).toMatchObject({ status: 'UNBLOCKED', allowed: true });
+    expect(await repository.gatewayStatus(sub.subscriptionUuid)).toMatchObject({ status: 'UNBLOCKED' });
+    const [record] = await repository.invoicesOfSubscription(sub.subscriptionUuid);
+    expect(record).toMatchObject({ status: 'PAID', amountPaid: 1000n, amountRemaining: 0n, finalizedAt: at(0), paidAt: at(1), apiUuid: sub.apiUuid });
+  });
+
+  it('a paid that arrives before finalized is not rolled back', async () => {
+    const { webhooks, repository } = services();
+    const sub = await paidSubscription();
+    await webhooks.subscriptionBilled(sub, at(0));
+    const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
+    await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(1)), at(1));
+    await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN', amountPaid: 0n }, at(0)), at(2));
+    const [record] = await repository.invoicesOfSubscription(sub.subscriptionUuid);
+    expect(record).toMatchObject({ status: 'PAID', amountPaid: 1000n, finalizedAt: at(0), paidAt: at(1) });
+  });
+
+  it('a retried delivery (same event id) changes nothing', async () => {
+    const { webhooks, repository } = services();
+    const sub = await paidSubscription();
+    await webhooks.subscriptionBilled(sub, at(0));
+    const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
+    const event = invoiceEvent('payment_failed', { ...invoice, status: 'OPEN' }, at(3));
+    expect(await webhooks.apply('carbon.super', event, at(3))).toBe('applied');
+    expect(await webhooks.apply('carbon.super', event, at(9))).toBe('duplicate');
+    const [record] = await repository.invoicesOfSubscription(sub.subscriptionUuid);
+    expect(record!.firstFailedAt).toEqual(at(3));
+  });
+
+  it('a failed later invoice blocks after the grace period, and paying it unblocks', async () => {
+    const { webhooks, access } = services();
+    const sub = await paidSubscription();
+    await webhooks.subscriptionBilled(sub, at(0));
+    const first = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
+    await webhooks.apply('carbon.super', invoiceEvent('paid', { ...first, status: 'PAID' }, at(0)), at(0));
+
+    const second = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId, billingReason: 'subscription_cycle' };
+    await webhooks.apply('carbon.super', invoiceEvent('payment_failed', { ...second, status: 'OPEN' }, at(30)), at(30));
+    expect(await access.check(sub.subscriptionUuid, at(32))).toMatchObject({ status: 'UNBLOCKED', allowed: true });
+    expect(await access.check(sub.subscriptionUuid, at(33))).toMatchObject({ status: 'BLOCKED', allowed: false, reason: expect.stringContaining('unpaid since') });
+
+    await webhooks.apply('carbon.super', invoiceEvent('paid', { ...second, status: 'PAID' }, at(34)), at(34));
+    expect(await access.check(sub.subscriptionUuid, at(34))).toMatchObject({ status: 'UNBLOCKED', allowed: true });
+  });
+
+  it('an uncollectible invoice counts as failing from when it was written off', async () => {
+    const { webhooks, access } = services({ holdUntilPaid: false, gracePeriodMs: 0 });
+    const sub = await paidSubscription();
+    await webhooks.subscriptionBilled(sub, at(0));
+    const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId, billingReason: 'subscription_cycle' };
+    await webhooks.apply('carbon.super', invoiceEvent('marked_uncollectible', { ...invoice, status: 'UNCOLLECTIBLE' }, at(40)), at(40));
+    expect(await access.check(sub.subscriptionUuid, at(40))).toMatchObject({ status: 'BLOCKED' });
+  });
+
+  it('invoices that arrive before the subscription is recorded are adopted when it is', async () => {
+    const { webhooks, access, repository } = services();
+    const sub = await paidSubscription();
+    const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId, subscriptionUuid: sub.subscriptionUuid };
+    expect(await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(0)), at(0))).toBe('applied');
+
+    expect((await webhooks.subscriptionBilled(sub, at(0))).status).toBe('UNBLOCKED');
+    expect(await access.check(sub.subscriptionUuid, at(0))).toMatchObject({ allowed: true });
+    expect((await repository.invoicesOfSubscription(sub.subscriptionUuid))[0]).toMatchObject({ apiUuid: sub.apiUuid, applicationUuid: sub.applicationUuid });
+  });
+
+  it('an event for an object Meterline does not know is acknowledged and stores nothing', async () => {
+    const { webhooks, repository } = services();
+    const stranger = invoiceEvent('paid', { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: 'sub_not_ours', status: 'PAID' }, at(0));
+    expect(await webhooks.apply('carbon.super', stranger, at(0))).toBe('unknown_object');
+    expect(await repository.invoiceByEngineId(database().knex, (stranger as Extract<BillingEvent, { type: 'invoice' }>).invoice.engineInvoiceId)).toBeUndefined();
+  });
+
+  it('a subscription the engine cancels is blocked', async () => {
+    const { webhooks, access } = services();
+    const sub = await paidSubscription();
+    await webhooks.subscriptionBilled(sub, at(0));
+    const cancelled: BillingEvent = {
+      id: `evt_${randomUUID()}`,
+      occurredAt: at(50),
+      account: 'acct_publisher',
+      type: 'subscription',
+      change: 'deleted',
+      engineSubscriptionId: sub.engineSubscriptionId,
+      status: 'canceled',
+    };
+    expect(await webhooks.apply('carbon.super', cancelled, at(50))).toBe('applied');
+    expect(await access.check(sub.subscriptionUuid, at(50))).toMatchObject({ status: 'BLOCKED', reason: 'the billing engine cancelled this subscription' });
+  });
+
+  it('a subscription without billing follows the gateway status', async () => {
+    const { access } = services();
+    const sub = await paidSubscription();
+    expect(await access.check(sub.subscriptionUuid, at(0))).toEqual({ subscriptionId: sub.subscriptionUuid, status: 'UNBLOCKED', allowed: true, reason: null });
+    expect(await access.check('no-such-subscription', at(0))).toBeUndefined();
+  });
+});
