@@ -21,10 +21,12 @@ import type { StripeOptions } from './stripe.options';
 import { StripeRepository } from './stripe.repository';
 import { SubscriptionsService } from './subscriptions.service';
 import { UsageService } from './usage.service';
+import { StripeWebhookVerifier } from './webhooks';
 
 /** The Stripe billing engine: the Monetization contract, delegated to one service per concern. */
 export class StripeMonetization implements Monetization {
   readonly name = 'stripe';
+  readonly webhooks = new StripeWebhookVerifier();
   private readonly plans: PlansService;
   private readonly apiPlans: ApiPlanCopies;
   private readonly subscriptions: SubscriptionsService;

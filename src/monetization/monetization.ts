@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { WebhookVerifier } from '../billing/billing-events';
 import type { Logger } from '../logger';
 import type { ApiRef, BillingCycle, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
 
@@ -84,6 +85,13 @@ export interface Monetization {
    *   // → { anchor: new Date('2026-01-31T10:00:00Z'), interval: 'month', intervalCount: 1 }
    */
   billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null>;
+
+  /**
+   * For engines that push billing events (Stripe's webhooks): verifies a raw delivery with the
+   * tenant's secret and translates it into a Meterline billing event. Engines without push
+   * events leave it out, and Meterline then has no webhook endpoint for them.
+   */
+  readonly webhooks?: WebhookVerifier;
 }
 
 /** A subscription's billing periods: [anchor + n·interval, anchor + (n+1)·interval). */
