@@ -8,6 +8,7 @@ import { tenantDirectoryFrom } from '../monetization/tenant-directory';
 import { TokenVerifier } from './auth/tokens';
 import { errorHandler, notFoundBody } from './errors';
 import { healthHandler } from './health';
+import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
 
@@ -35,6 +36,7 @@ export function createApp({ db, logger, engine, config, clock }: AppDependencies
     const gateway = createGateway({ db, engine, config, logger, ...(clock ? { clock } : {}) });
     app.use('/api/am', express.json({ limit: '100kb' }));
     app.use(registerRoutes(ROUTES, { verifier, gateway }));
+    app.use(devportalPages({ verifier, gateway }));
   }
 
   app.use((req, res) => {

@@ -1,0 +1,101 @@
+import { currencyExponent, formatDecimal, formatMinorUnits, parseDecimal } from '../../domain/money';
+import type { SubscriptionRecord } from '../../gateway/model';
+import type { PendingInvoice } from '../../monetization/monetization';
+import { escapeHtml, page } from './html';
+
+/** Minor units as a grouped exact amount with its currency code: 1234567n USD → "12,345.67 USD". */
+export function formatMoney(minor: bigint, currency: string): string {
+  return `${groupThousands(formatMinorUnits(minor, currency))} ${currency.toUpperCase()}`;
+}
+
+/**
+ * A unit price Stripe gives in (possibly fractional) minor units, "0.05" US cents, as the major
+ * unit the policy was priced in, "0.0005 USD". Exact: the decimal point moves, nothing rounds.
+ */
+export function formatUnitPrice(minorUnitDecimal: string, currency: string): string {
+  const value = parseDecimal(minorUnitDecimal);
+  return `${groupThousands(formatDecimal({ digits: value.digits, scale: value.scale + currencyExponent(currency) }))} ${currency.toUpperCase()}`;
+}
+
+function groupThousands(amount: string): string {
+  const negative = amount.startsWith('-');
+  const [whole, fraction] = (negative ? amount.slice(1) : amount).split('.');
+  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${negative ? '-' : ''}${grouped}${fraction === undefined ? '' : `.${fraction}`}`;
+}
+
+function day(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+/**
+ * The subscriber's pending invoice: period, one line per item (API, quantity, unit price,
+ * amount), totals, and the payment link where Stripe has one. Every amount carries its exact
+ * major-unit value in `data-amount`, the same string the REST API's usage map gives.
+ */
+export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice): string {
+  const { currency } = invoice;
+  const money = (minor: bigint) => formatMoney(minor, currency);
+  const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, currency));
+  const lines = invoice.lines
+    .map(
+      (line) => `<tr data-line>
+        <td data-field="description">${escapeHtml(line.description)}</td>
+        <td data-field="api">${escapeHtml(line.apiName ?? subscription.api.name)}</td>
+        <td class="num" data-field="quantity">${escapeHtml(line.quantity.toLocaleString('en-US'))}</td>
+        <td class="num" data-field="unit-price">${line.unitAmountDecimal === null ? '—' : escapeHtml(formatUnitPrice(line.unitAmountDecimal, currency))}</td>
+        <td class="num" data-field="amount" data-amount="${exact(line.amount)}">${escapeHtml(money(line.amount))}</td>
+      </tr>`,
+    )
+    .join('\n');
+  const total = (label: string, field: string, minor: bigint, extra = '') =>
+    `<tr${extra}><td colspan="4">${label}</td><td class="num" data-field="${field}" data-amount="${exact(minor)}">${escapeHtml(money(minor))}</td></tr>`;
+  const pay = invoice.hostedInvoiceUrl
+    ? `<p><a class="pay" data-field="pay" href="${escapeHtml(invoice.hostedInvoiceUrl)}" rel="noopener noreferrer">Pay this invoice</a></p>`
+    : `<p class="muted" data-field="no-payment-link">Nothing to pay yet: this invoice is issued at the end of the period.</p>`;
+  return page(
+    `Invoice for ${subscription.api.name}`,
+    `<header class="bar">
+      <div>
+        <h1>Pending invoice</h1>
+        <div class="muted"><span data-field="api-name">${escapeHtml(subscription.api.name)} ${escapeHtml(subscription.api.version)}</span>
+          · application <span data-field="application">${escapeHtml(subscription.application.name)}</span>
+          · plan <span data-field="tier">${escapeHtml(subscription.tier)}</span></div>
+      </div>
+      <form method="post" action="/devportal/logout"><button type="submit">Sign out</button></form>
+    </header>
+    <p>Period <strong data-field="period-start">${day(invoice.periodStart)}</strong> to <strong data-field="period-end">${day(invoice.periodEnd)}</strong> (UTC)
+      ${invoice.accountName ? ` · billed by <span data-field="account-name">${escapeHtml(invoice.accountName)}</span>` : ''}</p>
+    <table>
+      <thead><tr><th>Description</th><th>API</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead>
+      <tbody>${lines || '<tr><td colspan="5" class="muted">No charges yet in this period.</td></tr>'}</tbody>
+      <tfoot>
+        ${total('Subtotal', 'subtotal', invoice.subtotal)}
+        ${total('Tax', 'tax', invoice.tax)}
+        ${total('Total', 'total', invoice.total, ' class="total"')}
+        ${total('Amount due', 'amount-due', invoice.amountDue)}
+      </tfoot>
+    </table>
+    <p class="muted">Currency <span data-field="currency">${escapeHtml(currency.toUpperCase())}</span>${invoice.paid ? ' · paid' : ''}</p>
+    ${pay}`,
+  );
+}
+
+export function renderMessagePage(title: string, message: string): string {
+  return page(title, `<h1>${escapeHtml(title)}</h1><p data-field="message">${escapeHtml(message)}</p><p><a href="/devportal/login">Sign in</a></p>`);
+}
+
+export function renderSignInPage(next: string, error?: string): string {
+  return page(
+    'Sign in',
+    `<h1>Sign in to the developer portal</h1>
+    <p class="muted">Paste an access token with the <code>apim:subscribe</code> scope (for a local deployment: <code>meterline token --sub you --scope apim:subscribe</code>).</p>
+    ${error ? `<p class="error" data-field="error">${escapeHtml(error)}</p>` : ''}
+    <form class="signin" method="post" action="/devportal/login">
+      <input type="hidden" name="next" value="${escapeHtml(next)}">
+      <label for="token">Access token</label>
+      <textarea id="token" name="token" required autocomplete="off" spellcheck="false"></textarea>
+      <p><button type="submit">Sign in</button></p>
+    </form>`,
+  );
+}

@@ -1,0 +1,71 @@
+import type { SubscriptionRecord } from '../../../src/gateway/model';
+import { formatMoney, formatUnitPrice, renderInvoicePage } from '../../../src/http/pages/invoice-view';
+import type { PendingInvoice } from '../../../src/monetization/monetization';
+
+/** The invoice page's rendering, without a browser: currency formats, the pay link, escaping. */
+const subscription = {
+  uuid: 's-1',
+  tier: 'Gold',
+  status: 'UNBLOCKED',
+  api: { name: '<script>alert(1)</script>', version: '1.0' },
+  application: { name: 'app "one"' },
+} as unknown as SubscriptionRecord;
+
+function invoice(overrides: Partial<PendingInvoice> = {}): PendingInvoice {
+  return {
+    invoiceId: null, description: null, currency: 'usd', accountName: 'Publisher & Co', accountCountry: 'US', customerEmail: null,
+    periodStart: new Date('2026-11-01T00:00:00Z'), periodEnd: new Date('2026-12-01T00:00:00Z'), dueDate: null, nextPaymentAttempt: null,
+    paid: false, subtotal: 123456n, tax: 0n, total: 123456n, amountDue: 123456n, amountPaid: 0n, amountRemaining: 123456n,
+    lines: [{ description: 'Gold', apiName: 'Maps', quantity: 1, unitAmountDecimal: '123456', amount: 123456n }],
+    hostedInvoiceUrl: null,
+    ...overrides,
+  };
+}
+
+describe('money on the invoice page', () => {
+  it.each([
+    [123456n, 'usd', '1,234.56 USD'],
+    [5n, 'usd', '0.05 USD'],
+    [500n, 'jpy', '500 JPY'],
+    [1234567n, 'jpy', '1,234,567 JPY'],
+    [1234n, 'kwd', '1.234 KWD'],
+    [-25n, 'eur', '-0.25 EUR'],
+  ])('%s minor units of %s are "%s"', (minor, currency, text) => {
+    expect(formatMoney(minor, currency)).toBe(text);
+  });
+
+  it.each([
+    ['0.05', 'usd', '0.0005 USD'],
+    ['1000', 'usd', '10 USD'],
+    ['0.5', 'jpy', '0.5 JPY'],
+    ['12.5', 'kwd', '0.0125 KWD'],
+  ])('unit price of %s minor units in %s is "%s"', (decimal, currency, text) => {
+    expect(formatUnitPrice(decimal, currency)).toBe(text);
+  });
+});
+
+describe('renderInvoicePage', () => {
+  it('escapes every value taken from data', () => {
+    const html = renderInvoicePage(subscription, invoice());
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('app &quot;one&quot;');
+    expect(html).toContain('Publisher &amp; Co');
+  });
+
+  it('links to Stripe\'s payment page when the invoice has one, and says so when it has none', () => {
+    const withLink = renderInvoicePage(subscription, invoice({ hostedInvoiceUrl: 'https://invoice.stripe.com/i/acct_1/inv_1?x=1&y=2' }));
+    expect(withLink).toContain('href="https://invoice.stripe.com/i/acct_1/inv_1?x=1&amp;y=2"');
+    expect(withLink).toContain('data-field="pay"');
+    const without = renderInvoicePage(subscription, invoice());
+    expect(without).not.toContain('data-field="pay"');
+    expect(without).toContain('data-field="no-payment-link"');
+  });
+
+  it('shows totals with their exact amounts and the period in UTC days', () => {
+    const html = renderInvoicePage(subscription, invoice());
+    expect(html).toContain('data-field="total" data-amount="1234.56">1,234.56 USD<');
+    expect(html).toContain('data-field="period-start">2026-11-01<');
+    expect(html).toContain('data-field="period-end">2026-12-01<');
+  });
+});
