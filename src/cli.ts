@@ -6,6 +6,9 @@ import { EngineOptionsError } from './monetization/monetization';
 import { UnknownEngineError } from './monetization/registry';
 import { SUPER_TENANT, type MeterlineConfig } from './config/schema';
 import { mintToken } from './http/auth/tokens';
+import pino from 'pino';
+import { publishUsageCommand } from './usage/publish-command';
+import { UsageOptionsError } from './usage/options';
 import { connectDatabase } from './db/connect';
 import { migrateLatest, rollbackAll } from './db/migrator';
 import { createLogger } from './logger';
@@ -17,6 +20,7 @@ Commands:
   serve               run the HTTP service
   migrate             apply pending database migrations
   migrate --down      roll every migration back (drops the tables Meterline created)
+  publish-usage       publish captured usage to the billing engine, with progress (--wait: wait for a running job first)
   token               print a bearer token for the REST API, signed with [auth.jwt]'s key
   help                show this text
 
@@ -41,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       down: { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
       port: { type: 'string' },
       sub: { type: 'string' },
       scope: { type: 'string' },
@@ -58,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   if (values.down && command !== 'migrate') throw new UsageError('--down goes with "migrate"');
   if (values.port !== undefined && command !== 'serve') throw new UsageError('--port goes with "serve"');
+  if (values.wait && command !== 'publish-usage') throw new UsageError('--wait goes with "publish-usage"');
   const port = values.port === undefined ? undefined : parsePort(values.port);
   const tokenFlags = (['sub', 'scope', 'tenant', 'email', 'expires-in'] as const).filter((flag) => values[flag] !== undefined);
   if (tokenFlags.length > 0 && command !== 'token') throw new UsageError(`--${tokenFlags[0]} goes with "token"`);
@@ -73,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
       return migrate(config, values.down ?? false);
     case 'token':
       return token(config, values);
+    case 'publish-usage':
+      return publishUsageCommand(config, createLogger(config.logging.level, pino.destination(2)), { wait: values.wait ?? false });
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -147,7 +155,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof UsageError || error instanceof EngineOptionsError || error instanceof UnknownEngineError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof EngineOptionsError || error instanceof UsageOptionsError || error instanceof UnknownEngineError) {
       process.stderr.write(`meterline: ${error.message}\n`);
       if (error instanceof UsageError) process.stderr.write(`\n${USAGE}`);
       process.exitCode = 2;
