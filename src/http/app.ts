@@ -7,6 +7,7 @@ import type { Monetization } from '../monetization/monetization';
 import { tenantDirectoryFrom } from '../monetization/tenant-directory';
 import { TokenVerifier } from './auth/tokens';
 import { errorHandler, notFoundBody } from './errors';
+import { buildOpenApiDocument, meterlineVersion } from './openapi/document';
 import { healthHandler } from './health';
 import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
@@ -34,6 +35,11 @@ export function createApp({ db, logger, engine, config, clock }: AppDependencies
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
     const verifier = jwt ? new TokenVerifier(jwt, tenantDirectoryFrom(config)) : undefined;
     const gateway = createGateway({ db, engine, config, logger, ...(clock ? { clock } : {}) });
+    let openApi: Record<string, unknown> | undefined;
+    app.get('/api/am/openapi.json', (_req, res) => {
+      openApi ??= buildOpenApiDocument(ROUTES, meterlineVersion());
+      res.json(openApi);
+    });
     app.use('/api/am', express.json({ limit: '100kb' }));
     app.use(registerRoutes(ROUTES, { verifier, gateway }));
     app.use(devportalPages({ verifier, gateway }));

@@ -101,7 +101,7 @@ it('after signing in, the subscriber sees the pending invoice with the amounts t
   // The session cookie cannot be read by scripts, is never sent cross-site, and stays in the portal.
   const [cookie] = await context.cookies();
   expect(cookie).toMatchObject({ name: 'meterline_devportal', httpOnly: true, sameSite: 'Strict', path: '/devportal' });
-  expect(await page.evaluate(() => document.cookie)).toBe('');
+  expect(await page.evaluate('document.cookie')).toBe('');
 
   const field = (name: string) => page.locator(`[data-field="${name}"]`);
   expect(await field('api-name').textContent()).toBe(`${api.name} 1.0.0`);

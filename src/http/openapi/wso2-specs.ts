@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import type { ApiName } from '../route';
 
 /** An OpenAPI 3.0 document as parsed JSON. */
 export type OpenApiDocument = {
@@ -11,7 +10,15 @@ export type OpenApiDocument = {
 };
 export type OpenApiOperation = { responses: Record<string, unknown>; security?: unknown; [key: string]: unknown };
 
-const FILES: Record<ApiName, string> = { admin: 'admin-api.yaml', publisher: 'publisher-api.yaml', devportal: 'devportal-api.yaml' };
+/** The REST APIs WSO2 defines (Meterline may serve others of its own). */
+export const WSO2_APIS = ['admin', 'publisher', 'devportal'] as const;
+export type Wso2ApiName = (typeof WSO2_APIS)[number];
+
+export function isWso2Api(api: string): api is Wso2ApiName {
+  return (WSO2_APIS as readonly string[]).includes(api);
+}
+
+const FILES: Record<Wso2ApiName, string> = { admin: 'admin-api.yaml', publisher: 'publisher-api.yaml', devportal: 'devportal-api.yaml' };
 
 /** The folder with WSO2's YAML files: next to this module under ts-jest, in the source tree for dist/. */
 function specFolder(): string {
@@ -44,10 +51,10 @@ function withoutCodeSamples(source: string): string {
   return out.join('\n');
 }
 
-const cache = new Map<ApiName, OpenApiDocument>();
+const cache = new Map<Wso2ApiName, OpenApiDocument>();
 
 /** WSO2's OpenAPI document of one of the three REST APIs (parsed once, then shared: do not mutate). */
-export function wso2Spec(api: ApiName): OpenApiDocument {
+export function wso2Spec(api: Wso2ApiName): OpenApiDocument {
   let document = cache.get(api);
   if (!document) {
     document = load(withoutCodeSamples(readFileSync(join(specFolder(), FILES[api]), 'utf8'))) as OpenApiDocument;

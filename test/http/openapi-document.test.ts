@@ -1,0 +1,74 @@
+import Ajv2019 from 'ajv/dist/2019';
+import { API_BASE_PATHS } from '../../src/http/route';
+import { ROUTES } from '../../src/http/routes';
+import { forEachTestDatabase } from '../helpers/databases';
+import { startRestHarness, type RestHarness } from '../helpers/rest-harness';
+import { startStripeServer, type StripeServer } from '../stripe-server';
+
+/** GET /api/am/openapi.json: Meterline's own OpenAPI document of what it implements. */
+let stripeServer: StripeServer;
+beforeAll(async () => {
+  stripeServer = await startStripeServer({ port: 0 });
+});
+afterAll(() => stripeServer.close());
+
+forEachTestDatabase((kind, database) => {
+  if (kind !== 'sqlite') return; // the document does not depend on the database
+  let rest: RestHarness;
+  let doc: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  beforeAll(async () => {
+    rest = await startRestHarness(database(), stripeServer);
+    const response = await rest.call('GET', '/api/am/openapi.json');
+    expect(response.status).toBe(200);
+    doc = response.body;
+  });
+  afterAll(() => rest.close());
+
+  it('lists exactly the implemented operations, each with its scopes', () => {
+    expect(doc.openapi).toBe('3.0.1');
+    const operations = Object.entries(doc.paths as Record<string, Record<string, { security: Array<{ OAuth2Security: string[] }> }>>).flatMap(
+      ([path, methods]) => Object.entries(methods).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.security[0]!.OAuth2Security] as const),
+    );
+    const expected = ROUTES.map((r) => [`${r.method.toUpperCase()} ${API_BASE_PATHS[r.api]}${r.path}`, [...r.scopes]] as const);
+    expect(Object.fromEntries(operations)).toEqual(Object.fromEntries(expected));
+    expect(Object.keys(doc.components.securitySchemes.OAuth2Security.flows.clientCredentials.scopes).sort()).toEqual(
+      [...new Set(ROUTES.flatMap((r) => r.scopes))].sort(),
+    );
+  });
+
+  it('every $ref resolves inside the document', () => {
+    const refs: string[] = [];
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(visit);
+      if (typeof node !== 'object' || node === null) return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === '$ref' && typeof value === 'string') refs.push(value);
+        else visit(value);
+      }
+    };
+    visit(doc);
+    expect(refs.length).toBeGreaterThan(20);
+    const unresolved = refs.filter((ref) => {
+      const [, section, name] = /^#\/components\/([^/]+)\/(.+)$/.exec(ref) ?? [];
+      return section === undefined || doc.components[section]?.[name!] === undefined;
+    });
+    expect(unresolved).toEqual([]);
+  });
+
+  it('request bodies are what Meterline validates: the policy body refuses unknown fields', () => {
+    const schema = doc.paths['/api/am/admin/v4/throttling/policies/subscription'].post.requestBody.content['application/json'].schema;
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(expect.arrayContaining(['policyName', 'defaultLimit']));
+    const validate = new Ajv2019({ strict: false }).compile(schema);
+    expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT', requestCount: { timeUnit: 'min', unitTime: 1, requestCount: 5 } } })).toBe(true);
+    expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT' }, stopOnQuotaReach: true })).toBe(false);
+  });
+
+  it('responses are WSO2\'s schemas, plus 401 and 403 as WSO2 errors', () => {
+    const create = doc.paths['/api/am/devportal/v3/subscriptions'].post;
+    expect(create.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/Devportal.Subscription');
+    expect(create.responses['401'].content['application/json'].schema.$ref).toBe('#/components/schemas/Devportal.Error');
+    expect(doc.components.schemas['Devportal.Subscription'].required).toEqual(['applicationId', 'throttlingPolicy']);
+    expect(doc.paths['/api/am/publisher/v4/apis/{apiId}'].get.parameters).toEqual([{ name: 'apiId', in: 'path', required: true, schema: expect.objectContaining({ type: 'string' }) }]);
+  });
+});
