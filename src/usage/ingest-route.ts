@@ -1,0 +1,67 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { GatewayError } from '../gateway/errors';
+import type { TokenVerifier } from '../http/auth/tokens';
+import { usageBatchSchema } from './ingest';
+import type { UsageService } from './usage-service';
+
+export const USAGE_INGEST_PATH = '/api/am/usage/v1/events';
+/** The scope a gateway's token needs to push usage. */
+export const USAGE_INGEST_SCOPE = 'apim:usage_ingest';
+
+/**
+ * `POST /api/am/usage/v1/events` — gateways push request events in batches of up to 1,000
+ * (`{ "events": [...] }`). Answers 200 with one result per event: `accepted` (with `billable`
+ * and, when not billable, the reason), `duplicate` (the event id was stored before; nothing
+ * changes) or `rejected` (with every problem, field by field); good events of a batch are stored
+ * even when others are rejected. Events of another tenant than the token's are rejected.
+ *
+ * Not a WSO2 operation, so it has its own base path and body limit (1 MB, about 3,000 events);
+ * authentication, scope check and error bodies are the REST API's.
+ */
+export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier | undefined): Router {
+  const router = express.Router();
+  router.post(USAGE_INGEST_PATH, express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
+    const header = req.get('authorization');
+    const match = header === undefined ? null : /^Bearer\s+([A-Za-z0-9_\-.=]+)\s*$/i.exec(header);
+    if (!match) throw new GatewayError('UNAUTHENTICATED', 'A bearer access token is required (Authorization: Bearer <token>)');
+    if (!verifier) throw new GatewayError('UNAUTHENTICATED', 'Token authentication is not configured on this server ([auth.jwt])');
+    const principal = verifier.verify(match[1]!);
+    if (!principal.scopes.has(USAGE_INGEST_SCOPE)) {
+      throw new GatewayError('FORBIDDEN', `The access token does not allow this operation; it needs the scope ${USAGE_INGEST_SCOPE}`);
+    }
+    if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
+    const parsed = usageBatchSchema.safeParse(req.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = ['body', ...issue.path.map(String)].join('.');
+      throw new GatewayError('INVALID_INPUT', `${field}: ${issue.message}`, { field });
+    }
+    const tenant = principal.tenant.domain;
+    const foreign = parsed.data.events.map((event) => {
+      const claimed = (event as { tenant?: unknown } | null)?.tenant;
+      return typeof claimed === 'string' && claimed !== tenant;
+    });
+    const result = await usage.ingestion.ingest(parsed.data.events.filter((_, i) => !foreign[i]));
+    // Put the foreign-tenant rejections back in their places.
+    const results: typeof result.results = [];
+    let next = 0;
+    parsed.data.events.forEach((event, index) => {
+      if (foreign[index]) {
+        const eventId = (event as { eventId?: unknown }).eventId;
+        results.push({
+          index,
+          eventId: typeof eventId === 'string' ? eventId : null,
+          status: 'rejected',
+          errors: [{ field: `events[${index}].tenant`, message: `is not the access token's tenant (${tenant})` }],
+        });
+      } else {
+        const own = result.results[next]!;
+        next += 1;
+        results.push({ ...own, index, ...(own.status === 'rejected' ? { errors: own.errors.map((e) => ({ ...e, field: e.field.replace(/^events\[\d+\]/, `events[${index}]`) })) } : {}) });
+      }
+    });
+    res.set('Cache-Control', 'no-store');
+    res.status(200).json({ ...result, rejected: result.rejected + foreign.filter(Boolean).length, results });
+  });
+  return router;
+}
