@@ -42,7 +42,7 @@ export class GatewayError extends Error {
   }
 
   static invalid(field: string, message: string): GatewayError {
-    return new GatewayError('INVALID_INPUT', `${field}: ${message}`, { field });
+    return new GatewayError('INVALID_INPUT', `${field}: ${message}`, { field, problems: [{ field, message }] });
   }
 
   static notFound(what: string): GatewayError {
