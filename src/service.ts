@@ -9,11 +9,14 @@ import { buildMonetizationEngine } from './monetization/build-engine';
 import type { Monetization } from './monetization/monetization';
 import { EngineRegistry } from './monetization/registry';
 import { builtInEngines } from '../plugins';
+import { scheduleUsagePublishing } from './usage/schedule';
+import { UsageService } from './usage/usage-service';
 
 export interface RunningService {
   url: string;
   db: Knex;
   engine: Monetization;
+  usage: UsageService;
   /** Stops accepting requests, lets the ones in flight finish, then closes the database pool. */
   close(): Promise<void>;
 }
@@ -37,14 +40,19 @@ export async function startService({ config, logger, port, registry, clock }: Se
       const applied = await migrateLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
-    const http = await listen(createApp({ db, logger, engine, config, ...(clock ? { clock } : {}) }), config.server.host, port ?? config.server.port);
+    const usage = new UsageService({ db, engine, logger, config, ...(clock ? { clock } : {}) });
+    const http = await listen(createApp({ db, logger, engine, config, usage, ...(clock ? { clock } : {}) }), config.server.host, port ?? config.server.port);
+    const stopSchedule = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
     logger.info({ url: http.url, database: config.database.apim_db.type }, 'meterline is listening');
     return {
       url: http.url,
       db,
       engine,
+      usage,
       close: async () => {
+        await stopSchedule();
         await http.close();
+        await usage.publisher.stop(); // a running job stops after its calls in flight; the next one resumes
         await db.destroy();
       },
     };

@@ -12,6 +12,9 @@ import { healthHandler } from './health';
 import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
+import { usageIngestRouter } from '../usage/ingest-route';
+import { publishUsageRoutes } from '../usage/routes';
+import type { UsageService } from '../usage/usage-service';
 
 export interface AppDependencies {
   db: Knex;
@@ -20,10 +23,12 @@ export interface AppDependencies {
   engine?: Monetization;
   config?: MeterlineConfig;
   clock?: () => Date;
+  /** Usage capture and publishing (src/usage): its ingestion and publish-usage routes. */
+  usage?: UsageService;
 }
 
 /** Builds the HTTP application; the caller decides where it listens. */
-export function createApp({ db, logger, engine, config, clock }: AppDependencies): Express {
+export function createApp({ db, logger, engine, config, clock, usage }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -40,8 +45,9 @@ export function createApp({ db, logger, engine, config, clock }: AppDependencies
       openApi ??= buildOpenApiDocument(ROUTES, meterlineVersion());
       res.json(openApi);
     });
+    if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    app.use(registerRoutes(ROUTES, { verifier, gateway }));
+    app.use(registerRoutes([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway }));
     app.use(devportalPages({ verifier, gateway }));
   }
 

@@ -1,0 +1,84 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { migrateLatest } from '../../src/db/migrator';
+import { UsageRecorder, type UsageSink } from '../../src/usage/middleware';
+import { forEachTestDatabase } from '../helpers/databases';
+import { startStripeServer, type StripeServer } from '../stripe-server';
+import { monetizedWorld } from './world';
+
+let server: StripeServer;
+beforeAll(async () => {
+  server = await startStripeServer({ port: 0 });
+});
+afterAll(() => server.close());
+
+forEachTestDatabase((_kind, database) => {
+  beforeAll(() => migrateLatest(database().knex));
+
+  it('records every call of a gateway without a database write on the request path, and flushes all of it on close', async () => {
+    const world = await monetizedWorld(server, database().knex, 1);
+    const { subscription } = world.billed[0]!;
+    let inFlight = 0;
+    const sink: UsageSink = {
+      ingest: async (events) => {
+        inFlight += 1;
+        try {
+          return await world.usage.ingestion.ingest(events);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    const recorder = new UsageRecorder(sink, {
+      flushIntervalMs: 60_000, // only the batch size and close() flush in this test
+      batchSize: 10,
+      identify: (req) =>
+        req.path === '/health'
+          ? undefined
+          : { apiId: subscription.api.uuid, applicationId: subscription.application.uuid, subscriptionId: subscription.uuid, tenant: 'carbon.super' },
+      clock: world.clock,
+    });
+    const app = express();
+    app.use(recorder.middleware());
+    app.get('/hello', (_req, res) => res.send('hello'));
+    app.get('/missing', (_req, res) => res.status(404).send('no'));
+    app.get('/health', (_req, res) => res.send('ok'));
+    const http = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => http.once('listening', resolve));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+
+    for (let i = 0; i < 23; i += 1) expect((await fetch(`${base}/hello`)).status).toBe(200);
+    await fetch(`${base}/missing`);
+    await fetch(`${base}/health`);
+    expect(recorder.pending).toBeLessThan(10); // full batches went out in the background
+    await recorder.close();
+    await new Promise((resolve) => http.close(resolve));
+
+    expect(recorder.pending).toBe(0);
+    expect(inFlight).toBe(0);
+    const rows = await database().knex('ML_USAGE_EVENT').where({ APPLICATION_UUID: subscription.application.uuid }).select('HTTP_STATUS', 'PUBLISH_STATE');
+    expect(rows).toHaveLength(24);
+    expect(rows.filter((r) => Number(r.PUBLISH_STATE) === 1)).toHaveLength(23);
+    expect(rows.filter((r) => Number(r.HTTP_STATUS) === 404)).toHaveLength(1);
+  });
+
+  it('keeps events through a failing sink and sends them once it recovers', async () => {
+    const received: unknown[] = [];
+    let down = true;
+    const recorder = new UsageRecorder(
+      { ingest: async (events) => { if (down) throw new Error('sink down'); received.push(...events); return { accepted: events.length, duplicates: 0, rejected: 0, results: [] }; } },
+      { flushIntervalMs: 60_000, batchSize: 1000, identify: () => ({ apiId: 'a', applicationId: 'b', consumerKey: 'k', tenant: 't' }) },
+    );
+    const app = express().use(recorder.middleware()).get('/x', (_req, res) => res.send('x'));
+    const http = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => http.once('listening', resolve));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    for (let i = 0; i < 5; i += 1) await fetch(`${base}/x`);
+    await recorder.flush();
+    expect(recorder.pending).toBe(5);
+    down = false;
+    await recorder.close();
+    await new Promise((resolve) => http.close(resolve));
+    expect(received).toHaveLength(5);
+  });
+});
