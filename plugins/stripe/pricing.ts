@@ -43,6 +43,25 @@ export function priceParams(
   }
 }
 
+/**
+ * The base fee of a DYNAMICRATE plan that has one, as inline price data for a subscription item
+ * on the API's product: charged each cycle in advance beside the metered usage. Undefined when
+ * the plan has no base fee.
+ */
+export function baseFeeItem(pricing: PolicyPricing, policyName: string, productId: string): Stripe.SubscriptionCreateParams.Item | undefined {
+  if (pricing.plan !== 'DYNAMICRATE' || pricing.fixedPrice === undefined) return undefined;
+  const base = priceParams({ plan: 'FIXEDRATE', currency: pricing.currency, billingCycle: pricing.billingCycle, fixedPrice: pricing.fixedPrice }, policyName);
+  return {
+    price_data: {
+      currency: base.currency,
+      product: productId,
+      unit_amount: base.unit_amount!,
+      recurring: { interval: pricing.billingCycle },
+    },
+    quantity: 1,
+  };
+}
+
 /** Whether an existing Stripe price already charges what `wanted` describes. */
 export function priceMatches(
   price: Stripe.Price,

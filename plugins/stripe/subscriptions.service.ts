@@ -7,6 +7,7 @@ import { idempotencyKey } from './idempotency';
 import type { StripeClients } from './stripe.clients';
 import type { StripeOptions } from './stripe.options';
 import { callStripe, findInStripe } from './stripe.errors';
+import { baseFeeItem } from './pricing';
 import type { StripeRepository } from './stripe.repository';
 
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
@@ -49,7 +50,7 @@ export class SubscriptionsService {
     const subscriberId = await this.require(this.repository.subscriberId(subscriber.userId, api.tenant.id), `subscriber ${subscriber.userId}`);
     const platform = await this.customers.ensurePlatformCustomer(stripe, subscription, subscriberId);
     const shared = await this.customers.ensureSharedCustomer(stripe, { subscription, applicationId, account, platform });
-    const stripeSubscription = await this.findOrCreate(stripe, { subscription, account, priceId: plan.planId, shared });
+    const stripeSubscription = await this.findOrCreate(stripe, { subscription, account, plan, shared });
 
     try {
       await this.repository.insertMonetizedSubscription({
@@ -105,9 +106,14 @@ export class SubscriptionsService {
    */
   private async findOrCreate(
     stripe: Stripe,
-    input: { subscription: SubscriptionRef; account: string; priceId: string; shared: { customerId: string; defaultPaymentMethod: string | null } },
+    input: {
+      subscription: SubscriptionRef;
+      account: string;
+      plan: { planId: string; productId: string };
+      shared: { customerId: string; defaultPaymentMethod: string | null };
+    },
   ): Promise<Stripe.Subscription> {
-    const { subscription, account, priceId, shared } = input;
+    const { subscription, account, plan, shared } = input;
     const earlier = await this.earlierAttempts(stripe, shared.customerId, account, subscription.uuid);
     const live = earlier.find((s) => !FINISHED.has(s.status));
     if (live) return live;
@@ -117,7 +123,7 @@ export class SubscriptionsService {
       stripe.subscriptions.create(
         {
           customer: shared.customerId,
-          items: [{ price: priceId }],
+          items: [{ price: plan.planId }, ...optional(baseFeeItem(subscription.policy.pricing!, subscription.policy.name, plan.productId))],
           ...(payByCard
             ? { collection_method: 'charge_automatically', default_payment_method: shared.defaultPaymentMethod! }
             : { collection_method: 'send_invoice', days_until_due: this.options.days_until_due }),
@@ -164,4 +170,8 @@ export class SubscriptionsService {
     if (value === undefined) throw new MonetizationError('NOT_FOUND', `${what} does not exist`);
     return value;
   }
+}
+
+function optional<T>(value: T | undefined): T[] {
+  return value === undefined ? [] : [value];
 }

@@ -17,10 +17,14 @@ export type MonetizationPlan = (typeof MONETIZATION_PLANS)[number];
 export const BILLING_CYCLES = ['day', 'week', 'month', 'year'] as const;
 export type BillingCycle = (typeof BILLING_CYCLES)[number];
 
-/** What a COMMERCIAL policy charges. Amounts are exact decimal strings in the major unit. */
+/**
+ * What a COMMERCIAL policy charges. Amounts are exact decimal strings in the major unit.
+ * FIXEDRATE: `fixedPrice` per billing cycle, in advance. DYNAMICRATE: `pricePerRequest` for the
+ * cycle's usage, in arrears, plus an optional `fixedPrice` base fee per cycle, in advance.
+ */
 export type PolicyPricing =
   | { plan: 'FIXEDRATE'; currency: string; billingCycle: BillingCycle; fixedPrice: string }
-  | { plan: 'DYNAMICRATE'; currency: string; billingCycle: BillingCycle; pricePerRequest: string };
+  | { plan: 'DYNAMICRATE'; currency: string; billingCycle: BillingCycle; pricePerRequest: string; fixedPrice?: string };
 
 /** A subscription throttling policy (tier, business plan). */
 export interface SubscriptionPolicy {

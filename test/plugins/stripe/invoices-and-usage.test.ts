@@ -57,6 +57,20 @@ forEachTestDatabase((_kind, database) => {
       expect(map['Period Start']).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
     });
 
+    it('of a per-request plan with a base fee has both lines: the fee in advance, the calls in arrears', async () => {
+      const { engine, stripe, account, subscriptions } = await subscribedWorld({ ...perRequest('0.01'), fixedPrice: '5.00' });
+      const { subscription, stripeId } = subscriptions[0]!;
+      const stripeSub = await stripe.subscriptions.retrieve(stripeId, {}, { stripeAccount: account });
+      expect(stripeSub.items.data.map((i) => i.price.recurring?.usage_type).sort()).toEqual(['licensed', 'metered']);
+      const first = (await stripe.invoices.list({ subscription: stripeId }, { stripeAccount: account })).data[0]!;
+      expect(first.total).toBe(500);
+
+      await engine.reportUsage({ subscription, quantity: 300, windowStart: now(), windowEnd: now(), identifier: `base-${subscription.uuid}` });
+      const preview = await engine.getCurrentUsageForSubscription(subscription);
+      expect(preview.lines.map((l) => [l.quantity, l.amount])).toEqual(expect.arrayContaining([[1, 500n], [300, 300n]]));
+      expect(preview.amountDue).toBe(800n);
+    });
+
     it('of a JPY fixed plan is in whole yen', async () => {
       const { engine, subscriptions } = await subscribedWorld(fixedMonthly('500', 'jpy'));
       const invoice = await engine.getCurrentUsageForSubscription(subscriptions[0]!.subscription);
