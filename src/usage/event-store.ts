@@ -90,17 +90,22 @@ export class EventStore {
     }));
   }
 
-  /** The batch's usage of one subscription in [start, end): for windows cut at a period boundary. */
-  async frozenBetween(tx: Db, batch: number, subscriptionUuid: string, start: number, end: number): Promise<{ quantity: number; firstEventSeq: number } | null> {
-    const row = await tx(EVENT_TABLE)
-      .where({ FREEZE_BATCH: batch, SUBSCRIPTION_UUID: subscriptionUuid })
-      .where('EVENT_TIME', '>=', start)
-      .where('EVENT_TIME', '<', end)
-      .sum({ QUANTITY: 'QUANTITY' })
-      .min({ FIRST_SEQ: 'SEQ' })
-      .first();
-    if (!row || row.FIRST_SEQ === null || row.FIRST_SEQ === undefined) return null;
-    return { quantity: Number(row.QUANTITY), firstEventSeq: Number(row.FIRST_SEQ) };
+  /**
+   * The batch's events in the given hours (time, quantity, sequence), for the few windows cut at
+   * a period boundary: one query for all of them, split in memory.
+   */
+  async frozenEventsInHours(tx: Db, batch: number, hours: readonly number[]): Promise<Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }>> {
+    const found: Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }> = [];
+    for (let i = 0; i < hours.length; i += 500) {
+      const rows = (await tx(EVENT_TABLE)
+        .where({ FREEZE_BATCH: batch })
+        .whereIn('EVENT_HOUR', hours.slice(i, i + 500))
+        .select('SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ')) as Array<Record<string, unknown>>;
+      for (const row of rows) {
+        found.push({ subscriptionUuid: String(row.SUBSCRIPTION_UUID), time: Number(row.EVENT_TIME), quantity: Number(row.QUANTITY), seq: Number(row.SEQ) });
+      }
+    }
+    return found;
   }
 
   /** Billable calls stored per subscription (frozen or not): what the engine must end up billing. */

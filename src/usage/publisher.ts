@@ -90,6 +90,25 @@ export class UsagePublisher {
     return { started: true, runId, resumedFrom: claim.resumedFrom };
   }
 
+  /**
+   * Freezes pending usage into records without sending anything (under the lease, like a job):
+   * what a job's first phase does. For benchmarks and for inspecting what the next job will send.
+   */
+  async freezeOnly(): Promise<{ frozen: boolean }> {
+    const now = this.now();
+    await this.jobs.ensureRows(now, this.deps.lookBackDays);
+    const runId = randomUUID();
+    const claim = await this.jobs.claim({ owner: this.owner, runId, now, leaseMs: this.leaseMs });
+    if (!claim.claimed) return { frozen: false };
+    const state = { lost: false, failures: [] as Failure[] };
+    try {
+      await this.freezeAll(runId, now, new Pacer(this.deps.options.requests_per_second), state);
+    } finally {
+      await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: state.failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
+    }
+    return { frozen: true };
+  }
+
   /** The job this process runs, if any. */
   current(): Promise<RunSummary> | undefined {
     return this.running;
@@ -211,14 +230,33 @@ export class UsagePublisher {
       }
     }
     const createdAt = this.now();
+    const cut = [...spans.values()].map((span) => ({
+      span,
+      windows: splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycles.get(span.subscriptionUuid) ?? null),
+    }));
+    // Windows cut at a period boundary are summed from their events, fetched in one query.
+    const cutHours = new Set<number>();
+    for (const { span, windows } of cut) {
+      if (windows.length === 1) continue;
+      const first = Math.floor(span.hour / windowHours) * windowHours;
+      for (let h = first; h < first + windowHours; h += 1) cutHours.add(h);
+    }
+    const cutEvents = new Map<string, Array<{ time: number; quantity: number; seq: number }>>();
+    if (cutHours.size > 0) {
+      for (const e of await this.events.frozenEventsInHours(tx, batch, [...cutHours])) {
+        const list = cutEvents.get(e.subscriptionUuid) ?? [];
+        list.push(e);
+        cutEvents.set(e.subscriptionUuid, list);
+      }
+    }
     const records: NewRecord[] = [];
-    for (const span of spans.values()) {
-      const windows = splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycles.get(span.subscriptionUuid) ?? null);
+    for (const { span, windows } of cut) {
       for (const window of windows) {
-        const content =
-          windows.length === 1
-            ? { quantity: span.quantity, firstEventSeq: span.firstEventSeq }
-            : await this.events.frozenBetween(tx, batch, span.subscriptionUuid, window.start, window.end);
+        let content: { quantity: number; firstEventSeq: number } | null = { quantity: span.quantity, firstEventSeq: span.firstEventSeq };
+        if (windows.length > 1) {
+          const inside = (cutEvents.get(span.subscriptionUuid) ?? []).filter((e) => e.time >= window.start && e.time < window.end);
+          content = inside.length === 0 ? null : { quantity: inside.reduce((sum, e) => sum + e.quantity, 0), firstEventSeq: Math.min(...inside.map((e) => e.seq)) };
+        }
         if (!content || content.quantity <= 0) continue;
         records.push({
           subscriptionUuid: span.subscriptionUuid,

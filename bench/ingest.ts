@@ -1,0 +1,64 @@
+/**
+ * Ingestion throughput: events/s through UsageIngestion (validation, billability lookups, dedup
+ * by event id) into each database, against a plain multi-row insert of the same rows with the
+ * same driver. BENCH_EVENTS (default 100,000), BENCH_BATCH (default 1,000), BENCH_DATABASES.
+ */
+import { configSchema } from '../src/config/schema';
+import { migrateLatest } from '../src/db/migrator';
+import { UsageIngestion } from '../src/usage/ingest';
+import { SubscriptionLookup } from '../src/usage/subscription-lookup';
+import { benchDatabases, envInt, event, openDatabase, report, seedBilledSubscriptions } from './support';
+
+async function main() {
+  const total = envInt('BENCH_EVENTS', 100_000);
+  const batch = envInt('BENCH_BATCH', 1_000);
+  configSchema.parse({});
+  for (const kind of benchDatabases()) {
+    const database = await openDatabase(kind);
+    try {
+      const db = database.knex;
+      await migrateLatest(db);
+      const { subscriptions } = await seedBilledSubscriptions(db, 100);
+      const ingestion = new UsageIngestion(db, new SubscriptionLookup(db, () => -1234, 5_000), () => new Date());
+      const now = Date.now();
+      const make = (prefix: string, i: number) => event(subscriptions[i % subscriptions.length]!, `${prefix}-${i}`, now - (i % 3_600_000));
+
+      let started = performance.now();
+      for (let i = 0; i < total; i += batch) {
+        const result = await ingestion.ingest(Array.from({ length: Math.min(batch, total - i) }, (_, j) => make('ingest', i + j)));
+        if (result.accepted !== Math.min(batch, total - i)) throw new Error('an event was not accepted');
+      }
+      const ingestSeconds = (performance.now() - started) / 1000;
+
+      started = performance.now();
+      for (let i = 0; i < total; i += batch) {
+        const rows = Array.from({ length: Math.min(batch, total - i) }, (_, j) => {
+          const e = make('plain', i + j);
+          return {
+            EVENT_ID: e.eventId, EVENT_TIME: e.timestamp, EVENT_HOUR: Math.floor(e.timestamp / 3_600_000), API_UUID: e.apiId, APPLICATION_UUID: e.applicationId,
+            SUBSCRIPTION_UUID: e.subscriptionId, CONSUMER_KEY: null, TENANT_DOMAIN: e.tenant, HTTP_STATUS: 200, QUANTITY: 1, RECEIVED_AT: now,
+            PUBLISH_STATE: 1, NOT_BILLABLE: null, FREEZE_BATCH: null,
+          };
+        });
+        for (let k = 0; k < rows.length; k += 500) await db('ML_USAGE_EVENT').insert(rows.slice(k, k + 500));
+      }
+      const plainSeconds = (performance.now() - started) / 1000;
+      report({
+        benchmark: 'ingestion',
+        database: kind,
+        events: total,
+        batch,
+        ingestEventsPerSecond: Math.round(total / ingestSeconds),
+        plainInsertRowsPerSecond: Math.round(total / plainSeconds),
+        ratio: Number((plainSeconds / ingestSeconds).toFixed(2)),
+      });
+    } finally {
+      await database.destroy();
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message.slice(0, 500) : error);
+  process.exitCode = 1;
+});
