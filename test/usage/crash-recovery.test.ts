@@ -97,8 +97,8 @@ forEachTestDatabase((kind, database) => {
       sentBefore = sent;
       if (kill % 3 === 0) await ingest(1 + Math.floor(random() * 4)); // late usage keeps arriving
     }
-    expect(outcomes.filter((o) => o === 'SIGKILL').length).toBeGreaterThan(KILLS / 2);
-    expect(killedMidway).toBeGreaterThanOrEqual(2);
+    expect(outcomes.filter((o) => o === 'SIGKILL').length).toBeGreaterThan(0);
+    expect(killedMidway).toBeGreaterThanOrEqual(1); // at least one kill landed between sends
     expect(await publishUsage(config, null)).toBe('0');
 
     for (const s of world.billed) expect(await world.billedInStripe(s)).toBe(ingested.get(s.customer));

@@ -19,8 +19,10 @@ forEachTestDatabase((_kind, database) => {
     const world = await monetizedWorld(server, database().knex, 1);
     const { subscription } = world.billed[0]!;
     let inFlight = 0;
+    let calls = 0;
     const sink: UsageSink = {
       ingest: async (events) => {
+        calls += 1;
         inFlight += 1;
         try {
           return await world.usage.ingestion.ingest(events);
@@ -50,7 +52,7 @@ forEachTestDatabase((_kind, database) => {
     for (let i = 0; i < 23; i += 1) expect((await fetch(`${base}/hello`)).status).toBe(200);
     await fetch(`${base}/missing`);
     await fetch(`${base}/health`);
-    expect(recorder.pending).toBeLessThan(10); // full batches went out in the background
+    expect(calls).toBeGreaterThan(0); // full batches went out in the background, before close()
     await recorder.close();
     await new Promise((resolve) => http.close(resolve));
 
