@@ -1,29 +1,32 @@
 import Ajv2019 from 'ajv/dist/2019';
 import { API_BASE_PATHS } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
-import { forEachTestDatabase } from '../helpers/databases';
+import { migrateLatest } from '../../src/db/migrator';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { startRestHarness, type RestHarness } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
-/** GET /api/am/openapi.json: Meterline's own OpenAPI document of what it implements. */
+/** GET /api/am/openapi.json: Meterline's own OpenAPI document of what it implements (independent of the database: SQLite only). */
 let stripeServer: StripeServer;
+let database: TestDatabase;
+let rest: RestHarness;
+let doc: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 beforeAll(async () => {
   stripeServer = await startStripeServer({ port: 0 });
+  database = await createTestDatabase({ kind: 'sqlite' });
+  await migrateLatest(database.knex);
+  rest = await startRestHarness(database, stripeServer);
+  const response = await rest.call('GET', '/api/am/openapi.json');
+  expect(response.status).toBe(200);
+  doc = response.body;
 });
-afterAll(() => stripeServer.close());
+afterAll(async () => {
+  await rest?.close();
+  await database?.destroy();
+  await stripeServer?.close();
+});
 
-forEachTestDatabase((kind, database) => {
-  if (kind !== 'sqlite') return; // the document does not depend on the database
-  let rest: RestHarness;
-  let doc: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  beforeAll(async () => {
-    rest = await startRestHarness(database(), stripeServer);
-    const response = await rest.call('GET', '/api/am/openapi.json');
-    expect(response.status).toBe(200);
-    doc = response.body;
-  });
-  afterAll(() => rest.close());
-
+describe('the OpenAPI document', () => {
   it('lists exactly the implemented operations, each with its scopes', () => {
     expect(doc.openapi).toBe('3.0.1');
     const operations = Object.entries(doc.paths as Record<string, Record<string, { security: Array<{ OAuth2Security: string[] }> }>>).flatMap(
