@@ -5,13 +5,15 @@ import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec 
 /**
  * The usage publisher's tables (see docs/usage.md):
  * - ML_USAGE_EVENT: every request event captured or ingested, deduplicated by EVENT_ID, with its
- *   billability decided at ingestion and, once published, the record it was frozen into;
+ *   billability decided at ingestion. Rows are never updated: freezing reads them by SEQ range;
  * - ML_USAGE_RECORD: what is (to be) sent to the billing engine: one subscription, one meter, one
  *   window, a frozen quantity and the identifier that makes re-sending harmless;
  * - ML_USAGE_PUBLISH_JOB: the publisher's lease and progress (WSO2's AM_MONETIZATION_USAGE row is
  *   kept in step for clients that read it);
  * - ML_USAGE_BILLING_CYCLE: each subscription's billing-cycle anchor, read once from the engine,
- *   so windows can be split at period boundaries.
+ *   so windows can be split at period boundaries;
+ * - ML_USAGE_SOURCE_POSITION: how far the publisher has frozen each usage source (for the local
+ *   event store: the highest ML_USAGE_EVENT.SEQ already in a record).
  * Times are epoch milliseconds in BIGINT columns: the same on all five databases, no zone games.
  * No foreign keys: usage is evidence and outlives the subscriptions and APIs it names.
  */
@@ -37,19 +39,13 @@ const usageEvent: TableSpec = {
     /** Calls this row stands for: 1 for a request event, a count for usage imported from analytics. */
     t.integer('QUANTITY').notNullable();
     t.bigInteger('RECEIVED_AT').notNullable();
-    /** 0 not billable, 1 billable and not yet frozen, 2 frozen into a usage record by FREEZE_BATCH. */
+    /** 1 billable, 0 not billable (decided at ingestion, never changed). */
     t.smallint('PUBLISH_STATE').notNullable();
     /** Why a stored event is not billed (UNSUCCESSFUL_CALL, UNKNOWN_SUBSCRIPTION, ...). */
     t.string('NOT_BILLABLE', 40);
-    /**
-     * The freeze that put the event in a record: the record is the batch's events of its
-     * subscription inside its window (ML_USAGE_RECORD.FREEZE_BATCH).
-     */
-    t.integer('FREEZE_BATCH');
     t.unique(['EVENT_ID'], { indexName: 'ML_USAGE_EVENT_ID_UK', useConstraint: true });
-    t.check('?? in (0, 1, 2)', ['PUBLISH_STATE'], 'ML_USAGE_EVENT_STATE_CK');
-    t.index(['PUBLISH_STATE', 'SUBSCRIPTION_UUID', 'EVENT_HOUR'], 'ML_USAGE_EVENT_PENDING_IX');
-    t.index(['FREEZE_BATCH', 'SUBSCRIPTION_UUID'], 'ML_USAGE_EVENT_BATCH_IX');
+    t.check('?? in (0, 1)', ['PUBLISH_STATE'], 'ML_USAGE_EVENT_STATE_CK');
+    // No other index: freezing reads a SEQ range of the primary key, and every index slows ingestion.
   },
 };
 
@@ -64,9 +60,20 @@ const usageRecord: TableSpec = {
     t.string('API_UUID', 256).notNullable();
     t.bigInteger('WINDOW_START').notNullable();
     t.bigInteger('WINDOW_END').notNullable();
-    /** The smallest ML_USAGE_EVENT.SEQ frozen into the record: tells apart records of one window. */
+    /**
+     * The smallest ML_USAGE_EVENT.SEQ frozen into the record (another source's part number):
+     * tells apart records of one window.
+     */
     t.integer('FIRST_EVENT_SEQ').notNullable();
     t.integer('FREEZE_BATCH').notNullable();
+    /** The usage source read (`local`: the events table). */
+    t.string('SOURCE', 40).notNullable();
+    /**
+     * The freeze batch's source range (POSITION_AFTER, POSITION_UP_TO]: the record holds its
+     * subscription's billable events of that range inside its window.
+     */
+    t.bigInteger('POSITION_AFTER').notNullable();
+    t.bigInteger('POSITION_UP_TO').notNullable();
     t.integer('QUANTITY').notNullable();
     /** Sent as the meter event's identifier and idempotency key; at most 100 characters (Stripe). */
     t.string('IDENTIFIER', 100).notNullable();
@@ -124,10 +131,24 @@ const billingCycle: TableSpec = {
   },
 };
 
+const sourcePosition: TableSpec = {
+  name: 'ML_USAGE_SOURCE_POSITION',
+  requiredColumns: [],
+  references: [],
+  define(t) {
+    /** The source's configured name (`[apim.monetization.usage_publisher] source`). */
+    t.string('SOURCE', 40).notNullable();
+    /** Everything up to here is in records; moved in the transaction that inserts them. */
+    t.bigInteger('POSITION').notNullable();
+    t.bigInteger('UPDATED_AT').notNullable();
+    t.primary(['SOURCE'], 'ML_USAGE_SOURCE_POSITION_PK');
+  },
+};
+
 const group: TableGroup = {
   migration: MIGRATION,
   whenTableExists: 'refuse',
-  tables: [usageEvent, usageRecord, publishJob, billingCycle],
+  tables: [usageEvent, usageRecord, publishJob, billingCycle, sourcePosition],
 };
 
 export const tables: readonly TableSpec[] = group.tables;

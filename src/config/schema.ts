@@ -96,6 +96,32 @@ const cronExpression = z
     message: 'must be a cron expression with 5 or 6 fields, or "" to disable the schedule',
   });
 
+/**
+ * `[apim.monetization.usage_publisher]`: where the usage publisher reads usage, how it paces
+ * itself against the billing engine's rate limit, and how long its lease lasts. Every key has a
+ * default suited to Stripe's test mode (25 requests/s). See docs/usage.md.
+ */
+export const usagePublisherSchema = z
+  .strictObject({
+    /** The usage source read when publishing: `local` (the events table) unless another is registered. */
+    source: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a source name such as "local"').default('local'),
+    /** Billing-engine calls per second across all workers (Stripe: 25/s test mode, 100/s live). */
+    requests_per_second: z.number().positive().max(10_000).default(20),
+    /** Subscriptions published in parallel; each subscription's windows go one at a time. */
+    concurrency: z.number().int().min(1).max(256).default(8),
+    /** Window length in hours: a divisor of 24. Windows are also cut at billing-period ends. */
+    window_hours: z.union([1, 2, 3, 4, 6, 8, 12, 24].map((n) => z.literal(n)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]).default(1),
+    /** The lease a running job holds on the database; renewed every third of it while running. */
+    lease_seconds: z.number().int().min(1).max(3600).default(60),
+    /** Extra attempts of one record when the engine is unavailable (after the SDK's own retries). */
+    retries: z.number().int().min(0).max(20).default(3),
+    /** The first wait before such an attempt (ms); each further wait doubles. */
+    retry_delay_ms: z.number().int().min(0).max(60_000).default(1_000),
+    /** Ingestion: how long a subscription's billability is cached (ms). */
+    lookup_cache_ms: z.number().int().min(0).max(600_000).default(5_000),
+  })
+  .prefault({});
+
 const monetizationSchema = z
   .looseObject({
     /** A registered billing-engine name, or a path to a module exporting one. */
@@ -104,11 +130,12 @@ const monetizationSchema = z
     /** On the very first publish, how far back (days) to look for usage. */
     publish_duration_days: z.number().int().min(1).max(35).default(1),
     additional_attributes: z.array(additionalAttributeSchema).default([]),
+    usage_publisher: usagePublisherSchema,
   })
   .superRefine((monetization, ctx) => {
     // Engine options live under [apim.monetization.<engine>] and are validated by the engine
     // itself; here we only insist that any extra key is such a table.
-    const known = new Set(['monetization_impl', 'usage_publish_cron', 'publish_duration_days', 'additional_attributes']);
+    const known = new Set(['monetization_impl', 'usage_publish_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher']);
     for (const [key, value] of Object.entries(monetization)) {
       if (known.has(key)) continue;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -179,5 +206,6 @@ export type MeterlineConfig = z.infer<typeof configSchema>;
 export type DatabaseConfig = MeterlineConfig['database']['apim_db'];
 export type JwtConfig = NonNullable<MeterlineConfig['auth']['jwt']>;
 export type MonetizationConfig = MeterlineConfig['apim']['monetization'];
+export type UsagePublisherConfig = MonetizationConfig['usage_publisher'];
 export type AdditionalAttribute = MonetizationConfig['additional_attributes'][number];
 export type TenantConfig = MeterlineConfig['tenants'][number];

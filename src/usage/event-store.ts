@@ -6,8 +6,8 @@ type Db = Knex | Knex.Transaction;
 
 export const EVENT_TABLE = 'ML_USAGE_EVENT';
 
-/** ML_USAGE_EVENT.PUBLISH_STATE */
-export const PublishState = { NOT_BILLABLE: 0, PENDING: 1, FROZEN: 2 } as const;
+/** ML_USAGE_EVENT.PUBLISH_STATE: decided at ingestion, never changed afterwards. */
+export const PublishState = { NOT_BILLABLE: 0, BILLABLE: 1 } as const;
 
 /** One event as stored. Times are epoch milliseconds. */
 export interface StoredEvent {
@@ -24,18 +24,16 @@ export interface StoredEvent {
   notBillable: NotBillableReason | null;
 }
 
-/** The billable usage of one subscription in one UTC hour, frozen in one batch. */
-export interface FrozenHour {
-  subscriptionUuid: string;
-  apiUuid: string;
-  hour: number;
-  quantity: number;
-  firstEventSeq: number;
+/** Billable events in a SEQ range (after, upTo]. */
+export interface SeqRange {
+  after: number;
+  upTo: number;
 }
 
 /**
- * The event store: every event ingested, once per EVENT_ID. The publisher moves billable events
- * from PENDING to FROZEN in batches; a frozen event belongs to exactly one usage record.
+ * The event store: every event ingested, once per EVENT_ID. Rows are written once and never
+ * updated: the publisher reads them by ranges of SEQ (the identity column), which is what makes
+ * freezing a grouped read instead of an UPDATE of every event.
  */
 export class EventStore {
   constructor(private readonly db: Knex) {}
@@ -58,25 +56,53 @@ export class EventStore {
     return existing;
   }
 
-  /** Subscriptions with billable events not yet frozen. */
-  async subscriptionsWithPendingUsage(): Promise<string[]> {
-    const rows = await this.db(EVENT_TABLE).where({ PUBLISH_STATE: PublishState.PENDING }).distinct('SUBSCRIPTION_UUID');
-    return rows.map((row) => String(row.SUBSCRIPTION_UUID));
+  /**
+   * The highest SEQ below which no event can appear any more. SEQ values are handed out in
+   * increasing order, but an insert that took a lower SEQ may commit after one that took a
+   * higher: so the largest committed SEQ is read only once no insert is in flight, behind a
+   * short lock that waits for open inserting transactions (and holds new ones back for the
+   * length of one MAX over the primary key). Every later insert gets a larger SEQ.
+   * - SQLite has one writer at a time and AUTOINCREMENT never reuses a value: a plain read;
+   * - PostgreSQL and Oracle: `LOCK TABLE ... IN SHARE MODE` conflicts with every writer;
+   * - MySQL/MariaDB: `LOCK TABLES ... READ` waits for the metadata locks writers hold to commit;
+   * - SQL Server: a shared table lock held to the end of the read (`TABLOCK, HOLDLOCK`).
+   */
+  async settledSeq(): Promise<number> {
+    const dialect = dialectOf(this.db);
+    const maxSeq = async (db: Db) => Number((await db(EVENT_TABLE).max({ M: 'SEQ' }).first())?.M ?? 0);
+    switch (dialect) {
+      case 'sqlite':
+        return maxSeq(this.db);
+      case 'postgres':
+      case 'oracle':
+        return this.db.transaction(async (tx) => {
+          await tx.raw('LOCK TABLE ?? IN SHARE MODE', [EVENT_TABLE]);
+          return maxSeq(tx);
+        });
+      case 'mysql':
+        return this.db.transaction(async (tx) => {
+          await tx.raw('LOCK TABLES ?? READ', [EVENT_TABLE]);
+          try {
+            return await maxSeq(tx);
+          } finally {
+            await tx.raw('UNLOCK TABLES');
+          }
+        });
+      case 'mssql':
+        return this.db.transaction(async (tx) => {
+          const rows = (await tx.raw('SELECT MAX(SEQ) AS M FROM ?? WITH (TABLOCK, HOLDLOCK)', [EVENT_TABLE])) as Array<{ M: unknown }>;
+          return Number(rows[0]?.M ?? 0);
+        });
+    }
   }
 
-  /** Freezes the subscriptions' billable events before `cutoff` into `batch`. Returns the events frozen. */
-  async freeze(tx: Knex.Transaction, subscriptions: readonly string[], cutoff: number, batch: number): Promise<number> {
-    return tx(EVENT_TABLE)
-      .where({ PUBLISH_STATE: PublishState.PENDING })
-      .whereIn('SUBSCRIPTION_UUID', subscriptions)
-      .where('EVENT_TIME', '<', cutoff)
-      .update({ PUBLISH_STATE: PublishState.FROZEN, FREEZE_BATCH: batch });
-  }
-
-  /** The batch's usage per subscription and hour. */
-  async frozenHours(tx: Db, batch: number): Promise<FrozenHour[]> {
-    const rows = (await tx(EVENT_TABLE)
-      .where({ FREEZE_BATCH: batch })
+  /** Billable usage of the range per subscription, API and UTC hour, with the first SEQ of each. */
+  async hourlyUsage(range: SeqRange): Promise<Array<{ subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; firstSeq: number }>> {
+    if (range.upTo <= range.after) return [];
+    const rows = (await this.db(EVENT_TABLE)
+      .where('SEQ', '>', range.after)
+      .andWhere('SEQ', '<=', range.upTo)
+      .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
       .groupBy('SUBSCRIPTION_UUID', 'API_UUID', 'EVENT_HOUR')
       .select('SUBSCRIPTION_UUID', 'API_UUID', 'EVENT_HOUR')
       .sum({ QUANTITY: 'QUANTITY' })
@@ -86,32 +112,42 @@ export class EventStore {
       apiUuid: String(row.API_UUID),
       hour: Number(row.EVENT_HOUR),
       quantity: Number(row.QUANTITY),
-      firstEventSeq: Number(row.FIRST_SEQ),
+      firstSeq: Number(row.FIRST_SEQ),
     }));
   }
 
   /**
-   * The batch's events in the given hours (time, quantity, sequence), for the few windows cut at
-   * a period boundary: one query for all of them, split in memory.
+   * The range's billable events of the given subscriptions in the given hours (time, quantity,
+   * SEQ): for the few hours cut at a period boundary, one query per 500 hours and 500
+   * subscriptions, split in memory by the caller.
    */
-  async frozenEventsInHours(tx: Db, batch: number, hours: readonly number[]): Promise<Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }>> {
+  async eventsInHours(
+    range: SeqRange,
+    subscriptions: readonly string[],
+    hours: readonly number[],
+  ): Promise<Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }>> {
     const found: Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }> = [];
     for (let i = 0; i < hours.length; i += 500) {
-      const rows = (await tx(EVENT_TABLE)
-        .where({ FREEZE_BATCH: batch })
-        .whereIn('EVENT_HOUR', hours.slice(i, i + 500))
-        .select('SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ')) as Array<Record<string, unknown>>;
-      for (const row of rows) {
-        found.push({ subscriptionUuid: String(row.SUBSCRIPTION_UUID), time: Number(row.EVENT_TIME), quantity: Number(row.QUANTITY), seq: Number(row.SEQ) });
+      for (let j = 0; j < subscriptions.length; j += 400) {
+        const rows = (await this.db(EVENT_TABLE)
+          .where('SEQ', '>', range.after)
+          .andWhere('SEQ', '<=', range.upTo)
+          .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
+          .whereIn('EVENT_HOUR', hours.slice(i, i + 500))
+          .whereIn('SUBSCRIPTION_UUID', subscriptions.slice(j, j + 400))
+          .select('SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ')) as Array<Record<string, unknown>>;
+        for (const row of rows) {
+          found.push({ subscriptionUuid: String(row.SUBSCRIPTION_UUID), time: Number(row.EVENT_TIME), quantity: Number(row.QUANTITY), seq: Number(row.SEQ) });
+        }
       }
     }
     return found;
   }
 
-  /** Billable calls stored per subscription (frozen or not): what the engine must end up billing. */
+  /** Billable calls stored per subscription: what the engine must end up billing. */
   async billableTotals(): Promise<Map<string, number>> {
     const rows = (await this.db(EVENT_TABLE)
-      .whereIn('PUBLISH_STATE', [PublishState.PENDING, PublishState.FROZEN])
+      .where({ PUBLISH_STATE: PublishState.BILLABLE })
       .groupBy('SUBSCRIPTION_UUID')
       .select('SUBSCRIPTION_UUID')
       .sum({ QUANTITY: 'QUANTITY' })) as Array<Record<string, unknown>>;
@@ -132,9 +168,8 @@ function toRow(e: StoredEvent): Record<string, unknown> {
     HTTP_STATUS: e.httpStatus,
     QUANTITY: e.quantity,
     RECEIVED_AT: e.receivedAt,
-    PUBLISH_STATE: e.notBillable === null ? PublishState.PENDING : PublishState.NOT_BILLABLE,
+    PUBLISH_STATE: e.notBillable === null ? PublishState.BILLABLE : PublishState.NOT_BILLABLE,
     NOT_BILLABLE: e.notBillable,
-    FREEZE_BATCH: null,
   };
 }
 

@@ -5,11 +5,12 @@ import type { SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
 import { MonetizationError, type Monetization } from '../monetization/monetization';
 import { BillingCycles } from './billing-cycles';
-import { EventStore } from './event-store';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
 import { RecordStore, type NewRecord, type UsageRecord } from './record-store';
+import { SourcePositions } from './source-positions';
+import type { HourlyUsage, PositionRange, UsageSource } from './sources';
 import type { SubscriptionLookup } from './subscription-lookup';
 import { spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec } from './windows';
 
@@ -23,6 +24,8 @@ export interface PublisherDependencies {
   db: Knex;
   engine: Monetization;
   lookup: SubscriptionLookup;
+  /** Where usage is read (`[apim.monetization.usage_publisher] source`). */
+  source: UsageSource;
   logger: Logger;
   clock: () => Date;
   options: PublisherOptions;
@@ -49,9 +52,10 @@ class LeaseLostError extends Error {
 /**
  * The usage publisher. One job at a time across every process sharing the database (a lease in
  * ML_USAGE_PUBLISH_JOB, claimed atomically and renewed while the job runs). A job:
- * 1. freezes billable events into usage records, one transaction per chunk of subscriptions:
- *    the events are marked frozen and the records (window, quantity, identifier) written
- *    together, so a crash leaves either both or neither;
+ * 1. freezes the usage source's new usage into usage records: it reads the source's range
+ *    (position, settled] grouped per subscription and hour, and in one transaction moves the
+ *    source's position and writes the records (window, quantity, identifier), so a crash leaves
+ *    either both or neither;
  * 2. sends every PENDING record (this run's and any an earlier run left) to the engine with its
  *    identifier, paced, several subscriptions at a time but one call at a time per subscription
  *    (per customer and meter), and marks it SENT in the transaction that counts the progress.
@@ -60,7 +64,7 @@ class LeaseLostError extends Error {
 export class UsagePublisher {
   readonly owner: string;
   private readonly jobs: JobStore;
-  private readonly events: EventStore;
+  private readonly positions: SourcePositions;
   private readonly records: RecordStore;
   private readonly cycles: BillingCycles;
   private running: Promise<RunSummary> | undefined;
@@ -69,7 +73,7 @@ export class UsagePublisher {
   constructor(private readonly deps: PublisherDependencies) {
     this.owner = (deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`).slice(0, 200);
     this.jobs = new JobStore(deps.db);
-    this.events = new EventStore(deps.db);
+    this.positions = new SourcePositions(deps.db);
     this.records = new RecordStore(deps.db);
     this.cycles = new BillingCycles(deps.db, deps.engine);
   }
@@ -102,7 +106,7 @@ export class UsagePublisher {
     if (!claim.claimed) return { frozen: false };
     const state = { lost: false, failures: [] as Failure[] };
     try {
-      await this.freezeAll(runId, now, new Pacer(this.deps.options.requests_per_second), state);
+      await this.freezeAll(runId, new Pacer(this.deps.options.requests_per_second), state);
     } finally {
       await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: state.failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
     }
@@ -144,7 +148,7 @@ export class UsagePublisher {
     let cutoff: number | null = null;
     try {
       cutoff = this.now();
-      await this.freezeAll(runId, cutoff, pacer, state);
+      await this.freezeAll(runId, pacer, state);
       await this.jobs.setProgress(this.deps.db, runId, { phase: 'PUBLISHING' });
       await this.publishPending(runId, pacer, state);
       if (state.lost) throw new LeaseLostError('the lease expired and another process took the job over');
@@ -177,12 +181,26 @@ export class UsagePublisher {
 
   // --- 1. freezing ---------------------------------------------------------------------------
 
-  private async freezeAll(runId: string, cutoff: number, pacer: Pacer, state: { lost: boolean; failures: Failure[] }): Promise<void> {
-    const subscriptions = await this.events.subscriptionsWithPendingUsage();
+  /**
+   * Freezes the source's new usage, (position, settled], into records: one grouped read of that
+   * range, the billing cycles of the subscriptions in it, then one transaction that checks the
+   * lease, moves the source's position from `position` to `settled` (only if it is still
+   * `position`) and inserts the records. A crash leaves either all of it or none of it, and the
+   * range is read again by the next job; no event row is written.
+   */
+  private async freezeAll(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[] }): Promise<void> {
+    const source = this.deps.source;
+    const stored = await this.positions.read(source.name);
+    const after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
+    const upTo = await source.settledPosition();
+    if (upTo <= after || state.lost || this.stopping) return;
+    const range = { after, upTo };
+    const hourly = await source.hourlyUsage(range);
+    const subscriptions = [...new Set(hourly.map((h) => h.subscriptionUuid))];
     const cycles = await this.cycles.known(subscriptions);
     const unknown = subscriptions.filter((uuid) => !cycles.has(uuid));
     const refs = await this.deps.lookup.subscriptionRefs(unknown);
-    const skipped = new Set<string>();
+    let unreadable = 0;
     await forEachConcurrently(unknown, this.deps.options.concurrency, async (uuid) => {
       const ref = refs.get(uuid);
       if (!ref || state.lost || this.stopping) return; // no subscription: one window per span, reported when sent
@@ -191,82 +209,64 @@ export class UsagePublisher {
         const cycle = await this.cycles.fetch(ref, this.now());
         if (cycle) cycles.set(uuid, cycle);
       } catch (error) {
-        skipped.add(uuid);
-        state.failures.push({ subscription: uuid, reason: `could not read the billing cycle: ${describe(error)}` });
+        unreadable += 1;
+        state.failures.push({ subscription: uuid, reason: `could not read the billing cycle, so no new usage is frozen until it can be: ${describe(error)}` });
       }
     });
-    const freezable = subscriptions.filter((uuid) => !skipped.has(uuid));
-    const chunk = this.deps.options.freeze_chunk;
-    for (let i = 0; i < freezable.length; i += chunk) {
-      if (state.lost || this.stopping) return;
-      await this.freezeChunk(runId, freezable.slice(i, i + chunk), cutoff, cycles);
-    }
-  }
-
-  private async freezeChunk(runId: string, subscriptions: readonly string[], cutoff: number, cycles: ReadonlyMap<string, CycleSpec>): Promise<void> {
+    // Windows are cut at period ends: without a cycle the range cannot be frozen correctly, and
+    // its usage cannot be left out either (the position covers the whole range), so it waits.
+    if (unreadable > 0 || state.lost || this.stopping) return;
+    const records = await this.recordsOf(range, hourly, cycles);
     await this.deps.db.transaction(async (tx) => {
       // The lease check is the transaction's first statement: a job that lost its lease never freezes.
       if (!(await this.jobs.renew(tx, this.owner, runId, this.now() + this.leaseMs))) throw new LeaseLostError('lost the lease while freezing');
       const batch = await this.jobs.nextBatch(tx, this.owner, runId);
       if (batch === undefined) throw new LeaseLostError('lost the lease while freezing');
-      const frozen = await this.events.freeze(tx, subscriptions, cutoff, batch);
-      if (frozen === 0) return;
-      const records = await this.recordsOfBatch(tx, batch, cycles);
-      await this.records.insert(tx, records);
+      if (!(await this.positions.advance(tx, source.name, after, upTo, stored !== undefined, this.now()))) {
+        throw new LeaseLostError(`the ${source.name} usage source was frozen past ${after} by another job`);
+      }
+      await this.records.insert(tx, records.map((r) => ({ ...r, freezeBatch: batch })));
     });
   }
 
-  /** Cuts the batch's usage into windows: aligned spans of `window_hours`, split at period ends. */
-  private async recordsOfBatch(tx: Knex.Transaction, batch: number, cycles: ReadonlyMap<string, CycleSpec>): Promise<NewRecord[]> {
+  /** Cuts the range's hourly usage into windows: aligned spans of `window_hours`, split at period ends. */
+  private async recordsOf(range: PositionRange, hourly: readonly HourlyUsage[], cycles: ReadonlyMap<string, CycleSpec>): Promise<Array<Omit<NewRecord, 'freezeBatch'>>> {
     const windowHours = this.deps.options.window_hours;
-    const spans = new Map<string, { subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; firstEventSeq: number }>();
-    for (const hour of await this.events.frozenHours(tx, batch)) {
+    const spans = new Map<string, { subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; part: number }>();
+    for (const hour of hourly) {
       const key = `${hour.subscriptionUuid}\u0000${Math.floor(hour.hour / windowHours)}`;
       const span = spans.get(key);
       if (!span) spans.set(key, { ...hour });
       else {
         span.quantity += hour.quantity;
-        span.firstEventSeq = Math.min(span.firstEventSeq, hour.firstEventSeq);
+        span.part = Math.min(span.part, hour.part);
       }
     }
-    const createdAt = this.now();
     const cut = [...spans.values()].map((span) => ({
       span,
       windows: splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycles.get(span.subscriptionUuid) ?? null),
     }));
-    // Windows cut at a period boundary are summed from their events, fetched in one query.
-    const cutHours = new Set<number>();
-    for (const { span, windows } of cut) {
-      if (windows.length === 1) continue;
-      const first = Math.floor(span.hour / windowHours) * windowHours;
-      for (let h = first; h < first + windowHours; h += 1) cutHours.add(h);
-    }
-    const cutEvents = new Map<string, Array<{ time: number; quantity: number; seq: number }>>();
-    if (cutHours.size > 0) {
-      for (const e of await this.events.frozenEventsInHours(tx, batch, [...cutHours])) {
-        const list = cutEvents.get(e.subscriptionUuid) ?? [];
-        list.push(e);
-        cutEvents.set(e.subscriptionUuid, list);
-      }
-    }
-    const records: NewRecord[] = [];
+    // Windows cut at a period boundary are asked of the source again, all in one call.
+    const slices = cut.filter(({ windows }) => windows.length > 1).flatMap(({ span, windows }) => windows.map((w) => ({ subscriptionUuid: span.subscriptionUuid, ...w })));
+    const sliced = new Map<string, { quantity: number; part: number }>();
+    for (const slice of slices.length === 0 ? [] : await this.deps.source.sliceUsage(range, slices)) sliced.set(`${slice.subscriptionUuid}\u0000${slice.start}`, slice);
+    const createdAt = this.now();
+    const records: Array<Omit<NewRecord, 'freezeBatch'>> = [];
     for (const { span, windows } of cut) {
       for (const window of windows) {
-        let content: { quantity: number; firstEventSeq: number } | null = { quantity: span.quantity, firstEventSeq: span.firstEventSeq };
-        if (windows.length > 1) {
-          const inside = (cutEvents.get(span.subscriptionUuid) ?? []).filter((e) => e.time >= window.start && e.time < window.end);
-          content = inside.length === 0 ? null : { quantity: inside.reduce((sum, e) => sum + e.quantity, 0), firstEventSeq: Math.min(...inside.map((e) => e.seq)) };
-        }
+        const content = windows.length === 1 ? span : sliced.get(`${span.subscriptionUuid}\u0000${window.start}`);
         if (!content || content.quantity <= 0) continue;
         records.push({
           subscriptionUuid: span.subscriptionUuid,
           apiUuid: span.apiUuid,
           windowStart: window.start,
           windowEnd: window.end,
-          firstEventSeq: content.firstEventSeq,
-          freezeBatch: batch,
+          firstEventSeq: content.part,
+          source: this.deps.source.name,
+          positionAfter: range.after,
+          positionUpTo: range.upTo,
           quantity: content.quantity,
-          identifier: usageIdentifier({ subscriptionUuid: span.subscriptionUuid, apiUuid: span.apiUuid, window, firstEventSeq: content.firstEventSeq }),
+          identifier: usageIdentifier({ subscriptionUuid: span.subscriptionUuid, apiUuid: span.apiUuid, window, firstEventSeq: content.part }),
           createdAt,
         });
       }
@@ -305,6 +305,9 @@ export class UsagePublisher {
     for (const record of records) {
       if (state.lost || this.stopping) break;
       const now = this.now();
+      // Usage stamped up to 5 minutes ahead (allowed at ingestion) can open a window that has not
+      // started yet: it waits for the next job, and so do the windows after it.
+      if (record.windowStart > now) break;
       const window = `${new Date(record.windowStart).toISOString()}–${new Date(record.windowEnd).toISOString()}`;
       if (!subscription) {
         const reason = `usage of ${window} (${record.quantity} calls) not billed: the subscription no longer exists`;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dialectOf } from '../db/dialect';
 
 type Db = Knex | Knex.Transaction;
 
@@ -20,8 +21,13 @@ export interface UsageRecord {
   apiUuid: string;
   windowStart: number;
   windowEnd: number;
+  /** The smallest event SEQ in the record (another source's part): tells apart records of one window. */
   firstEventSeq: number;
   freezeBatch: number;
+  source: string;
+  /** The freeze's source range (positionAfter, positionUpTo]. */
+  positionAfter: number;
+  positionUpTo: number;
   quantity: number;
   identifier: string;
   state: RecordState;
@@ -33,6 +39,12 @@ export interface UsageRecord {
 }
 
 export type NewRecord = Omit<UsageRecord, 'id' | 'state' | 'attempts' | 'firstAttemptAt' | 'sentAt' | 'lastError'>;
+
+/**
+ * Rows per multi-row INSERT of 17 columns: SQL Server allows 2,100 parameters, SQLite 500 terms
+ * of a compound SELECT (knex's form) and 32,766 variables; PostgreSQL 65,535 parameters.
+ */
+const ROWS_PER_INSERT: Record<ReturnType<typeof dialectOf>, number> = { mssql: 120, oracle: 120, sqlite: 500, postgres: 2_000, mysql: 2_000 };
 
 /** The usage records: what was frozen for the billing engine and how far sending it got. */
 export class RecordStore {
@@ -46,6 +58,9 @@ export class RecordStore {
       WINDOW_END: r.windowEnd,
       FIRST_EVENT_SEQ: r.firstEventSeq,
       FREEZE_BATCH: r.freezeBatch,
+      SOURCE: r.source,
+      POSITION_AFTER: r.positionAfter,
+      POSITION_UP_TO: r.positionUpTo,
       QUANTITY: r.quantity,
       IDENTIFIER: r.identifier,
       STATE: 'PENDING',
@@ -55,8 +70,8 @@ export class RecordStore {
       SENT_AT: null,
       LAST_ERROR: null,
     }));
-    // 14 columns: 140 rows stay under SQL Server's 2,100 parameters; SQLite allows 500 terms.
-    for (let i = 0; i < rows.length; i += 140) await tx(RECORD_TABLE).insert(rows.slice(i, i + 140));
+    const chunk = ROWS_PER_INSERT[dialectOf(tx as Knex)];
+    for (let i = 0; i < rows.length; i += chunk) await tx(RECORD_TABLE).insert(rows.slice(i, i + chunk));
   }
 
   /** Every record still to send, per subscription in window order. */
@@ -108,6 +123,9 @@ function toRecord(row: Record<string, unknown>): UsageRecord {
     windowEnd: Number(row.WINDOW_END),
     firstEventSeq: Number(row.FIRST_EVENT_SEQ),
     freezeBatch: Number(row.FREEZE_BATCH),
+    source: String(row.SOURCE),
+    positionAfter: Number(row.POSITION_AFTER),
+    positionUpTo: Number(row.POSITION_UP_TO),
     quantity: Number(row.QUANTITY),
     identifier: String(row.IDENTIFIER),
     state: String(row.STATE) as RecordState,

@@ -5,8 +5,9 @@ import type { Monetization } from '../monetization/monetization';
 import { tenantDirectoryFrom } from '../monetization/tenant-directory';
 import { UsageIngestion } from './ingest';
 import { JobStore, type Failure, type JobPhase, type Wso2State, type Wso2Status } from './job-store';
-import { parsePublisherOptions, type PublisherOptions } from './options';
+import type { PublisherOptions } from './options';
 import { UsagePublisher } from './publisher';
+import { createUsageSource, type UsageSource } from './sources';
 import { SubscriptionLookup } from './subscription-lookup';
 
 /** WSO2's answer to a publish request it accepted, word for word. */
@@ -43,6 +44,8 @@ export interface UsageServiceDependencies {
   config: MeterlineConfig;
   /** Overrides `[apim.monetization.usage_publisher]` (tests). */
   options?: Partial<PublisherOptions>;
+  /** A usage source built by the caller instead of the configured one (tests, embedding). */
+  source?: UsageSource;
   owner?: string;
 }
 
@@ -56,9 +59,9 @@ export class UsageService {
   private readonly lookBackDays: number;
 
   constructor(deps: UsageServiceDependencies) {
-    const monetization = deps.config.apim.monetization as Record<string, unknown>;
-    this.options = { ...parsePublisherOptions(monetization.usage_publisher), ...deps.options };
+    this.options = { ...deps.config.apim.monetization.usage_publisher, ...deps.options };
     this.clock = deps.clock ?? (() => new Date());
+    const source = deps.source ?? createUsageSource(this.options.source, { db: deps.db, logger: deps.logger, clock: this.clock });
     this.lookBackDays = deps.config.apim.monetization.publish_duration_days;
     const tenants = tenantDirectoryFrom(deps.config);
     const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
@@ -68,6 +71,7 @@ export class UsageService {
       db: deps.db,
       engine: deps.engine,
       lookup: new SubscriptionLookup(deps.db, tenantIdOf, 0, now),
+      source,
       logger: deps.logger.child({ component: 'usage-publisher' }),
       clock: this.clock,
       options: this.options,

@@ -157,6 +157,55 @@ describe('engine options', () => {
   });
 });
 
+describe('usage publisher options: [apim.monetization.usage_publisher]', () => {
+  it('has a default for every key when the table is absent', () => {
+    const { config } = loadConfig(writeConfig('[apim.monetization]\nusage_publish_cron = "0 * * * *"\n'), {}, { mustExist: true });
+    expect(config.apim.monetization.usage_publisher).toEqual({
+      source: 'local',
+      requests_per_second: 20,
+      concurrency: 8,
+      window_hours: 1,
+      lease_seconds: 60,
+      retries: 3,
+      retry_delay_ms: 1000,
+      lookup_cache_ms: 5000,
+    });
+    expect(config.apim.monetization.usage_publish_cron).toBe('0 * * * *');
+    expect(config.apim.monetization.publish_duration_days).toBe(1);
+  });
+
+  it('keeps the values given and fills in the rest', () => {
+    const path = writeConfig('[apim.monetization.usage_publisher]\nsource = "local"\nrequests_per_second = 90\nconcurrency = 16\nwindow_hours = 6\n');
+    const { config } = loadConfig(path, {}, { mustExist: true });
+    expect(config.apim.monetization.usage_publisher).toMatchObject({ source: 'local', requests_per_second: 90, concurrency: 16, window_hours: 6, lease_seconds: 60 });
+  });
+
+  it('an unknown key names itself', () => {
+    expect(problemsOf('[apim.monetization.usage_publisher]\nrequest_per_second = 10\n')).toEqual(['apim.monetization.usage_publisher.request_per_second: unknown key']);
+  });
+
+  it('a window length that does not divide a day', () => {
+    expect(problemsOf('[apim.monetization.usage_publisher]\nwindow_hours = 5\n')).toEqual([expect.stringMatching(/^apim\.monetization\.usage_publisher\.window_hours: /)]);
+  });
+
+  it('a pace that is not positive, and a fractional concurrency, reported together', () => {
+    expect(problemsOf('[apim.monetization.usage_publisher]\nrequests_per_second = 0\nconcurrency = 1.5\n')).toEqual([
+      expect.stringMatching(/^apim\.monetization\.usage_publisher\.requests_per_second: /),
+      expect.stringMatching(/^apim\.monetization\.usage_publisher\.concurrency: /),
+    ]);
+  });
+
+  it('a source that is not a name', () => {
+    expect(problemsOf('[apim.monetization.usage_publisher]\nsource = "Choreo Analytics"\n')).toEqual([
+      expect.stringMatching(/^apim\.monetization\.usage_publisher\.source: must be a source name/),
+    ]);
+  });
+
+  it('a scalar usage_publisher is not taken for a table', () => {
+    expect(problemsOf('[apim.monetization]\nusage_publisher = 3\n')).toEqual([expect.stringMatching(/^apim\.monetization\.usage_publisher: /)]);
+  });
+});
+
 describe('tenants', () => {
   it('the super tenant is added when the file lists only others', () => {
     const path = writeConfig('[[tenants]]\ndomain = "wso2.com"\nid = 1\n');

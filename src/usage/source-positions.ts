@@ -1,0 +1,36 @@
+import type { Knex } from 'knex';
+
+type Db = Knex | Knex.Transaction;
+
+export const POSITION_TABLE = 'ML_USAGE_SOURCE_POSITION';
+
+/** How far each usage source is frozen into records (ML_USAGE_SOURCE_POSITION). */
+export class SourcePositions {
+  constructor(private readonly db: Knex) {}
+
+  async read(source: string, db: Db = this.db): Promise<number | undefined> {
+    const row = await db(POSITION_TABLE).where({ SOURCE: source }).first('POSITION');
+    return row ? Number(row.POSITION) : undefined;
+  }
+
+  /**
+   * Moves the source's position from `from` to `to`, only if it still is `from` (or, for a
+   * source never read, if no row exists yet): false means someone else froze that range, and
+   * the caller's transaction must not insert its records.
+   */
+  async advance(tx: Knex.Transaction, source: string, from: number, to: number, existed: boolean, now: number): Promise<boolean> {
+    if (!existed) {
+      try {
+        await tx(POSITION_TABLE).insert({ SOURCE: source, POSITION: to, UPDATED_AT: now });
+        return true;
+      } catch (error) {
+        // A concurrent first freeze inserted the row: the primary key refused ours. The lease
+        // makes this impossible in practice; if it happens, this transaction is rolled back.
+        if (await this.read(source)) return false;
+        throw error;
+      }
+    }
+    const n = await tx(POSITION_TABLE).where({ SOURCE: source, POSITION: from }).update({ POSITION: to, UPDATED_AT: now });
+    return n === 1;
+  }
+}
