@@ -18,9 +18,10 @@ export class AccessService {
     private readonly rulesOf: (tenantDomain: string) => TenantBillingRules,
   ) {}
 
-  async check(subscriptionUuid: string, now: Date): Promise<AccessAnswer | undefined> {
+  /** Undefined when there is no such subscription (in `tenantDomain`, when given). */
+  async check(subscriptionUuid: string, now: Date, tenantDomain?: string): Promise<AccessAnswer | undefined> {
     const gateway = await this.repository.gatewayStatus(subscriptionUuid);
-    if (!gateway) return undefined;
+    if (!gateway || (tenantDomain !== undefined && gateway.tenantDomain !== tenantDomain)) return undefined;
     const billing = await this.repository.subscriptionByUuid(subscriptionUuid);
     if (!billing) {
       const allowed = !DENYING_GATEWAY_STATUSES.has(gateway.status);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { AdditionalAttribute, MeterlineConfig } from '../config/schema';
+import type { Billing } from '../billing/billing';
 import type { Logger } from '../logger';
 import { ApiMonetizationStateRepository } from '../monetization/api-monetization-state';
 import type { Monetization } from '../monetization/monetization';
@@ -25,13 +26,15 @@ export interface Gateway {
 
 export interface GatewayDependencies {
   db: Knex;
+  /** Invoice records and payment standing; subscribing records billed subscriptions there. */
+  billing?: Billing;
   engine: Monetization;
   config: MeterlineConfig;
   logger: Logger;
   clock?: () => Date;
 }
 
-export function createGateway({ db, engine, config, logger, clock = () => new Date() }: GatewayDependencies): Gateway {
+export function createGateway({ db, engine, config, logger, billing, clock = () => new Date() }: GatewayDependencies): Gateway {
   const policiesRepository = new PoliciesRepository(db);
   const apisRepository = new ApisRepository(db);
   const applicationsRepository = new ApplicationsRepository(db);
@@ -46,6 +49,7 @@ export function createGateway({ db, engine, config, logger, clock = () => new Da
     engine,
     logger,
     clock,
+    billing?.records,
   );
   return {
     policies: new PoliciesService(policiesRepository, engine, logger),

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
+import type { BillingRecords } from '../billing/billing-records.service';
 import type { Logger } from '../logger';
-import { MonetizationError, type Monetization, type PendingInvoice } from '../monetization/monetization';
+import { MonetizationError, type Monetization, type PendingInvoice, type SubscriptionOutcome } from '../monetization/monetization';
 import type { ApplicationsRepository } from './applications.repository';
 import type { ApisRepository } from './apis.repository';
 import { toApiRef } from './apis.service';
@@ -40,6 +41,8 @@ export class SubscriptionsService {
     private readonly engine: Monetization,
     private readonly logger: Logger,
     private readonly clock: () => Date,
+    /** When present, billed subscriptions are recorded there and their access decided by payment. */
+    private readonly billing?: BillingRecords,
   ) {}
 
   async subscribe(caller: SubscriberIdentity, request: { applicationId: string; apiId: string; throttlingPolicy: string }): Promise<SubscriptionRecord> {
@@ -75,15 +78,40 @@ export class SubscriptionsService {
       subscriber: { userId: subscriber.userId, email: subscriber.email },
       policy: toSubscriptionPolicy(policy),
     };
-    let access: string;
+    let outcome: SubscriptionOutcome;
     try {
-      access = (await this.engine.createSubscription(ref)).access;
+      outcome = await this.engine.createSubscription(ref);
     } catch (error) {
       await this.removeRowQuietly(id, uuid);
       if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {
         throw GatewayError.invalid('throttlingPolicy', error.message);
       }
       throw error;
+    }
+    let access: string = outcome.access;
+    if (outcome.billed && outcome.engineSubscriptionId && this.billing) {
+      try {
+        const decision = await this.billing.subscriptionBilled(
+          {
+            subscriptionUuid: uuid,
+            tenantDomain: caller.tenant.domain,
+            apiUuid: api.uuid,
+            applicationUuid: application.uuid,
+            engineSubscriptionId: outcome.engineSubscriptionId,
+            engineAccount: null,
+          },
+          this.clock(),
+        );
+        access = decision.status;
+      } catch (error) {
+        // Without its billing record the subscription could not be held or blocked by payment:
+        // undo the engine's subscription too, so the request can simply be retried.
+        await this.engine.deleteSubscription(ref).catch((undo: unknown) =>
+          this.logger.error({ subscription: uuid, failure: undo instanceof Error ? undo.message : String(undo) }, 'could not cancel the billing subscription after recording it failed'),
+        );
+        await this.removeRowQuietly(id, uuid);
+        throw error;
+      }
     }
     await this.subscriptions.setStatus(id, access, this.now());
     return { id, uuid, tier: policy.name, status: access, api, application, subscriber: ref.subscriber };

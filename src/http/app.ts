@@ -9,6 +9,9 @@ import { TokenVerifier } from './auth/tokens';
 import { errorHandler, notFoundBody } from './errors';
 import { buildOpenApiDocument, meterlineVersion } from './openapi/document';
 import { healthHandler } from './health';
+import { accessRouter } from './billing/access-route';
+import { billingWebhookRouter } from './billing/webhook-route';
+import { createBilling } from '../billing/billing';
 import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
@@ -39,12 +42,16 @@ export function createApp({ db, logger, engine, config, clock, usage }: AppDepen
     if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
     const verifier = jwt ? new TokenVerifier(jwt, tenantDirectoryFrom(config)) : undefined;
-    const gateway = createGateway({ db, engine, config, logger, ...(clock ? { clock } : {}) });
+    const billing = createBilling({ db, config, logger });
+    const gateway = createGateway({ db, engine, config, logger, billing, ...(clock ? { clock } : {}) });
     let openApi: Record<string, unknown> | undefined;
     app.get('/api/am/openapi.json', (_req, res) => {
       openApi ??= buildOpenApiDocument(ROUTES, meterlineVersion());
       res.json(openApi);
     });
+    // Raw bodies: signatures are checked on the bytes as sent, before any JSON parser runs.
+    app.use(billingWebhookRouter({ engine, tenants: tenantDirectoryFrom(config), records: billing.records, logger, clock: clock ?? (() => new Date()) }));
+    app.use(accessRouter({ access: billing.access, verifier, clock: clock ?? (() => new Date()) }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
     app.use(registerRoutes([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway }));

@@ -2,6 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../gateway/errors';
 import type { Gateway } from '../gateway/gateway';
+import { authenticateBearer, requireAnyScope } from './auth/bearer';
 import type { Principal, TokenVerifier } from './auth/tokens';
 
 /** The three REST APIs, under WSO2's base paths. */
@@ -76,10 +77,8 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
   for (const route of routes) {
     const basePath = API_BASE_PATHS[route.api];
     router[route.method](`${basePath}${expressPath(route.path)}`, async (req: Request, res: Response) => {
-      const principal = authenticate(req, deps.verifier);
-      if (!route.scopes.some((scope) => principal.scopes.has(scope))) {
-        throw new GatewayError('FORBIDDEN', `The access token does not allow this operation; it needs one of the scopes: ${route.scopes.join(', ')}`);
-      }
+      const principal = authenticateBearer(req, deps.verifier);
+      requireAnyScope(principal, route.scopes);
       const params = parse(route.params ?? z.object({}).loose(), req.params, 'path');
       const query = parse(route.query ?? EMPTY_QUERY, { ...(req.query as Record<string, unknown>) }, 'query');
       let body: unknown = undefined;
@@ -95,14 +94,6 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
     });
   }
   return router;
-}
-
-function authenticate(req: Request, verifier: TokenVerifier | undefined): Principal {
-  const header = req.get('authorization');
-  const match = header === undefined ? null : /^Bearer\s+([A-Za-z0-9_\-.=]+)\s*$/i.exec(header);
-  if (!match) throw new GatewayError('UNAUTHENTICATED', 'A bearer access token is required (Authorization: Bearer <token>)');
-  if (!verifier) throw new GatewayError('UNAUTHENTICATED', 'Token authentication is not configured on this server ([auth.jwt])');
-  return verifier.verify(match[1]!);
 }
 
 /** Validates one part of the request; every problem is reported, each naming its field. */

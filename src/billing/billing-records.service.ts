@@ -17,11 +17,11 @@ const TIMESTAMP_OF_CHANGE = {
 type TransitionTime = (typeof TIMESTAMP_OF_CHANGE)[keyof typeof TIMESTAMP_OF_CHANGE];
 
 /**
- * Applies verified billing events to Meterline's invoice records and to the payment standing
- * of subscriptions, in one transaction with the record of the delivery itself, so a retried or
+ * Meterline's invoice records and the payment standing of billed subscriptions. Billing events
+ * are applied in one transaction with the record of the delivery itself, so a retried or
  * replayed delivery changes nothing and a late one never rolls a status back.
  */
-export class BillingWebhooks {
+export class BillingRecords {
   constructor(
     private readonly repository: BillingRepository,
     private readonly rulesOf: (tenantDomain: string) => TenantBillingRules,

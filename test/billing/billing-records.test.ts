@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AccessService } from '../../src/billing/access.service';
 import type { BillingEvent, InvoiceSnapshot } from '../../src/billing/billing-events';
 import { BillingRepository } from '../../src/billing/billing.repository';
-import { BillingWebhooks } from '../../src/billing/billing-webhooks.service';
+import { BillingRecords } from '../../src/billing/billing-records.service';
 import { migrateLatest } from '../../src/db/migrator';
 import { createLogger } from '../../src/logger';
 import { forEachTestDatabase } from '../helpers/databases';
@@ -19,7 +19,7 @@ forEachTestDatabase((_kind, database) => {
     const repository = new BillingRepository(database().knex);
     return {
       repository,
-      webhooks: new BillingWebhooks(repository, () => rules, createLogger('silent')),
+      webhooks: new BillingRecords(repository, () => rules, createLogger('silent')),
       access: new AccessService(repository, () => rules),
     };
   }

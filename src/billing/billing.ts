@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import type { MeterlineConfig } from '../config/schema';
+import type { Logger } from '../logger';
+import { AccessService } from './access.service';
+import { BillingRecords } from './billing-records.service';
+import { BillingRepository } from './billing.repository';
+import { tenantBillingRulesFrom } from './tenant-rules';
+
+/** Invoice records, payment standing and access decisions, composed once per service. */
+export interface Billing {
+  repository: BillingRepository;
+  records: BillingRecords;
+  access: AccessService;
+}
+
+export function createBilling({ db, config, logger }: { db: Knex; config: MeterlineConfig; logger: Logger }): Billing {
+  const repository = new BillingRepository(db);
+  const rulesOf = tenantBillingRulesFrom(config);
+  return {
+    repository,
+    records: new BillingRecords(repository, rulesOf, logger.child({ component: 'billing' })),
+    access: new AccessService(repository, rulesOf),
+  };
+}

@@ -1,0 +1,58 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { WebhookRejectedError } from '../../billing/billing-events';
+import type { BillingRecords } from '../../billing/billing-records.service';
+import type { Logger } from '../../logger';
+import type { Monetization, TenantDirectory } from '../../monetization/monetization';
+
+export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain';
+
+/**
+ * `POST /api/am/monetization/webhooks/{engine}/{tenantDomain}` (e.g. `/webhooks/stripe/carbon.super`):
+ * the billing engine's signed events for one tenant. The body is read raw and its signature
+ * checked with the tenant's secret before anything in it is read; a bad signature, a stale
+ * timestamp or an unknown tenant is a 400 and changes nothing. An accepted delivery answers 200
+ * (also for an event Meterline ignores or does not know, so the engine stops retrying it).
+ */
+export function billingWebhookRouter(deps: {
+  engine: Monetization;
+  tenants: TenantDirectory;
+  records: BillingRecords;
+  logger: Logger;
+  /** For the billing state (grace periods); signature freshness always uses the wall clock. */
+  clock: () => Date;
+}): Router {
+  const router = express.Router();
+  const verifier = deps.engine.webhooks;
+  if (!verifier) return router;
+  router.post(WEBHOOK_PATH, express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+    const { engine, tenantDomain } = req.params as { engine: string; tenantDomain: string };
+    if (engine !== deps.engine.name) return reject(res, 404, `No billing engine named ${engine} runs here`);
+    const tenant = deps.tenants.find(tenantDomain);
+    if (!tenant) return reject(res, 400, `Unknown tenant ${tenantDomain}`);
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const signature = req.get('stripe-signature') ?? req.get('webhook-signature');
+    let event;
+    try {
+      event = verifier.verify({ secret: tenant.webhookSecret, rawBody, signature, now: new Date() });
+    } catch (error) {
+      if (error instanceof WebhookRejectedError) {
+        deps.logger.warn({ tenant: tenantDomain, reason: error.reason }, 'billing webhook refused');
+        return reject(res, 400, error.message);
+      }
+      throw error;
+    }
+    const outcome = await deps.records.apply(tenantDomain, event, deps.clock());
+    res.status(200).json({ received: true, outcome });
+  });
+  return router;
+}
+
+function reject(res: Response, status: number, description: string): void {
+  res.status(status).json({
+    code: status,
+    message: status === 404 ? 'Not Found' : 'Bad Request',
+    description,
+    moreInfo: '',
+    error: [],
+  });
+}
