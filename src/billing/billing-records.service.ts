@@ -77,6 +77,14 @@ export class BillingRecords {
     });
   }
 
+  invoicesOfSubscription(subscriptionUuid: string): Promise<InvoiceRecord[]> {
+    return this.repository.invoicesOfSubscription(subscriptionUuid);
+  }
+
+  invoicesOfApi(apiUuid: string): Promise<InvoiceRecord[]> {
+    return this.repository.invoicesOfApi(apiUuid);
+  }
+
   private async subscriptionOf(trx: Knex.Transaction, snapshot: InvoiceSnapshot): Promise<SubscriptionBillingRow | undefined> {
     if (snapshot.subscriptionUuid) {
       const byUuid = await this.repository.subscriptionByUuid(snapshot.subscriptionUuid, trx);

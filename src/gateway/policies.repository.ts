@@ -80,7 +80,8 @@ function toColumns(input: PolicyInput): Record<string, unknown> {
     TIME_UNIT: limit.timeUnit,
     BILLING_PLAN: input.billingPlan,
     MONETIZATION_PLAN: pricing?.plan ?? null,
-    FIXED_RATE: pricing?.plan === 'FIXEDRATE' ? pricing.fixedPrice : null,
+    // FIXEDRATE: the price; DYNAMICRATE: the optional base fee per cycle.
+    FIXED_RATE: pricing?.fixedPrice ?? null,
     PRICE_PER_REQUEST: pricing?.plan === 'DYNAMICRATE' ? pricing.pricePerRequest : null,
     BILLING_CYCLE: pricing?.billingCycle ?? null,
     CURRENCY: pricing ? pricing.currency.toUpperCase() : null,
@@ -118,7 +119,8 @@ function pricingFrom(row: Record<string, unknown>): PolicyPricing | null {
   const billingCycle = (row.BILLING_CYCLE ? String(row.BILLING_CYCLE).toLowerCase() : 'month') as BillingCycle;
   if (!currency) return null;
   if (row.MONETIZATION_PLAN === 'DYNAMICRATE' && row.PRICE_PER_REQUEST) {
-    return { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest: String(row.PRICE_PER_REQUEST) };
+    const base = row.FIXED_RATE ? { fixedPrice: String(row.FIXED_RATE) } : {};
+    return { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest: String(row.PRICE_PER_REQUEST), ...base };
   }
   if (row.MONETIZATION_PLAN === 'FIXEDRATE' && row.FIXED_RATE) {
     return { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: String(row.FIXED_RATE) };

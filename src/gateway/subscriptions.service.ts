@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
 import type { BillingRecords } from '../billing/billing-records.service';
+import type { InvoiceRecord } from '../billing/billing.repository';
 import type { Logger } from '../logger';
 import { MonetizationError, type Monetization, type PendingInvoice, type SubscriptionOutcome } from '../monetization/monetization';
 import type { ApplicationsRepository } from './applications.repository';
@@ -149,6 +150,19 @@ export class SubscriptionsService {
   async pendingInvoiceOwn(caller: SubscriberIdentity, uuid: string): Promise<PendingInvoice> {
     const row = await this.ownRow(caller, uuid);
     return this.engine.getCurrentUsageForSubscription(await this.toRef(row, caller.tenant));
+  }
+
+  /** The invoice records of one of the caller's subscriptions (none when billing is not recorded). */
+  async invoicesOwn(caller: SubscriberIdentity, uuid: string): Promise<InvoiceRecord[]> {
+    const row = await this.ownRow(caller, uuid);
+    return this.billing ? this.billing.invoicesOfSubscription(row.uuid) : [];
+  }
+
+  /** The invoice records of every subscription to one of the tenant's APIs. */
+  async invoicesOfApiForPublisher(tenant: TenantRef, apiUuid: string): Promise<InvoiceRecord[]> {
+    const api = await this.apis.findByUuid(tenant, apiUuid);
+    if (!api) throw GatewayError.notFound(`API ${apiUuid}`);
+    return this.billing ? this.billing.invoicesOfApi(api.uuid) : [];
   }
 
   /** Publisher view: subscriptions to the tenant's APIs, or to one of them. */

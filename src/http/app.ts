@@ -15,6 +15,7 @@ import { createBilling } from '../billing/billing';
 import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
+import { EXTENSION_ROUTES } from './routes/extensions';
 import { usageIngestRouter } from '../usage/ingest-route';
 import { publishUsageRoutes } from '../usage/routes';
 import type { UsageService } from '../usage/usage-service';
@@ -54,7 +55,7 @@ export function createApp({ db, logger, engine, config, clock, usage }: AppDepen
     app.use(accessRouter({ access: billing.access, verifier, clock: clock ?? (() => new Date()) }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    app.use(registerRoutes([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway }));
+    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway }));
     app.use(devportalPages({ verifier, gateway }));
   }
 

@@ -63,6 +63,24 @@ forEachTestDatabase((_kind, database) => {
       expect(String(price!.unit_amount_decimal)).toBe('0.5');
     });
 
+    it('a DYNAMICRATE policy may carry a fixedPrice base fee, kept and answered beside the per-request price', async () => {
+      const body = policyBody(uniqueName('Base'), { plan: 'DYNAMICRATE', price: '0.001' });
+      (body.monetization!.properties as Record<string, string>).fixedPrice = '5.00';
+      const response = await rest.call('POST', POLICIES, { token: admin, body });
+      expect(response.status).toBe(201);
+      expect(response.body.monetization.properties).toEqual({ fixedPrice: '5.00', pricePerRequest: '0.001', currencyType: 'USD', billingCycle: 'month' });
+      const stored = await rest.call('GET', `${POLICIES}/${response.body.policyId}`, { token: admin });
+      expect(stored.body.monetization.properties.fixedPrice).toBe('5.00');
+    });
+
+    it('a DYNAMICRATE base fee with more decimals than the currency has is refused naming fixedPrice', async () => {
+      const body = policyBody(uniqueName('Base'), { plan: 'DYNAMICRATE', price: '0.001' });
+      (body.monetization!.properties as Record<string, string>).fixedPrice = '5.001';
+      const response = await rest.call('POST', POLICIES, { token: admin, body });
+      expect(response.status).toBe(400);
+      expect(response.body.error[0]).toEqual({ code: 'monetization.properties.fixedPrice', message: expect.stringMatching(/more decimal places/) });
+    });
+
     it.each([
       ['a price with more decimals than the currency has', { plan: 'FIXEDRATE' as const, price: '10.005' }, 'monetization.properties.fixedPrice', /more decimal places than USD allows/],
       ['a negative price', { plan: 'FIXEDRATE' as const, price: '-1' }, 'monetization.properties.fixedPrice', /not a non-negative decimal/],

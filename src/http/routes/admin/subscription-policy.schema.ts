@@ -86,22 +86,29 @@ function toPricing(body: SubscriptionPolicyBody): PolicyPricing | null {
   if (!(BILLING_CYCLES as readonly string[]).includes(cycle)) throw GatewayError.invalid(field('billingCycle'), `must be one of ${BILLING_CYCLES.join(', ')}`);
   const billingCycle = cycle as BillingCycle;
 
-  const priceKey = monetization.monetizationPlan === 'FIXEDRATE' ? 'fixedPrice' : 'pricePerRequest';
-  const other = priceKey === 'fixedPrice' ? 'pricePerRequest' : 'fixedPrice';
-  if (value(other) !== '') throw GatewayError.invalid(field(other), `does not apply to a ${monetization.monetizationPlan} plan`);
-  const price = value(priceKey);
-  if (price === '') throw GatewayError.invalid(field(priceKey), `is required for a ${monetization.monetizationPlan} plan`);
-  if (price.length > PRICE_WIDTH) throw GatewayError.invalid(field(priceKey), `must be at most ${PRICE_WIDTH} characters`);
-  try {
-    if (priceKey === 'fixedPrice') toMinorUnits(price, currency);
-    else toMinorUnitDecimal(price, currency);
-  } catch (error) {
-    if (error instanceof InvalidAmountError) throw GatewayError.invalid(field(priceKey), error.message);
-    throw error;
-  }
-  return priceKey === 'fixedPrice'
-    ? { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: price }
-    : { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest: price };
+  const dynamic = monetization.monetizationPlan === 'DYNAMICRATE';
+  if (!dynamic && value('pricePerRequest') !== '') throw GatewayError.invalid(field('pricePerRequest'), 'does not apply to a FIXEDRATE plan');
+  const price = (key: 'fixedPrice' | 'pricePerRequest', required: boolean): string | undefined => {
+    const text = value(key);
+    if (text === '') {
+      if (required) throw GatewayError.invalid(field(key), `is required for a ${monetization.monetizationPlan} plan`);
+      return undefined;
+    }
+    if (text.length > PRICE_WIDTH) throw GatewayError.invalid(field(key), `must be at most ${PRICE_WIDTH} characters`);
+    try {
+      if (key === 'fixedPrice') toMinorUnits(text, currency);
+      else toMinorUnitDecimal(text, currency);
+    } catch (error) {
+      if (error instanceof InvalidAmountError) throw GatewayError.invalid(field(key), error.message);
+      throw error;
+    }
+    return text;
+  };
+  if (!dynamic) return { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: price('fixedPrice', true)! };
+  // A DYNAMICRATE plan may also charge a base fee per cycle (fixedPrice), beside the calls.
+  const pricePerRequest = price('pricePerRequest', true)!;
+  const baseFee = price('fixedPrice', false);
+  return { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest, ...(baseFee === undefined ? {} : { fixedPrice: baseFee }) };
 }
 
 /** The policy as WSO2's `SubscriptionThrottlePolicy` response. */
@@ -123,7 +130,8 @@ export function toPolicyDto(policy: PolicyRecord) {
           monetization: {
             monetizationPlan: pricing.plan,
             properties: {
-              ...(pricing.plan === 'FIXEDRATE' ? { fixedPrice: pricing.fixedPrice } : { pricePerRequest: pricing.pricePerRequest }),
+              ...(pricing.fixedPrice === undefined ? {} : { fixedPrice: pricing.fixedPrice }),
+              ...(pricing.plan === 'DYNAMICRATE' ? { pricePerRequest: pricing.pricePerRequest } : {}),
               currencyType: pricing.currency.toUpperCase(),
               billingCycle: pricing.billingCycle,
             },

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { defineRoute } from '../../route';
+import { resourceId } from '../common';
+import { toInvoiceDto } from './invoice-presenter';
+
+/**
+ * GET /apis/{apiId}/invoices (publisher, a Meterline extension): the invoices of every
+ * subscription to one of the tenant's APIs, with the billing engine's error where a payment
+ * failed (`lastError`).
+ */
+export const listApiInvoices = defineRoute({
+  api: 'publisher',
+  method: 'get',
+  path: '/apis/{apiId}/invoices',
+  operationId: 'meterlineListApiInvoices',
+  summary: 'List the invoices of the subscriptions to an API',
+  scopes: ['apim:api_view', 'apim:api_publish', 'apim:api_manage'],
+  params: z.strictObject({ apiId: resourceId }),
+  responses: { 200: 'InvoiceList' },
+  async handle({ principal, params, gateway }) {
+    const invoices = await gateway.subscriptions.invoicesOfApiForPublisher(principal.tenant, params.apiId);
+    return { status: 200, body: { count: invoices.length, list: invoices.map(toInvoiceDto) } };
+  },
+});
