@@ -7,7 +7,7 @@ import { configSchema } from '../src/config/schema';
 import { migrateLatest } from '../src/db/migrator';
 import { UsageIngestion } from '../src/usage/ingest';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
-import { benchDatabases, envInt, event, openDatabase, report, seedBilledSubscriptions } from './support';
+import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions } from './support';
 
 async function main() {
   const total = envInt('BENCH_EVENTS', 100_000);
@@ -33,12 +33,8 @@ async function main() {
       started = performance.now();
       for (let i = 0; i < total; i += batch) {
         const rows = Array.from({ length: Math.min(batch, total - i) }, (_, j) => {
-          const e = make('plain', i + j);
-          return {
-            EVENT_ID: e.eventId, EVENT_TIME: e.timestamp, EVENT_HOUR: Math.floor(e.timestamp / 3_600_000), API_UUID: e.apiId, APPLICATION_UUID: e.applicationId,
-            SUBSCRIPTION_UUID: e.subscriptionId, CONSUMER_KEY: null, TENANT_DOMAIN: e.tenant, HTTP_STATUS: 200, QUANTITY: 1, RECEIVED_AT: now,
-            PUBLISH_STATE: 1, NOT_BILLABLE: null, FREEZE_BATCH: null,
-          };
+          const n = i + j;
+          return eventRow(subscriptions[n % subscriptions.length]!, `plain-${n}`, now - (n % 3_600_000), now);
         });
         for (let k = 0; k < rows.length; k += 500) await db('ML_USAGE_EVENT').insert(rows.slice(k, k + 500));
       }

@@ -34,9 +34,9 @@ export interface SeededSubscription {
 }
 
 /**
- * Gateway rows for `count` subscriptions billed per request, written directly (what the REST API
- * and the Stripe engine would have written), with `stripeIds(i)` as the Stripe customer and
- * subscription of each when given.
+ * Gateway rows for `count` subscriptions billed per request, written directly and in bulk (what
+ * the REST API and the Stripe engine would have written), with `stripe.customer(i)` and
+ * `stripe.subscription(i)` as the Stripe customer and subscription of each when given.
  */
 export async function seedBilledSubscriptions(
   db: Knex,
@@ -55,25 +55,50 @@ export async function seedBilledSubscriptions(
   await db('ML_API_MONETIZATION').insert({ API_ID: apiId, ENABLED: 1, PROPERTIES: JSON.stringify({ ConnectedAccountKey: stripe?.account ?? 'acct_bench' }) });
   const subscriberId = await insertReturningId(db, 'AM_SUBSCRIBER', { USER_ID: `bench-${apiUuid.slice(0, 6)}`, TENANT_ID: -1234, DATE_SUBSCRIBED: '2026-01-01 00:00:00' }, 'SUBSCRIBER_ID');
   const platformId = await insertReturningId(db, 'AM_MONETIZATION_PLATFORM_CUSTOMERS', { SUBSCRIBER_ID: subscriberId, TENANT_ID: -1234, CUSTOMER_ID: 'cus_platform' }, 'ID');
-  const subscriptions: SeededSubscription[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const applicationUuid = randomUUID();
-    const uuid = randomUUID();
-    const applicationId = await insertReturningId(db, 'AM_APPLICATION', { NAME: `app-${i}`, SUBSCRIBER_ID: subscriberId, UUID: applicationUuid }, 'APPLICATION_ID');
-    await db('AM_SUBSCRIPTION').insert({ TIER_ID: policy, API_ID: apiId, APPLICATION_ID: applicationId, SUB_STATUS: 'UNBLOCKED', SUBS_CREATE_STATE: 'SUBSCRIBE', UUID: uuid });
-    const sharedId = await insertReturningId(db, 'AM_MONETIZATION_SHARED_CUSTOMERS', {
-      APPLICATION_ID: applicationId, API_PROVIDER: 'bench', TENANT_ID: -1234, SHARED_CUSTOMER_ID: stripe?.customer(i) ?? `cus_${i}`, PARENT_CUSTOMER_ID: platformId,
-    }, 'ID');
-    await db('AM_MONETIZATION_SUBSCRIPTIONS').insert({
-      SUBSCRIBED_APPLICATION_ID: applicationId, SUBSCRIBED_API_ID: apiId, TENANT_ID: -1234, SUBSCRIPTION_ID: stripe?.subscription(i) ?? `sub_${i}`, SHARED_CUSTOMER_ID: sharedId,
-    });
-    subscriptions.push({ uuid, apiUuid, applicationUuid });
+  // In bulk: rows per statement kept under every driver's parameter limits, ids read back by UUID.
+  const subscriptions: SeededSubscription[] = Array.from({ length: count }, () => ({ uuid: randomUUID(), apiUuid, applicationUuid: randomUUID() }));
+  const chunk = 400;
+  for (let start = 0; start < count; start += chunk) {
+    const part = subscriptions.slice(start, start + chunk);
+    await db('AM_APPLICATION').insert(part.map((s, j) => ({ NAME: `app-${start + j}`, SUBSCRIBER_ID: subscriberId, UUID: s.applicationUuid })));
+    const rows = (await db('AM_APPLICATION').whereIn('UUID', part.map((s) => s.applicationUuid)).select('UUID', 'APPLICATION_ID')) as Array<Record<string, unknown>>;
+    const appIds = new Map(rows.map((r) => [String(r.UUID), Number(r.APPLICATION_ID)]));
+    const appId = (s: SeededSubscription) => appIds.get(s.applicationUuid)!;
+    await db('AM_SUBSCRIPTION').insert(part.map((s) => ({ TIER_ID: policy, API_ID: apiId, APPLICATION_ID: appId(s), SUB_STATUS: 'UNBLOCKED', SUBS_CREATE_STATE: 'SUBSCRIBE', UUID: s.uuid })));
+    await db('AM_MONETIZATION_SHARED_CUSTOMERS').insert(
+      part.map((s, j) => ({ APPLICATION_ID: appId(s), API_PROVIDER: 'bench', TENANT_ID: -1234, SHARED_CUSTOMER_ID: stripe?.customer(start + j) ?? `cus_${start + j}`, PARENT_CUSTOMER_ID: platformId })),
+    );
+    const shared = (await db('AM_MONETIZATION_SHARED_CUSTOMERS').whereIn('APPLICATION_ID', part.map(appId)).select('APPLICATION_ID', 'ID')) as Array<Record<string, unknown>>;
+    const sharedIds = new Map(shared.map((r) => [Number(r.APPLICATION_ID), Number(r.ID)]));
+    await db('AM_MONETIZATION_SUBSCRIPTIONS').insert(
+      part.map((s, j) => ({
+        SUBSCRIBED_APPLICATION_ID: appId(s), SUBSCRIBED_API_ID: apiId, TENANT_ID: -1234, SUBSCRIPTION_ID: stripe?.subscription(start + j) ?? `sub_${start + j}`, SHARED_CUSTOMER_ID: sharedIds.get(appId(s)),
+      })),
+    );
   }
   return { apiUuid, subscriptions };
 }
 
+/** Caches each subscription's billing cycle (as a first job would have read it from the engine). */
+export async function seedBillingCycles(db: Knex, subscriptions: readonly SeededSubscription[], cycle: { anchorMs: number; unit: 'day' | 'month'; now: number }): Promise<void> {
+  for (let i = 0; i < subscriptions.length; i += 500) {
+    await db('ML_USAGE_BILLING_CYCLE').insert(
+      subscriptions.slice(i, i + 500).map((s) => ({ SUBSCRIPTION_UUID: s.uuid, ANCHOR_MS: cycle.anchorMs, INTERVAL_UNIT: cycle.unit, INTERVAL_COUNT: 1, FETCHED_AT: cycle.now })),
+    );
+  }
+}
+
 export function event(s: SeededSubscription, id: string, timestamp: number) {
   return { eventId: id, timestamp, apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, httpStatus: 200, tenant: 'carbon.super' };
+}
+
+/** A row of ML_USAGE_EVENT as ingestion stores a billable call. */
+export function eventRow(s: SeededSubscription, id: string, time: number, receivedAt: number): Record<string, unknown> {
+  return {
+    EVENT_ID: id, EVENT_TIME: time, EVENT_HOUR: Math.floor(time / 3_600_000), API_UUID: s.apiUuid, APPLICATION_UUID: s.applicationUuid,
+    SUBSCRIPTION_UUID: s.uuid, CONSUMER_KEY: null, TENANT_DOMAIN: 'carbon.super', HTTP_STATUS: 200, QUANTITY: 1, RECEIVED_AT: receivedAt,
+    PUBLISH_STATE: 1, NOT_BILLABLE: null,
+  };
 }
 
 export function report(figures: Record<string, unknown>): void {

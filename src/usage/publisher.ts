@@ -195,7 +195,14 @@ export class UsagePublisher {
     const upTo = await source.settledPosition();
     if (upTo <= after || state.lost || this.stopping) return;
     const range = { after, upTo };
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (name: string) => {
+      timings[name] = Math.round(performance.now() - mark);
+      mark = performance.now();
+    };
     const hourly = await source.hourlyUsage(range);
+    lap('readMs');
     const subscriptions = [...new Set(hourly.map((h) => h.subscriptionUuid))];
     const cycles = await this.cycles.known(subscriptions);
     const unknown = subscriptions.filter((uuid) => !cycles.has(uuid));
@@ -216,7 +223,9 @@ export class UsagePublisher {
     // Windows are cut at period ends: without a cycle the range cannot be frozen correctly, and
     // its usage cannot be left out either (the position covers the whole range), so it waits.
     if (unreadable > 0 || state.lost || this.stopping) return;
+    lap('cyclesMs');
     const records = await this.recordsOf(range, hourly, cycles);
+    lap('windowsMs');
     await this.deps.db.transaction(async (tx) => {
       // The lease check is the transaction's first statement: a job that lost its lease never freezes.
       if (!(await this.jobs.renew(tx, this.owner, runId, this.now() + this.leaseMs))) throw new LeaseLostError('lost the lease while freezing');
@@ -227,6 +236,8 @@ export class UsagePublisher {
       }
       await this.records.insert(tx, records.map((r) => ({ ...r, freezeBatch: batch })));
     });
+    lap('writeMs');
+    this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');
   }
 
   /** Cuts the range's hourly usage into windows: aligned spans of `window_hours`, split at period ends. */
