@@ -1,0 +1,96 @@
+import { createServer } from 'node:net';
+import Stripe from 'stripe';
+import { parseConfig } from '../../src/config/load';
+import { mintToken } from '../../src/http/auth/tokens';
+import { createLogger } from '../../src/logger';
+import { startService, type RunningService } from '../../src/service';
+import type { StripeServer } from '../stripe-server';
+import type { TestDatabase } from './databases';
+import { harnessConfig } from './rest-harness';
+
+/**
+ * Meterline started in-process with the Stripe engine on the local Stripe server, a webhook
+ * endpoint registered there for carbon.super's platform (connected accounts included) whose
+ * signing secret is in the tenant's configuration, and Meterline's clock following the Stripe
+ * server's, so moving one moves both.
+ */
+export interface BillingHarness {
+  url: string;
+  service: RunningService;
+  platform: Stripe;
+  webhookSecret: string;
+  token(sub: string, scopes: readonly string[], email?: string): string;
+  call(method: string, path: string, bearer?: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  close(): Promise<void>;
+}
+
+export async function startBillingHarness(
+  database: TestDatabase,
+  stripeServer: StripeServer,
+  rules: { holdUntilPaid: boolean; graceDays: number } = { holdUntilPaid: true, graceDays: 3 },
+): Promise<BillingHarness> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const superKey = `sk_test_billing_${process.pid}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+  const platform = new Stripe(superKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0 });
+  const endpoint = await platform.webhookEndpoints.create({ url: `${url}/api/am/monetization/webhooks/stripe/carbon.super`, enabled_events: ['*'], connect: true });
+  const base = harnessConfig(database, stripeServer, { superKey, otherKey: `${superKey}_other` });
+  const jwt = base.auth.jwt!;
+  const config = parseConfig(
+    {
+      database: { apim_db: database.config },
+      auth: { jwt: { secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience } },
+      apim: { monetization: { monetization_impl: 'stripe', stripe: base.apim.monetization.stripe, additional_attributes: base.apim.monetization.additional_attributes } },
+      logging: { level: 'silent' },
+      tenants: [
+        {
+          domain: 'carbon.super',
+          id: -1234,
+          monetization_info: {
+            billing_engine_platform_account_key: superKey,
+            stripe_webhook_secret: endpoint.secret,
+            hold_until_paid: rules.holdUntilPaid,
+            payment_grace_period_days: rules.graceDays,
+          },
+        },
+        // A tenant without a webhook secret: its deliveries are refused.
+        { domain: 'nosecret.com', id: 9, monetization_info: { billing_engine_platform_account_key: `${superKey}_nosecret` } },
+      ],
+    },
+    {},
+    'billing-harness',
+  );
+  const service = await startService({ config, logger: createLogger('silent'), port, clock: () => new Date(stripeServer.clock.now() * 1000) });
+  return {
+    url,
+    service,
+    platform,
+    webhookSecret: endpoint.secret!,
+    token: (sub, scopes, email) => mintToken(jwt, { subject: sub, tenant: undefined, scopes, ...(email ? { email } : {}) }),
+    async call(method, path, bearer, body, headers = {}) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text && (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text };
+    },
+    close: () => service.close(),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
