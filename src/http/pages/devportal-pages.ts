@@ -59,7 +59,8 @@ export function devportalPages(deps: { verifier: TokenVerifier | undefined; gate
     try {
       const subscription = await deps.gateway.subscriptions.getOwn(principal.principal, subscriptionId);
       const invoice = await deps.gateway.subscriptions.pendingInvoiceOwn(principal.principal, subscriptionId);
-      send(res, 200, renderInvoicePage(subscription, invoice));
+      const history = await deps.gateway.subscriptions.invoicesOwn(principal.principal, subscriptionId);
+      send(res, 200, renderInvoicePage(subscription, invoice, history));
     } catch (error) {
       if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {
         return send(res, 404, renderMessagePage('No invoice', 'This subscription is not billed, so it has no invoice.'));

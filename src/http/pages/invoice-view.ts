@@ -1,4 +1,5 @@
 import { currencyExponent, formatDecimal, formatMinorUnits, parseDecimal } from '../../domain/money';
+import type { InvoiceRecord } from '../../billing/billing.repository';
 import type { SubscriptionRecord } from '../../gateway/model';
 import type { PendingInvoice } from '../../monetization/monetization';
 import { escapeHtml, page } from './html';
@@ -33,7 +34,7 @@ function day(date: Date): string {
  * amount), totals, and the payment link where Stripe has one. Every amount carries its exact
  * major-unit value in `data-amount`, the same string the REST API's usage map gives.
  */
-export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice): string {
+export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice, history: readonly InvoiceRecord[] = []): string {
   const { currency } = invoice;
   const money = (minor: bigint) => formatMoney(minor, currency);
   const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, currency));
@@ -77,8 +78,38 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
       </tfoot>
     </table>
     <p class="muted">Currency <span data-field="currency">${escapeHtml(currency.toUpperCase())}</span>${invoice.paid ? ' · paid' : ''}</p>
-    ${pay}`,
+    ${pay}
+    ${renderHistory(history)}`,
   );
+}
+
+const UNPAID = new Set(['OPEN', 'UNCOLLECTIBLE']);
+
+/** Issued invoices, newest period first: status, amounts, and the pay link of the unpaid ones. */
+function renderHistory(history: readonly InvoiceRecord[]): string {
+  if (history.length === 0) return '';
+  const rows = history
+    .map((invoice) => {
+      const money = (minor: bigint) => escapeHtml(formatMoney(minor, invoice.currency));
+      const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, invoice.currency));
+      const link =
+        UNPAID.has(invoice.status) && invoice.hostedInvoiceUrl
+          ? `<a class="pay small" data-field="pay-invoice" href="${escapeHtml(invoice.hostedInvoiceUrl)}" rel="noopener noreferrer">Pay</a>`
+          : '';
+      return `<tr data-invoice="${escapeHtml(invoice.engineInvoiceId)}">
+        <td data-field="period">${day(invoice.periodStart)} – ${day(invoice.periodEnd)}</td>
+        <td data-field="status"><span class="status status-${escapeHtml(invoice.status.toLowerCase())}">${escapeHtml(invoice.status)}</span>${invoice.lastError ? `<div class="muted" data-field="error">${escapeHtml(invoice.lastError)}</div>` : ''}</td>
+        <td class="num" data-field="total" data-amount="${exact(invoice.total)}">${money(invoice.total)}</td>
+        <td class="num" data-field="remaining" data-amount="${exact(invoice.amountRemaining)}">${money(invoice.amountRemaining)}</td>
+        <td>${link}</td>
+      </tr>`;
+    })
+    .join('\n');
+  return `<h2>Invoices</h2>
+    <table data-section="history">
+      <thead><tr><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Remaining</th><th></th></tr></thead>
+      <tbody>${rows}</tbody>
+    </table>`;
 }
 
 export function renderMessagePage(title: string, message: string): string {
