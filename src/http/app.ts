@@ -8,6 +8,7 @@ import { tenantDirectoryFrom } from '../monetization/tenant-directory';
 import { TokenVerifier } from './auth/tokens';
 import { errorHandler, notFoundBody } from './errors';
 import { buildOpenApiDocument, meterlineVersion } from './openapi/document';
+import { withExtensions } from './openapi/extensions';
 import { healthHandler } from './health';
 import { accessRouter } from './billing/access-route';
 import { billingWebhookRouter } from './billing/webhook-route';
@@ -47,7 +48,7 @@ export function createApp({ db, logger, engine, config, clock, usage }: AppDepen
     const gateway = createGateway({ db, engine, config, logger, billing, ...(clock ? { clock } : {}) });
     let openApi: Record<string, unknown> | undefined;
     app.get('/api/am/openapi.json', (_req, res) => {
-      openApi ??= buildOpenApiDocument(ROUTES, meterlineVersion());
+      openApi ??= withExtensions(buildOpenApiDocument([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], meterlineVersion()));
       res.json(openApi);
     });
     // Raw bodies: signatures are checked on the bytes as sent, before any JSON parser runs.

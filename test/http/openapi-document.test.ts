@@ -1,6 +1,7 @@
 import Ajv2019 from 'ajv/dist/2019';
 import { API_BASE_PATHS } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
+import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
 import { migrateLatest } from '../../src/db/migrator';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { startRestHarness, type RestHarness } from '../helpers/rest-harness';
@@ -30,12 +31,21 @@ describe('the OpenAPI document', () => {
   it('lists exactly the implemented operations, each with its scopes', () => {
     expect(doc.openapi).toBe('3.0.1');
     const operations = Object.entries(doc.paths as Record<string, Record<string, { security: Array<{ OAuth2Security: string[] }> }>>).flatMap(
-      ([path, methods]) => Object.entries(methods).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.security[0]!.OAuth2Security] as const),
+      ([path, methods]) => Object.entries(methods).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.security[0]?.OAuth2Security ?? []] as const),
     );
-    const expected = ROUTES.map((r) => [`${r.method.toUpperCase()} ${API_BASE_PATHS[r.api]}${r.path}`, [...r.scopes]] as const);
-    expect(Object.fromEntries(operations)).toEqual(Object.fromEntries(expected));
+    const wso2 = ROUTES.map((r) => [`${r.method.toUpperCase()} ${API_BASE_PATHS[r.api]}${r.path}`, [...r.scopes]] as const);
+    const extensions = [
+      ...EXTENSION_ROUTES.map((r) => [`${r.method.toUpperCase()} ${API_BASE_PATHS[r.api]}${r.path}`, [...r.scopes]] as const),
+      ['POST /api/am/monetization/webhooks/{engine}/{tenantDomain}', []] as const, // signed by the engine, not a bearer token
+      ['GET /api/am/usage/v1/subscriptions/{subscriptionId}/access', ['apim:usage_ingest']] as const,
+      ['POST /api/am/usage/v1/events', ['apim:usage_ingest']] as const,
+      // WSO2's publish-usage operations, served by the usage publisher.
+      ['POST /api/am/admin/v4/monetization/publish-usage', ['apim:admin', 'apim:monetization_usage_publish']] as const,
+      ['GET /api/am/admin/v4/monetization/publish-usage/status', ['apim:admin', 'apim:monetization_usage_publish']] as const,
+    ];
+    expect(Object.fromEntries(operations)).toEqual(Object.fromEntries([...wso2, ...extensions]));
     expect(Object.keys(doc.components.securitySchemes.OAuth2Security.flows.clientCredentials.scopes).sort()).toEqual(
-      [...new Set(ROUTES.flatMap((r) => r.scopes))].sort(),
+      [...new Set([...[...ROUTES, ...EXTENSION_ROUTES].flatMap((r) => r.scopes), 'apim:monetization_usage_publish', 'apim:usage_ingest'])].sort(),
     );
   });
 

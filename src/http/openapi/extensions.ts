@@ -1,0 +1,161 @@
+/**
+ * Meterline's own operations (not in WSO2's documents): invoice listings, the billing webhook,
+ * the gateway's access check and usage ingestion, described by hand and merged into the served
+ * OpenAPI document beside the WSO2 operations.
+ */
+const ERROR = { $ref: '#/components/schemas/Meterline.Error' };
+const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const bearer = (scopes: string[]) => [{ OAuth2Security: scopes }];
+const pathId = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', maxLength: 256 } });
+
+const money = { type: 'string', description: 'Exact decimal in the currency’s major unit', example: '7.50' };
+const time = { type: 'string', format: 'date-time', nullable: true };
+
+export const EXTENSION_SCHEMAS: Record<string, unknown> = {
+  'Meterline.Error': {
+    type: 'object',
+    required: ['code', 'message'],
+    properties: {
+      code: { type: 'integer' },
+      message: { type: 'string' },
+      description: { type: 'string' },
+      moreInfo: { type: 'string' },
+      error: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+    },
+  },
+  'Meterline.Invoice': {
+    type: 'object',
+    properties: {
+      invoiceId: { type: 'string' },
+      subscriptionId: { type: 'string', nullable: true },
+      applicationId: { type: 'string', nullable: true },
+      apiId: { type: 'string', nullable: true },
+      status: { type: 'string', enum: ['DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE'] },
+      currency: { type: 'string', example: 'USD' },
+      total: money,
+      amountDue: money,
+      amountPaid: money,
+      amountRemaining: money,
+      periodStart: time,
+      periodEnd: time,
+      billingReason: { type: 'string', nullable: true },
+      hostedInvoiceUrl: { type: 'string', nullable: true },
+      lastError: { type: 'string', nullable: true },
+      createdTime: time,
+      finalizedTime: time,
+      paidTime: time,
+      voidedTime: time,
+      uncollectibleTime: time,
+    },
+  },
+  'Meterline.InvoiceList': {
+    type: 'object',
+    properties: { count: { type: 'integer' }, list: { type: 'array', items: { $ref: '#/components/schemas/Meterline.Invoice' } } },
+  },
+  'Meterline.Access': {
+    type: 'object',
+    properties: {
+      subscriptionId: { type: 'string' },
+      allowed: { type: 'boolean' },
+      status: { type: 'string', enum: ['UNBLOCKED', 'ON_HOLD', 'BLOCKED'] },
+      reason: { type: 'string', nullable: true },
+    },
+  },
+};
+
+export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
+  '/api/am/devportal/v3/subscriptions/{subscriptionId}/invoices': {
+    get: {
+      tags: ['Meterline'],
+      summary: "List the invoices of one of the caller's subscriptions",
+      operationId: 'meterline.listSubscriptionInvoices',
+      parameters: [pathId('subscriptionId')],
+      responses: { 200: { description: 'Invoices, newest period first', ...json({ $ref: '#/components/schemas/Meterline.InvoiceList' }) }, 404: { description: 'Not the caller’s', ...json(ERROR) } },
+      security: bearer(['apim:subscribe', 'apim:sub_manage']),
+    },
+  },
+  '/api/am/publisher/v4/apis/{apiId}/invoices': {
+    get: {
+      tags: ['Meterline'],
+      summary: "List the invoices of an API's subscriptions",
+      operationId: 'meterline.listApiInvoices',
+      parameters: [pathId('apiId')],
+      responses: { 200: { description: 'Invoices, newest period first', ...json({ $ref: '#/components/schemas/Meterline.InvoiceList' }) }, 404: { description: 'Not the tenant’s', ...json(ERROR) } },
+      security: bearer(['apim:api_view', 'apim:api_publish', 'apim:api_manage']),
+    },
+  },
+  '/api/am/monetization/webhooks/{engine}/{tenantDomain}': {
+    post: {
+      tags: ['Meterline'],
+      summary: "The billing engine's signed events for one tenant (Stripe: `engine` = stripe)",
+      operationId: 'meterline.billingWebhook',
+      parameters: [pathId('engine'), pathId('tenantDomain'), { name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The engine’s event, verified on its raw bytes' } } } },
+      responses: {
+        200: { description: 'Accepted', ...json({ type: 'object', properties: { received: { type: 'boolean' }, outcome: { type: 'string', enum: ['applied', 'duplicate', 'ignored', 'unknown_object'] } } }) },
+        400: { description: 'Bad signature, stale timestamp, unknown tenant or tenant without a secret; nothing changed', ...json(ERROR) },
+      },
+      security: [],
+    },
+  },
+  '/api/am/usage/v1/subscriptions/{subscriptionId}/access': {
+    get: {
+      tags: ['Meterline'],
+      summary: 'May this subscription call now? Answered from local state',
+      operationId: 'meterline.subscriptionAccess',
+      parameters: [pathId('subscriptionId')],
+      responses: { 200: { description: 'The decision', ...json({ $ref: '#/components/schemas/Meterline.Access' }) }, 404: { description: 'No such subscription in the token’s tenant', ...json(ERROR) } },
+      security: bearer(['apim:usage_ingest']),
+    },
+  },
+  '/api/am/usage/v1/events': {
+    post: {
+      tags: ['Meterline'],
+      summary: 'Push request events in batches (deduplicated by eventId, answered per event)',
+      operationId: 'meterline.ingestUsage',
+      requestBody: {
+        required: true,
+        ...json({
+          type: 'object',
+          required: ['events'],
+          properties: {
+            events: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 1000,
+              items: {
+                type: 'object',
+                required: ['eventId', 'timestamp', 'apiId', 'applicationId', 'httpStatus', 'tenant'],
+                properties: {
+                  eventId: { type: 'string', maxLength: 128 },
+                  timestamp: { oneOf: [{ type: 'integer', description: 'epoch ms' }, { type: 'string', format: 'date-time' }] },
+                  apiId: { type: 'string' },
+                  applicationId: { type: 'string' },
+                  subscriptionId: { type: 'string' },
+                  consumerKey: { type: 'string' },
+                  httpStatus: { type: 'integer', minimum: 100, maximum: 599 },
+                  tenant: { type: 'string' },
+                },
+              },
+            },
+          },
+        }),
+      },
+      responses: { 200: { description: 'One result per event: accepted, duplicate or rejected (with its errors)' }, 400: { description: 'Not a batch', ...json(ERROR) } },
+      security: bearer(['apim:usage_ingest']),
+    },
+  },
+};
+
+/** The WSO2-derived document with Meterline's own operations and schemas added. */
+export function withExtensions(document: Record<string, unknown>): Record<string, unknown> {
+  const components = document.components as Record<string, Record<string, unknown>>;
+  const securitySchemes = components.securitySchemes as { OAuth2Security: { flows: { clientCredentials: { scopes: Record<string, string> } } } };
+  const scopes = securitySchemes.OAuth2Security.flows.clientCredentials.scopes;
+  scopes['apim:usage_ingest'] ??= 'Push usage events and check subscription access (gateways)';
+  return {
+    ...document,
+    paths: { ...(document.paths as Record<string, unknown>), ...EXTENSION_PATHS },
+    components: { ...components, schemas: { ...components.schemas, ...EXTENSION_SCHEMAS } },
+  };
+}
