@@ -1,9 +1,8 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { accessGuard, remoteAccessChecker, type AccessChecker } from '../../src/billing/access-guard';
-import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
+import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { createTestDatabase, testDatabases, type TestDatabase } from '../helpers/databases';
-import { ADMIN, DEVPORTAL, PUBLISHER, policyBody, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
 /** A hello-world gateway route behind the guard; the subscription comes from a header. */
@@ -39,18 +38,8 @@ describe('the gateway access guard', () => {
   });
 
   it("refuses a subscription's calls with 403 and the reason until its first invoice is paid, then lets them through", async () => {
-    const { token, call, platform } = harness;
-    const admin = token('admin', SCOPES.admin);
-    const publisher = token('pat', SCOPES.publisher);
-    const subscriber = token('sam', SCOPES.subscriber, 'sam@example.com');
-    const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: '10.00' }))).body;
-    const name = uniqueName('Api');
-    const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-    await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
-    const account = (await platform.accounts.create({ type: 'express' })).id;
-    await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } });
-    const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-    const subscriptionId = (await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName })).body.subscriptionId;
+    const { token, platform } = harness;
+    const { subscriptionId, account } = await fixedPriceSubscription(harness);
 
     const guarded = await gateway(remoteAccessChecker(harness.url, () => token('gateway', ['apim:usage_ingest'])));
     try {

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
+import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
-import { ADMIN, DEVPORTAL, PUBLISHER, policyBody, SCOPES, uniqueName } from '../helpers/rest-harness';
+import { DEVPORTAL } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
 /**
@@ -36,18 +36,8 @@ afterAll(async () => {
 });
 
 it('shows past invoices with their status and the pay link of the unpaid one', async () => {
-  const { token, call, platform } = harness;
-  const admin = token('admin', SCOPES.admin);
-  const publisher = token('pat', SCOPES.publisher);
-  const subscriber = token('kim', SCOPES.subscriber, 'kim@example.com');
-  const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: '1250.00' }))).body;
-  const name = uniqueName('Maps');
-  const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-  await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
-  const account = (await platform.accounts.create({ type: 'express' })).id;
-  await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } });
-  const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-  const subscriptionId = (await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName })).body.subscriptionId;
+  const { call, platform } = harness;
+  const { subscriptionId, account, subscriber } = await fixedPriceSubscription(harness, { price: '1250.00', subscriber: 'kim' });
   // The first invoice is paid; the period closes and the second stays open (send_invoice).
   const first = (await platform.invoices.list({}, { stripeAccount: account })).data[0]!;
   await platform.invoices.pay(first.id!, { paid_out_of_band: true }, { stripeAccount: account });

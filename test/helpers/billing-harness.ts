@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
 import type { StripeServer } from '../stripe-server';
 import type { TestDatabase } from './databases';
-import { harnessConfig } from './rest-harness';
+import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName } from './rest-harness';
 
 /**
  * Meterline started in-process with the Stripe engine on the local Stripe server, a webhook
@@ -93,4 +93,26 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Through the REST API: a FIXEDRATE policy at `price` USD a month, a published API on it
+ * monetized with a new connected account, and a subscriber's application subscribed to it
+ * (no saved card, so its invoices are sent, not charged).
+ */
+export async function fixedPriceSubscription(harness: BillingHarness, options: { price?: string; subscriber?: string } = {}) {
+  const { token, call, platform } = harness;
+  const subscriberName = options.subscriber ?? uniqueName('sub');
+  const admin = token('admin', SCOPES.admin);
+  const publisher = token('pat', SCOPES.publisher);
+  const subscriber = token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
+  const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: options.price ?? '10.00' }))).body;
+  const name = uniqueName('Api');
+  const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
+  await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
+  const account = (await platform.accounts.create({ type: 'express' })).id;
+  await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } });
+  const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+  const created = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
+  return { subscriptionId: created.body.subscriptionId as string, status: created.body.status as string, account, apiId: api.id as string, subscriber, publisher };
 }

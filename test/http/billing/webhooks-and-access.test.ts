@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
-import { startBillingHarness, type BillingHarness } from '../../helpers/billing-harness';
+import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../../helpers/billing-harness';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { ADMIN, DEVPORTAL, PUBLISHER, policyBody, SCOPES, uniqueName } from '../../helpers/rest-harness';
+import { DEVPORTAL, PUBLISHER, SCOPES } from '../../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../../stripe-server';
 
 const WEBHOOK = '/api/am/monetization/webhooks/stripe/carbon.super';
@@ -19,22 +19,7 @@ forEachTestDatabase((_kind, database) => {
   });
   afterAll(() => harness.close());
 
-  /** A monetized fixed-price API and a subscriber's subscription to it (send_invoice: no card). */
-  async function subscription(subscriberName = uniqueName('sub')) {
-    const { token, call, platform } = harness;
-    const admin = token('admin', SCOPES.admin);
-    const publisher = token('pat', SCOPES.publisher);
-    const subscriber = token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
-    const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: '10.00' }))).body;
-    const name = uniqueName('Api');
-    const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-    await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
-    const account = (await platform.accounts.create({ type: 'express' })).id;
-    await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } });
-    const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-    const created = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
-    return { subscriptionId: created.body.subscriptionId as string, status: created.body.status as string, account, apiId: api.id as string, subscriber, publisher };
-  }
+  const subscription = () => fixedPriceSubscription(harness);
 
   const gatewayToken = () => harness.token('gateway', ['apim:usage_ingest']);
   const accessOf = async (subscriptionId: string) => (await harness.call('GET', `/api/am/usage/v1/subscriptions/${subscriptionId}/access`, gatewayToken())).body;
