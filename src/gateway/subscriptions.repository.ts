@@ -62,6 +62,12 @@ export class SubscriptionsRepository {
     return (await this.db('AM_SUBSCRIPTION').where({ API_ID: apiId, APPLICATION_ID: applicationId }).first('SUBSCRIPTION_ID')) !== undefined;
   }
 
+  /** The oldest subscription row of an application to an API (AM_SUBSCRIPTION has no unique key for the pair). */
+  async firstIdFor(apiId: number, applicationId: number): Promise<number | undefined> {
+    const row = await this.db('AM_SUBSCRIPTION').where({ API_ID: apiId, APPLICATION_ID: applicationId }).min({ FIRST: 'SUBSCRIPTION_ID' }).first();
+    return row?.FIRST === null || row?.FIRST === undefined ? undefined : Number(row.FIRST);
+  }
+
   /** Subscriptions of one subscriber, optionally narrowed to an application and/or an API. */
   async listOfSubscriber(subscriberId: number, filter: { applicationId?: number; apiId?: number }): Promise<SubscriptionRow[]> {
     const q = this.joined().where('AM_APPLICATION.SUBSCRIBER_ID', subscriberId);

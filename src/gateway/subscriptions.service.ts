@@ -72,6 +72,12 @@ export class SubscriptionsService {
       createdBy: caller.subject,
       now: this.now(),
     });
+    // WSO2's AM_SUBSCRIPTION has no unique key on (API, application), so two concurrent requests
+    // can both get past `exists`: the oldest row wins, the others withdraw before any billing.
+    if ((await this.subscriptions.firstIdFor(api.id, application.id)) !== id) {
+      await this.removeRowQuietly(id, uuid);
+      throw new GatewayError('CONFLICT', `Application ${application.name} is already subscribed to API ${api.name} ${api.version}`);
+    }
     const ref: SubscriptionRef = {
       uuid,
       api: toApiRef(api),

@@ -147,6 +147,20 @@ forEachTestDatabase((_kind, database) => {
       expect(missing.body.error[0].code).toBe('apiId');
     });
 
+    it('parallel requests to subscribe the same application to the same API make exactly one subscription', async () => {
+      const world = await monetizedWorld(rest, tokens);
+      const app = await createApplication(rest, tokens.subscriber);
+      const body = { applicationId: app, apiId: world.api.id, throttlingPolicy: world.gold.policyName };
+      const answers = await Promise.all(Array.from({ length: 6 }, () => rest.call('POST', `${DEVPORTAL}/subscriptions`, { token: tokens.subscriber, body })));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      const listed = await rest.call('GET', `${DEVPORTAL}/subscriptions?applicationId=${app}`, { token: tokens.subscriber });
+      expect(listed.body.count).toBe(1);
+      const live = (await rest.platform.subscriptions.list({ status: 'all' }, { stripeAccount: world.account })).data.filter(
+        (s) => s.status !== 'canceled' && s.metadata.meterline_application_uuid === app,
+      );
+      expect(live).toHaveLength(1);
+    });
+
     it('when the engine fails, no subscription is left behind and the same request then succeeds', async () => {
       const world = await monetizedWorld(rest, tokens);
       const app = await createApplication(rest, tokens.subscriber);
