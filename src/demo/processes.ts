@@ -50,7 +50,11 @@ export async function startStripeChild(script: string, onOutput: (line: string) 
     if (isRunning(child)) child.kill('SIGKILL');
   };
   process.on('exit', killOnExit);
-  createInterface({ input: child.stderr! }).on('line', onOutput);
+  const lastErrors: string[] = []; // the first error lines, for a failure before it listens
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (lastErrors.length < 3 && /error|stripe-server:/i.test(line)) lastErrors.push(line.trim());
+    onOutput(line);
+  });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the local Stripe server did not say where it listens within 15 s')), 15_000);
@@ -65,9 +69,10 @@ export async function startStripeChild(script: string, onOutput: (line: string) 
       clearTimeout(timer);
       reject(error);
     });
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`the local Stripe server exited before listening (${signal ?? `exit code ${code}`})`));
+      const said = lastErrors.length > 0 ? `: ${lastErrors.join(' / ')}` : '';
+      reject(new Error(`the local Stripe server exited before listening (${signal ?? `exit code ${code}`})${said}`));
     });
   }).catch((error: unknown) => {
     killOnExit();
