@@ -108,13 +108,14 @@ function printSummary(out: DemoOutput, s: DemoSummary, exitAfter: boolean): void
   out.line(`   ${s.subscriberToken}`);
   out.line();
   out.line(` Meterline REST API: ${s.meterlineUrl}/api/am/...   (config: ${s.configPath})`);
-  out.line(` Demo gateway:       ${s.gatewayUrl}/hello/v1/greeting`);
+  out.line(` Demo gateway:       ${s.gatewayUrl}/hello/v1/greeting (header apikey: ${s.apiKey})`);
   out.line(` Local Stripe server: ${s.stripeServerUrl} (pid ${s.stripeServerPid})`);
   out.line(' Try the REST API as the publisher and the subscriber (local tokens, valid 24 h):');
   out.line(`   PUBLISHER_TOKEN=${s.publisherToken}`);
   out.line(`   SUBSCRIBER_TOKEN=${s.subscriberToken}`);
   out.line(`   curl -H "Authorization: Bearer $PUBLISHER_TOKEN" ${s.meterlineUrl}/api/am/publisher/v4/apis/${s.apiId}/revenue`);
   out.line(`   curl -H "Authorization: Bearer $SUBSCRIBER_TOKEN" ${s.meterlineUrl}/api/am/devportal/v3/subscriptions/${s.subscriptionId}/usage`);
+  out.line(`   curl -H "apikey: ${s.apiKey}" ${s.gatewayUrl}/hello/v1/greeting   # a billed call; publish-usage sends it`);
   out.line();
   out.line(' NOTE: the billing engine is a local Stripe-compatible test server; no money moves.');
   out.line(' To run Meterline for real (Stripe test-mode keys, a database server): README, "Running for real".');

@@ -35,6 +35,8 @@ export interface StoryOptions {
 export interface DemoSummary {
   meterlineUrl: string;
   gatewayUrl: string;
+  /** The subscriber's key at the demo gateway (`apikey` header). */
+  apiKey: string;
   stripeServerUrl: string;
   stripeServerPid: number;
   ports: number[];
@@ -250,6 +252,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
   return {
     meterlineUrl: meterline.url,
     gatewayUrl: gateway.url,
+    apiKey,
     stripeServerUrl: stripeServer.url,
     stripeServerPid: stripeServer.pid,
     ports: [meterline.url, gateway.url, stripeServer.url].map((u) => Number(new URL(u).port)),

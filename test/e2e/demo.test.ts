@@ -138,6 +138,10 @@ it('without --exit it stays up with what it printed true of the API, and Ctrl-C 
   const html = await page.text();
   for (const invoice of summary.paidInvoices) expect(html).toContain(invoice.total);
 
+  // The printed gateway and key answer (the call is recorded; publishing it is left to the user).
+  const greeting = await fetch(`${summary.gatewayUrl}/hello/v1/greeting?name=test`, { headers: { apikey: summary.apiKey } });
+  expect({ status: greeting.status, body: await greeting.json() }).toEqual({ status: 200, body: { message: 'Hello, test!' } });
+
   running.child.kill('SIGINT');
   const code = await running.exited;
   expect({ code, tail: running.output().split('\n').slice(-4).join('\n') }).toMatchObject({ code: 0 });
