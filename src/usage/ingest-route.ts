@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { GatewayError } from '../gateway/errors';
+import { authenticateBearer, requireAnyScope } from '../http/auth/bearer';
 import type { TokenVerifier } from '../http/auth/tokens';
 import { usageBatchSchema } from './ingest';
 import type { UsageService } from './usage-service';
@@ -21,14 +22,8 @@ export const USAGE_INGEST_SCOPE = 'apim:usage_ingest';
 export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier | undefined): Router {
   const router = express.Router();
   router.post(USAGE_INGEST_PATH, express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
-    const header = req.get('authorization');
-    const match = header === undefined ? null : /^Bearer\s+([A-Za-z0-9_\-.=]+)\s*$/i.exec(header);
-    if (!match) throw new GatewayError('UNAUTHENTICATED', 'A bearer access token is required (Authorization: Bearer <token>)');
-    if (!verifier) throw new GatewayError('UNAUTHENTICATED', 'Token authentication is not configured on this server ([auth.jwt])');
-    const principal = verifier.verify(match[1]!);
-    if (!principal.scopes.has(USAGE_INGEST_SCOPE)) {
-      throw new GatewayError('FORBIDDEN', `The access token does not allow this operation; it needs the scope ${USAGE_INGEST_SCOPE}`);
-    }
+    const principal = authenticateBearer(req, verifier);
+    requireAnyScope(principal, [USAGE_INGEST_SCOPE]);
     if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
     const parsed = usageBatchSchema.safeParse(req.body);
     if (!parsed.success) {
