@@ -64,6 +64,7 @@ it('shows past invoices with their status and the pay link of the unpaid one', a
     { invoice: records[0]!.invoiceId, status: 'OPEN', total: '1,250.00 USD', pay: records[0]!.hostedInvoiceUrl },
     { invoice: records[1]!.invoiceId, status: 'PAID', total: '1,250.00 USD', pay: null },
   ]);
+  expect(await page.textContent('[data-field=no-payment-link]')).toContain('An issued invoice is still unpaid');
   const shot = join(mkdtempSync(join(tmpdir(), 'meterline-history-')), 'history.png');
   await page.screenshot({ path: shot, fullPage: true });
   expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');

@@ -53,7 +53,9 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
     `<tr${extra}><td colspan="4">${label}</td><td class="num" data-field="${field}" data-amount="${exact(minor)}">${escapeHtml(money(minor))}</td></tr>`;
   const pay = invoice.hostedInvoiceUrl
     ? `<p><a class="pay" data-field="pay" href="${escapeHtml(invoice.hostedInvoiceUrl)}" rel="noopener noreferrer">Pay this invoice</a></p>`
-    : `<p class="muted" data-field="no-payment-link">Nothing to pay yet: this invoice is issued at the end of the period.</p>`;
+    : history.some((issued) => UNPAID.has(issued.status))
+      ? `<p class="muted" data-field="no-payment-link">This invoice is issued at the end of the period. An issued invoice is still unpaid: see below.</p>`
+      : `<p class="muted" data-field="no-payment-link">Nothing to pay yet: this invoice is issued at the end of the period.</p>`;
   return page(
     `Invoice for ${subscription.api.name}`,
     `<header class="bar">
