@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { callStripe, isResourceMissing } from './stripe.errors';
+import { callStripe, findInStripe } from './stripe.errors';
 
 /**
  * Archiving instead of deleting: Stripe keeps prices that invoices refer to, and an archived
@@ -7,18 +7,12 @@ import { callStripe, isResourceMissing } from './stripe.errors';
  * archived, so these are safe to retry.
  */
 export async function archivePrice(stripe: Stripe, priceId: string, account?: string): Promise<void> {
-  await ignoreMissing(() =>
-    callStripe('archive a price', { priceId, account }, () =>
-      stripe.prices.update(priceId, { active: false }, accountOption(account)),
-    ),
-  );
+  await findInStripe('archive a price', { priceId, account }, () => stripe.prices.update(priceId, { active: false }, accountOption(account)));
 }
 
 export async function archiveProduct(stripe: Stripe, productId: string, account?: string): Promise<void> {
-  await ignoreMissing(() =>
-    callStripe('archive a product', { productId, account }, () =>
-      stripe.products.update(productId, { active: false }, accountOption(account)),
-    ),
+  await findInStripe('archive a product', { productId, account }, () =>
+    stripe.products.update(productId, { active: false }, accountOption(account)),
   );
 }
 
@@ -61,12 +55,4 @@ function wasReplayed(object: object): boolean {
 
 export function accountOption(account: string | undefined): { stripeAccount?: string } {
   return account ? { stripeAccount: account } : {};
-}
-
-async function ignoreMissing(action: () => Promise<unknown>): Promise<void> {
-  try {
-    await action();
-  } catch (error) {
-    if (!isResourceMissing(error)) throw error;
-  }
 }

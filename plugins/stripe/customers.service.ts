@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { SubscriptionRef } from '../../src/domain/model';
 import { MonetizationError } from '../../src/monetization/monetization';
+import { accountOption } from './archive';
 import { idempotencyKey } from './idempotency';
 import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
@@ -131,7 +132,7 @@ export class CustomersService {
 
   private async retrieveCustomer(stripe: Stripe, customerId: string, account?: string): Promise<Stripe.Customer | undefined> {
     const customer = await findInStripe('retrieve a customer', { customerId, account }, () =>
-      stripe.customers.retrieve(customerId, {}, account ? { stripeAccount: account } : {}),
+      stripe.customers.retrieve(customerId, {}, accountOption(account)),
     );
     return customer && !customer.deleted ? customer : undefined;
   }

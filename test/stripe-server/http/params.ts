@@ -124,3 +124,13 @@ export function requireParam<T>(value: T | undefined, param: string): T {
   if (value === undefined) throw parameterMissing(param);
   return value;
 }
+
+/** Stripe's address object (customers' and payment methods' billing details). */
+export const addressShape = z.strictObject({
+  city: str().optional(),
+  country: str().optional(),
+  line1: str().optional(),
+  line2: str().optional(),
+  postal_code: str().optional(),
+  state: str().optional(),
+});

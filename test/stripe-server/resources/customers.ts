@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { newId } from '../core/ids';
 import { paginate } from '../http/list';
-import { expand, int, metadata, oneOf, paginationShape, parseParams, rangeFilter, str, list } from '../http/params';
+import { addressShape, expand, int, metadata, oneOf, paginationShape, parseParams, rangeFilter, str, list } from '../http/params';
 import { parameterInvalid } from '../http/errors';
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
 import { cancelNow } from '../billing/subscription-cycle';
@@ -9,15 +9,6 @@ import type { WireCustomer } from '../wire';
 import { emptyToNull, initialMetadata, listUrl, mergeMetadata, render } from './common';
 import { attachPaymentMethod } from './payment-methods';
 import { inRange } from './products';
-
-const addressShape = z.strictObject({
-  city: str().optional(),
-  country: str().optional(),
-  line1: str().optional(),
-  line2: str().optional(),
-  postal_code: str().optional(),
-  state: str().optional(),
-});
 
 const invoiceSettingsShape = z.strictObject({
   default_payment_method: str().optional(),

@@ -3,21 +3,12 @@ import { z } from 'zod';
 import { newId } from '../core/ids';
 import { invalidState, parameterInvalid, parameterMissing, resourceMissing, unsupported } from '../http/errors';
 import { paginate } from '../http/list';
-import { expand, int, metadata, oneOf, paginationShape, parseParams, str } from '../http/params';
+import { addressShape, expand, int, metadata, oneOf, paginationShape, parseParams, str } from '../http/params';
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
 import { cardForMagicPaymentMethod, cardForNumber, cardForToken, type TestCard } from '../billing/test-cards';
 import type { AccountState } from '../state/account-state';
 import type { WirePaymentMethod } from '../wire';
 import { initialMetadata, listUrl, mergeMetadata, render } from './common';
-
-const addressShape = z.strictObject({
-  city: str().optional(),
-  country: str().optional(),
-  line1: str().optional(),
-  line2: str().optional(),
-  postal_code: str().optional(),
-  state: str().optional(),
-});
 
 const billingDetailsShape = z.strictObject({
   address: z.union([z.literal(''), addressShape]).optional(),
