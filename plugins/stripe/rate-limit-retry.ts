@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Stripe from 'stripe';
 
 export interface RateLimitRetryPolicy {
@@ -41,8 +42,4 @@ function backoff(policy: RateLimitRetryPolicy, attempt: number): number {
 function discard(response: { getRawResponse(): unknown }): void {
   const raw = response.getRawResponse() as { resume?: () => void } | undefined;
   raw?.resume?.();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MeterlineConfig } from '../config/schema';
 import { connectDatabase } from '../db/connect';
 import type { Logger } from '../logger';
@@ -62,8 +63,4 @@ export function progressLine(status: PublishStatusBody): string {
     `${status.state}/${status.status} ${p.phase.toLowerCase()}: subscriptions ${p.subscriptionsDone + p.subscriptionsFailed}/${p.subscriptionsTotal}` +
     ` (${p.subscriptionsFailed} failed), ${p.recordsSent} records, ${p.eventsPublished} calls published`
   );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
