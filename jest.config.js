@@ -9,5 +9,6 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   testTimeout: 30000,
+  globalSetup: '<rootDir>/test/helpers/test-plan.ts',
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

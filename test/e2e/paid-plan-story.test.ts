@@ -2,27 +2,30 @@ import { startBillingHarness, type BillingHarness } from '../helpers/billing-har
 import { forEachTestDatabase } from '../helpers/databases';
 import { policyBody, ADMIN, DEVPORTAL, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../stripe-server';
+import { STORY_START } from '../helpers/test-clock';
 
 /**
  * The whole paid-plan story over HTTP, with the local Stripe server billing and delivering its
  * signed webhooks to Meterline's endpoint: subscribe → ON_HOLD → first invoice paid → UNBLOCKED →
  * usage → the period closes → an invoice with the base fee and the metered calls → its payment
  * fails → blocked after the grace period → paid → unblocked → unsubscribe → final invoice.
- * Meterline's clock follows the Stripe server's, so moving one moves both.
+ * Meterline's clock follows the Stripe server's, so moving one moves both. Each database gets its
+ * own Stripe server starting at the same fixed instant, so neither the machine's date nor the
+ * order of the databases changes what the story sees.
  */
 const DAY = 86_400;
-let stripeServer: StripeServer;
-beforeAll(async () => {
-  stripeServer = await startStripeServer({ port: 0 });
-});
-afterAll(() => stripeServer.close());
 
 forEachTestDatabase((_kind, database) => {
+  let stripeServer: StripeServer;
   let harness: BillingHarness;
   beforeAll(async () => {
+    stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
     harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: true, graceDays: 3 });
   });
-  afterAll(() => harness.close());
+  afterAll(async () => {
+    await harness?.close();
+    await stripeServer?.close();
+  });
 
   it('bills, holds, blocks and unblocks a subscription from subscribe to unsubscribe', async () => {
     const { token, call, platform, service } = harness;
@@ -87,7 +90,8 @@ forEachTestDatabase((_kind, database) => {
     // The period closes; the renewal (base fee for the next period + 250 calls) is declined.
     const shared = (await platform.subscriptions.list({ status: 'all' }, { stripeAccount: account })).data[0]!;
     stripeServer.payments.failNext({ customer: shared.customer as string });
-    stripeServer.clock.advance(31 * DAY);
+    const periodEnd = shared.items.data[0]!.current_period_end;
+    stripeServer.clock.advanceTo(periodEnd + 60);
     await deliverWebhooks();
     invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
     const renewal = invoices.list.find((i: { billingReason: string }) => i.billingReason === 'subscription_cycle');
@@ -97,7 +101,9 @@ forEachTestDatabase((_kind, database) => {
 
     // Within the grace period the calls still go through; after it they are blocked.
     expect(await access(subscriptionId)).toMatchObject({ allowed: true });
-    stripeServer.clock.advance(3 * DAY);
+    stripeServer.clock.advanceTo(periodEnd + 3 * DAY - 60);
+    expect(await access(subscriptionId)).toMatchObject({ allowed: true });
+    stripeServer.clock.advanceTo(periodEnd + 3 * DAY + 60);
     expect(await access(subscriptionId)).toMatchObject({ allowed: false, status: 'BLOCKED', reason: expect.stringContaining('unpaid since') });
 
     // The subscriber pays; access comes back.

@@ -1,0 +1,27 @@
+import { browserPlan } from './browser';
+import { testDatabases, type TestDatabaseKind } from './databases';
+
+/**
+ * Jest's global setup: says before the first test which databases and optional parts this run
+ * covers, and leaves the same lines for the summary reporter to repeat at the end, so a run on
+ * SQLite alone, or without a browser, can never pass for the full matrix.
+ */
+const ALL_DATABASES: readonly TestDatabaseKind[] = ['sqlite', 'postgres', 'mysql'];
+
+export function testPlanLines(env: NodeJS.ProcessEnv = process.env): string[] {
+  const selected = testDatabases(env).map((target) => target.kind);
+  const skipped = ALL_DATABASES.filter((kind) => !selected.includes(kind));
+  const databases = `databases: ran ${selected.join(', ')}` +
+    (skipped.length === 0 ? '' : `; skipped ${skipped.join(', ')} (to include them: METERLINE_TEST_DATABASES=sqlite,postgres,mysql with server URLs, see README "How each database is tested")`);
+  const browser = browserPlan(env);
+  const browserLine = browser.run
+    ? `browser tests: ran${browser.required ? ' (required)' : ''}`
+    : `browser tests: skipped: ${browser.reason}`;
+  return [databases, browserLine];
+}
+
+export default function globalSetup(): void {
+  const lines = testPlanLines();
+  process.stderr.write(lines.map((line) => `${line}\n`).join(''));
+  process.env.METERLINE_TEST_PLAN = JSON.stringify(lines);
+}
