@@ -40,6 +40,8 @@ export interface SetupToken {
 export interface RestDoc {
   examples: DocExample[];
   tokens: SetupToken[];
+  /** The business name the setup gives the publisher's connected account (`business_profile[name]`). */
+  accountName: string;
 }
 
 interface Fence {
@@ -65,7 +67,10 @@ export function parseRestDoc(markdown: string): RestDoc {
   const headings = examples.map((example) => example.heading);
   const repeated = headings.find((heading, index) => headings.indexOf(heading) !== index);
   if (repeated !== undefined) throw new Error(`docs/rest.md: two examples under the heading "${repeated}"; each needs its own`);
-  return { examples, tokens: readTokens(fences) };
+  const accountLine = fences.flatMap((f) => (f.info === 'sh' ? f.text.split('\n') : [])).find((line) => /ACCOUNT_ID=\$\(curl .*\/v1\/accounts/.test(line));
+  const accountName = accountLine === undefined ? undefined : /business_profile\[name\]=([^'"]+)/.exec(accountLine)?.[1];
+  if (accountName === undefined) throw new Error('docs/rest.md: the setup must create ACCOUNT_ID with curl .../v1/accounts -d \'business_profile[name]=...\'');
+  return { examples, tokens: readTokens(fences), accountName };
 }
 
 function readFences(markdown: string): Fence[] {

@@ -53,7 +53,8 @@ forEachTestDatabase((_kind, database) => {
     workDir = mkdtempSync(join(tmpdir(), 'meterline-rest-doc-'));
     variables.set('BASE', harness.url);
     for (const token of doc.tokens) variables.set(token.variable, harness.token(token.sub, token.scopes, token.email));
-    const account = await harness.platform.accounts.create({ type: 'express', business_profile: { name: 'Weather Inc' } });
+    // As the setup's `curl .../v1/accounts` line makes it, on the tenant's platform account.
+    const account = await harness.platform.accounts.create({ type: 'express', business_profile: { name: doc.accountName } });
     variables.set('ACCOUNT_ID', account.id);
   });
   afterAll(async () => {
