@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { configPathFrom, DEFAULT_CONFIG_PATH, loadConfig } from './config/load';
+import { describeConfigFile, findConfigFile, loadConfig, type ConfigFile, type DatabaseCommandConfig, type TokenCommandConfig } from './config/load';
 import { ConfigError } from './config/errors';
 import { EngineOptionsError } from './monetization/monetization';
 import { UnknownEngineError } from './monetization/registry';
-import { SUPER_TENANT, type MeterlineConfig } from './config/schema';
+import { SUPER_TENANT, type DatabaseConfig, type MeterlineConfig } from './config/schema';
 import { mintToken } from './http/auth/tokens';
 import pino from 'pino';
 import { publishUsageCommand } from './usage/publish-command';
 import { UsageOptionsError } from './usage/options';
-import { connectDatabase } from './db/connect';
+import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from './db/connect';
+import { describeDatabase } from './db/describe';
 import { migrateLatest, rollbackAll } from './db/migrator';
 import { createLogger } from './logger';
-import { startService } from './service';
+import { launchService } from './service';
 
 const USAGE = `Usage: meterline <command> [options]
 
@@ -24,8 +25,19 @@ Commands:
   token               print a bearer token for the REST API, signed with [auth.jwt]'s key
   help                show this text
 
+Configuration: the first of these is used
+  --config <file>                 must exist
+  $METERLINE_CONFIG               must exist
+  ./deployment.toml               in the current directory
+  config/deployment.toml
+  (none of them)                  every default: SQLite in data/meterline.db, port 9763
+Every command but help first prints, on stderr, the file and the database it uses. A
+\${env:NAME} in the file must be set when the command reads that key: migrate reads only
+[database.apim_db] and [logging]; token reads [auth.jwt] and the tenants' domains; serve and
+publish-usage read everything.
+
 Options:
-  --config <file>     configuration file (default: $METERLINE_CONFIG, else ${DEFAULT_CONFIG_PATH})
+  --config <file>     the configuration file (see above)
   --port <n>          serve: listen on this port instead of [server] port (0 picks a free one)
   --sub <user>        token: the user (sub claim)
   --scope "<scopes>"  token: space-separated scopes, e.g. "apim:subscribe apim:api_view"
@@ -68,22 +80,41 @@ async function main(argv: string[]): Promise<number> {
   const tokenFlags = (['sub', 'scope', 'tenant', 'email', 'expires-in'] as const).filter((flag) => values[flag] !== undefined);
   if (tokenFlags.length > 0 && command !== 'token') throw new UsageError(`--${tokenFlags[0]} goes with "token"`);
 
-  const path = configPathFrom(values.config, process.env);
-  const explicit = values.config !== undefined || process.env.METERLINE_CONFIG !== undefined;
-  const { config } = loadConfig(path, process.env, { mustExist: explicit });
+  if (!['serve', 'migrate', 'token', 'publish-usage'].includes(command)) throw new UsageError(`unknown command "${command}"`);
 
+  const file = findConfigFile(values.config, process.env);
+  const load = { mustExist: file.chosenBy !== 'default' } as const;
   switch (command) {
-    case 'serve':
+    case 'serve': {
+      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, config.database.apim_db);
       return serve(config, port);
-    case 'migrate':
+    }
+    case 'migrate': {
+      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'database' });
+      announce(file, config.database.apim_db);
       return migrate(config, values.down ?? false);
-    case 'token':
+    }
+    case 'token': {
+      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'token' });
+      announce(file);
       return token(config, values);
-    case 'publish-usage':
+    }
+    default: {
+      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, config.database.apim_db);
       return publishUsageCommand(config, createLogger(config.logging.level, pino.destination(2)), { wait: values.wait ?? false });
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+    }
   }
+}
+
+/**
+ * The first line of every command, on stderr (stdout may be captured, e.g. a token): which file
+ * and which database, so a newcomer sees at once when the wrong one was picked up.
+ */
+function announce(file: ConfigFile, database?: DatabaseConfig): void {
+  const where = database === undefined ? '' : `; database ${describeDatabase(database)}`;
+  process.stderr.write(`meterline: config ${describeConfigFile(file)}${where}\n`);
 }
 
 function parsePort(text: string): number {
@@ -92,23 +123,24 @@ function parsePort(text: string): number {
   return port;
 }
 
+/** Runs until SIGINT/SIGTERM (also while still waiting for the database), or until migrations fail. */
 async function serve(config: MeterlineConfig, port: number | undefined): Promise<number> {
   const logger = createLogger(config.logging.level);
-  const service = await startService({ config, logger, ...(port === undefined ? {} : { port }) });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
+  const service = await launchService({ config, logger, ...(port === undefined ? {} : { port }) });
+  const ended = await new Promise<{ signal: NodeJS.Signals } | { failure: unknown }>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => resolve({ signal });
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    service.ready.catch((failure: unknown) => resolve({ failure }));
   });
+  if ('signal' in ended) logger.info({ signal: ended.signal }, 'shutting down');
   await service.close();
+  if ('failure' in ended) throw ended.failure;
   return 0;
 }
 
 function token(
-  config: MeterlineConfig,
+  config: TokenCommandConfig,
   flags: { sub?: string | undefined; scope?: string | undefined; tenant?: string | undefined; email?: string | undefined; 'expires-in'?: string | undefined },
 ): number {
   const jwt = config.auth.jwt;
@@ -137,9 +169,10 @@ function token(
   return 0;
 }
 
-async function migrate(config: MeterlineConfig, down: boolean): Promise<number> {
+async function migrate(config: DatabaseCommandConfig, down: boolean): Promise<number> {
   const db = connectDatabase(config.database.apim_db);
   try {
+    await assertDatabaseReachable(db, config.database.apim_db);
     const names = down ? await rollbackAll(db) : await migrateLatest(db);
     const verb = down ? 'rolled back' : 'applied';
     if (names.length === 0) process.stdout.write(down ? 'nothing to roll back\n' : 'database is up to date\n');
@@ -166,7 +199,9 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`meterline: ${describeFailure(error)}\n`);
+    // An expected failure of the command, e.g. DatabaseUnreachableError: its message is the line.
+    const line = error instanceof DatabaseUnreachableError && !process.env.METERLINE_DEBUG ? error.message : describeFailure(error);
+    process.stderr.write(`meterline: ${line}\n`);
     process.exitCode = 1;
   },
 );

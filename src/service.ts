@@ -1,8 +1,11 @@
 import type { Knex } from 'knex';
 import type { MeterlineConfig } from './config/schema';
-import { connectDatabase } from './db/connect';
+import { connectDatabase, pingDatabase } from './db/connect';
+import { describeDatabase } from './db/describe';
 import { migrateLatest } from './db/migrator';
+import { waitForDatabase, type Backoff, type Sleep } from './db/wait';
 import { createApp } from './http/app';
+import type { Readiness } from './http/health';
 import { listen } from './http/server';
 import type { Logger } from './logger';
 import { buildMonetizationEngine } from './monetization/build-engine';
@@ -17,8 +20,16 @@ export interface RunningService {
   db: Knex;
   engine: Monetization;
   usage: UsageService;
-  /** Stops accepting requests, lets the ones in flight finish, then closes the database pool. */
+  /** Stops waiting for the database, stops accepting requests, lets the ones in flight finish, then closes the pool. */
   close(): Promise<void>;
+}
+
+export interface LaunchedService extends RunningService {
+  /**
+   * `ready` once the database answered and migrations ran (from then on the REST API serves);
+   * `closed` when `close()` came first. Rejects when migrations fail: the service cannot serve.
+   */
+  ready: Promise<'ready' | 'closed'>;
 }
 
 export interface ServiceOptions {
@@ -29,35 +40,90 @@ export interface ServiceOptions {
   /** The billing engines to choose from; the built-in ones by default. */
   registry?: EngineRegistry;
   clock?: () => Date;
+  /** Between attempts to reach the database (default 1 s doubling to 30 s); tests shorten it. */
+  backoff?: Backoff;
+  sleep?: Sleep;
+  /** The round trip that decides the database answers; `pingDatabase` unless a test stands in. */
+  ping?: (db: Knex) => Promise<void>;
 }
 
-/** Composes the service from its configuration: database, migrations, HTTP. */
-export async function startService({ config, logger, port, registry, clock }: ServiceOptions): Promise<RunningService> {
+/**
+ * Composes the service from its configuration and listens at once; the database is reached in
+ * the background, retried with backoff, and migrated (`migrate_on_start`). Until then `/health`
+ * answers 503 DOWN and every other request 503, so an orchestrator that starts Meterline before
+ * its database sees an instance that is up but not ready, instead of one that crashes in a loop.
+ * Configuration mistakes (a bad engine option, a port in use) still reject here.
+ */
+export async function launchService({ config, logger, port, registry, clock, backoff, sleep, ping = pingDatabase }: ServiceOptions): Promise<LaunchedService> {
+  const database = describeDatabase(config.database.apim_db);
   const db = connectDatabase(config.database.apim_db, { logger });
+  const stopping = new AbortController();
+  let state: Readiness = 'waiting-for-database';
+  let engine: Monetization;
+  let usage: UsageService;
+  let http: Awaited<ReturnType<typeof listen>>;
+  let stopSchedule: () => Promise<void>;
   try {
-    const engine = buildMonetizationEngine({ config, registry: registry ?? new EngineRegistry(builtInEngines), db, logger, ...(clock ? { clock } : {}) });
+    engine = buildMonetizationEngine({ config, registry: registry ?? new EngineRegistry(builtInEngines), db, logger, ...(clock ? { clock } : {}) });
+    usage = new UsageService({ db, engine, logger, config, ...(clock ? { clock } : {}) });
+    const app = createApp({ db, logger, engine, config, usage, readiness: () => state, ...(clock ? { clock } : {}) });
+    http = await listen(app, config.server.host, port ?? config.server.port);
+    // A tick before the database is ready fails and is logged by the schedule; the next one runs.
+    stopSchedule = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const url = http.url;
+  logger.info({ url, database }, 'meterline is listening');
+
+  const ready = (async (): Promise<'ready' | 'closed'> => {
+    const outcome = await waitForDatabase(() => ping(db), {
+      logger,
+      database,
+      signal: stopping.signal,
+      ...(backoff ? { backoff } : {}),
+      ...(sleep ? { sleep } : {}),
+    });
+    if (outcome === 'stopped') return 'closed';
+    state = 'migrating';
     if (config.database.apim_db.migrate_on_start) {
       const applied = await migrateLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
-    const usage = new UsageService({ db, engine, logger, config, ...(clock ? { clock } : {}) });
-    const http = await listen(createApp({ db, logger, engine, config, usage, ...(clock ? { clock } : {}) }), config.server.host, port ?? config.server.port);
-    const stopSchedule = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
-    logger.info({ url: http.url, database: config.database.apim_db.type }, 'meterline is listening');
-    return {
-      url: http.url,
-      db,
-      engine,
-      usage,
-      close: async () => {
-        await stopSchedule();
-        await http.close();
-        await usage.publisher.stop(); // a running job stops after its calls in flight; the next one resumes
-        await db.destroy();
-      },
-    };
+    state = 'ready';
+    logger.info({ url, database }, 'meterline is ready');
+    return 'ready';
+  })();
+
+  return {
+    url,
+    db,
+    engine,
+    usage,
+    ready,
+    close: async () => {
+      stopping.abort();
+      await ready.catch(() => undefined); // migrations in progress finish; the failure was reported by whoever awaited `ready`
+      await stopSchedule();
+      await http.close();
+      await usage.publisher.stop(); // a running job stops after its calls in flight; the next one resumes
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * `launchService`, resolving only once the service is ready (tests and the demo, which call the
+ * API straight away). Rejects, with everything closed, when migrations fail.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const service = await launchService(options);
+  try {
+    await service.ready;
+    return service;
   } catch (error) {
-    await db.destroy();
+    await service.close();
     throw error;
   }
 }

@@ -1,39 +1,51 @@
-import { ConfigError } from './errors';
-
 const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
- * Replaces `${env:NAME}` in every string of a parsed TOML document with the variable's value,
- * so secrets stay out of the file. Every missing variable is reported, each with the key using it.
+ * What a string becomes when it references a variable that is not set: not an error yet, because
+ * a command may not need that key (`migrate` needs no Stripe secret). Being an object, not a
+ * string, it can never pass for a value: whoever validates the section it sits in must report it
+ * (`unsetReferencesIn`), and the schema rejects it anywhere a string is expected.
  */
-export function resolveEnvReferences(
-  document: unknown,
-  env: NodeJS.ProcessEnv,
-  source: string,
-): unknown {
-  const problems: string[] = [];
+export class UnsetReference {
+  constructor(
+    /** The text as written in the file, e.g. `postgres://app:${env:DB_PW}@db/apim`. */
+    readonly text: string,
+    /** The referenced variables that are not set, in order of appearance. */
+    readonly variables: readonly string[],
+  ) {}
+}
 
-  const visit = (value: unknown, path: string): unknown => {
-    if (typeof value === 'string') {
-      return value.replace(REFERENCE, (_match, name: string) => {
-        const resolved = env[name];
-        if (resolved === undefined) {
-          problems.push(`${path}: environment variable ${name} is not set (referenced as \${env:${name}})`);
-          return '';
-        }
-        return resolved;
-      });
-    }
-    if (Array.isArray(value)) return value.map((item, i) => visit(item, `${path}[${i}]`));
-    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-      return Object.fromEntries(
-        Object.entries(value).map(([key, item]) => [key, visit(item, path ? `${path}.${key}` : key)]),
-      );
-    }
-    return value;
-  };
+export type KeyPath = ReadonlyArray<string | number>;
 
-  const resolved = visit(document, '');
-  if (problems.length > 0) throw new ConfigError(source, problems);
-  return resolved;
+/**
+ * Replaces `${env:NAME}` in every string of a parsed TOML document with the variable's value, so
+ * secrets stay out of the file. A string referencing an unset variable becomes an `UnsetReference`.
+ */
+export function resolveEnvReferences(document: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof document === 'string') {
+    const unset: string[] = [];
+    const resolved = document.replace(REFERENCE, (_match, name: string) => {
+      const value = env[name];
+      if (value === undefined) unset.push(name);
+      return value ?? '';
+    });
+    return unset.length > 0 ? new UnsetReference(document, unset) : resolved;
+  }
+  if (Array.isArray(document)) return document.map((item) => resolveEnvReferences(item, env));
+  if (isTable(document)) {
+    return Object.fromEntries(Object.entries(document).map(([key, item]) => [key, resolveEnvReferences(item, env)]));
+  }
+  return document;
+}
+
+/** Every `UnsetReference` left in (part of) a resolved document, with the key holding it. */
+export function unsetReferencesIn(document: unknown, path: KeyPath = []): Array<{ path: KeyPath; reference: UnsetReference }> {
+  if (document instanceof UnsetReference) return [{ path, reference: document }];
+  if (Array.isArray(document)) return document.flatMap((item, i) => unsetReferencesIn(item, [...path, i]));
+  if (isTable(document)) return Object.entries(document).flatMap(([key, item]) => unsetReferencesIn(item, [...path, key]));
+  return [];
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof UnsetReference);
 }

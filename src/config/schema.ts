@@ -51,7 +51,39 @@ const databaseSchema = z
         message: `required for type "${db.type}" (or give host, port, username, password, database)`,
       });
     }
+    const urlProblem = db.url === undefined ? undefined : databaseUrlProblem(db.type, db.url);
+    if (urlProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: urlProblem });
   });
+
+/**
+ * The `url` schemes each server database accepts, and its default port. knex hands a postgres URL
+ * to pg and splits any other into host, port, user, password and database without looking at the
+ * scheme, and a string that is not a URL at all becomes "localhost" with every default: so both
+ * are checked here rather than discovered as a connection to the wrong place.
+ */
+export const SERVER_DATABASES: Record<Exclude<DatabaseType, 'sqlite'>, { schemes: readonly string[]; defaultPort: number }> = {
+  postgres: { schemes: ['postgres', 'postgresql'], defaultPort: 5432 },
+  mysql: { schemes: ['mysql', 'mariadb'], defaultPort: 3306 },
+  mssql: { schemes: ['mssql'], defaultPort: 1433 },
+  oracle: { schemes: ['oracle'], defaultPort: 1521 },
+};
+
+/** Why `url` cannot be used for `type`, or undefined. Never quotes the URL: it may hold a password. */
+function databaseUrlProblem(type: Exclude<DatabaseType, 'sqlite'>, url: string): string | undefined {
+  const { schemes, defaultPort } = SERVER_DATABASES[type];
+  const accepted = `accepted for type "${type}": ${schemes.map((s) => `${s}://`).join(', ')}`;
+  const example = `${schemes[0]}://user:password@host:${defaultPort}/apim_db`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `must be a URL such as ${example} (${accepted})`;
+  }
+  const scheme = parsed.protocol.replace(/:$/, '');
+  if (!schemes.includes(scheme)) return `scheme "${scheme}://" does not match type = "${type}" (${accepted})`;
+  if (parsed.hostname === '') return `must name a host, as in ${example}`;
+  return undefined;
+}
 
 const jwtSchema = z
   .strictObject({

@@ -73,7 +73,13 @@ const POSTGRES_IDENTIFIER_CASE = {
 function knexLog(logger: Logger | undefined): Knex.Config['log'] {
   const child = logger?.child({ component: 'knex' });
   return {
-    warn: (message: unknown) => child?.warn({ knex: message }, 'knex warning'),
+    warn: (message: unknown) => {
+      // knex warns, with a stack, each time a connection cannot be opened; whoever asked for the
+      // connection reports that failure in one line (the CLI, the start-up wait, /health), so
+      // here it is detail for debugging. knex gives only the text to tell it apart.
+      if (typeof message === 'string' && message.startsWith('Acquire connection error')) child?.debug({ knex: message }, 'knex connection error');
+      else child?.warn({ knex: message }, 'knex warning');
+    },
     error: (message: unknown) => child?.debug({ knex: message }, 'knex error'),
     deprecate: (method: string, alternative: string) => child?.warn({ method, alternative }, 'knex deprecation'),
     debug: (message: unknown) => child?.debug({ knex: message }, 'knex debug'),

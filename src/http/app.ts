@@ -9,7 +9,7 @@ import { TokenVerifier } from './auth/tokens';
 import { errorHandler, notFoundBody } from './errors';
 import { buildOpenApiDocument, meterlineVersion } from './openapi/document';
 import { withExtensions } from './openapi/extensions';
-import { healthHandler } from './health';
+import { healthHandler, unavailableUntilReady, type Readiness } from './health';
 import { accessRouter } from './billing/access-route';
 import { billingWebhookRouter } from './billing/webhook-route';
 import { createBilling } from '../billing/billing';
@@ -30,14 +30,17 @@ export interface AppDependencies {
   clock?: () => Date;
   /** Usage capture and publishing (src/usage): its ingestion and publish-usage routes. */
   usage?: UsageService;
+  /** Until this says `ready`, `/health` is 503 and every other request is answered 503. */
+  readiness?: () => Readiness;
 }
 
 /** Builds the HTTP application; the caller decides where it listens. */
-export function createApp({ db, logger, engine, config, clock, usage }: AppDependencies): Express {
+export function createApp({ db, logger, engine, config, clock, usage, readiness }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.get('/health', healthHandler(db, logger));
+  app.get('/health', healthHandler(db, logger, readiness));
+  if (readiness) app.use(unavailableUntilReady(readiness));
 
   if (engine && config) {
     const jwt = config.auth.jwt;

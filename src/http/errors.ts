@@ -111,6 +111,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
+/** 503 while the service starts: its database has not answered yet, or migrations are running. */
+export function notReadyError(description: string): MappedError {
+  return { status: 503, headers: { 'Retry-After': '5' }, body: body({ status: 503, code: 503, title: 'Service Unavailable' }, description, []) };
+}
+
 export function notFoundBody(description: string): Wso2ErrorBody {
   return body(GATEWAY_ERRORS.NOT_FOUND, description, []);
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MeterlineConfig } from '../config/schema';
-import { connectDatabase } from '../db/connect';
+import { assertDatabaseReachable, connectDatabase } from '../db/connect';
 import type { Logger } from '../logger';
 import { buildMonetizationEngine } from '../monetization/build-engine';
 import { EngineRegistry } from '../monetization/registry';
@@ -18,7 +18,14 @@ import { UsageService } from './usage-service';
 export async function publishUsageCommand(config: MeterlineConfig, logger: Logger, options: { wait: boolean; out?: NodeJS.WritableStream }): Promise<number> {
   const out = options.out ?? process.stderr;
   const db = connectDatabase(config.database.apim_db, { logger });
-  const engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger });
+  let engine;
+  try {
+    engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger });
+    await assertDatabaseReachable(db, config.database.apim_db); // one line naming the database, not a stack
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   const usage = new UsageService({ db, engine, logger, config });
   const interrupt = () => {
     out.write('\nstopping after the calls in flight; the rest is published by the next job\n');

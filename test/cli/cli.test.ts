@@ -92,7 +92,7 @@ describe('meterline migrate', () => {
     const config = sqliteConfig(dir);
 
     const up = await runCli(['migrate', '--config', config]);
-    expect(up.stderr).toBe('');
+    expect(up.stderr).toBe(`meterline: config ${config}; database sqlite ${join(dir, 'apim.db')}\n`);
     expect(up.code).toBe(0);
     expect(up.stdout).toMatch(/^applied /m);
     expect(await tableNames(join(dir, 'apim.db'))).toEqual(expect.arrayContaining(['AM_API', 'AM_MONETIZATION_SUBSCRIPTIONS']));

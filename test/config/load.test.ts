@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/config/errors';
-import { configPathFrom, loadConfig } from '../../src/config/load';
+import { describeConfigFile, findConfigFile, loadConfig, type ConfigNeeds } from '../../src/config/load';
 
 const repoRoot = join(__dirname, '..', '..');
 const exampleEnv = {
@@ -19,10 +19,10 @@ function writeConfig(toml: string): string {
   return path;
 }
 
-/** Loads a TOML text and returns the ConfigError's problems (fails the test if it loads). */
-function problemsOf(toml: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
+/** Loads a TOML text (or a file) and returns the ConfigError's problems (fails the test if it loads). */
+function problemsOf(toml: string, env: NodeJS.ProcessEnv = {}, needs: ConfigNeeds = 'all', path = writeConfig(toml)): readonly string[] {
   try {
-    loadConfig(writeConfig(toml), env, { mustExist: true });
+    loadConfig(path, env, { mustExist: true, needs });
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;
     throw error;
@@ -30,11 +30,32 @@ function problemsOf(toml: string, env: NodeJS.ProcessEnv = {}): readonly string[
   throw new Error('expected the configuration to be rejected');
 }
 
+const examplePath = join(repoRoot, 'config/deployment.example.toml');
+
 describe('choosing the configuration file', () => {
-  it('prefers --config, then METERLINE_CONFIG, then config/deployment.toml', () => {
-    expect(configPathFrom('a.toml', { METERLINE_CONFIG: 'b.toml' })).toBe('a.toml');
-    expect(configPathFrom(undefined, { METERLINE_CONFIG: 'b.toml' })).toBe('b.toml');
-    expect(configPathFrom(undefined, {})).toBe('config/deployment.toml');
+  const existing = (...paths: string[]) => (path: string) => paths.includes(path);
+
+  it('--config comes first, whether or not it exists', () => {
+    expect(findConfigFile('a.toml', { METERLINE_CONFIG: 'b.toml' }, existing('deployment.toml'))).toEqual({ path: 'a.toml', chosenBy: '--config' });
+  });
+
+  it('then METERLINE_CONFIG', () => {
+    expect(findConfigFile(undefined, { METERLINE_CONFIG: 'b.toml' }, existing('deployment.toml'))).toEqual({ path: 'b.toml', chosenBy: 'METERLINE_CONFIG' });
+  });
+
+  it('then ./deployment.toml, before config/deployment.toml', () => {
+    expect(findConfigFile(undefined, {}, existing('deployment.toml', 'config/deployment.toml'))).toEqual({ path: 'deployment.toml', chosenBy: 'default' });
+  });
+
+  it('then config/deployment.toml', () => {
+    expect(findConfigFile(undefined, {}, existing('config/deployment.toml'))).toEqual({ path: 'config/deployment.toml', chosenBy: 'default' });
+  });
+
+  it('else no file: all defaults, and the message says which files were looked for', () => {
+    const none = findConfigFile(undefined, {}, existing());
+    expect(none).toEqual({ path: undefined, chosenBy: 'default' });
+    expect(describeConfigFile(none)).toBe('(defaults: no deployment.toml, no config/deployment.toml)');
+    expect(describeConfigFile({ path: 'deployment.toml', chosenBy: 'default' })).toBe('deployment.toml');
   });
 });
 
@@ -74,6 +95,97 @@ describe('the example configuration', () => {
     expect(() => loadConfig(join(repoRoot, 'config/deployment.example.toml'), env, { mustExist: true })).toThrow(
       /tenants\[0\]\.monetization_info\.billing_engine_platform_account_key: environment variable STRIPE_PLATFORM_KEY is not set/,
     );
+  });
+});
+
+describe('a command needs only the environment variables of the keys it reads', () => {
+  const databaseOnly = { METERLINE_DATABASE_URL: exampleEnv.METERLINE_DATABASE_URL };
+
+  it('everything (serve, publish-usage): every unset variable, each with its key, as before', () => {
+    expect(problemsOf('', {}, 'all', examplePath)).toEqual([
+      'database.apim_db.url: environment variable METERLINE_DATABASE_URL is not set (referenced as ${env:METERLINE_DATABASE_URL})',
+      'auth.jwt.secret: environment variable METERLINE_JWT_SECRET is not set (referenced as ${env:METERLINE_JWT_SECRET})',
+      'tenants[0].monetization_info.billing_engine_platform_account_key: environment variable STRIPE_PLATFORM_KEY is not set (referenced as ${env:STRIPE_PLATFORM_KEY})',
+      'tenants[0].monetization_info.stripe_webhook_secret: environment variable STRIPE_WEBHOOK_SECRET is not set (referenced as ${env:STRIPE_WEBHOOK_SECRET})',
+    ]);
+  });
+
+  it('database (migrate): only [database.*], and only those sections come back', () => {
+    const { config } = loadConfig(examplePath, databaseOnly, { mustExist: true, needs: 'database' });
+    expect(config.database.apim_db.url).toBe(exampleEnv.METERLINE_DATABASE_URL);
+    expect(config.logging.level).toBe('info');
+    expect(Object.keys(config).sort()).toEqual(['database', 'logging']);
+  });
+
+  it('database (migrate): its own variable is still required', () => {
+    expect(problemsOf('', {}, 'database', examplePath)).toEqual([
+      'database.apim_db.url: environment variable METERLINE_DATABASE_URL is not set (referenced as ${env:METERLINE_DATABASE_URL})',
+    ]);
+  });
+
+  it('token: [auth.jwt] and the tenants domains and ids, without their secrets or the database', () => {
+    const { config } = loadConfig(examplePath, { METERLINE_JWT_SECRET: 'jwt-secret' }, { mustExist: true, needs: 'token' });
+    expect(config.auth.jwt?.secret).toBe('jwt-secret');
+    expect(config.tenants).toEqual([{ domain: 'carbon.super', id: -1234 }]);
+    expect(Object.keys(config).sort()).toEqual(['auth', 'logging', 'tenants']);
+  });
+
+  it('token: adds the super tenant when the file lists only others', () => {
+    const path = writeConfig('[auth.jwt]\nsecret = "s"\n[[tenants]]\ndomain = "acme.com"\nid = 7\n[tenants.monetization_info]\nstripe_webhook_secret = "${env:ACME_WHSEC}"\n');
+    const { config } = loadConfig(path, {}, { mustExist: true, needs: 'token' });
+    expect(config.tenants).toEqual([{ domain: 'carbon.super', id: -1234 }, { domain: 'acme.com', id: 7 }]);
+  });
+
+  it('token: the signing secret is still required', () => {
+    expect(problemsOf('', databaseOnly, 'token', examplePath)).toEqual([
+      'auth.jwt.secret: environment variable METERLINE_JWT_SECRET is not set (referenced as ${env:METERLINE_JWT_SECRET})',
+    ]);
+  });
+
+  it('a misspelt key is reported whatever the command reads', () => {
+    expect(problemsOf('[auth.jwt]\nsecret = "${env:JWT}"\nsecrett = "x"\n', {}, 'database')).toEqual(['auth.jwt.secrett: unknown key']);
+  });
+
+  it('a reference inside a longer string is unset as a whole, never half-substituted', () => {
+    expect(problemsOf('[database.apim_db]\ntype = "postgres"\nurl = "postgres://app:${env:DB_PW}@db:5432/apim"\n', {}, 'database')).toEqual([
+      'database.apim_db.url: environment variable DB_PW is not set (referenced as ${env:DB_PW})',
+    ]);
+  });
+});
+
+describe('database.apim_db.url is checked against type', () => {
+  const urlProblems = (type: string, url: string) => problemsOf(`[database.apim_db]\ntype = "${type}"\nurl = "${url}"\n`);
+
+  it('a string that is not a URL names the key and the accepted schemes', () => {
+    expect(urlProblems('postgres', 'not-a-url')).toEqual([
+      'database.apim_db.url: must be a URL such as postgres://user:password@host:5432/apim_db (accepted for type "postgres": postgres://, postgresql://)',
+    ]);
+  });
+
+  it('a scheme of another database', () => {
+    expect(urlProblems('postgres', 'mysql://u:pw@db:3306/apim')).toEqual([
+      'database.apim_db.url: scheme "mysql://" does not match type = "postgres" (accepted for type "postgres": postgres://, postgresql://)',
+    ]);
+  });
+
+  it('a URL without a host', () => {
+    expect(urlProblems('mysql', 'mysql:///apim')).toEqual(['database.apim_db.url: must name a host, as in mysql://user:password@host:3306/apim_db']);
+  });
+
+  it('never repeats the URL, which may hold a password', () => {
+    expect(urlProblems('mssql', 'postgres://u:hunter2@db/apim').join('\n')).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['postgres', 'postgres://u:p@db:5432/apim'],
+    ['postgres', 'postgresql://db/apim'],
+    ['mysql', 'mysql://u:p@db:3306/apim'],
+    ['mysql', 'mariadb://u:p@db/apim'],
+    ['mssql', 'mssql://u:p@db:1433/apim'],
+    ['oracle', 'oracle://u:p@db:1521/XEPDB1'],
+  ])('type = "%s" accepts %s', (type, url) => {
+    const { config } = loadConfig(writeConfig(`[database.apim_db]\ntype = "${type}"\nurl = "${url}"\n`), {}, { mustExist: true });
+    expect(config.database.apim_db.url).toBe(url);
   });
 });
 

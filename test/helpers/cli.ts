@@ -43,13 +43,21 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 export interface ServingCli {
   child: ChildProcess;
   url: string;
+  /** Everything it wrote so far, stdout and stderr interleaved as they arrived. */
+  output(): string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** Starts `meterline serve` and resolves with its URL once its "listening" log line appears. */
-export function startServeCli(args: string[], options: CliOptions = {}): Promise<ServingCli> {
+/**
+ * Starts `meterline serve` and resolves with its URL once it logs "meterline is ready" (database
+ * reached, migrations applied), or with `until: 'listening'` as soon as it listens.
+ */
+export function startServeCli(args: string[], options: CliOptions & { until?: 'ready' | 'listening' } = {}): Promise<ServingCli> {
   assertBuilt();
+  const awaited = `"meterline is ${options.until ?? 'ready'}"`;
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: options.cwd ?? REPO_ROOT, env: childEnv(options.env) });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   return new Promise((resolve, reject) => {
@@ -57,11 +65,11 @@ export function startServeCli(args: string[], options: CliOptions = {}): Promise
     let started = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`meterline serve did not start within 20 s:\n${output}`));
+      reject(new Error(`meterline serve did not log ${awaited} within 20 s:\n${output}`));
     }, 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const line = output.split('\n').find((l) => l.includes('"meterline is listening"'));
+      const line = output.split('\n').find((l) => l.includes(awaited));
       if (!line || started) return;
       started = true;
       clearTimeout(timer);
@@ -69,6 +77,8 @@ export function startServeCli(args: string[], options: CliOptions = {}): Promise
       resolve({
         child,
         url,
+        output: () => output,
+        exited,
         stop: () => {
           child.kill('SIGTERM');
           return exited;
@@ -82,4 +92,16 @@ export function startServeCli(args: string[], options: CliOptions = {}): Promise
       if (!started) reject(new Error(`meterline serve exited with ${code} before listening:\n${output}`));
     });
   });
+}
+
+/**
+ * Polls `check` every 50 ms until it holds, and fails after `timeoutMs` naming `what`: a test
+ * waits for an outcome, never for a guessed length of time.
+ */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

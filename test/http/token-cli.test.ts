@@ -23,7 +23,7 @@ const hsConfig = configFile('hs.toml', `[auth.jwt]\nsecret = "${HS_SECRET}"\niss
 describe('meterline token', () => {
   it('mints an HS256 token with the tenant claim, the scopes, the issuer, audience and expiry', async () => {
     const result = await runCli(['token', '--config', hsConfig, '--tenant', 'acme.com', '--sub', 'sam', '--scope', 'apim:subscribe apim:sub_manage', '--email', 'sam@acme.com', '--expires-in', '600']);
-    expect(result.stderr).toBe('');
+    expect(result.stderr).toBe(`meterline: config ${hsConfig}\n`); // the first line of every command; the token alone is on stdout
     expect(result.code).toBe(0);
     const token = result.stdout.trim();
     const claims = jwt.verify(token, HS_SECRET, { algorithms: ['HS256'], issuer: 'https://idp.example', audience: 'meterline-api' }) as jwt.JwtPayload;
