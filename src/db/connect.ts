@@ -41,7 +41,7 @@ export async function assertDatabaseReachable(db: Knex, config: DatabaseConfig):
 }
 
 /**
- * The driver's own words for a failed connection. When a host name resolves to several
+ * The driver's own words for a failed connection, on one line. When a host name resolves to several
  * addresses, node tries each and reports an AggregateError whose message is empty; its parts
  * then say what happened (`connect ECONNREFUSED ::1:5432, connect ECONNREFUSED 127.0.0.1:5432`).
  */
@@ -50,6 +50,7 @@ export function connectionFailureMessage(error: unknown): string {
     const parts = [...new Set(error.errors.map(connectionFailureMessage))];
     if (parts.length > 0) return parts.join(', ');
   }
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
+  // One line: some drivers (oracledb) put the OS error on a second line.
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -48,7 +48,7 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), l
   }
   return {
     client,
-    connection: db.url ?? connectionParts(db),
+    connection: db.url === undefined ? connectionParts(db) : db.type === 'mssql' ? mssqlConnectionFromUrl(db.url) : db.url,
     pool: { min: db.pool.min, max: db.pool.max },
     log,
     ...(db.type === 'postgres' ? POSTGRES_IDENTIFIER_CASE : {}),
@@ -84,6 +84,32 @@ function knexLog(logger: Logger | undefined): Knex.Config['log'] {
     deprecate: (method: string, alternative: string) => child?.warn({ method, alternative }, 'knex deprecation'),
     debug: (message: unknown) => child?.debug({ knex: message }, 'knex debug'),
   };
+}
+
+/**
+ * knex splits an `mssql://` URL into parts itself but leaves the port a string, which the driver
+ * (tedious) refuses before connecting; so the URL is split here, the same way, with a numeric port.
+ * Query parameters become connection options, JSON values parsed, as knex does.
+ */
+function mssqlConnectionFromUrl(url: string): Knex.MsSqlConnectionConfig {
+  const parsed = new URL(url);
+  const options = Object.fromEntries([...parsed.searchParams].map(([key, value]) => [key, jsonOrText(value)]));
+  return {
+    ...options,
+    server: parsed.hostname,
+    port: parsed.port === '' ? 1433 : Number(parsed.port),
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')),
+  } as Knex.MsSqlConnectionConfig;
+}
+
+function jsonOrText(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
 }
 
 function connectionParts(db: DatabaseConfig): Knex.StaticConnectionConfig {

@@ -1,6 +1,7 @@
 import { parseConfig } from '../../src/config/load';
 import { connectionFailureMessage, DatabaseUnreachableError } from '../../src/db/connect';
 import { describeDatabase } from '../../src/db/describe';
+import { knexConfigFor } from '../../src/db/knex-config';
 
 /** `[database.apim_db]` as the schema completes it. */
 function database(apimDb: Record<string, unknown>) {
@@ -33,5 +34,19 @@ describe('DatabaseUnreachableError', () => {
   it('spells out an AggregateError (a host name with several addresses), whose own message is empty', () => {
     const both = new AggregateError([new Error('connect ECONNREFUSED ::1:5999'), new Error('connect ECONNREFUSED 127.0.0.1:5999')], '');
     expect(connectionFailureMessage(both)).toBe('connect ECONNREFUSED ::1:5999, connect ECONNREFUSED 127.0.0.1:5999');
+  });
+});
+
+describe('connection failures read as one line', () => {
+  it('a driver message over two lines (oracledb) is joined', () => {
+    const error = new Error('NJS-503: connection to host 127.0.0.1 port 5997 could not be established.\nconnect ECONNREFUSED 127.0.0.1:5997');
+    expect(connectionFailureMessage(error)).toBe('NJS-503: connection to host 127.0.0.1 port 5997 could not be established. connect ECONNREFUSED 127.0.0.1:5997');
+  });
+});
+
+describe('an mssql url', () => {
+  it('reaches the driver with a numeric port, which it requires', () => {
+    const config = knexConfigFor(database({ type: 'mssql', url: 'mssql://sa:p%40ss@sql.internal:1444/apim?options={"encrypt":false}' }));
+    expect(config.connection).toEqual({ server: 'sql.internal', port: 1444, user: 'sa', password: 'p@ss', database: 'apim', options: { encrypt: false } });
   });
 });
