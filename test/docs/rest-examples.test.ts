@@ -6,6 +6,7 @@ import type { Express } from 'express';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
+import { describeWith } from '../helpers/optional-parts';
 import { forEachTestDatabase } from '../helpers/databases';
 import { harnessConfig } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../stripe-server';
@@ -41,61 +42,63 @@ describe('docs/rest.md', () => {
   });
 });
 
-forEachTestDatabase((_kind, database) => {
-  let harness: BillingHarness;
-  let workDir: string;
-  const variables = new Map<string, string>();
-  /** `METHOD /path` of every request the examples made. */
-  const requests: string[] = [];
+describeWith('rest-examples', 'the examples of docs/rest.md, run literally', () => {
+  forEachTestDatabase((_kind, database) => {
+    let harness: BillingHarness;
+    let workDir: string;
+    const variables = new Map<string, string>();
+    /** `METHOD /path` of every request the examples made. */
+    const requests: string[] = [];
 
-  beforeAll(async () => {
-    harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
-    workDir = mkdtempSync(join(tmpdir(), 'meterline-rest-doc-'));
-    variables.set('BASE', harness.url);
-    for (const token of doc.tokens) variables.set(token.variable, harness.token(token.sub, token.scopes, token.email));
-    // As the setup's `curl .../v1/accounts` line makes it, on the tenant's platform account.
-    const account = await harness.platform.accounts.create({ type: 'express', business_profile: { name: doc.accountName } });
-    variables.set('ACCOUNT_ID', account.id);
-  });
-  afterAll(async () => {
-    await harness?.close();
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
-  });
-
-  for (const example of doc.examples) {
-    it(example.heading, async () => {
-      await stripeServer.webhooks.flush(); // what a real user would have received by the time they type the next command
-      const run = await runExample(example, variables, workDir);
-      requests.push(...run.requests);
-      if (run.code !== 0) {
-        throw new Error(`"${example.heading}" (docs/rest.md line ${example.line}) failed: bash exited with ${run.code}\n${run.stderr}${run.stdout}`);
-      }
-      for (const name of assignedVariables(example.script)) {
-        const value = run.variables.get(name);
-        if (value === undefined || value === '' || value === 'null') {
-          throw new Error(`"${example.heading}" (docs/rest.md line ${example.line}): ${name} was captured as ${JSON.stringify(value)}\n${run.stdout}`);
-        }
-        variables.set(name, value);
-      }
-      if (!run.response) throw new Error(`"${example.heading}" (docs/rest.md line ${example.line}) made no HTTP request`);
-      const problems = compareResponse(example.expected, run.response, variables);
-      if (problems.length > 0) {
-        throw new Error(
-          `"${example.heading}" (docs/rest.md line ${example.line}) no longer gives the documented response:\n` +
-            problems.map((p) => `  - ${p}`).join('\n') +
-            `\nActual response:\n${run.response.statusLine}\n${[...run.response.headers].map(([name, value]) => `${name}: ${value}`).join('\n')}\n\n${pretty(run.response.body)}`,
-        );
-      }
+    beforeAll(async () => {
+      harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
+      workDir = mkdtempSync(join(tmpdir(), 'meterline-rest-doc-'));
+      variables.set('BASE', harness.url);
+      for (const token of doc.tokens) variables.set(token.variable, harness.token(token.sub, token.scopes, token.email));
+      // As the setup's `curl .../v1/accounts` line makes it, on the tenant's platform account.
+      const account = await harness.platform.accounts.create({ type: 'express', business_profile: { name: doc.accountName } });
+      variables.set('ACCOUNT_ID', account.id);
     });
-  }
+    afterAll(async () => {
+      await harness?.close();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
 
-  it('calls every route Meterline serves in some example', () => {
-    const config = harnessConfig(database(), stripeServer, { superKey: 'sk_test_routes', otherKey: 'sk_test_routes_other' });
-    const app = createApp({ db: harness.service.db, logger: createLogger('silent'), engine: harness.service.engine, config, usage: harness.service.usage });
-    const routes = servedRoutes(app);
-    expect(routes.length).toBeGreaterThan(30);
-    const missing = routes.filter((route) => !requests.some((request) => route.matches(request))).map((route) => route.name);
-    if (missing.length > 0) throw new Error(`No example in docs/rest.md calls these routes (add one each):\n${missing.map((name) => `  - ${name}`).join('\n')}`);
+    for (const example of doc.examples) {
+      it(example.heading, async () => {
+        await stripeServer.webhooks.flush(); // what a real user would have received by the time they type the next command
+        const run = await runExample(example, variables, workDir);
+        requests.push(...run.requests);
+        if (run.code !== 0) {
+          throw new Error(`"${example.heading}" (docs/rest.md line ${example.line}) failed: bash exited with ${run.code}\n${run.stderr}${run.stdout}`);
+        }
+        for (const name of assignedVariables(example.script)) {
+          const value = run.variables.get(name);
+          if (value === undefined || value === '' || value === 'null') {
+            throw new Error(`"${example.heading}" (docs/rest.md line ${example.line}): ${name} was captured as ${JSON.stringify(value)}\n${run.stdout}`);
+          }
+          variables.set(name, value);
+        }
+        if (!run.response) throw new Error(`"${example.heading}" (docs/rest.md line ${example.line}) made no HTTP request`);
+        const problems = compareResponse(example.expected, run.response, variables);
+        if (problems.length > 0) {
+          throw new Error(
+            `"${example.heading}" (docs/rest.md line ${example.line}) no longer gives the documented response:\n` +
+              problems.map((p) => `  - ${p}`).join('\n') +
+              `\nActual response:\n${run.response.statusLine}\n${[...run.response.headers].map(([name, value]) => `${name}: ${value}`).join('\n')}\n\n${pretty(run.response.body)}`,
+          );
+        }
+      });
+    }
+
+    it('calls every route Meterline serves in some example', () => {
+      const config = harnessConfig(database(), stripeServer, { superKey: 'sk_test_routes', otherKey: 'sk_test_routes_other' });
+      const app = createApp({ db: harness.service.db, logger: createLogger('silent'), engine: harness.service.engine, config, usage: harness.service.usage });
+      const routes = servedRoutes(app);
+      expect(routes.length).toBeGreaterThan(30);
+      const missing = routes.filter((route) => !requests.some((request) => route.matches(request))).map((route) => route.name);
+      if (missing.length > 0) throw new Error(`No example in docs/rest.md calls these routes (add one each):\n${missing.map((name) => `  - ${name}`).join('\n')}`);
+    });
   });
 });
 

@@ -5,7 +5,7 @@ import { type Browser } from 'playwright-core';
 import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { DEVPORTAL } from '../helpers/rest-harness';
-import { describeInBrowser, launchChromium } from '../helpers/browser';
+import { describeWith, launchChromium } from '../helpers/optional-parts';
 import { STORY_START } from '../helpers/test-clock';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
@@ -14,7 +14,7 @@ import { startStripeServer, type StripeServer } from '../stripe-server';
  * their status, amounts and, for unpaid ones, the link to pay — in a real browser.
  */
 
-describeInBrowser('the invoice history in Chromium', () => {
+describeWith('browser', 'the invoice history in Chromium', () => {
   let stripeServer: StripeServer;
   let database: TestDatabase;
   let harness: BillingHarness;

@@ -6,7 +6,7 @@ import { migrateLatest } from '../../src/db/migrator';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { createApi, createApplication, createPolicy, monetize, connectedAccount, roleTokens, subscribe } from '../helpers/rest-fixtures';
 import { DEVPORTAL, policyBody, startRestHarness, uniqueName, type RestHarness } from '../helpers/rest-harness';
-import { describeInBrowser, launchChromium } from '../helpers/browser';
+import { describeWith, launchChromium } from '../helpers/optional-parts';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
 /**
@@ -17,7 +17,7 @@ import { startStripeServer, type StripeServer } from '../stripe-server';
  */
 const VIEWPORT = { width: 1100, height: 900 };
 
-describeInBrowser('the invoice page in Chromium', () => {
+describeWith('browser', 'the invoice page in Chromium', () => {
   let stripeServer: StripeServer;
   let database: TestDatabase;
   let rest: RestHarness;

@@ -1,4 +1,4 @@
-import { browserPlan } from './browser';
+import { OPTIONAL_PARTS, partPlan } from './optional-parts';
 import { testDatabases, type TestDatabaseKind } from './databases';
 
 /**
@@ -13,11 +13,11 @@ export function testPlanLines(env: NodeJS.ProcessEnv = process.env): string[] {
   const skipped = ALL_DATABASES.filter((kind) => !selected.includes(kind));
   const databases = `databases: ran ${selected.join(', ')}` +
     (skipped.length === 0 ? '' : `; skipped ${skipped.join(', ')} (to include them: METERLINE_TEST_DATABASES=sqlite,postgres,mysql with server URLs, see README "How each database is tested")`);
-  const browser = browserPlan(env);
-  const browserLine = browser.run
-    ? `browser tests: ran${browser.required ? ' (required)' : ''}`
-    : `browser tests: skipped: ${browser.reason}`;
-  return [databases, browserLine];
+  const parts = OPTIONAL_PARTS.map((part) => {
+    const plan = partPlan(part, env);
+    return plan.run ? `${part} tests: ran${plan.required ? ' (required)' : ''}` : `${part} tests: skipped: ${plan.reason}`;
+  });
+  return [databases, ...parts];
 }
 
 export default function globalSetup(): void {
