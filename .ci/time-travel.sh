@@ -3,25 +3,29 @@
 # libfaketime (package `faketime`): a leap day just before midnight, New Year's Eve in another time
 # zone, and the minutes before a daylight-saving change. Tests set the clocks that decide their
 # outcome (test/helpers/test-clock.ts); this proves that the machine's date does not matter.
-# The browser suites and the demo are left out: Chromium under libfaketime is not what is tested
-# here, and both run in the main pass. Needs the build (the CLI suites spawn dist/).
-#   bash .ci/time-travel.sh            # the same database matrix as the environment selects
+# The browser suites are left out (Chromium under libfaketime is not what is tested here; they run
+# in the main pass). Needs the build: the CLI and demo suites spawn dist/.
+# The first date runs the database matrix in reverse order (order must not matter either); the
+# others run on SQLite, to keep CI short. Server URLs as for npm test (METERLINE_TEST_*_URL).
+#   bash .ci/time-travel.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+full_matrix=sqlite
+[ -n "${METERLINE_TEST_POSTGRES_URL:-}" ] && [ -n "${METERLINE_TEST_MYSQL_URL:-}" ] && full_matrix=mysql,postgres,sqlite
 dates=(
-  "2028-02-29 23:50:00|UTC"
-  "2026-12-31 23:50:00|Pacific/Kiritimati"
-  "2027-03-28 01:50:00|Europe/Berlin"
+  "2028-02-29 23:50:00|UTC|$full_matrix"
+  "2026-12-31 23:50:00|Pacific/Kiritimati|sqlite"
+  "2027-03-28 01:50:00|Europe/Berlin|sqlite"
 )
 suites=(
-  test/e2e/paid-plan-story.test.ts test/e2e/monetization-story.test.ts
+  test/e2e/paid-plan-story.test.ts test/e2e/monetization-story.test.ts test/e2e/demo.test.ts test/docs
   test/usage test/billing test/http test/plugins test/stripe-server
 )
 
 for entry in "${dates[@]}"; do
-  IFS='|' read -r at zone <<<"$entry"
-  echo "== time travel: the clock reads $at ($zone) when the suites start"
+  IFS='|' read -r at zone databases <<<"$entry"
+  echo "== time travel: the clock reads $at ($zone) when the suites start; databases $databases"
   # Monotonic clocks stay real: timers and timeouts keep their length; only the date moves.
-  FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest "${suites[@]}"
+  METERLINE_TEST_DATABASES=$databases FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest "${suites[@]}"
 done
