@@ -4,6 +4,7 @@ import type {
   BillingCycleInfo,
   BillingPlanChange,
   EngineDependencies,
+  EngineSubscriptionRecord,
   Monetization,
   MonetizationChange,
   MonetizationRequest,
@@ -32,10 +33,12 @@ export class StripeMonetization implements Monetization {
   private readonly subscriptions: SubscriptionsService;
   private readonly invoices: InvoicesService;
   private readonly usage: UsageService;
+  private readonly repository: StripeRepository;
 
   constructor(options: StripeOptions, dependencies: EngineDependencies) {
     const clients = new StripeClients(dependencies.tenants, options);
     const repository = new StripeRepository(dependencies.db);
+    this.repository = repository;
     this.apiPlans = new ApiPlanCopies(clients, repository);
     this.plans = new PlansService(clients, repository, this.apiPlans);
     this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository), options, dependencies.logger);
@@ -89,5 +92,18 @@ export class StripeMonetization implements Monetization {
 
   billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
     return this.usage.billingCycle(subscription);
+  }
+
+  /**
+   * The Stripe subscription recorded at subscribe (AM_MONETIZATION_SUBSCRIPTIONS) and the
+   * connected account it lives in. That table does not keep the account: it is the account the
+   * API is monetized with (ML_API_MONETIZATION's ConnectedAccountKey), which cannot change while
+   * the API is monetized.
+   */
+  async billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null> {
+    const row = await this.repository.monetizedSubscriptionByUuid(subscriptionUuid);
+    if (!row) return null;
+    const account = await this.repository.connectedAccountOfApi(row.apiId);
+    return account ? { engineSubscriptionId: row.stripeSubscriptionId, account } : null;
   }
 }

@@ -204,6 +204,20 @@ export class StripeRepository {
     return rows.map(toSubscriptionRow);
   }
 
+  /**
+   * The Stripe subscription recorded for a gateway subscription, and the API it bills for
+   * (AM_MONETIZATION_SUBSCRIPTIONS, found through AM_SUBSCRIPTION's API and application).
+   */
+  async monetizedSubscriptionByUuid(subscriptionUuid: string): Promise<{ stripeSubscriptionId: string; apiId: number } | undefined> {
+    const row = await this.db('AM_SUBSCRIPTION as s')
+      .join('AM_MONETIZATION_SUBSCRIPTIONS as ms', function joinMonetized() {
+        this.on('ms.SUBSCRIBED_API_ID', '=', 's.API_ID').andOn('ms.SUBSCRIBED_APPLICATION_ID', '=', 's.APPLICATION_ID');
+      })
+      .where({ 's.UUID': subscriptionUuid })
+      .first('ms.SUBSCRIPTION_ID', 'ms.SUBSCRIBED_API_ID');
+    return row ? { stripeSubscriptionId: String(row.SUBSCRIPTION_ID), apiId: Number(row.SUBSCRIBED_API_ID) } : undefined;
+  }
+
   async insertMonetizedSubscription(row: {
     applicationId: number;
     apiId: number;

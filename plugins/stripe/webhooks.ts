@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { z } from 'zod';
 import {
   WebhookRejectedError,
   type BillingEvent,
@@ -10,7 +11,7 @@ import type { InvoiceStatus } from '../../src/billing/invoice-lifecycle';
 /** Stripe's default: a delivery signed more than 5 minutes from now is refused. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
-const INVOICE_STATUS: Record<string, InvoiceStatus> = {
+const INVOICE_STATUS: Record<Stripe.Invoice.Status, InvoiceStatus> = {
   draft: 'DRAFT',
   open: 'OPEN',
   paid: 'PAID',
@@ -26,9 +27,56 @@ const INVOICE_CHANGES = {
   'invoice.payment_failed': 'payment_failed',
 } as const;
 
+/** 9999-12-31T23:59:59Z: the last second a JavaScript Date and every database here can hold. */
+const LAST_UNIX_SECOND = 253_402_300_799;
+const unixSeconds = z.int().min(0).max(LAST_UNIX_SECOND);
+const minorUnits = z.int();
+const nonEmpty = z.string().min(1);
+
+/**
+ * The parts of a Stripe event Meterline reads, checked before any is used (Stripe adds fields
+ * over time, so unknown ones are allowed and dropped).
+ */
+const eventSchema = z.object({
+  id: nonEmpty,
+  type: nonEmpty,
+  created: unixSeconds,
+  account: nonEmpty.nullish(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+
+const invoiceSchema = z.object({
+  id: nonEmpty,
+  currency: z.string().regex(/^[a-z]{3}$/i, 'expected a three-letter currency code'),
+  status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']).nullish(),
+  total: minorUnits,
+  amount_due: minorUnits,
+  amount_paid: minorUnits,
+  amount_remaining: minorUnits,
+  period_start: unixSeconds,
+  period_end: unixSeconds,
+  hosted_invoice_url: z.string().nullish(),
+  billing_reason: z.string().nullish(),
+  last_finalization_error: z.object({ message: z.string().nullish() }).nullish(),
+  parent: z
+    .object({
+      subscription_details: z
+        .object({
+          subscription: z.union([nonEmpty, z.object({ id: nonEmpty })]).nullish(),
+          metadata: z.record(z.string(), z.string()).nullish(),
+        })
+        .nullish(),
+    })
+    .nullish(),
+});
+
+const subscriptionSchema = z.object({ id: nonEmpty, status: nonEmpty });
+
 /**
  * Verifies a Stripe webhook delivery on its raw bytes with the tenant's signing secret (before
- * anything in it is read) and turns it into a Meterline billing event.
+ * anything in it is read), checks the fields Meterline reads, and turns it into a Meterline
+ * billing event. A signed delivery that is not a well-formed Stripe event is refused as
+ * `malformed`, naming the first bad field.
  */
 export class StripeWebhookVerifier implements WebhookVerifier {
   verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent {
@@ -41,20 +89,16 @@ export class StripeWebhookVerifier implements WebhookVerifier {
     if (Math.abs(nowSeconds - signedAt) > SIGNATURE_TOLERANCE_SECONDS) {
       throw new WebhookRejectedError('stale', `the delivery was signed ${nowSeconds - signedAt} s ago, beyond the ${SIGNATURE_TOLERANCE_SECONDS} s tolerance`);
     }
-    let event: Stripe.Event;
+    let parsed: unknown;
     try {
-      event = Stripe.webhooks.constructEvent(rawBody, signature, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, nowSeconds);
+      parsed = Stripe.webhooks.constructEvent(rawBody, signature, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, nowSeconds);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
         throw new WebhookRejectedError('bad_signature', 'the Stripe-Signature does not match the body and the tenant secret');
       }
-      throw new WebhookRejectedError('malformed', 'the delivery is not a Stripe event');
+      throw new WebhookRejectedError('malformed', 'the delivery is not JSON');
     }
-    try {
-      return toBillingEvent(event);
-    } catch {
-      throw new WebhookRejectedError('malformed', `the ${String(event.type)} event does not have the fields Meterline reads`);
-    }
+    return toBillingEvent(parsed);
   }
 }
 
@@ -64,10 +108,21 @@ function signedTimestamp(header: string): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
-function toBillingEvent(event: Stripe.Event): BillingEvent {
+/** Parses `input` with `schema`, or refuses the delivery naming the first bad field. */
+function read<T>(schema: z.ZodType<T>, input: unknown, what: string, prefix: readonly PropertyKey[] = []): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = [...prefix, ...issue.path].map(String).join('.');
+  throw new WebhookRejectedError('malformed', `${what}${path ? ` field ${path}` : ''} is invalid: ${issue.message}`);
+}
+
+function toBillingEvent(input: unknown): BillingEvent {
+  const event = read(eventSchema, input, 'the Stripe event');
   const base = { id: event.id, occurredAt: new Date(event.created * 1000), account: event.account ?? null };
+  const object = event.data.object;
   if (event.type in INVOICE_CHANGES) {
-    const invoice = event.data.object as Stripe.Invoice;
+    const invoice = read(invoiceSchema, object, `the ${event.type} event's`, ['data', 'object']);
     return {
       ...base,
       type: 'invoice',
@@ -77,7 +132,7 @@ function toBillingEvent(event: Stripe.Event): BillingEvent {
     };
   }
   if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
-    const subscription = event.data.object;
+    const subscription = read(subscriptionSchema, object, `the ${event.type} event's`, ['data', 'object']);
     return {
       ...base,
       type: 'subscription',
@@ -89,15 +144,15 @@ function toBillingEvent(event: Stripe.Event): BillingEvent {
   return { ...base, type: 'ignored', engineType: event.type };
 }
 
-function toSnapshot(invoice: Stripe.Invoice): InvoiceSnapshot {
-  if (typeof invoice.id !== 'string' || typeof invoice.currency !== 'string') throw new TypeError('not an invoice');
-  const parentSubscription = invoice.parent?.subscription_details?.subscription ?? null;
+function toSnapshot(invoice: z.infer<typeof invoiceSchema>): InvoiceSnapshot {
+  const details = invoice.parent?.subscription_details;
+  const subscription = details?.subscription ?? null;
   return {
     engineInvoiceId: invoice.id,
-    engineSubscriptionId: typeof parentSubscription === 'string' ? parentSubscription : (parentSubscription?.id ?? null),
-    subscriptionUuid: invoice.parent?.subscription_details?.metadata?.meterline_subscription_uuid ?? null,
-    status: INVOICE_STATUS[invoice.status ?? 'draft'] ?? 'DRAFT',
-    currency: invoice.currency,
+    engineSubscriptionId: typeof subscription === 'string' ? subscription : (subscription?.id ?? null),
+    subscriptionUuid: details?.metadata?.meterline_subscription_uuid ?? null,
+    status: INVOICE_STATUS[invoice.status ?? 'draft'],
+    currency: invoice.currency.toLowerCase(),
     total: BigInt(invoice.total),
     amountDue: BigInt(invoice.amount_due),
     amountPaid: BigInt(invoice.amount_paid),

@@ -18,6 +18,7 @@ export interface InvoiceSnapshot {
   amountRemaining: bigint;
   periodStart: Date;
   periodEnd: Date;
+  /** The engine's payment page for the invoice, as the engine's invoice object gives it. */
   hostedInvoiceUrl: string | null;
   /** Why the engine issued it: subscription_create, subscription_cycle, subscription_update... */
   billingReason: string | null;
@@ -64,4 +65,17 @@ export class WebhookRejectedError extends Error {
 /** Verifies a raw delivery with the tenant's secret and translates it. */
 export interface WebhookVerifier {
   verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent;
+}
+
+/**
+ * The pay link Meterline shows for an invoice: an absolute https URL, or none. A link in any
+ * other form (http, javascript:, relative) is dropped.
+ */
+export function payLink(url: string | null): string | null {
+  if (url === null) return null;
+  try {
+    return new URL(url).protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
 }

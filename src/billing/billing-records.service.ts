@@ -1,11 +1,26 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
 import { decideAccess, type PaymentStanding, type TenantBillingRules } from './access-policy';
-import type { BillingEvent, InvoiceSnapshot } from './billing-events';
+import type { EngineSubscriptionRecord } from '../monetization/monetization';
+import { payLink, type BillingEvent, type InvoiceSnapshot } from './billing-events';
 import type { BillingRepository, InvoiceRecord, SubscriptionBillingRow } from './billing.repository';
 import { advanceInvoiceStatus } from './invoice-lifecycle';
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'unknown_object';
+
+/** What a delivery did; `reason` says why an acknowledged event changed nothing. */
+export interface WebhookResult {
+  outcome: WebhookOutcome;
+  reason: string | null;
+}
+
+/**
+ * What the billing engine recorded for a subscription it bills (the engine's
+ * `billedSubscriptionOf`). Events are checked against it; without one (a test, an engine that
+ * records nothing) only the account Meterline already holds for the subscription is trusted.
+ */
+export type EngineRecordLookup = (subscriptionUuid: string) => Promise<EngineSubscriptionRecord | null>;
+const NO_ENGINE_RECORDS: EngineRecordLookup = async () => null;
 
 const TIMESTAMP_OF_CHANGE = {
   finalized: 'finalizedAt',
@@ -16,10 +31,19 @@ const TIMESTAMP_OF_CHANGE = {
 } as const;
 type TransitionTime = (typeof TIMESTAMP_OF_CHANGE)[keyof typeof TIMESTAMP_OF_CHANGE];
 
+type Refusal = { outcome: 'ignored' | 'unknown_object'; reason: string };
+type Target = { subscription: SubscriptionBillingRow; pinAccount: boolean };
+
 /**
  * Meterline's invoice records and the payment standing of billed subscriptions. Billing events
  * are applied in one transaction with the record of the delivery itself, so a retried or
  * replayed delivery changes nothing and a late one never rolls a status back.
+ *
+ * An event changes only what it may: objects of the tenant whose secret verified it, reached
+ * through the ids as recorded — invoice → engine subscription (the id the engine returned at
+ * subscribe, never the metadata) → the account that holds it → Meterline's subscription. An
+ * event that breaks the chain is acknowledged (`ignored` / `unknown_object`, with the reason),
+ * logged, and changes nothing.
  */
 export class BillingRecords {
   constructor(
@@ -28,40 +52,100 @@ export class BillingRecords {
     private readonly logger: Logger,
   ) {}
 
-  async apply(tenantDomain: string, event: BillingEvent, now: Date): Promise<WebhookOutcome> {
-    return this.repository.transaction(async (trx) => {
-      if (await this.repository.eventSeen(trx, event.id)) return 'duplicate';
-      const outcome = await this.applyEvent(trx, tenantDomain, event, now);
-      const engineType = event.type === 'ignored' ? event.engineType : `${event.type}.${event.change}`;
+  async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {
+    // The engine's record is read before the transaction: SQLite has one connection.
+    const engineRecord = await this.engineRecordFor(event, engineRecordOf);
+    const engineType = event.type === 'ignored' ? event.engineType : `${event.type}.${event.change}`;
+    const result = await this.repository.transaction(async (trx): Promise<WebhookResult> => {
+      if (await this.repository.eventSeen(trx, event.id)) return { outcome: 'duplicate', reason: null };
+      const refusal = await this.applyEvent(trx, tenantDomain, event, now, engineRecord);
+      const outcome = refusal?.outcome ?? 'applied';
       await this.repository.recordEvent(trx, { id: event.id, tenantDomain, type: engineType, outcome: outcome.toUpperCase(), at: now });
-      if (outcome === 'unknown_object') this.logger.info({ event: event.id, type: engineType, tenant: tenantDomain }, 'billing event for an object Meterline does not know');
-      return outcome;
+      return { outcome, reason: refusal?.reason ?? null };
     });
+    if (result.reason !== null) {
+      this.logger.warn({ event: event.id, type: engineType, tenant: tenantDomain, account: event.account, outcome: result.outcome, reason: result.reason }, 'billing event changed nothing');
+    }
+    return result;
   }
 
-  private async applyEvent(trx: Knex.Transaction, tenantDomain: string, event: BillingEvent, now: Date): Promise<WebhookOutcome> {
-    if (event.type === 'ignored') return 'ignored';
+  /** The engine's record of the subscription the event names, when Meterline has not pinned its account yet. */
+  private async engineRecordFor(event: BillingEvent, lookup: EngineRecordLookup): Promise<EngineSubscriptionRecord | null> {
+    const engineSubscriptionId = engineSubscriptionOf(event);
+    if (engineSubscriptionId === null) return null;
+    const subscription = await this.repository.subscriptionByEngineId(undefined, engineSubscriptionId);
+    if (!subscription || subscription.engineAccount !== null) return null;
+    return lookup(subscription.subscriptionUuid);
+  }
+
+  private async applyEvent(
+    trx: Knex.Transaction,
+    tenantDomain: string,
+    event: BillingEvent,
+    now: Date,
+    engineRecord: EngineSubscriptionRecord | null,
+  ): Promise<Refusal | null> {
+    if (event.type === 'ignored') return { outcome: 'ignored', reason: `Meterline does not act on ${event.engineType} events` };
     if (event.type === 'subscription') {
       const subscription = await this.repository.subscriptionByEngineId(trx, event.engineSubscriptionId);
-      if (!subscription) return 'unknown_object';
-      if (event.change === 'deleted') {
-        await this.refreshStanding(trx, subscription, now, { cancelledAt: subscription.cancelledAt ?? event.occurredAt });
-      }
-      return 'applied';
+      if (!subscription) return { outcome: 'unknown_object', reason: `no Meterline subscription is billed by ${event.engineSubscriptionId}` };
+      const target = checkChain(subscription, tenantDomain, event.account, engineRecord);
+      if ('reason' in target) return target;
+      const row = await this.pin(trx, target);
+      if (event.change === 'deleted') await this.refreshStanding(trx, row, now, { cancelledAt: row.cancelledAt ?? event.occurredAt });
+      return null;
     }
 
     const snapshot = event.invoice;
-    const subscription = await this.subscriptionOf(trx, snapshot);
-    const existing = await this.repository.invoiceByEngineId(trx, snapshot.engineInvoiceId);
-    if (!subscription && !existing && snapshot.subscriptionUuid === null) return 'unknown_object';
+    const invoiceId = snapshot.engineInvoiceId;
+    if (snapshot.engineSubscriptionId === null) return { outcome: 'unknown_object', reason: `invoice ${invoiceId} bills no subscription` };
+    const existing = await this.repository.invoiceByEngineId(trx, invoiceId);
+    if (existing) {
+      const mismatch = recordMismatch(existing, tenantDomain, event.account, snapshot.engineSubscriptionId);
+      if (mismatch) return { outcome: 'ignored', reason: `invoice ${invoiceId} is recorded ${mismatch}` };
+    }
+    const subscription = await this.repository.subscriptionByEngineId(trx, snapshot.engineSubscriptionId);
+    let row: SubscriptionBillingRow | undefined;
+    if (subscription) {
+      const target = checkChain(subscription, tenantDomain, event.account, engineRecord);
+      if ('reason' in target) return target;
+      row = await this.pin(trx, target);
+    } else if (!existing) {
+      const waiting = await this.awaitsItsRecord(trx, tenantDomain, snapshot);
+      if (waiting) return waiting;
+    }
 
-    const merged = mergeInvoice(existing, snapshot, event, { tenantDomain, account: event.account, subscription });
+    const merged = mergeInvoice(existing, snapshot, event, { tenantDomain, account: event.account, subscription: row });
     if (existing) await this.repository.updateInvoice(trx, existing.invoiceId, merged, now);
     else await this.repository.insertInvoice(trx, { ...merged, createdAt: event.occurredAt }, now);
-    if (subscription) await this.refreshStanding(trx, subscription, now, {});
-    return 'applied';
+    if (row) await this.refreshStanding(trx, row, now, {});
+    return null;
   }
 
+  /** Records the account the engine confirmed, so later events (also after unsubscribing) are checked against it. */
+  private async pin(trx: Knex.Transaction, target: Target): Promise<SubscriptionBillingRow> {
+    if (target.pinAccount) await this.repository.recordEngineAccount(trx, target.subscription.subscriptionUuid, target.subscription.engineAccount!);
+    return target.subscription;
+  }
+
+  /**
+   * An invoice of an engine subscription Meterline has not recorded yet: webhooks can beat the
+   * subscribe workflow. It is kept unattached (adopted by its engine subscription id, tenant and
+   * account when the subscription is recorded) only if its metadata names a subscription of this
+   * tenant that is not billed yet; the metadata never attaches it.
+   */
+  private async awaitsItsRecord(trx: Knex.Transaction, tenantDomain: string, snapshot: InvoiceSnapshot): Promise<Refusal | null> {
+    const named = snapshot.subscriptionUuid;
+    const unknown: Refusal = { outcome: 'unknown_object', reason: `no Meterline subscription is billed by ${snapshot.engineSubscriptionId}` };
+    if (named === null) return unknown;
+    const gateway = await this.repository.gatewayStatus(named, trx);
+    if (!gateway || gateway.tenantDomain !== tenantDomain) return unknown;
+    const billed = await this.repository.subscriptionByUuid(named, trx);
+    if (billed) {
+      return { outcome: 'ignored', reason: `its metadata names subscription ${named}, which is billed by ${billed.engineSubscriptionId}, not ${snapshot.engineSubscriptionId}` };
+    }
+    return null;
+  }
   /**
    * A subscription the billing engine now bills: record it (awaiting its first payment) and
    * decide its access. Invoices that arrived before this (webhooks can beat the workflow) are
@@ -85,14 +169,6 @@ export class BillingRecords {
     return this.repository.invoicesOfApi(apiUuid);
   }
 
-  private async subscriptionOf(trx: Knex.Transaction, snapshot: InvoiceSnapshot): Promise<SubscriptionBillingRow | undefined> {
-    if (snapshot.subscriptionUuid) {
-      const byUuid = await this.repository.subscriptionByUuid(snapshot.subscriptionUuid, trx);
-      if (byUuid) return byUuid;
-    }
-    return snapshot.engineSubscriptionId ? this.repository.subscriptionByEngineId(trx, snapshot.engineSubscriptionId) : undefined;
-  }
-
   /**
    * Recomputes a subscription's standing from all its invoices (so the order events arrived in
    * does not matter) and sets the gateway's subscription status from it.
@@ -105,9 +181,11 @@ export class BillingRecords {
   ): Promise<PaymentStanding> {
     await this.repository.adoptInvoices(trx, subscription);
     const invoices = await this.repository.invoicesOfSubscription(subscription.subscriptionUuid, trx);
+    // Only invoices of the engine subscription recorded at subscribe count, whatever else names it.
+    const own = invoices.filter((i) => i.engineSubscriptionId === subscription.engineSubscriptionId && i.tenantDomain === subscription.tenantDomain);
     const standing: PaymentStanding = {
-      awaitingFirstPayment: awaitingFirstPayment(subscription, invoices),
-      failingSince: failingSince(invoices),
+      awaitingFirstPayment: awaitingFirstPayment(subscription, own),
+      failingSince: failingSince(own),
       cancelledAt: change.cancelledAt ?? subscription.cancelledAt,
     };
     await this.repository.updateStanding(trx, subscription.subscriptionUuid, standing, now);
@@ -117,7 +195,52 @@ export class BillingRecords {
   }
 }
 
-/** The first invoice (issued when the subscription started) is unpaid while it is not PAID. */
+/**
+ * Checks the chain tenant → engine subscription → account for a recorded subscription. The
+ * account is the one Meterline holds for it or, until then, the one the engine recorded (pinned
+ * on first use, so it outlives the engine's own record after unsubscribing).
+ */
+function checkChain(
+  subscription: SubscriptionBillingRow,
+  tenantDomain: string,
+  account: string | null,
+  engineRecord: EngineSubscriptionRecord | null,
+): Target | Refusal {
+  const id = subscription.engineSubscriptionId;
+  if (subscription.tenantDomain !== tenantDomain) return { outcome: 'ignored', reason: `${id} bills a subscription of another tenant` };
+  let pinAccount = false;
+  let expected = subscription.engineAccount;
+  if (expected === null) {
+    if (!engineRecord || engineRecord.engineSubscriptionId !== id) {
+      return { outcome: 'ignored', reason: `the billing engine holds no record of ${id} to check the event's account against` };
+    }
+    expected = engineRecord.account;
+    pinAccount = expected !== null;
+  }
+  if (account !== expected) {
+    return { outcome: 'ignored', reason: `${id} is billed in account ${expected ?? 'platform'}, not ${account ?? 'platform'}` };
+  }
+  return { subscription: { ...subscription, engineAccount: expected }, pinAccount };
+}
+
+/** How an existing invoice record differs from what the event says it is, if it does. */
+function recordMismatch(existing: InvoiceRecord, tenantDomain: string, account: string | null, engineSubscriptionId: string): string | null {
+  if (existing.tenantDomain !== tenantDomain) return 'for another tenant';
+  if (existing.engineAccount !== account) return `in account ${existing.engineAccount ?? 'platform'}, not ${account ?? 'platform'}`;
+  if (existing.engineSubscriptionId !== engineSubscriptionId) return `for ${existing.engineSubscriptionId ?? 'no subscription'}, not ${engineSubscriptionId}`;
+  return null;
+}
+
+function engineSubscriptionOf(event: BillingEvent): string | null {
+  if (event.type === 'subscription') return event.engineSubscriptionId;
+  if (event.type === 'invoice') return event.invoice.engineSubscriptionId;
+  return null;
+}
+
+/**
+ * The first invoice (issued when the subscription started, of the engine subscription recorded
+ * at subscribe) is unpaid while it is not PAID.
+ */
 function awaitingFirstPayment(subscription: SubscriptionBillingRow, invoices: readonly InvoiceRecord[]): boolean {
   const first = invoices.filter((i) => i.billingReason === 'subscription_create');
   if (first.length === 0) return subscription.awaitingFirstPayment;
@@ -151,11 +274,11 @@ function mergeInvoice(
   const stamp = TIMESTAMP_OF_CHANGE[event.change];
   const at = (field: TransitionTime): Date | null => existing?.[field] ?? (stamp === field ? event.occurredAt : null);
   return {
-    tenantDomain: context.tenantDomain,
+    tenantDomain: existing?.tenantDomain ?? context.tenantDomain,
     engineInvoiceId: snapshot.engineInvoiceId,
     engineAccount: existing?.engineAccount ?? context.account,
     engineSubscriptionId: existing?.engineSubscriptionId ?? snapshot.engineSubscriptionId,
-    subscriptionUuid: existing?.subscriptionUuid ?? context.subscription?.subscriptionUuid ?? snapshot.subscriptionUuid,
+    subscriptionUuid: existing?.subscriptionUuid ?? context.subscription?.subscriptionUuid ?? null,
     apiUuid: existing?.apiUuid ?? context.subscription?.apiUuid ?? null,
     applicationUuid: existing?.applicationUuid ?? context.subscription?.applicationUuid ?? null,
     status,
@@ -166,7 +289,7 @@ function mergeInvoice(
     amountRemaining: amounts.amountRemaining,
     periodStart: snapshot.periodStart,
     periodEnd: snapshot.periodEnd,
-    hostedInvoiceUrl: snapshot.hostedInvoiceUrl ?? existing?.hostedInvoiceUrl ?? null,
+    hostedInvoiceUrl: payLink(snapshot.hostedInvoiceUrl) ?? existing?.hostedInvoiceUrl ?? null,
     billingReason: existing?.billingReason ?? snapshot.billingReason,
     lastError: event.change === 'payment_failed' ? event.failure : (existing?.lastError ?? null),
     finalizedAt: at('finalizedAt'),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { payLink } from './billing-events';
 import type { InvoiceStatus } from './invoice-lifecycle';
 
 type Db = Knex | Knex.Transaction;
@@ -93,18 +94,25 @@ export class BillingRepository {
     return rows.map(toInvoice);
   }
 
-  /** Invoices that arrived before their subscription was recorded: attach them now. */
+  /**
+   * Invoices that arrived before their subscription was recorded: attach those of its engine
+   * subscription, tenant and (once known) account now.
+   */
   async adoptInvoices(trx: Db, subscription: SubscriptionBillingRow): Promise<void> {
     await trx('ML_INVOICE')
-      .where({ ENGINE_SUBSCRIPTION_ID: subscription.engineSubscriptionId })
+      .where({ ENGINE_SUBSCRIPTION_ID: subscription.engineSubscriptionId, TENANT_DOMAIN: subscription.tenantDomain })
+      .modify((query) => {
+        if (subscription.engineAccount !== null) query.where({ ENGINE_ACCOUNT: subscription.engineAccount });
+      })
       .whereNull('API_UUID')
       .update({ SUBSCRIPTION_UUID: subscription.subscriptionUuid, API_UUID: subscription.apiUuid, APPLICATION_UUID: subscription.applicationUuid });
   }
 
   // --- subscription standing -----------------------------------------------------------------
 
-  async subscriptionByEngineId(trx: Db, engineSubscriptionId: string): Promise<SubscriptionBillingRow | undefined> {
-    const row = await trx('ML_SUBSCRIPTION_BILLING').where({ ENGINE_SUBSCRIPTION_ID: engineSubscriptionId }).first();
+  /** Outside a transaction when `trx` is undefined. */
+  async subscriptionByEngineId(trx: Db | undefined, engineSubscriptionId: string): Promise<SubscriptionBillingRow | undefined> {
+    const row = await (trx ?? this.db)('ML_SUBSCRIPTION_BILLING').where({ ENGINE_SUBSCRIPTION_ID: engineSubscriptionId }).first();
     return row ? toStanding(row) : undefined;
   }
 
@@ -115,6 +123,11 @@ export class BillingRepository {
 
   async insertSubscription(trx: Db, row: SubscriptionBillingRow, now: Date): Promise<void> {
     await trx('ML_SUBSCRIPTION_BILLING').insert({ ...standingColumns(row), UPDATED_AT: now.getTime() });
+  }
+
+  /** The account the engine confirmed holds the subscription; set once, never changed. */
+  async recordEngineAccount(trx: Db, subscriptionUuid: string, account: string): Promise<void> {
+    await trx('ML_SUBSCRIPTION_BILLING').where({ SUBSCRIPTION_UUID: subscriptionUuid }).whereNull('ENGINE_ACCOUNT').update({ ENGINE_ACCOUNT: account });
   }
 
   async updateStanding(
@@ -195,7 +208,7 @@ function toInvoice(row: Record<string, unknown>): InvoiceRecord {
     amountRemaining: BigInt(String(row.AMOUNT_REMAINING)),
     periodStart: date(row.PERIOD_START)!,
     periodEnd: date(row.PERIOD_END)!,
-    hostedInvoiceUrl: text(row.HOSTED_INVOICE_URL),
+    hostedInvoiceUrl: payLink(text(row.HOSTED_INVOICE_URL)),
     billingReason: text(row.BILLING_REASON),
     lastError: text(row.LAST_ERROR),
     createdAt: date(row.CREATED_AT)!,

@@ -69,6 +69,10 @@ export class FreeMonetization implements Monetization {
   async billingCycleOf(): Promise<null> {
     return null;
   }
+
+  async billedSubscriptionOf(): Promise<null> {
+    return null;
+  }
 }
 
 export const freeEngine: MonetizationEngineFactory = {

@@ -87,11 +87,31 @@ export interface Monetization {
   billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null>;
 
   /**
+   * Where the engine bills a subscription, as it recorded when it created the subscription's
+   * billing: its own subscription id and the account that holds it (Stripe: the publisher's
+   * connected account). Meterline applies a billing event to a subscription only when the event
+   * comes from this account and names this engine subscription, so an event from another
+   * account, or one whose metadata merely names the subscription, changes nothing. Null when the
+   * engine holds no record (FREE tier, unmonetized API, unknown or already cancelled).
+   *
+   * @example await engine.billedSubscriptionOf('0b9c…-uuid')
+   *   // → { engineSubscriptionId: 'sub_1Qx…', account: 'acct_1Pq…' }
+   */
+  billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null>;
+
+  /**
    * For engines that push billing events (Stripe's webhooks): verifies a raw delivery with the
    * tenant's secret and translates it into a Meterline billing event. Engines without push
    * events leave it out, and Meterline then has no webhook endpoint for them.
    */
   readonly webhooks?: WebhookVerifier;
+}
+
+/** What an engine recorded for a subscription it bills (see `billedSubscriptionOf`). */
+export interface EngineSubscriptionRecord {
+  engineSubscriptionId: string;
+  /** The engine account holding the subscription; null for the tenant's platform account. */
+  account: string | null;
 }
 
 /** A subscription's billing periods: [anchor + n·interval, anchor + (n+1)·interval). */

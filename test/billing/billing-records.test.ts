@@ -80,7 +80,7 @@ forEachTestDatabase((_kind, database) => {
     expect(await repository.gatewayStatus(sub.subscriptionUuid)).toMatchObject({ status: 'ON_HOLD' });
 
     const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
-    expect(await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), at(0))).toBe('applied');
+    expect(await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), at(0))).toMatchObject({ outcome: 'applied' });
     expect(await access.check(sub.subscriptionUuid, at(0))).toMatchObject({ status: 'ON_HOLD', allowed: false });
 
     await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(1)), at(1));
@@ -107,8 +107,8 @@ forEachTestDatabase((_kind, database) => {
     await webhooks.subscriptionBilled(sub, at(0));
     const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
     const event = invoiceEvent('payment_failed', { ...invoice, status: 'OPEN' }, at(3));
-    expect(await webhooks.apply('carbon.super', event, at(3))).toBe('applied');
-    expect(await webhooks.apply('carbon.super', event, at(9))).toBe('duplicate');
+    expect(await webhooks.apply('carbon.super', event, at(3))).toMatchObject({ outcome: 'applied' });
+    expect(await webhooks.apply('carbon.super', event, at(9))).toMatchObject({ outcome: 'duplicate' });
     const [record] = await repository.invoicesOfSubscription(sub.subscriptionUuid);
     expect(record!.firstFailedAt).toEqual(at(3));
   });
@@ -142,7 +142,7 @@ forEachTestDatabase((_kind, database) => {
     const { webhooks, access, repository } = services();
     const sub = await paidSubscription();
     const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId, subscriptionUuid: sub.subscriptionUuid };
-    expect(await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(0)), at(0))).toBe('applied');
+    expect(await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(0)), at(0))).toMatchObject({ outcome: 'applied' });
 
     expect((await webhooks.subscriptionBilled(sub, at(0))).status).toBe('UNBLOCKED');
     expect(await access.check(sub.subscriptionUuid, at(0))).toMatchObject({ allowed: true });
@@ -152,7 +152,7 @@ forEachTestDatabase((_kind, database) => {
   it('an event for an object Meterline does not know is acknowledged and stores nothing', async () => {
     const { webhooks, repository } = services();
     const stranger = invoiceEvent('paid', { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: 'sub_not_ours', status: 'PAID' }, at(0));
-    expect(await webhooks.apply('carbon.super', stranger, at(0))).toBe('unknown_object');
+    expect(await webhooks.apply('carbon.super', stranger, at(0))).toMatchObject({ outcome: 'unknown_object' });
     expect(await repository.invoiceByEngineId(database().knex, (stranger as Extract<BillingEvent, { type: 'invoice' }>).invoice.engineInvoiceId)).toBeUndefined();
   });
 
@@ -169,8 +169,67 @@ forEachTestDatabase((_kind, database) => {
       engineSubscriptionId: sub.engineSubscriptionId,
       status: 'canceled',
     };
-    expect(await webhooks.apply('carbon.super', cancelled, at(50))).toBe('applied');
+    expect(await webhooks.apply('carbon.super', cancelled, at(50))).toMatchObject({ outcome: 'applied' });
     expect(await access.check(sub.subscriptionUuid, at(50))).toMatchObject({ status: 'BLOCKED', reason: 'the billing engine cancelled this subscription' });
+  });
+
+  describe('an event changes only what it may', () => {
+    it('a pay link is kept only when it is an https URL', async () => {
+      const { webhooks, repository } = services();
+      const sub = await paidSubscription();
+      await webhooks.subscriptionBilled(sub, at(0));
+      const links = { 'http://evil.example/pay': null, 'javascript:alert(1)': null, '/pay/relative': null, 'https://invoice.stripe.com/i/acct_1/in_1': 'https://invoice.stripe.com/i/acct_1/in_1' };
+      for (const [offered, kept] of Object.entries(links)) {
+        const engineInvoiceId = `in_${randomUUID()}`;
+        await webhooks.apply('carbon.super', invoiceEvent('finalized', { engineInvoiceId, engineSubscriptionId: sub.engineSubscriptionId, status: 'OPEN', hostedInvoiceUrl: offered }, at(0)), at(0));
+        expect({ offered, kept: (await repository.invoiceByEngineId(database().knex, engineInvoiceId))!.hostedInvoiceUrl }).toEqual({ offered, kept });
+      }
+    });
+
+    it("an invoice recorded for one tenant is never changed by another tenant's event", async () => {
+      const { webhooks, repository } = services();
+      const sub = await paidSubscription();
+      await webhooks.subscriptionBilled(sub, at(0));
+      const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
+      await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), at(0));
+      const before = await repository.invoiceByEngineId(database().knex, invoice.engineInvoiceId);
+
+      const forged = invoiceEvent('paid', { ...invoice, status: 'PAID', hostedInvoiceUrl: 'https://evil.example/pay' }, at(1));
+      expect(await webhooks.apply('acme.com', forged, at(1))).toEqual({ outcome: 'ignored', reason: `invoice ${invoice.engineInvoiceId} is recorded for another tenant` });
+      expect(await repository.invoiceByEngineId(database().knex, invoice.engineInvoiceId)).toEqual(before);
+      expect(await repository.gatewayStatus(sub.subscriptionUuid)).toMatchObject({ status: 'ON_HOLD' });
+    });
+
+    it("the first payment counts only from the subscription's own engine subscription, never from metadata", async () => {
+      const { webhooks, access, repository } = services();
+      const sub = await paidSubscription();
+      await webhooks.subscriptionBilled(sub, at(0));
+      const impostor = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: 'sub_someone_elses', subscriptionUuid: sub.subscriptionUuid, total: 1n };
+      const result = await webhooks.apply('carbon.super', invoiceEvent('paid', { ...impostor, status: 'PAID' }, at(1)), at(1));
+      expect(result).toEqual({ outcome: 'ignored', reason: `its metadata names subscription ${sub.subscriptionUuid}, which is billed by ${sub.engineSubscriptionId}, not sub_someone_elses` });
+      expect(await access.check(sub.subscriptionUuid, at(1))).toMatchObject({ status: 'ON_HOLD' });
+      expect(await repository.invoicesOfSubscription(sub.subscriptionUuid)).toEqual([]);
+    });
+
+    it("the account is checked against the engine's record, which is kept for later events", async () => {
+      const { webhooks, repository } = services();
+      const sub = { ...(await paidSubscription()), engineAccount: null };
+      await webhooks.subscriptionBilled(sub, at(0));
+      const engine = async (uuid: string) => (uuid === sub.subscriptionUuid ? { engineSubscriptionId: sub.engineSubscriptionId, account: 'acct_publisher' } : null);
+      const invoice = { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId };
+
+      const noRecord = await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), at(0));
+      expect(noRecord).toEqual({ outcome: 'ignored', reason: `the billing engine holds no record of ${sub.engineSubscriptionId} to check the event's account against` });
+      const wrongAccount = { ...invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), account: 'acct_other' };
+      expect(await webhooks.apply('carbon.super', wrongAccount, at(0), engine)).toMatchObject({ outcome: 'ignored', reason: `${sub.engineSubscriptionId} is billed in account acct_publisher, not acct_other` });
+      expect(await repository.invoicesOfSubscription(sub.subscriptionUuid)).toEqual([]);
+
+      expect(await webhooks.apply('carbon.super', invoiceEvent('finalized', { ...invoice, status: 'OPEN' }, at(0)), at(0), engine)).toMatchObject({ outcome: 'applied' });
+      expect(await repository.subscriptionByUuid(sub.subscriptionUuid)).toMatchObject({ engineAccount: 'acct_publisher' });
+      // After unsubscribing the engine forgets the subscription; its final events still apply.
+      expect(await webhooks.apply('carbon.super', invoiceEvent('paid', { ...invoice, status: 'PAID' }, at(1)), at(1), async () => null)).toMatchObject({ outcome: 'applied' });
+      expect(await repository.gatewayStatus(sub.subscriptionUuid)).toMatchObject({ status: 'UNBLOCKED' });
+    });
   });
 
   it('a subscription without billing follows the gateway status', async () => {

@@ -11,14 +11,16 @@ import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueN
 /**
  * Meterline started in-process with the Stripe engine on the local Stripe server, a webhook
  * endpoint registered there for carbon.super's platform (connected accounts included) whose
- * signing secret is in the tenant's configuration, and Meterline's clock following the Stripe
- * server's, so moving one moves both.
+ * signing secret is in the tenant's configuration (acme.com likewise, with its own platform and
+ * secret), and Meterline's clock following the Stripe server's, so moving one moves both.
  */
 export interface BillingHarness {
   url: string;
   service: RunningService;
   platform: Stripe;
   webhookSecret: string;
+  /** A second tenant, acme.com, with its own platform account and webhook secret. */
+  acme: { platform: Stripe; webhookSecret: string };
   token(sub: string, scopes: readonly string[], email?: string): string;
   call(method: string, path: string, bearer?: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
@@ -34,6 +36,9 @@ export async function startBillingHarness(
   const superKey = `sk_test_billing_${process.pid}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
   const platform = new Stripe(superKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0 });
   const endpoint = await platform.webhookEndpoints.create({ url: `${url}/api/am/monetization/webhooks/stripe/carbon.super`, enabled_events: ['*'], connect: true });
+  const acmeKey = `${superKey}_acme`;
+  const acmePlatform = new Stripe(acmeKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0 });
+  const acmeEndpoint = await acmePlatform.webhookEndpoints.create({ url: `${url}/api/am/monetization/webhooks/stripe/acme.com`, enabled_events: ['*'], connect: true });
   const base = harnessConfig(database, stripeServer, { superKey, otherKey: `${superKey}_other` });
   const jwt = base.auth.jwt!;
   const config = parseConfig(
@@ -53,6 +58,7 @@ export async function startBillingHarness(
             payment_grace_period_days: rules.graceDays,
           },
         },
+        { domain: 'acme.com', id: 7, monetization_info: { billing_engine_platform_account_key: acmeKey, stripe_webhook_secret: acmeEndpoint.secret } },
         // A tenant without a webhook secret: its deliveries are refused.
         { domain: 'nosecret.com', id: 9, monetization_info: { billing_engine_platform_account_key: `${superKey}_nosecret` } },
       ],
@@ -66,6 +72,7 @@ export async function startBillingHarness(
     service,
     platform,
     webhookSecret: endpoint.secret!,
+    acme: { platform: acmePlatform, webhookSecret: acmeEndpoint.secret! },
     token: (sub, scopes, email) => mintToken(jwt, { subject: sub, tenant: undefined, scopes, ...(email ? { email } : {}) }),
     async call(method, path, bearer, body, headers = {}) {
       const response = await fetch(`${url}${path}`, {

@@ -10,8 +10,11 @@ export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain
  * `POST /api/am/monetization/webhooks/{engine}/{tenantDomain}` (e.g. `/webhooks/stripe/carbon.super`):
  * the billing engine's signed events for one tenant. The body is read raw and its signature
  * checked with the tenant's secret before anything in it is read; a bad signature, a stale
- * timestamp or an unknown tenant is a 400 and changes nothing. An accepted delivery answers 200
- * (also for an event Meterline ignores or does not know, so the engine stops retrying it).
+ * timestamp, an unknown tenant or a signed body that is not a well-formed event (naming the bad
+ * field) is a 400 and changes nothing. An accepted delivery answers 200 with its `outcome`;
+ * an event Meterline ignores or does not know (another tenant's or account's object, metadata
+ * naming a subscription it does not bill) also answers 200, with the `reason`, so the engine
+ * stops retrying it, and changes nothing.
  */
 export function billingWebhookRouter(deps: {
   engine: Monetization;
@@ -41,8 +44,8 @@ export function billingWebhookRouter(deps: {
       }
       throw error;
     }
-    const outcome = await deps.records.apply(tenantDomain, event, deps.clock());
-    res.status(200).json({ received: true, outcome });
+    const { outcome, reason } = await deps.records.apply(tenantDomain, event, deps.clock(), (uuid) => deps.engine.billedSubscriptionOf(uuid));
+    res.status(200).json({ received: true, outcome, ...(reason === null ? {} : { reason }) });
   });
   return router;
 }

@@ -67,7 +67,7 @@ forEachTestDatabase((_kind, database) => {
     it('acknowledges an event for an object it does not know', async () => {
       const payload = strangerEvent('evt_stranger');
       const response = await harness.call('POST', WEBHOOK, undefined, payload, { 'stripe-signature': signed(payload, harness.webhookSecret) });
-      expect(response).toEqual({ status: 200, body: { received: true, outcome: 'unknown_object' } });
+      expect(response).toEqual({ status: 200, body: { received: true, outcome: 'unknown_object', reason: 'no Meterline subscription is billed by sub_not_ours' } });
     });
 
     it('a replayed delivery is acknowledged as a duplicate and changes nothing', async () => {
