@@ -97,8 +97,9 @@ export class StripeMonetization implements Monetization {
   /**
    * The Stripe subscription recorded at subscribe (AM_MONETIZATION_SUBSCRIPTIONS) and the
    * connected account it lives in. That table does not keep the account: it is the account the
-   * API is monetized with (ML_API_MONETIZATION's ConnectedAccountKey), which cannot change while
-   * the API is monetized.
+   * API is monetized with (ML_API_MONETIZATION's ConnectedAccountKey), which the publisher can
+   * change only by disabling monetization first. Meterline keeps the answer from the first event
+   * it checks, so a later switch does not move existing subscriptions.
    */
   async billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null> {
     const row = await this.repository.monetizedSubscriptionByUuid(subscriptionUuid);

@@ -54,7 +54,7 @@ export class BillingRecords {
 
   async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {
     // The engine's record is read before the transaction: SQLite has one connection.
-    const engineRecord = await this.engineRecordFor(event, engineRecordOf);
+    const engineRecord = await this.engineRecordFor(tenantDomain, event, engineRecordOf);
     const engineType = event.type === 'ignored' ? event.engineType : `${event.type}.${event.change}`;
     const result = await this.repository.transaction(async (trx): Promise<WebhookResult> => {
       if (await this.repository.eventSeen(trx, event.id)) return { outcome: 'duplicate', reason: null };
@@ -69,12 +69,12 @@ export class BillingRecords {
     return result;
   }
 
-  /** The engine's record of the subscription the event names, when Meterline has not pinned its account yet. */
-  private async engineRecordFor(event: BillingEvent, lookup: EngineRecordLookup): Promise<EngineSubscriptionRecord | null> {
+  /** The engine's record of the tenant's subscription the event names, while Meterline holds no account for it. */
+  private async engineRecordFor(tenantDomain: string, event: BillingEvent, lookup: EngineRecordLookup): Promise<EngineSubscriptionRecord | null> {
     const engineSubscriptionId = engineSubscriptionOf(event);
     if (engineSubscriptionId === null) return null;
     const subscription = await this.repository.subscriptionByEngineId(undefined, engineSubscriptionId);
-    if (!subscription || subscription.engineAccount !== null) return null;
+    if (!subscription || subscription.tenantDomain !== tenantDomain || subscription.engineAccount !== null) return null;
     return lookup(subscription.subscriptionUuid);
   }
 
@@ -181,8 +181,14 @@ export class BillingRecords {
   ): Promise<PaymentStanding> {
     await this.repository.adoptInvoices(trx, subscription);
     const invoices = await this.repository.invoicesOfSubscription(subscription.subscriptionUuid, trx);
-    // Only invoices of the engine subscription recorded at subscribe count, whatever else names it.
-    const own = invoices.filter((i) => i.engineSubscriptionId === subscription.engineSubscriptionId && i.tenantDomain === subscription.tenantDomain);
+    // Only invoices of the engine subscription recorded at subscribe (in its tenant and, once
+    // known, its account) count, whatever else names the subscription.
+    const own = invoices.filter(
+      (i) =>
+        i.engineSubscriptionId === subscription.engineSubscriptionId &&
+        i.tenantDomain === subscription.tenantDomain &&
+        (subscription.engineAccount === null || i.engineAccount === subscription.engineAccount),
+    );
     const standing: PaymentStanding = {
       awaitingFirstPayment: awaitingFirstPayment(subscription, own),
       failingSince: failingSince(own),

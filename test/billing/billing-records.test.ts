@@ -211,6 +211,16 @@ forEachTestDatabase((_kind, database) => {
       expect(await repository.invoicesOfSubscription(sub.subscriptionUuid)).toEqual([]);
     });
 
+    it('an invoice that arrived early from another account is not adopted', async () => {
+      const { webhooks, access, repository } = services();
+      const sub = await paidSubscription();
+      const early = { ...invoiceEvent('paid', { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId, subscriptionUuid: sub.subscriptionUuid, status: 'PAID' }, at(0)), account: 'acct_other' };
+      expect(await webhooks.apply('carbon.super', early, at(0))).toMatchObject({ outcome: 'applied' });
+      expect((await webhooks.subscriptionBilled(sub, at(0))).status).toBe('ON_HOLD');
+      expect(await access.check(sub.subscriptionUuid, at(0))).toMatchObject({ status: 'ON_HOLD' });
+      expect(await repository.invoicesOfSubscription(sub.subscriptionUuid)).toEqual([]);
+    });
+
     it("the account is checked against the engine's record, which is kept for later events", async () => {
       const { webhooks, repository } = services();
       const sub = { ...(await paidSubscription()), engineAccount: null };
