@@ -33,6 +33,10 @@ type TransitionTime = (typeof TIMESTAMP_OF_CHANGE)[keyof typeof TIMESTAMP_OF_CHA
 
 type Refusal = { outcome: 'ignored' | 'unknown_object'; reason: string };
 type Target = { subscription: SubscriptionBillingRow; pinAccount: boolean };
+type EngineAnswer = { asked: boolean; record: EngineSubscriptionRecord | null };
+
+/** The subscription's record appeared after the engine was (not) asked: apply again, asking. */
+class EngineRecordNeeded extends Error {}
 
 /**
  * Meterline's invoice records and the payment standing of billed subscriptions. Billing events
@@ -53,6 +57,16 @@ export class BillingRecords {
   ) {}
 
   async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {
+    try {
+      return await this.applyOnce(tenantDomain, event, now, engineRecordOf);
+    } catch (error) {
+      // The subscription was recorded while this event waited: the engine's record is now there too.
+      if (error instanceof EngineRecordNeeded) return this.applyOnce(tenantDomain, event, now, engineRecordOf);
+      throw error;
+    }
+  }
+
+  private async applyOnce(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup): Promise<WebhookResult> {
     // The engine's record is read before the transaction: SQLite has one connection.
     const engineRecord = await this.engineRecordFor(tenantDomain, event, engineRecordOf);
     const engineType = event.type === 'ignored' ? event.engineType : `${event.type}.${event.change}`;
@@ -69,13 +83,16 @@ export class BillingRecords {
     return result;
   }
 
-  /** The engine's record of the tenant's subscription the event names, while Meterline holds no account for it. */
-  private async engineRecordFor(tenantDomain: string, event: BillingEvent, lookup: EngineRecordLookup): Promise<EngineSubscriptionRecord | null> {
+  /**
+   * The engine's record of the tenant's subscription the event names, while Meterline holds no
+   * account for it; `asked` is false when there was nothing to ask about (yet).
+   */
+  private async engineRecordFor(tenantDomain: string, event: BillingEvent, lookup: EngineRecordLookup): Promise<EngineAnswer> {
     const engineSubscriptionId = engineSubscriptionOf(event);
-    if (engineSubscriptionId === null) return null;
+    if (engineSubscriptionId === null) return { asked: false, record: null };
     const subscription = await this.repository.subscriptionByEngineId(undefined, engineSubscriptionId);
-    if (!subscription || subscription.tenantDomain !== tenantDomain || subscription.engineAccount !== null) return null;
-    return lookup(subscription.subscriptionUuid);
+    if (!subscription || subscription.tenantDomain !== tenantDomain || subscription.engineAccount !== null) return { asked: false, record: null };
+    return { asked: true, record: await lookup(subscription.subscriptionUuid) };
   }
 
   private async applyEvent(
@@ -83,7 +100,7 @@ export class BillingRecords {
     tenantDomain: string,
     event: BillingEvent,
     now: Date,
-    engineRecord: EngineSubscriptionRecord | null,
+    engineRecord: EngineAnswer,
   ): Promise<Refusal | null> {
     if (event.type === 'ignored') return { outcome: 'ignored', reason: `Meterline does not act on ${event.engineType} events` };
     if (event.type === 'subscription') {
@@ -210,13 +227,15 @@ function checkChain(
   subscription: SubscriptionBillingRow,
   tenantDomain: string,
   account: string | null,
-  engineRecord: EngineSubscriptionRecord | null,
+  engine: EngineAnswer,
 ): Target | Refusal {
   const id = subscription.engineSubscriptionId;
   if (subscription.tenantDomain !== tenantDomain) return { outcome: 'ignored', reason: `${id} bills a subscription of another tenant` };
   let pinAccount = false;
   let expected = subscription.engineAccount;
   if (expected === null) {
+    if (!engine.asked) throw new EngineRecordNeeded();
+    const engineRecord = engine.record;
     if (!engineRecord || engineRecord.engineSubscriptionId !== id) {
       return { outcome: 'ignored', reason: `the billing engine holds no record of ${id} to check the event's account against` };
     }

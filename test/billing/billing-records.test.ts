@@ -211,6 +211,35 @@ forEachTestDatabase((_kind, database) => {
       expect(await repository.invoicesOfSubscription(sub.subscriptionUuid)).toEqual([]);
     });
 
+    it('an event that waited while its subscription was being recorded asks the engine and applies', async () => {
+      const rules = { holdUntilPaid: true, gracePeriodMs: 3 * DAY };
+      // Outside the event's transaction the subscription is not visible yet (another transaction
+      // is committing it); inside, it is.
+      class CommittingMeanwhile extends BillingRepository {
+        hidden = true;
+        override async subscriptionByEngineId(trx: Parameters<BillingRepository['subscriptionByEngineId']>[0], id: string) {
+          if (trx === undefined && this.hidden) {
+            this.hidden = false;
+            return undefined;
+          }
+          return super.subscriptionByEngineId(trx, id);
+        }
+      }
+      const repository = new CommittingMeanwhile(database().knex);
+      const webhooks = new BillingRecords(repository, () => rules, createLogger('silent'));
+      const sub = { ...(await paidSubscription()), engineAccount: null };
+      await webhooks.subscriptionBilled(sub, at(0));
+      const asked: string[] = [];
+      const engine = async (uuid: string) => {
+        asked.push(uuid);
+        return { engineSubscriptionId: sub.engineSubscriptionId, account: 'acct_publisher' };
+      };
+      const paid = invoiceEvent('paid', { engineInvoiceId: `in_${randomUUID()}`, engineSubscriptionId: sub.engineSubscriptionId, status: 'PAID' }, at(0));
+      expect(await webhooks.apply('carbon.super', paid, at(0), engine)).toMatchObject({ outcome: 'applied' });
+      expect(asked).toEqual([sub.subscriptionUuid]);
+      expect(await repository.gatewayStatus(sub.subscriptionUuid)).toMatchObject({ status: 'UNBLOCKED' });
+    });
+
     it('an invoice that arrived early from another account is not adopted', async () => {
       const { webhooks, access, repository } = services();
       const sub = await paidSubscription();
