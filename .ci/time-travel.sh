@@ -25,7 +25,7 @@ suites=(
 
 for entry in "${dates[@]}"; do
   IFS='|' read -r at zone databases <<<"$entry"
-  echo "== time travel: the clock reads $at ($zone) when the suites start; databases $databases"
+  echo "== time travel: the clock reads $at ($zone) when the suites start; databases $databases (at ${SECONDS}s)"
   # Monotonic clocks stay real: timers and timeouts keep their length; only the date moves.
   METERLINE_TEST_DATABASES=$databases FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest "${suites[@]}"
 done

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,15 +52,36 @@ function configFile(database: DatabaseConfig, platformKey: string, name: string)
   return path;
 }
 
-/** Runs the CLI; kills it with SIGKILL after `killAfterMs`, or lets it finish. Resolves with its exit code or signal. */
-function publishUsage(config: string, killAfterMs: number | null): Promise<string> {
+/**
+ * When to SIGKILL a run: after a delay (anywhere: starting, waiting for the lease, freezing,
+ * sending), or once the database shows `records` more records SENT than when it started, which
+ * lands the kill between sends whatever the machine's speed; null lets it finish.
+ */
+type KillAt = { afterMs: number } | { afterSent: number; sent: () => Promise<number> } | null;
+
+/** Runs the CLI until it ends or `killAt` comes; resolves with its exit code or signal. */
+function publishUsage(config: string, killAt: KillAt): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'publish-usage', '--wait', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
+    let ended = false;
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = killAfterMs === null ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const timer = killAt !== null && 'afterMs' in killAt ? setTimeout(() => child.kill('SIGKILL'), killAt.afterMs) : undefined;
+    if (killAt !== null && 'afterSent' in killAt) {
+      void (async () => {
+        const start = await killAt.sent();
+        while (!ended) {
+          if ((await killAt.sent()) >= start + killAt.afterSent) {
+            child.kill('SIGKILL');
+            return;
+          }
+          await delay(5);
+        }
+      })().catch(reject);
+    }
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      ended = true;
       clearTimeout(timer);
       if (signal === null && code !== 0) reject(new Error(`publish-usage exited with ${code}:\n${stderr}`));
       else resolve(signal ?? String(code));
@@ -89,8 +111,11 @@ forEachTestDatabase((kind, database) => {
     const outcomes: string[] = [];
     let sentBefore = 0;
     let killedMidway = 0;
+    const sentRecords = async () => (await new RecordStore(database().knex).list()).filter((r) => r.state === 'SENT').length;
     for (let kill = 0; kill < KILLS; kill += 1) {
-      outcomes.push(await publishUsage(config, 300 + Math.floor(random() * 1500)));
+      // Every other kill at a random moment, the others a few records into sending.
+      const killAt: KillAt = kill % 2 === 0 ? { afterSent: 1 + Math.floor(random() * 4), sent: sentRecords } : { afterMs: 300 + Math.floor(random() * 1500) };
+      outcomes.push(await publishUsage(config, killAt));
       const states = (await new RecordStore(database().knex).list()).map((r) => r.state);
       const sent = states.filter((state) => state === 'SENT').length;
       if (sent > sentBefore && states.includes('PENDING')) killedMidway += 1; // killed while sending, not before or after
