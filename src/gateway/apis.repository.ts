@@ -43,6 +43,16 @@ export class ApisRepository {
     return fromRow(row, tenant, await this.policiesOf([Number(row.API_ID)], db));
   }
 
+  /** The tenant's API that a subscription (AM_SUBSCRIPTION.UUID) is to; read only, for deciding who may see it. */
+  async findBySubscriptionUuid(tenant: TenantRef, subscriptionUuid: string): Promise<ApiRecord | undefined> {
+    const row = await this.db('AM_API')
+      .where({ ORGANIZATION: tenant.domain })
+      .whereIn('API_ID', this.db('AM_SUBSCRIPTION').where({ UUID: subscriptionUuid }).select('API_ID'))
+      .first(COLUMNS);
+    if (!row) return undefined;
+    return fromRow(row, tenant, await this.policiesOf([Number(row.API_ID)]));
+  }
+
   async list(tenant: TenantRef, page: { limit: number; offset: number }): Promise<{ total: number; apis: ApiRecord[] }> {
     const counted = await this.db('AM_API').where({ ORGANIZATION: tenant.domain }).count({ TOTAL: '*' }).first();
     const rows = await this.db('AM_API')

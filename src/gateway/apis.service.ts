@@ -26,6 +26,25 @@ export interface ApiWithMonetization extends ApiRecord {
   monetization: ApiMonetizationState;
 }
 
+/**
+ * Who acts on an API. WSO2 lets an API's provider change it (lifecycle, monetization and the
+ * connected account in its properties) and an admin (`apim:admin`) act for any provider; other
+ * publishers of the tenant may view it. Meterline applies the same rule to the API's money:
+ * its revenue, invoices, subscriptions and their pending invoices.
+ */
+export interface ApiActor {
+  tenant: TenantRef;
+  /** The caller's user name, compared with the API's provider. */
+  subject: string;
+  /** The caller holds `apim:admin`. */
+  admin: boolean;
+}
+
+/** Whether the actor may change the API and read its money: its provider, or an admin. */
+export function managesApi(actor: ApiActor, api: ApiRecord): boolean {
+  return actor.admin || api.provider === actor.subject;
+}
+
 export function toApiRef(api: ApiRecord): ApiRef {
   return { uuid: api.uuid, name: api.name, version: api.version, provider: api.provider, tenant: api.tenant };
 }
@@ -69,8 +88,26 @@ export class ApisService {
     return { ...api, monetization };
   }
 
-  async changeLifecycle(tenant: TenantRef, uuid: string, action: LifecycleAction, by: string): Promise<ApiRecord> {
-    const api = await this.get(tenant, uuid);
+  /**
+   * The API, when the actor may change it and read its money (`managesApi`); 404 when the
+   * tenant has no such API, 403 (WSO2's FORBIDDEN) when it is another provider's.
+   */
+  async getManaged(actor: ApiActor, uuid: string): Promise<ApiWithMonetization> {
+    const api = await this.get(actor.tenant, uuid);
+    if (!managesApi(actor, api)) throw forbidden(uuid);
+    return api;
+  }
+
+  /** As `getManaged`, for the API a subscription of the tenant is to; 404 when there is no such subscription. */
+  async getManagedBySubscription(actor: ApiActor, subscriptionUuid: string): Promise<ApiRecord> {
+    const api = await this.apis.findBySubscriptionUuid(actor.tenant, subscriptionUuid);
+    if (!api) throw GatewayError.notFound(`Subscription ${subscriptionUuid}`);
+    if (!managesApi(actor, api)) throw forbidden(api.uuid);
+    return api;
+  }
+
+  async changeLifecycle(actor: ApiActor, uuid: string, action: LifecycleAction): Promise<ApiRecord> {
+    const api = await this.getManaged(actor, uuid);
     const transition = LIFECYCLE_ACTIONS[action];
     if (!(transition.from as readonly ApiState[]).includes(api.status)) {
       throw GatewayError.invalid('action', `${action} is not allowed for an API in state ${api.status}`);
@@ -78,12 +115,12 @@ export class ApisService {
     if (transition.to === 'PUBLISHED' && api.policies.length === 0) {
       throw GatewayError.invalid('action', `API ${api.name} ${api.version} offers no subscription policy; add one before publishing`);
     }
-    await this.apis.setStatus(api.id, transition.to, by, utcTimestamp(this.clock()));
+    await this.apis.setStatus(api.id, transition.to, actor.subject, utcTimestamp(this.clock()));
     return { ...api, status: transition.to };
   }
 
-  async configureMonetization(tenant: TenantRef, uuid: string, request: { enabled: boolean; properties: Record<string, string> }): Promise<void> {
-    const api = await this.get(tenant, uuid);
+  async configureMonetization(actor: ApiActor, uuid: string, request: { enabled: boolean; properties: Record<string, string> }): Promise<void> {
+    const api = await this.getManaged(actor, uuid);
     if (api.status !== 'PUBLISHED') {
       throw new GatewayError('INVALID_API_STATE_MONETIZATION', `Monetization can be configured only for PUBLISHED APIs; API ${api.name} ${api.version} is ${api.status}`);
     }
@@ -92,7 +129,7 @@ export class ApisService {
     }
     const properties = this.withAttributeDefaults(request.properties);
     if (request.enabled) this.requireAttributes(properties);
-    const policies = (await this.policies.findByNames(tenant, api.policies)).map(toSubscriptionPolicy);
+    const policies = (await this.policies.findByNames(actor.tenant, api.policies)).map(toSubscriptionPolicy);
     const monetizationRequest = { api: toApiRef(api), policies, properties };
     if (request.enabled) await this.engine.enableMonetization(monetizationRequest);
     else await this.engine.disableMonetization(monetizationRequest);
@@ -106,8 +143,8 @@ export class ApisService {
     return { enabled: api.monetization.enabled, plans };
   }
 
-  async revenue(tenant: TenantRef, uuid: string): Promise<ApiRevenue> {
-    const api = await this.get(tenant, uuid);
+  async revenue(actor: ApiActor, uuid: string): Promise<ApiRevenue> {
+    const api = await this.getManaged(actor, uuid);
     if (!api.monetization.enabled) throw new MonetizationError('NOT_MONETIZED', `Monetization is not enabled for API ${api.name} ${api.version}`);
     return this.engine.getTotalRevenue(toApiRef(api));
   }
@@ -129,4 +166,12 @@ export class ApisService {
       problems,
     });
   }
+}
+
+/** WSO2's answer to a user acting on an API that is not theirs (its RestApiUtil's "You don't have permission..."). */
+function forbidden(apiUuid: string): GatewayError {
+  return new GatewayError(
+    'FORBIDDEN',
+    `You don't have permission to access the API with Id ${apiUuid}: only its provider or an admin (apim:admin) can change it or see its revenue, subscriptions and invoices`,
+  );
 }

@@ -2,8 +2,9 @@ import jwt from 'jsonwebtoken';
 import { mintToken } from '../../src/http/auth/tokens';
 import { API_BASE_PATHS, type AnyRoute } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
+import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
 import { forEachTestDatabase } from '../helpers/databases';
-import { monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
+import { createApi, monetize, monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
 import { ADMIN, DEVPORTAL, JWT_SECRET, OTHER_TENANT, policyBody, PUBLISHER, startRestHarness, type RestHarness, type RestResponse } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
@@ -13,9 +14,30 @@ import { startStripeServer, type StripeServer } from '../stripe-server';
  * wrong audience, wrong issuer, `alg: none`, wrong key, no expiry, unknown tenant → 401; a valid
  * token without the route's scopes → 403; a token of another tenant (with the right scopes)
  * never reads or changes this tenant's data; on developer-portal routes, another user of the
- * same tenant neither.
+ * same tenant neither. Routes that change an API (lifecycle, monetization and its connected
+ * account) or show its money (revenue, subscriptions, pending invoices, invoices) are for the
+ * API's provider and admins (`apim:admin`) only: another publisher of the tenant gets WSO2's 403
+ * and nothing changes.
  */
 type World = Awaited<ReturnType<typeof monetizedWorld>>;
+
+/** An API of the provider `pat`, monetized with `account`, and a subscription to it (the world's). */
+interface Target {
+  apiId: string;
+  account: string;
+  subscriptionId: string;
+}
+
+/** A route only the API's provider, or an admin, may call. */
+interface ProviderOnly {
+  /** Path and query under the API's base path. */
+  path(target: Target): string;
+  body?(target: Target): unknown;
+  /** The status of success. */
+  status: number;
+  /** The route changes the API: each attempt gets a fresh API of the provider's. */
+  changes: boolean;
+}
 
 interface Probe {
   /** Path and query under the API's base path. */
@@ -27,6 +49,7 @@ interface Probe {
   otherTenant(response: RestResponse, world: World, rest: RestHarness): Promise<void> | void;
   /** Developer-portal routes: what another user of the same tenant gets. */
   otherUser?(response: RestResponse, world: World): void;
+  providerOnly?: ProviderOnly;
 }
 
 const notFound = (response: RestResponse) => {
@@ -91,6 +114,7 @@ const PROBES: Record<string, Probe> = {
     path: (w) => `/apis/change-lifecycle?apiId=${w.api.id}&action=Block`,
     readOnly: false,
     otherTenant: notFound,
+    providerOnly: { path: (t) => `/apis/change-lifecycle?apiId=${t.apiId}&action=Block`, status: 200, changes: true },
   },
   'GET /api/am/publisher/v4/apis/{apiId}': { path: (w) => `/apis/${w.api.id}`, readOnly: true, otherTenant: notFound },
   'POST /api/am/publisher/v4/apis/{apiId}/monetize': {
@@ -102,14 +126,37 @@ const PROBES: Record<string, Probe> = {
       const status = await rest.call('GET', `${PUBLISHER}/apis/${world.api.id}/monetization`, { token: roleTokens(rest).publisher });
       expect(status.body.enabled).toBe(true);
     },
+    providerOnly: {
+      path: (t) => `/apis/${t.apiId}/monetize`,
+      body: (t) => ({ enabled: false, properties: { ConnectedAccountKey: t.account } }),
+      status: 201,
+      changes: true,
+    },
   },
   'GET /api/am/publisher/v4/apis/{apiId}/monetization': { path: (w) => `/apis/${w.api.id}/monetization`, readOnly: true, otherTenant: notFound },
-  'GET /api/am/publisher/v4/apis/{apiId}/revenue': { path: (w) => `/apis/${w.api.id}/revenue`, readOnly: true, otherTenant: notFound },
-  'GET /api/am/publisher/v4/subscriptions': { path: (w) => `/subscriptions?apiId=${w.api.id}`, readOnly: true, otherTenant: notFound },
+  'GET /api/am/publisher/v4/apis/{apiId}/revenue': {
+    path: (w) => `/apis/${w.api.id}/revenue`,
+    readOnly: true,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/apis/${t.apiId}/revenue`, status: 200, changes: false },
+  },
+  'GET /api/am/publisher/v4/apis/{apiId}/invoices': {
+    path: (w) => `/apis/${w.api.id}/invoices`,
+    readOnly: true,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/apis/${t.apiId}/invoices`, status: 200, changes: false },
+  },
+  'GET /api/am/publisher/v4/subscriptions': {
+    path: (w) => `/subscriptions?apiId=${w.api.id}`,
+    readOnly: true,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions?apiId=${t.apiId}`, status: 200, changes: false },
+  },
   'GET /api/am/publisher/v4/subscriptions/{subscriptionId}/usage': {
     path: (w) => `/subscriptions/${w.subscriptionId}/usage`,
     readOnly: true,
     otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions/${t.subscriptionId}/usage`, status: 200, changes: false },
   },
   'GET /api/am/publisher/v4/settings': {
     path: () => '/settings',
@@ -179,10 +226,19 @@ const PROBES: Record<string, Probe> = {
     otherTenant: notFound,
     otherUser: notFound,
   },
+  'GET /api/am/devportal/v3/subscriptions/{subscriptionId}/invoices': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/invoices`,
+    readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
 };
 
+const SECURED_ROUTES: readonly AnyRoute[] = [...ROUTES, ...EXTENSION_ROUTES];
 const keyOf = (route: AnyRoute) => `${route.method.toUpperCase()} ${API_BASE_PATHS[route.api]}${route.path}`;
-const ALL_SCOPES = [...new Set(ROUTES.flatMap((r) => r.scopes))];
+const ALL_SCOPES = [...new Set(SECURED_ROUTES.flatMap((r) => r.scopes))];
+/** Reads that show an API's money; every publisher write but creating an API (which has its own provider rule) changes one. */
+const MONEY_READS = ['getAPIRevenue', 'meterlineListApiInvoices', 'getSubscriptions', 'getSubscriptionUsage'];
 
 function expectWso2Error(response: RestResponse, status: number): void {
   expect(response.status).toBe(status);
@@ -190,7 +246,13 @@ function expectWso2Error(response: RestResponse, status: number): void {
 }
 
 it('every registered route has a security probe, and every probe a route', () => {
-  expect(ROUTES.map(keyOf).sort()).toEqual(Object.keys(PROBES).sort());
+  expect(SECURED_ROUTES.map(keyOf).sort()).toEqual(Object.keys(PROBES).sort());
+});
+
+it('every publisher route that changes an API, and every read of an API\'s money, is probed as provider-only', () => {
+  const providerOnly = (route: AnyRoute) =>
+    route.api === 'publisher' && ((route.method !== 'get' && route.operationId !== 'createAPI') || MONEY_READS.includes(route.operationId));
+  expect(SECURED_ROUTES.filter(providerOnly).map(keyOf).sort()).toEqual(Object.keys(PROBES).filter((key) => PROBES[key]!.providerOnly).sort());
 });
 
 let stripeServer: StripeServer;
@@ -216,7 +278,7 @@ forEachTestDatabase((_kind, database) => {
     return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ ...claims(scopes), iss: 'meterline', aud: 'meterline', exp: now + 600 })}.`;
   };
 
-  describe.each(ROUTES.map((route) => [keyOf(route), route] as const))('%s', (key, route) => {
+  describe.each(SECURED_ROUTES.map((route) => [keyOf(route), route] as const))('%s', (key, route) => {
     const probe = PROBES[key]!;
     const send = (headers: Record<string, string>, token?: string) =>
       rest.call(route.method.toUpperCase(), `${API_BASE_PATHS[route.api]}${probe.path(world)}`, {
@@ -267,6 +329,46 @@ forEachTestDatabase((_kind, database) => {
         const owner = route.api === 'devportal' ? 'sam' : 'pat';
         const response = await withToken(rest.token({ sub: owner, scopes: [route.scopes[route.scopes.length - 1]!] }));
         expect(response.status).toBe(200);
+      });
+    }
+
+    const providerOnly = probe.providerOnly;
+    if (providerOnly) {
+      /** Where to act: a fresh API of the provider's when the route changes it, else the world's. */
+      const target = async (): Promise<Target> => {
+        const world_ = { apiId: world.api.id, account: world.account, subscriptionId: world.subscriptionId };
+        if (!providerOnly.changes) return world_;
+        const api = await createApi(rest, roleTokens(rest).publisher, [world.free.policyName, world.gold.policyName]);
+        await monetize(rest, roleTokens(rest).publisher, api.id, world.account);
+        return { ...world_, apiId: api.id };
+      };
+      const actAs = (target: Target, sub: string, scopes: readonly string[]) =>
+        rest.call(route.method.toUpperCase(), `${API_BASE_PATHS[route.api]}${providerOnly.path(target)}`, {
+          token: rest.token({ sub, scopes }),
+          ...(providerOnly.body ? { body: providerOnly.body(target) } : {}),
+        });
+      /** What the route could change, as the provider reads it back. */
+      const stateOf = async (target: Target) =>
+        (await rest.call('GET', `${API_BASE_PATHS.publisher}/apis/${target.apiId}`, { token: roleTokens(rest).publisher })).body;
+
+      it('another publisher of the tenant, holding the scopes, gets 403 and changes nothing', async () => {
+        const t = await target();
+        const before = await stateOf(t);
+        const response = await actAs(t, 'pia', route.scopes);
+        expectWso2Error(response, 403);
+        expect(response.body).toMatchObject({ code: 900910, message: 'Forbidden', description: expect.stringContaining(t.apiId) });
+        expect(await stateOf(t)).toEqual(before);
+      });
+
+      it.each([
+        ['the provider', 'pat', route.scopes],
+        ['an admin (apim:admin) who is not the provider', 'root', [...route.scopes, 'apim:admin']],
+      ])('%s succeeds', async (_label, sub, scopes) => {
+        const t = await target();
+        const before = await stateOf(t);
+        const response = await actAs(t, sub, scopes);
+        expect(response.status).toBe(providerOnly.status);
+        if (providerOnly.changes) expect(await stateOf(t)).not.toEqual(before);
       });
     }
   });

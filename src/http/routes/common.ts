@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ApiActor } from '../../gateway/apis.service';
+import type { Principal } from '../auth/tokens';
 
 /** WSO2's `limit`/`offset` query parameters (defaults 25 and 0). */
 export const pageQuery = {
@@ -20,3 +22,8 @@ export function pagination(path: string, page: { limit: number; offset: number }
 
 /** A UUID-shaped path or query id; anything else cannot name one of our resources. */
 export const resourceId = z.string().min(1).max(256);
+
+/** The caller as the owner of APIs: its provider name is the token's `sub`; `apim:admin` acts for any provider. */
+export function apiActor(principal: Principal): ApiActor {
+  return { tenant: principal.tenant, subject: principal.subject, admin: principal.scopes.has('apim:admin') };
+}

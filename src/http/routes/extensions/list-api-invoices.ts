@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { resourceId } from '../common';
+import { apiActor, resourceId } from '../common';
 import { toInvoiceDto } from './invoice-presenter';
 
 /**
  * GET /apis/{apiId}/invoices (publisher, a Meterline extension): the invoices of every
  * subscription to one of the tenant's APIs, with the billing engine's error where a payment
- * failed (`lastError`).
+ * failed (`lastError`). Only for the API's provider or an admin (`apim:admin`); another publisher
+ * of the tenant gets 403.
  */
 export const listApiInvoices = defineRoute({
   api: 'publisher',
@@ -18,6 +19,7 @@ export const listApiInvoices = defineRoute({
   params: z.strictObject({ apiId: resourceId }),
   responses: { 200: 'InvoiceList' },
   async handle({ principal, params, gateway }) {
+    await gateway.apis.getManaged(apiActor(principal), params.apiId);
     const invoices = await gateway.subscriptions.invoicesOfApiForPublisher(principal.tenant, params.apiId);
     return { status: 200, body: { count: invoices.length, list: invoices.map(toInvoiceDto) } };
   },

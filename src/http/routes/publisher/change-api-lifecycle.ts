@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LIFECYCLE_ACTIONS, type LifecycleAction } from '../../../gateway/apis.service';
 import type { ApiState } from '../../../gateway/model';
 import { defineRoute } from '../../route';
-import { resourceId } from '../common';
+import { apiActor, resourceId } from '../common';
 import { lifecycleStateName } from './presenters';
 
 const actions = Object.keys(LIFECYCLE_ACTIONS) as [LifecycleAction, ...LifecycleAction[]];
@@ -14,7 +14,10 @@ function availableTransitions(state: ApiState) {
     .map((action) => ({ event: action, targetState: lifecycleStateName(LIFECYCLE_ACTIONS[action].to) }));
 }
 
-/** POST /apis/change-lifecycle?apiId=&action= — e.g. `Publish` moves a CREATED API to PUBLISHED. */
+/**
+ * POST /apis/change-lifecycle?apiId=&action= — e.g. `Publish` moves a CREATED API to PUBLISHED.
+ * Only the API's provider or an admin (`apim:admin`); another publisher of the tenant gets 403.
+ */
 export const changeApiLifecycle = defineRoute({
   api: 'publisher',
   method: 'post',
@@ -25,7 +28,7 @@ export const changeApiLifecycle = defineRoute({
   query: z.strictObject({ apiId: resourceId, action: z.enum(actions) }),
   responses: { 200: 'WorkflowResponse' },
   async handle({ principal, query, gateway }) {
-    const api = await gateway.apis.changeLifecycle(principal.tenant, query.apiId, query.action, principal.subject);
+    const api = await gateway.apis.changeLifecycle(apiActor(principal), query.apiId, query.action);
     return {
       status: 200,
       body: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../gateway/errors';
 import { defineRoute } from '../../route';
+import { apiActor } from '../common';
 import { toApiDto } from './presenters';
 
 /**
@@ -37,7 +38,7 @@ export const createApi = defineRoute({
   responses: { 201: 'API' },
   async handle({ principal, body, gateway }) {
     const provider = body.provider ?? principal.subject;
-    if (provider !== principal.subject && !principal.scopes.has('apim:admin')) {
+    if (provider !== principal.subject && !apiActor(principal).admin) {
       throw new GatewayError('FORBIDDEN', 'Only an admin (apim:admin) can create an API on behalf of another provider');
     }
     const api = await gateway.apis.create(principal.tenant, { ...body, provider }, principal.subject);

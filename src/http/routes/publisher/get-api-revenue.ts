@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { toWso2RevenueMap } from '../../../monetization/wso2-usage-map';
 import { defineRoute } from '../../route';
-import { resourceId } from '../common';
+import { apiActor, resourceId } from '../common';
 
-/** GET /apis/{apiId}/revenue — paid revenue per currency and per subscription (404 when not monetized). */
+/**
+ * GET /apis/{apiId}/revenue — paid revenue per currency and per subscription (404 when not
+ * monetized). Another provider's money: only the API's provider or an admin (`apim:admin`), 403
+ * for another publisher of the tenant.
+ */
 export const getApiRevenue = defineRoute({
   api: 'publisher',
   method: 'get',
@@ -14,7 +18,7 @@ export const getApiRevenue = defineRoute({
   params: z.strictObject({ apiId: resourceId }),
   responses: { 200: 'APIRevenue' },
   async handle({ principal, params, gateway }) {
-    const revenue = await gateway.apis.revenue(principal.tenant, params.apiId);
+    const revenue = await gateway.apis.revenue(apiActor(principal), params.apiId);
     return { status: 200, body: { properties: toWso2RevenueMap(revenue) } };
   },
 });

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { toWso2UsageMap } from '../../../monetization/wso2-usage-map';
 import { defineRoute } from '../../route';
-import { resourceId } from '../common';
+import { apiActor, resourceId } from '../common';
 
-/** GET /subscriptions/{subscriptionId}/usage — the pending invoice of a subscription to one of the tenant's APIs. */
+/**
+ * GET /subscriptions/{subscriptionId}/usage — the pending invoice of a subscription to one of the
+ * tenant's APIs: for the API's provider or an admin (`apim:admin`), 403 for another publisher.
+ */
 export const getPublisherSubscriptionUsage = defineRoute({
   api: 'publisher',
   method: 'get',
@@ -14,6 +17,7 @@ export const getPublisherSubscriptionUsage = defineRoute({
   params: z.strictObject({ subscriptionId: resourceId }),
   responses: { 200: 'APIMonetizationUsage' },
   async handle({ principal, params, gateway }) {
+    await gateway.apis.getManagedBySubscription(apiActor(principal), params.subscriptionId);
     const invoice = await gateway.subscriptions.pendingInvoiceForPublisher(principal.tenant, params.subscriptionId);
     return { status: 200, body: { properties: toWso2UsageMap(invoice) } };
   },

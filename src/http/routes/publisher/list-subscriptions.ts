@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { pageQuery, pagination, resourceId } from '../common';
+import { managesApi } from '../../../gateway/apis.service';
+import { apiActor, pageQuery, pagination, resourceId } from '../common';
 import { toPublisherSubscriptionDto } from './presenters';
 
-/** GET /subscriptions[?apiId=] — subscriptions to the tenant's APIs, or to one of them. */
+/**
+ * GET /subscriptions[?apiId=] — subscriptions to the caller's APIs (as WSO2 lists a provider's),
+ * or to one of them; an admin (`apim:admin`) sees those to every API of the tenant. `apiId` of
+ * another provider's API is 403.
+ */
 export const listPublisherSubscriptions = defineRoute({
   api: 'publisher',
   method: 'get',
@@ -14,7 +19,9 @@ export const listPublisherSubscriptions = defineRoute({
   query: z.strictObject({ apiId: resourceId.optional(), ...pageQuery }),
   responses: { 200: 'SubscriptionList' },
   async handle({ principal, query, gateway }) {
-    const all = await gateway.subscriptions.listForPublisher(principal.tenant, query.apiId);
+    const actor = apiActor(principal);
+    if (query.apiId !== undefined) await gateway.apis.getManaged(actor, query.apiId);
+    const all = (await gateway.subscriptions.listForPublisher(principal.tenant, query.apiId)).filter((s) => managesApi(actor, s.api));
     const page = all.slice(query.offset, query.offset + query.limit);
     const extra: Record<string, string> = query.apiId === undefined ? {} : { apiId: query.apiId };
     return {

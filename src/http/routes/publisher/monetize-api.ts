@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { resourceId } from '../common';
+import { apiActor, resourceId } from '../common';
 
 /**
  * POST /apis/{apiId}/monetize — WSO2's `APIMonetizationInfo`. Only for PUBLISHED APIs (400,
  * WSO2 code 904300); the properties must not be empty and must carry every required additional
  * attribute (400 naming it). The engine enables or disables first; the state is recorded after.
+ * Only the API's provider or an admin (`apim:admin`); another publisher of the tenant gets 403.
  */
 export const monetizeApi = defineRoute({
   api: 'publisher',
@@ -18,7 +19,7 @@ export const monetizeApi = defineRoute({
   body: z.strictObject({ enabled: z.boolean(), properties: z.record(z.string().min(1), z.string()).default({}) }),
   responses: { 201: '' },
   async handle({ principal, params, body, gateway }) {
-    await gateway.apis.configureMonetization(principal.tenant, params.apiId, body);
+    await gateway.apis.configureMonetization(apiActor(principal), params.apiId, body);
     return { status: 201, body: {} };
   },
 });
