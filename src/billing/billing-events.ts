@@ -69,13 +69,20 @@ export interface WebhookVerifier {
 
 /**
  * The pay link Meterline shows for an invoice: an absolute https URL, or none. A link in any
- * other form (http, javascript:, relative) is dropped.
+ * other form (http, javascript:, relative) is dropped, except plain http to this machine's
+ * loopback address: only a billing engine running on the same machine (the local
+ * Stripe-compatible test server) serves such pages, and the link reaches no other host.
  */
 export function payLink(url: string | null): string | null {
   if (url === null) return null;
+  let parsed: URL;
   try {
-    return new URL(url).protocol === 'https:' ? url : null;
+    parsed = new URL(url);
   } catch {
     return null;
   }
+  if (parsed.protocol === 'https:') return url;
+  return parsed.protocol === 'http:' && LOOPBACK.test(parsed.hostname) ? url : null;
 }
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;

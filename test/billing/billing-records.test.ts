@@ -174,11 +174,19 @@ forEachTestDatabase((_kind, database) => {
   });
 
   describe('an event changes only what it may', () => {
-    it('a pay link is kept only when it is an https URL', async () => {
+    it('a pay link is kept only when it is an https URL (or http to this machine)', async () => {
       const { webhooks, repository } = services();
       const sub = await paidSubscription();
       await webhooks.subscriptionBilled(sub, at(0));
-      const links = { 'http://evil.example/pay': null, 'javascript:alert(1)': null, '/pay/relative': null, 'https://invoice.stripe.com/i/acct_1/in_1': 'https://invoice.stripe.com/i/acct_1/in_1' };
+      const links = {
+        'http://evil.example/pay': null,
+        'http://127.0.0.1.evil.example/pay': null,
+        'javascript:alert(1)': null,
+        '/pay/relative': null,
+        'https://invoice.stripe.com/i/acct_1/in_1': 'https://invoice.stripe.com/i/acct_1/in_1',
+        // The local test server's hosted pages, on this machine only.
+        'http://127.0.0.1:12111/_test/hosted_invoices/acct_1/in_1': 'http://127.0.0.1:12111/_test/hosted_invoices/acct_1/in_1',
+      };
       for (const [offered, kept] of Object.entries(links)) {
         const engineInvoiceId = `in_${randomUUID()}`;
         await webhooks.apply('carbon.super', invoiceEvent('finalized', { engineInvoiceId, engineSubscriptionId: sub.engineSubscriptionId, status: 'OPEN', hostedInvoiceUrl: offered }, at(0)), at(0));
