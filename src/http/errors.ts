@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
+import { storedValueProblem, type StoredValueProblem } from '../db/errors';
 import { GatewayError, type GatewayErrorCode } from '../gateway/errors';
 import type { Logger } from '../logger';
 import { MonetizationError, type MonetizationErrorCode } from '../monetization/monetization';
@@ -42,6 +43,11 @@ const MONETIZATION_ERRORS: Record<MonetizationErrorCode, ErrorMapping> = {
   ENGINE_UNAVAILABLE: { status: 503, code: 503, title: 'Billing engine unavailable' },
 };
 
+const STORED_VALUE_PROBLEMS: Record<StoredValueProblem, string> = {
+  VALUE_TOO_LONG: 'A value in the request (or the caller\'s user name) is longer than Meterline can store',
+  UNSTORABLE_CHARACTER: 'A value in the request (or the caller\'s user name) contains a character Meterline cannot store',
+};
+
 export interface Wso2ErrorBody {
   code: number;
   message: string;
@@ -75,6 +81,16 @@ export function mapError(error: unknown): MappedError | undefined {
     const field = typeof error.context.field === 'string' ? error.context.field : undefined;
     return { status: mapping.status, headers, body: body(mapping, error.message, field ? [{ code: field, message: error.message }] : []) };
   }
+  // express's router could not percent-decode a path parameter while matching routes (before
+  // any handler ran, so with or without a token). The REST routes name the parameter
+  // (src/http/route.ts); this answers for any other router.
+  if (isPathDecodingError(error)) {
+    const description = 'path: is not valid percent-encoding';
+    return { status: 400, headers: {}, body: body(GATEWAY_ERRORS.INVALID_INPUT, description, [{ code: 'path', message: 'is not valid percent-encoding' }]) };
+  }
+  // The database refused a value the edge validation let through (see src/db/errors.ts).
+  const problem = storedValueProblem(error);
+  if (problem) return { status: 400, headers: {}, body: body(GATEWAY_ERRORS.INVALID_INPUT, STORED_VALUE_PROBLEMS[problem], []) };
   // body-parser's own errors (malformed JSON, body too large) carry a 4xx status and a type.
   if (isBodyParserError(error)) {
     const title = error.status === 413 ? 'Payload Too Large' : 'Bad Request';
@@ -96,6 +112,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (mapped.status >= 500) {
         logger.warn({ code: (error as { code?: unknown }).code, status: mapped.status, path: req.path }, mapped.body.description);
       }
+      // A route whose edge validation misses a limit of the database: worth fixing there.
+      const problem = storedValueProblem(error);
+      if (problem) logger.warn({ problem, method: req.method, path: req.path }, 'the database refused a value the route accepted');
       sendError(res, mapped);
       return;
     }
@@ -122,6 +141,11 @@ export function notFoundBody(description: string): Wso2ErrorBody {
 
 function body(mapping: ErrorMapping, description: string, error: Wso2ErrorBody['error']): Wso2ErrorBody {
   return { code: mapping.code, message: mapping.title, description, moreInfo: '', error };
+}
+
+/** The router's URIError from decodeURIComponent on a path parameter; it sets status 400. */
+function isPathDecodingError(error: unknown): boolean {
+  return error instanceof URIError && (error as { status?: unknown }).status === 400;
 }
 
 function isBodyParserError(error: unknown): error is { status: number; type: string } {

@@ -1,4 +1,4 @@
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../gateway/errors';
 import type { Gateway } from '../gateway/gateway';
@@ -93,7 +93,41 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
       else res.status(result.status).json(result.body);
     });
   }
+  router.use((error: unknown, req: Request, _res: Response, next: NextFunction) => {
+    const parameter = error instanceof URIError ? undecodableParameter(routes, req.path) : undefined;
+    next(parameter ? GatewayError.invalid(parameter, 'is not valid percent-encoding') : error);
+  });
   return router;
+}
+
+/**
+ * The path parameter express's router could not percent-decode (`/apis/%E0%A4%A`): it fails while
+ * matching, before any handler (so before authentication), with a URIError that does not say
+ * which parameter. The router tries routes in registration order, whatever their method, and
+ * stops at the first whose pattern matches and whose value there does not decode: the same
+ * search here, on the raw path, names it.
+ */
+export function undecodableParameter(routes: readonly AnyRoute[], rawPath: string): string | undefined {
+  for (const route of routes) {
+    // `/apis/{apiId}/monetize` → ['/apis/', 'apiId', '/monetize']: odd places are parameter names.
+    const parts = `${API_BASE_PATHS[route.api]}${route.path}`.split(/\{([A-Za-z0-9_]+)\}/);
+    const names = parts.filter((_part, i) => i % 2 === 1);
+    const pattern = parts.map((part, i) => (i % 2 === 1 ? '([^/]+)' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+    // Case-insensitive and with an optional trailing slash, as express matches by default.
+    const match = new RegExp(`^${pattern}/?$`, 'i').exec(rawPath);
+    const index = match ? match.slice(1).findIndex((value) => !decodes(value)) : -1;
+    if (index >= 0) return names[index];
+  }
+  return undefined;
+}
+
+function decodes(value: string): boolean {
+  try {
+    decodeURIComponent(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Validates one part of the request; every problem is reported, each naming its field. */

@@ -20,8 +20,17 @@ export function pagination(path: string, page: { limit: number; offset: number }
   };
 }
 
-/** A UUID-shaped path or query id; anything else cannot name one of our resources. */
-export const resourceId = z.string().min(1).max(256);
+/**
+ * A string kept in a column of `max` characters, without control characters (none belongs in a
+ * name or an id, and PostgreSQL cannot store NUL): refused here, naming the field, rather than
+ * by the database.
+ */
+export function storedText(max: number) {
+  return z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+}
+
+/** A path or query id (the UUID columns hold 256 characters); anything else cannot name one of our resources. */
+export const resourceId = storedText(256).min(1);
 
 /** The caller as the owner of APIs: its provider name is the token's `sub`; `apim:admin` acts for any provider. */
 export function apiActor(principal: Principal): ApiActor {

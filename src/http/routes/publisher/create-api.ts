@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../gateway/errors';
 import { defineRoute } from '../../route';
-import { apiActor } from '../common';
+import { apiActor, storedText } from '../common';
 import { toApiDto } from './presenters';
 
 /**
@@ -10,17 +10,17 @@ import { toApiDto } from './presenters';
  * gateway and are refused as unsupported here.
  */
 const apiBody = z.strictObject({
-  name: z.string().min(1).max(60).regex(/^[^~!@#;:%^*()+={}|\\<>"',&$[\]/]*$/, 'contains a character WSO2 does not allow in API names'),
-  version: z.string().min(1).max(30).regex(/^[^~!@#;:%^*()+={}|\\<>"',&/$[\]\s]+$/, 'contains a character WSO2 does not allow in versions'),
+  name: storedText(60).min(1).regex(/^[^~!@#;:%^*()+={}|\\<>"',&$[\]/]*$/, 'contains a character WSO2 does not allow in API names'),
+  version: storedText(30).min(1).regex(/^[^~!@#;:%^*()+={}|\\<>"',&/$[\]\s]+$/, 'contains a character WSO2 does not allow in versions'),
   context: z
     .string()
     .min(1)
     .max(232)
     .regex(/^\/?[A-Za-z0-9_\-./{}]+$/, 'must be a URL path such as /weather')
     .transform((context) => (context.startsWith('/') ? context : `/${context}`)),
-  provider: z.string().min(1).max(50).optional(),
+  provider: storedText(50).min(1).optional(),
   type: z.enum(['HTTP', 'WS', 'SOAPTOREST', 'SOAP', 'GRAPHQL', 'WEBSUB', 'SSE', 'WEBHOOK', 'ASYNC']).default('HTTP'),
-  policies: z.array(z.string().min(1).max(512)).default([]),
+  policies: z.array(storedText(512).min(1)).default([]),
 });
 
 /**
