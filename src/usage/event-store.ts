@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { dialectOf } from '../db/dialect';
+import { dialectOf, type Dialect } from '../db/dialect';
 import type { NotBillableReason } from './subscription-lookup';
 
 type Db = Knex | Knex.Transaction;
@@ -31,7 +32,7 @@ export interface SeqRange {
 }
 
 /**
- * The event store: every event ingested, once per EVENT_ID. Rows are written once and never
+ * The event store: every event ingested, once per tenant and event id. Rows are written once and never
  * updated: the publisher reads them by ranges of SEQ (the identity column), which is what makes
  * freezing a grouped read instead of an UPDATE of every event.
  */
@@ -39,21 +40,34 @@ export class EventStore {
   constructor(private readonly db: Knex) {}
 
   /**
-   * Stores the events whose ids are new and returns the ids that were already stored (they are
-   * left untouched: an event is never counted twice). Concurrent inserts of the same id are
-   * settled by the unique key.
+   * Stores the events whose (tenant, event id) is new and answers, for each event, whether this
+   * call stored it. The answer comes from the database, not from a read before the insert, so
+   * when concurrent calls carry the same event exactly one of them hears `true`; an event given
+   * twice in one call is stored (and answered `true`) once. Rows are inserted sorted by tenant
+   * and event id, so concurrent overlapping batches take their key locks in one order and cannot
+   * deadlock. How each database tells which rows it inserted:
+   * - PostgreSQL, SQLite: `INSERT ... ON CONFLICT DO NOTHING RETURNING` the keys inserted;
+   * - MySQL/MariaDB: `INSERT IGNORE` (which returns nothing per row) with this call's random
+   *   INGEST_BATCH on every row, then the rows of those keys carrying it are read back;
+   * - SQL Server, Oracle (no such clause in knex): one INSERT per row; a duplicate-key error
+   *   means the row was there (checked by reading the key), any other error is thrown.
    */
-  async insert(events: readonly StoredEvent[]): Promise<Set<string>> {
-    const existing = new Set<string>();
-    if (events.length === 0) return existing;
-    const ids = events.map((e) => e.eventId);
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await this.db(EVENT_TABLE).whereIn('EVENT_ID', ids.slice(i, i + 500)).select('EVENT_ID');
-      for (const row of rows) existing.add(String(row.EVENT_ID));
-    }
-    const fresh = events.filter((e) => !existing.has(e.eventId)).map(toRow);
-    await insertIgnoringDuplicates(this.db, EVENT_TABLE, fresh, 'EVENT_ID');
-    return existing;
+  async insert(events: readonly StoredEvent[]): Promise<boolean[]> {
+    const firstOfKey = new Map<string, number>();
+    events.forEach((event, index) => {
+      const key = eventKey(event.tenantDomain, event.eventId);
+      if (!firstOfKey.has(key)) firstOfKey.set(key, index);
+    });
+    const batch = randomUUID();
+    const rows = [...firstOfKey.values()]
+      .map((index) => events[index]!)
+      .sort(byTenantAndId)
+      .map((event) => toRow(event, batch));
+    const stored = await INSERT_NEW[dialectOf(this.db)](this.db, rows, batch);
+    return events.map((event, index) => {
+      const key = eventKey(event.tenantDomain, event.eventId);
+      return firstOfKey.get(key) === index && stored.has(key);
+    });
   }
 
   /**
@@ -154,7 +168,7 @@ export class EventStore {
   }
 }
 
-function toRow(e: StoredEvent): Record<string, unknown> {
+function toRow(e: StoredEvent, batch: string): Record<string, unknown> {
   return {
     EVENT_ID: e.eventId,
     EVENT_TIME: e.eventTime,
@@ -169,30 +183,94 @@ function toRow(e: StoredEvent): Record<string, unknown> {
     RECEIVED_AT: e.receivedAt,
     PUBLISH_STATE: e.notBillable === null ? PublishState.BILLABLE : PublishState.NOT_BILLABLE,
     NOT_BILLABLE: e.notBillable,
+    INGEST_BATCH: batch,
   };
 }
 
-/**
- * Multi-row insert that skips rows whose unique key is taken: `ON CONFLICT DO NOTHING` (PostgreSQL,
- * SQLite) and `INSERT IGNORE` (MySQL) through knex's `onConflict().ignore()`; SQL Server and
- * Oracle have no such clause in knex, so there each row is inserted alone and a duplicate-key
- * error is passed over.
- */
-export async function insertIgnoringDuplicates(db: Db, table: string, rows: readonly Record<string, unknown>[], key: string): Promise<void> {
-  const dialect = dialectOf(db as Knex);
-  if (dialect === 'mssql' || dialect === 'oracle') {
-    for (const row of rows) {
-      try {
-        await db(table).insert(row);
-      } catch (error) {
-        const exists = await db(table).where({ [key]: row[key] }).first(key);
-        if (!exists) throw error;
-      }
-    }
-    return;
+/** An event's identity: its id within its tenant. NUL never occurs in either (ingestion refuses it). */
+function eventKey(tenantDomain: string, eventId: string): string {
+  return `${tenantDomain}\u0000${eventId}`;
+}
+
+function keyOfRow(row: Record<string, unknown>): string {
+  return eventKey(String(row.TENANT_DOMAIN), String(row.EVENT_ID));
+}
+
+/** One total order (UTF-16 code units, the same in every process) for the insert's key locks. */
+function byTenantAndId(a: StoredEvent, b: StoredEvent): number {
+  if (a.tenantDomain !== b.tenantDomain) return a.tenantDomain < b.tenantDomain ? -1 : 1;
+  if (a.eventId === b.eventId) return 0;
+  return a.eventId < b.eventId ? -1 : 1;
+}
+
+const KEY = ['TENANT_DOMAIN', 'EVENT_ID'];
+/** 500 rows of 15 values: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const CHUNK = 500;
+
+/** Inserts the rows (sorted, one per key) whose key is free; answers the keys it inserted. */
+type InsertNew = (db: Db, rows: readonly Record<string, unknown>[], batch: string) => Promise<Set<string>>;
+
+const insertReturning: InsertNew = async (db, rows) => {
+  const stored = new Set<string>();
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const inserted = (await retryOnDeadlock(() => db(EVENT_TABLE).insert(rows.slice(i, i + CHUNK)).onConflict(KEY).ignore().returning(KEY))) as Array<
+      Record<string, unknown>
+    >;
+    for (const row of inserted) stored.add(keyOfRow(row));
   }
-  const chunk = 500;
-  for (let i = 0; i < rows.length; i += chunk) {
-    await db(table).insert(rows.slice(i, i + chunk)).onConflict(key).ignore();
+  return stored;
+};
+
+const insertIgnoreThenReadBatch: InsertNew = async (db, rows, batch) => {
+  const stored = new Set<string>();
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await retryOnDeadlock(() => db(EVENT_TABLE).insert(chunk).onConflict(KEY).ignore());
+    const mine = (await db(EVENT_TABLE)
+      .whereIn(KEY, chunk.map((row) => [row.TENANT_DOMAIN, row.EVENT_ID]) as Array<[string, string]>)
+      .andWhere({ INGEST_BATCH: batch })
+      .select(KEY)) as Array<Record<string, unknown>>;
+    for (const row of mine) stored.add(keyOfRow(row));
+  }
+  return stored;
+};
+
+const insertEachRow: InsertNew = async (db, rows) => {
+  const stored = new Set<string>();
+  for (const row of rows) {
+    try {
+      await db(EVENT_TABLE).insert(row);
+      stored.add(keyOfRow(row));
+    } catch (error) {
+      const exists = await db(EVENT_TABLE).where({ TENANT_DOMAIN: row.TENANT_DOMAIN, EVENT_ID: row.EVENT_ID }).first('SEQ');
+      if (!exists) throw error;
+    }
+  }
+  return stored;
+};
+
+/**
+ * Runs one insert statement again when the database chose it as a deadlock victim (it was rolled
+ * back whole, so running it again is safe). Sorted rows should leave no cycle to break; this is
+ * the safety net for lock interactions outside our control, e.g. InnoDB's gap locks, whose order
+ * follows the column's collation rather than ours. Decided by the driver's error code:
+ * PostgreSQL 40P01, MySQL/MariaDB 1213.
+ */
+async function retryOnDeadlock<T>(statement: () => PromiseLike<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await statement();
+    } catch (error) {
+      const { code, errno } = error as { code?: unknown; errno?: unknown };
+      if (attempt >= attempts || !(code === '40P01' || errno === 1213)) throw error;
+    }
   }
 }
+
+const INSERT_NEW: Record<Dialect, InsertNew> = {
+  postgres: insertReturning,
+  sqlite: insertReturning,
+  mysql: insertIgnoreThenReadBatch,
+  mssql: insertEachRow,
+  oracle: insertEachRow,
+};

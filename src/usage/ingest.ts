@@ -1,10 +1,26 @@
 import { z } from 'zod';
 import { EventStore, type StoredEvent } from './event-store';
+import { ENGINE_MAX_AGE_MS } from './publisher';
 import type { NotBillableReason, SubscriptionLookup } from './subscription-lookup';
 
 /** Stripe refuses meter events more than 5 minutes ahead of its clock; so do we, at the door. */
 const MAX_FUTURE_MS = 5 * 60_000;
 export const MAX_BATCH = 1000;
+
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A string field no database changes or refuses: no NUL (PostgreSQL refuses it in text) and no
+ * unpaired surrogate (the drivers would store U+FFFD instead, so two ids could become one), at
+ * most `max` characters (the column's width).
+ */
+const storableString = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((value) => !value.includes('\u0000'), 'must not contain the NUL character (U+0000)')
+    .refine((value) => !UNPAIRED_SURROGATE.test(value), 'must not contain an unpaired surrogate (U+D800 to U+DFFF): it is not valid Unicode');
 
 /**
  * One request event as a gateway reports it. `timestamp` is when the call happened: epoch
@@ -13,14 +29,16 @@ export const MAX_BATCH = 1000;
  */
 export const usageEventSchema = z
   .strictObject({
-    eventId: z.string().min(1).max(128),
+    // Widths of ML_USAGE_EVENT's columns: EVENT_ID 128, API_UUID, APPLICATION_UUID and
+    // CONSUMER_KEY 256, TENANT_DOMAIN 100 (subscriptionId is compared, SUBSCRIPTION_UUID is looked up).
+    eventId: storableString(128),
     timestamp: z.union([z.number().int().min(0), z.iso.datetime({ offset: true })]),
-    apiId: z.string().min(1).max(256),
-    applicationId: z.string().min(1).max(256),
-    subscriptionId: z.string().min(1).max(256).optional(),
-    consumerKey: z.string().min(1).max(256).optional(),
+    apiId: storableString(256),
+    applicationId: storableString(256),
+    subscriptionId: storableString(256).optional(),
+    consumerKey: storableString(256).optional(),
     httpStatus: z.number().int().min(100).max(599),
-    tenant: z.string().min(1).max(100),
+    tenant: storableString(100),
   })
   .refine((e) => e.subscriptionId !== undefined || e.consumerKey !== undefined, {
     message: 'give subscriptionId or consumerKey',
@@ -48,8 +66,11 @@ export interface BatchResult {
 
 /**
  * Ingestion: validates each event, decides whether it is billable (a successful call by a
- * subscription billed per request), and stores it once per event id. Everything valid is
- * stored, billable or not; only malformed events are rejected, each with its own reasons.
+ * subscription billed per request, inside the subscription's time), and stores it once per
+ * tenant and event id. Everything valid is stored, billable or not; only malformed events, and
+ * times the billing engine would refuse (in the future, or older than it accepts), are
+ * rejected, each with its own reasons. Concurrent batches repeating an event: exactly one
+ * answers `accepted`, the others `duplicate` (decided by the database's unique key).
  */
 export class UsageIngestion {
   private readonly store: EventStore;
@@ -76,36 +97,39 @@ export class UsageIngestion {
       }
       const input = parsed.data;
       const eventTime = typeof input.timestamp === 'number' ? input.timestamp : Date.parse(input.timestamp);
-      if (eventTime > now + MAX_FUTURE_MS) {
-        results.push({
-          index,
-          eventId: input.eventId,
-          status: 'rejected',
-          errors: [{ field: `events[${index}].timestamp`, message: 'is more than 5 minutes in the future' }],
-        });
+      const timeProblem = !Number.isFinite(eventTime)
+        ? 'is not a valid time'
+        : eventTime > now + MAX_FUTURE_MS
+          ? 'is more than 5 minutes in the future'
+          : eventTime < now - ENGINE_MAX_AGE_MS
+            ? `is older than the billing engine accepts usage (${Math.round(ENGINE_MAX_AGE_MS / 86_400_000)} days)`
+            : null;
+      if (timeProblem !== null) {
+        results.push({ index, eventId: input.eventId, status: 'rejected', errors: [{ field: `events[${index}].timestamp`, message: timeProblem }] });
         continue;
       }
-      if (seenInBatch.has(input.eventId)) {
+      const key = JSON.stringify([input.tenant, input.eventId]);
+      if (seenInBatch.has(key)) {
         results.push({ index, eventId: input.eventId, status: 'duplicate' });
         continue;
       }
-      seenInBatch.add(input.eventId);
+      seenInBatch.add(key);
       toStore.push({ index, event: await this.classify(input, eventTime, now) });
     }
-    const existing = await this.store.insert(toStore.map((s) => s.event));
-    for (const { index, event } of toStore) {
+    const stored = await this.store.insert(toStore.map((s) => s.event));
+    toStore.forEach(({ index, event }, i) => {
       results.push(
-        existing.has(event.eventId)
-          ? { index, eventId: event.eventId, status: 'duplicate' }
-          : {
+        stored[i]
+          ? {
               index,
               eventId: event.eventId,
               status: 'accepted',
               billable: event.notBillable === null,
               ...(event.notBillable === null ? {} : { reason: event.notBillable }),
-            },
+            }
+          : { index, eventId: event.eventId, status: 'duplicate' },
       );
-    }
+    });
     results.sort((a, b) => a.index - b.index);
     return {
       accepted: results.filter((r) => r.status === 'accepted').length,
@@ -124,6 +148,10 @@ export class UsageIngestion {
       notBillable = 'TENANT_MISMATCH';
     } else if (input.httpStatus < 200 || input.httpStatus > 299) {
       notBillable = notBillable ?? 'UNSUCCESSFUL_CALL';
+    } else if (notBillable === null && billing.startedAt !== null && eventTime < billing.startedAt) {
+      // The engine bills usage inside the subscription's periods only: earlier usage would be
+      // sent and never invoiced.
+      notBillable = 'BEFORE_SUBSCRIPTION';
     }
     return {
       eventId: input.eventId,

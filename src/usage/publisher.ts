@@ -16,7 +16,7 @@ import type { SubscriptionLookup } from './subscription-lookup';
 import { spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec } from './windows';
 
 /** Stripe accepts meter events up to 35 days old; keep a margin for clock drift. */
-const ENGINE_MAX_AGE_MS = 35 * 86_400_000 - 10 * 60_000;
+export const ENGINE_MAX_AGE_MS = 35 * 86_400_000 - 10 * 60_000;
 /** Stripe remembers an identifier for at least 24 h; past this, a re-send might bill twice. */
 const IDENTIFIER_MEMORY_MS = 23 * 3_600_000;
 const MAX_FAILURES_LISTED = 200;

@@ -8,15 +8,21 @@ export type NotBillableReason =
   | 'SUBSCRIPTION_MISMATCH'
   | 'TENANT_MISMATCH'
   | 'NOT_MONETIZED'
-  | 'NOT_DYNAMIC_PLAN';
+  | 'NOT_DYNAMIC_PLAN'
+  | 'BEFORE_SUBSCRIPTION';
 
 /** What the gateway tables say about one (API, application) pair. */
 export interface SubscriptionBilling {
   subscriptionUuid: string | null;
   /** The API's tenant (AM_API.ORGANIZATION). */
   tenantDomain: string | null;
+  /**
+   * When the subscription began (AM_SUBSCRIPTION.CREATED_TIME), epoch ms; null when unknown (no
+   * subscription, or a row written without the time). Calls before it are not billed.
+   */
+  startedAt: number | null;
   /** Null when the pair is billed per request; otherwise why it is not. */
-  notBillable: Exclude<NotBillableReason, 'UNSUCCESSFUL_CALL' | 'SUBSCRIPTION_MISMATCH' | 'TENANT_MISMATCH'> | null;
+  notBillable: Exclude<NotBillableReason, 'UNSUCCESSFUL_CALL' | 'SUBSCRIPTION_MISMATCH' | 'TENANT_MISMATCH' | 'BEFORE_SUBSCRIPTION'> | null;
 }
 
 /**
@@ -56,10 +62,10 @@ export class SubscriptionLookup {
         this.on('ms.SUBSCRIBED_API_ID', '=', 's.API_ID').andOn('ms.SUBSCRIBED_APPLICATION_ID', '=', 's.APPLICATION_ID');
       })
       .where({ 'a.API_UUID': apiUuid, 'app.UUID': applicationUuid })
-      .first('s.UUID as SUB_UUID', 's.TIER_ID', 'a.ORGANIZATION', 'ms.ID as BILLED_ID');
-    if (!row) return { subscriptionUuid: null, tenantDomain: null, notBillable: 'UNKNOWN_SUBSCRIPTION' };
+      .first('s.UUID as SUB_UUID', 's.TIER_ID', 's.CREATED_TIME', 'a.ORGANIZATION', 'ms.ID as BILLED_ID');
+    if (!row) return { subscriptionUuid: null, tenantDomain: null, startedAt: null, notBillable: 'UNKNOWN_SUBSCRIPTION' };
     const tenantDomain = String(row.ORGANIZATION);
-    const base = { subscriptionUuid: String(row.SUB_UUID), tenantDomain };
+    const base = { subscriptionUuid: String(row.SUB_UUID), tenantDomain, startedAt: utcTimestampMillis(row.CREATED_TIME) };
     if (row.BILLED_ID === null || row.BILLED_ID === undefined) return { ...base, notBillable: 'NOT_MONETIZED' };
     const tenantId = this.tenantIdOf(tenantDomain);
     const policy =
@@ -132,4 +138,22 @@ export class SubscriptionLookup {
     this.policies.set(key, policy);
     return policy;
   }
+}
+
+/**
+ * A gateway timestamp (zone-less, holding UTC: docs/database.md "Timestamps") as epoch ms, or
+ * null. pg and mysql2 build a Date from the stored fields in the process's local zone, so the
+ * fields are read back as they were stored; SQLite returns the stored text (or epoch ms, when a
+ * Date was written through knex).
+ */
+export function utcTimestampMillis(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) {
+    const ms = Date.UTC(value.getFullYear(), value.getMonth(), value.getDate(), value.getHours(), value.getMinutes(), value.getSeconds(), value.getMilliseconds());
+    return Number.isNaN(ms) ? null : ms;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  const text = String(value).trim().replace(' ', 'T');
+  const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`);
+  return Number.isNaN(ms) ? null : ms;
 }

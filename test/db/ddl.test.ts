@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import { migrations } from '../../migrations';
+import { downSchema, upSchema } from '../../migrations/20261130000000_usage_event_per_tenant';
 import { contextForFreshSchema } from '../../migrations/support/table-group';
 import { dialectOf, storedName, type Dialect } from '../../src/db/dialect';
 import { lowerCaseIdentifier } from '../../src/db/identifier-case';
@@ -287,6 +288,49 @@ describe.each(Object.keys(CLIENTS) as Dialect[])('the DDL compiled for %s', (dia
         statements.some(({ table, sql }) => table === key.table && sql.includes(`\`${key.columns}\` int unsigned`));
       const signed = integerKeys.filter((key) => !declaredUnsigned(key));
       expect(signed.map((key) => `${key.table}.${key.columns}`)).toEqual([]);
+    });
+  }
+});
+
+/**
+ * Migrations that alter a table create none, so the checks above never see them: their DDL is
+ * compiled here, for every dialect, from the same schema builders `up` and `down` run.
+ */
+describe.each(Object.keys(CLIENTS) as Dialect[])('20261130000000_usage_event_per_tenant compiled for %s', (dialect) => {
+  const compiler = knex(CLIENTS[dialect]);
+  const up = upSchema(compiler).toSQL().map((query) => query.sql);
+  const down = downSchema(compiler).toSQL().map((query) => query.sql);
+  const names = constraintAndIndexNames([...up, ...down].map((sql) => ({ table: 'ML_USAGE_EVENT', sql })));
+  const stored = (name: string): string => storedName(dialect, name);
+
+  it('replaces the unique key on EVENT_ID by one on (TENANT_DOMAIN, EVENT_ID), and adds INGEST_BATCH', () => {
+    expect(up).toEqual([
+      expect.stringMatching(new RegExp(`(drop (constraint|index)) ${Q}${stored('ML_USAGE_EVENT_ID_UK')}${E}`, 'i')),
+      expect.stringMatching(new RegExp(`add (column )?${Q}${stored('INGEST_BATCH')}${E} n?varchar2?\\(36\\)`, 'i')),
+      expect.stringMatching(new RegExp(`${Q}${stored('ML_USAGE_EVENT_TENANT_ID_UK')}${E}.*\\(${Q}${stored('TENANT_DOMAIN')}${E}, ${Q}${stored('EVENT_ID')}${E}\\)`, 'i')),
+    ]);
+  });
+
+  it('puts the old key back and drops the column on the way down', () => {
+    // SQL Server first drops the column's default constraint, if any: knex's own preamble.
+    expect(down.filter((sql) => !sql.includes('DECLARE @constraint'))).toEqual([
+      expect.stringMatching(new RegExp(`(drop (constraint|index)) ${Q}${stored('ML_USAGE_EVENT_TENANT_ID_UK')}${E}`, 'i')),
+      expect.stringMatching(new RegExp(`${Q}${stored('ML_USAGE_EVENT_ID_UK')}${E}.*\\(${Q}${stored('EVENT_ID')}${E}\\)`, 'i')),
+      expect.stringMatching(new RegExp(`drop (column )?\\(?${Q}${stored('INGEST_BATCH')}${E}`, 'i')),
+    ]);
+  });
+
+  it('names its keys in at most 30 characters', () => {
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.filter((name) => name.length > 30)).toEqual([]);
+  });
+
+  if (dialect === 'mssql') {
+    it('drops a unique key as the constraint it is (SQL Server refuses DROP INDEX on it)', () => {
+      expect([up[0], down[0]]).toEqual([
+        'ALTER TABLE [ML_USAGE_EVENT] DROP CONSTRAINT [ML_USAGE_EVENT_ID_UK]',
+        'ALTER TABLE [ML_USAGE_EVENT] DROP CONSTRAINT [ML_USAGE_EVENT_TENANT_ID_UK]',
+      ]);
     });
   }
 });

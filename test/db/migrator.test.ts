@@ -11,6 +11,7 @@ const ALL_MIGRATIONS = [
   '20250601000300_api_monetization_state',
   '20250801000000_usage_tables',
   '20250901000000_billing_records',
+  '20261130000000_usage_event_per_tenant',
 ];
 
 const MIGRATED_TABLES = [

@@ -110,6 +110,19 @@ forEachTestDatabase((_kind, database) => {
       expect(Number((await database().knex('ML_USAGE_EVENT').where({ EVENT_ID: good.eventId }).count({ N: '*' }).first())?.N)).toBe(1);
     });
 
+    it('answers 200 for characters no database stores: the event is rejected naming the field, the rest stored', async () => {
+      const good = callEvent(world.billed[0]!, now());
+      const nulId = callEvent(world.billed[0]!, now(), { eventId: 'evt-\u0000-nul' });
+      const nulKey = callEvent(world.billed[1]!, now(), { consumerKey: 'ck\u0000' });
+      const response = await post('/api/am/usage/v1/events', token(['apim:usage_ingest']), { events: [nulId, good, nulKey] });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { results: unknown[] }).results).toEqual([
+        { index: 0, eventId: 'evt-\u0000-nul', status: 'rejected', errors: [{ field: 'events[0].eventId', message: 'must not contain the NUL character (U+0000)' }] },
+        { index: 1, eventId: good.eventId, status: 'accepted', billable: true },
+        { index: 2, eventId: nulKey.eventId, status: 'rejected', errors: [{ field: 'events[2].consumerKey', message: 'must not contain the NUL character (U+0000)' }] },
+      ]);
+    });
+
     it("rejects events of another tenant than the token's, and a batch that is not { events: [...] }", async () => {
       const event = callEvent(world.billed[0]!, now());
       const response = await post('/api/am/usage/v1/events', token(['apim:usage_ingest'], 'acme.com'), { events: [event] });
@@ -148,7 +161,7 @@ forEachTestDatabase((_kind, database) => {
         status: 'SUCCESSFULL',
         startedTime: expect.stringMatching(/^\d+$/),
         lastPublsihedTime: expect.stringMatching(/^\d+$/),
-        progress: { phase: 'DONE', subscriptionsTotal: 2, subscriptionsDone: 2, subscriptionsFailed: 0, recordsSent: 2, eventsPublished: 3, failures: [] },
+        progress: { phase: 'DONE', subscriptionsTotal: 2, subscriptionsDone: 2, subscriptionsFailed: 0, recordsSent: 2, eventsPublished: 4, failures: [] },
         lease: { owner: null, expired: false },
       });
     });

@@ -70,7 +70,10 @@ forEachTestDatabase((kind, database) => {
     const world = await monetizedWorld(server, database().knex, 1);
     const [a] = world.billed as [BilledSubscription];
     server.clock.advance(2 * 3600);
-    await world.usage.ingestion.ingest([callEvent(a, minutesAfter(t0, 1)), callEvent(a, minutesAfter(t0, 2)), callEvent(a, minutesAfter(t0, 61)), callEvent(a, minutesAfter(t0, 3), { httpStatus: 503 })]);
+    // One call each: a batch's rows are numbered in (tenant, event id) order, not in batch order.
+    for (const event of [callEvent(a, minutesAfter(t0, 1)), callEvent(a, minutesAfter(t0, 2)), callEvent(a, minutesAfter(t0, 61)), callEvent(a, minutesAfter(t0, 3), { httpStatus: 503 })]) {
+      await world.usage.ingestion.ingest([event]);
+    }
     const source = new LocalEventSource({ db: database().knex });
     const seqs = (await database().knex('ML_USAGE_EVENT').orderBy('SEQ').select('SEQ')).map((r) => Number(r.SEQ));
     const upTo = await source.settledPosition();

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { connectDatabase } from '../../src/db/connect';
+import { insertReturningId } from '../../src/db/insert-returning-id';
+import { migrateLatest } from '../../src/db/migrator';
+import { utcTimestamp } from '../../src/gateway/time';
+import { UsageIngestion, type BatchResult } from '../../src/usage/ingest';
+import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
+import { forEachTestDatabase } from '../helpers/databases';
+import { STORY_START } from '../helpers/test-clock';
+import { createSeededRandom } from './random';
+
+/**
+ * Ingestion against the database, without the HTTP layer or a billing engine: gateway rows are
+ * written directly (a COMMERCIAL DYNAMICRATE subscription billed by the engine), and the clock
+ * is a fixed instant.
+ */
+const NOW = STORY_START * 1000;
+const DAY = 86_400_000;
+const TENANTS: Record<string, number> = { 'carbon.super': -1234, 'acme.com': 7 };
+
+interface Subscription {
+  apiUuid: string;
+  applicationUuid: string;
+  uuid: string;
+  tenant: string;
+}
+
+/** The gateway and monetization rows that make calls of a fresh application to a fresh API billable. */
+async function billableSubscription(db: Knex, tenant: string, createdAt: number | null = null): Promise<Subscription> {
+  const tag = randomUUID().slice(0, 8);
+  const tenantId = TENANTS[tenant]!;
+  const subscriberId = await insertReturningId(db, 'AM_SUBSCRIBER', { USER_ID: `user-${tag}`, TENANT_ID: tenantId, DATE_SUBSCRIBED: '2025-01-01 00:00:00' }, 'SUBSCRIBER_ID');
+  const applicationUuid = `app-${tag}`;
+  const applicationId = await insertReturningId(db, 'AM_APPLICATION', { NAME: `app-${tag}`, SUBSCRIBER_ID: subscriberId, UUID: applicationUuid }, 'APPLICATION_ID');
+  const apiUuid = `api-${tag}`;
+  const apiId = await insertReturningId(
+    db,
+    'AM_API',
+    { API_UUID: apiUuid, API_PROVIDER: 'provider', API_NAME: `Weather-${tag}`, API_VERSION: '1.0.0', ORGANIZATION: tenant },
+    'API_ID',
+  );
+  await db('AM_POLICY_SUBSCRIPTION').insert({
+    NAME: `PerCall-${tag}`,
+    TENANT_ID: tenantId,
+    QUOTA_TYPE: 'requestCount',
+    QUOTA: 1000,
+    UNIT_TIME: 1,
+    TIME_UNIT: 'min',
+    BILLING_PLAN: 'COMMERCIAL',
+    UUID: `policy-${tag}`,
+    MONETIZATION_PLAN: 'DYNAMICRATE',
+    PRICE_PER_REQUEST: '0.01',
+    BILLING_CYCLE: 'month',
+    CURRENCY: 'usd',
+  });
+  const uuid = `sub-${tag}`;
+  await db('AM_SUBSCRIPTION').insert({
+    TIER_ID: `PerCall-${tag}`,
+    API_ID: apiId,
+    APPLICATION_ID: applicationId,
+    SUB_STATUS: 'UNBLOCKED',
+    SUBS_CREATE_STATE: 'SUBSCRIBE',
+    UUID: uuid,
+    CREATED_TIME: createdAt === null ? null : utcTimestamp(new Date(createdAt)),
+  });
+  const sharedCustomerId = await insertReturningId(
+    db,
+    'AM_MONETIZATION_SHARED_CUSTOMERS',
+    { APPLICATION_ID: applicationId, API_PROVIDER: 'provider', TENANT_ID: tenantId, SHARED_CUSTOMER_ID: `cus_${tag}` },
+    'ID',
+  );
+  await db('AM_MONETIZATION_SUBSCRIPTIONS').insert({
+    SUBSCRIBED_APPLICATION_ID: applicationId,
+    SUBSCRIBED_API_ID: apiId,
+    TENANT_ID: tenantId,
+    SUBSCRIPTION_ID: `sub_${tag}`,
+    SHARED_CUSTOMER_ID: sharedCustomerId,
+  });
+  return { apiUuid, applicationUuid, uuid, tenant };
+}
+
+const ingestionOn = (db: Knex) => new UsageIngestion(db, new SubscriptionLookup(db, (domain) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW));
+
+const call = (s: Subscription, eventId: string, at = NOW - 60_000, overrides: Record<string, unknown> = {}) => ({
+  eventId,
+  timestamp: at,
+  apiId: s.apiUuid,
+  applicationId: s.applicationUuid,
+  subscriptionId: s.uuid,
+  httpStatus: 200,
+  tenant: s.tenant,
+  ...overrides,
+});
+
+forEachTestDatabase((_kind, database) => {
+  let subscription: Subscription;
+
+  beforeAll(async () => {
+    await migrateLatest(database().knex);
+    subscription = await billableSubscription(database().knex, 'carbon.super');
+  });
+
+  const storedCount = async (where: Record<string, unknown>) =>
+    Number((await database().knex('ML_USAGE_EVENT').where(where).count({ N: '*' }).first())?.N);
+
+  it('answers each event accepted exactly once across four clients posting overlapping batches at once, and stores it once', async () => {
+    const clients = Array.from({ length: 4 }, () => connectDatabase(database().config));
+    try {
+      const random = createSeededRandom(12);
+      const run = randomUUID().slice(0, 8);
+      const ids = Array.from({ length: 600 }, (_, i) => `race-${run}-${i}`);
+      const answers: BatchResult[] = [];
+      for (let round = 0; round < 3; round += 1) {
+        // Each client sends 400 of the 600 ids, shuffled: every id is in two or more batches.
+        const batches = clients.map(() => [...ids].sort(() => random() - 0.5).slice(0, 400).map((id) => call(subscription, `${id}-${round}`)));
+        answers.push(...(await Promise.all(clients.map((client, i) => ingestionOn(client).ingest(batches[i]!)))));
+      }
+      const accepted = new Map<string, number>();
+      const sent = new Set<string>();
+      for (const answer of answers) {
+        for (const result of answer.results) {
+          expect(result.status).not.toBe('rejected');
+          sent.add(String(result.eventId));
+          if (result.status === 'accepted') accepted.set(String(result.eventId), (accepted.get(String(result.eventId)) ?? 0) + 1);
+        }
+      }
+      expect([...accepted.values()].filter((n) => n !== 1)).toEqual([]);
+      expect([...sent].filter((id) => !accepted.has(id))).toEqual([]);
+      const stored = await database().knex('ML_USAGE_EVENT').where('EVENT_ID', 'like', `race-${run}-%`).select('EVENT_ID');
+      expect(stored.length).toBe(sent.size);
+      expect(new Set(stored.map((row) => String(row.EVENT_ID))).size).toBe(sent.size);
+    } finally {
+      await Promise.all(clients.map((client) => client.destroy()));
+    }
+  });
+
+  it.each(['eventId', 'apiId', 'applicationId', 'subscriptionId', 'consumerKey', 'tenant'])(
+    'rejects an event with NUL in %s, naming the field, and stores the rest of its batch',
+    async (field) => {
+      const run = randomUUID().slice(0, 8);
+      const bad = call(subscription, `nul-${run}`, NOW - 60_000, { consumerKey: 'ck', [field]: `x\u0000y` });
+      const good = call(subscription, `good-${run}`);
+      const answer = await ingestionOn(database().knex).ingest([good, bad]);
+      expect(answer.results).toEqual([
+        { index: 0, eventId: good.eventId, status: 'accepted', billable: true },
+        {
+          index: 1,
+          eventId: bad.eventId,
+          status: 'rejected',
+          errors: [{ field: `events[1].${field}`, message: 'must not contain the NUL character (U+0000)' }],
+        },
+      ]);
+      expect(await storedCount({ EVENT_ID: good.eventId })).toBe(1);
+    },
+  );
+
+  it('rejects an unpaired surrogate, which the database would store as U+FFFD', async () => {
+    const answer = await ingestionOn(database().knex).ingest([call(subscription, `lone-\ud800-${randomUUID()}`)]);
+    expect(answer.results).toEqual([
+      expect.objectContaining({ status: 'rejected', errors: [{ field: 'events[0].eventId', message: expect.stringMatching(/unpaired surrogate/) }] }),
+    ]);
+  });
+
+  it('keeps event ids per tenant: the same id in two tenants is accepted and billable in each', async () => {
+    const acme = await billableSubscription(database().knex, 'acme.com');
+    const id = `shared-${randomUUID()}`;
+    const ingestion = ingestionOn(database().knex);
+    expect((await ingestion.ingest([call(acme, id)])).results).toEqual([{ index: 0, eventId: id, status: 'accepted', billable: true }]);
+    expect((await ingestion.ingest([call(subscription, id)])).results).toEqual([{ index: 0, eventId: id, status: 'accepted', billable: true }]);
+    expect((await ingestion.ingest([call(subscription, id), call(acme, id)])).results.map((r) => r.status)).toEqual(['duplicate', 'duplicate']);
+    const rows = await database().knex('ML_USAGE_EVENT').where({ EVENT_ID: id }).orderBy('TENANT_DOMAIN').select('TENANT_DOMAIN', 'SUBSCRIPTION_UUID', 'PUBLISH_STATE');
+    expect(rows.map((row) => [row.TENANT_DOMAIN, row.SUBSCRIPTION_UUID, Number(row.PUBLISH_STATE)])).toEqual([
+      ['acme.com', acme.uuid, 1],
+      ['carbon.super', subscription.uuid, 1],
+    ]);
+  });
+
+  it('stores a call from before the subscription began as not billable (BEFORE_SUBSCRIPTION), and bills one from its first second on', async () => {
+    const createdAt = NOW - 2 * DAY;
+    const late = await billableSubscription(database().knex, 'carbon.super', createdAt);
+    const run = randomUUID().slice(0, 8);
+    const answer = await ingestionOn(database().knex).ingest([
+      call(late, `before-${run}`, createdAt - 1000),
+      call(late, `at-start-${run}`, createdAt),
+      call(late, `after-${run}`, createdAt + DAY),
+    ]);
+    expect(answer.results).toEqual([
+      { index: 0, eventId: `before-${run}`, status: 'accepted', billable: false, reason: 'BEFORE_SUBSCRIPTION' },
+      { index: 1, eventId: `at-start-${run}`, status: 'accepted', billable: true },
+      { index: 2, eventId: `after-${run}`, status: 'accepted', billable: true },
+    ]);
+    const before = await database().knex('ML_USAGE_EVENT').where({ EVENT_ID: `before-${run}` }).first('PUBLISH_STATE', 'NOT_BILLABLE');
+    expect(before).toEqual({ PUBLISH_STATE: 0, NOT_BILLABLE: 'BEFORE_SUBSCRIPTION' });
+  });
+
+  it('rejects a call older than the 35 days the billing engine accepts, and stores one just younger', async () => {
+    const run = randomUUID().slice(0, 8);
+    const answer = await ingestionOn(database().knex).ingest([
+      call(subscription, `old-${run}`, NOW - 35 * DAY),
+      call(subscription, `recent-${run}`, NOW - 34 * DAY),
+    ]);
+    expect(answer.results).toEqual([
+      {
+        index: 0,
+        eventId: `old-${run}`,
+        status: 'rejected',
+        errors: [{ field: 'events[0].timestamp', message: 'is older than the billing engine accepts usage (35 days)' }],
+      },
+      { index: 1, eventId: `recent-${run}`, status: 'accepted', billable: true },
+    ]);
+    expect(await storedCount({ EVENT_ID: `old-${run}` })).toBe(0);
+  });
+});
