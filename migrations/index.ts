@@ -7,6 +7,7 @@ import * as apiMonetizationState from './20250601000300_api_monetization_state';
 import * as usageTables from './20250801000000_usage_tables';
 import * as billingRecords from './20250901000000_billing_records';
 import * as usageEventPerTenant from './20261130000000_usage_event_per_tenant';
+import * as engineSubscriptionAccount from './20261130000100_engine_subscription_account';
 
 /** One migration: its recorded name (the module's file name), `up`, `down`, and the tables it creates. */
 export interface MeterlineMigration {
@@ -28,4 +29,5 @@ export const migrations: readonly MeterlineMigration[] = [
   { name: '20250801000000_usage_tables', ...usageTables },
   { name: '20250901000000_billing_records', ...billingRecords },
   { name: '20261130000000_usage_event_per_tenant', ...usageEventPerTenant },
+  { name: '20261130000100_engine_subscription_account', ...engineSubscriptionAccount },
 ];

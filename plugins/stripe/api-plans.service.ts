@@ -41,6 +41,7 @@ export class ApiPlanCopies {
         `API ${api.name} ${api.version} is monetized with connected account ${previousAccount}; disable monetization before switching to ${account}`,
       );
     }
+    await this.refuseIfLiveElsewhere(api, apiId, account);
     await this.verifyAccount(stripe, account);
 
     const commercial = request.policies.filter(isCommercial);
@@ -174,6 +175,28 @@ export class ApiPlanCopies {
       ),
     );
     return reactivateProduct(stripe, created, account);
+  }
+
+  /**
+   * An API's billed subscriptions live in the account they were created in, and stay billed
+   * there after monetization is disabled. Enabling with another account while any of them is
+   * live is refused, naming them: they would go on being billed in the old account while the
+   * API's products moved, so they are cancelled first.
+   */
+  private async refuseIfLiveElsewhere(api: ApiRef, apiId: number, account: string): Promise<void> {
+    const elsewhere: Array<{ id: string; account: string }> = [];
+    for (const row of await this.repository.monetizedSubscriptionsOfApi(apiId)) {
+      const own = await this.repository.accountOf(row);
+      if (own !== account) elsewhere.push({ id: row.subscriptionUuid ?? row.stripeSubscriptionId, account: own ?? 'unknown' });
+    }
+    if (elsewhere.length === 0) return;
+    const accounts = [...new Set(elsewhere.map((s) => s.account))].join(', ');
+    throw new MonetizationError(
+      'CONFLICT',
+      `API ${api.name} ${api.version} has ${elsewhere.length} live billed subscription(s) in connected account ${accounts}: ` +
+        `${elsewhere.map((s) => s.id).join(', ')}; cancel them before monetizing the API with ${account}`,
+      { subscriptions: elsewhere.map((s) => s.id) },
+    );
   }
 
   private async verifyAccount(stripe: Stripe, account: string): Promise<void> {

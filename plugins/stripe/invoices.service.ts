@@ -8,7 +8,7 @@ import type { MonetizedSubscriptionRow, StripeRepository } from './stripe.reposi
 /**
  * What subscribers owe and what publishers earned: the pending invoice of a subscription from
  * Stripe's invoice preview (the current period, metered usage included), and the revenue of an
- * API from its subscriptions' paid invoices.
+ * API from its subscriptions' paid invoices, each read in the account the subscription lives in.
  */
 export class InvoicesService {
   constructor(
@@ -32,10 +32,10 @@ export class InvoicesService {
     const rows = await this.repository.monetizedSubscriptionsOfApi(apiId);
     const result: ApiRevenue = { byCurrency: {}, subscriptions: [] };
     if (rows.length === 0) return result;
-    const account = await this.repository.connectedAccountOfApi(apiId);
-    if (!account) return result;
     const stripe = this.clients.forTenant(api.tenant.domain);
     for (const row of rows) {
+      const account = await this.repository.accountOf(row);
+      if (!account) continue;
       const paid = await callStripe('list paid invoices', { account }, async () => {
         const totals = new Map<string, bigint>();
         for await (const invoice of stripe.invoices.list(
@@ -55,15 +55,9 @@ export class InvoicesService {
   }
 
   private async monetized(subscription: SubscriptionRef): Promise<{ row: MonetizedSubscriptionRow; account: string }> {
-    const apiId = await this.repository.apiId(subscription.api.uuid);
-    const applicationId = await this.repository.applicationId(subscription.application.uuid);
-    const row =
-      apiId !== undefined && applicationId !== undefined ? await this.repository.monetizedSubscription(apiId, applicationId) : undefined;
-    const account = apiId !== undefined ? await this.repository.connectedAccountOfApi(apiId) : undefined;
-    if (!row || !account) {
-      throw new MonetizationError('NOT_MONETIZED', `subscription ${subscription.uuid} is not billed`, { subscription: subscription.uuid });
-    }
-    return { row, account };
+    const billed = await this.repository.billedSubscription(subscription.api.uuid, subscription.application.uuid);
+    if (!billed) throw new MonetizationError('NOT_MONETIZED', `subscription ${subscription.uuid} is not billed`, { subscription: subscription.uuid });
+    return billed;
   }
 }
 

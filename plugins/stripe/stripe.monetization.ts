@@ -41,7 +41,7 @@ export class StripeMonetization implements Monetization {
     this.repository = repository;
     this.apiPlans = new ApiPlanCopies(clients, repository);
     this.plans = new PlansService(clients, repository, this.apiPlans);
-    this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository), options, dependencies.logger);
+    this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository), options, dependencies.logger, dependencies.clock);
     this.invoices = new InvoicesService(clients, repository);
     this.usage = new UsageService(clients, repository);
   }
@@ -96,15 +96,13 @@ export class StripeMonetization implements Monetization {
 
   /**
    * The Stripe subscription recorded at subscribe (AM_MONETIZATION_SUBSCRIPTIONS) and the
-   * connected account it lives in. That table does not keep the account: it is the account the
-   * API is monetized with (ML_API_MONETIZATION's ConnectedAccountKey), which the publisher can
-   * change only by disabling monetization first. Meterline keeps the answer from the first event
-   * it checks, so a later switch does not move existing subscriptions.
+   * connected account recorded with it (ML_ENGINE_SUBSCRIPTION), whatever account the API is
+   * monetized with now. A row WSO2 wrote has no recorded account: it is the one its API was last
+   * monetized with, which cannot change while the API has live subscriptions.
    */
   async billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null> {
     const row = await this.repository.monetizedSubscriptionByUuid(subscriptionUuid);
-    if (!row) return null;
-    const account = await this.repository.connectedAccountOfApi(row.apiId);
-    return account ? { engineSubscriptionId: row.stripeSubscriptionId, account } : null;
+    const account = row ? await this.repository.accountOf(row) : undefined;
+    return row && account ? { engineSubscriptionId: row.stripeSubscriptionId, account } : null;
   }
 }

@@ -31,15 +31,24 @@ export interface SharedCustomerRow {
 
 export interface MonetizedSubscriptionRow {
   id: number;
+  apiId: number;
   subscriptionUuid: string | null;
   stripeSubscriptionId: string;
   sharedCustomerRowId: number;
   sharedCustomerId: string;
+  /**
+   * The connected account the Stripe subscription lives in, as recorded when it was created
+   * (ML_ENGINE_SUBSCRIPTION); null for a row Meterline did not create (WSO2 wrote it).
+   */
+  recordedAccount: string | null;
 }
+
+const ENGINE_SUBSCRIPTION = 'ML_ENGINE_SUBSCRIPTION';
 
 /**
  * Every query the Stripe engine makes, over WSO2's monetization tables (`AM_MONETIZATION`,
- * `AM_POLICY_PLAN_MAPPING`, `AM_MONETIZATION_*`) and the gateway tables it reads ids from.
+ * `AM_POLICY_PLAN_MAPPING`, `AM_MONETIZATION_*`), the gateway tables it reads ids from, and
+ * Meterline's `ML_ENGINE_SUBSCRIPTION` (the account of each billed subscription).
  */
 export class StripeRepository {
   constructor(private readonly db: Knex) {}
@@ -199,23 +208,47 @@ export class StripeRepository {
     return row ? toSubscriptionRow(row) : undefined;
   }
 
+  /**
+   * The billed subscription of an application to an API, by their UUIDs, and the account it
+   * lives in (`accountOf`); undefined when the engine does not bill it.
+   */
+  async billedSubscription(apiUuid: string, applicationUuid: string): Promise<{ row: MonetizedSubscriptionRow; account: string } | undefined> {
+    const apiId = await this.apiId(apiUuid);
+    const applicationId = await this.applicationId(applicationUuid);
+    if (apiId === undefined || applicationId === undefined) return undefined;
+    const row = await this.monetizedSubscription(apiId, applicationId);
+    const account = row ? await this.accountOf(row) : undefined;
+    return row && account ? { row, account } : undefined;
+  }
+
   async monetizedSubscriptionsOfApi(apiId: number): Promise<MonetizedSubscriptionRow[]> {
     const rows = await this.subscriptionQuery().where({ 'ms.SUBSCRIBED_API_ID': apiId });
     return rows.map(toSubscriptionRow);
   }
 
+  /** The Stripe subscription recorded for a gateway subscription (through AM_SUBSCRIPTION's API and application). */
+  async monetizedSubscriptionByUuid(subscriptionUuid: string): Promise<MonetizedSubscriptionRow | undefined> {
+    const row = await this.subscriptionQuery().where({ 's.UUID': subscriptionUuid }).first();
+    return row ? toSubscriptionRow(row) : undefined;
+  }
+
   /**
-   * The Stripe subscription recorded for a gateway subscription, and the API it bills for
-   * (AM_MONETIZATION_SUBSCRIPTIONS, found through AM_SUBSCRIPTION's API and application).
+   * The account a subscription lives in: the one recorded when it was created, else (a row
+   * WSO2 wrote) the account its API was last monetized with, which an API with live
+   * subscriptions cannot change (see `ApiPlanCopies.enable`).
    */
-  async monetizedSubscriptionByUuid(subscriptionUuid: string): Promise<{ stripeSubscriptionId: string; apiId: number } | undefined> {
-    const row = await this.db('AM_SUBSCRIPTION as s')
-      .join('AM_MONETIZATION_SUBSCRIPTIONS as ms', function joinMonetized() {
-        this.on('ms.SUBSCRIBED_API_ID', '=', 's.API_ID').andOn('ms.SUBSCRIBED_APPLICATION_ID', '=', 's.APPLICATION_ID');
-      })
-      .where({ 's.UUID': subscriptionUuid })
-      .first('ms.SUBSCRIPTION_ID', 'ms.SUBSCRIBED_API_ID');
-    return row ? { stripeSubscriptionId: String(row.SUBSCRIPTION_ID), apiId: Number(row.SUBSCRIBED_API_ID) } : undefined;
+  async accountOf(row: MonetizedSubscriptionRow): Promise<string | undefined> {
+    return row.recordedAccount ?? (await this.connectedAccountOfApi(row.apiId));
+  }
+
+  /** Records the account of a Stripe subscription, before the AM_MONETIZATION_SUBSCRIPTIONS row names it. */
+  async recordSubscriptionAccount(input: { stripeSubscriptionId: string; account: string; subscriptionUuid: string; now: number }): Promise<void> {
+    await upsertRow(
+      this.db,
+      ENGINE_SUBSCRIPTION,
+      { ENGINE_SUBSCRIPTION_ID: input.stripeSubscriptionId },
+      { ENGINE_ACCOUNT: input.account, SUBSCRIPTION_UUID: input.subscriptionUuid, CREATED_AT: input.now },
+    );
   }
 
   async insertMonetizedSubscription(row: {
@@ -239,8 +272,17 @@ export class StripeRepository {
     );
   }
 
-  async deleteMonetizedSubscription(id: number): Promise<void> {
-    await this.db('AM_MONETIZATION_SUBSCRIPTIONS').where({ ID: id }).delete();
+  /** Removes the subscription's row and its recorded account (both are gone once it is cancelled). */
+  async deleteMonetizedSubscription(row: MonetizedSubscriptionRow): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx('AM_MONETIZATION_SUBSCRIPTIONS').where({ ID: row.id }).delete();
+      await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: row.stripeSubscriptionId }).delete();
+    });
+  }
+
+  /** Forgets the account recorded for a Stripe subscription that was never recorded as billed. */
+  async forgetSubscriptionAccount(stripeSubscriptionId: string): Promise<void> {
+    await this.db(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).delete();
   }
 
   private subscriptionQuery() {
@@ -249,17 +291,20 @@ export class StripeRepository {
       .leftJoin('AM_SUBSCRIPTION as s', function joinGatewaySubscription() {
         this.on('s.API_ID', '=', 'ms.SUBSCRIBED_API_ID').andOn('s.APPLICATION_ID', '=', 'ms.SUBSCRIBED_APPLICATION_ID');
       })
-      .select('ms.ID', 'ms.SUBSCRIPTION_ID', 'ms.SHARED_CUSTOMER_ID', 'sc.SHARED_CUSTOMER_ID as CUSTOMER', 's.UUID');
+      .leftJoin(`${ENGINE_SUBSCRIPTION} as e`, 'e.ENGINE_SUBSCRIPTION_ID', 'ms.SUBSCRIPTION_ID')
+      .select('ms.ID', 'ms.SUBSCRIBED_API_ID', 'ms.SUBSCRIPTION_ID', 'ms.SHARED_CUSTOMER_ID', 'sc.SHARED_CUSTOMER_ID as CUSTOMER', 's.UUID', 'e.ENGINE_ACCOUNT');
   }
 }
 
 function toSubscriptionRow(row: Record<string, unknown>): MonetizedSubscriptionRow {
   return {
     id: Number(row.ID),
+    apiId: Number(row.SUBSCRIBED_API_ID),
     subscriptionUuid: row.UUID === null || row.UUID === undefined ? null : String(row.UUID),
     stripeSubscriptionId: String(row.SUBSCRIPTION_ID),
     sharedCustomerRowId: Number(row.SHARED_CUSTOMER_ID),
     sharedCustomerId: String(row.CUSTOMER),
+    recordedAccount: row.ENGINE_ACCOUNT === null || row.ENGINE_ACCOUNT === undefined ? null : String(row.ENGINE_ACCOUNT),
   };
 }
 

@@ -15,7 +15,9 @@ const FINISHED = new Set<Stripe.Subscription.Status>(['canceled', 'incomplete_ex
 
 /**
  * The subscription workflows. Create: customers, then a Stripe subscription in the publisher's
- * connected account, then the AM_MONETIZATION_SUBSCRIPTIONS row. Each step is idempotent and
+ * connected account, then the account it lives in (ML_ENGINE_SUBSCRIPTION), then the
+ * AM_MONETIZATION_SUBSCRIPTIONS row. Everything later (usage, cancel, previews, invoices) uses
+ * the recorded account. Each step is idempotent and
  * looks for what an earlier attempt already made, so a retry after a failure at any step
  * finishes the job; if the final row cannot be written, the Stripe subscription is cancelled so
  * nobody is billed for a subscription the gateway does not know.
@@ -27,6 +29,7 @@ export class SubscriptionsService {
     private readonly customers: CustomersService,
     private readonly options: StripeOptions,
     private readonly logger: Logger,
+    private readonly clock: () => Date,
   ) {}
 
   async create(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
@@ -51,6 +54,14 @@ export class SubscriptionsService {
     const platform = await this.customers.ensurePlatformCustomer(stripe, subscription, subscriberId);
     const shared = await this.customers.ensureSharedCustomer(stripe, { subscription, applicationId, account, platform });
     const stripeSubscription = await this.findOrCreate(stripe, { subscription, account, plan, shared });
+    // The account is recorded before the row that makes the subscription billed: usage, cancel,
+    // previews and invoices go to this account even if the API's properties name another later.
+    await this.repository.recordSubscriptionAccount({
+      stripeSubscriptionId: stripeSubscription.id,
+      account,
+      subscriptionUuid: subscription.uuid,
+      now: this.clock().getTime(),
+    });
 
     try {
       await this.repository.insertMonetizedSubscription({
@@ -66,12 +77,16 @@ export class SubscriptionsService {
         return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: stripeSubscription.id };
       }
       await this.cancelQuietly(stripe, stripeSubscription.id, account, subscription.uuid);
+      await this.repository.forgetSubscriptionAccount(stripeSubscription.id).catch(() => undefined);
       throw error;
     }
     return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: stripeSubscription.id };
   }
 
-  /** Cancels the Stripe subscription with a final invoice for usage since the last one. */
+  /**
+   * Cancels the Stripe subscription, in the account it lives in, with a final invoice for usage
+   * since the last one; the caller has sent the subscription's usage first.
+   */
   async delete(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
     const { api, application } = subscription;
     const apiId = await this.repository.apiId(api.uuid);
@@ -79,8 +94,8 @@ export class SubscriptionsService {
     if (apiId === undefined || applicationId === undefined) return NOT_BILLED;
     const row = await this.repository.monetizedSubscription(apiId, applicationId);
     if (!row) return NOT_BILLED;
-    const account = await this.repository.connectedAccountOfApi(apiId);
-    if (!account) throw new MonetizationError('NOT_MONETIZED', `API ${api.uuid} has no connected account recorded`);
+    const account = await this.repository.accountOf(row);
+    if (!account) throw new MonetizationError('NOT_MONETIZED', `subscription ${subscription.uuid} has no connected account recorded`);
     const stripe = this.clients.forTenant(api.tenant.domain);
     const current = await this.retrieve(stripe, row.stripeSubscriptionId, account);
     if (current && !FINISHED.has(current.status)) {
@@ -94,7 +109,7 @@ export class SubscriptionsService {
         ),
       );
     }
-    await this.repository.deleteMonetizedSubscription(row.id);
+    await this.repository.deleteMonetizedSubscription(row);
     return { billed: true, access: 'BLOCKED', engineSubscriptionId: row.stripeSubscriptionId };
   }
 

@@ -8,7 +8,7 @@ import type { StripeRepository } from './stripe.repository';
 
 /**
  * Sends one window of metered usage as a Billing Meter event for the subscription's shared
- * customer on the API's meter, stamped with the window's own time. The caller's identifier names
+ * customer on the API's meter, in the connected account the subscription lives in, stamped with the window's own time. The caller's identifier names
  * the usage (subscription, meter, window), so a re-send is recognised by Stripe and never billed
  * twice.
  */
@@ -24,11 +24,9 @@ export class UsageService {
       throw new MonetizationError('ENGINE_REJECTED', `usage quantity must be a whole number, got ${usage.quantity}`);
     }
     if (usage.quantity === 0) return { sent: false, reason: 'no usage in the window' };
-    const apiId = await this.repository.apiId(subscription.api.uuid);
-    const applicationId = await this.repository.applicationId(subscription.application.uuid);
-    const row = apiId !== undefined && applicationId !== undefined ? await this.repository.monetizedSubscription(apiId, applicationId) : undefined;
-    const account = apiId !== undefined ? await this.repository.connectedAccountOfApi(apiId) : undefined;
-    if (!row || !account) return { sent: false, reason: `subscription ${subscription.uuid} is not billed` };
+    const billed = await this.repository.billedSubscription(subscription.api.uuid, subscription.application.uuid);
+    if (!billed) return { sent: false, reason: `subscription ${subscription.uuid} is not billed` };
+    const { row, account } = billed;
 
     const stripe = this.clients.forTenant(subscription.api.tenant.domain);
     try {
@@ -52,15 +50,13 @@ export class UsageService {
 
   /**
    * The Stripe subscription's billing cycle anchor and its price's interval, read from the
-   * publisher's connected account. Null when the subscription is not billed or Stripe no longer
+   * connected account the subscription lives in. Null when the subscription is not billed or Stripe no longer
    * has it.
    */
   async billingCycle(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
-    const apiId = await this.repository.apiId(subscription.api.uuid);
-    const applicationId = await this.repository.applicationId(subscription.application.uuid);
-    const row = apiId !== undefined && applicationId !== undefined ? await this.repository.monetizedSubscription(apiId, applicationId) : undefined;
-    const account = apiId !== undefined ? await this.repository.connectedAccountOfApi(apiId) : undefined;
-    if (!row || !account) return null;
+    const billed = await this.repository.billedSubscription(subscription.api.uuid, subscription.application.uuid);
+    if (!billed) return null;
+    const { row, account } = billed;
     const stripe = this.clients.forTenant(subscription.api.tenant.domain);
     let found: Stripe.Subscription;
     try {

@@ -12,6 +12,7 @@ const ALL_MIGRATIONS = [
   '20250801000000_usage_tables',
   '20250901000000_billing_records',
   '20261130000000_usage_event_per_tenant',
+  '20261130000100_engine_subscription_account',
 ];
 
 const MIGRATED_TABLES = [
@@ -28,6 +29,7 @@ const MIGRATED_TABLES = [
   'AM_SUBSCRIPTION',
   'ML_API_MONETIZATION',
   'ML_API_POLICY',
+  'ML_ENGINE_SUBSCRIPTION',
   'ML_INVOICE',
   'ML_SCHEMA_OWNERSHIP',
   'ML_SUBSCRIPTION_BILLING',
