@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -11,10 +12,38 @@ const nonEmpty = z.string().min(1, 'must not be empty');
 export const DATABASE_TYPES = ['sqlite', 'postgres', 'mysql', 'mssql', 'oracle'] as const;
 export type DatabaseType = (typeof DATABASE_TYPES)[number];
 
+/**
+ * Proxy addresses as express's `trust proxy` takes them: an IPv4 or IPv6 address, a subnet in
+ * CIDR notation (`10.0.0.0/8`, `fd00::/8`), or one of express's names for the usual ranges.
+ * Checked here because express would only fail on the first request.
+ */
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
+const proxyAddress = z.string().refine(isProxyAddress, {
+  message: `must be an IP address, a subnet such as "10.0.0.0/8", or one of ${PROXY_NAMES.join(', ')}`,
+});
+
+function isProxyAddress(value: string): boolean {
+  if ((PROXY_NAMES as readonly string[]).includes(value)) return true;
+  const [address = '', prefix, ...rest] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const maxPrefix = version === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix;
+}
+
 const serverSchema = z
   .strictObject({
     host: nonEmpty.default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(9763),
+    /**
+     * Which proxies in front of Meterline to believe about the client (X-Forwarded-For) and the
+     * scheme (X-Forwarded-Proto, so cookies get `Secure` behind a TLS-terminating proxy):
+     * `false` none, `true` any, a number of proxy hops, or the proxies' addresses/subnets.
+     */
+    trust_proxy: z
+      .union([z.boolean(), z.number().int().min(1).max(32), z.array(proxyAddress).min(1, 'must list at least one address')])
+      .default(false),
   })
   .prefault({});
 

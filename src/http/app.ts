@@ -39,6 +39,8 @@ export function createApp({ db, logger, engine, config, clock, usage, readiness 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Behind a TLS-terminating proxy, req.secure (and so the session cookie's Secure) follows its X-Forwarded-Proto.
+  app.set('trust proxy', config?.server.trust_proxy ?? false);
   app.get('/health', healthHandler(db, logger, readiness));
   if (readiness) app.use(unavailableUntilReady(readiness));
 

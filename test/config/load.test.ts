@@ -63,7 +63,7 @@ describe('defaults', () => {
   it('a missing default file means embedded SQLite, port 9763 and the super tenant without keys', () => {
     const { config, path } = loadConfig('/nonexistent/deployment.toml', {}, { mustExist: false });
     expect(path).toBeUndefined();
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 9763 });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 9763, trust_proxy: false });
     expect(config.database.apim_db.type).toBe('sqlite');
     expect(config.database.apim_db.filename).toBe('data/meterline.db');
     expect(config.tenants).toEqual([{ domain: 'carbon.super', id: -1234, monetization_info: { hold_until_paid: false, payment_grace_period_days: 3 } }]);
@@ -323,5 +323,31 @@ describe('tenants', () => {
     const path = writeConfig('[[tenants]]\ndomain = "wso2.com"\nid = 1\n');
     const { config } = loadConfig(path, {}, { mustExist: true });
     expect(config.tenants.map((t) => t.domain)).toEqual(['carbon.super', 'wso2.com']);
+  });
+});
+
+describe('[server] trust_proxy', () => {
+  const serverOf = (toml: string) => loadConfig(writeConfig(toml), {}, { mustExist: true }).config.server;
+
+  it('is false by default: X-Forwarded-* headers are not believed', () => {
+    expect(serverOf('').trust_proxy).toBe(false);
+  });
+
+  it.each([
+    ['true', true],
+    ['2', 2],
+    ['["10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1", "loopback"]', ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1', 'loopback']],
+  ])('accepts %s', (value, expected) => {
+    expect(serverOf(`[server]\ntrust_proxy = ${value}\n`).trust_proxy).toEqual(expected);
+  });
+
+  it.each([
+    ['"yes"', /^server\.trust_proxy: /],
+    ['0', /^server\.trust_proxy: /],
+    ['[]', /^server\.trust_proxy: .*at least one address/],
+    ['["10.0.0.0/33"]', /^server\.trust_proxy\[0\]: must be an IP address, a subnet/],
+    ['["proxy.example.com"]', /^server\.trust_proxy\[0\]: must be an IP address, a subnet/],
+  ])('refuses %s, naming the key', (value, problem) => {
+    expect(problemsOf(`[server]\ntrust_proxy = ${value}\n`)).toEqual([expect.stringMatching(problem)]);
   });
 });

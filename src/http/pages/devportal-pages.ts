@@ -109,13 +109,20 @@ function sameOrigin(req: Request): boolean {
   const site = req.get('sec-fetch-site');
   if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = req.get('origin');
-  return origin === undefined || origin === `${req.protocol}://${req.get('host')}`;
+  // req.protocol and req.host follow X-Forwarded-Proto/-Host only from a trusted proxy ([server] trust_proxy).
+  return origin === undefined || origin === `${req.protocol}://${req.host}`;
 }
 
+/** The cookie's value; one that is not valid percent-encoding is no session (never an error). */
 function readCookie(req: Request, name: string): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }
