@@ -61,8 +61,28 @@ export class TokenVerifier {
     const domain = tenantClaim ?? SUPER_TENANT.domain;
     const tenant = this.tenants.find(domain);
     if (!tenant) throw new GatewayError('UNAUTHENTICATED', `The access token names tenant ${domain}, which this server does not serve`);
+    checkStorable('sub', claims.sub, SUBJECT_MAX_LENGTH);
     const email = typeof claims.email === 'string' && claims.email !== '' ? claims.email : null;
+    if (email !== null) checkStorable('email', email, EMAIL_MAX_LENGTH);
     return { subject: claims.sub, email, tenant: { domain: tenant.domain, id: tenant.id }, scopes: scopesOf(claims.scope) };
+  }
+}
+
+/**
+ * The subject is stored as the creator of what the caller makes (`CREATED_BY`, `AM_SUBSCRIBER.USER_ID`:
+ * WSO2's columns of 100 and 255 characters, the smaller wins) and the e-mail in
+ * `AM_SUBSCRIBER.EMAIL_ADDRESS` (256). A token that cannot be stored is refused here, naming the
+ * claim, rather than by the database halfway through a request.
+ */
+export const SUBJECT_MAX_LENGTH = 100;
+export const EMAIL_MAX_LENGTH = 256;
+
+function checkStorable(claim: string, value: string, max: number): void {
+  // Columns count characters (code points), not UTF-16 units.
+  if ([...value].length > max) throw new GatewayError('UNAUTHENTICATED', `The access token's ${claim} is longer than ${max} characters`);
+  // PostgreSQL cannot store NUL, and no name or address holds a control character or a lone surrogate.
+  if (/[\u0000-\u001f\u007f]/.test(value) || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) {
+    throw new GatewayError('UNAUTHENTICATED', `The access token's ${claim} contains a character that cannot be stored`);
   }
 }
 
