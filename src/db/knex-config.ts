@@ -24,7 +24,9 @@ export function knexClientFor(type: DatabaseType): string {
  */
 export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), logger?: Logger): Knex.Config {
   const client = KNEX_CLIENT[db.type];
-  const log = knexLog(logger);
+  // knex puts the failed statement in front of a driver's error message; compiled, it would
+  // carry the bound values into every log line and error text (see src/logger.ts).
+  const logging = { log: knexLog(logger), compileSqlOnError: false };
   if (db.type === 'sqlite') {
     const filename = db.filename === ':memory:' ? ':memory:' : resolve(cwd, db.filename);
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -32,7 +34,7 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), l
       client,
       connection: { filename },
       useNullAsDefault: true,
-      log,
+      ...logging,
       pool: {
         min: 1,
         max: 1,
@@ -50,7 +52,7 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), l
     client,
     connection: db.url === undefined ? connectionParts(db) : db.type === 'mssql' ? mssqlConnectionFromUrl(db.url) : db.url,
     pool: { min: db.pool.min, max: db.pool.max },
-    log,
+    ...logging,
     ...(db.type === 'postgres' ? POSTGRES_IDENTIFIER_CASE : {}),
   };
 }
@@ -80,7 +82,8 @@ function knexLog(logger: Logger | undefined): Knex.Config['log'] {
       if (typeof message === 'string' && message.startsWith('Acquire connection error')) child?.debug({ knex: message }, 'knex connection error');
       else child?.warn({ knex: message }, 'knex warning');
     },
-    error: (message: unknown) => child?.debug({ knex: message }, 'knex error'),
+    // An error knex reports itself goes through the logger's error serializer (no SQL values).
+    error: (message: unknown) => child?.debug({ err: message }, 'knex error'),
     deprecate: (method: string, alternative: string) => child?.warn({ method, alternative }, 'knex deprecation'),
     debug: (message: unknown) => child?.debug({ knex: message }, 'knex debug'),
   };

@@ -112,15 +112,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (mapped.status >= 500) {
         logger.warn({ code: (error as { code?: unknown }).code, status: mapped.status, path: req.path }, mapped.body.description);
       }
-      // A route whose edge validation misses a limit of the database: worth fixing there.
+      // A route whose edge validation misses a limit of the database: worth fixing there. The
+      // driver's error says which column; the logger's serializer keeps its codes, not the values.
       const problem = storedValueProblem(error);
-      if (problem) logger.warn({ problem, method: req.method, path: req.path }, 'the database refused a value the route accepted');
+      if (problem) logger.warn({ problem, err: error, method: req.method, path: req.path }, 'the database refused a value the route accepted');
       sendError(res, mapped);
       return;
     }
-    // Name and message only: no stack trace and no request data in the log.
-    const failure = error instanceof Error ? { name: error.name, message: error.message } : { name: typeof error };
-    logger.error({ failure, method: req.method, path: req.path }, 'unexpected error');
+    // Through the logger's error serializer: codes and a message without SQL, bound values or
+    // stack; no request data beyond the method and path.
+    logger.error({ err: error, method: req.method, path: req.path }, 'unexpected error');
     if (res.headersSent) return;
     sendError(res, {
       status: 500,
