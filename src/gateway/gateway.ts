@@ -12,7 +12,7 @@ import { PoliciesRepository } from './policies.repository';
 import { PoliciesService } from './policies.service';
 import { SubscribersRepository } from './subscribers.repository';
 import { SubscriptionsRepository } from './subscriptions.repository';
-import { SubscriptionsService } from './subscriptions.service';
+import { SubscriptionsService, type SubscriptionUsagePublisher } from './subscriptions.service';
 
 /** The gateway's services, as the REST API uses them. */
 export interface Gateway {
@@ -29,12 +29,14 @@ export interface GatewayDependencies {
   /** Invoice records and payment standing; subscribing records billed subscriptions there. */
   billing?: Billing;
   engine: Monetization;
+  /** The usage publisher: a subscription's usage is sent before it is cancelled. */
+  usage?: SubscriptionUsagePublisher;
   config: MeterlineConfig;
   logger: Logger;
   clock?: () => Date;
 }
 
-export function createGateway({ db, engine, config, logger, billing, clock = () => new Date() }: GatewayDependencies): Gateway {
+export function createGateway({ db, engine, usage, config, logger, billing, clock = () => new Date() }: GatewayDependencies): Gateway {
   const policiesRepository = new PoliciesRepository(db);
   const apisRepository = new ApisRepository(db);
   const applicationsRepository = new ApplicationsRepository(db);
@@ -50,6 +52,7 @@ export function createGateway({ db, engine, config, logger, billing, clock = () 
     logger,
     clock,
     billing?.records,
+    usage,
   );
   return {
     policies: new PoliciesService(policiesRepository, engine, logger),

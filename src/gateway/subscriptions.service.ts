@@ -15,6 +15,14 @@ import type { SubscribersRepository } from './subscribers.repository';
 import type { SubscriptionRow, SubscriptionsRepository } from './subscriptions.repository';
 import { utcTimestamp } from './time';
 
+/**
+ * Publishes one subscription's unsent usage to the billing engine now (the usage publisher's
+ * `publishSubscriptionNow`): frozen and sent exactly once, under the publisher's lease.
+ */
+export interface SubscriptionUsagePublisher {
+  publishSubscriptionNow(subscriptionUuid: string): Promise<{ published: true } | { published: false; reason: string }>;
+}
+
 /** The caller of a developer-portal operation: a user within a tenant. */
 export interface SubscriberIdentity {
   subject: string;
@@ -26,8 +34,9 @@ export interface SubscriberIdentity {
  * The subscription workflows. Subscribing writes the AM_SUBSCRIPTION row (ON_HOLD) first, then
  * runs the engine's workflow, then records the access the engine decided (SUB_STATUS). When the
  * engine fails, the row is removed, so nothing is half-made and the same request can be retried
- * (the engine's own steps are idempotent). Unsubscribing runs the engine first (cancelling the
- * billing subscription with a final invoice) and deletes the row only when that succeeded.
+ * (the engine's own steps are idempotent). Unsubscribing sends the subscription's unsent usage
+ * first, then runs the engine (cancelling the billing subscription with a final invoice) and
+ * deletes the row only when both succeeded.
  *
  * A subscriber reaches only the subscriptions of their own applications; a publisher reaches
  * the subscriptions to their tenant's APIs. Anything else is "not found".
@@ -44,6 +53,8 @@ export class SubscriptionsService {
     private readonly clock: () => Date,
     /** When present, billed subscriptions are recorded there and their access decided by payment. */
     private readonly billing?: BillingRecords,
+    /** When present, a billed subscription's usage is sent before it is cancelled. */
+    private readonly usage?: SubscriptionUsagePublisher,
   ) {}
 
   async subscribe(caller: SubscriberIdentity, request: { applicationId: string; apiId: string; throttlingPolicy: string }): Promise<SubscriptionRecord> {
@@ -194,9 +205,30 @@ export class SubscriptionsService {
     for (const row of await this.subscriptions.listOfApplication(applicationId)) await this.remove(row, tenant);
   }
 
+  /**
+   * Unsubscribing, in this order: the subscription's unsent usage is frozen and sent, then the
+   * billing subscription is cancelled (its final invoice bills that usage), then the row is
+   * removed (from then on its calls are not billable). If the usage cannot be sent now, nothing
+   * is cancelled or removed: the subscription stays active and billed, and the caller is told to
+   * try again (503), so no usage is left to be billed to nobody.
+   */
   private async remove(row: SubscriptionRow, tenant: TenantRef): Promise<void> {
-    await this.engine.deleteSubscription(await this.toRef(row, tenant));
+    const ref = await this.toRef(row, tenant);
+    await this.publishUsageBeforeCancel(ref);
+    await this.engine.deleteSubscription(ref);
     await this.subscriptions.delete(row.id);
+  }
+
+  private async publishUsageBeforeCancel(subscription: SubscriptionRef): Promise<void> {
+    if (!this.usage || (await this.engine.billedSubscriptionOf(subscription.uuid)) === null) return;
+    const result = await this.usage.publishSubscriptionNow(subscription.uuid);
+    if (result.published) return;
+    throw new MonetizationError(
+      'ENGINE_UNAVAILABLE',
+      `Subscription ${subscription.uuid} was not cancelled: its usage could not be sent to the billing engine yet (${result.reason}). ` +
+        'It is still active and billed; try again later.',
+      { subscription: subscription.uuid },
+    );
   }
 
   private async ownRow(caller: SubscriberIdentity, uuid: string): Promise<SubscriptionRow> {

@@ -50,7 +50,7 @@ export function createApp({ db, logger, engine, config, clock, usage, readiness 
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
     const verifier = jwt ? new TokenVerifier(jwt, tenantDirectoryFrom(config)) : undefined;
     const billing = createBilling({ db, config, logger });
-    const gateway = createGateway({ db, engine, config, logger, billing, ...(clock ? { clock } : {}) });
+    const gateway = createGateway({ db, engine, config, logger, billing, ...(usage ? { usage: usage.publisher } : {}), ...(clock ? { clock } : {}) });
     let openApi: Record<string, unknown> | undefined;
     app.get('/api/am/openapi.json', (_req, res) => {
       openApi ??= withExtensions(buildOpenApiDocument([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], meterlineVersion()));

@@ -46,6 +46,15 @@ export interface RunSummary {
   failures: Failure[];
 }
 
+/**
+ * The outcome of publishing one subscription's usage now: either nothing of it is left unsent
+ * (records the engine will not take — expired, not billed, uncertain — are closed and listed), or
+ * why some of it still waits.
+ */
+export type SubscriptionPublishResult =
+  | { published: true; recordsSent: number; eventsPublished: number; closed: string[] }
+  | { published: false; reason: string };
+
 class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
@@ -112,6 +121,57 @@ export class UsagePublisher {
       await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: state.failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
     }
     return { frozen: true };
+  }
+
+  /**
+   * Publishes one subscription's usage now, before it is cancelled, as a short job under the
+   * same lease: freezes the source's new usage like any job (so this subscription's usage gets
+   * the identifiers a scheduled job would give it, and the other subscriptions' records wait for
+   * the next job), then sends this subscription's PENDING records, once each, without the
+   * publisher's own retries (the caller answers "try again later" instead of holding a request).
+   * When another job holds the lease it answers `published: false` and changes nothing, so two
+   * jobs never send the same record; the status endpoint shows this run like any other, except
+   * that WSO2's last publish time does not move.
+   */
+  async publishSubscriptionNow(subscriptionUuid: string): Promise<SubscriptionPublishResult> {
+    const now = this.now();
+    await this.jobs.ensureRows(now, this.deps.lookBackDays);
+    const runId = randomUUID();
+    const claim = await this.jobs.claim({ owner: this.owner, runId, now, leaseMs: this.leaseMs });
+    if (!claim.claimed) return { published: false, reason: `a usage publish job is running (run ${claim.holder.runId ?? 'unknown'})` };
+    const state = { lost: false, failures: [] as Failure[], sent: 0, events: 0 };
+    let result: SubscriptionPublishResult;
+    try {
+      const pacer = new Pacer(this.deps.options.requests_per_second);
+      await this.freezeAll(runId, pacer, state);
+      if (state.failures.length > 0) {
+        result = { published: false, reason: `its usage could not be frozen: ${state.failures.map((f) => f.reason).join('; ')}` };
+      } else {
+        await this.jobs.setProgress(this.deps.db, runId, { phase: 'PUBLISHING', subscriptionsTotal: 1 });
+        const records = await this.records.list({ subscriptionUuid, state: 'PENDING' });
+        const refs = await this.deps.lookup.subscriptionRefs([subscriptionUuid]);
+        const failures = await this.publishSubscription(runId, refs.get(subscriptionUuid), records, pacer, state, 0);
+        for (const reason of failures) state.failures.push({ subscription: subscriptionUuid, reason });
+        await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
+        if (state.lost) throw new LeaseLostError('the lease expired and another process took the job over');
+        const left = await this.records.list({ subscriptionUuid, state: 'PENDING' });
+        result =
+          left.length === 0
+            ? { published: true, recordsSent: state.sent, eventsPublished: state.events, closed: failures }
+            : { published: false, reason: failures.join('; ') || `${left.length} usage record(s) are not due yet` };
+      }
+    } catch (error) {
+      result = { published: false, reason: describe(error) };
+      state.failures.push({ subscription: subscriptionUuid, reason: result.reason });
+    }
+    try {
+      await this.jobs.setFailures(runId, state.failures.slice(0, MAX_FAILURES_LISTED));
+      await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: result.published ? 'SUCCESSFULL' : 'UNSUCCESSFULL', publishedUpTo: null });
+    } catch (error) {
+      this.deps.logger.error({ err: error, runId }, 'could not record the end of a subscription\'s usage publish; its lease will expire');
+    }
+    this.deps.logger.info({ runId, subscription: subscriptionUuid, ...result }, 'usage of one subscription published');
+    return result;
   }
 
   /** The job this process runs, if any. */
@@ -299,7 +359,7 @@ export class UsagePublisher {
     const refs = await this.deps.lookup.subscriptionRefs([...bySubscription.keys()]);
     await forEachConcurrently([...bySubscription], this.deps.options.concurrency, async ([uuid, records]) => {
       if (state.lost || this.stopping) return;
-      const failures = await this.publishSubscription(runId, refs.get(uuid), records, pacer, state);
+      const failures = await this.publishSubscription(runId, refs.get(uuid), records, pacer, state, this.deps.options.retries);
       for (const reason of failures) state.failures.push({ subscription: uuid, reason });
       await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
     });
@@ -312,6 +372,7 @@ export class UsagePublisher {
     records: readonly UsageRecord[],
     pacer: Pacer,
     state: { lost: boolean; sent: number; events: number },
+    retries: number,
   ): Promise<string[]> {
     const failures: string[] = [];
     for (const record of records) {
@@ -341,7 +402,7 @@ export class UsagePublisher {
         failures.push(reason);
         continue;
       }
-      const result = await this.send(runId, subscription, record, pacer);
+      const result = await this.send(runId, subscription, record, pacer, retries);
       if (result === 'sent') {
         state.sent += 1;
         state.events += record.quantity;
@@ -353,7 +414,7 @@ export class UsagePublisher {
     return failures;
   }
 
-  private async send(runId: string, subscription: SubscriptionRef, record: UsageRecord, pacer: Pacer): Promise<'sent' | { reason: string; closed: boolean }> {
+  private async send(runId: string, subscription: SubscriptionRef, record: UsageRecord, pacer: Pacer, retries: number): Promise<'sent' | { reason: string; closed: boolean }> {
     await this.records.noteAttempt(record, this.now());
     for (let attempt = 0; ; attempt += 1) {
       await pacer.slot();
@@ -377,7 +438,7 @@ export class UsagePublisher {
         return 'sent';
       } catch (error) {
         const retryable = error instanceof MonetizationError && error.retryable;
-        if (retryable && attempt < this.deps.options.retries && !this.stopping) {
+        if (retryable && attempt < retries && !this.stopping) {
           await sleep(this.deps.options.retry_delay_ms * 2 ** attempt);
           continue;
         }

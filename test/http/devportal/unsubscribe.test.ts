@@ -1,0 +1,158 @@
+import { startBillingHarness, type BillingHarness } from '../../helpers/billing-harness';
+import { forEachTestDatabase } from '../../helpers/databases';
+import { STORY_START } from '../../helpers/test-clock';
+import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, SCOPES, uniqueName } from '../../helpers/rest-harness';
+import { startStripeServer, type StripeServer } from '../../stripe-server';
+
+/**
+ * Unsubscribing a billed subscription over HTTP, with the local Stripe server (issue 12, items 3
+ * and 5): usage not yet published is sent before the cancel and lands on the final invoice; if
+ * it cannot be sent, nothing is cancelled (503) and a retry finishes the job; an API's connected
+ * account cannot move while a billed subscription lives in the old one. Each database gets its
+ * own Stripe server starting at a fixed instant; Meterline's clock follows it.
+ */
+forEachTestDatabase((_kind, database) => {
+  let stripeServer: StripeServer;
+  let harness: BillingHarness;
+  beforeAll(async () => {
+    stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
+    harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await stripeServer?.close();
+  });
+
+  /** A per-request API (0.01 USD a call) monetized with a new connected account, and one subscription to it. */
+  async function meteredSubscription() {
+    const { token, call, platform } = harness;
+    const admin = token('admin', SCOPES.admin);
+    const publisher = token('pat', SCOPES.publisher);
+    const subscriberName = uniqueName('sub');
+    const subscriber = token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
+    const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
+    const name = uniqueName('Api');
+    const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
+    expect((await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher)).status).toBe(200);
+    const account = (await platform.accounts.create({ type: 'express' })).id;
+    expect((await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
+    const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+    const created = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
+    expect(created.status).toBe(201);
+    const subscriptionId: string = created.body.subscriptionId;
+    const stripeSubscription = (await platform.subscriptions.list({ status: 'all' }, { stripeAccount: account })).data[0]!;
+    return { api, app, policy, account, publisher, subscriber, subscriptionId, stripeSubscriptionId: stripeSubscription.id };
+  }
+
+  /** `count` successful calls, one second apart from a second after now, sent by the gateway. */
+  async function ingestCalls(world: Awaited<ReturnType<typeof meteredSubscription>>, count: number, label: string) {
+    const gateway = harness.token('gateway', ['apim:usage_ingest']);
+    const start = (stripeServer.clock.now() + 1) * 1000;
+    const events = Array.from({ length: count }, (_, i) => ({
+      eventId: `${label}-${world.subscriptionId}-${i}`,
+      timestamp: start + i,
+      apiId: world.api.id,
+      applicationId: world.app.applicationId,
+      subscriptionId: world.subscriptionId,
+      httpStatus: 200,
+      tenant: 'carbon.super',
+    }));
+    const answer = await harness.call('POST', '/api/am/usage/v1/events', gateway, { events });
+    expect(answer.status).toBe(200);
+    return answer.body.results as Array<{ status: string; billable?: boolean; reason?: string }>;
+  }
+
+  /** The quantities billed on the Stripe subscription's invoices (its only item is the metered price). */
+  async function meteredQuantities(account: string, stripeSubscriptionId: string): Promise<number[]> {
+    const invoices = (await harness.platform.invoices.list({ subscription: stripeSubscriptionId, limit: 100 }, { stripeAccount: account })).data;
+    return invoices.flatMap((invoice) => invoice.lines.data.map((line) => line.quantity ?? 0)).filter((quantity) => quantity > 0);
+  }
+
+  function meterEventsSent(account: string): number {
+    return stripeServer.requests.list((r) => r.path === '/v1/billing/meter_events' && r.account === account && r.status === 200).length;
+  }
+
+  async function records(subscriptionId: string) {
+    return harness.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId }).select('STATE', 'QUANTITY', 'IDENTIFIER');
+  }
+
+  it('usage ingested right before unsubscribing is sent first and billed on the final invoice, once', async () => {
+    const world = await meteredSubscription();
+    const results = await ingestCalls(world, 1000, 'before-cancel');
+    expect(results.every((r) => r.status === 'accepted' && r.billable === true)).toBe(true);
+    stripeServer.clock.advance(120);
+
+    const deleted = await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber);
+    expect(deleted.status).toBe(200);
+
+    const cancelled = await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account });
+    expect(cancelled.status).toBe('canceled');
+    expect(await meteredQuantities(world.account, world.stripeSubscriptionId)).toEqual([1000]);
+    const recorded = await records(world.subscriptionId);
+    expect(recorded.map((r) => r.STATE)).toEqual(recorded.map(() => 'SENT'));
+    expect(recorded.reduce((sum, r) => sum + Number(r.QUANTITY), 0)).toBe(1000);
+    expect(meterEventsSent(world.account)).toBe(recorded.length);
+
+    // A later job has nothing of it left to send, and calls after the end are not billable.
+    const started = await harness.service.usage.publisher.start();
+    expect(started.started).toBe(true);
+    expect(await harness.service.usage.publisher.current()).toMatchObject({ failures: [] });
+    expect(meterEventsSent(world.account)).toBe(recorded.length);
+    expect((await ingestCalls(world, 1, 'after-cancel'))[0]).toMatchObject({ status: 'accepted', billable: false });
+  }, 60_000);
+
+  it('when the usage cannot be sent, unsubscribing answers 503 and cancels nothing; retried, it bills everything', async () => {
+    const world = await meteredSubscription();
+    await ingestCalls(world, 1000, 'refused');
+    stripeServer.clock.advance(120);
+    const fault = stripeServer.faults.add({ kind: 'error', match: { path: '/v1/billing/meter_events' } });
+
+    const refused = await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber);
+    expect(refused.status).toBe(503);
+    expect(refused.body.description).toContain('was not cancelled');
+    const retryAfter = await fetch(`${harness.url}${DEVPORTAL}/subscriptions/${world.subscriptionId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${world.subscriber}` },
+    });
+    expect(retryAfter.status).toBe(503);
+    expect(Number(retryAfter.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // Still there, still billed: the gateway row, the engine's record, the Stripe subscription.
+    expect((await harness.call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber)).status).toBe(200);
+    expect(await harness.service.engine.billedSubscriptionOf(world.subscriptionId)).toMatchObject({ engineSubscriptionId: world.stripeSubscriptionId, account: world.account });
+    expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('active');
+    expect((await records(world.subscriptionId)).map((r) => r.STATE)).toEqual(['PENDING']);
+    expect((await ingestCalls(world, 1, 'while-refused'))[0]).toMatchObject({ status: 'accepted', billable: true });
+
+    stripeServer.faults.remove(fault);
+    const retried = await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber);
+    expect(retried.status).toBe(200);
+    expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('canceled');
+    expect(await meteredQuantities(world.account, world.stripeSubscriptionId)).toEqual([1001]);
+    const recorded = await records(world.subscriptionId);
+    expect(recorded.map((r) => r.STATE)).toEqual(recorded.map(() => 'SENT'));
+    expect(recorded.reduce((sum, r) => sum + Number(r.QUANTITY), 0)).toBe(1001);
+    expect(new Set(recorded.map((r) => r.IDENTIFIER)).size).toBe(recorded.length);
+    expect(meterEventsSent(world.account)).toBe(recorded.length);
+  }, 60_000);
+
+  it('an API cannot be monetized with another account while a billed subscription lives in its account', async () => {
+    const world = await meteredSubscription();
+    const { call, platform } = harness;
+    const other = (await platform.accounts.create({ type: 'express' })).id;
+    const disable = await call('POST', `${PUBLISHER}/apis/${world.api.id}/monetize`, world.publisher, { enabled: false, properties: { ConnectedAccountKey: world.account } });
+    expect(disable.status).toBe(201);
+
+    const moved = await call('POST', `${PUBLISHER}/apis/${world.api.id}/monetize`, world.publisher, { enabled: true, properties: { ConnectedAccountKey: other } });
+    expect(moved.status).toBe(409);
+    expect(moved.body.description).toContain(world.subscriptionId);
+    expect(moved.body.description).toContain('cancel them before monetizing the API with');
+
+    // Disabled, the subscription is still billed in its own account; unsubscribed, the API can move.
+    await ingestCalls(world, 10, 'disabled');
+    stripeServer.clock.advance(120);
+    expect((await call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber)).status).toBe(200);
+    expect(await meteredQuantities(world.account, world.stripeSubscriptionId)).toEqual([10]);
+    expect((await call('POST', `${PUBLISHER}/apis/${world.api.id}/monetize`, world.publisher, { enabled: true, properties: { ConnectedAccountKey: other } })).status).toBe(201);
+  }, 60_000);
+});
