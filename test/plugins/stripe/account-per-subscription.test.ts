@@ -1,3 +1,4 @@
+import * as engineSubscriptionAccount from '../../../migrations/20261130000100_engine_subscription_account';
 import { migrateLatest } from '../../../src/db/migrator';
 import { MonetizationError } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
@@ -92,6 +93,16 @@ forEachTestDatabase((_kind, database) => {
     const final = (await stripe.invoices.list({ subscription: stripeId }, { stripeAccount: accountA })).data;
     expect(final.flatMap((invoice) => invoice.lines.data.map((line) => line.quantity))).toContain(40);
     expect(await engine.billedSubscriptionOf(subscription.uuid)).toBeNull();
+  });
+
+  it('the migration records the account of subscriptions billed before it, from their API', async () => {
+    const { db, engine, seed, accountA, accountB, api, subscription, stripeId } = await billedOnA();
+    await engineSubscriptionAccount.down(db);
+    await engineSubscriptionAccount.up(db);
+    expect(await db('ML_ENGINE_SUBSCRIPTION').where({ ENGINE_SUBSCRIPTION_ID: stripeId }).first('ENGINE_ACCOUNT')).toEqual({ ENGINE_ACCOUNT: accountA });
+    // Recorded, it no longer follows the API's properties.
+    await seed.recordMonetization(api, false, { ConnectedAccountKey: accountB });
+    expect(await engine.billedSubscriptionOf(subscription.uuid)).toEqual({ engineSubscriptionId: stripeId, account: accountA });
   });
 
   it('a subscription WSO2 recorded without an account is billed in the account its API was last monetized with', async () => {
