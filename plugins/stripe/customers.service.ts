@@ -25,7 +25,11 @@ export interface SharedCustomer {
  * without one the subscription is invoiced (`send_invoice`) and paid on Stripe's hosted page.
  */
 export class CustomersService {
-  constructor(private readonly repository: StripeRepository) {}
+  constructor(
+    private readonly repository: StripeRepository,
+    /** After each step has taken effect (see `WorkflowProbe`); tests stop a workflow there. */
+    private readonly probe: (step: string) => Promise<void> = async () => undefined,
+  ) {}
 
   async ensurePlatformCustomer(stripe: Stripe, subscription: SubscriptionRef, subscriberId: number): Promise<PlatformCustomer> {
     const { tenant } = subscription.api;
@@ -50,10 +54,12 @@ export class CustomersService {
         { idempotencyKey: idempotencyKey(tenant.domain, 'subscriber', userId, 'platform-customer') },
       ),
     );
+    await this.probe('platform-customer-created');
     const rowId = await this.insertOrReuse(
       () => this.repository.insertPlatformCustomer(subscriberId, tenant.id, customer.id),
       async () => (await this.repository.platformCustomer(subscriberId, tenant.id))?.id,
     );
+    await this.probe('platform-customer-recorded');
     return { rowId, customer };
   }
 
@@ -92,11 +98,13 @@ export class CustomersService {
         },
       ),
     );
+    await this.probe('shared-customer-created');
     const defaultPaymentMethod = await this.clonePaymentMethod(stripe, platform.customer, customer, account);
     const rowId = await this.insertOrReuse(
       () => this.repository.insertSharedCustomer(applicationId, provider, tenant.id, customer.id, platform.rowId),
       async () => (await this.repository.sharedCustomer(applicationId, provider, tenant.id))?.id,
     );
+    await this.probe('shared-customer-recorded');
     return { rowId, customerId: customer.id, defaultPaymentMethod };
   }
 

@@ -1,9 +1,10 @@
-import type { ApiRef, SubscriptionPolicy, SubscriptionRef } from '../../src/domain/model';
+import type { ApiRef, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../../src/domain/model';
 import type {
   ApiRevenue,
   BillingCycleInfo,
   BillingPlanChange,
   EngineDependencies,
+  EngineSubscriptionFound,
   EngineSubscriptionRecord,
   Monetization,
   MonetizationChange,
@@ -20,7 +21,7 @@ import { PlansService } from './plans.service';
 import { StripeClients } from './stripe.clients';
 import type { StripeOptions } from './stripe.options';
 import { StripeRepository } from './stripe.repository';
-import { SubscriptionsService } from './subscriptions.service';
+import { SubscriptionsService, type WorkflowProbe } from './subscriptions.service';
 import { UsageService } from './usage.service';
 import { StripeWebhookVerifier } from './webhooks';
 
@@ -35,13 +36,14 @@ export class StripeMonetization implements Monetization {
   private readonly usage: UsageService;
   private readonly repository: StripeRepository;
 
-  constructor(options: StripeOptions, dependencies: EngineDependencies) {
+  /** `probe`: tests only, to stop the subscription workflows after a chosen step (see `WorkflowProbe`). */
+  constructor(options: StripeOptions, dependencies: EngineDependencies, probe?: WorkflowProbe) {
     const clients = new StripeClients(dependencies.tenants, options);
     const repository = new StripeRepository(dependencies.db);
     this.repository = repository;
     this.apiPlans = new ApiPlanCopies(clients, repository);
     this.plans = new PlansService(clients, repository, this.apiPlans);
-    this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository), options, dependencies.logger, dependencies.clock);
+    this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository, probe), options, dependencies.logger, dependencies.clock, probe);
     this.invoices = new InvoicesService(clients, repository);
     this.usage = new UsageService(clients, repository);
   }
@@ -104,5 +106,13 @@ export class StripeMonetization implements Monetization {
     const row = await this.repository.monetizedSubscriptionByUuid(subscriptionUuid);
     const account = row ? await this.repository.accountOf(row) : undefined;
     return row && account ? { engineSubscriptionId: row.stripeSubscriptionId, account } : null;
+  }
+
+  listEngineSubscriptions(tenant: TenantRef): Promise<EngineSubscriptionFound[]> {
+    return this.subscriptions.listLive(tenant);
+  }
+
+  cancelEngineSubscription(found: EngineSubscriptionFound): Promise<void> {
+    return this.subscriptions.cancelFound(found);
   }
 }

@@ -280,6 +280,33 @@ export class StripeRepository {
     });
   }
 
+  /** The accounts recorded for the Stripe subscriptions of a Meterline subscription (normally one). */
+  async recordedAccountsOf(subscriptionUuid: string): Promise<string[]> {
+    const rows = await this.db(ENGINE_SUBSCRIPTION).where({ SUBSCRIPTION_UUID: subscriptionUuid }).distinct('ENGINE_ACCOUNT');
+    return rows.map((row: { ENGINE_ACCOUNT: unknown }) => String(row.ENGINE_ACCOUNT));
+  }
+
+  /** Every connected account a tenant's APIs are or were monetized with, and every account recorded for its subscriptions' Stripe subscriptions. */
+  async connectedAccountsOfTenant(tenantDomain: string): Promise<string[]> {
+    const rows = await this.db('ML_API_MONETIZATION as s').join('AM_API as a', 'a.API_ID', 's.API_ID').where({ 'a.ORGANIZATION': tenantDomain }).select('s.PROPERTIES');
+    const accounts = new Set(rows.flatMap((row: { PROPERTIES: unknown }) => connectedAccountOf(row.PROPERTIES) ?? []));
+    const recorded = await this.db(`${ENGINE_SUBSCRIPTION} as e`)
+      .join('AM_SUBSCRIPTION as sub', 'sub.UUID', 'e.SUBSCRIPTION_UUID')
+      .join('AM_API as a', 'a.API_ID', 'sub.API_ID')
+      .where({ 'a.ORGANIZATION': tenantDomain })
+      .distinct('e.ENGINE_ACCOUNT');
+    for (const row of recorded) accounts.add(String(row.ENGINE_ACCOUNT));
+    return [...accounts].sort();
+  }
+
+  /** Forgets every row naming a Stripe subscription (cancelled as an orphan): its billed row and its recorded account. */
+  async forgetStripeSubscription(stripeSubscriptionId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx('AM_MONETIZATION_SUBSCRIPTIONS').where({ SUBSCRIPTION_ID: stripeSubscriptionId }).delete();
+      await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).delete();
+    });
+  }
+
   /** Forgets the account recorded for a Stripe subscription that was never recorded as billed. */
   async forgetSubscriptionAccount(stripeSubscriptionId: string): Promise<void> {
     await this.db(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).delete();

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import type { SubscriptionRef } from '../../src/domain/model';
-import { MonetizationError, type SubscriptionOutcome } from '../../src/monetization/monetization';
+import type { SubscriptionRef, TenantRef } from '../../src/domain/model';
+import { MonetizationError, type EngineSubscriptionFound, type SubscriptionOutcome } from '../../src/monetization/monetization';
 import type { Logger } from '../../src/logger';
 import type { CustomersService } from './customers.service';
 import { idempotencyKey } from './idempotency';
@@ -12,6 +12,14 @@ import type { StripeRepository } from './stripe.repository';
 
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
 const FINISHED = new Set<Stripe.Subscription.Status>(['canceled', 'incomplete_expired']);
+
+/**
+ * Called after each step of a workflow has taken effect, with the step's name. Production passes
+ * none; a test passes one that never returns at a chosen step, which is what a killed process
+ * looks like to everyone else (nothing after that step runs, not even a compensation).
+ */
+export type WorkflowProbe = (step: string) => Promise<void>;
+const NO_PROBE: WorkflowProbe = async () => undefined;
 
 /**
  * The subscription workflows. Create: customers, then a Stripe subscription in the publisher's
@@ -30,6 +38,7 @@ export class SubscriptionsService {
     private readonly options: StripeOptions,
     private readonly logger: Logger,
     private readonly clock: () => Date,
+    private readonly probe: WorkflowProbe = NO_PROBE,
   ) {}
 
   async create(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
@@ -54,6 +63,7 @@ export class SubscriptionsService {
     const platform = await this.customers.ensurePlatformCustomer(stripe, subscription, subscriberId);
     const shared = await this.customers.ensureSharedCustomer(stripe, { subscription, applicationId, account, platform });
     const stripeSubscription = await this.findOrCreate(stripe, { subscription, account, plan, shared });
+    await this.probe('stripe-subscription-created');
     // The account is recorded before the row that makes the subscription billed: usage, cancel,
     // previews and invoices go to this account even if the API's properties name another later.
     await this.repository.recordSubscriptionAccount({
@@ -62,6 +72,7 @@ export class SubscriptionsService {
       subscriptionUuid: subscription.uuid,
       now: this.clock().getTime(),
     });
+    await this.probe('account-recorded');
 
     try {
       await this.repository.insertMonetizedSubscription({
@@ -80,6 +91,7 @@ export class SubscriptionsService {
       await this.repository.forgetSubscriptionAccount(stripeSubscription.id).catch(() => undefined);
       throw error;
     }
+    await this.probe('billed-row-written');
     return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: stripeSubscription.id };
   }
 
@@ -93,24 +105,99 @@ export class SubscriptionsService {
     const applicationId = await this.repository.applicationId(application.uuid);
     if (apiId === undefined || applicationId === undefined) return NOT_BILLED;
     const row = await this.repository.monetizedSubscription(apiId, applicationId);
-    if (!row) return NOT_BILLED;
+    if (!row) return this.cancelUnrecorded(subscription, apiId, applicationId);
     const account = await this.repository.accountOf(row);
     if (!account) throw new MonetizationError('NOT_MONETIZED', `subscription ${subscription.uuid} has no connected account recorded`);
     const stripe = this.clients.forTenant(api.tenant.domain);
     const current = await this.retrieve(stripe, row.stripeSubscriptionId, account);
     if (current && !FINISHED.has(current.status)) {
-      await callStripe('cancel the subscription', { account, subscription: subscription.uuid }, () =>
-        stripe.subscriptions.cancel(
-          row.stripeSubscriptionId,
-          // Fixed fees are charged in advance and not refunded; metered usage since the last
-          // invoice is invoiced now.
-          { invoice_now: true, prorate: false },
-          { stripeAccount: account, idempotencyKey: idempotencyKey(api.tenant.domain, 'subscription', subscription.uuid, 'cancel', row.stripeSubscriptionId) },
-        ),
-      );
+      await this.cancel(stripe, { id: row.stripeSubscriptionId, account, tenantDomain: api.tenant.domain, subscriptionUuid: subscription.uuid });
     }
+    await this.probe('stripe-subscription-cancelled');
     await this.repository.deleteMonetizedSubscription(row);
     return { billed: true, access: 'BLOCKED', engineSubscriptionId: row.stripeSubscriptionId };
+  }
+
+  /**
+   * Delete when the subscription's billed row is missing (a subscribe killed before writing it,
+   * or a compensation): Stripe subscriptions whose metadata names this Meterline subscription
+   * are found in the shared customer's account (the one recorded with them, else the API's) and
+   * cancelled all the same, so nothing keeps billing a subscription the gateway removes.
+   */
+  private async cancelUnrecorded(subscription: SubscriptionRef, apiId: number, applicationId: number): Promise<SubscriptionOutcome> {
+    const { api } = subscription;
+    const shared = await this.repository.sharedCustomer(applicationId, api.provider, api.tenant.id);
+    if (!shared) return NOT_BILLED; // the workflow makes the shared customer's row before any Stripe subscription
+    const accounts = new Set(await this.repository.recordedAccountsOf(subscription.uuid));
+    const apiAccount = await this.repository.connectedAccountOfApi(apiId);
+    if (apiAccount) accounts.add(apiAccount);
+    if (accounts.size === 0) return NOT_BILLED;
+    const stripe = this.clients.forTenant(api.tenant.domain);
+    let cancelled: string | null = null;
+    for (const account of accounts) {
+      const found = await findInStripe('list the subscriptions of a customer', { account }, () =>
+        this.earlierAttempts(stripe, shared.customerId, account, subscription.uuid),
+      );
+      for (const s of found ?? []) {
+        if (!FINISHED.has(s.status)) {
+          await this.cancel(stripe, { id: s.id, account, tenantDomain: api.tenant.domain, subscriptionUuid: subscription.uuid });
+          cancelled = s.id;
+        }
+        await this.repository.forgetSubscriptionAccount(s.id);
+      }
+    }
+    return cancelled === null ? NOT_BILLED : { billed: true, access: 'BLOCKED', engineSubscriptionId: cancelled };
+  }
+
+  /** Live Stripe subscriptions made by Meterline for the tenant, in every account its APIs are or were monetized with. */
+  async listLive(tenant: TenantRef): Promise<EngineSubscriptionFound[]> {
+    const accounts = await this.repository.connectedAccountsOfTenant(tenant.domain);
+    if (accounts.length === 0) return [];
+    const stripe = this.clients.forTenant(tenant.domain);
+    const found: EngineSubscriptionFound[] = [];
+    for (const account of accounts) {
+      await callStripe('list the subscriptions of a connected account', { account }, async () => {
+        for await (const s of stripe.subscriptions.list({ status: 'all', limit: 100 }, { stripeAccount: account })) {
+          const uuid = s.metadata?.meterline_subscription_uuid;
+          if (!uuid || s.metadata?.meterline_tenant !== tenant.domain || FINISHED.has(s.status)) continue;
+          found.push({
+            engineSubscriptionId: s.id,
+            account,
+            tenantDomain: tenant.domain,
+            subscriptionUuid: uuid,
+            apiUuid: s.metadata.meterline_api_uuid ?? null,
+            applicationUuid: s.metadata.meterline_application_uuid ?? null,
+            status: s.status,
+          });
+        }
+      });
+    }
+    return found;
+  }
+
+  /** Cancels a subscription `listLive` found, with a final invoice, and forgets its recorded rows. */
+  async cancelFound(found: EngineSubscriptionFound): Promise<void> {
+    if (found.account === null) throw new MonetizationError('NOT_FOUND', `Stripe subscription ${found.engineSubscriptionId} has no connected account`);
+    const stripe = this.clients.forTenant(found.tenantDomain);
+    const current = await this.retrieve(stripe, found.engineSubscriptionId, found.account);
+    if (current && !FINISHED.has(current.status)) {
+      await this.cancel(stripe, { id: found.engineSubscriptionId, account: found.account, tenantDomain: found.tenantDomain, subscriptionUuid: found.subscriptionUuid });
+    }
+    await this.repository.forgetStripeSubscription(found.engineSubscriptionId);
+  }
+
+  /**
+   * Cancels with a final invoice: fixed fees are charged in advance and not refunded; metered
+   * usage since the last invoice is invoiced now.
+   */
+  private async cancel(stripe: Stripe, target: { id: string; account: string; tenantDomain: string; subscriptionUuid: string }): Promise<void> {
+    await callStripe('cancel the subscription', { account: target.account, subscription: target.subscriptionUuid }, () =>
+      stripe.subscriptions.cancel(
+        target.id,
+        { invoice_now: true, prorate: false },
+        { stripeAccount: target.account, idempotencyKey: idempotencyKey(target.tenantDomain, 'subscription', target.subscriptionUuid, 'cancel', target.id) },
+      ),
+    );
   }
 
   /**

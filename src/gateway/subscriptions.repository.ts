@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { insertReturningId } from '../db/insert-returning-id';
+import { readTimestamp } from './time';
 
 /** One AM_SUBSCRIPTION row with the keys of what it joins: its API, application and subscriber. */
 export interface SubscriptionRow {
@@ -60,6 +61,34 @@ export class SubscriptionsRepository {
 
   async exists(apiId: number, applicationId: number): Promise<boolean> {
     return (await this.db('AM_SUBSCRIPTION').where({ API_ID: apiId, APPLICATION_ID: applicationId }).first('SUBSCRIPTION_ID')) !== undefined;
+  }
+
+  /**
+   * The oldest subscription row of an application to an API, with what tells whether it is an
+   * unfinished attempt of the caller's (its status, tier and creator).
+   */
+  async firstFor(apiId: number, applicationId: number): Promise<{ id: number; uuid: string; status: string; tier: string; createdBy: string | null } | undefined> {
+    const id = await this.firstIdFor(apiId, applicationId);
+    if (id === undefined) return undefined;
+    const row = await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).first('UUID', 'SUB_STATUS', 'TIER_ID', 'CREATED_BY');
+    if (!row) return undefined;
+    return {
+      id,
+      uuid: String(row.UUID),
+      status: String(row.SUB_STATUS ?? 'UNBLOCKED'),
+      tier: String(row.TIER_ID ?? ''),
+      createdBy: row.CREATED_BY === null || row.CREATED_BY === undefined ? null : String(row.CREATED_BY),
+    };
+  }
+
+  /** ON_HOLD subscriptions created before a time, oldest first (candidates for `meterline reconcile`). */
+  async listOnHoldCreatedBefore(before: string): Promise<Array<SubscriptionRow & { createdTime: string | null }>> {
+    const rows = await this.joined()
+      .where('AM_SUBSCRIPTION.SUB_STATUS', 'ON_HOLD')
+      .andWhere('AM_SUBSCRIPTION.CREATED_TIME', '<', before)
+      .orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID')
+      .select([...SELECT, 'AM_SUBSCRIPTION.CREATED_TIME']);
+    return rows.map((row: Record<string, unknown>) => ({ ...fromRow(row), createdTime: readTimestamp(row.CREATED_TIME) }));
   }
 
   /** The oldest subscription row of an application to an API (AM_SUBSCRIPTION has no unique key for the pair). */

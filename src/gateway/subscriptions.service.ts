@@ -33,8 +33,10 @@ export interface SubscriberIdentity {
 /**
  * The subscription workflows. Subscribing writes the AM_SUBSCRIPTION row (ON_HOLD) first, then
  * runs the engine's workflow, then records the access the engine decided (SUB_STATUS). When the
- * engine fails, the row is removed, so nothing is half-made and the same request can be retried
- * (the engine's own steps are idempotent). Unsubscribing sends the subscription's unsent usage
+ * engine fails, what it made is cancelled and the row is removed, so the same request can be
+ * retried. When the process dies part-way, the ON_HOLD row stays: the same request (same
+ * caller, application, API and tier) adopts it and finishes the workflow, whose steps each find
+ * what an earlier attempt made; `meterline reconcile` removes such rows nobody came back for. Unsubscribing sends the subscription's unsent usage
  * first, then runs the engine (cancelling the billing subscription with a final invoice) and
  * deletes the row only when both succeeded.
  *
@@ -55,7 +57,15 @@ export class SubscriptionsService {
     private readonly billing?: BillingRecords,
     /** When present, a billed subscription's usage is sent before it is cancelled. */
     private readonly usage?: SubscriptionUsagePublisher,
+    /**
+     * Called after each step has taken effect; production passes none. A test passes one that
+     * never returns at a chosen step: to everyone else that is a killed process.
+     */
+    private readonly probe: (step: string) => Promise<void> = async () => undefined,
   ) {}
+
+  /** Subscriptions whose workflow runs in this process now: never mistaken for abandoned attempts. */
+  private readonly inFlight = new Set<string>();
 
   async subscribe(caller: SubscriberIdentity, request: { applicationId: string; apiId: string; throttlingPolicy: string }): Promise<SubscriptionRecord> {
     const subscriber = await this.subscribers.ensure(caller.tenant, caller.subject, caller.email, this.now());
@@ -69,52 +79,83 @@ export class SubscriptionsService {
     }
     const policy = await this.policies.findByName(caller.tenant, request.throttlingPolicy);
     if (!policy) throw GatewayError.invalid('throttlingPolicy', `there is no subscription policy named ${request.throttlingPolicy}`);
-    if (await this.subscriptions.exists(api.id, application.id)) {
-      throw new GatewayError('CONFLICT', `Application ${application.name} is already subscribed to API ${api.name} ${api.version}`);
-    }
-
-    const uuid = randomUUID();
-    const id = await this.subscriptions.insert({
-      uuid,
-      apiId: api.id,
-      applicationId: application.id,
-      tier: policy.name,
-      status: 'ON_HOLD',
-      createdBy: caller.subject,
-      now: this.now(),
-    });
-    // WSO2's AM_SUBSCRIPTION has no unique key on (API, application), so two concurrent requests
-    // can both get past `exists`: the oldest row wins, the others withdraw before any billing.
-    if ((await this.subscriptions.firstIdFor(api.id, application.id)) !== id) {
-      await this.removeRowQuietly(id, uuid);
-      throw new GatewayError('CONFLICT', `Application ${application.name} is already subscribed to API ${api.name} ${api.version}`);
-    }
-    const ref: SubscriptionRef = {
+    const conflict = () => new GatewayError('CONFLICT', `Application ${application.name} is already subscribed to API ${api.name} ${api.version}`);
+    const refOf = (uuid: string): SubscriptionRef => ({
       uuid,
       api: toApiRef(api),
       application: { uuid: application.uuid, name: application.name },
       subscriber: { userId: subscriber.userId, email: subscriber.email },
       policy: toSubscriptionPolicy(policy),
-    };
+    });
+
+    const earlier = await this.subscriptions.firstFor(api.id, application.id);
+    if (earlier) {
+      // The same request again, after an attempt that never finished (the process was killed, or
+      // its undo failed): finish that attempt instead of refusing. Anything else is a conflict,
+      // including an attempt still running in this process.
+      const unfinished = earlier.status === 'ON_HOLD' && earlier.createdBy === caller.subject && earlier.tier === policy.name && !this.inFlight.has(earlier.uuid);
+      if (!unfinished) throw conflict();
+      this.inFlight.add(earlier.uuid);
+      try {
+        return await this.finish(earlier.id, refOf(earlier.uuid), { adopted: true }, caller.tenant);
+      } finally {
+        this.inFlight.delete(earlier.uuid);
+      }
+    }
+
+    const uuid = randomUUID();
+    this.inFlight.add(uuid); // before the row exists, so no request of this process takes it for an abandoned attempt
+    try {
+      const id = await this.subscriptions.insert({
+        uuid,
+        apiId: api.id,
+        applicationId: application.id,
+        tier: policy.name,
+        status: 'ON_HOLD',
+        createdBy: caller.subject,
+        now: this.now(),
+      });
+      // WSO2's AM_SUBSCRIPTION has no unique key on (API, application), so two concurrent requests
+      // can both get past `firstFor`: the oldest row wins, the others withdraw before any billing.
+      if ((await this.subscriptions.firstIdFor(api.id, application.id)) !== id) {
+        await this.removeRowQuietly(id, uuid);
+        throw conflict();
+      }
+      await this.probe('row-written');
+      return await this.finish(id, refOf(uuid), { adopted: false }, caller.tenant);
+    } finally {
+      this.inFlight.delete(uuid);
+    }
+  }
+
+  /**
+   * The rest of subscribing, for a new ON_HOLD row or one an earlier attempt left: the engine's
+   * workflow (it finds what an earlier attempt made), the billing record, the access. When a new
+   * attempt fails, it is undone (the engine cancels whatever it made for this subscription, found
+   * by its metadata, and the row is removed); if the undo fails too, or the attempt was adopted,
+   * the ON_HOLD row stays for the same request to finish later (or `meterline reconcile`).
+   */
+  private async finish(id: number, ref: SubscriptionRef, how: { adopted: boolean }, tenant: TenantRef): Promise<SubscriptionRecord> {
     let outcome: SubscriptionOutcome;
     try {
       outcome = await this.engine.createSubscription(ref);
     } catch (error) {
-      await this.removeRowQuietly(id, uuid);
+      if (!how.adopted) await this.undo(id, ref);
       if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {
         throw GatewayError.invalid('throttlingPolicy', error.message);
       }
       throw error;
     }
+    await this.probe('engine-workflow-done');
     let access: string = outcome.access;
     if (outcome.billed && outcome.engineSubscriptionId && this.billing) {
       try {
         const decision = await this.billing.subscriptionBilled(
           {
-            subscriptionUuid: uuid,
-            tenantDomain: caller.tenant.domain,
-            apiUuid: api.uuid,
-            applicationUuid: application.uuid,
+            subscriptionUuid: ref.uuid,
+            tenantDomain: tenant.domain,
+            apiUuid: ref.api.uuid,
+            applicationUuid: ref.application.uuid,
             engineSubscriptionId: outcome.engineSubscriptionId,
             engineAccount: null,
           },
@@ -124,15 +165,42 @@ export class SubscriptionsService {
       } catch (error) {
         // Without its billing record the subscription could not be held or blocked by payment:
         // undo the engine's subscription too, so the request can simply be retried.
-        await this.engine.deleteSubscription(ref).catch((undo: unknown) =>
-          this.logger.error({ subscription: uuid, failure: undo instanceof Error ? undo.message : String(undo) }, 'could not cancel the billing subscription after recording it failed'),
-        );
-        await this.removeRowQuietly(id, uuid);
+        if (!how.adopted) await this.undo(id, ref);
         throw error;
       }
     }
     await this.subscriptions.setStatus(id, access, this.now());
-    return { id, uuid, tier: policy.name, status: access, api, application, subscriber: ref.subscriber };
+    const row = await this.subscriptions.findByUuid(ref.uuid);
+    if (!row) throw new Error(`subscription ${ref.uuid} disappeared while it was being made`);
+    return this.toRecord(row, tenant);
+  }
+
+  /** Undoes a failed attempt: the engine cancels what it made (found by metadata), then the row goes. */
+  private async undo(id: number, ref: SubscriptionRef): Promise<void> {
+    try {
+      await this.engine.deleteSubscription(ref);
+    } catch (undo) {
+      this.logger.error(
+        { subscription: ref.uuid, failure: undo instanceof Error ? undo.message : String(undo) },
+        'could not cancel the billing subscription of a failed subscribe; its ON_HOLD row stays for a retry or `meterline reconcile`',
+      );
+      return;
+    }
+    await this.removeRowQuietly(id, ref.uuid);
+  }
+
+  /**
+   * `meterline reconcile`: removes a subscription an attempt left ON_HOLD (the caller decides it
+   * is unfinished and old enough): the engine cancels whatever it made for it, found by its
+   * metadata even when the engine's rows are missing, then the row is removed. False when the
+   * row is gone, no longer ON_HOLD, or an attempt of this process is finishing it.
+   */
+  async removeUnfinished(uuid: string, tenant: TenantRef): Promise<boolean> {
+    const row = await this.subscriptions.findByUuid(uuid);
+    if (!row || row.status !== 'ON_HOLD' || this.inFlight.has(uuid)) return false;
+    await this.engine.deleteSubscription(await this.toRef(row, tenant));
+    await this.subscriptions.delete(row.id);
+    return true;
   }
 
   async listOwn(caller: SubscriberIdentity, filter: { applicationId?: string; apiId?: string }): Promise<SubscriptionRecord[]> {
@@ -215,7 +283,9 @@ export class SubscriptionsService {
   private async remove(row: SubscriptionRow, tenant: TenantRef): Promise<void> {
     const ref = await this.toRef(row, tenant);
     await this.publishUsageBeforeCancel(ref);
+    await this.probe('usage-sent');
     await this.engine.deleteSubscription(ref);
+    await this.probe('engine-subscription-cancelled');
     await this.subscriptions.delete(row.id);
   }
 

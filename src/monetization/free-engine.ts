@@ -73,6 +73,12 @@ export class FreeMonetization implements Monetization {
   async billedSubscriptionOf(): Promise<null> {
     return null;
   }
+
+  async listEngineSubscriptions(): Promise<never[]> {
+    return [];
+  }
+
+  async cancelEngineSubscription(): Promise<void> {}
 }
 
 export const freeEngine: MonetizationEngineFactory = {

@@ -100,6 +100,24 @@ export interface Monetization {
   billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null>;
 
   /**
+   * The live engine subscriptions Meterline made for a tenant (Stripe: in every connected
+   * account the tenant's APIs are or were monetized with), found by the metadata Meterline sets
+   * on them, whatever Meterline's own tables say. `meterline reconcile` compares them with the
+   * gateway's subscriptions to find orphans. Engines that bill nothing return none.
+   *
+   * @example await engine.listEngineSubscriptions({ domain: 'carbon.super', id: -1234 })
+   *   // → [{ engineSubscriptionId: 'sub_1Qx…', account: 'acct_1Pq…', subscriptionUuid: '0b9c…', … }]
+   */
+  listEngineSubscriptions(tenant: TenantRef): Promise<EngineSubscriptionFound[]>;
+
+  /**
+   * Cancels one subscription `listEngineSubscriptions` found (with a final invoice for usage
+   * since the last one) and forgets whatever the engine recorded of it. Cancelling one that is
+   * already cancelled changes nothing.
+   */
+  cancelEngineSubscription(found: EngineSubscriptionFound): Promise<void>;
+
+  /**
    * For engines that push billing events (Stripe's webhooks): verifies a raw delivery with the
    * tenant's secret and translates it into a Meterline billing event. Engines without push
    * events leave it out, and Meterline then has no webhook endpoint for them.
@@ -112,6 +130,20 @@ export interface EngineSubscriptionRecord {
   engineSubscriptionId: string;
   /** The engine account holding the subscription; null for the tenant's platform account. */
   account: string | null;
+}
+
+/** A live engine subscription found by Meterline's metadata (see `listEngineSubscriptions`). */
+export interface EngineSubscriptionFound {
+  engineSubscriptionId: string;
+  /** The engine account holding it; null for the tenant's platform account. */
+  account: string | null;
+  tenantDomain: string;
+  /** The Meterline subscription (AM_SUBSCRIPTION.UUID) its metadata names. */
+  subscriptionUuid: string;
+  apiUuid: string | null;
+  applicationUuid: string | null;
+  /** The engine's own status, e.g. `active`, `past_due`. */
+  status: string;
 }
 
 /** A subscription's billing periods: [anchor + n·interval, anchor + (n+1)·interval). */
