@@ -1,0 +1,29 @@
+import type { MeterlineConfig } from '../config/schema';
+import { assertDatabaseReachable, connectDatabase } from '../db/connect';
+import type { Logger } from '../logger';
+import { buildMonetizationEngine } from './build-engine';
+import { EngineRegistry } from './registry';
+import { builtInEngines } from '../../plugins';
+import { reconcile } from './reconcile';
+
+/**
+ * `meterline reconcile [--dry-run]`: one line per finding on stdout, with what was done (see
+ * `reconcile`), then a summary. Exit 0 when every finding was repaired (or, with --dry-run, only
+ * listed), 1 when a repair failed.
+ */
+export async function reconcileCommand(config: MeterlineConfig, logger: Logger, options: { dryRun: boolean; out?: NodeJS.WritableStream; clock?: () => Date }): Promise<number> {
+  const out = options.out ?? process.stdout;
+  const db = connectDatabase(config.database.apim_db, { logger });
+  try {
+    const engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger, ...(options.clock ? { clock: options.clock } : {}) });
+    await assertDatabaseReachable(db, config.database.apim_db);
+    const findings = await reconcile({ db, engine, config, logger, ...(options.clock ? { clock: options.clock } : {}) }, { dryRun: options.dryRun });
+    for (const finding of findings) out.write(`${finding.line}\n`);
+    const failed = findings.filter((f) => f.failed).length;
+    const verb = options.dryRun ? 'listed (dry run: nothing changed)' : 'repaired';
+    out.write(findings.length === 0 ? 'reconcile: nothing to repair\n' : `reconcile: ${findings.length - failed} finding(s) ${verb}, ${failed} failed\n`);
+    return failed === 0 ? 0 : 1;
+  } finally {
+    await db.destroy();
+  }
+}

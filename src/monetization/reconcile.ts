@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import { BillingRepository } from '../billing/billing.repository';
+import type { MeterlineConfig } from '../config/schema';
+import { createGateway } from '../gateway/gateway';
+import { SubscriptionsRepository } from '../gateway/subscriptions.repository';
+import { utcTimestamp } from '../gateway/time';
+import type { Logger } from '../logger';
+import type { Monetization } from './monetization';
+import { tenantDirectoryFrom } from './tenant-directory';
+
+/**
+ * How long a subscription may stay ON_HOLD without a billing record before `meterline
+ * reconcile` takes it for an attempt nobody came back for: far longer than any subscribe takes,
+ * so it never races one still running in another process.
+ */
+export const UNFINISHED_GRACE_SECONDS = 15 * 60;
+
+export interface ReconcileFinding {
+  kind: 'ORPHAN_ENGINE_SUBSCRIPTION' | 'UNFINISHED_SUBSCRIPTION';
+  tenantDomain: string;
+  subscriptionUuid: string;
+  /** One line: what was found and what was done (or, in a dry run, would be). */
+  line: string;
+  failed: boolean;
+}
+
+export interface ReconcileDependencies {
+  db: Knex;
+  engine: Monetization;
+  config: MeterlineConfig;
+  logger: Logger;
+  clock?: () => Date;
+}
+
+/**
+ * Finds and repairs what a killed or failed workflow left behind, both ways:
+ * - an **unfinished subscription**: an AM_SUBSCRIPTION row ON_HOLD for longer than
+ *   `graceSeconds` with no billing record (a subscribe that never finished and that nobody
+ *   retried). It is removed, the way a failed subscribe is undone: the engine cancels whatever it
+ *   made for it (found by its metadata, even when its own rows are missing), then the row goes.
+ *   It is not finished instead, because nobody was told it exists and nobody should be charged
+ *   for it. A subscription held until its first payment has its billing record and is left alone.
+ * - an **orphan engine subscription**: a live engine subscription Meterline made (its metadata
+ *   names a Meterline subscription) whose Meterline subscription does not exist. It is cancelled
+ *   with a final invoice and the engine forgets it.
+ * With `dryRun` nothing changes. A failed repair is reported and the others go on.
+ */
+export async function reconcile(dependencies: ReconcileDependencies, options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]> {
+  const { db, engine, config, logger, clock = () => new Date() } = dependencies;
+  const subscriptions = new SubscriptionsRepository(db);
+  const billingRecords = new BillingRepository(db);
+  const gateway = createGateway({ db, engine, config, logger, clock });
+  const tenants = tenantDirectoryFrom(config);
+  const findings: ReconcileFinding[] = [];
+  const graceSeconds = options.graceSeconds ?? UNFINISHED_GRACE_SECONDS;
+
+  const before = utcTimestamp(new Date(clock().getTime() - graceSeconds * 1000));
+  for (const row of await subscriptions.listOnHoldCreatedBefore(before)) {
+    if (await billingRecords.subscriptionByUuid(row.uuid)) continue; // held until paid: a finished subscription
+    const tenant = tenants.find(row.apiOrganization);
+    if (!tenant) continue;
+    const what = `unfinished subscription ${row.uuid} (tenant ${tenant.domain}, API ${row.apiUuid}, application ${row.applicationUuid}, ON_HOLD since ${row.createdTime ?? '?'} UTC, no billing record)`;
+    findings.push(
+      await act(what, options.dryRun, 'would cancel what the billing engine made for it and remove it', async () => {
+        const removed = await gateway.subscriptions.removeUnfinished(row.uuid, { domain: tenant.domain, id: tenant.id });
+        return removed ? 'cancelled what the billing engine made for it and removed it' : 'left alone: it changed meanwhile';
+      }).then((done) => ({ kind: 'UNFINISHED_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: row.uuid, ...done })),
+    );
+  }
+
+  for (const tenant of tenants.all()) {
+    let found;
+    try {
+      found = await engine.listEngineSubscriptions({ domain: tenant.domain, id: tenant.id });
+    } catch (error) {
+      findings.push({
+        kind: 'ORPHAN_ENGINE_SUBSCRIPTION',
+        tenantDomain: tenant.domain,
+        subscriptionUuid: '',
+        line: `tenant ${tenant.domain}: could not list the billing engine's subscriptions: ${messageOf(error)}`,
+        failed: true,
+      });
+      continue;
+    }
+    for (const subscription of found) {
+      if (await subscriptions.findByUuid(subscription.subscriptionUuid)) continue;
+      const where = subscription.account ? ` in ${subscription.account}` : '';
+      const what = `orphan engine subscription ${subscription.engineSubscriptionId}${where} (tenant ${tenant.domain}, ${subscription.status}, names subscription ${subscription.subscriptionUuid}, which Meterline does not have)`;
+      findings.push(
+        await act(what, options.dryRun, 'would cancel it with a final invoice', async () => {
+          await engine.cancelEngineSubscription(subscription);
+          return 'cancelled it with a final invoice';
+        }).then((done) => ({ kind: 'ORPHAN_ENGINE_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: subscription.subscriptionUuid, ...done })),
+      );
+    }
+  }
+  return findings;
+}
+
+async function act(what: string, dryRun: boolean, wouldDo: string, repair: () => Promise<string>): Promise<{ line: string; failed: boolean }> {
+  if (dryRun) return { line: `${what}: ${wouldDo} (dry run)`, failed: false };
+  try {
+    return { line: `${what}: ${await repair()}`, failed: false };
+  } catch (error) {
+    return { line: `${what}: repair failed: ${messageOf(error)}`, failed: true };
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
