@@ -56,7 +56,7 @@ forEachTestDatabase((kind, database) => {
 
   serverDatabase('a value too long for its column: the log has the driver code, not the value or the statement', async () => {
     const error = await failureOf({ SHORT_TEXT: `${MARKER}-too-long` });
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ message: expect.any(String) }); // not instanceof: a native driver may build it in another jest realm
     expect((error as Error).message).not.toContain(MARKER); // knex's message holds placeholders only
     const { logger, output } = capturingLogger();
     logger.error({ err: error }, 'insert failed');
@@ -69,7 +69,7 @@ forEachTestDatabase((kind, database) => {
 
   it('a unique violation: the constraint is named, the duplicate value is not', async () => {
     const error = await failureOf({ UNIQUE_TEXT: `${MARKER}-taken` });
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ message: expect.any(String) }); // not instanceof: a native driver may build it in another jest realm
     const { logger, output } = capturingLogger();
     logger.error({ error }, 'insert failed');
     expect(output()).not.toContain(MARKER);
