@@ -3,6 +3,7 @@ import { BILLING_CYCLES, type BillingCycle, type PolicyPricing } from '../../../
 import { InvalidAmountError, isCurrencyCode, toMinorUnitDecimal, toMinorUnits } from '../../../domain/money';
 import { GatewayError } from '../../../gateway/errors';
 import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } from '../../../gateway/model';
+import { storedText } from '../common';
 
 /**
  * WSO2's `SubscriptionThrottlePolicy` as Meterline accepts it (create and update share it). The
@@ -11,21 +12,26 @@ import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } fro
  * as unsupported fields rather than silently dropped.
  */
 const timeUnit = z.enum(['sec', 'min', 'hour', 'day', 'month', 'year']);
-const base = { timeUnit, unitTime: z.number().int().min(1) };
+/** QUOTA and UNIT_TIME are 32-bit INTEGER columns (as in WSO2): a larger count cannot be stored. */
+const INTEGER_COLUMN_MAX = 2_147_483_647;
+const count = (min: number) => z.number().int().min(min).max(INTEGER_COLUMN_MAX);
+const base = { timeUnit, unitTime: count(1) };
+/** Free text keeps tabs and line breaks, but not NUL, which PostgreSQL cannot store. */
+const freeText = (max: number) => z.string().max(max).regex(/^[^\u0000]*$/, 'must not contain NUL characters');
 
 export const subscriptionPolicyBody = z.strictObject({
   policyId: z.string().optional(),
   policyName: z.string().min(1).max(60).regex(/^[A-Za-z0-9_.\- ]+$/, 'may contain letters, digits, spaces, "_", "-" and "." only'),
-  displayName: z.string().min(1).max(512).optional(),
-  description: z.string().max(1024).optional(),
+  displayName: storedText(512).min(1).optional(),
+  description: freeText(1024).optional(),
   isDeployed: z.boolean().optional(),
   type: z.literal('SubscriptionThrottlePolicy').optional(),
   defaultLimit: z
     .strictObject({
       type: z.enum(LIMIT_TYPES),
-      requestCount: z.strictObject({ ...base, requestCount: z.number().int().min(0) }).optional(),
-      bandwidth: z.strictObject({ ...base, dataAmount: z.number().int().min(0), dataUnit: z.enum(['KB', 'MB', 'GB']) }).optional(),
-      eventCount: z.strictObject({ ...base, eventCount: z.number().int().min(0) }).optional(),
+      requestCount: z.strictObject({ ...base, requestCount: count(0) }).optional(),
+      bandwidth: z.strictObject({ ...base, dataAmount: count(0), dataUnit: z.enum(['KB', 'MB', 'GB']) }).optional(),
+      eventCount: z.strictObject({ ...base, eventCount: count(0) }).optional(),
     })
     .superRefine((limit, ctx) => {
       const key = ({ REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwidth', EVENTCOUNTLIMIT: 'eventCount' } as const)[limit.type];

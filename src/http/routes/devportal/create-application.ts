@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
+import { storedText } from '../common';
 import { toApplicationDto } from './presenters';
 
 /**
@@ -14,9 +15,10 @@ export const createApplication = defineRoute({
   summary: 'Create a New Application',
   scopes: ['apim:subscribe', 'apim:app_manage'],
   body: z.strictObject({
-    name: z.string().trim().min(1).max(100),
-    throttlingPolicy: z.string().min(1).max(50),
-    description: z.string().max(512).optional(),
+    name: storedText(100).trim().min(1),
+    throttlingPolicy: storedText(50).min(1),
+    // Free text keeps tabs and line breaks, but not NUL, which PostgreSQL cannot store.
+    description: z.string().max(512).regex(/^[^\u0000]*$/, 'must not contain NUL characters').optional(),
     tokenType: z.literal('JWT').optional(),
   }),
   responses: { 201: 'Application' },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { resourceId } from '../common';
+import { resourceId, storedText } from '../common';
 import { toDevportalSubscriptionDto } from './presenters';
 
 /**
@@ -15,7 +15,7 @@ export const createSubscription = defineRoute({
   operationId: 'addSubscription',
   summary: 'Add a New Subscription',
   scopes: ['apim:subscribe', 'apim:sub_manage'],
-  body: z.strictObject({ applicationId: resourceId, apiId: resourceId, throttlingPolicy: z.string().min(1).max(512) }),
+  body: z.strictObject({ applicationId: resourceId, apiId: resourceId, throttlingPolicy: storedText(512).min(1) }),
   responses: { 201: 'Subscription' },
   async handle({ principal, body, gateway }) {
     const subscription = await gateway.subscriptions.subscribe(principal, body);

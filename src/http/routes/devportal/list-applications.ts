@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { pageQuery, pagination } from '../common';
+import { pageQuery, pagination, storedText } from '../common';
 import { toApplicationInfoDto } from './presenters';
 
 /** GET /applications[?query=name] — the caller's applications (exact-name search, as WSO2). */
@@ -11,7 +11,7 @@ export const listApplications = defineRoute({
   operationId: 'getApplications',
   summary: 'Retrieve/Search Applications',
   scopes: ['apim:subscribe', 'apim:app_manage', 'apim:app_import_export'],
-  query: z.strictObject({ query: z.string().min(1).optional(), ...pageQuery }),
+  query: z.strictObject({ query: storedText(100).min(1).optional(), ...pageQuery }),
   responses: { 200: 'ApplicationList' },
   async handle({ principal, query, gateway }) {
     const page = { limit: query.limit, offset: query.offset };
