@@ -8,6 +8,7 @@ import { SUPER_TENANT, type DatabaseConfig, type MeterlineConfig } from './confi
 import { mintToken } from './http/auth/tokens';
 import pino from 'pino';
 import { publishUsageCommand } from './usage/publish-command';
+import { reconcileCommand } from './monetization/reconcile-command';
 import { UsageOptionsError } from './usage/options';
 import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from './db/connect';
 import { describeDatabase } from './db/describe';
@@ -22,6 +23,7 @@ Commands:
   migrate             apply pending database migrations
   migrate --down      roll every migration back (drops the tables Meterline created)
   publish-usage       publish captured usage to the billing engine, with progress (--wait: wait for a running job first)
+  reconcile           list and repair what interrupted subscribes and unsubscribes left (--dry-run: list only)
   token               print a bearer token for the REST API, signed with [auth.jwt]'s key
   help                show this text
 
@@ -33,12 +35,13 @@ Configuration: the first of these is used
   (none of them)                  every default: SQLite in data/meterline.db, port 9763
 Every command but help first prints, on stderr, the file and the database it uses. A
 \${env:NAME} in the file must be set when the command reads that key: migrate reads only
-[database.apim_db] and [logging]; token reads [auth.jwt] and the tenants' domains; serve and
-publish-usage read everything.
+[database.apim_db] and [logging]; token reads [auth.jwt] and the tenants' domains; serve,
+publish-usage and reconcile read everything.
 
 Options:
   --config <file>     the configuration file (see above)
   --port <n>          serve: listen on this port instead of [server] port (0 picks a free one)
+  --dry-run           reconcile: list what would be repaired, change nothing
   --sub <user>        token: the user (sub claim)
   --scope "<scopes>"  token: space-separated scopes, e.g. "apim:subscribe apim:api_view"
   --tenant <domain>   token: the tenant (default carbon.super)
@@ -58,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       down: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       port: { type: 'string' },
       sub: { type: 'string' },
       scope: { type: 'string' },
@@ -76,11 +80,12 @@ async function main(argv: string[]): Promise<number> {
   if (values.down && command !== 'migrate') throw new UsageError('--down goes with "migrate"');
   if (values.port !== undefined && command !== 'serve') throw new UsageError('--port goes with "serve"');
   if (values.wait && command !== 'publish-usage') throw new UsageError('--wait goes with "publish-usage"');
+  if (values['dry-run'] && command !== 'reconcile') throw new UsageError('--dry-run goes with "reconcile"');
   const port = values.port === undefined ? undefined : parsePort(values.port);
   const tokenFlags = (['sub', 'scope', 'tenant', 'email', 'expires-in'] as const).filter((flag) => values[flag] !== undefined);
   if (tokenFlags.length > 0 && command !== 'token') throw new UsageError(`--${tokenFlags[0]} goes with "token"`);
 
-  if (!['serve', 'migrate', 'token', 'publish-usage'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['serve', 'migrate', 'token', 'publish-usage', 'reconcile'].includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   const file = findConfigFile(values.config, process.env);
   const load = { mustExist: file.chosenBy !== 'default' } as const;
@@ -99,6 +104,11 @@ async function main(argv: string[]): Promise<number> {
       const { config } = loadConfig(file.path, process.env, { ...load, needs: 'token' });
       announce(file);
       return token(config, values);
+    }
+    case 'reconcile': {
+      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, config.database.apim_db);
+      return reconcileCommand(config, createLogger(config.logging.level, pino.destination(2)), { dryRun: values['dry-run'] ?? false });
     }
     default: {
       const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });

@@ -13,6 +13,7 @@ import type { Monetization } from './monetization/monetization';
 import { EngineRegistry } from './monetization/registry';
 import { builtInEngines } from '../plugins';
 import { scheduleUsagePublishing } from './usage/schedule';
+import { scheduleReconcile } from './monetization/reconcile';
 import { UsageService } from './usage/usage-service';
 
 export interface RunningService {
@@ -63,6 +64,7 @@ export async function launchService({ config, logger, port, registry, clock, bac
   let usage: UsageService;
   let http: Awaited<ReturnType<typeof listen>>;
   let stopSchedule: () => Promise<void>;
+  let stopReconcile: () => Promise<void> = async () => {};
   try {
     engine = buildMonetizationEngine({ config, registry: registry ?? new EngineRegistry(builtInEngines), db, logger, ...(clock ? { clock } : {}) });
     usage = new UsageService({ db, engine, logger, config, ...(clock ? { clock } : {}) });
@@ -70,6 +72,7 @@ export async function launchService({ config, logger, port, registry, clock, bac
     http = await listen(app, config.server.host, port ?? config.server.port);
     // A tick before the database is ready fails and is logged by the schedule; the next one runs.
     stopSchedule = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
+    stopReconcile = scheduleReconcile(config.apim.monetization.reconcile_cron, { db, engine, config, logger, ...(clock ? { clock } : {}) });
   } catch (error) {
     await db.destroy();
     throw error;
@@ -106,6 +109,7 @@ export async function launchService({ config, logger, port, registry, clock, bac
       stopping.abort();
       await ready.catch(() => undefined); // migrations in progress finish; the failure was reported by whoever awaited `ready`
       await stopSchedule();
+      await stopReconcile();
       await http.close();
       await usage.publisher.stop(); // a running job stops after its calls in flight; the next one resumes
       await db.destroy();

@@ -188,6 +188,8 @@ const monetizationSchema = z
     /** A registered billing-engine name, or a path to a module exporting one. */
     monetization_impl: nonEmpty.default('stripe'),
     usage_publish_cron: cronExpression.default(''),
+    /** `meterline reconcile` on a schedule (node-cron); empty disables it. */
+    reconcile_cron: cronExpression.default(''),
     /** On the very first publish, how far back (days) to look for usage. */
     publish_duration_days: z.number().int().min(1).max(35).default(1),
     additional_attributes: z.array(additionalAttributeSchema).default([]),
@@ -196,7 +198,7 @@ const monetizationSchema = z
   .superRefine((monetization, ctx) => {
     // Engine options live under [apim.monetization.<engine>] and are validated by the engine
     // itself; here we only insist that any extra key is such a table.
-    const known = new Set(['monetization_impl', 'usage_publish_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher']);
+    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher']);
     for (const [key, value] of Object.entries(monetization)) {
       if (known.has(key)) continue;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {

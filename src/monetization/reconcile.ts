@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import cron from 'node-cron';
 import { BillingRepository } from '../billing/billing.repository';
 import type { MeterlineConfig } from '../config/schema';
 import { createGateway } from '../gateway/gateway';
@@ -110,3 +111,27 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+
+/**
+ * `[apim.monetization] reconcile_cron`: runs `reconcile` on the schedule, logging one line per
+ * finding. Returns a stop function; an empty expression schedules nothing.
+ */
+export function scheduleReconcile(expression: string, dependencies: ReconcileDependencies): () => Promise<void> {
+  const { logger } = dependencies;
+  if (expression.trim() === '') return async () => {};
+  if (!cron.validate(expression)) throw new Error(`[apim.monetization] reconcile_cron: "${expression}" is not a valid cron expression`);
+  const task = cron.schedule(expression, async () => {
+    try {
+      for (const finding of await reconcile(dependencies, { dryRun: false })) {
+        const log = finding.failed ? logger.error.bind(logger) : logger.warn.bind(logger);
+        log({ reconcile: finding.kind, subscription: finding.subscriptionUuid }, finding.line);
+      }
+    } catch (error) {
+      logger.error({ err: error }, 'scheduled reconcile could not run');
+    }
+  });
+  logger.info({ cron: expression }, 'reconcile scheduled');
+  return async () => {
+    await task.stop();
+  };
+}

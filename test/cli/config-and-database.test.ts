@@ -166,7 +166,7 @@ describe('database mistakes and outages', () => {
     expect(result.stderr).toContain('database.apim_db.url: scheme "mysql://" does not match type = "postgres"');
   });
 
-  it.each(['migrate', 'publish-usage'])('%s: a refused connection is one line after the config line, exit 1', async (command) => {
+  it.each(['migrate', 'publish-usage', 'reconcile'])('%s: a refused connection is one line after the config line, exit 1', async (command) => {
     const port = await unusedPort();
     const config = write(join(tempDir(), 'down.toml'), `[database.apim_db]\ntype = "postgres"\nurl = "postgres://meterline:pw@127.0.0.1:${port}/apim_db"\n`);
     const result = await runCli([command, '--config', config]);

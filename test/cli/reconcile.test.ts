@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Stripe from 'stripe';
 import type { MeterlineConfig } from '../../src/config/schema';
@@ -6,6 +9,7 @@ import { createLogger } from '../../src/logger';
 import { reconcileCommand } from '../../src/monetization/reconcile-command';
 import { UNFINISHED_GRACE_SECONDS } from '../../src/monetization/reconcile';
 import { startService, type RunningService } from '../../src/service';
+import { runCli } from '../helpers/cli';
 import { forEachTestDatabase } from '../helpers/databases';
 import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { STORY_START } from '../helpers/test-clock';
@@ -147,4 +151,22 @@ forEachTestDatabase((_kind, database) => {
 
     expect(await run(false)).toEqual({ code: 0, lines: ['reconcile: nothing to repair'] });
   }, 60_000);
+});
+
+describe('the meterline reconcile command', () => {
+  it('on a database with nothing to repair prints one line and exits 0; --dry-run goes with reconcile only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meterline-reconcile-'));
+    try {
+      const config = join(dir, 'deployment.toml');
+      writeFileSync(config, `[database.apim_db]\ntype = "sqlite"\nfilename = "${join(dir, 'apim.db')}"\n\n[apim.monetization]\nmonetization_impl = "free"\n`);
+      expect((await runCli(['migrate', '--config', config])).code).toBe(0);
+      const result = await runCli(['reconcile', '--dry-run', '--config', config]);
+      expect(result).toMatchObject({ code: 0, stdout: 'reconcile: nothing to repair\n' });
+      const misplaced = await runCli(['migrate', '--dry-run', '--config', config]);
+      expect(misplaced.code).toBe(2);
+      expect(misplaced.stderr).toContain('--dry-run goes with "reconcile"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
