@@ -12,8 +12,8 @@ import { reconcileCommand } from './monetization/reconcile-command';
 import { UsageOptionsError } from './usage/options';
 import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from './db/connect';
 import { describeDatabase } from './db/describe';
-import { migrateLatest, rollbackAll } from './db/migrator';
-import { createLogger } from './logger';
+import { migrateLatest, PendingMigrationsError, rollbackAll } from './db/migrator';
+import { createLogger, safeError } from './logger';
 import { launchService } from './service';
 
 const USAGE = `Usage: meterline <command> [options]
@@ -210,7 +210,7 @@ main(process.argv.slice(2)).then(
       return;
     }
     // An expected failure of the command, e.g. DatabaseUnreachableError: its message is the line.
-    const line = error instanceof DatabaseUnreachableError && !process.env.METERLINE_DEBUG ? error.message : describeFailure(error);
+    const line = (error instanceof DatabaseUnreachableError || error instanceof PendingMigrationsError) && !process.env.METERLINE_DEBUG ? error.message : describeFailure(error);
     process.stderr.write(`meterline: ${line}\n`);
     process.exitCode = 1;
   },
@@ -220,8 +220,10 @@ main(process.argv.slice(2)).then(
 function describeFailure(error: unknown): string {
   if (process.env.METERLINE_DEBUG && error instanceof Error && error.stack) return error.stack;
   if (error instanceof Error) {
+    // As logs show it: the driver's message without the SQL statement, bound values or secrets.
+    const { message } = safeError(error) as { message: string };
     const code = 'code' in error && error.code ? ` (${String(error.code)})` : '';
-    return `${error.message}${code}`;
+    return `${message}${code}`;
   }
   return String(error);
 }

@@ -90,3 +90,20 @@ export async function migrationStatus(knex: Knex): Promise<MigrationStatus> {
   ];
   return { applied: completed.map((row) => row.name), pending: pending.map((migration) => migration.name) };
 }
+
+/** A command that works on Meterline's tables found migrations not yet applied. */
+export class PendingMigrationsError extends Error {
+  constructor(readonly pending: readonly string[]) {
+    super(
+      `the database is missing ${pending.length} of Meterline's migrations (${pending[0]}${pending.length > 1 ? ', …' : ''}); ` +
+        'run "meterline migrate" first (serve applies them itself unless migrate_on_start = false)',
+    );
+    this.name = 'PendingMigrationsError';
+  }
+}
+
+/** For commands other than migrate and serve: refuse to run on a schema that is not up to date. */
+export async function assertMigrated(knex: Knex): Promise<void> {
+  const { pending } = await migrationStatus(knex);
+  if (pending.length > 0) throw new PendingMigrationsError(pending);
+}

@@ -1,5 +1,6 @@
 import type { MeterlineConfig } from '../config/schema';
 import { assertDatabaseReachable, connectDatabase } from '../db/connect';
+import { assertMigrated } from '../db/migrator';
 import type { Logger } from '../logger';
 import { buildMonetizationEngine } from './build-engine';
 import { EngineRegistry } from './registry';
@@ -17,6 +18,7 @@ export async function reconcileCommand(config: MeterlineConfig, logger: Logger, 
   try {
     const engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger, ...(options.clock ? { clock: options.clock } : {}) });
     await assertDatabaseReachable(db, config.database.apim_db);
+    await assertMigrated(db);
     const findings = await reconcile({ db, engine, config, logger, ...(options.clock ? { clock: options.clock } : {}) }, { dryRun: options.dryRun });
     for (const finding of findings) out.write(`${finding.line}\n`);
     const failed = findings.filter((f) => f.failed).length;

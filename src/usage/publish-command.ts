@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MeterlineConfig } from '../config/schema';
 import { assertDatabaseReachable, connectDatabase } from '../db/connect';
+import { assertMigrated } from '../db/migrator';
 import type { Logger } from '../logger';
 import { buildMonetizationEngine } from '../monetization/build-engine';
 import { EngineRegistry } from '../monetization/registry';
@@ -22,6 +23,7 @@ export async function publishUsageCommand(config: MeterlineConfig, logger: Logge
   try {
     engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger });
     await assertDatabaseReachable(db, config.database.apim_db); // one line naming the database, not a stack
+    await assertMigrated(db);
   } catch (error) {
     await db.destroy();
     throw error;

@@ -108,6 +108,17 @@ describe('meterline migrate', () => {
   });
 });
 
+describe('commands that need the schema, on a database not yet migrated', () => {
+  it.each([['publish-usage'], ['reconcile', '--dry-run']])('%s says to run migrate first, in one line without SQL, and exits 1', async (...args) => {
+    const empty = mkdtempSync(join(tmpdir(), 'meterline-unmigrated-'));
+    const result = await runCli(args, { cwd: empty });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('run "meterline migrate" first');
+    expect(result.stderr).not.toMatch(/select|insert|no such table/i);
+    expect(result.stderr.trim().split('\n')).toHaveLength(2); // the config line, then the reason
+  });
+});
+
 describe('meterline serve', () => {
   it('starts on the shipped default config and answers GET /health with the database up', async () => {
     const dir = tempDir(); // the default SQLite file lands in <cwd>/data/
