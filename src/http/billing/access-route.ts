@@ -3,6 +3,7 @@ import type { AccessService } from '../../billing/access.service';
 import { GatewayError } from '../../gateway/errors';
 import { authenticateBearer, requireAnyScope } from '../auth/bearer';
 import type { TokenVerifier } from '../auth/tokens';
+import { resourceId } from '../routes/common';
 
 export const ACCESS_PATH = '/api/am/usage/v1/subscriptions/:subscriptionId/access';
 /** Gateways ask with the same token they push usage with. */
@@ -19,7 +20,11 @@ export function accessRouter(deps: { access: AccessService; verifier: TokenVerif
   router.get(ACCESS_PATH, async (req: Request, res: Response) => {
     const principal = authenticateBearer(req, deps.verifier);
     requireAnyScope(principal, ACCESS_SCOPES);
-    const { subscriptionId } = req.params as { subscriptionId: string };
+    const parsed = resourceId.safeParse((req.params as { subscriptionId: string }).subscriptionId);
+    if (!parsed.success) {
+      throw new GatewayError('INVALID_INPUT', `subscriptionId: ${parsed.error.issues[0]!.message}`, { field: 'subscriptionId' });
+    }
+    const subscriptionId = parsed.data;
     const answer = await deps.access.check(subscriptionId, deps.clock(), principal.tenant.domain);
     if (!answer) throw GatewayError.notFound(`Subscription ${subscriptionId}`);
     res.set('Cache-Control', 'no-store').json(answer);

@@ -121,6 +121,14 @@ forEachTestDatabase((_kind, database) => {
       expect((await harness.call('GET', path, harness.token('gateway', ['apim:subscribe']))).status).toBe(403);
       expect((await harness.call('GET', '/api/am/usage/v1/subscriptions/no-such-subscription/access', gatewayToken())).status).toBe(404);
     });
+
+    it('refuses an id the database cannot hold with 400 naming subscriptionId, on every database', async () => {
+      for (const id of ['a%00b', 'x'.repeat(257)]) {
+        const answer = await harness.call('GET', `/api/am/usage/v1/subscriptions/${id}/access`, gatewayToken());
+        expect(answer.status).toBe(400);
+        expect(JSON.stringify(answer.body)).toContain('subscriptionId');
+      }
+    });
   });
 
   describe('invoice listings', () => {
