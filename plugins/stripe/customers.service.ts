@@ -44,16 +44,15 @@ export class CustomersService {
       }
       return { rowId: row.id, customer };
     }
-    const customer = await callStripe('create the platform customer', { subscriber: userId }, () =>
-      stripe.customers.create(
-        {
-          ...(email ? { email } : {}),
-          description: `Customer for ${userId}`,
-          metadata: { meterline_subscriber: userId, meterline_tenant: tenant.domain },
-        },
-        { idempotencyKey: idempotencyKey(tenant.domain, 'subscriber', userId, 'platform-customer') },
-      ),
-    );
+    const metadata = { meterline_subscriber: userId, meterline_tenant: tenant.domain };
+    const customer =
+      (await this.findEarlierCustomer(stripe, email, metadata)) ??
+      (await callStripe('create the platform customer', { subscriber: userId }, () =>
+        stripe.customers.create(
+          { ...(email ? { email } : {}), description: `Customer for ${userId}`, metadata },
+          { idempotencyKey: idempotencyKey(tenant.domain, 'subscriber', userId, 'platform-customer') },
+        ),
+      ));
     await this.probe('platform-customer-created');
     const rowId = await this.insertOrReuse(
       () => this.repository.insertPlatformCustomer(subscriberId, tenant.id, customer.id),
@@ -81,23 +80,23 @@ export class CustomersService {
       return { rowId: row.id, customerId: customer.id, defaultPaymentMethod: defaultPaymentMethodOf(customer) };
     }
 
-    const customer = await callStripe('create the shared customer', { account, application: subscription.application.uuid }, () =>
-      stripe.customers.create(
-        {
-          ...(platform.customer.email ? { email: platform.customer.email } : {}),
-          description: `Shared customer for ${subscription.application.name}/${subscription.subscriber.userId}`,
-          metadata: {
-            meterline_platform_customer: platform.customer.id,
-            meterline_application: subscription.application.uuid,
-            meterline_tenant: tenant.domain,
+    const email = platform.customer.email;
+    const identity = { meterline_application: subscription.application.uuid, meterline_provider: provider, meterline_tenant: tenant.domain };
+    const customer =
+      (await this.findEarlierCustomer(stripe, email, identity, account)) ??
+      (await callStripe('create the shared customer', { account, application: subscription.application.uuid }, () =>
+        stripe.customers.create(
+          {
+            ...(email ? { email } : {}),
+            description: `Shared customer for ${subscription.application.name}/${subscription.subscriber.userId}`,
+            metadata: { meterline_platform_customer: platform.customer.id, ...identity },
           },
-        },
-        {
-          stripeAccount: account,
-          idempotencyKey: idempotencyKey(tenant.domain, 'application', subscription.application.uuid, 'provider', provider, account, 'shared-customer'),
-        },
-      ),
-    );
+          {
+            stripeAccount: account,
+            idempotencyKey: idempotencyKey(tenant.domain, 'application', subscription.application.uuid, 'provider', provider, account, 'shared-customer'),
+          },
+        ),
+      ));
     await this.probe('shared-customer-created');
     const defaultPaymentMethod = await this.clonePaymentMethod(stripe, platform.customer, customer, account);
     const rowId = await this.insertOrReuse(
@@ -136,6 +135,29 @@ export class CustomersService {
       stripe.customers.update(shared.id, { invoice_settings: { default_payment_method: clone.id } }, { stripeAccount: account }),
     );
     return clone.id;
+  }
+
+  /**
+   * The customer an earlier attempt created but did not record (the process died between the
+   * create and the row insert): among the account's customers with this email, the one whose
+   * metadata names the same owner. Stripe's list is strongly consistent (its search is not), so a
+   * customer created a moment ago is found. Without an email nothing is listed (an unfiltered list
+   * is the whole account): the create's idempotency key is then the only protection, and it lasts
+   * Stripe's 24 hours.
+   */
+  private async findEarlierCustomer(
+    stripe: Stripe,
+    email: string | null | undefined,
+    owner: Record<string, string>,
+    account?: string,
+  ): Promise<Stripe.Customer | undefined> {
+    if (!email) return undefined;
+    return callStripe('look for a customer an earlier attempt created', { account, ...owner }, async () => {
+      for await (const customer of stripe.customers.list({ email, limit: 100 }, accountOption(account))) {
+        if (Object.entries(owner).every(([key, value]) => customer.metadata[key] === value)) return customer;
+      }
+      return undefined;
+    });
   }
 
   private async retrieveCustomer(stripe: Stripe, customerId: string, account?: string): Promise<Stripe.Customer | undefined> {

@@ -34,6 +34,18 @@ describe('customers', () => {
     const list = await stripe.customers.list({ email: 'unique@example.com' });
     expect(list.data.map((c) => c.id)).toEqual([customer.id]);
   });
+
+  // Stripe's API reference, List all customers, `email`: "A case-sensitive filter on the list based
+  // on the customer's email field. The value must be a string." An exact match: no other case, no
+  // prefix, and customers without an email are never listed.
+  it('filters by email case-sensitively and exactly', async () => {
+    const exact = await stripe.customers.create({ email: 'Case.Sensitive@example.com' });
+    await stripe.customers.create({ email: 'case.sensitive@example.com' });
+    await stripe.customers.create({ email: 'Case.Sensitive@example.com.au' });
+    await stripe.customers.create({});
+    const list = await stripe.customers.list({ email: 'Case.Sensitive@example.com', limit: 100 });
+    expect(list.data.map((c) => c.id)).toEqual([exact.id]);
+  });
 });
 
 describe('payment methods', () => {
