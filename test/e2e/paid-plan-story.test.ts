@@ -54,6 +54,8 @@ forEachTestDatabase((_kind, database) => {
     await platform.customers.update(platformCustomer.id, { invoice_settings: { default_payment_method: card.id } });
     await service.db('AM_MONETIZATION_PLATFORM_CUSTOMERS').insert({ SUBSCRIBER_ID: subscriberRow.SUBSCRIBER_ID, TENANT_ID: -1234, CUSTOMER_ID: platformCustomer.id });
 
+    // Deliveries wait until the story lets them go, so "before the first payment" is really before.
+    stripeServer.webhooks.pause();
     const subscribed = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
     expect(subscribed.status).toBe(201);
     const subscriptionId: string = subscribed.body.subscriptionId;
@@ -61,6 +63,7 @@ forEachTestDatabase((_kind, database) => {
     expect(await access(subscriptionId)).toMatchObject({ allowed: false, status: 'ON_HOLD' });
 
     // The first invoice (the base fee, in advance) is charged to the cloned card; its webhooks arrive.
+    stripeServer.webhooks.resume();
     await deliverWebhooks();
     expect(await access(subscriptionId)).toMatchObject({ allowed: true, status: 'UNBLOCKED' });
     let invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
