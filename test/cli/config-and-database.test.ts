@@ -200,10 +200,9 @@ describe('database mistakes and outages', () => {
       expect(serving.output()).not.toContain('\\n    at '); // nor one inside a JSON log line
       expect(serving.child.exitCode).toBeNull();
     } finally {
-      // SIGTERM in the middle of the retry loop ends it promptly and cleanly.
-      const started = Date.now();
+      // SIGTERM in the middle of the retry loop ends it cleanly. That it ends the pending delay
+      // at once (rather than after it) is proved with an injected sleep in serve-waits-for-database.
       expect(await serving.stop()).toBe(0);
-      expect(Date.now() - started).toBeLessThan(5_000);
     }
   });
 });

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { parseConfig } from '../../src/config/load';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { pingDatabase } from '../../src/db/connect';
+import type { Sleep } from '../../src/db/wait';
 import { migrationStatus } from '../../src/db/migrator';
 import { createLogger } from '../../src/logger';
 import { launchService, type LaunchedService, type ServiceOptions } from '../../src/service';
@@ -115,10 +116,24 @@ forEachTestDatabase((_kind, db) => {
     const { logger, lines } = capturingLogger();
     const config = parseConfig({ database: { apim_db: absent.apimDb } }, {}, 'test');
     try {
-      const service = await launchService({ config, logger, port: 0, ...absent.options });
-      await eventually('a failed attempt logged', () => lines.some((line) => line.includes('"database is not reachable; retrying"')));
-      await service.close(); // while waiting the first second's delay
+      // A delay that never ends by itself: only close() (its abort) can end it, so this test
+      // hangs, rather than passes late, if the shutdown waited for the delay.
+      const sleeps: Array<{ ms: number; aborted: boolean }> = [];
+      const sleep: Sleep = (ms, signal) =>
+        new Promise((_resolve, reject) => {
+          const entry = { ms, aborted: false };
+          sleeps.push(entry);
+          signal.addEventListener('abort', () => {
+            entry.aborted = true;
+            reject(signal.reason);
+          });
+        });
+      const service = await launchService({ config, logger, port: 0, sleep, ...absent.options });
+      await eventually('the first delay started', () => sleeps.length === 1);
+      await service.close();
       expect(await service.ready).toBe('closed');
+      expect(sleeps).toEqual([{ ms: 1_000, aborted: true }]);
+      expect(lines.filter((line) => line.includes('"database is not reachable; retrying"'))).toHaveLength(1);
       await expect(fetch(`${service.url}/health`)).rejects.toThrow();
     } finally {
       await absent.cleanup();
