@@ -4,8 +4,8 @@ import type { MeterlineConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
 import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
-import type { StripeServer } from '../stripe-server';
-import type { TestDatabase } from './databases';
+import { startStripeServer, type StripeServer } from '../stripe-server';
+import { forEachTestDatabase, type TestDatabase, type TestDatabaseKind } from './databases';
 
 /**
  * Meterline's REST API started in-process on a test database, with the Stripe engine pointed at
@@ -111,6 +111,35 @@ export async function startRestHarness(database: TestDatabase, stripeServer: Str
     },
     close: () => service.close(),
   };
+}
+
+/**
+ * Defines the file's tests once per test database, each with its own REST harness (a running
+ * service) on one local Stripe server shared by the file. `rest()` and `stripeServer()` are valid
+ * inside hooks and tests.
+ */
+export function forEachRestHarness(define: (rest: () => RestHarness, kind: TestDatabaseKind, stripeServer: () => StripeServer) => void): void {
+  let stripeServer: StripeServer | undefined;
+  beforeAll(async () => {
+    stripeServer = await startStripeServer({ port: 0 });
+  });
+  afterAll(() => stripeServer?.close());
+  forEachTestDatabase((kind, database) => {
+    let harness: RestHarness | undefined;
+    beforeAll(async () => {
+      harness = await startRestHarness(database(), stripeServer!);
+    });
+    afterAll(() => harness?.close());
+    define(
+      () => harness ?? fail('the REST harness is used before its beforeAll ran'),
+      kind,
+      () => stripeServer ?? fail('the Stripe server is used before its beforeAll ran'),
+    );
+  });
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 /** The scopes each role of the story needs. */

@@ -1,10 +1,8 @@
 import { API_BASE_PATHS, type AnyRoute } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
-import { forEachTestDatabase } from '../helpers/databases';
 import { createApi, createApplication, monetizedWorld, roleTokens, subscribe } from '../helpers/rest-fixtures';
-import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, startRestHarness, uniqueName, type RestHarness, type RestResponse } from '../helpers/rest-harness';
+import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, forEachRestHarness, uniqueName, type RestResponse } from '../helpers/rest-harness';
 import { Wso2ResponseValidator } from '../helpers/wso2-response-validator';
-import { startStripeServer, type StripeServer } from '../stripe-server';
 
 /**
  * Conformance: every response the REST API gives in a walk over all its routes — successes and
@@ -29,12 +27,6 @@ function routeOf(method: string, path: string): AnyRoute | undefined {
   });
 }
 
-let stripeServer: StripeServer;
-beforeAll(async () => {
-  stripeServer = await startStripeServer({ port: 0 });
-});
-afterAll(() => stripeServer.close());
-
 /**
  * WSO2's spec declares `content: {}` for getAPIMonetization's 200, while WSO2's implementation
  * answers an APIMonetizationInfo built from the tier → plan map (reference facts §3); Meterline
@@ -42,86 +34,83 @@ afterAll(() => stripeServer.close());
  */
 const validator = new Wso2ResponseValidator({ 'publisher GET /apis/{apiId}/monetization 200': 'APIMonetizationInfo' });
 
-forEachTestDatabase((_kind, database) => {
-  let rest: RestHarness;
+forEachRestHarness((rest) => {
   const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    rest = await startRestHarness(database(), stripeServer);
-    const call = rest.call.bind(rest);
-    rest.call = async (method, path, options) => {
+    const call = rest().call.bind(rest());
+    rest().call = async (method, path, options) => {
       const response = await call(method, path, options);
       const route = routeOf(method, path);
       if (route) exchanges.push({ route, method, path, response });
       return response;
     };
   });
-  afterAll(() => rest.close());
 
   it('walks every route, successes and errors', async () => {
-    const tokens = roleTokens(rest);
-    const world = await monetizedWorld(rest, tokens);
+    const tokens = roleTokens(rest());
+    const world = await monetizedWorld(rest(), tokens);
     const { admin, publisher, subscriber } = tokens;
     const policies = `${ADMIN}/throttling/policies/subscription`;
 
     // Admin
-    await rest.call('GET', policies, { token: admin });
-    await rest.call('GET', `${policies}/${world.gold.policyId}`, { token: admin });
-    await rest.call('PUT', `${policies}/${world.gold.policyId}`, { token: admin, body: policyBody(world.gold.policyName, { plan: 'FIXEDRATE', price: '10.00' }) });
-    const spare = await rest.call('POST', policies, { token: admin, body: policyBody(uniqueName('Spare'), { plan: 'DYNAMICRATE', price: '0.001' }) });
-    await rest.call('DELETE', `${policies}/${spare.body.policyId}`, { token: admin });
-    await rest.call('POST', policies, { token: admin, body: policyBody(uniqueName('Bad'), { plan: 'FIXEDRATE', price: '1.001' }) });
-    await rest.call('POST', policies, { token: admin, body: policyBody(world.gold.policyName) });
-    await rest.call('GET', `${policies}/missing`, { token: admin });
-    await rest.call('PUT', `${policies}/missing`, { token: admin, body: policyBody('missing') });
-    await rest.call('DELETE', `${policies}/missing`, { token: admin });
-    await rest.call('GET', policies, {});
+    await rest().call('GET', policies, { token: admin });
+    await rest().call('GET', `${policies}/${world.gold.policyId}`, { token: admin });
+    await rest().call('PUT', `${policies}/${world.gold.policyId}`, { token: admin, body: policyBody(world.gold.policyName, { plan: 'FIXEDRATE', price: '10.00' }) });
+    const spare = await rest().call('POST', policies, { token: admin, body: policyBody(uniqueName('Spare'), { plan: 'DYNAMICRATE', price: '0.001' }) });
+    await rest().call('DELETE', `${policies}/${spare.body.policyId}`, { token: admin });
+    await rest().call('POST', policies, { token: admin, body: policyBody(uniqueName('Bad'), { plan: 'FIXEDRATE', price: '1.001' }) });
+    await rest().call('POST', policies, { token: admin, body: policyBody(world.gold.policyName) });
+    await rest().call('GET', `${policies}/missing`, { token: admin });
+    await rest().call('PUT', `${policies}/missing`, { token: admin, body: policyBody('missing') });
+    await rest().call('DELETE', `${policies}/missing`, { token: admin });
+    await rest().call('GET', policies, {});
 
     // Publisher
-    await rest.call('GET', `${PUBLISHER}/apis`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/apis/${world.api.id}`, { token: publisher });
-    const draft = await createApi(rest, publisher, [world.free.policyName], { publish: false });
-    await rest.call('POST', `${PUBLISHER}/apis/${draft.id}/monetize`, { token: publisher, body: { enabled: true, properties: { ConnectedAccountKey: world.account } } });
-    await rest.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${draft.id}&action=Publish`, { token: publisher });
-    await rest.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${draft.id}&action=Publish`, { token: publisher });
-    await rest.call('POST', `${PUBLISHER}/apis/${draft.id}/monetize`, { token: publisher, body: { enabled: true, properties: {} } });
-    await rest.call('POST', `${PUBLISHER}/apis/missing/monetize`, { token: publisher, body: { enabled: true, properties: { ConnectedAccountKey: world.account } } });
-    await rest.call('GET', `${PUBLISHER}/apis/${world.api.id}/monetization`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/apis/missing/monetization`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/apis/${world.api.id}/revenue`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/apis/${draft.id}/revenue`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/subscriptions?apiId=${world.api.id}`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/subscriptions/${world.subscriptionId}/usage`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/subscriptions/missing/usage`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/settings`, { token: publisher });
-    await rest.call('POST', `${PUBLISHER}/apis`, { token: publisher, body: { name: 'x', version: '1', context: '/x', policies: ['Nope'] } });
-    await rest.call('GET', `${PUBLISHER}/apis`, { token: subscriber });
-    await rest.call('GET', `${PUBLISHER}/apis`, {});
-    await rest.call('GET', `${PUBLISHER}/apis/missing`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/subscriptions?apiId=missing`, { token: publisher });
-    await rest.call('GET', `${PUBLISHER}/settings`, { token: subscriber });
+    await rest().call('GET', `${PUBLISHER}/apis`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/apis/${world.api.id}`, { token: publisher });
+    const draft = await createApi(rest(), publisher, [world.free.policyName], { publish: false });
+    await rest().call('POST', `${PUBLISHER}/apis/${draft.id}/monetize`, { token: publisher, body: { enabled: true, properties: { ConnectedAccountKey: world.account } } });
+    await rest().call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${draft.id}&action=Publish`, { token: publisher });
+    await rest().call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${draft.id}&action=Publish`, { token: publisher });
+    await rest().call('POST', `${PUBLISHER}/apis/${draft.id}/monetize`, { token: publisher, body: { enabled: true, properties: {} } });
+    await rest().call('POST', `${PUBLISHER}/apis/missing/monetize`, { token: publisher, body: { enabled: true, properties: { ConnectedAccountKey: world.account } } });
+    await rest().call('GET', `${PUBLISHER}/apis/${world.api.id}/monetization`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/apis/missing/monetization`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/apis/${world.api.id}/revenue`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/apis/${draft.id}/revenue`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/subscriptions?apiId=${world.api.id}`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/subscriptions/${world.subscriptionId}/usage`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/subscriptions/missing/usage`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/settings`, { token: publisher });
+    await rest().call('POST', `${PUBLISHER}/apis`, { token: publisher, body: { name: 'x', version: '1', context: '/x', policies: ['Nope'] } });
+    await rest().call('GET', `${PUBLISHER}/apis`, { token: subscriber });
+    await rest().call('GET', `${PUBLISHER}/apis`, {});
+    await rest().call('GET', `${PUBLISHER}/apis/missing`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/subscriptions?apiId=missing`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/settings`, { token: subscriber });
 
     // Developer portal
-    await rest.call('GET', `${DEVPORTAL}/applications`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/applications/${world.applicationId}`, { token: subscriber });
-    const second = await createApplication(rest, subscriber);
-    await rest.call('POST', `${DEVPORTAL}/applications`, { token: subscriber, body: { name: 'dup-app', throttlingPolicy: 'Unlimited' } });
-    await rest.call('POST', `${DEVPORTAL}/applications`, { token: subscriber, body: { name: 'dup-app', throttlingPolicy: 'Unlimited' } });
-    const freeSub = await subscribe(rest, subscriber, second, world.api.id, world.free.policyName);
-    await rest.call('GET', `${DEVPORTAL}/subscriptions?applicationId=${world.applicationId}`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/subscriptions`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}/usage`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/subscriptions/${freeSub}/usage`, { token: subscriber });
-    await rest.call('POST', `${DEVPORTAL}/subscriptions`, { token: subscriber, body: { applicationId: second, apiId: world.api.id, throttlingPolicy: world.free.policyName } });
-    await rest.call('POST', `${DEVPORTAL}/subscriptions`, { token: subscriber, body: { applicationId: second, apiId: world.api.id, throttlingPolicy: 'Nope' } });
-    await rest.call('DELETE', `${DEVPORTAL}/subscriptions/${freeSub}`, { token: subscriber });
-    await rest.call('DELETE', `${DEVPORTAL}/subscriptions/${freeSub}`, { token: subscriber });
-    await rest.call('DELETE', `${DEVPORTAL}/applications/${second}`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/applications/${second}`, { token: subscriber });
-    await rest.call('POST', `${DEVPORTAL}/applications`, { token: subscriber, body: 'name=x', headers: { 'content-type': 'text/plain' } });
-    await rest.call('GET', `${DEVPORTAL}/applications?limit=-1`, { token: subscriber });
-    await rest.call('DELETE', `${DEVPORTAL}/applications/missing`, { token: subscriber });
-    await rest.call('GET', `${DEVPORTAL}/subscriptions/missing`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/applications`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/applications/${world.applicationId}`, { token: subscriber });
+    const second = await createApplication(rest(), subscriber);
+    await rest().call('POST', `${DEVPORTAL}/applications`, { token: subscriber, body: { name: 'dup-app', throttlingPolicy: 'Unlimited' } });
+    await rest().call('POST', `${DEVPORTAL}/applications`, { token: subscriber, body: { name: 'dup-app', throttlingPolicy: 'Unlimited' } });
+    const freeSub = await subscribe(rest(), subscriber, second, world.api.id, world.free.policyName);
+    await rest().call('GET', `${DEVPORTAL}/subscriptions?applicationId=${world.applicationId}`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/subscriptions`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}/usage`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/subscriptions/${freeSub}/usage`, { token: subscriber });
+    await rest().call('POST', `${DEVPORTAL}/subscriptions`, { token: subscriber, body: { applicationId: second, apiId: world.api.id, throttlingPolicy: world.free.policyName } });
+    await rest().call('POST', `${DEVPORTAL}/subscriptions`, { token: subscriber, body: { applicationId: second, apiId: world.api.id, throttlingPolicy: 'Nope' } });
+    await rest().call('DELETE', `${DEVPORTAL}/subscriptions/${freeSub}`, { token: subscriber });
+    await rest().call('DELETE', `${DEVPORTAL}/subscriptions/${freeSub}`, { token: subscriber });
+    await rest().call('DELETE', `${DEVPORTAL}/applications/${second}`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/applications/${second}`, { token: subscriber });
+    await rest().call('POST', `${DEVPORTAL}/applications`, { token: subscriber, body: 'name=x', headers: { 'content-type': 'text/plain' } });
+    await rest().call('GET', `${DEVPORTAL}/applications?limit=-1`, { token: subscriber });
+    await rest().call('DELETE', `${DEVPORTAL}/applications/missing`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/subscriptions/missing`, { token: subscriber });
 
     expect(exchanges.length).toBeGreaterThan(50);
   });
