@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscriptionPolicy, TenantRef } from '../domain/model';
+import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import type { Monetization } from '../monetization/monetization';
 import { GatewayError } from './errors';
@@ -36,7 +37,7 @@ export class PoliciesService {
       await this.repository.insert(tenant, policy.uuid, input);
     } catch (error) {
       // A concurrent request with the same name won the unique key.
-      if (await this.repository.findByName(tenant, input.name)) {
+      if (isUniqueViolation(error) && (await this.repository.findByName(tenant, input.name))) {
         throw new GatewayError('CONFLICT', `A subscription policy named ${input.name} already exists`, { field: 'policyName' });
       }
       throw error;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { TenantRef } from '../domain/model';
+import { isUniqueViolation } from '../db/errors';
 import { insertReturningId } from '../db/insert-returning-id';
 import type { SubscriberRecord } from './model';
 
@@ -26,6 +27,7 @@ export class SubscribersRepository {
       );
       return { id, userId, email, tenant };
     } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
       const concurrent = await this.find(tenant, userId);
       if (concurrent) return concurrent;
       throw error;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/errors';
 import { BILLING_CYCLES, type SubscriptionRef } from '../domain/model';
 import type { Monetization } from '../monetization/monetization';
 import type { CycleSpec } from './windows';
@@ -42,6 +43,8 @@ export class BillingCycles {
         FETCHED_AT: now,
       });
     } catch (error) {
+      // Another fetch of the same subscription stored it first: the engine's answer is the same.
+      if (!isUniqueViolation(error)) throw error;
       if (!(await this.db(CYCLE_TABLE).where({ SUBSCRIPTION_UUID: subscription.uuid }).first('SUBSCRIPTION_UUID'))) throw error;
     }
     return spec;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { dialectOf, type Dialect } from '../db/dialect';
+import { isDeadlock, isUniqueViolation } from '../db/errors';
 import type { NotBillableReason } from './subscription-lookup';
 
 type Db = Knex | Knex.Transaction;
@@ -242,6 +243,7 @@ const insertEachRow: InsertNew = async (db, rows) => {
       await db(EVENT_TABLE).insert(row);
       stored.add(keyOfRow(row));
     } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
       const exists = await db(EVENT_TABLE).where({ TENANT_DOMAIN: row.TENANT_DOMAIN, EVENT_ID: row.EVENT_ID }).first('SEQ');
       if (!exists) throw error;
     }
@@ -253,16 +255,15 @@ const insertEachRow: InsertNew = async (db, rows) => {
  * Runs one insert statement again when the database chose it as a deadlock victim (it was rolled
  * back whole, so running it again is safe). Sorted rows should leave no cycle to break; this is
  * the safety net for lock interactions outside our control, e.g. InnoDB's gap locks, whose order
- * follows the column's collation rather than ours. Decided by the driver's error code:
- * PostgreSQL 40P01, MySQL/MariaDB 1213.
+ * follows the column's collation rather than ours. Decided by the driver's error code
+ * (src/db/errors.ts).
  */
 async function retryOnDeadlock<T>(statement: () => PromiseLike<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await statement();
     } catch (error) {
-      const { code, errno } = error as { code?: unknown; errno?: unknown };
-      if (attempt >= attempts || !(code === '40P01' || errno === 1213)) throw error;
+      if (attempt >= attempts || !isDeadlock(error)) throw error;
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/errors';
 
 type Db = Knex | Knex.Transaction;
 
@@ -214,6 +215,7 @@ export class JobStore {
     try {
       await this.db(table).insert(row);
     } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
       if (!(await this.db(table).where({ ID: JOB_ID }).first('ID'))) throw error;
     }
   }

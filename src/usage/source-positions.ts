@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/errors';
 
 type Db = Knex | Knex.Transaction;
 
@@ -26,6 +27,7 @@ export class SourcePositions {
       } catch (error) {
         // A concurrent first freeze inserted the row: the primary key refused ours. The lease
         // makes this impossible in practice; if it happens, this transaction is rolled back.
+        if (!isUniqueViolation(error)) throw error;
         if (await this.read(source)) return false;
         throw error;
       }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dbErrorKind, type DbErrorKind } from '../../src/db/errors';
 import type { TestDatabaseKind } from '../helpers/databases';
 
 /**
@@ -148,32 +149,22 @@ async function idOf(knex: Knex, table: string, column: string, where: Record<str
   return Number(id);
 }
 
-/**
- * The driver error codes that mean a constraint rejected the write (by class, not message text).
- * MySQL by errno: mysql2 names MariaDB's 4025 (CHECK failed) after an unrelated MySQL error.
- */
-const VIOLATION_CODES: Record<TestDatabaseKind, Record<'unique' | 'foreignKey' | 'check', readonly string[]>> = {
-  sqlite: {
-    unique: ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'],
-    foreignKey: ['SQLITE_CONSTRAINT_FOREIGNKEY'],
-    check: ['SQLITE_CONSTRAINT_CHECK'],
-  },
-  postgres: { unique: ['23505'], foreignKey: ['23503'], check: ['23514'] },
-  // 1062 duplicate entry, 1452 no referenced row, 4025 MariaDB CHECK failed (3819 on MySQL).
-  mysql: { unique: ['1062'], foreignKey: ['1452'], check: ['4025', '3819'] },
+const VIOLATIONS: Partial<Record<DbErrorKind, 'unique' | 'foreignKey' | 'check'>> = {
+  UNIQUE_VIOLATION: 'unique',
+  FOREIGN_KEY_VIOLATION: 'foreignKey',
+  CHECK_VIOLATION: 'check',
 };
 
-export async function violationOf(kind: TestDatabaseKind, write: Promise<unknown>): Promise<'unique' | 'foreignKey' | 'check' | 'none' | string> {
+/** Which constraint rejected the write, as src/db/errors.ts classifies the driver's error. */
+export async function violationOf(_kind: TestDatabaseKind, write: Promise<unknown>): Promise<'unique' | 'foreignKey' | 'check' | 'none' | string> {
   try {
     await write;
     return 'none';
   } catch (error) {
+    const kind = dbErrorKind(error);
+    const violation = kind === undefined ? undefined : VIOLATIONS[kind];
+    if (violation) return violation;
     const { code, errno } = error as { code?: unknown; errno?: unknown };
-    const reported = String(kind === 'mysql' ? errno : code);
-    const codes = VIOLATION_CODES[kind];
-    for (const violation of ['unique', 'foreignKey', 'check'] as const) {
-      if (codes[violation].includes(reported)) return violation;
-    }
-    return `other error ${reported}: ${(error as Error).message}`;
+    return `other error ${String(errno ?? code)}: ${(error as Error).message}`;
   }
 }
