@@ -3,6 +3,8 @@ import type {
   ApiRevenue,
   BillingCycleInfo,
   BillingPlanChange,
+  EngineCustomerFound,
+  EngineCustomerRepair,
   EngineDependencies,
   EngineSubscriptionFound,
   EngineSubscriptionRecord,
@@ -15,6 +17,7 @@ import type {
   UsageReportOutcome,
 } from '../../src/monetization/monetization';
 import { ApiPlanCopies } from './api-plans.service';
+import { CustomerReconcileService } from './customer-reconcile.service';
 import { CustomersService } from './customers.service';
 import { InvoicesService } from './invoices.service';
 import { PlansService } from './plans.service';
@@ -35,6 +38,7 @@ export class StripeMonetization implements Monetization {
   private readonly invoices: InvoicesService;
   private readonly usage: UsageService;
   private readonly repository: StripeRepository;
+  private readonly customerReconcile: CustomerReconcileService;
 
   /** `probe`: tests only, to stop the subscription workflows after a chosen step (see `WorkflowProbe`). */
   constructor(options: StripeOptions, dependencies: EngineDependencies, probe?: WorkflowProbe) {
@@ -46,6 +50,7 @@ export class StripeMonetization implements Monetization {
     this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository, probe), options, dependencies.logger, dependencies.clock, probe);
     this.invoices = new InvoicesService(clients, repository);
     this.usage = new UsageService(clients, repository);
+    this.customerReconcile = new CustomerReconcileService(clients, repository, dependencies.tenants);
   }
 
   createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
@@ -114,5 +119,13 @@ export class StripeMonetization implements Monetization {
 
   cancelEngineSubscription(found: EngineSubscriptionFound): Promise<void> {
     return this.subscriptions.cancelFound(found);
+  }
+
+  listEngineCustomers(tenant: TenantRef): Promise<EngineCustomerFound[]> {
+    return this.customerReconcile.list(tenant);
+  }
+
+  repairEngineCustomer(found: EngineCustomerFound): Promise<EngineCustomerRepair> {
+    return this.customerReconcile.repair(found);
   }
 }

@@ -29,6 +29,19 @@ export interface SharedCustomerRow {
   parentId: number | null;
 }
 
+export interface PlatformCustomerRecord {
+  id: number;
+  customerId: string;
+  userId: string;
+}
+
+export interface SharedCustomerRecord {
+  id: number;
+  customerId: string;
+  applicationUuid: string;
+  provider: string;
+}
+
 export interface MonetizedSubscriptionRow {
   id: number;
   apiId: number;
@@ -191,7 +204,7 @@ export class StripeRepository {
     provider: string,
     tenantId: number,
     customerId: string,
-    parentId: number,
+    parentId: number | null,
   ): Promise<number> {
     return insertReturningId(
       this.db,
@@ -199,6 +212,79 @@ export class StripeRepository {
       { APPLICATION_ID: applicationId, API_PROVIDER: provider, TENANT_ID: tenantId, SHARED_CUSTOMER_ID: customerId, PARENT_CUSTOMER_ID: parentId },
       'ID',
     );
+  }
+
+  /** Every platform-customer record of a tenant, with the subscriber it belongs to. */
+  async platformCustomersOfTenant(tenantId: number): Promise<PlatformCustomerRecord[]> {
+    const rows = await this.db('AM_MONETIZATION_PLATFORM_CUSTOMERS as pc')
+      .join('AM_SUBSCRIBER as s', 's.SUBSCRIBER_ID', 'pc.SUBSCRIBER_ID')
+      .where({ 'pc.TENANT_ID': tenantId })
+      .select('pc.ID', 'pc.CUSTOMER_ID', 's.USER_ID');
+    return rows.map((row) => ({ id: Number(row.ID), customerId: String(row.CUSTOMER_ID), userId: String(row.USER_ID) }));
+  }
+
+  /** Every shared-customer record of a tenant. */
+  async sharedCustomersOfTenant(tenantId: number): Promise<SharedCustomerRecord[]> {
+    const rows = await this.db('AM_MONETIZATION_SHARED_CUSTOMERS as sc')
+      .join('AM_APPLICATION as a', 'a.APPLICATION_ID', 'sc.APPLICATION_ID')
+      .where({ 'sc.TENANT_ID': tenantId })
+      .select('sc.ID', 'sc.SHARED_CUSTOMER_ID', 'a.UUID', 'sc.API_PROVIDER');
+    return rows.map((row) => ({ id: Number(row.ID), customerId: String(row.SHARED_CUSTOMER_ID), applicationUuid: String(row.UUID), provider: String(row.API_PROVIDER) }));
+  }
+
+  /** The shared-customer record naming a Stripe customer, if any. */
+  async sharedCustomerRowOf(customerId: string, tenantId: number): Promise<SharedCustomerRecord | undefined> {
+    return (await this.sharedCustomersOfTenant(tenantId)).find((row) => row.customerId === customerId);
+  }
+
+  /** Whether the gateway has a subscription (AM_SUBSCRIPTION) with this UUID. */
+  async gatewaySubscriptionExists(subscriptionUuid: string): Promise<boolean> {
+    return (await this.db('AM_SUBSCRIPTION').where({ UUID: subscriptionUuid }).first('UUID')) !== undefined;
+  }
+
+  /** The platform-customer record naming a Stripe customer, if any. */
+  async platformCustomerRowOf(customerId: string, tenantId: number): Promise<PlatformCustomerRecord | undefined> {
+    return (await this.platformCustomersOfTenant(tenantId)).find((row) => row.customerId === customerId);
+  }
+
+  /** Billed subscriptions (AM_MONETIZATION_SUBSCRIPTIONS) charged through a shared-customer record. */
+  async billedSubscriptionsOfSharedCustomer(sharedRowId: number): Promise<string[]> {
+    const rows = await this.db('AM_MONETIZATION_SUBSCRIPTIONS').where({ SHARED_CUSTOMER_ID: sharedRowId }).select('SUBSCRIPTION_ID');
+    return rows.map((row: { SUBSCRIPTION_ID: unknown }) => String(row.SUBSCRIPTION_ID));
+  }
+
+  /** Billed subscriptions charged through a shared customer whose parent is this platform-customer record. */
+  async billedSubscriptionsOfPlatformCustomer(platformRowId: number): Promise<string[]> {
+    const rows = await this.db('AM_MONETIZATION_SUBSCRIPTIONS as ms')
+      .join('AM_MONETIZATION_SHARED_CUSTOMERS as sc', 'sc.ID', 'ms.SHARED_CUSTOMER_ID')
+      .where({ 'sc.PARENT_CUSTOMER_ID': platformRowId })
+      .select('ms.SUBSCRIPTION_ID');
+    return rows.map((row: { SUBSCRIPTION_ID: unknown }) => String(row.SUBSCRIPTION_ID));
+  }
+
+  /**
+   * Forgets a platform-customer record whose Stripe customer is gone; shared customers made
+   * from it keep their own record, without a parent (the column allows none).
+   */
+  async forgetPlatformCustomer(platformRowId: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const used = await tx('AM_MONETIZATION_SUBSCRIPTIONS as ms')
+        .join('AM_MONETIZATION_SHARED_CUSTOMERS as sc', 'sc.ID', 'ms.SHARED_CUSTOMER_ID')
+        .where({ 'sc.PARENT_CUSTOMER_ID': platformRowId })
+        .first('ms.ID');
+      if (used) throw new Error(`platform customer record ${platformRowId} became used by a billed subscription`);
+      await tx('AM_MONETIZATION_SHARED_CUSTOMERS').where({ PARENT_CUSTOMER_ID: platformRowId }).update({ PARENT_CUSTOMER_ID: null });
+      await tx('AM_MONETIZATION_PLATFORM_CUSTOMERS').where({ ID: platformRowId }).delete();
+    });
+  }
+
+  /** Forgets a shared-customer record whose Stripe customer is gone and that no billed subscription uses. */
+  async forgetSharedCustomer(sharedRowId: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const used = await tx('AM_MONETIZATION_SUBSCRIPTIONS').where({ SHARED_CUSTOMER_ID: sharedRowId }).first('ID');
+      if (used) throw new Error(`shared customer record ${sharedRowId} became used by a billed subscription`);
+      await tx('AM_MONETIZATION_SHARED_CUSTOMERS').where({ ID: sharedRowId }).delete();
+    });
   }
 
   // --- subscriptions -------------------------------------------------------------------------

@@ -79,6 +79,15 @@ export class FreeMonetization implements Monetization {
   }
 
   async cancelEngineSubscription(): Promise<void> {}
+
+  async listEngineCustomers(): Promise<never[]> {
+    return [];
+  }
+
+  /** Never called: the free engine makes no customers, so `listEngineCustomers` finds none. */
+  async repairEngineCustomer(): Promise<never> {
+    throw new MonetizationError('NOT_FOUND', 'the free engine makes no customers');
+  }
 }
 
 export const freeEngine: MonetizationEngineFactory = {

@@ -118,6 +118,38 @@ export interface Monetization {
   cancelEngineSubscription(found: EngineSubscriptionFound): Promise<void>;
 
   /**
+   * The engine's customers that Meterline made and Meterline's customer records disagree about,
+   * for a tenant, both ways (Stripe: in the platform account and in every connected account the
+   * tenant's APIs and subscriptions use, found by listing each account and reading Meterline's
+   * metadata, so a customer without an e-mail is found too):
+   * - `UNRECORDED_ENGINE_CUSTOMER`: the engine has a customer Meterline made (a subscribe killed
+   *   between creating it and recording it) and Meterline has no record naming it;
+   * - `DANGLING_CUSTOMER_RECORD`: Meterline's record names a customer the engine no longer has
+   *   (deleted in the dashboard).
+   * Each comes with what `repairEngineCustomer` would do now. Engines that bill nothing return none.
+   *
+   * @example await engine.listEngineCustomers({ domain: 'carbon.super', id: -1234 })
+   *   // → [{ kind: 'UNRECORDED_ENGINE_CUSTOMER', engineCustomerId: 'cus_Q…', account: null,
+   *   //      owner: 'subscriber alice', plan: { action: 'ADOPT', reason: '…', needsHuman: false }, … }]
+   */
+  listEngineCustomers(tenant: TenantRef): Promise<EngineCustomerFound[]>;
+
+  /**
+   * Repairs one customer `listEngineCustomers` found, deciding again on the state it finds now
+   * (it may have changed since the listing), money first:
+   * - ADOPT: its owner (the subscriber, or the application and API provider) still exists and
+   *   has no customer recorded for that account: it is recorded, so it is never created twice;
+   * - DELETE: nothing in Meterline refers to it, it has no live engine subscription, no open
+   *   invoice and no balance: it is deleted in the engine;
+   * - FORGET_RECORD: a dangling record no billed subscription uses is forgotten (the next
+   *   subscribe makes a new customer);
+   * - LEAVE: nothing changes, with the reason: a live engine subscription (the orphan-subscription
+   *   pass cancels it when its Meterline subscription is gone), or a state a human must judge
+   *   (`needsHuman`: open invoices, a balance, a dangling record billed subscriptions still use).
+   */
+  repairEngineCustomer(found: EngineCustomerFound): Promise<EngineCustomerRepair>;
+
+  /**
    * For engines that push billing events (Stripe's webhooks): verifies a raw delivery with the
    * tenant's secret and translates it into a Meterline billing event. Engines without push
    * events leave it out, and Meterline then has no webhook endpoint for them.
@@ -144,6 +176,31 @@ export interface EngineSubscriptionFound {
   applicationUuid: string | null;
   /** The engine's own status, e.g. `active`, `past_due`. */
   status: string;
+}
+
+/** A customer Meterline's records and the engine disagree about (see `listEngineCustomers`). */
+export interface EngineCustomerFound {
+  kind: 'UNRECORDED_ENGINE_CUSTOMER' | 'DANGLING_CUSTOMER_RECORD';
+  engineCustomerId: string;
+  /** The engine account holding it; null for the tenant's platform account, or for a dangling record found in no account. */
+  account: string | null;
+  /** PLATFORM: the subscriber's customer in the platform account; SHARED: an application's customer in a provider's connected account. */
+  role: 'PLATFORM' | 'SHARED';
+  tenantDomain: string;
+  /** Whose customer it is, for people: e.g. `subscriber alice`, `application 7f3c… of provider pat`. */
+  owner: string;
+  /** When the engine created it; null for a dangling record. */
+  created: Date | null;
+  /** What `repairEngineCustomer` would do, as decided when it was listed. */
+  plan: EngineCustomerRepair;
+}
+
+/** What `repairEngineCustomer` does (or did) with a customer, and why, in words for people. */
+export interface EngineCustomerRepair {
+  action: 'ADOPT' | 'DELETE' | 'FORGET_RECORD' | 'LEAVE';
+  reason: string;
+  /** LEAVE only: nothing Meterline may do safely; a person must look. */
+  needsHuman: boolean;
 }
 
 /** A subscription's billing periods: [anchor + n·interval, anchor + (n+1)·interval). */

@@ -10,7 +10,8 @@ import { reconcile } from './reconcile';
 /**
  * `meterline reconcile [--dry-run]`: one line per finding on stdout, with what was done (see
  * `reconcile`), then a summary. Exit 0 when every finding was repaired (or, with --dry-run, only
- * listed), 1 when a repair failed.
+ * listed), 1 when a repair failed or a finding needs a human (e.g. an orphan customer with open
+ * invoices), in a dry run too, so a scheduler or a script notices.
  */
 export async function reconcileCommand(config: MeterlineConfig, logger: Logger, options: { dryRun: boolean; out?: NodeJS.WritableStream; clock?: () => Date }): Promise<number> {
   const out = options.out ?? process.stdout;
@@ -22,9 +23,11 @@ export async function reconcileCommand(config: MeterlineConfig, logger: Logger, 
     const findings = await reconcile({ db, engine, config, logger, ...(options.clock ? { clock: options.clock } : {}) }, { dryRun: options.dryRun });
     for (const finding of findings) out.write(`${finding.line}\n`);
     const failed = findings.filter((f) => f.failed).length;
+    const human = findings.filter((f) => f.needsHuman).length;
     const verb = options.dryRun ? 'listed (dry run: nothing changed)' : 'repaired';
-    out.write(findings.length === 0 ? 'reconcile: nothing to repair\n' : `reconcile: ${findings.length - failed} finding(s) ${verb}, ${failed} failed\n`);
-    return failed === 0 ? 0 : 1;
+    const needHuman = human === 0 ? '' : `, ${human} need a human`;
+    out.write(findings.length === 0 ? 'reconcile: nothing to repair\n' : `reconcile: ${findings.length - failed - human} finding(s) ${verb}, ${failed} failed${needHuman}\n`);
+    return failed === 0 && human === 0 ? 0 : 1;
   } finally {
     await db.destroy();
   }

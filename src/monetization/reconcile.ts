@@ -6,7 +6,7 @@ import { createGateway } from '../gateway/gateway';
 import { SubscriptionsRepository } from '../gateway/subscriptions.repository';
 import { utcTimestamp } from '../gateway/time';
 import type { Logger } from '../logger';
-import type { Monetization } from './monetization';
+import type { EngineCustomerFound, EngineCustomerRepair, Monetization } from './monetization';
 import { tenantDirectoryFrom } from './tenant-directory';
 
 /**
@@ -17,12 +17,17 @@ import { tenantDirectoryFrom } from './tenant-directory';
 export const UNFINISHED_GRACE_SECONDS = 15 * 60;
 
 export interface ReconcileFinding {
-  kind: 'ORPHAN_ENGINE_SUBSCRIPTION' | 'UNFINISHED_SUBSCRIPTION';
+  kind: 'ORPHAN_ENGINE_SUBSCRIPTION' | 'UNFINISHED_SUBSCRIPTION' | 'UNRECORDED_ENGINE_CUSTOMER' | 'DANGLING_CUSTOMER_RECORD';
   tenantDomain: string;
+  /** The Meterline subscription concerned; empty for customer findings. */
   subscriptionUuid: string;
+  /** The engine customer concerned; empty for subscription findings. */
+  engineCustomerId: string;
   /** One line: what was found and what was done (or, in a dry run, would be). */
   line: string;
   failed: boolean;
+  /** Left alone because only a person can judge it safely (e.g. open invoices): reported, not repaired. */
+  needsHuman: boolean;
 }
 
 export interface ReconcileDependencies {
@@ -44,6 +49,14 @@ export interface ReconcileDependencies {
  * - an **orphan engine subscription**: a live engine subscription Meterline made (its metadata
  *   names a Meterline subscription) whose Meterline subscription does not exist. It is cancelled
  *   with a final invoice and the engine forgets it.
+ * - an **unrecorded engine customer**: a customer Meterline made (a subscribe killed between
+ *   creating and recording it), older than `graceSeconds`, that no record names: adopted when its
+ *   owner exists without a customer, deleted when nothing refers to it and no money hangs on it,
+ *   else left with the reason (see `Monetization.repairEngineCustomer`). This pass runs after the
+ *   subscription passes, so a customer whose orphan subscription was just cancelled is deleted in
+ *   the same run.
+ * - a **dangling customer record**: a record naming a customer the engine no longer has: forgotten
+ *   when no billed subscription uses it, else reported as needing a human.
  * With `dryRun` nothing changes. A failed repair is reported and the others go on.
  */
 export async function reconcile(dependencies: ReconcileDependencies, options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]> {
@@ -65,7 +78,7 @@ export async function reconcile(dependencies: ReconcileDependencies, options: { 
       await act(what, options.dryRun, 'would cancel what the billing engine made for it and remove it', async () => {
         const removed = await gateway.subscriptions.removeUnfinished(row.uuid, { domain: tenant.domain, id: tenant.id });
         return removed ? 'cancelled what the billing engine made for it and removed it' : 'left alone: it changed meanwhile';
-      }).then((done) => ({ kind: 'UNFINISHED_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: row.uuid, ...done })),
+      }).then((done) => ({ kind: 'UNFINISHED_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: row.uuid, engineCustomerId: '', needsHuman: false, ...done })),
     );
   }
 
@@ -78,8 +91,10 @@ export async function reconcile(dependencies: ReconcileDependencies, options: { 
         kind: 'ORPHAN_ENGINE_SUBSCRIPTION',
         tenantDomain: tenant.domain,
         subscriptionUuid: '',
+        engineCustomerId: '',
         line: `tenant ${tenant.domain}: could not list the billing engine's subscriptions: ${messageOf(error)}`,
         failed: true,
+        needsHuman: false,
       });
       continue;
     }
@@ -91,11 +106,61 @@ export async function reconcile(dependencies: ReconcileDependencies, options: { 
         await act(what, options.dryRun, 'would cancel it with a final invoice', async () => {
           await engine.cancelEngineSubscription(subscription);
           return 'cancelled it with a final invoice';
-        }).then((done) => ({ kind: 'ORPHAN_ENGINE_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: subscription.subscriptionUuid, ...done })),
+        }).then((done) => ({ kind: 'ORPHAN_ENGINE_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: subscription.subscriptionUuid, engineCustomerId: '', needsHuman: false, ...done })),
       );
     }
   }
+
+  const createdBefore = new Date(clock().getTime() - graceSeconds * 1000);
+  for (const tenant of tenants.all()) findings.push(...(await reconcileCustomers(engine, { domain: tenant.domain, id: tenant.id }, createdBefore, options.dryRun)));
   return findings;
+}
+
+/** The customer pass for one tenant; customers created after `createdBefore` may belong to a subscribe still running. */
+async function reconcileCustomers(engine: Monetization, tenant: { domain: string; id: number }, createdBefore: Date, dryRun: boolean): Promise<ReconcileFinding[]> {
+  let found: EngineCustomerFound[];
+  try {
+    found = await engine.listEngineCustomers(tenant);
+  } catch (error) {
+    const line = `tenant ${tenant.domain}: could not list the billing engine's customers: ${messageOf(error)}`;
+    return [{ kind: 'UNRECORDED_ENGINE_CUSTOMER', tenantDomain: tenant.domain, subscriptionUuid: '', engineCustomerId: '', line, failed: true, needsHuman: false }];
+  }
+  const findings: ReconcileFinding[] = [];
+  for (const customer of found) {
+    if (customer.created !== null && customer.created > createdBefore) continue;
+    const what = describeCustomer(customer);
+    const base = { kind: customer.kind, tenantDomain: tenant.domain, subscriptionUuid: '', engineCustomerId: customer.engineCustomerId };
+    if (dryRun) {
+      findings.push({ ...base, line: `${what}: ${customerAction(customer.plan, true)} (dry run)`, failed: false, needsHuman: customer.plan.needsHuman });
+      continue;
+    }
+    try {
+      const done = await engine.repairEngineCustomer(customer);
+      findings.push({ ...base, line: `${what}: ${customerAction(done, false)}`, failed: false, needsHuman: done.needsHuman });
+    } catch (error) {
+      findings.push({ ...base, line: `${what}: repair failed: ${messageOf(error)}`, failed: true, needsHuman: false });
+    }
+  }
+  return findings;
+}
+
+function describeCustomer(customer: EngineCustomerFound): string {
+  const where = customer.account ?? (customer.role === 'PLATFORM' ? 'the platform account' : null);
+  if (customer.kind === 'UNRECORDED_ENGINE_CUSTOMER') {
+    return `unrecorded engine customer ${customer.engineCustomerId} in ${where} (tenant ${customer.tenantDomain}, ${customer.owner}, created ${customer.created?.toISOString() ?? '?'}, no Meterline record names it)`;
+  }
+  const gone = where ? `gone from ${where}` : 'in no account Meterline uses';
+  return `dangling customer record ${customer.engineCustomerId} (tenant ${customer.tenantDomain}, ${customer.owner}, ${gone})`;
+}
+
+function customerAction(repair: EngineCustomerRepair, wouldBe: boolean): string {
+  const verb = {
+    ADOPT: wouldBe ? 'would record it for its owner' : 'recorded it for its owner',
+    DELETE: wouldBe ? 'would delete it' : 'deleted it',
+    FORGET_RECORD: wouldBe ? 'would forget the record' : 'forgot the record',
+    LEAVE: repair.needsHuman ? 'left alone, needs a human' : 'left alone',
+  }[repair.action];
+  return `${verb}: ${repair.reason}`;
 }
 
 async function act(what: string, dryRun: boolean, wouldDo: string, repair: () => Promise<string>): Promise<{ line: string; failed: boolean }> {
@@ -123,8 +188,8 @@ export function scheduleReconcile(expression: string, dependencies: ReconcileDep
   const task = cron.schedule(expression, async () => {
     try {
       for (const finding of await reconcile(dependencies, { dryRun: false })) {
-        const log = finding.failed ? logger.error.bind(logger) : logger.warn.bind(logger);
-        log({ reconcile: finding.kind, subscription: finding.subscriptionUuid }, finding.line);
+        const log = finding.failed || finding.needsHuman ? logger.error.bind(logger) : logger.warn.bind(logger);
+        log({ reconcile: finding.kind, subscription: finding.subscriptionUuid || undefined, customer: finding.engineCustomerId || undefined }, finding.line);
       }
     } catch (error) {
       logger.error({ err: error }, 'scheduled reconcile could not run');
