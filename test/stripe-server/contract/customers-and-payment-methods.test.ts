@@ -48,6 +48,53 @@ describe('customers', () => {
   });
 });
 
+// Stripe's API reference, List all customers (https://docs.stripe.com/api/customers/list): "The
+// customers are returned sorted by creation date, with the most recent customers appearing
+// first"; `limit` 1-100 (default 10), `starting_after` an object ID cursor, and `has_more` as in
+// https://docs.stripe.com/api/pagination. With the `Stripe-Account` header the request acts on
+// that connected account (https://docs.stripe.com/connect/authentication), so a connected
+// account's customers are listed only there. The SDK's auto-pagination follows `has_more` and
+// `starting_after` (https://docs.stripe.com/api/pagination/auto).
+describe('listing customers per account', () => {
+  let platform: Stripe;
+  let account: string;
+
+  beforeAll(async () => {
+    platform = harness.client(`sk_test_customer_lists_${process.pid}`);
+    account = (await platform.accounts.create({ type: 'express' })).id;
+  });
+
+  it("lists a connected account's customers only with its Stripe-Account header, newest first", async () => {
+    const own = await platform.customers.create({ email: 'platform@example.com' });
+    const first = await platform.customers.create({ metadata: { n: '1' } }, { stripeAccount: account });
+    const second = await platform.customers.create({ metadata: { n: '2' } }, { stripeAccount: account });
+    const inAccount = await platform.customers.list({ limit: 100 }, { stripeAccount: account });
+    expect(inAccount.data.map((c) => c.id)).toEqual([second.id, first.id]);
+    const onPlatform = await platform.customers.list({ limit: 100 });
+    expect(onPlatform.data.map((c) => c.id)).toEqual([own.id]);
+  });
+
+  it('pages with limit, starting_after and has_more, and auto-pagination walks every page', async () => {
+    const other = (await platform.accounts.create({ type: 'express' })).id;
+    const made: string[] = [];
+    for (let i = 0; i < 3; i += 1) made.unshift((await platform.customers.create({}, { stripeAccount: other })).id);
+    const page = await platform.customers.list({ limit: 2 }, { stripeAccount: other });
+    expect(page).toMatchObject({ object: 'list', url: '/v1/customers', has_more: true });
+    expect(page.data.map((c) => c.id)).toEqual(made.slice(0, 2));
+    const rest = await platform.customers.list({ limit: 2, starting_after: page.data[1]!.id }, { stripeAccount: other });
+    expect(rest).toMatchObject({ has_more: false });
+    expect(rest.data.map((c) => c.id)).toEqual(made.slice(2));
+    const walked: string[] = [];
+    for await (const customer of platform.customers.list({ limit: 1 }, { stripeAccount: other })) walked.push(customer.id);
+    expect(walked).toEqual(made);
+  });
+
+  it('refuses a limit above 100', async () => {
+    const error = await failureOf(platform.customers.list({ limit: 101 }, { stripeAccount: account }));
+    expect(error).toMatchObject({ statusCode: 400, param: 'limit' });
+  });
+});
+
 describe('payment methods', () => {
   it('creates a card payment method from a test token', async () => {
     const pm = await stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_visa' } });
