@@ -3,6 +3,7 @@ import type { TenantRef } from '../../src/domain/model';
 import {
   MonetizationError,
   type EngineCustomerFound,
+  type EngineCustomerListing,
   type EngineCustomerRepair,
   type TenantDirectory,
 } from '../../src/monetization/monetization';
@@ -19,6 +20,9 @@ interface Assessment {
   plan: EngineCustomerRepair;
   adopt?: () => Promise<'ADOPTED' | 'TAKEN'>;
 }
+
+/** A platform record whose customer the platform account never had: a changed platform key, a restored database? Not Meterline's to decide. */
+const PLATFORM_NEVER_HAD_IT = "the tenant's platform account has never had this customer (was the platform key changed to another Stripe account?)";
 
 const leave = (reason: string, needsHuman: boolean): EngineCustomerRepair => ({ action: 'LEAVE', reason, needsHuman });
 
@@ -38,38 +42,54 @@ export class CustomerReconcileService {
     private readonly tenants: TenantDirectory,
   ) {}
 
-  async list(tenant: TenantRef): Promise<EngineCustomerFound[]> {
-    if (!this.clients.hasBilling(tenant.domain)) return [];
+  async list(tenant: TenantRef): Promise<EngineCustomerListing> {
+    if (!this.clients.hasBilling(tenant.domain)) return { customers: [], unlisted: [] };
     const stripe = this.clients.forTenant(tenant.domain);
     const accounts = await this.repository.connectedAccountsOfTenant(tenant.domain);
     const platformRows = await this.repository.platformCustomersOfTenant(tenant.id);
     const sharedRows = await this.repository.sharedCustomersOfTenant(tenant.id);
     const recorded = new Set([...platformRows, ...sharedRows].map((row) => row.customerId));
     const seen = new Set<string>();
-    const found: EngineCustomerFound[] = [];
+    const customers: EngineCustomerFound[] = [];
+    const unlisted: EngineCustomerListing['unlisted'] = [];
 
     for (const account of [null, ...accounts]) {
       const role = account === null ? 'PLATFORM' : 'SHARED';
-      for (const customer of await this.meterlineCustomers(stripe, tenant.domain, role, account)) {
+      let made: Stripe.Customer[];
+      try {
+        made = await this.meterlineCustomers(stripe, tenant.domain, role, account);
+      } catch (error) {
+        if (!(error instanceof MonetizationError)) throw error;
+        unlisted.push({ account, reason: error.message });
+        continue;
+      }
+      for (const customer of made) {
         seen.add(customer.id);
         if (recorded.has(customer.id)) continue;
         const { owner, plan } = await this.assessUnrecorded(stripe, tenant, customer, role, account);
-        found.push({ kind: 'UNRECORDED_ENGINE_CUSTOMER', engineCustomerId: customer.id, account, role, tenantDomain: tenant.domain, owner, created: new Date(customer.created * 1000), plan });
+        customers.push({ kind: 'UNRECORDED_ENGINE_CUSTOMER', engineCustomerId: customer.id, account, role, tenantDomain: tenant.domain, owner, created: new Date(customer.created * 1000), plan });
       }
     }
 
-    for (const row of platformRows) {
-      if (seen.has(row.customerId) || !(await this.platformCustomerGone(stripe, row.customerId))) continue;
-      found.push(this.dangling(tenant, row.customerId, null, 'PLATFORM', `subscriber ${row.userId}`, await this.assessDangling('PLATFORM', row.id, null)));
+    const listed = (account: string | null) => !unlisted.some((u) => u.account === account);
+    if (listed(null)) {
+      for (const row of platformRows) {
+        if (seen.has(row.customerId)) continue;
+        const state = await this.retrieveState(stripe, row.customerId, undefined);
+        if (state === 'EXISTS' || state === 'UNREACHABLE') continue; // EXISTS: created after the listing
+        const plan = state === 'DELETED' ? await this.assessDangling('PLATFORM', row.id, null) : leave(PLATFORM_NEVER_HAD_IT, true);
+        customers.push(this.dangling(tenant, row.customerId, null, 'PLATFORM', `subscriber ${row.userId}`, plan));
+      }
     }
+    const reachable = accounts.filter(listed);
     for (const row of sharedRows) {
       if (seen.has(row.customerId)) continue;
-      const account = await this.accountThatDeleted(stripe, row.customerId, accounts);
-      if (account === 'EXISTS') continue;
+      const where = await this.accountThatDeleted(stripe, row.customerId, reachable);
+      if (where === 'EXISTS' || where === 'UNKNOWN' || (where === null && unlisted.length > 0)) continue; // it may live in an account not listed
       const owner = `application ${row.applicationUuid} of provider ${row.provider}`;
-      found.push(this.dangling(tenant, row.customerId, account, 'SHARED', owner, await this.assessDangling('SHARED', row.id, account, accounts)));
+      customers.push(this.dangling(tenant, row.customerId, where, 'SHARED', owner, await this.assessDangling('SHARED', row.id, where, accounts)));
     }
-    return found;
+    return { customers, unlisted };
   }
 
   /** Decides again on today's state (see `Monetization.repairEngineCustomer`), then acts. */
@@ -99,12 +119,11 @@ export class CustomerReconcileService {
     const record = await this.recordOf(found.engineCustomerId, found.role, tenant.id);
     if (!record) return leave('the record is gone already', false);
     const accounts = await this.repository.connectedAccountsOfTenant(tenant.domain);
-    const gone =
-      found.role === 'PLATFORM'
-        ? await this.platformCustomerGone(stripe, found.engineCustomerId)
-        : (await this.accountThatDeleted(stripe, found.engineCustomerId, accounts)) !== 'EXISTS';
-    if (!gone) return leave('the customer exists in Stripe after all', false);
-    const plan = await this.assessDangling(found.role, record.id, found.account, accounts);
+    const state = found.role === 'PLATFORM' ? await this.retrieveState(stripe, found.engineCustomerId, undefined) : await this.accountThatDeleted(stripe, found.engineCustomerId, accounts);
+    if (state === 'EXISTS') return leave('the customer exists in Stripe after all', false);
+    if (state === 'UNREACHABLE' || state === 'UNKNOWN') return leave('Stripe could not be asked whether the customer exists', false);
+    if (state === 'MISSING') return leave(PLATFORM_NEVER_HAD_IT, true);
+    const plan = await this.assessDangling(found.role, record.id, found.role === 'PLATFORM' ? null : state, accounts);
     if (plan.action !== 'FORGET_RECORD') return plan;
     if (found.role === 'PLATFORM') await this.repository.forgetPlatformCustomer(record.id);
     else await this.repository.forgetSharedCustomer(record.id);
@@ -227,25 +246,33 @@ export class CustomerReconcileService {
 
   /**
    * The connected account in which Stripe answers that the customer was deleted, `EXISTS` when
-   * one holds it, or null when none knows it (a record's account is not stored, so each is asked).
+   * one holds it, `UNKNOWN` when an account could not be asked, or null when none knows it (a
+   * record's account is not stored, so each is asked).
    */
-  private async accountThatDeleted(stripe: Stripe, customerId: string, accounts: string[]): Promise<string | null | 'EXISTS'> {
+  private async accountThatDeleted(stripe: Stripe, customerId: string, accounts: string[]): Promise<string | null | 'EXISTS' | 'UNKNOWN'> {
     let deletedIn: string | null = null;
+    let unknown = false;
     for (const account of accounts) {
       const state = await this.retrieveState(stripe, customerId, account);
       if (state === 'EXISTS') return 'EXISTS';
       if (state === 'DELETED') deletedIn ??= account;
+      if (state === 'UNREACHABLE') unknown = true;
     }
-    return deletedIn;
+    return deletedIn ?? (unknown ? 'UNKNOWN' : null);
   }
 
-  /** In the platform account a missing customer and a deleted one are both gone: nothing else holds platform customers. */
-  private async platformCustomerGone(stripe: Stripe, customerId: string): Promise<boolean> {
-    return (await this.retrieveState(stripe, customerId, undefined)) !== 'EXISTS';
-  }
-
-  private async retrieveState(stripe: Stripe, customerId: string, account: string | undefined): Promise<'EXISTS' | 'DELETED' | 'MISSING'> {
-    const customer = await findInStripe('retrieve a customer', { customerId, account }, () => stripe.customers.retrieve(customerId, {}, accountOption(account)));
+  /**
+   * Stripe answers a retrieve of a deleted customer with `deleted: true`; `resource_missing`
+   * means the account never had it. UNREACHABLE: the platform key may not act on the account.
+   */
+  private async retrieveState(stripe: Stripe, customerId: string, account: string | undefined): Promise<'EXISTS' | 'DELETED' | 'MISSING' | 'UNREACHABLE'> {
+    let customer;
+    try {
+      customer = await findInStripe('retrieve a customer', { customerId, account }, () => stripe.customers.retrieve(customerId, {}, accountOption(account)));
+    } catch (error) {
+      if (error instanceof MonetizationError && error.code === 'ENGINE_AUTHENTICATION_FAILED') return 'UNREACHABLE';
+      throw error;
+    }
     if (!customer) return 'MISSING';
     return customer.deleted ? 'DELETED' : 'EXISTS';
   }

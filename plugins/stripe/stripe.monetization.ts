@@ -4,6 +4,7 @@ import type {
   BillingCycleInfo,
   BillingPlanChange,
   EngineCustomerFound,
+  EngineCustomerListing,
   EngineCustomerRepair,
   EngineDependencies,
   EngineSubscriptionFound,
@@ -121,7 +122,7 @@ export class StripeMonetization implements Monetization {
     return this.subscriptions.cancelFound(found);
   }
 
-  listEngineCustomers(tenant: TenantRef): Promise<EngineCustomerFound[]> {
+  listEngineCustomers(tenant: TenantRef): Promise<EngineCustomerListing> {
     return this.customerReconcile.list(tenant);
   }
 

@@ -80,8 +80,8 @@ export class FreeMonetization implements Monetization {
 
   async cancelEngineSubscription(): Promise<void> {}
 
-  async listEngineCustomers(): Promise<never[]> {
-    return [];
+  async listEngineCustomers() {
+    return { customers: [], unlisted: [] };
   }
 
   /** Never called: the free engine makes no customers, so `listEngineCustomers` finds none. */

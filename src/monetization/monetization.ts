@@ -126,13 +126,16 @@ export interface Monetization {
    *   between creating it and recording it) and Meterline has no record naming it;
    * - `DANGLING_CUSTOMER_RECORD`: Meterline's record names a customer the engine no longer has
    *   (deleted in the dashboard).
-   * Each comes with what `repairEngineCustomer` would do now. Engines that bill nothing return none.
+   * Each comes with what `repairEngineCustomer` would do now. An account the engine cannot list
+   * (e.g. a connected account that revoked the platform's access) is named in `unlisted` and the
+   * others are still compared; a record that could live in it is not judged. Engines that bill
+   * nothing find none.
    *
    * @example await engine.listEngineCustomers({ domain: 'carbon.super', id: -1234 })
-   *   // → [{ kind: 'UNRECORDED_ENGINE_CUSTOMER', engineCustomerId: 'cus_Q…', account: null,
-   *   //      owner: 'subscriber alice', plan: { action: 'ADOPT', reason: '…', needsHuman: false }, … }]
+   *   // → { customers: [{ kind: 'UNRECORDED_ENGINE_CUSTOMER', engineCustomerId: 'cus_Q…', account: null,
+   *   //      owner: 'subscriber alice', plan: { action: 'ADOPT', reason: '…', needsHuman: false }, … }], unlisted: [] }
    */
-  listEngineCustomers(tenant: TenantRef): Promise<EngineCustomerFound[]>;
+  listEngineCustomers(tenant: TenantRef): Promise<EngineCustomerListing>;
 
   /**
    * Repairs one customer `listEngineCustomers` found, deciding again on the state it finds now
@@ -176,6 +179,13 @@ export interface EngineSubscriptionFound {
   applicationUuid: string | null;
   /** The engine's own status, e.g. `active`, `past_due`. */
   status: string;
+}
+
+/** What `listEngineCustomers` found, and the accounts it could not list. */
+export interface EngineCustomerListing {
+  customers: EngineCustomerFound[];
+  /** Accounts (null: the platform account) whose customers could not be listed, with the reason. */
+  unlisted: Array<{ account: string | null; reason: string }>;
 }
 
 /** A customer Meterline's records and the engine disagree about (see `listEngineCustomers`). */

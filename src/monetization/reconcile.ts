@@ -6,7 +6,7 @@ import { createGateway } from '../gateway/gateway';
 import { SubscriptionsRepository } from '../gateway/subscriptions.repository';
 import { utcTimestamp } from '../gateway/time';
 import type { Logger } from '../logger';
-import type { EngineCustomerFound, EngineCustomerRepair, Monetization } from './monetization';
+import type { EngineCustomerFound, EngineCustomerListing, EngineCustomerRepair, Monetization } from './monetization';
 import { tenantDirectoryFrom } from './tenant-directory';
 
 /**
@@ -118,15 +118,17 @@ export async function reconcile(dependencies: ReconcileDependencies, options: { 
 
 /** The customer pass for one tenant; customers created after `createdBefore` may belong to a subscribe still running. */
 async function reconcileCustomers(engine: Monetization, tenant: { domain: string; id: number }, createdBefore: Date, dryRun: boolean): Promise<ReconcileFinding[]> {
-  let found: EngineCustomerFound[];
+  const failure = (line: string): ReconcileFinding => ({ kind: 'UNRECORDED_ENGINE_CUSTOMER', tenantDomain: tenant.domain, subscriptionUuid: '', engineCustomerId: '', line, failed: true, needsHuman: false });
+  let listing: EngineCustomerListing;
   try {
-    found = await engine.listEngineCustomers(tenant);
+    listing = await engine.listEngineCustomers(tenant);
   } catch (error) {
-    const line = `tenant ${tenant.domain}: could not list the billing engine's customers: ${messageOf(error)}`;
-    return [{ kind: 'UNRECORDED_ENGINE_CUSTOMER', tenantDomain: tenant.domain, subscriptionUuid: '', engineCustomerId: '', line, failed: true, needsHuman: false }];
+    return [failure(`tenant ${tenant.domain}: could not list the billing engine's customers: ${messageOf(error)}`)];
   }
-  const findings: ReconcileFinding[] = [];
-  for (const customer of found) {
+  const findings = listing.unlisted.map(({ account, reason }) =>
+    failure(`tenant ${tenant.domain}: could not list the customers of ${account ?? 'the platform account'}: ${reason}`),
+  );
+  for (const customer of listing.customers) {
     if (customer.created !== null && customer.created > createdBefore) continue;
     const what = describeCustomer(customer);
     const base = { kind: customer.kind, tenantDomain: tenant.domain, subscriptionUuid: '', engineCustomerId: customer.engineCustomerId };
