@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import Stripe from 'stripe';
 import { parseConfig } from '../../src/config/load';
+import type { MeterlineConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
 import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
@@ -17,6 +18,8 @@ import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueN
 export interface BillingHarness {
   url: string;
   service: RunningService;
+  /** The service's configuration, e.g. for another instance on the same database and Stripe server. */
+  config: MeterlineConfig;
   platform: Stripe;
   webhookSecret: string;
   /** A second tenant, acme.com, with its own platform account and webhook secret. */
@@ -70,6 +73,7 @@ export async function startBillingHarness(
   return {
     url,
     service,
+    config,
     platform,
     webhookSecret: endpoint.secret!,
     acme: { platform: acmePlatform, webhookSecret: acmeEndpoint.secret! },
@@ -121,5 +125,13 @@ export async function fixedPriceSubscription(harness: BillingHarness, options: {
   await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } });
   const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
   const created = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
-  return { subscriptionId: created.body.subscriptionId as string, status: created.body.status as string, account, apiId: api.id as string, subscriber, publisher };
+  return {
+    subscriptionId: created.body.subscriptionId as string,
+    status: created.body.status as string,
+    account,
+    apiId: api.id as string,
+    throttlingPolicy: policy.policyName as string,
+    subscriber,
+    publisher,
+  };
 }

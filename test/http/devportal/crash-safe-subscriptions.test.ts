@@ -2,28 +2,34 @@ import Stripe from 'stripe';
 import { StripeMonetization } from '../../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../../plugins/stripe/stripe.options';
 import { createBilling } from '../../../src/billing/billing';
-import type { MeterlineConfig } from '../../../src/config/schema';
 import { ApisRepository } from '../../../src/gateway/apis.repository';
 import { ApplicationsRepository } from '../../../src/gateway/applications.repository';
 import { PoliciesRepository } from '../../../src/gateway/policies.repository';
 import { SubscribersRepository } from '../../../src/gateway/subscribers.repository';
 import { SubscriptionsRepository } from '../../../src/gateway/subscriptions.repository';
-import { SubscriptionsService, type SubscriberIdentity } from '../../../src/gateway/subscriptions.service';
-import { mintToken } from '../../../src/http/auth/tokens';
+import { SubscriptionsService } from '../../../src/gateway/subscriptions.service';
 import { createLogger } from '../../../src/logger';
 import { tenantDirectoryFrom } from '../../../src/monetization/tenant-directory';
-import { startService, type RunningService } from '../../../src/service';
-import { forEachTestDatabase } from '../../helpers/databases';
-import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName } from '../../helpers/rest-harness';
+import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../../helpers/billing-harness';
+import { forEachTestDatabase, type TestDatabaseKind } from '../../helpers/databases';
+import { KillPointInstances, type KillOrder } from '../../helpers/kill-point-instance';
+import { DEVPORTAL, SCOPES, uniqueName } from '../../helpers/rest-harness';
 import { STORY_START } from '../../helpers/test-clock';
 import { startStripeServer, type StripeServer } from '../../stripe-server';
 
 /**
  * Crash-safe subscribe and unsubscribe (issue 12, item 4). A first Meterline instance runs the
- * workflow and dies right after one step took effect: its probe never returns there, so nothing
- * after that step runs, not even a compensation, which is what a SIGKILL looks like to the
- * database and to Stripe. Then the running service (another instance on the same database and
- * Stripe server) gets the same request again, or a DELETE, over HTTP.
+ * workflow and dies right after one step took effect, so nothing after that step runs, not even
+ * a compensation. Then the running service (another instance on the same database and Stripe
+ * server) gets the same request again, or a DELETE, over HTTP, and must complete or undo the
+ * whole thing.
+ *
+ * How the first instance dies, per database (DEATHS): SIGKILLed for real, as a child process
+ * (test/helpers/kill-point-instance.ts) that kills itself at the step, or in-process, where its
+ * probe never returns at the step, which is what a killed process looks like to the database and
+ * to Stripe. A real kill costs a process start (loading Stripe, knex, zod: about 0.5 s of CPU)
+ * per test, some 25 s per database on a busy 2-core machine against 5 s in-process, so SQLite
+ * and PostgreSQL get real kills and MySQL keeps the imitation.
  */
 const SUBSCRIBE_STEPS = [
   'row-written',
@@ -40,48 +46,33 @@ const SUBSCRIBE_STEPS = [
 // so there is no step between them to die at.
 const UNSUBSCRIBE_STEPS = ['usage-sent', 'stripe-subscription-cancelled', 'engine-subscription-cancelled'];
 const TENANT = { domain: 'carbon.super', id: -1234 };
+const DEATHS: Record<TestDatabaseKind, 'sigkill' | 'in-process'> = { sqlite: 'sigkill', postgres: 'sigkill', mysql: 'in-process' };
 
-forEachTestDatabase((_kind, database) => {
+type Work = KillOrder['work'];
+
+forEachTestDatabase((kind, database) => {
   let stripeServer: StripeServer;
-  let service: RunningService;
-  let config: MeterlineConfig;
+  let harness: BillingHarness;
   let platform: Stripe;
+  let instances: KillPointInstances | undefined;
   const world = { tier: '', apiId: '', account: '' };
-  const clock = () => new Date(stripeServer.clock.now() * 1000);
-
-  function token(sub: string, scopes: readonly string[], email?: string): string {
-    return mintToken(config.auth.jwt!, { subject: sub, tenant: undefined, scopes, ...(email ? { email } : {}) });
-  }
-
-  async function call(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const response = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
 
   beforeAll(async () => {
+    if (DEATHS[kind] === 'sigkill') instances = new KillPointInstances();
     stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
-    const superKey = `sk_test_crash_${process.pid}_${Date.now()}`;
-    config = harnessConfig(database(), stripeServer, { superKey, otherKey: `${superKey}_acme` });
-    service = await startService({ config, logger: createLogger('silent'), port: 0, clock });
-    platform = new Stripe(superKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
-    const admin = token('admin', SCOPES.admin);
-    const publisher = token('pat', SCOPES.publisher);
-    const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: '10.00' }))).body;
-    const name = uniqueName('Api');
-    const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-    expect((await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher)).status).toBe(200);
-    world.account = (await platform.accounts.create({ type: 'express' })).id;
-    expect((await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: world.account } })).status).toBe(201);
-    world.tier = policy.policyName;
-    world.apiId = api.id;
+    // Deliveries to the harness's webhook endpoint would move the subscriptions' access
+    // (invoice.paid, ...) under the assertions; these tests are about the workflow alone.
+    stripeServer.webhooks.pause();
+    harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
+    platform = harness.platform;
+    // Someone else's subscription to the same API, also proving the set-up went through.
+    const offered = await fixedPriceSubscription(harness);
+    expect(offered.status).toBe('UNBLOCKED');
+    Object.assign(world, { tier: offered.throttlingPolicy, apiId: offered.apiId, account: offered.account });
   });
   afterAll(async () => {
-    await service?.close();
+    await instances?.close();
+    await harness?.close();
     await stripeServer?.close();
   });
 
@@ -89,33 +80,49 @@ forEachTestDatabase((_kind, database) => {
   async function newcomer(label: string) {
     const sub = uniqueName(`crash-${label}`).toLowerCase();
     const email = `${sub}@example.com`;
-    const bearer = token(sub, SCOPES.subscriber, email);
-    const app = (await call('POST', `${DEVPORTAL}/applications`, bearer, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-    const identity: SubscriberIdentity = { subject: sub, email, tenant: TENANT };
-    return { sub, email, bearer, identity, applicationId: app.applicationId as string, body: { applicationId: app.applicationId, apiId: world.apiId, throttlingPolicy: world.tier } };
+    const bearer = harness.token(sub, SCOPES.subscriber, email);
+    const app = (await harness.call('POST', `${DEVPORTAL}/applications`, bearer, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+    const identity = { subject: sub, email, tenant: TENANT };
+    const request = { applicationId: app.applicationId as string, apiId: world.apiId, throttlingPolicy: world.tier };
+    return { sub, bearer, identity, applicationId: request.applicationId, body: request };
+  }
+
+  /** Runs `work` on a first instance that dies right after `step` took effect; fails the test unless it died exactly there. */
+  async function dieAt(step: string, work: Work): Promise<void> {
+    if (instances) {
+      const ended = await instances.run({ config: harness.config, now: stripeServer.clock.now(), step, work });
+      // stderr only matters when the child did not die as planned.
+      expect({ step, signal: ended.signal, reports: ended.reports, ...(ended.signal === 'SIGKILL' ? {} : { stderr: ended.stderr }) }).toEqual({
+        step,
+        signal: 'SIGKILL',
+        reports: [`killed at ${step}`],
+      });
+      return;
+    }
+    const outcome = await instanceHangingAt(step, work);
+    expect(`${step}: ${outcome}`).toBe(`${step}: killed`);
   }
 
   /**
-   * Another Meterline instance on the same database and Stripe server whose process "dies" right
-   * after `step` took effect. `arrived` resolves when it got there; the workflow never goes on.
+   * The in-process imitation: another instance on the service's connection pool whose probe
+   * never returns at `step`. Resolves 'killed' when it got there, or how the workflow ended
+   * before it did.
    */
-  function instanceKilledAfter(step: string) {
-    const db = service.db;
+  function instanceHangingAt(step: string, work: Work): Promise<string> {
+    const { db } = harness.service;
+    const { config } = harness;
     const logger = createLogger('silent');
-    let reached!: () => void;
-    const arrived = new Promise<void>((resolve) => {
+    const clock = () => new Date(stripeServer.clock.now() * 1000);
+    let reached!: (outcome: string) => void;
+    const arrived = new Promise<string>((resolve) => {
       reached = resolve;
     });
     const probe = (name: string): Promise<void> => {
       if (name !== step) return Promise.resolve();
-      reached();
+      reached('killed');
       return new Promise<void>(() => undefined);
     };
-    const engine = new StripeMonetization(
-      parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe),
-      { db, logger, clock, tenants: tenantDirectoryFrom(config) },
-      probe,
-    );
+    const engine = new StripeMonetization(parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe), { db, logger, clock, tenants: tenantDirectoryFrom(config) }, probe);
     const subscriptions = new SubscriptionsService(
       new SubscriptionsRepository(db),
       new ApisRepository(db),
@@ -129,16 +136,11 @@ forEachTestDatabase((_kind, database) => {
       undefined,
       probe,
     );
-    /** Runs `work` on this instance until it dies at the step (fails the test if it ends before). */
-    async function killDuring(work: (subscriptions: SubscriptionsService) => Promise<unknown>): Promise<void> {
-      const ended = work(subscriptions).then(
-        () => 'finished',
-        (error: unknown) => `failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      const outcome = await Promise.race([arrived.then(() => 'killed'), ended]);
-      expect(`${step}: ${outcome}`).toBe(`${step}: killed`);
-    }
-    return { killDuring };
+    const ended = (work.action === 'subscribe' ? subscriptions.subscribe(work.identity, work.request) : subscriptions.unsubscribe(work.identity, work.subscriptionId)).then(
+      () => 'finished',
+      (error: unknown) => `failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return Promise.race([arrived, ended]);
   }
 
   async function liveStripeSubscriptionsOf(applicationId: string): Promise<Stripe.Subscription[]> {
@@ -147,27 +149,24 @@ forEachTestDatabase((_kind, database) => {
   }
 
   async function gatewayRowsOf(applicationId: string) {
-    return service.db('AM_SUBSCRIPTION as s')
-      .join('AM_APPLICATION as a', 'a.APPLICATION_ID', 's.APPLICATION_ID')
-      .where('a.UUID', applicationId)
-      .select('s.UUID', 's.SUB_STATUS');
+    return harness.service.db('AM_SUBSCRIPTION as s').join('AM_APPLICATION as a', 'a.APPLICATION_ID', 's.APPLICATION_ID').where('a.UUID', applicationId).select('s.UUID', 's.SUB_STATUS');
   }
 
   describe.each(SUBSCRIBE_STEPS)('killed during subscribe, after %s', (step) => {
     it('the same request again completes that subscription: one live Stripe subscription, every row, access granted', async () => {
       const who = await newcomer(step);
-      await instanceKilledAfter(step).killDuring((s) => s.subscribe(who.identity, who.body));
+      await dieAt(step, { action: 'subscribe', identity: who.identity, request: who.body });
       const [left] = await gatewayRowsOf(who.applicationId);
       expect(left).toMatchObject({ SUB_STATUS: 'ON_HOLD' });
 
-      const retried = await call('POST', `${DEVPORTAL}/subscriptions`, who.bearer, who.body);
+      const retried = await harness.call('POST', `${DEVPORTAL}/subscriptions`, who.bearer, who.body);
       expect(retried.status).toBe(201);
       expect(retried.body).toMatchObject({ subscriptionId: left.UUID, status: 'UNBLOCKED' });
 
       const live = await liveStripeSubscriptionsOf(who.applicationId);
       expect(live.map((s) => s.metadata.meterline_subscription_uuid)).toEqual([left.UUID]);
-      expect(await service.engine.billedSubscriptionOf(left.UUID)).toEqual({ engineSubscriptionId: live[0]!.id, account: world.account });
-      expect(await service.db('ML_SUBSCRIPTION_BILLING').where({ SUBSCRIPTION_UUID: left.UUID }).first('ENGINE_SUBSCRIPTION_ID')).toEqual({ ENGINE_SUBSCRIPTION_ID: live[0]!.id });
+      expect(await harness.service.engine.billedSubscriptionOf(left.UUID)).toEqual({ engineSubscriptionId: live[0]!.id, account: world.account });
+      expect(await harness.service.db('ML_SUBSCRIPTION_BILLING').where({ SUBSCRIPTION_UUID: left.UUID }).first('ENGINE_SUBSCRIPTION_ID')).toEqual({ ENGINE_SUBSCRIPTION_ID: live[0]!.id });
       expect(await gatewayRowsOf(who.applicationId)).toEqual([{ UUID: left.UUID, SUB_STATUS: 'UNBLOCKED' }]);
       // No second customer either: the retry reused what the dead attempt made.
       const platformCustomers = (await platform.customers.list({ limit: 100 })).data.filter((c) => c.metadata.meterline_subscriber === who.sub);
@@ -175,39 +174,39 @@ forEachTestDatabase((_kind, database) => {
       const sharedCustomers = (await platform.customers.list({ limit: 100 }, { stripeAccount: world.account })).data.filter((c) => c.metadata.meterline_application === who.applicationId);
       expect(sharedCustomers.map((c) => c.id)).toEqual([live[0]!.customer]);
       // Once finished, the same request is a conflict again.
-      expect((await call('POST', `${DEVPORTAL}/subscriptions`, who.bearer, who.body)).status).toBe(409);
+      expect((await harness.call('POST', `${DEVPORTAL}/subscriptions`, who.bearer, who.body)).status).toBe(409);
     }, 30_000);
 
     it('DELETE instead cancels whatever the dead attempt made in Stripe and removes every row', async () => {
       const who = await newcomer(step);
-      await instanceKilledAfter(step).killDuring((s) => s.subscribe(who.identity, who.body));
+      await dieAt(step, { action: 'subscribe', identity: who.identity, request: who.body });
       const [left] = await gatewayRowsOf(who.applicationId);
 
-      const deleted = await call('DELETE', `${DEVPORTAL}/subscriptions/${left.UUID}`, who.bearer);
+      const deleted = await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${left.UUID}`, who.bearer);
       expect(deleted.status).toBe(200);
       expect(await liveStripeSubscriptionsOf(who.applicationId)).toEqual([]);
       expect(await gatewayRowsOf(who.applicationId)).toEqual([]);
-      expect(await service.engine.billedSubscriptionOf(left.UUID)).toBeNull();
-      expect(await service.db('ML_ENGINE_SUBSCRIPTION').where({ SUBSCRIPTION_UUID: left.UUID }).select('ENGINE_SUBSCRIPTION_ID')).toEqual([]);
+      expect(await harness.service.engine.billedSubscriptionOf(left.UUID)).toBeNull();
+      expect(await harness.service.db('ML_ENGINE_SUBSCRIPTION').where({ SUBSCRIPTION_UUID: left.UUID }).select('ENGINE_SUBSCRIPTION_ID')).toEqual([]);
     }, 30_000);
   });
 
   describe.each(UNSUBSCRIBE_STEPS)('killed during unsubscribe, after %s', (step) => {
     it('DELETE again finishes it: the Stripe subscription cancelled once, no rows left', async () => {
       const who = await newcomer(step);
-      const created = await call('POST', `${DEVPORTAL}/subscriptions`, who.bearer, who.body);
+      const created = await harness.call('POST', `${DEVPORTAL}/subscriptions`, who.bearer, who.body);
       expect(created.status).toBe(201);
       const uuid: string = created.body.subscriptionId;
-      await instanceKilledAfter(step).killDuring((s) => s.unsubscribe(who.identity, uuid));
+      await dieAt(step, { action: 'unsubscribe', identity: who.identity, subscriptionId: uuid });
 
-      expect((await call('DELETE', `${DEVPORTAL}/subscriptions/${uuid}`, who.bearer)).status).toBe(200);
+      expect((await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${uuid}`, who.bearer)).status).toBe(200);
       const all = (await platform.subscriptions.list({ status: 'all', limit: 100 }, { stripeAccount: world.account })).data.filter(
         (s) => s.metadata.meterline_application_uuid === who.applicationId,
       );
       expect(all.map((s) => s.status)).toEqual(['canceled']);
       expect(await gatewayRowsOf(who.applicationId)).toEqual([]);
-      expect(await service.engine.billedSubscriptionOf(uuid)).toBeNull();
-      expect((await call('GET', `${DEVPORTAL}/subscriptions/${uuid}`, who.bearer)).status).toBe(404);
+      expect(await harness.service.engine.billedSubscriptionOf(uuid)).toBeNull();
+      expect((await harness.call('GET', `${DEVPORTAL}/subscriptions/${uuid}`, who.bearer)).status).toBe(404);
     }, 30_000);
   });
 });

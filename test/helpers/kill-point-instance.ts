@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StripeMonetization } from '../../plugins/stripe/stripe.monetization';
+import { parseStripeOptions } from '../../plugins/stripe/stripe.options';
+import { createBilling } from '../../src/billing/billing';
+import type { MeterlineConfig } from '../../src/config/schema';
+import { connectDatabase } from '../../src/db/connect';
+import { ApisRepository } from '../../src/gateway/apis.repository';
+import { ApplicationsRepository } from '../../src/gateway/applications.repository';
+import { PoliciesRepository } from '../../src/gateway/policies.repository';
+import { SubscribersRepository } from '../../src/gateway/subscribers.repository';
+import { SubscriptionsRepository } from '../../src/gateway/subscriptions.repository';
+import { SubscriptionsService, type SubscriberIdentity } from '../../src/gateway/subscriptions.service';
+import { createLogger } from '../../src/logger';
+import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
+
+/**
+ * A Meterline instance in its own process that is SIGKILLed right after one step of subscribe or
+ * unsubscribe took effect (issue 12, item 4): the real death the in-process variant of
+ * crash-safe-subscriptions.test.ts only imitates. It is composed like the service's own
+ * subscriptions workflow (the Stripe engine, billing records) on the given database and local
+ * Stripe server, with a probe that kills the process at `step`.
+ *
+ * The parent runs an order with `KillPointInstances`; the child, a plain `node` process running
+ * this file through ts-register.cjs (no build, so never a stale dist/), reads the order as JSON
+ * on stdin and reports on stdout.
+ */
+export interface KillOrder {
+  /** The running service's configuration: same database, same Stripe server and keys. */
+  config: MeterlineConfig;
+  /** Meterline's clock in Unix seconds: the local Stripe server's, which stands still unless moved. */
+  now: number;
+  /** The probe step after which the process dies. */
+  step: string;
+  work:
+    | { action: 'subscribe'; identity: SubscriberIdentity; request: { applicationId: string; apiId: string; throttlingPolicy: string } }
+    | { action: 'unsubscribe'; identity: SubscriberIdentity; subscriptionId: string };
+}
+
+export interface KillOutcome {
+  /** How the child ended: 'SIGKILL' when it died at a probe step. */
+  signal: NodeJS.Signals | null;
+  code: number | null;
+  /** The child's report lines: `killed at <step>` is written just before it kills itself. */
+  reports: string[];
+  stderr: string;
+  milliseconds: number;
+}
+
+const REGISTER = join(__dirname, 'ts-register.cjs');
+
+/**
+ * Starts kill-point instances for a suite. A child loads its modules (most of its start, ~0.5 s)
+ * before it reads its order, so one spare is always started ahead and loads while the suite's
+ * own work runs; `run` hands the order to it and starts the next spare.
+ */
+export class KillPointInstances {
+  private readonly started = new Set<ChildProcess>();
+  private spare: ChildProcess = this.start();
+
+  /** Runs `order` in a fresh process and resolves when that process is gone, however it ended. */
+  run(order: KillOrder): Promise<KillOutcome> {
+    const child = this.spare;
+    this.spare = this.start();
+    const started = Date.now();
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const ended = new Promise<KillOutcome>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => {
+        resolve({ signal, code, reports: stdout.split('\n').filter((line) => line !== ''), stderr, milliseconds: Date.now() - started });
+      });
+    });
+    child.stdin!.end(JSON.stringify(order));
+    return ended;
+  }
+
+  /** Ends the spare nobody will use, and any instance a failed test left running. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.started].map((child) => {
+        const gone = new Promise((resolve) => child.once('close', resolve));
+        child.kill('SIGKILL');
+        return gone;
+      }),
+    );
+  }
+
+  private start(): ChildProcess {
+    const child = spawn(process.execPath, ['-r', REGISTER, __filename], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.started.add(child);
+    child.once('close', () => this.started.delete(child));
+    return child;
+  }
+}
+
+/** Written synchronously: once the process is killed nothing buffered would reach the parent. */
+function report(line: string): void {
+  writeSync(1, `${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const order = JSON.parse(readFileSync(0, 'utf8')) as KillOrder;
+  const { config, step } = order;
+  const clock = () => new Date(order.now * 1000);
+  const logger = createLogger('silent');
+  const db = connectDatabase(config.database.apim_db);
+  const probe = async (name: string): Promise<void> => {
+    if (name !== step) return;
+    report(`killed at ${name}`);
+    process.kill(process.pid, 'SIGKILL');
+    // SIGKILL is delivered before kill(2) returns to a process signalling itself; never go on.
+    await new Promise<never>(() => undefined);
+  };
+  const engine = new StripeMonetization(
+    parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe),
+    { db, logger, clock, tenants: tenantDirectoryFrom(config) },
+    probe,
+  );
+  const subscriptions = new SubscriptionsService(
+    new SubscriptionsRepository(db),
+    new ApisRepository(db),
+    new ApplicationsRepository(db),
+    new SubscribersRepository(db),
+    new PoliciesRepository(db),
+    engine,
+    logger,
+    clock,
+    createBilling({ db, config, logger }).records,
+    undefined,
+    probe,
+  );
+  const { work } = order;
+  if (work.action === 'subscribe') await subscriptions.subscribe(work.identity, work.request);
+  else await subscriptions.unsubscribe(work.identity, work.subscriptionId);
+  report('finished');
+  await db.destroy();
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      report(`failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}
