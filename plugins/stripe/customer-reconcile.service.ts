@@ -149,7 +149,7 @@ export class CustomerReconcileService {
     role: 'PLATFORM' | 'SHARED',
     account: string | null,
   ): Promise<Assessment> {
-    const owned = role === 'PLATFORM' ? await this.platformOwner(tenant, customer) : await this.sharedOwner(tenant, customer);
+    const owned = role === 'PLATFORM' ? await this.platformOwner(tenant, customer) : await this.sharedOwner(tenant, customer, account!);
     if (owned.adopt) return { owner: owned.owner, plan: { action: 'ADOPT', reason: owned.why, needsHuman: false }, adopt: owned.adopt };
     const where = accountOption(account ?? undefined);
     const live = await callStripe('list the subscriptions of a customer', { account, customer: customer.id }, async () => {
@@ -199,7 +199,7 @@ export class CustomerReconcileService {
   }
 
   /** The application and provider a shared customer's metadata names, and whether it can be recorded for them. */
-  private async sharedOwner(tenant: TenantRef, customer: Stripe.Customer): Promise<{ owner: string; why: string; adopt?: Assessment['adopt'] }> {
+  private async sharedOwner(tenant: TenantRef, customer: Stripe.Customer, account: string): Promise<{ owner: string; why: string; adopt?: Assessment['adopt'] }> {
     const applicationUuid = customer.metadata.meterline_application!;
     const provider = customer.metadata.meterline_provider;
     const owner = `application ${applicationUuid} of provider ${provider ?? '(not named)'}`;
@@ -210,6 +210,12 @@ export class CustomerReconcileService {
     if (!provider) return { owner, why: 'its metadata names no API provider, so no record can name it' };
     const row = await this.repository.sharedCustomer(applicationId, provider, tenant.id);
     if (row) return { owner, why: `the application has shared customer ${row.customerId} recorded for provider ${provider}` };
+    // The record names no account: a subscribe looks for the customer in the account the
+    // provider's API is monetized with, so one recorded elsewhere would block it (CONFLICT).
+    const providerAccounts = await this.repository.connectedAccountsOfProvider(provider, tenant.domain);
+    if (!providerAccounts.includes(account)) {
+      return { owner, why: `provider ${provider} monetizes its APIs with ${providerAccounts.join(', ') || 'no connected account'}, not ${account}` };
+    }
     const parentCustomer = customer.metadata.meterline_platform_customer;
     return {
       owner,

@@ -385,6 +385,15 @@ export class StripeRepository {
     return [...accounts].sort();
   }
 
+  /** The connected accounts an API provider's APIs in a tenant are or were last monetized with: where its applications' shared customers live. */
+  async connectedAccountsOfProvider(provider: string, tenantDomain: string): Promise<string[]> {
+    const rows = await this.db('ML_API_MONETIZATION as s')
+      .join('AM_API as a', 'a.API_ID', 's.API_ID')
+      .where({ 'a.ORGANIZATION': tenantDomain, 'a.API_PROVIDER': provider })
+      .select('s.PROPERTIES');
+    return [...new Set(rows.flatMap((row: { PROPERTIES: unknown }) => connectedAccountOf(row.PROPERTIES) ?? []))].sort();
+  }
+
   /** Forgets every row naming a Stripe subscription (cancelled as an orphan): its billed row and its recorded account. */
   async forgetStripeSubscription(stripeSubscriptionId: string): Promise<void> {
     await this.db.transaction(async (tx) => {

@@ -106,6 +106,22 @@ forEachTestDatabase((_kind, database) => {
     expect(await world.db('AM_MONETIZATION_SHARED_CUSTOMERS').where({ SHARED_CUSTOMER_ID: sharedRow.SHARED_CUSTOMER_ID }).first('ID')).toBeDefined();
   });
 
+  it("a shared customer in an account its provider does not monetize with is not adopted (a subscribe would not find it there)", async () => {
+    const world = await monetizedWorld();
+    const subscriber = await world.seed.subscriber();
+    const app = await world.seed.application(subscriber);
+    const elsewhere = await connectedAccount(world.stripe); // another provider's account, which Meterline lists too
+    const otherApi = await world.seed.api({ provider: `bob-${elsewhere.slice(-6)}` });
+    await world.engine.enableMonetization({ api: otherApi, policies: [world.gold], properties: { ConnectedAccountKey: elsewhere } });
+    await world.seed.recordMonetization(otherApi, true, { ConnectedAccountKey: elsewhere });
+    const metadata = { meterline_application: app.uuid, meterline_provider: world.api.provider, meterline_tenant: SUPER_TENANT.domain };
+    const stray = await world.stripe.customers.create({ metadata }, { stripeAccount: elsewhere });
+
+    const found = find(await world.engine.listEngineCustomers(SUPER_TENANT), stray.id)!;
+    expect(found.plan).toMatchObject({ action: 'DELETE', needsHuman: false });
+    expect(found.plan.reason).toContain(`provider ${world.api.provider} monetizes its APIs with ${world.account}, not ${elsewhere}`);
+  });
+
   it('a repair decides again: a customer recorded meanwhile is not recorded twice, one deleted meanwhile is left', async () => {
     const world = await monetizedWorld();
     const subscriber = await world.seed.subscriber(undefined, null);
