@@ -24,6 +24,10 @@ import { startStripeServer, type StripeServer } from '../stripe-server';
  * and what must be left alone: a healthy subscription, one held until paid (ON_HOLD with its
  * billing record), and an unfinished one still within the grace time.
  */
+// Not test/helpers/billing-harness.ts: `meterline reconcile` is run as the CLI runs it, from a
+// configuration (reconcileCommand(config)), and the harness keeps its configuration and platform
+// keys to itself; its subscriptions are held until paid and each `fixedPriceSubscription` makes
+// its own policy, API and connected account, where these tests need several applications on one.
 forEachTestDatabase((_kind, database) => {
   let stripeServer: StripeServer;
   let service: RunningService;
