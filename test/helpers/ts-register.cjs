@@ -9,7 +9,8 @@
  * 1.1 s for the ~50 files a Meterline instance loads, plus 0.6 s to load typescript), and a test
  * starts one child per kill point, so the output is also kept in a cache directory keyed by a
  * hash of the source, the compiler options and the typescript version: a changed file is a miss,
- * never a stale hit, and typescript is loaded only on a miss.
+ * never a stale hit, and typescript is loaded only on a miss. The directory is
+ * $TMPDIR/meterline-ts-register-<uid> unless METERLINE_TS_CACHE names another; deleting it is safe.
  */
 const { createHash } = require('node:crypto');
 const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
