@@ -5,8 +5,8 @@ import type { MeterlineConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
 import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
-import type { StripeServer } from '../stripe-server';
-import type { TestDatabase } from './databases';
+import { startStripeServer, type StripeServer } from '../stripe-server';
+import { forEachTestDatabase, type TestDatabase, type TestDatabaseKind } from './databases';
 import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName } from './rest-harness';
 
 /**
@@ -111,6 +111,37 @@ function freePort(): Promise<number> {
  * monetized with a new connected account, and a subscriber's application subscribed to it
  * (no saved card, so its invoices are sent, not charged).
  */
+/**
+ * Defines the file's tests once per test database, each with its own billing harness (with
+ * `rules`) on one local Stripe server shared by the file. The getters are valid inside hooks and tests.
+ */
+export function forEachBillingHarness(
+  rules: { holdUntilPaid: boolean; graceDays: number },
+  define: (harness: () => BillingHarness, kind: TestDatabaseKind, stripeServer: () => StripeServer) => void,
+): void {
+  let stripeServer: StripeServer | undefined;
+  beforeAll(async () => {
+    stripeServer = await startStripeServer({ port: 0 });
+  });
+  afterAll(() => stripeServer?.close());
+  forEachTestDatabase((kind, database) => {
+    let harness: BillingHarness | undefined;
+    beforeAll(async () => {
+      harness = await startBillingHarness(database(), stripeServer!, rules);
+    });
+    afterAll(() => harness?.close());
+    define(
+      () => harness ?? unready('billing harness'),
+      kind,
+      () => stripeServer ?? unready('Stripe server'),
+    );
+  });
+}
+
+function unready(what: string): never {
+  throw new Error(`the ${what} is used before its beforeAll ran`);
+}
+
 export async function fixedPriceSubscription(harness: BillingHarness, options: { price?: string; subscriber?: string } = {}) {
   const { token, call, platform } = harness;
   const subscriberName = options.subscriber ?? uniqueName('sub');
