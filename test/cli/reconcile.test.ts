@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Stripe from 'stripe';
 import type { MeterlineConfig } from '../../src/config/schema';
-import { mintToken } from '../../src/http/auth/tokens';
 import { createLogger } from '../../src/logger';
 import { reconcileCommand } from '../../src/monetization/reconcile-command';
 import { UNFINISHED_GRACE_SECONDS } from '../../src/monetization/reconcile';
-import { startService, type RunningService } from '../../src/service';
+import type { RunningService } from '../../src/service';
+import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { runCli } from '../helpers/cli';
 import { forEachTestDatabase } from '../helpers/databases';
-import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
+import { DEVPORTAL, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { STORY_START } from '../helpers/test-clock';
 import { startStripeServer, type StripeServer } from '../stripe-server';
 
@@ -24,12 +24,9 @@ import { startStripeServer, type StripeServer } from '../stripe-server';
  * and what must be left alone: a healthy subscription, one held until paid (ON_HOLD with its
  * billing record), and an unfinished one still within the grace time.
  */
-// Not test/helpers/billing-harness.ts: `meterline reconcile` is run as the CLI runs it, from a
-// configuration (reconcileCommand(config)), and the harness keeps its configuration and platform
-// keys to itself; its subscriptions are held until paid and each `fixedPriceSubscription` makes
-// its own policy, API and connected account, where these tests need several applications on one.
 forEachTestDatabase((_kind, database) => {
   let stripeServer: StripeServer;
+  let harness: BillingHarness;
   let service: RunningService;
   let config: MeterlineConfig;
   let platform: Stripe;
@@ -37,40 +34,21 @@ forEachTestDatabase((_kind, database) => {
   let tier: string;
   let apiId: string;
   const clock = () => new Date(stripeServer.clock.now() * 1000);
-
-  function token(sub: string, scopes: readonly string[], email?: string): string {
-    return mintToken(config.auth.jwt!, { subject: sub, tenant: undefined, scopes, ...(email ? { email } : {}) });
-  }
-
-  async function call(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const response = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
+  const token = (sub: string, scopes: readonly string[], email?: string) => harness.token(sub, scopes, email);
+  const call = (method: string, path: string, bearer: string, body?: unknown) => harness.call(method, path, bearer, body);
 
   beforeAll(async () => {
     stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
-    const superKey = `sk_test_reconcile_${process.pid}_${Date.now()}`;
-    config = harnessConfig(database(), stripeServer, { superKey, otherKey: `${superKey}_acme` });
-    service = await startService({ config, logger: createLogger('silent'), port: 0, clock });
-    platform = new Stripe(superKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
-    const admin = token('admin', SCOPES.admin);
-    const publisher = token('pat', SCOPES.publisher);
-    const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: '10.00' }))).body;
-    const name = uniqueName('Api');
-    const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-    expect((await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher)).status).toBe(200);
-    account = (await platform.accounts.create({ type: 'express' })).id;
-    expect((await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
-    tier = policy.policyName;
-    apiId = api.id;
+    // The harness's webhook endpoints would deliver the events these tests cause and move the
+    // states they assert (reconcile must find them as the killed workflow left them): paused.
+    stripeServer.webhooks.pause();
+    harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
+    ({ service, config, platform } = harness);
+    // A FIXEDRATE tier on an API monetized with a new connected account (and one healthy subscription to it).
+    ({ account, apiId, throttlingPolicy: tier } = await fixedPriceSubscription(harness));
   });
   afterAll(async () => {
-    await service?.close();
+    await harness?.close();
     await stripeServer?.close();
   });
 
