@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { wso2ErrorBody } from '../http/wso2-error-body';
 import type { AccessDecision } from './access-policy';
 
 /** Answers whether a subscription may call now; undefined for a subscription Meterline does not know. */
@@ -38,13 +39,13 @@ export function accessGuard(options: AccessGuardOptions): RequestHandler {
         answer = await options.checker.check(subscriptionId);
       } catch {
         if (options.onCheckerFailure === 'allow') return next();
-        return void res.status(503).json(body(503, 'Service Unavailable', 'the subscription could not be checked; try again'));
+        return void res.status(503).json(wso2ErrorBody(503, 'Service Unavailable', 'the subscription could not be checked; try again'));
       }
       if (cacheMs > 0) cache.set(subscriptionId, { until: now() + cacheMs, answer });
     }
-    if (!answer) return void res.status(403).json(body(403, 'Forbidden', `subscription ${subscriptionId} is not known`));
+    if (!answer) return void res.status(403).json(wso2ErrorBody(403, 'Forbidden', `subscription ${subscriptionId} is not known`));
     if (!answer.allowed) {
-      return void res.status(403).json({ ...body(403, 'Forbidden', answer.reason ?? `the subscription is ${answer.status}`), subscriptionStatus: answer.status });
+      return void res.status(403).json({ ...wso2ErrorBody(403, 'Forbidden', answer.reason ?? `the subscription is ${answer.status}`), subscriptionStatus: answer.status });
     }
     next();
   };
@@ -62,10 +63,6 @@ export function remoteAccessChecker(baseUrl: string, bearerToken: () => string):
       return (await response.json()) as AccessDecision & { subscriptionId: string };
     },
   };
-}
-
-function body(code: number, message: string, description: string) {
-  return { code, message, description, moreInfo: '', error: [] };
 }
 
 /** Asks the in-process access service (a gateway embedded in the same process as Meterline). */

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { resolveEnvReferences, unsetReferencesIn, type KeyPath, type UnsetReference } from './env-references';
+import { fieldName, fieldProblems } from '../validation/issues';
 import { ConfigError } from './errors';
 import { configSchema, SUPER_TENANT, type MeterlineConfig, type TenantConfig } from './schema';
 
@@ -91,10 +92,10 @@ export function parseConfig<N extends ConfigNeeds = 'all'>(document: unknown, en
   const whole = configSchema.safeParse(resolved);
   // The schema's own complaint about an unset reference ("expected string") says less than ours.
   const issues = whole.success ? [] : whole.error.issues.filter((issue) => !unset.some((u) => startsWith(issue.path, u.path)));
-  const problems = [...unsetReferencesIn(needed).flatMap(describeUnset), ...issues.map(describeIssue)];
+  const problems = [...unsetReferencesIn(needed).flatMap(describeUnset), ...describeIssues(issues)];
   if (problems.length > 0) throw new ConfigError(source, problems);
   const result = view.parse(needed);
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(describeIssue));
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error.issues));
   return result.data;
 }
 
@@ -161,21 +162,12 @@ function startsWith(path: readonly PropertyKey[], prefix: KeyPath): boolean {
 }
 
 function describeUnset({ path, reference }: { path: KeyPath; reference: UnsetReference }): string[] {
-  return reference.variables.map((name) => `${formatKeyPath(path)}: environment variable ${name} is not set (referenced as \${env:${name}})`);
+  return reference.variables.map((name) => `${fieldName(path, '(root)')}: environment variable ${name} is not set (referenced as \${env:${name}})`);
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = formatKeyPath(issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    const base = path ? `${path}.` : '';
-    return issue.keys.map((key) => `${base}${key}: unknown key`).join('; ');
-  }
-  return `${path || '(root)'}: ${issue.message}`;
-}
-
-/** `tenants[0].monetization_info.stripe_webhook_secret`: the one way a key is named in messages. */
-function formatKeyPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+/** `tenants[0].monetization_info.stripe_webhook_secret: ...`, named as every field is (src/validation/issues.ts). */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return fieldProblems(issues, { whole: '(root)', unknownKey: 'unknown key' }).map((p) => `${p.field}: ${p.message}`);
 }
 
 function firstLine(message: string): string {

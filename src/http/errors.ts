@@ -1,14 +1,14 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { storedValueProblem, type StoredValueProblem } from '../db/errors';
-import { GatewayError, type GatewayErrorCode } from '../gateway/errors';
+import { GatewayError, type GatewayErrorCode } from '../apim/errors';
 import type { Logger } from '../logger';
 import { MonetizationError, type MonetizationErrorCode } from '../monetization/monetization';
+import { wso2ErrorBody, type Wso2ErrorBody } from './wso2-error-body';
 
 /**
- * Errors → HTTP, in one place. The body is WSO2's `Error` object:
- * `{ code, message, description, moreInfo, error: [{ code, message }] }` where `code` is WSO2's
- * error code where WSO2 has a specific one (e.g. 904300 for a monetization request on an API that
- * is not PUBLISHED) and the HTTP status otherwise. Responses and logs never carry stack traces,
+ * Errors → HTTP, in one place. The body is WSO2's `Error` object (src/http/wso2-error-body.ts),
+ * whose `code` is WSO2's error code where WSO2 has a specific one (e.g. 904300 for a monetization
+ * request on an API that is not PUBLISHED) and the HTTP status otherwise. Responses and logs never carry stack traces,
  * tokens or keys; an unexpected error is answered with a bare 500.
  */
 interface ErrorMapping {
@@ -48,13 +48,7 @@ const STORED_VALUE_PROBLEMS: Record<StoredValueProblem, string> = {
   UNSTORABLE_CHARACTER: 'A value in the request (or the caller\'s user name) contains a character Meterline cannot store',
 };
 
-export interface Wso2ErrorBody {
-  code: number;
-  message: string;
-  description: string;
-  moreInfo: string;
-  error: Array<{ code: string; message: string }>;
-}
+export type { Wso2ErrorBody };
 
 export interface MappedError {
   status: number;
@@ -141,7 +135,7 @@ export function notFoundBody(description: string): Wso2ErrorBody {
 }
 
 function body(mapping: ErrorMapping, description: string, error: Wso2ErrorBody['error']): Wso2ErrorBody {
-  return { code: mapping.code, message: mapping.title, description, moreInfo: '', error };
+  return wso2ErrorBody(mapping.code, mapping.title, description, error);
 }
 
 /** The router's URIError from decodeURIComponent on a path parameter; it sets status 400. */

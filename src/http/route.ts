@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { GatewayError } from '../gateway/errors';
-import type { Gateway } from '../gateway/gateway';
+import { GatewayError } from '../apim/errors';
+import type { Gateway } from '../apim/gateway';
+import { fieldProblems, type FieldProblem } from '../validation/issues';
 import { authenticateBearer, requireAnyScope } from './auth/bearer';
 import type { Principal, TokenVerifier } from './auth/tokens';
 
@@ -134,17 +135,11 @@ function decodes(value: string): boolean {
 function parse<T>(schema: z.ZodType<T>, input: unknown, part: 'path' | 'query' | 'body'): T {
   const result = schema.safeParse(input ?? (part === 'body' ? undefined : {}));
   if (result.success) return result.data;
-  const problems = result.error.issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: fieldName([...issue.path, key], part), message: 'is not a supported field' }));
-    }
-    return [{ field: fieldName(issue.path, part), message: issue.message }];
-  });
-  const first = problems[0]!;
-  throw new GatewayError('INVALID_INPUT', `${first.field}: ${first.message}`, { field: first.field, problems });
+  throw invalidInput(fieldProblems(result.error.issues, { whole: part }));
 }
 
-function fieldName(path: readonly PropertyKey[], part: 'path' | 'query' | 'body'): string {
-  if (path.length === 0) return part;
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+/** The 400 for a request that failed validation: every problem in `error[]`, the first in the description. */
+export function invalidInput(problems: readonly FieldProblem[]): GatewayError {
+  const first = problems[0]!;
+  return new GatewayError('INVALID_INPUT', `${first.field}: ${first.message}`, { field: first.field, problems: [...problems] });
 }

@@ -1,7 +1,9 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { GatewayError } from '../gateway/errors';
+import { GatewayError } from '../apim/errors';
 import { authenticateBearer, requireAnyScope } from '../http/auth/bearer';
 import type { TokenVerifier } from '../http/auth/tokens';
+import { invalidInput } from '../http/route';
+import { fieldName, fieldProblems } from '../validation/issues';
 import { usageBatchSchema } from './ingest';
 import type { UsageService } from './usage-service';
 
@@ -26,11 +28,7 @@ export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier |
     requireAnyScope(principal, [USAGE_INGEST_SCOPE]);
     if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
     const parsed = usageBatchSchema.safeParse(req.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = ['body', ...issue.path.map(String)].join('.');
-      throw new GatewayError('INVALID_INPUT', `${field}: ${issue.message}`, { field });
-    }
+    if (!parsed.success) throw invalidInput(fieldProblems(parsed.error.issues, { whole: 'body' }));
     const tenant = principal.tenant.domain;
     const foreign = parsed.data.events.map((event) => {
       const claimed = (event as { tenant?: unknown } | null)?.tenant;
@@ -47,7 +45,7 @@ export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier |
           index,
           eventId: typeof eventId === 'string' ? eventId : null,
           status: 'rejected',
-          errors: [{ field: `events[${index}].tenant`, message: `is not the access token's tenant (${tenant})` }],
+          errors: [{ field: fieldName(['events', index, 'tenant'], 'body'), message: `is not the access token's tenant (${tenant})` }],
         });
       } else {
         const own = result.results[next]!;

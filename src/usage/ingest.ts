@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fieldName, fieldProblems } from '../validation/issues';
 import { EventStore, type StoredEvent } from './event-store';
 import { ENGINE_MAX_AGE_MS } from './publisher';
 import type { NotBillableReason, SubscriptionLookup } from './subscription-lookup';
@@ -92,7 +93,7 @@ export class UsageIngestion {
       const parsed = usageEventSchema.safeParse(raw);
       const rawId = typeof (raw as { eventId?: unknown })?.eventId === 'string' ? (raw as { eventId: string }).eventId : null;
       if (!parsed.success) {
-        results.push({ index, eventId: rawId, status: 'rejected', errors: parsed.error.issues.flatMap((issue) => issueMessages(issue, index)) });
+        results.push({ index, eventId: rawId, status: 'rejected', errors: fieldProblems(parsed.error.issues, { whole: 'body', at: ['events', index] }) });
         continue;
       }
       const input = parsed.data;
@@ -105,7 +106,7 @@ export class UsageIngestion {
             ? `is older than the billing engine accepts usage (${Math.round(ENGINE_MAX_AGE_MS / 86_400_000)} days)`
             : null;
       if (timeProblem !== null) {
-        results.push({ index, eventId: input.eventId, status: 'rejected', errors: [{ field: `events[${index}].timestamp`, message: timeProblem }] });
+        results.push({ index, eventId: input.eventId, status: 'rejected', errors: [{ field: fieldName(['events', index, 'timestamp'], 'body'), message: timeProblem }] });
         continue;
       }
       const key = JSON.stringify([input.tenant, input.eventId]);
@@ -169,9 +170,3 @@ export class UsageIngestion {
   }
 }
 
-function issueMessages(issue: z.core.$ZodIssue, index: number): Array<{ field: string; message: string }> {
-  const base = `events[${index}]`;
-  const path = (keys: readonly PropertyKey[]) => [base, ...keys.map(String)].join('.');
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: path([...issue.path, key]), message: 'is not a supported field' }));
-  return [{ field: path(issue.path), message: issue.message }];
-}

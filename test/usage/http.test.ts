@@ -9,9 +9,9 @@ import { registerRoutes } from '../../src/http/route';
 import { createLogger } from '../../src/logger';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
 import { usageIngestRouter } from '../../src/usage/ingest-route';
-import { publishUsageRoutes } from '../../src/usage/routes';
+import { publishUsageRoutes } from '../../src/http/usage/publish-usage-routes';
 import { forEachTestDatabase } from '../helpers/databases';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { callEvent, monetizedWorld } from './world';
 
 const config = configSchema.parse({
@@ -129,7 +129,8 @@ forEachTestDatabase((_kind, database) => {
       expect(await response.json()).toMatchObject({ accepted: 0, rejected: 1, results: [{ status: 'rejected', errors: [{ field: 'events[0].tenant' }] }] });
       const empty = await post('/api/am/usage/v1/events', token(['apim:usage_ingest']), { events: [] });
       expect(empty.status).toBe(400);
-      expect(await empty.json()).toMatchObject({ code: 400, description: expect.stringMatching(/^body\.events/) });
+      // Fields are named relative to the body, as in every REST answer (src/validation/issues.ts).
+      expect(await empty.json()).toMatchObject({ code: 400, description: expect.stringMatching(/^events: /), error: [{ code: 'events', message: expect.any(String) }] });
     });
   });
 

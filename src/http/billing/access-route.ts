@@ -1,8 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { AccessService } from '../../billing/access.service';
-import { GatewayError } from '../../gateway/errors';
+import { GatewayError } from '../../apim/errors';
+import { fieldProblems } from '../../validation/issues';
 import { authenticateBearer, requireAnyScope } from '../auth/bearer';
 import type { TokenVerifier } from '../auth/tokens';
+import { invalidInput } from '../route';
 import { resourceId } from '../routes/common';
 
 export const ACCESS_PATH = '/api/am/usage/v1/subscriptions/:subscriptionId/access';
@@ -21,9 +23,7 @@ export function accessRouter(deps: { access: AccessService; verifier: TokenVerif
     const principal = authenticateBearer(req, deps.verifier);
     requireAnyScope(principal, ACCESS_SCOPES);
     const parsed = resourceId.safeParse((req.params as { subscriptionId: string }).subscriptionId);
-    if (!parsed.success) {
-      throw new GatewayError('INVALID_INPUT', `subscriptionId: ${parsed.error.issues[0]!.message}`, { field: 'subscriptionId' });
-    }
+    if (!parsed.success) throw invalidInput(fieldProblems(parsed.error.issues, { whole: 'subscriptionId' }));
     const subscriptionId = parsed.data;
     const answer = await deps.access.check(subscriptionId, deps.clock(), principal.tenant.domain);
     if (!answer) throw GatewayError.notFound(`Subscription ${subscriptionId}`);

@@ -3,6 +3,7 @@ import { WebhookRejectedError } from '../../billing/billing-events';
 import type { BillingRecords } from '../../billing/billing-records.service';
 import type { Logger } from '../../logger';
 import type { Monetization, TenantDirectory } from '../../monetization/monetization';
+import { wso2ErrorBody } from '../wso2-error-body';
 
 export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain';
 
@@ -51,11 +52,5 @@ export function billingWebhookRouter(deps: {
 }
 
 function reject(res: Response, status: number, description: string): void {
-  res.status(status).json({
-    code: status,
-    message: status === 404 ? 'Not Found' : 'Bad Request',
-    description,
-    moreInfo: '',
-    error: [],
-  });
+  res.status(status).json(wso2ErrorBody(status, status === 404 ? 'Not Found' : 'Bad Request', description));
 }
