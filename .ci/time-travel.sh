@@ -23,7 +23,7 @@ dates=(
 # bad input, the shared auth suite), which never look at the date; they run in the main pass.
 suites=(
   test/e2e/paid-plan-story.test.ts test/e2e/monetization-story.test.ts test/e2e/demo.test.ts test/docs
-  test/usage test/billing test/plugins test/stripe-server
+  test/usage test/billing test/gateway-kit test/plugins dev/stripe-server
   test/http/billing test/http/devportal test/http/publisher test/http/admin test/http/pages
   test/http/token-cli.test.ts test/http/token-claims.test.ts test/http/proxy-and-cookies.test.ts
 )

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { migrateLatest } from '../src/db/migrator';
 import { UsageIngestion } from '../src/usage/ingest';
-import { UsageRecorder } from '../src/usage/middleware';
+import { UsageRecorder } from '../src/gateway-kit/usage-recorder';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
 import { envInt, openDatabase, report, seedBilledSubscriptions } from './support';
 

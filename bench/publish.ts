@@ -22,7 +22,7 @@ import { forEachConcurrently } from '../src/usage/pacer';
 import { RecordStore } from '../src/usage/record-store';
 import { UsageService } from '../src/usage/usage-service';
 import { buildEngine, connectedAccount, sdkFor, tenantWithKey } from '../test/plugins/stripe/harness';
-import { startStripeServer } from '../test/stripe-server';
+import { startStripeServer } from '../dev/stripe-server';
 import { benchDatabases, envInt, eventRow, openDatabase, report, seedBilledSubscriptions, seedBillingCycles } from './support';
 
 const HOUR_MS = 3_600_000;

@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import type { MeterlineConfig } from '../config/schema';
-import { createGateway } from '../gateway/gateway';
+import { createGateway } from '../apim/gateway';
 import type { Logger } from '../logger';
 import type { Monetization } from '../monetization/monetization';
 import { tenantDirectoryFrom } from '../monetization/tenant-directory';
@@ -17,8 +17,8 @@ import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
 import { EXTENSION_ROUTES } from './routes/extensions';
-import { usageIngestRouter } from '../usage/ingest-route';
-import { publishUsageRoutes } from '../usage/routes';
+import { usageIngestRouter } from './usage/ingest-route';
+import { publishUsageRoutes } from './usage/publish-usage-routes';
 import type { UsageService } from '../usage/usage-service';
 
 export interface AppDependencies {

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import Stripe from 'stripe';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
-import { reconcileCommand } from '../../src/monetization/reconcile-command';
+import { reconcileCommand } from '../../src/cli/reconcile';
 import { UNFINISHED_GRACE_SECONDS } from '../../src/monetization/reconcile';
 import type { RunningService } from '../../src/service';
 import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
@@ -13,7 +13,7 @@ import { runCli } from '../helpers/cli';
 import { forEachTestDatabase } from '../helpers/databases';
 import { DEVPORTAL, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { STORY_START } from '../helpers/test-clock';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * `meterline reconcile [--dry-run]` (issue 12, item 4): orphans both ways, on the real database

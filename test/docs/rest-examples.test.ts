@@ -9,7 +9,7 @@ import { startBillingHarness, type BillingHarness } from '../helpers/billing-har
 import { describeWith } from '../helpers/optional-parts';
 import { forEachTestDatabase } from '../helpers/databases';
 import { harnessConfig } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { assignedVariables, compareJson, compareResponse, parseRestDoc, type ActualResponse, type DocExample } from './rest-doc';
 
 /**

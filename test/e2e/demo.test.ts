@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { DemoSummary } from '../../src/demo/story';
+import type { DemoSummary } from '../../dev/demo/story';
 
 /**
  * `npm run demo` as a newcomer runs it: the built demo as a child process, on SQLite, with the
@@ -11,7 +11,7 @@ import type { DemoSummary } from '../../src/demo/story';
  * nothing it started is left (ports free, the Stripe child gone).
  */
 const REPO_ROOT = join(__dirname, '..', '..');
-const DEMO = join(REPO_ROOT, 'dist', 'src', 'demo', 'cli.js');
+const DEMO = join(REPO_ROOT, 'dist', 'dev', 'demo', 'cli.js');
 
 interface Run {
   child: ChildProcessWithoutNullStreams;

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { DEVPORTAL } from '../helpers/rest-harness';
 import { describeWith, launchChromium } from '../helpers/optional-parts';
 import { STORY_START } from '../helpers/test-clock';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * The invoice page lists the subscription's issued invoices (kept by the billing webhooks) with

@@ -1,6 +1,6 @@
 import { forEachTestDatabase } from '../helpers/databases';
 import { ADMIN, DEVPORTAL, PUBLISHER, policyBody, SCOPES, startRestHarness, uniqueName, type RestHarness } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * The whole story through Meterline's REST API, as WSO2 clients drive it: an admin creates a

@@ -1,7 +1,7 @@
 import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { forEachTestDatabase } from '../helpers/databases';
 import { policyBody, ADMIN, DEVPORTAL, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { STORY_START } from '../helpers/test-clock';
 
 /**

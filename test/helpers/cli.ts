@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
-const CLI = join(REPO_ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 export interface CliResult {
   code: number | null;

@@ -6,12 +6,12 @@ import { parseStripeOptions } from '../../plugins/stripe/stripe.options';
 import { createBilling } from '../../src/billing/billing';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { connectDatabase } from '../../src/db/connect';
-import { ApisRepository } from '../../src/gateway/apis.repository';
-import { ApplicationsRepository } from '../../src/gateway/applications.repository';
-import { PoliciesRepository } from '../../src/gateway/policies.repository';
-import { SubscribersRepository } from '../../src/gateway/subscribers.repository';
-import { SubscriptionsRepository } from '../../src/gateway/subscriptions.repository';
-import { SubscriptionsService, type SubscriberIdentity } from '../../src/gateway/subscriptions.service';
+import { ApisRepository } from '../../src/apim/apis.repository';
+import { ApplicationsRepository } from '../../src/apim/applications.repository';
+import { PoliciesRepository } from '../../src/apim/policies.repository';
+import { SubscribersRepository } from '../../src/apim/subscribers.repository';
+import { SubscriptionsRepository } from '../../src/apim/subscriptions.repository';
+import { SubscriptionsService, type SubscriberIdentity } from '../../src/apim/subscriptions.service';
 import { createLogger } from '../../src/logger';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
 

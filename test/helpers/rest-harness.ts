@@ -4,7 +4,7 @@ import type { MeterlineConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
 import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { forEachTestDatabase, type TestDatabase, type TestDatabaseKind } from './databases';
 
 /**

@@ -1,7 +1,7 @@
 import { forEachTestDatabase } from '../helpers/databases';
 import { monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
 import { OTHER_TENANT, startRestHarness, type RestHarness } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { createSeededRandom } from '../usage/random';
 
 /**

@@ -5,7 +5,7 @@ import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
 import { migrateLatest } from '../../src/db/migrator';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { startRestHarness, type RestHarness } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /** GET /api/am/openapi.json: Meterline's own OpenAPI document of what it implements (independent of the database: SQLite only). */
 let stripeServer: StripeServer;

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { harnessConfig } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * The devportal session cookie holds the bearer token, so it is `Secure` whenever the browser

@@ -6,7 +6,7 @@ import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
 import { forEachTestDatabase } from '../helpers/databases';
 import { createApi, monetize, monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
 import { ADMIN, DEVPORTAL, JWT_SECRET, OTHER_TENANT, policyBody, PUBLISHER, startRestHarness, type RestHarness, type RestResponse } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * The security suite, run over every route Meterline registers (the list comes from the route

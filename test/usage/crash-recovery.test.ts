@@ -9,7 +9,7 @@ import { RecordStore } from '../../src/usage/record-store';
 import { forEachTestDatabase } from '../helpers/databases';
 import { REPO_ROOT } from '../helpers/cli';
 import { createSeededRandom } from './random';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { callEvent, monetizedWorld } from './world';
 
 /**
@@ -20,7 +20,7 @@ import { callEvent, monetizedWorld } from './world';
  */
 const KILLS = 12;
 const SUBSCRIPTIONS = 12;
-const CLI = join(REPO_ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 let server: StripeServer;
 let directory: string;

@@ -8,7 +8,7 @@ import { errorHandler } from '../../src/http/errors';
 import { registerRoutes } from '../../src/http/route';
 import { createLogger } from '../../src/logger';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
-import { usageIngestRouter } from '../../src/usage/ingest-route';
+import { usageIngestRouter } from '../../src/http/usage/ingest-route';
 import { publishUsageRoutes } from '../../src/http/usage/publish-usage-routes';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { connectDatabase } from '../../src/db/connect';
 import { insertReturningId } from '../../src/db/insert-returning-id';
 import { migrateLatest } from '../../src/db/migrator';
-import { utcTimestamp } from '../../src/gateway/time';
+import { utcTimestamp } from '../../src/apim/time';
 import { UsageIngestion, type BatchResult } from '../../src/usage/ingest';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
 import { forEachTestDatabase } from '../helpers/databases';

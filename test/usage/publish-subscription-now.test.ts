@@ -2,7 +2,7 @@ import { migrateLatest } from '../../src/db/migrator';
 import { JobStore } from '../../src/usage/job-store';
 import { RecordStore } from '../../src/usage/record-store';
 import { forEachTestDatabase } from '../helpers/databases';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { callEvent, minutesAfter, monetizedWorld } from './world';
 
 /**

@@ -4,7 +4,7 @@ import { RecordStore } from '../../src/usage/record-store';
 import { JobStore } from '../../src/usage/job-store';
 import type { UsageService } from '../../src/usage/usage-service';
 import { forEachTestDatabase } from '../helpers/databases';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { connectedAccount } from '../plugins/stripe/harness';
 import { callEvent, minutesAfter, monetizedWorld } from './world';
 

@@ -7,7 +7,7 @@ import { createUsageSource, LocalEventSource, type HourlyUsage, type PositionRan
 import { UsageService } from '../../src/usage/usage-service';
 import { HOUR_MS } from '../../src/usage/windows';
 import { forEachTestDatabase } from '../helpers/databases';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { callEvent, minutesAfter, monetizedWorld, TEST_OPTIONS, type BilledSubscription } from './world';
 
 const START = Date.UTC(2030, 2, 3, 9, 0, 0) / 1000;

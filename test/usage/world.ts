@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger';
 import type { Monetization } from '../../src/monetization/monetization';
 import type { PublisherOptions } from '../../src/usage/options';
 import { UsageService } from '../../src/usage/usage-service';
-import type { StripeServer } from '../stripe-server';
+import type { StripeServer } from '../../dev/stripe-server';
 import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey } from '../plugins/stripe/harness';
 
 /** Fast settings for tests: no pacing to speak of, short lease and retry delays. */

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { GatewayError } from '../../gateway/errors';
+import { GatewayError } from '../../apim/errors';
 import type { Principal, TokenVerifier } from './tokens';
 
 /** The caller of a request from its `Authorization: Bearer` token; 401 when there is none. */

@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import type { JwtConfig } from '../../config/schema';
 import { SUPER_TENANT } from '../../config/schema';
 import type { TenantRef } from '../../domain/model';
-import { GatewayError } from '../../gateway/errors';
+import { GatewayError } from '../../apim/errors';
 
 /** Who is calling: the token's subject within one tenant, with the scopes it was granted. */
 export interface Principal {

@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { GatewayError } from '../../gateway/errors';
-import type { Gateway } from '../../gateway/gateway';
+import { GatewayError } from '../../apim/errors';
+import type { Gateway } from '../../apim/gateway';
 import { MonetizationError } from '../../monetization/monetization';
 import type { Principal, TokenVerifier } from '../auth/tokens';
 import { mapError } from '../errors';

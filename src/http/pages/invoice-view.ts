@@ -1,6 +1,6 @@
 import { currencyExponent, formatDecimal, formatMinorUnits, parseDecimal } from '../../domain/money';
 import type { InvoiceRecord } from '../../billing/billing.repository';
-import type { SubscriptionRecord } from '../../gateway/model';
+import type { SubscriptionRecord } from '../../apim/model';
 import type { PendingInvoice } from '../../monetization/monetization';
 import { escapeHtml, page } from './html';
 

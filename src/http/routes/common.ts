@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiActor } from '../../gateway/apis.service';
+import type { ApiActor } from '../../apim/apis.service';
 import type { Principal } from '../auth/tokens';
 
 /** WSO2's `limit`/`offset` query parameters (defaults 25 and 0). */

@@ -1,7 +1,7 @@
 import { forEachTestDatabase } from '../../helpers/databases';
 import { createApi, createApplication, createPolicy, monetizedWorld, roleTokens, subscribe } from '../../helpers/rest-fixtures';
 import { DEVPORTAL, policyBody, PUBLISHER, startRestHarness, uniqueName, type RestHarness } from '../../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
+import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
 
 /** Developer portal v3: applications and subscriptions (the subscription workflows) and the pending invoice. */
 let stripeServer: StripeServer;

@@ -2,12 +2,12 @@ import Stripe from 'stripe';
 import { StripeMonetization } from '../../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../../plugins/stripe/stripe.options';
 import { createBilling } from '../../../src/billing/billing';
-import { ApisRepository } from '../../../src/gateway/apis.repository';
-import { ApplicationsRepository } from '../../../src/gateway/applications.repository';
-import { PoliciesRepository } from '../../../src/gateway/policies.repository';
-import { SubscribersRepository } from '../../../src/gateway/subscribers.repository';
-import { SubscriptionsRepository } from '../../../src/gateway/subscriptions.repository';
-import { SubscriptionsService } from '../../../src/gateway/subscriptions.service';
+import { ApisRepository } from '../../../src/apim/apis.repository';
+import { ApplicationsRepository } from '../../../src/apim/applications.repository';
+import { PoliciesRepository } from '../../../src/apim/policies.repository';
+import { SubscribersRepository } from '../../../src/apim/subscribers.repository';
+import { SubscriptionsRepository } from '../../../src/apim/subscriptions.repository';
+import { SubscriptionsService } from '../../../src/apim/subscriptions.service';
 import { createLogger } from '../../../src/logger';
 import { tenantDirectoryFrom } from '../../../src/monetization/tenant-directory';
 import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../../helpers/billing-harness';
@@ -15,7 +15,7 @@ import { forEachTestDatabase, type TestDatabaseKind } from '../../helpers/databa
 import { KillPointInstances, type KillOrder } from '../../helpers/kill-point-instance';
 import { DEVPORTAL, SCOPES, uniqueName } from '../../helpers/rest-harness';
 import { STORY_START } from '../../helpers/test-clock';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
+import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
 
 /**
  * Crash-safe subscribe and unsubscribe (issue 12, item 4). A first Meterline instance runs the

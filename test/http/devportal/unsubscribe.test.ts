@@ -2,7 +2,7 @@ import { startBillingHarness, type BillingHarness } from '../../helpers/billing-
 import { forEachTestDatabase } from '../../helpers/databases';
 import { STORY_START } from '../../helpers/test-clock';
 import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, SCOPES, uniqueName } from '../../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
+import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
 
 /**
  * Unsubscribing a billed subscription over HTTP, with the local Stripe server (issue 12, items 3

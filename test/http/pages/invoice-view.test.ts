@@ -1,4 +1,4 @@
-import type { SubscriptionRecord } from '../../../src/gateway/model';
+import type { SubscriptionRecord } from '../../../src/apim/model';
 import { formatMoney, formatUnitPrice, renderInvoicePage } from '../../../src/http/pages/invoice-view';
 import type { PendingInvoice } from '../../../src/monetization/monetization';
 

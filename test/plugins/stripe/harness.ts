@@ -7,7 +7,7 @@ import { ApiMonetizationStateRepository } from '../../../src/monetization/api-mo
 import type { Monetization, TenantSettings } from '../../../src/monetization/monetization';
 import { createLogger } from '../../../src/logger';
 import { insertReturningId } from '../../../src/db/insert-returning-id';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
+import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
 
 /**
  * Starts one local Stripe server for the test file (before its tests, closed after them) and

@@ -5,7 +5,7 @@ import type { SubscriptionPolicy } from '../../../src/domain/model';
 import type { Monetization } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { STORY_START } from '../../helpers/test-clock';
-import { startStripeServer, type StripeServer } from '../../stripe-server';
+import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
 import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, sdkFor, SUPER_TENANT, tenantWithKey, uniquePlatformKey } from './harness';
 
 /**

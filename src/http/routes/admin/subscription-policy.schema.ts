@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { BILLING_CYCLES, type BillingCycle, type PolicyPricing } from '../../../domain/model';
 import { InvalidAmountError, isCurrencyCode, toMinorUnitDecimal, toMinorUnits } from '../../../domain/money';
-import { GatewayError } from '../../../gateway/errors';
-import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } from '../../../gateway/model';
+import { GatewayError } from '../../../apim/errors';
+import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } from '../../../apim/model';
 import { storedText } from '../common';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatewayError } from '../../../gateway/errors';
+import { GatewayError } from '../../../apim/errors';
 import { defineRoute } from '../../route';
 import { resourceId } from '../common';
 import { subscriptionPolicyBody, toPolicyDto, toPolicyInput } from './subscription-policy.schema';

@@ -1,5 +1,5 @@
-import type { ApplicationWithCount } from '../../../gateway/applications.service';
-import type { SubscriptionRecord } from '../../../gateway/model';
+import type { ApplicationWithCount } from '../../../apim/applications.service';
+import type { SubscriptionRecord } from '../../../apim/model';
 
 /** WSO2's devportal `ApplicationInfo` (list items). */
 export function toApplicationInfoDto(application: ApplicationWithCount) {

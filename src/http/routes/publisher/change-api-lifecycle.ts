@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { LIFECYCLE_ACTIONS, type LifecycleAction } from '../../../gateway/apis.service';
-import type { ApiState } from '../../../gateway/model';
+import { LIFECYCLE_ACTIONS, type LifecycleAction } from '../../../apim/apis.service';
+import type { ApiState } from '../../../apim/model';
 import { defineRoute } from '../../route';
 import { apiActor, resourceId } from '../common';
 import { lifecycleStateName } from './presenters';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatewayError } from '../../../gateway/errors';
+import { GatewayError } from '../../../apim/errors';
 import { defineRoute } from '../../route';
 import { apiActor, storedText } from '../common';
 import { toApiDto } from './presenters';

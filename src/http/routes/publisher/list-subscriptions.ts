@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { managesApi } from '../../../gateway/apis.service';
+import { managesApi } from '../../../apim/apis.service';
 import { apiActor, pageQuery, pagination, resourceId } from '../common';
 import { toPublisherSubscriptionDto } from './presenters';
 

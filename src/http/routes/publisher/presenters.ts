@@ -1,5 +1,5 @@
-import type { ApiWithMonetization } from '../../../gateway/apis.service';
-import type { ApiRecord, ApiState, SubscriptionRecord } from '../../../gateway/model';
+import type { ApiWithMonetization } from '../../../apim/apis.service';
+import type { ApiRecord, ApiState, SubscriptionRecord } from '../../../apim/model';
 
 /** WSO2's `APIInfo` (list items). */
 export function toApiInfoDto(api: ApiRecord) {

@@ -1,9 +1,9 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { accessGuard, remoteAccessChecker, type AccessChecker } from '../../src/billing/access-guard';
+import { accessGuard, remoteAccessChecker, type AccessChecker } from '../../src/gateway-kit/access-guard';
 import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { createTestDatabase, testDatabases, type TestDatabase } from '../helpers/databases';
-import { startStripeServer, type StripeServer } from '../stripe-server';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /** A hello-world gateway route behind the guard; the subscription comes from a header. */
 async function gateway(checker: AccessChecker, options: { onCheckerFailure?: 'refuse' | 'allow' } = {}) {

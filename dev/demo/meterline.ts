@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadConfig } from '../config/load';
-import type { JwtConfig } from '../config/schema';
-import { mintToken } from '../http/auth/tokens';
-import { createLogger } from '../logger';
-import { startService, type RunningService } from '../service';
+import { loadConfig } from '../../src/config/load';
+import type { JwtConfig } from '../../src/config/schema';
+import { mintToken } from '../../src/http/auth/tokens';
+import { createLogger } from '../../src/logger';
+import { startService, type RunningService } from '../../src/service';
 
 /** The tenant admin's webhook events Meterline handles (README, "Invoices, webhooks and access"). */
 export const WEBHOOK_EVENTS = [

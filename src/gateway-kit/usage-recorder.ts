@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { BatchResult, UsageEventInput } from './ingest';
+import type { BatchResult, UsageEventInput } from '../usage/ingest';
 
 /** Where recorded events go: the local store (`UsageIngestion`) or a remote Meterline (HTTP). */
 export interface UsageSink {

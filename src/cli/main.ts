@@ -1,20 +1,20 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { describeConfigFile, findConfigFile, loadConfig, type ConfigFile, type DatabaseCommandConfig, type TokenCommandConfig } from './config/load';
-import { ConfigError } from './config/errors';
-import { EngineOptionsError } from './monetization/monetization';
-import { UnknownEngineError } from './monetization/registry';
-import { SUPER_TENANT, type DatabaseConfig, type MeterlineConfig } from './config/schema';
-import { mintToken } from './http/auth/tokens';
+import { describeConfigFile, findConfigFile, loadConfig, type ConfigFile, type DatabaseCommandConfig, type TokenCommandConfig } from '../config/load';
+import { ConfigError } from '../config/errors';
+import { EngineOptionsError } from '../monetization/monetization';
+import { UnknownEngineError } from '../monetization/registry';
+import { SUPER_TENANT, type DatabaseConfig, type MeterlineConfig } from '../config/schema';
+import { mintToken } from '../http/auth/tokens';
 import pino from 'pino';
-import { publishUsageCommand } from './usage/publish-command';
-import { reconcileCommand } from './monetization/reconcile-command';
-import { UsageOptionsError } from './usage/options';
-import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from './db/connect';
-import { describeDatabase } from './db/describe';
-import { migrateLatest, PendingMigrationsError, rollbackAll } from './db/migrator';
-import { createLogger, safeError } from './logger';
-import { launchService } from './service';
+import { publishUsageCommand } from './publish-usage';
+import { reconcileCommand } from './reconcile';
+import { UsageOptionsError } from '../usage/options';
+import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from '../db/connect';
+import { describeDatabase } from '../db/describe';
+import { migrateLatest, PendingMigrationsError, rollbackAll } from '../db/migrator';
+import { createLogger, safeError } from '../logger';
+import { launchService } from '../service';
 
 const USAGE = `Usage: meterline <command> [options]
 

@@ -1,7 +1,7 @@
-import { SUPER_TENANT } from '../config/schema';
-import { GatewayError } from '../gateway/errors';
-import { defineRoute, EMPTY_QUERY, type AnyRoute } from '../http/route';
-import type { UsageService } from './usage-service';
+import { SUPER_TENANT } from '../../config/schema';
+import { GatewayError } from '../../apim/errors';
+import { defineRoute, EMPTY_QUERY, type AnyRoute } from '../route';
+import type { UsageService } from '../../usage/usage-service';
 
 /** WSO2's scopes for publish-usage and its status (admin API v4). */
 const PUBLISH_SCOPES = ['apim:admin', 'apim:monetization_usage_publish'] as const;

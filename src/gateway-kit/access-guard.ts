@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { wso2ErrorBody } from '../http/wso2-error-body';
-import type { AccessDecision } from './access-policy';
+import type { AccessDecision } from '../billing/access-policy';
 
 /** Answers whether a subscription may call now; undefined for a subscription Meterline does not know. */
 export interface AccessChecker {

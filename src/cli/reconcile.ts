@@ -2,10 +2,10 @@ import type { MeterlineConfig } from '../config/schema';
 import { assertDatabaseReachable, connectDatabase } from '../db/connect';
 import { assertMigrated } from '../db/migrator';
 import type { Logger } from '../logger';
-import { buildMonetizationEngine } from './build-engine';
-import { EngineRegistry } from './registry';
+import { buildMonetizationEngine } from '../monetization/build-engine';
+import { EngineRegistry } from '../monetization/registry';
 import { builtInEngines } from '../../plugins';
-import { reconcile } from './reconcile';
+import { reconcile } from '../monetization/reconcile';
 
 /**
  * `meterline reconcile [--dry-run]`: one line per finding on stdout, with what was done (see

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request } from 'express';
-import { accessGuard, remoteAccessChecker } from '../billing/access-guard';
-import { listen, type RunningServer } from '../http/server';
-import type { BatchResult } from '../usage/ingest';
-import { UsageRecorder, type CallIdentity, type UsageSink } from '../usage/middleware';
+import { accessGuard, remoteAccessChecker } from '../../src/gateway-kit/access-guard';
+import { listen, type RunningServer } from '../../src/http/server';
+import type { BatchResult } from '../../src/usage/ingest';
+import { UsageRecorder, type CallIdentity, type UsageSink } from '../../src/gateway-kit/usage-recorder';
 import { USAGE } from './rest-client';
 
 /** What the gateway knows about an API key after the subscriber got it for a subscription. */

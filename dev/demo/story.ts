@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Stripe from 'stripe';
-import { currencyExponent, formatMinorUnits, toMinorUnits } from '../domain/money';
+import { currencyExponent, formatMinorUnits, toMinorUnits } from '../../src/domain/money';
 import { DemoClock } from './clock';
 import { ACCESS_CACHE_MS, startDemoGateway } from './gateway';
 import { demoPlatformKey, startDemoMeterline, WEBHOOK_EVENTS } from './meterline';
@@ -27,7 +27,7 @@ const SCOPES = {
 
 export interface StoryOptions {
   calls: number;
-  /** `dist/test/stripe-server/cli.js`: the local Stripe server, started as a child process. */
+  /** `dist/dev/stripe-server/cli.js`: the local Stripe server, started as a child process. */
   stripeServerScript: string;
 }
 

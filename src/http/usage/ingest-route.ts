@@ -1,11 +1,11 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { GatewayError } from '../apim/errors';
-import { authenticateBearer, requireAnyScope } from '../http/auth/bearer';
-import type { TokenVerifier } from '../http/auth/tokens';
-import { invalidInput } from '../http/route';
-import { fieldName, fieldProblems } from '../validation/issues';
-import { usageBatchSchema } from './ingest';
-import type { UsageService } from './usage-service';
+import { GatewayError } from '../../apim/errors';
+import { authenticateBearer, requireAnyScope } from '../auth/bearer';
+import type { TokenVerifier } from '../auth/tokens';
+import { invalidInput } from '../route';
+import { fieldName, fieldProblems } from '../../validation/issues';
+import { usageBatchSchema } from '../../usage/ingest';
+import type { UsageService } from '../../usage/usage-service';
 
 export const USAGE_INGEST_PATH = '/api/am/usage/v1/events';
 /** The scope a gateway's token needs to push usage. */

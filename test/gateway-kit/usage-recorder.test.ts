@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { migrateLatest } from '../../src/db/migrator';
-import { UsageRecorder, type UsageSink } from '../../src/usage/middleware';
+import { UsageRecorder, type UsageSink } from '../../src/gateway-kit/usage-recorder';
 import { forEachTestDatabase } from '../helpers/databases';
-import { startStripeServer, type StripeServer } from '../stripe-server';
-import { monetizedWorld } from './world';
+import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
+import { monetizedWorld } from '../usage/world';
 
 let server: StripeServer;
 beforeAll(async () => {

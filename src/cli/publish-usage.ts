@@ -6,8 +6,8 @@ import type { Logger } from '../logger';
 import { buildMonetizationEngine } from '../monetization/build-engine';
 import { EngineRegistry } from '../monetization/registry';
 import { builtInEngines } from '../../plugins';
-import type { PublishStatusBody } from './usage-service';
-import { UsageService } from './usage-service';
+import type { PublishStatusBody } from '../usage/usage-service';
+import { UsageService } from '../usage/usage-service';
 
 /**
  * `meterline publish-usage [--wait]`: runs the usage publisher in this process (it shares the

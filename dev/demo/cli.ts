@@ -2,8 +2,8 @@
 /**
  * `npm run demo`: the whole monetization story on this machine, with nothing but Node.js.
  *
- *   node dist/src/demo/cli.js           run the story, then keep everything up until Ctrl-C
- *   node dist/src/demo/cli.js --exit    run the story, clean up and exit (0 only if every step succeeded)
+ *   node dist/dev/demo/cli.js           run the story, then keep everything up until Ctrl-C
+ *   node dist/dev/demo/cli.js --exit    run the story, clean up and exit (0 only if every step succeeded)
  *   --calls <n>                         how many gateway calls to send (default 3000, at most 20000)
  *
  * Whatever happens (a failed step, Ctrl-C, the end of --exit) the gateway, Meterline and the
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
 
   for (const text of BANNER) out.line(text);
   out.line();
-  const story = runStory(out, cleanup, { calls, stripeServerScript: join(__dirname, '..', '..', 'test', 'stripe-server', 'cli.js') });
+  const story = runStory(out, cleanup, { calls, stripeServerScript: join(__dirname, '..', 'stripe-server', 'cli.js') });
   const outcome = await Promise.race([story.then((summary) => ({ summary }), (error: unknown) => ({ error })), stopped.then((signal) => ({ signal }))]);
 
   if ('signal' in outcome) {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Stripe from 'stripe';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'test', 'stripe-server', 'cli.js');
+const CLI = join(__dirname, '..', '..', 'dist', 'dev', 'stripe-server', 'cli.js');
 
 describe('the standalone stripe-server command', () => {
   it('prints its listening line, serves the real SDK, and stops cleanly on SIGTERM', async () => {
