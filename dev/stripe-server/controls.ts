@@ -1,5 +1,6 @@
 import type { FailNextInput } from './billing/payments';
-import type { FaultRule } from './faults/faults';
+import type { FaultRule, HeldRequests } from './faults/faults';
+import type { RequestMatcher } from './faults/match';
 import type { RateLimitConfig } from './faults/rate-limit';
 import type { LoggedRequest } from './request-log';
 import type { DeliveryRecord, PendingDelivery } from './webhooks/dispatcher';
@@ -43,6 +44,8 @@ export interface StripeServerControls {
     clear(seed?: number): void;
     /** Replaces the rate limits (an empty object lifts them). */
     rateLimit(config: RateLimitConfig): void;
+    /** Holds matching requests, unhandled, until `release()` (see FaultKind `hold`). */
+    hold(match?: RequestMatcher): HeldRequests;
   };
   payments: {
     failNext(input: FailNextInput): void;

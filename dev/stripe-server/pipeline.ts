@@ -128,6 +128,7 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     return;
   }
   if (fault?.kind === 'delay') await sleep(fault.delayMs);
+  if (fault?.kind === 'hold') await fault.released;
   // From here on the request is handled; a lost response hides the answer, not the effect.
   const deliver = (outcome: Outcome): void => {
     if (fault?.kind !== 'lose_response') return send(outcome);

@@ -78,6 +78,7 @@ function buildControls(world: World, faults: FaultInjector, rateLimiter: RateLim
         rateLimiter.configure({});
       },
       rateLimit: (config) => rateLimiter.configure(config),
+      hold: (match) => faults.hold(match),
     },
     payments: { failNext: (input) => world.payments.failNext(input) },
     accountIdForKey: (key) => world.registry.platformForKey(key).id,

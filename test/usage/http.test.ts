@@ -34,7 +34,6 @@ forEachTestDatabase((_kind, database) => {
 
   beforeAll(async () => {
     await migrateLatest(database().knex);
-    // Slowly paced, so that a job lasts while parallel requests arrive.
     world = await monetizedWorld(server, database().knex, 2, { requests_per_second: 4 });
     // The REST API's own pieces (token verifier, route registration, error handler) around the usage routes.
     const verifier = new TokenVerifier(jwtConfig, tenantDirectoryFrom(config));
@@ -139,7 +138,15 @@ forEachTestDatabase((_kind, database) => {
 
     it('starts one job for many parallel requests (202 with WSO2 body), the others hear that one is running (409)', async () => {
       await world.usage.ingestion.ingest(world.billed.map((s) => callEvent(s, now())));
-      const responses = await Promise.all(Array.from({ length: 20 }, () => post('/api/am/admin/v4/monetization/publish-usage', admin())));
+      // The job's Stripe calls wait until every request was answered: the job is running for
+      // all 20 of them, however slowly they arrive, and may then finish.
+      const held = server.faults.hold({ method: 'POST', path: '/v1/billing/meter_events' });
+      let responses;
+      try {
+        responses = await Promise.all(Array.from({ length: 20 }, () => post('/api/am/admin/v4/monetization/publish-usage', admin())));
+      } finally {
+        held.release();
+      }
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses.filter((s) => s === 202)).toHaveLength(1);
       expect(statuses.filter((s) => s === 409)).toHaveLength(19);

@@ -37,6 +37,23 @@ describe('rate limits', () => {
 });
 
 describe('injected faults', () => {
+  it('hold keeps matching requests unhandled until released; others pass meanwhile', async () => {
+    const held = harness.server.faults.hold({ method: 'POST', path: '/v1/products' });
+    let settled = false;
+    const creating = stripe.products.create({ name: 'held' }).finally(() => {
+      settled = true;
+    });
+    while (held.waiting() === 0) await new Promise((resolve) => setTimeout(resolve, 5)); // until it arrives (jest's timeout bounds it)
+    // Another request is answered while the first waits.
+    await expect(stripe.customers.list()).resolves.toMatchObject({ object: 'list' });
+    expect(held.waiting()).toBe(1);
+    expect(settled).toBe(false);
+    expect((await stripe.products.list({ limit: 100 })).data.map((p) => p.name)).not.toContain('held');
+    held.release();
+    await expect(creating).resolves.toMatchObject({ object: 'product', name: 'held' });
+    await expect(stripe.products.create({ name: 'after release' })).resolves.toMatchObject({ name: 'after release' });
+  });
+
   it('answers 500 api_error on the nth matching request', async () => {
     harness.server.faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/products' }, nth: 2 });
     await stripe.products.create({ name: 'first' });

@@ -9,9 +9,18 @@ import { compileMatcher, type RequestFacts, type RequestMatcher } from './match'
  *   `times: 2` or more, or `rate`, to make the caller see it);
  * - `delay`: hold the response `delayMs` before handling the request normally;
  * - `lose_response`: handle the request (objects are created, idempotency keys recorded),
- *   then destroy the socket instead of answering: the client cannot tell whether it worked.
+ *   then destroy the socket instead of answering: the client cannot tell whether it worked;
+ * - `hold` (added by `hold()`, not by a rule): keep matching requests waiting, unhandled, until
+ *   the test releases them, so that "while a call is in flight" is a state, not a race.
  */
-export type FaultKind = 'error' | 'drop' | 'delay' | 'lose_response';
+export type FaultKind = 'error' | 'drop' | 'delay' | 'lose_response' | 'hold';
+
+/** What `hold()` returns: how many requests are waiting, and the release of all of them. */
+export interface HeldRequests {
+  waiting(): number;
+  /** Lets every held request (and every later match) through; idempotent. */
+  release(): void;
+}
 
 export interface FaultRule {
   kind: FaultKind;
@@ -30,6 +39,8 @@ export interface FaultDecision {
   kind: FaultKind;
   delayMs: number;
   ruleId: number;
+  /** For `hold`: resolves when the test releases the request. */
+  released?: Promise<void>;
 }
 
 interface ActiveRule {
@@ -49,6 +60,7 @@ export class FaultInjector {
   private rules: ActiveRule[] = [];
   private nextId = 1;
   private random: SeededRandom;
+  private readonly gates = new Map<number, { released: Promise<void>; arrived(): void }>();
 
   constructor(private seed = 42) {
     this.random = new SeededRandom(seed);
@@ -62,13 +74,33 @@ export class FaultInjector {
     return id;
   }
 
+  /** Holds every request matching `match` until `release()`. */
+  hold(match?: RequestMatcher): HeldRequests {
+    let waiting = 0;
+    let open!: () => void;
+    const released = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const id = this.add({ kind: 'hold', ...(match ? { match } : {}) });
+    this.gates.set(id, { released, arrived: () => (waiting += 1) });
+    return {
+      waiting: () => waiting,
+      release: () => {
+        this.remove(id);
+        open();
+      },
+    };
+  }
+
   remove(id: number): void {
+    this.gates.delete(id);
     this.rules = this.rules.filter((r) => r.id !== id);
   }
 
   /** Removes every rule and restarts the PRNG from the seed (optionally a new one). */
   clear(seed = this.seed): void {
     this.rules = [];
+    this.gates.clear();
     this.seed = seed;
     this.random = new SeededRandom(seed);
   }
@@ -86,6 +118,11 @@ export class FaultInjector {
       if (rule.rate !== undefined && this.random.next() >= rule.rate) continue;
       active.fired += 1;
       decision = { kind: rule.kind, delayMs: rule.delayMs ?? 0, ruleId: active.id };
+      const gate = this.gates.get(active.id);
+      if (gate) {
+        gate.arrived();
+        decision.released = gate.released;
+      }
     }
     return decision;
   }
