@@ -1,0 +1,146 @@
+/**
+ * The parts of Meterline and which may import which: the one table that test/architecture.test.ts
+ * enforces over the import graph of src/, plugins/, migrations/ and dev/, and that
+ * docs/architecture.md shows (the test fails when the doc's copy differs). Change the rules here,
+ * then paste the table the test prints into the doc.
+ */
+
+export interface ArchitectureRules {
+  /**
+   * Each part and the paths it holds: a path ending in `/` is a folder, any other a file. A file
+   * belongs to the part with the longest matching path, so `src/monetization/monetization.ts` is
+   * the port while the rest of `src/monetization/` is the monetization part.
+   */
+  readonly parts: Readonly<Record<string, readonly string[]>>;
+  /** Part → the other parts it may import. Imports inside a part are always allowed. */
+  readonly allowed: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Files private to their part (a part's repositories: its tables are reached through its
+   * services): only their own part and these parts may import them.
+   */
+  readonly privateFiles: { readonly pattern: RegExp; readonly alsoImportedBy: readonly string[] };
+  /**
+   * Parts whose sub-folders are independent units that may not import each other (each billing
+   * engine under `plugins/<engine>/`).
+   */
+  readonly isolatedFolders: readonly string[];
+  /**
+   * Imports the target design forbids but the code still makes, file to file. Each is accepted
+   * until it is gone; then the test asks to delete its entry, so the list only shrinks.
+   */
+  readonly knownViolations: readonly KnownViolation[];
+}
+
+export interface KnownViolation {
+  readonly from: string;
+  readonly to: string;
+  /** What the target design wants instead. */
+  readonly until: string;
+}
+
+/** What every part of the product may use. */
+const KERNELS = ['domain', 'validation', 'logger'] as const;
+
+export const rules: ArchitectureRules = {
+  parts: {
+    composition: ['src/composition.ts', 'src/service.ts'],
+    cli: ['src/cli/'],
+    http: ['src/http/'],
+    'wso2-error-body': ['src/http/wso2-error-body.ts'],
+    'gateway-kit': ['src/gateway-kit/'],
+    monetization: ['src/monetization/'],
+    'monetization-port': ['src/monetization/monetization.ts', 'src/monetization/capabilities.ts'],
+    apim: ['src/apim/'],
+    billing: ['src/billing/'],
+    usage: ['src/usage/'],
+    config: ['src/config/'],
+    db: ['src/db/'],
+    migrator: ['src/db/migrator.ts'],
+    domain: ['src/domain/'],
+    validation: ['src/validation/'],
+    logger: ['src/logger.ts'],
+    'engine-registry': ['plugins/index.ts'],
+    engines: ['plugins/'],
+    migrations: ['migrations/'],
+    'dev-demo': ['dev/demo/'],
+    'dev-stripe-server': ['dev/stripe-server/'],
+  },
+  allowed: {
+    composition: ['http', 'monetization', 'monetization-port', 'apim', 'billing', 'usage', 'migrator', 'engine-registry', 'config', 'db', ...KERNELS],
+    cli: ['composition', 'http', 'monetization', 'monetization-port', 'usage', 'migrator', 'config', 'db', ...KERNELS],
+    http: ['wso2-error-body', 'monetization', 'monetization-port', 'apim', 'billing', 'usage', 'config', 'db', ...KERNELS],
+    'wso2-error-body': [],
+    'gateway-kit': ['wso2-error-body', 'billing', 'usage', ...KERNELS],
+    monetization: ['monetization-port', 'apim', 'billing', 'config', 'db', ...KERNELS],
+    'monetization-port': ['domain', 'logger'],
+    apim: ['monetization-port', 'billing', 'config', 'db', ...KERNELS],
+    billing: ['monetization-port', 'config', 'db', ...KERNELS],
+    usage: ['monetization-port', 'config', 'db', ...KERNELS],
+    config: ['domain', 'validation'],
+    db: ['config', 'logger'],
+    migrator: ['db', 'migrations', 'config', 'logger'],
+    domain: [],
+    validation: [],
+    logger: [],
+    'engine-registry': ['engines', 'monetization', 'monetization-port'],
+    engines: ['monetization-port', 'db', ...KERNELS],
+    migrations: ['db'],
+    'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'config', ...KERNELS],
+    'dev-stripe-server': [],
+  },
+  privateFiles: { pattern: /\.repository\.ts$/, alsoImportedBy: ['composition'] },
+  isolatedFolders: ['engines'],
+  knownViolations: [
+    // The engine's vocabulary lives in billing; it belongs to the port (or src/domain).
+    {
+      from: 'src/monetization/monetization.ts',
+      to: 'src/billing/billing-events.ts',
+      until: 'the billing events an engine emits (BillingEvent, WebhookVerifier) move beside the port; closes the cycle billing ↔ monetization-port',
+    },
+    { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/billing-events.ts', until: 'the billing events move beside the port' },
+    { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/invoice-lifecycle.ts', until: 'InvoiceStatus moves beside the port' },
+    // ML_API_MONETIZATION is an API's state: apim's table, kept in src/monetization today.
+    {
+      from: 'src/apim/apis.service.ts',
+      to: 'src/monetization/api-monetization-state.ts',
+      until: 'the ML_API_MONETIZATION repository moves to src/apim; closes the cycle apim ↔ monetization',
+    },
+    { from: 'src/apim/gateway.ts', to: 'src/monetization/api-monetization-state.ts', until: 'the ML_API_MONETIZATION repository moves to src/apim' },
+    // Assembly outside the composition root.
+    { from: 'src/cli/publish-usage.ts', to: 'plugins/index.ts', until: 'the composition root builds the engine for the CLI' },
+    { from: 'src/cli/reconcile.ts', to: 'plugins/index.ts', until: 'the composition root builds the engine for the CLI' },
+    { from: 'src/usage/usage-service.ts', to: 'src/monetization/tenant-directory.ts', until: 'the composition root passes the tenant directory in' },
+    { from: 'src/monetization/reconcile.ts', to: 'src/apim/subscriptions.repository.ts', until: 'reconcile is given the apim subscriptions service by the composition root' },
+    { from: 'src/monetization/reconcile.ts', to: 'src/billing/billing.repository.ts', until: 'reconcile is given billing\'s records service by the composition root' },
+    // Billing's record types live in its repository.
+    { from: 'src/apim/subscriptions.service.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
+    { from: 'src/http/pages/invoice-view.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
+    { from: 'src/http/routes/extensions/invoice-presenter.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
+  ],
+};
+
+/**
+ * Engine constants: values only one engine gives meaning to, which the engine-neutral core under
+ * src/ must not decide by (engine names, the folders under plugins/, are found without a list).
+ */
+export const engineConstants: readonly string[] = [
+  'subscription_create', // Stripe's billing_reason of a subscription's first invoice
+];
+
+/**
+ * Engine names and constants still in code under src/, by file and by the token as written.
+ * Remove when issue 13's engine capabilities land: each entry goes when its engine declares the
+ * value as a capability; a new occurrence anywhere fails the test.
+ */
+export const engineNameAllowList: readonly { readonly file: string; readonly text: string }[] = [
+  { file: 'src/billing/billing-records.service.ts', text: "'subscription_create'" },
+  { file: 'src/config/schema.ts', text: "'stripe'" },
+  { file: 'src/config/schema.ts', text: 'stripe_webhook_secret' },
+  { file: 'src/domain/money.ts', text: "} is finer than Stripe's 12 decimal places of a minor unit`" },
+  { file: 'src/http/billing/webhook-route.ts', text: "'stripe-signature'" },
+  { file: 'src/http/openapi/extensions.ts', text: '"The billing engine\'s signed events for one tenant (Stripe: `engine` = stripe)"' },
+  { file: 'src/http/openapi/extensions.ts', text: "'Stripe-Signature'" },
+  { file: 'src/logger.ts', text: "'stripe_webhook_secret'" },
+  { file: 'src/monetization/free-engine.ts', text: '} needs a billing engine: set [apim.monetization] monetization_impl (e.g. "stripe")`' },
+  { file: 'src/monetization/tenant-directory.ts', text: 'stripe_webhook_secret' },
+];
