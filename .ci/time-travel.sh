@@ -4,7 +4,9 @@
 # zone, and the minutes before a daylight-saving change. Tests set the clocks that decide their
 # outcome (test/helpers/test-clock.ts); this proves that the machine's date does not matter.
 # The browser suites are left out (Chromium under libfaketime is not what is tested here; they run
-# in the main pass). Needs the build: the CLI and demo suites spawn dist/.
+# in the main pass). Needs the product build (`npm run build`, as .ci/run does first): the CLI
+# suites spawn dist/src/; the dev build (the Stripe server and the demo, spawned from dist/dev/) is
+# done here.
 # The first date runs the database matrix in reverse order (order must not matter either); the
 # others run on SQLite, to keep CI short. Server URLs as for npm test (METERLINE_TEST_*_URL).
 #   bash .ci/time-travel.sh
@@ -27,6 +29,8 @@ suites=(
   test/http/billing test/http/devportal test/http/publisher test/http/admin test/http/pages
   test/http/token-cli.test.ts test/http/token-claims.test.ts test/http/proxy-and-cookies.test.ts
 )
+
+npm run --silent build:dev
 
 for entry in "${dates[@]}"; do
   IFS='|' read -r at zone databases <<<"$entry"

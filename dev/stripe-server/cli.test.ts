@@ -7,7 +7,7 @@ const CLI = join(__dirname, '..', '..', 'dist', 'dev', 'stripe-server', 'cli.js'
 
 describe('the standalone stripe-server command', () => {
   it('prints its listening line, serves the real SDK, and stops cleanly on SIGTERM', async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build:dev" first (npm test does)`);
     const child = spawn(process.execPath, [CLI, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const port = await new Promise<number>((resolve, reject) => {

@@ -20,7 +20,7 @@ interface Run {
 }
 
 function startDemo(args: string[]): Run {
-  if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: run "npm run build" first (npm test does)`);
+  if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: run "npm run build && npm run build:dev" first (npm test does)`);
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
   const child = spawn(process.execPath, [DEMO, ...args], { cwd: REPO_ROOT, env });
   let output = '';
