@@ -2,5 +2,5 @@ import { freeEngine } from '../src/monetization/free-engine';
 import type { MonetizationEngineFactory } from '../src/monetization/monetization';
 import { stripeEngine } from './stripe';
 
-/** The billing engines that ship with Meterline, registered by name. */
-export const builtInEngines: readonly MonetizationEngineFactory[] = [freeEngine, stripeEngine];
+/** The billing engines that ship with Meterline, registered by name; the first is the default. */
+export const builtInEngines: readonly MonetizationEngineFactory[] = [stripeEngine, freeEngine];

@@ -9,22 +9,32 @@ export type { Logger };
  * - errors under `err`, `error`, `failure` or `cause` are serialized by `safeError`: the driver's
  *   codes (`code`, `errno`, `sqlState`, ...) and a message without knex's SQL prefix and without
  *   quoted values, never `sql`, `bindings`, `parameters`, `detail` or the stack;
- * - known secret fields (authorization and cookie headers, tokens, keys, passwords) are redacted,
- *   and a URL's password is masked wherever a `url` or `connection` is logged;
+ * - known secret fields (authorization and cookie headers, tokens, keys, passwords, and the
+ *   billing engine's per-tenant secrets, `secretFields`) are redacted, and a URL's password is
+ *   masked wherever a `url` or `connection` is logged;
  * - every line written is scrubbed of anything shaped like a bearer token, a JWT, a Stripe key
  *   (`sk_`, `rk_`, `pk_`, `whsec_`) or a URL's password.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream, options: LoggerOptions = {}): Logger {
+  const secretFields = options.secretFields ?? [];
   return pino(
     {
       level,
       base: { service: 'meterline' },
       serializers: { err: safeError, error: safeError, failure: safeError, cause: safeError },
-      redact: { paths: REDACTED_PATHS, censor: censorValue },
+      redact: { paths: [...REDACTED_PATHS, ...secretFields.flatMap((field) => [field, `*.${field}`])], censor: censorValue },
       hooks: { streamWrite: scrubSecrets },
     },
     destination,
   );
+}
+
+export interface LoggerOptions {
+  /**
+   * More field names to redact wherever they appear (at the top or one level down): the billing
+   * engine's per-tenant secrets, `EngineCapabilities.tenantSecrets` keys.
+   */
+  secretFields?: readonly string[];
 }
 
 const SECRET_FIELDS = [
@@ -37,7 +47,6 @@ const SECRET_FIELDS = [
   'apiKey',
   'api_key',
   'billing_engine_platform_account_key',
-  'stripe_webhook_secret',
   'private_key',
 ];
 const URL_FIELDS = ['url', 'connection'];

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { errorHandler } from '../src/http/errors';
 import { createLogger, type Logger } from '../src/logger';
 import { forEachTestDatabase } from './helpers/databases';
@@ -157,6 +158,15 @@ describe('secrets in logged objects and messages', () => {
     expect(first).toMatchObject({ database: { url: 'postgres://app:[redacted]@db.internal:5432/apim' } });
     expect(first!.msg).toBe('calling with Bearer [redacted] and [redacted]');
     expect(second!.err).toMatchObject({ type: 'Error', message: 'could not reach mysql://root:[redacted]@db/apim with [redacted]' });
+  });
+
+  it("redacts the billing engine's per-tenant secrets by the names the engine declares, whatever their shape", () => {
+    const lines: string[] = [];
+    const stream = { write: (line: string) => void lines.push(line) };
+    const logger = createLogger('info', stream, { secretFields: stripeCapabilities.tenantSecrets.map((s) => s.key) });
+    logger.info({ tenant: { stripe_webhook_secret: 'no-recognisable-shape-42' } }, 'tenant');
+    expect(lines.join('')).not.toContain('no-recognisable-shape-42');
+    expect(logLines(lines.join(''))[0]).toMatchObject({ tenant: { stripe_webhook_secret: '[redacted]' } });
   });
 
   it('keeps what is not a secret: codes, ids, plain URLs', () => {

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { MonetizationError, type TenantDirectory } from '../../src/monetization/monetization';
-import { rateLimitRetryingHttpClient } from './rate-limit-retry';
+import { retryingHttpClient } from './retry';
 import type { StripeOptions } from './stripe.options';
 
 /**
@@ -22,14 +22,15 @@ export class StripeClients {
     const cached = this.clients.get(tenantDomain);
     if (cached) return cached;
     const client = new Stripe(key, {
-      maxNetworkRetries: this.options.max_network_retries,
+      // retry.ts is the one retry layer; the SDK's own would stack on it.
+      maxNetworkRetries: 0,
       timeout: this.options.timeout_ms,
       telemetry: false,
       appInfo: { name: 'Meterline' },
-      httpClient: rateLimitRetryingHttpClient({
-        retries: this.options.rate_limit_retries,
-        initialDelayMs: this.options.rate_limit_initial_delay_ms,
-        maxDelayMs: this.options.rate_limit_max_delay_ms,
+      httpClient: retryingHttpClient({
+        retries: this.options.retries,
+        initialDelayMs: this.options.retry_initial_delay_ms,
+        maxDelayMs: this.options.retry_max_delay_ms,
       }),
       ...(this.options.api_host === undefined ? {} : { host: this.options.api_host }),
       ...(this.options.api_port === undefined ? {} : { port: this.options.api_port }),

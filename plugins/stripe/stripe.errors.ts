@@ -3,8 +3,9 @@ import { MonetizationError } from '../../src/monetization/monetization';
 
 /**
  * Maps a failed Stripe call to a MonetizationError by error class (never by message text).
- * The SDK has already retried network faults, 409, 429 and 5xx with the same idempotency key
- * (`max_network_retries`); what reaches here is final for this call.
+ * The engine's one retry layer (retry.ts) has already re-sent what may succeed later (no answer,
+ * 409, 429, 5xx) with the same idempotency key; what reaches here is final for this call, and
+ * ENGINE_UNAVAILABLE tells the caller it may succeed later (the usage publisher's next job).
  */
 export function toMonetizationError(error: unknown, action: string, context: Record<string, unknown> = {}): unknown {
   if (!(error instanceof Stripe.errors.StripeError)) return error;

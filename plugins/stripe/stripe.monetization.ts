@@ -25,19 +25,21 @@ import { PlansService } from './plans.service';
 import { StripeClients } from './stripe.clients';
 import type { StripeOptions } from './stripe.options';
 import { StripeRepository } from './stripe.repository';
-import { SubscriptionsService, type WorkflowProbe } from './subscriptions.service';
-import { UsageService } from './usage.service';
+import { stripeCapabilities } from './capabilities';
+import { StripeSubscriptionWorkflow, type WorkflowProbe } from './subscription-workflow';
+import { StripeUsageReporter } from './usage-reporter';
 import { StripeWebhookVerifier } from './webhooks';
 
 /** The Stripe billing engine: the Monetization contract, delegated to one service per concern. */
 export class StripeMonetization implements Monetization {
   readonly name = 'stripe';
+  readonly capabilities = stripeCapabilities;
   readonly webhooks = new StripeWebhookVerifier();
   private readonly plans: PlansService;
   private readonly apiPlans: ApiPlanCopies;
-  private readonly subscriptions: SubscriptionsService;
+  private readonly subscriptions: StripeSubscriptionWorkflow;
   private readonly invoices: InvoicesService;
-  private readonly usage: UsageService;
+  private readonly usage: StripeUsageReporter;
   private readonly repository: StripeRepository;
   private readonly customerReconcile: CustomerReconcileService;
 
@@ -48,9 +50,9 @@ export class StripeMonetization implements Monetization {
     this.repository = repository;
     this.apiPlans = new ApiPlanCopies(clients, repository);
     this.plans = new PlansService(clients, repository, this.apiPlans);
-    this.subscriptions = new SubscriptionsService(clients, repository, new CustomersService(repository, probe), options, dependencies.logger, dependencies.clock, probe);
+    this.subscriptions = new StripeSubscriptionWorkflow(clients, repository, new CustomersService(repository, probe), options, dependencies.logger, dependencies.clock, probe);
     this.invoices = new InvoicesService(clients, repository);
-    this.usage = new UsageService(clients, repository);
+    this.usage = new StripeUsageReporter(clients, repository);
     this.customerReconcile = new CustomerReconcileService(clients, repository, dependencies.tenants);
   }
 

@@ -7,6 +7,7 @@ import {
   type WebhookVerifier,
 } from '../../src/billing/billing-events';
 import type { InvoiceStatus } from '../../src/billing/invoice-lifecycle';
+import { SIGNATURE_HEADER, WEBHOOK_SECRET_KEY } from './capabilities';
 
 /** Stripe's default: a delivery signed more than 5 minutes from now is refused. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -81,10 +82,10 @@ const subscriptionSchema = z.object({ id: nonEmpty, status: nonEmpty });
 export class StripeWebhookVerifier implements WebhookVerifier {
   verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent {
     const { secret, rawBody, signature, now } = input;
-    if (!secret) throw new WebhookRejectedError('no_secret', 'the tenant has no stripe_webhook_secret configured');
-    if (!signature) throw new WebhookRejectedError('missing_signature', 'the Stripe-Signature header is missing');
+    if (!secret) throw new WebhookRejectedError('no_secret', `the tenant has no ${WEBHOOK_SECRET_KEY} configured`);
+    if (!signature) throw new WebhookRejectedError('missing_signature', `the ${SIGNATURE_HEADER} header is missing`);
     const signedAt = signedTimestamp(signature);
-    if (signedAt === undefined) throw new WebhookRejectedError('bad_signature', 'the Stripe-Signature header has no timestamp');
+    if (signedAt === undefined) throw new WebhookRejectedError('bad_signature', `the ${SIGNATURE_HEADER} header has no timestamp`);
     const nowSeconds = Math.floor(now.getTime() / 1000);
     if (Math.abs(nowSeconds - signedAt) > SIGNATURE_TOLERANCE_SECONDS) {
       throw new WebhookRejectedError('stale', `the delivery was signed ${nowSeconds - signedAt} s ago, beyond the ${SIGNATURE_TOLERANCE_SECONDS} s tolerance`);
@@ -94,7 +95,7 @@ export class StripeWebhookVerifier implements WebhookVerifier {
       parsed = Stripe.webhooks.constructEvent(rawBody, signature, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, nowSeconds);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
-        throw new WebhookRejectedError('bad_signature', 'the Stripe-Signature does not match the body and the tenant secret');
+        throw new WebhookRejectedError('bad_signature', `the ${SIGNATURE_HEADER} does not match the body and the tenant secret`);
       }
       throw new WebhookRejectedError('malformed', 'the delivery is not JSON');
     }

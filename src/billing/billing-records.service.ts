@@ -54,6 +54,8 @@ export class BillingRecords {
     private readonly repository: BillingRepository,
     private readonly rulesOf: (tenantDomain: string) => TenantBillingRules,
     private readonly logger: Logger,
+    /** The engine's `EngineCapabilities.isFirstPaymentInvoice`: which invoice starts a subscription. */
+    private readonly isFirstPaymentInvoice: (billingReason: string | null) => boolean,
   ) {}
 
   async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {
@@ -207,7 +209,7 @@ export class BillingRecords {
         (subscription.engineAccount === null || i.engineAccount === subscription.engineAccount),
     );
     const standing: PaymentStanding = {
-      awaitingFirstPayment: awaitingFirstPayment(subscription, own),
+      awaitingFirstPayment: awaitingFirstPayment(subscription, own.filter((i) => this.isFirstPaymentInvoice(i.billingReason))),
       failingSince: failingSince(own),
       cancelledAt: change.cancelledAt ?? subscription.cancelledAt,
     };
@@ -264,10 +266,10 @@ function engineSubscriptionOf(event: BillingEvent): string | null {
 
 /**
  * The first invoice (issued when the subscription started, of the engine subscription recorded
- * at subscribe) is unpaid while it is not PAID.
+ * at subscribe) is unpaid while it is not PAID; until the engine has told us of it, the
+ * subscription keeps the standing it has.
  */
-function awaitingFirstPayment(subscription: SubscriptionBillingRow, invoices: readonly InvoiceRecord[]): boolean {
-  const first = invoices.filter((i) => i.billingReason === 'subscription_create');
+function awaitingFirstPayment(subscription: SubscriptionBillingRow, first: readonly InvoiceRecord[]): boolean {
   if (first.length === 0) return subscription.awaitingFirstPayment;
   return !first.some((i) => i.status === 'PAID');
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { MeterlineConfig } from '../config/schema';
 import type { Logger } from '../logger';
+import type { EngineCapabilities } from '../monetization/capabilities';
 import { AccessService } from './access.service';
 import { BillingRecords } from './billing-records.service';
 import { BillingRepository } from './billing.repository';
@@ -13,12 +14,12 @@ export interface Billing {
   access: AccessService;
 }
 
-export function createBilling({ db, config, logger }: { db: Knex; config: MeterlineConfig; logger: Logger }): Billing {
+export function createBilling({ db, config, logger, engine }: { db: Knex; config: MeterlineConfig; logger: Logger; engine: { capabilities: EngineCapabilities } }): Billing {
   const repository = new BillingRepository(db);
   const rulesOf = tenantBillingRulesFrom(config);
   return {
     repository,
-    records: new BillingRecords(repository, rulesOf, logger.child({ component: 'billing' })),
+    records: new BillingRecords(repository, rulesOf, logger.child({ component: 'billing' }), engine.capabilities.isFirstPaymentInvoice),
     access: new AccessService(repository, rulesOf),
   };
 }

@@ -165,7 +165,7 @@ function describeUnset({ path, reference }: { path: KeyPath; reference: UnsetRef
   return reference.variables.map((name) => `${fieldName(path, '(root)')}: environment variable ${name} is not set (referenced as \${env:${name}})`);
 }
 
-/** `tenants[0].monetization_info.stripe_webhook_secret: ...`, named as every field is (src/validation/issues.ts). */
+/** `tenants[0].monetization_info.billing_engine_platform_account_key: ...`, named as every field is (src/validation/issues.ts). */
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return fieldProblems(issues, { whole: '(root)', unknownKey: 'unknown key' }).map((p) => `${p.field}: ${p.message}`);
 }

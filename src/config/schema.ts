@@ -174,9 +174,12 @@ export const usagePublisherSchema = z
     window_hours: z.union([1, 2, 3, 4, 6, 8, 12, 24].map((n) => z.literal(n)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]).default(1),
     /** The lease a running job holds on the database; renewed every third of it while running. */
     lease_seconds: z.number().int().min(1).max(3600).default(60),
-    /** Extra attempts of one record when the engine is unavailable (after the SDK's own retries). */
+    /**
+     * No longer used, still accepted so existing files load: the engine is the one layer that
+     * retries its calls (its own options); a record it could not send waits for the next job.
+     */
     retries: z.number().int().min(0).max(20).default(3),
-    /** The first wait before such an attempt (ms); each further wait doubles. */
+    /** No longer used, like `retries`. */
     retry_delay_ms: z.number().int().min(0).max(60_000).default(1_000),
     /** Ingestion: how long a subscription's billability is cached (ms). */
     lookup_cache_ms: z.number().int().min(0).max(600_000).default(5_000),
@@ -185,8 +188,11 @@ export const usagePublisherSchema = z
 
 const monetizationSchema = z
   .looseObject({
-    /** A registered billing-engine name, or a path to a module exporting one. */
-    monetization_impl: nonEmpty.default('stripe'),
+    /**
+     * A registered billing-engine name, or a path to a module exporting one; unset, the
+     * registry's default engine (the first of the built-in engines).
+     */
+    monetization_impl: nonEmpty.optional(),
     usage_publish_cron: cronExpression.default(''),
     /** `meterline reconcile` on a schedule (node-cron); empty disables it. */
     reconcile_cron: cronExpression.default(''),
@@ -217,19 +223,35 @@ const monetizationSchema = z
   })
   .prefault({});
 
+/** The keys of `[tenants.monetization_info]` the core reads; every other key is an engine's secret. */
+export const CORE_MONETIZATION_INFO_KEYS: ReadonlySet<string> = new Set(['billing_engine_platform_account_key', 'hold_until_paid', 'payment_grace_period_days']);
+
+/**
+ * `[tenants.monetization_info]`: the core's keys, and the billing engine's per-tenant secrets
+ * (`EngineCapabilities.tenantSecrets`, e.g. a webhook signing secret), which must be non-empty
+ * strings here; which keys the running engine reads is checked when it is chosen
+ * (`tenantDirectoryFrom`).
+ */
+const monetizationInfoSchema = z
+  .looseObject({
+    billing_engine_platform_account_key: nonEmpty.optional(),
+    /** New subscriptions on paid plans stay ON_HOLD until their first invoice is paid. */
+    hold_until_paid: z.boolean().default(false),
+    /** Days a subscription keeps access after a later invoice fails or becomes uncollectible. */
+    payment_grace_period_days: z.number().min(0).max(365).default(3),
+  })
+  .superRefine((info, ctx) => {
+    for (const [key, value] of Object.entries(info)) {
+      if (CORE_MONETIZATION_INFO_KEYS.has(key)) continue;
+      const secret = nonEmpty.safeParse(value);
+      if (!secret.success) for (const issue of secret.error.issues) ctx.addIssue({ code: 'custom', path: [key, ...issue.path], message: issue.message });
+    }
+  });
+
 const tenantSchema = z.strictObject({
   domain: nonEmpty,
   id: z.number().int(),
-  monetization_info: z
-    .strictObject({
-      billing_engine_platform_account_key: nonEmpty.optional(),
-      stripe_webhook_secret: nonEmpty.optional(),
-      /** New subscriptions on paid plans stay ON_HOLD until their first invoice is paid. */
-      hold_until_paid: z.boolean().default(false),
-      /** Days a subscription keeps access after a later invoice fails or becomes uncollectible. */
-      payment_grace_period_days: z.number().min(0).max(365).default(3),
-    })
-    .prefault({}),
+  monetization_info: monetizationInfoSchema.prefault({}),
 });
 
 export const SUPER_TENANT = { domain: 'carbon.super', id: -1234 } as const;

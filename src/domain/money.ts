@@ -3,7 +3,10 @@
  * leave as integer minor units or exact decimal strings: never through a float, never truncated.
  */
 
-/** Currencies whose minor unit is not 1/100 (Stripe's zero- and three-decimal lists). */
+/**
+ * Currencies whose minor unit is not 1/100. The lists are Stripe's zero- and three-decimal
+ * currencies, which is also how Meterline stores and shows amounts, whatever the engine.
+ */
 const ZERO_DECIMAL = new Set([
   'BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF',
 ]);
@@ -71,10 +74,13 @@ export function toMinorUnits(amount: string, currency: string): bigint {
   return value.digits * 10n ** BigInt(exponent - value.scale);
 }
 
+/** The finest unit price Meterline keeps: 12 decimal places of a minor unit (Stripe's `unit_amount_decimal` limit too). */
+export const MAX_MINOR_UNIT_DECIMALS = 12;
+
 /**
  * A major-unit price that may be below the minor unit ("0.0005" USD per request) as an exact
- * decimal string of minor units ("0.05" cents), which is what Stripe's `unit_amount_decimal`
- * takes. Stripe accepts at most 12 decimal places there.
+ * decimal string of minor units ("0.05" cents), at most `MAX_MINOR_UNIT_DECIMALS` places (a
+ * policy's price is refused beyond that, before any engine sees it).
  */
 export function toMinorUnitDecimal(amount: string, currency: string): string {
   const value = parseDecimal(amount);
@@ -82,8 +88,8 @@ export function toMinorUnitDecimal(amount: string, currency: string): string {
   const shifted = { digits: value.digits, scale: value.scale - exponent };
   const normalized = shifted.scale >= 0 ? shifted : { digits: shifted.digits * 10n ** BigInt(-shifted.scale), scale: 0 };
   const result = withoutTrailingZeros(normalized);
-  if (result.scale > 12) {
-    throw new InvalidAmountError(`"${amount}" ${currency.toUpperCase()} is finer than Stripe's 12 decimal places of a minor unit`);
+  if (result.scale > MAX_MINOR_UNIT_DECIMALS) {
+    throw new InvalidAmountError(`"${amount}" ${currency.toUpperCase()} is finer than ${MAX_MINOR_UNIT_DECIMALS} decimal places of a minor unit`);
   }
   return formatDecimal(result);
 }

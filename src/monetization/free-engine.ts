@@ -1,4 +1,5 @@
 import type { SubscriptionPolicy, SubscriptionRef } from '../domain/model';
+import type { EngineCapabilities } from './capabilities';
 import {
   MonetizationError,
   type Monetization,
@@ -6,12 +7,24 @@ import {
   type SubscriptionOutcome,
 } from './monetization';
 
+/**
+ * It sends nothing anywhere, so it limits nothing: usage of any age is stored (and closed as not
+ * billed by the publisher), it keeps no secrets and receives no webhooks. Usage stamped more than
+ * 5 minutes ahead is still refused, as a clock that far off is a sender's mistake.
+ */
+const FREE_CAPABILITIES: EngineCapabilities = {
+  usage: { backdatingLimitMs: Number.POSITIVE_INFINITY, futureToleranceMs: 5 * 60_000, identifierMemoryMs: Number.POSITIVE_INFINITY },
+  tenantSecrets: [],
+  webhooks: null,
+  isFirstPaymentInvoice: () => false,
+};
+
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
 
 function refuseCommercial(what: string): never {
   throw new MonetizationError(
     'BILLING_NOT_CONFIGURED',
-    `${what} needs a billing engine: set [apim.monetization] monetization_impl (e.g. "stripe")`,
+    `${what} needs a billing engine: set [apim.monetization] monetization_impl to an engine that charges`,
   );
 }
 
@@ -21,6 +34,7 @@ function refuseCommercial(what: string): never {
  */
 export class FreeMonetization implements Monetization {
   readonly name = 'free';
+  readonly capabilities = FREE_CAPABILITIES;
 
   async createBillingPlan(policy: SubscriptionPolicy) {
     if (policy.billingPlan === 'COMMERCIAL') refuseCommercial(`COMMERCIAL policy "${policy.name}"`);
@@ -92,6 +106,7 @@ export class FreeMonetization implements Monetization {
 
 export const freeEngine: MonetizationEngineFactory = {
   name: 'free',
+  capabilities: FREE_CAPABILITIES,
   create(options) {
     if (options !== undefined && (typeof options !== 'object' || options === null || Object.keys(options).length > 0)) {
       throw new MonetizationError('INVALID_MONETIZATION_PROPERTIES', 'the free engine takes no options');

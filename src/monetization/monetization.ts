@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { WebhookVerifier } from '../billing/billing-events';
+import type { EngineCapabilities } from './capabilities';
 import type { Logger } from '../logger';
 import type { ApiRef, BillingCycle, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
 
@@ -18,6 +19,9 @@ import type { ApiRef, BillingCycle, SubscriptionPolicy, SubscriptionRef, TenantR
 export interface Monetization {
   /** The engine's registered name, e.g. "stripe". */
   readonly name: string;
+
+  /** What the core must know of the engine (time limits, secrets, webhook scheme): its factory's. */
+  readonly capabilities: EngineCapabilities;
 
   /**
    * A subscription policy was created. For a COMMERCIAL policy, creates the billing plan in the
@@ -320,12 +324,15 @@ export interface TenantDirectory {
 
 export interface TenantSettings extends TenantRef {
   platformAccountKey: string | undefined;
-  webhookSecret: string | undefined;
+  /** The engine's per-tenant secrets (`EngineCapabilities.tenantSecrets`) that are set, by key. */
+  secrets: Readonly<Record<string, string>>;
 }
 
 /** A billing engine as registered by name: validates its options, then builds the engine. */
 export interface MonetizationEngineFactory {
   readonly name: string;
+  /** Known before the engine is built: config validation and log scrubbing read them. */
+  readonly capabilities: EngineCapabilities;
   /** Validates `[apim.monetization.<name>]`; throws EngineOptionsError naming the bad key. */
   create(options: unknown, dependencies: EngineDependencies): Monetization;
 }

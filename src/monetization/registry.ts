@@ -7,7 +7,8 @@ export class UnknownEngineError extends Error {
 
 /**
  * Billing engines by name. The core knows engines only through this registry and the
- * `Monetization` interface; `monetization_impl` picks one by name or loads one from a module.
+ * `Monetization` interface; `monetization_impl` picks one by name or loads one from a module,
+ * and when it is not set the first engine registered is the default.
  */
 export class EngineRegistry {
   private readonly factories = new Map<string, MonetizationEngineFactory>();
@@ -21,15 +22,22 @@ export class EngineRegistry {
     this.factories.set(factory.name, factory);
   }
 
+  /** The registered names, sorted. */
   names(): string[] {
-    return [...this.factories.keys()];
+    return [...this.factories.keys()].sort();
   }
 
   /**
    * A registered name ("stripe"), or a module path ("./my-engine.js", absolute or relative to
-   * `cwd`) whose default export (or `engine` export) is a MonetizationEngineFactory.
+   * `cwd`) whose default export (or `engine` export) is a MonetizationEngineFactory; undefined
+   * (`monetization_impl` not set) is the first engine registered.
    */
-  resolve(impl: string, cwd: string = process.cwd()): MonetizationEngineFactory {
+  resolve(impl: string | undefined, cwd: string = process.cwd()): MonetizationEngineFactory {
+    if (impl === undefined) {
+      const first = this.factories.values().next();
+      if (first.done) throw new UnknownEngineError('monetization_impl is not set and no billing engine is registered');
+      return first.value;
+    }
     const registered = this.factories.get(impl);
     if (registered) return registered;
     if (!looksLikePath(impl)) {
@@ -48,7 +56,7 @@ export class EngineRegistry {
     const factory = pickFactory(loaded);
     if (!factory) {
       throw new UnknownEngineError(
-        `monetization_impl "${impl}": ${path} exports no billing engine (expected a default or "engine" export with name and create())`,
+        `monetization_impl "${impl}": ${path} exports no billing engine (expected a default or "engine" export with name, capabilities and create())`,
       );
     }
     return factory;
@@ -64,6 +72,8 @@ function isFactory(value: unknown): value is MonetizationEngineFactory {
     typeof value === 'object' &&
     value !== null &&
     typeof (value as { name?: unknown }).name === 'string' &&
+    typeof (value as { capabilities?: unknown }).capabilities === 'object' &&
+    (value as { capabilities?: unknown }).capabilities !== null &&
     typeof (value as { create?: unknown }).create === 'function'
   );
 }

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { fieldName, fieldProblems } from '../validation/issues';
 import { EventStore, type StoredEvent } from './event-store';
-import { ENGINE_MAX_AGE_MS } from './publisher';
+import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
+import { oldestSendableMs } from './publisher';
 import type { NotBillableReason, SubscriptionLookup } from './subscription-lookup';
 
-/** Stripe refuses meter events more than 5 minutes ahead of its clock; so do we, at the door. */
-const MAX_FUTURE_MS = 5 * 60_000;
 export const MAX_BATCH = 1000;
 
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -80,6 +79,8 @@ export class UsageIngestion {
     db: ConstructorParameters<typeof EventStore>[0],
     private readonly lookup: SubscriptionLookup,
     private readonly clock: () => Date,
+    /** The billing engine's (`EngineCapabilities.usage`): times it would refuse are refused at the door. */
+    private readonly limits: UsageTimeLimits,
   ) {
     this.store = new EventStore(db);
   }
@@ -100,10 +101,10 @@ export class UsageIngestion {
       const eventTime = typeof input.timestamp === 'number' ? input.timestamp : Date.parse(input.timestamp);
       const timeProblem = !Number.isFinite(eventTime)
         ? 'is not a valid time'
-        : eventTime > now + MAX_FUTURE_MS
-          ? 'is more than 5 minutes in the future'
-          : eventTime < now - ENGINE_MAX_AGE_MS
-            ? `is older than the billing engine accepts usage (${Math.round(ENGINE_MAX_AGE_MS / 86_400_000)} days)`
+        : eventTime > now + this.limits.futureToleranceMs
+          ? `is more than ${describeDuration(this.limits.futureToleranceMs)} in the future`
+          : eventTime < now - oldestSendableMs(this.limits)
+            ? `is older than the billing engine accepts usage (${describeDuration(this.limits.backdatingLimitMs)})`
             : null;
       if (timeProblem !== null) {
         results.push({ index, eventId: input.eventId, status: 'rejected', errors: [{ field: fieldName(['events', index, 'timestamp'], 'body'), message: timeProblem }] });

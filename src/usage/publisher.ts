@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import type { SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
+import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
 import { MonetizationError, type Monetization } from '../monetization/monetization';
 import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
@@ -15,10 +15,20 @@ import type { HourlyUsage, PositionRange, UsageSource } from './sources';
 import type { SubscriptionLookup } from './subscription-lookup';
 import { spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec } from './windows';
 
-/** Stripe accepts meter events up to 35 days old; keep a margin for clock drift. */
-export const ENGINE_MAX_AGE_MS = 35 * 86_400_000 - 10 * 60_000;
-/** Stripe remembers an identifier for at least 24 h; past this, a re-send might bill twice. */
-const IDENTIFIER_MEMORY_MS = 23 * 3_600_000;
+/** Our clock and the engine's may disagree: usage is sent this much younger than the engine's limit. */
+const CLOCK_DRIFT_MARGIN_MS = 10 * 60_000;
+/** A record is re-sent only while the engine surely remembers its identifier: this much before it may forget. */
+const IDENTIFIER_MEMORY_MARGIN_MS = 3_600_000;
+
+/** The oldest usage (ms before now) Meterline still sends to the engine, and accepts at ingestion. */
+export function oldestSendableMs(limits: UsageTimeLimits): number {
+  return limits.backdatingLimitMs - CLOCK_DRIFT_MARGIN_MS;
+}
+
+/** How long after a record's first attempt a re-send is still sure not to bill twice. */
+function safeResendMs(limits: UsageTimeLimits): number {
+  return limits.identifierMemoryMs - IDENTIFIER_MEMORY_MARGIN_MS;
+}
 const MAX_FAILURES_LISTED = 200;
 
 export interface PublisherDependencies {
@@ -127,8 +137,8 @@ export class UsagePublisher {
    * Publishes one subscription's usage now, before it is cancelled, as a short job under the
    * same lease: freezes the source's new usage like any job (so this subscription's usage gets
    * the identifiers a scheduled job would give it, and the other subscriptions' records wait for
-   * the next job), then sends this subscription's PENDING records, once each, without the
-   * publisher's own retries (the caller answers "try again later" instead of holding a request).
+   * the next job), then sends this subscription's PENDING records, once each (the engine retries
+   * its own calls; what still fails makes the caller answer "try again later").
    * When another job holds the lease it answers `published: false` and changes nothing, so two
    * jobs never send the same record; the status endpoint shows this run like any other, except
    * that WSO2's last publish time does not move.
@@ -150,7 +160,7 @@ export class UsagePublisher {
         await this.jobs.setProgress(this.deps.db, runId, { phase: 'PUBLISHING', subscriptionsTotal: 1 });
         const records = await this.records.list({ subscriptionUuid, state: 'PENDING' });
         const refs = await this.deps.lookup.subscriptionRefs([subscriptionUuid]);
-        const failures = await this.publishSubscription(runId, refs.get(subscriptionUuid), records, pacer, state, 0);
+        const failures = await this.publishSubscription(runId, refs.get(subscriptionUuid), records, pacer, state);
         for (const reason of failures) state.failures.push({ subscription: subscriptionUuid, reason });
         await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
         if (state.lost) throw new LeaseLostError('the lease expired and another process took the job over');
@@ -359,7 +369,7 @@ export class UsagePublisher {
     const refs = await this.deps.lookup.subscriptionRefs([...bySubscription.keys()]);
     await forEachConcurrently([...bySubscription], this.deps.options.concurrency, async ([uuid, records]) => {
       if (state.lost || this.stopping) return;
-      const failures = await this.publishSubscription(runId, refs.get(uuid), records, pacer, state, this.deps.options.retries);
+      const failures = await this.publishSubscription(runId, refs.get(uuid), records, pacer, state);
       for (const reason of failures) state.failures.push({ subscription: uuid, reason });
       await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
     });
@@ -372,14 +382,13 @@ export class UsagePublisher {
     records: readonly UsageRecord[],
     pacer: Pacer,
     state: { lost: boolean; sent: number; events: number },
-    retries: number,
   ): Promise<string[]> {
     const failures: string[] = [];
     for (const record of records) {
       if (state.lost || this.stopping) break;
       const now = this.now();
-      // Usage stamped up to 5 minutes ahead (allowed at ingestion) can open a window that has not
-      // started yet: it waits for the next job, and so do the windows after it.
+      // Usage stamped a little ahead (the engine's `futureToleranceMs`, allowed at ingestion) can
+      // open a window that has not started yet: it waits for the next job, and so do the windows after it.
       if (record.windowStart > now) break;
       const window = `${new Date(record.windowStart).toISOString()}–${new Date(record.windowEnd).toISOString()}`;
       if (!subscription) {
@@ -388,21 +397,22 @@ export class UsagePublisher {
         failures.push(reason);
         continue;
       }
-      if (record.windowStart < now - ENGINE_MAX_AGE_MS) {
-        const reason = `usage of ${window} (${record.quantity} calls) is older than the 35 days the billing engine accepts; it was not sent`;
+      const limits = this.deps.engine.capabilities.usage;
+      if (record.windowStart < now - oldestSendableMs(limits)) {
+        const reason = `usage of ${window} (${record.quantity} calls) is older than the ${describeDuration(limits.backdatingLimitMs)} the billing engine accepts; it was not sent`;
         await this.records.markClosed(record.id, 'EXPIRED', reason);
         failures.push(reason);
         continue;
       }
-      if (record.firstAttemptAt !== null && now - record.firstAttemptAt > IDENTIFIER_MEMORY_MS) {
+      if (record.firstAttemptAt !== null && now - record.firstAttemptAt > safeResendMs(limits)) {
         const reason =
-          `usage of ${window} (${record.quantity} calls, identifier ${record.identifier}) was first sent more than 23 h ago without a confirmation; ` +
+          `usage of ${window} (${record.quantity} calls, identifier ${record.identifier}) was first sent more than ${describeDuration(safeResendMs(limits))} ago without a confirmation; ` +
           'the engine may have forgotten its identifier, so it is not re-sent: check the meter event summaries, then requeue it or leave it';
         await this.records.markClosed(record.id, 'UNCERTAIN', reason);
         failures.push(reason);
         continue;
       }
-      const result = await this.send(runId, subscription, record, pacer, retries);
+      const result = await this.send(runId, subscription, record, pacer);
       if (result === 'sent') {
         state.sent += 1;
         state.events += record.quantity;
@@ -414,38 +424,36 @@ export class UsagePublisher {
     return failures;
   }
 
-  private async send(runId: string, subscription: SubscriptionRef, record: UsageRecord, pacer: Pacer, retries: number): Promise<'sent' | { reason: string; closed: boolean }> {
+  /**
+   * Sends one record once. The engine retries its own calls (its one retry layer: which errors,
+   * how often, what backoff); an error that reaches here is final for this job, so the record
+   * stays PENDING with its error noted and the next job sends it again with the same identifier.
+   */
+  private async send(runId: string, subscription: SubscriptionRef, record: UsageRecord, pacer: Pacer): Promise<'sent' | { reason: string; closed: boolean }> {
     await this.records.noteAttempt(record, this.now());
-    for (let attempt = 0; ; attempt += 1) {
-      await pacer.slot();
-      try {
-        const outcome = await this.deps.engine.reportUsage({
-          subscription,
-          quantity: record.quantity,
-          windowStart: new Date(record.windowStart),
-          windowEnd: new Date(record.windowEnd),
-          identifier: record.identifier,
-        });
-        if (!outcome.sent) {
-          const reason = `usage of ${record.quantity} calls not billed: ${outcome.reason}`;
-          await this.records.markClosed(record.id, 'NOT_BILLED', reason);
-          return { reason, closed: true };
-        }
-        await this.deps.db.transaction(async (tx) => {
-          await this.records.markSent(tx, record.id, this.now());
-          await this.jobs.countSent(tx, runId, record.quantity);
-        });
-        return 'sent';
-      } catch (error) {
-        const retryable = error instanceof MonetizationError && error.retryable;
-        if (retryable && attempt < retries && !this.stopping) {
-          await sleep(this.deps.options.retry_delay_ms * 2 ** attempt);
-          continue;
-        }
-        const reason = describe(error);
-        await this.records.noteError(record.id, reason);
-        return { reason: `could not send usage of ${record.quantity} calls (${record.identifier}): ${reason}`, closed: false };
+    await pacer.slot();
+    try {
+      const outcome = await this.deps.engine.reportUsage({
+        subscription,
+        quantity: record.quantity,
+        windowStart: new Date(record.windowStart),
+        windowEnd: new Date(record.windowEnd),
+        identifier: record.identifier,
+      });
+      if (!outcome.sent) {
+        const reason = `usage of ${record.quantity} calls not billed: ${outcome.reason}`;
+        await this.records.markClosed(record.id, 'NOT_BILLED', reason);
+        return { reason, closed: true };
       }
+      await this.deps.db.transaction(async (tx) => {
+        await this.records.markSent(tx, record.id, this.now());
+        await this.jobs.countSent(tx, runId, record.quantity);
+      });
+      return 'sent';
+    } catch (error) {
+      const reason = describe(error);
+      await this.records.noteError(record.id, reason);
+      return { reason: `could not send usage of ${record.quantity} calls (${record.identifier}): ${reason}`, closed: false };
     }
   }
 }

@@ -9,9 +9,11 @@ export const RECORD_TABLE = 'ML_USAGE_RECORD';
  * - PENDING: frozen, not yet confirmed sent (sent again, with the same identifier, until it is);
  * - SENT: the billing engine accepted it (or already had it);
  * - NOT_BILLED: the engine does not bill the subscription any more (reported, not retried);
- * - EXPIRED: the window is older than the engine accepts (Stripe: 35 days) — reported, not sent;
- * - UNCERTAIN: a send was attempted more than `identifierMemoryMs` ago (Stripe remembers
- *   identifiers for 24 h), so sending again might bill twice — reported for a person to settle.
+ * - EXPIRED: the window is older than the engine accepts (its `backdatingLimitMs` capability) —
+ *   reported, not sent;
+ * - UNCERTAIN: a send was attempted longer ago than the engine surely remembers its identifier
+ *   (its `identifierMemoryMs` capability), so sending again might bill twice — reported for a
+ *   person to settle.
  */
 export type RecordState = 'PENDING' | 'SENT' | 'NOT_BILLED' | 'EXPIRED' | 'UNCERTAIN';
 

@@ -1,3 +1,4 @@
+import { stripeCapabilities } from '../../plugins/stripe/capabilities';
 import { randomUUID } from 'node:crypto';
 import { AccessService } from '../../src/billing/access.service';
 import type { BillingEvent, InvoiceSnapshot } from '../../src/billing/billing-events';
@@ -19,7 +20,7 @@ forEachTestDatabase((_kind, database) => {
     const repository = new BillingRepository(database().knex);
     return {
       repository,
-      webhooks: new BillingRecords(repository, () => rules, createLogger('silent')),
+      webhooks: new BillingRecords(repository, () => rules, createLogger('silent'), stripeCapabilities.isFirstPaymentInvoice),
       access: new AccessService(repository, () => rules),
     };
   }
@@ -234,7 +235,7 @@ forEachTestDatabase((_kind, database) => {
         }
       }
       const repository = new CommittingMeanwhile(database().knex);
-      const webhooks = new BillingRecords(repository, () => rules, createLogger('silent'));
+      const webhooks = new BillingRecords(repository, () => rules, createLogger('silent'), stripeCapabilities.isFirstPaymentInvoice);
       const sub = { ...(await paidSubscription()), engineAccount: null };
       await webhooks.subscriptionBilled(sub, at(0));
       const asked: string[] = [];

@@ -26,13 +26,19 @@ describe('the billing-engine registry', () => {
     );
   });
 
+  it('takes the first engine registered when monetization_impl is not set', () => {
+    const other = { ...freeEngine, name: 'other' };
+    expect(new EngineRegistry([other, freeEngine]).resolve(undefined)).toBe(other);
+    expect(() => new EngineRegistry().resolve(undefined)).toThrow(/no billing engine is registered/);
+  });
+
   it('loads an engine from a module path (default export)', () => {
-    const path = moduleFile("exports.default = { name: 'custom', create: () => ({ name: 'custom' }) };");
+    const path = moduleFile("exports.default = { name: 'custom', capabilities: {}, create: () => ({ name: 'custom' }) };");
     expect(new EngineRegistry().resolve(path).name).toBe('custom');
   });
 
   it('loads an engine from a path relative to the working directory ("engine" export)', () => {
-    const path = moduleFile("exports.engine = { name: 'relative', create: () => ({}) };");
+    const path = moduleFile("exports.engine = { name: 'relative', capabilities: {}, create: () => ({}) };");
     const dir = join(path, '..');
     expect(new EngineRegistry().resolve('./engine.js', dir).name).toBe('relative');
   });
@@ -40,6 +46,8 @@ describe('the billing-engine registry', () => {
   it('says what a module exports when it is not an engine', () => {
     const path = moduleFile('exports.something = 1;');
     expect(() => new EngineRegistry().resolve(path)).toThrow(/exports no billing engine/);
+    const withoutCapabilities = moduleFile("exports.default = { name: 'old', create: () => ({}) };");
+    expect(() => new EngineRegistry().resolve(withoutCapabilities)).toThrow(/with name, capabilities and create\(\)/);
   });
 
   it('says why a module path cannot be loaded', () => {

@@ -1,3 +1,4 @@
+import { stripeCapabilities } from '../../plugins/stripe/capabilities';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { connectDatabase } from '../../src/db/connect';
@@ -80,7 +81,7 @@ async function billableSubscription(db: Knex, tenant: string, createdAt: number 
   return { apiUuid, applicationUuid, uuid, tenant };
 }
 
-const ingestionOn = (db: Knex) => new UsageIngestion(db, new SubscriptionLookup(db, (domain) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW));
+const ingestionOn = (db: Knex) => new UsageIngestion(db, new SubscriptionLookup(db, (domain) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW), stripeCapabilities.usage);
 
 const call = (s: Subscription, eventId: string, at = NOW - 60_000, overrides: Record<string, unknown> = {}) => ({
   eventId,

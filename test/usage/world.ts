@@ -33,7 +33,7 @@ export interface BilledSubscription {
  */
 export async function monetizedWorld(server: StripeServer, db: Knex, count: number, options: Partial<PublisherOptions> = {}) {
   const key = uniquePlatformKey();
-  const engine = buildEngine(server, db, [tenantWithKey(key)], { rate_limit_initial_delay_ms: 50, rate_limit_max_delay_ms: 400 });
+  const engine = buildEngine(server, db, [tenantWithKey(key)], { retries: 10, retry_initial_delay_ms: 50, retry_max_delay_ms: 1000 });
   const seed = new GatewaySeed(db);
   const stripe = sdkFor(server, key);
   const account = await connectedAccount(stripe);

@@ -9,8 +9,9 @@ export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain
 
 /**
  * `POST /api/am/monetization/webhooks/{engine}/{tenantDomain}` (e.g. `/webhooks/stripe/carbon.super`):
- * the billing engine's signed events for one tenant. The body is read raw and its signature
- * checked with the tenant's secret before anything in it is read; a bad signature, a stale
+ * the billing engine's signed events for one tenant. The body is read raw and its signature (in
+ * the headers and checked with the tenant secret the engine's `webhooks` capability names)
+ * verified by the engine before anything in it is read; a bad signature, a stale
  * timestamp, an unknown tenant or a signed body that is not a well-formed event (naming the bad
  * field) is a 400 and changes nothing. An accepted delivery answers 200 with its `outcome`;
  * an event Meterline ignores or does not know (another tenant's or account's object, metadata
@@ -27,17 +28,18 @@ export function billingWebhookRouter(deps: {
 }): Router {
   const router = express.Router();
   const verifier = deps.engine.webhooks;
-  if (!verifier) return router;
+  const scheme = deps.engine.capabilities.webhooks;
+  if (!verifier || !scheme) return router;
   router.post(WEBHOOK_PATH, express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const { engine, tenantDomain } = req.params as { engine: string; tenantDomain: string };
     if (engine !== deps.engine.name) return reject(res, 404, `No billing engine named ${engine} runs here`);
     const tenant = deps.tenants.find(tenantDomain);
     if (!tenant) return reject(res, 400, `Unknown tenant ${tenantDomain}`);
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const signature = req.get('stripe-signature') ?? req.get('webhook-signature');
+    const signature = scheme.signatureHeaders.map((header) => req.get(header)).find((value) => value !== undefined);
     let event;
     try {
-      event = verifier.verify({ secret: tenant.webhookSecret, rawBody, signature, now: new Date() });
+      event = verifier.verify({ secret: tenant.secrets[scheme.secret], rawBody, signature, now: new Date() });
     } catch (error) {
       if (error instanceof WebhookRejectedError) {
         deps.logger.warn({ tenant: tenantDomain, reason: error.reason }, 'billing webhook refused');

@@ -46,7 +46,7 @@ export function buildEngine(
   options: Record<string, unknown> = {},
 ): Monetization {
   return stripeEngine.create(
-    { api_host: server.host, api_port: server.port, api_protocol: 'http', max_network_retries: 0, ...options },
+    { api_host: server.host, api_port: server.port, api_protocol: 'http', retries: 0, ...options },
     {
       db,
       logger: createLogger('silent'),
@@ -57,7 +57,7 @@ export function buildEngine(
 }
 
 export function tenantWithKey(key: string | undefined, tenant: TenantRef = SUPER_TENANT): TenantSettings {
-  return { ...tenant, platformAccountKey: key, webhookSecret: undefined };
+  return { ...tenant, platformAccountKey: key, secrets: {} };
 }
 
 const NOW = '2026-11-01 00:00:00';

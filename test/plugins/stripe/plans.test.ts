@@ -171,7 +171,7 @@ forEachTestDatabase((_kind, database) => {
     it('is absorbed by retrying with backoff: every plan is created', async () => {
       const key = uniquePlatformKey();
       const db = database().knex;
-      const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)], { rate_limit_retries: 20, rate_limit_initial_delay_ms: 50, rate_limit_max_delay_ms: 400 });
+      const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)], { retries: 20, retry_initial_delay_ms: 50, retry_max_delay_ms: 400 });
       const seed = new GatewaySeed(db);
       const policies = await Promise.all(['R1', 'R2', 'R3', 'R4', 'R5'].map((n) => seed.policy(n, fixedMonthly('1'))));
       stripeServer().requests.reset();
@@ -186,7 +186,7 @@ forEachTestDatabase((_kind, database) => {
 
     it('surfaces as ENGINE_UNAVAILABLE once the retries run out', async () => {
       const { key, seed, db } = setup();
-      const impatient = buildEngine(stripeServer(), db, [tenantWithKey(key)], { rate_limit_retries: 0 });
+      const impatient = buildEngine(stripeServer(), db, [tenantWithKey(key)], { retries: 0 });
       const policy = await seed.policy('Busy', fixedMonthly('1'));
       stripeServer().faults.rateLimit({ endpoints: [{ match: { method: 'POST', path: '/v1/products' }, requestsPerSecond: 0 }] });
       await expect(impatient.createBillingPlan(policy)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringContaining('try again') });

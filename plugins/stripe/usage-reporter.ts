@@ -12,7 +12,7 @@ import type { StripeRepository } from './stripe.repository';
  * the usage (subscription, meter, window), so a re-send is recognised by Stripe and never billed
  * twice.
  */
-export class UsageService {
+export class StripeUsageReporter {
   constructor(
     private readonly clients: StripeClients,
     private readonly repository: StripeRepository,

@@ -30,7 +30,7 @@ const NO_PROBE: WorkflowProbe = async () => undefined;
  * finishes the job; if the final row cannot be written, the Stripe subscription is cancelled so
  * nobody is billed for a subscription the gateway does not know.
  */
-export class SubscriptionsService {
+export class StripeSubscriptionWorkflow {
   constructor(
     private readonly clients: StripeClients,
     private readonly repository: StripeRepository,
