@@ -1,3 +1,4 @@
+import type { UsageTimeLimits } from '../../src/monetization/capabilities';
 import { stripeCapabilities } from '../../plugins/stripe/capabilities';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -81,7 +82,7 @@ async function billableSubscription(db: Knex, tenant: string, createdAt: number 
   return { apiUuid, applicationUuid, uuid, tenant };
 }
 
-const ingestionOn = (db: Knex) => new UsageIngestion(db, new SubscriptionLookup(db, (domain) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW), stripeCapabilities.usage);
+const ingestionOn = (db: Knex, limits: UsageTimeLimits = stripeCapabilities.usage) => new UsageIngestion(db, new SubscriptionLookup(db, (domain) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW), limits);
 
 const call = (s: Subscription, eventId: string, at = NOW - 60_000, overrides: Record<string, unknown> = {}) => ({
   eventId,
@@ -211,5 +212,20 @@ forEachTestDatabase((_kind, database) => {
       { index: 1, eventId: `recent-${run}`, status: 'accepted', billable: true },
     ]);
     expect(await storedCount({ EVENT_ID: `old-${run}` })).toBe(0);
+  });
+
+  it("judges times by the engine's declared limits, whatever they are", async () => {
+    const run = randomUUID().slice(0, 8);
+    const limits = { backdatingLimitMs: 2 * DAY, futureToleranceMs: 3_600_000, identifierMemoryMs: DAY };
+    const answer = await ingestionOn(database().knex, limits).ingest([
+      call(subscription, `old-${run}`, NOW - 3 * DAY),
+      call(subscription, `ahead-${run}`, NOW + 30 * 60_000),
+      call(subscription, `far-${run}`, NOW + 2 * 3_600_000),
+    ]);
+    expect(answer.results.map((r) => (r.status === 'rejected' ? r.errors[0]!.message : r.status))).toEqual([
+      'is older than the billing engine accepts usage (2 days)',
+      'accepted',
+      'is more than 1 h in the future',
+    ]);
   });
 });
