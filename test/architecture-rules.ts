@@ -120,12 +120,11 @@ export const rules: ArchitectureRules = {
 };
 
 /**
- * Engine constants: values only one engine gives meaning to, which the engine-neutral core under
- * src/ must not decide by (engine names, the folders under plugins/, are found without a list).
+ * Engine constants the engine-neutral core under src/ must not decide by, beyond those found
+ * without a list: engine names (the folders under plugins/) and the string values each engine
+ * declares in `plugins/<engine>/capabilities.ts`.
  */
-export const engineConstants: readonly string[] = [
-  'subscription_create', // Stripe's billing_reason of a subscription's first invoice
-];
+export const engineConstants: readonly string[] = [];
 
 /**
  * Engine names and constants still in code under src/, by file and by the token as written.
@@ -133,14 +132,6 @@ export const engineConstants: readonly string[] = [
  * value as a capability; a new occurrence anywhere fails the test.
  */
 export const engineNameAllowList: readonly { readonly file: string; readonly text: string }[] = [
-  { file: 'src/billing/billing-records.service.ts', text: "'subscription_create'" },
-  { file: 'src/config/schema.ts', text: "'stripe'" },
-  { file: 'src/config/schema.ts', text: 'stripe_webhook_secret' },
-  { file: 'src/domain/money.ts', text: "} is finer than Stripe's 12 decimal places of a minor unit`" },
-  { file: 'src/http/billing/webhook-route.ts', text: "'stripe-signature'" },
   { file: 'src/http/openapi/extensions.ts', text: '"The billing engine\'s signed events for one tenant (Stripe: `engine` = stripe)"' },
   { file: 'src/http/openapi/extensions.ts', text: "'Stripe-Signature'" },
-  { file: 'src/logger.ts', text: "'stripe_webhook_secret'" },
-  { file: 'src/monetization/free-engine.ts', text: '} needs a billing engine: set [apim.monetization] monetization_impl (e.g. "stripe")`' },
-  { file: 'src/monetization/tenant-directory.ts', text: 'stripe_webhook_secret' },
 ];

@@ -285,6 +285,24 @@ function findEngineNames(files: readonly SourceFile[], engines: readonly string[
   return hits;
 }
 
+/**
+ * The string values engines declare in `plugins/<engine>/capabilities.ts` (signature headers,
+ * secret keys, their own reasons): the core reads them from the engine, so none may be written
+ * under src/.
+ */
+function declaredEngineConstants(files: readonly SourceFile[]): string[] {
+  const values = new Set<string>();
+  for (const file of files.filter((f) => /^plugins\/[^/]+\/capabilities\.ts$/.test(f.path))) {
+    const visit = (node: ts.Node): void => {
+      const isModuleName = node.parent !== undefined && (ts.isImportDeclaration(node.parent) || ts.isExportDeclaration(node.parent));
+      if (ts.isStringLiteralLike(node) && !isModuleName) values.add(node.text);
+      ts.forEachChild(node, visit);
+    };
+    visit(parse(file));
+  }
+  return [...values].sort();
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -354,10 +372,12 @@ describe('architecture: the real import graph follows docs/architecture.md', () 
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name);
     expect(engines.length).toBeGreaterThan(0);
+    const declared = declaredEngineConstants(files);
+    expect(declared.length).toBeGreaterThan(0);
     const hits = findEngineNames(
       files.filter((file) => file.path.startsWith('src/')),
       engines,
-      engineConstants,
+      [...engineConstants, ...declared],
     );
     const { offenders, stale } = checkEngineNames(hits, engineNameAllowList);
     expect(offenders).toEqual([]);
@@ -506,6 +526,17 @@ describe('architecture checker', () => {
     expect(checkPartsCoverFiles(sources({ 'src/new-thing.ts': '', 'src/http/a.ts': '' }), made)).toEqual([
       'src/new-thing.ts belongs to no part: add its folder to test/architecture-rules.ts and docs/architecture.md',
     ]);
+  });
+
+  it("takes an engine's declared string values as its constants, not its imports", () => {
+    const files = sources({
+      'plugins/acme/capabilities.ts': [
+        "import type { EngineCapabilities } from '../../src/monetization/capabilities';",
+        "export const acmeCapabilities = { webhooks: { signatureHeaders: ['Acme-Signature'] }, first: (r: string) => r === 'first_invoice' };",
+      ].join('\n'),
+      'plugins/acme/other.ts': "export const notDeclared = 'elsewhere';",
+    });
+    expect(declaredEngineConstants(files)).toEqual(['Acme-Signature', 'first_invoice']);
   });
 
   it('finds engine names and constants in code with their line, not in comments, and honours the allow-list', () => {
