@@ -7,7 +7,8 @@ import { configSchema } from '../src/config/schema';
 import { migrateLatest } from '../src/db/migrator';
 import { UsageIngestion } from '../src/usage/ingest';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
-import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions } from './support';
+import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions, benchEngine } from './support';
+import { apimCoreRecords } from '../src/apim/core-records';
 
 async function main() {
   const total = envInt('BENCH_EVENTS', 100_000);
@@ -19,7 +20,7 @@ async function main() {
       const db = database.knex;
       await migrateLatest(db);
       const { subscriptions } = await seedBilledSubscriptions(db, 100);
-      const ingestion = new UsageIngestion(db, new SubscriptionLookup(db, () => -1234, 5_000), () => new Date());
+      const ingestion = new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date());
       const now = Date.now();
       const make = (prefix: string, i: number) => event(subscriptions[i % subscriptions.length]!, `${prefix}-${i}`, now - (i % 3_600_000));
 

@@ -15,7 +15,8 @@ import { migrateLatest } from '../src/db/migrator';
 import { UsageIngestion } from '../src/usage/ingest';
 import { UsageRecorder } from '../src/gateway-kit/usage-recorder';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
-import { envInt, openDatabase, report, seedBilledSubscriptions } from './support';
+import { envInt, openDatabase, report, seedBilledSubscriptions, benchEngine } from './support';
+import { apimCoreRecords } from '../src/apim/core-records';
 
 /** The child: keep `connections` requests in flight for `seconds`, then print how many completed. */
 async function generateLoad(url: string, seconds: number, connections: number, maxRequests: number): Promise<void> {
@@ -82,7 +83,7 @@ async function main() {
     const db = database.knex;
     await migrateLatest(db);
     const { subscriptions } = await seedBilledSubscriptions(db, 10);
-    const recorder = new UsageRecorder(new UsageIngestion(db, new SubscriptionLookup(db, () => -1234, 5_000), () => new Date()), {
+    const recorder = new UsageRecorder(new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date()), {
       identify: (req) => {
         const s = subscriptions[req.path.length % subscriptions.length]!;
         return { apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' };

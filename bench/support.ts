@@ -2,6 +2,10 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import { insertReturningId } from '../src/db/insert-returning-id';
+import { stripeEngine } from '../plugins/stripe';
+import { apimCoreRecords } from '../src/apim/core-records';
+import { createLogger } from '../src/logger';
+import type { Monetization } from '../src/monetization/monetization';
 import { createTestDatabase, type TestDatabase, type TestDatabaseKind } from '../test/helpers/databases';
 
 /** Benchmarks print what they measured, with the machine, as one JSON line per figure. */
@@ -103,4 +107,12 @@ export function eventRow(s: SeededSubscription, id: string, time: number, receiv
 
 export function report(figures: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...figures, machine: machine() })}\n`);
+}
+
+/** The Stripe engine over a bench database: it answers from its own rows which subscriptions it bills (no Stripe call). */
+export function benchEngine(db: Knex): Monetization {
+  return stripeEngine.create(
+    { api_host: '127.0.0.1', api_port: 9, api_protocol: 'http' },
+    { core: apimCoreRecords(db), store: db, logger: createLogger('silent'), clock: () => new Date(), tenants: { find: () => undefined } },
+  );
 }

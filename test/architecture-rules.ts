@@ -99,14 +99,9 @@ export const rules: ArchitectureRules = {
     },
     { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/billing-events.ts', until: 'the billing events move beside the port' },
     { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/invoice-lifecycle.ts', until: 'InvoiceStatus moves beside the port' },
-    // ML_API_MONETIZATION is an API's state: apim's table, kept in src/monetization today.
-    {
-      from: 'src/apim/apis.service.ts',
-      to: 'src/monetization/api-monetization-state.ts',
-      until: 'the ML_API_MONETIZATION repository moves to src/apim; closes the cycle apim ↔ monetization',
-    },
-    { from: 'src/apim/gateway.ts', to: 'src/monetization/api-monetization-state.ts', until: 'the ML_API_MONETIZATION repository moves to src/apim' },
     // Assembly outside the composition root.
+    { from: 'src/billing/billing.ts', to: 'src/apim/core-records.ts', until: 'the composition root hands billing the gateway-status port (apimCoreRecords)' },
+    { from: 'src/usage/usage-service.ts', to: 'src/apim/core-records.ts', until: 'the composition root hands usage the gateway-subscriptions port (apimCoreRecords)' },
     { from: 'src/cli/publish-usage.ts', to: 'plugins/index.ts', until: 'the composition root builds the engine for the CLI' },
     { from: 'src/cli/reconcile.ts', to: 'plugins/index.ts', until: 'the composition root builds the engine for the CLI' },
     { from: 'src/usage/usage-service.ts', to: 'src/monetization/tenant-directory.ts', until: 'the composition root passes the tenant directory in' },

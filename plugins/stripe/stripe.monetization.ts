@@ -46,7 +46,7 @@ export class StripeMonetization implements Monetization {
   /** `probe`: tests only, to stop the subscription workflows after a chosen step (see `WorkflowProbe`). */
   constructor(options: StripeOptions, dependencies: EngineDependencies, probe?: WorkflowProbe) {
     const clients = new StripeClients(dependencies.tenants, options);
-    const repository = new StripeRepository(dependencies.db);
+    const repository = new StripeRepository(dependencies.store, dependencies.core);
     this.repository = repository;
     this.apiPlans = new ApiPlanCopies(clients, repository);
     this.plans = new PlansService(clients, repository, this.apiPlans);

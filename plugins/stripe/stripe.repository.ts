@@ -1,8 +1,6 @@
-import type { Knex } from 'knex';
+import type { CoreApiMonetization, CoreRecords, EngineStore } from '../../src/monetization/monetization';
 import { insertReturningId } from '../../src/db/insert-returning-id';
 import { upsertRow } from '../../src/db/upsert';
-
-type Db = Knex | Knex.Transaction;
 
 export interface PlanMapping {
   productId: string;
@@ -59,34 +57,35 @@ export interface MonetizedSubscriptionRow {
 const ENGINE_SUBSCRIPTION = 'ML_ENGINE_SUBSCRIPTION';
 
 /**
- * Every query the Stripe engine makes, over WSO2's monetization tables (`AM_MONETIZATION`,
- * `AM_POLICY_PLAN_MAPPING`, `AM_MONETIZATION_*`), the gateway tables it reads ids from, and
- * Meterline's `ML_ENGINE_SUBSCRIPTION` (the account of each billed subscription).
+ * The Stripe engine's records: the one module that reads and writes its own tables, WSO2's
+ * monetization tables (`AM_MONETIZATION`, `AM_POLICY_PLAN_MAPPING`, `AM_MONETIZATION_*`) and
+ * `ML_ENGINE_SUBSCRIPTION` (the account of each billed subscription), through `db`, the engine's
+ * store. Whatever it needs of the core's tables (APIs, applications, subscribers, subscriptions,
+ * an API's monetization properties) it asks `core`, never by SQL.
  */
 export class StripeRepository {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: EngineStore,
+    private readonly core: CoreRecords,
+  ) {}
 
-  // --- gateway ids ---------------------------------------------------------------------------
+  // --- core ids (asked of the core) ------------------------------------------------------------
 
-  async apiId(apiUuid: string, db: Db = this.db): Promise<number | undefined> {
-    const row = await db('AM_API').where({ API_UUID: apiUuid }).first('API_ID');
-    return row ? Number(row.API_ID) : undefined;
+  async apiId(apiUuid: string): Promise<number | undefined> {
+    return (await this.core.apiByUuid(apiUuid))?.id;
   }
 
   async apiRow(apiUuid: string): Promise<{ uuid: string; name: string; version: string; provider: string } | undefined> {
-    const row = await this.db('AM_API').where({ API_UUID: apiUuid }).first('API_UUID', 'API_NAME', 'API_VERSION', 'API_PROVIDER');
-    if (!row) return undefined;
-    return { uuid: String(row.API_UUID), name: String(row.API_NAME), version: String(row.API_VERSION), provider: String(row.API_PROVIDER) };
+    const api = await this.core.apiByUuid(apiUuid);
+    return api ? { uuid: api.uuid, name: api.name, version: api.version, provider: api.provider } : undefined;
   }
 
-  async applicationId(applicationUuid: string, db: Db = this.db): Promise<number | undefined> {
-    const row = await db('AM_APPLICATION').where({ UUID: applicationUuid }).first('APPLICATION_ID');
-    return row ? Number(row.APPLICATION_ID) : undefined;
+  applicationId(applicationUuid: string): Promise<number | undefined> {
+    return this.core.applicationIdOf(applicationUuid);
   }
 
-  async subscriberId(userId: string, tenantId: number, db: Db = this.db): Promise<number | undefined> {
-    const row = await db('AM_SUBSCRIBER').where({ USER_ID: userId, TENANT_ID: tenantId }).first('SUBSCRIBER_ID');
-    return row ? Number(row.SUBSCRIBER_ID) : undefined;
+  subscriberId(userId: string, tenantId: number): Promise<number | undefined> {
+    return this.core.subscriberIdOf(userId, tenantId);
   }
 
   // --- policy → platform plan ----------------------------------------------------------------
@@ -130,14 +129,14 @@ export class StripeRepository {
 
   /** The connected account an API is currently monetized with (from the API's saved properties). */
   async monetizedAccountOfApi(apiId: number): Promise<string | undefined> {
-    const row = await this.db('ML_API_MONETIZATION').where({ API_ID: apiId, ENABLED: 1 }).first('PROPERTIES');
-    return row ? connectedAccountOf(row.PROPERTIES) : undefined;
+    const monetization = await this.core.apiMonetization(apiId);
+    return monetization?.enabled ? connectedAccountOf(monetization) : undefined;
   }
 
   /** The connected account an API was last monetized with, enabled or not (live subscriptions stay there). */
   async connectedAccountOfApi(apiId: number): Promise<string | undefined> {
-    const row = await this.db('ML_API_MONETIZATION').where({ API_ID: apiId }).first('PROPERTIES');
-    return row ? connectedAccountOf(row.PROPERTIES) : undefined;
+    const monetization = await this.core.apiMonetization(apiId);
+    return monetization ? connectedAccountOf(monetization) : undefined;
   }
 
   async deleteApiPlans(apiId: number): Promise<void> {
@@ -149,18 +148,17 @@ export class StripeRepository {
    * monetized with (so a policy's price change can be carried to every copy).
    */
   async monetizedApisOfTier(tenantDomain: string, tierName: string): Promise<MonetizedApiRow[]> {
-    const rows = await this.db('AM_MONETIZATION as m')
-      .join('AM_API as a', 'a.API_ID', 'm.API_ID')
-      .join('ML_API_MONETIZATION as s', 's.API_ID', 'm.API_ID')
-      .where({ 'm.TIER_NAME': tierName, 'a.ORGANIZATION': tenantDomain, 's.ENABLED': 1 })
-      .select('m.API_ID', 'a.API_UUID', 's.PROPERTIES', 'm.STRIPE_PRODUCT_ID', 'm.STRIPE_PLAN_ID');
+    const enabled = new Map((await this.core.apiMonetizationsOfTenant(tenantDomain)).filter((m) => m.enabled).map((m) => [m.api.id, m]));
+    if (enabled.size === 0) return [];
+    const rows = await this.db('AM_MONETIZATION').where({ TIER_NAME: tierName }).whereIn('API_ID', [...enabled.keys()]).orderBy('API_ID').select('API_ID', 'STRIPE_PRODUCT_ID', 'STRIPE_PLAN_ID');
     return rows.flatMap((row) => {
-      const account = connectedAccountOf(row.PROPERTIES);
-      if (!account) return [];
+      const monetization = enabled.get(Number(row.API_ID));
+      const account = monetization ? connectedAccountOf(monetization) : undefined;
+      if (!monetization || !account) return [];
       return [
         {
           apiId: Number(row.API_ID),
-          apiUuid: String(row.API_UUID),
+          apiUuid: monetization.api.uuid,
           connectedAccount: account,
           productId: String(row.STRIPE_PRODUCT_ID),
           planId: String(row.STRIPE_PLAN_ID),
@@ -216,20 +214,22 @@ export class StripeRepository {
 
   /** Every platform-customer record of a tenant, with the subscriber it belongs to. */
   async platformCustomersOfTenant(tenantId: number): Promise<PlatformCustomerRecord[]> {
-    const rows = await this.db('AM_MONETIZATION_PLATFORM_CUSTOMERS as pc')
-      .join('AM_SUBSCRIBER as s', 's.SUBSCRIBER_ID', 'pc.SUBSCRIBER_ID')
-      .where({ 'pc.TENANT_ID': tenantId })
-      .select('pc.ID', 'pc.CUSTOMER_ID', 's.USER_ID');
-    return rows.map((row) => ({ id: Number(row.ID), customerId: String(row.CUSTOMER_ID), userId: String(row.USER_ID) }));
+    const rows = await this.db('AM_MONETIZATION_PLATFORM_CUSTOMERS').where({ TENANT_ID: tenantId }).orderBy('ID').select('ID', 'CUSTOMER_ID', 'SUBSCRIBER_ID');
+    const users = await this.core.subscriberUserIdsOf(rows.map((row) => Number(row.SUBSCRIBER_ID)));
+    return rows.flatMap((row) => {
+      const userId = users.get(Number(row.SUBSCRIBER_ID));
+      return userId === undefined ? [] : [{ id: Number(row.ID), customerId: String(row.CUSTOMER_ID), userId }];
+    });
   }
 
   /** Every shared-customer record of a tenant. */
   async sharedCustomersOfTenant(tenantId: number): Promise<SharedCustomerRecord[]> {
-    const rows = await this.db('AM_MONETIZATION_SHARED_CUSTOMERS as sc')
-      .join('AM_APPLICATION as a', 'a.APPLICATION_ID', 'sc.APPLICATION_ID')
-      .where({ 'sc.TENANT_ID': tenantId })
-      .select('sc.ID', 'sc.SHARED_CUSTOMER_ID', 'a.UUID', 'sc.API_PROVIDER');
-    return rows.map((row) => ({ id: Number(row.ID), customerId: String(row.SHARED_CUSTOMER_ID), applicationUuid: String(row.UUID), provider: String(row.API_PROVIDER) }));
+    const rows = await this.db('AM_MONETIZATION_SHARED_CUSTOMERS').where({ TENANT_ID: tenantId }).orderBy('ID').select('ID', 'SHARED_CUSTOMER_ID', 'APPLICATION_ID', 'API_PROVIDER');
+    const applications = await this.core.applicationUuidsOf(rows.map((row) => Number(row.APPLICATION_ID)));
+    return rows.flatMap((row) => {
+      const applicationUuid = applications.get(Number(row.APPLICATION_ID));
+      return applicationUuid === undefined ? [] : [{ id: Number(row.ID), customerId: String(row.SHARED_CUSTOMER_ID), applicationUuid, provider: String(row.API_PROVIDER) }];
+    });
   }
 
   /** The shared-customer record naming a Stripe customer, if any. */
@@ -239,7 +239,7 @@ export class StripeRepository {
 
   /** Whether the gateway has a subscription (AM_SUBSCRIPTION) with this UUID. */
   async gatewaySubscriptionExists(subscriptionUuid: string): Promise<boolean> {
-    return (await this.db('AM_SUBSCRIPTION').where({ UUID: subscriptionUuid }).first('UUID')) !== undefined;
+    return (await this.core.subscriptionByUuid(subscriptionUuid)) !== undefined;
   }
 
   /** The platform-customer record naming a Stripe customer, if any. */
@@ -291,7 +291,7 @@ export class StripeRepository {
 
   async monetizedSubscription(apiId: number, applicationId: number): Promise<MonetizedSubscriptionRow | undefined> {
     const row = await this.subscriptionQuery().where({ 'ms.SUBSCRIBED_API_ID': apiId, 'ms.SUBSCRIBED_APPLICATION_ID': applicationId }).first();
-    return row ? toSubscriptionRow(row) : undefined;
+    return row ? (await this.withSubscriptionUuids([row]))[0] : undefined;
   }
 
   /**
@@ -308,14 +308,14 @@ export class StripeRepository {
   }
 
   async monetizedSubscriptionsOfApi(apiId: number): Promise<MonetizedSubscriptionRow[]> {
-    const rows = await this.subscriptionQuery().where({ 'ms.SUBSCRIBED_API_ID': apiId });
-    return rows.map(toSubscriptionRow);
+    const rows = await this.subscriptionQuery().where({ 'ms.SUBSCRIBED_API_ID': apiId }).orderBy('ms.ID');
+    return this.withSubscriptionUuids(rows);
   }
 
-  /** The Stripe subscription recorded for a gateway subscription (through AM_SUBSCRIPTION's API and application). */
+  /** The Stripe subscription recorded for a gateway subscription (through its API and application, asked of the core). */
   async monetizedSubscriptionByUuid(subscriptionUuid: string): Promise<MonetizedSubscriptionRow | undefined> {
-    const row = await this.subscriptionQuery().where({ 's.UUID': subscriptionUuid }).first();
-    return row ? toSubscriptionRow(row) : undefined;
+    const subscription = await this.core.subscriptionByUuid(subscriptionUuid);
+    return subscription ? this.monetizedSubscription(subscription.apiId, subscription.applicationId) : undefined;
   }
 
   /**
@@ -374,24 +374,18 @@ export class StripeRepository {
 
   /** Every connected account a tenant's APIs are or were monetized with, and every account recorded for its subscriptions' Stripe subscriptions. */
   async connectedAccountsOfTenant(tenantDomain: string): Promise<string[]> {
-    const rows = await this.db('ML_API_MONETIZATION as s').join('AM_API as a', 'a.API_ID', 's.API_ID').where({ 'a.ORGANIZATION': tenantDomain }).select('s.PROPERTIES');
-    const accounts = new Set(rows.flatMap((row: { PROPERTIES: unknown }) => connectedAccountOf(row.PROPERTIES) ?? []));
-    const recorded = await this.db(`${ENGINE_SUBSCRIPTION} as e`)
-      .join('AM_SUBSCRIPTION as sub', 'sub.UUID', 'e.SUBSCRIPTION_UUID')
-      .join('AM_API as a', 'a.API_ID', 'sub.API_ID')
-      .where({ 'a.ORGANIZATION': tenantDomain })
-      .distinct('e.ENGINE_ACCOUNT');
-    for (const row of recorded) accounts.add(String(row.ENGINE_ACCOUNT));
+    const monetizations = await this.core.apiMonetizationsOfTenant(tenantDomain);
+    const accounts = new Set(monetizations.flatMap((m) => connectedAccountOf(m) ?? []));
+    const ofTenant = await this.core.subscriptionUuidsOfTenant(tenantDomain);
+    const recorded = await this.db(ENGINE_SUBSCRIPTION).whereNotNull('SUBSCRIPTION_UUID').distinct('SUBSCRIPTION_UUID', 'ENGINE_ACCOUNT');
+    for (const row of recorded) if (ofTenant.has(String(row.SUBSCRIPTION_UUID))) accounts.add(String(row.ENGINE_ACCOUNT));
     return [...accounts].sort();
   }
 
   /** The connected accounts an API provider's APIs in a tenant are or were last monetized with: where its applications' shared customers live. */
   async connectedAccountsOfProvider(provider: string, tenantDomain: string): Promise<string[]> {
-    const rows = await this.db('ML_API_MONETIZATION as s')
-      .join('AM_API as a', 'a.API_ID', 's.API_ID')
-      .where({ 'a.ORGANIZATION': tenantDomain, 'a.API_PROVIDER': provider })
-      .select('s.PROPERTIES');
-    return [...new Set(rows.flatMap((row: { PROPERTIES: unknown }) => connectedAccountOf(row.PROPERTIES) ?? []))].sort();
+    const monetizations = (await this.core.apiMonetizationsOfTenant(tenantDomain)).filter((m) => m.api.provider === provider);
+    return [...new Set(monetizations.flatMap((m) => connectedAccountOf(m) ?? []))].sort();
   }
 
   /** Forgets every row naming a Stripe subscription (cancelled as an orphan): its billed row and its recorded account. */
@@ -410,19 +404,23 @@ export class StripeRepository {
   private subscriptionQuery() {
     return this.db('AM_MONETIZATION_SUBSCRIPTIONS as ms')
       .join('AM_MONETIZATION_SHARED_CUSTOMERS as sc', 'sc.ID', 'ms.SHARED_CUSTOMER_ID')
-      .leftJoin('AM_SUBSCRIPTION as s', function joinGatewaySubscription() {
-        this.on('s.API_ID', '=', 'ms.SUBSCRIBED_API_ID').andOn('s.APPLICATION_ID', '=', 'ms.SUBSCRIBED_APPLICATION_ID');
-      })
       .leftJoin(`${ENGINE_SUBSCRIPTION} as e`, 'e.ENGINE_SUBSCRIPTION_ID', 'ms.SUBSCRIPTION_ID')
-      .select('ms.ID', 'ms.SUBSCRIBED_API_ID', 'ms.SUBSCRIPTION_ID', 'ms.SHARED_CUSTOMER_ID', 'sc.SHARED_CUSTOMER_ID as CUSTOMER', 's.UUID', 'e.ENGINE_ACCOUNT');
+      .select('ms.ID', 'ms.SUBSCRIBED_API_ID', 'ms.SUBSCRIBED_APPLICATION_ID', 'ms.SUBSCRIPTION_ID', 'ms.SHARED_CUSTOMER_ID', 'sc.SHARED_CUSTOMER_ID as CUSTOMER', 'e.ENGINE_ACCOUNT');
+  }
+
+  /** The rows with the UUID of the gateway subscription of each (API, application) pair, asked of the core. */
+  private async withSubscriptionUuids(rows: Array<Record<string, unknown>>): Promise<MonetizedSubscriptionRow[]> {
+    const pairOf = (row: Record<string, unknown>) => ({ apiId: Number(row.SUBSCRIBED_API_ID), applicationId: Number(row.SUBSCRIBED_APPLICATION_ID) });
+    const uuids = await this.core.subscriptionUuidsOf(rows.map(pairOf));
+    return rows.map((row) => toSubscriptionRow(row, uuids.get(`${pairOf(row).apiId}:${pairOf(row).applicationId}`) ?? null));
   }
 }
 
-function toSubscriptionRow(row: Record<string, unknown>): MonetizedSubscriptionRow {
+function toSubscriptionRow(row: Record<string, unknown>, subscriptionUuid: string | null): MonetizedSubscriptionRow {
   return {
     id: Number(row.ID),
     apiId: Number(row.SUBSCRIBED_API_ID),
-    subscriptionUuid: row.UUID === null || row.UUID === undefined ? null : String(row.UUID),
+    subscriptionUuid,
     stripeSubscriptionId: String(row.SUBSCRIPTION_ID),
     sharedCustomerRowId: Number(row.SHARED_CUSTOMER_ID),
     sharedCustomerId: String(row.CUSTOMER),
@@ -430,13 +428,8 @@ function toSubscriptionRow(row: Record<string, unknown>): MonetizedSubscriptionR
   };
 }
 
-function connectedAccountOf(properties: unknown): string | undefined {
-  if (typeof properties !== 'string') return undefined;
-  try {
-    const parsed = JSON.parse(properties) as Record<string, unknown>;
-    const account = parsed.ConnectedAccountKey;
-    return typeof account === 'string' && account.length > 0 ? account : undefined;
-  } catch {
-    return undefined;
-  }
+/** The connected account in an API's monetization properties (parsed by the core). */
+function connectedAccountOf(monetization: CoreApiMonetization): string | undefined {
+  const account = monetization.properties.ConnectedAccountKey;
+  return account !== undefined && account.length > 0 ? account : undefined;
 }

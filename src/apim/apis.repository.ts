@@ -75,6 +75,26 @@ export class ApisRepository {
     return sameContext ? 'context' : undefined;
   }
 
+  /** An API by UUID whatever its tenant (for the engine port and other parts: see core-records.ts). */
+  async refByUuid(uuid: string): Promise<ApiRef | undefined> {
+    const row = await this.db('AM_API').where({ API_UUID: uuid }).first(REF_COLUMNS);
+    return row ? toRef(row) : undefined;
+  }
+
+  /** APIs by id; ids without an API are left out. */
+  async refsByIds(apiIds: readonly number[], db: Db = this.db): Promise<Map<number, ApiRef>> {
+    const refs = new Map<number, ApiRef>();
+    for (const ids of chunks([...new Set(apiIds)])) {
+      for (const row of await db('AM_API').whereIn('API_ID', ids).select(REF_COLUMNS)) refs.set(Number(row.API_ID), toRef(row));
+    }
+    return refs;
+  }
+
+  /** Every API of a tenant. */
+  async refsOfTenant(tenantDomain: string): Promise<ApiRef[]> {
+    return (await this.db('AM_API').where({ ORGANIZATION: tenantDomain }).orderBy('API_ID').select(REF_COLUMNS)).map(toRef);
+  }
+
   async setStatus(apiId: number, status: ApiState, updatedBy: string, now: string): Promise<void> {
     await this.db('AM_API').where({ API_ID: apiId }).update({ STATUS: status, UPDATED_BY: updatedBy, UPDATED_TIME: now });
   }
@@ -89,6 +109,36 @@ export class ApisRepository {
     }
     return result;
   }
+}
+
+const REF_COLUMNS = ['API_ID', 'API_UUID', 'API_NAME', 'API_VERSION', 'API_PROVIDER', 'ORGANIZATION'] as const;
+
+/** An API's keys and names, whatever its tenant. */
+export interface ApiRef {
+  id: number;
+  uuid: string;
+  name: string;
+  version: string;
+  provider: string;
+  tenantDomain: string;
+}
+
+function toRef(row: Record<string, unknown>): ApiRef {
+  return {
+    id: Number(row.API_ID),
+    uuid: String(row.API_UUID),
+    name: String(row.API_NAME),
+    version: String(row.API_VERSION),
+    provider: String(row.API_PROVIDER),
+    tenantDomain: String(row.ORGANIZATION),
+  };
+}
+
+/** Keeps IN lists short enough for every dialect's parameter limit. */
+export function chunks<T>(items: readonly T[], size = 500): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
 }
 
 function fromRow(row: Record<string, unknown>, tenant: TenantRef, policies: Map<number, string[]>): ApiRecord {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AdditionalAttribute } from '../config/schema';
 import type { ApiRef, TenantRef } from '../domain/model';
-import type { ApiMonetizationState, ApiMonetizationStateRepository } from '../monetization/api-monetization-state';
+import type { ApiMonetizationState, ApiMonetizationStateRepository } from './api-monetization.repository';
 import { MonetizationError, type ApiRevenue, type Monetization } from '../monetization/monetization';
 import type { ApisRepository } from './apis.repository';
 import { GatewayError } from './errors';

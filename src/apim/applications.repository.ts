@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { insertReturningId } from '../db/insert-returning-id';
+import { chunks } from './apis.repository';
 import type { ApplicationInput, ApplicationRecord, SubscriberRecord } from './model';
 
 type Db = Knex | Knex.Transaction;
@@ -58,6 +59,22 @@ export class ApplicationsRepository {
       .select('APPLICATION_ID')
       .count({ N: '*' })) as Array<Record<string, unknown>>;
     return new Map(rows.map((row) => [Number(row.APPLICATION_ID), Number(row.N)]));
+  }
+
+  /** An application's id by UUID, whatever its owner (for other parts: see core-records.ts). */
+  async idOf(uuid: string): Promise<number | undefined> {
+    const row = await this.db('AM_APPLICATION').where({ UUID: uuid }).first('APPLICATION_ID');
+    return row ? Number(row.APPLICATION_ID) : undefined;
+  }
+
+  /** Applications' keys by id, whatever their owner; ids without an application are left out. */
+  async refsOf(applicationIds: readonly number[]): Promise<Map<number, { uuid: string; name: string; subscriberId: number }>> {
+    const refs = new Map<number, { uuid: string; name: string; subscriberId: number }>();
+    for (const ids of chunks([...new Set(applicationIds)])) {
+      const rows = await this.db('AM_APPLICATION').whereIn('APPLICATION_ID', ids).select('APPLICATION_ID', 'UUID', 'NAME', 'SUBSCRIBER_ID');
+      for (const row of rows) refs.set(Number(row.APPLICATION_ID), { uuid: String(row.UUID), name: String(row.NAME), subscriberId: Number(row.SUBSCRIBER_ID) });
+    }
+    return refs;
   }
 
   async delete(applicationId: number): Promise<void> {

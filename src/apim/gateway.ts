@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { AdditionalAttribute, MeterlineConfig } from '../config/schema';
 import type { Billing } from '../billing/billing';
 import type { Logger } from '../logger';
-import { ApiMonetizationStateRepository } from '../monetization/api-monetization-state';
+import { ApiMonetizationStateRepository } from './api-monetization.repository';
 import type { Monetization } from '../monetization/monetization';
 import { ApisRepository } from './apis.repository';
 import { ApisService } from './apis.service';

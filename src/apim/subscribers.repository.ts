@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { TenantRef } from '../domain/model';
 import { isUniqueViolation } from '../db/errors';
 import { insertReturningId } from '../db/insert-returning-id';
+import { chunks } from './apis.repository';
 import type { SubscriberRecord } from './model';
 
 /** AM_SUBSCRIBER: the developer-portal users, one row per (tenant, user). */
@@ -12,6 +13,21 @@ export class SubscribersRepository {
     const row = await this.db('AM_SUBSCRIBER').where({ TENANT_ID: tenant.id, USER_ID: userId }).first('SUBSCRIBER_ID', 'EMAIL_ADDRESS');
     if (!row) return undefined;
     return { id: Number(row.SUBSCRIBER_ID), userId, email: row.EMAIL_ADDRESS === null ? null : String(row.EMAIL_ADDRESS), tenant };
+  }
+
+  async idOf(userId: string, tenantId: number): Promise<number | undefined> {
+    const row = await this.db('AM_SUBSCRIBER').where({ TENANT_ID: tenantId, USER_ID: userId }).first('SUBSCRIBER_ID');
+    return row ? Number(row.SUBSCRIBER_ID) : undefined;
+  }
+
+  /** Subscribers by id; ids without a subscriber are left out. */
+  async byIds(subscriberIds: readonly number[]): Promise<Map<number, { userId: string; email: string | null }>> {
+    const users = new Map<number, { userId: string; email: string | null }>();
+    for (const ids of chunks([...new Set(subscriberIds)])) {
+      const rows = await this.db('AM_SUBSCRIBER').whereIn('SUBSCRIBER_ID', ids).select('SUBSCRIBER_ID', 'USER_ID', 'EMAIL_ADDRESS');
+      for (const row of rows) users.set(Number(row.SUBSCRIBER_ID), { userId: String(row.USER_ID), email: row.EMAIL_ADDRESS === null || row.EMAIL_ADDRESS === undefined ? null : String(row.EMAIL_ADDRESS) });
+    }
+    return users;
   }
 
   /** The subscriber row, created on first use; a concurrent creation of the same row is reused. */

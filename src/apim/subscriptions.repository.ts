@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import { insertReturningId } from '../db/insert-returning-id';
+import { chunks } from './apis.repository';
 import { readTimestamp } from './time';
+
+type Db = Knex | Knex.Transaction;
 
 /** One AM_SUBSCRIPTION row with the keys of what it joins: its API, application and subscriber. */
 export interface SubscriptionRow {
@@ -116,6 +119,46 @@ export class SubscriptionsRepository {
     return (await this.joined().where('AM_SUBSCRIPTION.APPLICATION_ID', applicationId).orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
   }
 
+  /** A subscription's own columns by UUID (no joins), read through `db` (a caller's transaction). */
+  async keysOf(uuid: string, db: Db = this.db): Promise<SubscriptionKeys | undefined> {
+    const row = await db('AM_SUBSCRIPTION').where({ UUID: uuid }).first(KEY_COLUMNS);
+    return row ? toKeys(row) : undefined;
+  }
+
+  /** Subscriptions' own columns by UUID; missing ones are left out. */
+  async keysOfMany(uuids: readonly string[]): Promise<Map<string, SubscriptionKeys>> {
+    const keys = new Map<string, SubscriptionKeys>();
+    for (const part of chunks([...new Set(uuids)])) {
+      for (const row of await this.db('AM_SUBSCRIPTION').whereIn('UUID', part).select(KEY_COLUMNS)) keys.set(String(row.UUID), toKeys(row));
+    }
+    return keys;
+  }
+
+  /** The oldest subscription of an application to an API, its own columns. */
+  async keysOfPair(apiId: number, applicationId: number): Promise<SubscriptionKeys | undefined> {
+    const id = await this.firstIdFor(apiId, applicationId);
+    if (id === undefined) return undefined;
+    const row = await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).first(KEY_COLUMNS);
+    return row ? toKeys(row) : undefined;
+  }
+
+  /** The UUIDs of every subscription to these APIs. */
+  async uuidsOfApis(apiIds: readonly number[]): Promise<Set<string>> {
+    const uuids = new Set<string>();
+    for (const part of chunks([...new Set(apiIds)])) {
+      for (const row of await this.db('AM_SUBSCRIPTION').whereIn('API_ID', part).select('UUID')) uuids.add(String(row.UUID));
+    }
+    return uuids;
+  }
+
+  /**
+   * Sets SUB_STATUS by UUID in the caller's transaction (billing's access decisions, which must
+   * commit with its own records).
+   */
+  async setStatusByUuid(db: Db, uuid: string, status: string): Promise<void> {
+    await db('AM_SUBSCRIPTION').where({ UUID: uuid }).update({ SUB_STATUS: status });
+  }
+
   async setStatus(id: number, status: string, now: string): Promise<void> {
     await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ SUB_STATUS: status, UPDATED_TIME: now });
   }
@@ -130,6 +173,30 @@ export class SubscriptionsRepository {
       .join('AM_APPLICATION', 'AM_APPLICATION.APPLICATION_ID', 'AM_SUBSCRIPTION.APPLICATION_ID')
       .join('AM_SUBSCRIBER', 'AM_SUBSCRIBER.SUBSCRIBER_ID', 'AM_APPLICATION.SUBSCRIBER_ID');
   }
+}
+
+/** One AM_SUBSCRIPTION row's own columns. */
+export interface SubscriptionKeys {
+  uuid: string;
+  apiId: number;
+  applicationId: number;
+  tier: string;
+  status: string;
+  /** CREATED_TIME as stored (see `utcTimestampMillis` for reading it as epoch ms). */
+  createdTime: unknown;
+}
+
+const KEY_COLUMNS = ['UUID', 'API_ID', 'APPLICATION_ID', 'TIER_ID', 'SUB_STATUS', 'CREATED_TIME'] as const;
+
+function toKeys(row: Record<string, unknown>): SubscriptionKeys {
+  return {
+    uuid: String(row.UUID),
+    apiId: Number(row.API_ID),
+    applicationId: Number(row.APPLICATION_ID),
+    tier: String(row.TIER_ID ?? ''),
+    status: String(row.SUB_STATUS ?? 'UNBLOCKED'),
+    createdTime: row.CREATED_TIME,
+  };
 }
 
 function fromRow(row: Record<string, unknown>): SubscriptionRow {

@@ -44,9 +44,22 @@ export interface SubscriptionBillingRow {
   cancelledAt: Date | null;
 }
 
-/** Every query over ML_INVOICE, ML_SUBSCRIPTION_BILLING and ML_WEBHOOK_EVENT. */
+/**
+ * The gateway's own state of a subscription (AM_SUBSCRIPTION.SUB_STATUS), which billing decides
+ * but the API-Manager core owns (src/apim/core-records.ts answers). `db` is billing's transaction,
+ * so a status commits with the records that decided it.
+ */
+export interface GatewaySubscriptionStatus {
+  statusOf(subscriptionUuid: string, db?: Db): Promise<{ status: string; tenantDomain: string } | undefined>;
+  setStatusOf(db: Db, subscriptionUuid: string, status: string): Promise<void>;
+}
+
+/** Every query over ML_INVOICE, ML_SUBSCRIPTION_BILLING and ML_WEBHOOK_EVENT; the gateway status is asked of its owner. */
 export class BillingRepository {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly gateway: GatewaySubscriptionStatus,
+  ) {}
 
   transaction<T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
     return this.db.transaction(work);
@@ -147,16 +160,12 @@ export class BillingRepository {
   }
 
   /** The gateway's own state of a subscription (AM_SUBSCRIPTION.SUB_STATUS). */
-  async gatewayStatus(subscriptionUuid: string, db: Db = this.db): Promise<{ status: string; tenantDomain: string } | undefined> {
-    const row = await db('AM_SUBSCRIPTION as s')
-      .join('AM_API as a', 'a.API_ID', 's.API_ID')
-      .where({ 's.UUID': subscriptionUuid })
-      .first('s.SUB_STATUS', 'a.ORGANIZATION');
-    return row ? { status: String(row.SUB_STATUS), tenantDomain: String(row.ORGANIZATION) } : undefined;
+  gatewayStatus(subscriptionUuid: string, db: Db = this.db): Promise<{ status: string; tenantDomain: string } | undefined> {
+    return this.gateway.statusOf(subscriptionUuid, db);
   }
 
-  async setGatewayStatus(trx: Db, subscriptionUuid: string, status: string): Promise<void> {
-    await trx('AM_SUBSCRIPTION').where({ UUID: subscriptionUuid }).update({ SUB_STATUS: status });
+  setGatewayStatus(trx: Db, subscriptionUuid: string, status: string): Promise<void> {
+    return this.gateway.setStatusOf(trx, subscriptionUuid, status);
   }
 }
 

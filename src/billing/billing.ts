@@ -5,6 +5,7 @@ import type { EngineCapabilities } from '../monetization/capabilities';
 import { AccessService } from './access.service';
 import { BillingRecords } from './billing-records.service';
 import { BillingRepository } from './billing.repository';
+import { apimCoreRecords } from '../apim/core-records';
 import { tenantBillingRulesFrom } from './tenant-rules';
 
 /** Invoice records, payment standing and access decisions, composed once per service. */
@@ -15,7 +16,7 @@ export interface Billing {
 }
 
 export function createBilling({ db, config, logger, engine }: { db: Knex; config: MeterlineConfig; logger: Logger; engine: { capabilities: EngineCapabilities } }): Billing {
-  const repository = new BillingRepository(db);
+  const repository = new BillingRepository(db, apimCoreRecords(db));
   const rulesOf = tenantBillingRulesFrom(config);
   return {
     repository,

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { MeterlineConfig } from '../config/schema';
 import type { Logger } from '../logger';
+import { apimCoreRecords } from '../apim/core-records';
 import type { Monetization } from './monetization';
 import type { EngineRegistry } from './registry';
 import { tenantDirectoryFrom } from './tenant-directory';
@@ -21,7 +22,8 @@ export function buildMonetizationEngine(input: {
   const factory = registry.resolve(impl);
   const options = (config.apim.monetization as Record<string, unknown>)[factory.name];
   return factory.create(options, {
-    db,
+    core: apimCoreRecords(db),
+    store: db,
     logger: logger.child({ engine: factory.name }),
     clock: input.clock ?? (() => new Date()),
     tenants: tenantDirectoryFrom(config),

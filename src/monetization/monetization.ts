@@ -310,12 +310,71 @@ export interface UsageReport {
 
 export type UsageReportOutcome = { sent: true } | { sent: false; reason: string };
 
-/** What the core hands an engine when it builds it. */
+/**
+ * What the core hands an engine when it builds it: narrow ports, never the core's tables. The
+ * engine asks `core` about APIs, applications, subscribers and subscriptions, and keeps its own
+ * records in `store`.
+ */
 export interface EngineDependencies {
-  db: Knex;
+  core: CoreRecords;
+  store: EngineStore;
   logger: Logger;
   clock: () => Date;
   tenants: TenantDirectory;
+}
+
+/**
+ * The database handle for an engine's OWN tables (those its migrations create), and only those:
+ * whatever it needs of the core's tables it asks `CoreRecords`.
+ */
+export type EngineStore = Knex;
+
+/** An API as an engine sees it: the core's numeric id (the key of the engine's rows) and its names. */
+export interface CoreApi {
+  id: number;
+  uuid: string;
+  name: string;
+  version: string;
+  provider: string;
+  tenantDomain: string;
+}
+
+/** An API's monetization as the core saved it (ML_API_MONETIZATION), properties parsed once by the core. */
+export interface CoreApiMonetization {
+  api: CoreApi;
+  enabled: boolean;
+  properties: Readonly<Record<string, string>>;
+}
+
+/** A gateway subscription's keys (AM_SUBSCRIPTION). */
+export interface CoreSubscription {
+  uuid: string;
+  apiId: number;
+  applicationId: number;
+  tenantDomain: string;
+}
+
+/**
+ * What an engine may ask of the core, answered by the core's table owners (src/apim). Numeric ids
+ * are the core's row ids, which the engine's own rows refer to.
+ */
+export interface CoreRecords {
+  apiByUuid(apiUuid: string): Promise<CoreApi | undefined>;
+  /** The API's saved monetization (enabled or not); undefined when never monetized. */
+  apiMonetization(apiId: number): Promise<CoreApiMonetization | undefined>;
+  /** The saved monetization of every API of a tenant that has one, enabled or not. */
+  apiMonetizationsOfTenant(tenantDomain: string): Promise<CoreApiMonetization[]>;
+  applicationIdOf(applicationUuid: string): Promise<number | undefined>;
+  /** Application UUIDs by id; ids without an application are left out. */
+  applicationUuidsOf(applicationIds: readonly number[]): Promise<Map<number, string>>;
+  subscriberIdOf(userId: string, tenantId: number): Promise<number | undefined>;
+  /** Subscriber user ids by subscriber id; ids without a subscriber are left out. */
+  subscriberUserIdsOf(subscriberIds: readonly number[]): Promise<Map<number, string>>;
+  subscriptionByUuid(subscriptionUuid: string): Promise<CoreSubscription | undefined>;
+  /** The subscription UUID of each (API id, application id) pair that has one, keyed `apiId:applicationId`. */
+  subscriptionUuidsOf(pairs: readonly { apiId: number; applicationId: number }[]): Promise<Map<string, string>>;
+  /** Every subscription UUID of a tenant's APIs. */
+  subscriptionUuidsOfTenant(tenantDomain: string): Promise<Set<string>>;
 }
 
 export interface TenantDirectory {

@@ -4,6 +4,7 @@ import { BillingRepository } from '../billing/billing.repository';
 import type { MeterlineConfig } from '../config/schema';
 import { createGateway } from '../apim/gateway';
 import { SubscriptionsRepository } from '../apim/subscriptions.repository';
+import { apimCoreRecords } from '../apim/core-records';
 import { utcTimestamp } from '../apim/time';
 import type { Logger } from '../logger';
 import type { EngineCustomerFound, EngineCustomerListing, EngineCustomerRepair, Monetization } from './monetization';
@@ -62,7 +63,7 @@ export interface ReconcileDependencies {
 export async function reconcile(dependencies: ReconcileDependencies, options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]> {
   const { db, engine, config, logger, clock = () => new Date() } = dependencies;
   const subscriptions = new SubscriptionsRepository(db);
-  const billingRecords = new BillingRepository(db);
+  const billingRecords = new BillingRepository(db, apimCoreRecords(db));
   const gateway = createGateway({ db, engine, config, logger, clock });
   const tenants = tenantDirectoryFrom(config);
   const findings: ReconcileFinding[] = [];

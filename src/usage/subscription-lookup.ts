@@ -1,5 +1,5 @@
-import type { Knex } from 'knex';
-import type { BillingPlanKind, PolicyPricing, SubscriptionRef } from '../domain/model';
+import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
+import type { Monetization } from '../monetization/monetization';
 
 /** Why a stored event is not billed. */
 export type NotBillableReason =
@@ -26,16 +26,28 @@ export interface SubscriptionBilling {
 }
 
 /**
- * Reads the gateway and monetization tables to decide whether calls of an application to an API
- * are billed per request: the application subscribes to the API, the subscription is billed by
- * the engine (AM_MONETIZATION_SUBSCRIPTIONS), and its tier is a COMMERCIAL DYNAMICRATE policy.
- * Answers are cached for `ttlMs` (ingestion asks once per pair, not once per event).
+ * What usage needs of the API-Manager core's subscriptions, answered by their owner
+ * (src/apim/core-records.ts): usage reads no AM_* table itself.
+ */
+export interface GatewaySubscriptions {
+  /** The oldest subscription of an application to an API, by their UUIDs, with its API's tenant. */
+  subscriptionOfPair(apiUuid: string, applicationUuid: string): Promise<{ uuid: string; tier: string; createdTime: unknown; tenantDomain: string } | undefined>;
+  policyByName(tenant: TenantRef, name: string): Promise<SubscriptionPolicy | undefined>;
+  subscriptionRefs(uuids: readonly string[], tenantIdOf: (domain: string) => number | undefined): Promise<Map<string, SubscriptionRef>>;
+}
+
+/**
+ * Decides whether calls of an application to an API are billed per request: the application
+ * subscribes to the API (asked of the core), the engine bills the subscription (asked of the
+ * engine: `billedSubscriptionOf`), and its tier is a COMMERCIAL DYNAMICRATE policy. Answers are
+ * cached for `ttlMs` (ingestion asks once per pair, not once per event).
  */
 export class SubscriptionLookup {
   private readonly cache = new Map<string, { value: SubscriptionBilling; until: number }>();
 
   constructor(
-    private readonly db: Knex,
+    private readonly gateway: GatewaySubscriptions,
+    private readonly engine: Pick<Monetization, 'billedSubscriptionOf'>,
     private readonly tenantIdOf: (domain: string) => number | undefined,
     private readonly ttlMs = 5_000,
     private readonly now: () => number = Date.now,
@@ -55,88 +67,20 @@ export class SubscriptionLookup {
   }
 
   private async read(apiUuid: string, applicationUuid: string): Promise<SubscriptionBilling> {
-    const row = await this.db('AM_SUBSCRIPTION as s')
-      .join('AM_API as a', 'a.API_ID', 's.API_ID')
-      .join('AM_APPLICATION as app', 'app.APPLICATION_ID', 's.APPLICATION_ID')
-      .leftJoin('AM_MONETIZATION_SUBSCRIPTIONS as ms', function billed() {
-        this.on('ms.SUBSCRIBED_API_ID', '=', 's.API_ID').andOn('ms.SUBSCRIBED_APPLICATION_ID', '=', 's.APPLICATION_ID');
-      })
-      .where({ 'a.API_UUID': apiUuid, 'app.UUID': applicationUuid })
-      .first('s.UUID as SUB_UUID', 's.TIER_ID', 's.CREATED_TIME', 'a.ORGANIZATION', 'ms.ID as BILLED_ID');
-    if (!row) return { subscriptionUuid: null, tenantDomain: null, startedAt: null, notBillable: 'UNKNOWN_SUBSCRIPTION' };
-    const tenantDomain = String(row.ORGANIZATION);
-    const base = { subscriptionUuid: String(row.SUB_UUID), tenantDomain, startedAt: utcTimestampMillis(row.CREATED_TIME) };
-    if (row.BILLED_ID === null || row.BILLED_ID === undefined) return { ...base, notBillable: 'NOT_MONETIZED' };
+    const subscription = await this.gateway.subscriptionOfPair(apiUuid, applicationUuid);
+    if (!subscription) return { subscriptionUuid: null, tenantDomain: null, startedAt: null, notBillable: 'UNKNOWN_SUBSCRIPTION' };
+    const { tenantDomain } = subscription;
+    const base = { subscriptionUuid: subscription.uuid, tenantDomain, startedAt: utcTimestampMillis(subscription.createdTime) };
+    if ((await this.engine.billedSubscriptionOf(subscription.uuid)) === null) return { ...base, notBillable: 'NOT_MONETIZED' };
     const tenantId = this.tenantIdOf(tenantDomain);
-    const policy =
-      tenantId === undefined
-        ? undefined
-        : await this.db('AM_POLICY_SUBSCRIPTION').where({ NAME: row.TIER_ID, TENANT_ID: tenantId }).first('BILLING_PLAN', 'MONETIZATION_PLAN');
-    const dynamic = policy?.BILLING_PLAN === 'COMMERCIAL' && policy?.MONETIZATION_PLAN === 'DYNAMICRATE';
+    const policy = tenantId === undefined ? undefined : await this.gateway.policyByName({ domain: tenantDomain, id: tenantId }, subscription.tier);
+    const dynamic = policy?.billingPlan === 'COMMERCIAL' && policy.pricing?.plan === 'DYNAMICRATE';
     return { ...base, notBillable: dynamic ? null : 'NOT_DYNAMIC_PLAN' };
   }
 
   /** The subscriptions as the billing engine takes them, by AM_SUBSCRIPTION.UUID; missing ones are left out. */
-  async subscriptionRefs(uuids: readonly string[]): Promise<Map<string, SubscriptionRef>> {
-    const refs = new Map<string, SubscriptionRef>();
-    this.policies.clear();
-    for (let i = 0; i < uuids.length; i += 500) {
-      const rows = await this.db('AM_SUBSCRIPTION as s')
-        .join('AM_API as a', 'a.API_ID', 's.API_ID')
-        .join('AM_APPLICATION as app', 'app.APPLICATION_ID', 's.APPLICATION_ID')
-        .join('AM_SUBSCRIBER as sub', 'sub.SUBSCRIBER_ID', 'app.SUBSCRIBER_ID')
-        .whereIn('s.UUID', uuids.slice(i, i + 500))
-        .select(
-          's.UUID as SUB_UUID',
-          's.TIER_ID',
-          'a.API_UUID',
-          'a.API_NAME',
-          'a.API_VERSION',
-          'a.API_PROVIDER',
-          'a.ORGANIZATION',
-          'app.UUID as APP_UUID',
-          'app.NAME as APP_NAME',
-          'sub.USER_ID',
-          'sub.EMAIL_ADDRESS',
-        );
-      for (const row of rows) {
-        const domain = String(row.ORGANIZATION);
-        const tenant = { domain, id: this.tenantIdOf(domain) ?? 0 };
-        const policy = await this.policy(String(row.TIER_ID), tenant.id);
-        refs.set(String(row.SUB_UUID), {
-          uuid: String(row.SUB_UUID),
-          api: { uuid: String(row.API_UUID), name: String(row.API_NAME), version: String(row.API_VERSION), provider: String(row.API_PROVIDER), tenant },
-          application: { uuid: String(row.APP_UUID), name: String(row.APP_NAME) },
-          subscriber: { userId: String(row.USER_ID), email: row.EMAIL_ADDRESS === null ? null : String(row.EMAIL_ADDRESS) },
-          policy: { uuid: policy.uuid, name: String(row.TIER_ID), tenant, billingPlan: policy.billingPlan, pricing: policy.pricing },
-        });
-      }
-    }
-    return refs;
-  }
-
-  private readonly policies = new Map<string, { uuid: string; billingPlan: BillingPlanKind; pricing: PolicyPricing | null }>();
-
-  private async policy(name: string, tenantId: number) {
-    const key = `${tenantId}\u0000${name}`;
-    const known = this.policies.get(key);
-    if (known) return known;
-    const row = await this.db('AM_POLICY_SUBSCRIPTION')
-      .where({ NAME: name, TENANT_ID: tenantId })
-      .first('UUID', 'BILLING_PLAN', 'MONETIZATION_PLAN', 'PRICE_PER_REQUEST', 'FIXED_RATE', 'BILLING_CYCLE', 'CURRENCY');
-    const billingPlan: BillingPlanKind = row?.BILLING_PLAN === 'COMMERCIAL' ? 'COMMERCIAL' : 'FREE';
-    let pricing: PolicyPricing | null = null;
-    if (row && billingPlan === 'COMMERCIAL') {
-      const common = { currency: String(row.CURRENCY ?? ''), billingCycle: (row.BILLING_CYCLE ?? 'month') as 'month' };
-      pricing =
-        row.MONETIZATION_PLAN === 'DYNAMICRATE'
-          ? { plan: 'DYNAMICRATE', ...common, pricePerRequest: String(row.PRICE_PER_REQUEST ?? '0') }
-          : { plan: 'FIXEDRATE', ...common, fixedPrice: String(row.FIXED_RATE ?? '0') };
-    }
-    const policy = { uuid: row ? String(row.UUID) : '', billingPlan, pricing };
-    if (this.policies.size > 10_000) this.policies.clear();
-    this.policies.set(key, policy);
-    return policy;
+  subscriptionRefs(uuids: readonly string[]): Promise<Map<string, SubscriptionRef>> {
+    return this.gateway.subscriptionRefs(uuids, this.tenantIdOf);
   }
 }
 

@@ -9,6 +9,7 @@ import type { PublisherOptions } from './options';
 import { UsagePublisher } from './publisher';
 import { createUsageSource, type UsageSource } from './sources';
 import { SubscriptionLookup } from './subscription-lookup';
+import { apimCoreRecords } from '../apim/core-records';
 
 /** WSO2's answer to a publish request it accepted, word for word. */
 export const PUBLISH_ACCEPTED = { status: 'Request Accepted', message: 'Server is running the usage publisher' } as const;
@@ -66,11 +67,11 @@ export class UsageService {
     const tenants = tenantDirectoryFrom(deps.config);
     const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
     const now = () => this.clock().getTime();
-    this.ingestion = new UsageIngestion(deps.db, new SubscriptionLookup(deps.db, tenantIdOf, this.options.lookup_cache_ms, now), this.clock);
+    this.ingestion = new UsageIngestion(deps.db, new SubscriptionLookup(apimCoreRecords(deps.db), deps.engine, tenantIdOf, this.options.lookup_cache_ms, now), this.clock);
     this.publisher = new UsagePublisher({
       db: deps.db,
       engine: deps.engine,
-      lookup: new SubscriptionLookup(deps.db, tenantIdOf, 0, now),
+      lookup: new SubscriptionLookup(apimCoreRecords(deps.db), deps.engine, tenantIdOf, 0, now),
       source,
       logger: deps.logger.child({ component: 'usage-publisher' }),
       clock: this.clock,

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AccessService } from '../../src/billing/access.service';
 import type { BillingEvent, InvoiceSnapshot } from '../../src/billing/billing-events';
 import { BillingRepository } from '../../src/billing/billing.repository';
+import { apimCoreRecords } from '../../src/apim/core-records';
 import { BillingRecords } from '../../src/billing/billing-records.service';
 import { migrateLatest } from '../../src/db/migrator';
 import { createLogger } from '../../src/logger';
@@ -17,7 +18,7 @@ forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
 
   function services(rules = { holdUntilPaid: true, gracePeriodMs: 3 * DAY }) {
-    const repository = new BillingRepository(database().knex);
+    const repository = new BillingRepository(database().knex, apimCoreRecords(database().knex));
     return {
       repository,
       webhooks: new BillingRecords(repository, () => rules, createLogger('silent'), stripeCapabilities.isFirstPaymentInvoice),
@@ -234,7 +235,7 @@ forEachTestDatabase((_kind, database) => {
           return super.subscriptionByEngineId(trx, id);
         }
       }
-      const repository = new CommittingMeanwhile(database().knex);
+      const repository = new CommittingMeanwhile(database().knex, apimCoreRecords(database().knex));
       const webhooks = new BillingRecords(repository, () => rules, createLogger('silent'), stripeCapabilities.isFirstPaymentInvoice);
       const sub = { ...(await paidSubscription()), engineAccount: null };
       await webhooks.subscriptionBilled(sub, at(0));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StripeMonetization } from '../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../plugins/stripe/stripe.options';
 import { createBilling } from '../../src/billing/billing';
+import { apimCoreRecords } from '../../src/apim/core-records';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { connectDatabase } from '../../src/db/connect';
 import { ApisRepository } from '../../src/apim/apis.repository';
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
   };
   const engine = new StripeMonetization(
     parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe),
-    { db, logger, clock, tenants: tenantDirectoryFrom(config) },
+    { core: apimCoreRecords(db), store: db, logger, clock, tenants: tenantDirectoryFrom(config) },
     probe,
   );
   const subscriptions = new SubscriptionsService(

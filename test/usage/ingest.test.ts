@@ -8,6 +8,9 @@ import { migrateLatest } from '../../src/db/migrator';
 import { utcTimestamp } from '../../src/apim/time';
 import { UsageIngestion, type BatchResult } from '../../src/usage/ingest';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
+import { apimCoreRecords } from '../../src/apim/core-records';
+import { createLogger } from '../../src/logger';
+import { stripeEngine } from '../../plugins/stripe';
 import { forEachTestDatabase } from '../helpers/databases';
 import { STORY_START } from '../helpers/test-clock';
 import { createSeededRandom } from './random';
@@ -42,6 +45,8 @@ async function billableSubscription(db: Knex, tenant: string, createdAt: number 
     { API_UUID: apiUuid, API_PROVIDER: 'provider', API_NAME: `Weather-${tag}`, API_VERSION: '1.0.0', ORGANIZATION: tenant },
     'API_ID',
   );
+  // Where the engine bills it (it answers `billedSubscriptionOf` from its rows and this account).
+  await db('ML_API_MONETIZATION').insert({ API_ID: apiId, ENABLED: 1, PROPERTIES: JSON.stringify({ ConnectedAccountKey: 'acct_ingest' }) });
   await db('AM_POLICY_SUBSCRIPTION').insert({
     NAME: `PerCall-${tag}`,
     TENANT_ID: tenantId,
@@ -82,7 +87,15 @@ async function billableSubscription(db: Knex, tenant: string, createdAt: number 
   return { apiUuid, applicationUuid, uuid, tenant };
 }
 
-const ingestionOn = (db: Knex, limits: UsageTimeLimits = stripeCapabilities.usage) => new UsageIngestion(db, new SubscriptionLookup(db, (domain) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW), limits);
+/** The Stripe engine answers from its own rows which subscriptions it bills; it makes no Stripe call here. */
+const engineOn = (db: Knex) =>
+  stripeEngine.create(
+    { api_host: '127.0.0.1', api_port: 9, api_protocol: 'http' },
+    { core: apimCoreRecords(db), store: db, logger: createLogger('silent'), clock: () => new Date(NOW), tenants: { find: () => undefined } },
+  );
+
+const ingestionOn = (db: Knex, limits: UsageTimeLimits = stripeCapabilities.usage) =>
+  new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), engineOn(db), (domain: string) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW), limits);
 
 const call = (s: Subscription, eventId: string, at = NOW - 60_000, overrides: Record<string, unknown> = {}) => ({
   eventId,

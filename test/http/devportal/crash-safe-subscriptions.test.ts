@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import { StripeMonetization } from '../../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../../plugins/stripe/stripe.options';
 import { createBilling } from '../../../src/billing/billing';
+import { apimCoreRecords } from '../../../src/apim/core-records';
 import { ApisRepository } from '../../../src/apim/apis.repository';
 import { ApplicationsRepository } from '../../../src/apim/applications.repository';
 import { PoliciesRepository } from '../../../src/apim/policies.repository';
@@ -122,7 +123,7 @@ forEachTestDatabase((kind, database) => {
       reached('killed');
       return new Promise<void>(() => undefined);
     };
-    const engine = new StripeMonetization(parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe), { db, logger, clock, tenants: tenantDirectoryFrom(config) }, probe);
+    const engine = new StripeMonetization(parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe), { core: apimCoreRecords(db), store: db, logger, clock, tenants: tenantDirectoryFrom(config) }, probe);
     const subscriptions = new SubscriptionsService(
       new SubscriptionsRepository(db),
       new ApisRepository(db),

@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import Stripe from 'stripe';
 import { stripeEngine } from '../../../plugins/stripe';
 import type { ApiRef, PolicyPricing, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../../../src/domain/model';
-import { ApiMonetizationStateRepository } from '../../../src/monetization/api-monetization-state';
+import { ApiMonetizationStateRepository } from '../../../src/apim/api-monetization.repository';
+import { apimCoreRecords } from '../../../src/apim/core-records';
 import type { Monetization, TenantSettings } from '../../../src/monetization/monetization';
 import { createLogger } from '../../../src/logger';
 import { insertReturningId } from '../../../src/db/insert-returning-id';
@@ -48,7 +49,8 @@ export function buildEngine(
   return stripeEngine.create(
     { api_host: server.host, api_port: server.port, api_protocol: 'http', retries: 0, ...options },
     {
-      db,
+      core: apimCoreRecords(db),
+      store: db,
       logger: createLogger('silent'),
       clock: () => new Date(server.clock.now() * 1000),
       tenants: { find: (domain) => tenants.find((t) => t.domain === domain) },
