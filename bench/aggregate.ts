@@ -10,7 +10,9 @@ import { dialectOf } from '../src/db/dialect';
 import { migrateLatest } from '../src/db/migrator';
 import { createLogger } from '../src/logger';
 import { FreeMonetization } from '../src/monetization/free-engine';
-import { UsageService } from '../src/usage/usage-service';
+import { apimCoreRecords } from '../src/apim/core-records';
+import { composeUsage } from '../src/composition';
+import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import { benchDatabases, envInt, eventRow, openDatabase, report, seedBilledSubscriptions, seedBillingCycles } from './support';
 
 async function main() {
@@ -46,7 +48,9 @@ async function main() {
       const scanned = await db('ML_USAGE_EVENT').sum({ Q: 'QUANTITY' }).first();
       const scanSeconds = (performance.now() - started) / 1000;
 
-      const usage = new UsageService({ db, engine: new FreeMonetization(), logger: createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent'), config: configSchema.parse({}) });
+      const config = configSchema.parse({});
+      const logger = createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent');
+      const usage = composeUsage({ db, gateway: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
       started = performance.now();
       await usage.publisher.freezeOnly();
       const freezeSeconds = (performance.now() - started) / 1000;

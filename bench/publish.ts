@@ -20,7 +20,9 @@ import { migrateLatest } from '../src/db/migrator';
 import { createLogger } from '../src/logger';
 import { forEachConcurrently } from '../src/usage/pacer';
 import { RecordStore } from '../src/usage/record-store';
-import { UsageService } from '../src/usage/usage-service';
+import { apimCoreRecords } from '../src/apim/core-records';
+import { composeUsage } from '../src/composition';
+import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import { buildEngine, connectedAccount, sdkFor, tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer } from '../dev/stripe-server';
 import { benchDatabases, envInt, eventRow, openDatabase, report, seedBilledSubscriptions, seedBillingCycles } from './support';
@@ -64,11 +66,15 @@ async function main() {
       for (let i = 0; i < rows.length; i += 500) await db('ML_USAGE_EVENT').insert(rows.slice(i, i + 500));
 
       const engine = buildEngine(server, db, [tenantWithKey(key)]); // the engine's default 429 policy: 6 retries, 0.5 s doubling to 8 s
-      const usage = new UsageService({
+      const config = configSchema.parse({});
+      const usage = composeUsage({
         db,
+        gateway: apimCoreRecords(db),
         engine,
+        tenants: tenantDirectoryFrom(config),
         logger: createLogger('silent'),
-        config: configSchema.parse({}),
+        config,
+        clock: () => new Date(),
         options: { requests_per_second: limit * pace, concurrency },
       });
       server.requests.reset();

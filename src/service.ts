@@ -1,26 +1,24 @@
 import type { Knex } from 'knex';
+import { composeHttp, composeSchedules, composeServices, type Services } from './composition';
 import type { MeterlineConfig } from './config/schema';
-import { connectDatabase, pingDatabase } from './db/connect';
+import { pingDatabase } from './db/connect';
 import { describeDatabase } from './db/describe';
 import { migrateLatest } from './db/migrator';
 import { waitForDatabase, type Backoff, type Sleep } from './db/wait';
-import { createApp } from './http/app';
 import type { Readiness } from './http/health';
 import { listen } from './http/server';
 import type { Logger } from './logger';
-import { buildMonetizationEngine } from './monetization/build-engine';
 import type { Monetization } from './monetization/monetization';
-import { EngineRegistry } from './monetization/registry';
-import { builtInEngines } from '../plugins';
-import { scheduleUsagePublishing } from './usage/schedule';
-import { scheduleReconcile } from './monetization/reconcile';
-import { UsageService } from './usage/usage-service';
+import type { EngineRegistry } from './monetization/registry';
+import type { UsageService } from './usage/usage-service';
 
 export interface RunningService {
   url: string;
   db: Knex;
   engine: Monetization;
   usage: UsageService;
+  /** Everything the composition root built (src/composition.ts). */
+  services: Services;
   /** Stops waiting for the database, stops accepting requests, lets the ones in flight finish, then closes the pool. */
   close(): Promise<void>;
 }
@@ -49,7 +47,7 @@ export interface ServiceOptions {
 }
 
 /**
- * Composes the service from its configuration and listens at once; the database is reached in
+ * Composes the service from its configuration (src/composition.ts) and listens at once; the database is reached in
  * the background, retried with backoff, and migrated (`migrate_on_start`). Until then `/health`
  * answers 503 DOWN and every other request 503, so an orchestrator that starts Meterline before
  * its database sees an instance that is up but not ready, instead of one that crashes in a loop.
@@ -57,27 +55,22 @@ export interface ServiceOptions {
  */
 export async function launchService({ config, logger, port, registry, clock, backoff, sleep, ping = pingDatabase }: ServiceOptions): Promise<LaunchedService> {
   const database = describeDatabase(config.database.apim_db);
-  const db = connectDatabase(config.database.apim_db, { logger });
+  const services = await composeServices({ config, logger, ...(registry ? { registry } : {}), ...(clock ? { clock } : {}) });
+  const { db, engine, usage } = services;
   const stopping = new AbortController();
   let state: Readiness = 'waiting-for-database';
-  let engine: Monetization;
-  let usage: UsageService;
-  let http: Awaited<ReturnType<typeof listen>>;
-  let stopSchedule: () => Promise<void>;
-  let stopReconcile: () => Promise<void> = async () => {};
+  let http: Awaited<ReturnType<typeof listen>> | undefined;
+  let stopSchedules: () => Promise<void>;
   try {
-    engine = buildMonetizationEngine({ config, registry: registry ?? new EngineRegistry(builtInEngines), db, logger, ...(clock ? { clock } : {}) });
-    usage = new UsageService({ db, engine, logger, config, ...(clock ? { clock } : {}) });
-    const app = createApp({ db, logger, engine, config, usage, readiness: () => state, ...(clock ? { clock } : {}) });
-    http = await listen(app, config.server.host, port ?? config.server.port);
-    // A tick before the database is ready fails and is logged by the schedule; the next one runs.
-    stopSchedule = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
-    stopReconcile = scheduleReconcile(config.apim.monetization.reconcile_cron, { db, engine, config, logger, ...(clock ? { clock } : {}) });
+    http = await listen(composeHttp(services, () => state), config.server.host, port ?? config.server.port);
+    stopSchedules = composeSchedules(services);
   } catch (error) {
-    await db.destroy();
+    await http?.close();
+    await services.close();
     throw error;
   }
-  const url = http.url;
+  const server = http;
+  const url = server.url;
   logger.info({ url, database }, 'meterline is listening');
 
   const ready = (async (): Promise<'ready' | 'closed'> => {
@@ -104,15 +97,15 @@ export async function launchService({ config, logger, port, registry, clock, bac
     db,
     engine,
     usage,
+    services,
     ready,
     close: async () => {
       stopping.abort();
       await ready.catch(() => undefined); // migrations in progress finish; the failure was reported by whoever awaited `ready`
-      await stopSchedule();
-      await stopReconcile();
-      await http.close();
+      await stopSchedules();
+      await server.close();
       await usage.publisher.stop(); // a running job stops after its calls in flight; the next one resumes
-      await db.destroy();
+      await services.close();
     },
   };
 }

@@ -99,14 +99,6 @@ export const rules: ArchitectureRules = {
     },
     { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/billing-events.ts', until: 'the billing events move beside the port' },
     { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/invoice-lifecycle.ts', until: 'InvoiceStatus moves beside the port' },
-    // Assembly outside the composition root.
-    { from: 'src/billing/billing.ts', to: 'src/apim/core-records.ts', until: 'the composition root hands billing the gateway-status port (apimCoreRecords)' },
-    { from: 'src/usage/usage-service.ts', to: 'src/apim/core-records.ts', until: 'the composition root hands usage the gateway-subscriptions port (apimCoreRecords)' },
-    { from: 'src/cli/publish-usage.ts', to: 'plugins/index.ts', until: 'the composition root builds the engine for the CLI' },
-    { from: 'src/cli/reconcile.ts', to: 'plugins/index.ts', until: 'the composition root builds the engine for the CLI' },
-    { from: 'src/usage/usage-service.ts', to: 'src/monetization/tenant-directory.ts', until: 'the composition root passes the tenant directory in' },
-    { from: 'src/monetization/reconcile.ts', to: 'src/apim/subscriptions.repository.ts', until: 'reconcile is given the apim subscriptions service by the composition root' },
-    { from: 'src/monetization/reconcile.ts', to: 'src/billing/billing.repository.ts', until: 'reconcile is given billing\'s records service by the composition root' },
     // Billing's record types live in its repository.
     { from: 'src/apim/subscriptions.service.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
     { from: 'src/http/pages/invoice-view.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },

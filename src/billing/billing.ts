@@ -1,11 +1,9 @@
-import type { Knex } from 'knex';
 import type { MeterlineConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { EngineCapabilities } from '../monetization/capabilities';
 import { AccessService } from './access.service';
 import { BillingRecords } from './billing-records.service';
-import { BillingRepository } from './billing.repository';
-import { apimCoreRecords } from '../apim/core-records';
+import type { BillingRepository } from './billing.repository';
 import { tenantBillingRulesFrom } from './tenant-rules';
 
 /** Invoice records, payment standing and access decisions, composed once per service. */
@@ -15,8 +13,7 @@ export interface Billing {
   access: AccessService;
 }
 
-export function createBilling({ db, config, logger, engine }: { db: Knex; config: MeterlineConfig; logger: Logger; engine: { capabilities: EngineCapabilities } }): Billing {
-  const repository = new BillingRepository(db, apimCoreRecords(db));
+export function createBilling({ repository, config, logger, engine }: { repository: BillingRepository; config: MeterlineConfig; logger: Logger; engine: { capabilities: EngineCapabilities } }): Billing {
   const rulesOf = tenantBillingRulesFrom(config);
   return {
     repository,

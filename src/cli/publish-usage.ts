@@ -1,13 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { composeServices } from '../composition';
 import type { MeterlineConfig } from '../config/schema';
-import { assertDatabaseReachable, connectDatabase } from '../db/connect';
+import { assertDatabaseReachable } from '../db/connect';
 import { assertMigrated } from '../db/migrator';
 import type { Logger } from '../logger';
-import { buildMonetizationEngine } from '../monetization/build-engine';
-import { EngineRegistry } from '../monetization/registry';
-import { builtInEngines } from '../../plugins';
 import type { PublishStatusBody } from '../usage/usage-service';
-import { UsageService } from '../usage/usage-service';
 
 /**
  * `meterline publish-usage [--wait]`: runs the usage publisher in this process (it shares the
@@ -18,17 +15,15 @@ import { UsageService } from '../usage/usage-service';
  */
 export async function publishUsageCommand(config: MeterlineConfig, logger: Logger, options: { wait: boolean; out?: NodeJS.WritableStream }): Promise<number> {
   const out = options.out ?? process.stderr;
-  const db = connectDatabase(config.database.apim_db, { logger });
-  let engine;
+  const services = await composeServices({ config, logger });
+  const { db, usage } = services;
   try {
-    engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger });
     await assertDatabaseReachable(db, config.database.apim_db); // one line naming the database, not a stack
     await assertMigrated(db);
   } catch (error) {
-    await db.destroy();
+    await services.close();
     throw error;
   }
-  const usage = new UsageService({ db, engine, logger, config });
   const interrupt = () => {
     out.write('\nstopping after the calls in flight; the rest is published by the next job\n');
     void usage.publisher.stop();
@@ -62,7 +57,7 @@ export async function publishUsageCommand(config: MeterlineConfig, logger: Logge
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await db.destroy();
+    await services.close();
   }
 }
 

@@ -1,11 +1,8 @@
+import { composeServices } from '../composition';
 import type { MeterlineConfig } from '../config/schema';
-import { assertDatabaseReachable, connectDatabase } from '../db/connect';
+import { assertDatabaseReachable } from '../db/connect';
 import { assertMigrated } from '../db/migrator';
 import type { Logger } from '../logger';
-import { buildMonetizationEngine } from '../monetization/build-engine';
-import { EngineRegistry } from '../monetization/registry';
-import { builtInEngines } from '../../plugins';
-import { reconcile } from '../monetization/reconcile';
 
 /**
  * `meterline reconcile [--dry-run]`: one line per finding on stdout, with what was done (see
@@ -15,12 +12,12 @@ import { reconcile } from '../monetization/reconcile';
  */
 export async function reconcileCommand(config: MeterlineConfig, logger: Logger, options: { dryRun: boolean; out?: NodeJS.WritableStream; clock?: () => Date }): Promise<number> {
   const out = options.out ?? process.stdout;
-  const db = connectDatabase(config.database.apim_db, { logger });
+  const services = await composeServices({ config, logger, ...(options.clock ? { clock: options.clock } : {}) });
+  const { db } = services;
   try {
-    const engine = buildMonetizationEngine({ config, registry: new EngineRegistry(builtInEngines), db, logger, ...(options.clock ? { clock: options.clock } : {}) });
     await assertDatabaseReachable(db, config.database.apim_db);
     await assertMigrated(db);
-    const findings = await reconcile({ db, engine, config, logger, ...(options.clock ? { clock: options.clock } : {}) }, { dryRun: options.dryRun });
+    const findings = await services.reconcile({ dryRun: options.dryRun });
     for (const finding of findings) out.write(`${finding.line}\n`);
     const failed = findings.filter((f) => f.failed).length;
     const human = findings.filter((f) => f.needsHuman).length;
@@ -29,6 +26,6 @@ export async function reconcileCommand(config: MeterlineConfig, logger: Logger, 
     out.write(findings.length === 0 ? 'reconcile: nothing to repair\n' : `reconcile: ${findings.length - failed - human} finding(s) ${verb}, ${failed} failed${needHuman}\n`);
     return failed === 0 && human === 0 ? 0 : 1;
   } finally {
-    await db.destroy();
+    await services.close();
   }
 }

@@ -1,10 +1,10 @@
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
+import type { Apim } from '../apim/apim';
+import type { Billing } from '../billing/billing';
 import type { MeterlineConfig } from '../config/schema';
-import { createGateway } from '../apim/gateway';
 import type { Logger } from '../logger';
-import type { Monetization } from '../monetization/monetization';
-import { tenantDirectoryFrom } from '../monetization/tenant-directory';
+import type { Monetization, TenantDirectory } from '../monetization/monetization';
 import { TokenVerifier } from './auth/tokens';
 import { errorHandler, notFoundBody } from './errors';
 import { buildOpenApiDocument, meterlineVersion } from './openapi/document';
@@ -12,7 +12,6 @@ import { withExtensions } from './openapi/extensions';
 import { healthHandler, unavailableUntilReady, type Readiness } from './health';
 import { accessRouter } from './billing/access-route';
 import { billingWebhookRouter } from './billing/webhook-route';
-import { createBilling } from '../billing/billing';
 import { devportalPages } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
@@ -21,21 +20,31 @@ import { usageIngestRouter } from './usage/ingest-route';
 import { publishUsageRoutes } from './usage/publish-usage-routes';
 import type { UsageService } from '../usage/usage-service';
 
-export interface AppDependencies {
-  db: Knex;
-  logger: Logger;
-  /** The billing engine and configuration; without them only `/health` is served. */
-  engine?: Monetization;
-  config?: MeterlineConfig;
-  clock?: () => Date;
+/** The services the REST API calls, built by the composition root (src/composition.ts); http/ builds none. */
+export interface AppServices {
+  config: MeterlineConfig;
+  clock: () => Date;
+  tenants: TenantDirectory;
+  engine: Monetization;
+  billing: Billing;
+  apim: Apim;
   /** Usage capture and publishing (src/usage): its ingestion and publish-usage routes. */
   usage?: UsageService;
+}
+
+export interface AppDependencies {
+  /** What `/health` pings. */
+  db: Knex;
+  logger: Logger;
+  /** Without them only `/health` is served. */
+  services?: AppServices;
   /** Until this says `ready`, `/health` is 503 and every other request is answered 503. */
   readiness?: () => Readiness;
 }
 
-/** Builds the HTTP application; the caller decides where it listens. */
-export function createApp({ db, logger, engine, config, clock, usage, readiness }: AppDependencies): Express {
+/** Builds the HTTP application on the composed services; the caller decides where it listens. */
+export function createApp({ db, logger, services, readiness }: AppDependencies): Express {
+  const config = services?.config;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -44,25 +53,24 @@ export function createApp({ db, logger, engine, config, clock, usage, readiness 
   app.get('/health', healthHandler(db, logger, readiness));
   if (readiness) app.use(unavailableUntilReady(readiness));
 
-  if (engine && config) {
+  if (services) {
+    const { config, clock, tenants, engine, billing, apim, usage } = services;
     const jwt = config.auth.jwt;
     if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
-    const verifier = jwt ? new TokenVerifier(jwt, tenantDirectoryFrom(config)) : undefined;
-    const billing = createBilling({ db, config, logger });
-    const gateway = createGateway({ db, engine, config, logger, billing, ...(usage ? { usage: usage.publisher } : {}), ...(clock ? { clock } : {}) });
+    const verifier = jwt ? new TokenVerifier(jwt, tenants) : undefined;
     let openApi: Record<string, unknown> | undefined;
     app.get('/api/am/openapi.json', (_req, res) => {
       openApi ??= withExtensions(buildOpenApiDocument([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], meterlineVersion()));
       res.json(openApi);
     });
     // Raw bodies: signatures are checked on the bytes as sent, before any JSON parser runs.
-    app.use(billingWebhookRouter({ engine, tenants: tenantDirectoryFrom(config), records: billing.records, logger, clock: clock ?? (() => new Date()) }));
-    app.use(accessRouter({ access: billing.access, verifier, clock: clock ?? (() => new Date()) }));
+    app.use(billingWebhookRouter({ engine, tenants, records: billing.records, logger, clock }));
+    app.use(accessRouter({ access: billing.access, verifier, clock }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway }));
-    app.use(devportalPages({ verifier, gateway }));
+    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway: apim }));
+    app.use(devportalPages({ verifier, gateway: apim }));
   }
 
   app.use((req, res) => {

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../apim/errors';
-import type { Gateway } from '../apim/gateway';
+import type { Apim } from '../apim/apim';
 import { fieldProblems, type FieldProblem } from '../validation/issues';
 import { authenticateBearer, requireAnyScope } from './auth/bearer';
 import type { Principal, TokenVerifier } from './auth/tokens';
@@ -19,7 +19,7 @@ export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  gateway: Gateway;
+  gateway: Apim;
   /** The absolute path of this API's base, for Location headers. */
   basePath: string;
 }
@@ -73,7 +73,7 @@ export function expressPath(template: string): string {
  * Mounts the routes of one API on a router: bearer authentication, then the scope check, then
  * validation of path, query and body, then the handler. Every failure goes to the error handler.
  */
-export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; gateway: Gateway }): Router {
+export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; gateway: Apim }): Router {
   const router = express.Router();
   for (const route of routes) {
     const basePath = API_BASE_PATHS[route.api];

@@ -1,14 +1,8 @@
-import type { Knex } from 'knex';
 import cron from 'node-cron';
-import { BillingRepository } from '../billing/billing.repository';
-import type { MeterlineConfig } from '../config/schema';
-import { createGateway } from '../apim/gateway';
-import { SubscriptionsRepository } from '../apim/subscriptions.repository';
-import { apimCoreRecords } from '../apim/core-records';
 import { utcTimestamp } from '../apim/time';
+import type { TenantRef } from '../domain/model';
 import type { Logger } from '../logger';
-import type { EngineCustomerFound, EngineCustomerListing, EngineCustomerRepair, Monetization } from './monetization';
-import { tenantDirectoryFrom } from './tenant-directory';
+import type { EngineCustomerFound, EngineCustomerListing, EngineCustomerRepair, Monetization, TenantSettings } from './monetization';
 
 /**
  * How long a subscription may stay ON_HOLD without a billing record before `meterline
@@ -31,10 +25,30 @@ export interface ReconcileFinding {
   needsHuman: boolean;
 }
 
+/** A subscription left ON_HOLD, as reconcile needs it. */
+export interface HeldSubscription {
+  uuid: string;
+  apiOrganization: string;
+  apiUuid: string;
+  applicationUuid: string;
+  createdTime: string | null;
+}
+
+/**
+ * What reconcile reads and repairs through, each answered by the table's owner; the composition
+ * root (src/composition.ts) builds it.
+ */
 export interface ReconcileDependencies {
-  db: Knex;
   engine: Monetization;
-  config: MeterlineConfig;
+  /** `[[tenants]]`: every tenant's engine subscriptions and customers are checked. */
+  tenants: { find(domain: string): TenantSettings | undefined; all(): TenantSettings[] };
+  /** Subscriptions ON_HOLD since before `before` (a UTC timestamp as `utcTimestamp` writes it). */
+  heldSince(before: string): Promise<HeldSubscription[]>;
+  subscriptionExists(uuid: string): Promise<boolean>;
+  /** Billing's record of a subscription: one held until its first payment has one. */
+  hasBillingRecord(subscriptionUuid: string): Promise<boolean>;
+  /** The API-Manager core's undo of a subscribe that never finished; false when it changed meanwhile. */
+  removeUnfinished(uuid: string, tenant: TenantRef): Promise<boolean>;
   logger: Logger;
   clock?: () => Date;
 }
@@ -61,23 +75,19 @@ export interface ReconcileDependencies {
  * With `dryRun` nothing changes. A failed repair is reported and the others go on.
  */
 export async function reconcile(dependencies: ReconcileDependencies, options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]> {
-  const { db, engine, config, logger, clock = () => new Date() } = dependencies;
-  const subscriptions = new SubscriptionsRepository(db);
-  const billingRecords = new BillingRepository(db, apimCoreRecords(db));
-  const gateway = createGateway({ db, engine, config, logger, clock });
-  const tenants = tenantDirectoryFrom(config);
+  const { engine, tenants, heldSince, subscriptionExists, hasBillingRecord, removeUnfinished, clock = () => new Date() } = dependencies;
   const findings: ReconcileFinding[] = [];
   const graceSeconds = options.graceSeconds ?? UNFINISHED_GRACE_SECONDS;
 
   const before = utcTimestamp(new Date(clock().getTime() - graceSeconds * 1000));
-  for (const row of await subscriptions.listOnHoldCreatedBefore(before)) {
-    if (await billingRecords.subscriptionByUuid(row.uuid)) continue; // held until paid: a finished subscription
+  for (const row of await heldSince(before)) {
+    if (await hasBillingRecord(row.uuid)) continue; // held until paid: a finished subscription
     const tenant = tenants.find(row.apiOrganization);
     if (!tenant) continue;
     const what = `unfinished subscription ${row.uuid} (tenant ${tenant.domain}, API ${row.apiUuid}, application ${row.applicationUuid}, ON_HOLD since ${row.createdTime ?? '?'} UTC, no billing record)`;
     findings.push(
       await act(what, options.dryRun, 'would cancel what the billing engine made for it and remove it', async () => {
-        const removed = await gateway.subscriptions.removeUnfinished(row.uuid, { domain: tenant.domain, id: tenant.id });
+        const removed = await removeUnfinished(row.uuid, { domain: tenant.domain, id: tenant.id });
         return removed ? 'cancelled what the billing engine made for it and removed it' : 'left alone: it changed meanwhile';
       }).then((done) => ({ kind: 'UNFINISHED_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: row.uuid, engineCustomerId: '', needsHuman: false, ...done })),
     );
@@ -100,7 +110,7 @@ export async function reconcile(dependencies: ReconcileDependencies, options: { 
       continue;
     }
     for (const subscription of found) {
-      if (await subscriptions.findByUuid(subscription.subscriptionUuid)) continue;
+      if (await subscriptionExists(subscription.subscriptionUuid)) continue;
       const where = subscription.account ? ` in ${subscription.account}` : '';
       const what = `orphan engine subscription ${subscription.engineSubscriptionId}${where} (tenant ${tenant.domain}, ${subscription.status}, names subscription ${subscription.subscriptionUuid}, which Meterline does not have)`;
       findings.push(

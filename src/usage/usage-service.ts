@@ -1,15 +1,7 @@
-import type { Knex } from 'knex';
-import type { MeterlineConfig } from '../config/schema';
-import type { Logger } from '../logger';
-import type { Monetization } from '../monetization/monetization';
-import { tenantDirectoryFrom } from '../monetization/tenant-directory';
-import { UsageIngestion } from './ingest';
-import { JobStore, type Failure, type JobPhase, type Wso2State, type Wso2Status } from './job-store';
+import type { UsageIngestion } from './ingest';
+import type { Failure, JobPhase, JobStore, Wso2State, Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
-import { UsagePublisher } from './publisher';
-import { createUsageSource, type UsageSource } from './sources';
-import { SubscriptionLookup } from './subscription-lookup';
-import { apimCoreRecords } from '../apim/core-records';
+import type { UsagePublisher } from './publisher';
 
 /** WSO2's answer to a publish request it accepted, word for word. */
 export const PUBLISH_ACCEPTED = { status: 'Request Accepted', message: 'Server is running the usage publisher' } as const;
@@ -37,20 +29,19 @@ export interface PublishStatusBody {
   lease: { owner: string | null; expiresAt: string | null; expired: boolean };
 }
 
-export interface UsageServiceDependencies {
-  db: Knex;
-  engine: Monetization;
-  logger: Logger;
-  clock?: () => Date;
-  config: MeterlineConfig;
-  /** Overrides `[apim.monetization.usage_publisher]` (tests). */
-  options?: Partial<PublisherOptions>;
-  /** A usage source built by the caller instead of the configured one (tests, embedding). */
-  source?: UsageSource;
-  owner?: string;
+/** The parts of usage capture and publishing, built once by the composition root (src/composition.ts). */
+export interface UsageServiceParts {
+  ingestion: UsageIngestion;
+  publisher: UsagePublisher;
+  jobs: JobStore;
+  /** `[apim.monetization.usage_publisher]`, with any overrides. */
+  options: PublisherOptions;
+  /** `[apim.monetization] publish_duration_days`. */
+  lookBackDays: number;
+  clock: () => Date;
 }
 
-/** Usage capture and publishing, composed: what the REST handlers, the CLI and the schedule call. */
+/** Usage capture and publishing: what the REST handlers, the CLI and the schedule call. */
 export class UsageService {
   readonly ingestion: UsageIngestion;
   readonly publisher: UsagePublisher;
@@ -59,27 +50,13 @@ export class UsageService {
   private readonly clock: () => Date;
   private readonly lookBackDays: number;
 
-  constructor(deps: UsageServiceDependencies) {
-    this.options = { ...deps.config.apim.monetization.usage_publisher, ...deps.options };
-    this.clock = deps.clock ?? (() => new Date());
-    const source = deps.source ?? createUsageSource(this.options.source, { db: deps.db, logger: deps.logger, clock: this.clock });
-    this.lookBackDays = deps.config.apim.monetization.publish_duration_days;
-    const tenants = tenantDirectoryFrom(deps.config);
-    const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
-    const now = () => this.clock().getTime();
-    this.ingestion = new UsageIngestion(deps.db, new SubscriptionLookup(apimCoreRecords(deps.db), deps.engine, tenantIdOf, this.options.lookup_cache_ms, now), this.clock);
-    this.publisher = new UsagePublisher({
-      db: deps.db,
-      engine: deps.engine,
-      lookup: new SubscriptionLookup(apimCoreRecords(deps.db), deps.engine, tenantIdOf, 0, now),
-      source,
-      logger: deps.logger.child({ component: 'usage-publisher' }),
-      clock: this.clock,
-      options: this.options,
-      lookBackDays: this.lookBackDays,
-      ...(deps.owner ? { owner: deps.owner } : {}),
-    });
-    this.jobs = new JobStore(deps.db);
+  constructor(parts: UsageServiceParts) {
+    this.ingestion = parts.ingestion;
+    this.publisher = parts.publisher;
+    this.jobs = parts.jobs;
+    this.options = parts.options;
+    this.lookBackDays = parts.lookBackDays;
+    this.clock = parts.clock;
   }
 
   /** POST publish-usage: starts the job in the background, or says which job is running. */

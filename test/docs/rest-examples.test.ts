@@ -3,12 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
-import { createApp } from '../../src/http/app';
-import { createLogger } from '../../src/logger';
+import { composeHttp } from '../../src/composition';
 import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { describeWith } from '../helpers/optional-parts';
 import { forEachTestDatabase } from '../helpers/databases';
-import { harnessConfig } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { assignedVariables, compareJson, compareResponse, parseRestDoc, type ActualResponse, type DocExample } from './rest-doc';
 
@@ -92,8 +90,7 @@ describeWith('rest-examples', 'the examples of docs/rest.md, run literally', () 
     }
 
     it('calls every route Meterline serves in some example', () => {
-      const config = harnessConfig(database(), stripeServer, { superKey: 'sk_test_routes', otherKey: 'sk_test_routes_other' });
-      const app = createApp({ db: harness.service.db, logger: createLogger('silent'), engine: harness.service.engine, config, usage: harness.service.usage });
+      const app = composeHttp(harness.service.services);
       const routes = servedRoutes(app);
       expect(routes.length).toBeGreaterThan(30);
       const missing = routes.filter((route) => !requests.some((request) => route.matches(request))).map((route) => route.name);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StripeMonetization } from '../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../plugins/stripe/stripe.options';
 import { createBilling } from '../../src/billing/billing';
+import { BillingRepository } from '../../src/billing/billing.repository';
 import { apimCoreRecords } from '../../src/apim/core-records';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { connectDatabase } from '../../src/db/connect';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     engine,
     logger,
     clock,
-    createBilling({ db, config, logger }).records,
+    createBilling({ repository: new BillingRepository(db, apimCoreRecords(db)), config, logger, engine }).records,
     undefined,
     probe,
   );

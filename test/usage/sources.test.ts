@@ -4,7 +4,9 @@ import { createLogger } from '../../src/logger';
 import { UsageOptionsError } from '../../src/usage/options';
 import { RecordStore } from '../../src/usage/record-store';
 import { createUsageSource, LocalEventSource, type HourlyUsage, type PositionRange, type SliceUsage, type UsageSlice, type UsageSource } from '../../src/usage/sources';
-import { UsageService } from '../../src/usage/usage-service';
+import { apimCoreRecords } from '../../src/apim/core-records';
+import { composeUsage } from '../../src/composition';
+import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
 import { HOUR_MS } from '../../src/usage/windows';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
@@ -123,7 +125,8 @@ forEachTestDatabase((kind, database) => {
     const [a, b] = world.billed as [BilledSubscription, BilledSubscription];
     server.clock.advance(3 * 3600);
     const source = new AnalyticsLikeSource();
-    const usage = new UsageService({ db: database().knex, engine: world.engine, logger: createLogger('silent'), clock: world.clock, config: configSchema.parse({}), options: TEST_OPTIONS, source });
+    const config = configSchema.parse({});
+    const usage = composeUsage({ db: database().knex, gateway: apimCoreRecords(database().knex), engine: world.engine, tenants: tenantDirectoryFrom(config), logger: createLogger('silent'), clock: world.clock, config, options: TEST_OPTIONS, source });
     const publish = async () => {
       expect((await usage.publishUsage()).accepted).toBe(true);
       return usage.publisher.current();

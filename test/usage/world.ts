@@ -6,7 +6,10 @@ import type { SubscriptionRef } from '../../src/domain/model';
 import { createLogger } from '../../src/logger';
 import type { Monetization } from '../../src/monetization/monetization';
 import type { PublisherOptions } from '../../src/usage/options';
-import { UsageService } from '../../src/usage/usage-service';
+import { apimCoreRecords } from '../../src/apim/core-records';
+import { composeUsage } from '../../src/composition';
+import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
+import type { UsageService } from '../../src/usage/usage-service';
 import type { StripeServer } from '../../dev/stripe-server';
 import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey } from '../plugins/stripe/harness';
 
@@ -67,12 +70,15 @@ export async function monetizedWorld(server: StripeServer, db: Knex, count: numb
 }
 
 export function newUsageService(db: Knex, engine: Monetization, clock: () => Date, options: Partial<PublisherOptions>, owner?: string): UsageService {
-  return new UsageService({
+  const config = configSchema.parse({});
+  return composeUsage({
     db,
+    gateway: apimCoreRecords(db),
     engine,
+    tenants: tenantDirectoryFrom(config),
     logger: createLogger('silent'),
     clock,
-    config: configSchema.parse({}),
+    config,
     options: { ...TEST_OPTIONS, ...options },
     ...(owner ? { owner } : {}),
   });

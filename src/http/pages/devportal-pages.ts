@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { GatewayError } from '../../apim/errors';
-import type { Gateway } from '../../apim/gateway';
+import type { Apim } from '../../apim/apim';
 import { MonetizationError } from '../../monetization/monetization';
 import type { Principal, TokenVerifier } from '../auth/tokens';
 import { mapError } from '../errors';
@@ -23,7 +23,7 @@ const SUBSCRIPTION_ID = /^[A-Za-z0-9-]{1,256}$/;
  * The token is verified on every request exactly as the REST API does; pages carry no scripts.
  * POSTs from another origin are refused (no login CSRF).
  */
-export function devportalPages(deps: { verifier: TokenVerifier | undefined; gateway: Gateway }): Router {
+export function devportalPages(deps: { verifier: TokenVerifier | undefined; gateway: Apim }): Router {
   const router = express.Router();
   router.use('/devportal', express.urlencoded({ extended: false, limit: '16kb' }));
 

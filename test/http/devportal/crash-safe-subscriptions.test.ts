@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import { StripeMonetization } from '../../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../../plugins/stripe/stripe.options';
 import { createBilling } from '../../../src/billing/billing';
+import { BillingRepository } from '../../../src/billing/billing.repository';
 import { apimCoreRecords } from '../../../src/apim/core-records';
 import { ApisRepository } from '../../../src/apim/apis.repository';
 import { ApplicationsRepository } from '../../../src/apim/applications.repository';
@@ -133,7 +134,7 @@ forEachTestDatabase((kind, database) => {
       engine,
       logger,
       clock,
-      createBilling({ db, config, logger }).records,
+      createBilling({ repository: new BillingRepository(db, apimCoreRecords(db)), config, logger, engine }).records,
       undefined,
       probe,
     );

@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+import type { AdditionalAttribute } from '../config/schema';
+import type { BillingRecords } from '../billing/billing-records.service';
+import type { Logger } from '../logger';
+import { ApiMonetizationStateRepository } from './api-monetization.repository';
+import type { Monetization } from '../monetization/monetization';
+import { ApisRepository } from './apis.repository';
+import { ApisService } from './apis.service';
+import { ApplicationsRepository } from './applications.repository';
+import { ApplicationsService } from './applications.service';
+import { PoliciesRepository } from './policies.repository';
+import { PoliciesService } from './policies.service';
+import { SubscribersRepository } from './subscribers.repository';
+import { SubscriptionsRepository } from './subscriptions.repository';
+import { SubscriptionsService, type SubscriptionUsagePublisher } from './subscriptions.service';
+
+/** The API-Manager core's services (policies, APIs, applications, subscriptions), as the REST API uses them. */
+export interface Apim {
+  policies: PoliciesService;
+  apis: ApisService;
+  applications: ApplicationsService;
+  subscriptions: SubscriptionsService;
+  /** `[[apim.monetization.additional_attributes]]`: what publishers fill in to monetize an API. */
+  monetizationAttributes: readonly AdditionalAttribute[];
+}
+
+/** The API-Manager core's tables, one repository each. */
+export interface ApimRepositories {
+  policies: PoliciesRepository;
+  apis: ApisRepository;
+  applications: ApplicationsRepository;
+  subscribers: SubscribersRepository;
+  subscriptions: SubscriptionsRepository;
+  apiMonetization: ApiMonetizationStateRepository;
+}
+
+export function createApimRepositories(db: Knex): ApimRepositories {
+  return {
+    policies: new PoliciesRepository(db),
+    apis: new ApisRepository(db),
+    applications: new ApplicationsRepository(db),
+    subscribers: new SubscribersRepository(db),
+    subscriptions: new SubscriptionsRepository(db),
+    apiMonetization: new ApiMonetizationStateRepository(db),
+  };
+}
+
+export interface ApimDependencies {
+  repositories: ApimRepositories;
+  engine: Monetization;
+  /** Invoice records: subscribing records billed subscriptions there. */
+  billingRecords?: BillingRecords;
+  /** The usage publisher: a subscription's usage is sent before it is cancelled. */
+  usage?: SubscriptionUsagePublisher;
+  /** `[[apim.monetization.additional_attributes]]`. */
+  monetizationAttributes: readonly AdditionalAttribute[];
+  logger: Logger;
+  clock?: () => Date;
+}
+
+export function createApim({ repositories: r, engine, billingRecords, usage, monetizationAttributes, logger, clock = () => new Date() }: ApimDependencies): Apim {
+  const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage);
+  return {
+    policies: new PoliciesService(r.policies, engine, logger),
+    apis: new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock),
+    applications: new ApplicationsService(r.applications, r.subscribers, subscriptions, clock),
+    subscriptions,
+    monetizationAttributes,
+  };
+}

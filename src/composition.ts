@@ -1,0 +1,191 @@
+import type { Express } from 'express';
+import type { Knex } from 'knex';
+import { builtInEngines } from '../plugins';
+import { createApim, createApimRepositories, type Apim, type ApimRepositories } from './apim/apim';
+import { ApimCoreRecords } from './apim/core-records';
+import { createBilling, type Billing } from './billing/billing';
+import { BillingRepository } from './billing/billing.repository';
+import type { MeterlineConfig } from './config/schema';
+import { connectDatabase } from './db/connect';
+import { createApp } from './http/app';
+import type { Readiness } from './http/health';
+import type { Logger } from './logger';
+import { buildMonetizationEngine } from './monetization/build-engine';
+import type { Monetization } from './monetization/monetization';
+import { reconcile, scheduleReconcile, type ReconcileDependencies, type ReconcileFinding } from './monetization/reconcile';
+import { EngineRegistry } from './monetization/registry';
+import { tenantDirectoryFrom } from './monetization/tenant-directory';
+import { UsageIngestion } from './usage/ingest';
+import { JobStore } from './usage/job-store';
+import type { PublisherOptions } from './usage/options';
+import { UsagePublisher } from './usage/publisher';
+import { scheduleUsagePublishing } from './usage/schedule';
+import { createUsageSource, type UsageSource } from './usage/sources';
+import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscription-lookup';
+import { UsageService } from './usage/usage-service';
+
+/**
+ * The composition root: the one place that builds Meterline's parts, in order
+ * config → database → repositories → tenants → engine → billing → usage → API-Manager core →
+ * reconcile, then hands them to the HTTP app, the CLI commands and the schedules. Every other
+ * module receives what it uses; none builds a service itself. `serve` takes all of it
+ * (`launchService` in service.ts); the CLI commands take `composeServices` alone (no HTTP).
+ */
+
+export type Tenants = ReturnType<typeof tenantDirectoryFrom>;
+
+export interface CompositionOptions {
+  config: MeterlineConfig;
+  logger: Logger;
+  /** The billing engines to choose from; the built-in ones (plugins/) by default. */
+  registry?: EngineRegistry;
+  clock?: () => Date;
+}
+
+/** Everything Meterline runs, built once per process. */
+export interface Services {
+  config: MeterlineConfig;
+  logger: Logger;
+  clock: () => Date;
+  /** The database handle; whoever composed the services destroys it (`close`). */
+  db: Knex;
+  tenants: Tenants;
+  engine: Monetization;
+  billing: Billing;
+  apim: Apim;
+  usage: UsageService;
+  /** What `reconcile` and its schedule run with. */
+  reconcileDependencies: ReconcileDependencies;
+  reconcile(options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]>;
+  /** Closes the database pool (the caller stops HTTP and the publisher first). */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects the database (lazily: no round trip yet) and builds every service on it. A
+ * configuration mistake (e.g. a bad engine option) rejects here with the pool already closed.
+ */
+export async function composeServices(options: CompositionOptions): Promise<Services> {
+  const { config, logger } = options;
+  const db = connectDatabase(config.database.apim_db, { logger });
+  try {
+    return composeOn(db, options);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}
+
+function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(builtInEngines), clock: injectedClock }: CompositionOptions): Services {
+  const clock = injectedClock ?? (() => new Date());
+  const repositories: ApimRepositories = createApimRepositories(db);
+  // What other parts (billing, engines, usage) may know of the core's tables, asked of their owners.
+  const coreRecords = new ApimCoreRecords(repositories);
+  const billingRepository = new BillingRepository(db, coreRecords);
+  const tenants = tenantDirectoryFrom(config, registry.resolve(config.apim.monetization.monetization_impl).capabilities.tenantSecrets);
+  const engine = buildMonetizationEngine({ config, registry, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
+  const billing = createBilling({ repository: billingRepository, config, logger, engine });
+  const usage = composeUsage({ db, gateway: coreRecords, engine, tenants, config, logger, clock });
+  const apim = createApim({
+    repositories,
+    engine,
+    billingRecords: billing.records,
+    usage: usage.publisher,
+    monetizationAttributes: config.apim.monetization.additional_attributes,
+    logger,
+    clock,
+  });
+  const reconcileDependencies: ReconcileDependencies = {
+    engine,
+    tenants,
+    heldSince: (before) => repositories.subscriptions.listOnHoldCreatedBefore(before),
+    subscriptionExists: async (uuid) => (await repositories.subscriptions.findByUuid(uuid)) !== undefined,
+    hasBillingRecord: async (uuid) => (await billingRepository.subscriptionByUuid(uuid)) !== undefined,
+    removeUnfinished: (uuid, tenant) => apim.subscriptions.removeUnfinished(uuid, tenant),
+    logger,
+    clock,
+  };
+  return {
+    config,
+    logger,
+    clock,
+    db,
+    tenants,
+    engine,
+    billing,
+    apim,
+    usage,
+    reconcileDependencies,
+    reconcile: (reconcileOptions) => reconcile(reconcileDependencies, reconcileOptions),
+    close: () => db.destroy(),
+  };
+}
+
+export interface UsageComposition {
+  db: Knex;
+  /** The API-Manager core's subscriptions, as usage bills them (`ApimCoreRecords`). */
+  gateway: GatewaySubscriptions;
+  engine: Monetization;
+  tenants: Tenants;
+  config: MeterlineConfig;
+  logger: Logger;
+  clock: () => Date;
+  /** Overrides `[apim.monetization.usage_publisher]` (tests). */
+  options?: Partial<PublisherOptions>;
+  /** A usage source built by the caller instead of the configured one (tests, embedding). */
+  source?: UsageSource;
+  /** This process, as named in the publisher's lease. */
+  owner?: string;
+}
+
+/** Usage capture and publishing from its parts; `composeServices` calls it, and the usage tests with their own options. */
+export function composeUsage({ db, gateway, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner }: UsageComposition): UsageService {
+  const options: PublisherOptions = { ...config.apim.monetization.usage_publisher, ...overrides };
+  const source = injectedSource ?? createUsageSource(options.source, { db, logger, clock });
+  const lookBackDays = config.apim.monetization.publish_duration_days;
+  const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
+  const now = () => clock().getTime();
+  return new UsageService({
+    ingestion: new UsageIngestion(db, new SubscriptionLookup(gateway, engine, tenantIdOf, options.lookup_cache_ms, now), clock, engine.capabilities.usage),
+    publisher: new UsagePublisher({
+      db,
+      engine,
+      // Uncached: the publisher bills with each subscription's plan as it is now.
+      lookup: new SubscriptionLookup(gateway, engine, tenantIdOf, 0, now),
+      source,
+      logger: logger.child({ component: 'usage-publisher' }),
+      clock,
+      options,
+      lookBackDays,
+      ...(owner ? { owner } : {}),
+    }),
+    jobs: new JobStore(db),
+    options,
+    lookBackDays,
+    clock,
+  });
+}
+
+/** The HTTP application on the composed services; `readiness` gates every route but `/health`. */
+export function composeHttp(services: Services, readiness?: () => Readiness): Express {
+  const { db, logger, config, clock, tenants, engine, billing, apim, usage } = services;
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage } });
+}
+
+/** `usage_publish_cron` and `reconcile_cron`; returns one stop function for both. */
+export function composeSchedules(services: Services): () => Promise<void> {
+  const { config, usage, logger } = services;
+  // A tick before the database is ready fails and is logged by the schedule; the next one runs.
+  const stopPublishing = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
+  let stopReconcile: () => Promise<void>;
+  try {
+    stopReconcile = scheduleReconcile(config.apim.monetization.reconcile_cron, services.reconcileDependencies);
+  } catch (error) {
+    void stopPublishing();
+    throw error;
+  }
+  return async () => {
+    await stopPublishing();
+    await stopReconcile();
+  };
+}
