@@ -5,6 +5,7 @@
  */
 import { configSchema } from '../src/config/schema';
 import { migrateLatest } from '../src/db/migrator';
+import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { UsageIngestion } from '../src/usage/ingest';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
 import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions, benchEngine } from './support';
@@ -20,7 +21,7 @@ async function main() {
       const db = database.knex;
       await migrateLatest(db);
       const { subscriptions } = await seedBilledSubscriptions(db, 100);
-      const ingestion = new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date());
+      const ingestion = new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage);
       const now = Date.now();
       const make = (prefix: string, i: number) => event(subscriptions[i % subscriptions.length]!, `${prefix}-${i}`, now - (i % 3_600_000));
 

@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { migrateLatest } from '../src/db/migrator';
+import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { UsageIngestion } from '../src/usage/ingest';
 import { UsageRecorder } from '../src/gateway-kit/usage-recorder';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
@@ -83,7 +84,7 @@ async function main() {
     const db = database.knex;
     await migrateLatest(db);
     const { subscriptions } = await seedBilledSubscriptions(db, 10);
-    const recorder = new UsageRecorder(new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date()), {
+    const recorder = new UsageRecorder(new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage), {
       identify: (req) => {
         const s = subscriptions[req.path.length % subscriptions.length]!;
         return { apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' };
