@@ -32,6 +32,15 @@ export function tenantDirectoryFrom(config: MeterlineConfig, engineSecrets?: rea
 }
 
 /**
+ * The engine secrets' keys the configuration sets (`[tenants.monetization_info]` beside the
+ * core's keys), for the logger's `secretFields` before any engine is built; the composition
+ * root refuses any the engine does not declare.
+ */
+export function tenantSecretKeysIn(config: Pick<MeterlineConfig, 'tenants'>): string[] {
+  return [...new Set(config.tenants.flatMap((tenant) => Object.keys(tenant.monetization_info).filter((key) => !CORE_MONETIZATION_INFO_KEYS.has(key))))];
+}
+
+/**
  * `tenant acme.com: monetization_info.<key>: unknown key (...)` for each key neither the core nor
  * the engine reads; named by domain, as the list here may start with the implicit super tenant.
  */

@@ -2,7 +2,7 @@ import { stripeCapabilities } from '../../plugins/stripe/capabilities';
 import { ConfigError } from '../../src/config/errors';
 import { parseConfig } from '../../src/config/load';
 import { freeEngine } from '../../src/monetization/free-engine';
-import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
+import { tenantDirectoryFrom, tenantSecretKeysIn } from '../../src/monetization/tenant-directory';
 
 /** `[tenants.monetization_info]` keeps its file format; which secrets it may hold, the engine says. */
 const configWith = (info: Record<string, unknown>) =>
@@ -23,6 +23,11 @@ describe("the tenants' engine secrets", () => {
     const tenants = tenantDirectoryFrom(configWith({ stripe_webhook_secret: 'whsec_a' }), stripeCapabilities.tenantSecrets);
     expect(tenants.find('acme.com')).toEqual({ domain: 'acme.com', id: 7, platformAccountKey: 'sk_test_a', secrets: { stripe_webhook_secret: 'whsec_a' } });
     expect(tenants.find('carbon.super')?.secrets).toEqual({});
+  });
+
+  it("names the secrets' keys the file sets, for the logger to redact before any engine is built", () => {
+    expect(tenantSecretKeysIn(configWith({ stripe_webhook_secret: 'whsec_a' }))).toEqual(['stripe_webhook_secret']);
+    expect(tenantSecretKeysIn(configWith({}))).toEqual([]);
   });
 
   it('refuses a key the engine does not read, naming the field and what the engine reads', () => {
