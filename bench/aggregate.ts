@@ -50,7 +50,7 @@ async function main() {
 
       const config = configSchema.parse({});
       const logger = createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent');
-      const usage = composeUsage({ db, gateway: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
+      const usage = composeUsage({ db, subscriptions: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
       started = performance.now();
       await usage.publisher.freezeOnly();
       const freezeSeconds = (performance.now() - started) / 1000;

@@ -69,7 +69,7 @@ async function main() {
       const config = configSchema.parse({});
       const usage = composeUsage({
         db,
-        gateway: apimCoreRecords(db),
+        subscriptions: apimCoreRecords(db),
         engine,
         tenants: tenantDirectoryFrom(config),
         logger: createLogger('silent'),

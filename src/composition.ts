@@ -85,7 +85,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const tenants = tenantDirectoryFrom(config, registry.resolve(config.apim.monetization.monetization_impl).capabilities.tenantSecrets);
   const engine = buildMonetizationEngine({ config, registry, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
   const billing = createBilling({ repository: billingRepository, config, logger, engine });
-  const usage = composeUsage({ db, gateway: coreRecords, engine, tenants, config, logger, clock });
+  const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
   const apim = createApim({
     repositories,
     engine,
@@ -124,7 +124,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
 export interface UsageComposition {
   db: Knex;
   /** The API-Manager core's subscriptions, as usage bills them (`ApimCoreRecords`). */
-  gateway: GatewaySubscriptions;
+  subscriptions: GatewaySubscriptions;
   engine: Monetization;
   tenants: Tenants;
   config: MeterlineConfig;
@@ -139,19 +139,19 @@ export interface UsageComposition {
 }
 
 /** Usage capture and publishing from its parts; `composeServices` calls it, and the usage tests with their own options. */
-export function composeUsage({ db, gateway, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner }: UsageComposition): UsageService {
+export function composeUsage({ db, subscriptions, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner }: UsageComposition): UsageService {
   const options: PublisherOptions = { ...config.apim.monetization.usage_publisher, ...overrides };
   const source = injectedSource ?? createUsageSource(options.source, { db, logger, clock });
   const lookBackDays = config.apim.monetization.publish_duration_days;
   const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
   const now = () => clock().getTime();
   return new UsageService({
-    ingestion: new UsageIngestion(db, new SubscriptionLookup(gateway, engine, tenantIdOf, options.lookup_cache_ms, now), clock, engine.capabilities.usage),
+    ingestion: new UsageIngestion(db, new SubscriptionLookup(subscriptions, engine, tenantIdOf, options.lookup_cache_ms, now), clock, engine.capabilities.usage),
     publisher: new UsagePublisher({
       db,
       engine,
       // Uncached: the publisher bills with each subscription's plan as it is now.
-      lookup: new SubscriptionLookup(gateway, engine, tenantIdOf, 0, now),
+      lookup: new SubscriptionLookup(subscriptions, engine, tenantIdOf, 0, now),
       source,
       logger: logger.child({ component: 'usage-publisher' }),
       clock,

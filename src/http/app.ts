@@ -69,8 +69,8 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     app.use(accessRouter({ access: billing.access, verifier, clock }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, gateway: apim }));
-    app.use(devportalPages({ verifier, gateway: apim }));
+    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, apim }));
+    app.use(devportalPages({ verifier, apim }));
   }
 
   app.use((req, res) => {

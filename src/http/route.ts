@@ -19,7 +19,7 @@ export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  gateway: Apim;
+  apim: Apim;
   /** The absolute path of this API's base, for Location headers. */
   basePath: string;
 }
@@ -73,7 +73,7 @@ export function expressPath(template: string): string {
  * Mounts the routes of one API on a router: bearer authentication, then the scope check, then
  * validation of path, query and body, then the handler. Every failure goes to the error handler.
  */
-export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; gateway: Apim }): Router {
+export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim }): Router {
   const router = express.Router();
   for (const route of routes) {
     const basePath = API_BASE_PATHS[route.api];
@@ -87,7 +87,7 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
         if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
         body = parse(route.body, req.body, 'body');
       }
-      const result = await route.handle({ principal, params, query, body, gateway: deps.gateway, basePath });
+      const result = await route.handle({ principal, params, query, body, apim: deps.apim, basePath });
       if (result.location) res.location(`${basePath}${result.location}`);
       res.set('Cache-Control', 'no-store');
       if (result.body === undefined) res.status(result.status).end();

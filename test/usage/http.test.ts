@@ -40,7 +40,7 @@ forEachTestDatabase((_kind, database) => {
     const app = express();
     app.use(usageIngestRouter(world.usage, verifier));
     app.use('/api/am', express.json());
-    app.use(registerRoutes(publishUsageRoutes(world.usage), { verifier, gateway: undefined as never }));
+    app.use(registerRoutes(publishUsageRoutes(world.usage), { verifier, apim: undefined as never }));
     app.use(errorHandler(createLogger('silent')));
     http = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => http.once('listening', resolve));

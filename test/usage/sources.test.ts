@@ -126,7 +126,7 @@ forEachTestDatabase((kind, database) => {
     server.clock.advance(3 * 3600);
     const source = new AnalyticsLikeSource();
     const config = configSchema.parse({});
-    const usage = composeUsage({ db: database().knex, gateway: apimCoreRecords(database().knex), engine: world.engine, tenants: tenantDirectoryFrom(config), logger: createLogger('silent'), clock: world.clock, config, options: TEST_OPTIONS, source });
+    const usage = composeUsage({ db: database().knex, subscriptions: apimCoreRecords(database().knex), engine: world.engine, tenants: tenantDirectoryFrom(config), logger: createLogger('silent'), clock: world.clock, config, options: TEST_OPTIONS, source });
     const publish = async () => {
       expect((await usage.publishUsage()).accepted).toBe(true);
       return usage.publisher.current();

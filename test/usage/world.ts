@@ -73,7 +73,7 @@ export function newUsageService(db: Knex, engine: Monetization, clock: () => Dat
   const config = configSchema.parse({});
   return composeUsage({
     db,
-    gateway: apimCoreRecords(db),
+    subscriptions: apimCoreRecords(db),
     engine,
     tenants: tenantDirectoryFrom(config),
     logger: createLogger('silent'),

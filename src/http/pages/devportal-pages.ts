@@ -23,7 +23,7 @@ const SUBSCRIPTION_ID = /^[A-Za-z0-9-]{1,256}$/;
  * The token is verified on every request exactly as the REST API does; pages carry no scripts.
  * POSTs from another origin are refused (no login CSRF).
  */
-export function devportalPages(deps: { verifier: TokenVerifier | undefined; gateway: Apim }): Router {
+export function devportalPages(deps: { verifier: TokenVerifier | undefined; apim: Apim }): Router {
   const router = express.Router();
   router.use('/devportal', express.urlencoded({ extended: false, limit: '16kb' }));
 
@@ -57,9 +57,9 @@ export function devportalPages(deps: { verifier: TokenVerifier | undefined; gate
       return res.redirect(303, `/devportal/login?next=${encodeURIComponent(req.originalUrl)}`);
     }
     try {
-      const subscription = await deps.gateway.subscriptions.getOwn(principal.principal, subscriptionId);
-      const invoice = await deps.gateway.subscriptions.pendingInvoiceOwn(principal.principal, subscriptionId);
-      const history = await deps.gateway.subscriptions.invoicesOwn(principal.principal, subscriptionId);
+      const subscription = await deps.apim.subscriptions.getOwn(principal.principal, subscriptionId);
+      const invoice = await deps.apim.subscriptions.pendingInvoiceOwn(principal.principal, subscriptionId);
+      const history = await deps.apim.subscriptions.invoicesOwn(principal.principal, subscriptionId);
       send(res, 200, renderInvoicePage(subscription, invoice, history));
     } catch (error) {
       if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {

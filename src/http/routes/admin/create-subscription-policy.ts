@@ -14,8 +14,8 @@ export const createSubscriptionPolicy = defineRoute({
   scopes: ['apim:admin', 'apim:tier_manage'],
   body: subscriptionPolicyBody,
   responses: { 201: 'SubscriptionThrottlePolicy' },
-  async handle({ principal, body, gateway }) {
-    const policy = await gateway.policies.create(principal.tenant, toPolicyInput(body));
+  async handle({ principal, body, apim }) {
+    const policy = await apim.policies.create(principal.tenant, toPolicyInput(body));
     return { status: 201, body: toPolicyDto(policy), location: `/throttling/policies/subscription/${policy.uuid}` };
   },
 });

@@ -12,8 +12,8 @@ export const deleteSubscriptionPolicy = defineRoute({
   scopes: ['apim:admin', 'apim:tier_manage'],
   params: z.strictObject({ policyId: resourceId }),
   responses: { 200: '' },
-  async handle({ principal, params, gateway }) {
-    await gateway.policies.delete(principal.tenant, params.policyId);
+  async handle({ principal, params, apim }) {
+    await apim.policies.delete(principal.tenant, params.policyId);
     return { status: 200 };
   },
 });

@@ -13,7 +13,7 @@ export const getSubscriptionPolicy = defineRoute({
   scopes: ['apim:admin', 'apim:tier_view'],
   params: z.strictObject({ policyId: resourceId }),
   responses: { 200: 'SubscriptionThrottlePolicy' },
-  async handle({ principal, params, gateway }) {
-    return { status: 200, body: toPolicyDto(await gateway.policies.get(principal.tenant, params.policyId)) };
+  async handle({ principal, params, apim }) {
+    return { status: 200, body: toPolicyDto(await apim.policies.get(principal.tenant, params.policyId)) };
   },
 });

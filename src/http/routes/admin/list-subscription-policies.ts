@@ -10,8 +10,8 @@ export const listSubscriptionPolicies = defineRoute({
   summary: 'Get all Subscription Throttling Policies',
   scopes: ['apim:admin', 'apim:tier_view'],
   responses: { 200: 'SubscriptionThrottlePolicyList' },
-  async handle({ principal, gateway }) {
-    const policies = await gateway.policies.list(principal.tenant);
+  async handle({ principal, apim }) {
+    const policies = await apim.policies.list(principal.tenant);
     return { status: 200, body: { count: policies.length, list: policies.map(toPolicyDto) } };
   },
 });

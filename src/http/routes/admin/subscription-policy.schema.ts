@@ -52,7 +52,7 @@ const PROPERTY_KEYS = ['fixedPrice', 'pricePerRequest', 'currencyType', 'billing
 /** AM_POLICY_SUBSCRIPTION keeps prices in VARCHAR(15). */
 const PRICE_WIDTH = 15;
 
-/** The request as the gateway's typed policy; money is checked exactly, never through a float. */
+/** The request as the API-Manager core's typed policy; money is checked exactly, never through a float. */
 export function toPolicyInput(body: SubscriptionPolicyBody): PolicyInput {
   return {
     name: body.policyName,

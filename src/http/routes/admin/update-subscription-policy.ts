@@ -18,11 +18,11 @@ export const updateSubscriptionPolicy = defineRoute({
   params: z.strictObject({ policyId: resourceId }),
   body: subscriptionPolicyBody,
   responses: { 200: 'SubscriptionThrottlePolicy' },
-  async handle({ principal, params, body, gateway }) {
+  async handle({ principal, params, body, apim }) {
     if (body.policyId !== undefined && body.policyId !== params.policyId) {
       throw GatewayError.invalid('policyId', 'does not match the policy in the path');
     }
-    const policy = await gateway.policies.update(principal.tenant, params.policyId, toPolicyInput(body));
+    const policy = await apim.policies.update(principal.tenant, params.policyId, toPolicyInput(body));
     return { status: 200, body: toPolicyDto(policy) };
   },
 });

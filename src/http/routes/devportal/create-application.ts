@@ -22,8 +22,8 @@ export const createApplication = defineRoute({
     tokenType: z.literal('JWT').optional(),
   }),
   responses: { 201: 'Application' },
-  async handle({ principal, body, gateway }) {
-    const application = await gateway.applications.create(principal, {
+  async handle({ principal, body, apim }) {
+    const application = await apim.applications.create(principal, {
       name: body.name,
       throttlingPolicy: body.throttlingPolicy,
       description: body.description ?? null,

@@ -17,8 +17,8 @@ export const createSubscription = defineRoute({
   scopes: ['apim:subscribe', 'apim:sub_manage'],
   body: z.strictObject({ applicationId: resourceId, apiId: resourceId, throttlingPolicy: storedText(512).min(1) }),
   responses: { 201: 'Subscription' },
-  async handle({ principal, body, gateway }) {
-    const subscription = await gateway.subscriptions.subscribe(principal, body);
+  async handle({ principal, body, apim }) {
+    const subscription = await apim.subscriptions.subscribe(principal, body);
     return { status: 201, body: toDevportalSubscriptionDto(subscription), location: `/subscriptions/${subscription.uuid}` };
   },
 });

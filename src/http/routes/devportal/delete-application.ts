@@ -12,8 +12,8 @@ export const deleteApplication = defineRoute({
   scopes: ['apim:subscribe', 'apim:app_manage', 'apim:app_import_export'],
   params: z.strictObject({ applicationId: resourceId }),
   responses: { 200: '' },
-  async handle({ principal, params, gateway }) {
-    await gateway.applications.delete(principal, params.applicationId);
+  async handle({ principal, params, apim }) {
+    await apim.applications.delete(principal, params.applicationId);
     return { status: 200 };
   },
 });

@@ -12,8 +12,8 @@ export const deleteDevportalSubscription = defineRoute({
   scopes: ['apim:subscribe', 'apim:sub_manage'],
   params: z.strictObject({ subscriptionId: resourceId }),
   responses: { 200: '' },
-  async handle({ principal, params, gateway }) {
-    await gateway.subscriptions.unsubscribe(principal, params.subscriptionId);
+  async handle({ principal, params, apim }) {
+    await apim.subscriptions.unsubscribe(principal, params.subscriptionId);
     return { status: 200 };
   },
 });

@@ -13,7 +13,7 @@ export const getApplication = defineRoute({
   scopes: ['apim:subscribe', 'apim:app_manage'],
   params: z.strictObject({ applicationId: resourceId }),
   responses: { 200: 'Application' },
-  async handle({ principal, params, gateway }) {
-    return { status: 200, body: toApplicationDto(await gateway.applications.get(principal, params.applicationId)) };
+  async handle({ principal, params, apim }) {
+    return { status: 200, body: toApplicationDto(await apim.applications.get(principal, params.applicationId)) };
   },
 });

@@ -13,8 +13,8 @@ export const getDevportalSubscriptionUsage = defineRoute({
   scopes: ['apim:subscribe', 'apim:sub_manage'],
   params: z.strictObject({ subscriptionId: resourceId }),
   responses: { 200: 'APIMonetizationUsage' },
-  async handle({ principal, params, gateway }) {
-    const invoice = await gateway.subscriptions.pendingInvoiceOwn(principal, params.subscriptionId);
+  async handle({ principal, params, apim }) {
+    const invoice = await apim.subscriptions.pendingInvoiceOwn(principal, params.subscriptionId);
     return { status: 200, body: { properties: toWso2UsageMap(invoice) } };
   },
 });

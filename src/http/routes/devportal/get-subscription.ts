@@ -13,7 +13,7 @@ export const getDevportalSubscription = defineRoute({
   scopes: ['apim:subscribe', 'apim:sub_manage'],
   params: z.strictObject({ subscriptionId: resourceId }),
   responses: { 200: 'Subscription' },
-  async handle({ principal, params, gateway }) {
-    return { status: 200, body: toDevportalSubscriptionDto(await gateway.subscriptions.getOwn(principal, params.subscriptionId)) };
+  async handle({ principal, params, apim }) {
+    return { status: 200, body: toDevportalSubscriptionDto(await apim.subscriptions.getOwn(principal, params.subscriptionId)) };
   },
 });

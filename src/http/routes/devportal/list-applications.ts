@@ -13,9 +13,9 @@ export const listApplications = defineRoute({
   scopes: ['apim:subscribe', 'apim:app_manage', 'apim:app_import_export'],
   query: z.strictObject({ query: storedText(100).min(1).optional(), ...pageQuery }),
   responses: { 200: 'ApplicationList' },
-  async handle({ principal, query, gateway }) {
+  async handle({ principal, query, apim }) {
     const page = { limit: query.limit, offset: query.offset };
-    const { total, applications } = await gateway.applications.list(principal, { ...page, ...(query.query ? { name: query.query } : {}) });
+    const { total, applications } = await apim.applications.list(principal, { ...page, ...(query.query ? { name: query.query } : {}) });
     const extra: Record<string, string> = query.query ? { query: query.query } : {};
     return {
       status: 200,

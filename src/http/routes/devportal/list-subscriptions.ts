@@ -15,12 +15,12 @@ export const listDevportalSubscriptions = defineRoute({
     .strictObject({ apiId: resourceId.optional(), applicationId: resourceId.optional(), ...pageQuery })
     .refine((q) => q.apiId !== undefined || q.applicationId !== undefined, { message: 'give apiId or applicationId', path: ['applicationId'] }),
   responses: { 200: 'SubscriptionList' },
-  async handle({ principal, query, gateway }) {
+  async handle({ principal, query, apim }) {
     const filter = {
       ...(query.apiId === undefined ? {} : { apiId: query.apiId }),
       ...(query.applicationId === undefined ? {} : { applicationId: query.applicationId }),
     };
-    const all = await gateway.subscriptions.listOwn(principal, filter);
+    const all = await apim.subscriptions.listOwn(principal, filter);
     const page = all.slice(query.offset, query.offset + query.limit);
     return {
       status: 200,

@@ -18,9 +18,9 @@ export const listApiInvoices = defineRoute({
   scopes: ['apim:api_view', 'apim:api_publish', 'apim:api_manage'],
   params: z.strictObject({ apiId: resourceId }),
   responses: { 200: 'InvoiceList' },
-  async handle({ principal, params, gateway }) {
-    await gateway.apis.getManaged(apiActor(principal), params.apiId);
-    const invoices = await gateway.subscriptions.invoicesOfApiForPublisher(principal.tenant, params.apiId);
+  async handle({ principal, params, apim }) {
+    await apim.apis.getManaged(apiActor(principal), params.apiId);
+    const invoices = await apim.subscriptions.invoicesOfApiForPublisher(principal.tenant, params.apiId);
     return { status: 200, body: { count: invoices.length, list: invoices.map(toInvoiceDto) } };
   },
 });

@@ -16,8 +16,8 @@ export const listSubscriptionInvoices = defineRoute({
   scopes: ['apim:subscribe', 'apim:sub_manage'],
   params: z.strictObject({ subscriptionId: resourceId }),
   responses: { 200: 'InvoiceList' },
-  async handle({ principal, params, gateway }) {
-    const invoices = await gateway.subscriptions.invoicesOwn(principal, params.subscriptionId);
+  async handle({ principal, params, apim }) {
+    const invoices = await apim.subscriptions.invoicesOwn(principal, params.subscriptionId);
     return { status: 200, body: { count: invoices.length, list: invoices.map(toInvoiceDto) } };
   },
 });

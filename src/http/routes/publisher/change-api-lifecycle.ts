@@ -27,8 +27,8 @@ export const changeApiLifecycle = defineRoute({
   scopes: ['apim:api_publish', 'apim:api_manage', 'apim:api_import_export'],
   query: z.strictObject({ apiId: resourceId, action: z.enum(actions) }),
   responses: { 200: 'WorkflowResponse' },
-  async handle({ principal, query, gateway }) {
-    const api = await gateway.apis.changeLifecycle(apiActor(principal), query.apiId, query.action);
+  async handle({ principal, query, apim }) {
+    const api = await apim.apis.changeLifecycle(apiActor(principal), query.apiId, query.action);
     return {
       status: 200,
       body: {

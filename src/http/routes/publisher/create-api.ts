@@ -36,12 +36,12 @@ export const createApi = defineRoute({
   scopes: ['apim:api_create', 'apim:api_manage'],
   body: apiBody,
   responses: { 201: 'API' },
-  async handle({ principal, body, gateway }) {
+  async handle({ principal, body, apim }) {
     const provider = body.provider ?? principal.subject;
     if (provider !== principal.subject && !apiActor(principal).admin) {
       throw new GatewayError('FORBIDDEN', 'Only an admin (apim:admin) can create an API on behalf of another provider');
     }
-    const api = await gateway.apis.create(principal.tenant, { ...body, provider }, principal.subject);
+    const api = await apim.apis.create(principal.tenant, { ...body, provider }, principal.subject);
     return { status: 201, body: toApiDto(api), location: `/apis/${api.uuid}` };
   },
 });

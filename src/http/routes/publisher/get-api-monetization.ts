@@ -12,8 +12,8 @@ export const getApiMonetization = defineRoute({
   scopes: ['apim:api_view', 'apim:api_publish', 'apim:api_manage'],
   params: z.strictObject({ apiId: resourceId }),
   responses: { 200: 'APIMonetizationInfo' },
-  async handle({ principal, params, gateway }) {
-    const status = await gateway.apis.monetizationStatus(principal.tenant, params.apiId);
+  async handle({ principal, params, apim }) {
+    const status = await apim.apis.monetizationStatus(principal.tenant, params.apiId);
     return { status: 200, body: { enabled: status.enabled, properties: status.plans } };
   },
 });

@@ -17,8 +17,8 @@ export const getApiRevenue = defineRoute({
   scopes: ['apim:api_view', 'apim:api_publish', 'apim:api_manage'],
   params: z.strictObject({ apiId: resourceId }),
   responses: { 200: 'APIRevenue' },
-  async handle({ principal, params, gateway }) {
-    const revenue = await gateway.apis.revenue(apiActor(principal), params.apiId);
+  async handle({ principal, params, apim }) {
+    const revenue = await apim.apis.revenue(apiActor(principal), params.apiId);
     return { status: 200, body: { properties: toWso2RevenueMap(revenue) } };
   },
 });

@@ -13,7 +13,7 @@ export const getApi = defineRoute({
   scopes: ['apim:api_view', 'apim:api_manage', 'apim:api_import_export', 'apim:api_product_import_export'],
   params: z.strictObject({ apiId: resourceId }),
   responses: { 200: 'API' },
-  async handle({ principal, params, gateway }) {
-    return { status: 200, body: toApiDto(await gateway.apis.get(principal.tenant, params.apiId)) };
+  async handle({ principal, params, apim }) {
+    return { status: 200, body: toApiDto(await apim.apis.get(principal.tenant, params.apiId)) };
   },
 });

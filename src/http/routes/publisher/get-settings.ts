@@ -9,11 +9,11 @@ export const getPublisherSettings = defineRoute({
   summary: 'Retrieve Publisher Settings',
   scopes: ['apim:api_view', 'apim:publisher_settings'],
   responses: { 200: 'Settings' },
-  async handle({ gateway }) {
+  async handle({ apim }) {
     return {
       status: 200,
       body: {
-        monetizationAttributes: gateway.monetizationAttributes.map((a) => ({
+        monetizationAttributes: apim.monetizationAttributes.map((a) => ({
           required: a.required,
           name: a.name,
           displayName: a.display_name,

@@ -16,9 +16,9 @@ export const getPublisherSubscriptionUsage = defineRoute({
   scopes: ['apim:api_view', 'apim:subscription_view', 'apim:subscription_manage'],
   params: z.strictObject({ subscriptionId: resourceId }),
   responses: { 200: 'APIMonetizationUsage' },
-  async handle({ principal, params, gateway }) {
-    await gateway.apis.getManagedBySubscription(apiActor(principal), params.subscriptionId);
-    const invoice = await gateway.subscriptions.pendingInvoiceForPublisher(principal.tenant, params.subscriptionId);
+  async handle({ principal, params, apim }) {
+    await apim.apis.getManagedBySubscription(apiActor(principal), params.subscriptionId);
+    const invoice = await apim.subscriptions.pendingInvoiceForPublisher(principal.tenant, params.subscriptionId);
     return { status: 200, body: { properties: toWso2UsageMap(invoice) } };
   },
 });

@@ -13,8 +13,8 @@ export const listApis = defineRoute({
   scopes: ['apim:api_view', 'apim:api_manage', 'apim:api_import_export', 'apim:api_list_view'],
   query: z.strictObject(pageQuery),
   responses: { 200: 'APIList' },
-  async handle({ principal, query, gateway }) {
-    const { total, apis } = await gateway.apis.list(principal.tenant, query);
+  async handle({ principal, query, apim }) {
+    const { total, apis } = await apim.apis.list(principal.tenant, query);
     return { status: 200, body: { count: apis.length, list: apis.map(toApiInfoDto), pagination: pagination('/apis', query, total) } };
   },
 });

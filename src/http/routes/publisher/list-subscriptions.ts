@@ -18,10 +18,10 @@ export const listPublisherSubscriptions = defineRoute({
   scopes: ['apim:api_view', 'apim:subscription_view', 'apim:subscription_manage'],
   query: z.strictObject({ apiId: resourceId.optional(), ...pageQuery }),
   responses: { 200: 'SubscriptionList' },
-  async handle({ principal, query, gateway }) {
+  async handle({ principal, query, apim }) {
     const actor = apiActor(principal);
-    if (query.apiId !== undefined) await gateway.apis.getManaged(actor, query.apiId);
-    const all = (await gateway.subscriptions.listForPublisher(principal.tenant, query.apiId)).filter((s) => managesApi(actor, s.api));
+    if (query.apiId !== undefined) await apim.apis.getManaged(actor, query.apiId);
+    const all = (await apim.subscriptions.listForPublisher(principal.tenant, query.apiId)).filter((s) => managesApi(actor, s.api));
     const page = all.slice(query.offset, query.offset + query.limit);
     const extra: Record<string, string> = query.apiId === undefined ? {} : { apiId: query.apiId };
     return {

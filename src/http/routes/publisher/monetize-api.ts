@@ -27,8 +27,8 @@ export const monetizeApi = defineRoute({
       .default({}),
   }),
   responses: { 201: '' },
-  async handle({ principal, params, body, gateway }) {
-    await gateway.apis.configureMonetization(apiActor(principal), params.apiId, body);
+  async handle({ principal, params, body, apim }) {
+    await apim.apis.configureMonetization(apiActor(principal), params.apiId, body);
     return { status: 201, body: {} };
   },
 });
