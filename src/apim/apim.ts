@@ -35,12 +35,16 @@ export interface ApimRepositories {
 }
 
 export function createApimRepositories(db: Knex): ApimRepositories {
+  const apis = new ApisRepository(db);
+  const applications = new ApplicationsRepository(db);
+  const subscribers = new SubscribersRepository(db);
   return {
     policies: new PoliciesRepository(db),
-    apis: new ApisRepository(db),
-    applications: new ApplicationsRepository(db),
-    subscribers: new SubscribersRepository(db),
-    subscriptions: new SubscriptionsRepository(db),
+    apis,
+    applications,
+    subscribers,
+    // A subscription's API, application and subscriber are asked of their owners.
+    subscriptions: new SubscriptionsRepository(db, { apis, applications, subscribers }),
     apiMonetization: new ApiMonetizationStateRepository(db),
   };
 }
@@ -61,8 +65,8 @@ export interface ApimDependencies {
 export function createApim({ repositories: r, engine, billingRecords, usage, monetizationAttributes, logger, clock = () => new Date() }: ApimDependencies): Apim {
   const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage);
   return {
-    policies: new PoliciesService(r.policies, engine, logger),
-    apis: new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock),
+    policies: new PoliciesService(r.policies, engine, logger, r.apis, r.subscriptions),
+    apis: new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock, r.subscriptions),
     applications: new ApplicationsService(r.applications, r.subscribers, subscriptions, clock),
     subscriptions,
     monetizationAttributes,

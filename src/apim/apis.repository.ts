@@ -43,14 +43,19 @@ export class ApisRepository {
     return fromRow(row, tenant, await this.policiesOf([Number(row.API_ID)], db));
   }
 
-  /** The tenant's API that a subscription (AM_SUBSCRIPTION.UUID) is to; read only, for deciding who may see it. */
-  async findBySubscriptionUuid(tenant: TenantRef, subscriptionUuid: string): Promise<ApiRecord | undefined> {
-    const row = await this.db('AM_API')
-      .where({ ORGANIZATION: tenant.domain })
-      .whereIn('API_ID', this.db('AM_SUBSCRIPTION').where({ UUID: subscriptionUuid }).select('API_ID'))
-      .first(COLUMNS);
+  async findById(tenant: TenantRef, apiId: number): Promise<ApiRecord | undefined> {
+    const row = await this.db('AM_API').where({ ORGANIZATION: tenant.domain, API_ID: apiId }).first(COLUMNS);
     if (!row) return undefined;
     return fromRow(row, tenant, await this.policiesOf([Number(row.API_ID)]));
+  }
+
+  /** Whether any API of the tenant offers the policy (ML_API_POLICY). */
+  async offersPolicy(tenant: TenantRef, policyName: string): Promise<boolean> {
+    const offered = await this.db('ML_API_POLICY')
+      .join('AM_API', 'AM_API.API_ID', 'ML_API_POLICY.API_ID')
+      .where({ 'AM_API.ORGANIZATION': tenant.domain, 'ML_API_POLICY.POLICY_NAME': policyName })
+      .first('ML_API_POLICY.API_ID');
+    return offered !== undefined;
   }
 
   async list(tenant: TenantRef, page: { limit: number; offset: number }): Promise<{ total: number; apis: ApiRecord[] }> {

@@ -7,6 +7,7 @@ import type { ApisRepository } from './apis.repository';
 import { GatewayError } from './errors';
 import type { ApiInput, ApiRecord, ApiState } from './model';
 import type { PoliciesRepository } from './policies.repository';
+import type { SubscriptionsRepository } from './subscriptions.repository';
 import { toSubscriptionPolicy } from './policies.service';
 import { utcTimestamp } from './time';
 
@@ -63,6 +64,7 @@ export class ApisService {
     private readonly engine: Monetization,
     private readonly attributes: readonly AdditionalAttribute[],
     private readonly clock: () => Date,
+    private readonly subscriptions: Pick<SubscriptionsRepository, 'keysOf'>,
   ) {}
 
   async create(tenant: TenantRef, input: ApiInput, createdBy: string): Promise<ApiWithMonetization> {
@@ -100,7 +102,8 @@ export class ApisService {
 
   /** As `getManaged`, for the API a subscription of the tenant is to; 404 when there is no such subscription. */
   async getManagedBySubscription(actor: ApiActor, subscriptionUuid: string): Promise<ApiRecord> {
-    const api = await this.apis.findBySubscriptionUuid(actor.tenant, subscriptionUuid);
+    const subscription = await this.subscriptions.keysOf(subscriptionUuid);
+    const api = subscription ? await this.apis.findById(actor.tenant, subscription.apiId) : undefined;
     if (!api) throw GatewayError.notFound(`Subscription ${subscriptionUuid}`);
     if (!managesApi(actor, api)) throw forbidden(api.uuid);
     return api;

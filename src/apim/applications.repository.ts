@@ -50,21 +50,16 @@ export class ApplicationsRepository {
     return { total: Number(counted?.TOTAL ?? 0), applications: rows.map((row) => fromRow(row, owner.userId)) };
   }
 
-  /** Subscription counts per application id. */
-  async subscriptionCounts(applicationIds: number[]): Promise<Map<number, number>> {
-    if (applicationIds.length === 0) return new Map();
-    const rows = (await this.db('AM_SUBSCRIPTION')
-      .whereIn('APPLICATION_ID', applicationIds)
-      .groupBy('APPLICATION_ID')
-      .select('APPLICATION_ID')
-      .count({ N: '*' })) as Array<Record<string, unknown>>;
-    return new Map(rows.map((row) => [Number(row.APPLICATION_ID), Number(row.N)]));
-  }
-
   /** An application's id by UUID, whatever its owner (for other parts: see core-records.ts). */
   async idOf(uuid: string): Promise<number | undefined> {
     const row = await this.db('AM_APPLICATION').where({ UUID: uuid }).first('APPLICATION_ID');
     return row ? Number(row.APPLICATION_ID) : undefined;
+  }
+
+  /** The ids of a subscriber's applications. */
+  async idsOfSubscriber(subscriberId: number): Promise<number[]> {
+    const rows = await this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: subscriberId }).orderBy('APPLICATION_ID').select('APPLICATION_ID');
+    return rows.map((row: { APPLICATION_ID: unknown }) => Number(row.APPLICATION_ID));
   }
 
   /** Applications' keys by id, whatever their owner; ids without an application are left out. */

@@ -39,7 +39,7 @@ export class ApplicationsService {
     const owner = await this.subscribers.find(caller.tenant, caller.subject);
     if (!owner) return { total: 0, applications: [] };
     const { total, applications } = await this.applications.listOwned(owner, filter);
-    const counts = await this.applications.subscriptionCounts(applications.map((a) => a.id));
+    const counts = await this.subscriptions.countsByApplication(applications.map((a) => a.id));
     return { total, applications: applications.map((a) => ({ ...a, subscriptionCount: counts.get(a.id) ?? 0 })) };
   }
 
@@ -47,7 +47,7 @@ export class ApplicationsService {
     const owner = await this.subscribers.find(caller.tenant, caller.subject);
     const application = owner ? await this.applications.findOwned(owner, uuid) : undefined;
     if (!application) throw GatewayError.notFound(`Application ${uuid}`);
-    const counts = await this.applications.subscriptionCounts([application.id]);
+    const counts = await this.subscriptions.countsByApplication([application.id]);
     return { ...application, subscriptionCount: counts.get(application.id) ?? 0 };
   }
 

@@ -21,11 +21,14 @@ export interface CoreRecordOwners {
 
 /** The core's records over one database, for callers that hold no repositories (tests, benches). */
 export function apimCoreRecords(db: Knex): ApimCoreRecords {
+  const apis = new ApisRepository(db);
+  const applications = new ApplicationsRepository(db);
+  const subscribers = new SubscribersRepository(db);
   return new ApimCoreRecords({
-    apis: new ApisRepository(db),
-    applications: new ApplicationsRepository(db),
-    subscribers: new SubscribersRepository(db),
-    subscriptions: new SubscriptionsRepository(db),
+    apis,
+    applications,
+    subscribers,
+    subscriptions: new SubscriptionsRepository(db, { apis, applications, subscribers }),
     policies: new PoliciesRepository(db),
     apiMonetization: new ApiMonetizationStateRepository(db),
   });

@@ -51,20 +51,6 @@ export class PoliciesRepository {
     const rows = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id }).orderBy('NAME').select(COLUMNS);
     return rows.map((row) => fromRow(row, tenant));
   }
-
-  /** Whether any API of the tenant offers the policy, or any subscription is on it. */
-  async isInUse(tenant: TenantRef, name: string): Promise<boolean> {
-    const offered = await this.db('ML_API_POLICY')
-      .join('AM_API', 'AM_API.API_ID', 'ML_API_POLICY.API_ID')
-      .where({ 'AM_API.ORGANIZATION': tenant.domain, 'ML_API_POLICY.POLICY_NAME': name })
-      .first('ML_API_POLICY.API_ID');
-    if (offered) return true;
-    const subscribed = await this.db('AM_SUBSCRIPTION')
-      .join('AM_API', 'AM_API.API_ID', 'AM_SUBSCRIPTION.API_ID')
-      .where({ 'AM_API.ORGANIZATION': tenant.domain, 'AM_SUBSCRIPTION.TIER_ID': name })
-      .first('AM_SUBSCRIPTION.SUBSCRIPTION_ID');
-    return subscribed !== undefined;
-  }
 }
 
 function toColumns(input: PolicyInput): Record<string, unknown> {

@@ -6,6 +6,8 @@ import type { Monetization } from '../monetization/monetization';
 import { GatewayError } from './errors';
 import type { PolicyInput, PolicyRecord } from './model';
 import type { PoliciesRepository } from './policies.repository';
+import type { ApisRepository } from './apis.repository';
+import type { SubscriptionsRepository } from './subscriptions.repository';
 
 export function toSubscriptionPolicy(policy: PolicyRecord): SubscriptionPolicy {
   return { uuid: policy.uuid, name: policy.name, tenant: policy.tenant, billingPlan: policy.billingPlan, pricing: policy.pricing };
@@ -26,6 +28,8 @@ export class PoliciesService {
     private readonly repository: PoliciesRepository,
     private readonly engine: Monetization,
     private readonly logger: Logger,
+    private readonly apis: Pick<ApisRepository, 'offersPolicy' | 'refsOfTenant'>,
+    private readonly subscriptions: Pick<SubscriptionsRepository, 'anyOnTier'>,
   ) {}
 
   async create(tenant: TenantRef, input: PolicyInput): Promise<PolicyRecord> {
@@ -80,11 +84,18 @@ export class PoliciesService {
 
   async delete(tenant: TenantRef, uuid: string): Promise<void> {
     const policy = await this.get(tenant, uuid);
-    if (await this.repository.isInUse(tenant, policy.name)) {
+    if (await this.isInUse(tenant, policy.name)) {
       throw new GatewayError('CONFLICT', `Subscription policy ${policy.name} is offered by an API or used by a subscription; remove it from them first`);
     }
     await this.engine.deleteBillingPlan(toSubscriptionPolicy(policy));
     await this.repository.delete(tenant, uuid);
+  }
+
+  /** Whether any API of the tenant offers the policy, or any subscription to its APIs is on it (asked of their owners). */
+  private async isInUse(tenant: TenantRef, name: string): Promise<boolean> {
+    if (await this.apis.offersPolicy(tenant, name)) return true;
+    const apiIds = (await this.apis.refsOfTenant(tenant.domain)).map((api) => api.id);
+    return this.subscriptions.anyOnTier(apiIds, name);
   }
 
   private async compensate(what: string, undo: () => Promise<void>): Promise<void> {

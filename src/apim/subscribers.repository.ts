@@ -21,11 +21,14 @@ export class SubscribersRepository {
   }
 
   /** Subscribers by id; ids without a subscriber are left out. */
-  async byIds(subscriberIds: readonly number[]): Promise<Map<number, { userId: string; email: string | null }>> {
-    const users = new Map<number, { userId: string; email: string | null }>();
+  async byIds(subscriberIds: readonly number[]): Promise<Map<number, { userId: string; email: string | null; tenantId: number }>> {
+    const users = new Map<number, { userId: string; email: string | null; tenantId: number }>();
     for (const ids of chunks([...new Set(subscriberIds)])) {
-      const rows = await this.db('AM_SUBSCRIBER').whereIn('SUBSCRIBER_ID', ids).select('SUBSCRIBER_ID', 'USER_ID', 'EMAIL_ADDRESS');
-      for (const row of rows) users.set(Number(row.SUBSCRIBER_ID), { userId: String(row.USER_ID), email: row.EMAIL_ADDRESS === null || row.EMAIL_ADDRESS === undefined ? null : String(row.EMAIL_ADDRESS) });
+      const rows = await this.db('AM_SUBSCRIBER').whereIn('SUBSCRIBER_ID', ids).select('SUBSCRIBER_ID', 'USER_ID', 'EMAIL_ADDRESS', 'TENANT_ID');
+      for (const row of rows) {
+        const email = row.EMAIL_ADDRESS === null || row.EMAIL_ADDRESS === undefined ? null : String(row.EMAIL_ADDRESS);
+        users.set(Number(row.SUBSCRIBER_ID), { userId: String(row.USER_ID), email, tenantId: Number(row.TENANT_ID) });
+      }
     }
     return users;
   }

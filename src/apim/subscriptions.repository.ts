@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { insertReturningId } from '../db/insert-returning-id';
-import { chunks } from './apis.repository';
+import { chunks, type ApisRepository } from './apis.repository';
+import type { ApplicationsRepository } from './applications.repository';
+import type { SubscribersRepository } from './subscribers.repository';
 import { readTimestamp } from './time';
 
 type Db = Knex | Knex.Transaction;
@@ -21,23 +23,25 @@ export interface SubscriptionRow {
   subscriberEmail: string | null;
 }
 
-const SELECT = [
-  'AM_SUBSCRIPTION.SUBSCRIPTION_ID',
-  'AM_SUBSCRIPTION.UUID',
-  'AM_SUBSCRIPTION.TIER_ID',
-  'AM_SUBSCRIPTION.SUB_STATUS',
-  'AM_API.API_UUID',
-  'AM_API.ORGANIZATION',
-  'AM_APPLICATION.UUID as APP_UUID',
-  'AM_SUBSCRIBER.SUBSCRIBER_ID',
-  'AM_SUBSCRIBER.USER_ID',
-  'AM_SUBSCRIBER.TENANT_ID',
-  'AM_SUBSCRIBER.EMAIL_ADDRESS',
-];
+const SELECT = ['SUBSCRIPTION_ID', 'UUID', 'TIER_ID', 'SUB_STATUS', 'API_ID', 'APPLICATION_ID'] as const;
 
-/** AM_SUBSCRIPTION. Callers decide visibility (owner or tenant) from the joined keys. */
+/** The owners of what a subscription row refers to, asked for its keys (no joins across owners). */
+export interface SubscriptionReferences {
+  apis: Pick<ApisRepository, 'refsByIds' | 'refsOfTenant'>;
+  applications: Pick<ApplicationsRepository, 'refsOf' | 'idsOfSubscriber'>;
+  subscribers: Pick<SubscribersRepository, 'byIds'>;
+}
+
+/**
+ * AM_SUBSCRIPTION, the one module that reads and writes it. Rows come with the keys of their API,
+ * application and subscriber, asked of those tables' owners. Callers decide visibility (owner or
+ * tenant) from those keys.
+ */
 export class SubscriptionsRepository {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly references: SubscriptionReferences,
+  ) {}
 
   async insert(input: { uuid: string; apiId: number; applicationId: number; tier: string; status: string; createdBy: string; now: string }): Promise<number> {
     return insertReturningId(
@@ -58,8 +62,8 @@ export class SubscriptionsRepository {
   }
 
   async findByUuid(uuid: string): Promise<SubscriptionRow | undefined> {
-    const row = await this.joined().where('AM_SUBSCRIPTION.UUID', uuid).first(SELECT);
-    return row ? fromRow(row) : undefined;
+    const row = await this.db('AM_SUBSCRIPTION').where({ UUID: uuid }).first(SELECT);
+    return row ? (await this.withReferences([row]))[0] : undefined;
   }
 
   async exists(apiId: number, applicationId: number): Promise<boolean> {
@@ -86,12 +90,13 @@ export class SubscriptionsRepository {
 
   /** ON_HOLD subscriptions created before a time, oldest first (candidates for `meterline reconcile`). */
   async listOnHoldCreatedBefore(before: string): Promise<Array<SubscriptionRow & { createdTime: string | null }>> {
-    const rows = await this.joined()
-      .where('AM_SUBSCRIPTION.SUB_STATUS', 'ON_HOLD')
-      .andWhere('AM_SUBSCRIPTION.CREATED_TIME', '<', before)
-      .orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID')
-      .select([...SELECT, 'AM_SUBSCRIPTION.CREATED_TIME']);
-    return rows.map((row: Record<string, unknown>) => ({ ...fromRow(row), createdTime: readTimestamp(row.CREATED_TIME) }));
+    const rows = await this.db('AM_SUBSCRIPTION')
+      .where('SUB_STATUS', 'ON_HOLD')
+      .andWhere('CREATED_TIME', '<', before)
+      .orderBy('SUBSCRIPTION_ID')
+      .select([...SELECT, 'CREATED_TIME']);
+    const createdTimes = new Map(rows.map((row: Record<string, unknown>) => [Number(row.SUBSCRIPTION_ID), readTimestamp(row.CREATED_TIME)]));
+    return (await this.withReferences(rows)).map((row) => ({ ...row, createdTime: createdTimes.get(row.id) ?? null }));
   }
 
   /** The oldest subscription row of an application to an API (AM_SUBSCRIPTION has no unique key for the pair). */
@@ -102,21 +107,19 @@ export class SubscriptionsRepository {
 
   /** Subscriptions of one subscriber, optionally narrowed to an application and/or an API. */
   async listOfSubscriber(subscriberId: number, filter: { applicationId?: number; apiId?: number }): Promise<SubscriptionRow[]> {
-    const q = this.joined().where('AM_APPLICATION.SUBSCRIBER_ID', subscriberId);
-    if (filter.applicationId !== undefined) q.andWhere('AM_SUBSCRIPTION.APPLICATION_ID', filter.applicationId);
-    if (filter.apiId !== undefined) q.andWhere('AM_SUBSCRIPTION.API_ID', filter.apiId);
-    return (await q.orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
+    const owned = await this.references.applications.idsOfSubscriber(subscriberId);
+    const applicationIds = filter.applicationId === undefined ? owned : owned.filter((id) => id === filter.applicationId);
+    return this.listWhere('APPLICATION_ID', applicationIds, (q) => (filter.apiId === undefined ? q : q.andWhere('API_ID', filter.apiId)));
   }
 
   /** Subscriptions to the tenant's APIs (publisher view), optionally of one API. */
   async listOfTenantApis(tenantDomain: string, apiId?: number): Promise<SubscriptionRow[]> {
-    const q = this.joined().where('AM_API.ORGANIZATION', tenantDomain);
-    if (apiId !== undefined) q.andWhere('AM_SUBSCRIPTION.API_ID', apiId);
-    return (await q.orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
+    const ofTenant = (await this.references.apis.refsOfTenant(tenantDomain)).map((api) => api.id);
+    return this.listWhere('API_ID', apiId === undefined ? ofTenant : ofTenant.filter((id) => id === apiId));
   }
 
   async listOfApplication(applicationId: number): Promise<SubscriptionRow[]> {
-    return (await this.joined().where('AM_SUBSCRIPTION.APPLICATION_ID', applicationId).orderBy('AM_SUBSCRIPTION.SUBSCRIPTION_ID').select(SELECT)).map(fromRow);
+    return this.listWhere('APPLICATION_ID', [applicationId]);
   }
 
   /** A subscription's own columns by UUID (no joins), read through `db` (a caller's transaction). */
@@ -140,6 +143,24 @@ export class SubscriptionsRepository {
     if (id === undefined) return undefined;
     const row = await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).first(KEY_COLUMNS);
     return row ? toKeys(row) : undefined;
+  }
+
+  /** Subscription counts per application id. */
+  async countsByApplication(applicationIds: readonly number[]): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    for (const part of chunks([...new Set(applicationIds)])) {
+      const rows = (await this.db('AM_SUBSCRIPTION').whereIn('APPLICATION_ID', part).groupBy('APPLICATION_ID').select('APPLICATION_ID').count({ N: '*' })) as Array<Record<string, unknown>>;
+      for (const row of rows) counts.set(Number(row.APPLICATION_ID), Number(row.N));
+    }
+    return counts;
+  }
+
+  /** Whether any subscription to these APIs is on the tier. */
+  async anyOnTier(apiIds: readonly number[], tier: string): Promise<boolean> {
+    for (const part of chunks([...new Set(apiIds)])) {
+      if (await this.db('AM_SUBSCRIPTION').whereIn('API_ID', part).andWhere({ TIER_ID: tier }).first('SUBSCRIPTION_ID')) return true;
+    }
+    return false;
   }
 
   /** The UUIDs of every subscription to these APIs. */
@@ -167,11 +188,40 @@ export class SubscriptionsRepository {
     await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).delete();
   }
 
-  private joined() {
-    return this.db('AM_SUBSCRIPTION')
-      .join('AM_API', 'AM_API.API_ID', 'AM_SUBSCRIPTION.API_ID')
-      .join('AM_APPLICATION', 'AM_APPLICATION.APPLICATION_ID', 'AM_SUBSCRIPTION.APPLICATION_ID')
-      .join('AM_SUBSCRIBER', 'AM_SUBSCRIBER.SUBSCRIBER_ID', 'AM_APPLICATION.SUBSCRIBER_ID');
+  /** Rows whose `column` is one of `values`, oldest first, with their references. */
+  private async listWhere(column: 'API_ID' | 'APPLICATION_ID', values: readonly number[], narrow: (q: Knex.QueryBuilder) => Knex.QueryBuilder = (q) => q): Promise<SubscriptionRow[]> {
+    const rows: Array<Record<string, unknown>> = [];
+    for (const part of chunks([...new Set(values)])) rows.push(...(await narrow(this.db('AM_SUBSCRIPTION').whereIn(column, part)).select(SELECT)));
+    rows.sort((x, y) => Number(x.SUBSCRIPTION_ID) - Number(y.SUBSCRIPTION_ID));
+    return this.withReferences(rows);
+  }
+
+  /** The rows with the keys of their API, application and subscriber; a row missing one is left out (as a join would). */
+  private async withReferences(rows: Array<Record<string, unknown>>): Promise<SubscriptionRow[]> {
+    const apis = await this.references.apis.refsByIds(rows.map((row) => Number(row.API_ID)));
+    const applications = await this.references.applications.refsOf(rows.map((row) => Number(row.APPLICATION_ID)));
+    const subscribers = await this.references.subscribers.byIds([...applications.values()].map((a) => a.subscriberId));
+    return rows.flatMap((row) => {
+      const api = apis.get(Number(row.API_ID));
+      const application = applications.get(Number(row.APPLICATION_ID));
+      const subscriber = application ? subscribers.get(application.subscriberId) : undefined;
+      if (!api || !application || !subscriber) return [];
+      return [
+        {
+          id: Number(row.SUBSCRIPTION_ID),
+          uuid: String(row.UUID),
+          tier: String(row.TIER_ID ?? ''),
+          status: String(row.SUB_STATUS ?? 'UNBLOCKED'),
+          apiUuid: api.uuid,
+          apiOrganization: api.tenantDomain,
+          applicationUuid: application.uuid,
+          subscriberId: application.subscriberId,
+          subscriberUserId: subscriber.userId,
+          subscriberTenantId: subscriber.tenantId,
+          subscriberEmail: subscriber.email,
+        },
+      ];
+    });
   }
 }
 
@@ -199,18 +249,3 @@ function toKeys(row: Record<string, unknown>): SubscriptionKeys {
   };
 }
 
-function fromRow(row: Record<string, unknown>): SubscriptionRow {
-  return {
-    id: Number(row.SUBSCRIPTION_ID),
-    uuid: String(row.UUID),
-    tier: String(row.TIER_ID ?? ''),
-    status: String(row.SUB_STATUS ?? 'UNBLOCKED'),
-    apiUuid: String(row.API_UUID),
-    apiOrganization: String(row.ORGANIZATION),
-    applicationUuid: String(row.APP_UUID),
-    subscriberId: Number(row.SUBSCRIBER_ID),
-    subscriberUserId: String(row.USER_ID),
-    subscriberTenantId: Number(row.TENANT_ID),
-    subscriberEmail: row.EMAIL_ADDRESS === null || row.EMAIL_ADDRESS === undefined ? null : String(row.EMAIL_ADDRESS),
-  };
-}

@@ -195,6 +195,11 @@ export class SubscriptionsService {
    * metadata even when the engine's rows are missing, then the row is removed. False when the
    * row is gone, no longer ON_HOLD, or an attempt of this process is finishing it.
    */
+  /** How many subscriptions each application has (for the application views). */
+  countsByApplication(applicationIds: readonly number[]): Promise<Map<number, number>> {
+    return this.subscriptions.countsByApplication(applicationIds);
+  }
+
   async removeUnfinished(uuid: string, tenant: TenantRef): Promise<boolean> {
     const row = await this.subscriptions.findByUuid(uuid);
     if (!row || row.status !== 'ON_HOLD' || this.inFlight.has(uuid)) return false;

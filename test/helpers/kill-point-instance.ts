@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     probe,
   );
   const subscriptions = new SubscriptionsService(
-    new SubscriptionsRepository(db),
+    new SubscriptionsRepository(db, { apis: new ApisRepository(db), applications: new ApplicationsRepository(db), subscribers: new SubscribersRepository(db) }),
     new ApisRepository(db),
     new ApplicationsRepository(db),
     new SubscribersRepository(db),

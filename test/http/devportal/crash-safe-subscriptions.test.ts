@@ -126,7 +126,7 @@ forEachTestDatabase((kind, database) => {
     };
     const engine = new StripeMonetization(parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe), { core: apimCoreRecords(db), store: db, logger, clock, tenants: tenantDirectoryFrom(config) }, probe);
     const subscriptions = new SubscriptionsService(
-      new SubscriptionsRepository(db),
+      new SubscriptionsRepository(db, { apis: new ApisRepository(db), applications: new ApplicationsRepository(db), subscribers: new SubscribersRepository(db) }),
       new ApisRepository(db),
       new ApplicationsRepository(db),
       new SubscribersRepository(db),
