@@ -92,8 +92,14 @@ export class SubscriptionsService {
     if (earlier) {
       // The same request again, after an attempt that never finished (the process was killed, or
       // its undo failed): finish that attempt instead of refusing. Anything else is a conflict,
-      // including an attempt still running in this process.
-      const unfinished = earlier.status === 'ON_HOLD' && earlier.createdBy === caller.subject && earlier.tier === policy.name && !this.inFlight.has(earlier.uuid);
+      // including an attempt still running in this process and a finished subscription held
+      // until its first payment (ON_HOLD too, but with its billing record).
+      const unfinished =
+        earlier.status === 'ON_HOLD' &&
+        earlier.createdBy === caller.subject &&
+        earlier.tier === policy.name &&
+        !this.inFlight.has(earlier.uuid) &&
+        !(await this.billing?.isBilled(earlier.uuid));
       if (!unfinished) throw conflict();
       this.inFlight.add(earlier.uuid);
       try {

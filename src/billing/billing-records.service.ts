@@ -180,6 +180,11 @@ export class BillingRecords {
     });
   }
 
+  /** Whether the subscription has its billing record: its subscribe finished (it may be held until paid). */
+  async isBilled(subscriptionUuid: string): Promise<boolean> {
+    return (await this.repository.subscriptionByUuid(subscriptionUuid)) !== undefined;
+  }
+
   invoicesOfSubscription(subscriptionUuid: string): Promise<InvoiceRecord[]> {
     return this.repository.invoicesOfSubscription(subscriptionUuid);
   }

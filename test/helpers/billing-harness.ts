@@ -161,6 +161,7 @@ export async function fixedPriceSubscription(harness: BillingHarness, options: {
     status: created.body.status as string,
     account,
     apiId: api.id as string,
+    applicationId: app.applicationId as string,
     throttlingPolicy: policy.policyName as string,
     subscriber,
     publisher,

@@ -101,6 +101,18 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, st
       expect(await accessOf(subscriptionId)).toMatchObject({ allowed: true, status: 'UNBLOCKED' });
     });
 
+    it('the same subscribe again, while the subscription waits for its first payment, is 409 and makes nothing more', async () => {
+      const held = await subscription();
+      expect(held.status).toBe('ON_HOLD');
+      const body = { applicationId: held.applicationId, apiId: held.apiId, throttlingPolicy: held.throttlingPolicy };
+      const again = await harness().call('POST', `${DEVPORTAL}/subscriptions`, held.subscriber, body);
+      expect(again.status).toBe(409);
+      const live = (await harness().platform.subscriptions.list({ status: 'all' }, { stripeAccount: held.account })).data.filter((s) => s.status !== 'canceled');
+      expect(live).toHaveLength(1);
+      expect((await harness().platform.invoices.list({}, { stripeAccount: held.account })).data).toHaveLength(1);
+      expect(await accessOf(held.subscriptionId)).toMatchObject({ status: 'ON_HOLD' });
+    });
+
     it('needs a token with apim:usage_ingest, and does not know other tenants\' or unknown subscriptions', async () => {
       const { subscriptionId } = await subscription();
       const path = `/api/am/usage/v1/subscriptions/${subscriptionId}/access`;
