@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import { decideAccess, type PaymentStanding, type TenantBillingRules } from './access-policy';
 import type { EngineSubscriptionRecord } from '../monetization/monetization';
@@ -171,13 +172,21 @@ export class BillingRecords {
    * adopted, so a first invoice already paid is not waited for again.
    */
   async subscriptionBilled(subscription: Omit<SubscriptionBillingRow, 'awaitingFirstPayment' | 'failingSince' | 'cancelledAt'>, now: Date) {
-    return this.repository.transaction(async (trx) => {
-      const existing = await this.repository.subscriptionByUuid(subscription.subscriptionUuid, trx);
-      const row: SubscriptionBillingRow = existing ?? { ...subscription, awaitingFirstPayment: true, failingSince: null, cancelledAt: null };
-      if (!existing) await this.repository.insertSubscription(trx, row, now);
-      const standing = await this.refreshStanding(trx, row, now, {});
-      return decideAccess(standing, this.rulesOf(row.tenantDomain), now);
-    });
+    const record = () =>
+      this.repository.transaction(async (trx) => {
+        const existing = await this.repository.subscriptionByUuid(subscription.subscriptionUuid, trx);
+        const row: SubscriptionBillingRow = existing ?? { ...subscription, awaitingFirstPayment: true, failingSince: null, cancelledAt: null };
+        if (!existing) await this.repository.insertSubscription(trx, row, now);
+        const standing = await this.refreshStanding(trx, row, now, {});
+        return decideAccess(standing, this.rulesOf(row.tenantDomain), now);
+      });
+    try {
+      return await record();
+    } catch (error) {
+      // Another process finishing the same abandoned attempt recorded it first: decide from its record.
+      if (!isUniqueViolation(error)) throw error;
+      return record();
+    }
   }
 
   /** Whether the subscription has its billing record: its subscribe finished (it may be held until paid). */

@@ -92,6 +92,15 @@ forEachTestDatabase((_kind, database) => {
     expect(record).toMatchObject({ status: 'PAID', amountPaid: 1000n, amountRemaining: 0n, finalizedAt: at(0), paidAt: at(1), apiUuid: sub.apiUuid });
   });
 
+  it('instances recording the same subscription at once all get its access, and it is recorded once', async () => {
+    const sub = await paidSubscription();
+    const instances = Array.from({ length: 4 }, () => services());
+    const decisions = await Promise.all(instances.map(({ webhooks }) => webhooks.subscriptionBilled(sub, at(0))));
+    expect(decisions.map((d) => d.status)).toEqual(['ON_HOLD', 'ON_HOLD', 'ON_HOLD', 'ON_HOLD']);
+    const rows = await database().knex('ML_SUBSCRIPTION_BILLING').where({ SUBSCRIPTION_UUID: sub.subscriptionUuid }).select('ENGINE_SUBSCRIPTION_ID');
+    expect(rows).toHaveLength(1);
+  });
+
   it('a paid that arrives before finalized is not rolled back', async () => {
     const { webhooks, repository } = services();
     const sub = await paidSubscription();
