@@ -9,12 +9,12 @@ import type { MeterlineConfig } from './config/schema';
 import { connectDatabase } from './db/connect';
 import { createApp } from './http/app';
 import type { Readiness } from './http/health';
-import type { Logger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { buildMonetizationEngine } from './monetization/build-engine';
 import type { Monetization } from './monetization/monetization';
 import { reconcile, scheduleReconcile, type ReconcileDependencies, type ReconcileFinding } from './monetization/reconcile';
 import { EngineRegistry } from './monetization/registry';
-import { tenantDirectoryFrom } from './monetization/tenant-directory';
+import { tenantDirectoryFrom, tenantSecretKeysIn } from './monetization/tenant-directory';
 import { UsageIngestion } from './usage/ingest';
 import { JobStore } from './usage/job-store';
 import type { PublisherOptions } from './usage/options';
@@ -33,6 +33,14 @@ import { UsageService } from './usage/usage-service';
  */
 
 export type Tenants = ReturnType<typeof tenantDirectoryFrom>;
+
+/**
+ * The process's logger for a configuration: its level, and the engine secrets the tenants' settings
+ * hold among the fields it redacts (their names come from the engine, so the logger cannot know them).
+ */
+export function configuredLogger(config: MeterlineConfig, destination?: Parameters<typeof createLogger>[1]): Logger {
+  return createLogger(config.logging.level, destination, { secretFields: tenantSecretKeysIn(config) });
+}
 
 export interface CompositionOptions {
   config: MeterlineConfig;

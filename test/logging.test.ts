@@ -1,3 +1,5 @@
+import { parseConfig } from '../src/config/load';
+import { configuredLogger } from '../src/composition';
 import { Writable } from 'node:stream';
 import express from 'express';
 import type { Server } from 'node:http';
@@ -167,6 +169,15 @@ describe('secrets in logged objects and messages', () => {
     logger.info({ tenant: { stripe_webhook_secret: 'no-recognisable-shape-42' } }, 'tenant');
     expect(lines.join('')).not.toContain('no-recognisable-shape-42');
     expect(logLines(lines.join(''))[0]).toMatchObject({ tenant: { stripe_webhook_secret: '[redacted]' } });
+  });
+
+  it("the process's logger (configuredLogger) redacts the secret names its tenants' settings hold", () => {
+    const lines: string[] = [];
+    const stream = { write: (line: string) => void lines.push(line) };
+    const config = parseConfig({ tenants: [{ domain: 'carbon.super', id: -1234, monetization_info: { stripe_webhook_secret: 'shapeless-7' } }] }, {}, 'test');
+    configuredLogger(config, stream).info({ settings: { stripe_webhook_secret: 'shapeless-7' } }, 'tenant');
+    expect(lines.join('')).not.toContain('shapeless-7');
+    expect(logLines(lines.join(''))[0]).toMatchObject({ settings: { stripe_webhook_secret: '[redacted]' } });
   });
 
   it('keeps what is not a secret: codes, ids, plain URLs', () => {

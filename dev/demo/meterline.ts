@@ -5,7 +5,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/load';
 import type { JwtConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
-import { createLogger } from '../../src/logger';
+import { configuredLogger } from '../../src/composition';
 import { startService, type RunningService } from '../../src/service';
 
 /** The tenant admin's webhook events Meterline handles (README, "Invoices, webhooks and access"). */
@@ -59,7 +59,7 @@ export async function startDemoMeterline(options: {
     METERLINE_DEMO_WEBHOOK_SECRET: options.secrets.webhookSecret,
   };
   const { config } = loadConfig(configPath, env, { mustExist: true });
-  const logger = createLogger(config.logging.level, pino.destination({ dest: logPath, sync: true }));
+  const logger = configuredLogger(config, pino.destination({ dest: logPath, sync: true }));
   const service = await startService({ config, logger, clock: options.clock });
   const jwt: JwtConfig = config.auth.jwt!;
   return {

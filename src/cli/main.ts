@@ -13,7 +13,8 @@ import { UsageOptionsError } from '../usage/options';
 import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from '../db/connect';
 import { describeDatabase } from '../db/describe';
 import { migrateLatest, PendingMigrationsError, rollbackAll } from '../db/migrator';
-import { createLogger, safeError } from '../logger';
+import { safeError } from '../logger';
+import { configuredLogger } from '../composition';
 import { launchService } from '../service';
 
 const USAGE = `Usage: meterline <command> [options]
@@ -108,12 +109,12 @@ async function main(argv: string[]): Promise<number> {
     case 'reconcile': {
       const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
       announce(file, config.database.apim_db);
-      return reconcileCommand(config, createLogger(config.logging.level, pino.destination(2)), { dryRun: values['dry-run'] ?? false });
+      return reconcileCommand(config, configuredLogger(config, pino.destination(2)), { dryRun: values['dry-run'] ?? false });
     }
     default: {
       const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
       announce(file, config.database.apim_db);
-      return publishUsageCommand(config, createLogger(config.logging.level, pino.destination(2)), { wait: values.wait ?? false });
+      return publishUsageCommand(config, configuredLogger(config, pino.destination(2)), { wait: values.wait ?? false });
     }
   }
 }
@@ -135,7 +136,7 @@ function parsePort(text: string): number {
 
 /** Runs until SIGINT/SIGTERM (also while still waiting for the database), or until migrations fail. */
 async function serve(config: MeterlineConfig, port: number | undefined): Promise<number> {
-  const logger = createLogger(config.logging.level);
+  const logger = configuredLogger(config);
   const service = await launchService({ config, logger, ...(port === undefined ? {} : { port }) });
   const ended = await new Promise<{ signal: NodeJS.Signals } | { failure: unknown }>((resolve) => {
     const stop = (signal: NodeJS.Signals) => resolve({ signal });

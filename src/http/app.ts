@@ -61,7 +61,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     const verifier = jwt ? new TokenVerifier(jwt, tenants) : undefined;
     let openApi: Record<string, unknown> | undefined;
     app.get('/api/am/openapi.json', (_req, res) => {
-      openApi ??= withExtensions(buildOpenApiDocument([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], meterlineVersion()));
+      openApi ??= withExtensions(buildOpenApiDocument([...ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], meterlineVersion()), engine.capabilities.webhooks?.signatureHeaders ?? null);
       res.json(openApi);
     });
     // Raw bodies: signatures are checked on the bytes as sent, before any JSON parser runs.

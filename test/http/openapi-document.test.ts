@@ -28,6 +28,11 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document', () => {
+  it("documents the webhook's signature header the configured engine declares", () => {
+    const parameters = doc.paths['/api/am/monetization/webhooks/{engine}/{tenantDomain}'].post.parameters as Array<{ name: string; in: string; required: boolean }>;
+    expect(parameters.filter((p) => p.in === 'header')).toEqual([expect.objectContaining({ name: 'Stripe-Signature', required: true })]);
+  });
+
   it('lists exactly the implemented operations, each with its scopes', () => {
     expect(doc.openapi).toBe('3.0.1');
     const operations = Object.entries(doc.paths as Record<string, Record<string, { security: Array<{ OAuth2Security: string[] }> }>>).flatMap(

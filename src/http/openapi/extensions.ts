@@ -84,20 +84,6 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
       security: bearer(['apim:api_view', 'apim:api_publish', 'apim:api_manage']),
     },
   },
-  '/api/am/monetization/webhooks/{engine}/{tenantDomain}': {
-    post: {
-      tags: ['Meterline'],
-      summary: "The billing engine's signed events for one tenant (Stripe: `engine` = stripe)",
-      operationId: 'meterline.billingWebhook',
-      parameters: [pathId('engine'), pathId('tenantDomain'), { name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The engine’s event, verified on its raw bytes' } } } },
-      responses: {
-        200: { description: 'Accepted', ...json({ type: 'object', properties: { received: { type: 'boolean' }, outcome: { type: 'string', enum: ['applied', 'duplicate', 'ignored', 'unknown_object'] } } }) },
-        400: { description: 'Bad signature, stale timestamp, unknown tenant or tenant without a secret; nothing changed', ...json(ERROR) },
-      },
-      security: [],
-    },
-  },
   '/api/am/usage/v1/subscriptions/{subscriptionId}/access': {
     get: {
       tags: ['Meterline'],
@@ -147,15 +133,44 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
   },
 };
 
-/** The WSO2-derived document with Meterline's own operations and schemas added. */
-export function withExtensions(document: Record<string, unknown>): Record<string, unknown> {
+
+/**
+ * The webhook operation, with the signature headers the configured engine declares (its
+ * `webhooks` capability); an engine that pushes no events has no webhook operation.
+ */
+function webhookPath(signatureHeaders: readonly string[] | null): Record<string, Record<string, unknown>> {
+  if (!signatureHeaders) return {};
+  const headers = signatureHeaders.map((name) => ({ name, in: 'header', required: signatureHeaders.length === 1, schema: { type: 'string' } }));
+  return {
+    '/api/am/monetization/webhooks/{engine}/{tenantDomain}': {
+      post: {
+        tags: ['Meterline'],
+        summary: "The billing engine's signed events for one tenant (`engine`: the configured `monetization_impl`)",
+        operationId: 'meterline.billingWebhook',
+        parameters: [pathId('engine'), pathId('tenantDomain'), ...headers],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The engine’s event, verified on its raw bytes' } } } },
+        responses: {
+          200: { description: 'Accepted', ...json({ type: 'object', properties: { received: { type: 'boolean' }, outcome: { type: 'string', enum: ['applied', 'duplicate', 'ignored', 'unknown_object'] } } }) },
+          400: { description: 'Bad signature, stale timestamp, unknown tenant or tenant without a secret; nothing changed', ...json(ERROR) },
+        },
+        security: [],
+      },
+    },
+  };
+}
+
+/**
+ * The WSO2-derived document with Meterline's own operations and schemas added; the webhook's
+ * signature headers are the engine's (`null`: it pushes no events).
+ */
+export function withExtensions(document: Record<string, unknown>, webhookSignatureHeaders: readonly string[] | null): Record<string, unknown> {
   const components = document.components as Record<string, Record<string, unknown>>;
   const securitySchemes = components.securitySchemes as { OAuth2Security: { flows: { clientCredentials: { scopes: Record<string, string> } } } };
   const scopes = securitySchemes.OAuth2Security.flows.clientCredentials.scopes;
   scopes['apim:usage_ingest'] ??= 'Push usage events and check subscription access (gateways)';
   return {
     ...document,
-    paths: { ...(document.paths as Record<string, unknown>), ...EXTENSION_PATHS },
+    paths: { ...(document.paths as Record<string, unknown>), ...EXTENSION_PATHS, ...webhookPath(webhookSignatureHeaders) },
     components: { ...components, schemas: { ...components.schemas, ...EXTENSION_SCHEMAS } },
   };
 }
