@@ -49,7 +49,7 @@ export const rules: ArchitectureRules = {
     'wso2-error-body': ['src/http/wso2-error-body.ts'],
     'gateway-kit': ['src/gateway-kit/'],
     monetization: ['src/monetization/'],
-    'monetization-port': ['src/monetization/monetization.ts', 'src/monetization/capabilities.ts'],
+    'monetization-port': ['src/monetization/monetization.ts', 'src/monetization/capabilities.ts', 'src/monetization/billing-events.ts'],
     apim: ['src/apim/'],
     billing: ['src/billing/'],
     usage: ['src/usage/'],
@@ -90,22 +90,7 @@ export const rules: ArchitectureRules = {
   },
   privateFiles: { pattern: /\.repository\.ts$/, alsoImportedBy: ['composition'] },
   isolatedFolders: ['engines'],
-  knownViolations: [
-    // The engine's vocabulary lives in billing; it belongs to the port (or src/domain).
-    {
-      from: 'src/monetization/monetization.ts',
-      to: 'src/billing/billing-events.ts',
-      until: 'the billing events an engine emits (BillingEvent, WebhookVerifier) move beside the port; closes the cycle billing ↔ monetization-port',
-    },
-    { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/billing-events.ts', until: 'the billing events move beside the port' },
-    { from: 'plugins/stripe/webhooks.ts', to: 'src/billing/invoice-lifecycle.ts', until: 'InvoiceStatus moves beside the port' },
-    // Reconcile is handed what it needs of apim and billing; only a time format still comes from apim.
-    { from: 'src/monetization/reconcile.ts', to: 'src/apim/time.ts', until: "the gateway tables' timestamp format (utcTimestamp) moves to a kernel (src/db or src/domain)" },
-    // Billing's record types live in its repository.
-    { from: 'src/apim/subscriptions.service.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
-    { from: 'src/http/pages/invoice-view.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
-    { from: 'src/http/routes/extensions/invoice-presenter.ts', to: 'src/billing/billing.repository.ts', until: 'InvoiceRecord moves out of the repository (billing model)' },
-  ],
+  knownViolations: [],
 };
 
 /**

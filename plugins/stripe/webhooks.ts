@@ -4,9 +4,9 @@ import {
   WebhookRejectedError,
   type BillingEvent,
   type InvoiceSnapshot,
+  type InvoiceStatus,
   type WebhookVerifier,
-} from '../../src/billing/billing-events';
-import type { InvoiceStatus } from '../../src/billing/invoice-lifecycle';
+} from '../../src/monetization/billing-events';
 import { SIGNATURE_HEADER, WEBHOOK_SECRET_KEY } from './capabilities';
 
 /** Stripe's default: a delivery signed more than 5 minutes from now is refused. */

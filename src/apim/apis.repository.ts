@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { TenantRef } from '../domain/model';
 import { insertReturningId } from '../db/insert-returning-id';
 import { API_STATES, type ApiInput, type ApiRecord, type ApiState } from './model';
-import { readTimestamp } from './time';
+import { readTimestamp } from '../domain/time';
 
 type Db = Knex | Knex.Transaction;
 

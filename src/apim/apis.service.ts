@@ -9,7 +9,7 @@ import type { ApiInput, ApiRecord, ApiState } from './model';
 import type { PoliciesRepository } from './policies.repository';
 import type { SubscriptionsRepository } from './subscriptions.repository';
 import { toSubscriptionPolicy } from './policies.service';
-import { utcTimestamp } from './time';
+import { utcTimestamp } from '../domain/time';
 
 /** WSO2's lifecycle actions that Meterline knows, and the state each leads to from where. */
 export const LIFECYCLE_ACTIONS = {

@@ -4,7 +4,7 @@ import { GatewayError } from './errors';
 import type { ApplicationInput, ApplicationRecord } from './model';
 import type { SubscribersRepository } from './subscribers.repository';
 import type { SubscriberIdentity, SubscriptionsService } from './subscriptions.service';
-import { utcTimestamp } from './time';
+import { utcTimestamp } from '../domain/time';
 
 export interface ApplicationWithCount extends ApplicationRecord {
   subscriptionCount: number;

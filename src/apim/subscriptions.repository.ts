@@ -3,7 +3,7 @@ import { insertReturningId } from '../db/insert-returning-id';
 import { chunks, type ApisRepository } from './apis.repository';
 import type { ApplicationsRepository } from './applications.repository';
 import type { SubscribersRepository } from './subscribers.repository';
-import { readTimestamp } from './time';
+import { readTimestamp } from '../domain/time';
 
 type Db = Knex | Knex.Transaction;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
 import type { BillingRecords } from '../billing/billing-records.service';
-import type { InvoiceRecord } from '../billing/billing.repository';
+import type { InvoiceRecord } from '../billing/model';
 import type { Logger } from '../logger';
 import { MonetizationError, type Monetization, type PendingInvoice, type SubscriptionOutcome } from '../monetization/monetization';
 import type { ApplicationsRepository } from './applications.repository';
@@ -13,7 +13,7 @@ import type { PoliciesRepository } from './policies.repository';
 import { toSubscriptionPolicy } from './policies.service';
 import type { SubscribersRepository } from './subscribers.repository';
 import type { SubscriptionRow, SubscriptionsRepository } from './subscriptions.repository';
-import { utcTimestamp } from './time';
+import { utcTimestamp } from '../domain/time';
 
 /**
  * Publishes one subscription's unsent usage to the billing engine now (the usage publisher's

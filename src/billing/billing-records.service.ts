@@ -3,8 +3,9 @@ import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import { decideAccess, type PaymentStanding, type TenantBillingRules } from './access-policy';
 import type { EngineSubscriptionRecord } from '../monetization/monetization';
-import { payLink, type BillingEvent, type InvoiceSnapshot } from './billing-events';
-import type { BillingRepository, InvoiceRecord, SubscriptionBillingRow } from './billing.repository';
+import { payLink, type BillingEvent, type InvoiceSnapshot } from '../monetization/billing-events';
+import type { BillingRepository } from './billing.repository';
+import type { InvoiceRecord, SubscriptionBillingRow } from './model';
 import { advanceInvoiceStatus } from './invoice-lifecycle';
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'unknown_object';

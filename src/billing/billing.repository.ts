@@ -1,48 +1,8 @@
 import type { Knex } from 'knex';
-import { payLink } from './billing-events';
-import type { InvoiceStatus } from './invoice-lifecycle';
+import { payLink, type InvoiceStatus } from '../monetization/billing-events';
+import type { InvoiceRecord, SubscriptionBillingRow } from './model';
 
 type Db = Knex | Knex.Transaction;
-
-export interface InvoiceRecord {
-  invoiceId: number;
-  tenantDomain: string;
-  engineInvoiceId: string;
-  engineAccount: string | null;
-  engineSubscriptionId: string | null;
-  subscriptionUuid: string | null;
-  apiUuid: string | null;
-  applicationUuid: string | null;
-  status: InvoiceStatus;
-  currency: string;
-  total: bigint;
-  amountDue: bigint;
-  amountPaid: bigint;
-  amountRemaining: bigint;
-  periodStart: Date;
-  periodEnd: Date;
-  hostedInvoiceUrl: string | null;
-  billingReason: string | null;
-  lastError: string | null;
-  createdAt: Date;
-  finalizedAt: Date | null;
-  paidAt: Date | null;
-  voidedAt: Date | null;
-  uncollectibleAt: Date | null;
-  firstFailedAt: Date | null;
-}
-
-export interface SubscriptionBillingRow {
-  subscriptionUuid: string;
-  tenantDomain: string;
-  apiUuid: string;
-  applicationUuid: string;
-  engineSubscriptionId: string;
-  engineAccount: string | null;
-  awaitingFirstPayment: boolean;
-  failingSince: Date | null;
-  cancelledAt: Date | null;
-}
 
 /**
  * The gateway's own state of a subscription (AM_SUBSCRIPTION.SUB_STATUS), which billing decides

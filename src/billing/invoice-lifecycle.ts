@@ -1,9 +1,4 @@
-/**
- * An invoice's lifecycle as Meterline records it: DRAFT (generated, not yet sent to the billing
- * engine) → OPEN (finalized in the engine) → PAID, or VOID / UNCOLLECTIBLE.
- */
-export const INVOICE_STATUSES = ['DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE'] as const;
-export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
+import type { InvoiceStatus } from '../monetization/billing-events';
 
 /**
  * How far along an invoice is. Webhooks arrive late, twice and out of order, so a status only

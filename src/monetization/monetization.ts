@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { WebhookVerifier } from '../billing/billing-events';
+import type { WebhookVerifier } from './billing-events';
 import type { EngineCapabilities } from './capabilities';
 import type { Logger } from '../logger';
 import type { ApiRef, BillingCycle, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';

@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import { utcTimestamp } from '../apim/time';
+import { utcTimestamp } from '../domain/time';
 import type { TenantRef } from '../domain/model';
 import type { Logger } from '../logger';
 import type { EngineCustomerFound, EngineCustomerListing, EngineCustomerRepair, Monetization, TenantSettings } from './monetization';

@@ -1,7 +1,7 @@
 import { stripeCapabilities } from '../../plugins/stripe/capabilities';
 import { randomUUID } from 'node:crypto';
 import { AccessService } from '../../src/billing/access.service';
-import type { BillingEvent, InvoiceSnapshot } from '../../src/billing/billing-events';
+import type { BillingEvent, InvoiceSnapshot } from '../../src/monetization/billing-events';
 import { BillingRepository } from '../../src/billing/billing.repository';
 import { apimCoreRecords } from '../../src/apim/core-records';
 import { BillingRecords } from '../../src/billing/billing-records.service';

@@ -1,5 +1,6 @@
 import { decideAccess } from '../../src/billing/access-policy';
-import { advanceInvoiceStatus, type InvoiceStatus } from '../../src/billing/invoice-lifecycle';
+import { advanceInvoiceStatus } from '../../src/billing/invoice-lifecycle';
+import type { InvoiceStatus } from '../../src/monetization/billing-events';
 
 describe('invoice status only moves forward', () => {
   it.each<[InvoiceStatus | undefined, InvoiceStatus, InvoiceStatus]>([

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { WebhookRejectedError, type BillingEvent } from '../../src/billing/billing-events';
+import { WebhookRejectedError, type BillingEvent } from '../../src/monetization/billing-events';
 import { StripeWebhookVerifier } from '../../plugins/stripe/webhooks';
 import { connectedAccount, sdkFor, uniquePlatformKey, useStripeServer } from '../plugins/stripe/harness';
 

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { connectDatabase } from '../../src/db/connect';
 import { insertReturningId } from '../../src/db/insert-returning-id';
 import { migrateLatest } from '../../src/db/migrator';
-import { utcTimestamp } from '../../src/apim/time';
+import { utcTimestamp } from '../../src/domain/time';
 import { UsageIngestion, type BatchResult } from '../../src/usage/ingest';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
 import { apimCoreRecords } from '../../src/apim/core-records';

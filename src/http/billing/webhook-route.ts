@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { WebhookRejectedError } from '../../billing/billing-events';
+import { WebhookRejectedError } from '../../monetization/billing-events';
 import type { BillingRecords } from '../../billing/billing-records.service';
 import type { Logger } from '../../logger';
 import type { Monetization, TenantDirectory } from '../../monetization/monetization';

@@ -1,5 +1,5 @@
 import { currencyExponent, formatDecimal, formatMinorUnits, parseDecimal } from '../../domain/money';
-import type { InvoiceRecord } from '../../billing/billing.repository';
+import type { InvoiceRecord } from '../../billing/model';
 import type { SubscriptionRecord } from '../../apim/model';
 import type { PendingInvoice } from '../../monetization/monetization';
 import { escapeHtml, page } from './html';

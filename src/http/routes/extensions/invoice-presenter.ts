@@ -1,4 +1,4 @@
-import type { InvoiceRecord } from '../../../billing/billing.repository';
+import type { InvoiceRecord } from '../../../billing/model';
 import { formatMinorUnits } from '../../../domain/money';
 
 /**

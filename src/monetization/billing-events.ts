@@ -1,4 +1,9 @@
-import type { InvoiceStatus } from './invoice-lifecycle';
+/**
+ * An invoice's lifecycle as Meterline records it: DRAFT (generated, not yet sent to the billing
+ * engine) → OPEN (finalized in the engine) → PAID, or VOID / UNCOLLECTIBLE.
+ */
+export const INVOICE_STATUSES = ['DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE'] as const;
+export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
 
 /**
  * Billing-engine events in Meterline's own terms, so the core never reads an engine's payloads.
