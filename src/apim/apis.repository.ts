@@ -3,6 +3,7 @@ import type { TenantRef } from '../domain/model';
 import { insertReturningId } from '../db/insert-returning-id';
 import { API_STATES, type ApiInput, type ApiRecord, type ApiState } from './model';
 import { readTimestamp } from '../domain/time';
+import type { CoreApi } from '../monetization/monetization';
 
 type Db = Knex | Knex.Transaction;
 
@@ -118,15 +119,8 @@ export class ApisRepository {
 
 const REF_COLUMNS = ['API_ID', 'API_UUID', 'API_NAME', 'API_VERSION', 'API_PROVIDER', 'ORGANIZATION'] as const;
 
-/** An API's keys and names, whatever its tenant. */
-export interface ApiRef {
-  id: number;
-  uuid: string;
-  name: string;
-  version: string;
-  provider: string;
-  tenantDomain: string;
-}
+/** An API's keys and names, whatever its tenant: what the engine port calls a CoreApi. */
+export type ApiRef = CoreApi;
 
 function toRef(row: Record<string, unknown>): ApiRef {
   return {

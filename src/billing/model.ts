@@ -1,27 +1,14 @@
-import type { InvoiceStatus } from '../monetization/billing-events';
+import type { InvoiceSnapshot } from '../monetization/billing-events';
 
 /** Billing's records as the rest of Meterline reads them (the repository stores them). */
 
-/** One engine invoice as Meterline recorded it from the engine's events. */
-export interface InvoiceRecord {
+/** One engine invoice as Meterline recorded it from the engine's events: the engine's snapshot, and Meterline's own facts. */
+export interface InvoiceRecord extends InvoiceSnapshot {
   invoiceId: number;
   tenantDomain: string;
-  engineInvoiceId: string;
   engineAccount: string | null;
-  engineSubscriptionId: string | null;
-  subscriptionUuid: string | null;
   apiUuid: string | null;
   applicationUuid: string | null;
-  status: InvoiceStatus;
-  currency: string;
-  total: bigint;
-  amountDue: bigint;
-  amountPaid: bigint;
-  amountRemaining: bigint;
-  periodStart: Date;
-  periodEnd: Date;
-  hostedInvoiceUrl: string | null;
-  billingReason: string | null;
   lastError: string | null;
   createdAt: Date;
   finalizedAt: Date | null;
