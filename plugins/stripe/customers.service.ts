@@ -5,6 +5,7 @@ import { accountOption } from './archive';
 import { idempotencyKey } from './idempotency';
 import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
+import { isUniqueViolation } from '../../src/db/errors';
 
 export interface PlatformCustomer {
   rowId: number;
@@ -175,6 +176,7 @@ export class CustomersService {
     try {
       return await insert();
     } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
       const existing = await reread();
       if (existing !== undefined) return existing;
       throw error;

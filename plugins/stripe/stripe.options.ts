@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EngineOptionsError } from '../../src/monetization/monetization';
+import { fieldProblems } from '../../src/validation/issues';
 
 /**
  * `[apim.monetization.stripe]`. The api_* keys exist only to point the SDK at a Stripe-compatible
@@ -54,10 +55,7 @@ function withRetryPolicy(parsed: z.infer<typeof stripeOptionsSchema>): StripeOpt
 export function parseStripeOptions(raw: unknown): StripeOptions {
   const result = stripeOptionsSchema.safeParse(raw ?? {});
   if (result.success) return withRetryPolicy(result.data);
-  const problems = result.error.issues.map((issue) => {
-    const key = ['apim', 'monetization', 'stripe', ...issue.path.map(String)].join('.');
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${key}.${k}: unknown key`).join('; ');
-    return `${key}: ${issue.message}`;
-  });
+  const where = ['apim', 'monetization', 'stripe'];
+  const problems = fieldProblems(result.error.issues, { whole: where.join('.'), at: where, unknownKey: 'unknown key' }).map((p) => `${p.field}: ${p.message}`);
   throw new EngineOptionsError(`invalid Stripe options: ${problems.join('; ')}`);
 }

@@ -9,6 +9,7 @@ import type { StripeOptions } from './stripe.options';
 import { callStripe, findInStripe } from './stripe.errors';
 import { baseFeeItem } from './pricing';
 import type { StripeRepository } from './stripe.repository';
+import { isUniqueViolation } from '../../src/db/errors';
 
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
 const FINISHED = new Set<Stripe.Subscription.Status>(['canceled', 'incomplete_expired']);
@@ -83,7 +84,8 @@ export class StripeSubscriptionWorkflow {
         sharedCustomerRowId: shared.rowId,
       });
     } catch (error) {
-      const concurrent = await this.repository.monetizedSubscription(apiId, applicationId);
+      // Only a unique violation means a concurrent request recorded it first; anything else undoes.
+      const concurrent = isUniqueViolation(error) ? await this.repository.monetizedSubscription(apiId, applicationId) : undefined;
       if (concurrent?.stripeSubscriptionId === stripeSubscription.id) {
         return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: stripeSubscription.id };
       }

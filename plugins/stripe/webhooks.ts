@@ -8,6 +8,7 @@ import {
   type WebhookVerifier,
 } from '../../src/monetization/billing-events';
 import { SIGNATURE_HEADER, WEBHOOK_SECRET_KEY } from './capabilities';
+import { fieldName } from '../../src/validation/issues';
 
 /** Stripe's default: a delivery signed more than 5 minutes from now is refused. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -114,7 +115,7 @@ function read<T>(schema: z.ZodType<T>, input: unknown, what: string, prefix: rea
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const path = [...prefix, ...issue.path].map(String).join('.');
+  const path = fieldName([...prefix, ...issue.path], '');
   throw new WebhookRejectedError('malformed', `${what}${path ? ` field ${path}` : ''} is invalid: ${issue.message}`);
 }
 
