@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import Stripe from 'stripe';
 
 export interface RetryPolicy {
@@ -35,7 +35,12 @@ export interface RetryPolicy {
  * One exception the SDK keeps: a request whose connection was closed (ECONNRESET, EPIPE) after
  * this layer gave up is sent once more by the SDK itself, with the same key.
  */
-export function retryingHttpClient(policy: RetryPolicy, inner: Stripe.HttpClient = Stripe.createNodeHttpClient()): Stripe.HttpClient {
+export function retryingHttpClient(
+  policy: RetryPolicy,
+  inner: Stripe.HttpClient = Stripe.createNodeHttpClient(),
+  /** How a wait is spent (tests record it instead of waiting). */
+  sleep: (ms: number) => Promise<unknown> = delay,
+): Stripe.HttpClient {
   class RetryingClient extends Stripe.HttpClient {
     override getClientName(): string {
       return inner.getClientName();
