@@ -1,18 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Knex } from 'knex';
 import { StripeMonetization } from '../../plugins/stripe/stripe.monetization';
 import { parseStripeOptions } from '../../plugins/stripe/stripe.options';
 import { createBilling } from '../../src/billing/billing';
 import { BillingRepository } from '../../src/billing/billing.repository';
+import { createApimRepositories } from '../../src/apim/apim';
 import { apimCoreRecords } from '../../src/apim/core-records';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { connectDatabase } from '../../src/db/connect';
-import { ApisRepository } from '../../src/apim/apis.repository';
-import { ApplicationsRepository } from '../../src/apim/applications.repository';
-import { PoliciesRepository } from '../../src/apim/policies.repository';
-import { SubscribersRepository } from '../../src/apim/subscribers.repository';
-import { SubscriptionsRepository } from '../../src/apim/subscriptions.repository';
 import { SubscriptionsService, type SubscriberIdentity } from '../../src/apim/subscriptions.service';
 import { createLogger } from '../../src/logger';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
@@ -28,6 +25,33 @@ import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
  * this file through ts-register.cjs (no build, so never a stale dist/), reads the order as JSON
  * on stdin and reports on stdout.
  */
+/** What an instance is asked to do (the same request the service got). */
+export type KillWork =
+  | { action: 'subscribe'; identity: SubscriberIdentity; request: { applicationId: string; apiId: string; throttlingPolicy: string } }
+  | { action: 'unsubscribe'; identity: SubscriberIdentity; subscriptionId: string };
+
+/**
+ * The subscriptions workflow of another Meterline instance on `db` (the Stripe engine, billing
+ * records), composed as the service composes it, with `probe` called after each step: the
+ * killed child below and the suite's in-process imitation both run this one.
+ */
+export function probedSubscriptions(db: Knex, config: MeterlineConfig, clock: () => Date, probe: (step: string) => Promise<void>): SubscriptionsService {
+  const logger = createLogger('silent');
+  const engine = new StripeMonetization(
+    parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe),
+    { core: apimCoreRecords(db), store: db, logger, clock, tenants: tenantDirectoryFrom(config) },
+    probe,
+  );
+  const r = createApimRepositories(db);
+  const billing = createBilling({ repository: new BillingRepository(db, apimCoreRecords(db)), config, logger, engine });
+  return new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billing.records, undefined, probe);
+}
+
+/** Runs the order's request on the workflow. */
+export function perform(subscriptions: SubscriptionsService, work: KillWork): Promise<unknown> {
+  return work.action === 'subscribe' ? subscriptions.subscribe(work.identity, work.request) : subscriptions.unsubscribe(work.identity, work.subscriptionId);
+}
+
 export interface KillOrder {
   /** The running service's configuration: same database, same Stripe server and keys. */
   config: MeterlineConfig;
@@ -35,9 +59,7 @@ export interface KillOrder {
   now: number;
   /** The probe step after which the process dies. */
   step: string;
-  work:
-    | { action: 'subscribe'; identity: SubscriberIdentity; request: { applicationId: string; apiId: string; throttlingPolicy: string } }
-    | { action: 'unsubscribe'; identity: SubscriberIdentity; subscriptionId: string };
+  work: KillWork;
 }
 
 export interface KillOutcome {
@@ -47,7 +69,6 @@ export interface KillOutcome {
   /** The child's report lines: `killed at <step>` is written just before it kills itself. */
   reports: string[];
   stderr: string;
-  milliseconds: number;
 }
 
 const REGISTER = join(__dirname, 'ts-register.cjs');
@@ -65,7 +86,6 @@ export class KillPointInstances {
   run(order: KillOrder): Promise<KillOutcome> {
     const child = this.spare;
     this.spare = this.start();
-    const started = Date.now();
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -73,7 +93,7 @@ export class KillPointInstances {
     const ended = new Promise<KillOutcome>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, signal) => {
-        resolve({ signal, code, reports: stdout.split('\n').filter((line) => line !== ''), stderr, milliseconds: Date.now() - started });
+        resolve({ signal, code, reports: stdout.split('\n').filter((line) => line !== ''), stderr });
       });
     });
     child.stdin!.end(JSON.stringify(order));
@@ -108,7 +128,6 @@ async function main(): Promise<void> {
   const order = JSON.parse(readFileSync(0, 'utf8')) as KillOrder;
   const { config, step } = order;
   const clock = () => new Date(order.now * 1000);
-  const logger = createLogger('silent');
   const db = connectDatabase(config.database.apim_db);
   const probe = async (name: string): Promise<void> => {
     if (name !== step) return;
@@ -117,27 +136,7 @@ async function main(): Promise<void> {
     // SIGKILL is delivered before kill(2) returns to a process signalling itself; never go on.
     await new Promise<never>(() => undefined);
   };
-  const engine = new StripeMonetization(
-    parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe),
-    { core: apimCoreRecords(db), store: db, logger, clock, tenants: tenantDirectoryFrom(config) },
-    probe,
-  );
-  const subscriptions = new SubscriptionsService(
-    new SubscriptionsRepository(db, { apis: new ApisRepository(db), applications: new ApplicationsRepository(db), subscribers: new SubscribersRepository(db) }),
-    new ApisRepository(db),
-    new ApplicationsRepository(db),
-    new SubscribersRepository(db),
-    new PoliciesRepository(db),
-    engine,
-    logger,
-    clock,
-    createBilling({ repository: new BillingRepository(db, apimCoreRecords(db)), config, logger, engine }).records,
-    undefined,
-    probe,
-  );
-  const { work } = order;
-  if (work.action === 'subscribe') await subscriptions.subscribe(work.identity, work.request);
-  else await subscriptions.unsubscribe(work.identity, work.subscriptionId);
+  await perform(probedSubscriptions(db, config, clock, probe), order.work);
   report('finished');
   await db.destroy();
 }

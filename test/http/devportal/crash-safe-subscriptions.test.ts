@@ -1,20 +1,7 @@
 import Stripe from 'stripe';
-import { StripeMonetization } from '../../../plugins/stripe/stripe.monetization';
-import { parseStripeOptions } from '../../../plugins/stripe/stripe.options';
-import { createBilling } from '../../../src/billing/billing';
-import { BillingRepository } from '../../../src/billing/billing.repository';
-import { apimCoreRecords } from '../../../src/apim/core-records';
-import { ApisRepository } from '../../../src/apim/apis.repository';
-import { ApplicationsRepository } from '../../../src/apim/applications.repository';
-import { PoliciesRepository } from '../../../src/apim/policies.repository';
-import { SubscribersRepository } from '../../../src/apim/subscribers.repository';
-import { SubscriptionsRepository } from '../../../src/apim/subscriptions.repository';
-import { SubscriptionsService } from '../../../src/apim/subscriptions.service';
-import { createLogger } from '../../../src/logger';
-import { tenantDirectoryFrom } from '../../../src/monetization/tenant-directory';
 import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../../helpers/billing-harness';
 import { forEachTestDatabase, type TestDatabaseKind } from '../../helpers/databases';
-import { KillPointInstances, type KillOrder } from '../../helpers/kill-point-instance';
+import { KillPointInstances, perform, probedSubscriptions, type KillOrder } from '../../helpers/kill-point-instance';
 import { DEVPORTAL, SCOPES, uniqueName } from '../../helpers/rest-harness';
 import { STORY_START } from '../../helpers/test-clock';
 import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
@@ -111,9 +98,6 @@ forEachTestDatabase((kind, database) => {
    * before it did.
    */
   function instanceHangingAt(step: string, work: Work): Promise<string> {
-    const { db } = harness.service;
-    const { config } = harness;
-    const logger = createLogger('silent');
     const clock = () => new Date(stripeServer.clock.now() * 1000);
     let reached!: (outcome: string) => void;
     const arrived = new Promise<string>((resolve) => {
@@ -124,21 +108,7 @@ forEachTestDatabase((kind, database) => {
       reached('killed');
       return new Promise<void>(() => undefined);
     };
-    const engine = new StripeMonetization(parseStripeOptions((config.apim.monetization as Record<string, unknown>).stripe), { core: apimCoreRecords(db), store: db, logger, clock, tenants: tenantDirectoryFrom(config) }, probe);
-    const subscriptions = new SubscriptionsService(
-      new SubscriptionsRepository(db, { apis: new ApisRepository(db), applications: new ApplicationsRepository(db), subscribers: new SubscribersRepository(db) }),
-      new ApisRepository(db),
-      new ApplicationsRepository(db),
-      new SubscribersRepository(db),
-      new PoliciesRepository(db),
-      engine,
-      logger,
-      clock,
-      createBilling({ repository: new BillingRepository(db, apimCoreRecords(db)), config, logger, engine }).records,
-      undefined,
-      probe,
-    );
-    const ended = (work.action === 'subscribe' ? subscriptions.subscribe(work.identity, work.request) : subscriptions.unsubscribe(work.identity, work.subscriptionId)).then(
+    const ended = perform(probedSubscriptions(harness.service.db, harness.config, clock, probe), work).then(
       () => 'finished',
       (error: unknown) => `failed: ${error instanceof Error ? error.message : String(error)}`,
     );
