@@ -1,10 +1,8 @@
-import type { Knex } from 'knex';
 import type Stripe from 'stripe';
 import { migrateLatest } from '../../../src/db/migrator';
-import type { SubscriptionPolicy } from '../../../src/domain/model';
-import type { EngineCustomerListing, Monetization } from '../../../src/monetization/monetization';
+import type { EngineCustomerListing } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, sdkFor, SUPER_TENANT, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
+import { connectedAccount, monetizedWorld as monetizedStripeWorld, SUPER_TENANT, useStripeServer, type MonetizedWorld } from './harness';
 
 /**
  * The Stripe engine's customer reconciliation (`listEngineCustomers` / `repairEngineCustomer`)
@@ -14,35 +12,19 @@ import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, sdkFor, SUPER
  */
 const server = useStripeServer();
 
-interface World {
-  db: Knex;
-  engine: Monetization;
-  seed: GatewaySeed;
-  stripe: Stripe;
-  account: string;
-  gold: SubscriptionPolicy;
-  api: Awaited<ReturnType<GatewaySeed['api']>>;
-  planId: string;
-}
+
+type World = MonetizedWorld & { planId: string };
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
 
+  /** The shared world, and the Stripe plan of its Gold tier. */
   async function monetizedWorld(): Promise<World> {
-    const key = uniquePlatformKey();
-    const db = database().knex;
-    const engine = buildEngine(server(), db, [tenantWithKey(key)]);
-    const seed = new GatewaySeed(db);
-    const stripe = sdkFor(server(), key);
-    const account = await connectedAccount(stripe);
-    const gold = await seed.policy('Gold', fixedMonthly('10'));
-    const api = await seed.api({ provider: `alice-${account.slice(-6)}` });
-    const properties = { ConnectedAccountKey: account };
-    await engine.enableMonetization({ api, policies: [gold], properties });
-    await seed.recordMonetization(api, true, properties);
-    const planId = (await engine.getMonetizedPoliciesToPlanMapping(api))[gold.name]!;
-    return { db, engine, seed, stripe, account, gold, api, planId };
+    const world = await monetizedStripeWorld(server(), database().knex);
+    const planId = (await world.engine.getMonetizedPoliciesToPlanMapping(world.api))[world.gold.name]!;
+    return { ...world, planId };
   }
+
 
   /** A shared customer Meterline made for an application that no longer exists. */
   function unownedSharedCustomer(world: World, application: string): Promise<Stripe.Customer> {

@@ -181,3 +181,29 @@ export async function connectedAccount(platform: Stripe): Promise<string> {
   const account = await platform.accounts.create({ type: 'express', country: 'US', business_profile: { name: 'Publisher Inc' } });
   return account.id;
 }
+
+/** A platform, its engine, one connected account and one API monetized there on a Gold plan. */
+export interface MonetizedWorld {
+  db: Knex;
+  engine: Monetization;
+  seed: GatewaySeed;
+  stripe: Stripe;
+  account: string;
+  gold: SubscriptionPolicy;
+  api: Awaited<ReturnType<GatewaySeed['api']>>;
+}
+
+/** A new platform key on `server`, and an API of a new provider monetized on Gold (10 a month) in a new connected account. */
+export async function monetizedWorld(server: StripeServer, db: Knex): Promise<MonetizedWorld> {
+  const key = uniquePlatformKey();
+  const engine = buildEngine(server, db, [tenantWithKey(key)]);
+  const seed = new GatewaySeed(db);
+  const stripe = sdkFor(server, key);
+  const account = await connectedAccount(stripe);
+  const gold = await seed.policy('Gold', fixedMonthly('10'));
+  const api = await seed.api({ provider: `alice-${account.slice(-6)}` });
+  const properties = { ConnectedAccountKey: account };
+  await engine.enableMonetization({ api, policies: [gold], properties });
+  await seed.recordMonetization(api, true, properties);
+  return { db, engine, seed, stripe, account, gold, api };
+}

@@ -1,12 +1,8 @@
-import type { Knex } from 'knex';
-import type Stripe from 'stripe';
 import { migrateLatest } from '../../../src/db/migrator';
-import type { SubscriptionPolicy } from '../../../src/domain/model';
-import type { Monetization } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { STORY_START } from '../../helpers/test-clock';
 import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
-import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, sdkFor, SUPER_TENANT, tenantWithKey, uniquePlatformKey } from './harness';
+import { monetizedWorld as monetizedStripeWorld, SUPER_TENANT } from './harness';
 
 /**
  * A customer created in Stripe whose row was never written (the process died between the two) is
@@ -24,33 +20,12 @@ afterAll(() => server.close());
 
 const DAY_AND_AN_HOUR = 25 * 3600;
 
-interface World {
-  db: Knex;
-  engine: Monetization;
-  seed: GatewaySeed;
-  stripe: Stripe;
-  account: string;
-  gold: SubscriptionPolicy;
-  api: Awaited<ReturnType<GatewaySeed['api']>>;
-}
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
 
-  async function monetizedWorld(): Promise<World> {
-    const key = uniquePlatformKey();
-    const db = database().knex;
-    const engine = buildEngine(server, db, [tenantWithKey(key)]);
-    const seed = new GatewaySeed(db);
-    const stripe = sdkFor(server, key);
-    const account = await connectedAccount(stripe);
-    const gold = await seed.policy('Gold', fixedMonthly('10'));
-    const api = await seed.api({ provider: `alice-${account.slice(-6)}` });
-    const properties = { ConnectedAccountKey: account };
-    await engine.enableMonetization({ api, policies: [gold], properties });
-    await seed.recordMonetization(api, true, properties);
-    return { db, engine, seed, stripe, account, gold, api };
-  }
+  const monetizedWorld = () => monetizedStripeWorld(server, database().knex);
+
 
   it('a platform customer an earlier attempt created but never recorded is adopted, not created twice', async () => {
     const world = await monetizedWorld();
