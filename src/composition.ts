@@ -90,8 +90,9 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   // What other parts (billing, engines, usage) may know of the core's tables, asked of their owners.
   const coreRecords = new ApimCoreRecords(repositories);
   const billingRepository = new BillingRepository(db, coreRecords);
-  const tenants = tenantDirectoryFrom(config, registry.resolve(config.apim.monetization.monetization_impl).capabilities.tenantSecrets);
-  const engine = buildMonetizationEngine({ config, registry, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
+  const factory = registry.resolve(config.apim.monetization.monetization_impl);
+  const tenants = tenantDirectoryFrom(config, factory.capabilities.tenantSecrets);
+  const engine = buildMonetizationEngine({ config, factory, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
   const billing = createBilling({ repository: billingRepository, config, logger, engine });
   const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
   const apim = createApim({
@@ -108,7 +109,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     tenants,
     heldSince: (before) => repositories.subscriptions.listOnHoldCreatedBefore(before),
     subscriptionExists: async (uuid) => (await repositories.subscriptions.findByUuid(uuid)) !== undefined,
-    hasBillingRecord: async (uuid) => (await billingRepository.subscriptionByUuid(uuid)) !== undefined,
+    hasBillingRecord: (uuid) => billing.records.isBilled(uuid),
     removeUnfinished: (uuid, tenant) => apim.subscriptions.removeUnfinished(uuid, tenant),
     logger,
     clock,

@@ -1,15 +1,14 @@
 import type { MeterlineConfig } from '../config/schema';
-import type { EngineDependencies, Monetization } from './monetization';
-import type { EngineRegistry } from './registry';
+import type { EngineDependencies, Monetization, MonetizationEngineFactory } from './monetization';
 
 /**
- * Picks the billing engine named by `monetization_impl` and builds it with its options
- * (`[apim.monetization.<name>]`), which the engine validates: a bad option stops start-up. The
- * composition root (src/composition.ts) calls it once per process with what engines receive.
+ * Builds the billing engine `factory` (the one `monetization_impl` names, resolved once by the
+ * composition root) with its options (`[apim.monetization.<name>]`), which the engine validates:
+ * a bad option stops start-up. The composition root calls it once per process with what engines
+ * receive.
  */
-export function buildMonetizationEngine(input: { config: MeterlineConfig; registry: EngineRegistry; dependencies: EngineDependencies }): Monetization {
-  const { config, registry, dependencies } = input;
-  const factory = registry.resolve(config.apim.monetization.monetization_impl);
+export function buildMonetizationEngine(input: { config: MeterlineConfig; factory: MonetizationEngineFactory; dependencies: EngineDependencies }): Monetization {
+  const { config, factory, dependencies } = input;
   const options = (config.apim.monetization as Record<string, unknown>)[factory.name];
   return factory.create(options, { ...dependencies, logger: dependencies.logger.child({ engine: factory.name }) });
 }
