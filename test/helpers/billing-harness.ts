@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { forEachTestDatabase, type TestDatabase, type TestDatabaseKind } from './databases';
-import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName } from './rest-harness';
+import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES, uniqueName, unready } from './rest-harness';
 
 /**
  * Meterline started in-process with the Stripe engine on the local Stripe server, a webhook
@@ -136,10 +136,6 @@ export function forEachBillingHarness(
       () => stripeServer ?? unready('Stripe server'),
     );
   });
-}
-
-function unready(what: string): never {
-  throw new Error(`the ${what} is used before its beforeAll ran`);
 }
 
 export async function fixedPriceSubscription(harness: BillingHarness, options: { price?: string; subscriber?: string } = {}) {

@@ -131,15 +131,16 @@ export function forEachRestHarness(define: (rest: () => RestHarness, kind: TestD
     });
     afterAll(() => harness?.close());
     define(
-      () => harness ?? fail('the REST harness is used before its beforeAll ran'),
+      () => harness ?? unready('REST harness'),
       kind,
-      () => stripeServer ?? fail('the Stripe server is used before its beforeAll ran'),
+      () => stripeServer ?? unready('Stripe server'),
     );
   });
 }
 
-function fail(message: string): never {
-  throw new Error(message);
+/** For a getter used before the hook that sets its value ran. */
+export function unready(what: string): never {
+  throw new Error(`the ${what} is used before its beforeAll ran`);
 }
 
 /** The scopes each role of the story needs. */
