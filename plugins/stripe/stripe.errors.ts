@@ -54,3 +54,17 @@ export async function findInStripe<T>(action: string, context: Record<string, un
     throw error;
   }
 }
+
+/**
+ * Stripe already holds a meter event with this identifier (it remembers identifiers for a rolling
+ * 24 h: https://docs.stripe.com/api/billing/meter-event/create), so the usage was recorded before.
+ * Stripe answers 400 `invalid_request_error` "An event already exists with identifier <id>." with
+ * no `code` (as reported from production: https://github.com/langfuse/langfuse/pull/16292), so
+ * this one answer is told by its text, and only when it names the identifier that was sent.
+ */
+export function isDuplicateMeterEventIdentifier(error: unknown, identifier: string): boolean {
+  const cause = error instanceof MonetizationError ? error.cause : error;
+  if (!(cause instanceof Stripe.errors.StripeInvalidRequestError)) return false;
+  if (cause.code === 'resource_already_exists') return true;
+  return cause.statusCode === 400 && cause.message.trim() === `An event already exists with identifier ${identifier}.`;
+}

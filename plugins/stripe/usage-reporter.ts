@@ -3,7 +3,7 @@ import { BILLING_CYCLES, type SubscriptionRef } from '../../src/domain/model';
 import { MonetizationError, type BillingCycleInfo, type UsageReport, type UsageReportOutcome } from '../../src/monetization/monetization';
 import { apiMeterEventName } from './meters';
 import type { StripeClients } from './stripe.clients';
-import { callStripe, isResourceMissing } from './stripe.errors';
+import { callStripe, isDuplicateMeterEventIdentifier, isResourceMissing } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
 /**
@@ -42,7 +42,8 @@ export class StripeUsageReporter {
         ),
       );
     } catch (error) {
-      if (isDuplicateIdentifier(error)) return { sent: true };
+      // Already recorded (an earlier send whose answer was lost, under another idempotency key).
+      if (isDuplicateMeterEventIdentifier(error, usage.identifier)) return { sent: true };
       throw error;
     }
     return { sent: true };
@@ -72,10 +73,4 @@ export class StripeUsageReporter {
     if (!recurring || !interval) return null;
     return { anchor: new Date(found.billing_cycle_anchor * 1000), interval, intervalCount: recurring.interval_count };
   }
-}
-
-/** Stripe already holds an event with this identifier: the usage was sent before. */
-function isDuplicateIdentifier(error: unknown): boolean {
-  const cause = error instanceof MonetizationError ? error.cause : error;
-  return cause instanceof Stripe.errors.StripeInvalidRequestError && cause.code === 'resource_already_exists';
 }

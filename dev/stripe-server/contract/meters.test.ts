@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { DAY, START, failureOf, startHarness, type Harness } from './harness';
 
 let harness: Harness;
@@ -101,11 +101,18 @@ describe('meter events and summaries', () => {
     expect(summaries.data.map((s) => s.aggregated_value)).toEqual([2, 1]);
   });
 
-  it('rejects a duplicate identifier', async () => {
-    await meter('usage_dupe', 'sum');
+  // https://docs.stripe.com/api/billing/meter-event/create (`identifier`: unique within a rolling
+  // 24 h); the answer's wording as integrators report it from production:
+  // https://github.com/langfuse/langfuse/pull/16292
+  it('refuses an identifier it saw in the last 24 h as Stripe does: 400 invalid_request_error, no code, counted once', async () => {
+    const m = await meter('usage_dupe', 'sum');
     await record('usage_dupe', 1, START, 'evt-identifier-1');
     const error = await failureOf(record('usage_dupe', 1, START, 'evt-identifier-1'));
-    expect(error).toMatchObject({ statusCode: 400, param: 'identifier' });
+    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(error).toMatchObject({ statusCode: 400, type: 'StripeInvalidRequestError', message: 'An event already exists with identifier evt-identifier-1.' });
+    expect(error.code).toBeUndefined();
+    expect(error.param).toBeUndefined();
+    await expect(total(m)).resolves.toBe(1);
   });
 
   it('rejects a timestamp older than 35 days', async () => {
@@ -134,5 +141,30 @@ describe('meter events and summaries', () => {
       stripe.billing.meters.listEventSummaries(m.id, { customer: customer.id, start_time: START + 1, end_time: START + 60 }),
     );
     expect(error).toMatchObject({ statusCode: 400, param: 'start_time' });
+  });
+});
+
+describe('meter event identifiers are forgotten after 24 h', () => {
+  // Its own server: moving the clock a day would shift the other tests' time windows.
+  let own: Harness;
+  let client: Stripe;
+  beforeAll(async () => {
+    own = await startHarness({ startAt: START });
+    client = own.client();
+  });
+  afterAll(() => own.server.close());
+
+  it('refuses the identifier until 24 h after it was first seen, and takes it again after', async () => {
+    const c = await client.customers.create({ email: 'day@example.com' });
+    const m = await client.billing.meters.create({ display_name: 'day', event_name: 'usage_day', default_aggregation: { formula: 'sum' } });
+    const send = () =>
+      client.billing.meterEvents.create({ event_name: 'usage_day', identifier: 'day-1', payload: { stripe_customer_id: c.id, value: '2' } });
+    await send();
+    own.server.clock.advance(DAY - 1);
+    await expect(failureOf(send())).resolves.toMatchObject({ statusCode: 400, message: 'An event already exists with identifier day-1.' });
+    own.server.clock.advance(1);
+    await expect(send()).resolves.toMatchObject({ identifier: 'day-1' });
+    const summaries = await client.billing.meters.listEventSummaries(m.id, { customer: c.id, start_time: START - 3600, end_time: START + 2 * DAY });
+    expect(summaries.data.reduce((sum, s) => sum + s.aggregated_value, 0)).toBe(4);
   });
 });

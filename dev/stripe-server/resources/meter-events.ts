@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { invalidState, parameterInvalid } from '../http/errors';
+import { invalidState, parameterInvalid, type StripeApiError } from '../http/errors';
 import { expand, int, parseParams, str } from '../http/params';
 import { route, type RequestContext, type Route } from '../http/route';
 import type { WireMeterEvent } from '../wire';
@@ -15,13 +15,20 @@ const createSchema = z.strictObject({
 });
 
 const PAST_WINDOW_SECONDS = 35 * 86_400;
+/**
+ * Stripe "will enforce uniqueness within a rolling period of at least 24 hours"
+ * (https://docs.stripe.com/api/billing/meter-event/create, `identifier`); this
+ * server remembers an identifier for exactly that long on its own clock, then
+ * forgets it, so tests can reach the day after.
+ */
+export const IDENTIFIER_MEMORY_SECONDS = 86_400;
 const FUTURE_WINDOW_SECONDS = 5 * 60;
 const WHOLE_NUMBER = /^-?\d+$/;
 
 /**
  * `POST /v1/billing/meter_events`. Checked synchronously, as Stripe does:
  * the timestamp window (35 days back, 5 minutes ahead of the server clock),
- * duplicate identifiers, and — when an active meter listens for the event
+ * identifiers seen in the last 24 h, and — when an active meter listens for the event
  * name — the customer key and a whole-number value. An event whose name no
  * meter listens for is accepted and simply never counted (Stripe reports that
  * asynchronously).
@@ -52,13 +59,8 @@ function create(ctx: RequestContext): WireMeterEvent {
     }
   }
   const identifier = p.identifier ?? randomUUID();
-  if (ctx.account.meterEventIdentifiers.has(identifier)) {
-    throw invalidState(
-      `An event with identifier '${identifier}' already exists. Identifiers must be unique.`,
-      'resource_already_exists',
-      'identifier',
-    );
-  }
+  const seenAt = ctx.account.meterEventIdentifiers.get(identifier);
+  if (seenAt !== undefined && now - seenAt < IDENTIFIER_MEMORY_SECONDS) throw duplicateIdentifier(identifier);
   const event: WireMeterEvent = {
     object: 'billing.meter_event',
     created: now,
@@ -71,6 +73,16 @@ function create(ctx: RequestContext): WireMeterEvent {
   ctx.account.meterEventIdentifiers.set(identifier, now);
   ctx.account.meterEvents.push(event);
   return render(ctx, event, p.expand);
+}
+
+/**
+ * Stripe's answer to an identifier it still remembers, as integrators report it from
+ * production (https://github.com/langfuse/langfuse/pull/16292): a 400
+ * `invalid_request_error` "An event already exists with identifier <id>." with no `code`
+ * and no `param` (and `Stripe-Should-Retry: false`) — not `resource_already_exists`.
+ */
+function duplicateIdentifier(identifier: string): StripeApiError {
+  return invalidState(`An event already exists with identifier ${identifier}.`);
 }
 
 export const meterEventRoutes: Route[] = [route('POST', '/v1/billing/meter_events', create)];
