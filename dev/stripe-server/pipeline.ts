@@ -31,6 +31,8 @@ interface Outcome {
   status: number;
   body: string;
   replayed?: boolean;
+  /** Saved under the request's idempotency key (so a repeat with that key replays it). */
+  stored?: boolean;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -43,19 +45,38 @@ function errorOutcome(error: StripeApiError, requestId: string): Outcome {
   return { status: error.status, body: JSON.stringify(body, null, 2) };
 }
 
-/** Idempotent results are kept once the endpoint ran: successes and card declines, not validation failures. */
+/**
+ * Idempotent results are kept once the endpoint began executing, whatever they were: successes,
+ * card declines, 400s the endpoint raised, and 500s ("Subsequent requests with the same key
+ * return the same result, including 500 errors", https://docs.stripe.com/api/idempotent_requests,
+ * https://docs.stripe.com/error-low-level#idempotency). Not kept: validation failures before the
+ * endpoint ran (parameter errors) and conflicts, which a repeat may get past.
+ */
 function worthKeeping(outcome: Outcome, error: StripeApiError | undefined): boolean {
   if (!error) return outcome.status < 400;
-  if (error.status === 402) return true;
+  if (error.status === 402 || error.status >= 500) return true;
   return error.status === 400 && !(error.body.code ?? '').startsWith('parameter') && error.body.type !== 'idempotency_error';
+}
+
+/**
+ * `Stripe-Should-Retry` on a 5xx. Stripe's documents do not say what it carries on a saved 500;
+ * stripe-node (RequestSender._shouldRetry) expects it to be `false` "in most cases when a 500 is
+ * returned, since our idempotency framework would typically replay it anyway". So: `false` when
+ * the 500 is saved under the key (first answer and replays: re-sending the same key can only
+ * replay it), `true` when nothing was saved (a repeat runs again).
+ */
+function shouldRetryHeader(outcome: Outcome): string | undefined {
+  if (outcome.status < 500) return undefined;
+  return outcome.stored || outcome.replayed ? 'false' : 'true';
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One Stripe API request, in Stripe's order: authenticate, select the account,
- * route, inject faults, rate-limit, replay or reject idempotent repeats,
- * validate and run the endpoint, remember the idempotent result, log.
+ * route, inject faults, rate-limit, replay or reject idempotent repeats (keys are
+ * forgotten 24 h after first use, on the server's clock), validate and run the
+ * endpoint, remember the idempotent result (5xx included), log.
  */
 export async function handleApiRequest(req: IncomingMessage, res: ServerResponse, rawBody: string, deps: PipelineDeps): Promise<void> {
   const { world, router } = deps;
@@ -91,7 +112,8 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     };
     if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
     if (outcome.replayed) headers['Idempotent-Replayed'] = 'true';
-    if (outcome.status >= 500) headers['Stripe-Should-Retry'] = 'true';
+    const shouldRetry = shouldRetryHeader(outcome);
+    if (shouldRetry) headers['Stripe-Should-Retry'] = shouldRetry;
     res.writeHead(outcome.status, headers);
     res.end(outcome.body);
   };
@@ -121,7 +143,8 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   entry.route = match.route.pattern;
 
   const facts = { method, path, account: account.id };
-  const fault = deps.faults.decide(facts);
+  const savedResult = () => (idempotencyKey ? account.idempotentResult(idempotencyKey, world.clock.now()) : undefined);
+  const fault = deps.faults.decide(facts, savedResult() !== undefined);
   if (fault?.kind === 'drop') {
     deps.log.add(entry);
     req.socket.destroy();
@@ -135,16 +158,15 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     deps.log.add(entry);
     req.socket.destroy();
   };
-  if (fault?.kind === 'error') return send(errorOutcome(injectedApiError(), requestId));
+  // A 5xx before the endpoint began (like the rate limiter, ahead of the idempotency layer): not saved.
+  if (fault?.kind === 'error' && !fault.stored) return send(errorOutcome(injectedApiError(), requestId));
   if (!deps.rateLimiter.admit(facts, `${method} ${match.route.pattern}`)) return deliver(errorOutcome(rateLimited(), requestId));
 
   const fingerprint = `${method} ${path} ${JSON.stringify(params)}`;
-  if (idempotencyKey) {
-    const previous = account.idempotency.get(idempotencyKey);
-    if (previous) {
-      if (previous.fingerprint !== fingerprint) return deliver(errorOutcome(idempotencyMismatch(idempotencyKey), requestId));
-      return deliver({ status: previous.status, body: previous.body, replayed: true });
-    }
+  const previous = savedResult();
+  if (idempotencyKey && previous) {
+    if (previous.fingerprint !== fingerprint) return deliver(errorOutcome(idempotencyMismatch(idempotencyKey), requestId));
+    return deliver({ status: previous.status, body: previous.body, replayed: true });
   }
 
   const ctx: RequestContext = {
@@ -161,6 +183,8 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   let outcome: Outcome;
   let failure: StripeApiError | undefined;
   try {
+    // A stored `error` fault: the endpoint began and failed (with no effect), as a Stripe 500.
+    if (fault?.kind === 'error') throw injectedApiError();
     const body = world.events.within({ id: requestId, idempotency_key: idempotencyKey }, () => match.route.handle(ctx));
     outcome = { status: 200, body: JSON.stringify(body, null, 2) };
   } catch (error) {
@@ -173,7 +197,8 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     outcome = errorOutcome(failure, requestId);
   }
   if (idempotencyKey && worthKeeping(outcome, failure)) {
-    account.idempotency.set(idempotencyKey, { fingerprint, status: outcome.status, body: outcome.body });
+    account.idempotency.set(idempotencyKey, { fingerprint, status: outcome.status, body: outcome.body, createdAt: world.clock.now() });
+    outcome.stored = true;
   }
   deliver(outcome);
 }

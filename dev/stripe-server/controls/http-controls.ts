@@ -58,6 +58,10 @@ function faultRule(body: Json): FaultRule {
   if (rate !== undefined) rule.rate = rate;
   if (times !== undefined) rule.times = times;
   if (delayMs !== undefined) rule.delayMs = delayMs;
+  if (body.stored !== undefined) {
+    if (typeof body.stored !== 'boolean') throw new ControlError('stored must be a boolean');
+    rule.stored = body.stored;
+  }
   return rule;
 }
 

@@ -3,7 +3,11 @@ import { compileMatcher, type RequestFacts, type RequestMatcher } from './match'
 
 /**
  * A fault to inject:
- * - `error`: answer 500 with Stripe's `api_error` (the SDK throws StripeAPIError);
+ * - `error`: answer 500 with Stripe's `api_error` (the SDK throws StripeAPIError). By default it
+ *   models the endpoint having begun and failed, so, as Stripe does, the 500 is saved under the
+ *   request's idempotency key and replayed to every repeat of that key (a repeat is not counted
+ *   by the rule); `stored: false` models a 5xx before the endpoint began (nothing is saved, a
+ *   repeat with the same key runs); see pipeline.ts;
  * - `drop`: destroy the socket without a response (StripeConnectionError — note the
  *   SDK retries a reset connection once even with maxNetworkRetries 0, so use
  *   `times: 2` or more, or `rate`, to make the caller see it);
@@ -33,12 +37,16 @@ export interface FaultRule {
   times?: number;
   /** For `delay`. */
   delayMs?: number;
+  /** For `error`: false when the 500 is not saved under the idempotency key (default true). */
+  stored?: boolean;
 }
 
 export interface FaultDecision {
   kind: FaultKind;
   delayMs: number;
   ruleId: number;
+  /** For `error`: whether the 500 is saved under the idempotency key. */
+  stored: boolean;
   /** For `hold`: resolves when the test releases the request. */
   released?: Promise<void>;
 }
@@ -105,10 +113,16 @@ export class FaultInjector {
     this.random = new SeededRandom(seed);
   }
 
-  decide(facts: RequestFacts): FaultDecision | undefined {
+  /**
+   * The fault for this request, if any. `replay` says the request repeats an idempotency key
+   * whose result is saved: rules modelling a failure inside the endpoint (stored errors) neither
+   * count nor fire for it, since Stripe answers a replay without running the endpoint.
+   */
+  decide(facts: RequestFacts, replay = false): FaultDecision | undefined {
     let decision: FaultDecision | undefined;
     for (const active of this.rules) {
       if (!active.matches(facts)) continue;
+      if (replay && isStoredError(active.rule)) continue;
       active.seen += 1;
       if (decision) continue;
       const { rule } = active;
@@ -117,7 +131,7 @@ export class FaultInjector {
       if (rule.nth !== undefined && active.seen < rule.nth) continue;
       if (rule.rate !== undefined && this.random.next() >= rule.rate) continue;
       active.fired += 1;
-      decision = { kind: rule.kind, delayMs: rule.delayMs ?? 0, ruleId: active.id };
+      decision = { kind: rule.kind, delayMs: rule.delayMs ?? 0, ruleId: active.id, stored: isStoredError(rule) };
       const gate = this.gates.get(active.id);
       if (gate) {
         gate.arrived();
@@ -126,4 +140,8 @@ export class FaultInjector {
     }
     return decision;
   }
+}
+
+function isStoredError(rule: FaultRule): boolean {
+  return rule.kind === 'error' && rule.stored !== false;
 }

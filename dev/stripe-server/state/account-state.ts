@@ -14,12 +14,20 @@ import type {
 } from '../wire';
 import { Collection } from './collection';
 
-/** A stored idempotent result: what was asked and what was answered. */
+/** A stored idempotent result: what was asked, what was answered, and when (server clock, Unix seconds). */
 export interface IdempotencyRecord {
   fingerprint: string;
   status: number;
   body: string;
+  createdAt: number;
 }
+
+/**
+ * How long a key is kept: Stripe may remove keys once they are at least 24 hours old, and a key
+ * reused after that starts a new request (https://docs.stripe.com/api/idempotent_requests). The
+ * server forgets them at exactly 24 h of its own clock, the earliest Stripe may.
+ */
+export const IDEMPOTENCY_KEY_LIFETIME_SECONDS = 24 * 3600;
 
 /** Test-only payment behaviour attached to a payment method (see payments.ts). */
 export interface CardBehaviour {
@@ -63,6 +71,16 @@ export class AccountState {
 
   get id(): string {
     return this.account.id;
+  }
+
+  /** The saved result for `key`, unless it is 24 h old or older on the clock `now` (then it is forgotten). */
+  idempotentResult(key: string, now: number): IdempotencyRecord | undefined {
+    const record = this.idempotency.get(key);
+    if (record && now - record.createdAt >= IDEMPOTENCY_KEY_LIFETIME_SECONDS) {
+      this.idempotency.delete(key);
+      return undefined;
+    }
+    return record;
   }
 
   nextInvoiceSequence(): number {
