@@ -55,6 +55,28 @@ describe('customers', () => {
 // that connected account (https://docs.stripe.com/connect/authentication), so a connected
 // account's customers are listed only there. The SDK's auto-pagination follows `has_more` and
 // `starting_after` (https://docs.stripe.com/api/pagination/auto).
+// Stripe refuses e-mails it considers malformed: 400 `email_invalid` naming `email`
+// (https://docs.stripe.com/error-codes#email-invalid).
+describe('customer e-mails', () => {
+  it.each(['not-an-email', 'a@b', 'two@@example.com', 'sp ace@example.com', '@example.com'])('refuses %s on create', async (email) => {
+    const error = await failureOf(stripe.customers.create({ email }));
+    expect(error).toMatchObject({ statusCode: 400, type: 'StripeInvalidRequestError', code: 'email_invalid', param: 'email' });
+  });
+
+  it('refuses a malformed e-mail on update and keeps the one it had', async () => {
+    const customer = await stripe.customers.create({ email: 'kept@example.com' });
+    const error = await failureOf(stripe.customers.update(customer.id, { email: 'broken@' }));
+    expect(error).toMatchObject({ statusCode: 400, code: 'email_invalid', param: 'email' });
+    await expect(stripe.customers.retrieve(customer.id)).resolves.toMatchObject({ email: 'kept@example.com' });
+  });
+
+  it('accepts sub-addressed and sub-domain addresses', async () => {
+    await expect(stripe.customers.create({ email: 'first.last+tag@mail.example.co.uk' })).resolves.toMatchObject({
+      email: 'first.last+tag@mail.example.co.uk',
+    });
+  });
+});
+
 describe('listing customers per account', () => {
   let platform: Stripe;
   let account: string;

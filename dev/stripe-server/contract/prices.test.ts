@@ -95,3 +95,58 @@ describe('prices', () => {
     expect(price).toMatchObject({ currency: 'jpy', unit_amount: 1500 });
   });
 });
+
+// https://docs.stripe.com/currencies: presentment currencies only; ISK amounts in multiples of 100
+// (#special-cases: "charged amounts must be evenly divisible by 100", answered 400
+// invalid_charge_amount_no_decimal_compatible); three-decimal currencies (BHD, JOD, KWD, OMR,
+// TND) with 0 as the last digit (#three-decimal); zero-decimal currencies (#zero-decimal) as-is.
+describe('currency rules', () => {
+  const create = (currency: string, unitAmount: number) =>
+    stripe.prices.create({ product: product.id, currency, unit_amount: unitAmount, recurring: { interval: 'month' } });
+
+  it('refuses a currency Stripe does not support, naming currency', async () => {
+    const error = await failureOf(create('xyz', 1000));
+    expect(error).toMatchObject({ statusCode: 400, param: 'currency' });
+    expect(error.message).toContain('Invalid currency: xyz');
+  });
+
+  it('refuses ISK amounts that are not whole krónur (multiples of 100)', async () => {
+    const error = await failureOf(create('isk', 1050));
+    expect(error).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount_no_decimal_compatible', param: 'unit_amount' });
+    await expect(create('isk', 1100)).resolves.toMatchObject({ currency: 'isk', unit_amount: 1100 });
+  });
+
+  it.each(['bhd', 'jod', 'kwd', 'omr', 'tnd'])('refuses %s amounts whose last digit is not 0', async (currency) => {
+    const error = await failureOf(create(currency, 5125));
+    expect(error).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount', param: 'unit_amount' });
+    await expect(create(currency, 5120)).resolves.toMatchObject({ currency, unit_amount: 5120 });
+  });
+
+  it('checks tier amounts too, naming the tier', async () => {
+    const error = await failureOf(
+      stripe.prices.create({
+        product: product.id,
+        currency: 'kwd',
+        billing_scheme: 'tiered',
+        tiers_mode: 'graduated',
+        tiers: [{ up_to: 10, unit_amount: 100, flat_amount: 1005 }, { up_to: 'inf', unit_amount: 50 }],
+        recurring: { interval: 'month' },
+      }),
+    );
+    expect(error).toMatchObject({ statusCode: 400, param: 'tiers[0][flat_amount]' });
+  });
+
+  it('takes zero-decimal amounts as they are (JPY 1,505)', async () => {
+    await expect(create('jpy', 1505)).resolves.toMatchObject({ currency: 'jpy', unit_amount: 1505 });
+  });
+
+  it('leaves sub-unit per-unit rates alone (they are rounded on the line)', async () => {
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency: 'kwd',
+      unit_amount_decimal: Stripe.Decimal.from('0.5'),
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+    });
+    expect(String(price.unit_amount_decimal)).toBe('0.5');
+  });
+});

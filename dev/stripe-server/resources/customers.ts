@@ -4,6 +4,7 @@ import { paginate } from '../http/list';
 import { addressShape, expand, int, metadata, oneOf, paginationShape, parseParams, rangeFilter, str, list } from '../http/params';
 import { parameterInvalid } from '../http/errors';
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
+import { balanceTransactionsOf } from '../billing/customer-balance';
 import { cancelNow } from '../billing/subscription-cycle';
 import type { WireCustomer } from '../wire';
 import { emptyToNull, initialMetadata, listUrl, mergeMetadata, render } from './common';
@@ -52,6 +53,21 @@ function address(input: AddressInput, current: WireCustomer['address']): WireCus
 
 const PREFIX = /^[A-Z0-9]{3,12}$/;
 
+/**
+ * Stripe refuses an e-mail address it considers malformed: 400 `email_invalid` on `email`
+ * ("The email address is invalid (e.g., not properly formatted)"):
+ * https://docs.stripe.com/error-codes#email-invalid. One `@`, a non-empty local part, a dotted
+ * domain, no spaces, at most 512 characters (the field's limit).
+ */
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+function checkEmail(email: string | undefined): void {
+  if (email === undefined || email === '') return;
+  if (email.length > 512 || !EMAIL.test(email)) {
+    throw parameterInvalid('email', `Invalid email address: ${email}`, 'email_invalid');
+  }
+}
+
 function invoicePrefix(): string {
   return newId('x', 8).slice(2).toUpperCase().replace(/[^A-Z0-9]/g, 'X');
 }
@@ -75,6 +91,7 @@ function setDefaultPaymentMethod(ctx: RequestContext, customer: WireCustomer, id
 
 function create(ctx: RequestContext): WireCustomer {
   const p = parseParams(createSchema, ctx.params);
+  checkEmail(p.email);
   if (p.invoice_prefix !== undefined && !PREFIX.test(p.invoice_prefix)) {
     throw parameterInvalid('invoice_prefix', 'Invoice prefix must be 3–12 uppercase letters or numbers.');
   }
@@ -123,6 +140,7 @@ function retrieve(ctx: RequestContext): WireCustomer | { id: string; object: 'cu
 function update(ctx: RequestContext): WireCustomer {
   const customer = ctx.account.customers.require(pathParam(ctx, 'id'));
   const p = parseParams(updateSchema, ctx.params);
+  checkEmail(p.email);
   const previous: Record<string, unknown> = {};
   for (const key of ['name', 'email', 'description', 'phone'] as const) {
     const value = p[key];
@@ -171,7 +189,18 @@ function listCustomers(ctx: RequestContext) {
   return render(ctx, paginate(matches, p, listUrl(ctx), 'customer'), p.expand);
 }
 
+const balanceListSchema = z.strictObject({ ...paginationShape, expand: expand() });
+
+/** `GET /v1/customers/:id/balance_transactions`: the balance ledger, newest first (https://docs.stripe.com/api/customer_balance_transactions/list). */
+function listBalanceTransactions(ctx: RequestContext) {
+  const customer = ctx.account.customers.require(pathParam(ctx, 'id'));
+  const p = parseParams(balanceListSchema, ctx.params);
+  const newestFirst = [...balanceTransactionsOf(ctx.account, customer.id)].reverse();
+  return render(ctx, paginate(newestFirst, p, listUrl(ctx), 'customer balance transaction'), p.expand);
+}
+
 export const customerRoutes: Route[] = [
+  route('GET', '/v1/customers/:id/balance_transactions', listBalanceTransactions),
   route('POST', '/v1/customers', create),
   route('GET', '/v1/customers', listCustomers),
   route('GET', '/v1/customers/:id', retrieve),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDecimal, parseDecimal } from '../core/decimal';
+import { chargeAmountProblem, isSupportedCurrency } from '../core/currencies';
 import { newId } from '../core/ids';
 import { invalidState, parameterInvalid, parameterMissing, parametersExclusive, resourceMissing, unsupported } from '../http/errors';
 import { paginate } from '../http/list';
@@ -208,6 +209,29 @@ function claimLookupKey(ctx: RequestContext, key: string | undefined, transfer: 
 }
 
 /**
+ * Whole minor-unit amounts of a price must be chargeable in its currency: ISK in multiples of
+ * 100, three-decimal currencies ending in 0 (https://docs.stripe.com/currencies#special-cases,
+ * #three-decimal). Sub-unit decimals (`unit_amount_decimal` "0.05") are per-unit rates, rounded
+ * on the line, and are not checked.
+ */
+function checkChargeableAmounts(
+  currency: string,
+  unit: { unit_amount: number | null } | undefined,
+  tiers: WirePrice['tiers'],
+  name: ParamNamer,
+): void {
+  const amounts: Array<[string, number | null | undefined]> = [[name('unit_amount'), unit?.unit_amount]];
+  (tiers ?? []).forEach((tier, i) => {
+    amounts.push([`${name('tiers')}[${i}][unit_amount]`, tier.unit_amount], [`${name('tiers')}[${i}][flat_amount]`, tier.flat_amount]);
+  });
+  for (const [param, amount] of amounts) {
+    if (amount === null || amount === undefined || amount === 0) continue;
+    const problem = chargeAmountProblem(currency, amount);
+    if (problem) throw parameterInvalid(param, problem.message, problem.code);
+  }
+}
+
+/**
  * Creates a price from validated params. Shared by `POST /v1/prices`,
  * `default_price_data` on products and `price_data` on subscription items;
  * `prefix` names the params in errors (e.g. `items[0][price_data]`).
@@ -218,7 +242,10 @@ export function createPrice(ctx: RequestContext, input: PriceInput, prefix = '')
   if (input.transform_quantity) throw unsupported(name('transform_quantity'), 'transform_quantity');
   if (input.currency_options) throw unsupported(name('currency_options'), 'Multi-currency prices');
   const currency = input.currency.toLowerCase();
-  if (!CURRENCY.test(currency)) throw parameterInvalid(name('currency'), `Invalid currency: ${input.currency}.`);
+  // https://docs.stripe.com/currencies#presentment-currencies
+  if (!CURRENCY.test(currency) || !isSupportedCurrency(currency)) {
+    throw parameterInvalid(name('currency'), `Invalid currency: ${input.currency}. Stripe currently supports these currencies: usd, eur, gbp, jpy, … (https://stripe.com/docs/currencies)`);
+  }
   if (input.product === undefined) throw parameterMissing(name('product'));
   ctx.account.products.require(input.product, name('product'));
   const scheme = input.billing_scheme ?? 'per_unit';
@@ -237,6 +264,7 @@ export function createPrice(ctx: RequestContext, input: PriceInput, prefix = '')
     unit = unitAmountOf(input, name);
     if (!unit) throw parameterMissing(name('unit_amount'));
   }
+  checkChargeableAmounts(currency, unit, tiers, name);
   const recurring = buildRecurring(ctx, input, name);
   claimLookupKey(ctx, input.lookup_key, input.transfer_lookup_key, null);
   const price: WirePrice = {
