@@ -35,9 +35,23 @@ const unixSeconds = z.int().min(0).max(LAST_UNIX_SECOND);
 const minorUnits = z.int();
 const nonEmpty = z.string().min(1);
 
+const subscriptionRef = z.union([nonEmpty, z.object({ id: nonEmpty })]);
+const metadataSchema = z.record(z.string(), z.string());
+const subscriptionDetails = z.object({ subscription: subscriptionRef.nullish(), metadata: metadataSchema.nullish() });
+
 /**
  * The parts of a Stripe event Meterline reads, checked before any is used (Stripe adds fields
  * over time, so unknown ones are allowed and dropped).
+ *
+ * Stripe renders an event's object at the receiving endpoint's API version, or the account's
+ * default when the endpoint has none (https://docs.stripe.com/webhooks/versioning), which need not
+ * be the version this engine's SDK is pinned to. So the fields read are read in every shape they
+ * have had: the invoice's subscription is under `parent.subscription_details` from 2025-03-31.basil
+ * on and top-level `subscription`/`subscription_details` before
+ * (https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects).
+ * The other fields read (amounts, status, periods, `hosted_invoice_url`, `billing_reason`,
+ * `last_finalization_error`; a subscription's `id` and `status`) kept their shape. Reading both
+ * shapes, rather than re-reading each object at the pinned version, needs no API call per event.
  */
 const eventSchema = z.object({
   id: nonEmpty,
@@ -60,16 +74,11 @@ const invoiceSchema = z.object({
   hosted_invoice_url: z.string().nullish(),
   billing_reason: z.string().nullish(),
   last_finalization_error: z.object({ message: z.string().nullish() }).nullish(),
-  parent: z
-    .object({
-      subscription_details: z
-        .object({
-          subscription: z.union([nonEmpty, z.object({ id: nonEmpty })]).nullish(),
-          metadata: z.record(z.string(), z.string()).nullish(),
-        })
-        .nullish(),
-    })
-    .nullish(),
+  /** From 2025-03-31.basil on. */
+  parent: z.object({ subscription_details: subscriptionDetails.nullish() }).nullish(),
+  /** Before 2025-03-31.basil (an endpoint on an older version still gets these). */
+  subscription: subscriptionRef.nullish(),
+  subscription_details: z.object({ metadata: metadataSchema.nullish() }).nullish(),
 });
 
 const subscriptionSchema = z.object({ id: nonEmpty, status: nonEmpty });
@@ -148,11 +157,12 @@ function toBillingEvent(input: unknown): BillingEvent {
 
 function toSnapshot(invoice: z.infer<typeof invoiceSchema>): InvoiceSnapshot {
   const details = invoice.parent?.subscription_details;
-  const subscription = details?.subscription ?? null;
+  const subscription = details?.subscription ?? invoice.subscription ?? null;
+  const metadata = details?.metadata ?? invoice.subscription_details?.metadata;
   return {
     engineInvoiceId: invoice.id,
     engineSubscriptionId: typeof subscription === 'string' ? subscription : (subscription?.id ?? null),
-    subscriptionUuid: details?.metadata?.meterline_subscription_uuid ?? null,
+    subscriptionUuid: metadata?.meterline_subscription_uuid ?? null,
     status: INVOICE_STATUS[invoice.status ?? 'draft'],
     currency: invoice.currency.toLowerCase(),
     total: BigInt(invoice.total),

@@ -29,16 +29,28 @@ export interface BillingHarness {
   close(): Promise<void>;
 }
 
+/** The tenant's billing rules, and the API version of carbon.super's webhook endpoint (none: the account's default). */
+export interface HarnessRules {
+  holdUntilPaid: boolean;
+  graceDays: number;
+  webhookApiVersion?: string;
+}
+
 export async function startBillingHarness(
   database: TestDatabase,
   stripeServer: StripeServer,
-  rules: { holdUntilPaid: boolean; graceDays: number } = { holdUntilPaid: true, graceDays: 3 },
+  rules: HarnessRules = { holdUntilPaid: true, graceDays: 3 },
 ): Promise<BillingHarness> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const superKey = `sk_test_billing_${process.pid}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
   const platform = new Stripe(superKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0 });
-  const endpoint = await platform.webhookEndpoints.create({ url: `${url}/api/am/monetization/webhooks/stripe/carbon.super`, enabled_events: ['*'], connect: true });
+  const endpoint = await platform.webhookEndpoints.create({
+    url: `${url}/api/am/monetization/webhooks/stripe/carbon.super`,
+    enabled_events: ['*'],
+    connect: true,
+    ...(rules.webhookApiVersion ? { api_version: rules.webhookApiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion } : {}),
+  });
   const acmeKey = `${superKey}_acme`;
   const acmePlatform = new Stripe(acmeKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0 });
   const acmeEndpoint = await acmePlatform.webhookEndpoints.create({ url: `${url}/api/am/monetization/webhooks/stripe/acme.com`, enabled_events: ['*'], connect: true });
@@ -116,7 +128,7 @@ function freePort(): Promise<number> {
  * `rules`) on one local Stripe server shared by the file. The getters are valid inside hooks and tests.
  */
 export function forEachBillingHarness(
-  rules: { holdUntilPaid: boolean; graceDays: number },
+  rules: HarnessRules,
   define: (harness: () => BillingHarness, kind: TestDatabaseKind, stripeServer: () => StripeServer) => void,
 ): void {
   let stripeServer: StripeServer | undefined;

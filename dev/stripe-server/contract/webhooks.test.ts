@@ -133,6 +133,59 @@ describe('webhook deliveries', () => {
   });
 });
 
+describe('event API versions', () => {
+  // https://docs.stripe.com/webhooks/versioning: an endpoint gets events rendered at its own
+  // api_version, or at the account's default when it has none. 2025-03-31.basil moved the
+  // invoice's subscription under `parent` and removed `paid`/`payment_intent`
+  // (https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects,
+  // https://docs.stripe.com/changelog/basil/2025-03-31/add-support-for-multiple-partial-payments-on-invoices),
+  // and the subscription's current period onto its items
+  // (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-subscription-current-period-start-and-end).
+  async function invoicePaid(key: string, params: Partial<Stripe.WebhookEndpointCreateParams>) {
+    const { client, endpoint, secret } = await platformWithEndpoint(key, params);
+    const customer = await payingCustomer(client);
+    const price = await monthlyPrice(client, 1000);
+    const subscription = await client.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], metadata: { mine: 'yes' } });
+    await harness.server.webhooks.flush();
+    const delivered = events(secret);
+    const paid = delivered.find((e) => e.type === 'invoice.paid')!;
+    const created = delivered.find((e) => e.type === 'customer.subscription.created')!;
+    return { client, endpoint, subscription, paid, created };
+  }
+
+  it('an endpoint created without a version is null, and gets the account default version (the current one here)', async () => {
+    const { endpoint, subscription, paid } = await invoicePaid('sk_test_wh_v_default', {});
+    expect(endpoint.api_version).toBeNull();
+    expect(paid.api_version).toBe(Stripe.API_VERSION);
+    const invoice = paid.data.object as unknown as Record<string, unknown>;
+    expect(invoice).toMatchObject({ parent: { subscription_details: { subscription: subscription.id, metadata: { mine: 'yes' } } } });
+    expect(invoice).not.toHaveProperty('subscription');
+    expect(invoice).not.toHaveProperty('paid');
+  });
+
+  it('an endpoint on 2024-06-20 gets invoices with top-level subscription and subscription_details and no parent', async () => {
+    const { client, endpoint, subscription, paid, created } = await invoicePaid('sk_test_wh_v_old', { api_version: '2024-06-20' });
+    expect(endpoint.api_version).toBe('2024-06-20');
+    expect(paid.api_version).toBe('2024-06-20');
+    const invoice = paid.data.object as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(invoice).not.toHaveProperty('parent');
+    expect(invoice).toMatchObject({ subscription: subscription.id, subscription_details: { metadata: { mine: 'yes' } }, paid: true, status: 'paid' });
+    expect(invoice.lines.data[0]).toMatchObject({ type: 'subscription', subscription: subscription.id, subscription_item: subscription.items.data[0]!.id, proration: false });
+    expect(invoice.lines.data[0]).not.toHaveProperty('parent');
+    const sub = created.data.object as unknown as Record<string, unknown>;
+    expect(sub.current_period_end).toBe(subscription.items.data[0]!.current_period_end);
+    // The account's own copy (GET /v1/events) stays at its default version.
+    const stored = await client.events.retrieve(paid.id);
+    expect(stored.api_version).toBe(Stripe.API_VERSION);
+    expect(stored.data.object).toHaveProperty('parent');
+  });
+
+  it('refuses an api_version that is not a version', async () => {
+    const error = await harness.client('sk_test_wh_v_bad').webhookEndpoints.create({ url: receiverUrl, enabled_events: ['*'], api_version: 'latest' as Stripe.WebhookEndpointCreateParams.ApiVersion }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 400, param: 'api_version' });
+  });
+});
+
 describe('delivery controls', () => {
   afterEach(() => harness.server.webhooks.resume());
 

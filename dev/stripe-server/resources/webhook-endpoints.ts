@@ -1,4 +1,3 @@
-import Stripe from 'stripe';
 import { z } from 'zod';
 import { newId, newSecret } from '../core/ids';
 import { parameterInvalid } from '../http/errors';
@@ -7,6 +6,7 @@ import { bool, expand, list, metadata, paginationShape, parseParams, str } from 
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
 import type { WireWebhookEndpoint } from '../wire';
 import { emptyToNull, initialMetadata, listUrl, mergeMetadata, render } from './common';
+import { API_VERSION_FORMAT } from '../webhooks/versions';
 
 const createSchema = z.strictObject({
   url: str(),
@@ -32,10 +32,18 @@ function checkUrl(url: string, param: string): void {
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw parameterInvalid(param, `Invalid URL: ${url}`, 'url_invalid');
 }
 
-/** Creates an endpoint; only this response carries the signing `secret` (`whsec_...`), as in Stripe. */
+/**
+ * Creates an endpoint; only this response carries the signing `secret` (`whsec_...`), as in Stripe.
+ * `api_version` is the version its events are rendered at; without one it stays null and its
+ * events come at the account's default version (https://docs.stripe.com/api/webhook_endpoints/object,
+ * https://docs.stripe.com/webhooks/versioning).
+ */
 function create(ctx: RequestContext): WireWebhookEndpoint {
   const p = parseParams(createSchema, ctx.params);
   checkUrl(p.url, 'url');
+  if (p.api_version !== undefined && !API_VERSION_FORMAT.test(p.api_version)) {
+    throw parameterInvalid('api_version', `Invalid API version: ${p.api_version}`);
+  }
   if (p.enabled_events.length === 0) throw parameterInvalid('enabled_events', 'enabled_events must contain at least one event type.');
   const secret = newSecret('whsec');
   const endpoint: WireWebhookEndpoint = {
@@ -54,7 +62,7 @@ function create(ctx: RequestContext): WireWebhookEndpoint {
   ctx.account.webhookEndpoints.insert(endpoint);
   ctx.account.endpointSecrets.set(endpoint.id, secret);
   if (p.connect) ctx.account.connectEndpoints.add(endpoint.id);
-  return render(ctx, { ...endpoint, secret, api_version: endpoint.api_version ?? Stripe.API_VERSION }, p.expand);
+  return render(ctx, { ...endpoint, secret }, p.expand);
 }
 
 function retrieve(ctx: RequestContext): WireWebhookEndpoint {

@@ -1,10 +1,10 @@
-import Stripe from 'stripe';
 import type { Clock } from '../core/clock';
 import { newId } from '../core/ids';
 import type { AccountState } from '../state/account-state';
 import type { AccountRegistry } from '../state/registry';
 import type { WireEvent, WireWebhookEndpoint } from '../wire';
 import type { WebhookDispatcher } from './dispatcher';
+import { ACCOUNT_DEFAULT_API_VERSION, renderAtVersion } from './versions';
 
 /** The API request that caused an event; null for events caused by the clock. */
 export interface EventCause {
@@ -20,7 +20,8 @@ function listens(endpoint: WireWebhookEndpoint, type: string): boolean {
  * Records events on the account and hands them to the dispatcher for every
  * endpoint that listens: the account's own (non-Connect) endpoints, and, for a
  * connected account, its platform's `connect=true` endpoints, with `account`
- * set on the event, as Stripe does.
+ * set on the event, as Stripe does. The account keeps the event at its default API version;
+ * each endpoint receives it rendered at the endpoint's own `api_version` (versions.ts).
  */
 export class EventPublisher {
   private cause: EventCause | null = null;
@@ -47,7 +48,7 @@ export class EventPublisher {
     const event: WireEvent = {
       id: newId('evt'),
       object: 'event',
-      api_version: Stripe.API_VERSION,
+      api_version: ACCOUNT_DEFAULT_API_VERSION,
       created: this.clock.now(),
       data: { object: JSON.parse(JSON.stringify(object)) as unknown },
       livemode: false,
@@ -59,7 +60,7 @@ export class EventPublisher {
     if (account.platformId) event.account = account.id;
     account.events.insert(event);
     for (const { endpoint, secret } of targets) {
-      this.dispatcher.enqueue({ event, endpointId: endpoint.id, url: endpoint.url, secret });
+      this.dispatcher.enqueue({ event: atVersion(event, endpoint.api_version ?? ACCOUNT_DEFAULT_API_VERSION), endpointId: endpoint.id, url: endpoint.url, secret });
     }
     return event;
   }
@@ -78,4 +79,10 @@ export class EventPublisher {
       : [];
     return [...own, ...viaConnect];
   }
+}
+
+/** The event as an endpoint on `version` receives it (the account's own copy is not touched). */
+function atVersion(event: WireEvent, version: string): WireEvent {
+  if (version === event.api_version) return event;
+  return { ...event, api_version: version, data: { ...event.data, object: renderAtVersion(event.data.object, version) } };
 }
