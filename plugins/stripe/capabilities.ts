@@ -1,4 +1,5 @@
 import type { EngineCapabilities } from '../../src/monetization/capabilities';
+import { stripePriceProblem } from './pricing';
 
 /** The tenant secret Stripe's webhook deliveries are verified with (`[tenants.monetization_info]`). */
 export const WEBHOOK_SECRET_KEY = 'stripe_webhook_secret';
@@ -24,4 +25,6 @@ export const stripeCapabilities: EngineCapabilities = {
   // The invoice Stripe issues when a subscription is created has
   // `billing_reason: 'subscription_create'`: https://docs.stripe.com/api/invoices/object#invoice_object-billing_reason
   isFirstPaymentInvoice: (billingReason) => billingReason === 'subscription_create',
+  // Currencies and amounts Stripe can charge (https://docs.stripe.com/currencies): pricing.ts.
+  checkPrice: stripePriceProblem,
 };

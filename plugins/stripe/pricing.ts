@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { toMinorUnitDecimal, toMinorUnits, InvalidAmountError } from '../../src/domain/money';
 import type { PolicyPricing } from '../../src/domain/model';
+import type { PriceProblem, PriceToCheck } from '../../src/monetization/capabilities';
 import { MonetizationError } from '../../src/monetization/monetization';
 
 /** Stripe's largest `unit_amount` (eight digits of minor units). */
@@ -80,4 +81,52 @@ export function priceMatches(
 function decimalText(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
   return Stripe.Decimal.from(String(value)).toString();
+}
+
+/** Stripe's presentment currencies: https://docs.stripe.com/currencies#presentment-currencies */
+const STRIPE_CURRENCIES = new Set(
+  (
+    'usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn bzd cad cdf chf ' +
+    'clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg huf idr ils ' +
+    'inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk ' +
+    'mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp ' +
+    'sle sos srd std szl thb tjs tnd top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw'
+  ).split(' '),
+);
+
+/** Three-decimal currencies, whose charged amounts must end in 0: https://docs.stripe.com/currencies#three-decimal */
+const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
+
+/**
+ * Stripe's rules on a policy's price (the engine's `checkPrice` capability), so a price Stripe
+ * would refuse, or could not charge, is refused when the policy is saved:
+ * - a currency outside Stripe's presentment list;
+ * - an ISK amount with øre: ISK stays two-decimal in the API but "charged amounts must be evenly
+ *   divisible by 100" (https://docs.stripe.com/currencies#special-cases);
+ * - a three-decimal amount whose last minor digit is not 0 (5.125 KWD; 5.12 is fine):
+ *   "these API calls require the least-significant (last) digit to be 0"
+ *   (https://docs.stripe.com/currencies#three-decimal).
+ * Fixed prices are charged as they are and are checked; per-unit rates are multiplied by usage and
+ * rounded on the line, so only their currency is.
+ */
+export function stripePriceProblem(price: PriceToCheck): PriceProblem | null {
+  const currency = price.currency.toLowerCase();
+  if (!STRIPE_CURRENCIES.has(currency)) {
+    return { on: 'currency', message: `${currency.toUpperCase()} is not a currency Stripe charges in (https://docs.stripe.com/currencies)` };
+  }
+  if (price.kind !== 'fixed') return null;
+  let minor: bigint;
+  try {
+    minor = toMinorUnits(price.amount, currency);
+  } catch (error) {
+    if (error instanceof InvalidAmountError) return { on: 'amount', message: error.message };
+    throw error;
+  }
+  if (currency === 'isk' && minor % 100n !== 0n) {
+    return { on: 'amount', message: `${price.amount} ISK cannot be charged: Stripe charges ISK in whole krónur only` };
+  }
+  if (THREE_DECIMAL.has(currency) && minor % 10n !== 0n) {
+    return { on: 'amount', message: `${price.amount} ${currency.toUpperCase()} cannot be charged: Stripe needs ${currency.toUpperCase()} amounts with at most two decimals (the third must be 0)` };
+  }
+  return null;
 }

@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import type { Monetization } from '../monetization/monetization';
 import { GatewayError } from './errors';
+import { checkPolicyPrices } from './policy-prices';
 import type { PolicyInput, PolicyRecord } from './model';
 import type { PoliciesRepository } from './policies.repository';
 import type { ApisRepository } from './apis.repository';
@@ -33,6 +34,7 @@ export class PoliciesService {
   ) {}
 
   async create(tenant: TenantRef, input: PolicyInput): Promise<PolicyRecord> {
+    checkPolicyPrices(input.pricing, this.engine.capabilities);
     if (await this.repository.findByName(tenant, input.name)) {
       throw new GatewayError('CONFLICT', `A subscription policy named ${input.name} already exists`, { field: 'policyName' });
     }
@@ -66,6 +68,7 @@ export class PoliciesService {
   }
 
   async update(tenant: TenantRef, uuid: string, input: PolicyInput): Promise<PolicyRecord> {
+    checkPolicyPrices(input.pricing, this.engine.capabilities);
     const previous = await this.get(tenant, uuid);
     if (input.name !== previous.name) {
       // APIs and subscriptions refer to a policy by its name.

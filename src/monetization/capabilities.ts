@@ -21,6 +21,28 @@ export interface EngineCapabilities {
    * (`InvoiceSnapshot.billingReason`, as recorded).
    */
   isFirstPaymentInvoice(billingReason: string | null): boolean;
+  /**
+   * The engine's rules on a policy's prices: the currencies it charges in and the amounts it can
+   * charge there. The core applies them when a policy is created or updated, before the engine is
+   * called, and answers 400 naming the field. Absent: every price the core accepts is accepted.
+   */
+  checkPrice?(price: PriceToCheck): PriceProblem | null;
+}
+
+/** One price of a policy, as the policy holds it (already exact in the currency's decimals). */
+export interface PriceToCheck {
+  /** Lower-case ISO 4217 code. */
+  readonly currency: string;
+  /** `fixed`: charged as it is each cycle; `per_unit`: a rate multiplied by usage. */
+  readonly kind: 'fixed' | 'per_unit';
+  /** Major-unit exact decimal string ("10.50"). */
+  readonly amount: string;
+}
+
+/** Why the engine cannot charge a price: in this currency at all, or this amount in it. */
+export interface PriceProblem {
+  readonly on: 'currency' | 'amount';
+  readonly message: string;
 }
 
 export interface UsageTimeLimits {
@@ -33,6 +55,13 @@ export interface UsageTimeLimits {
    * twice; after it, a re-send might.
    */
   readonly identifierMemoryMs: number;
+  /**
+   * How long after a billing period ends the engine still puts usage of that period on the
+   * period's invoice (the invoice stays a draft meanwhile). Usage of a period that arrives later
+   * is never invoiced, so the usage publisher sends each period's last window within this time
+   * and reports a window it could not. `Infinity`: the engine never closes a period to usage.
+   */
+  readonly periodUsageGraceMs: number;
 }
 
 export interface TenantSecret {

@@ -140,13 +140,13 @@ describe('currency rules', () => {
     await expect(create('jpy', 1505)).resolves.toMatchObject({ currency: 'jpy', unit_amount: 1505 });
   });
 
-  it('leaves sub-unit per-unit rates alone (they are rounded on the line)', async () => {
+  it.each(['0.5', '1'])('leaves a metered per-unit rate of %s fils alone (rates are rounded on the line)', async (rate) => {
     const price = await stripe.prices.create({
       product: product.id,
       currency: 'kwd',
-      unit_amount_decimal: Stripe.Decimal.from('0.5'),
+      unit_amount_decimal: Stripe.Decimal.from(rate),
       recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
     });
-    expect(String(price.unit_amount_decimal)).toBe('0.5');
+    expect(String(price.unit_amount_decimal)).toBe(rate);
   });
 });

@@ -209,10 +209,10 @@ function claimLookupKey(ctx: RequestContext, key: string | undefined, transfer: 
 }
 
 /**
- * Whole minor-unit amounts of a price must be chargeable in its currency: ISK in multiples of
- * 100, three-decimal currencies ending in 0 (https://docs.stripe.com/currencies#special-cases,
- * #three-decimal). Sub-unit decimals (`unit_amount_decimal` "0.05") are per-unit rates, rounded
- * on the line, and are not checked.
+ * The amounts of a price charged as they are (licensed and one-time prices) must be chargeable in
+ * its currency: ISK in multiples of 100, three-decimal currencies ending in 0
+ * (https://docs.stripe.com/currencies#special-cases, #three-decimal). A metered price's amounts
+ * are per-unit rates, multiplied by usage and rounded on the line, and are not checked here.
  */
 function checkChargeableAmounts(
   currency: string,
@@ -264,8 +264,8 @@ export function createPrice(ctx: RequestContext, input: PriceInput, prefix = '')
     unit = unitAmountOf(input, name);
     if (!unit) throw parameterMissing(name('unit_amount'));
   }
-  checkChargeableAmounts(currency, unit, tiers, name);
   const recurring = buildRecurring(ctx, input, name);
+  if (recurring?.usage_type !== 'metered') checkChargeableAmounts(currency, unit, tiers, name);
   claimLookupKey(ctx, input.lookup_key, input.transfer_lookup_key, null);
   const price: WirePrice = {
     id: newId('price'),
