@@ -3,6 +3,7 @@ import type { SubscriptionRef } from '../../src/domain/model';
 import { MonetizationError } from '../../src/monetization/monetization';
 import { accountOption } from './archive';
 import { idempotencyKey } from './idempotency';
+import { usableCustomerEmail } from './customer-email';
 import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 import { isUniqueViolation } from '../../src/db/errors';
@@ -34,7 +35,9 @@ export class CustomersService {
 
   async ensurePlatformCustomer(stripe: Stripe, subscription: SubscriptionRef, subscriberId: number): Promise<PlatformCustomer> {
     const { tenant } = subscription.api;
-    const { userId, email } = subscription.subscriber;
+    const { userId } = subscription.subscriber;
+    // A malformed address would make Stripe refuse the customer (email_invalid): it is left out.
+    const email = usableCustomerEmail(subscription.subscriber.email);
     const row = await this.repository.platformCustomer(subscriberId, tenant.id);
     if (row) {
       const customer = await this.retrieveCustomer(stripe, row.customerId);
