@@ -1,7 +1,8 @@
 import type Stripe from 'stripe';
 import type { ApiRef, SubscriptionPolicy } from '../../src/domain/model';
 import { MonetizationError, type MonetizationChange, type MonetizationRequest } from '../../src/monetization/monetization';
-import { accountOption, archivePrice, archiveProduct, reactivatePrice, reactivateProduct } from './archive';
+import { accountOption, archivePrice, archiveProduct, findPrice, findProduct, reactivatePrice, reactivateProduct } from './archive';
+import { sendPastStoredErrors } from './retry';
 import { contentDigest, idempotencyKey } from './idempotency';
 import { apiMeterEventName, ensureMeter } from './meters';
 import { priceMatches, priceParams } from './pricing';
@@ -147,10 +148,11 @@ export class ApiPlanCopies {
       metadata: { meterline_api_uuid: api.uuid, meterline_policy_uuid: policy.uuid, meterline_tier: policy.name },
     };
     const created = await callStripe('create the price of an API tier', { api: api.uuid, tier: policy.name, account }, () =>
-      stripe.prices.create(params, {
-        stripeAccount: account,
-        idempotencyKey: idempotencyKey(api.tenant.domain, 'api', api.uuid, account, 'tier', policy.uuid, 'price', contentDigest(params)),
-      }),
+      sendPastStoredErrors(
+        idempotencyKey(api.tenant.domain, 'api', api.uuid, account, 'tier', policy.uuid, 'price', contentDigest(params)),
+        (key) => stripe.prices.create(params, { stripeAccount: account, idempotencyKey: key }),
+        () => findPrice(stripe, params, (price) => priceMatches(price, wanted, meterId), account),
+      ),
     );
     const price = await reactivatePrice(stripe, created, account);
     await this.repository.saveApiPlan(apiId, { tierName: policy.name, productId, planId: price.id });
@@ -165,13 +167,12 @@ export class ApiPlanCopies {
       );
       if (existing) return reactivateProduct(stripe, existing, account);
     }
+    const metadata = { meterline_api_uuid: api.uuid, meterline_tenant: api.tenant.domain };
     const created = await callStripe('create the product of an API', { api: api.uuid, account }, () =>
-      stripe.products.create(
-        {
-          name: `${api.name}-${api.version}-${api.provider}`,
-          metadata: { meterline_api_uuid: api.uuid, meterline_tenant: api.tenant.domain },
-        },
-        { stripeAccount: account, idempotencyKey: idempotencyKey(api.tenant.domain, 'api', api.uuid, account, 'product') },
+      sendPastStoredErrors(
+        idempotencyKey(api.tenant.domain, 'api', api.uuid, account, 'product'),
+        (key) => stripe.products.create({ name: `${api.name}-${api.version}-${api.provider}`, metadata }, { stripeAccount: account, idempotencyKey: key }),
+        () => findProduct(stripe, metadata, account),
       ),
     );
     return reactivateProduct(stripe, created, account);

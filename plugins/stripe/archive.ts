@@ -56,3 +56,33 @@ function wasReplayed(object: object): boolean {
 export function accountOption(account: string | undefined): { stripeAccount?: string } {
   return account ? { stripeAccount: account } : {};
 }
+
+/**
+ * The product an earlier attempt created with this metadata, for a create whose key Stripe holds a
+ * saved server error for (see `sendPastStoredErrors`). Products cannot be listed by metadata, so
+ * the account's products are read; this runs only on that rare path.
+ */
+export async function findProduct(stripe: Stripe, metadata: Record<string, string>, account?: string): Promise<Stripe.Product | undefined> {
+  for await (const product of stripe.products.list({ limit: 100 }, accountOption(account))) {
+    if (hasMetadata(product, metadata)) return product;
+  }
+  return undefined;
+}
+
+/** As {@link findProduct}, for a price of `params.product` with the same metadata that `matches`. */
+export async function findPrice(
+  stripe: Stripe,
+  params: Stripe.PriceCreateParams,
+  matches: (price: Stripe.Price) => boolean,
+  account?: string,
+): Promise<Stripe.Price | undefined> {
+  if (typeof params.product !== 'string') return undefined;
+  for await (const price of stripe.prices.list({ product: params.product, limit: 100 }, accountOption(account))) {
+    if (hasMetadata(price, params.metadata ?? {}) && matches(price)) return price;
+  }
+  return undefined;
+}
+
+function hasMetadata(object: { metadata: Stripe.Metadata | null }, wanted: Record<string, unknown>): boolean {
+  return Object.entries(wanted).every(([key, value]) => object.metadata?.[key] === value);
+}

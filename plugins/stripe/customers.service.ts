@@ -4,6 +4,7 @@ import { MonetizationError } from '../../src/monetization/monetization';
 import { accountOption } from './archive';
 import { idempotencyKey } from './idempotency';
 import { usableCustomerEmail } from './customer-email';
+import { sendPastStoredErrors } from './retry';
 import { callStripe, findInStripe } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 import { isUniqueViolation } from '../../src/db/errors';
@@ -52,9 +53,10 @@ export class CustomersService {
     const customer =
       (await this.findEarlierCustomer(stripe, email, metadata)) ??
       (await callStripe('create the platform customer', { subscriber: userId }, () =>
-        stripe.customers.create(
-          { ...(email ? { email } : {}), description: `Customer for ${userId}`, metadata },
-          { idempotencyKey: idempotencyKey(tenant.domain, 'subscriber', userId, 'platform-customer') },
+        sendPastStoredErrors(
+          idempotencyKey(tenant.domain, 'subscriber', userId, 'platform-customer'),
+          (key) => stripe.customers.create({ ...(email ? { email } : {}), description: `Customer for ${userId}`, metadata }, { idempotencyKey: key }),
+          () => this.findEarlierCustomer(stripe, email, metadata, undefined, { evenWithoutEmail: true }),
         ),
       ));
     await this.probe('platform-customer-created');
@@ -89,16 +91,18 @@ export class CustomersService {
     const customer =
       (await this.findEarlierCustomer(stripe, email, identity, account)) ??
       (await callStripe('create the shared customer', { account, application: subscription.application.uuid }, () =>
-        stripe.customers.create(
-          {
-            ...(email ? { email } : {}),
-            description: `Shared customer for ${subscription.application.name}/${subscription.subscriber.userId}`,
-            metadata: { meterline_platform_customer: platform.customer.id, ...identity },
-          },
-          {
-            stripeAccount: account,
-            idempotencyKey: idempotencyKey(tenant.domain, 'application', subscription.application.uuid, 'provider', provider, account, 'shared-customer'),
-          },
+        sendPastStoredErrors(
+          idempotencyKey(tenant.domain, 'application', subscription.application.uuid, 'provider', provider, account, 'shared-customer'),
+          (key) =>
+            stripe.customers.create(
+              {
+                ...(email ? { email } : {}),
+                description: `Shared customer for ${subscription.application.name}/${subscription.subscriber.userId}`,
+                metadata: { meterline_platform_customer: platform.customer.id, ...identity },
+              },
+              { stripeAccount: account, idempotencyKey: key },
+            ),
+          () => this.findEarlierCustomer(stripe, email, identity, account, { evenWithoutEmail: true }),
         ),
       ));
     await this.probe('shared-customer-created');
@@ -111,7 +115,11 @@ export class CustomersService {
     return { rowId, customerId: customer.id, defaultPaymentMethod };
   }
 
-  /** Clones the platform customer's default payment method into the connected account. */
+  /**
+   * Clones the platform customer's default payment method into the connected account. A clone an
+   * earlier attempt made and attached (found by its metadata, which outlives Stripe's 24 h key
+   * window) is reused, so a retry a day later does not clone the card again.
+   */
   private async clonePaymentMethod(
     stripe: Stripe,
     platformCustomer: Stripe.Customer,
@@ -122,19 +130,26 @@ export class CustomersService {
     if (existing) return existing;
     const source = defaultPaymentMethodOf(platformCustomer);
     if (!source) return null;
-    const clone = await callStripe('clone the payment method', { account }, () =>
-      stripe.paymentMethods.create(
-        { customer: platformCustomer.id, payment_method: source },
-        { stripeAccount: account, idempotencyKey: idempotencyKey('clone', source, account, shared.id) },
-      ),
-    );
-    await callStripe('attach the payment method', { account }, () =>
-      stripe.paymentMethods.attach(
-        clone.id,
-        { customer: shared.id },
-        { stripeAccount: account, idempotencyKey: idempotencyKey('attach', clone.id, shared.id) },
-      ),
-    );
+    const findClone = () => this.findAttachedClone(stripe, shared.id, source, account);
+    let clone = await findClone();
+    if (!clone) {
+      const created = await callStripe('clone the payment method', { account }, () =>
+        sendPastStoredErrors(
+          idempotencyKey('clone', source, account, shared.id),
+          (key) =>
+            stripe.paymentMethods.create(
+              { customer: platformCustomer.id, payment_method: source, metadata: { meterline_clone_of: source } },
+              { stripeAccount: account, idempotencyKey: key },
+            ),
+          findClone,
+        ),
+      );
+      clone = await callStripe('attach the payment method', { account }, () =>
+        sendPastStoredErrors(idempotencyKey('attach', created.id, shared.id), (key) =>
+          stripe.paymentMethods.attach(created.id, { customer: shared.id }, { stripeAccount: account, idempotencyKey: key }),
+        ),
+      );
+    }
     await callStripe('set the default payment method', { account }, () =>
       stripe.customers.update(shared.id, { invoice_settings: { default_payment_method: clone.id } }, { stripeAccount: account }),
     );
@@ -154,11 +169,23 @@ export class CustomersService {
     email: string | null | undefined,
     owner: Record<string, string>,
     account?: string,
+    /** After Stripe saved a server error for the create (rare): list the whole account when there is no email. */
+    options: { evenWithoutEmail?: boolean } = {},
   ): Promise<Stripe.Customer | undefined> {
-    if (!email) return undefined;
+    if (!email && !options.evenWithoutEmail) return undefined;
     return callStripe('look for a customer an earlier attempt created', { account, ...owner }, async () => {
-      for await (const customer of stripe.customers.list({ email, limit: 100 }, accountOption(account))) {
+      for await (const customer of stripe.customers.list({ ...(email ? { email } : {}), limit: 100 }, accountOption(account))) {
         if (Object.entries(owner).every(([key, value]) => customer.metadata[key] === value)) return customer;
+      }
+      return undefined;
+    });
+  }
+
+  /** The payment method an earlier attempt cloned from `source` and attached to the shared customer. */
+  private async findAttachedClone(stripe: Stripe, customerId: string, source: string, account: string): Promise<Stripe.PaymentMethod | undefined> {
+    return callStripe('look for a payment method an earlier attempt cloned', { account, customerId }, async () => {
+      for await (const method of stripe.customers.listPaymentMethods(customerId, { limit: 100 }, { stripeAccount: account })) {
+        if (method.metadata?.meterline_clone_of === source) return method;
       }
       return undefined;
     });

@@ -7,7 +7,20 @@ import { createHash } from 'node:crypto';
  * at least 24 h and allows 255 characters.
  */
 export function idempotencyKey(...parts: Array<string | number>): string {
-  const key = ['meterline', ...parts.map(String)].join(':');
+  return bounded(['meterline', ...parts.map(String)].join(':'));
+}
+
+/**
+ * The key of the n-th send of one intent after Stripe saved a server error under the earlier
+ * keys (see `sendPastStoredErrors` in retry.ts): the meaning-derived key itself for n = 0, then
+ * that key with an attempt suffix. Derived, not random, so a process that crashes and retries
+ * walks the same keys and gets the answers Stripe saved for them.
+ */
+export function attemptKey(key: string, attempt: number): string {
+  return attempt === 0 ? key : bounded(`${key}:after-stored-error:${attempt}`);
+}
+
+function bounded(key: string): string {
   if (key.length <= 255) return key;
   return `meterline:sha256:${createHash('sha256').update(key).digest('hex')}`;
 }

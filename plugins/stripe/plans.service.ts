@@ -1,7 +1,8 @@
 import type Stripe from 'stripe';
 import type { SubscriptionPolicy } from '../../src/domain/model';
 import type { BillingPlanChange } from '../../src/monetization/monetization';
-import { archivePrice, archiveProduct, reactivatePrice, reactivateProduct } from './archive';
+import { archivePrice, archiveProduct, findPrice, findProduct, reactivatePrice, reactivateProduct } from './archive';
+import { sendPastStoredErrors } from './retry';
 import { contentDigest, idempotencyKey } from './idempotency';
 import { ensureMeter, policyMeterEventName } from './meters';
 import { priceMatches, priceParams } from './pricing';
@@ -76,7 +77,11 @@ export class PlansService {
       metadata: { meterline_policy_uuid: policy.uuid, meterline_tenant: policy.tenant.domain },
     };
     const created = await callStripe('create the price of a policy', { policy: policy.name }, () =>
-      stripe.prices.create(params, { idempotencyKey: idempotencyKey(policy.tenant.domain, 'policy', policy.uuid, 'price', contentDigest(params)) }),
+      sendPastStoredErrors(
+        idempotencyKey(policy.tenant.domain, 'policy', policy.uuid, 'price', contentDigest(params)),
+        (key) => stripe.prices.create(params, { idempotencyKey: key }),
+        () => findPrice(stripe, params, (price) => priceMatches(price, wanted, meterId)),
+      ),
     );
     const price = await reactivatePrice(stripe, created);
     await this.repository.savePlanMapping(policy.uuid, { productId: product.id, planId: price.id });
@@ -89,13 +94,12 @@ export class PlansService {
       const existing = await this.retrieveProduct(stripe, productId);
       if (existing) return reactivateProduct(stripe, existing);
     }
+    const metadata = { meterline_policy_uuid: policy.uuid, meterline_tenant: policy.tenant.domain };
     const created = await callStripe('create the product of a policy', { policy: policy.name }, () =>
-      stripe.products.create(
-        {
-          name: `${policy.tenant.domain}-${policy.name}`,
-          metadata: { meterline_policy_uuid: policy.uuid, meterline_tenant: policy.tenant.domain },
-        },
-        { idempotencyKey: idempotencyKey(policy.tenant.domain, 'policy', policy.uuid, 'product') },
+      sendPastStoredErrors(
+        idempotencyKey(policy.tenant.domain, 'policy', policy.uuid, 'product'),
+        (key) => stripe.products.create({ name: `${policy.tenant.domain}-${policy.name}`, metadata }, { idempotencyKey: key }),
+        () => findProduct(stripe, metadata),
       ),
     );
     return reactivateProduct(stripe, created);

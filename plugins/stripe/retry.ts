@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import Stripe from 'stripe';
+import { attemptKey } from './idempotency';
 
 export interface RetryPolicy {
   /** Re-sends of one request after the first attempt. */
@@ -34,6 +35,19 @@ export interface RetryPolicy {
  * retry in step.
  * One exception the SDK keeps: a request whose connection was closed (ECONNRESET, EPIPE) after
  * this layer gave up is sent once more by the SDK itself, with the same key.
+ *
+ * Stored server errors. Stripe saves the first answer to a key once the endpoint began, 500s
+ * included, and replays it to every repeat for at least 24 h
+ * (https://docs.stripe.com/api/idempotent_requests). Such a 500 comes with
+ * `Stripe-Should-Retry: false` (and a repeat with `Idempotent-Replayed: true`, which this layer
+ * never re-sends either): the call fails now (ENGINE_UNAVAILABLE, which callers answer with a
+ * retryable 503 or keep for the publisher's next job). Since our keys are derived from meaning,
+ * the next attempt of the same intent would get that 500 replayed for a day; so writes go through
+ * {@link sendPastStoredErrors}, which on a replayed server error moves on to the next key of a
+ * deterministic chain (idempotency.ts `attemptKey`), after first looking for the object by its
+ * metadata when the write creates one (a Stripe 500 may have done part of the work). Creates also
+ * look by metadata before their first send, which is what protects a retry made after Stripe
+ * forgot the key.
  */
 export function retryingHttpClient(
   policy: RetryPolicy,
@@ -72,6 +86,8 @@ function header(response: Stripe.HttpClientResponse, name: string): string | und
 }
 
 export function shouldRetry(response: Stripe.HttpClientResponse): boolean {
+  // A saved answer comes back the same however often the same key is sent.
+  if (header(response, 'idempotent-replayed') === 'true') return false;
   const advice = header(response, 'stripe-should-retry');
   if (advice === 'true') return true;
   if (advice === 'false') return false;
@@ -95,4 +111,33 @@ function backoff(policy: RetryPolicy, attempt: number): number {
 function discard(response: { getRawResponse(): unknown }): void {
   const raw = response.getRawResponse() as { resume?: () => void } | undefined;
   raw?.resume?.();
+}
+
+/** How many keys of one intent's chain are tried before its failure is final (each failed key held a saved 5xx). */
+export const MAX_KEYS_PER_INTENT = 16;
+
+/** A server error Stripe replayed from a saved earlier answer: re-sending that key cannot change it. */
+export function isReplayedServerError(error: unknown): boolean {
+  if (!(error instanceof Stripe.errors.StripeAPIError)) return false;
+  const headers = (error.headers ?? {}) as Record<string, string | undefined>;
+  return (error.statusCode ?? 500) >= 500 && headers['idempotent-replayed'] === 'true';
+}
+
+/**
+ * Sends one write under the intent's meaning-derived `key`; when Stripe answers with a replayed
+ * saved server error, looks the object up with `find` (for creates; returns it when found) and
+ * sends again under the next key of the chain, up to {@link MAX_KEYS_PER_INTENT} keys. A first,
+ * not yet replayed, server error is the call's answer: the caller reports it as retryable, and its
+ * next attempt gets here past the saved key without waiting a day. Any other error is thrown as is.
+ */
+export async function sendPastStoredErrors<T>(key: string, send: (key: string) => Promise<T>, find?: () => Promise<T | undefined>): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await send(attemptKey(key, attempt));
+    } catch (error) {
+      if (!isReplayedServerError(error) || attempt + 1 >= MAX_KEYS_PER_INTENT) throw error;
+    }
+    const found = await find?.();
+    if (found !== undefined) return found;
+  }
 }

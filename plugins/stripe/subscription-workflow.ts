@@ -4,6 +4,7 @@ import { MonetizationError, type EngineSubscriptionFound, type SubscriptionOutco
 import type { Logger } from '../../src/logger';
 import type { CustomersService } from './customers.service';
 import { idempotencyKey } from './idempotency';
+import { sendPastStoredErrors } from './retry';
 import type { StripeClients } from './stripe.clients';
 import type { StripeOptions } from './stripe.options';
 import { callStripe, findInStripe } from './stripe.errors';
@@ -194,10 +195,8 @@ export class StripeSubscriptionWorkflow {
    */
   private async cancel(stripe: Stripe, target: { id: string; account: string; tenantDomain: string; subscriptionUuid: string }): Promise<void> {
     await callStripe('cancel the subscription', { account: target.account, subscription: target.subscriptionUuid }, () =>
-      stripe.subscriptions.cancel(
-        target.id,
-        { invoice_now: true, prorate: false },
-        { stripeAccount: target.account, idempotencyKey: idempotencyKey(target.tenantDomain, 'subscription', target.subscriptionUuid, 'cancel', target.id) },
+      sendPastStoredErrors(idempotencyKey(target.tenantDomain, 'subscription', target.subscriptionUuid, 'cancel', target.id), (key) =>
+        stripe.subscriptions.cancel(target.id, { invoice_now: true, prorate: false }, { stripeAccount: target.account, idempotencyKey: key }),
       ),
     );
   }
@@ -223,25 +222,26 @@ export class StripeSubscriptionWorkflow {
     if (live) return live;
     const predecessor = earlier[0]?.id ?? 'first';
     const payByCard = shared.defaultPaymentMethod !== null;
+    const params: Stripe.SubscriptionCreateParams = {
+      customer: shared.customerId,
+      items: [{ price: plan.planId }, ...optional(baseFeeItem(subscription.policy.pricing!, subscription.policy.name, plan.productId))],
+      ...(payByCard
+        ? { collection_method: 'charge_automatically', default_payment_method: shared.defaultPaymentMethod! }
+        : { collection_method: 'send_invoice', days_until_due: this.options.days_until_due }),
+      metadata: {
+        meterline_subscription_uuid: subscription.uuid,
+        meterline_api_uuid: subscription.api.uuid,
+        meterline_application_uuid: subscription.application.uuid,
+        meterline_tenant: subscription.api.tenant.domain,
+      },
+    };
+    const findLive = async () =>
+      (await this.earlierAttempts(stripe, shared.customerId, account, subscription.uuid)).find((s) => !FINISHED.has(s.status));
     return callStripe('create the subscription', { account, subscription: subscription.uuid }, () =>
-      stripe.subscriptions.create(
-        {
-          customer: shared.customerId,
-          items: [{ price: plan.planId }, ...optional(baseFeeItem(subscription.policy.pricing!, subscription.policy.name, plan.productId))],
-          ...(payByCard
-            ? { collection_method: 'charge_automatically', default_payment_method: shared.defaultPaymentMethod! }
-            : { collection_method: 'send_invoice', days_until_due: this.options.days_until_due }),
-          metadata: {
-            meterline_subscription_uuid: subscription.uuid,
-            meterline_api_uuid: subscription.api.uuid,
-            meterline_application_uuid: subscription.application.uuid,
-            meterline_tenant: subscription.api.tenant.domain,
-          },
-        },
-        {
-          stripeAccount: account,
-          idempotencyKey: idempotencyKey(subscription.api.tenant.domain, 'subscription', subscription.uuid, 'create', predecessor),
-        },
+      sendPastStoredErrors<Stripe.Subscription>(
+        idempotencyKey(subscription.api.tenant.domain, 'subscription', subscription.uuid, 'create', predecessor),
+        (key) => stripe.subscriptions.create(params, { stripeAccount: account, idempotencyKey: key }),
+        findLive,
       ),
     );
   }
