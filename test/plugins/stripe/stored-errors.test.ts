@@ -1,7 +1,9 @@
+import Stripe from 'stripe';
 import { migrateLatest } from '../../helpers/migrations';
+import { retryingHttpClient } from '../../../plugins/stripe/retry';
 import { forEachTestDatabase } from '../../helpers/databases';
 import type { LoggedRequest } from '../../../dev/stripe-server/request-log';
-import { monetizedWorld, type MonetizedWorld, useStripeServer } from './harness';
+import { monetizedWorld, type MonetizedWorld, uniquePlatformKey, useStripeServer } from './harness';
 
 /**
  * Stripe saves the first answer to an idempotency key once the endpoint began, 500s included,
@@ -14,6 +16,41 @@ import { monetizedWorld, type MonetizedWorld, useStripeServer } from './harness'
  */
 const stripeServer = useStripeServer();
 const HOUR = 3_600;
+
+describe('the retry layer and a saved 500', () => {
+  const client = () => {
+    const server = stripeServer();
+    return new Stripe(uniquePlatformKey(), {
+      host: server.host,
+      port: server.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+      telemetry: false,
+      httpClient: retryingHttpClient({ retries: 3, initialDelayMs: 1, maxDelayMs: 1 }, undefined, async () => undefined),
+    });
+  };
+  const sentWith = (key: string) => stripeServer().requests.list((r) => r.idempotencyKey === key).map((r) => [r.status, r.replayed]);
+
+  it('does not re-send a 500 Stripe saved (Stripe-Should-Retry: false), nor a replay of it', async () => {
+    stripeServer().faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/products' }, times: 1 });
+    const stripe = client();
+    await expect(stripe.products.create({ name: 'saved' }, { idempotencyKey: 'layer-saved' })).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
+    await expect(stripe.products.create({ name: 'saved' }, { idempotencyKey: 'layer-saved' })).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(sentWith('layer-saved')).toEqual([
+      [500, false],
+      [500, true],
+    ]);
+  });
+
+  it('re-sends a 5xx Stripe did not save, with the same key, and succeeds', async () => {
+    stripeServer().faults.add({ kind: 'error', stored: false, match: { method: 'POST', path: '/v1/products' }, times: 1 });
+    await expect(client().products.create({ name: 'unsaved' }, { idempotencyKey: 'layer-unsaved' })).resolves.toMatchObject({ name: 'unsaved' });
+    expect(sentWith('layer-unsaved')).toEqual([
+      [500, false],
+      [200, false],
+    ]);
+  });
+});
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
