@@ -168,3 +168,60 @@ describe('meter event identifiers are forgotten after 24 h', () => {
     expect(summaries.data.reduce((sum, s) => sum + s.aggregated_value, 0)).toBe(4);
   });
 });
+
+describe('meter error reports', () => {
+  // "v1.billing.meter.error_report_triggered: Occurs when a Meter has invalid async usage events"
+  // (https://docs.stripe.com/api/v2/core/events/event-types), a thin event: the delivery is the
+  // notification, its data is fetched from GET /v2/core/events/:id
+  // (https://docs.stripe.com/event-destinations#thin-payload). Error codes: stripe-node's
+  // V1BillingMeterErrorReportTriggeredEvent.
+  const TYPE = 'v1.billing.meter.error_report_triggered';
+  const NOWHERE = 'http://127.0.0.1:9/hook';
+
+  async function reportsTo() {
+    const thin = await stripe.webhookEndpoints.create({ url: `${NOWHERE}/thin`, enabled_events: [TYPE] });
+    const everything = await stripe.webhookEndpoints.create({ url: `${NOWHERE}/all`, enabled_events: ['*'] });
+    return { thin, everything };
+  }
+
+  /** The one report delivered to the endpoint (the notification, signed), and the event fetched for it. */
+  async function reportFor(endpointId: string, secret: string) {
+    await harness.server.webhooks.flush();
+    const deliveries = harness.server.webhooks.deliveries().filter((d) => d.endpointId === endpointId);
+    expect(deliveries.map((d) => d.eventType)).toEqual([TYPE]);
+    const delivery = deliveries[0];
+    expect(delivery).toBeDefined();
+    const notification = stripe.parseEventNotification(delivery!.payload, delivery!.signature, secret);
+    expect(notification).toMatchObject({ object: 'v2.core.event', type: TYPE, related_object: { type: 'billing.meter' } });
+    const event = (await stripe.v2.core.events.retrieve(notification.id)) as unknown as { data: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    return { notification, event };
+  }
+
+  it('an accepted event for a customer the account does not have is not counted, and is reported with its identifier', async () => {
+    const { thin, everything } = await reportsTo();
+    const m = await meter('usage_unknown_customer', 'sum');
+    await expect(
+      stripe.billing.meterEvents.create({ event_name: 'usage_unknown_customer', identifier: 'unknown-cus-1', payload: { stripe_customer_id: 'cus_nobody', value: '5' }, timestamp: START }),
+    ).resolves.toMatchObject({ identifier: 'unknown-cus-1' });
+    await expect(total(m)).resolves.toBe(0);
+    const { notification, event } = await reportFor(thin.id, thin.secret!);
+    expect(notification.related_object).toMatchObject({ id: m.id });
+    expect(event.data.reason).toEqual({
+      error_count: 1,
+      error_types: [
+        { code: 'meter_event_customer_not_found', error_count: 1, sample_errors: [{ error_message: expect.stringContaining('cus_nobody'), request: { identifier: 'unknown-cus-1' } }] },
+      ],
+    });
+    // `*` does not select thin events ("all events ... except those that require explicit selection").
+    expect(harness.server.webhooks.deliveries().filter((d) => d.endpointId === everything.id && d.eventType === TYPE)).toEqual([]);
+  });
+
+  it('an event for a deactivated meter is reported as archived_meter', async () => {
+    const { thin } = await reportsTo();
+    const m = await meter('usage_archived', 'sum');
+    await stripe.billing.meters.deactivate(m.id);
+    await record('usage_archived', 2, START, 'archived-1');
+    const { event } = await reportFor(thin.id, thin.secret!);
+    expect(event.data.reason.error_types[0]).toMatchObject({ code: 'archived_meter', sample_errors: [{ request: { identifier: 'archived-1' } }] });
+  });
+});

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { paginate } from '../http/list';
 import { expand, list, paginationShape, parseParams, rangeFilter, str } from '../http/params';
+import { resourceMissing } from '../http/errors';
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
 import { listUrl, render } from './common';
 import { inRange } from './products';
@@ -35,4 +36,20 @@ function retrieve(ctx: RequestContext) {
   return render(ctx, ctx.account.events.require(pathParam(ctx, 'id')), p.expand);
 }
 
-export const eventRoutes: Route[] = [route('GET', '/v1/events', listEvents), route('GET', '/v1/events/:id', retrieve)];
+/**
+ * `GET /v2/core/events/:id`: a thin event with its `data` (https://docs.stripe.com/api/v2/core/events/retrieve).
+ * Stripe wants the event's `context` in the `Stripe-Context` header; this server finds the event
+ * in the key's platform and its connected accounts without checking the header.
+ */
+function retrieveV2(ctx: RequestContext) {
+  const id = pathParam(ctx, 'id');
+  const event = ctx.world.events.thinEvent(id, ctx.platform.id);
+  if (!event) throw resourceMissing('event', id);
+  return event;
+}
+
+export const eventRoutes: Route[] = [
+  route('GET', '/v1/events', listEvents),
+  route('GET', '/v1/events/:id', retrieve),
+  route('GET', '/v2/core/events/:id', retrieveV2),
+];

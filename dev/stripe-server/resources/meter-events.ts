@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { invalidState, parameterInvalid, type StripeApiError } from '../http/errors';
 import { expand, int, parseParams, str } from '../http/params';
 import { route, type RequestContext, type Route } from '../http/route';
-import type { WireMeterEvent } from '../wire';
+import type { WireMeter, WireMeterEvent } from '../wire';
+import { meterErrorReportData, type MeterEventError } from '../webhooks/thin-events';
 import { render } from './common';
 
 const createSchema = z.strictObject({
@@ -29,9 +30,8 @@ const WHOLE_NUMBER = /^-?\d+$/;
  * `POST /v1/billing/meter_events`. Checked synchronously, as Stripe does:
  * the timestamp window (35 days back, 5 minutes ahead of the server clock),
  * identifiers seen in the last 24 h, and — when an active meter listens for the event
- * name — the customer key and a whole-number value. An event whose name no
- * meter listens for is accepted and simply never counted (Stripe reports that
- * asynchronously).
+ * name — the customer key and a whole-number value. What Stripe finds wrong
+ * only later (`asyncFailure`) is accepted, never counted, and reported.
  */
 function create(ctx: RequestContext): WireMeterEvent {
   const p = parseParams(createSchema, ctx.params);
@@ -71,8 +71,56 @@ function create(ctx: RequestContext): WireMeterEvent {
     timestamp,
   };
   ctx.account.meterEventIdentifiers.set(identifier, now);
-  ctx.account.meterEvents.push(event);
+  const failure = asyncFailure(ctx, p.event_name, p.payload, identifier);
+  if (failure) reportMeterError(ctx, failure.meter, failure.error);
+  else ctx.account.meterEvents.push(event);
   return render(ctx, event, p.expand);
+}
+
+/**
+ * What Stripe finds wrong with an accepted event only while processing it, asynchronously
+ * ("Events are validated synchronously, but are processed asynchronously":
+ * https://docs.stripe.com/api/v2/billing/meter-events/create): a customer the account does not
+ * have, or a meter that was deactivated. Such an event is never counted and is reported in a
+ * `v1.billing.meter.error_report_triggered` event ("Occurs when a Meter has invalid async usage
+ * events": https://docs.stripe.com/api/v2/core/events/event-types; meters:
+ * https://docs.stripe.com/billing/subscriptions/usage-based/meters/configure), with the error
+ * codes of stripe-node's V1BillingMeterErrorReportTriggeredEvent. An event no meter
+ * (active or not) listens for is not counted and not reported here (Stripe reports that as
+ * `v1.billing.meter.no_meter_found`).
+ */
+function asyncFailure(
+  ctx: RequestContext,
+  eventName: string,
+  payload: Record<string, string>,
+  identifier: string,
+): { meter: WireMeter; error: MeterEventError } | null {
+  const meters = ctx.account.meters.all().filter((m) => m.event_name === eventName);
+  const active = meters.find((m) => m.status === 'active');
+  if (!active) {
+    const inactive = meters.at(-1);
+    if (!inactive) return null;
+    return { meter: inactive, error: { code: 'archived_meter', message: `The meter ${inactive.id} is inactive.`, identifier } };
+  }
+  const customerId = payload[active.customer_mapping.event_payload_key]!;
+  const customer = ctx.account.customers.get(customerId) as { deleted?: boolean } | undefined;
+  if (customer && !customer.deleted) return null;
+  return { meter: active, error: { code: 'meter_event_customer_not_found', message: `No customer found with id '${customerId}'.`, identifier } };
+}
+
+/**
+ * Stripe groups a meter's errors over a validation window and reports them later; this server
+ * reports each failing event at once, in a report of its own whose window is the event's minute
+ * (delivered after the API answer, like every event).
+ */
+function reportMeterError(ctx: RequestContext, meter: WireMeter, error: MeterEventError): void {
+  const minute = Math.floor(ctx.world.clock.now() / 60) * 60;
+  ctx.world.events.emitThin(
+    ctx.account,
+    'v1.billing.meter.error_report_triggered',
+    { id: meter.id, type: 'billing.meter', url: `/v1/billing/meters/${meter.id}` },
+    meterErrorReportData([error], minute, minute + 60),
+  );
 }
 
 /**

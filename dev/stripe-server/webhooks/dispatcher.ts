@@ -1,9 +1,10 @@
 import type { WireEvent } from '../wire';
 import { signatureHeader } from './signature';
+import type { ThinEvent } from './thin-events';
 
-/** One event to deliver to one endpoint. */
+/** One event to deliver to one endpoint: a snapshot event, or a thin (v2) event notification. */
 export interface PendingDelivery {
-  event: WireEvent;
+  event: WireEvent | ThinEvent;
   endpointId: string;
   url: string;
   secret: string;
@@ -131,7 +132,7 @@ export class WebhookDispatcher {
     const record: DeliveryRecord = {
       eventId: delivery.event.id,
       eventType: delivery.event.type,
-      account: delivery.event.account ?? null,
+      account: (delivery.event.object === 'v2.core.event' ? delivery.event.context : delivery.event.account) ?? null,
       endpointId: delivery.endpointId,
       url: delivery.url,
       status: null,

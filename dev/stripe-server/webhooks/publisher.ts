@@ -4,6 +4,7 @@ import type { AccountState } from '../state/account-state';
 import type { AccountRegistry } from '../state/registry';
 import type { WireEvent, WireWebhookEndpoint } from '../wire';
 import type { WebhookDispatcher } from './dispatcher';
+import type { FullThinEvent, ThinEvent } from './thin-events';
 import { ACCOUNT_DEFAULT_API_VERSION, renderAtVersion } from './versions';
 
 /** The API request that caused an event; null for events caused by the clock. */
@@ -12,8 +13,13 @@ export interface EventCause {
   idempotency_key: string | null;
 }
 
-function listens(endpoint: WireWebhookEndpoint, type: string): boolean {
-  return endpoint.status === 'enabled' && (endpoint.enabled_events.includes('*') || endpoint.enabled_events.includes(type));
+/**
+ * `['*']` "indicates that all events are enabled, except those that require explicit selection"
+ * (https://docs.stripe.com/api/webhook_endpoints/object): thin events must be named.
+ */
+function listens(endpoint: WireWebhookEndpoint, type: string, explicitOnly = false): boolean {
+  if (endpoint.status !== 'enabled') return false;
+  return endpoint.enabled_events.includes(type) || (!explicitOnly && endpoint.enabled_events.includes('*'));
 }
 
 /**
@@ -25,6 +31,8 @@ function listens(endpoint: WireWebhookEndpoint, type: string): boolean {
  */
 export class EventPublisher {
   private cause: EventCause | null = null;
+  /** Thin events by id, with the platform whose tree they belong to (for `GET /v2/core/events/:id`). */
+  private readonly thin = new Map<string, { platformId: string; event: FullThinEvent }>();
 
   constructor(
     private readonly registry: AccountRegistry,
@@ -65,16 +73,46 @@ export class EventPublisher {
     return event;
   }
 
-  private endpointsFor(account: AccountState, type: string): Array<{ endpoint: WireWebhookEndpoint; secret: string }> {
+  /**
+   * Emits a thin event (thin-events.ts) about `account`: kept for `GET /v2/core/events/:id` and
+   * delivered, as the notification alone, to every endpoint listening for its type (a stand-in
+   * for a thin-payload event destination: this server's API takes form bodies, and
+   * `POST /v2/core/event_destinations` takes JSON; see README).
+   */
+  emitThin(account: AccountState, type: string, relatedObject: ThinEvent['related_object'], data: unknown): ThinEvent {
+    const notification: ThinEvent = {
+      id: newId('evt'),
+      object: 'v2.core.event',
+      type,
+      livemode: false,
+      created: new Date(this.clock.now() * 1000).toISOString(),
+      ...(account.platformId ? { context: account.id } : {}),
+      related_object: relatedObject,
+      reason: this.cause?.id ? { type: 'request', request: { id: this.cause.id, idempotency_key: this.cause.idempotency_key } } : null,
+    };
+    this.thin.set(notification.id, { platformId: account.platformId ?? account.id, event: { ...notification, data } });
+    for (const { endpoint, secret } of this.endpointsFor(account, type, true)) {
+      this.dispatcher.enqueue({ event: notification, endpointId: endpoint.id, url: endpoint.url, secret });
+    }
+    return notification;
+  }
+
+  /** A thin event with its data, if it belongs to `platformId`'s account or its connected accounts. */
+  thinEvent(id: string, platformId: string): FullThinEvent | undefined {
+    const found = this.thin.get(id);
+    return found && found.platformId === platformId ? found.event : undefined;
+  }
+
+  private endpointsFor(account: AccountState, type: string, explicitOnly = false): Array<{ endpoint: WireWebhookEndpoint; secret: string }> {
     const own = account.webhookEndpoints
       .all()
-      .filter((e) => !account.connectEndpoints.has(e.id) && listens(e, type))
+      .filter((e) => !account.connectEndpoints.has(e.id) && listens(e, type, explicitOnly))
       .map((endpoint) => ({ endpoint, secret: account.endpointSecrets.get(endpoint.id) ?? '' }));
     const platform = account.platformId ? this.registry.get(account.platformId) : undefined;
     const viaConnect = platform
       ? platform.webhookEndpoints
           .all()
-          .filter((e) => platform.connectEndpoints.has(e.id) && listens(e, type))
+          .filter((e) => platform.connectEndpoints.has(e.id) && listens(e, type, explicitOnly))
           .map((endpoint) => ({ endpoint, secret: platform.endpointSecrets.get(endpoint.id) ?? '' }))
       : [];
     return [...own, ...viaConnect];
