@@ -26,13 +26,24 @@ export class InvoicesService {
     return toPendingInvoice(preview, connected, subscription.api.name);
   }
 
+  /**
+   * What the API's paid invoices collected, per currency and subscription (`amount_paid`), and
+   * what they carried: an invoice whose amount due was below Stripe's minimum charge is marked
+   * paid with nothing charged (`amount_paid` 0) and its amount becomes a debit on the customer's
+   * balance, collected with the customer's next invoice (https://docs.stripe.com/api/invoices/object,
+   * https://docs.stripe.com/billing/customer/balance). Each invoice's part is read from its own
+   * balances (see `balanceMovement`), so nothing is counted twice.
+   */
   async revenue(api: ApiRef): Promise<ApiRevenue> {
     const apiId = await this.repository.apiId(api.uuid);
     if (apiId === undefined) throw new MonetizationError('NOT_FOUND', `API ${api.uuid} does not exist`);
     const rows = await this.repository.monetizedSubscriptionsOfApi(apiId);
-    const result: ApiRevenue = { byCurrency: {}, subscriptions: [] };
+    const result: Required<ApiRevenue> = { byCurrency: {}, subscriptions: [], carriedToBalance: {}, collectedFromBalance: {} };
     if (rows.length === 0) return result;
     const stripe = this.clients.forTenant(api.tenant.domain);
+    const add = (totals: Record<string, bigint>, currency: string, amount: bigint) => {
+      if (amount !== 0n) totals[currency] = (totals[currency] ?? 0n) + amount;
+    };
     for (const row of rows) {
       const account = await this.repository.accountOf(row);
       if (!account) continue;
@@ -43,6 +54,9 @@ export class InvoicesService {
           { stripeAccount: account },
         )) {
           totals.set(invoice.currency, (totals.get(invoice.currency) ?? 0n) + BigInt(invoice.amount_paid));
+          const movement = balanceMovement(invoice);
+          add(result.carriedToBalance, invoice.currency, movement.carried);
+          add(result.collectedFromBalance, invoice.currency, movement.collected);
         }
         return totals;
       });
@@ -95,6 +109,18 @@ function toLine(line: Stripe.InvoiceLineItem, apiName: string): InvoiceLine {
     unitAmountDecimal: unit === null || unit === undefined ? null : String(unit),
     amount: BigInt(line.amount),
   };
+}
+
+/**
+ * How an invoice moved the customer's debit balance (what the customer owes beyond their invoices):
+ * `carried` is what it added (its own amount, below the minimum charge, left for a later invoice),
+ * `collected` what it took off and charged. Credits (negative balances) are not revenue and are
+ * left out: Stripe keeps total + starting_balance = amount_due + ending_balance.
+ */
+export function balanceMovement(invoice: Pick<Stripe.Invoice, 'starting_balance' | 'ending_balance'>): { carried: bigint; collected: bigint } {
+  const before = BigInt(Math.max(0, invoice.starting_balance));
+  const after = BigInt(Math.max(0, invoice.ending_balance ?? 0));
+  return after >= before ? { carried: after - before, collected: 0n } : { carried: 0n, collected: before - after };
 }
 
 function fromUnix(seconds: number): Date {

@@ -284,9 +284,18 @@ export interface PendingInvoice {
 }
 
 export interface ApiRevenue {
-  /** Currency (lower-case ISO code) → minor units invoiced and paid so far. */
+  /** Currency (lower-case ISO code) → minor units the engine collected on the API's invoices so far. */
   byCurrency: Record<string, bigint>;
   subscriptions: Array<{ subscriptionUuid: string; currency: string; amount: bigint }>;
+  /**
+   * Currency → minor units billed on the API's settled invoices but not collected with them: the
+   * amount was below the engine's minimum charge, so the engine moved it to the customer's balance,
+   * to be collected with the customer's next invoice (where it then counts in `byCurrency`).
+   * Absent or empty: nothing was carried.
+   */
+  carriedToBalance?: Record<string, bigint>;
+  /** Currency → minor units of earlier carried amounts that the API's invoices collected (part of `byCurrency`). */
+  collectedFromBalance?: Record<string, bigint>;
 }
 
 export type SubscriptionAccess = 'UNBLOCKED' | 'ON_HOLD' | 'BLOCKED';

@@ -40,6 +40,16 @@ export function toWso2RevenueMap(revenue: ApiRevenue): Record<string, string> {
   for (const s of revenue.subscriptions) {
     entries.push([`Revenue for subscription ID : ${s.subscriptionUuid} (${s.currency.toUpperCase()})`, formatMinorUnits(s.amount, s.currency)]);
   }
+  // Amounts below the engine's minimum charge, carried to customers' balances (not yet revenue),
+  // and earlier carried amounts these invoices collected (already in the totals above).
+  for (const [label, totals] of [
+    ['Carried to Customer Balance', revenue.carriedToBalance],
+    ['Collected from Customer Balance', revenue.collectedFromBalance],
+  ] as const) {
+    for (const [currency, amount] of Object.entries(totals ?? {})) {
+      if (amount !== 0n) entries.push([`${label} (${currency.toUpperCase()})`, formatMinorUnits(amount, currency)]);
+    }
+  }
   return Object.fromEntries(entries);
 }
 
