@@ -175,7 +175,8 @@ describe('meter error reports', () => {
   // notification, its data is fetched from GET /v2/core/events/:id
   // (https://docs.stripe.com/event-destinations#thin-payload). Error codes: stripe-node's
   // V1BillingMeterErrorReportTriggeredEvent.
-  const TYPE = 'v1.billing.meter.error_report_triggered';
+  // Not a v1 EnabledEvent in stripe-node's types: this server's stand-in for a thin event destination.
+  const TYPE = 'v1.billing.meter.error_report_triggered' as Stripe.WebhookEndpointCreateParams.EnabledEvent;
   const NOWHERE = 'http://127.0.0.1:9/hook';
 
   async function reportsTo() {
@@ -191,7 +192,7 @@ describe('meter error reports', () => {
     expect(deliveries.map((d) => d.eventType)).toEqual([TYPE]);
     const delivery = deliveries[0];
     expect(delivery).toBeDefined();
-    const notification = stripe.parseEventNotification(delivery!.payload, delivery!.signature, secret);
+    const notification = stripe.parseEventNotification(delivery!.payload, delivery!.signature, secret) as Stripe.Events.V1BillingMeterErrorReportTriggeredEventNotification;
     expect(notification).toMatchObject({ object: 'v2.core.event', type: TYPE, related_object: { type: 'billing.meter' } });
     const event = (await stripe.v2.core.events.retrieve(notification.id)) as unknown as { data: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
     return { notification, event };
