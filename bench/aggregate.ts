@@ -11,7 +11,7 @@ import { migrateLatest } from '../src/db/migrator';
 import { createLogger } from '../src/logger';
 import { FreeMonetization } from '../src/monetization/free-engine';
 import { apimCoreRecords } from '../src/apim/core-records';
-import { composeUsage } from '../src/composition';
+import { composeUsage, migrationsFor } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import { benchDatabases, envInt, eventRow, openDatabase, report, seedBilledSubscriptions, seedBillingCycles } from './support';
 
@@ -23,7 +23,7 @@ async function main() {
     const database = await openDatabase(kind);
     try {
       const db = database.knex;
-      await migrateLatest(db);
+      await migrateLatest(db, migrationsFor(undefined));
       const seedingStarted = performance.now();
       const { subscriptions } = await seedBilledSubscriptions(db, subscriptionCount);
       const now = Date.now();

@@ -4,6 +4,7 @@
  * same driver. BENCH_EVENTS (default 100,000), BENCH_BATCH (default 1,000), BENCH_DATABASES.
  */
 import { configSchema } from '../src/config/schema';
+import { migrationsFor } from '../src/composition';
 import { migrateLatest } from '../src/db/migrator';
 import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { UsageIngestion } from '../src/usage/ingest';
@@ -19,7 +20,7 @@ async function main() {
     const database = await openDatabase(kind);
     try {
       const db = database.knex;
-      await migrateLatest(db);
+      await migrateLatest(db, migrationsFor(undefined));
       const { subscriptions } = await seedBilledSubscriptions(db, 100);
       const ingestion = new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage);
       const now = Date.now();

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { migrationsFor } from '../src/composition';
 import { migrateLatest } from '../src/db/migrator';
 import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { UsageIngestion } from '../src/usage/ingest';
@@ -82,7 +83,7 @@ async function main() {
   const database = await openDatabase('sqlite');
   try {
     const db = database.knex;
-    await migrateLatest(db);
+    await migrateLatest(db, migrationsFor(undefined));
     const { subscriptions } = await seedBilledSubscriptions(db, 10);
     const recorder = new UsageRecorder(new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage), {
       identify: (req) => {

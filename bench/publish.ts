@@ -21,7 +21,7 @@ import { createLogger } from '../src/logger';
 import { forEachConcurrently } from '../src/usage/pacer';
 import { RecordStore } from '../src/usage/record-store';
 import { apimCoreRecords } from '../src/apim/core-records';
-import { composeUsage } from '../src/composition';
+import { composeUsage, migrationsFor } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import { buildEngine, connectedAccount, sdkFor, tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer } from '../dev/stripe-server';
@@ -40,7 +40,7 @@ async function main() {
     const database = await openDatabase(kind);
     try {
       const db = database.knex;
-      await migrateLatest(db);
+      await migrateLatest(db, migrationsFor(undefined));
       const key = `sk_test_bench_${randomUUID().slice(0, 8)}`;
       const stripe = sdkFor(server, key);
       const account = await connectedAccount(stripe);

@@ -7,11 +7,12 @@ import { createBilling, type Billing } from './billing/billing';
 import { BillingRepository } from './billing/billing.repository';
 import type { MeterlineConfig } from './config/schema';
 import { connectDatabase } from './db/connect';
+import { schemaMigrations, type MigrationList } from './db/migrator';
 import { createApp } from './http/app';
 import type { Readiness } from './http/health';
 import { createLogger, type Logger } from './logger';
 import { buildMonetizationEngine } from './monetization/build-engine';
-import type { Monetization } from './monetization/monetization';
+import type { Monetization, MonetizationEngineFactory } from './monetization/monetization';
 import { reconcile, scheduleReconcile, type ReconcileDependencies, type ReconcileFinding } from './monetization/reconcile';
 import { EngineRegistry } from './monetization/registry';
 import { tenantDirectoryFrom, tenantSecretKeysIn } from './monetization/tenant-directory';
@@ -42,6 +43,21 @@ export function configuredLogger(config: MeterlineConfig, destination?: Paramete
   return createLogger(config.logging.level, destination, { secretFields: tenantSecretKeysIn(config) });
 }
 
+/**
+ * The migrations `migrate` and `serve` run: the core's and those of every registered engine
+ * (installed or not, since a database may hold an engine's tables from before a switch), plus the
+ * configured engine's when it is loaded from a module (`monetization_impl` a path).
+ */
+export function migrationsFor(monetizationImpl: string | undefined, registry: EngineRegistry = new EngineRegistry(builtInEngines)): MigrationList {
+  return migrationsOf(registry, registry.resolve(monetizationImpl));
+}
+
+function migrationsOf(registry: EngineRegistry, configured: MonetizationEngineFactory): MigrationList {
+  const engines = registry.all();
+  if (!engines.includes(configured)) engines.push(configured);
+  return schemaMigrations(engines.map((engine) => engine.migrations ?? []));
+}
+
 export interface CompositionOptions {
   config: MeterlineConfig;
   logger: Logger;
@@ -57,6 +73,8 @@ export interface Services {
   clock: () => Date;
   /** The database handle; whoever composed the services destroys it (`close`). */
   db: Knex;
+  /** The schema's migrations: the core's and every engine's (see `migrationsFor`). */
+  migrations: MigrationList;
   tenants: Tenants;
   engine: Monetization;
   billing: Billing;
@@ -119,6 +137,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     logger,
     clock,
     db,
+    migrations: migrationsOf(registry, factory),
     tenants,
     engine,
     billing,

@@ -84,7 +84,7 @@ export async function launchService({ config, logger, port, registry, clock, bac
     if (outcome === 'stopped') return 'closed';
     state = 'migrating';
     if (config.database.apim_db.migrate_on_start) {
-      const applied = await migrateLatest(db);
+      const applied = await migrateLatest(db, services.migrations);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
     state = 'ready';

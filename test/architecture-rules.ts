@@ -83,7 +83,7 @@ export const rules: ArchitectureRules = {
     validation: [],
     logger: [],
     'engine-registry': ['engines', 'monetization', 'monetization-port'],
-    engines: ['monetization-port', 'db', ...KERNELS],
+    engines: ['monetization-port', 'db', 'migrations', ...KERNELS],
     migrations: ['db'],
     'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'config', ...KERNELS],
     'dev-stripe-server': [],

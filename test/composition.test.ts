@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { composeServices } from '../src/composition';
 import { parseConfig } from '../src/config/load';
-import { migrateLatest } from '../src/db/migrator';
+import { migrateLatest } from './helpers/migrations';
 import { createLogger } from '../src/logger';
 import { freeEngine } from '../src/monetization/free-engine';
 import type { EngineDependencies, MonetizationEngineFactory } from '../src/monetization/monetization';

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -63,16 +63,29 @@ export function tablesNamedIn(source: string): Set<string> {
   return tables;
 }
 
+/**
+ * Migrations are the schema's history, not its owners' code: they create the tables (with foreign
+ * keys to the core's) and may backfill from what existed when they ran, so they are not checked here.
+ */
+const isMigration = (file: string): boolean => /^plugins\/[^/]+\/migrations\//.test(file);
+
+function engineMigrationFolders(): string[] {
+  return readdirSync(path.join(ROOT, 'plugins'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `plugins/${entry.name}/migrations`)
+    .filter((folder) => existsSync(path.join(ROOT, folder)));
+}
+
 function uses(): Array<{ file: string; table: string }> {
-  return [...filesUnder('src'), ...filesUnder('plugins')].flatMap((file) =>
+  return [...filesUnder('src'), ...filesUnder('plugins').filter((file) => !isMigration(file))].flatMap((file) =>
     [...tablesNamedIn(readFileSync(path.join(ROOT, file), 'utf8'))].map((table) => ({ file, table })),
   );
 }
 
 describe('one owner per table', () => {
-  it('every table the migrations create has an owner', () => {
+  it("every table the migrations create (the core's and the engines') has an owner", () => {
     const created = new Set<string>();
-    for (const file of filesUnder('migrations')) {
+    for (const file of ['migrations', ...engineMigrationFolders()].flatMap(filesUnder)) {
       const source = readFileSync(path.join(ROOT, file), 'utf8');
       for (const match of source.matchAll(/(?:name:|TABLE =) '((?:AM|ML)_[A-Z0-9_]+)'/g)) created.add(match[1]!);
     }

@@ -1,5 +1,6 @@
 import type { MonetizationEngineFactory } from '../../src/monetization/monetization';
 import { stripeCapabilities } from './capabilities';
+import { stripeMigrations } from './migrations';
 import { StripeMonetization } from './stripe.monetization';
 import { parseStripeOptions } from './stripe.options';
 
@@ -7,6 +8,7 @@ import { parseStripeOptions } from './stripe.options';
 export const stripeEngine: MonetizationEngineFactory = {
   name: 'stripe',
   capabilities: stripeCapabilities,
+  migrations: stripeMigrations,
   create(options, dependencies) {
     return new StripeMonetization(parseStripeOptions(options), dependencies);
   },

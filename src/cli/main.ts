@@ -14,7 +14,7 @@ import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } fr
 import { describeDatabase } from '../db/describe';
 import { migrateLatest, PendingMigrationsError, rollbackAll } from '../db/migrator';
 import { safeError } from '../logger';
-import { configuredLogger } from '../composition';
+import { configuredLogger, migrationsFor } from '../composition';
 import { launchService } from '../service';
 
 const USAGE = `Usage: meterline <command> [options]
@@ -181,10 +181,11 @@ function token(
 }
 
 async function migrate(config: DatabaseCommandConfig, down: boolean): Promise<number> {
+  const migrations = migrationsFor(config.apim.monetization.monetization_impl);
   const db = connectDatabase(config.database.apim_db);
   try {
     await assertDatabaseReachable(db, config.database.apim_db);
-    const names = down ? await rollbackAll(db) : await migrateLatest(db);
+    const names = down ? await rollbackAll(db, migrations) : await migrateLatest(db, migrations);
     const verb = down ? 'rolled back' : 'applied';
     if (names.length === 0) process.stdout.write(down ? 'nothing to roll back\n' : 'database is up to date\n');
     for (const name of names) process.stdout.write(`${verb} ${name}\n`);

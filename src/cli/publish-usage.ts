@@ -19,7 +19,7 @@ export async function publishUsageCommand(config: MeterlineConfig, logger: Logge
   const { db, usage } = services;
   try {
     await assertDatabaseReachable(db, config.database.apim_db); // one line naming the database, not a stack
-    await assertMigrated(db);
+    await assertMigrated(db, services.migrations);
   } catch (error) {
     await services.close();
     throw error;

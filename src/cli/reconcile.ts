@@ -16,7 +16,7 @@ export async function reconcileCommand(config: MeterlineConfig, logger: Logger, 
   const { db } = services;
   try {
     await assertDatabaseReachable(db, config.database.apim_db);
-    await assertMigrated(db);
+    await assertMigrated(db, services.migrations);
     const findings = await services.reconcile({ dryRun: options.dryRun });
     for (const finding of findings) out.write(`${finding.line}\n`);
     const failed = findings.filter((f) => f.failed).length;

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { resolveEnvReferences, unsetReferencesIn, type KeyPath, type UnsetReference } from './env-references';
 import { fieldName, fieldProblems } from '../validation/issues';
 import { ConfigError } from './errors';
-import { configSchema, SUPER_TENANT, type MeterlineConfig, type TenantConfig } from './schema';
+import { configSchema, monetizationImplSchema, SUPER_TENANT, type MeterlineConfig, type TenantConfig } from './schema';
 
 /** Where the configuration is looked for when neither `--config` nor `METERLINE_CONFIG` names it, in order. */
 export const DEFAULT_CONFIG_PATHS = ['deployment.toml', 'config/deployment.toml'] as const;
@@ -33,12 +33,15 @@ export function describeConfigFile(file: ConfigFile): string {
 /**
  * What a command reads from the configuration. Only those keys' `${env:...}` references must be
  * set, and only those keys are returned, so a key whose variable is unset cannot be used by
- * mistake: `database` (migrate) is `[database.*]` and `[logging]`; `token` is `[auth.jwt]`,
+ * mistake: `database` (migrate) is `[database.*]`, `[logging]` and `monetization_impl` (a billing
+ * engine loaded from a module may ship migrations); `token` is `[auth.jwt]`,
  * `[logging]` and the tenants' domains and ids; `all` (serve, publish-usage) is everything.
  */
 export type ConfigNeeds = 'database' | 'token' | 'all';
 
-export type DatabaseCommandConfig = Pick<MeterlineConfig, 'database' | 'logging'>;
+export type DatabaseCommandConfig = Pick<MeterlineConfig, 'database' | 'logging'> & {
+  apim: { monetization: { monetization_impl?: string | undefined } };
+};
 export type TokenCommandConfig = Pick<MeterlineConfig, 'auth' | 'logging'> & { tenants: Array<Pick<TenantConfig, 'domain' | 'id'>> };
 
 export interface ConfigFor {
@@ -107,7 +110,9 @@ interface CommandView<C> {
   parse(selected: unknown): ParseResult<C>;
 }
 
-const databaseViewSchema = configSchema.pick({ database: true, logging: true });
+const databaseViewSchema = configSchema.pick({ database: true, logging: true }).extend({
+  apim: z.object({ monetization: z.object({ monetization_impl: monetizationImplSchema }).prefault({}) }).prefault({}),
+});
 const tokenViewSchema = configSchema.pick({ auth: true, logging: true, tenants: true });
 
 const VIEWS: { [N in ConfigNeeds]: CommandView<ConfigFor[N]> } = {
@@ -116,7 +121,11 @@ const VIEWS: { [N in ConfigNeeds]: CommandView<ConfigFor[N]> } = {
     parse: (selected) => mapData(configSchema.safeParse(selected), withSuperTenant),
   },
   database: {
-    select: (document) => pick(document, ['database', 'logging']),
+    select: (document) => {
+      const monetization = isTable(document) && isTable(document.apim) ? document.apim.monetization : undefined;
+      const impl = isTable(monetization) ? monetization.monetization_impl : undefined;
+      return { ...pick(document, ['database', 'logging']), ...(impl === undefined ? {} : { apim: { monetization: { monetization_impl: impl } } }) };
+    },
     parse: (selected) => databaseViewSchema.safeParse(selected),
   },
   token: {

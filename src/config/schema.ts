@@ -186,13 +186,15 @@ export const usagePublisherSchema = z
   })
   .prefault({});
 
+/**
+ * `[apim.monetization] monetization_impl`: a registered billing-engine name, or a path to a module
+ * exporting one; unset, the registry's default engine (the first of the built-in engines).
+ */
+export const monetizationImplSchema = nonEmpty.optional();
+
 const monetizationSchema = z
   .looseObject({
-    /**
-     * A registered billing-engine name, or a path to a module exporting one; unset, the
-     * registry's default engine (the first of the built-in engines).
-     */
-    monetization_impl: nonEmpty.optional(),
+    monetization_impl: monetizationImplSchema,
     usage_publish_cron: cronExpression.default(''),
     /** `meterline reconcile` on a schedule (node-cron); empty disables it. */
     reconcile_cron: cronExpression.default(''),

@@ -1,11 +1,12 @@
 import knexFactory, { type Knex } from 'knex';
-import { migrations, type MeterlineMigration } from '../../migrations';
+import { coreMigrations } from '../../migrations';
 import { dialectOf, storedName } from './dialect';
 
 export { SchemaConflictError, type SchemaConflict } from '../../migrations/support/schema-conflict';
 
 /**
- * Runs Meterline's migrations (migrations/index.ts) with knex's migrator. knex records what ran
+ * Runs Meterline's migrations with knex's migrator: the core's (migrations/index.ts) and those
+ * billing engines ship for their own tables, merged by name (`schemaMigrations`). knex records what ran
  * in ML_MIGRATIONS (and locks with ML_MIGRATIONS_lock; on PostgreSQL `ml_migrations` and
  * `ml_migrations_lock`, like every name there); `rollbackAll` leaves those two tables in place,
  * empty of applied migrations, as knex always does.
@@ -17,25 +18,55 @@ export interface MigrationStatus {
   readonly pending: readonly string[];
 }
 
-class StaticMigrationSource implements Knex.MigrationSource<MeterlineMigration> {
-  constructor(private readonly list: readonly MeterlineMigration[]) {}
+/** One schema change as the migrator runs it: its recorded name, `up` and `down`. */
+export interface SchemaMigration {
+  readonly name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
 
-  getMigrations(): Promise<MeterlineMigration[]> {
+/** The migrations of a schema, in the order they run: what `schemaMigrations` returns. */
+export type MigrationList = readonly SchemaMigration[];
+
+const MIGRATION_NAME = /^\d{14}_[a-z0-9_]+$/;
+
+/**
+ * The core's migrations and those of every billing engine that may write to this database, in
+ * name order: engines' migrations interleave with the core's (an engine's tables may reference the
+ * core's, and a later core migration may read them). Every engine ever used on the database must
+ * be listed, even one not configured now: knex refuses to run when the database records a
+ * migration it is not given. Throws on a name given twice or not date-named.
+ */
+export function schemaMigrations(engineMigrations: ReadonlyArray<readonly SchemaMigration[]> = []): MigrationList {
+  const all: SchemaMigration[] = [...coreMigrations, ...engineMigrations.flat()];
+  const seen = new Set<string>();
+  for (const { name } of all) {
+    if (!MIGRATION_NAME.test(name)) throw new Error(`migration "${name}" is not named <14-digit date>_<snake_case>`);
+    if (seen.has(name)) throw new Error(`migration "${name}" is given twice (two engines, or an engine and the core)`);
+    seen.add(name);
+  }
+  return all.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+class StaticMigrationSource implements Knex.MigrationSource<SchemaMigration> {
+  constructor(private readonly list: readonly SchemaMigration[]) {}
+
+  getMigrations(): Promise<SchemaMigration[]> {
     return Promise.resolve([...this.list]);
   }
 
-  getMigrationName(migration: MeterlineMigration): string {
+  getMigrationName(migration: SchemaMigration): string {
     return migration.name;
   }
 
-  getMigration(migration: MeterlineMigration): Promise<Knex.Migration> {
+  getMigration(migration: SchemaMigration): Promise<Knex.Migration> {
     return Promise.resolve({ up: migration.up, down: migration.down });
   }
 }
 
-function migratorConfig(knex: Knex): Knex.MigratorConfig {
+function migratorConfig(knex: Knex, list: MigrationList): Knex.MigratorConfig {
   return {
-    migrationSource: new StaticMigrationSource(migrations),
+    migrationSource: new StaticMigrationSource(list),
     // knex reads and writes this table with its own identifier handling switched off, so the
     // name is given as it is stored.
     tableName: storedName(dialectOf(knex), MIGRATIONS_TABLE),
@@ -51,8 +82,8 @@ function migratorConfig(knex: Knex): Knex.MigratorConfig {
  * Elsewhere (no key conversion) the caller's instance is used as it is: it may be the only
  * connection to an in-memory SQLite database.
  */
-async function withMigrator<T>(knex: Knex, work: (migrator: Knex.Migrator, config: Knex.MigratorConfig) => Promise<T>): Promise<T> {
-  const config = migratorConfig(knex);
+async function withMigrator<T>(knex: Knex, list: MigrationList, work: (migrator: Knex.Migrator, config: Knex.MigratorConfig) => Promise<T>): Promise<T> {
+  const config = migratorConfig(knex, list);
   const clientConfig = knex.client.config as Knex.Config;
   if (clientConfig.postProcessResponse == null) return work(knex.migrate, config);
   const { postProcessResponse: _omitted, ...withoutKeyConversion } = clientConfig;
@@ -69,8 +100,8 @@ async function withMigrator<T>(knex: Knex, work: (migrator: Knex.Migrator, confi
  * (empty when the schema was up to date). Throws `SchemaConflictError`, before changing anything,
  * when existing tables cannot be attached to.
  */
-export async function migrateLatest(knex: Knex): Promise<string[]> {
-  const [, names] = (await withMigrator(knex, (migrator, config) => migrator.latest(config))) as [number, string[]];
+export async function migrateLatest(knex: Knex, list: MigrationList): Promise<string[]> {
+  const [, names] = (await withMigrator(knex, list, (migrator, config) => migrator.latest(config))) as [number, string[]];
   return names;
 }
 
@@ -78,15 +109,15 @@ export async function migrateLatest(knex: Knex): Promise<string[]> {
  * Rolls back every applied migration, newest first, and returns their names in that order. Drops
  * only the tables Meterline created; tables it attached to are left as they were.
  */
-export async function rollbackAll(knex: Knex): Promise<string[]> {
-  const [, names] = (await withMigrator(knex, (migrator, config) => migrator.rollback(config, true))) as [number, string[]];
+export async function rollbackAll(knex: Knex, list: MigrationList): Promise<string[]> {
+  const [, names] = (await withMigrator(knex, list, (migrator, config) => migrator.rollback(config, true))) as [number, string[]];
   return names;
 }
 
-export async function migrationStatus(knex: Knex): Promise<MigrationStatus> {
-  const [completed, pending] = (await withMigrator(knex, (migrator, config) => migrator.list(config))) as [
+export async function migrationStatus(knex: Knex, list: MigrationList): Promise<MigrationStatus> {
+  const [completed, pending] = (await withMigrator(knex, list, (migrator, config) => migrator.list(config))) as [
     Array<{ name: string }>,
-    MeterlineMigration[],
+    SchemaMigration[],
   ];
   return { applied: completed.map((row) => row.name), pending: pending.map((migration) => migration.name) };
 }
@@ -103,7 +134,7 @@ export class PendingMigrationsError extends Error {
 }
 
 /** For commands other than migrate and serve: refuse to run on a schema that is not up to date. */
-export async function assertMigrated(knex: Knex): Promise<void> {
-  const { pending } = await migrationStatus(knex);
+export async function assertMigrated(knex: Knex, list: MigrationList): Promise<void> {
+  const { pending } = await migrationStatus(knex, list);
   if (pending.length > 0) throw new PendingMigrationsError(pending);
 }

@@ -403,6 +403,19 @@ export interface MonetizationEngineFactory {
   readonly capabilities: EngineCapabilities;
   /** Validates `[apim.monetization.<name>]`; throws EngineOptionsError naming the bad key. */
   create(options: unknown, dependencies: EngineDependencies): Monetization;
+  /**
+   * The migrations of the engine's own tables (those its `store` reaches), date-named like the
+   * core's: the migrator runs them with the core's in name order. A name, once released, is
+   * never reused or removed: a database that ran it keeps needing it listed.
+   */
+  readonly migrations?: readonly EngineMigration[];
+}
+
+/** One schema change of an engine's own tables. */
+export interface EngineMigration {
+  readonly name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
 }
 
 export type MonetizationErrorCode =

@@ -22,6 +22,11 @@ export class EngineRegistry {
     this.factories.set(factory.name, factory);
   }
 
+  /** Every registered engine, in registration order. */
+  all(): MonetizationEngineFactory[] {
+    return [...this.factories.values()];
+  }
+
   /** The registered names, sorted. */
   names(): string[] {
     return [...this.factories.keys()].sort();

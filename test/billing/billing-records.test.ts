@@ -5,7 +5,7 @@ import type { BillingEvent, InvoiceSnapshot } from '../../src/monetization/billi
 import { BillingRepository } from '../../src/billing/billing.repository';
 import { apimCoreRecords } from '../../src/apim/core-records';
 import { BillingRecords } from '../../src/billing/billing-records.service';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { createLogger } from '../../src/logger';
 import { forEachTestDatabase } from '../helpers/databases';
 import { fixedMonthly, GatewaySeed } from '../plugins/stripe/harness';

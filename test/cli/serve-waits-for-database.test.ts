@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config/load';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { pingDatabase } from '../../src/db/connect';
 import type { Sleep } from '../../src/db/wait';
-import { migrationStatus } from '../../src/db/migrator';
+import { migrationStatus } from '../helpers/migrations';
 import { createLogger } from '../../src/logger';
 import { launchService, type LaunchedService, type ServiceOptions } from '../../src/service';
 import { forEachTestDatabase, type TestDatabase } from '../helpers/databases';

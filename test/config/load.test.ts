@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/config/errors';
-import { describeConfigFile, findConfigFile, loadConfig, type ConfigNeeds } from '../../src/config/load';
+import { describeConfigFile, findConfigFile, loadConfig, parseConfig, type ConfigNeeds } from '../../src/config/load';
 
 const repoRoot = join(__dirname, '..', '..');
 const exampleEnv = {
@@ -110,11 +110,18 @@ describe('a command needs only the environment variables of the keys it reads', 
     ]);
   });
 
-  it('database (migrate): only [database.*], and only those sections come back', () => {
+  it('database (migrate): only [database.*], and only those sections come back (with the engine, whose migrations it runs)', () => {
     const { config } = loadConfig(examplePath, databaseOnly, { mustExist: true, needs: 'database' });
     expect(config.database.apim_db.url).toBe(exampleEnv.METERLINE_DATABASE_URL);
     expect(config.logging.level).toBe('info');
-    expect(Object.keys(config).sort()).toEqual(['database', 'logging']);
+    expect(Object.keys(config).sort()).toEqual(['apim', 'database', 'logging']);
+    expect(config.apim).toEqual({ monetization: { monetization_impl: 'stripe' } }); // the example names its engine
+  });
+
+  it('database (migrate): reads monetization_impl, and nothing else of [apim.monetization]', () => {
+    const document = { apim: { monetization: { monetization_impl: './engines/my-engine.js', usage_publish_cron: '0 * * * *' } } };
+    expect(parseConfig(document, {}, 'test', 'database').apim).toEqual({ monetization: { monetization_impl: './engines/my-engine.js' } });
+    expect(() => parseConfig({ apim: { monetization: { monetization_impl: '' } } }, {}, 'test', 'database')).toThrow(/apim\.monetization\.monetization_impl: must not be empty/);
   });
 
   it('database (migrate): its own variable is still required', () => {

@@ -1,5 +1,5 @@
 import { tableExists } from '../../src/db/dialect';
-import { migrateLatest, rollbackAll, SchemaConflictError } from '../../src/db/migrator';
+import { migrateLatest, rollbackAll, SchemaConflictError } from '../helpers/migrations';
 import { forEachTestDatabase, listTables, storedTableNames } from '../helpers/databases';
 import { createWso2GatewayTables, dropWso2GatewayTables, EXISTING_API, WSO2_GATEWAY_TABLES } from './wso2-schema';
 

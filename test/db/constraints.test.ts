@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { migrateLatest, rollbackAll } from '../../src/db/migrator';
+import { migrateLatest, rollbackAll } from '../helpers/migrations';
 import { forEachTestDatabase } from '../helpers/databases';
 import { apiRow, countRows, deleteAllRows, policyRow, seedWorld, TENANT_ID, violationOf, type World } from './fixtures';
 

@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
-import { migrations } from '../../migrations';
+import { coreMigrations } from '../../migrations';
+import { stripeMigrations } from '../../plugins/stripe/migrations';
 import { downSchema, upSchema } from '../../migrations/20261130000000_usage_event_per_tenant';
 import { contextForFreshSchema } from '../../migrations/support/table-group';
 import { dialectOf, storedName, type Dialect } from '../../src/db/dialect';
@@ -28,7 +29,7 @@ interface Statement {
 function compile(dialect: Dialect): Statement[] {
   const compiler = knex(CLIENTS[dialect]);
   expect(dialectOf(compiler)).toBe(dialect);
-  return migrations.flatMap((migration) =>
+  return [...coreMigrations, ...stripeMigrations].sort((a, b) => a.name.localeCompare(b.name)).flatMap((migration) =>
     migration.tables.flatMap((spec) =>
       compiler.schema
         .createTable(spec.name, (t) => spec.define(t, contextForFreshSchema(dialect, spec)))

@@ -2,7 +2,7 @@ import knex from 'knex';
 import { configSchema, type DatabaseConfig } from '../../src/config/schema';
 import { lowerCaseIdentifier, upperCaseRowKeys } from '../../src/db/identifier-case';
 import { knexConfigFor } from '../../src/db/knex-config';
-import { migrateLatest, rollbackAll } from '../../src/db/migrator';
+import { migrateLatest, rollbackAll } from '../helpers/migrations';
 import { forEachTestDatabase } from '../helpers/databases';
 import { apiRow } from './fixtures';
 

@@ -1,7 +1,15 @@
 import { readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrations } from '../../migrations';
-import { migrateLatest, migrationStatus, rollbackAll } from '../../src/db/migrator';
+import { coreMigrations } from '../../migrations';
+import { stripeMigrations } from '../../plugins/stripe/migrations';
+import { migrationsFor } from '../../src/composition';
+import * as migrator from '../../src/db/migrator';
+import type { MonetizationEngineFactory } from '../../src/monetization/monetization';
+import { EngineRegistry } from '../../src/monetization/registry';
+import { builtInEngines } from '../../plugins';
+import { allMigrations, migrateLatest, migrationStatus, rollbackAll } from '../helpers/migrations';
 import { forEachTestDatabase, listTables, storedTableNames } from '../helpers/databases';
 
 const ALL_MIGRATIONS = [
@@ -44,13 +52,55 @@ const MIGRATED_TABLES = [
 /** knex's own bookkeeping, which stays after a full rollback (recording that nothing is applied). */
 const KNEX_BOOKKEEPING = ['ML_MIGRATIONS', 'ML_MIGRATIONS_lock'];
 
+function dateNamedModulesIn(folder: string): string[] {
+  return readdirSync(join(__dirname, '../..', folder))
+    .filter((file) => /^\d{14}_.+\.ts$/.test(file))
+    .map((file) => file.replace(/\.ts$/, ''))
+    .sort();
+}
+
+const noop = (): Promise<void> => Promise.resolve();
+
 describe('the migration list', () => {
-  it('names every date-named module in migrations/, oldest first', () => {
-    const files = readdirSync(join(__dirname, '../../migrations'))
-      .filter((file) => /^\d{14}_.+\.ts$/.test(file))
-      .map((file) => file.replace(/\.ts$/, ''))
-      .sort();
-    expect(migrations.map((migration) => migration.name)).toEqual(files);
+  it('the core lists every date-named module in migrations/, oldest first', () => {
+    expect(coreMigrations.map((migration) => migration.name)).toEqual(dateNamedModulesIn('migrations'));
+  });
+
+  it('the Stripe engine lists every date-named module in plugins/stripe/migrations/, oldest first', () => {
+    expect(stripeMigrations.map((migration) => migration.name)).toEqual(dateNamedModulesIn('plugins/stripe/migrations'));
+  });
+
+  it("merges the engine's migrations with the core's by name, under the names they were recorded with before they moved", () => {
+    expect(allMigrations.map((migration) => migration.name)).toEqual(ALL_MIGRATIONS);
+  });
+
+  it('refuses a name given twice and a name that is not date-named', () => {
+    expect(() => migrator.schemaMigrations([[{ name: '20250601000100_gateway_tables', up: noop, down: noop }]])).toThrow(/given twice/);
+    expect(() => migrator.schemaMigrations([[{ name: 'create_my_tables', up: noop, down: noop }]])).toThrow(/not named/);
+  });
+
+  it('lists every registered engine, and an engine loaded from a module when it is the configured one', () => {
+    const custom: MonetizationEngineFactory = {
+      name: 'custom',
+      capabilities: builtInEngines[0]!.capabilities,
+      create: () => {
+        throw new Error('not built here');
+      },
+      migrations: [{ name: '20270101000000_custom_engine_tables', up: noop, down: noop }],
+    };
+    const registry = new EngineRegistry([...builtInEngines, custom]);
+    expect(migrationsFor(undefined, registry).map((migration) => migration.name)).toEqual([...ALL_MIGRATIONS, '20270101000000_custom_engine_tables']);
+    // An engine loaded from a module (not registered) is listed when it is the configured one.
+    const folder = mkdtempSync(join(tmpdir(), 'meterline-engine-'));
+    const module = join(folder, 'my-engine.js');
+    writeFileSync(
+      module,
+      `const noop = () => Promise.resolve();
+module.exports = { name: 'from-a-module', capabilities: {}, create() { throw new Error('not built here'); },
+  migrations: [{ name: '20270101000100_module_engine_tables', up: noop, down: noop }] };`,
+    );
+    expect(migrationsFor(module).map((migration) => migration.name)).toEqual([...ALL_MIGRATIONS, '20270101000100_module_engine_tables']);
+    expect(migrationsFor('stripe').map((migration) => migration.name)).toEqual(ALL_MIGRATIONS);
   });
 });
 
@@ -103,6 +153,11 @@ forEachTestDatabase((kind, db) => {
   it('reports nothing pending once migrated', async () => {
     await migrateLatest(db().knex);
     await expect(migrationStatus(db().knex)).resolves.toEqual({ applied: ALL_MIGRATIONS, pending: [] });
+  });
+
+  it("refuses to run without an engine's migrations once the database ran them (every engine stays listed)", async () => {
+    await migrateLatest(db().knex);
+    await expect(migrator.migrationStatus(db().knex, migrator.schemaMigrations())).rejects.toThrow(/20250601000200_monetization_tables/);
   });
 
   it('reports every migration pending on an empty database', async () => {

@@ -1,4 +1,4 @@
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { forEachTestDatabase } from '../helpers/databases';
 
 /** Every column of every table `up` creates on an empty database. */

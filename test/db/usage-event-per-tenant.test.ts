@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { down, up } from '../../migrations/20261130000000_usage_event_per_tenant';
-import { migrateLatest, rollbackAll } from '../../src/db/migrator';
+import { migrateLatest, rollbackAll } from '../helpers/migrations';
 import { forEachTestDatabase } from '../helpers/databases';
 import { violationOf } from './fixtures';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { createApi, createApplication, createPolicy, monetize, connectedAccount, roleTokens, subscribe } from '../helpers/rest-fixtures';
 import { DEVPORTAL, policyBody, startRestHarness, uniqueName, type RestHarness } from '../helpers/rest-harness';

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { UsageRecorder, type UsageSink } from '../../src/gateway-kit/usage-recorder';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';

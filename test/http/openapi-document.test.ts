@@ -2,7 +2,7 @@ import Ajv2019 from 'ajv/dist/2019';
 import { API_BASE_PATHS } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
 import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { startRestHarness, type RestHarness } from '../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { RecordStore } from '../../src/usage/record-store';
 import { forEachTestDatabase } from '../helpers/databases';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { configSchema } from '../../src/config/schema';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { mintToken, TokenVerifier } from '../../src/http/auth/tokens';
 import { errorHandler } from '../../src/http/errors';
 import { registerRoutes } from '../../src/http/route';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { connectDatabase } from '../../src/db/connect';
 import { insertReturningId } from '../../src/db/insert-returning-id';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { utcTimestamp } from '../../src/domain/time';
 import { UsageIngestion, type BatchResult } from '../../src/usage/ingest';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';

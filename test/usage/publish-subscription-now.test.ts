@@ -1,4 +1,4 @@
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { JobStore } from '../../src/usage/job-store';
 import { RecordStore } from '../../src/usage/record-store';
 import { forEachTestDatabase } from '../helpers/databases';

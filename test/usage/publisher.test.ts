@@ -1,4 +1,4 @@
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { periodBoundary } from '../../src/usage/windows';
 import { RecordStore } from '../../src/usage/record-store';
 import { JobStore } from '../../src/usage/job-store';

@@ -1,5 +1,5 @@
 import { configSchema } from '../../src/config/schema';
-import { migrateLatest } from '../../src/db/migrator';
+import { migrateLatest } from '../helpers/migrations';
 import { createLogger } from '../../src/logger';
 import { UsageOptionsError } from '../../src/usage/options';
 import { RecordStore } from '../../src/usage/record-store';

@@ -1,5 +1,5 @@
-import * as engineSubscriptionAccount from '../../../migrations/20261130000100_engine_subscription_account';
-import { migrateLatest } from '../../../src/db/migrator';
+import * as engineSubscriptionAccount from '../../../plugins/stripe/migrations/20261130000100_engine_subscription_account';
+import { migrateLatest } from '../../helpers/migrations';
 import { MonetizationError } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { buildEngine, connectedAccount, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';

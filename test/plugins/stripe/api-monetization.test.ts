@@ -1,4 +1,4 @@
-import { migrateLatest } from '../../../src/db/migrator';
+import { migrateLatest } from '../../helpers/migrations';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { migrateLatest } from '../../../src/db/migrator';
+import { migrateLatest } from '../../helpers/migrations';
 import type { EngineCustomerListing } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { connectedAccount, monetizedWorld as monetizedStripeWorld, SUPER_TENANT, useStripeServer, type MonetizedWorld } from './harness';

@@ -1,4 +1,4 @@
-import { migrateLatest } from '../../../src/db/migrator';
+import { migrateLatest } from '../../helpers/migrations';
 import type { PolicyPricing } from '../../../src/domain/model';
 import { toWso2RevenueMap, toWso2UsageMap } from '../../../src/monetization/wso2-usage-map';
 import { forEachTestDatabase } from '../../helpers/databases';

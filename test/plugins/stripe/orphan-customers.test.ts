@@ -1,4 +1,4 @@
-import { migrateLatest } from '../../../src/db/migrator';
+import { migrateLatest } from '../../helpers/migrations';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { STORY_START } from '../../helpers/test-clock';
 import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type Stripe from 'stripe';
-import { migrateLatest } from '../../../src/db/migrator';
+import { migrateLatest } from '../../helpers/migrations';
 import type { SubscriptionPolicy } from '../../../src/domain/model';
 import type { Monetization } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';

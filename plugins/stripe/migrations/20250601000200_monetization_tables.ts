@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { identityPrimaryKey, integerReference, secondCascadePathRule, stringReference } from '../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from './support/table-group';
+import { identityPrimaryKey, integerReference, secondCascadePathRule, stringReference } from '../../../src/db/dialect';
+import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from '../../../migrations/support/table-group';
 
 /**
  * The billing-engine tables of WSO2's monetization guide, with the keys its scripts lack: one

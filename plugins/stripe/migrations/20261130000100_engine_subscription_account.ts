@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { columnValue } from '../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from './support/table-group';
+import { columnValue } from '../../../src/db/dialect';
+import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from '../../../migrations/support/table-group';
 
 /**
  * ML_ENGINE_SUBSCRIPTION: the account each billed subscription lives in, recorded when the
