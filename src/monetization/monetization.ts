@@ -162,6 +162,40 @@ export interface Monetization {
    * events leave it out, and Meterline then has no webhook endpoint for them.
    */
   readonly webhooks?: WebhookVerifier;
+
+  /**
+   * What the engine counted and invoiced of one subscription's metered usage in one billing
+   * period, for `meterline reconcile usage` to compare with what Meterline sent. `counted` is the
+   * engine's own aggregate of the usage stamped in its `from`–`to` range, which may be a little
+   * wider than the period when the engine counts in coarser steps (Stripe: whole minutes); the
+   * core compares it with what it sent stamped in that same range. `invoice` is the invoice line
+   * quantity billed for the period. Null when the engine meters no usage of the subscription
+   * (FREE or FIXEDRATE tier, unmonetized API). Engines that cannot tell leave it out, and the
+   * command then says the engine cannot reconcile usage.
+   *
+   * @example await engine.usageAsBilled(subscription, { start: new Date('2026-10-05T10:00:00Z'), end: new Date('2026-11-05T10:00:00Z') })
+   *   // → { meter: 'mtr_61Q…', counted: { from, to, quantity: 1200 }, invoice: { id: 'in_1Q…', quantity: 1200, final: true, finalizedAt } }
+   */
+  usageAsBilled?(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null>;
+}
+
+/** A subscription's billing period, [start, end). */
+export interface UsagePeriod {
+  start: Date;
+  end: Date;
+}
+
+/** A subscription's usage as the engine counted and invoiced it (see `usageAsBilled`). */
+export interface UsageAsBilled {
+  /** The engine's meter the subscription's usage is counted on, for people (Stripe: its id). */
+  meter: string;
+  /** The engine's aggregate of the usage stamped in [from, to). */
+  counted: { from: Date; to: Date; quantity: number };
+  /**
+   * The invoice that bills the period's usage, with the quantity its lines bill; null when no
+   * invoice bills it yet. `final: false` while it is a draft (its quantity may still change).
+   */
+  invoice: { id: string; quantity: number; final: boolean; finalizedAt: Date | null } | null;
 }
 
 /** What an engine recorded for a subscription it bills (see `billedSubscriptionOf`). */
