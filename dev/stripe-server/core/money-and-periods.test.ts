@@ -1,3 +1,4 @@
+import { chargeAmountProblem, currencyExponent, isSupportedCurrency, minimumChargeAmount } from './currencies';
 import { formatDecimal, multiply, parseDecimal, roundHalfUp, fromInteger } from './decimal';
 import { periodBoundary } from './periods';
 
@@ -42,5 +43,30 @@ describe('billing periods', () => {
 
   it('adds whole weeks', () => {
     expect(periodBoundary(JAN_31, 'week', 2, 1)).toBe(JAN_31 + 14 * 86_400);
+  });
+});
+
+// https://docs.stripe.com/currencies (#zero-decimal, #three-decimal, #special-cases,
+// #minimum-and-maximum-charge-amounts, #presentment-currencies)
+describe('currency rules', () => {
+  it('knows each currency\'s minor unit: JPY 0, USD 2, KWD 3, ISK 2 (two-decimal in the API)', () => {
+    expect([currencyExponent('jpy'), currencyExponent('USD'), currencyExponent('kwd'), currencyExponent('isk')]).toEqual([0, 2, 3, 2]);
+  });
+
+  it('gives the minimum charge per settlement currency, 1 minor unit where the table names none', () => {
+    expect([minimumChargeAmount('usd'), minimumChargeAmount('eur'), minimumChargeAmount('gbp'), minimumChargeAmount('jpy'), minimumChargeAmount('kwd')]).toEqual([50, 50, 30, 50, 1]);
+  });
+
+  it('refuses ISK amounts that are not whole krónur and three-decimal amounts not ending in 0', () => {
+    expect(chargeAmountProblem('isk', 1050)?.code).toBe('invalid_charge_amount_no_decimal_compatible');
+    expect(chargeAmountProblem('isk', 1100)).toBeNull();
+    expect(chargeAmountProblem('kwd', 5125)?.code).toBe('invalid_charge_amount');
+    expect(chargeAmountProblem('kwd', 5120)).toBeNull();
+    expect(chargeAmountProblem('usd', 1)).toBeNull();
+  });
+
+  it('supports Stripe\'s presentment currencies only', () => {
+    expect(['usd', 'EUR', 'isk', 'kwd', 'jpy'].every(isSupportedCurrency)).toBe(true);
+    expect(isSupportedCurrency('xyz')).toBe(false);
   });
 });
