@@ -14,6 +14,8 @@ import type {
   MonetizationRequest,
   PendingInvoice,
   SubscriptionOutcome,
+  UsageAsBilled,
+  UsagePeriod,
   UsageReport,
   UsageReportOutcome,
 } from '../../src/monetization/monetization';
@@ -28,6 +30,7 @@ import { StripeRepository } from './stripe.repository';
 import { stripeCapabilities } from './capabilities';
 import { StripeSubscriptionWorkflow, type WorkflowProbe } from './subscription-workflow';
 import { StripeUsageReporter } from './usage-reporter';
+import { StripeUsageAsBilled } from './usage-reconcile';
 import { StripeWebhookVerifier } from './webhooks';
 
 /** The Stripe billing engine: the Monetization contract, delegated to one service per concern. */
@@ -42,6 +45,7 @@ export class StripeMonetization implements Monetization {
   private readonly usage: StripeUsageReporter;
   private readonly repository: StripeRepository;
   private readonly customerReconcile: CustomerReconcileService;
+  private readonly usageReconcile: StripeUsageAsBilled;
 
   /** `probe`: tests only, to stop the subscription workflows after a chosen step (see `WorkflowProbe`). */
   constructor(options: StripeOptions, dependencies: EngineDependencies, probe?: WorkflowProbe) {
@@ -54,6 +58,7 @@ export class StripeMonetization implements Monetization {
     this.invoices = new InvoicesService(clients, repository);
     this.usage = new StripeUsageReporter(clients, repository);
     this.customerReconcile = new CustomerReconcileService(clients, repository, dependencies.tenants);
+    this.usageReconcile = new StripeUsageAsBilled(clients, repository);
   }
 
   createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
@@ -130,5 +135,9 @@ export class StripeMonetization implements Monetization {
 
   repairEngineCustomer(found: EngineCustomerFound): Promise<EngineCustomerRepair> {
     return this.customerReconcile.repair(found);
+  }
+
+  usageAsBilled(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null> {
+    return this.usageReconcile.usageAsBilled(subscription, period);
   }
 }

@@ -1,0 +1,94 @@
+import type Stripe from 'stripe';
+import type { SubscriptionRef } from '../../src/domain/model';
+import type { UsageAsBilled, UsagePeriod } from '../../src/monetization/monetization';
+import type { StripeClients } from './stripe.clients';
+import { callStripe, isResourceMissing } from './stripe.errors';
+import type { StripeRepository } from './stripe.repository';
+
+const MINUTE = 60;
+
+/**
+ * A subscription's metered usage as Stripe counted and invoiced it, in the connected account the
+ * subscription lives in:
+ * - counted: the meter's event summary for the subscription's customer
+ *   (GET /v1/billing/meters/:id/event_summaries, https://docs.stripe.com/api/billing/meter-event-summary/list),
+ *   whose `start_time` and `end_time` "must be aligned with minute boundaries": the period's bounds
+ *   are rounded down to the minute and the range is returned with the count, so the core compares
+ *   it with what it sent stamped in that same range. Summaries are eventually consistent
+ *   ("meter events are aggregated asynchronously"): usage sent moments ago may not show yet.
+ * - invoiced: the quantity of the subscription's invoice lines for its metered price whose
+ *   period lies in the billing period (the renewal invoice bills the period in arrears; a final
+ *   invoice at cancel bills its part); void invoices bill nothing.
+ */
+export class StripeUsageAsBilled {
+  constructor(
+    private readonly clients: StripeClients,
+    private readonly repository: StripeRepository,
+  ) {}
+
+  async usageAsBilled(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null> {
+    const billed = await this.repository.billedSubscription(subscription.api.uuid, subscription.application.uuid);
+    if (!billed) return null;
+    const { row, account } = billed;
+    const stripe = this.clients.forTenant(subscription.api.tenant.domain);
+    const context = { account, subscription: subscription.uuid };
+    let found: Stripe.Subscription;
+    try {
+      found = await callStripe('retrieve the subscription', context, () => stripe.subscriptions.retrieve(row.stripeSubscriptionId, {}, { stripeAccount: account }));
+    } catch (error) {
+      if (isResourceMissing(error)) return null;
+      throw error;
+    }
+    const metered = found.items.data.map((item) => item.price).find((price) => price.recurring?.usage_type === 'metered' && price.recurring.meter);
+    const meter = metered?.recurring?.meter;
+    if (!metered || !meter) return null;
+
+    const from = Math.floor(period.start.getTime() / 1000 / MINUTE) * MINUTE;
+    const to = Math.max(Math.floor(period.end.getTime() / 1000 / MINUTE) * MINUTE, from + MINUTE);
+    const counted = await callStripe('list meter event summaries', { ...context, meter }, async () => {
+      let total = 0;
+      for await (const summary of stripe.billing.meters.listEventSummaries(
+        meter,
+        { customer: row.sharedCustomerId, start_time: from, end_time: to, limit: 100 },
+        { stripeAccount: account },
+      )) {
+        total += summary.aggregated_value;
+      }
+      return total;
+    });
+
+    const invoice = await callStripe('list the subscription invoices', context, () =>
+      this.invoiceOf(stripe, account, row.stripeSubscriptionId, metered.id, period),
+    );
+    return { meter, counted: { from: new Date(from * 1000), to: new Date(to * 1000), quantity: counted }, invoice };
+  }
+
+  /** The newest non-void invoice with lines of `priceId` inside the period, and their quantity. */
+  private async invoiceOf(stripe: Stripe, account: string, subscriptionId: string, priceId: string, period: UsagePeriod): Promise<UsageAsBilled['invoice']> {
+    const start = period.start.getTime() / 1000;
+    const end = period.end.getTime() / 1000;
+    for await (const invoice of stripe.invoices.list({ subscription: subscriptionId, limit: 100 }, { stripeAccount: account })) {
+      if (invoice.status === 'void' || !invoice.id) continue;
+      const invoiceId = invoice.id;
+      const lines = invoice.lines.has_more
+        ? await stripe.invoices.listLineItems(invoiceId, { limit: 100 }, { stripeAccount: account }).autoPagingToArray({ limit: 10_000 })
+        : invoice.lines.data;
+      const ours = lines.filter((line) => priceOf(line) === priceId && line.period.start >= start && line.period.end <= end && line.period.end > line.period.start);
+      if (ours.length === 0) continue;
+      const finalizedAt = invoice.status_transitions.finalized_at;
+      return {
+        id: invoiceId,
+        quantity: ours.reduce((sum, line) => sum + (line.quantity ?? 0), 0),
+        final: invoice.status !== 'draft',
+        finalizedAt: finalizedAt ? new Date(finalizedAt * 1000) : null,
+      };
+    }
+    return null;
+  }
+}
+
+function priceOf(line: Stripe.InvoiceLineItem): string | null {
+  const price = line.pricing?.price_details?.price;
+  if (!price) return null;
+  return typeof price === 'string' ? price : price.id;
+}
