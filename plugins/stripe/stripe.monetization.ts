@@ -25,6 +25,7 @@ import { CustomersService } from './customers.service';
 import { InvoicesService } from './invoices.service';
 import { PlansService } from './plans.service';
 import { StripeClients } from './stripe.clients';
+import { callStripe } from './stripe.errors';
 import type { StripeOptions } from './stripe.options';
 import { StripeRepository } from './stripe.repository';
 import { stripeCapabilities } from './capabilities';
@@ -37,7 +38,7 @@ import { StripeWebhookVerifier } from './webhooks';
 export class StripeMonetization implements Monetization {
   readonly name = 'stripe';
   readonly capabilities = stripeCapabilities;
-  readonly webhooks = new StripeWebhookVerifier();
+  readonly webhooks: StripeWebhookVerifier;
   private readonly plans: PlansService;
   private readonly apiPlans: ApiPlanCopies;
   private readonly subscriptions: StripeSubscriptionWorkflow;
@@ -50,6 +51,11 @@ export class StripeMonetization implements Monetization {
   /** `probe`: tests only, to stop the subscription workflows after a chosen step (see `WorkflowProbe`). */
   constructor(options: StripeOptions, dependencies: EngineDependencies, probe?: WorkflowProbe) {
     const clients = new StripeClients(dependencies.tenants, options);
+    this.webhooks = new StripeWebhookVerifier((tenant, id, context) =>
+      callStripe('read a Stripe event', { event: id, account: context }, () =>
+        clients.forTenant(tenant).v2.core.events.retrieve(id, {}, context ? { stripeContext: context } : {}),
+      ),
+    );
     const repository = new StripeRepository(dependencies.store, dependencies.core);
     this.repository = repository;
     this.apiPlans = new ApiPlanCopies(clients, repository);

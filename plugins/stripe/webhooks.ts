@@ -5,6 +5,7 @@ import {
   type BillingEvent,
   type InvoiceSnapshot,
   type InvoiceStatus,
+  type UsageErrorReport,
   type WebhookVerifier,
 } from '../../src/monetization/billing-events';
 import { SIGNATURE_HEADER, WEBHOOK_SECRET_KEY } from './capabilities';
@@ -84,12 +85,63 @@ const invoiceSchema = z.object({
 const subscriptionSchema = z.object({ id: nonEmpty, status: nonEmpty });
 
 /**
+ * Stripe's report of meter events it accepted and then found invalid ("Occurs when a Meter has
+ * invalid async usage events": https://docs.stripe.com/api/v2/core/events/event-types), e.g. for a
+ * customer the account does not have or an inactive meter. A thin event: the delivery is only the
+ * notification (`context`: the connected account), its data is read from `GET /v2/core/events/:id`
+ * (https://docs.stripe.com/event-destinations#thin-payload).
+ */
+export const METER_ERROR_REPORT = 'v1.billing.meter.error_report_triggered';
+
+const thinEventSchema = z.object({
+  id: nonEmpty,
+  object: z.literal('v2.core.event'),
+  type: nonEmpty,
+  created: z.iso.datetime({ offset: true }),
+  context: nonEmpty.nullish(),
+});
+
+/** The data of a meter error report (stripe-node's V1BillingMeterErrorReportTriggeredEvent.Data). */
+const meterErrorReportSchema = z.object({
+  data: z.object({
+    reason: z.object({
+      error_types: z.array(
+        z.object({
+          code: nonEmpty,
+          sample_errors: z.array(z.object({ error_message: z.string(), request: z.object({ identifier: nonEmpty }) })),
+        }),
+      ),
+    }),
+  }),
+});
+
+/** Reads a thin event's full form (with its data) in the tenant's platform account, for `context`. */
+export type ThinEventFetcher = (tenantDomain: string, id: string, context: string | null) => Promise<unknown>;
+
+/**
  * Verifies a Stripe webhook delivery on its raw bytes with the tenant's signing secret (before
  * anything in it is read), checks the fields Meterline reads, and turns it into a Meterline
  * billing event. A signed delivery that is not a well-formed Stripe event is refused as
  * `malformed`, naming the first bad field.
  */
 export class StripeWebhookVerifier implements WebhookVerifier {
+  /** `fetchEvent` reads a thin event's data; without it, meter error reports are ignored. */
+  constructor(private readonly fetchEvent?: ThinEventFetcher) {}
+
+  /**
+   * A meter error report's failed usage, by the identifier each meter event was sent with. Stripe
+   * lists sample errors, so the report names the failures it samples; the rest of a window's
+   * errors are only counted there.
+   */
+  async usageErrors(event: BillingEvent, tenantDomain: string): Promise<UsageErrorReport | null> {
+    if (event.type !== 'ignored' || event.engineType !== METER_ERROR_REPORT || !this.fetchEvent) return null;
+    const full = read(meterErrorReportSchema, await this.fetchEvent(tenantDomain, event.id, event.account), `the ${METER_ERROR_REPORT} event`);
+    const errors = full.data.reason.error_types.flatMap((type) =>
+      type.sample_errors.map((sample) => ({ identifier: sample.request.identifier, reason: `${type.code}: ${sample.error_message}` })),
+    );
+    return { id: event.id, occurredAt: event.occurredAt, account: event.account, errors };
+  }
+
   verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent {
     const { secret, rawBody, signature, now } = input;
     if (!secret) throw new WebhookRejectedError('no_secret', `the tenant has no ${WEBHOOK_SECRET_KEY} configured`);
@@ -100,13 +152,19 @@ export class StripeWebhookVerifier implements WebhookVerifier {
     if (Math.abs(nowSeconds - signedAt) > SIGNATURE_TOLERANCE_SECONDS) {
       throw new WebhookRejectedError('stale', `the delivery was signed ${nowSeconds - signedAt} s ago, beyond the ${SIGNATURE_TOLERANCE_SECONDS} s tolerance`);
     }
-    let parsed: unknown;
+    // The signature is checked by itself (constructEvent refuses thin events), then the body parsed.
     try {
-      parsed = Stripe.webhooks.constructEvent(rawBody, signature, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, nowSeconds);
+      Stripe.webhooks.signature!.verifyHeader(rawBody, signature, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, nowSeconds);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
         throw new WebhookRejectedError('bad_signature', `the ${SIGNATURE_HEADER} does not match the body and the tenant secret`);
       }
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawBody.toString('utf8'));
+    } catch {
       throw new WebhookRejectedError('malformed', 'the delivery is not JSON');
     }
     return toBillingEvent(parsed);
@@ -129,6 +187,11 @@ function read<T>(schema: z.ZodType<T>, input: unknown, what: string, prefix: rea
 }
 
 function toBillingEvent(input: unknown): BillingEvent {
+  if (typeof input === 'object' && input !== null && (input as { object?: unknown }).object === 'v2.core.event') {
+    // A thin event: nothing but its identity is in the delivery (see usageErrors).
+    const thin = read(thinEventSchema, input, 'the Stripe thin event');
+    return { id: thin.id, occurredAt: new Date(thin.created), account: thin.context ?? null, type: 'ignored', engineType: thin.type };
+  }
   const event = read(eventSchema, input, 'the Stripe event');
   const base = { id: event.id, occurredAt: new Date(event.created * 1000), account: event.account ?? null };
   const object = event.data.object;

@@ -65,7 +65,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
       res.json(openApi);
     });
     // Raw bodies: signatures are checked on the bytes as sent, before any JSON parser runs.
-    app.use(billingWebhookRouter({ engine, tenants, records: billing.records, logger, clock }));
+    app.use(billingWebhookRouter({ engine, tenants, records: billing.records, logger, clock, ...(usage ? { usage } : {}) }));
     app.use(accessRouter({ access: billing.access, verifier, clock }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));

@@ -67,9 +67,28 @@ export class WebhookRejectedError extends Error {
   }
 }
 
+/**
+ * Usage the engine accepted and later reported it could not bill (Stripe: a meter error report),
+ * each named by the identifier Meterline sent it with.
+ */
+export interface UsageErrorReport {
+  /** The engine's event id. */
+  id: string;
+  occurredAt: Date;
+  /** The connected account the report comes from; null for the platform account. */
+  account: string | null;
+  errors: Array<{ identifier: string; reason: string }>;
+}
+
 /** Verifies a raw delivery with the tenant's secret and translates it. */
 export interface WebhookVerifier {
   verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent;
+  /**
+   * For an engine that reports usage errors by webhook: the report a verified delivery carries
+   * (read from the engine with the tenant's credentials when the delivery only notifies), or null
+   * when the delivery is not one.
+   */
+  usageErrors?(event: BillingEvent, tenantDomain: string): Promise<UsageErrorReport | null>;
 }
 
 /**

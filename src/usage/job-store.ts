@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isUniqueViolation } from '../db/errors';
+import { RecordStore } from './record-store';
 
 type Db = Knex | Knex.Transaction;
 
@@ -53,6 +54,11 @@ export type Claim = { claimed: true; runId: string; resumedFrom: string | null }
  */
 export class JobStore {
   constructor(private readonly db: Knex) {}
+
+  /** The usage records in the same database (the publish status lists those the engine reported errors for). */
+  records(): RecordStore {
+    return new RecordStore(this.db);
+  }
 
   /** Creates both single rows if missing (a concurrent creator's duplicate-key error is expected). */
   async ensureRows(now: number, lookBackDays: number): Promise<void> {

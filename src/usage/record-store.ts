@@ -13,9 +13,11 @@ export const RECORD_TABLE = 'ML_USAGE_RECORD';
  *   reported, not sent;
  * - UNCERTAIN: a send was attempted longer ago than the engine surely remembers its identifier
  *   (its `identifierMemoryMs` capability), so sending again might bill twice — reported for a
- *   person to settle.
+ *   person to settle;
+ * - ENGINE_ERROR: the engine accepted it, then reported it could not bill it (its reason in
+ *   LAST_ERROR) — reported for a person to settle, not sent again.
  */
-export type RecordState = 'PENDING' | 'SENT' | 'NOT_BILLED' | 'EXPIRED' | 'UNCERTAIN';
+export type RecordState = 'PENDING' | 'SENT' | 'NOT_BILLED' | 'EXPIRED' | 'UNCERTAIN' | 'ENGINE_ERROR';
 
 export interface UsageRecord {
   id: number;
@@ -106,6 +108,20 @@ export class RecordStore {
 
   async noteError(id: number, reason: string): Promise<void> {
     await this.db(RECORD_TABLE).where({ RECORD_ID: id }).update({ LAST_ERROR: reason.slice(0, 1000) });
+  }
+
+  /**
+   * The billing engine reported, after accepting it, that it could not bill the usage sent under
+   * `identifier` (e.g. a meter error report): the record becomes ENGINE_ERROR with the engine's
+   * reason, is not sent again, and is listed in the publish status. False when no PENDING or SENT
+   * record has the identifier (not Meterline's, or already noted).
+   */
+  async markEngineError(identifier: string, reason: string): Promise<boolean> {
+    const n = await this.db(RECORD_TABLE)
+      .where({ IDENTIFIER: identifier })
+      .whereIn('STATE', ['PENDING', 'SENT'])
+      .update({ STATE: 'ENGINE_ERROR', LAST_ERROR: reason.slice(0, 1000) });
+    return n > 0;
   }
 
   /** Puts an UNCERTAIN or EXPIRED record back to PENDING (after a person checked the engine). */

@@ -1,7 +1,9 @@
+import type { UsageErrorReport } from '../monetization/billing-events';
 import type { UsageIngestion } from './ingest';
 import type { Failure, JobPhase, JobStore, Wso2State, Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import type { UsagePublisher } from './publisher';
+import type { RecordStore } from './record-store';
 
 /** WSO2's answer to a publish request it accepted, word for word. */
 export const PUBLISH_ACCEPTED = { status: 'Request Accepted', message: 'Server is running the usage publisher' } as const;
@@ -27,7 +29,25 @@ export interface PublishStatusBody {
     failures: Failure[];
   };
   lease: { owner: string | null; expiresAt: string | null; expired: boolean };
+  /**
+   * Usage the billing engine accepted and later reported it could not bill (ENGINE_ERROR
+   * records), the first {@link ENGINE_ERRORS_LISTED} in subscription and window order.
+   */
+  engineErrors: EngineErrorEntry[];
 }
+
+export interface EngineErrorEntry {
+  subscriptionId: string;
+  apiId: string;
+  /** The usage window, ISO 8601. */
+  windowStart: string;
+  windowEnd: string;
+  quantity: number;
+  identifier: string;
+  reason: string;
+}
+
+export const ENGINE_ERRORS_LISTED = 100;
 
 /** The parts of usage capture and publishing, built once by the composition root (src/composition.ts). */
 export interface UsageServiceParts {
@@ -47,6 +67,7 @@ export class UsageService {
   readonly publisher: UsagePublisher;
   readonly options: PublisherOptions;
   private readonly jobs: JobStore;
+  private readonly records: RecordStore;
   private readonly clock: () => Date;
   private readonly lookBackDays: number;
 
@@ -54,6 +75,7 @@ export class UsageService {
     this.ingestion = parts.ingestion;
     this.publisher = parts.publisher;
     this.jobs = parts.jobs;
+    this.records = parts.jobs.records();
     this.options = parts.options;
     this.lookBackDays = parts.lookBackDays;
     this.clock = parts.clock;
@@ -100,6 +122,35 @@ export class UsageService {
         expiresAt: job.leaseUntil === null ? null : new Date(job.leaseUntil).toISOString(),
         expired: job.owner !== null && job.leaseUntil !== null && job.leaseUntil < now,
       },
+      engineErrors: await this.engineErrors(),
     };
+  }
+
+  /**
+   * Records the usage errors the engine reported after accepting the usage: each named record
+   * becomes ENGINE_ERROR with the engine's reason. Returns the identifiers that named none of
+   * Meterline's sent usage.
+   */
+  async recordEngineErrors(report: UsageErrorReport): Promise<{ recorded: number; unknown: string[] }> {
+    let recorded = 0;
+    const unknown: string[] = [];
+    for (const { identifier, reason } of report.errors) {
+      if (await this.records.markEngineError(identifier, reason)) recorded += 1;
+      else unknown.push(identifier);
+    }
+    return { recorded, unknown };
+  }
+
+  async engineErrors(subscriptionUuid?: string): Promise<EngineErrorEntry[]> {
+    const records = await this.records.list({ state: 'ENGINE_ERROR', ...(subscriptionUuid ? { subscriptionUuid } : {}) });
+    return records.slice(0, ENGINE_ERRORS_LISTED).map((r) => ({
+      subscriptionId: r.subscriptionUuid,
+      apiId: r.apiUuid,
+      windowStart: new Date(r.windowStart).toISOString(),
+      windowEnd: new Date(r.windowEnd).toISOString(),
+      quantity: r.quantity,
+      identifier: r.identifier,
+      reason: r.lastError ?? '',
+    }));
   }
 }

@@ -3,6 +3,7 @@ import { WebhookRejectedError } from '../../monetization/billing-events';
 import type { BillingRecords } from '../../billing/billing-records.service';
 import type { Logger } from '../../logger';
 import type { Monetization, TenantDirectory } from '../../monetization/monetization';
+import type { UsageService } from '../../usage/usage-service';
 import { wso2ErrorBody } from '../wso2-error-body';
 
 export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain';
@@ -16,7 +17,9 @@ export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain
  * field) is a 400 and changes nothing. An accepted delivery answers 200 with its `outcome`;
  * an event Meterline ignores or does not know (another tenant's or account's object, metadata
  * naming a subscription it does not bill) also answers 200, with the `reason`, so the engine
- * stops retrying it, and changes nothing.
+ * stops retrying it, and changes nothing. A report of usage the engine accepted and then could
+ * not bill (the engine's `usageErrors`) marks those usage records ENGINE_ERROR, which the
+ * publish status lists.
  */
 export function billingWebhookRouter(deps: {
   engine: Monetization;
@@ -25,6 +28,8 @@ export function billingWebhookRouter(deps: {
   logger: Logger;
   /** For the billing state (grace periods); signature freshness always uses the wall clock. */
   clock: () => Date;
+  /** Where the engine's usage error reports go; without it they are acknowledged and ignored. */
+  usage?: Pick<UsageService, 'recordEngineErrors'>;
 }): Router {
   const router = express.Router();
   const verifier = deps.engine.webhooks;
@@ -46,6 +51,14 @@ export function billingWebhookRouter(deps: {
         return reject(res, 400, error.message);
       }
       throw error;
+    }
+    const report = verifier.usageErrors && deps.usage ? await verifier.usageErrors(event, tenantDomain) : null;
+    if (report && deps.usage) {
+      const { recorded, unknown } = await deps.usage.recordEngineErrors(report);
+      if (unknown.length > 0) deps.logger.warn({ tenant: tenantDomain, event: report.id, unknown }, 'the billing engine reported errors for usage Meterline did not send');
+      const reason = unknown.length > 0 ? `no usage record was sent as ${unknown.join(', ')}` : undefined;
+      res.status(200).json({ received: true, outcome: recorded > 0 ? 'applied' : 'unknown_object', ...(reason ? { reason } : {}) });
+      return;
     }
     const { outcome, reason } = await deps.records.apply(tenantDomain, event, deps.clock(), (uuid) => deps.engine.billedSubscriptionOf(uuid));
     res.status(200).json({ received: true, outcome, ...(reason === null ? {} : { reason }) });

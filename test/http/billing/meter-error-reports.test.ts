@@ -1,0 +1,81 @@
+import { apiMeterEventName } from '../../../plugins/stripe/meters';
+import { forEachBillingHarness } from '../../helpers/billing-harness';
+import { ADMIN, DEVPORTAL, PUBLISHER, SCOPES, policyBody, uniqueName } from '../../helpers/rest-harness';
+
+/**
+ * Stripe accepts a meter event and may find it invalid only while processing it, reporting that
+ * later as the thin event v1.billing.meter.error_report_triggered
+ * (https://docs.stripe.com/api/v2/core/events/event-types), whose data (fetched from
+ * GET /v2/core/events/:id) names each failed event's identifier. Delivered to Meterline's signed
+ * webhook route, it marks the usage record ENGINE_ERROR and the admin's publish status lists it
+ * with its subscription, window and reason.
+ */
+const TYPE = 'v1.billing.meter.error_report_triggered';
+const PUBLISH_SCOPES = ['apim:admin', 'apim:monetization_usage_publish'];
+
+forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, stripeServer) => {
+  it('usage Stripe accepted and then reported invalid (an inactive meter) reaches the publish status with its subscription, window and reason', async () => {
+    const h = harness();
+    const clock = stripeServer().clock;
+    clock.advanceTo(Math.ceil(clock.now() / 3600) * 3600);
+    const t0 = clock.now() * 1000;
+    // The tenant's endpoint also takes meter error reports: thin events must be selected by name.
+    const endpoint = (await h.platform.webhookEndpoints.list()).data.find((e) => e.url.endsWith('/carbon.super'))!;
+    await h.platform.webhookEndpoints.update(endpoint.id, { enabled_events: ['*', TYPE as 'invoice.paid'] });
+
+    const admin = h.token('admin', SCOPES.admin);
+    const publisher = h.token('pat', SCOPES.publisher);
+    const subscriberName = uniqueName('sub');
+    const subscriber = h.token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
+    const policy = (await h.call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
+    const name = uniqueName('Api');
+    const api = (await h.call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
+    await h.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
+    const account = (await h.platform.accounts.create({ type: 'express' })).id;
+    expect((await h.call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
+    const app = (await h.call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+    const created = await h.call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
+    const subscriptionId = created.body.subscriptionId as string;
+    expect(subscriptionId).toEqual(expect.any(String));
+
+    const calls = Array.from({ length: 3 }, (_, i) => ({
+      eventId: `err-${subscriptionId}-${i}`,
+      timestamp: t0 + (5 + i) * 60_000,
+      apiId: api.id,
+      applicationId: app.applicationId,
+      subscriptionId,
+      httpStatus: 200,
+      tenant: 'carbon.super',
+    }));
+    clock.advance(2 * 3600);
+    const ingested = await h.service.usage.ingestion.ingest(calls);
+    expect(ingested.results).toEqual(calls.map((c, index) => expect.objectContaining({ index, status: "accepted" })));
+    // The publisher deactivates the API's meter in Stripe: Stripe still takes the event, then reports it.
+    const meters = await h.platform.billing.meters.list({ status: 'active' }, { stripeAccount: account });
+    const meter = meters.data.find((m) => m.event_name === apiMeterEventName(api.id))!;
+    await h.platform.billing.meters.deactivate(meter.id, {}, { stripeAccount: account });
+
+    const publishing = await h.call('POST', `${ADMIN}/monetization/publish-usage`, h.token('admin', PUBLISH_SCOPES));
+    expect(publishing.status).toBe(202);
+    await h.service.usage.publisher.current();
+    await stripeServer().webhooks.flush();
+    const reports = stripeServer().webhooks.deliveries().filter((d) => d.eventType === TYPE && d.endpointId === endpoint.id);
+    expect(reports.map((d) => d.status)).toEqual([200]);
+
+    const status = await h.call('GET', `${ADMIN}/monetization/publish-usage/status`, h.token('admin', PUBLISH_SCOPES));
+    expect(status.status).toBe(200);
+    expect(status.body.engineErrors).toEqual([
+      {
+        subscriptionId,
+        apiId: api.id,
+        windowStart: new Date(t0).toISOString(),
+        windowEnd: new Date(t0 + 3_600_000).toISOString(),
+        quantity: 3,
+        identifier: expect.any(String),
+        reason: expect.stringContaining('archived_meter'),
+      },
+    ]);
+    const records = await h.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId });
+    expect(records.map((r: { STATE: string }) => r.STATE)).toEqual(['ENGINE_ERROR']);
+  });
+});
