@@ -1,0 +1,676 @@
+import Stripe from 'stripe';
+import type { PolicyPricing } from '../../src/domain/model';
+import { MonetizationError } from '../../src/monetization/monetization';
+import { accountOption, archivePrice, archiveProduct, findPrice, findProduct, reactivatePrice, reactivateProduct } from '../../plugins/stripe/archive';
+import { idempotencyKey } from '../../plugins/stripe/idempotency';
+import { balanceMovement } from '../../plugins/stripe/invoices.service';
+import { apiMeterEventName, ensureMeter } from '../../plugins/stripe/meters';
+import { baseFeeItem, priceMatches, priceParams } from '../../plugins/stripe/pricing';
+import { sendPastStoredErrors } from '../../plugins/stripe/retry';
+import { callStripe, findInStripe, isDuplicateMeterEventIdentifier, isResourceMissing } from '../../plugins/stripe/stripe.errors';
+import { METER_ERROR_REPORT, StripeWebhookVerifier } from '../../plugins/stripe/webhooks';
+import { Cleanup } from './cleanup';
+import type { EngineCall } from './engine-calls';
+import * as shape from './shapes';
+import { shaped } from './shapes';
+import type { ContractTarget } from './targets';
+
+/**
+ * The contract between the Stripe engine and Stripe: every call the engine makes (engine-calls.ts),
+ * made through the engine's own code where it takes a client (ensureMeter, archive/reactivate,
+ * findProduct/findPrice, sendPastStoredErrors, callStripe, the webhook verifier's thin-event read)
+ * and otherwise with the SDK call and parameters the engine uses (built with the engine's own
+ * priceParams, baseFeeItem, idempotencyKey, apiMeterEventName). Each test checks the shape of the
+ * answers the engine reads (shapes.ts) and the behaviour it relies on, citing Stripe's document.
+ * The same tests run against the local Stripe server and Stripe's test mode (targets.ts).
+ */
+
+/** The engine calls the contract tests make, filled in as the suite is defined (engine-calls.test.ts reads it). */
+export const CONTRACT_CALLS = new Set<EngineCall>();
+
+type Fixtures = ReturnType<typeof fixtures>;
+
+export function defineStripeContract(open: () => Promise<ContractTarget>): void {
+  let target: ContractTarget;
+  let fx: Fixtures;
+  const cleanup = new Cleanup();
+
+  /** A contract test: `calls` are the engine calls it makes (each must be made by at least one test). */
+  const check = (calls: EngineCall[], title: string, body: () => Promise<void>, timeoutMs?: number) => {
+    for (const call of calls) CONTRACT_CALLS.add(call);
+    it(title, body, timeoutMs);
+  };
+
+  beforeAll(async () => {
+    target = await open();
+    fx = fixtures(target, cleanup);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (!target) return;
+    const failures = await cleanup.runAll();
+    await target.close();
+    // A failed clean-up leaves objects behind in Stripe's test mode: the run says which.
+    if (failures.length > 0) throw new Error(`clean-up of run ${target.runId} failed:\n${failures.join('\n')}`);
+  }, 300_000);
+
+  // https://docs.stripe.com/api/accounts/retrieve; with the platform key and no Stripe-Account
+  // header, an account that is not connected to the platform is refused
+  // (https://docs.stripe.com/connect/authentication). api-plans.service.ts verifyAccount takes
+  // resource_missing or an authentication/permission error to mean "not this platform's account".
+  check(['accounts.retrieve'], 'the platform reads its connected account; an account it does not have is refused as the engine expects', async () => {
+    const { stripe, account } = target;
+    const found = shaped(shape.account, await stripe.accounts.retrieve(account), 'accounts.retrieve');
+    expect(found.id).toBe(account);
+    const error = await callStripe('retrieve the connected account', { account: 'acct_x' }, () => stripe.accounts.retrieve(`acct_${target.runId}Nowhere`)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MonetizationError);
+    expect(isResourceMissing(error) || (error as MonetizationError).code === 'ENGINE_AUTHENTICATION_FAILED').toBe(true);
+  });
+
+  // https://docs.stripe.com/api/idempotent_requests: "Stripe saves the status code and body of the
+  // first request made for any given idempotency key ... Subsequent requests with the same key
+  // return the same result"; "The idempotency layer compares incoming parameters to those of the
+  // original request and errors if they're not the same". A replay carries
+  // `Idempotent-Replayed: true` (https://docs.stripe.com/error-low-level#idempotency), which
+  // archive.ts wasReplayed and retry.ts read.
+  check(['products.create'], 'an idempotent create is replayed (Idempotent-Replayed: true); the same key with other parameters is an idempotency error', async () => {
+    const { stripe, account, runId } = target;
+    const metadata = fx.mark({ meterline_api_uuid: `api-${runId}-idem` });
+    const key = idempotencyKey('contract', runId, 'api', 'product');
+    const create = (name: string) => stripe.products.create({ name, metadata }, { stripeAccount: account, idempotencyKey: key });
+    const first = await sendPastStoredErrors(key, () => create(`meterline-contract-${runId}-idem`));
+    fx.archiveLater(first.id, account);
+    shaped(shape.product, first, 'products.create');
+    expect(first.lastResponse.headers['idempotent-replayed']).not.toBe('true');
+    const again = await create(`meterline-contract-${runId}-idem`);
+    expect(again.id).toBe(first.id);
+    expect(again.lastResponse.headers['idempotent-replayed']).toBe('true');
+    const reused = await create(`meterline-contract-${runId}-other`).catch((e: unknown) => e);
+    expect(reused).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+  });
+
+  // Objects belong to the account they were made in; `Stripe-Account` selects the connected
+  // account (https://docs.stripe.com/connect/authentication#stripe-account-header), and another
+  // account's id is resource_missing (https://docs.stripe.com/error-codes#resource-missing),
+  // which findInStripe turns into "not there".
+  check(['products.create', 'products.retrieve'], 'an object in the connected account is reached only with Stripe-Account', async () => {
+    const { stripe, account } = target;
+    const product = await fx.apiProduct();
+    const there = await findInStripe('retrieve the product of an API', { account }, () => stripe.products.retrieve(product.id, {}, accountOption(account)));
+    expect(there?.id).toBe(product.id);
+    const fromPlatform = await findInStripe('retrieve a product', {}, () => stripe.products.retrieve(product.id));
+    expect(fromPlatform).toBeUndefined();
+  });
+
+  // A replayed create answers what was saved: the object as first created, not as it is now
+  // (https://docs.stripe.com/api/idempotent_requests). archive.ts reactivate* re-read a replayed
+  // answer (retrieve) and reactivate it (update active=true: https://docs.stripe.com/api/products/update,
+  // https://docs.stripe.com/api/prices/update).
+  check(
+    ['products.create', 'products.update', 'products.retrieve', 'prices.create', 'prices.retrieve', 'prices.update'],
+    'a replayed create answers the object as first created; the engine re-reads and reactivates it',
+    async () => {
+      const { stripe, account, runId } = target;
+      const metadata = fx.mark({ meterline_api_uuid: `api-${runId}-reactivate` });
+      const productKey = idempotencyKey('contract', runId, 'reactivate', 'product');
+      const createProduct = () => stripe.products.create({ name: `meterline-contract-${runId}-reactivate`, metadata }, { stripeAccount: account, idempotencyKey: productKey });
+      const product = await createProduct();
+      fx.archiveLater(product.id, account);
+      await archiveProduct(stripe, product.id, account);
+      const replayedProduct = await createProduct();
+      expect(replayedProduct.lastResponse.headers['idempotent-replayed']).toBe('true');
+      expect(replayedProduct.active).toBe(true); // the saved answer, although the product is archived now
+      const reactivated = await reactivateProduct(stripe, replayedProduct, account);
+      expect(reactivated.active).toBe(true);
+      expect((await stripe.products.retrieve(product.id, {}, accountOption(account))).active).toBe(true);
+
+      const params: Stripe.PriceCreateParams = { ...priceParams(FIXED, 'Gold'), product: product.id, metadata };
+      const priceKey = idempotencyKey('contract', runId, 'reactivate', 'price');
+      const createPrice = () => stripe.prices.create(params, { stripeAccount: account, idempotencyKey: priceKey });
+      const price = await createPrice();
+      fx.archiveLater(price.id, account, 'price');
+      await archivePrice(stripe, price.id, account);
+      const replayedPrice = await createPrice();
+      expect(replayedPrice.lastResponse.headers['idempotent-replayed']).toBe('true');
+      const activePrice = await reactivatePrice(stripe, replayedPrice, account);
+      shaped(shape.price, activePrice, 'prices.update');
+      expect(activePrice.active).toBe(true);
+    },
+  );
+
+  // https://docs.stripe.com/api/prices/create: a licensed price in whole minor units and a metered
+  // price on a meter (`recurring.meter`, https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage)
+  // with `unit_amount_decimal` (up to 12 decimal places). pricing.ts priceMatches compares Stripe's
+  // answer with what the policy asks for; it must hold for what Stripe answers.
+  check(['prices.create', 'prices.retrieve', 'billing.meters.list', 'billing.meters.create'], 'licensed and metered prices come back as the engine compares them', async () => {
+    const { stripe, account } = target;
+    const meter = await fx.apiMeter();
+    const licensed = shaped(shape.price, await fx.licensedPrice(), 'prices.create (licensed)');
+    expect(licensed).toMatchObject({ unit_amount: 500, currency: 'usd', recurring: { interval: 'month', usage_type: 'licensed' } });
+    const metered = await stripe.prices.retrieve((await fx.meteredPrice()).id, {}, { stripeAccount: account });
+    shaped(shape.price, metered, 'prices.retrieve (metered)');
+    expect(metered.recurring).toMatchObject({ interval: 'month', usage_type: 'metered', meter: meter.id });
+    expect(String(metered.unit_amount_decimal)).toBe('0.05');
+    expect(priceMatches(licensed as unknown as Stripe.Price, priceParams(FIXED, 'Gold'), undefined)).toBe(true);
+    expect(priceMatches(metered, priceParams(METERED, 'Metered'), meter.id)).toBe(true);
+    expect(priceMatches(metered, priceParams({ ...METERED, pricePerRequest: '0.0006' }, 'Metered'), meter.id)).toBe(false);
+  });
+
+  // List endpoints page with `has_more`/`starting_after` and the SDK's auto-pagination
+  // (https://docs.stripe.com/api/pagination, https://docs.stripe.com/api/pagination/auto), and are
+  // read-after-write consistent, unlike search ("use the various list APIs" for read-after-write:
+  // https://docs.stripe.com/search#data-freshness). archive.ts findProduct/findPrice find an
+  // earlier attempt's object by its metadata right after it was made.
+  check(['products.list', 'prices.list', 'prices.create'], 'lists page through every object and find an earlier attempt by its metadata at once', async () => {
+    const { stripe, account, runId } = target;
+    const product = await fx.apiProduct();
+    const found = await findProduct(stripe, { meterline_api_uuid: fx.apiUuid, meterline_contract_run: runId }, account);
+    expect(found?.id).toBe(product.id);
+    const amounts = [101, 102, 103];
+    for (const unit of amounts) {
+      const p = await stripe.prices.create(
+        { currency: 'usd', unit_amount: unit, recurring: { interval: 'month', usage_type: 'licensed' }, product: product.id, metadata: fx.mark({ meterline_tier: `page-${unit}` }) },
+        { stripeAccount: account },
+      );
+      fx.archiveLater(p.id, account, 'price');
+    }
+    const firstPage = await stripe.prices.list({ product: product.id, limit: 2 }, accountOption(account));
+    expect(firstPage.data).toHaveLength(2);
+    expect(firstPage.has_more).toBe(true);
+    const all: Stripe.Price[] = [];
+    for await (const p of stripe.prices.list({ product: product.id, limit: 2 }, accountOption(account))) all.push(p);
+    expect(new Set(all.map((p) => p.id)).size).toBe(all.length);
+    expect(all.map((p) => p.unit_amount)).toEqual(expect.arrayContaining(amounts));
+    const params: Stripe.PriceCreateParams = { currency: 'usd', unit_amount: 102, recurring: { interval: 'month', usage_type: 'licensed' }, product: product.id, metadata: fx.mark({ meterline_tier: 'page-102' }) };
+    const earlier = await findPrice(stripe, params, (p) => p.unit_amount === 102, account);
+    expect(earlier?.metadata.meterline_tier).toBe('page-102');
+  });
+
+  // https://docs.stripe.com/api/billing/meter/create and /list (`status=active`). meters.ts
+  // ensureMeter finds the active meter for an event name before creating one, so a second call
+  // (a retry after Stripe forgot the key) returns the same meter.
+  check(['billing.meters.list', 'billing.meters.create'], 'the engine finds the active meter by its event name instead of creating a second', async () => {
+    const { stripe, account } = target;
+    const meter = shaped(shape.meter, await fx.apiMeter(), 'billing.meters.create');
+    expect(meter.event_name).toBe(apiMeterEventName(fx.apiUuid));
+    const again = await ensureMeter(stripe, { account, eventName: meter.event_name, displayName: 'again' });
+    expect(again.id).toBe(meter.id);
+  });
+
+  // https://docs.stripe.com/api/billing/meter-event/create: `identifier` is unique "within a
+  // rolling period of at least 24 hours". A re-send under another idempotency key (after Stripe
+  // saved a server error, or forgot the key) gets Stripe's duplicate answer, which
+  // stripe.errors.ts isDuplicateMeterEventIdentifier must recognise as "already recorded". The
+  // same key is replayed (https://docs.stripe.com/api/idempotent_requests).
+  check(['billing.meterEvents.create'], 'a meter event identifier is accepted once; a re-send under another key is the duplicate answer the engine recognises', async () => {
+    const { stripe, account, runId } = target;
+    const meter = await fx.apiMeter();
+    const customer = await fx.sharedCustomer();
+    const identifier = `${runId}-window-1`;
+    const key = idempotencyKey('contract', runId, 'usage', identifier);
+    const send = (withKey: string) =>
+      stripe.billing.meterEvents.create(
+        { event_name: meter.event_name, payload: { stripe_customer_id: customer.id, value: '3' }, identifier, timestamp: target.now() - 60 },
+        { stripeAccount: account, idempotencyKey: withKey },
+      );
+    const sent = shaped(shape.meterEvent, await sendPastStoredErrors(key, send), 'billing.meterEvents.create');
+    expect(sent).toMatchObject({ identifier, event_name: meter.event_name, payload: { stripe_customer_id: customer.id, value: '3' } });
+    const replayed = await send(key);
+    expect(replayed.lastResponse.headers['idempotent-replayed']).toBe('true');
+    const duplicate = await callStripe('send a meter event', { account }, () => send(`${key}:other`)).catch((e: unknown) => e);
+    expect(duplicate).toBeInstanceOf(MonetizationError);
+    expect((duplicate as MonetizationError).cause).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(isDuplicateMeterEventIdentifier(duplicate, identifier)).toBe(true);
+    expect(isDuplicateMeterEventIdentifier(duplicate, `${identifier}-not-this-one`)).toBe(false);
+  });
+
+  // https://docs.stripe.com/api/customers/create and /list (`email`); lists are read-after-write
+  // consistent (https://docs.stripe.com/search#data-freshness), so customers.service.ts
+  // findEarlierCustomer finds a customer an earlier attempt made a moment ago by email and metadata.
+  check(['customers.create', 'customers.list', 'customers.retrieve'], 'the platform customer is found by email and metadata right after it is created', async () => {
+    const { stripe } = target;
+    const created = shaped(shape.customer, await fx.platformCustomer(), 'customers.create');
+    let found: Stripe.Customer | undefined;
+    for await (const c of stripe.customers.list({ email: created.email!, limit: 100 })) {
+      if (c.metadata.meterline_subscriber === fx.subscriber && c.metadata.meterline_contract_run === target.runId) found = c;
+    }
+    expect(found?.id).toBe(created.id);
+    const retrieved = await findInStripe('retrieve a customer', {}, () => stripe.customers.retrieve(created.id));
+    expect(retrieved && !retrieved.deleted ? retrieved.invoice_settings.default_payment_method : null).toBeTruthy();
+  });
+
+  // Cloning the platform customer's payment method into the connected account: POST
+  // /v1/payment_methods with `customer` and `payment_method` under `Stripe-Account`
+  // (https://docs.stripe.com/connect/direct-charges-multiple-accounts#clone-and-create-direct-charges),
+  // then attach (https://docs.stripe.com/api/payment_methods/attach) and make it the default
+  // (https://docs.stripe.com/api/customers/update). customers.service.ts findAttachedClone finds
+  // the clone by its metadata (https://docs.stripe.com/api/payment_methods/customer_list).
+  check(
+    ['customers.create', 'paymentMethods.create', 'paymentMethods.attach', 'customers.update', 'customers.listPaymentMethods', 'customers.retrieve'],
+    "the platform customer's card is cloned into the connected account, attached and made the default; the clone is found by its metadata",
+    async () => {
+      const { stripe, account } = target;
+      const shared = await fx.sharedCustomer();
+      const clone = await fx.clonedCard();
+      shaped(shape.paymentMethod, clone, 'paymentMethods.attach');
+      expect(clone.customer).toBe(shared.id);
+      let found: Stripe.PaymentMethod | undefined;
+      for await (const method of stripe.customers.listPaymentMethods(shared.id, { limit: 100 }, { stripeAccount: account })) {
+        if (method.metadata?.meterline_clone_of === fx.platformCardId()) found = method;
+      }
+      expect(found?.id).toBe(clone.id);
+      const reread = await stripe.customers.retrieve(shared.id, {}, accountOption(account));
+      expect(reread.deleted).toBeUndefined();
+      expect(shaped(shape.customer, reread, 'customers.retrieve').invoice_settings.default_payment_method).toBe(clone.id);
+    },
+  );
+
+  // https://docs.stripe.com/api/subscriptions/create with the cloned card
+  // (`collection_method: charge_automatically`, `default_payment_method`), the metered price and
+  // the base fee as `price_data` (pricing.ts baseFeeItem). The first invoice charges the base fee
+  // in advance (https://docs.stripe.com/billing/subscriptions/usage-based/implementation-guide);
+  // invoices.service.ts revenue reads paid invoices (https://docs.stripe.com/api/invoices/list,
+  // `status=paid`) and their balances (https://docs.stripe.com/api/invoices/object).
+  // subscription-workflow.ts finds an earlier attempt by metadata (https://docs.stripe.com/api/subscriptions/list,
+  // `status=all`), and a same-key create is replayed, never a second subscription.
+  check(
+    ['subscriptions.create', 'subscriptions.list', 'subscriptions.retrieve', 'invoices.list'],
+    'a card subscription with a metered price and a base fee starts active with its first invoice paid, and is found by its metadata',
+    async () => {
+      const { stripe, account } = target;
+      const { subscription, create } = await fx.cardSubscription();
+      const sub = shaped(shape.subscription, subscription, 'subscriptions.create');
+      expect(sub.status).toBe('active');
+      expect(sub.metadata.meterline_subscription_uuid).toBe(fx.subscriptionUuid);
+      const replay = await create();
+      expect(replay.id).toBe(sub.id);
+      expect(replay.lastResponse.headers['idempotent-replayed']).toBe('true');
+
+      const shared = await fx.sharedCustomer();
+      const mine: Stripe.Subscription[] = [];
+      for await (const s of stripe.subscriptions.list({ customer: shared.id, status: 'all', limit: 100 }, { stripeAccount: account })) {
+        if (s.metadata?.meterline_subscription_uuid === fx.subscriptionUuid) mine.push(s);
+      }
+      expect(mine.map((s) => s.id)).toEqual([sub.id]);
+      let listedLive: Stripe.Subscription | undefined;
+      for await (const s of stripe.subscriptions.list({ status: 'all', limit: 100 }, { stripeAccount: account })) {
+        if (s.id === sub.id) {
+          listedLive = s;
+          break;
+        }
+      }
+      expect(listedLive?.metadata.meterline_tenant).toBe(fx.tenant);
+
+      const retrieved = shaped(shape.subscription, await stripe.subscriptions.retrieve(sub.id, {}, { stripeAccount: account }), 'subscriptions.retrieve');
+      expect(retrieved.items.data.map((item) => item.price.recurring)).toEqual([
+        expect.objectContaining({ interval: 'month', interval_count: 1 }),
+        expect.objectContaining({ interval: 'month', interval_count: 1 }),
+      ]);
+
+      const paid: Stripe.Invoice[] = [];
+      for await (const invoice of stripe.invoices.list({ subscription: sub.id, status: 'paid', limit: 100 }, { stripeAccount: account })) paid.push(invoice);
+      expect(paid).toHaveLength(1);
+      const first = shaped(shape.listedInvoice, paid[0], 'invoices.list (paid)');
+      expect(first).toMatchObject({ currency: 'usd', amount_paid: 200 });
+      expect(balanceMovement(paid[0]!)).toEqual({ carried: 0n, collected: 0n });
+    },
+  );
+
+  // Without a saved card the engine invoices (`collection_method: send_invoice`, `days_until_due`:
+  // https://docs.stripe.com/api/subscriptions/create); the first invoice is finalized and open
+  // until paid (https://docs.stripe.com/invoicing/integration/workflow-transitions), which
+  // customer-reconcile.service.ts looks for with `status=open`.
+  check(['customers.create', 'subscriptions.create', 'invoices.list'], 'without a card the subscription is invoiced and its first invoice is open with a due date', async () => {
+    const { stripe, account, runId } = target;
+    const customer = await fx.connectedCustomer('invoiced');
+    const price = await fx.licensedPrice();
+    const subscription = await stripe.subscriptions.create(
+      { customer: customer.id, items: [{ price: price.id }], collection_method: 'send_invoice', days_until_due: 30, metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-invoiced` }) },
+      { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'invoiced') },
+    );
+    expect(shaped(shape.subscription, subscription, 'subscriptions.create (send_invoice)').status).toBe('active');
+    const open = await stripe.invoices.list({ customer: customer.id, status: 'open', limit: 1 }, accountOption(account));
+    expect(open.data).toHaveLength(1);
+    const invoice = shaped(shape.listedInvoice, open.data[0], 'invoices.list (open)');
+    expect(invoice).toMatchObject({ status: 'open', currency: 'usd', amount_paid: 0 });
+    expect(open.data[0]!.due_date).toEqual(expect.any(Number));
+  });
+
+  // https://docs.stripe.com/api/invoices/create_preview (`customer`, `subscription`) in the
+  // connected account, read as invoices.service.ts toPendingInvoice does. Meter events are
+  // aggregated asynchronously ("aggregated usage ... on upcoming invoices might not immediately
+  // reflect recently received meter events":
+  // https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage), so the preview is
+  // read again until the usage shows, within the target's budget. 1,234 requests at 0.05 cents is
+  // 61.7, rounded once on the line to 62 (https://docs.stripe.com/billing/subscriptions/usage-based/pricing-models).
+  check(
+    ['billing.meterEvents.create', 'invoices.createPreview', 'accounts.retrieve'],
+    'the invoice preview of a metered subscription shows the usage sent, as the engine reads it',
+    async () => {
+      const { stripe, account, runId } = target;
+      const { subscription } = await fx.cardSubscription();
+      const shared = await fx.sharedCustomer();
+      const meter = await fx.apiMeter();
+      await stripe.billing.meterEvents.create(
+        { event_name: meter.event_name, payload: { stripe_customer_id: shared.id, value: '1234' }, identifier: `${runId}-preview`, timestamp: target.now() },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'usage', 'preview') },
+      );
+      const meteredPrice = await fx.meteredPrice();
+      const meteredLine = async () => {
+        const preview = await stripe.invoices.createPreview({ customer: shared.id, subscription: subscription.id }, { stripeAccount: account });
+        shaped(shape.previewInvoice, preview, 'invoices.createPreview');
+        return preview.lines.data.find((line) => line.pricing?.price_details?.price === meteredPrice.id && (line.quantity ?? 0) > 0);
+      };
+      const line = await eventually(target, meteredLine);
+      expect(line).toMatchObject({ quantity: 1234, amount: 62 });
+      expect(String(line!.pricing?.unit_amount_decimal)).toBe('0.05');
+      shaped(shape.account, await stripe.accounts.retrieve(account), 'accounts.retrieve');
+    },
+    ASYNC_TEST_TIMEOUT_MS,
+  );
+
+  // https://docs.stripe.com/api/subscriptions/cancel: `invoice_now` issues a final invoice for
+  // usage not yet invoiced, `prorate: false` credits nothing; the subscription is `canceled`
+  // (subscription-workflow.ts cancel), also without `invoice_now` (its compensation, cancelQuietly).
+  check(['subscriptions.create', 'subscriptions.cancel', 'subscriptions.retrieve'], 'cancel ends the subscription, with or without a final invoice', async () => {
+    const { stripe, account, runId } = target;
+    const customer = await fx.connectedCustomer('cancel');
+    const price = await fx.licensedPrice();
+    const make = (which: string) =>
+      stripe.subscriptions.create(
+        { customer: customer.id, items: [{ price: price.id }], collection_method: 'send_invoice', days_until_due: 30, metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-${which}` }) },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', which) },
+      );
+    const withInvoice = await make('cancel-invoice-now');
+    const cancelled = await sendPastStoredErrors(idempotencyKey('contract', runId, 'cancel', withInvoice.id), (key) =>
+      stripe.subscriptions.cancel(withInvoice.id, { invoice_now: true, prorate: false }, { stripeAccount: account, idempotencyKey: key }),
+    );
+    expect(cancelled.status).toBe('canceled');
+    expect((await stripe.subscriptions.retrieve(withInvoice.id, {}, { stripeAccount: account })).status).toBe('canceled');
+    const quietly = await make('cancel-quietly');
+    await stripe.subscriptions.cancel(quietly.id, { prorate: false }, { stripeAccount: account });
+    expect((await stripe.subscriptions.retrieve(quietly.id, {}, { stripeAccount: account })).status).toBe('canceled');
+  });
+
+  // https://docs.stripe.com/api/customers/delete; a deleted customer is still retrieved, as
+  // `{ id, object: 'customer', deleted: true }` (https://docs.stripe.com/api/customers/retrieve),
+  // which customers.service.ts retrieveCustomer treats as gone.
+  check(['customers.create', 'customers.del', 'customers.retrieve'], 'a deleted customer is retrieved as deleted', async () => {
+    const { stripe, account } = target;
+    const customer = await fx.connectedCustomer('deleted');
+    await findInStripe('delete an orphan customer', { account }, () => stripe.customers.del(customer.id, {}, accountOption(account)));
+    const reread = await stripe.customers.retrieve(customer.id, {}, accountOption(account));
+    shaped(shape.deletedCustomer, reread, 'customers.retrieve (deleted)');
+  });
+
+  // An accepted meter event for a customer the account does not have is reported later as the
+  // thin event v1.billing.meter.error_report_triggered (https://docs.stripe.com/api/v2/core/events/event-types);
+  // its data is read with GET /v2/core/events/:id (https://docs.stripe.com/api/v2/core/events/retrieve,
+  // https://docs.stripe.com/event-destinations#thin-payload) in the connected account's context,
+  // as stripe.monetization.ts does, and webhooks.ts usageErrors reads each failed identifier.
+  check(
+    ['billing.meterEvents.create', 'v2.core.events.retrieve'],
+    'a meter event for a customer the account does not have is reported, and the engine reads the report',
+    async () => {
+      const { stripe, account, runId } = target;
+      const meter = await fx.apiMeter();
+      await target.prepareMeterErrorReports();
+      const identifier = `${runId}-unknown-customer`;
+      await stripe.billing.meterEvents.create(
+        { event_name: meter.event_name, payload: { stripe_customer_id: `cus_${runId}Nobody`, value: '1' }, identifier, timestamp: target.now() },
+        { stripeAccount: account },
+      );
+      const eventId = await eventually(target, () => target.meterErrorReport(meter.id));
+      const verifier = new StripeWebhookVerifier((_tenant, id, context) =>
+        callStripe('read a Stripe event', { event: id, account: context }, () => stripe.v2.core.events.retrieve(id, {}, context ? { stripeContext: context } : {})),
+      );
+      const report = await verifier.usageErrors({ type: 'ignored', engineType: METER_ERROR_REPORT, id: eventId!, account, occurredAt: new Date(0) }, fx.tenant);
+      expect(report?.errors).toEqual(expect.arrayContaining([{ identifier, reason: expect.stringMatching(/^meter_event_customer_not_found: /) }]));
+    },
+    ASYNC_TEST_TIMEOUT_MS,
+  );
+
+  // GET /v1/billing/meters/:id/event_summaries (https://docs.stripe.com/api/billing/meter-event-summary/list):
+  // `start_time` and `end_time` "must be aligned with minute boundaries"; summaries are
+  // "an eventually consistent view of the reported usage"
+  // (https://docs.stripe.com/api/billing/meter-event-summary), so they are read again until the
+  // usage shows. usage-reconcile.ts sums `aggregated_value` over the pages for one customer.
+  check(['billing.meterEvents.create', 'billing.meters.listEventSummaries'], "meter event summaries count a customer's usage between minute-aligned bounds", async () => {
+    const { stripe, account, runId } = target;
+    const meter = await fx.apiMeter();
+    const customer = await fx.connectedCustomer('summaries');
+    const sentAt = target.now();
+    for (const [n, value] of [[1, '5'], [2, '7']] as const) {
+      await stripe.billing.meterEvents.create(
+        { event_name: meter.event_name, payload: { stripe_customer_id: customer.id, value }, identifier: `${runId}-summary-${n}`, timestamp: sentAt - 120 + n },
+        { stripeAccount: account },
+      );
+    }
+    const from = Math.floor((sentAt - 3600) / 60) * 60;
+    const to = Math.floor(sentAt / 60) * 60 + 60;
+    const total = async () => {
+      let sum = 0;
+      for await (const summary of stripe.billing.meters.listEventSummaries(meter.id, { customer: customer.id, start_time: from, end_time: to, limit: 100 }, { stripeAccount: account })) {
+        shaped(shape.meterEventSummary, summary, 'billing.meters.listEventSummaries');
+        sum += summary.aggregated_value;
+      }
+      return sum === 12 ? sum : undefined;
+    };
+    await expect(eventually(target, total)).resolves.toBe(12);
+    const misaligned = await stripe.billing.meters.listEventSummaries(meter.id, { customer: customer.id, start_time: from + 1, end_time: to }, { stripeAccount: account }).catch((e: unknown) => e);
+    expect(misaligned).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+  }, ASYNC_TEST_TIMEOUT_MS);
+
+  // An invoice's `lines` hold its first lines and `has_more`; the rest come from
+  // GET /v1/invoices/:id/lines (https://docs.stripe.com/api/invoice-line-item/retrieve), paged
+  // (https://docs.stripe.com/api/pagination/auto). usage-reconcile.ts reads each line's price
+  // (`pricing.price_details.price`), `period` and `quantity`, and the invoice's
+  // `status_transitions.finalized_at` (https://docs.stripe.com/api/invoices/object).
+  check(['invoices.list', 'invoices.listLineItems'], "an invoice's lines page through listLineItems with the fields the engine reads", async () => {
+    const { stripe, account } = target;
+    const { subscription } = await fx.cardSubscription();
+    const invoices = await stripe.invoices.list({ subscription: subscription.id, limit: 100 }, { stripeAccount: account });
+    const first = invoices.data.find((invoice) => invoice.billing_reason === 'subscription_create');
+    expect(first?.id).toEqual(expect.any(String));
+    shaped(shape.invoiceWithLines, first, 'invoices.list');
+    const paged = await stripe.invoices.listLineItems(first!.id!, { limit: 1 }, { stripeAccount: account }).autoPagingToArray({ limit: 1_000 });
+    expect(paged.map((line) => line.id).sort()).toEqual(first!.lines.data.map((line) => line.id).sort());
+    for (const line of paged) shaped(shape.invoiceLine, line, 'invoices.listLineItems');
+    const baseFee = paged.find((line) => (line.amount ?? 0) === 200);
+    expect(baseFee?.period.end).toBeGreaterThan(baseFee?.period.start ?? Infinity);
+  });
+
+  // Not an engine call: the operator creates the endpoint Meterline receives (README). A Connect
+  // endpoint (`connect: true`) receives the connected accounts' events; its `secret` is returned
+  // on create only (https://docs.stripe.com/api/webhook_endpoints/create), and with `api_version`
+  // its events are rendered at that version (https://docs.stripe.com/webhooks/versioning).
+  check([], 'a Connect webhook endpoint for the events Meterline reads is created with its signing secret', async () => {
+    const { stripe } = target;
+    const endpoint = await stripe.webhookEndpoints.create({
+      url: `https://example.com/meterline-contract/${target.runId}`,
+      enabled_events: [...ENGINE_EVENTS],
+      connect: true,
+      api_version: target.apiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion,
+      metadata: fx.mark({}),
+    });
+    cleanup.add(`delete webhook endpoint ${endpoint.id}`, () => stripe.webhookEndpoints.del(endpoint.id));
+    shaped(shape.webhookEndpoint, endpoint, 'webhookEndpoints.create');
+    expect(endpoint.api_version).toBe(target.apiVersion);
+    expect([...endpoint.enabled_events].sort()).toEqual([...ENGINE_EVENTS].sort());
+  });
+}
+
+/** Long enough for Stripe's asynchronous work in test mode (STRIPE_CONTRACT_ASYNC_BUDGET_SECONDS, default 300) and a margin. */
+const ASYNC_TEST_TIMEOUT_MS = (Number(process.env.STRIPE_CONTRACT_ASYNC_BUDGET_SECONDS ?? 300) + 60) * 1000;
+
+/** The events the engine's webhook handling reads (webhooks.ts INVOICE_CHANGES and the subscription's). */
+const ENGINE_EVENTS = [
+  'invoice.finalized',
+  'invoice.paid',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
+  'invoice.payment_failed',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+] as const satisfies readonly Stripe.WebhookEndpointCreateParams.EnabledEvent[];
+
+const FIXED: PolicyPricing = { plan: 'FIXEDRATE', currency: 'USD', billingCycle: 'month', fixedPrice: '5.00' };
+/** 0.0005 USD a request ("0.05" cents), with a 2.00 USD base fee. */
+const METERED: Extract<PolicyPricing, { plan: 'DYNAMICRATE' }> = { plan: 'DYNAMICRATE', currency: 'USD', billingCycle: 'month', pricePerRequest: '0.0005', fixedPrice: '2.00' };
+
+/** Reads `probe` until it answers, letting the target's time pass between reads, within its budget. */
+async function eventually<T>(target: ContractTarget, probe: () => Promise<T | undefined>): Promise<T> {
+  const step = 10;
+  for (let waited = 0; ; waited += step) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (waited >= target.asyncBudgetSeconds) {
+      throw new Error(`${target.name} did not finish its asynchronous work within ${target.asyncBudgetSeconds} s (STRIPE_CONTRACT_ASYNC_BUDGET_SECONDS)`);
+    }
+    await target.pass(step);
+  }
+}
+
+/** The objects several tests use, each made once on first use (so no test depends on another's order). */
+function fixtures(target: ContractTarget, cleanup: Cleanup) {
+  const { stripe, account, runId } = target;
+  const tenant = 'contract.test';
+  const apiUuid = `api-${runId}`;
+  const subscriber = `subscriber-${runId}`;
+  const subscriptionUuid = `sub-${runId}-card`;
+  const mark = (extra: Record<string, string>): Record<string, string> => ({ ...extra, meterline_contract_run: runId, meterline_tenant: tenant });
+  let platformCard: string | undefined;
+
+  const archiveLater = (objectId: string, inAccount: string | undefined, kind: 'product' | 'price' = 'product') =>
+    cleanup.add(`archive ${kind} ${objectId}`, () => (kind === 'price' ? archivePrice(stripe, objectId, inAccount) : archiveProduct(stripe, objectId, inAccount)));
+  const deleteLater = (customerId: string, inAccount: string | undefined) =>
+    cleanup.add(`delete customer ${customerId}`, () => findInStripe('delete a customer', {}, () => stripe.customers.del(customerId, {}, accountOption(inAccount))));
+
+  const apiProduct = once(async () => {
+    const metadata = mark({ meterline_api_uuid: apiUuid });
+    const key = idempotencyKey(tenant, 'api', apiUuid, account, 'product');
+    const product = await sendPastStoredErrors(key, (k) => stripe.products.create({ name: `meterline-contract-${runId}`, metadata }, { stripeAccount: account, idempotencyKey: k }));
+    archiveLater(product.id, account);
+    return product;
+  });
+
+  const apiMeter = once(async () => {
+    const meter = await ensureMeter(stripe, { account, eventName: apiMeterEventName(apiUuid), displayName: `Meterline contract ${runId} requests` });
+    cleanup.add(`deactivate meter ${meter.id}`, () => stripe.billing.meters.deactivate(meter.id, {}, { stripeAccount: account }));
+    return meter;
+  });
+
+  const tierPrice = async (pricing: PolicyPricing, tier: string, meterId?: string) => {
+    const product = await apiProduct();
+    const wanted = priceParams(pricing, tier);
+    const params: Stripe.PriceCreateParams = {
+      ...wanted,
+      product: product.id,
+      recurring: { ...wanted.recurring!, ...(meterId ? { meter: meterId } : {}) },
+      metadata: mark({ meterline_api_uuid: apiUuid, meterline_tier: tier }),
+    };
+    const price = await sendPastStoredErrors(idempotencyKey(tenant, 'api', apiUuid, account, 'tier', tier, 'price'), (k) =>
+      stripe.prices.create(params, { stripeAccount: account, idempotencyKey: k }),
+    );
+    archiveLater(price.id, account, 'price');
+    return price;
+  };
+  const licensedPrice = once(() => tierPrice(FIXED, 'Gold'));
+  const meteredPrice = once(async () => tierPrice(METERED, 'Metered', (await apiMeter()).id));
+
+  const platformCustomer = once(async () => {
+    const customer = await stripe.customers.create(
+      { email: `meterline-contract+${runId}@example.com`, description: `Customer for ${subscriber}`, metadata: mark({ meterline_subscriber: subscriber }) },
+      { idempotencyKey: idempotencyKey(tenant, 'subscriber', subscriber, runId, 'platform-customer') },
+    );
+    deleteLater(customer.id, undefined);
+    // Test setup, not an engine call: the subscriber saves a card on the platform (Stripe's test
+    // card pm_card_visa: https://docs.stripe.com/testing#cards); the engine only clones it.
+    const card = await stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    platformCard = card.id;
+    return stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: card.id } });
+  });
+
+  const connectedCustomer = async (role: string) => {
+    const customer = await stripe.customers.create(
+      { description: `Meterline contract ${runId} ${role}`, metadata: mark({ meterline_application: `app-${runId}-${role}` }) },
+      { stripeAccount: account, idempotencyKey: idempotencyKey(tenant, 'application', runId, role, account, 'shared-customer') },
+    );
+    deleteLater(customer.id, account);
+    return customer;
+  };
+
+  const sharedCustomer = once(async () => {
+    const platform = await platformCustomer();
+    const customer = await stripe.customers.create(
+      {
+        email: platform.email!,
+        description: `Shared customer for app-${runId}/${subscriber}`,
+        metadata: mark({ meterline_platform_customer: platform.id, meterline_application: `app-${runId}`, meterline_provider: 'provider' }),
+      },
+      { stripeAccount: account, idempotencyKey: idempotencyKey(tenant, 'application', `app-${runId}`, 'provider', 'provider', account, 'shared-customer') },
+    );
+    deleteLater(customer.id, account);
+    return customer;
+  });
+
+  const clonedCard = once(async () => {
+    const platform = await platformCustomer();
+    const shared = await sharedCustomer();
+    const source = platformCard!;
+    const created = await sendPastStoredErrors(idempotencyKey('clone', source, account, shared.id), (key) =>
+      stripe.paymentMethods.create({ customer: platform.id, payment_method: source, metadata: { meterline_clone_of: source } }, { stripeAccount: account, idempotencyKey: key }),
+    );
+    const attached = await sendPastStoredErrors(idempotencyKey('attach', created.id, shared.id), (key) =>
+      stripe.paymentMethods.attach(created.id, { customer: shared.id }, { stripeAccount: account, idempotencyKey: key }),
+    );
+    await stripe.customers.update(shared.id, { invoice_settings: { default_payment_method: attached.id } }, { stripeAccount: account });
+    return attached;
+  });
+
+  const cardSubscription = once(async () => {
+    const shared = await sharedCustomer();
+    const card = await clonedCard();
+    const metered = await meteredPrice();
+    const product = await apiProduct();
+    const params: Stripe.SubscriptionCreateParams = {
+      customer: shared.id,
+      items: [{ price: metered.id }, baseFeeItem(METERED, 'Metered', product.id)!],
+      collection_method: 'charge_automatically',
+      default_payment_method: card.id,
+      metadata: mark({ meterline_subscription_uuid: subscriptionUuid, meterline_api_uuid: apiUuid, meterline_application_uuid: `app-${runId}` }),
+    };
+    const key = idempotencyKey(tenant, 'subscription', subscriptionUuid, 'create', 'first');
+    const create = () => stripe.subscriptions.create(params, { stripeAccount: account, idempotencyKey: key });
+    const subscription = await sendPastStoredErrors(key, create);
+    return { subscription, create };
+  });
+
+  return {
+    tenant,
+    apiUuid,
+    subscriber,
+    subscriptionUuid,
+    mark,
+    archiveLater,
+    apiProduct,
+    apiMeter,
+    licensedPrice,
+    meteredPrice,
+    platformCustomer,
+    platformCardId: () => platformCard,
+    connectedCustomer,
+    sharedCustomer,
+    clonedCard,
+    cardSubscription,
+  };
+}
+
+/** A fixture made once, on first use; later callers share the same promise. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
