@@ -64,6 +64,18 @@ describe('a 5xx before the endpoint began (stored: false)', () => {
   });
 });
 
+describe('the stored switch over the HTTP controls', () => {
+  it('POST /_test/faults takes stored: false, and refuses a stored that is not a boolean', async () => {
+    const add = (body: unknown) => fetch(`${harness.server.url}/_test/faults`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await add({ kind: 'error', stored: 'no' })).status).toBe(400);
+    expect((await add({ kind: 'error', stored: false, match: { method: 'POST', path: '/v1/products' } })).status).toBe(200);
+    const first = await failureOf(stripe.products.create({ name: 'over http' }, { idempotencyKey: 'http-unsaved' }));
+    expect(first.headers?.['stripe-should-retry']).toBe('true');
+    await fetch(`${harness.server.url}/_test/faults`, { method: 'DELETE' });
+    await expect(stripe.products.create({ name: 'over http' }, { idempotencyKey: 'http-unsaved' })).resolves.toMatchObject({ name: 'over http' });
+  });
+});
+
 describe('key lifetime (24 h on the server clock)', () => {
   it('replays within 24 h and runs the request again after 24 h', async () => {
     const first = await stripe.customers.create({ email: 'forgotten@example.com' }, { idempotencyKey: 'forgotten-key' });
