@@ -30,15 +30,33 @@ export const CONTRACT_CALLS = new Set<EngineCall>();
 
 type Fixtures = ReturnType<typeof fixtures>;
 
-export function defineStripeContract(open: () => Promise<ContractTarget>): void {
+export interface ContractOptions {
+  /** Known differences of this target from Stripe's documented behaviour, by name (e.g. SEND_INVOICE_FIRST_INVOICE_DRAFT). */
+  knownMismatches?: readonly string[];
+}
+
+/**
+ * Differences between the local Stripe server and Stripe's documented behaviour that this suite
+ * found, by name. The local half marks its test for each as expected to fail (local.test.ts).
+ */
+export const SEND_INVOICE_FIRST_INVOICE_DRAFT = 'send_invoice first invoice is a draft for an hour';
+
+export function defineStripeContract(open: () => Promise<ContractTarget>, options: ContractOptions = {}): void {
   let target: ContractTarget;
   let fx: Fixtures;
   const cleanup = new Cleanup();
 
-  /** A contract test: `calls` are the engine calls it makes (each must be made by at least one test). */
-  const check = (calls: EngineCall[], title: string, body: () => Promise<void>, timeoutMs?: number) => {
+  /**
+   * A contract test: `calls` are the engine calls it makes (each must be made by at least one
+   * test). `mismatch`: the name of a known difference between the target and Stripe's documented
+   * behaviour; on a target that lists it (`options.knownMismatches`) the test is expected to fail
+   * (jest `it.failing`), and fails once the target is fixed, so the mark is removed with the fix.
+   */
+  const check = (calls: EngineCall[], title: string, body: () => Promise<void>, timeoutOrOptions?: number | { mismatch?: string; timeoutMs?: number }) => {
     for (const call of calls) CONTRACT_CALLS.add(call);
-    it(title, body, timeoutMs);
+    const { mismatch, timeoutMs } = typeof timeoutOrOptions === 'number' ? { mismatch: undefined, timeoutMs: timeoutOrOptions } : (timeoutOrOptions ?? {});
+    if (mismatch !== undefined && options.knownMismatches?.includes(mismatch)) it.failing(`${title} [known mismatch: ${mismatch}]`, body, timeoutMs);
+    else it(title, body, timeoutMs);
   };
 
   beforeAll(async () => {
@@ -320,24 +338,32 @@ export function defineStripeContract(open: () => Promise<ContractTarget>): void 
   );
 
   // Without a saved card the engine invoices (`collection_method: send_invoice`, `days_until_due`:
-  // https://docs.stripe.com/api/subscriptions/create); the first invoice is finalized and open
-  // until paid (https://docs.stripe.com/invoicing/integration/workflow-transitions), which
-  // customer-reconcile.service.ts looks for with `status=open`.
-  check(['customers.create', 'subscriptions.create', 'invoices.list'], 'without a card the subscription is invoiced and its first invoice is open with a due date', async () => {
-    const { stripe, account, runId } = target;
-    const customer = await fx.connectedCustomer('invoiced');
-    const price = await fx.licensedPrice();
-    const subscription = await stripe.subscriptions.create(
-      { customer: customer.id, items: [{ price: price.id }], collection_method: 'send_invoice', days_until_due: 30, metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-invoiced` }) },
-      { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'invoiced') },
-    );
-    expect(shaped(shape.subscription, subscription, 'subscriptions.create (send_invoice)').status).toBe('active');
-    const open = await stripe.invoices.list({ customer: customer.id, status: 'open', limit: 1 }, accountOption(account));
-    expect(open.data).toHaveLength(1);
-    const invoice = shaped(shape.listedInvoice, open.data[0], 'invoices.list (open)');
-    expect(invoice).toMatchObject({ status: 'open', currency: 'usd', amount_paid: 0 });
-    expect(open.data[0]!.due_date).toEqual(expect.any(Number));
-  });
+  // https://docs.stripe.com/api/subscriptions/create). For a new subscription Stripe "Finalizes the
+  // invoice immediately when collection_method is set to charge_automatically, or one hour later
+  // when it's set to send_invoice" (https://docs.stripe.com/subscriptions/invoices, "New
+  // subscription invoices"): right after the create the first invoice is a draft, and
+  // customer-reconcile.service.ts's look for open invoices (`status=open`) does not see it yet.
+  check(
+    ['customers.create', 'subscriptions.create', 'invoices.list'],
+    'without a card the subscription is invoiced, and its first invoice stays a draft for the first hour',
+    async () => {
+      const { stripe, account, runId } = target;
+      const customer = await fx.connectedCustomer('invoiced');
+      const price = await fx.licensedPrice();
+      const subscription = await stripe.subscriptions.create(
+        { customer: customer.id, items: [{ price: price.id }], collection_method: 'send_invoice', days_until_due: 30, metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-invoiced` }) },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'invoiced') },
+      );
+      expect(shaped(shape.subscription, subscription, 'subscriptions.create (send_invoice)').status).toBe('active');
+      const invoices = await stripe.invoices.list({ subscription: subscription.id, limit: 10 }, accountOption(account));
+      expect(invoices.data).toHaveLength(1);
+      const first = shaped(shape.listedInvoice, invoices.data[0], 'invoices.list (subscription)');
+      expect(first).toMatchObject({ currency: 'usd', amount_paid: 0 });
+      const open = await stripe.invoices.list({ customer: customer.id, status: 'open', limit: 1 }, accountOption(account));
+      expect({ first: first.status, open: open.data.length }).toEqual({ first: 'draft', open: 0 });
+    },
+    { mismatch: SEND_INVOICE_FIRST_INVOICE_DRAFT },
+  );
 
   // https://docs.stripe.com/api/invoices/create_preview (`customer`, `subscription`) in the
   // connected account, read as invoices.service.ts toPendingInvoice does. Meter events are
