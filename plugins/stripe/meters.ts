@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { callStripe } from './stripe.errors';
 import { idempotencyKey } from './idempotency';
+import { sendPastStoredErrors } from './retry';
 
 /**
  * Billing Meters: one per API in the publisher's connected account (so two APIs bought by the
@@ -26,23 +27,31 @@ export async function ensureMeter(
   request: { eventName: string; displayName: string; account?: string },
 ): Promise<Stripe.Billing.Meter> {
   const options = request.account ? { stripeAccount: request.account } : {};
-  const existing = await callStripe('list billing meters', { account: request.account }, async () => {
-    for await (const meter of stripe.billing.meters.list({ status: 'active', limit: 100 }, options)) {
-      if (meter.event_name === request.eventName) return meter;
-    }
-    return undefined;
-  });
+  const findActive = () =>
+    callStripe('list billing meters', { account: request.account }, async () => {
+      for await (const meter of stripe.billing.meters.list({ status: 'active', limit: 100 }, options)) {
+        if (meter.event_name === request.eventName) return meter;
+      }
+      return undefined;
+    });
+  const existing = await findActive();
   if (existing) return existing;
+  // Past a 500 Stripe saved under the key: look again, then send under the next key of the chain.
   return callStripe('create a billing meter', { account: request.account, eventName: request.eventName }, () =>
-    stripe.billing.meters.create(
-      {
-        display_name: request.displayName,
-        event_name: request.eventName,
-        default_aggregation: { formula: 'sum' },
-        customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
-        value_settings: { event_payload_key: 'value' },
-      },
-      { ...options, idempotencyKey: idempotencyKey('meter', request.account ?? 'platform', request.eventName) },
+    sendPastStoredErrors(
+      idempotencyKey('meter', request.account ?? 'platform', request.eventName),
+      (key) =>
+        stripe.billing.meters.create(
+          {
+            display_name: request.displayName,
+            event_name: request.eventName,
+            default_aggregation: { formula: 'sum' },
+            customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
+            value_settings: { event_payload_key: 'value' },
+          },
+          { ...options, idempotencyKey: key },
+        ),
+      findActive,
     ),
   );
 }

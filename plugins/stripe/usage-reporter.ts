@@ -3,6 +3,7 @@ import { BILLING_CYCLES, type SubscriptionRef } from '../../src/domain/model';
 import { MonetizationError, type BillingCycleInfo, type UsageReport, type UsageReportOutcome } from '../../src/monetization/monetization';
 import { apiMeterEventName } from './meters';
 import type { StripeClients } from './stripe.clients';
+import { sendPastStoredErrors } from './retry';
 import { callStripe, isDuplicateMeterEventIdentifier, isResourceMissing } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
 
@@ -30,15 +31,19 @@ export class StripeUsageReporter {
 
     const stripe = this.clients.forTenant(subscription.api.tenant.domain);
     try {
+      // The identifier, not the key, dedupes: past a 500 Stripe saved under the key, the next key
+      // of the chain is sent at once, and a repeat then answers "An event already exists".
       await callStripe('send a meter event', { account, subscription: subscription.uuid }, () =>
-        stripe.billing.meterEvents.create(
-          {
-            event_name: apiMeterEventName(subscription.api.uuid),
-            payload: { stripe_customer_id: row.sharedCustomerId, value: String(usage.quantity) },
-            identifier: usage.identifier,
-            timestamp: Math.floor(usage.windowStart.getTime() / 1000),
-          },
-          { stripeAccount: account, idempotencyKey: usage.identifier },
+        sendPastStoredErrors(usage.identifier, (key) =>
+          stripe.billing.meterEvents.create(
+            {
+              event_name: apiMeterEventName(subscription.api.uuid),
+              payload: { stripe_customer_id: row.sharedCustomerId, value: String(usage.quantity) },
+              identifier: usage.identifier,
+              timestamp: Math.floor(usage.windowStart.getTime() / 1000),
+            },
+            { stripeAccount: account, idempotencyKey: key },
+          ),
         ),
       );
     } catch (error) {

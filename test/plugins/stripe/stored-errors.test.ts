@@ -3,7 +3,7 @@ import { migrateLatest } from '../../helpers/migrations';
 import { retryingHttpClient } from '../../../plugins/stripe/retry';
 import { forEachTestDatabase } from '../../helpers/databases';
 import type { LoggedRequest } from '../../../dev/stripe-server/request-log';
-import { monetizedWorld, type MonetizedWorld, uniquePlatformKey, useStripeServer } from './harness';
+import { monetizedWorld, type MonetizedWorld, perRequest, uniquePlatformKey, useStripeServer } from './harness';
 
 /**
  * Stripe saves the first answer to an idempotency key once the endpoint began, 500s included,
@@ -120,6 +120,26 @@ forEachTestDatabase((_kind, database) => {
         liveSubscriptions: [outcome.engineSubscriptionId],
       });
     });
+  });
+
+  it("a meter: monetizing with a per-request plan gets past a saved 500 on the meter's create at once, making one meter", async () => {
+    const world = await monetizedWorld(stripeServer(), database().knex);
+    const metered = await world.seed.policy('Metered', perRequest('0.01'));
+    const api = await world.seed.api({ provider: `alice-${world.account.slice(-6)}` });
+    const properties = { ConnectedAccountKey: world.account };
+    stripeServer().faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/billing/meters', account: world.account }, times: 1 });
+
+    await expect(world.engine.enableMonetization({ api, policies: [metered], properties })).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
+    await world.engine.enableMonetization({ api, policies: [metered], properties });
+
+    const sent = requestsTo(world, 'POST', '/v1/billing/meters', world.account).map((r) => ({ status: r.status, replayed: r.replayed }));
+    expect(sent).toEqual([
+      { status: 500, replayed: false },
+      { status: 500, replayed: true },
+      { status: 200, replayed: false },
+    ]);
+    const meters = (await world.stripe.billing.meters.list({ status: 'active', limit: 100 }, { stripeAccount: world.account })).data;
+    expect(meters.filter((meter) => meter.event_name.includes(api.uuid.replace(/[^A-Za-z0-9]/g, '')))).toHaveLength(1);
   });
 
   describe('a retry 25 h later, after Stripe forgot the keys', () => {
