@@ -159,6 +159,7 @@ export function livePlan(env: NodeJS.ProcessEnv = process.env): LivePlan {
 
 /** Stripe's test mode, with the given platform key and connected account. */
 export async function liveTarget(plan: Extract<LivePlan, { run: true }>): Promise<ContractTarget> {
+  await preflight(plan);
   const stripe = engineClient(plan.key, parseStripeOptions({}), plan.apiVersion);
   return {
     name: 'Stripe test mode',
@@ -176,4 +177,25 @@ export async function liveTarget(plan: Extract<LivePlan, { run: true }>): Promis
     },
     close: async () => undefined,
   };
+}
+
+/**
+ * One request without retries before the suite starts, so a run that cannot reach Stripe, or whose
+ * key or account is wrong, fails at once with what to fix instead of after every test's retries.
+ * The connected account must take charges: the suite clones a card and charges a subscription there
+ * (`charges_enabled`: https://docs.stripe.com/api/accounts/object#account_object-charges_enabled).
+ */
+async function preflight(plan: Extract<LivePlan, { run: true }>): Promise<void> {
+  const probe = new Stripe(plan.key, { maxNetworkRetries: 0, timeout: 15_000, telemetry: false, ...(plan.apiVersion ? { apiVersion: plan.apiVersion as Stripe.LatestApiVersion } : {}) });
+  let connected: Stripe.Account;
+  try {
+    connected = await probe.accounts.retrieve(plan.account);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    if (error instanceof Stripe.errors.StripeConnectionError) throw new LiveConfigurationError(`cannot reach Stripe (api.stripe.com) from this machine: ${why}`);
+    throw new LiveConfigurationError(`STRIPE_TEST_CONNECTED_ACCOUNT ${plan.account} could not be read with STRIPE_TEST_SECRET_KEY (is it a connected account of that platform, in test mode?): ${why}`);
+  }
+  if (!connected.charges_enabled) {
+    throw new LiveConfigurationError(`STRIPE_TEST_CONNECTED_ACCOUNT ${plan.account} cannot take charges yet (charges_enabled: false): finish its onboarding in test mode`);
+  }
 }
