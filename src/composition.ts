@@ -20,6 +20,7 @@ import { UsageIngestion } from './usage/ingest';
 import { JobStore } from './usage/job-store';
 import type { PublisherOptions } from './usage/options';
 import { UsagePublisher } from './usage/publisher';
+import { usageReconciler, type UsageReconciler } from './usage/usage-reconcile';
 import { scheduleUsagePublishing } from './usage/schedule';
 import { createUsageSource, type UsageSource } from './usage/sources';
 import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscription-lookup';
@@ -83,6 +84,8 @@ export interface Services {
   /** What `reconcile` and its schedule run with. */
   reconcileDependencies: ReconcileDependencies;
   reconcile(options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]>;
+  /** `meterline reconcile usage` and its REST twin: what was sent against what the engine counted and invoiced. */
+  reconcileUsage: UsageReconciler;
   /** Closes the database pool (the caller stops HTTP and the publisher first). */
   close(): Promise<void>;
 }
@@ -145,6 +148,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     usage,
     reconcileDependencies,
     reconcile: (reconcileOptions) => reconcile(reconcileDependencies, reconcileOptions),
+    reconcileUsage: usageReconciler(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id, clock }),
     close: () => db.destroy(),
   };
 }
@@ -196,8 +200,8 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
 
 /** The HTTP application on the composed services; `readiness` gates every route but `/health`. */
 export function composeHttp(services: Services, readiness?: () => Readiness): Express {
-  const { db, logger, config, clock, tenants, engine, billing, apim, usage } = services;
-  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage } });
+  const { db, logger, config, clock, tenants, engine, billing, apim, usage, reconcileUsage } = services;
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage } });
 }
 
 /** `usage_publish_cron` and `reconcile_cron`; returns one stop function for both. */

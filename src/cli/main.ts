@@ -8,7 +8,7 @@ import { SUPER_TENANT, type DatabaseConfig, type MeterlineConfig } from '../conf
 import { mintToken } from '../http/auth/tokens';
 import pino from 'pino';
 import { publishUsageCommand } from './publish-usage';
-import { reconcileCommand } from './reconcile';
+import { reconcileCommand, reconcileUsageCommand } from './reconcile';
 import { UsageOptionsError } from '../usage/options';
 import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from '../db/connect';
 import { describeDatabase } from '../db/describe';
@@ -25,6 +25,8 @@ Commands:
   migrate --down      roll every migration back (drops the tables Meterline created)
   publish-usage       publish captured usage to the billing engine, with progress (--wait: wait for a running job first)
   reconcile           list and repair what interrupted subscribes and unsubscribes left (--dry-run: list only)
+  reconcile usage     compare the usage sent with what the billing engine counted and invoiced,
+                      per subscription and billing period (read-only; exit 1 on a difference)
   token               print a bearer token for the REST API, signed with [auth.jwt]'s key
   help                show this text
 
@@ -43,6 +45,10 @@ Options:
   --config <file>     the configuration file (see above)
   --port <n>          serve: listen on this port instead of [server] port (0 picks a free one)
   --dry-run           reconcile: list what would be repaired, change nothing
+  --period <p>        reconcile usage: 2026-11 (each subscription's periods ending that month, UTC),
+                      2026-11-15 or 2026-11-15T10:30:00Z (the period containing that instant);
+                      default: each subscription's last ended period
+  --json              reconcile usage: print the result as JSON (as the REST route answers)
   --sub <user>        token: the user (sub claim)
   --scope "<scopes>"  token: space-separated scopes, e.g. "apim:subscribe apim:api_view"
   --tenant <domain>   token: the tenant (default carbon.super)
@@ -63,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       down: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
+      period: { type: 'string' },
+      json: { type: 'boolean', default: false },
       port: { type: 'string' },
       sub: { type: 'string' },
       scope: { type: 'string' },
@@ -77,7 +85,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  const usageReconcile = command === 'reconcile' && rest[0] === 'usage';
+  if (rest.length > (usageReconcile ? 1 : 0)) throw new UsageError(`unexpected argument "${rest[usageReconcile ? 1 : 0]}"`);
+  if ((values.period !== undefined || values.json) && !usageReconcile) throw new UsageError(`--${values.period !== undefined ? 'period' : 'json'} goes with "reconcile usage"`);
+  if (values['dry-run'] && usageReconcile) throw new UsageError('--dry-run goes with "reconcile" (reconcile usage changes nothing)');
   if (values.down && command !== 'migrate') throw new UsageError('--down goes with "migrate"');
   if (values.port !== undefined && command !== 'serve') throw new UsageError('--port goes with "serve"');
   if (values.wait && command !== 'publish-usage') throw new UsageError('--wait goes with "publish-usage"');
@@ -109,7 +120,9 @@ async function main(argv: string[]): Promise<number> {
     case 'reconcile': {
       const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
       announce(file, config.database.apim_db);
-      return reconcileCommand(config, configuredLogger(config, pino.destination(2)), { dryRun: values['dry-run'] ?? false });
+      const logger = configuredLogger(config, pino.destination(2));
+      if (usageReconcile) return reconcileUsageCommand(config, logger, { period: values.period, json: values.json ?? false });
+      return reconcileCommand(config, logger, { dryRun: values['dry-run'] ?? false });
     }
     default: {
       const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });

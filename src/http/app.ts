@@ -18,6 +18,8 @@ import { ROUTES } from './routes';
 import { EXTENSION_ROUTES } from './routes/extensions';
 import { usageIngestRouter } from './usage/ingest-route';
 import { publishUsageRoutes } from './usage/publish-usage-routes';
+import { usageReconcileRoutes } from './usage/usage-reconcile-route';
+import type { UsageReconciler } from '../usage/usage-reconcile';
 import type { UsageService } from '../usage/usage-service';
 
 /** The services the REST API calls, built by the composition root (src/composition.ts); http/ builds none. */
@@ -30,6 +32,8 @@ export interface AppServices {
   apim: Apim;
   /** Usage capture and publishing (src/usage): its ingestion and publish-usage routes. */
   usage?: UsageService;
+  /** Usage sent against what the engine counted and invoiced: the usage-reconciliation route. */
+  reconcileUsage?: UsageReconciler;
 }
 
 export interface AppDependencies {
@@ -54,7 +58,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
   if (readiness) app.use(unavailableUntilReady(readiness));
 
   if (services) {
-    const { config, clock, tenants, engine, billing, apim, usage } = services;
+    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage } = services;
     const jwt = config.auth.jwt;
     if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
@@ -69,7 +73,8 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     app.use(accessRouter({ access: billing.access, verifier, clock }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : [])], { verifier, apim }));
+    const reconcileRoutes = reconcileUsage ? usageReconcileRoutes(reconcileUsage) : [];
+    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim }));
     app.use(devportalPages({ verifier, apim }));
   }
 

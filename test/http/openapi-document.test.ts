@@ -47,6 +47,7 @@ describe('the OpenAPI document', () => {
       // WSO2's publish-usage operations, served by the usage publisher.
       ['POST /api/am/admin/v4/monetization/publish-usage', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['GET /api/am/admin/v4/monetization/publish-usage/status', ['apim:admin', 'apim:monetization_usage_publish']] as const,
+      ['GET /api/am/admin/v4/monetization/usage-reconciliation', ['apim:admin', 'apim:monetization_usage_publish']] as const,
     ];
     expect(Object.fromEntries(operations)).toEqual(Object.fromEntries([...wso2, ...extensions]));
     expect(Object.keys(doc.components.securitySchemes.OAuth2Security.flows.clientCredentials.scopes).sort()).toEqual(

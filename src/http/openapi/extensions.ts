@@ -52,6 +52,52 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
     type: 'object',
     properties: { count: { type: 'integer' }, list: { type: 'array', items: { $ref: '#/components/schemas/Meterline.Invoice' } } },
   },
+  'Meterline.UsageReconciliation': {
+    type: 'object',
+    description: 'What `meterline reconcile usage --json` prints: per subscription and billing period, usage sent against what the engine counted and invoiced',
+    properties: {
+      period: { type: 'string', example: 'last-ended' },
+      checkedAt: { type: 'string', format: 'date-time' },
+      matches: { type: 'boolean', description: 'True when every metered row matches' },
+      differences: { type: 'integer' },
+      rows: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            subscriptionId: { type: 'string' },
+            apiId: { type: 'string' },
+            tenant: { type: 'string' },
+            periodStart: { type: 'string', format: 'date-time' },
+            periodEnd: { type: 'string', format: 'date-time' },
+            status: { type: 'string', enum: ['MATCH', 'DIFFERENT', 'NOT_METERED'] },
+            meter: { type: 'string', nullable: true },
+            countedFrom: time,
+            countedTo: time,
+            sent: { type: 'integer', description: 'Units Meterline sent stamped in [countedFrom, countedTo)' },
+            counted: { type: 'number', nullable: true, description: 'Units the engine counted in that range' },
+            sentForPeriod: { type: 'integer' },
+            invoiceId: { type: 'string', nullable: true },
+            invoiceFinal: { type: 'boolean', nullable: true },
+            invoiced: { type: 'number', nullable: true },
+            unsent: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Units of the period not sent, by record state' },
+            differences: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  kind: { type: 'string', enum: ['NOT_COUNTED', 'NOT_SENT_BY_METERLINE', 'NOT_INVOICED', 'INVOICE_DIFFERS'] },
+                  quantity: { type: 'number' },
+                  detail: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+      },
+      skipped: { type: 'array', items: { type: 'object', properties: { subscriptionId: { type: 'string' }, reason: { type: 'string' } } } },
+    },
+  },
   'Meterline.Access': {
     type: 'object',
     properties: {
@@ -64,6 +110,28 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
 };
 
 export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
+  '/api/am/admin/v4/monetization/usage-reconciliation': {
+    get: {
+      tags: ['Meterline'],
+      summary: 'Usage sent against what the billing engine counted and invoiced, per subscription and billing period (every tenant; super tenant admins)',
+      operationId: 'meterline.usageReconciliation',
+      parameters: [
+        {
+          name: 'period',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', maxLength: 40 },
+          description: 'YYYY-MM: the periods ending that month (UTC); YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z: the period containing that instant; absent: each subscription’s last ended period',
+        },
+      ],
+      responses: {
+        200: { description: 'The reconciliation; `matches` is false when a difference needs a human', ...json({ $ref: '#/components/schemas/Meterline.UsageReconciliation' }) },
+        400: { description: '`period` is none of its forms', ...json(ERROR) },
+        409: { description: 'The billing engine cannot reconcile usage', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin', 'apim:monetization_usage_publish']),
+    },
+  },
   '/api/am/devportal/v3/subscriptions/{subscriptionId}/invoices': {
     get: {
       tags: ['Meterline'],
