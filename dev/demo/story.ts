@@ -214,6 +214,9 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
   const pendingUsage = () => rest.call<{ properties: Record<string, string> }>('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/usage`, tokens.subscriber);
 
   const pendingAfterPublish = await out.step('pending-invoice', "Subscriber views the pending invoice (devportal .../usage)", async () => {
+    // Stripe aggregates meter events asynchronously: let the local server's aggregation delay pass first.
+    const { seconds } = (await (await fetch(`${stripeServer.url}/_test/billing/aggregation_delay`)).json()) as { seconds: number };
+    await clock.advanceTo(Math.ceil(clock.now().getTime() / 1000) + seconds);
     const { properties } = await pendingUsage();
     const expected = money(usageFee + baseFee);
     out.detail(`${properties['Period Start']} -> ${properties['Period End']}: total ${properties.Total} ${properties.Currency}`);
@@ -225,7 +228,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
   await out.step('close-period', "A month passes on the local Stripe server's clock: the period closes and is invoiced", async () => {
     const end = Date.parse(pendingAfterPublish.periodEnd.replace(' UTC', 'Z').replace(' ', 'T'));
     if (Number.isNaN(end)) throw new Error(`cannot read the period end "${pendingAfterPublish.periodEnd}"`);
-    await clock.advanceTo(end / 1000 + 60);
+    await clock.advanceTo(end / 1000 + 3600 + 60); // Stripe keeps the renewal a draft for an hour, then finalizes it
     await deliverWebhooks();
     const issued = (await invoicesOf()).find((i) => i.billingReason === 'subscription_cycle');
     if (!issued) throw new Error('no invoice arrived for the closed period');

@@ -50,6 +50,12 @@ export interface StripeServerControls {
   payments: {
     failNext(input: FailNextInput): void;
   };
+  billing: {
+    /** Seconds until a meter event counts in previews and invoices (default 30: Stripe aggregates asynchronously). */
+    aggregationDelaySeconds(): number;
+    /** 0 makes aggregation immediate, for tests that are not about it. */
+    setAggregationDelay(seconds: number): void;
+  };
   /** The platform account id a secret key maps to (stable for the key). */
   accountIdForKey(secretKey: string): string;
   /** An invoice by account and id, for the hosted invoice page. */

@@ -18,6 +18,7 @@ export type { FaultKind, FaultRule } from './faults/faults';
 export type { RequestMatcher } from './faults/match';
 export type { RateLimitConfig } from './faults/rate-limit';
 export type { FailNextInput } from './billing/payments';
+export { DEFAULT_AGGREGATION_DELAY_SECONDS, DEFAULT_FINALIZATION_GRACE_SECONDS } from './billing/usage';
 export type { LoggedRequest } from './request-log';
 export type { DeliveryRecord, PendingDelivery } from './webhooks/dispatcher';
 export type { Wire, WireEvent, WireList } from './wire';

@@ -22,6 +22,11 @@ export interface StripeServerOptions {
   seed?: number;
   /** Rate limits from the start; default none. */
   rateLimit?: RateLimitConfig;
+  /**
+   * Seconds until a meter event counts in previews and invoices (Stripe aggregates asynchronously);
+   * default 30 (billing/usage.ts). 0 turns it off, for tests that are not about aggregation.
+   */
+  aggregationDelaySeconds?: number;
 }
 
 /** A running server: where it listens, how to stop it, and its test controls. */
@@ -81,6 +86,13 @@ function buildControls(world: World, faults: FaultInjector, rateLimiter: RateLim
       hold: (match) => faults.hold(match),
     },
     payments: { failNext: (input) => world.payments.failNext(input) },
+    billing: {
+      aggregationDelaySeconds: () => world.billingTiming.aggregationDelaySeconds,
+      setAggregationDelay: (seconds) => {
+        if (!Number.isInteger(seconds) || seconds < 0) throw new RangeError('the aggregation delay is a non-negative whole number of seconds');
+        world.billingTiming.aggregationDelaySeconds = seconds;
+      },
+    },
     accountIdForKey: (key) => world.registry.platformForKey(key).id,
     invoice: (accountId, invoiceId) => world.registry.get(accountId)?.invoices.get(invoiceId),
     reset: () => {
@@ -107,6 +119,7 @@ export async function startStripeServer(options: StripeServerOptions = {}): Prom
   if (options.rateLimit) rateLimiter.configure(options.rateLimit);
   const log = new RequestLog();
   const controls = buildControls(world, faults, rateLimiter, log);
+  if (options.aggregationDelaySeconds !== undefined) controls.billing.setAggregationDelay(options.aggregationDelaySeconds);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {

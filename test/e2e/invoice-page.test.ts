@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { createApi, createApplication, createPolicy, monetize, connectedAccount, roleTokens, subscribe } from '../helpers/rest-fixtures';
 import { DEVPORTAL, policyBody, startRestHarness, uniqueName, type RestHarness } from '../helpers/rest-harness';
 import { describeWith, launchChromium } from '../helpers/optional-parts';
-import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS, startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * The developer portal's invoice page in a real browser (Debian's chromium, headless, driven by
@@ -64,6 +64,7 @@ describeWith('browser', 'the invoice page in Chromium', () => {
       windowEnd: now,
       identifier: `page-${subscriptionId}`,
     });
+    stripeServer.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS); // Stripe aggregates meter events asynchronously
     return { tokens, api, subscriptionId };
   }
 

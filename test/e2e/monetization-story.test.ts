@@ -1,6 +1,6 @@
 import { forEachTestDatabase } from '../helpers/databases';
 import { ADMIN, DEVPORTAL, PUBLISHER, policyBody, SCOPES, startRestHarness, uniqueName, type RestHarness } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS, startStripeServer, type StripeServer } from '../../dev/stripe-server';
 
 /**
  * The whole story through Meterline's REST API, as WSO2 clients drive it: an admin creates a
@@ -95,6 +95,7 @@ forEachTestDatabase((_kind, database) => {
       identifier: `e2e-${subscriptionId}`,
     });
     expect(sent).toEqual({ sent: true });
+    stripeServer.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS); // Stripe aggregates meter events asynchronously
 
     // 6. The subscriber sees the pending invoice: 1,234 × 0.0005 USD = 0.617 → 0.62 USD.
     const usage = await rest.call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/usage`, { token: subscriber });

@@ -1,7 +1,7 @@
 import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
 import { forEachTestDatabase } from '../helpers/databases';
 import { policyBody, ADMIN, DEVPORTAL, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
-import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
+import { DEFAULT_FINALIZATION_GRACE_SECONDS, startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { STORY_START } from '../helpers/test-clock';
 
 /**
@@ -94,7 +94,9 @@ forEachTestDatabase((_kind, database) => {
     const shared = (await platform.subscriptions.list({ status: 'all' }, { stripeAccount: account })).data[0]!;
     stripeServer.payments.failNext({ customer: shared.customer as string });
     const periodEnd = shared.items.data[0]!.current_period_end;
-    stripeServer.clock.advanceTo(periodEnd + 60);
+    // Stripe keeps the renewal a draft for an hour, then finalizes and charges it.
+    const chargedAt = periodEnd + DEFAULT_FINALIZATION_GRACE_SECONDS;
+    stripeServer.clock.advanceTo(chargedAt + 60);
     await deliverWebhooks();
     invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
     const renewal = invoices.list.find((i: { billingReason: string }) => i.billingReason === 'subscription_cycle');
@@ -104,9 +106,9 @@ forEachTestDatabase((_kind, database) => {
 
     // Within the grace period the calls still go through; after it they are blocked.
     expect(await access(subscriptionId)).toMatchObject({ allowed: true });
-    stripeServer.clock.advanceTo(periodEnd + 3 * DAY - 60);
+    stripeServer.clock.advanceTo(chargedAt + 3 * DAY - 60);
     expect(await access(subscriptionId)).toMatchObject({ allowed: true });
-    stripeServer.clock.advanceTo(periodEnd + 3 * DAY + 60);
+    stripeServer.clock.advanceTo(chargedAt + 3 * DAY + 60);
     expect(await access(subscriptionId)).toMatchObject({ allowed: false, status: 'BLOCKED', reason: expect.stringContaining('unpaid since') });
 
     // The subscriber pays; access comes back.

@@ -174,6 +174,17 @@ export function draftInvoice(world: World, account: AccountState, spec: InvoiceS
   };
 }
 
+/** Sets a line's quantity and the amounts that follow from it (a draft's usage updated at finalization). */
+export function repriceLine(account: AccountState, line: WireInvoiceLine, price: WirePrice, quantity: number): void {
+  const priced = priceLine(price, quantity);
+  line.quantity = quantity;
+  line.quantity_decimal = String(quantity);
+  line.amount = priced.amount;
+  line.subtotal = priced.amount;
+  if (line.pricing) line.pricing.unit_amount_decimal = priced.unitAmountDecimal;
+  line.description = describe(account, { price, quantity, period: line.period, subscriptionItemId: null });
+}
+
 /** Recomputes the amounts of a draft after its lines changed. */
 export function recomputeTotals(invoice: WireInvoice): void {
   const total = invoice.lines.data.reduce((sum, line) => sum + line.amount, 0);

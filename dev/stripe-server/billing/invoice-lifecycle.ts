@@ -3,6 +3,7 @@ import type { AccountState } from '../state/account-state';
 import type { World } from '../state/world';
 import type { WireInvoice, WireSubscription } from '../wire';
 import { applyCustomerBalance } from './customer-balance';
+import { refreshUsageLines } from './draft-usage';
 import type { PaymentOutcome } from './payments';
 
 const DAY = 86_400;
@@ -26,11 +27,15 @@ function hostedUrl(world: World, account: AccountState, invoice: WireInvoice): s
   return `${world.baseUrl}/_test/hosted_invoices/${account.id}/${invoice.id}`;
 }
 
-/** draft → open (a zero-amount invoice goes straight on to paid, as in Stripe). */
+/**
+ * draft → open (a zero-amount invoice goes straight on to paid, as in Stripe). A renewal draft's
+ * usage lines are first brought up to the latest aggregated quantity (draft-usage.ts).
+ */
 export function finalizeInvoice(world: World, account: AccountState, invoice: WireInvoice): void {
   if (invoice.status !== 'draft') {
     throw invalidState("This invoice is already finalized, you can't re-finalize a non-draft invoice.", 'invoice_not_editable');
   }
+  refreshUsageLines(world, account, invoice);
   const now = world.clock.now();
   const customer = account.customers.get(String(invoice.customer));
   const prefix = customer?.invoice_prefix ?? 'INV';
@@ -166,6 +171,27 @@ export function markUncollectible(world: World, account: AccountState, invoice: 
   invoice.next_payment_attempt = null;
   invoice.auto_advance = false;
   world.events.emit(account, 'invoice.marked_uncollectible', invoice);
+}
+
+/**
+ * Stores a renewal draft and emits `invoice.created`; it is finalized (and, for
+ * charge_automatically, charged) at `automatically_finalizes_at`, once the finalization grace
+ * period is over: "All invoices have a default finalization grace period of 1 hour"
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period; the renewal
+ * lifecycle: https://docs.stripe.com/billing/invoices/subscription#subscription-renewal).
+ */
+export function openRenewalDraft(world: World, account: AccountState, invoice: WireInvoice, periodEnd: number): WireInvoice {
+  invoice.automatically_finalizes_at = periodEnd + world.billingTiming.finalizationGraceSeconds;
+  account.invoices.insert(invoice);
+  world.events.emit(account, 'invoice.created', invoice);
+  return invoice;
+}
+
+/** A renewal draft whose grace period is over: finalized with its latest usage, then collected. */
+export function finalizeRenewalDraft(world: World, account: AccountState, invoice: WireInvoice): void {
+  if (invoice.status !== 'draft') return;
+  finalizeInvoice(world, account, invoice);
+  collectAutomatically(world, account, invoice);
 }
 
 /** Stores a fresh draft, emits `invoice.created`, finalizes it and, for charge_automatically, charges it. */

@@ -3,9 +3,9 @@ import type { AccountState } from '../state/account-state';
 import type { World } from '../state/world';
 import type { WireInvoice, WireSubscription } from '../wire';
 import { draftInvoice, type InvoiceSpec, type LineSpec } from './invoice-builder';
-import { issueInvoice } from './invoice-lifecycle';
+import { finalizeRenewalDraft, issueInvoice, openRenewalDraft } from './invoice-lifecycle';
 import { cadenceOf, currentPeriod, isMetered } from './subscription-items';
-import { aggregateUsage } from './usage';
+import { aggregateUsage, aggregatedUpTo } from './usage';
 
 /** Statuses in which a subscription keeps cycling. */
 const CYCLING: ReadonlyArray<WireSubscription['status']> = ['active', 'past_due', 'unpaid', 'trialing'];
@@ -25,19 +25,22 @@ export function licensedLines(subscription: WireSubscription, period: { start: n
 
 /**
  * Metered items billed in arrears: usage from meter events with timestamps in
- * `[start, usageEnd)` (usageEnd defaults to the period end).
+ * `[start, usageEnd)` (usageEnd defaults to the period end), as aggregated by now
+ * (events still being aggregated are not counted yet: billing/usage.ts).
  */
 export function meteredLines(
+  world: World,
   account: AccountState,
   subscription: WireSubscription,
   period: { start: number; end: number },
   usageEnd = period.end,
 ): LineSpec[] {
   const customerId = String(subscription.customer);
+  const receivedUpTo = aggregatedUpTo(world.billingTiming, world.clock.now());
   return subscription.items.data.filter((item) => isMetered(item.price)).map((item) => {
     const meterId = item.price.recurring?.meter;
     const meter = meterId ? account.meters.get(meterId) : undefined;
-    const quantity = meter ? aggregateUsage(account, meter, customerId, period.start, usageEnd) : 0;
+    const quantity = meter ? aggregateUsage(account, meter, customerId, period.start, usageEnd, receivedUpTo) : 0;
     return { price: item.price, quantity, period, subscriptionItemId: item.id };
   });
 }
@@ -87,20 +90,21 @@ function endSubscription(world: World, account: AccountState, subscription: Wire
 }
 
 /**
- * Closes the current period at its end: invoices metered usage for the closed
- * period plus licensed items for the next one (Stripe bills licensed in
- * advance, metered in arrears), rolls every item's period, then finalizes and
- * collects the invoice. With `cancel_at_period_end` the subscription ends
- * instead, with a last invoice for the closed period's usage.
+ * Closes the current period at its end: drafts an invoice for the closed
+ * period's metered usage plus licensed items for the next one (Stripe bills
+ * licensed in advance, metered in arrears) and rolls every item's period. The
+ * draft is finalized and collected an hour later, with the usage reported
+ * meanwhile (openRenewalDraft). With `cancel_at_period_end` the subscription
+ * ends instead, with a last (draft) invoice for the closed period's usage.
  */
 function rollPeriod(world: World, account: AccountState, subscription: WireSubscription): void {
   const closed = currentPeriod(subscription);
-  const usage = meteredLines(account, subscription, closed);
+  const usage = meteredLines(world, account, subscription, closed);
   if (subscription.cancel_at_period_end || subscription.cancel_at === closed.end) {
     if (usage.length > 0) {
       const invoice = subscriptionInvoice(world, account, subscription, usage, 'subscription_cycle', closed);
       subscription.latest_invoice = invoice.id;
-      issueInvoice(world, account, invoice);
+      openRenewalDraft(world, account, invoice, closed.end);
     }
     endSubscription(world, account, subscription, closed.end, 'cancellation_requested');
     return;
@@ -121,7 +125,7 @@ function rollPeriod(world: World, account: AccountState, subscription: WireSubsc
   );
   subscription.latest_invoice = invoice.id;
   world.events.emit(account, 'customer.subscription.updated', subscription, { items: previousItems });
-  issueInvoice(world, account, invoice);
+  openRenewalDraft(world, account, invoice, closed.end);
 }
 
 function expireIncomplete(world: World, account: AccountState, subscription: WireSubscription): void {
@@ -157,14 +161,19 @@ function nextDue(world: World, until: number): DueWork | undefined {
       }
       if (at !== undefined && run && at <= until && (!best || at < best.at)) best = { at, run };
     }
+    for (const invoice of account.invoices.all()) {
+      const at = invoice.automatically_finalizes_at;
+      if (invoice.status !== 'draft' || !invoice.auto_advance || at === null || at > until || (best && best.at <= at)) continue;
+      best = { at, run: () => finalizeRenewalDraft(world, account, invoice) };
+    }
   }
   return best;
 }
 
 /**
- * Moves the clock to `target`, stopping at every period end (and incomplete
- * expiry) on the way, in time order, so each invoice is dated when Stripe
- * would have issued it.
+ * Moves the clock to `target`, stopping at every period end, renewal draft
+ * finalization and incomplete expiry on the way, in time order, so each
+ * invoice is dated when Stripe would have issued it.
  */
 export function advanceClock(world: World, target: number): void {
   for (let due = nextDue(world, target); due; due = nextDue(world, target)) {
@@ -181,7 +190,8 @@ export interface CancelOptions {
 
 /**
  * Cancels immediately. With `invoice_now`, a final invoice bills the metered
- * usage since the current period started (the last invoice). Proration
+ * usage since the current period started (the last invoice), finalized at
+ * once: usage still being aggregated is not on it (billing/usage.ts). Proration
  * credits for unused licensed time are not modelled.
  */
 export function cancelNow(world: World, account: AccountState, subscription: WireSubscription, options: CancelOptions): void {
@@ -189,7 +199,7 @@ export function cancelNow(world: World, account: AccountState, subscription: Wir
   if (options.invoiceNow) {
     const period = { start: currentPeriod(subscription).start, end: now };
     // Events stamped in the cancelling second still belong to this subscription.
-    const usage = meteredLines(account, subscription, period, now + 1);
+    const usage = meteredLines(world, account, subscription, period, now + 1);
     if (usage.length > 0) {
       const invoice = subscriptionInvoice(world, account, subscription, usage, 'subscription_update', period);
       subscription.latest_invoice = invoice.id;

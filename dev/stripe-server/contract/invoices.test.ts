@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { DAY, START, failureOf, startHarness, type Harness } from './harness';
 import { latestInvoice, meteredPrice, monthlyPrice, payingCustomer, reportUsage } from './billing-fixtures';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS, DEFAULT_FINALIZATION_GRACE_SECONDS } from '../billing/usage';
 
 let harness: Harness;
 let stripe: Stripe;
@@ -20,11 +21,18 @@ async function meteredSubscription(eventName: string, base = 1000) {
   return { customer, fixed, metered, subscription };
 }
 
+/** Lets the server aggregate the meter events sent so far (Stripe aggregates asynchronously). */
+function aggregated(): void {
+  harness.server.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS);
+}
+
 describe('invoice preview (create_preview)', () => {
   it('bills 1,234 calls at 0.0005 USD as 62 cents (61.7 rounded half up on the line)', async () => {
     const { customer, subscription, metered } = await meteredSubscription('preview_1234');
-    await reportUsage(stripe, 'preview_1234', customer.id, 1000, START + 10);
-    await reportUsage(stripe, 'preview_1234', customer.id, 234, START + 20);
+    const now = harness.server.clock.now();
+    await reportUsage(stripe, 'preview_1234', customer.id, 1000, now + 10);
+    await reportUsage(stripe, 'preview_1234', customer.id, 234, now + 20);
+    aggregated();
     const preview = await stripe.invoices.createPreview({ customer: customer.id, subscription: subscription.id });
     const usageLine = preview.lines.data.find((line) => line.pricing?.price_details?.price === metered.id);
     expect(usageLine).toMatchObject({ quantity: 1234, amount: 62 });
@@ -33,17 +41,35 @@ describe('invoice preview (create_preview)', () => {
 
   it('rounds an exact half cent up (1,230 calls → 61.5 → 62)', async () => {
     const { customer, subscription, metered } = await meteredSubscription('preview_half');
-    await reportUsage(stripe, 'preview_half', customer.id, 1230, START + 10);
+    await reportUsage(stripe, 'preview_half', customer.id, 1230, harness.server.clock.now() + 10);
+    aggregated();
     const preview = await stripe.invoices.createPreview({ subscription: subscription.id });
     expect(preview.lines.data.find((l) => l.pricing?.price_details?.price === metered.id)?.amount).toBe(62);
   });
 
   it('totals usage for this period plus the next period\'s base price', async () => {
     const { customer, subscription } = await meteredSubscription('preview_total', 1000);
-    await reportUsage(stripe, 'preview_total', customer.id, 200, START + 10); // 200 × 0.05 ¢ = 10 ¢
+    await reportUsage(stripe, 'preview_total', customer.id, 200, harness.server.clock.now() + 10); // 200 × 0.05 ¢ = 10 ¢
+    aggregated();
     const preview = await stripe.invoices.createPreview({ subscription: subscription.id });
     expect(preview).toMatchObject({ total: 1010, amount_due: 1010, currency: 'usd', status: 'draft', billing_reason: 'upcoming' });
     expect(preview.parent?.subscription_details?.subscription).toBe(subscription.id);
+  });
+
+  // "aggregated usage ... on upcoming invoices might not immediately reflect recently received
+  // meter events": https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage
+  it('leaves out meter events still being aggregated, and counts them once aggregated', async () => {
+    const { customer, subscription, metered } = await meteredSubscription('preview_async');
+    await reportUsage(stripe, 'preview_async', customer.id, 300, harness.server.clock.now());
+    aggregated();
+    await reportUsage(stripe, 'preview_async', customer.id, 45, harness.server.clock.now());
+    const usageOf = async () =>
+      (await stripe.invoices.createPreview({ subscription: subscription.id })).lines.data.find((l) => l.pricing?.price_details?.price === metered.id)?.quantity;
+    expect(await usageOf()).toBe(300);
+    harness.server.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS - 1);
+    expect(await usageOf()).toBe(300);
+    harness.server.clock.advance(1);
+    expect(await usageOf()).toBe(345);
   });
 
   it('answers invoice_upcoming_none for a canceled subscription', async () => {
@@ -178,10 +204,13 @@ describe('the clock', () => {
     harness.server.clock.advanceTo(periodEnd + 60);
     const rolled = await stripe.subscriptions.retrieve(subscription.id);
     expect(rolled.items.data[0]?.current_period_start).toBe(periodEnd);
+    const draft = await latestInvoice(stripe, rolled);
+    expect(draft).toMatchObject({ billing_reason: 'subscription_cycle', status: 'draft', created: periodEnd });
+    harness.server.clock.advanceTo(periodEnd + DEFAULT_FINALIZATION_GRACE_SECONDS);
     const invoice = await latestInvoice(stripe, rolled);
     expect(invoice).toMatchObject({
       billing_reason: 'subscription_cycle',
-      period_start: START,
+      period_start: subscription.items.data[0]?.current_period_start,
       period_end: periodEnd,
       total: 1062,
       status: 'paid',
@@ -198,7 +227,7 @@ describe('the clock', () => {
       collection_method: 'send_invoice',
       days_until_due: 7,
     });
-    harness.server.clock.advanceTo((subscription.items.data[0]?.current_period_end as number) + 1);
+    harness.server.clock.advanceTo((subscription.items.data[0]?.current_period_end as number) + DEFAULT_FINALIZATION_GRACE_SECONDS);
     const invoice = await latestInvoice(stripe, await stripe.subscriptions.retrieve(subscription.id));
     expect(invoice).toMatchObject({ billing_reason: 'subscription_cycle', status: 'open' });
   });
@@ -208,7 +237,7 @@ describe('the clock', () => {
     const price = await monthlyPrice(stripe, 800);
     const subscription = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
     harness.server.payments.failNext({ customer: customer.id });
-    harness.server.clock.advanceTo((subscription.items.data[0]?.current_period_end as number) + 1);
+    harness.server.clock.advanceTo((subscription.items.data[0]?.current_period_end as number) + DEFAULT_FINALIZATION_GRACE_SECONDS);
     const renewed = await stripe.subscriptions.retrieve(subscription.id);
     expect(renewed.status).toBe('past_due');
     await expect(latestInvoice(stripe, renewed)).resolves.toMatchObject({ status: 'open', attempt_count: 1 });
@@ -218,11 +247,21 @@ describe('the clock', () => {
     const { customer, subscription, metered } = await meteredSubscription('cancel_now', 1000);
     const now = harness.server.clock.now();
     await reportUsage(stripe, 'cancel_now', customer.id, 4000, now);
+    aggregated();
     const canceled = await stripe.subscriptions.cancel(subscription.id, { invoice_now: true, prorate: false });
     const finalInvoice = await latestInvoice(stripe, canceled);
     expect(finalInvoice.id).not.toBe(subscription.latest_invoice);
     expect(finalInvoice.lines.data).toEqual([expect.objectContaining({ quantity: 4000, amount: 200 })]);
     expect(finalInvoice.lines.data[0]?.pricing?.price_details?.price).toBe(metered.id);
+  });
+
+  it('leaves usage still being aggregated off the final invoice of a cancel with invoice_now', async () => {
+    const { customer, subscription } = await meteredSubscription('cancel_async', 1000);
+    await reportUsage(stripe, 'cancel_async', customer.id, 4000, harness.server.clock.now());
+    aggregated();
+    await reportUsage(stripe, 'cancel_async', customer.id, 600, harness.server.clock.now());
+    const canceled = await stripe.subscriptions.cancel(subscription.id, { invoice_now: true, prorate: false });
+    expect((await latestInvoice(stripe, canceled)).lines.data).toEqual([expect.objectContaining({ quantity: 4000, amount: 200 })]);
   });
 
   it('ends a subscription set to cancel at period end when the period closes', async () => {

@@ -118,6 +118,11 @@ async function route(method: string, path: string, body: Json, controls: StripeS
       controls.payments.failNext(input);
       return { ok: true };
     }
+    case 'GET /_test/billing/aggregation_delay':
+      return { seconds: controls.billing.aggregationDelaySeconds() };
+    case 'POST /_test/billing/aggregation_delay':
+      controls.billing.setAggregationDelay(num(body, 'seconds') ?? Number.NaN);
+      return { seconds: controls.billing.aggregationDelaySeconds() };
     case 'POST /_test/faults':
       return { id: controls.faults.add(faultRule(body)) };
     case 'DELETE /_test/faults':

@@ -74,8 +74,11 @@ const linesSchema = z.strictObject({ ...paginationShape });
 
 /**
  * `POST /v1/invoices/create_preview` for a subscription: the invoice its
- * current period will close with — metered usage recorded so far in the
- * period plus licensed items for the next period. Nothing is stored.
+ * current period will close with — metered usage aggregated so far in the
+ * period (events still being aggregated are left out: "aggregated usage ... on
+ * upcoming invoices might not immediately reflect recently received meter
+ * events", https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage)
+ * plus licensed items for the next period. Nothing is stored.
  */
 function createPreview(ctx: RequestContext): WireInvoice {
   const p = parseParams(previewSchema, ctx.params);
@@ -101,11 +104,13 @@ function createPreview(ctx: RequestContext): WireInvoice {
   const period = currentPeriod(subscription);
   const next = nextPeriodAfter(subscription, period.end);
   const lines = [
-    ...meteredLines(ctx.account, subscription, period),
+    ...meteredLines(ctx.world, ctx.account, subscription, period),
     ...(subscription.cancel_at_period_end ? [] : licensedLines(subscription, next)),
   ];
   const invoice = subscriptionInvoice(ctx.world, ctx.account, subscription, lines, 'upcoming', period, true);
-  invoice.next_payment_attempt = subscription.collection_method === 'charge_automatically' ? period.end : null;
+  // Charged when the renewal draft is finalized, after the grace period.
+  invoice.next_payment_attempt =
+    subscription.collection_method === 'charge_automatically' ? period.end + ctx.world.billingTiming.finalizationGraceSeconds : null;
   return render(ctx, invoice, p.expand);
 }
 

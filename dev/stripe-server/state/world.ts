@@ -1,5 +1,6 @@
 import { Clock } from '../core/clock';
 import { PaymentSimulator } from '../billing/payments';
+import { defaultBillingTiming, type BillingTiming } from '../billing/usage';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import { EventPublisher } from '../webhooks/publisher';
 import { AccountRegistry } from './registry';
@@ -15,6 +16,8 @@ export class World {
   readonly dispatcher = new WebhookDispatcher();
   readonly events: EventPublisher;
   readonly payments = new PaymentSimulator();
+  /** Aggregation delay and the draft hour (billing/usage.ts); tests may change them. */
+  readonly billingTiming: BillingTiming = defaultBillingTiming();
   /** Where this server is reachable, for `hosted_invoice_url` and list `url`s. */
   baseUrl = 'http://127.0.0.1';
 

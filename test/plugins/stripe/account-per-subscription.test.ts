@@ -2,6 +2,7 @@ import * as engineSubscriptionAccount from '../../../plugins/stripe/migrations/2
 import { migrateLatest } from '../../helpers/migrations';
 import { MonetizationError } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS } from '../../../dev/stripe-server';
 import { buildEngine, connectedAccount, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
 /**
@@ -82,6 +83,7 @@ forEachTestDatabase((_kind, database) => {
     expect(sent).toEqual({ sent: true });
     const meterEvents = stripeServer().requests.list((r) => r.path === '/v1/billing/meter_events' && r.idempotencyKey === `acct-${subscription.uuid}`);
     expect(meterEvents.map((r) => [r.account, r.status])).toEqual([[accountA, 200]]);
+    stripeServer().clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS); // Stripe aggregates meter events asynchronously
 
     const preview = await engine.getCurrentUsageForSubscription(subscription);
     expect(preview.lines).toEqual(expect.arrayContaining([expect.objectContaining({ quantity: 40, amount: 40n })]));

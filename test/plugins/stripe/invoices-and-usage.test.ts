@@ -2,6 +2,7 @@ import { migrateLatest } from '../../helpers/migrations';
 import type { PolicyPricing } from '../../../src/domain/model';
 import { toWso2RevenueMap, toWso2UsageMap } from '../../../src/monetization/wso2-usage-map';
 import { forEachTestDatabase } from '../../helpers/databases';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS } from '../../../dev/stripe-server';
 import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
 const stripeServer = useStripeServer();
@@ -33,12 +34,15 @@ forEachTestDatabase((_kind, database) => {
   }
 
   const now = () => new Date(stripeServer().clock.now() * 1000);
+  /** Lets Stripe aggregate the meter events sent so far (it aggregates asynchronously). */
+  const aggregated = () => stripeServer().clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS);
 
   describe('the pending invoice', () => {
     it('of a per-request plan bills 1,234 calls at 0.0005 USD as 0.62 USD, with WSO2 keys', async () => {
       const { engine, subscriptions } = await subscribedWorld(perRequest('0.0005'));
       const { subscription } = subscriptions[0]!;
       await engine.reportUsage({ subscription, quantity: 1234, windowStart: now(), windowEnd: now(), identifier: `u-${subscription.uuid}` });
+      aggregated();
 
       const invoice = await engine.getCurrentUsageForSubscription(subscription);
       expect(invoice.currency).toBe('usd');
@@ -66,6 +70,7 @@ forEachTestDatabase((_kind, database) => {
       expect(first.total).toBe(500);
 
       await engine.reportUsage({ subscription, quantity: 300, windowStart: now(), windowEnd: now(), identifier: `base-${subscription.uuid}` });
+      aggregated();
       const preview = await engine.getCurrentUsageForSubscription(subscription);
       expect(preview.lines.map((l) => [l.quantity, l.amount])).toEqual(expect.arrayContaining([[1, 500n], [300, 300n]]));
       expect(preview.amountDue).toBe(800n);
@@ -92,6 +97,7 @@ forEachTestDatabase((_kind, database) => {
       const report = { subscription, quantity: 40, windowStart: now(), windowEnd: now(), identifier: `twice-${subscription.uuid}` };
       expect(await engine.reportUsage(report)).toEqual({ sent: true });
       expect(await engine.reportUsage(report)).toEqual({ sent: true });
+      aggregated();
       const invoice = await engine.getCurrentUsageForSubscription(subscription);
       expect(invoice.lines.map((l) => l.quantity)).toEqual([40]);
     });

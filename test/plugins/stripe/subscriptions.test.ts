@@ -4,6 +4,7 @@ import { migrateLatest } from '../../helpers/migrations';
 import type { SubscriptionPolicy } from '../../../src/domain/model';
 import type { Monetization } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS } from '../../../dev/stripe-server';
 import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
 
 const stripeServer = useStripeServer();
@@ -224,6 +225,7 @@ forEachTestDatabase((_kind, database) => {
         identifier: `test-${subscription.uuid}`,
       });
       expect(sent).toEqual({ sent: true });
+      stripeServer().clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS); // Stripe aggregates meter events asynchronously
 
       const outcome = await world.engine.deleteSubscription(subscription);
       expect(outcome).toMatchObject({ billed: true, engineSubscriptionId });
