@@ -67,9 +67,11 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
   afterAll(async () => {
     if (!target) return;
     const failures = await cleanup.runAll();
+    const left = failures.length === 0 ? await leftovers(target) : [];
     await target.close();
     // A failed clean-up leaves objects behind in Stripe's test mode: the run says which.
     if (failures.length > 0) throw new Error(`clean-up of run ${target.runId} failed:\n${failures.join('\n')}`);
+    if (left.length > 0) throw new Error(`run ${target.runId} left objects active after its clean-up: ${left.join(', ')}`);
   }, 300_000);
 
   // https://docs.stripe.com/api/accounts/retrieve; with the platform key and no Stripe-Account
@@ -546,6 +548,26 @@ const ENGINE_EVENTS = [
 const FIXED: PolicyPricing = { plan: 'FIXEDRATE', currency: 'USD', billingCycle: 'month', fixedPrice: '5.00' };
 /** 0.0005 USD a request ("0.05" cents), with a 2.00 USD base fee. */
 const METERED: Extract<PolicyPricing, { plan: 'DYNAMICRATE' }> = { plan: 'DYNAMICRATE', currency: 'USD', billingCycle: 'month', pricePerRequest: '0.0005', fixedPrice: '2.00' };
+
+/**
+ * What the run made that is still live after its clean-up, found by the run's mark: active products
+ * and prices, customers (deleted ones are not listed: https://docs.stripe.com/api/customers/list),
+ * active meters named for the run, webhook endpoints. Each account is listed in full, newest first.
+ */
+async function leftovers(target: ContractTarget): Promise<string[]> {
+  const { stripe, account, runId } = target;
+  const ours = (o: { metadata?: Stripe.Metadata | null }) => o.metadata?.meterline_contract_run === runId;
+  const left: string[] = [];
+  for (const where of [undefined, account]) {
+    const options = accountOption(where);
+    for await (const p of stripe.products.list({ active: true, limit: 100 }, options)) if (ours(p)) left.push(p.id);
+    for await (const p of stripe.prices.list({ active: true, limit: 100 }, options)) if (ours(p)) left.push(p.id);
+    for await (const c of stripe.customers.list({ limit: 100 }, options)) if (ours(c)) left.push(c.id);
+    for await (const m of stripe.billing.meters.list({ status: 'active', limit: 100 }, options)) if (m.event_name.includes(runId)) left.push(m.id);
+  }
+  for await (const e of stripe.webhookEndpoints.list({ limit: 100 })) if (ours(e)) left.push(e.id);
+  return left;
+}
 
 /** Reads `probe` until it answers, letting the target's time pass between reads, within its budget. */
 async function eventually<T>(target: ContractTarget, probe: () => Promise<T | undefined>): Promise<T> {
