@@ -80,7 +80,7 @@ export class UsageReconcileUnsupportedError extends Error {
 }
 
 export interface UsageReconcileDependencies {
-  engine: Monetization;
+  engine: Pick<Monetization, 'name' | 'usageAsBilled'>;
   /** Every subscription's billing cycle the publisher knows (the subscriptions it billed usage of). */
   cycles: () => Promise<Map<string, CycleSpec>>;
   /** One subscription's usage records, in window order. */
@@ -94,7 +94,7 @@ export interface UsageReconcileDependencies {
 export type UsageReconciler = (selector: PeriodSelector) => Promise<UsageReconciliation>;
 
 /** The reconciler on usage's own tables (ML_USAGE_BILLING_CYCLE, ML_USAGE_RECORD); the composition root builds it. */
-export function usageReconciler(db: Knex, parts: Omit<UsageReconcileDependencies, 'cycles' | 'records'>): UsageReconciler {
+export function usageReconciler(db: Knex, parts: Omit<UsageReconcileDependencies, 'cycles' | 'records' | 'engine'> & { engine: Monetization }): UsageReconciler {
   const cycles = new BillingCycles(db, parts.engine);
   const records = new RecordStore(db);
   const deps: UsageReconcileDependencies = { ...parts, cycles: () => cycles.all(), records: (uuid) => records.list({ subscriptionUuid: uuid }) };

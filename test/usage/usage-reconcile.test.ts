@@ -1,5 +1,9 @@
 import { parsePeriod, PeriodFormatError, selectPeriods } from '../../src/usage/usage-reconcile-period';
 import type { CycleSpec } from '../../src/usage/windows';
+import type { SubscriptionRef } from '../../src/domain/model';
+import type { Monetization, UsageAsBilled } from '../../src/monetization/monetization';
+import type { UsageRecord } from '../../src/usage/record-store';
+import { reconcileUsage, UsageReconcileUnsupportedError } from '../../src/usage/usage-reconcile';
 
 /** Which billing periods `meterline reconcile usage --period` names, for cycles anchored at odd times (no database, no clock). */
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -37,5 +41,100 @@ describe('selectPeriods', () => {
     expect(selectPeriods(monthly, parsePeriod('2026-03-31'), 0).map((p) => [iso(p.start), iso(p.end)])).toEqual([['2026-02-28T10:00:37.000Z', '2026-03-31T10:00:37.000Z']]);
     expect(selectPeriods(monthly, parsePeriod('2026-03-31T10:00:37Z'), 0).map((p) => iso(p.start))).toEqual(['2026-03-31T10:00:37.000Z']);
     expect(selectPeriods(monthly, parsePeriod('2026-01-01'), 0)).toEqual([]); // before the subscription began
+  });
+});
+
+/**
+ * The comparison itself, on usage records as the publisher leaves them and an engine's answer as
+ * the port defines it (the Stripe engine's answers are tested over HTTP in test/cli/reconcile-usage.test.ts).
+ */
+describe('reconcileUsage', () => {
+  const HOUR = 3_600_000;
+  const anchor = Date.UTC(2026, 9, 5, 10, 0, 30);
+  const end = Date.UTC(2026, 10, 5, 10, 0, 30);
+  const now = end + 3 * HOUR;
+  const ref = (uuid: string) => ({ uuid, api: { uuid: 'api-1', tenant: { domain: 'carbon.super', id: -1234 } } }) as unknown as SubscriptionRef;
+  let seq = 0;
+  const record = (subscriptionUuid: string, windowStart: number, quantity: number, state: UsageRecord['state'], extra: Partial<UsageRecord> = {}): UsageRecord => ({
+    id: ++seq,
+    subscriptionUuid,
+    apiUuid: 'api-1',
+    windowStart,
+    windowEnd: windowStart + HOUR,
+    firstEventSeq: seq,
+    freezeBatch: 1,
+    source: 'test',
+    positionAfter: 0,
+    positionUpTo: 0,
+    quantity,
+    identifier: `id-${seq}`,
+    state,
+    attempts: 1,
+    createdAt: windowStart + HOUR,
+    firstAttemptAt: windowStart + HOUR,
+    sentAt: state === 'PENDING' ? null : windowStart + HOUR,
+    lastError: null,
+    ...extra,
+  });
+
+  function run(records: UsageRecord[], answers: Record<string, UsageAsBilled | null>, engine: Partial<Pick<Monetization, 'usageAsBilled'>> | null = null) {
+    const uuids = Object.keys(answers);
+    const asBilled = async (s: SubscriptionRef) => answers[s.uuid] ?? null;
+    return reconcileUsage(
+      {
+        engine: { name: 'test', ...(engine ?? { usageAsBilled: asBilled }) },
+        cycles: async () => new Map([...uuids, 'gone'].map((uuid) => [uuid, { anchorMs: anchor, interval: 'month', intervalCount: 1 }] as const)),
+        records: async (uuid) => records.filter((r) => r.subscriptionUuid === uuid),
+        subscriptions: { subscriptionRefs: async (wanted) => new Map(wanted.filter((uuid) => uuid !== 'gone').map((uuid) => [uuid, ref(uuid)])) },
+        tenantIdOf: () => -1234,
+        clock: () => new Date(now),
+      },
+      { kind: 'last-ended' },
+    );
+  }
+  const counted = (quantity: number) => ({ from: new Date(anchor - 30_000), to: new Date(end - 30_000), quantity });
+  const finalInvoice = (quantity: number) => ({ id: 'in_1', quantity, final: true, finalizedAt: new Date(end + HOUR) });
+
+  it('names the engine error behind usage sent but not counted, and the units sent after the invoice was finalized', async () => {
+    const result = await run(
+      [
+        record('errored', anchor + HOUR, 5, 'SENT'),
+        record('errored', anchor + 2 * HOUR, 2, 'ENGINE_ERROR', { lastError: 'meter_event_customer_not_found: no such customer' }),
+        record('late', anchor + HOUR, 4, 'SENT'),
+        record('late', end - HOUR, 3, 'SENT', { sentAt: end + 2 * HOUR }),
+        record('late', end - HOUR, 1, 'PENDING'),
+      ],
+      { errored: { meter: 'm', counted: counted(5), invoice: finalInvoice(5) }, late: { meter: 'm', counted: counted(7), invoice: finalInvoice(4) } },
+    );
+    expect(result.rows.find((r) => r.subscriptionId === 'errored')?.differences).toEqual([
+      { kind: 'NOT_COUNTED', quantity: 2, detail: 'Meterline sent 7, the engine counted 5; the engine reported 2 of it as not billed (ENGINE_ERROR: meter_event_customer_not_found: no such customer)' },
+      { kind: 'NOT_INVOICED', quantity: 2, detail: 'Meterline sent 7 for the period, invoice in_1 bills 5' },
+    ]);
+    const late = result.rows.find((r) => r.subscriptionId === 'late');
+    expect(late).toMatchObject({ sent: 7, counted: 7, sentForPeriod: 7, unsent: { PENDING: 1 } });
+    expect(late?.differences).toEqual([
+      { kind: 'NOT_INVOICED', quantity: 3, detail: `Meterline sent 7 for the period, invoice in_1 bills 4; 3 of it sent after the invoice was finalized (${new Date(end + HOUR).toISOString()})` },
+    ]);
+    expect(result).toMatchObject({ matches: false, differences: 3, skipped: [{ subscriptionId: 'gone', reason: 'the subscription no longer exists in Meterline' }] });
+  });
+
+  it('compares no draft invoice, flags an ended period no invoice bills, and leaves unmetered subscriptions out of the verdict', async () => {
+    const result = await run(
+      [record('draft', anchor + HOUR, 3, 'SENT'), record('uninvoiced', anchor + HOUR, 3, 'SENT'), record('fixed', anchor + HOUR, 3, 'SENT')],
+      {
+        draft: { meter: 'm', counted: counted(3), invoice: { id: 'in_2', quantity: 0, final: false, finalizedAt: null } },
+        uninvoiced: { meter: 'm', counted: counted(3), invoice: null },
+        fixed: null,
+      },
+    );
+    expect(result.rows.map((r) => [r.subscriptionId, r.status, r.differences.map((d) => d.kind)])).toEqual([
+      ['draft', 'MATCH', []],
+      ['fixed', 'NOT_METERED', []],
+      ['uninvoiced', 'DIFFERENT', ['NOT_INVOICED']],
+    ]);
+  });
+
+  it('refuses an engine that cannot say what it counted', async () => {
+    await expect(run([], { a: null }, {})).rejects.toThrow(new UsageReconcileUnsupportedError('the billing engine "test" cannot reconcile usage (it cannot say what it counted and invoiced)'));
   });
 });
