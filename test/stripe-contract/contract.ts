@@ -82,7 +82,8 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     const { stripe, account } = target;
     const found = shaped(shape.account, await stripe.accounts.retrieve(account), 'accounts.retrieve');
     expect(found.id).toBe(account);
-    const error = await callStripe('retrieve the connected account', { account: 'acct_x' }, () => stripe.accounts.retrieve(`acct_${target.runId}Nowhere`)).then(
+    const stranger = `acct_${target.runId}Nowhere`;
+    const error = await callStripe('retrieve the connected account', { account: stranger }, () => stripe.accounts.retrieve(stranger)).then(
       () => undefined,
       (e: unknown) => e,
     );
