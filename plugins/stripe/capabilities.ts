@@ -19,6 +19,10 @@ export const stripeCapabilities: EngineCapabilities = {
     // (idempotency keys likewise "are removed after they're at least 24 hours old":
     // https://docs.stripe.com/api/idempotent_requests).
     identifierMemoryMs: 24 * 3_600_000,
+    // A renewal invoice stays a draft for its "default finalization grace period of 1 hour. During
+    // the finalization grace period, you can continue to report usage for the previous billing
+    // period": https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period
+    periodUsageGraceMs: 3_600_000,
   },
   tenantSecrets: [{ key: WEBHOOK_SECRET_KEY, description: "the tenant's Stripe webhook signing secret (whsec_…)" }],
   webhooks: { signatureHeaders: [SIGNATURE_HEADER], secret: WEBHOOK_SECRET_KEY },

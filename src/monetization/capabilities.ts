@@ -55,6 +55,13 @@ export interface UsageTimeLimits {
    * twice; after it, a re-send might.
    */
   readonly identifierMemoryMs: number;
+  /**
+   * How long after a billing period ends the engine still puts usage of that period on the
+   * period's invoice (the invoice stays a draft meanwhile). Usage of a period that arrives later
+   * is never invoiced, so the usage publisher sends each period's last window within this time
+   * and reports a window it could not. `Infinity`: the engine never closes a period to usage.
+   */
+  readonly periodUsageGraceMs: number;
 }
 
 export interface TenantSecret {

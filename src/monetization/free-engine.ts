@@ -13,7 +13,7 @@ import {
  * 5 minutes ahead is still refused, as a clock that far off is a sender's mistake.
  */
 const FREE_CAPABILITIES: EngineCapabilities = {
-  usage: { backdatingLimitMs: Number.POSITIVE_INFINITY, futureToleranceMs: 5 * 60_000, identifierMemoryMs: Number.POSITIVE_INFINITY },
+  usage: { backdatingLimitMs: Number.POSITIVE_INFINITY, futureToleranceMs: 5 * 60_000, identifierMemoryMs: Number.POSITIVE_INFINITY, periodUsageGraceMs: Number.POSITIVE_INFINITY },
   tenantSecrets: [],
   webhooks: null,
   isFirstPaymentInvoice: () => false,

@@ -19,13 +19,15 @@ export class BillingCycles {
   async known(uuids: readonly string[]): Promise<Map<string, CycleSpec>> {
     const found = new Map<string, CycleSpec>();
     for (let i = 0; i < uuids.length; i += 500) {
-      const rows = await this.db(CYCLE_TABLE).whereIn('SUBSCRIPTION_UUID', uuids.slice(i, i + 500));
-      for (const row of rows) {
-        const interval = BILLING_CYCLES.find((c) => c === row.INTERVAL_UNIT);
-        if (!interval) continue;
-        found.set(String(row.SUBSCRIPTION_UUID), { anchorMs: Number(row.ANCHOR_MS), interval, intervalCount: Number(row.INTERVAL_COUNT) });
-      }
+      addRows(found, await this.db(CYCLE_TABLE).whereIn('SUBSCRIPTION_UUID', uuids.slice(i, i + 500)));
     }
+    return found;
+  }
+
+  /** Every cycle known: the subscriptions the publisher has billed usage of. */
+  async all(): Promise<Map<string, CycleSpec>> {
+    const found = new Map<string, CycleSpec>();
+    addRows(found, await this.db(CYCLE_TABLE).select('SUBSCRIPTION_UUID', 'ANCHOR_MS', 'INTERVAL_UNIT', 'INTERVAL_COUNT'));
     return found;
   }
 
@@ -48,5 +50,13 @@ export class BillingCycles {
       if (!(await this.db(CYCLE_TABLE).where({ SUBSCRIPTION_UUID: subscription.uuid }).first('SUBSCRIPTION_UUID'))) throw error;
     }
     return spec;
+  }
+}
+
+function addRows(found: Map<string, CycleSpec>, rows: ReadonlyArray<Record<string, unknown>>): void {
+  for (const row of rows) {
+    const interval = BILLING_CYCLES.find((c) => c === row.INTERVAL_UNIT);
+    if (!interval) continue;
+    found.set(String(row.SUBSCRIPTION_UUID), { anchorMs: Number(row.ANCHOR_MS), interval, intervalCount: Number(row.INTERVAL_COUNT) });
   }
 }

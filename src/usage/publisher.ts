@@ -13,7 +13,7 @@ import { RecordStore, type NewRecord, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
 import type { HourlyUsage, PositionRange, UsageSource } from './sources';
 import type { SubscriptionLookup } from './subscription-lookup';
-import { spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec } from './windows';
+import { nextBoundaryAfter, spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec } from './windows';
 
 /** Our clock and the engine's may disagree: usage is sent this much younger than the engine's limit. */
 const CLOCK_DRIFT_MARGIN_MS = 10 * 60_000;
@@ -28,6 +28,21 @@ export function oldestSendableMs(limits: UsageTimeLimits): number {
 /** How long after a record's first attempt a re-send is still sure not to bill twice. */
 function safeResendMs(limits: UsageTimeLimits): number {
   return limits.identifierMemoryMs - IDENTIFIER_MEMORY_MARGIN_MS;
+}
+
+/**
+ * Where a window stands against the close of its billing period (the period end plus the engine's
+ * `periodUsageGraceMs`, after which the period's invoice takes no more usage): `open` while a send
+ * surely lands on the invoice; `closing` within the clock-drift margin either side of the close
+ * (the margin also covers the engine's asynchronous aggregation), when a send may land or not;
+ * `closed` after it, when the engine would accept the usage but never invoice it.
+ */
+export function periodCloseOf(window: { windowStart: number }, cycle: CycleSpec | undefined, limits: UsageTimeLimits, now: number): { state: 'open' } | { state: 'closing' | 'closed'; periodEnd: number; closesAt: number } {
+  if (!cycle || !Number.isFinite(limits.periodUsageGraceMs)) return { state: 'open' };
+  const periodEnd = nextBoundaryAfter(cycle, window.windowStart);
+  const closesAt = periodEnd + limits.periodUsageGraceMs;
+  if (now < closesAt - CLOCK_DRIFT_MARGIN_MS) return { state: 'open' };
+  return { state: now < closesAt + CLOCK_DRIFT_MARGIN_MS ? 'closing' : 'closed', periodEnd, closesAt };
 }
 const MAX_FAILURES_LISTED = 200;
 
@@ -160,7 +175,8 @@ export class UsagePublisher {
         await this.jobs.setProgress(this.deps.db, runId, { phase: 'PUBLISHING', subscriptionsTotal: 1 });
         const records = await this.records.list({ subscriptionUuid, state: 'PENDING' });
         const refs = await this.deps.lookup.subscriptionRefs([subscriptionUuid]);
-        const failures = await this.publishSubscription(runId, refs.get(subscriptionUuid), records, pacer, state);
+        const cycles = await this.cycles.known([subscriptionUuid]);
+        const failures = await this.publishSubscription(runId, refs.get(subscriptionUuid), cycles.get(subscriptionUuid), records, pacer, state);
         for (const reason of failures) state.failures.push({ subscription: subscriptionUuid, reason });
         await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
         if (state.lost) throw new LeaseLostError('the lease expired and another process took the job over');
@@ -182,6 +198,30 @@ export class UsagePublisher {
     }
     this.deps.logger.info({ runId, subscription: subscriptionUuid, ...result }, 'usage of one subscription published');
     return result;
+  }
+
+  /**
+   * The first end of a billing period strictly after `after` (epoch ms) among the subscriptions
+   * whose usage the publisher bills (those whose billing cycle it knows); null when there is none.
+   * What the period-end trigger (period-end-trigger.ts) waits for.
+   */
+  async nextPeriodEnd(after: number): Promise<number | null> {
+    let next: number | null = null;
+    for (const cycle of (await this.cycles.all()).values()) {
+      const end = nextBoundaryAfter(cycle, after);
+      if (next === null || end < next) next = end;
+    }
+    return next;
+  }
+
+  /** How long after a period ends the engine still invoices its usage (the engine's capability). */
+  get periodUsageGraceMs(): number {
+    return this.deps.engine.capabilities.usage.periodUsageGraceMs;
+  }
+
+  /** The clock the publisher runs on. */
+  get clock(): () => Date {
+    return this.deps.clock;
   }
 
   /** The job this process runs, if any. */
@@ -367,18 +407,23 @@ export class UsagePublisher {
     }
     await this.jobs.setProgress(this.deps.db, runId, { subscriptionsTotal: bySubscription.size });
     const refs = await this.deps.lookup.subscriptionRefs([...bySubscription.keys()]);
+    const cycles = await this.cycles.known([...bySubscription.keys()]);
     await forEachConcurrently([...bySubscription], this.deps.options.concurrency, async ([uuid, records]) => {
       if (state.lost || this.stopping) return;
-      const failures = await this.publishSubscription(runId, refs.get(uuid), records, pacer, state);
+      const failures = await this.publishSubscription(runId, refs.get(uuid), cycles.get(uuid), records, pacer, state);
       for (const reason of failures) state.failures.push({ subscription: uuid, reason });
       await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
     });
   }
 
-  /** One subscription's records, in window order, one call at a time. Returns why any failed. */
+  /**
+   * One subscription's records, in window order, one call at a time. Returns why any failed, and
+   * reports every window that missed (or may have missed) its billing period's invoice.
+   */
   private async publishSubscription(
     runId: string,
     subscription: SubscriptionRef | undefined,
+    cycle: CycleSpec | undefined,
     records: readonly UsageRecord[],
     pacer: Pacer,
     state: { lost: boolean; sent: number; events: number },
@@ -412,10 +457,20 @@ export class UsagePublisher {
         failures.push(reason);
         continue;
       }
-      const result = await this.send(runId, subscription, record, pacer);
+      const close = periodCloseOf(record, cycle, limits, now);
+      const closing = close.state === 'open' ? '' : `the billing period ending ${new Date(close.periodEnd).toISOString()} closed to usage at ${new Date(close.closesAt).toISOString()} (the engine takes a period's usage for ${describeDuration(limits.periodUsageGraceMs)} after it ends)`;
+      if (close.state === 'closed') {
+        const reason = `usage of ${window} (${record.quantity} calls) missed its invoice and was not sent: ${closing}`;
+        await this.records.markClosed(record.id, 'MISSED', reason);
+        failures.push(reason);
+        continue;
+      }
+      const missed = close.state === 'closing' ? `usage of ${window} (${record.quantity} calls, identifier ${record.identifier}) was sent as ${closing}, so it may be missing from that invoice: check it` : undefined;
+      const result = await this.send(runId, subscription, record, pacer, missed);
       if (result === 'sent') {
         state.sent += 1;
         state.events += record.quantity;
+        if (missed) failures.push(missed);
         continue;
       }
       failures.push(result.reason);
@@ -429,7 +484,7 @@ export class UsagePublisher {
    * how often, what backoff); an error that reaches here is final for this job, so the record
    * stays PENDING with its error noted and the next job sends it again with the same identifier.
    */
-  private async send(runId: string, subscription: SubscriptionRef, record: UsageRecord, pacer: Pacer): Promise<'sent' | { reason: string; closed: boolean }> {
+  private async send(runId: string, subscription: SubscriptionRef, record: UsageRecord, pacer: Pacer, missedReason?: string): Promise<'sent' | { reason: string; closed: boolean }> {
     await this.records.noteAttempt(record, this.now());
     await pacer.slot();
     try {
@@ -446,7 +501,7 @@ export class UsagePublisher {
         return { reason, closed: true };
       }
       await this.deps.db.transaction(async (tx) => {
-        await this.records.markSent(tx, record.id, this.now());
+        await this.records.markSent(tx, record.id, this.now(), missedReason);
         await this.jobs.countSent(tx, runId, record.quantity);
       });
       return 'sent';

@@ -14,10 +14,13 @@ export const RECORD_TABLE = 'ML_USAGE_RECORD';
  * - UNCERTAIN: a send was attempted longer ago than the engine surely remembers its identifier
  *   (its `identifierMemoryMs` capability), so sending again might bill twice — reported for a
  *   person to settle;
+ * - MISSED: the window's billing period was closed to usage (its `periodUsageGraceMs` capability
+ *   after the period end) before the window could be sent, so it is not on that period's invoice;
+ *   or it was sent so close to that moment that it may not be — reported for a person to settle.
  * - ENGINE_ERROR: the engine accepted it, then reported it could not bill it (its reason in
  *   LAST_ERROR) — reported for a person to settle, not sent again.
  */
-export type RecordState = 'PENDING' | 'SENT' | 'NOT_BILLED' | 'EXPIRED' | 'UNCERTAIN' | 'ENGINE_ERROR';
+export type RecordState = 'PENDING' | 'SENT' | 'NOT_BILLED' | 'EXPIRED' | 'UNCERTAIN' | 'MISSED' | 'ENGINE_ERROR';
 
 export interface UsageRecord {
   id: number;
@@ -98,8 +101,11 @@ export class RecordStore {
       .update({ ATTEMPTS: record.attempts + 1, FIRST_ATTEMPT_AT: record.firstAttemptAt ?? now });
   }
 
-  async markSent(tx: Db, id: number, now: number): Promise<void> {
-    await tx(RECORD_TABLE).where({ RECORD_ID: id, STATE: 'PENDING' }).update({ STATE: 'SENT', SENT_AT: now, LAST_ERROR: null });
+  /** Confirmed sent; with `missedReason`, sent so late that it may have missed its period's invoice (MISSED). */
+  async markSent(tx: Db, id: number, now: number, missedReason?: string): Promise<void> {
+    await tx(RECORD_TABLE)
+      .where({ RECORD_ID: id, STATE: 'PENDING' })
+      .update({ STATE: missedReason ? 'MISSED' : 'SENT', SENT_AT: now, LAST_ERROR: missedReason ? missedReason.slice(0, 1000) : null });
   }
 
   async markClosed(id: number, state: Exclude<RecordState, 'PENDING' | 'SENT'>, reason: string): Promise<void> {

@@ -229,7 +229,7 @@ forEachTestDatabase((_kind, database) => {
 
   it("judges times by the engine's declared limits, whatever they are", async () => {
     const run = randomUUID().slice(0, 8);
-    const limits = { backdatingLimitMs: 2 * DAY, futureToleranceMs: 3_600_000, identifierMemoryMs: DAY };
+    const limits = { backdatingLimitMs: 2 * DAY, futureToleranceMs: 3_600_000, identifierMemoryMs: DAY, periodUsageGraceMs: 3_600_000 };
     const answer = await ingestionOn(database().knex, limits).ingest([
       call(subscription, `old-${run}`, NOW - 3 * DAY),
       call(subscription, `ahead-${run}`, NOW + 30 * 60_000),

@@ -109,13 +109,13 @@ forEachTestDatabase((_kind, database) => {
     const a = await world.subscribe();
     const anchor = server.clock.now() * 1000;
     const periodEnd = periodBoundary({ anchorMs: anchor, interval: 'month', intervalCount: 1 }, 1);
-    server.clock.advanceTo(periodEnd / 1000 + 3600);
+    server.clock.advanceTo(periodEnd / 1000 + 1800); // inside the draft hour: both sides are still billed
     await world.usage.ingestion.ingest([
       callEvent(a, new Date(periodEnd - 20 * 60_000)),
       callEvent(a, new Date(periodEnd + 5 * 60_000)),
       callEvent(a, new Date(periodEnd + 6 * 60_000)),
     ]);
-    await publishAndWait(world.usage);
+    expect(await publishAndWait(world.usage)).toMatchObject({ outcome: 'SUCCESSFULL', failures: [] });
     const records = await new RecordStore(database().knex).list({ subscriptionUuid: a.subscription.uuid });
     const hour = periodEnd - 30 * 60_000;
     expect(records.map((r) => [r.windowStart, r.windowEnd, r.quantity])).toEqual([
