@@ -2,7 +2,8 @@ import type Stripe from 'stripe';
 import { migrateLatest } from '../helpers/migrations';
 import { createLogger } from '../../src/logger';
 import { RecordStore } from '../../src/usage/record-store';
-import { AFTER_PERIOD_END_MS, PeriodEndTrigger, type Timer } from '../../src/usage/period-end-trigger';
+import { AFTER_PERIOD_END_MS, type Timer } from '../../src/usage/period-end-trigger';
+import { scheduleUsagePublishing } from '../../src/usage/schedule';
 import { periodBoundary } from '../../src/usage/windows';
 import type { UsageService } from '../../src/usage/usage-service';
 import { forEachTestDatabase } from '../helpers/databases';
@@ -38,12 +39,18 @@ async function publishAndWait(usage: UsageService) {
 /** A timer the test fires by hand, on the Stripe server's clock. */
 class ManualTimer implements Timer {
   armed: (() => void) | undefined;
+  private onArmed: (() => void) | undefined;
   set(callback: () => void): unknown {
     this.armed = callback;
+    this.onArmed?.();
     return callback;
   }
   clear(): void {
     this.armed = undefined;
+  }
+  /** Resolves once something is armed (the trigger plans after reading the database). */
+  whenArmed(): Promise<void> {
+    return this.armed ? Promise.resolve() : new Promise((resolve) => (this.onArmed = resolve));
   }
 }
 
@@ -87,20 +94,13 @@ forEachTestDatabase((_kind, database) => {
   it('publishes right after the period end, so the last window lands on that period\'s invoice', async () => {
     const { world, periodEnd, periodInvoice, records } = await lastWindowPending();
     const timer = new ManualTimer();
-    const trigger = new PeriodEndTrigger({
-      nextPeriodEnd: (after) => world.usage.publisher.nextPeriodEnd(after),
-      publish: async () => (await world.usage.publishUsage()).accepted,
-      graceMs: world.engine.capabilities.usage.periodUsageGraceMs,
-      clock: world.clock,
-      logger: createLogger('silent'),
-      timer,
-    });
-    await trigger.start();
+    // The schedule as the service starts it, with no cron: only the period-end runs.
+    const stop = scheduleUsagePublishing('', world.usage, createLogger('silent'), timer);
+    await timer.whenArmed();
     moveTo(periodEnd + AFTER_PERIOD_END_MS); // Stripe closes the period: its invoice is a draft for an hour
     expect((await periodInvoice()).invoice.status).toBe('draft');
     timer.armed?.();
-    await trigger.idle();
-    await trigger.stop();
+    await stop(); // waits for the run the timer started to be under way
     const summary = await world.usage.publisher.current();
     expect(summary).toMatchObject({ outcome: 'SUCCESSFULL', recordsSent: 1, eventsPublished: 2, failures: [] });
     expect((await records()).map((r) => r.state)).toEqual(['SENT', 'SENT']);
