@@ -1,5 +1,6 @@
 import { OPTIONAL_PARTS, partPlan } from './optional-parts';
 import { testDatabases, type TestDatabaseKind } from './databases';
+import { livePlan } from '../stripe-contract/targets';
 
 /**
  * Jest's global setup: says before the first test which databases and optional parts this run
@@ -17,7 +18,17 @@ export function testPlanLines(env: NodeJS.ProcessEnv = process.env): string[] {
     const plan = partPlan(part, env);
     return plan.run ? `${part} tests: ran${plan.required ? ' (required)' : ''}` : `${part} tests: skipped: ${plan.reason}`;
   });
-  return [databases, ...parts];
+  return [databases, ...parts, stripeTestModeLine(env)];
+}
+
+/** The opt-in half of the Stripe contract suite (test/stripe-contract/live.test.ts). */
+function stripeTestModeLine(env: NodeJS.ProcessEnv): string {
+  try {
+    const plan = livePlan(env);
+    return plan.run ? 'stripe contract (Stripe test mode): ran' : plan.line;
+  } catch (error) {
+    return `stripe contract (Stripe test mode): refused: ${(error as Error).message}`;
+  }
 }
 
 export default function globalSetup(): void {
