@@ -77,5 +77,17 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, s
     ]);
     const records = await h.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId });
     expect(records.map((r: { STATE: string }) => r.STATE)).toEqual(['ENGINE_ERROR']);
+
+    // A report about a meter event Meterline did not send is acknowledged and changes nothing.
+    await h.platform.billing.meterEvents.create(
+      { event_name: meter.event_name, identifier: `not-ours-${subscriptionId}`, payload: { stripe_customer_id: 'cus_x', value: '1' } },
+      { stripeAccount: account },
+    );
+    await stripeServer().webhooks.flush();
+    const stranger = stripeServer().webhooks.deliveries().filter((d) => d.eventType === TYPE && d.endpointId === endpoint.id).at(-1)!;
+    const answer = await h.call('POST', '/api/am/monetization/webhooks/stripe/carbon.super', undefined, stranger.payload, { 'stripe-signature': stranger.signature, 'content-type': 'application/json' });
+    expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'unknown_object', reason: `no usage record was sent as not-ours-${subscriptionId}` } });
+    const after = await h.call('GET', `${ADMIN}/monetization/publish-usage/status`, h.token('admin', PUBLISH_SCOPES));
+    expect(after.body.engineErrors).toEqual(status.body.engineErrors);
   });
 });
