@@ -47,7 +47,7 @@ Options:
   --dry-run           reconcile: list what would be repaired, change nothing
   --period <p>        reconcile usage: 2026-11 (each subscription's periods ending that month, UTC),
                       2026-11-15 or 2026-11-15T10:30:00Z (the period containing that instant);
-                      default: each subscription's last ended period
+                      default: each subscription's last closed period
   --json              reconcile usage: print the result as JSON (as the REST route answers)
   --sub <user>        token: the user (sub claim)
   --scope "<scopes>"  token: space-separated scopes, e.g. "apim:subscribe apim:api_view"

@@ -3,14 +3,14 @@ import { periodBoundary, type CycleSpec } from './windows';
 /**
  * Which billing period `meterline reconcile usage` looks at, the same for every subscription
  * though each has its own cycle (anchored when it was created):
- * - `last-ended` (the default): each subscription's latest period that has ended, the one its
- *   newest invoice bills;
+ * - `last-closed` (the default): each subscription's latest closed period: ended, and past the
+ *   engine's `periodUsageGraceMs` after its end, so its invoice is final (Stripe: an hour after);
  * - `month` (`--period 2026-11`): each subscription's periods that end in that calendar month
  *   (UTC), i.e. the usage invoiced that month;
  * - `at` (`--period 2026-11-15`, or an ISO 8601 UTC time `2026-11-15T10:30:00Z`): each
  *   subscription's period that contains that instant (a date alone means 00:00 UTC).
  */
-export type PeriodSelector = { kind: 'last-ended' } | { kind: 'month'; start: number; end: number; label: string } | { kind: 'at'; at: number; label: string };
+export type PeriodSelector = { kind: 'last-closed' } | { kind: 'month'; start: number; end: number; label: string } | { kind: 'at'; at: number; label: string };
 
 export const PERIOD_FORMAT = 'YYYY-MM (periods ending that month), YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (the period containing that instant)';
 
@@ -19,9 +19,9 @@ export class PeriodFormatError extends Error {
   override readonly name = 'PeriodFormatError';
 }
 
-/** Parses `--period` / `?period=`; undefined selects each subscription's last ended period. */
+/** Parses `--period` / `?period=`; undefined selects each subscription's last closed period. */
 export function parsePeriod(text: string | undefined): PeriodSelector {
-  if (text === undefined) return { kind: 'last-ended' };
+  if (text === undefined) return { kind: 'last-closed' };
   const month = /^(\d{4})-(\d{2})$/.exec(text);
   if (month) {
     const [year, index] = [Number(month[1]), Number(month[2]) - 1];
@@ -47,12 +47,16 @@ export interface BillingPeriod {
   end: number;
 }
 
-/** The selected periods of one subscription's cycle at time `now` (epoch ms); none before its anchor. */
-export function selectPeriods(cycle: CycleSpec, selector: PeriodSelector, now: number): BillingPeriod[] {
+/**
+ * The selected periods of one subscription's cycle at time `now` (epoch ms); none before its
+ * anchor. `graceMs`: how long after its end a period stays open to usage (the engine's
+ * `periodUsageGraceMs`; not finite: the period closes when it ends).
+ */
+export function selectPeriods(cycle: CycleSpec, selector: PeriodSelector, now: number, graceMs = 0): BillingPeriod[] {
   const period = (index: number): BillingPeriod => ({ start: periodBoundary(cycle, index), end: periodBoundary(cycle, index + 1) });
   switch (selector.kind) {
-    case 'last-ended': {
-      const index = indexAt(cycle, now) - 1;
+    case 'last-closed': {
+      const index = indexAt(cycle, Number.isFinite(graceMs) ? now - graceMs : now) - 1;
       return index >= 0 ? [period(index)] : [];
     }
     case 'at': {

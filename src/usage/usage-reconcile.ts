@@ -62,7 +62,7 @@ export interface UsageReconcileRow {
 }
 
 export interface UsageReconciliation {
-  /** The `period` asked for (`last-ended` when none). */
+  /** The `period` asked for (`last-closed` when none). */
   period: string;
   /** When it ran, ISO 8601 (the clock's). */
   checkedAt: string;
@@ -88,16 +88,23 @@ export interface UsageReconcileDependencies {
   subscriptions: Pick<GatewaySubscriptions, 'subscriptionRefs'>;
   tenantIdOf: (domain: string) => number | undefined;
   clock: () => Date;
+  /** The engine's `periodUsageGraceMs`: a period is closed (its invoice final) this long after it ends. */
+  periodGraceMs: number;
 }
 
 /** What the REST route and the CLI call: the reconciliation of the selected period. */
 export type UsageReconciler = (selector: PeriodSelector) => Promise<UsageReconciliation>;
 
 /** The reconciler on usage's own tables (ML_USAGE_BILLING_CYCLE, ML_USAGE_RECORD); the composition root builds it. */
-export function usageReconciler(db: Knex, parts: Omit<UsageReconcileDependencies, 'cycles' | 'records' | 'engine'> & { engine: Monetization }): UsageReconciler {
+export function usageReconciler(db: Knex, parts: Omit<UsageReconcileDependencies, 'cycles' | 'records' | 'engine' | 'periodGraceMs'> & { engine: Monetization }): UsageReconciler {
   const cycles = new BillingCycles(db, parts.engine);
   const records = new RecordStore(db);
-  const deps: UsageReconcileDependencies = { ...parts, cycles: () => cycles.all(), records: (uuid) => records.list({ subscriptionUuid: uuid }) };
+  const deps: UsageReconcileDependencies = {
+    ...parts,
+    cycles: () => cycles.all(),
+    records: (uuid) => records.list({ subscriptionUuid: uuid }),
+    periodGraceMs: parts.engine.capabilities.usage.periodUsageGraceMs,
+  };
   return (selector) => reconcileUsage(deps, selector);
 }
 
@@ -117,7 +124,7 @@ export async function reconcileUsage(deps: UsageReconcileDependencies, selector:
       skipped.push({ subscriptionId: uuid, reason: 'the subscription no longer exists in Meterline' });
       continue;
     }
-    const periods = selectPeriods(cycles.get(uuid)!, selector, now);
+    const periods = selectPeriods(cycles.get(uuid)!, selector, now, deps.periodGraceMs);
     if (periods.length === 0) continue;
     const records = await deps.records(uuid);
     for (const period of periods) {
@@ -127,7 +134,7 @@ export async function reconcileUsage(deps: UsageReconcileDependencies, selector:
   }
   const differences = rows.reduce((n, row) => n + row.differences.length, 0);
   return {
-    period: selector.kind === 'last-ended' ? 'last-ended' : selector.label,
+    period: selector.kind === 'last-closed' ? 'last-closed' : selector.label,
     checkedAt: new Date(now).toISOString(),
     matches: differences === 0,
     differences,

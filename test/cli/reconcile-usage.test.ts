@@ -118,7 +118,7 @@ forEachTestDatabase((_kind, database) => {
     const json = await cli({ json: true });
     expect(json.code).toBe(0);
     const result = JSON.parse(json.out) as UsageReconciliation;
-    expect(result).toMatchObject({ period: 'last-ended', matches: true, differences: 0, skipped: [] });
+    expect(result).toMatchObject({ period: 'last-closed', matches: true, differences: 0, skipped: [] });
     expect(result.rows).toHaveLength(1);
     expect(rowOf(result, s.uuid)).toMatchObject({
       status: 'MATCH',
@@ -142,7 +142,7 @@ forEachTestDatabase((_kind, database) => {
     const lines = table.out.trim().split('\n');
     expect(lines[0]).toMatch(/^SUBSCRIPTION +PERIOD +METER +SENT +COUNTED +INVOICED +STATUS$/);
     expect(lines[1]).toMatch(new RegExp(`^${s.uuid} .* 7 +7 +7 +MATCH$`));
-    expect(lines.at(-1)).toBe('reconcile usage (period last-ended): 1 subscription period(s): 1 match, 0 different (0 difference(s)), 0 not metered');
+    expect(lines.at(-1)).toBe('reconcile usage (period last-closed): 1 subscription period(s): 1 match, 0 different (0 difference(s)), 0 not metered');
   }, 60_000);
 
   it('reports usage someone else wrote to the meter and usage marked sent that Stripe never counted: exit 1, the same over REST', async () => {
@@ -203,7 +203,7 @@ forEachTestDatabase((_kind, database) => {
     expect(table.code).toBe(1);
     expect(table.out).toContain('\n  NOT_SENT_BY_METERLINE 4: the engine counted 7, Meterline sent 3: usage written to the meter by someone else\n');
     expect(table.out).toContain('\n  NOT_COUNTED 2: Meterline sent 5, the engine counted 3\n');
-    expect(table.out.trim().split('\n').at(-1)).toBe('reconcile usage (period last-ended): 2 subscription period(s): 0 match, 2 different (4 difference(s)), 0 not metered');
+    expect(table.out.trim().split('\n').at(-1)).toBe('reconcile usage (period last-closed): 2 subscription period(s): 0 match, 2 different (4 difference(s)), 0 not metered');
   }, 60_000);
 
   it('--period picks the periods; a bad period is 400 naming period over REST and exit 2 from the command; a token without an admin scope is refused', async () => {

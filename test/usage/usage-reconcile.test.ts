@@ -11,7 +11,7 @@ const monthly: CycleSpec = { anchorMs: Date.UTC(2026, 0, 31, 10, 0, 37), interva
 
 describe('parsePeriod', () => {
   it('reads a month, a date and a UTC time, and nothing else', () => {
-    expect(parsePeriod(undefined)).toEqual({ kind: 'last-ended' });
+    expect(parsePeriod(undefined)).toEqual({ kind: 'last-closed' });
     expect(parsePeriod('2026-11')).toEqual({ kind: 'month', start: Date.UTC(2026, 10, 1), end: Date.UTC(2026, 11, 1), label: '2026-11' });
     expect(parsePeriod('2026-12')).toMatchObject({ end: Date.UTC(2027, 0, 1) });
     expect(parsePeriod('2026-11-15')).toEqual({ kind: 'at', at: Date.UTC(2026, 10, 15), label: '2026-11-15' });
@@ -25,12 +25,17 @@ describe('parsePeriod', () => {
 });
 
 describe('selectPeriods', () => {
-  it('last-ended: the latest period that ended by now, none before the first period ends', () => {
-    expect(selectPeriods(monthly, { kind: 'last-ended' }, Date.UTC(2026, 2, 31, 10, 0, 36)).map((p) => [iso(p.start), iso(p.end)])).toEqual([
+  it('last-closed: the latest period closed by now (ended, and past the grace time), none before the first one closes', () => {
+    expect(selectPeriods(monthly, { kind: 'last-closed' }, Date.UTC(2026, 2, 31, 10, 0, 36)).map((p) => [iso(p.start), iso(p.end)])).toEqual([
       ['2026-01-31T10:00:37.000Z', '2026-02-28T10:00:37.000Z'],
     ]);
-    expect(selectPeriods(monthly, { kind: 'last-ended' }, Date.UTC(2026, 2, 31, 10, 0, 37)).map((p) => iso(p.end))).toEqual(['2026-03-31T10:00:37.000Z']);
-    expect(selectPeriods(monthly, { kind: 'last-ended' }, Date.UTC(2026, 1, 1))).toEqual([]);
+    expect(selectPeriods(monthly, { kind: 'last-closed' }, Date.UTC(2026, 2, 31, 10, 0, 37)).map((p) => iso(p.end))).toEqual(['2026-03-31T10:00:37.000Z']);
+    expect(selectPeriods(monthly, { kind: 'last-closed' }, Date.UTC(2026, 1, 1))).toEqual([]);
+    const hour = 3_600_000;
+    const marchEnd = Date.UTC(2026, 2, 31, 10, 0, 37);
+    expect(selectPeriods(monthly, { kind: 'last-closed' }, marchEnd + hour - 1, hour).map((p) => iso(p.end))).toEqual(['2026-02-28T10:00:37.000Z']); // in the draft hour
+    expect(selectPeriods(monthly, { kind: 'last-closed' }, marchEnd + hour, hour).map((p) => iso(p.end))).toEqual(['2026-03-31T10:00:37.000Z']);
+    expect(selectPeriods(monthly, { kind: 'last-closed' }, marchEnd, Number.POSITIVE_INFINITY).map((p) => iso(p.end))).toEqual(['2026-03-31T10:00:37.000Z']);
   });
 
   it('a month: the periods ending in it; an instant: the period containing it', () => {
@@ -88,8 +93,9 @@ describe('reconcileUsage', () => {
         subscriptions: { subscriptionRefs: async (wanted) => new Map(wanted.filter((uuid) => uuid !== 'gone').map((uuid) => [uuid, ref(uuid)])) },
         tenantIdOf: () => -1234,
         clock: () => new Date(now),
+        periodGraceMs: HOUR,
       },
-      { kind: 'last-ended' },
+      { kind: 'last-closed' },
     );
   }
   const counted = (quantity: number) => ({ from: new Date(anchor - 30_000), to: new Date(end - 30_000), quantity });

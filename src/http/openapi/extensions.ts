@@ -56,7 +56,7 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
     type: 'object',
     description: 'What `meterline reconcile usage --json` prints: per subscription and billing period, usage sent against what the engine counted and invoiced',
     properties: {
-      period: { type: 'string', example: 'last-ended' },
+      period: { type: 'string', example: 'last-closed' },
       checkedAt: { type: 'string', format: 'date-time' },
       matches: { type: 'boolean', description: 'True when every metered row matches' },
       differences: { type: 'integer' },
@@ -121,7 +121,7 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
           in: 'query',
           required: false,
           schema: { type: 'string', maxLength: 40 },
-          description: 'YYYY-MM: the periods ending that month (UTC); YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z: the period containing that instant; absent: each subscription’s last ended period',
+          description: 'YYYY-MM: the periods ending that month (UTC); YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z: the period containing that instant; absent: each subscription’s last closed period (its invoice final)',
         },
       ],
       responses: {
