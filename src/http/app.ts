@@ -74,7 +74,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
     const reconcileRoutes = reconcileUsage ? usageReconcileRoutes(reconcileUsage) : [];
-    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim }));
+    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}) }));
     app.use(devportalPages({ verifier, apim }));
   }
 

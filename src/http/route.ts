@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { GatewayError } from '../apim/errors';
 import type { Apim } from '../apim/apim';
+import type { UsageService } from '../usage/usage-service';
 import { fieldProblems, type FieldProblem } from '../validation/issues';
 import { authenticateBearer, requireAnyScope } from './auth/bearer';
 import type { Principal, TokenVerifier } from './auth/tokens';
@@ -20,6 +21,8 @@ export interface RouteContext<P, Q, B> {
   query: Q;
   body: B;
   apim: Apim;
+  /** Usage capture and publishing, when this process runs it (the usage errors the engine reported). */
+  usage?: UsageService;
   /** The absolute path of this API's base, for Location headers. */
   basePath: string;
 }
@@ -73,7 +76,7 @@ export function expressPath(template: string): string {
  * Mounts the routes of one API on a router: bearer authentication, then the scope check, then
  * validation of path, query and body, then the handler. Every failure goes to the error handler.
  */
-export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim }): Router {
+export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim; usage?: UsageService }): Router {
   const router = express.Router();
   for (const route of routes) {
     const basePath = API_BASE_PATHS[route.api];
@@ -87,7 +90,7 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
         if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
         body = parse(route.body, req.body, 'body');
       }
-      const result = await route.handle({ principal, params, query, body, apim: deps.apim, basePath });
+      const result = await route.handle({ principal, params, query, body, apim: deps.apim, ...(deps.usage ? { usage: deps.usage } : {}), basePath });
       if (result.location) res.location(`${basePath}${result.location}`);
       res.set('Cache-Control', 'no-store');
       if (result.body === undefined) res.status(result.status).end();

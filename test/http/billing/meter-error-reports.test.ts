@@ -7,8 +7,8 @@ import { ADMIN, DEVPORTAL, PUBLISHER, SCOPES, policyBody, uniqueName } from '../
  * later as the thin event v1.billing.meter.error_report_triggered
  * (https://docs.stripe.com/api/v2/core/events/event-types), whose data (fetched from
  * GET /v2/core/events/:id) names each failed event's identifier. Delivered to Meterline's signed
- * webhook route, it marks the usage record ENGINE_ERROR and the admin's publish status lists it
- * with its subscription, window and reason.
+ * webhook route, it marks the usage record ENGINE_ERROR; the admin's publish status lists it with
+ * its subscription, window and reason, and the publisher's usage view of the subscription says it.
  */
 const TYPE = 'v1.billing.meter.error_report_triggered';
 const PUBLISH_SCOPES = ['apim:admin', 'apim:monetization_usage_publish'];
@@ -75,6 +75,13 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, s
         reason: expect.stringContaining('archived_meter'),
       },
     ]);
+    // The publisher's view of the subscription's pending invoice says which window was not billed, and why.
+    const view = await h.call('GET', `${PUBLISHER}/subscriptions/${subscriptionId}/usage`, publisher);
+    expect(view.status).toBe(200);
+    expect(view.body.properties['Usage Errors']).toBe(
+      `${new Date(t0).toISOString()} to ${new Date(t0 + 3_600_000).toISOString()}, 3 calls not billed: ${status.body.engineErrors[0].reason}`,
+    );
+    expect(view.body.properties['Usage Errors']).toContain('archived_meter');
     const records = await h.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId });
     expect(records.map((r: { STATE: string }) => r.STATE)).toEqual(['ENGINE_ERROR']);
 
