@@ -1,3 +1,4 @@
+import type { RetrySettings } from './billing/dunning';
 import type { FailNextInput } from './billing/payments';
 import type { FaultRule, HeldRequests } from './faults/faults';
 import type { RequestMatcher } from './faults/match';
@@ -55,6 +56,11 @@ export interface StripeServerControls {
     aggregationDelaySeconds(): number;
     /** 0 makes aggregation immediate, for tests that are not about it. */
     setAggregationDelay(seconds: number): void;
+    /**
+     * Ends the retries of an open invoice whose payment failed, with the outcome the account's
+     * settings give (default: the subscription is cancelled, the invoice left open); billing/dunning.ts.
+     */
+    exhaustRetries(accountId: string, invoiceId: string, settings?: RetrySettings): void;
   };
   /** The platform account id a secret key maps to (stable for the key). */
   accountIdForKey(secretKey: string): string;

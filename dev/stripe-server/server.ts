@@ -10,6 +10,7 @@ import { Router } from './http/router';
 import { handleApiRequest } from './pipeline';
 import { RequestLog } from './request-log';
 import { World } from './state/world';
+import { exhaustRetries } from './billing/dunning';
 
 export interface StripeServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -91,6 +92,12 @@ function buildControls(world: World, faults: FaultInjector, rateLimiter: RateLim
       setAggregationDelay: (seconds) => {
         if (!Number.isInteger(seconds) || seconds < 0) throw new RangeError('the aggregation delay is a non-negative whole number of seconds');
         world.billingTiming.aggregationDelaySeconds = seconds;
+      },
+      exhaustRetries: (accountId, invoiceId, settings) => {
+        const account = world.registry.get(accountId);
+        const invoice = account?.invoices.get(invoiceId);
+        if (!account || !invoice) throw new RangeError(`no invoice ${invoiceId} in account ${accountId}`);
+        world.events.within(null, () => exhaustRetries(world, account, invoice, settings));
       },
     },
     accountIdForKey: (key) => world.registry.platformForKey(key).id,

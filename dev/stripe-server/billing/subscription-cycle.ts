@@ -76,7 +76,7 @@ export function nextPeriodAfter(subscription: WireSubscription, end: number): { 
   return { start: end, end: periodBoundary(subscription.billing_cycle_anchor, interval, count, index) };
 }
 
-function endSubscription(world: World, account: AccountState, subscription: WireSubscription, at: number, reason: 'cancellation_requested' | 'payment_failed'): void {
+export function endSubscription(world: World, account: AccountState, subscription: WireSubscription, at: number, reason: 'cancellation_requested' | 'payment_failed'): void {
   subscription.status = 'canceled';
   subscription.canceled_at = subscription.canceled_at ?? at;
   subscription.ended_at = at;

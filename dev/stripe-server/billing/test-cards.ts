@@ -14,6 +14,16 @@ const MASTERCARD: TestCard = { brand: 'mastercard', last4: '4444', funding: 'cre
 const AMEX: TestCard = { brand: 'amex', last4: '8431', funding: 'credit', declines: false };
 const DECLINED: TestCard = { brand: 'visa', last4: '0002', funding: 'credit', declines: true };
 const INSUFFICIENT: TestCard = { brand: 'visa', last4: '9995', funding: 'credit', declines: true };
+/**
+ * Cards whose every payment needs 3-D Secure authentication ("This card requires authentication
+ * on all transactions", https://docs.stripe.com/testing#regulatory-cards). This server cannot
+ * authenticate, so their charges fail: a subscription's first invoice stays open and the
+ * subscription `incomplete` until the invoice is paid another way (Stripe: "A successful payment
+ * needs to be made within 23 hours to activate the subscription. Or the payment requires action,
+ * like customer authentication", https://docs.stripe.com/billing/subscriptions/overview#payment-status).
+ */
+const THREE_D_SECURE_2: TestCard = { brand: 'visa', last4: '3220', funding: 'credit', declines: true };
+const AUTHENTICATION_REQUIRED: TestCard = { brand: 'visa', last4: '3184', funding: 'credit', declines: true };
 
 /** Magic ids usable as a PaymentMethod (`pm_card_visa`) or token (`tok_visa`). */
 const MAGIC: Record<string, TestCard> = {
@@ -23,6 +33,8 @@ const MAGIC: Record<string, TestCard> = {
   chargeDeclined: DECLINED,
   visa_chargeDeclined: DECLINED,
   chargeDeclinedInsufficientFunds: INSUFFICIENT,
+  threeDSecure2Required: THREE_D_SECURE_2,
+  authenticationRequired: AUTHENTICATION_REQUIRED,
 };
 
 const NUMBERS: Record<string, TestCard> = {
@@ -31,6 +43,8 @@ const NUMBERS: Record<string, TestCard> = {
   '378282246310005': AMEX,
   '4000000000000002': DECLINED,
   '4000000000009995': INSUFFICIENT,
+  '4000000000003220': THREE_D_SECURE_2,
+  '4000002760003184': AUTHENTICATION_REQUIRED,
 };
 
 /** `pm_card_visa` → the Visa test card; undefined for anything else. */

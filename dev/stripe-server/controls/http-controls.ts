@@ -123,6 +123,20 @@ async function route(method: string, path: string, body: Json, controls: StripeS
     case 'POST /_test/billing/aggregation_delay':
       controls.billing.setAggregationDelay(num(body, 'seconds') ?? Number.NaN);
       return { seconds: controls.billing.aggregationDelaySeconds() };
+    case 'POST /_test/billing/exhaust_retries': {
+      const account = text(body, 'account');
+      const invoice = text(body, 'invoice');
+      if (!account || !invoice) throw new ControlError('account and invoice are required');
+      const subscription = text(body, 'subscription');
+      const invoiceOutcome = text(body, 'invoice_outcome');
+      if (subscription !== undefined && !['cancel', 'unpaid', 'past_due'].includes(subscription)) throw new ControlError('subscription must be cancel, unpaid or past_due');
+      if (invoiceOutcome !== undefined && !['uncollectible', 'past_due'].includes(invoiceOutcome)) throw new ControlError('invoice_outcome must be uncollectible or past_due');
+      controls.billing.exhaustRetries(account, invoice, {
+        ...(subscription ? { subscription: subscription as 'cancel' | 'unpaid' | 'past_due' } : {}),
+        ...(invoiceOutcome ? { invoice: invoiceOutcome as 'uncollectible' | 'past_due' } : {}),
+      });
+      return { ok: true };
+    }
     case 'POST /_test/faults':
       return { id: controls.faults.add(faultRule(body)) };
     case 'DELETE /_test/faults':

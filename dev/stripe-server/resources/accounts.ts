@@ -19,7 +19,48 @@ const createSchema = z.strictObject({
   tos_acceptance: z.record(z.string(), z.unknown()).optional(),
   expand: expand(),
 });
-const updateSchema = z.strictObject({ email: str().optional(), metadata: metadata().optional(), expand: expand() });
+const updateSchema = z.strictObject({
+  email: str().optional(),
+  metadata: metadata().optional(),
+  tos_acceptance: z.record(z.string(), z.unknown()).optional(),
+  expand: expand(),
+});
+
+/**
+ * Onboarding, as far as this server models it. A capability is requested with
+ * `capabilities[card_payments][requested]=true`; it stays `inactive` and `charges_enabled` false
+ * until the account's requirements are met ("Capabilities ... have a status of active, inactive or
+ * pending. ... charges_enabled: Whether the account can process charges",
+ * https://docs.stripe.com/connect/account-capabilities, https://docs.stripe.com/api/accounts/object),
+ * which here is the terms of service accepted (`tos_acceptance`, on create or update). An account
+ * created without requested capabilities is taken as already onboarded (no onboarding flow here).
+ */
+function applyOnboarding(account: WireAccount, requested: string[], onboarded: boolean): void {
+  const status = onboarded ? 'active' : 'inactive';
+  account.capabilities = Object.fromEntries(requested.map((name) => [name, status])) as WireAccount['capabilities'];
+  account.charges_enabled = onboarded;
+  account.payouts_enabled = onboarded;
+  account.details_submitted = onboarded;
+}
+
+function requestedCapabilities(capabilities: Record<string, unknown> | undefined): string[] {
+  return Object.entries(capabilities ?? {})
+    .filter(([, value]) => typeof value === 'object' && value !== null && String((value as { requested?: unknown }).requested) === 'true')
+    .map(([name]) => name);
+}
+
+/**
+ * Why an account cannot take card payments, in Stripe's words ("You cannot create a charge on a
+ * connected account without the `card_payments` capability enabled.", reported by Stripe users:
+ * https://github.com/stripe/stripe-node/pull/737), or null when it can.
+ */
+export function chargesRefusal(account: WireAccount): string | null {
+  const cardPayments = (account.capabilities as Record<string, string | undefined> | undefined)?.card_payments;
+  if (!account.charges_enabled || (cardPayments !== undefined && cardPayments !== 'active')) {
+    return 'You cannot create a charge on a connected account without the `card_payments` capability enabled.';
+  }
+  return null;
+}
 const retrieveSchema = z.strictObject({ expand: expand() });
 const listSchema = z.strictObject({ ...paginationShape });
 
@@ -40,6 +81,8 @@ function create(ctx: RequestContext): WireAccount {
     businessName: p.business_profile?.name ?? null,
     businessUrl: p.business_profile?.url ?? null,
   });
+  const requested = requestedCapabilities(p.capabilities);
+  if (requested.length > 0) applyOnboarding(state.account, requested, p.tos_acceptance !== undefined);
   ctx.world.events.emit(ctx.platform, 'account.updated', state.account);
   return render(ctx, state.account, p.expand);
 }
@@ -66,6 +109,10 @@ function update(ctx: RequestContext): WireAccount {
   const p = parseParams(updateSchema, ctx.params);
   if (p.email !== undefined) account.email = p.email;
   if (p.metadata !== undefined) account.metadata = mergeMetadata(account.metadata ?? {}, p.metadata);
+  if (p.tos_acceptance !== undefined && !account.charges_enabled) {
+    applyOnboarding(account, Object.keys(account.capabilities ?? {}), true);
+    ctx.world.events.emit(ctx.platform, 'account.updated', account);
+  }
   return render(ctx, account, p.expand);
 }
 

@@ -9,6 +9,7 @@ import { cancelNow, licensedLines, subscriptionInvoice } from '../billing/subscr
 import { buildItem, cadenceOf, currentPeriod, setItemPrice } from '../billing/subscription-items';
 import type { WireCustomer, WirePrice, WireSubscription } from '../wire';
 import { emptyToNull, initialMetadata, listUrl, mergeMetadata, render } from './common';
+import { chargesRefusal } from './accounts';
 import { inRange } from './products';
 import {
   cancelSubscriptionSchema,
@@ -60,6 +61,9 @@ function create(ctx: RequestContext): WireSubscription {
   const p = parseParams(createSubscriptionSchema, ctx.params);
   rejectUnsupported(p);
   if (p.customer === undefined) throw parameterMissing('customer');
+  // Direct charges need the connected account's card_payments capability (resources/accounts.ts).
+  const refusal = ctx.account === ctx.platform ? null : chargesRefusal(ctx.account.account);
+  if (refusal) throw invalidState(refusal);
   const customer = ctx.account.customers.require(p.customer, 'customer');
   if (!p.items || p.items.length === 0) throw parameterMissing('items');
   const items = p.items;
