@@ -201,8 +201,9 @@ export class ApiPlanCopies {
   }
 
   private async verifyAccount(stripe: Stripe, account: string): Promise<void> {
+    let found: Stripe.Account;
     try {
-      await callStripe('retrieve the connected account', { account }, () => stripe.accounts.retrieve(account));
+      found = await callStripe('retrieve the connected account', { account }, () => stripe.accounts.retrieve(account));
     } catch (error) {
       if (isResourceMissing(error) || (error instanceof MonetizationError && error.code === 'ENGINE_AUTHENTICATION_FAILED')) {
         throw new MonetizationError(
@@ -212,6 +213,10 @@ export class ApiPlanCopies {
         );
       }
       throw error;
+    }
+    const lacks = chargeBlockers(found);
+    if (lacks.length > 0) {
+      throw new MonetizationError('CONFLICT', `connected account ${account} cannot take card payments yet: ${lacks.join('; ')}`, { account });
     }
   }
 
@@ -247,4 +252,19 @@ export function connectedAccountFrom(properties: Readonly<Record<string, string>
     );
   }
   return account;
+}
+
+/**
+ * What keeps a connected account from taking the subscriptions' direct charges: Stripe refuses
+ * them while `charges_enabled` is false or the `card_payments` capability is not `active`
+ * (onboarding unfinished: https://docs.stripe.com/connect/account-capabilities,
+ * https://docs.stripe.com/api/accounts/object). An account that reports no card_payments
+ * capability at all is judged by `charges_enabled` alone.
+ */
+export function chargeBlockers(account: Stripe.Account): string[] {
+  const lacks: string[] = [];
+  if (account.charges_enabled === false) lacks.push('charges_enabled is false');
+  const cardPayments = account.capabilities?.card_payments;
+  if (cardPayments !== undefined && cardPayments !== 'active') lacks.push(`capability card_payments is ${cardPayments}`);
+  return lacks;
 }

@@ -95,7 +95,10 @@ export class StripeSubscriptionWorkflow {
       throw error;
     }
     await this.probe('billed-row-written');
-    return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: stripeSubscription.id };
+    // An `incomplete` subscription's first payment failed or awaits the customer (3-D Secure):
+    // Stripe has not started it (https://docs.stripe.com/billing/subscriptions/overview#payment-status).
+    const access = stripeSubscription.status === 'incomplete' ? 'ON_HOLD' : 'UNBLOCKED';
+    return { billed: true, access, engineSubscriptionId: stripeSubscription.id };
   }
 
   /**

@@ -85,6 +85,16 @@ const invoiceSchema = z.object({
 const subscriptionSchema = z.object({ id: nonEmpty, status: nonEmpty });
 
 /**
+ * Statuses in which a Stripe subscription has ended, whichever event announced them: Stripe moves
+ * an `incomplete` subscription whose first invoice stays unpaid for 23 hours to the terminal
+ * `incomplete_expired` with `customer.subscription.updated`
+ * (https://docs.stripe.com/billing/subscriptions/overview#payment-status), and cancels one after
+ * its retries are exhausted when the account's settings say so
+ * (https://docs.stripe.com/billing/revenue-recovery/smart-retries). Both are reported as deleted.
+ */
+const ENDED_STATUSES = new Set(['canceled', 'incomplete_expired']);
+
+/**
  * Stripe's report of meter events it accepted and then found invalid ("Occurs when a Meter has
  * invalid async usage events": https://docs.stripe.com/api/v2/core/events/event-types), e.g. for a
  * customer the account does not have or an inactive meter. A thin event: the delivery is only the
@@ -210,7 +220,7 @@ function toBillingEvent(input: unknown): BillingEvent {
     return {
       ...base,
       type: 'subscription',
-      change: event.type === 'customer.subscription.updated' ? 'updated' : 'deleted',
+      change: event.type === 'customer.subscription.deleted' || ENDED_STATUSES.has(subscription.status) ? 'deleted' : 'updated',
       engineSubscriptionId: subscription.id,
       status: subscription.status,
     };

@@ -30,14 +30,19 @@ export function decideAccess(standing: PaymentStanding, rules: TenantBillingRule
   if (standing.cancelledAt !== null) {
     return { status: 'BLOCKED', allowed: false, reason: 'the billing engine cancelled this subscription' };
   }
-  if (rules.holdUntilPaid && standing.awaitingFirstPayment) {
-    return { status: 'ON_HOLD', allowed: false, reason: 'the first invoice of this subscription is not paid yet' };
-  }
   if (standing.failingSince !== null) {
     const blockedFrom = standing.failingSince.getTime() + rules.gracePeriodMs;
     if (now.getTime() >= blockedFrom) {
       return { status: 'BLOCKED', allowed: false, reason: `an invoice is unpaid since ${standing.failingSince.toISOString()}` };
     }
+  }
+  if (rules.holdUntilPaid && standing.awaitingFirstPayment) {
+    return { status: 'ON_HOLD', allowed: false, reason: 'the first invoice of this subscription is not paid yet' };
+  }
+  // Nothing paid yet and a payment failed (or awaits the customer, e.g. 3-D Secure): the engine has
+  // not started the subscription, so it is held whatever the tenant's hold_until_paid.
+  if (standing.awaitingFirstPayment && standing.failingSince !== null) {
+    return { status: 'ON_HOLD', allowed: false, reason: 'no payment of this subscription has succeeded yet and one failed or awaits the customer' };
   }
   return { status: 'UNBLOCKED', allowed: true, reason: null };
 }
