@@ -166,6 +166,7 @@ export class SubscriptionsService {
             engineAccount: null,
           },
           this.clock(),
+          outcome.access,
         );
         access = decision.status;
       } catch (error) {

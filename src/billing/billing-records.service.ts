@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import { decideAccess, type PaymentStanding, type TenantBillingRules } from './access-policy';
-import type { EngineSubscriptionRecord } from '../monetization/monetization';
+import type { EngineSubscriptionRecord, SubscriptionAccess } from '../monetization/monetization';
 import { payLink, type BillingEvent, type InvoiceSnapshot } from '../monetization/billing-events';
 import type { BillingRepository } from './billing.repository';
 import type { InvoiceRecord, SubscriptionBillingRow } from './model';
@@ -172,11 +172,21 @@ export class BillingRecords {
    * decide its access. Invoices that arrived before this (webhooks can beat the workflow) are
    * adopted, so a first invoice already paid is not waited for again.
    */
-  async subscriptionBilled(subscription: Omit<SubscriptionBillingRow, 'awaitingFirstPayment' | 'failingSince' | 'cancelledAt'>, now: Date) {
+  async subscriptionBilled(
+    subscription: Omit<SubscriptionBillingRow, 'awaitingFirstPayment' | 'failingSince' | 'cancelledAt'>,
+    now: Date,
+    /**
+     * The engine's access for the subscription it just made: ON_HOLD says its first payment was
+     * tried and did not succeed (Stripe: `incomplete`), so it is recorded as failing from now and
+     * held before any event about its invoice arrives.
+     */
+    engineAccess: SubscriptionAccess = 'UNBLOCKED',
+  ) {
+    const failingSince = engineAccess === 'ON_HOLD' ? now : null;
     const record = () =>
       this.repository.transaction(async (trx) => {
         const existing = await this.repository.subscriptionByUuid(subscription.subscriptionUuid, trx);
-        const row: SubscriptionBillingRow = existing ?? { ...subscription, awaitingFirstPayment: true, failingSince: null, cancelledAt: null };
+        const row: SubscriptionBillingRow = existing ?? { ...subscription, awaitingFirstPayment: true, failingSince, cancelledAt: null };
         if (!existing) await this.repository.insertSubscription(trx, row, now);
         const standing = await this.refreshStanding(trx, row, now, {});
         return decideAccess(standing, this.rulesOf(row.tenantDomain), now);
@@ -225,7 +235,8 @@ export class BillingRecords {
     );
     const standing: PaymentStanding = {
       awaitingFirstPayment: awaitingFirstPayment(subscription, own.filter((i) => this.isFirstPaymentInvoice(i.billingReason))),
-      failingSince: failingSince(own),
+      // Until the engine has told us of any invoice, the failure it reported at subscribe stands.
+      failingSince: own.length === 0 ? subscription.failingSince : failingSince(own),
       cancelledAt: change.cancelledAt ?? subscription.cancelledAt,
     };
     await this.repository.updateStanding(trx, subscription.subscriptionUuid, standing, now);

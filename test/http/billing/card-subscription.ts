@@ -26,5 +26,5 @@ export async function subscribeWithCard(harness: BillingHarness, card: string) {
   const subscriptionId = created.body.subscriptionId as string;
   const found = await platform.subscriptions.list({ status: 'all' }, { stripeAccount: account });
   const stripeSubscription = found.data.find((s) => s.metadata.meterline_subscription_uuid === subscriptionId) as Stripe.Subscription;
-  return { subscriptionId, account, stripeSubscription, subscriber };
+  return { subscriptionId, status: created.body.status as string, account, stripeSubscription, subscriber };
 }

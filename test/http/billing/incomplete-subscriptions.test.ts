@@ -28,6 +28,18 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, s
     expect(await accessOf(subscriptionId)).toMatchObject({ allowed: true, status: 'UNBLOCKED' });
   });
 
+  it('is held from the subscribe answer on, before any webhook about its invoice arrives', async () => {
+    stripeServer().webhooks.pause();
+    try {
+      const { subscriptionId, status } = await subscribeWithCard(harness(), 'pm_card_threeDSecure2Required');
+      expect(status).toBe('ON_HOLD');
+      expect(await accessOf(subscriptionId)).toMatchObject({ allowed: false, status: 'ON_HOLD' });
+    } finally {
+      stripeServer().webhooks.resume();
+      await stripeServer().webhooks.flush();
+    }
+  });
+
   it('blocks a held subscription once Stripe expires it unpaid after 23 hours (incomplete_expired)', async () => {
     const { subscriptionId, account, stripeSubscription } = await subscribeWithCard(harness(), 'pm_card_authenticationRequired');
     await stripeServer().webhooks.flush();
