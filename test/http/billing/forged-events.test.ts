@@ -95,11 +95,12 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 0 }, (harness, _kind, st
   it("a paid subscription in another connected account whose metadata names the victim does not unblock it", async () => {
     const v = await victim();
     const before = await stateOf(v);
-    // Another publisher's account: a 0.01 USD subscription that claims to be the victim's.
+    // Another publisher's account: a 1.00 USD subscription that claims to be the victim's (above
+    // Stripe's 0.50 USD minimum charge, so its invoice is open until paid).
     const attacker = (await harness().platform.accounts.create({ type: 'express' })).id;
     const options = { stripeAccount: attacker };
     const product = await harness().platform.products.create({ name: 'cheap' }, options);
-    const price = await harness().platform.prices.create({ product: product.id, currency: 'usd', unit_amount: 1, recurring: { interval: 'month' } }, options);
+    const price = await harness().platform.prices.create({ product: product.id, currency: 'usd', unit_amount: 100, recurring: { interval: 'month' } }, options);
     const customer = await harness().platform.customers.create({ email: 'mallory@example.com' }, options);
     const cheap = await harness().platform.subscriptions.create(
       {
