@@ -101,7 +101,9 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     clockTime: world.clock.now(),
   };
 
+  let leaveMeterEvent: (() => void) | null | undefined;
   const send = (outcome: Outcome) => {
+    leaveMeterEvent?.();
     entry.status = outcome.status;
     entry.replayed = outcome.replayed ?? false;
     deps.log.add(entry);
@@ -143,6 +145,10 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   entry.route = match.route.pattern;
 
   const facts = { method, path, account: account.id };
+  // One concurrent meter event call per customer and meter, in flight until answered (faults/rate-limit.ts).
+  leaveMeterEvent = deps.rateLimiter.meterEvents.enter(`${method} ${match.route.pattern}`, account.id, params);
+  if (leaveMeterEvent === null) return send(errorOutcome(rateLimited(), requestId));
+  res.once('close', () => leaveMeterEvent?.());
   const savedResult = () => (idempotencyKey ? account.idempotentResult(idempotencyKey, world.clock.now()) : undefined);
   const fault = deps.faults.decide(facts, savedResult() !== undefined);
   if (fault?.kind === 'drop') {

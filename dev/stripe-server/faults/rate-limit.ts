@@ -20,6 +20,8 @@ export class RateLimiter {
   private config: RateLimitConfig = {};
   private specific: Array<{ matches: (f: RequestFacts) => boolean; limit: number; key: string }> = [];
   private readonly hits = new Map<string, number[]>();
+  /** Always on, whatever the configured limits (Stripe's own rule). */
+  readonly meterEvents = new MeterEventConcurrency();
 
   constructor(private readonly nowMs: () => number = () => performance.now()) {}
 
@@ -49,5 +51,35 @@ export class RateLimiter {
     if (windows.some(({ recent, limit }) => recent.length >= limit)) return false;
     for (const { recent } of windows) recent.push(now);
     return true;
+  }
+}
+
+/**
+ * "The meter event endpoint allows ... one concurrent call per customer per meter"
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage-api#rate-limits;
+ * "Monitor for 429 status codes"). A `POST /v1/billing/meter_events` for an account, customer and
+ * event name while another for the same three is still in flight (arrived and not answered yet,
+ * e.g. held by a delay or hold fault) is refused with 429 `rate_limit`. On by default, as in Stripe.
+ */
+export class MeterEventConcurrency {
+  private readonly inFlight = new Set<string>();
+
+  /**
+   * For a meter event call: a function that ends it (call it once it is answered), or null when
+   * another call for the same customer and meter is in flight. Undefined for any other request.
+   */
+  enter(route: string, account: string, params: Record<string, unknown>): (() => void) | null | undefined {
+    if (route !== 'POST /v1/billing/meter_events') return undefined;
+    const payload = params.payload;
+    const customer = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>).stripe_customer_id : undefined;
+    if (typeof customer !== 'string' || typeof params.event_name !== 'string') return undefined;
+    const key = `${account}\u0000${customer}\u0000${params.event_name}`;
+    if (this.inFlight.has(key)) return null;
+    this.inFlight.add(key);
+    let open = true;
+    return () => {
+      if (open) this.inFlight.delete(key);
+      open = false;
+    };
   }
 }
