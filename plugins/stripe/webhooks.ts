@@ -28,6 +28,10 @@ const INVOICE_CHANGES = {
   'invoice.voided': 'voided',
   'invoice.marked_uncollectible': 'marked_uncollectible',
   'invoice.payment_failed': 'payment_failed',
+  // The payment awaits the customer's authentication (3-D Secure): not paid, like a failure
+  // ("Sent when the invoice requires customer authentication",
+  // https://docs.stripe.com/billing/subscriptions/event-destinations).
+  'invoice.payment_action_required': 'payment_failed',
 } as const;
 
 /** 9999-12-31T23:59:59Z: the last second a JavaScript Date and every database here can hold. */
@@ -212,7 +216,12 @@ function toBillingEvent(input: unknown): BillingEvent {
       type: 'invoice',
       change: INVOICE_CHANGES[event.type as keyof typeof INVOICE_CHANGES],
       invoice: toSnapshot(invoice),
-      failure: event.type === 'invoice.payment_failed' ? (invoice.last_finalization_error?.message ?? 'the payment failed') : null,
+      failure:
+        event.type === 'invoice.payment_action_required'
+          ? "the payment awaits the customer's authentication (3-D Secure)"
+          : event.type === 'invoice.payment_failed'
+            ? (invoice.last_finalization_error?.message ?? 'the payment failed')
+            : null,
     };
   }
   if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
