@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { LIVE_RATE_LIMIT, RateLimiter, SANDBOX_RATE_LIMIT } from '../faults/rate-limit';
 import { failureOf, startHarness, type Harness } from './harness';
 
 /**
@@ -41,4 +42,20 @@ it('refuses a concurrent meter event for the same customer and meter with 429 ra
   await expect(otherCustomer).resolves.toMatchObject({ identifier: 'other-customer' });
   // Once the first is answered, the customer's next call goes through.
   await expect(stripe.billing.meterEvents.create(event(a.id, 'second'))).resolves.toMatchObject({ identifier: 'second' });
+});
+
+/** The sandbox's 25 requests a second per account (https://docs.stripe.com/rate-limits), on a clock the test moves. */
+it('the sandbox preset admits 25 requests of an account in a second, refuses the 26th, and admits again a second later', () => {
+  let now = 0;
+  const limiter = new RateLimiter(() => now);
+  limiter.configure(SANDBOX_RATE_LIMIT);
+  const request = (account: string) => limiter.admit({ method: 'GET', path: '/v1/customers', account }, 'GET /v1/customers');
+  expect(Array.from({ length: 25 }, () => request('acct_a')).every(Boolean)).toBe(true);
+  expect(request('acct_a')).toBe(false);
+  expect(request('acct_b')).toBe(true); // counted per account
+  now = 999;
+  expect(request('acct_a')).toBe(false);
+  now = 1_000;
+  expect(request('acct_a')).toBe(true);
+  expect(LIVE_RATE_LIMIT).toEqual({ global: 100 });
 });

@@ -16,6 +16,17 @@ export interface RateLimitConfig {
 
 const WINDOW_MS = 1_000;
 
+/**
+ * Stripe's per-account limits: 25 requests per second in a sandbox (test mode), 100 in live mode
+ * (https://docs.stripe.com/rate-limits; "Stripe has a rate limit of 100 parallel requests per second
+ * for live mode transactions, and 25 ... for test mode transactions",
+ * https://support.stripe.com/questions/rate-limit-error-when-creating-bulk-api-requests). Not applied
+ * by default: the test suites set up fixtures far faster than 25 requests a second; a test (or
+ * `startStripeServer({ rateLimit: SANDBOX_RATE_LIMIT })`) turns it on.
+ */
+export const SANDBOX_RATE_LIMIT: RateLimitConfig = { global: 25 };
+export const LIVE_RATE_LIMIT: RateLimitConfig = { global: 100 };
+
 export class RateLimiter {
   private config: RateLimitConfig = {};
   private specific: Array<{ matches: (f: RequestFacts) => boolean; limit: number; key: string }> = [];
