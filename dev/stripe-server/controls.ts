@@ -50,6 +50,8 @@ export interface StripeServerControls {
   };
   payments: {
     failNext(input: FailNextInput): void;
+    /** The customer completes the 3-D Secure authentication an open invoice's payment waits for: it is paid. */
+    completeAuthentication(accountId: string, invoiceId: string): void;
   };
   billing: {
     /** Seconds until a meter event counts in previews and invoices (default 30: Stripe aggregates asynchronously). */

@@ -11,6 +11,7 @@ import { handleApiRequest } from './pipeline';
 import { RequestLog } from './request-log';
 import { World } from './state/world';
 import { exhaustRetries } from './billing/dunning';
+import { completeAuthentication } from './billing/invoice-lifecycle';
 
 export interface StripeServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -86,7 +87,15 @@ function buildControls(world: World, faults: FaultInjector, rateLimiter: RateLim
       rateLimit: (config) => rateLimiter.configure(config),
       hold: (match) => faults.hold(match),
     },
-    payments: { failNext: (input) => world.payments.failNext(input) },
+    payments: {
+      failNext: (input) => world.payments.failNext(input),
+      completeAuthentication: (accountId, invoiceId) => {
+        const account = world.registry.get(accountId);
+        const invoice = account?.invoices.get(invoiceId);
+        if (!account || !invoice) throw new RangeError(`no invoice ${invoiceId} in account ${accountId}`);
+        world.events.within(null, () => completeAuthentication(world, account, invoice));
+      },
+    },
     billing: {
       aggregationDelaySeconds: () => world.billingTiming.aggregationDelaySeconds,
       setAggregationDelay: (seconds) => {

@@ -98,8 +98,11 @@ export function paymentMethodFor(account: AccountState, invoice: WireInvoice, ex
 /** Decides a charge for the invoice without changing it (consumes any armed test failure). */
 export function attemptCharge(world: World, account: AccountState, invoice: WireInvoice, paymentMethodId: string | null): PaymentOutcome {
   if (!paymentMethodId) return { ok: false, declineCode: 'no_payment_method' };
-  const declines = account.cardBehaviour.get(paymentMethodId)?.declines ?? false;
-  return world.payments.attempt(String(invoice.customer), paymentMethodId, declines);
+  const behaviour = account.cardBehaviour.get(paymentMethodId);
+  const outcome = world.payments.attempt(String(invoice.customer), paymentMethodId, behaviour?.declines ?? false);
+  // A 3-D Secure card: the charge waits for the customer (requires_action), it does not go through.
+  if (outcome.ok && behaviour?.requiresAuthentication) return { ok: false, declineCode: 'authentication_required', actionRequired: true };
+  return outcome;
 }
 
 /** Applies a charge's outcome to an open (or uncollectible) invoice and emits the events. */
@@ -111,6 +114,9 @@ export function applyCharge(world: World, account: AccountState, invoice: WireIn
     return;
   }
   invoice.next_payment_attempt = null;
+  // "Sent when the invoice requires customer authentication", alongside invoice.payment_failed
+  // (https://docs.stripe.com/billing/subscriptions/event-destinations).
+  if (outcome.actionRequired) world.events.emit(account, 'invoice.payment_action_required', invoice);
   world.events.emit(account, 'invoice.payment_failed', invoice);
   const subscription = subscriptionOf(account, invoice);
   if (subscription?.status === 'active' && invoice.billing_reason !== 'subscription_create') {
@@ -142,6 +148,19 @@ export function payInvoice(world: World, account: AccountState, invoice: WireInv
   const outcome = attemptCharge(world, account, invoice, paymentMethod);
   applyCharge(world, account, invoice, outcome);
   if (!outcome.ok) throw cardDeclined(outcome.declineCode);
+}
+
+/**
+ * The customer completes the 3-D Secure authentication an open invoice's payment waits for (test
+ * control `payments.completeAuthentication`): the payment goes through, the invoice is paid and an
+ * `incomplete` subscription becomes active (https://docs.stripe.com/billing/subscriptions/overview#payment-status).
+ */
+export function completeAuthentication(world: World, account: AccountState, invoice: WireInvoice): void {
+  const method = paymentMethodFor(account, invoice);
+  if (invoice.status !== 'open' || !method || !account.cardBehaviour.get(method)?.requiresAuthentication) {
+    throw invalidState(`Invoice ${invoice.id} has no payment waiting for the customer's authentication.`);
+  }
+  applyCharge(world, account, invoice, { ok: true });
 }
 
 /** Charges an automatically collected invoice after finalization; failures are recorded, not thrown. */

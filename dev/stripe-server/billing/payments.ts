@@ -17,7 +17,8 @@ export interface FailNextInput {
   declineCode?: string;
 }
 
-export type PaymentOutcome = { ok: true } | { ok: false; declineCode: string };
+/** `actionRequired`: the payment waits for the customer's authentication (3-D Secure), not declined. */
+export type PaymentOutcome = { ok: true } | { ok: false; declineCode: string; actionRequired?: boolean };
 
 interface Armed {
   remaining: number;

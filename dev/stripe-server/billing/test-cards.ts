@@ -7,6 +7,8 @@ export interface TestCard {
   last4: string;
   funding: 'credit' | 'debit';
   declines: boolean;
+  /** Every charge needs 3-D Secure: it waits for the customer (`requires_action`) instead of succeeding. */
+  requiresAuthentication?: boolean;
 }
 
 const VISA: TestCard = { brand: 'visa', last4: '4242', funding: 'credit', declines: false };
@@ -17,13 +19,15 @@ const INSUFFICIENT: TestCard = { brand: 'visa', last4: '9995', funding: 'credit'
 /**
  * Cards whose every payment needs 3-D Secure authentication ("This card requires authentication
  * on all transactions", https://docs.stripe.com/testing#regulatory-cards). This server cannot
- * authenticate, so their charges fail: a subscription's first invoice stays open and the
- * subscription `incomplete` until the invoice is paid another way (Stripe: "A successful payment
+ * authenticate by itself: a charge waits for the customer (decline code `authentication_required`,
+ * event `invoice.payment_action_required`), so a subscription's first invoice stays open and the
+ * subscription `incomplete` until the customer authenticates (the test control
+ * `payments.completeAuthentication`) or pays another way (Stripe: "A successful payment
  * needs to be made within 23 hours to activate the subscription. Or the payment requires action,
  * like customer authentication", https://docs.stripe.com/billing/subscriptions/overview#payment-status).
  */
-const THREE_D_SECURE_2: TestCard = { brand: 'visa', last4: '3220', funding: 'credit', declines: true };
-const AUTHENTICATION_REQUIRED: TestCard = { brand: 'visa', last4: '3184', funding: 'credit', declines: true };
+const THREE_D_SECURE_2: TestCard = { brand: 'visa', last4: '3220', funding: 'credit', declines: false, requiresAuthentication: true };
+const AUTHENTICATION_REQUIRED: TestCard = { brand: 'visa', last4: '3184', funding: 'credit', declines: false, requiresAuthentication: true };
 
 /** Magic ids usable as a PaymentMethod (`pm_card_visa`) or token (`tok_visa`). */
 const MAGIC: Record<string, TestCard> = {

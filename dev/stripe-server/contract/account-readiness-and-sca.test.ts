@@ -65,11 +65,26 @@ describe('a first payment that needs 3-D Secure', () => {
     return stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
   }
 
-  it('leaves the subscription incomplete with its invoice open; paying the invoice activates it', async () => {
+  it('leaves the subscription incomplete with its invoice open, announced by invoice.payment_action_required', async () => {
     const subscription = await subscribedWith('pm_card_threeDSecure2Required');
     expect(subscription.status).toBe('incomplete');
     const invoice = await latestInvoice(stripe, subscription);
     expect(invoice).toMatchObject({ status: 'open', amount_paid: 0, billing_reason: 'subscription_create' });
+    const events = await stripe.events.list({ type: 'invoice.payment_action_required' });
+    expect(events.data.some((e) => (e.data.object as Stripe.Invoice).id === invoice.id)).toBe(true);
+  });
+
+  it('activates the subscription once the customer completes the authentication (the test control)', async () => {
+    const subscription = await subscribedWith('pm_card_threeDSecure2Required');
+    const invoice = await latestInvoice(stripe, subscription);
+    harness.server.payments.completeAuthentication(harness.server.accountIdForKey(PLATFORM_KEY), invoice.id!);
+    expect((await stripe.invoices.retrieve(invoice.id!)).status).toBe('paid');
+    expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('active');
+  });
+
+  it('also activates it when the customer pays the invoice with another card', async () => {
+    const subscription = await subscribedWith('pm_card_threeDSecure2Required');
+    const invoice = await latestInvoice(stripe, subscription);
     const other = await stripe.paymentMethods.attach('pm_card_visa', { customer: String(subscription.customer) });
     await stripe.invoices.pay(invoice.id!, { payment_method: other.id });
     expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('active');

@@ -123,6 +123,13 @@ async function route(method: string, path: string, body: Json, controls: StripeS
     case 'POST /_test/billing/aggregation_delay':
       controls.billing.setAggregationDelay(num(body, 'seconds') ?? Number.NaN);
       return { seconds: controls.billing.aggregationDelaySeconds() };
+    case 'POST /_test/payments/complete_authentication': {
+      const account = text(body, 'account');
+      const invoice = text(body, 'invoice');
+      if (!account || !invoice) throw new ControlError('account and invoice are required');
+      controls.payments.completeAuthentication(account, invoice);
+      return { ok: true };
+    }
     case 'POST /_test/billing/exhaust_retries': {
       const account = text(body, 'account');
       const invoice = text(body, 'invoice');

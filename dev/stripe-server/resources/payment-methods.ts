@@ -109,7 +109,7 @@ export function storeCardPaymentMethod(
     type: 'card',
   };
   account.paymentMethods.insert(pm);
-  account.cardBehaviour.set(pm.id, { declines: card.declines });
+  account.cardBehaviour.set(pm.id, { declines: card.declines, requiresAuthentication: card.requiresAuthentication ?? false });
   return pm;
 }
 
@@ -186,7 +186,7 @@ function clone(ctx: RequestContext, p: z.output<typeof createSchema>, sourceId: 
     metadata: initialMetadata(p.metadata),
   };
   ctx.account.paymentMethods.insert(copy);
-  ctx.account.cardBehaviour.set(copy.id, { declines: ctx.platform.cardBehaviour.get(source.id)?.declines ?? false });
+  ctx.account.cardBehaviour.set(copy.id, { ...(ctx.platform.cardBehaviour.get(source.id) ?? { declines: false }) });
   return copy;
 }
 

@@ -32,6 +32,8 @@ export const IDEMPOTENCY_KEY_LIFETIME_SECONDS = 24 * 3600;
 /** Test-only payment behaviour attached to a payment method (see payments.ts). */
 export interface CardBehaviour {
   declines: boolean;
+  /** 3-D Secure cards (billing/test-cards.ts): charges wait for the customer's authentication. */
+  requiresAuthentication?: boolean;
 }
 
 /**

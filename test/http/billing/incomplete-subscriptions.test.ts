@@ -19,12 +19,10 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, s
     expect(stripeSubscription.status).toBe('incomplete');
     expect(await accessOf(subscriptionId)).toMatchObject({ allowed: false, status: 'ON_HOLD' });
 
-    // The customer completes the payment (here with another card: this server cannot authenticate).
-    const { platform } = harness();
-    const card = await platform.paymentMethods.attach('pm_card_visa', { customer: String(stripeSubscription.customer) }, { stripeAccount: account });
-    await platform.invoices.pay(String(stripeSubscription.latest_invoice), { payment_method: card.id }, { stripeAccount: account });
+    // The customer completes the 3-D Secure authentication: the first invoice is paid.
+    stripeServer().payments.completeAuthentication(account, String(stripeSubscription.latest_invoice));
     await stripeServer().webhooks.flush();
-    expect((await platform.subscriptions.retrieve(stripeSubscription.id, {}, { stripeAccount: account })).status).toBe('active');
+    expect((await harness().platform.subscriptions.retrieve(stripeSubscription.id, {}, { stripeAccount: account })).status).toBe('active');
     expect(await accessOf(subscriptionId)).toMatchObject({ allowed: true, status: 'UNBLOCKED' });
   });
 
