@@ -4,6 +4,7 @@ import type { RequestMatcher } from '../faults/match';
 import type { RateLimitConfig } from '../faults/rate-limit';
 import type { StripeServerControls } from '../controls';
 import { hostedInvoicePage } from './hosted-invoice';
+import { StripeApiError } from '../http/errors';
 
 /**
  * Test-only HTTP controls under `/_test/`, mirroring the in-process handle so
@@ -207,7 +208,9 @@ export async function handleControlRequest(req: IncomingMessage, res: ServerResp
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(result, null, 2));
   } catch (error) {
-    const status = error instanceof ControlError || error instanceof SyntaxError || error instanceof RangeError ? 400 : 500;
+    // A control refused in Stripe's terms (e.g. an invoice in the wrong state) is the caller's error too.
+    const refused = error instanceof StripeApiError && error.status < 500;
+    const status = refused || error instanceof ControlError || error instanceof SyntaxError || error instanceof RangeError ? 400 : 500;
     res.writeHead(status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ error: { message: error instanceof Error ? error.message : String(error) } }));
   }
