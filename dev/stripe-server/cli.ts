@@ -10,10 +10,11 @@ interface CliOptions {
   host: string;
   startAt?: number;
   seed?: number;
+  aggregationDelaySeconds?: number;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: stripe-server [--port <n>] [--host <addr>] [--start-at <unix seconds>] [--seed <n>]\n`);
+  process.stderr.write(`${message}\nusage: stripe-server [--port <n>] [--host <addr>] [--start-at <unix seconds>] [--seed <n>] [--aggregation-delay <seconds>]\n`);
   process.exit(2);
 }
 
@@ -37,6 +38,10 @@ function parseArgs(argv: string[]): CliOptions {
       case '--seed':
         options.seed = number();
         break;
+      case '--aggregation-delay':
+        // The clock stands still unless a test moves it: 0 lets meter events count at once.
+        options.aggregationDelaySeconds = number();
+        break;
       case '--host':
         if (value === undefined) usage('--host needs an address');
         options.host = value;
@@ -57,6 +62,7 @@ async function main(): Promise<void> {
   const serverOptions: Parameters<typeof startStripeServer>[0] = { port: options.port, host: options.host };
   if (options.startAt !== undefined) serverOptions.startAt = options.startAt;
   if (options.seed !== undefined) serverOptions.seed = options.seed;
+  if (options.aggregationDelaySeconds !== undefined) serverOptions.aggregationDelaySeconds = options.aggregationDelaySeconds;
   const server = await startStripeServer(serverOptions);
   process.stdout.write(`listening on ${server.url}\n`);
   let stopping = false;

@@ -29,7 +29,8 @@ const STORY_START = Date.UTC(2025, 0, 15, 12, 0, 0) / 1000;
 
 let stripeServer: StripeServer;
 beforeAll(async () => {
-  stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
+  // As the setup's `npm run stripe-server -- --port 12111 --aggregation-delay 0` starts it.
+  stripeServer = await startStripeServer({ port: 0, startAt: STORY_START, aggregationDelaySeconds: 0 });
 });
 afterAll(() => stripeServer.close());
 
