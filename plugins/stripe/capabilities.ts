@@ -4,6 +4,13 @@ import { stripePriceProblem } from './pricing';
 /** The tenant secret Stripe's webhook deliveries are verified with (`[tenants.monetization_info]`). */
 export const WEBHOOK_SECRET_KEY = 'stripe_webhook_secret';
 
+/**
+ * The tenant secret of its Stripe event destination for thin events (meter error reports,
+ * `v1.billing.meter.error_report_triggered`): a destination has its own signing secret
+ * (https://docs.stripe.com/event-destinations), so deliveries are verified with either.
+ */
+export const EVENT_DESTINATION_SECRET_KEY = 'stripe_event_destination_secret';
+
 /** The header Stripe signs every webhook delivery in: https://docs.stripe.com/webhooks#verify-events */
 export const SIGNATURE_HEADER = 'Stripe-Signature';
 
@@ -24,8 +31,11 @@ export const stripeCapabilities: EngineCapabilities = {
     // period": https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period
     periodUsageGraceMs: 3_600_000,
   },
-  tenantSecrets: [{ key: WEBHOOK_SECRET_KEY, description: "the tenant's Stripe webhook signing secret (whsec_…)" }],
-  webhooks: { signatureHeaders: [SIGNATURE_HEADER], secret: WEBHOOK_SECRET_KEY },
+  tenantSecrets: [
+    { key: WEBHOOK_SECRET_KEY, description: "the tenant's Stripe webhook signing secret (whsec_…)" },
+    { key: EVENT_DESTINATION_SECRET_KEY, description: "the signing secret (whsec_…) of the tenant's Stripe event destination for thin events (meter error reports)" },
+  ],
+  webhooks: { signatureHeaders: [SIGNATURE_HEADER], secret: WEBHOOK_SECRET_KEY, otherSecrets: [EVENT_DESTINATION_SECRET_KEY] },
   // The invoice Stripe issues when a subscription is created has
   // `billing_reason: 'subscription_create'`: https://docs.stripe.com/api/invoices/object#invoice_object-billing_reason
   isFirstPaymentInvoice: (billingReason) => billingReason === 'subscription_create',

@@ -76,6 +76,11 @@ export interface WebhookSignatureScheme {
   readonly signatureHeaders: readonly string[];
   /** The tenant secret (one of `tenantSecrets`' keys) the engine verifies deliveries with. */
   readonly secret: string;
+  /**
+   * Further tenant secrets (of `tenantSecrets`) a delivery may be signed with, when the engine
+   * sends some events from another destination with its own secret; tried after `secret`.
+   */
+  readonly otherSecrets?: readonly string[];
 }
 
 /** A duration for people: whole days when it is whole days, else whole hours, else minutes. */

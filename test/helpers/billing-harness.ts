@@ -34,6 +34,11 @@ export interface HarnessRules {
   holdUntilPaid: boolean;
   graceDays: number;
   webhookApiVersion?: string;
+  /**
+   * Also a second endpoint at the same URL for Stripe's thin meter error reports (the local
+   * server's stand-in for an event destination), its secret in `stripe_event_destination_secret`.
+   */
+  thinEventDestination?: boolean;
 }
 
 export async function startBillingHarness(
@@ -51,6 +56,13 @@ export async function startBillingHarness(
     connect: true,
     ...(rules.webhookApiVersion ? { api_version: rules.webhookApiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion } : {}),
   });
+  const destination = rules.thinEventDestination
+    ? await platform.webhookEndpoints.create({
+        url: `${url}/api/am/monetization/webhooks/stripe/carbon.super`,
+        enabled_events: ['v1.billing.meter.error_report_triggered' as Stripe.WebhookEndpointCreateParams.EnabledEvent],
+        connect: true,
+      })
+    : undefined;
   const acmeKey = `${superKey}_acme`;
   const acmePlatform = new Stripe(acmeKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0 });
   const acmeEndpoint = await acmePlatform.webhookEndpoints.create({ url: `${url}/api/am/monetization/webhooks/stripe/acme.com`, enabled_events: ['*'], connect: true });
@@ -69,6 +81,7 @@ export async function startBillingHarness(
           monetization_info: {
             billing_engine_platform_account_key: superKey,
             stripe_webhook_secret: endpoint.secret,
+            ...(destination ? { stripe_event_destination_secret: destination.secret } : {}),
             hold_until_paid: rules.holdUntilPaid,
             payment_grace_period_days: rules.graceDays,
           },

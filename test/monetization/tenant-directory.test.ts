@@ -32,7 +32,7 @@ describe("the tenants' engine secrets", () => {
 
   it('refuses a key the engine does not read, naming the field and what the engine reads', () => {
     expect(problemsOf(() => tenantDirectoryFrom(configWith({ stripe_webhok_secret: 'whsec_a' }), stripeCapabilities.tenantSecrets))).toEqual([
-      'tenant acme.com: monetization_info.stripe_webhok_secret: unknown key (the billing engine reads stripe_webhook_secret here)',
+      'tenant acme.com: monetization_info.stripe_webhok_secret: unknown key (the billing engine reads stripe_webhook_secret, stripe_event_destination_secret here)',
     ]);
     expect(problemsOf(() => tenantDirectoryFrom(configWith({ stripe_webhook_secret: 'whsec_a' }), freeEngine.capabilities.tenantSecrets))).toEqual([
       'tenant acme.com: monetization_info.stripe_webhook_secret: unknown key (the billing engine reads no secrets here)',

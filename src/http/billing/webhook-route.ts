@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { WebhookRejectedError } from '../../monetization/billing-events';
+import { WebhookRejectedError, type BillingEvent, type WebhookVerifier } from '../../monetization/billing-events';
 import type { BillingRecords } from '../../billing/billing-records.service';
 import type { Logger } from '../../logger';
 import type { Monetization, TenantDirectory } from '../../monetization/monetization';
@@ -44,7 +44,7 @@ export function billingWebhookRouter(deps: {
     const signature = scheme.signatureHeaders.map((header) => req.get(header)).find((value) => value !== undefined);
     let event;
     try {
-      event = verifier.verify({ secret: tenant.secrets[scheme.secret], rawBody, signature, now: new Date() });
+      event = verifyWithAny(verifier, [scheme.secret, ...(scheme.otherSecrets ?? [])].map((key) => tenant.secrets[key]), { rawBody, signature, now: new Date() });
     } catch (error) {
       if (error instanceof WebhookRejectedError) {
         deps.logger.warn({ tenant: tenantDomain, reason: error.reason }, 'billing webhook refused');
@@ -64,6 +64,24 @@ export function billingWebhookRouter(deps: {
     res.status(200).json({ received: true, outcome, ...(reason === null ? {} : { reason }) });
   });
   return router;
+}
+
+/**
+ * Verifies with the first of the tenant's secrets that the engine's signature matches; a tenant
+ * with none of them is refused as the verifier refuses a missing secret.
+ */
+function verifyWithAny(verifier: WebhookVerifier, secrets: ReadonlyArray<string | undefined>, input: { rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent {
+  const present = secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
+  if (present.length === 0) return verifier.verify({ ...input, secret: undefined });
+  for (const [index, secret] of present.entries()) {
+    try {
+      return verifier.verify({ ...input, secret });
+    } catch (error) {
+      const last = index === present.length - 1;
+      if (last || !(error instanceof WebhookRejectedError) || error.reason !== 'bad_signature') throw error;
+    }
+  }
+  throw new Error('unreachable');
 }
 
 function reject(res: Response, status: number, description: string): void {

@@ -13,15 +13,15 @@ import { ADMIN, DEVPORTAL, PUBLISHER, SCOPES, policyBody, uniqueName } from '../
 const TYPE = 'v1.billing.meter.error_report_triggered';
 const PUBLISH_SCOPES = ['apim:admin', 'apim:monetization_usage_publish'];
 
-forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, stripeServer) => {
+forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination: true }, (harness, _kind, stripeServer) => {
   it('usage Stripe accepted and then reported invalid (an inactive meter) reaches the publish status with its subscription, window and reason', async () => {
     const h = harness();
     const clock = stripeServer().clock;
     clock.advanceTo(Math.ceil(clock.now() / 3600) * 3600);
     const t0 = clock.now() * 1000;
-    // The tenant's endpoint also takes meter error reports: thin events must be selected by name.
-    const endpoint = (await h.platform.webhookEndpoints.list()).data.find((e) => e.url.endsWith('/carbon.super'))!;
-    await h.platform.webhookEndpoints.update(endpoint.id, { enabled_events: ['*', TYPE as 'invoice.paid'] });
+    // Meter error reports come from the tenant's thin event destination, signed with its own secret
+    // (stripe_event_destination_secret), not the snapshot endpoint's.
+    const endpoint = (await h.platform.webhookEndpoints.list()).data.find((e) => e.enabled_events.includes(TYPE as 'invoice.paid'))!;
 
     const admin = h.token('admin', SCOPES.admin);
     const publisher = h.token('pat', SCOPES.publisher);
