@@ -5,6 +5,7 @@ import * as apiMonetizationState from './20250601000300_api_monetization_state';
 import * as usageTables from './20250801000000_usage_tables';
 import * as billingRecords from './20250901000000_billing_records';
 import * as usageEventPerTenant from './20261130000000_usage_event_per_tenant';
+import * as invoiceBalance from './20261130000200_invoice_balance';
 
 export type { MeterlineMigration } from './support/migration';
 
@@ -21,4 +22,5 @@ export const coreMigrations: readonly MeterlineMigration[] = [
   { name: '20250801000000_usage_tables', ...usageTables },
   { name: '20250901000000_billing_records', ...billingRecords },
   { name: '20261130000000_usage_event_per_tenant', ...usageEventPerTenant },
+  { name: '20261130000200_invoice_balance', ...invoiceBalance },
 ];

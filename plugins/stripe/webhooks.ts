@@ -9,6 +9,7 @@ import {
   type WebhookVerifier,
 } from '../../src/monetization/billing-events';
 import { SIGNATURE_HEADER, WEBHOOK_SECRET_KEY } from './capabilities';
+import { balanceMovement } from './invoices.service';
 import { fieldName } from '../../src/validation/issues';
 
 /** Stripe's default: a delivery signed more than 5 minutes from now is refused. */
@@ -74,6 +75,9 @@ const invoiceSchema = z.object({
   amount_due: minorUnits,
   amount_paid: minorUnits,
   amount_remaining: minorUnits,
+  starting_balance: z.number().int().nullish(),
+  /** Null until the invoice is finalized. */
+  ending_balance: z.number().int().nullish(),
   period_start: unixSeconds,
   period_end: unixSeconds,
   hosted_invoice_url: z.string().nullish(),
@@ -255,5 +259,13 @@ function toSnapshot(invoice: z.infer<typeof invoiceSchema>): InvoiceSnapshot {
     periodEnd: new Date(invoice.period_end * 1000),
     hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
     billingReason: invoice.billing_reason ?? null,
+    ...balanceOf(invoice),
   };
+}
+
+/** What a final invoice did with the customer's balance (a draft has not done it yet). */
+function balanceOf(invoice: z.infer<typeof invoiceSchema>): Pick<InvoiceSnapshot, 'carriedToBalance' | 'collectedFromBalance'> {
+  if (invoice.status === 'draft' || invoice.ending_balance == null || invoice.starting_balance == null) return {};
+  const { carried, collected } = balanceMovement({ starting_balance: invoice.starting_balance, ending_balance: invoice.ending_balance });
+  return { carriedToBalance: carried, collectedFromBalance: collected };
 }

@@ -340,6 +340,8 @@ function mergeInvoice(
     amountDue: amounts.amountDue,
     amountPaid: amounts.amountPaid,
     amountRemaining: amounts.amountRemaining,
+    carriedToBalance: amounts.carriedToBalance ?? null,
+    collectedFromBalance: amounts.collectedFromBalance ?? null,
     periodStart: snapshot.periodStart,
     periodEnd: snapshot.periodEnd,
     hostedInvoiceUrl: payLink(snapshot.hostedInvoiceUrl) ?? existing?.hostedInvoiceUrl ?? null,

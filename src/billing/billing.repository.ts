@@ -145,6 +145,8 @@ function invoiceColumns(record: Omit<InvoiceRecord, 'invoiceId' | 'createdAt'>, 
     AMOUNT_DUE: record.amountDue.toString(),
     AMOUNT_PAID: record.amountPaid.toString(),
     AMOUNT_REMAINING: record.amountRemaining.toString(),
+    CARRIED_TO_BALANCE: record.carriedToBalance?.toString() ?? null,
+    COLLECTED_FROM_BALANCE: record.collectedFromBalance?.toString() ?? null,
     PERIOD_START: record.periodStart.getTime(),
     PERIOD_END: record.periodEnd.getTime(),
     HOSTED_INVOICE_URL: record.hostedInvoiceUrl,
@@ -175,6 +177,8 @@ function toInvoice(row: Record<string, unknown>): InvoiceRecord {
     amountDue: BigInt(String(row.AMOUNT_DUE)),
     amountPaid: BigInt(String(row.AMOUNT_PAID)),
     amountRemaining: BigInt(String(row.AMOUNT_REMAINING)),
+    carriedToBalance: optionalBigInt(row.CARRIED_TO_BALANCE),
+    collectedFromBalance: optionalBigInt(row.COLLECTED_FROM_BALANCE),
     periodStart: date(row.PERIOD_START)!,
     periodEnd: date(row.PERIOD_END)!,
     hostedInvoiceUrl: payLink(text(row.HOSTED_INVOICE_URL)),
@@ -223,4 +227,8 @@ function text(value: unknown): string | null {
 
 function date(value: unknown): Date | null {
   return value === null || value === undefined ? null : new Date(Number(value));
+}
+
+function optionalBigInt(value: unknown): bigint | null {
+  return value === null || value === undefined ? null : BigInt(String(value));
 }

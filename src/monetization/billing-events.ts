@@ -27,6 +27,13 @@ export interface InvoiceSnapshot {
   hostedInvoiceUrl: string | null;
   /** Why the engine issued it: subscription_create, subscription_cycle, subscription_update... */
   billingReason: string | null;
+  /**
+   * Minor units of the invoice's own amount left on the customer's balance instead of being
+   * collected (e.g. below the engine's minimum charge), and of an earlier carried amount collected
+   * with it. Undefined or null: the engine does not say (or the invoice is not final yet).
+   */
+  carriedToBalance?: bigint | null;
+  collectedFromBalance?: bigint | null;
 }
 
 interface EventBase {

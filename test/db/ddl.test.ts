@@ -2,6 +2,7 @@ import knex, { type Knex } from 'knex';
 import { coreMigrations } from '../../migrations';
 import { stripeMigrations } from '../../plugins/stripe/migrations';
 import { downSchema, upSchema } from '../../migrations/20261130000000_usage_event_per_tenant';
+import * as invoiceBalance from '../../migrations/20261130000200_invoice_balance';
 import { contextForFreshSchema } from '../../migrations/support/table-group';
 import { dialectOf, storedName, type Dialect } from '../../src/db/dialect';
 import { lowerCaseIdentifier } from '../../src/db/identifier-case';
@@ -335,4 +336,26 @@ describe.each(Object.keys(CLIENTS) as Dialect[])('20261130000000_usage_event_per
       ]);
     });
   }
+});
+
+/** The invoice-balance columns: two nullable BIGINT columns on ML_INVOICE, dropped on the way down. */
+describe.each(Object.keys(CLIENTS) as Dialect[])('20261130000200_invoice_balance compiled for %s', (dialect) => {
+  const compiler = knex(CLIENTS[dialect]);
+  const up = invoiceBalance.upSchema(compiler).toSQL().map((query) => query.sql);
+  const down = invoiceBalance.downSchema(compiler).toSQL().map((query) => query.sql).filter((sql) => !sql.includes('DECLARE @constraint'));
+  const stored = (name: string): string => storedName(dialect, name);
+  const bigint = dialect === 'oracle' ? 'number\\(20, ?0\\)' : 'bigint';
+
+  it('adds CARRIED_TO_BALANCE and COLLECTED_FROM_BALANCE as nullable whole numbers', () => {
+    const sql = up.join('\n');
+    for (const column of ['CARRIED_TO_BALANCE', 'COLLECTED_FROM_BALANCE']) {
+      expect(sql).toMatch(new RegExp(`${Q}${stored(column)}${E} ${bigint}`, 'i'));
+    }
+    expect(sql).not.toMatch(/not null/i);
+  });
+
+  it('drops both columns on the way down', () => {
+    const sql = down.join('\n');
+    for (const column of ['CARRIED_TO_BALANCE', 'COLLECTED_FROM_BALANCE']) expect(sql).toMatch(new RegExp(`drop (column )?\\(?.*${Q}${stored(column)}${E}`, 'i'));
+  });
 });

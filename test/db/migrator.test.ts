@@ -21,6 +21,7 @@ const ALL_MIGRATIONS = [
   '20250901000000_billing_records',
   '20261130000000_usage_event_per_tenant',
   '20261130000100_engine_subscription_account',
+  '20261130000200_invoice_balance',
 ];
 
 const MIGRATED_TABLES = [

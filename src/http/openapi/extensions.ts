@@ -36,6 +36,8 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
       amountDue: money,
       amountPaid: money,
       amountRemaining: money,
+      carriedToBalance: { ...money, nullable: true, description: "The invoice's own amount left on the customer's balance instead of being collected (e.g. below the minimum charge); null when the engine does not say" },
+      collectedFromBalance: { ...money, nullable: true, description: 'An earlier carried amount collected with this invoice; null when the engine does not say' },
       periodStart: time,
       periodEnd: time,
       billingReason: { type: 'string', nullable: true },

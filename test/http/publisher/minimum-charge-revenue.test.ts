@@ -7,7 +7,8 @@ import { DEVPORTAL, PUBLISHER } from '../../helpers/rest-harness';
  * collected with the customer's next invoice (https://docs.stripe.com/api/invoices/object,
  * https://docs.stripe.com/billing/customer/balance; the local server models it). Over HTTP,
  * Meterline's revenue counts only what was collected, says what was carried, and its invoice
- * records show the first invoice paid with 0.00 collected and the next collecting both periods.
+ * records show the first invoice paid with 0.00 collected and 0.30 carried to the balance, and the
+ * next collecting both periods (0.30 of it from the balance).
  */
 forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, stripeServer) => {
   it('a 0.30 USD plan: nothing collected and 0.30 carried, then 0.60 collected with the renewal', async () => {
@@ -21,7 +22,9 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, st
       [`Revenue for subscription ID : ${subscriptionId} (USD)`]: '0.00',
       'Carried to Customer Balance (USD)': '0.30',
     });
-    expect(await invoices()).toEqual([expect.objectContaining({ status: 'PAID', total: '0.30', amountDue: '0.00', amountPaid: '0.00', amountRemaining: '0.00' })]);
+    expect(await invoices()).toEqual([
+      expect.objectContaining({ status: 'PAID', total: '0.30', amountDue: '0.00', amountPaid: '0.00', amountRemaining: '0.00', carriedToBalance: '0.30', collectedFromBalance: '0.00' }),
+    ]);
     // The first invoice is settled: the subscription held until it was paid is released.
     const gateway = harness().token('gateway', ['apim:usage_ingest']);
     expect((await harness().call('GET', `/api/am/usage/v1/subscriptions/${subscriptionId}/access`, gateway)).body).toMatchObject({ allowed: true });
@@ -44,8 +47,8 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, st
     expect(records).toHaveLength(2);
     expect(records).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ invoiceId: renewal!.id, status: 'PAID', total: '0.30', amountDue: '0.60', amountPaid: '0.60' }),
-        expect.objectContaining({ status: 'PAID', total: '0.30', amountDue: '0.00', amountPaid: '0.00' }),
+        expect.objectContaining({ invoiceId: renewal!.id, status: 'PAID', total: '0.30', amountDue: '0.60', amountPaid: '0.60', carriedToBalance: '0.00', collectedFromBalance: '0.30' }),
+        expect.objectContaining({ status: 'PAID', total: '0.30', amountDue: '0.00', amountPaid: '0.00', carriedToBalance: '0.30', collectedFromBalance: '0.00' }),
       ]),
     );
   });

@@ -19,6 +19,8 @@ export function toInvoiceDto(invoice: InvoiceRecord) {
     amountDue: money(invoice.amountDue),
     amountPaid: money(invoice.amountPaid),
     amountRemaining: money(invoice.amountRemaining),
+    carriedToBalance: invoice.carriedToBalance == null ? null : money(invoice.carriedToBalance),
+    collectedFromBalance: invoice.collectedFromBalance == null ? null : money(invoice.collectedFromBalance),
     periodStart: time(invoice.periodStart),
     periodEnd: time(invoice.periodEnd),
     billingReason: invoice.billingReason,
