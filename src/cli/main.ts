@@ -38,8 +38,8 @@ Configuration: the first of these is used
   (none of them)                  every default: SQLite in data/meterline.db, port 9763
 Every command but help first prints, on stderr, the file and the database it uses. A
 \${env:NAME} in the file must be set when the command reads that key: migrate reads only
-[database.apim_db] and [logging]; token reads [auth.jwt] and the tenants' domains; serve,
-publish-usage and reconcile read everything.
+[database.apim_db], [logging] and monetization_impl; token reads [auth.jwt] and the tenants'
+domains; serve, publish-usage and reconcile read everything.
 
 Options:
   --config <file>     the configuration file (see above)
