@@ -85,7 +85,7 @@ export const rules: ArchitectureRules = {
     'engine-registry': ['engines', 'monetization', 'monetization-port'],
     engines: ['monetization-port', 'db', 'migrations', ...KERNELS],
     migrations: ['db'],
-    'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'config', ...KERNELS],
+    'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'config', 'engines', ...KERNELS],
     'dev-stripe-server': [],
   },
   privateFiles: { pattern: /\.repository\.ts$/, alsoImportedBy: ['composition'] },

@@ -8,17 +8,6 @@ import { mintToken } from '../../src/http/auth/tokens';
 import { configuredLogger } from '../../src/composition';
 import { startService, type RunningService } from '../../src/service';
 
-/** The tenant admin's webhook events Meterline handles (README, "Invoices, webhooks and access"). */
-export const WEBHOOK_EVENTS = [
-  'invoice.finalized',
-  'invoice.paid',
-  'invoice.voided',
-  'invoice.marked_uncollectible',
-  'invoice.payment_failed',
-  'customer.subscription.updated',
-  'customer.subscription.deleted',
-] as const;
-
 export interface DemoMeterline {
   service: RunningService;
   url: string;

@@ -5,7 +5,8 @@ import Stripe from 'stripe';
 import { currencyExponent, formatMinorUnits, toMinorUnits } from '../../src/domain/money';
 import { DemoClock } from './clock';
 import { ACCESS_CACHE_MS, startDemoGateway } from './gateway';
-import { demoPlatformKey, startDemoMeterline, WEBHOOK_EVENTS } from './meterline';
+import { STRIPE_WEBHOOK_EVENTS } from '../../plugins/stripe/webhooks';
+import { demoPlatformKey, startDemoMeterline } from './meterline';
 import type { DemoOutput } from './output';
 import { Cleanup, startStripeChild } from './processes';
 import { ADMIN, DEVPORTAL, PUBLISHER, RestClient, stripeControl } from './rest-client';
@@ -83,7 +84,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
   const meterline = await out.step('meterline', 'Start Meterline (embedded SQLite, Stripe engine on the local server)', async () => {
     // The tenant admin's webhook endpoint, listening to connected accounts too; its secret goes
     // in the config. The URL is set once Meterline has its port.
-    const endpoint = await platform.webhookEndpoints.create({ url: 'http://127.0.0.1:9/pending', enabled_events: [...WEBHOOK_EVENTS], connect: true });
+    const endpoint = await platform.webhookEndpoints.create({ url: 'http://127.0.0.1:9/pending', enabled_events: [...STRIPE_WEBHOOK_EVENTS], connect: true });
     const started = await startDemoMeterline({ dir, stripe: stripeServer, secrets: { platformKey, webhookSecret: endpoint.secret! }, clock: clock.now });
     cleanup.add('Meterline', () => started.service.close());
     await platform.webhookEndpoints.update(endpoint.id, { url: `${started.url}/api/am/monetization/webhooks/stripe/carbon.super` });

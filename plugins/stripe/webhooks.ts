@@ -35,6 +35,17 @@ const INVOICE_CHANGES = {
   'invoice.payment_action_required': 'payment_failed',
 } as const;
 
+const SUBSCRIPTION_EVENTS = ['customer.subscription.updated', 'customer.subscription.deleted'] as const;
+
+/**
+ * The events this engine reads: what a tenant admin selects on the Stripe webhook endpoint
+ * (README, "Invoices, webhooks and access"); every other event is acknowledged and ignored.
+ */
+export const STRIPE_WEBHOOK_EVENTS: readonly Stripe.WebhookEndpointCreateParams.EnabledEvent[] = [
+  ...(Object.keys(INVOICE_CHANGES) as Array<keyof typeof INVOICE_CHANGES>),
+  ...SUBSCRIPTION_EVENTS,
+];
+
 /** 9999-12-31T23:59:59Z: the last second a JavaScript Date and every database here can hold. */
 const LAST_UNIX_SECOND = 253_402_300_799;
 const unixSeconds = z.int().min(0).max(LAST_UNIX_SECOND);
@@ -228,7 +239,7 @@ function toBillingEvent(input: unknown): BillingEvent {
             : null,
     };
   }
-  if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
+  if ((SUBSCRIPTION_EVENTS as readonly string[]).includes(event.type)) {
     const subscription = read(subscriptionSchema, object, `the ${event.type} event's`, ['data', 'object']);
     return {
       ...base,

@@ -8,7 +8,7 @@ import { apiMeterEventName, ensureMeter } from '../../plugins/stripe/meters';
 import { baseFeeItem, priceMatches, priceParams } from '../../plugins/stripe/pricing';
 import { sendPastStoredErrors } from '../../plugins/stripe/retry';
 import { callStripe, findInStripe, isDuplicateMeterEventIdentifier, isResourceMissing } from '../../plugins/stripe/stripe.errors';
-import { METER_ERROR_REPORT, StripeWebhookVerifier } from '../../plugins/stripe/webhooks';
+import { METER_ERROR_REPORT, STRIPE_WEBHOOK_EVENTS, StripeWebhookVerifier } from '../../plugins/stripe/webhooks';
 import { Cleanup } from './cleanup';
 import type { EngineCall } from './engine-calls';
 import * as shape from './shapes';
@@ -520,7 +520,7 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     const { stripe } = target;
     const endpoint = await stripe.webhookEndpoints.create({
       url: `https://example.com/meterline-contract/${target.runId}`,
-      enabled_events: [...ENGINE_EVENTS],
+      enabled_events: [...STRIPE_WEBHOOK_EVENTS],
       connect: true,
       api_version: target.apiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion,
       metadata: fx.mark({}),
@@ -528,23 +528,13 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     cleanup.add(`delete webhook endpoint ${endpoint.id}`, () => stripe.webhookEndpoints.del(endpoint.id));
     shaped(shape.webhookEndpoint, endpoint, 'webhookEndpoints.create');
     expect(endpoint.api_version).toBe(target.apiVersion);
-    expect([...endpoint.enabled_events].sort()).toEqual([...ENGINE_EVENTS].sort());
+    expect([...endpoint.enabled_events].sort()).toEqual([...STRIPE_WEBHOOK_EVENTS].sort());
   });
 }
 
 /** Long enough for Stripe's asynchronous work in test mode (STRIPE_CONTRACT_ASYNC_BUDGET_SECONDS, default 300) and a margin. */
 const ASYNC_TEST_TIMEOUT_MS = (Number(process.env.STRIPE_CONTRACT_ASYNC_BUDGET_SECONDS ?? 300) + 60) * 1000;
 
-/** The events the engine's webhook handling reads (webhooks.ts INVOICE_CHANGES and the subscription's). */
-const ENGINE_EVENTS = [
-  'invoice.finalized',
-  'invoice.paid',
-  'invoice.voided',
-  'invoice.marked_uncollectible',
-  'invoice.payment_failed',
-  'customer.subscription.updated',
-  'customer.subscription.deleted',
-] as const satisfies readonly Stripe.WebhookEndpointCreateParams.EnabledEvent[];
 
 const FIXED: PolicyPricing = { plan: 'FIXEDRATE', currency: 'USD', billingCycle: 'month', fixedPrice: '5.00' };
 /** 0.0005 USD a request ("0.05" cents), with a 2.00 USD base fee. */
