@@ -5,20 +5,26 @@ import Stripe from 'stripe';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'dev', 'stripe-server', 'cli.js');
 
+/** Starts the built command and waits for its listening line. */
+async function startCli(args: string[]) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build:dev" first (npm test does)`);
+  const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/m.exec(output);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then((code) => reject(new Error(`stripe-server exited with ${code}: ${output}`)));
+  });
+  return { child, exited, port };
+}
+
 describe('the standalone stripe-server command', () => {
   it('prints its listening line, serves the real SDK, and stops cleanly on SIGTERM', async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build:dev" first (npm test does)`);
-    const child = spawn(process.execPath, [CLI, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const port = await new Promise<number>((resolve, reject) => {
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/m.exec(output);
-        if (match) resolve(Number(match[1]));
-      });
-      void exited.then((code) => reject(new Error(`stripe-server exited with ${code}: ${output}`)));
-    });
+    const { child, exited, port } = await startCli([]);
 
     const stripe = new Stripe('sk_test_cli_check', { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0 });
     const product = await stripe.products.create({ name: 'From the CLI test' });
@@ -29,19 +35,8 @@ describe('the standalone stripe-server command', () => {
   });
 
   it('--aggregation-delay sets how long meter events take to count (the clock stands still unless moved)', async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build:dev" first (npm test does)`);
-    const child = spawn(process.execPath, [CLI, '--port', '0', '--aggregation-delay', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const port = await new Promise<number>((resolve, reject) => {
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/m.exec(output);
-        if (match) resolve(Number(match[1]));
-      });
-      void exited.then((code) => reject(new Error(`stripe-server exited with ${code}: ${output}`)));
-    });
-    const answer = await fetch(`http://127.0.0.1:${port}/_test/billing/aggregation_delay`, { headers: { Authorization: 'Bearer sk_test_cli_check' } });
+    const { child, exited, port } = await startCli(['--aggregation-delay', '0']);
+    const answer = await fetch(`http://127.0.0.1:${port}/_test/billing/aggregation_delay`);
     expect(await answer.json()).toMatchObject({ seconds: 0 });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Stripe from 'stripe';
 import { apiMeterEventName } from '../../plugins/stripe/meters';
@@ -12,7 +9,7 @@ import { RecordStore } from '../../src/usage/record-store';
 import type { UsageReconcileRow, UsageReconciliation } from '../../src/usage/usage-reconcile';
 import { periodBoundary } from '../../src/usage/windows';
 import { startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
-import { runCli } from '../helpers/cli';
+import { runCli, withMigratedFreeEngineConfig } from '../helpers/cli';
 import { forEachTestDatabase } from '../helpers/databases';
 import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { STORY_START } from '../helpers/test-clock';
@@ -237,11 +234,7 @@ forEachTestDatabase((_kind, database) => {
 
 describe('the meterline reconcile usage command', () => {
   it('exits 2 when the engine cannot reconcile usage or --period is malformed; --json goes with reconcile usage only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meterline-reconcile-usage-'));
-    try {
-      const config = join(dir, 'deployment.toml');
-      writeFileSync(config, `[database.apim_db]\ntype = "sqlite"\nfilename = "${join(dir, 'apim.db')}"\n\n[apim.monetization]\nmonetization_impl = "free"\n`);
-      expect((await runCli(['migrate', '--config', config])).code).toBe(0);
+    await withMigratedFreeEngineConfig(async (config) => {
       const free = await runCli(['reconcile', 'usage', '--config', config]);
       expect(free).toMatchObject({ code: 2, stdout: '' });
       expect(free.stderr).toContain('meterline: the billing engine "free" cannot reconcile usage');
@@ -251,8 +244,6 @@ describe('the meterline reconcile usage command', () => {
       const misplaced = await runCli(['reconcile', '--json', '--config', config]);
       expect(misplaced.code).toBe(2);
       expect(misplaced.stderr).toContain('--json goes with "reconcile usage"');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 30_000);
 });

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Stripe from 'stripe';
@@ -9,7 +7,7 @@ import { reconcileCommand } from '../../src/cli/reconcile';
 import { UNFINISHED_GRACE_SECONDS } from '../../src/monetization/reconcile';
 import type { RunningService } from '../../src/service';
 import { fixedPriceSubscription, startBillingHarness, type BillingHarness } from '../helpers/billing-harness';
-import { runCli } from '../helpers/cli';
+import { runCli, withMigratedFreeEngineConfig } from '../helpers/cli';
 import { forEachTestDatabase } from '../helpers/databases';
 import { DEVPORTAL, SCOPES, uniqueName } from '../helpers/rest-harness';
 import { STORY_START } from '../helpers/test-clock';
@@ -253,18 +251,12 @@ function pattern(line: string): RegExp {
 
 describe('the meterline reconcile command', () => {
   it('on a database with nothing to repair prints one line and exits 0; --dry-run goes with reconcile only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meterline-reconcile-'));
-    try {
-      const config = join(dir, 'deployment.toml');
-      writeFileSync(config, `[database.apim_db]\ntype = "sqlite"\nfilename = "${join(dir, 'apim.db')}"\n\n[apim.monetization]\nmonetization_impl = "free"\n`);
-      expect((await runCli(['migrate', '--config', config])).code).toBe(0);
+    await withMigratedFreeEngineConfig(async (config) => {
       const result = await runCli(['reconcile', '--dry-run', '--config', config]);
       expect(result).toMatchObject({ code: 0, stdout: 'reconcile: nothing to repair\n' });
       const misplaced = await runCli(['migrate', '--dry-run', '--config', config]);
       expect(misplaced.code).toBe(2);
       expect(misplaced.stderr).toContain('--dry-run goes with "reconcile"');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 30_000);
 });

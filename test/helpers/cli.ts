@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
@@ -103,5 +104,22 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Runs `work` with the path of a configuration for a fresh SQLite database on the free engine,
+ * already migrated by the CLI; the folder is removed afterwards.
+ */
+export async function withMigratedFreeEngineConfig(work: (config: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'meterline-cli-'));
+  try {
+    const config = join(dir, 'deployment.toml');
+    writeFileSync(config, `[database.apim_db]\ntype = "sqlite"\nfilename = "${join(dir, 'apim.db')}"\n\n[apim.monetization]\nmonetization_impl = "free"\n`);
+    const migrated = await runCli(['migrate', '--config', config]);
+    if (migrated.code !== 0) throw new Error(`meterline migrate failed: ${migrated.stderr}`);
+    await work(config);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,10 +5,9 @@ import { RecordStore } from '../../src/usage/record-store';
 import { AFTER_PERIOD_END_MS, type Timer } from '../../src/usage/period-end-trigger';
 import { scheduleUsagePublishing } from '../../src/usage/schedule';
 import { periodBoundary } from '../../src/usage/windows';
-import type { UsageService } from '../../src/usage/usage-service';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
-import { callEvent, minutesAfter, monetizedWorld } from './world';
+import { callEvent, minutesAfter, monetizedWorld, publishAndWait } from './world';
 
 /**
  * The last window of a billing period and the engine's draft hour: Stripe keeps a period's renewal
@@ -26,14 +25,6 @@ afterAll(() => server.close());
 
 function moveTo(ms: number): void {
   server.clock.advanceTo(Math.max(server.clock.now(), Math.ceil(ms / 1000)));
-}
-
-async function publishAndWait(usage: UsageService) {
-  const answer = await usage.publishUsage();
-  expect(answer.accepted).toBe(true);
-  const summary = await usage.publisher.current();
-  if (!summary) throw new Error('no job is running');
-  return summary;
 }
 
 /** A timer the test fires by hand, on the Stripe server's clock. */

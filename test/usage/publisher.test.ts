@@ -2,11 +2,10 @@ import { migrateLatest } from '../helpers/migrations';
 import { periodBoundary } from '../../src/usage/windows';
 import { RecordStore } from '../../src/usage/record-store';
 import { JobStore } from '../../src/usage/job-store';
-import type { UsageService } from '../../src/usage/usage-service';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { connectedAccount } from '../plugins/stripe/harness';
-import { callEvent, minutesAfter, monetizedWorld } from './world';
+import { callEvent, minutesAfter, monetizedWorld, publishAndWait } from './world';
 
 const START = Date.UTC(2030, 0, 15, 9, 0, 0) / 1000;
 let server: StripeServer;
@@ -19,14 +18,6 @@ afterAll(() => server.close());
 function startOfNextHour(): Date {
   server.clock.advanceTo(Math.ceil(server.clock.now() / 3600) * 3600);
   return new Date(server.clock.now() * 1000);
-}
-
-async function publishAndWait(usage: UsageService) {
-  const answer = await usage.publishUsage();
-  expect(answer.accepted).toBe(true);
-  const summary = await usage.publisher.current();
-  if (!summary) throw new Error('no job is running');
-  return summary;
 }
 
 forEachTestDatabase((_kind, database) => {

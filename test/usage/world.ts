@@ -134,3 +134,12 @@ export function callEvent(s: { subscription: SubscriptionRef }, at: Date, overri
 export function minutesAfter(base: Date, minutes: number): Date {
   return new Date(base.getTime() + minutes * 60_000);
 }
+
+/** Starts a publish job in this process and waits for it to end; its summary. */
+export async function publishAndWait(usage: UsageService) {
+  const answer = await usage.publishUsage();
+  expect(answer.accepted).toBe(true);
+  const summary = await usage.publisher.current();
+  if (!summary) throw new Error('no job is running');
+  return summary;
+}

@@ -7,7 +7,7 @@ import { ADMIN, policyBody, PUBLISHER, SCOPES, uniqueName } from '../../helpers/
  * https://docs.stripe.com/connect/account-capabilities) answers 409 saying what the account lacks,
  * instead of failing at the first subscription.
  */
-forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness) => {
+forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, _kind, stripeServer) => {
   async function publishedApi() {
     const { token, call } = harness();
     const admin = token('admin', SCOPES.admin);
@@ -33,7 +33,7 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness) => {
     });
     expect((await call('GET', `${PUBLISHER}/apis/${apiId}/monetization`, publisher)).body).toMatchObject({ enabled: false });
 
-    await platform.accounts.update(account, { tos_acceptance: { date: Math.floor(Date.now() / 1000), ip: '203.0.113.7' } });
+    await platform.accounts.update(account, { tos_acceptance: { date: stripeServer().clock.now(), ip: '203.0.113.7' } });
     expect((await monetize()).status).toBe(201);
   });
 });

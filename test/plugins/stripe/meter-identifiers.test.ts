@@ -1,10 +1,9 @@
 import { apiMeterEventName } from '../../../plugins/stripe/meters';
 import { migrateLatest } from '../../helpers/migrations';
 import { RecordStore } from '../../../src/usage/record-store';
-import type { UsageService } from '../../../src/usage/usage-service';
 import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
 import { forEachTestDatabase } from '../../helpers/databases';
-import { callEvent, minutesAfter, monetizedWorld } from '../../usage/world';
+import { callEvent, minutesAfter, monetizedWorld, publishAndWait } from '../../usage/world';
 
 /**
  * Stripe remembers a meter event's identifier for a rolling 24 h and refuses it again with
@@ -20,14 +19,6 @@ beforeAll(async () => {
   server = await startStripeServer({ port: 0, startAt: START });
 });
 afterAll(() => server.close());
-
-async function publishAndWait(usage: UsageService) {
-  const answer = await usage.publishUsage();
-  expect(answer.accepted).toBe(true);
-  const summary = await usage.publisher.current();
-  if (!summary) throw new Error('no job is running');
-  return summary;
-}
 
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
