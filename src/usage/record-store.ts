@@ -87,10 +87,11 @@ export class RecordStore {
     return rows.map(toRecord);
   }
 
-  async list(filter: { subscriptionUuid?: string; state?: RecordState } = {}): Promise<UsageRecord[]> {
+  async list(filter: { subscriptionUuid?: string; state?: RecordState; limit?: number } = {}): Promise<UsageRecord[]> {
     const query = this.db(RECORD_TABLE).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ']);
     if (filter.subscriptionUuid) query.where({ SUBSCRIPTION_UUID: filter.subscriptionUuid });
     if (filter.state) query.where({ STATE: filter.state });
+    if (filter.limit !== undefined) query.limit(filter.limit);
     return (await query).map(toRecord);
   }
 

@@ -142,8 +142,8 @@ export class UsageService {
   }
 
   async engineErrors(subscriptionUuid?: string): Promise<EngineErrorEntry[]> {
-    const records = await this.records.list({ state: 'ENGINE_ERROR', ...(subscriptionUuid ? { subscriptionUuid } : {}) });
-    return records.slice(0, ENGINE_ERRORS_LISTED).map((r) => ({
+    const records = await this.records.list({ state: 'ENGINE_ERROR', limit: ENGINE_ERRORS_LISTED, ...(subscriptionUuid ? { subscriptionUuid } : {}) });
+    return records.map((r) => ({
       subscriptionId: r.subscriptionUuid,
       apiId: r.apiUuid,
       windowStart: new Date(r.windowStart).toISOString(),
