@@ -183,6 +183,11 @@ export const usagePublisherSchema = z
     retry_delay_ms: z.number().int().min(0).max(60_000).default(1_000),
     /** Ingestion: how long a subscription's billability is cached (ms). */
     lookup_cache_ms: z.number().int().min(0).max(600_000).default(5_000),
+    /**
+     * A WSO2 gateway's ELK/OpenSearch analytics log (`apim_metrics.log`), read into the event store
+     * before each publish (docs/usage.md "Usage from a WSO2 gateway's analytics log").
+     */
+    wso2_analytics_log: z.strictObject({ path: z.string().min(1) }).optional(),
   })
   .prefault({});
 
