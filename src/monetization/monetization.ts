@@ -433,6 +433,11 @@ export interface TenantSettings extends TenantRef {
 /** A billing engine as registered by name: validates its options, then builds the engine. */
 export interface MonetizationEngineFactory {
   readonly name: string;
+  /**
+   * Other values of `monetization_impl` that select this engine, e.g. the Java class of the WSO2
+   * plugin it replaces, so a WSO2 `deployment.toml` carries over unchanged. The core never names them.
+   */
+  readonly aliases?: readonly string[];
   /** Known before the engine is built: config validation and log scrubbing read them. */
   readonly capabilities: EngineCapabilities;
   /** Validates `[apim.monetization.<name>]`; throws EngineOptionsError naming the bad key. */

@@ -12,6 +12,8 @@ export class UnknownEngineError extends Error {
  */
 export class EngineRegistry {
   private readonly factories = new Map<string, MonetizationEngineFactory>();
+  /** Every alias an engine declares (`MonetizationEngineFactory.aliases`), to its engine. */
+  private readonly aliases = new Map<string, MonetizationEngineFactory>();
 
   constructor(factories: readonly MonetizationEngineFactory[] = []) {
     for (const factory of factories) this.register(factory);
@@ -19,7 +21,12 @@ export class EngineRegistry {
 
   register(factory: MonetizationEngineFactory): void {
     if (this.factories.has(factory.name)) throw new Error(`billing engine "${factory.name}" is registered twice`);
+    for (const alias of [factory.name, ...(factory.aliases ?? [])]) {
+      const holder = this.aliases.get(alias) ?? this.factories.get(alias);
+      if (holder !== undefined) throw new Error(`"${alias}" of billing engine "${factory.name}" already names billing engine "${holder.name}"`);
+    }
     this.factories.set(factory.name, factory);
+    for (const alias of factory.aliases ?? []) this.aliases.set(alias, factory);
   }
 
   /** Every registered engine, in registration order. */
@@ -30,6 +37,16 @@ export class EngineRegistry {
   /** The registered names, sorted. */
   names(): string[] {
     return [...this.factories.keys()].sort();
+  }
+
+  /** The registered names with the aliases each declares, for messages: `stripe (also org.wso2...Impl)`. */
+  private described(): string {
+    return this.names()
+      .map((name) => {
+        const aliases = this.factories.get(name)?.aliases ?? [];
+        return aliases.length === 0 ? name : `${name} (also ${aliases.join(', ')})`;
+      })
+      .join(', ');
   }
 
   /**
@@ -43,8 +60,15 @@ export class EngineRegistry {
       if (first.done) throw new UnknownEngineError('monetization_impl is not set and no billing engine is registered');
       return first.value;
     }
-    const registered = this.factories.get(impl);
+    const registered = this.factories.get(impl) ?? this.aliases.get(impl);
     if (registered) return registered;
+    if (looksLikeJavaClass(impl)) {
+      // A WSO2 plugin's class no engine declares (a MyFatoorah or in-house Monetization
+      // implementation): Java cannot run here, and guessing an engine would bill the wrong way.
+      throw new UnknownEngineError(
+        `monetization_impl "${impl}" is the Java class of a WSO2 monetization plugin that no Meterline billing engine replaces (registered: ${this.described()}); name one of them, or a module path`,
+      );
+    }
     if (!looksLikePath(impl)) {
       throw new UnknownEngineError(
         `monetization_impl "${impl}" is not a registered billing engine (registered: ${this.names().join(', ')}) nor a module path`,
@@ -66,6 +90,11 @@ export class EngineRegistry {
     }
     return factory;
   }
+}
+
+/** `org.wso2.apim.monetization.impl.StripeMonetizationImpl`: dotted Java identifiers, the last a class. */
+function looksLikeJavaClass(impl: string): boolean {
+  return /^([a-z_$][\w$]*\.)+[A-Z][\w$]*$/.test(impl);
 }
 
 function looksLikePath(impl: string): boolean {
