@@ -4,12 +4,24 @@
 # packages `postgresql` and `mariadb-server` (.ci/run installs them).
 #   bash .ci/databases.sh start   # prints the export lines for the test database URLs
 #   bash .ci/databases.sh stop
+# METERLINE_DB_DURABLE=0 (set by .ci/run) starts them without flushing to disk (PostgreSQL fsync,
+# synchronous_commit and full-page writes off; InnoDB's log flushed once a second, no doublewrite):
+# they hold only throw-away test databases, and no test stops a database server mid-write (the
+# crash tests kill Meterline). The benchmarks measure durable defaults, so that is the default.
 set -euo pipefail
 
 root=${METERLINE_DB_ROOT:-/tmp/meterline-db}
 pg_port=${METERLINE_PG_PORT:-55432}
 my_port=${METERLINE_MYSQL_PORT:-33306}
 password=meterline
+
+durable=${METERLINE_DB_DURABLE:-1}
+pg_options=""
+my_options=()
+if [ "$durable" = 0 ]; then
+  pg_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  my_options=(--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --sync-binlog=0)
+fi
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
 
@@ -23,7 +35,7 @@ start_postgres() {
     su postgres -c "$bin/initdb -D $data -U postgres --pwfile=$root/pg-run/pw --auth-local=trust --auth-host=scram-sha-256" >"$root/pg-initdb.log" 2>&1
   fi
   if ! su postgres -c "$bin/pg_ctl -D $data status" >/dev/null 2>&1; then
-    su postgres -c "$bin/pg_ctl -D $data -l $root/pg-run/server.log -w -t 60 -o '-c listen_addresses=127.0.0.1 -p $pg_port -k $root/pg-run' start" >/dev/null
+    su postgres -c "$bin/pg_ctl -D $data -l $root/pg-run/server.log -w -t 60 -o '-c listen_addresses=127.0.0.1 -p $pg_port -k $root/pg-run $pg_options' start" >/dev/null
   fi
 }
 
@@ -36,7 +48,7 @@ start_mariadb() {
   if ! mariadb-admin --socket="$sock" -uroot ping >/dev/null 2>&1; then
     # setsid: the server must outlive the shell (and process group) that started it.
     setsid mariadbd --user=root --datadir="$data" --bind-address=127.0.0.1 --port="$my_port" \
-      --socket="$sock" --pid-file="$root/mariadb.pid" --skip-name-resolve \
+      --socket="$sock" --pid-file="$root/mariadb.pid" --skip-name-resolve ${my_options[@]+"${my_options[@]}"} \
       >"$root/mariadb.log" 2>&1 &
     for _ in $(seq 1 120); do
       mariadb-admin --socket="$sock" -uroot ping >/dev/null 2>&1 && break
