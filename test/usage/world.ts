@@ -64,7 +64,10 @@ export async function monetizedWorld(server: StripeServer, db: Knex, count: numb
     /** Another process's view: same database and engine, its own publisher (and lease owner id). */
     otherProcess: (owner: string) => newUsageService(db, engine, clock, options, owner),
     subscribe: (policy = dynamic) => subscribe(engine, seed, stripe, account, api, policy),
-    /** What the Stripe server has summed for the subscription's customer on the API's meter. */
+    /**
+     * What the Stripe server sums for the subscription's customer on the API's meter once it has
+     * aggregated what was sent so far (its clock moves on by the aggregation delay).
+     */
     billedInStripe: (s: BilledSubscription) => meterTotal(server, stripe, account, apiMeterEventName(api.uuid), s.customer),
   };
 }
@@ -101,7 +104,13 @@ async function subscribe(
   return { subscription, stripeSubscriptionId: stripeSubscription.id, customer: String(stripeSubscription.customer) };
 }
 
+/**
+ * The customer's total on the meter, read after letting the server's clock pass its aggregation
+ * delay: Stripe aggregates meter events asynchronously, and summaries count an event only then
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage).
+ */
 export async function meterTotal(server: StripeServer, stripe: Stripe, account: string, eventName: string, customer: string): Promise<number> {
+  server.clock.advance(server.billing.aggregationDelaySeconds());
   const meters = await stripe.billing.meters.list({ limit: 100 }, { stripeAccount: account });
   const meter = meters.data.find((m) => m.event_name === eventName);
   if (!meter) throw new Error(`no meter ${eventName} in ${account}`);

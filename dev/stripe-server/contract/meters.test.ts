@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS } from '../billing/usage';
 import { DAY, START, failureOf, startHarness, type Harness } from './harness';
 
 let harness: Harness;
@@ -26,7 +27,19 @@ async function record(eventName: string, value: number, timestamp = START, ident
   return stripe.billing.meterEvents.create(params);
 }
 
+/** Lets the server aggregate the meter events sent so far (Stripe aggregates asynchronously). */
+function aggregated(server = harness.server): void {
+  server.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS);
+}
+
+/** The meter's summary over the range once what was sent so far is aggregated. */
 async function total(m: Stripe.Billing.Meter, start = START - 60 * 60, end = START + 60 * 60): Promise<number | undefined> {
+  aggregated();
+  return counted(m, start, end);
+}
+
+/** The meter's summary over the range as it stands now. */
+async function counted(m: Stripe.Billing.Meter, start = START - 60 * 60, end = START + 60 * 60): Promise<number | undefined> {
   const summaries = await stripe.billing.meters.listEventSummaries(m.id, { customer: customer.id, start_time: start, end_time: end });
   return summaries.data[0]?.aggregated_value;
 }
@@ -48,7 +61,7 @@ describe('billing meters', () => {
     const created = await meter('meters_deactivate', 'sum');
     const deactivated = await stripe.billing.meters.deactivate(created.id);
     expect(deactivated.status).toBe('inactive');
-    expect(deactivated.status_transitions.deactivated_at).toBe(START);
+    expect(deactivated.status_transitions.deactivated_at).toBe(harness.server.clock.now());
   });
 
   it('lists and retrieves meters', async () => {
@@ -92,6 +105,7 @@ describe('meter events and summaries', () => {
     const m = await meter('usage_daily', 'sum');
     await record('usage_daily', 1, START - DAY);
     await record('usage_daily', 2, START);
+    aggregated();
     const summaries = await stripe.billing.meters.listEventSummaries(m.id, {
       customer: customer.id,
       start_time: START - DAY,
@@ -115,6 +129,21 @@ describe('meter events and summaries', () => {
     await expect(total(m)).resolves.toBe(1);
   });
 
+  // "Stripe processes meter events asynchronously, so aggregated usage in meter event summaries
+  // and on upcoming invoices might not immediately reflect recently received meter events":
+  // https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage
+  it('counts an event in summaries only once it is aggregated, whatever its timestamp', async () => {
+    const m = await meter('usage_lag', 'sum');
+    await record('usage_lag', 5, START - 10 * 60);
+    await expect(total(m)).resolves.toBe(5);
+    await record('usage_lag', 7, START - 10 * 60); // stamped in the past, received now
+    await expect(counted(m)).resolves.toBe(5);
+    harness.server.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS - 1);
+    await expect(counted(m)).resolves.toBe(5);
+    harness.server.clock.advance(1);
+    await expect(counted(m)).resolves.toBe(12);
+  });
+
   it('rejects a timestamp older than 35 days', async () => {
     await meter('usage_old', 'sum');
     const error = await failureOf(record('usage_old', 1, START - 36 * DAY));
@@ -123,7 +152,7 @@ describe('meter events and summaries', () => {
 
   it('rejects a timestamp more than 5 minutes ahead', async () => {
     await meter('usage_future', 'sum');
-    const error = await failureOf(record('usage_future', 1, START + 6 * 60));
+    const error = await failureOf(record('usage_future', 1, harness.server.clock.now() + 6 * 60));
     expect(error).toMatchObject({ statusCode: 400, param: 'timestamp' });
   });
 
@@ -164,6 +193,7 @@ describe('meter event identifiers are forgotten after 24 h', () => {
     await expect(failureOf(send())).resolves.toMatchObject({ statusCode: 400, message: 'An event already exists with identifier day-1.' });
     own.server.clock.advance(1);
     await expect(send()).resolves.toMatchObject({ identifier: 'day-1' });
+    aggregated(own.server);
     const summaries = await client.billing.meters.listEventSummaries(m.id, { customer: c.id, start_time: START - 3600, end_time: START + 2 * DAY });
     expect(summaries.data.reduce((sum, s) => sum + s.aggregated_value, 0)).toBe(4);
   });

@@ -4,7 +4,7 @@ import { invalidState, parameterInvalid } from '../http/errors';
 import { paginate } from '../http/list';
 import { expand, int, oneOf, paginationShape, parseParams, str } from '../http/params';
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
-import { aggregateUsage } from '../billing/usage';
+import { aggregateUsage, aggregatedUpTo } from '../billing/usage';
 import type { WireMeter, WireMeterEventSummary } from '../wire';
 import { listUrl, render } from './common';
 
@@ -101,7 +101,12 @@ const WINDOW_SECONDS = { hour: 3_600, day: 86_400 } as const;
  * Aggregated usage for one customer over `[start_time, end_time)`: one summary
  * for the whole range, or one per hour/day with `value_grouping_window`
  * (newest first, like Stripe). Bounds must sit on minute boundaries (and on
- * window boundaries when grouping), as Stripe requires.
+ * window boundaries when grouping), as Stripe requires. Like previews and invoices, summaries
+ * count only events already aggregated: "Stripe processes meter events asynchronously, so
+ * aggregated usage in meter event summaries and on upcoming invoices might not immediately
+ * reflect recently received meter events"
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage); an event counts
+ * once the aggregation delay has passed on the server's clock since it was received.
  */
 function eventSummaries(ctx: RequestContext) {
   const meter = ctx.account.meters.require(pathParam(ctx, 'id'));
@@ -114,6 +119,7 @@ function eventSummaries(ctx: RequestContext) {
     }
   }
   if (p.end_time <= p.start_time) throw parameterInvalid('end_time', 'end_time must be after start_time.');
+  const receivedUpTo = aggregatedUpTo(ctx.world.billingTiming, ctx.world.clock.now());
   const windows: Array<[number, number]> = [];
   const step = p.value_grouping_window ? WINDOW_SECONDS[p.value_grouping_window] : p.end_time - p.start_time;
   for (let start = p.start_time; start < p.end_time; start += step) {
@@ -122,7 +128,7 @@ function eventSummaries(ctx: RequestContext) {
   const summaries: WireMeterEventSummary[] = windows.reverse().map(([start, end]) => ({
     id: `mtrusg_${meter.id.slice(4)}_${start}`,
     object: 'billing.meter_event_summary',
-    aggregated_value: aggregateUsage(ctx.account, meter, p.customer, start, end),
+    aggregated_value: aggregateUsage(ctx.account, meter, p.customer, start, end, receivedUpTo),
     end_time: end,
     livemode: false,
     meter: meter.id,
