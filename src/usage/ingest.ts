@@ -27,23 +27,33 @@ const storableString = (max: number) =>
  * milliseconds or an ISO-8601 time with a zone. `subscriptionId` (AM_SUBSCRIPTION.UUID) or
  * `consumerKey` says whose call it was, alongside the API and application.
  */
-export const usageEventSchema = z
-  .strictObject({
-    // Widths of ML_USAGE_EVENT's columns: EVENT_ID 128, API_UUID, APPLICATION_UUID and
-    // CONSUMER_KEY 256, TENANT_DOMAIN 100 (subscriptionId is compared, SUBSCRIPTION_UUID is looked up).
-    eventId: storableString(128),
-    timestamp: z.union([z.number().int().min(0), z.iso.datetime({ offset: true })]),
-    apiId: storableString(256),
-    applicationId: storableString(256),
-    subscriptionId: storableString(256).optional(),
-    consumerKey: storableString(256).optional(),
-    httpStatus: z.number().int().min(100).max(599),
-    tenant: storableString(100),
-  })
-  .refine((e) => e.subscriptionId !== undefined || e.consumerKey !== undefined, {
-    message: 'give subscriptionId or consumerKey',
-    path: ['subscriptionId'],
-  });
+const usageEventFields = z.strictObject({
+  // Widths of ML_USAGE_EVENT's columns: EVENT_ID 128, API_UUID, APPLICATION_UUID and
+  // CONSUMER_KEY 256, TENANT_DOMAIN 100 (subscriptionId is compared, SUBSCRIPTION_UUID is looked up).
+  eventId: storableString(128),
+  timestamp: z.union([z.number().int().min(0), z.iso.datetime({ offset: true })]),
+  apiId: storableString(256),
+  applicationId: storableString(256),
+  subscriptionId: storableString(256).optional(),
+  consumerKey: storableString(256).optional(),
+  httpStatus: z.number().int().min(100).max(599),
+  tenant: storableString(100),
+});
+
+export const usageEventSchema = usageEventFields.refine((e) => e.subscriptionId !== undefined || e.consumerKey !== undefined, {
+  message: 'give subscriptionId or consumerKey',
+  path: ['subscriptionId'],
+});
+
+/** What `ingest` is told about where its events come from. */
+export interface IngestOptions {
+  /**
+   * The events come from a gateway's own analytics (src/usage/sources/wso2-analytics-log.ts),
+   * which names the API and the application only: neither `subscriptionId` nor `consumerKey` is
+   * required, the subscription being found from the pair, as it always is.
+   */
+  fromGatewayAnalytics?: boolean;
+}
 
 export type UsageEventInput = z.infer<typeof usageEventSchema>;
 
@@ -85,13 +95,14 @@ export class UsageIngestion {
     this.store = new EventStore(db);
   }
 
-  async ingest(events: readonly unknown[]): Promise<BatchResult> {
+  async ingest(events: readonly unknown[], options: IngestOptions = {}): Promise<BatchResult> {
+    const schema = options.fromGatewayAnalytics ? usageEventFields : usageEventSchema;
     const now = this.clock().getTime();
     const results: EventResult[] = [];
     const toStore: Array<{ index: number; event: StoredEvent }> = [];
     const seenInBatch = new Set<string>();
     for (const [index, raw] of events.entries()) {
-      const parsed = usageEventSchema.safeParse(raw);
+      const parsed = schema.safeParse(raw);
       const rawId = typeof (raw as { eventId?: unknown })?.eventId === 'string' ? (raw as { eventId: string }).eventId : null;
       if (!parsed.success) {
         results.push({ index, eventId: rawId, status: 'rejected', errors: fieldProblems(parsed.error.issues, { whole: 'body', at: ['events', index] }) });
