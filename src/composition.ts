@@ -173,12 +173,16 @@ export interface UsageComposition {
 /** Usage capture and publishing from its parts; `composeServices` calls it, and the usage tests with their own options. */
 export function composeUsage({ db, subscriptions, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner }: UsageComposition): UsageService {
   const options: PublisherOptions = { ...config.apim.monetization.usage_publisher, ...overrides };
-  const source = injectedSource ?? createUsageSource(options.source, { db, logger, clock });
   const lookBackDays = config.apim.monetization.publish_duration_days;
   const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
   const now = () => clock().getTime();
+  const ingestion = new UsageIngestion(db, new SubscriptionLookup(subscriptions, engine, tenantIdOf, options.lookup_cache_ms, now), clock, engine.capabilities.usage);
+  // A WSO2 gateway's analytics log, when configured, is read into the event store through ingestion.
+  const source =
+    injectedSource ??
+    createUsageSource(options.source, { db, logger, clock, ingest: (events, how) => ingestion.ingest(events, how), wso2AnalyticsLog: options.wso2_analytics_log });
   return new UsageService({
-    ingestion: new UsageIngestion(db, new SubscriptionLookup(subscriptions, engine, tenantIdOf, options.lookup_cache_ms, now), clock, engine.capabilities.usage),
+    ingestion,
     publisher: new UsagePublisher({
       db,
       engine,

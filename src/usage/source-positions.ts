@@ -35,4 +35,31 @@ export class SourcePositions {
     const n = await tx(POSITION_TABLE).where({ SOURCE: source, POSITION: from }).update({ POSITION: to, UPDATED_AT: now });
     return n === 1;
   }
+
+  /**
+   * The byte offsets read so far of the files an intake tails (the WSO2 analytics log), by key:
+   * `<prefix><file fingerprint>`. Source names have no `:`, so a prefix ending in one never meets
+   * a source's row.
+   */
+  async fileOffsets(prefix: string): Promise<Map<string, number>> {
+    const rows = (await this.db(POSITION_TABLE).where('SOURCE', 'like', `${prefix}%`).select('SOURCE', 'POSITION')) as Array<{ SOURCE: string; POSITION: unknown }>;
+    return new Map(rows.filter((r) => r.SOURCE.startsWith(prefix)).map((r) => [r.SOURCE, Number(r.POSITION)]));
+  }
+
+  /** Sets a tailed file's offset (an update, or the first insert; portable to every dialect). */
+  async saveFileOffset(key: string, offset: number, now: number): Promise<void> {
+    if ((await this.db(POSITION_TABLE).where({ SOURCE: key }).update({ POSITION: offset, UPDATED_AT: now })) === 1) return;
+    try {
+      await this.db(POSITION_TABLE).insert({ SOURCE: key, POSITION: offset, UPDATED_AT: now });
+    } catch (error) {
+      // Another reader inserted it first: ours is as good (re-read lines are duplicates).
+      if (!isUniqueViolation(error)) throw error;
+      await this.db(POSITION_TABLE).where({ SOURCE: key }).update({ POSITION: offset, UPDATED_AT: now });
+    }
+  }
+
+  /** Forgets the offsets of tailed files that are gone (rotated away and deleted). */
+  async forgetFileOffsets(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.db(POSITION_TABLE).whereIn('SOURCE', [...keys]).delete();
+  }
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../../logger';
+import type { BatchResult, IngestOptions } from '../ingest';
 
 /**
  * A place the publisher reads billable usage from. The local event store (`local`, the
@@ -87,4 +88,8 @@ export interface UsageSourceContext {
   db: Knex;
   logger: Logger;
   clock: () => Date;
+  /** Ingestion, for intakes that feed the event store (the WSO2 analytics log). */
+  ingest?: (events: readonly unknown[], options: IngestOptions) => Promise<BatchResult>;
+  /** `[apim.monetization.usage_publisher.wso2_analytics_log]`, when set. */
+  wso2AnalyticsLog?: { path: string } | undefined;
 }
