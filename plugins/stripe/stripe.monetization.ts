@@ -13,6 +13,7 @@ import type {
   MonetizationChange,
   MonetizationRequest,
   PendingInvoice,
+  SentUsage,
   SubscriptionOutcome,
   UsageAsBilled,
   UsagePeriod,
@@ -103,8 +104,8 @@ export class StripeMonetization implements Monetization {
     return this.subscriptions.create(subscription);
   }
 
-  deleteSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
-    return this.subscriptions.delete(subscription);
+  deleteSubscription(subscription: SubscriptionRef, sent?: SentUsage): Promise<SubscriptionOutcome> {
+    return this.subscriptions.delete(subscription, sent);
   }
 
   reportUsage(usage: UsageReport): Promise<UsageReportOutcome> {

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { SubscriptionRef, TenantRef } from '../../src/domain/model';
-import { MonetizationError, type EngineSubscriptionFound, type SubscriptionOutcome } from '../../src/monetization/monetization';
+import { MonetizationError, type EngineSubscriptionFound, type SentUsage, type SubscriptionOutcome } from '../../src/monetization/monetization';
 import type { Logger } from '../../src/logger';
 import type { CustomersService } from './customers.service';
 import { idempotencyKey } from './idempotency';
@@ -11,6 +11,27 @@ import { callStripe, findInStripe } from './stripe.errors';
 import { baseFeeItem } from './pricing';
 import type { StripeRepository } from './stripe.repository';
 import { isUniqueViolation } from '../../src/db/errors';
+import { countedOnMeter } from './usage-reconcile';
+
+/**
+ * Stripe aggregates meter events asynchronously and states no bound: "Stripe processes meter
+ * events asynchronously, so aggregated usage in meter event summaries and on upcoming invoices
+ * might not immediately reflect recently received meter events"
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage). A cancel with
+ * `invoice_now` made before the last usage is aggregated leaves it off the final invoice, so the
+ * cancel waits for it: the caller is told to retry after this many seconds (typical aggregation
+ * takes seconds)...
+ */
+const USAGE_COUNTING_RETRY_AFTER_SECONDS = 30;
+/**
+ * ...but not for ever: usage sent longer ago than this and still not counted is not coming (a
+ * meter error report, say, that has not reached Meterline yet); the cancel goes ahead, warns, and
+ * `meterline reconcile usage` reports the difference (NOT_COUNTED).
+ */
+const USAGE_COUNTING_PATIENCE_MS = 15 * 60_000;
+const MINUTE = 60;
+/** How far ahead of now a usage window may be stamped (Stripe accepts 5 minutes into the future). */
+const FUTURE_STAMPS_SECONDS = 5 * MINUTE;
 
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
 const FINISHED = new Set<Stripe.Subscription.Status>(['canceled', 'incomplete_expired']);
@@ -103,9 +124,10 @@ export class StripeSubscriptionWorkflow {
 
   /**
    * Cancels the Stripe subscription, in the account it lives in, with a final invoice for usage
-   * since the last one; the caller has sent the subscription's usage first.
+   * since the last one; the caller has sent the subscription's usage first, and with `sent` says
+   * what it sent: the cancel waits (USAGE_NOT_YET_COUNTED) until Stripe has counted it.
    */
-  async delete(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
+  async delete(subscription: SubscriptionRef, sent?: SentUsage): Promise<SubscriptionOutcome> {
     const { api, application } = subscription;
     const apiId = await this.repository.apiId(api.uuid);
     const applicationId = await this.repository.applicationId(application.uuid);
@@ -117,6 +139,7 @@ export class StripeSubscriptionWorkflow {
     const stripe = this.clients.forTenant(api.tenant.domain);
     const current = await this.retrieve(stripe, row.stripeSubscriptionId, account);
     if (current && !FINISHED.has(current.status)) {
+      if (sent) await this.requireUsageCounted(stripe, current, account, subscription.uuid, sent);
       await this.cancel(stripe, { id: row.stripeSubscriptionId, account, tenantDomain: api.tenant.domain, subscriptionUuid: subscription.uuid });
     }
     await this.probe('stripe-subscription-cancelled');
@@ -190,6 +213,39 @@ export class StripeSubscriptionWorkflow {
       await this.cancel(stripe, { id: found.engineSubscriptionId, account: found.account, tenantDomain: found.tenantDomain, subscriptionUuid: found.subscriptionUuid });
     }
     await this.repository.forgetStripeSubscription(found.engineSubscriptionId);
+  }
+
+  /**
+   * Throws USAGE_NOT_YET_COUNTED while the meter's event summaries for the subscription's customer
+   * over its current period (what `usageAsBilled` reads) count less than Meterline sent stamped
+   * in that range: the final invoice of a cancel made now would miss the difference. Usage
+   * stamped before the period is on the renewal invoice and does not matter here.
+   */
+  private async requireUsageCounted(stripe: Stripe, current: Stripe.Subscription, account: string, subscriptionUuid: string, sent: SentUsage): Promise<void> {
+    const item = current.items.data.find((i) => i.price.recurring?.usage_type === 'metered' && i.price.recurring.meter);
+    const meter = item?.price.recurring?.meter;
+    if (!item || !meter) return;
+    const now = this.clock().getTime();
+    const from = Math.floor(item.current_period_start / MINUTE) * MINUTE;
+    const to = (Math.floor(now / 1000 / MINUTE) + 1) * MINUTE + FUTURE_STAMPS_SECONDS;
+    const ours = await sent(new Date(from * 1000), new Date(to * 1000));
+    if (ours.quantity === 0) return;
+    const customer = typeof current.customer === 'string' ? current.customer : current.customer.id;
+    const counted = await countedOnMeter(stripe, { account, meter, customer, from, to }, { account, subscription: subscriptionUuid });
+    if (counted >= ours.quantity) return;
+    const context = { subscription: subscriptionUuid, meter, sent: ours.quantity, counted };
+    if (ours.lastSentAt === null || now - ours.lastSentAt.getTime() > USAGE_COUNTING_PATIENCE_MS) {
+      this.logger.warn(context, 'cancelling although Stripe has not counted all usage sent for the period long ago; its final invoice may miss it (see meterline reconcile usage)');
+      return;
+    }
+    throw new MonetizationError(
+      'USAGE_NOT_YET_COUNTED',
+      `Subscription ${subscriptionUuid} was not cancelled: its last usage is still being counted by the billing engine ` +
+        `(${counted} of the ${ours.quantity} units sent for the current period counted so far), and its final invoice must include it. ` +
+        `It is still active and billed; try again in ${USAGE_COUNTING_RETRY_AFTER_SECONDS} seconds.`,
+      context,
+      { retryAfterSeconds: USAGE_COUNTING_RETRY_AFTER_SECONDS },
+    );
   }
 
   /**

@@ -45,17 +45,7 @@ export class StripeUsageAsBilled {
 
     const from = Math.floor(period.start.getTime() / 1000 / MINUTE) * MINUTE;
     const to = Math.max(Math.floor(period.end.getTime() / 1000 / MINUTE) * MINUTE, from + MINUTE);
-    const counted = await callStripe('list meter event summaries', { ...context, meter }, async () => {
-      let total = 0;
-      for await (const summary of stripe.billing.meters.listEventSummaries(
-        meter,
-        { customer: row.sharedCustomerId, start_time: from, end_time: to, limit: 100 },
-        { stripeAccount: account },
-      )) {
-        total += summary.aggregated_value;
-      }
-      return total;
-    });
+    const counted = await countedOnMeter(stripe, { account, meter, customer: row.sharedCustomerId, from, to }, context);
 
     const invoice = await callStripe('list the subscription invoices', context, () =>
       this.invoiceOf(stripe, account, row.stripeSubscriptionId, metered.id, period),
@@ -91,4 +81,27 @@ function priceOf(line: Stripe.InvoiceLineItem): string | null {
   const price = line.pricing?.price_details?.price;
   if (!price) return null;
   return typeof price === 'string' ? price : price.id;
+}
+
+/**
+ * What Stripe has aggregated on `meter` for `customer` over [from, to) (Unix seconds on minute
+ * boundaries): the sum of the meter's event summaries. Eventually consistent: usage sent moments
+ * ago may not show yet (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage).
+ */
+export function countedOnMeter(
+  stripe: Stripe,
+  range: { account: string; meter: string; customer: string; from: number; to: number },
+  context: Record<string, unknown>,
+): Promise<number> {
+  return callStripe('list meter event summaries', { ...context, meter: range.meter }, async () => {
+    let total = 0;
+    for await (const summary of stripe.billing.meters.listEventSummaries(
+      range.meter,
+      { customer: range.customer, start_time: range.from, end_time: range.to, limit: 100 },
+      { stripeAccount: range.account },
+    )) {
+      total += summary.aggregated_value;
+    }
+    return total;
+  });
 }

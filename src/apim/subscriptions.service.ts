@@ -3,7 +3,7 @@ import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/m
 import type { BillingRecords } from '../billing/billing-records.service';
 import type { InvoiceRecord } from '../billing/model';
 import type { Logger } from '../logger';
-import { MonetizationError, type Monetization, type PendingInvoice, type SubscriptionOutcome } from '../monetization/monetization';
+import { MonetizationError, type Monetization, type PendingInvoice, type SentUsage, type SubscriptionOutcome } from '../monetization/monetization';
 import type { ApplicationsRepository } from './applications.repository';
 import type { ApisRepository } from './apis.repository';
 import { toApiRef } from './apis.service';
@@ -21,6 +21,8 @@ import { utcTimestamp } from '../domain/time';
  */
 export interface SubscriptionUsagePublisher {
   publishSubscriptionNow(subscriptionUuid: string): Promise<{ published: true } | { published: false; reason: string }>;
+  /** What the engine accepted of the subscription's usage stamped in [from, to): the engine's `SentUsage`. */
+  sentUsage(subscriptionUuid: string, from: Date, to: Date): Promise<{ quantity: number; lastSentAt: Date | null }>;
 }
 
 /** The caller of a developer-portal operation: a user within a tenant. */
@@ -294,17 +296,20 @@ export class SubscriptionsService {
    */
   private async remove(row: SubscriptionRow, tenant: TenantRef): Promise<void> {
     const ref = await this.toRef(row, tenant);
-    await this.publishUsageBeforeCancel(ref);
+    const sent = await this.publishUsageBeforeCancel(ref);
     await this.probe('usage-sent');
-    await this.engine.deleteSubscription(ref);
+    // The engine may answer USAGE_NOT_YET_COUNTED (503, retry later): nothing is cancelled then.
+    await this.engine.deleteSubscription(ref, sent);
     await this.probe('engine-subscription-cancelled');
     await this.subscriptions.delete(row.id);
   }
 
-  private async publishUsageBeforeCancel(subscription: SubscriptionRef): Promise<void> {
-    if (!this.usage || (await this.engine.billedSubscriptionOf(subscription.uuid)) === null) return;
-    const result = await this.usage.publishSubscriptionNow(subscription.uuid);
-    if (result.published) return;
+  /** Sends the subscription's unsent usage; what was sent of it, for the engine to check it counted it all. */
+  private async publishUsageBeforeCancel(subscription: SubscriptionRef): Promise<SentUsage | undefined> {
+    const usage = this.usage;
+    if (!usage || (await this.engine.billedSubscriptionOf(subscription.uuid)) === null) return undefined;
+    const result = await usage.publishSubscriptionNow(subscription.uuid);
+    if (result.published) return (from, to) => usage.sentUsage(subscription.uuid, from, to);
     throw new MonetizationError(
       'ENGINE_UNAVAILABLE',
       `Subscription ${subscription.uuid} was not cancelled: its usage could not be sent to the billing engine yet (${result.reason}). ` +

@@ -41,7 +41,11 @@ const MONETIZATION_ERRORS: Record<MonetizationErrorCode, ErrorMapping> = {
   ENGINE_REJECTED: { status: 502, code: 502, title: 'Billing engine rejected the request' },
   ENGINE_AUTHENTICATION_FAILED: { status: 502, code: 502, title: 'Billing engine refused the credentials' },
   ENGINE_UNAVAILABLE: { status: 503, code: 503, title: 'Billing engine unavailable' },
+  USAGE_NOT_YET_COUNTED: { status: 503, code: 503, title: 'Usage still being counted' },
 };
+
+/** Retry-After of a retryable engine error whose engine names no time. */
+const DEFAULT_RETRY_AFTER_SECONDS = 30;
 
 const STORED_VALUE_PROBLEMS: Record<StoredValueProblem, string> = {
   VALUE_TOO_LONG: 'A value in the request (or the caller\'s user name) is longer than Meterline can store',
@@ -71,7 +75,8 @@ export function mapError(error: unknown): MappedError | undefined {
   }
   if (error instanceof MonetizationError) {
     const mapping = MONETIZATION_ERRORS[error.code];
-    const headers: Record<string, string> = error.retryable ? { 'Retry-After': '30' } : {};
+    const retryAfter = Math.max(1, Math.ceil(error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS));
+    const headers: Record<string, string> = error.retryable ? { 'Retry-After': String(retryAfter) } : {};
     const field = typeof error.context.field === 'string' ? error.context.field : undefined;
     return { status: mapping.status, headers, body: body(mapping, error.message, field ? [{ code: field, message: error.message }] : []) };
   }

@@ -69,8 +69,13 @@ export interface Monetization {
    */
   createSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome>;
 
-  /** Subscription workflow, delete: cancels the engine's subscription with a final invoice. */
-  deleteSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome>;
+  /**
+   * Subscription workflow, delete: cancels the engine's subscription with a final invoice. When
+   * unsubscribing, the core has just sent the subscription's usage and passes `sent`, what it has
+   * sent of it: an engine that counts usage asynchronously checks its count has caught up before
+   * the final invoice is made, and until it has throws USAGE_NOT_YET_COUNTED (nothing cancelled).
+   */
+  deleteSubscription(subscription: SubscriptionRef, sent?: SentUsage): Promise<SubscriptionOutcome>;
 
   /**
    * Reports metered usage of one subscription for one time window. `identifier` names the usage
@@ -178,6 +183,12 @@ export interface Monetization {
    */
   usageAsBilled?(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null>;
 }
+
+/**
+ * What the core sent to the engine of one subscription's usage stamped in [from, to): the units
+ * the engine accepted (and has not reported as failed since), and when the last of them was sent.
+ */
+export type SentUsage = (from: Date, to: Date) => Promise<{ quantity: number; lastSentAt: Date | null }>;
 
 /** A subscription's billing period, [start, end). */
 export interface UsagePeriod {
@@ -466,7 +477,10 @@ export type MonetizationErrorCode =
   | 'CONFLICT'
   | 'ENGINE_REJECTED'
   | 'ENGINE_UNAVAILABLE'
-  | 'ENGINE_AUTHENTICATION_FAILED';
+  | 'ENGINE_AUTHENTICATION_FAILED'
+  // Usage the engine accepted is not yet in its count (it aggregates asynchronously): a final
+  // invoice made now would miss it. Retryable, after `retryAfterSeconds`.
+  | 'USAGE_NOT_YET_COUNTED';
 
 /** An expected billing failure, with a message safe to show to the user (no secrets). */
 export class MonetizationError extends Error {
@@ -476,14 +490,18 @@ export class MonetizationError extends Error {
     readonly code: MonetizationErrorCode,
     message: string,
     readonly context: Record<string, unknown> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
-  /** Whether the same call may succeed later without any change (rate limits, outages). */
+  /** For a retryable error, when the engine expects a retry may succeed (absent: it cannot tell). */
+  readonly retryAfterSeconds: number | undefined;
+
+  /** Whether the same call may succeed later without any change (rate limits, outages, counting). */
   get retryable(): boolean {
-    return this.code === 'ENGINE_UNAVAILABLE';
+    return this.code === 'ENGINE_UNAVAILABLE' || this.code === 'USAGE_NOT_YET_COUNTED';
   }
 }
 

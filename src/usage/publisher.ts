@@ -201,6 +201,19 @@ export class UsagePublisher {
   }
 
   /**
+   * What the engine accepted of one subscription's usage stamped in [from, to), and when the
+   * last of it was sent: records with a sent time the engine has not reported failed since
+   * (ENGINE_ERROR). Unsubscribing hands it to the engine (`SentUsage`).
+   */
+  async sentUsage(subscriptionUuid: string, from: Date, to: Date): Promise<{ quantity: number; lastSentAt: Date | null }> {
+    const sent = (await this.records.list({ subscriptionUuid })).filter(
+      (r) => r.sentAt !== null && r.state !== 'ENGINE_ERROR' && r.windowStart >= from.getTime() && r.windowStart < to.getTime(),
+    );
+    const last = sent.reduce<number | null>((latest, r) => (latest === null || r.sentAt! > latest ? r.sentAt : latest), null);
+    return { quantity: sent.reduce((n, r) => n + r.quantity, 0), lastSentAt: last === null ? null : new Date(last) };
+  }
+
+  /**
    * The first end of a billing period strictly after `after` (epoch ms) among the subscriptions
    * whose usage the publisher bills (those whose billing cycle it knows); null when there is none.
    * What the period-end trigger (period-end-trigger.ts) waits for.

@@ -6,8 +6,9 @@ import { startStripeServer, type StripeServer } from '../../../dev/stripe-server
 
 /**
  * Unsubscribing a billed subscription over HTTP, with the local Stripe server (issue 12, items 3
- * and 5): usage not yet published is sent before the cancel and lands on the final invoice; if
- * it cannot be sent, nothing is cancelled (503) and a retry finishes the job; an API's connected
+ * and 5; issue 14 item 6): usage not yet published is sent before the cancel and lands on the
+ * final invoice; while Stripe is still aggregating it, nothing is cancelled (503, Retry-After)
+ * and a retry after that finishes the job; if it cannot be sent, likewise; an API's connected
  * account cannot move while a billed subscription lives in the old one. Each database gets its
  * own Stripe server starting at a fixed instant; Meterline's clock follows it.
  */
@@ -15,11 +16,8 @@ forEachTestDatabase((_kind, database) => {
   let stripeServer: StripeServer;
   let harness: BillingHarness;
   beforeAll(async () => {
-    // Aggregation is immediate here: the engine cancels with invoice_now right after sending the
-    // last usage and does not yet wait for Stripe's asynchronous aggregation, so against Stripe
-    // that usage can miss the final invoice (issue 14 item 6, open). This suite checks that the
-    // usage is sent before the cancel, and once.
-    stripeServer = await startStripeServer({ port: 0, startAt: STORY_START, aggregationDelaySeconds: 0 });
+    // Stripe's asynchronous aggregation as the server models it (30 s on its clock by default).
+    stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
     harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
   });
   afterAll(async () => {
@@ -76,18 +74,58 @@ forEachTestDatabase((_kind, database) => {
     return stripeServer.requests.list((r) => r.path === '/v1/billing/meter_events' && r.account === account && r.status === 200).length;
   }
 
+  /** DELETE of the subscription, with the Retry-After header of a 503. */
+  async function unsubscribe(world: Awaited<ReturnType<typeof meteredSubscription>>) {
+    const answer = await fetch(`${harness.url}${DEVPORTAL}/subscriptions/${world.subscriptionId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${world.subscriber}` },
+    });
+    const text = await answer.text();
+    return { status: answer.status, retryAfter: answer.headers.get('retry-after'), body: text === '' ? undefined : JSON.parse(text) };
+  }
+
+  /** Unsubscribes while Stripe still aggregates the usage just sent: 503, then 200 once the Retry-After has passed on Stripe's clock. */
+  async function unsubscribeOnceCounted(world: Awaited<ReturnType<typeof meteredSubscription>>) {
+    const early = await unsubscribe(world);
+    expect(early.status).toBe(503);
+    expect(early.body).toMatchObject({ code: 503, message: 'Usage still being counted' });
+    expect(early.body.description).toContain('still being counted');
+    const retryAfter = Number(early.retryAfter);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('active');
+    stripeServer.clock.advance(retryAfter);
+    expect((await unsubscribe(world)).status).toBe(200);
+  }
+
   async function records(subscriptionId: string) {
     return harness.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId }).select('STATE', 'QUANTITY', 'IDENTIFIER');
   }
 
-  it('usage ingested right before unsubscribing is sent first and billed on the final invoice, once', async () => {
+  it('usage ingested right before unsubscribing is sent first, waited for while Stripe counts it, and billed on the final invoice, once', async () => {
     const world = await meteredSubscription();
     const results = await ingestCalls(world, 1000, 'before-cancel');
     expect(results.every((r) => r.status === 'accepted' && r.billable === true)).toBe(true);
     stripeServer.clock.advance(120);
 
-    const deleted = await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber);
+    // Sent, but Stripe has not aggregated it: a final invoice now would miss it. Nothing is cancelled or removed.
+    const early = await unsubscribe(world);
+    expect(early.status).toBe(503);
+    expect(early.body).toMatchObject({ code: 503, message: 'Usage still being counted' });
+    expect(early.body.description).toContain('still being counted');
+    expect(Number(early.retryAfter)).toBeGreaterThan(0);
+    expect((await harness.call('GET', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber)).status).toBe(200);
+    expect(await harness.service.engine.billedSubscriptionOf(world.subscriptionId)).toMatchObject({ engineSubscriptionId: world.stripeSubscriptionId });
+    expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('active');
+    expect((await records(world.subscriptionId)).map((r) => r.STATE)).toEqual(['SENT']);
+    const sentFirst = meterEventsSent(world.account);
+
+    // One second short of the Retry-After, still counting; at it, the retry cancels with everything billed.
+    stripeServer.clock.advance(Number(early.retryAfter) - 1);
+    expect((await unsubscribe(world)).status).toBe(503);
+    stripeServer.clock.advance(1);
+    const deleted = await unsubscribe(world);
     expect(deleted.status).toBe(200);
+    expect(meterEventsSent(world.account)).toBe(sentFirst);
 
     const cancelled = await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account });
     expect(cancelled.status).toBe('canceled');
@@ -129,8 +167,7 @@ forEachTestDatabase((_kind, database) => {
     expect((await ingestCalls(world, 1, 'while-refused'))[0]).toMatchObject({ status: 'accepted', billable: true });
 
     stripeServer.faults.remove(fault);
-    const retried = await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber);
-    expect(retried.status).toBe(200);
+    await unsubscribeOnceCounted(world);
     expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('canceled');
     expect(await meteredQuantities(world.account, world.stripeSubscriptionId)).toEqual([1001]);
     const recorded = await records(world.subscriptionId);
@@ -155,7 +192,7 @@ forEachTestDatabase((_kind, database) => {
     // Disabled, the subscription is still billed in its own account; unsubscribed, the API can move.
     await ingestCalls(world, 10, 'disabled');
     stripeServer.clock.advance(120);
-    expect((await call('DELETE', `${DEVPORTAL}/subscriptions/${world.subscriptionId}`, world.subscriber)).status).toBe(200);
+    await unsubscribeOnceCounted(world);
     expect(await meteredQuantities(world.account, world.stripeSubscriptionId)).toEqual([10]);
     expect((await call('POST', `${PUBLISHER}/apis/${world.api.id}/monetize`, world.publisher, { enabled: true, properties: { ConnectedAccountKey: other } })).status).toBe(201);
   }, 60_000);
