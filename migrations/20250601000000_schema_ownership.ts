@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { dialectOf, tableExists } from '../src/db/dialect';
+import { dropAdoptionLedger } from './support/adoption';
 import { OWNERSHIP_TABLE } from './support/ownership';
 import { contextForFreshSchema, type TableSpec } from './support/table-group';
 
@@ -27,6 +28,8 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable(OWNERSHIP_TABLE, (t) => ownershipLedger.define(t, context));
 }
 
+/** Also drops the adoption ledger (support/adoption.ts), which later migrations create when they take a table over. */
 export async function down(knex: Knex): Promise<void> {
+  await dropAdoptionLedger(knex);
   await knex.schema.dropTableIfExists(OWNERSHIP_TABLE);
 }

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { identityPrimaryKey, integerReference } from '../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from './support/table-group';
+import { createOrAttachTables, dropOwnedTables, groupConflicts, type TableGroup, type TableSpec } from './support/table-group';
+import { restoreRows, saveRows, wasAdopted } from './support/adoption';
+import type { SchemaConflict } from './support/schema-conflict';
 
 /**
  * The WSO2 API Manager tables monetization refers to, with WSO2's names and the columns Meterline
@@ -198,10 +200,23 @@ const group: TableGroup = {
 
 export const tables: readonly TableSpec[] = group.tables;
 
+export function conflicts(knex: Knex): Promise<SchemaConflict[]> {
+  return groupConflicts(knex, group);
+}
+
+/**
+ * WSO2's AM_MONETIZATION_USAGE row is rewritten by Meterline's usage publisher; when the table was
+ * WSO2's, its rows are saved now and put back by `down`, so rolling back leaves WSO2's own last
+ * publish time (and no USAGE_PUBLISHER row if WSO2 had none).
+ */
+const SAVED_ROWS = [monetizationUsage.name];
+
 export async function up(knex: Knex): Promise<void> {
   await createOrAttachTables(knex, group);
+  for (const table of SAVED_ROWS) if (await wasAdopted(knex, table)) await saveRows(knex, MIGRATION, table);
 }
 
 export async function down(knex: Knex): Promise<void> {
+  for (const table of SAVED_ROWS) await restoreRows(knex, MIGRATION, table);
   await dropOwnedTables(knex, group);
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { integerReference } from '../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from './support/table-group';
+import { createOrAttachTables, dropOwnedTables, groupConflicts, type TableGroup, type TableSpec } from './support/table-group';
+import type { SchemaConflict } from './support/schema-conflict';
 
 /**
  * Meterline's own tables (prefix ML_) for what WSO2 keeps in the API artifact rather than in its
@@ -48,6 +49,10 @@ const group: TableGroup = {
 };
 
 export const tables: readonly TableSpec[] = group.tables;
+
+export function conflicts(knex: Knex): Promise<SchemaConflict[]> {
+  return groupConflicts(knex, group);
+}
 
 export async function up(knex: Knex): Promise<void> {
   await createOrAttachTables(knex, group);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { identityPrimaryKey } from '../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from './support/table-group';
+import { createOrAttachTables, dropOwnedTables, groupConflicts, type TableGroup, type TableSpec } from './support/table-group';
+import type { SchemaConflict } from './support/schema-conflict';
 
 /**
  * Billing records kept in step with the billing engine by its webhooks (see README, "Invoices,
@@ -102,6 +103,10 @@ const group: TableGroup = {
 };
 
 export const tables: readonly TableSpec[] = group.tables;
+
+export function conflicts(knex: Knex): Promise<SchemaConflict[]> {
+  return groupConflicts(knex, group);
+}
 
 export async function up(knex: Knex): Promise<void> {
   await createOrAttachTables(knex, group);

@@ -37,6 +37,7 @@ export const tableOwners: Readonly<Record<string, string>> = {
   // The schema's own bookkeeping.
   ML_MIGRATIONS: 'src/db/migrator.ts',
   ML_SCHEMA_OWNERSHIP: 'migrations/support/ownership.ts',
+  ML_SCHEMA_ADOPTION: 'migrations/support/adoption.ts',
 };
 
 /**

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { SchemaConflict } from './schema-conflict';
 import type { TableSpec } from './table-group';
 
 /**
@@ -11,4 +12,6 @@ export interface MeterlineMigration {
   readonly tables: readonly TableSpec[];
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
+  /** What `up` would refuse to run for, found without changing anything (asked before any migration runs). */
+  conflicts?(knex: Knex): Promise<SchemaConflict[]>;
 }

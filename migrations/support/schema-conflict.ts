@@ -8,7 +8,12 @@ export type SchemaConflict =
    * PostgreSQL: the table exists only quoted in upper case (`"AM_API"`), where Meterline, like
    * WSO2's unquoted scripts, uses the lower-case name (`am_api`).
    */
-  | { readonly kind: 'quoted-name'; readonly table: string; readonly storedAs: string };
+  | { readonly kind: 'quoted-name'; readonly table: string; readonly storedAs: string }
+  /**
+   * An adopted table (WSO2's guide gives it no key) holds rows Meterline cannot tell apart where
+   * it needs one row per key; `duplicates` names up to ten of them.
+   */
+  | { readonly kind: 'duplicate-rows'; readonly table: string; readonly columns: readonly string[]; readonly duplicates: readonly string[] };
 
 /**
  * Thrown by a migration's `up` before it changes anything, when the database already holds
@@ -44,6 +49,11 @@ function describe(conflict: SchemaConflict): string {
         `PostgreSQL Meterline uses lower-case names, as WSO2's scripts leave them, and will not ` +
         `create "${conflict.table.toLowerCase()}" beside it. Rename it to the lower-case name ` +
         `(its columns too), or drop it, and migrate again`
+      );
+    case 'duplicate-rows':
+      return (
+        `${conflict.table} has several rows for one (${conflict.columns.join(', ')}), where Meterline needs one row each: ` +
+        `${conflict.duplicates.join('; ')}. Keep the row WSO2 uses, delete the others, and migrate again`
       );
   }
 }

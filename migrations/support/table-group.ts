@@ -1,14 +1,25 @@
 import type { Knex } from 'knex';
 import {
+  columnValue,
   dialectOf,
   isStoredColumn,
   quotedCaseVariant,
   readReferencedColumn,
+  storedName,
   tableExists,
   traitsOfCreatedColumn,
   type Dialect,
   type ReferencedColumnTraits,
 } from '../../src/db/dialect';
+import {
+  adoptionsOf,
+  forgetAdoption,
+  indexExists,
+  mysqlIndexes,
+  recordAdoption,
+  restoreMysqlIndexes,
+  type AdoptionEntry,
+} from './adoption';
 import { forgetOwnership, ownedTables, recordOwnership } from './ownership';
 import { SchemaConflictError, type SchemaConflict } from './schema-conflict';
 
@@ -26,6 +37,28 @@ export interface DefineContext {
   referenced(table: string, column: string): ReferencedColumnTraits;
 }
 
+/** A column Meterline adds to an adopted table that lacks it: always nullable, dropped by `down`. */
+export interface AddedColumn {
+  readonly name: string;
+  add(t: Knex.AlterTableBuilder, context: DefineContext): void;
+}
+
+/**
+ * A unique key Meterline relies on (its writes are upserts). On an adopted table the rows are
+ * checked first: duplicates are a conflict naming them; otherwise the key is added as a unique
+ * index under Meterline's name, and `down` drops it.
+ */
+export interface NeededUniqueKey {
+  readonly indexName: string;
+  readonly columns: readonly string[];
+}
+
+/** What Meterline does to a table it adopts (group mode `adopt`): never a change to WSO2's columns. */
+export interface AdoptionSpec {
+  readonly addColumns?: readonly AddedColumn[];
+  readonly uniqueKeys?: readonly NeededUniqueKey[];
+}
+
 /** One table: how to create it, and what an existing copy must offer to be attached to. */
 export interface TableSpec {
   readonly name: string;
@@ -33,17 +66,29 @@ export interface TableSpec {
   readonly requiredColumns: readonly string[];
   /** Columns of other tables this table's foreign keys reference. */
   readonly references: readonly ColumnReference[];
+  /** How an existing copy is taken over, in a group whose mode is `adopt`. */
+  readonly adopt?: AdoptionSpec;
   define(t: Knex.CreateTableBuilder, context: DefineContext): void;
 }
 
 /**
  * The tables of one migration, in creation order, and what to do when one already exists:
- * `attach` (a WSO2 gateway table: check its columns and leave it alone) or `refuse`.
+ * `attach` (a WSO2 gateway table: check its columns and leave it alone), `adopt` (a table of
+ * WSO2's monetization guide: keep its columns and rows, add only what its `adopt` spec names,
+ * and record it all in ML_SCHEMA_ADOPTION) or `refuse`.
  */
 export interface TableGroup {
   readonly migration: string;
-  readonly whenTableExists: 'attach' | 'refuse';
+  readonly whenTableExists: 'attach' | 'adopt' | 'refuse';
   readonly tables: readonly TableSpec[];
+}
+
+/** What `up` will do, decided before any change: the tables to create and those to adopt. */
+interface GroupPlan {
+  readonly conflicts: SchemaConflict[];
+  readonly toCreate: TableSpec[];
+  readonly toAdopt: TableSpec[];
+  readonly attached: TableSpec[];
 }
 
 /**
@@ -55,42 +100,141 @@ export interface TableGroup {
 export async function createOrAttachTables(knex: Knex, group: TableGroup): Promise<void> {
   const dialect = dialectOf(knex);
   const owned = await ownedTables(knex, group.migration);
-  const conflicts: SchemaConflict[] = [];
-  const toCreate: TableSpec[] = [];
-  for (const spec of group.tables) {
-    if (await tableExists(knex, spec.name)) {
-      if (owned.has(spec.name)) continue; // created by an interrupted earlier run of this migration
-      if (group.whenTableExists === 'refuse') {
-        conflicts.push({ kind: 'table-exists', table: spec.name });
-        continue;
-      }
-      const missing = await missingColumns(knex, dialect, spec);
-      if (missing.length > 0) conflicts.push({ kind: 'missing-columns', table: spec.name, columns: missing });
-      continue;
-    }
-    const storedAs = await quotedCaseVariant(knex, spec.name);
-    if (storedAs !== undefined) {
-      conflicts.push({ kind: 'quoted-name', table: spec.name, storedAs });
-      continue;
-    }
-    toCreate.push(spec);
-  }
-  if (conflicts.length > 0) throw new SchemaConflictError(group.migration, conflicts);
+  const plan = await planGroup(knex, group);
+  if (plan.conflicts.length > 0) throw new SchemaConflictError(group.migration, plan.conflicts);
 
-  for (const spec of toCreate) {
+  // Adopted tables first: a table created below may reference one of them.
+  const recorded = await adoptionsOf(knex, group.migration);
+  for (const spec of plan.attached) {
+    const known = recorded.some((e) => e.kind === 'TABLE' && e.table === spec.name);
+    if (!known) await recordAdoption(knex, { kind: 'TABLE', table: spec.name, object: '', migration: group.migration, saved: null });
+  }
+  for (const spec of plan.toAdopt) await adoptTable(knex, group.migration, spec, recorded);
+  for (const spec of plan.toCreate) {
     const context = await contextFromDatabase(knex, dialect, spec);
     if (!owned.has(spec.name)) await recordOwnership(knex, spec.name, group.migration);
     await knex.schema.createTable(spec.name, (t) => spec.define(t, context));
   }
 }
 
-/** `down` for a table group: drops, children first, only the tables Meterline created. */
+/**
+ * The conflicts `up` would throw for, computed without changing anything: the migrator asks
+ * every pending migration before running the first one (on MySQL and Oracle DDL commits at once,
+ * so a conflict found halfway would leave the earlier migrations applied).
+ */
+export async function groupConflicts(knex: Knex, group: TableGroup): Promise<SchemaConflict[]> {
+  return (await planGroup(knex, group)).conflicts;
+}
+
+async function planGroup(knex: Knex, group: TableGroup): Promise<GroupPlan> {
+  const dialect = dialectOf(knex);
+  const owned = await ownedTables(knex, group.migration);
+  const recorded = await adoptionsOf(knex, group.migration);
+  const plan: GroupPlan = { conflicts: [], toCreate: [], toAdopt: [], attached: [] };
+  for (const spec of group.tables) {
+    if (await tableExists(knex, spec.name)) {
+      if (owned.has(spec.name)) continue; // created by an interrupted earlier run of this migration
+      if (group.whenTableExists === 'refuse') {
+        plan.conflicts.push({ kind: 'table-exists', table: spec.name });
+        continue;
+      }
+      const addable = new Set((spec.adopt?.addColumns ?? []).map((c) => c.name));
+      const missing = (await missingColumns(knex, dialect, spec)).filter((c) => group.whenTableExists !== 'adopt' || !addable.has(c));
+      if (missing.length > 0) plan.conflicts.push({ kind: 'missing-columns', table: spec.name, columns: missing });
+      if (group.whenTableExists === 'attach') {
+        plan.attached.push(spec);
+        continue;
+      }
+      for (const key of spec.adopt?.uniqueKeys ?? []) {
+        if (recorded.some((e) => e.kind === 'INDEX' && e.table === spec.name && e.object === key.indexName)) continue;
+        const duplicates = await duplicateKeys(knex, spec.name, key.columns);
+        if (duplicates.length > 0) plan.conflicts.push({ kind: 'duplicate-rows', table: spec.name, columns: key.columns, duplicates });
+      }
+      plan.toAdopt.push(spec);
+      continue;
+    }
+    const storedAs = await quotedCaseVariant(knex, spec.name);
+    if (storedAs !== undefined) {
+      plan.conflicts.push({ kind: 'quoted-name', table: spec.name, storedAs });
+      continue;
+    }
+    plan.toCreate.push(spec);
+  }
+  return plan;
+}
+
+/**
+ * Takes over an existing table: records it, then adds the missing nullable columns and the
+ * needed unique keys, each recorded *before* its DDL (see `createOrAttachTables`), so an
+ * interrupted run resumes and `down` removes exactly these.
+ */
+async function adoptTable(knex: Knex, migration: string, spec: TableSpec, recorded: readonly AdoptionEntry[]): Promise<void> {
+  const dialect = dialectOf(knex);
+  const has = (kind: AdoptionEntry['kind'], object: string) => recorded.some((e) => e.kind === kind && e.table === spec.name && e.object === object);
+  if (!has('TABLE', '')) await recordAdoption(knex, { kind: 'TABLE', table: spec.name, object: '', migration, saved: null });
+  const missing = new Set(await missingColumns(knex, dialect, spec));
+  for (const column of spec.adopt?.addColumns ?? []) {
+    if (!missing.has(column.name)) continue;
+    const context = await contextFromDatabase(knex, dialect, spec);
+    await recordAdoption(knex, { kind: 'COLUMN', table: spec.name, object: column.name, migration, saved: null });
+    await knex.schema.alterTable(spec.name, (t) => column.add(t, context));
+  }
+  const keys = spec.adopt?.uniqueKeys ?? [];
+  if (keys.length > 0 && dialect === 'mysql' && !has('INDEXES', '')) {
+    const before = JSON.stringify(await mysqlIndexes(knex, spec.name));
+    await recordAdoption(knex, { kind: 'INDEXES', table: spec.name, object: '', migration, saved: before });
+  }
+  for (const key of keys) {
+    if (await indexExists(knex, spec.name, key.indexName)) continue;
+    await recordAdoption(knex, { kind: 'INDEX', table: spec.name, object: key.indexName, migration, saved: null });
+    await knex.schema.alterTable(spec.name, (t) => {
+      t.unique([...key.columns], { indexName: key.indexName });
+    });
+  }
+}
+
+/** Up to ten key values held by more than one row (rows with a NULL in the key are never duplicates). */
+async function duplicateKeys(knex: Knex, table: string, columns: readonly string[]): Promise<string[]> {
+  let query = knex(table).select([...columns]).count({ ROW_COUNT: '*' }).groupBy([...columns]).havingRaw('COUNT(*) > 1');
+  for (const column of columns) query = query.whereNotNull(column);
+  const rows = (await query.limit(10)) as Array<Record<string, unknown>>;
+  return rows.map((row) => `(${columns.map((c) => `${c}=${String(columnValue(row, c))}`).join(', ')}) ×${String(columnValue(row, 'ROW_COUNT'))}`);
+}
+
+/**
+ * `down` for a table group: drops, children first, only the tables Meterline created, and
+ * takes off adopted tables what Meterline added to them (unique keys, then columns).
+ */
 export async function dropOwnedTables(knex: Knex, group: TableGroup): Promise<void> {
   const owned = await ownedTables(knex, group.migration);
+  const recorded = await adoptionsOf(knex, group.migration);
   for (const spec of [...group.tables].reverse()) {
-    if (!owned.has(spec.name)) continue;
-    await knex.schema.dropTableIfExists(spec.name);
-    await forgetOwnership(knex, spec.name);
+    if (owned.has(spec.name)) {
+      await knex.schema.dropTableIfExists(spec.name);
+      await forgetOwnership(knex, spec.name);
+      continue;
+    }
+    const mine = recorded.filter((e) => e.table === spec.name);
+    if (mine.length === 0) continue;
+    if (await tableExists(knex, spec.name)) {
+      const savedIndexes = mine.find((e) => e.kind === 'INDEXES');
+      if (savedIndexes) await restoreMysqlIndexes(knex, spec.name, savedIndexes.saved);
+      for (const entry of mine.filter((e) => e.kind === 'INDEX')) {
+        if (!(await indexExists(knex, spec.name, entry.object))) continue;
+        const key = spec.adopt?.uniqueKeys?.find((k) => k.indexName === entry.object);
+        if (key === undefined) continue;
+        await knex.schema.alterTable(spec.name, (t) => {
+          t.dropUnique([...key.columns], key.indexName);
+        });
+      }
+      for (const entry of mine.filter((e) => e.kind === 'COLUMN')) {
+        if (!(await knex.schema.hasColumn(storedName(dialectOf(knex), spec.name), storedName(dialectOf(knex), entry.object)))) continue;
+        await knex.schema.alterTable(spec.name, (t) => {
+          t.dropColumn(entry.object);
+        });
+      }
+    }
+    for (const entry of mine) await forgetAdoption(knex, entry);
   }
 }
 

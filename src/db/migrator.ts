@@ -2,6 +2,8 @@ import knexFactory, { type Knex } from 'knex';
 import { coreMigrations } from '../../migrations';
 import { dialectOf, storedName } from './dialect';
 
+import { SchemaConflictError, type SchemaConflict } from '../../migrations/support/schema-conflict';
+
 export { SchemaConflictError, type SchemaConflict } from '../../migrations/support/schema-conflict';
 
 /**
@@ -23,6 +25,8 @@ export interface SchemaMigration {
   readonly name: string;
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
+  /** What `up` would refuse to run for, without changing anything (see `migrateLatest`). */
+  conflicts?(knex: Knex): Promise<readonly SchemaConflict[]>;
 }
 
 /** The migrations of a schema, in the order they run: what `schemaMigrations` returns. */
@@ -82,14 +86,18 @@ function migratorConfig(knex: Knex, list: MigrationList): Knex.MigratorConfig {
  * Elsewhere (no key conversion) the caller's instance is used as it is: it may be the only
  * connection to an in-memory SQLite database.
  */
-async function withMigrator<T>(knex: Knex, list: MigrationList, work: (migrator: Knex.Migrator, config: Knex.MigratorConfig) => Promise<T>): Promise<T> {
+async function withMigrator<T>(
+  knex: Knex,
+  list: MigrationList,
+  work: (migrator: Knex.Migrator, config: Knex.MigratorConfig, migrationKnex: Knex) => Promise<T>,
+): Promise<T> {
   const config = migratorConfig(knex, list);
   const clientConfig = knex.client.config as Knex.Config;
-  if (clientConfig.postProcessResponse == null) return work(knex.migrate, config);
+  if (clientConfig.postProcessResponse == null) return work(knex.migrate, config, knex);
   const { postProcessResponse: _omitted, ...withoutKeyConversion } = clientConfig;
   const sibling = knexFactory({ ...withoutKeyConversion, pool: { ...clientConfig.pool, min: 0 } });
   try {
-    return await work(sibling.migrate, config);
+    return await work(sibling.migrate, config, sibling);
   } finally {
     await sibling.destroy();
   }
@@ -101,8 +109,28 @@ async function withMigrator<T>(knex: Knex, list: MigrationList, work: (migrator:
  * when existing tables cannot be attached to.
  */
 export async function migrateLatest(knex: Knex, list: MigrationList): Promise<string[]> {
-  const [, names] = (await withMigrator(knex, list, (migrator, config) => migrator.latest(config))) as [number, string[]];
+  const [, names] = (await withMigrator(knex, list, async (migrator, config, migrationKnex) => {
+    await refuseConflicts(migrator, config, migrationKnex, list);
+    return migrator.latest(config);
+  })) as [number, string[]];
   return names;
+}
+
+/**
+ * Asks every pending migration for its conflicts before the first one runs, and throws one
+ * `SchemaConflictError` listing them all: on MySQL and Oracle DDL commits at once, so a
+ * migration refusing halfway through the batch would leave the earlier ones applied.
+ */
+async function refuseConflicts(migrator: Knex.Migrator, config: Knex.MigratorConfig, knex: Knex, list: MigrationList): Promise<void> {
+  const [, pending] = (await migrator.list(config)) as [unknown, SchemaMigration[]];
+  const names = new Set(pending.map((migration) => migration.name));
+  const found: Array<{ name: string; conflicts: readonly SchemaConflict[] }> = [];
+  for (const migration of list) {
+    if (!names.has(migration.name) || migration.conflicts === undefined) continue;
+    const conflicts = await migration.conflicts(knex);
+    if (conflicts.length > 0) found.push({ name: migration.name, conflicts });
+  }
+  if (found.length > 0) throw new SchemaConflictError(found.map((f) => f.name).join(', '), found.flatMap((f) => f.conflicts));
 }
 
 /**

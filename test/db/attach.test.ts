@@ -52,7 +52,7 @@ forEachTestDatabase((kind, db) => {
 
     it('adds the monetization tables beside the gateway tables, and nothing else', async () => {
       await migrateLatest(db().knex);
-      const expected = [...WSO2_GATEWAY_TABLES, ...TABLES_METERLINE_ADDS, 'ML_SCHEMA_OWNERSHIP', ...KNEX_BOOKKEEPING];
+      const expected = [...WSO2_GATEWAY_TABLES, ...TABLES_METERLINE_ADDS, 'ML_SCHEMA_OWNERSHIP', 'ML_SCHEMA_ADOPTION', ...KNEX_BOOKKEEPING];
       expect(await listTables(db())).toEqual(storedTableNames(db(), expected));
     });
 
@@ -196,12 +196,34 @@ forEachTestDatabase((kind, db) => {
       });
     });
 
-    it('fails the migration, saying the table exists and was not created by Meterline', async () => {
-      await expect(migrateLatest(db().knex)).rejects.toThrow(/AM_MONETIZATION already exists and was not created by Meterline/);
+    it('is adopted in place: its rows stay, and it is recorded as adopted, not created', async () => {
+      await db().knex('AM_MONETIZATION').insert({ API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold', STRIPE_PRODUCT_ID: 'prod_1', STRIPE_PLAN_ID: 'plan_1' });
+      await migrateLatest(db().knex);
+      expect(await db().knex('AM_MONETIZATION').select('API_ID', 'TIER_NAME', 'STRIPE_PLAN_ID')).toEqual([{ API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold', STRIPE_PLAN_ID: 'plan_1' }]);
+      expect(await db().knex('ML_SCHEMA_OWNERSHIP').where({ TABLE_NAME: 'AM_MONETIZATION' }).select()).toEqual([]);
+      expect(await db().knex('ML_SCHEMA_ADOPTION').where({ KIND: 'TABLE', TABLE_NAME: 'AM_MONETIZATION' }).select('MIGRATION')).toEqual([
+        { MIGRATION: '20250601000200_monetization_tables' },
+      ]);
     });
 
-    it('is a SchemaConflictError', async () => {
-      await expect(migrateLatest(db().knex)).rejects.toBeInstanceOf(SchemaConflictError);
+    describe('holding two rows for one API and tier', () => {
+      beforeEach(async () => {
+        const row = { API_ID: EXISTING_API.API_ID, TIER_NAME: 'Gold', STRIPE_PRODUCT_ID: 'prod_1' };
+        await db().knex('AM_MONETIZATION').insert([{ ...row, STRIPE_PLAN_ID: 'plan_1' }, { ...row, STRIPE_PLAN_ID: 'plan_2' }]);
+      });
+
+      it('fails the migration with a SchemaConflictError naming the duplicates', async () => {
+        const failure = migrateLatest(db().knex);
+        await expect(failure).rejects.toBeInstanceOf(SchemaConflictError);
+        await expect(migrateLatest(db().knex)).rejects.toThrow(
+          'AM_MONETIZATION has several rows for one (API_ID, TIER_NAME), where Meterline needs one row each: (API_ID=7, TIER_NAME=Gold) ×2',
+        );
+      });
+
+      it('fails before any migration ran: no table is created, on any database', async () => {
+        await migrateLatest(db().knex).catch(() => undefined);
+        expect(await listTables(db())).toEqual(storedTableNames(db(), [...WSO2_GATEWAY_TABLES, 'AM_MONETIZATION', ...KNEX_BOOKKEEPING]));
+      });
     });
   });
 });

@@ -1,14 +1,20 @@
 import type { Knex } from 'knex';
 import { identityPrimaryKey, integerReference, secondCascadePathRule, stringReference } from '../../../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from '../../../migrations/support/table-group';
+import { createOrAttachTables, dropOwnedTables, groupConflicts, type TableGroup, type TableSpec } from '../../../migrations/support/table-group';
+import type { SchemaConflict } from '../../../migrations/support/schema-conflict';
 
 /**
  * The billing-engine tables of WSO2's monetization guide, with the keys its scripts lack: one
  * plan per API and tier, one mapping per policy, one customer per subscriber and tenant, one
  * shared customer per application, provider and tenant, one subscription per API and application.
  *
- * If one of them already exists (created by hand from WSO2's guide) the migration refuses to run:
- * those copies have none of the keys above, and adopting them would silently drop the guarantees.
+ * A table that already exists (created by hand from WSO2's guide, plugin 1.5 or 1.6+) is adopted
+ * in place: its columns and rows stay as WSO2 made them; Meterline adds only the unique keys above
+ * (as unique indexes, after checking no rows share a key: duplicates are a conflict naming them)
+ * and, on the 1.6+ shape, a nullable PARENT_CUSTOMER_ID (no foreign key). Tables the guide's
+ * shape lacks (the 1.6+ one has no platform customers) are created. Everything added or adopted
+ * is recorded in ML_SCHEMA_ADOPTION, and `down` takes off exactly that. AM_STRIPE_CHECKOUT_SESSIONS
+ * (1.6+) is not Meterline's and is left alone. See docs/database.md "Adopting an existing install".
  *
  * SQL Server refuses a second cascade path to the same table; the two keys concerned use
  * `secondCascadePathRule` (NO ACTION there, CASCADE elsewhere). See docs/database.md.
@@ -19,6 +25,7 @@ const monetization: TableSpec = {
   name: 'AM_MONETIZATION',
   requiredColumns: ['API_ID', 'TIER_NAME', 'STRIPE_PRODUCT_ID', 'STRIPE_PLAN_ID'],
   references: [{ table: 'AM_API', column: 'API_ID', kind: 'identity' }],
+  adopt: { uniqueKeys: [{ indexName: 'ML_AM_MON_API_TIER_UK', columns: ['API_ID', 'TIER_NAME'] }] },
   define(t, { referenced }) {
     // Column order is WSO2's: its plugin inserts positionally.
     integerReference(t, 'API_ID', referenced('AM_API', 'API_ID')).notNullable();
@@ -36,6 +43,7 @@ const policyPlanMapping: TableSpec = {
   name: 'AM_POLICY_PLAN_MAPPING',
   requiredColumns: ['POLICY_UUID', 'PRODUCT_ID', 'PLAN_ID'],
   references: [{ table: 'AM_POLICY_SUBSCRIPTION', column: 'UUID', kind: 'string' }],
+  adopt: { uniqueKeys: [{ indexName: 'ML_AM_POLICY_PLAN_MAP_UK', columns: ['POLICY_UUID'] }] },
   define(t, { referenced }) {
     stringReference(t, 'POLICY_UUID', 256, referenced('AM_POLICY_SUBSCRIPTION', 'UUID')).notNullable();
     t.string('PRODUCT_ID', 512);
@@ -53,6 +61,7 @@ const platformCustomers: TableSpec = {
   name: 'AM_MONETIZATION_PLATFORM_CUSTOMERS',
   requiredColumns: ['ID', 'SUBSCRIBER_ID', 'TENANT_ID', 'CUSTOMER_ID'],
   references: [{ table: 'AM_SUBSCRIBER', column: 'SUBSCRIBER_ID', kind: 'identity' }],
+  adopt: { uniqueKeys: [{ indexName: 'ML_AM_MON_PLATFORM_CUST_UK', columns: ['SUBSCRIBER_ID', 'TENANT_ID'] }] },
   define(t, { dialect, referenced }) {
     identityPrimaryKey(t, dialect, 'ID', 'AM_MON_PLATFORM_CUST_PK');
     integerReference(t, 'SUBSCRIBER_ID', referenced('AM_SUBSCRIBER', 'SUBSCRIBER_ID')).notNullable();
@@ -73,6 +82,12 @@ const sharedCustomers: TableSpec = {
     { table: 'AM_APPLICATION', column: 'APPLICATION_ID', kind: 'identity' },
     { table: 'AM_MONETIZATION_PLATFORM_CUSTOMERS', column: 'ID', kind: 'identity' },
   ],
+  adopt: {
+    // WSO2's plugin 1.6+ keeps no platform customer: its table has no PARENT_CUSTOMER_ID. Added
+    // nullable and without a foreign key (the platform-customer table may be created after it).
+    addColumns: [{ name: 'PARENT_CUSTOMER_ID', add: (t) => void t.integer('PARENT_CUSTOMER_ID').nullable() }],
+    uniqueKeys: [{ indexName: 'ML_AM_MON_SHARED_CUST_UK', columns: ['APPLICATION_ID', 'API_PROVIDER', 'TENANT_ID'] }],
+  },
   define(t, { dialect, referenced }) {
     identityPrimaryKey(t, dialect, 'ID', 'AM_MON_SHARED_CUST_PK');
     integerReference(t, 'APPLICATION_ID', referenced('AM_APPLICATION', 'APPLICATION_ID')).notNullable();
@@ -113,6 +128,7 @@ const monetizationSubscriptions: TableSpec = {
     { table: 'AM_API', column: 'API_ID', kind: 'identity' },
     { table: 'AM_MONETIZATION_SHARED_CUSTOMERS', column: 'ID', kind: 'identity' },
   ],
+  adopt: { uniqueKeys: [{ indexName: 'ML_AM_MON_SUBS_API_APP_UK', columns: ['SUBSCRIBED_API_ID', 'SUBSCRIBED_APPLICATION_ID'] }] },
   define(t, { dialect, referenced }) {
     identityPrimaryKey(t, dialect, 'ID', 'AM_MON_SUBS_PK');
     integerReference(t, 'SUBSCRIBED_APPLICATION_ID', referenced('AM_APPLICATION', 'APPLICATION_ID')).notNullable();
@@ -143,11 +159,15 @@ const monetizationSubscriptions: TableSpec = {
 
 const group: TableGroup = {
   migration: MIGRATION,
-  whenTableExists: 'refuse',
+  whenTableExists: 'adopt',
   tables: [monetization, policyPlanMapping, platformCustomers, sharedCustomers, monetizationSubscriptions],
 };
 
 export const tables: readonly TableSpec[] = group.tables;
+
+export function conflicts(knex: Knex): Promise<SchemaConflict[]> {
+  return groupConflicts(knex, group);
+}
 
 export async function up(knex: Knex): Promise<void> {
   await createOrAttachTables(knex, group);

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { columnValue } from '../../../src/db/dialect';
-import { createOrAttachTables, dropOwnedTables, type TableGroup, type TableSpec } from '../../../migrations/support/table-group';
+import { createOrAttachTables, dropOwnedTables, groupConflicts, type TableGroup, type TableSpec } from '../../../migrations/support/table-group';
+import { adoptionsOf, forgetAdoption, recordAdoption, wasAdopted } from '../../../migrations/support/adoption';
+import type { SchemaConflict } from '../../../migrations/support/schema-conflict';
 
 /**
  * ML_ENGINE_SUBSCRIPTION: the account each billed subscription lives in, recorded when the
@@ -35,13 +37,49 @@ const group: TableGroup = { migration: MIGRATION, whenTableExists: 'refuse', tab
 
 export const tables: readonly TableSpec[] = group.tables;
 
+export function conflicts(knex: Knex): Promise<SchemaConflict[]> {
+  return groupConflicts(knex, group);
+}
+
 export async function up(knex: Knex): Promise<void> {
   await createOrAttachTables(knex, group);
+  await seedAdoptedMonetization(knex);
   await recordExistingAccounts(knex);
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await unseedAdoptedMonetization(knex);
   await dropOwnedTables(knex, group);
+}
+
+/**
+ * WSO2 keeps whether an API is monetized in its API artifact, not in its database; what its
+ * database shows is the API's plan copies in AM_MONETIZATION (WSO2's plugin writes them when
+ * monetization is enabled and deletes them when it is disabled). When AM_MONETIZATION was adopted
+ * (support/adoption.ts), each API with a plan copy and no saved monetization state is recorded
+ * as monetized, with no properties: its ConnectedAccountKey lives in WSO2's artifact, and the
+ * publisher gives it again (POST /apis/{apiId}/monetize, which reuses the existing plan copies).
+ * The APIs seeded are recorded, and `down` removes exactly those rows.
+ */
+async function seedAdoptedMonetization(knex: Knex): Promise<void> {
+  if (!(await wasAdopted(knex, 'AM_MONETIZATION'))) return;
+  if ((await adoptionsOf(knex, MIGRATION)).some((e) => e.kind === 'SEEDED')) return;
+  const rows = (await knex('AM_MONETIZATION as m')
+    .leftJoin('ML_API_MONETIZATION as s', 's.API_ID', 'm.API_ID')
+    .whereNull('s.API_ID')
+    .whereNotNull('m.TIER_NAME')
+    .distinct('m.API_ID')) as Array<Record<string, unknown>>;
+  const apiIds = rows.map((row) => Number(columnValue(row, 'API_ID'))).sort((a, b) => a - b);
+  await recordAdoption(knex, { kind: 'SEEDED', table: 'ML_API_MONETIZATION', object: '', migration: MIGRATION, saved: JSON.stringify(apiIds) });
+  for (const apiId of apiIds) await knex('ML_API_MONETIZATION').insert({ API_ID: apiId, ENABLED: 1, PROPERTIES: '{}' });
+}
+
+async function unseedAdoptedMonetization(knex: Knex): Promise<void> {
+  const entry = (await adoptionsOf(knex, MIGRATION)).find((e) => e.kind === 'SEEDED');
+  if (entry === undefined) return;
+  const apiIds = JSON.parse(entry.saved ?? '[]') as number[];
+  if (apiIds.length > 0) await knex('ML_API_MONETIZATION').whereIn('API_ID', apiIds).delete();
+  await forgetAdoption(knex, entry);
 }
 
 async function recordExistingAccounts(knex: Knex): Promise<void> {
