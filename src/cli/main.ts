@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { describeConfigFile, findConfigFile, loadConfig, type ConfigFile, type DatabaseCommandConfig, type TokenCommandConfig } from '../config/load';
+import { describeIgnored } from '../config/wso2-settings';
 import { ConfigError } from '../config/errors';
 import { EngineOptionsError } from '../monetization/monetization';
 import { UnknownEngineError } from '../monetization/registry';
@@ -103,30 +104,30 @@ async function main(argv: string[]): Promise<number> {
   const load = { mustExist: file.chosenBy !== 'default' } as const;
   switch (command) {
     case 'serve': {
-      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
-      announce(file, config.database.apim_db);
+      const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, ignored, config.database.apim_db);
       return serve(config, port);
     }
     case 'migrate': {
-      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'database' });
-      announce(file, config.database.apim_db);
+      const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'database' });
+      announce(file, ignored, config.database.apim_db);
       return migrate(config, values.down ?? false);
     }
     case 'token': {
-      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'token' });
-      announce(file);
+      const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'token' });
+      announce(file, ignored);
       return token(config, values);
     }
     case 'reconcile': {
-      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
-      announce(file, config.database.apim_db);
+      const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, ignored, config.database.apim_db);
       const logger = configuredLogger(config, pino.destination(2));
       if (usageReconcile) return reconcileUsageCommand(config, logger, { period: values.period, json: values.json ?? false });
       return reconcileCommand(config, logger, { dryRun: values['dry-run'] ?? false });
     }
     default: {
-      const { config } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
-      announce(file, config.database.apim_db);
+      const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, ignored, config.database.apim_db);
       return publishUsageCommand(config, configuredLogger(config, pino.destination(2)), { wait: values.wait ?? false });
     }
   }
@@ -134,11 +135,14 @@ async function main(argv: string[]): Promise<number> {
 
 /**
  * The first line of every command, on stderr (stdout may be captured, e.g. a token): which file
- * and which database, so a newcomer sees at once when the wrong one was picked up.
+ * and which database, so a newcomer sees at once when the wrong one was picked up; then, for a
+ * WSO2 deployment.toml, one line naming the WSO2 settings Meterline ignores.
  */
-function announce(file: ConfigFile, database?: DatabaseConfig): void {
+function announce(file: ConfigFile, ignored: readonly string[], database?: DatabaseConfig): void {
   const where = database === undefined ? '' : `; database ${describeDatabase(database)}`;
   process.stderr.write(`meterline: config ${describeConfigFile(file)}${where}\n`);
+  const ignoring = describeIgnored(ignored);
+  if (ignoring !== undefined) process.stderr.write(`meterline: ${ignoring}\n`);
 }
 
 function parsePort(text: string): number {

@@ -1,4 +1,5 @@
-const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** `${env:NAME}`, and WSO2's spelling `$env{NAME}`, so a WSO2 deployment.toml's references carry over. */
+const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}|\$env\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
  * What a string becomes when it references a variable that is not set: not an error yet, because
@@ -24,7 +25,8 @@ export type KeyPath = ReadonlyArray<string | number>;
 export function resolveEnvReferences(document: unknown, env: NodeJS.ProcessEnv): unknown {
   if (typeof document === 'string') {
     const unset: string[] = [];
-    const resolved = document.replace(REFERENCE, (_match, name: string) => {
+    const resolved = document.replace(REFERENCE, (_match, ours: string | undefined, wso2: string | undefined) => {
+      const name = ours ?? wso2 ?? '';
       const value = env[name];
       if (value === undefined) unset.push(name);
       return value ?? '';

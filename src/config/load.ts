@@ -5,6 +5,7 @@ import { resolveEnvReferences, unsetReferencesIn, type KeyPath, type UnsetRefere
 import { fieldName, fieldProblems } from '../validation/issues';
 import { ConfigError } from './errors';
 import { configSchema, monetizationImplSchema, SUPER_TENANT, type MeterlineConfig, type TenantConfig } from './schema';
+import { setAsideWso2Settings } from './wso2-settings';
 
 /** Where the configuration is looked for when neither `--config` nor `METERLINE_CONFIG` names it, in order. */
 export const DEFAULT_CONFIG_PATHS = ['deployment.toml', 'config/deployment.toml'] as const;
@@ -54,6 +55,11 @@ export interface LoadedConfig<C = MeterlineConfig> {
   config: C;
   /** The file read, or undefined when it did not exist and defaults were used. */
   path: string | undefined;
+  /**
+   * WSO2 API-M settings the file holds that Meterline does not use (`src/config/wso2-settings.ts`),
+   * as key paths: the command reports them in one line (`describeIgnored`).
+   */
+  ignored: readonly string[];
 }
 
 /**
@@ -68,7 +74,7 @@ export function loadConfig<N extends ConfigNeeds = 'all'>(
   const needs = options.needs ?? ('all' as N);
   if (path === undefined || !existsSync(path)) {
     if (options.mustExist) throw new ConfigError(path ?? '(no file)', ['file not found']);
-    return { config: parseConfig({}, env, '(defaults)', needs), path: undefined };
+    return { config: parseConfig({}, env, '(defaults)', needs), path: undefined, ignored: [] };
   }
   let document: unknown;
   try {
@@ -79,7 +85,7 @@ export function loadConfig<N extends ConfigNeeds = 'all'>(
     }
     throw error;
   }
-  return { config: parseConfig(document, env, path, needs), path };
+  return { ...readConfig(document, env, path, needs), path };
 }
 
 /**
@@ -88,6 +94,24 @@ export function loadConfig<N extends ConfigNeeds = 'all'>(
  * reported only where the command reads it.
  */
 export function parseConfig<N extends ConfigNeeds = 'all'>(document: unknown, env: NodeJS.ProcessEnv, source: string, needs: N = 'all' as N): ConfigFor[N] {
+  return readConfig(document, env, source, needs).config;
+}
+
+/**
+ * `parseConfig`, also saying which WSO2 settings were set aside. They go before `${env:...}`
+ * references are resolved, so an unset variable in a setting Meterline ignores stops nothing.
+ */
+export function readConfig<N extends ConfigNeeds = 'all'>(
+  document: unknown,
+  env: NodeJS.ProcessEnv,
+  source: string,
+  needs: N = 'all' as N,
+): { config: ConfigFor[N]; ignored: string[] } {
+  const { document: meterline, ignored } = setAsideWso2Settings(document);
+  return { config: validate(meterline, env, source, needs), ignored };
+}
+
+function validate<N extends ConfigNeeds>(document: unknown, env: NodeJS.ProcessEnv, source: string, needs: N): ConfigFor[N] {
   const resolved = resolveEnvReferences(document, env);
   const view = VIEWS[needs];
   const needed = view.select(resolved);

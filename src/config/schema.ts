@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isJdbcUrl, JDBC_EXAMPLES, parseJdbcUrl, type JdbcTarget } from './jdbc-url';
 
 /**
  * The one schema for `deployment.toml`. Every section has defaults, so a missing file (or an
@@ -8,6 +9,14 @@ import { z } from 'zod';
  */
 
 const nonEmpty = z.string().min(1, 'must not be empty');
+
+/**
+ * WSO2's configuration writes booleans and numbers as strings where its templates take either
+ * (`required = "true"` in the monetization guide, `port = "3306"`): for the keys Meterline shares
+ * with WSO2, those strings are read as the value they spell. Meterline's own keys stay typed.
+ */
+const wso2Boolean = z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean());
+const wso2Integer = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value), schema);
 
 export const DATABASE_TYPES = ['sqlite', 'postgres', 'mysql', 'mssql', 'oracle'] as const;
 export type DatabaseType = (typeof DATABASE_TYPES)[number];
@@ -47,18 +56,50 @@ const serverSchema = z
   })
   .prefault({});
 
+/** WSO2's `type` names that mean one of Meterline's (WSO2 writes PostgreSQL as "postgre"). */
+const WSO2_DATABASE_TYPES: Readonly<Record<string, DatabaseType>> = { postgre: 'postgres', postgresql: 'postgres', mariadb: 'mysql', sqlserver: 'mssql' };
+
+const databaseType = z.preprocess(
+  (value) => (typeof value === 'string' ? (WSO2_DATABASE_TYPES[value] ?? value) : value),
+  z.enum(DATABASE_TYPES, {
+    error: (issue) =>
+      issue.input === 'h2'
+        ? 'H2 (WSO2\'s embedded default) is not supported: use "sqlite" for an embedded database, or one of "postgres" (WSO2: "postgre"), "mysql", "mssql", "oracle"'
+        : `must be one of ${DATABASE_TYPES.map((t) => `"${t}"`).join(', ')} (WSO2's "postgre" is "postgres")`,
+  }),
+);
+
+/** The JDBC driver classes WSO2 names in `driver`, by the `type` each belongs to. */
+const JDBC_DRIVERS: Readonly<Record<string, DatabaseType>> = {
+  'org.postgresql.Driver': 'postgres',
+  'com.mysql.cj.jdbc.Driver': 'mysql',
+  'com.mysql.jdbc.Driver': 'mysql',
+  'org.mariadb.jdbc.Driver': 'mysql',
+  'com.microsoft.sqlserver.jdbc.SQLServerDriver': 'mssql',
+  'oracle.jdbc.OracleDriver': 'oracle',
+  'oracle.jdbc.driver.OracleDriver': 'oracle',
+};
+
 const databaseSchema = z
   .strictObject({
-    type: z.enum(DATABASE_TYPES).default('sqlite'),
+    type: databaseType.default('sqlite'),
     /** SQLite only: the database file, relative to the working directory unless absolute. */
     filename: nonEmpty.default('data/meterline.db'),
-    /** Connection URL for the server databases; or give host/port/username/password/database. */
+    /**
+     * Connection URL for the server databases; or give host/port/username/password/database. A
+     * JDBC URL (WSO2's `jdbc:postgresql://host:port/apim_db`) is read into host, port and database.
+     */
     url: nonEmpty.optional(),
     host: nonEmpty.optional(),
-    port: z.number().int().min(1).max(65535).optional(),
+    port: wso2Integer(z.number().int().min(1).max(65535)).optional(),
     username: nonEmpty.optional(),
     password: z.string().optional(),
     database: nonEmpty.optional(),
+    /** WSO2's spellings of `host` and `database`. */
+    hostname: nonEmpty.optional(),
+    name: nonEmpty.optional(),
+    /** WSO2's JDBC driver class: checked against `type`, otherwise unused. */
+    driver: nonEmpty.optional(),
     /** Oracle: the connect string (`host:port/service`), when `url` is not used. */
     connect_string: nonEmpty.optional(),
     /** Apply pending migrations when `meterline serve` starts (turn off to migrate by hand). */
@@ -71,8 +112,19 @@ const databaseSchema = z
       .prefault({}),
   })
   .superRefine((db, ctx) => {
-    if (db.type === 'sqlite') return;
-    const hasParts = db.host !== undefined || db.connect_string !== undefined;
+    for (const [wso2, ours] of [['hostname', 'host'], ['name', 'database']] as const) {
+      if (db[wso2] !== undefined && db[ours] !== undefined) ctx.addIssue({ code: 'custom', path: [wso2], message: `give ${ours} or ${wso2} (WSO2's spelling), not both` });
+    }
+    const driverType = db.driver === undefined ? undefined : JDBC_DRIVERS[db.driver];
+    if (driverType !== undefined && driverType !== db.type) {
+      ctx.addIssue({ code: 'custom', path: ['driver'], message: `is a ${driverType} driver, but type = "${db.type}"` });
+    }
+    if (db.type === 'sqlite') {
+      // A url with the default type would otherwise be dropped for a local SQLite file.
+      if (db.url !== undefined) ctx.addIssue({ code: 'custom', path: ['type'], message: 'is "sqlite" (the default), but url is set: set type to the database the url names' });
+      return;
+    }
+    const hasParts = db.host !== undefined || db.hostname !== undefined || db.connect_string !== undefined;
     if (db.url === undefined && !hasParts) {
       ctx.addIssue({
         code: 'custom',
@@ -82,7 +134,35 @@ const databaseSchema = z
     }
     const urlProblem = db.url === undefined ? undefined : databaseUrlProblem(db.type, db.url);
     if (urlProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: urlProblem });
+  })
+  .transform(({ hostname, name, driver: _checked, ...db }) => {
+    const parts = { ...db, host: db.host ?? hostname, database: db.database ?? name };
+    return db.url !== undefined && isJdbcUrl(db.url) ? fromJdbcUrl(parts, db.url) : parts;
   });
+
+/**
+ * `[database.apim_db]` with its JDBC URL read into the parts knex is given (`url` then unset). The
+ * URL wins over host, port and database keys, as it does in WSO2; username and password keys win
+ * over the URL's `user`/`password` properties, which WSO2 files rarely carry.
+ */
+function fromJdbcUrl<D extends { url?: string | undefined; host?: string | undefined; port?: number | undefined; database?: string | undefined; username?: string | undefined; password?: string | undefined; connect_string?: string | undefined }>(
+  db: D,
+  url: string,
+): D {
+  const parsed = parseJdbcUrl(url);
+  if (!parsed.ok) throw new Error('unreachable: the JDBC URL was checked by the schema');
+  const target: JdbcTarget = parsed.target;
+  return {
+    ...db,
+    url: undefined,
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    connect_string: target.connectString,
+    username: db.username ?? target.username,
+    password: db.password ?? target.password,
+  };
+}
 
 /**
  * The `url` schemes each server database accepts, and its default port. knex hands a postgres URL
@@ -99,8 +179,14 @@ export const SERVER_DATABASES: Record<Exclude<DatabaseType, 'sqlite'>, { schemes
 
 /** Why `url` cannot be used for `type`, or undefined. Never quotes the URL: it may hold a password. */
 function databaseUrlProblem(type: Exclude<DatabaseType, 'sqlite'>, url: string): string | undefined {
+  if (isJdbcUrl(url)) {
+    const parsed = parseJdbcUrl(url);
+    if (!parsed.ok) return parsed.problem;
+    if (parsed.target.type !== type) return `is a JDBC URL for ${parsed.target.type}, which does not match type = "${type}" (as in ${JDBC_EXAMPLES[type]})`;
+    return undefined;
+  }
   const { schemes, defaultPort } = SERVER_DATABASES[type];
-  const accepted = `accepted for type "${type}": ${schemes.map((s) => `${s}://`).join(', ')}`;
+  const accepted = `accepted for type "${type}": ${schemes.map((s) => `${s}://`).join(', ')}, or a JDBC URL such as ${JDBC_EXAMPLES[type]}`;
   const example = `${schemes[0]}://user:password@host:${defaultPort}/apim_db`;
   let parsed: URL;
   try {
@@ -144,10 +230,10 @@ const jwtSchema = z
 const additionalAttributeSchema = z.strictObject({
   name: nonEmpty,
   display_name: nonEmpty,
-  required: z.boolean().default(false),
+  required: wso2Boolean.default(false),
   description: z.string().default(''),
   default: z.string().optional(),
-  hidden: z.boolean().default(false),
+  hidden: wso2Boolean.default(false),
 });
 
 /** A cron expression checked for shape here; node-cron validates the fields when scheduling. */

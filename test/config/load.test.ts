@@ -165,13 +165,13 @@ describe('database.apim_db.url is checked against type', () => {
 
   it('a string that is not a URL names the key and the accepted schemes', () => {
     expect(urlProblems('postgres', 'not-a-url')).toEqual([
-      'database.apim_db.url: must be a URL such as postgres://user:password@host:5432/apim_db (accepted for type "postgres": postgres://, postgresql://)',
+      'database.apim_db.url: must be a URL such as postgres://user:password@host:5432/apim_db (accepted for type "postgres": postgres://, postgresql://, or a JDBC URL such as jdbc:postgresql://host:5432/apim_db)',
     ]);
   });
 
   it('a scheme of another database', () => {
     expect(urlProblems('postgres', 'mysql://u:pw@db:3306/apim')).toEqual([
-      'database.apim_db.url: scheme "mysql://" does not match type = "postgres" (accepted for type "postgres": postgres://, postgresql://)',
+      'database.apim_db.url: scheme "mysql://" does not match type = "postgres" (accepted for type "postgres": postgres://, postgresql://, or a JDBC URL such as jdbc:postgresql://host:5432/apim_db)',
     ]);
   });
 
