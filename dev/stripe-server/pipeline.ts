@@ -70,6 +70,24 @@ function shouldRetryHeader(outcome: Outcome): string | undefined {
   return outcome.stored || outcome.replayed ? 'false' : 'true';
 }
 
+/**
+ * Endpoints in the /v2 namespace take JSON request bodies, /v1 ones form encoding
+ * (https://docs.stripe.com/api-v2-overview; stripe-node sends v2 bodies as application/json).
+ * Query strings stay form-encoded either way.
+ */
+function decodeJsonBody(rawBody: string): FormObject {
+  if (rawBody.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(rawBody);
+  } catch {
+    throw new StripeApiError(400, { type: 'invalid_request_error', message: 'Invalid JSON in the request body.' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new StripeApiError(400, { type: 'invalid_request_error', message: 'The request body must be a JSON object.' });
+  // Handlers validate with their own schemas (JSON values are not only strings, as form values are).
+  return parsed as FormObject;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -124,7 +142,7 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   let platform: AccountState;
   let account: AccountState;
   try {
-    params = decodeForm(method === 'POST' ? rawBody : url.search.slice(1));
+    params = method === 'POST' && path.startsWith('/v2/') ? decodeJsonBody(rawBody) : decodeForm(method === 'POST' ? rawBody : url.search.slice(1));
     entry.params = params;
     const key = secretKeyFrom(header(req, 'Authorization'));
     platform = world.registry.platformForKey(key);

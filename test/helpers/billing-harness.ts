@@ -56,11 +56,17 @@ export async function startBillingHarness(
     connect: true,
     ...(rules.webhookApiVersion ? { api_version: rules.webhookApiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion } : {}),
   });
+  // Thin events reach only a v2 event destination (a v1 endpoint refuses their types); its
+  // signing secret is shown once, on create, when included.
   const destination = rules.thinEventDestination
-    ? await platform.webhookEndpoints.create({
-        url: `${url}/api/am/monetization/webhooks/stripe/carbon.super`,
-        enabled_events: ['v1.billing.meter.error_report_triggered' as Stripe.WebhookEndpointCreateParams.EnabledEvent],
-        connect: true,
+    ? await platform.v2.core.eventDestinations.create({
+        name: 'meterline meter error reports',
+        type: 'webhook_endpoint',
+        event_payload: 'thin',
+        enabled_events: ['v1.billing.meter.error_report_triggered'],
+        events_from: ['self', 'other_accounts'],
+        webhook_endpoint: { url: `${url}/api/am/monetization/webhooks/stripe/carbon.super` },
+        include: ['webhook_endpoint.signing_secret'],
       })
     : undefined;
   const acmeKey = `${superKey}_acme`;
@@ -81,7 +87,7 @@ export async function startBillingHarness(
           monetization_info: {
             billing_engine_platform_account_key: superKey,
             stripe_webhook_secret: endpoint.secret,
-            ...(destination ? { stripe_event_destination_secret: destination.secret } : {}),
+            ...(destination?.webhook_endpoint?.signing_secret ? { stripe_event_destination_secret: destination.webhook_endpoint.signing_secret } : {}),
             hold_until_paid: rules.holdUntilPaid,
             payment_grace_period_days: rules.graceDays,
           },

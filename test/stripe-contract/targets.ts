@@ -93,15 +93,17 @@ export async function localTarget(): Promise<ContractTarget> {
     },
     asyncBudgetSeconds: 600,
     async prepareMeterErrorReports() {
-      // The server delivers thin events to endpoints that name their type (its stand-in for an
-      // event destination; docs/stripe-server.md); the delivery carries the event's id.
+      // Thin events are delivered to event destinations; the delivery carries the event's id.
       if (reportEndpoint) return;
-      const endpoint = await stripe.webhookEndpoints.create({
-        url: 'http://127.0.0.1:9/meter-error-reports',
-        enabled_events: [METER_ERROR_REPORT_TYPE as Stripe.WebhookEndpointCreateParams.EnabledEvent],
-        connect: true,
+      const destination = await stripe.v2.core.eventDestinations.create({
+        name: 'meterline contract: meter error reports',
+        type: 'webhook_endpoint',
+        event_payload: 'thin',
+        enabled_events: [METER_ERROR_REPORT_TYPE],
+        events_from: ['self', 'other_accounts'],
+        webhook_endpoint: { url: 'http://127.0.0.1:9/meter-error-reports' },
       });
-      reportEndpoint = endpoint.id;
+      reportEndpoint = destination.id;
     },
     async meterErrorReport(meterId) {
       await server.webhooks.flush();

@@ -205,12 +205,20 @@ describe('meter error reports', () => {
   // notification, its data is fetched from GET /v2/core/events/:id
   // (https://docs.stripe.com/event-destinations#thin-payload). Error codes: stripe-node's
   // V1BillingMeterErrorReportTriggeredEvent.
-  // Not a v1 EnabledEvent in stripe-node's types: this server's stand-in for a thin event destination.
-  const TYPE = 'v1.billing.meter.error_report_triggered' as Stripe.WebhookEndpointCreateParams.EnabledEvent;
+  // Thin events reach event destinations only (event-destinations.test.ts).
+  const TYPE = 'v1.billing.meter.error_report_triggered';
   const NOWHERE = 'http://127.0.0.1:9/hook';
 
   async function reportsTo() {
-    const thin = await stripe.webhookEndpoints.create({ url: `${NOWHERE}/thin`, enabled_events: [TYPE] });
+    const destination = await stripe.v2.core.eventDestinations.create({
+      name: 'meter error reports',
+      type: 'webhook_endpoint',
+      event_payload: 'thin',
+      enabled_events: [TYPE],
+      webhook_endpoint: { url: `${NOWHERE}/thin` },
+      include: ['webhook_endpoint.signing_secret'],
+    });
+    const thin = { id: destination.id, secret: destination.webhook_endpoint?.signing_secret };
     const everything = await stripe.webhookEndpoints.create({ url: `${NOWHERE}/all`, enabled_events: ['*'] });
     return { thin, everything };
   }
@@ -243,7 +251,7 @@ describe('meter error reports', () => {
         { code: 'meter_event_customer_not_found', error_count: 1, sample_errors: [{ error_message: expect.stringContaining('cus_nobody'), request: { identifier: 'unknown-cus-1' } }] },
       ],
     });
-    // `*` does not select thin events ("all events ... except those that require explicit selection").
+    // A v1 endpoint on `*` gets no thin event.
     expect(harness.server.webhooks.deliveries().filter((d) => d.endpointId === everything.id && d.eventType === TYPE)).toEqual([]);
   });
 

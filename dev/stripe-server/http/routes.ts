@@ -1,5 +1,6 @@
 import { accountRoutes } from '../resources/accounts';
 import { customerRoutes } from '../resources/customers';
+import { eventDestinationRoutes } from '../resources/event-destinations';
 import { eventRoutes } from '../resources/events';
 import { invoiceRoutes } from '../resources/invoices';
 import { meterEventRoutes } from '../resources/meter-events';
@@ -26,4 +27,5 @@ export const apiRoutes: Route[] = [
   ...invoiceRoutes,
   ...webhookEndpointRoutes,
   ...eventRoutes,
+  ...eventDestinationRoutes,
 ];

@@ -7,6 +7,7 @@ import { pathParam, route, type RequestContext, type Route } from '../http/route
 import type { WireWebhookEndpoint } from '../wire';
 import { emptyToNull, initialMetadata, listUrl, mergeMetadata, render } from './common';
 import { API_VERSION_FORMAT } from '../webhooks/versions';
+import { isThinEventType } from './event-destinations';
 
 const createSchema = z.strictObject({
   url: str(),
@@ -33,6 +34,18 @@ function checkUrl(url: string, param: string): void {
 }
 
 /**
+ * A v1 endpoint's `enabled_events` is an enum of snapshot event types; thin event types
+ * (`v1.billing.meter.error_report_triggered`) reach only event destinations
+ * (https://docs.stripe.com/api/webhook_endpoints/create, https://docs.stripe.com/event-destinations).
+ */
+function refuseThinEvents(types: readonly string[]): void {
+  const index = types.findIndex(isThinEventType);
+  if (index >= 0) {
+    throw parameterInvalid(`enabled_events[${index}]`, `Invalid enabled_events[${index}]: ${types[index]} is a thin event type; thin events are sent only to event destinations (POST /v2/core/event_destinations).`);
+  }
+}
+
+/**
  * Creates an endpoint; only this response carries the signing `secret` (`whsec_...`), as in Stripe.
  * `api_version` is the version its events are rendered at; without one it stays null and its
  * events come at the account's default version (https://docs.stripe.com/api/webhook_endpoints/object,
@@ -45,6 +58,7 @@ function create(ctx: RequestContext): WireWebhookEndpoint {
     throw parameterInvalid('api_version', `Invalid API version: ${p.api_version}`);
   }
   if (p.enabled_events.length === 0) throw parameterInvalid('enabled_events', 'enabled_events must contain at least one event type.');
+  refuseThinEvents(p.enabled_events);
   const secret = newSecret('whsec');
   const endpoint: WireWebhookEndpoint = {
     id: newId('we'),
@@ -77,7 +91,10 @@ function update(ctx: RequestContext): WireWebhookEndpoint {
     checkUrl(p.url, 'url');
     endpoint.url = p.url;
   }
-  if (p.enabled_events !== undefined) endpoint.enabled_events = p.enabled_events;
+  if (p.enabled_events !== undefined) {
+    refuseThinEvents(p.enabled_events);
+    endpoint.enabled_events = p.enabled_events;
+  }
   if (p.description !== undefined) endpoint.description = emptyToNull(p.description, null);
   if (p.disabled !== undefined) endpoint.status = p.disabled ? 'disabled' : 'enabled';
   if (p.metadata !== undefined) endpoint.metadata = mergeMetadata(endpoint.metadata, p.metadata);

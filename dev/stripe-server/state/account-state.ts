@@ -29,6 +29,28 @@ export interface IdempotencyRecord {
  */
 export const IDEMPOTENCY_KEY_LIFETIME_SECONDS = 24 * 3600;
 
+/** A v2 event destination (resources/event-destinations.ts): the object, its URL and signing secret. */
+export interface EventDestinationState {
+  object: {
+    id: string;
+    object: 'v2.core.event_destination';
+    created: string;
+    description: string;
+    enabled_events: string[];
+    event_payload: 'thin' | 'snapshot';
+    events_from: Array<'self' | 'other_accounts'>;
+    livemode: false;
+    metadata: Record<string, string>;
+    name: string;
+    snapshot_api_version?: string | null;
+    status: 'enabled' | 'disabled';
+    type: 'webhook_endpoint';
+    updated: string;
+    url: string;
+  };
+  secret: string;
+}
+
 /** Test-only payment behaviour attached to a payment method (see payments.ts). */
 export interface CardBehaviour {
   declines: boolean;
@@ -61,6 +83,7 @@ export class AccountState {
   readonly connectEndpoints = new Set<string>();
   /** Endpoint id → signing secret (the object shows `secret` only on create). */
   readonly endpointSecrets = new Map<string, string>();
+  readonly eventDestinations = new Collection<EventDestinationState & { id: string }>('event destination');
   readonly events = new Collection<WireEvent>('event');
   readonly idempotency = new Map<string, IdempotencyRecord>();
   private invoiceSequence = 0;

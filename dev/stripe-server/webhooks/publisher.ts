@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock';
 import { newId } from '../core/ids';
-import type { AccountState } from '../state/account-state';
+import type { AccountState, EventDestinationState } from '../state/account-state';
 import type { AccountRegistry } from '../state/registry';
 import type { WireEvent, WireWebhookEndpoint } from '../wire';
 import type { WebhookDispatcher } from './dispatcher';
@@ -13,13 +13,25 @@ export interface EventCause {
   idempotency_key: string | null;
 }
 
-/**
- * `['*']` "indicates that all events are enabled, except those that require explicit selection"
- * (https://docs.stripe.com/api/webhook_endpoints/object): thin events must be named.
- */
-function listens(endpoint: WireWebhookEndpoint, type: string, explicitOnly = false): boolean {
-  if (endpoint.status !== 'enabled') return false;
-  return endpoint.enabled_events.includes(type) || (!explicitOnly && endpoint.enabled_events.includes('*'));
+/** A place events are delivered to: a v1 webhook endpoint or a v2 event destination. */
+interface Target {
+  id: string;
+  url: string;
+  secret: string;
+  /** The API version snapshot events are rendered at. */
+  apiVersion: string;
+}
+
+/** `['*']` on a v1 endpoint enables every snapshot event (https://docs.stripe.com/api/webhook_endpoints/object). */
+function endpointListens(endpoint: WireWebhookEndpoint, type: string): boolean {
+  return endpoint.status === 'enabled' && (endpoint.enabled_events.includes(type) || endpoint.enabled_events.includes('*'));
+}
+
+/** An event destination takes the payload kind it was made for; thin event types must be named. */
+function destinationListens(destination: EventDestinationState, type: string, payload: 'thin' | 'snapshot'): boolean {
+  const d = destination.object;
+  if (d.status !== 'enabled' || d.event_payload !== payload) return false;
+  return d.enabled_events.includes(type) || (payload === 'snapshot' && d.enabled_events.includes('*'));
 }
 
 /**
@@ -52,7 +64,7 @@ export class EventPublisher {
   }
 
   emit(account: AccountState, type: string, object: unknown, previousAttributes?: Record<string, unknown>): WireEvent {
-    const targets = this.endpointsFor(account, type);
+    const targets = [...this.endpointsFor(account, type), ...this.destinationsFor(account, type, 'snapshot')];
     const event: WireEvent = {
       id: newId('evt'),
       object: 'event',
@@ -67,17 +79,16 @@ export class EventPublisher {
     if (previousAttributes) event.data.previous_attributes = previousAttributes;
     if (account.platformId) event.account = account.id;
     account.events.insert(event);
-    for (const { endpoint, secret } of targets) {
-      this.dispatcher.enqueue({ event: atVersion(event, endpoint.api_version ?? ACCOUNT_DEFAULT_API_VERSION), endpointId: endpoint.id, url: endpoint.url, secret });
+    for (const target of targets) {
+      this.dispatcher.enqueue({ event: atVersion(event, target.apiVersion), endpointId: target.id, url: target.url, secret: target.secret });
     }
     return event;
   }
 
   /**
    * Emits a thin event (thin-events.ts) about `account`: kept for `GET /v2/core/events/:id` and
-   * delivered, as the notification alone, to every endpoint listening for its type (a stand-in
-   * for a thin-payload event destination: this server's API takes form bodies, and
-   * `POST /v2/core/event_destinations` takes JSON; see README).
+   * delivered, as the notification alone, to every thin-payload event destination naming its type
+   * (v1 webhook endpoints never receive thin events: https://docs.stripe.com/event-destinations).
    */
   emitThin(account: AccountState, type: string, relatedObject: ThinEvent['related_object'], data: unknown): ThinEvent {
     const notification: ThinEvent = {
@@ -91,8 +102,8 @@ export class EventPublisher {
       reason: this.cause?.id ? { type: 'request', request: { id: this.cause.id, idempotency_key: this.cause.idempotency_key } } : null,
     };
     this.thin.set(notification.id, { platformId: account.platformId ?? account.id, event: { ...notification, data } });
-    for (const { endpoint, secret } of this.endpointsFor(account, type, true)) {
-      this.dispatcher.enqueue({ event: notification, endpointId: endpoint.id, url: endpoint.url, secret });
+    for (const target of this.destinationsFor(account, type, 'thin')) {
+      this.dispatcher.enqueue({ event: notification, endpointId: target.id, url: target.url, secret: target.secret });
     }
     return notification;
   }
@@ -103,19 +114,51 @@ export class EventPublisher {
     return found && found.platformId === platformId ? found.event : undefined;
   }
 
-  private endpointsFor(account: AccountState, type: string, explicitOnly = false): Array<{ endpoint: WireWebhookEndpoint; secret: string }> {
+  /** The account's own (non-Connect) endpoints, and for a connected account its platform's `connect=true` ones. */
+  private endpointsFor(account: AccountState, type: string): Target[] {
+    const asTarget = (owner: AccountState) => (endpoint: WireWebhookEndpoint): Target => ({
+      id: endpoint.id,
+      url: endpoint.url,
+      secret: owner.endpointSecrets.get(endpoint.id) ?? '',
+      apiVersion: endpoint.api_version ?? ACCOUNT_DEFAULT_API_VERSION,
+    });
     const own = account.webhookEndpoints
       .all()
-      .filter((e) => !account.connectEndpoints.has(e.id) && listens(e, type, explicitOnly))
-      .map((endpoint) => ({ endpoint, secret: account.endpointSecrets.get(endpoint.id) ?? '' }));
+      .filter((e) => !account.connectEndpoints.has(e.id) && endpointListens(e, type))
+      .map(asTarget(account));
     const platform = account.platformId ? this.registry.get(account.platformId) : undefined;
     const viaConnect = platform
       ? platform.webhookEndpoints
           .all()
-          .filter((e) => platform.connectEndpoints.has(e.id) && listens(e, type, explicitOnly))
-          .map((endpoint) => ({ endpoint, secret: platform.endpointSecrets.get(endpoint.id) ?? '' }))
+          .filter((e) => platform.connectEndpoints.has(e.id) && endpointListens(e, type))
+          .map(asTarget(platform))
       : [];
     return [...own, ...viaConnect];
+  }
+
+  /**
+   * Event destinations: the account's own with `events_from` `self`, and for a connected account
+   * its platform's with `other_accounts` (https://docs.stripe.com/api/v2/core/event-destinations/object).
+   */
+  private destinationsFor(account: AccountState, type: string, payload: 'thin' | 'snapshot'): Target[] {
+    const asTarget = (d: EventDestinationState): Target => ({
+      id: d.object.id,
+      url: d.object.url,
+      secret: d.secret,
+      apiVersion: d.object.snapshot_api_version ?? ACCOUNT_DEFAULT_API_VERSION,
+    });
+    const own = account.eventDestinations
+      .all()
+      .filter((d) => d.object.events_from.includes('self') && destinationListens(d, type, payload))
+      .map(asTarget);
+    const platform = account.platformId ? this.registry.get(account.platformId) : undefined;
+    const fromPlatform = platform
+      ? platform.eventDestinations
+          .all()
+          .filter((d) => d.object.events_from.includes('other_accounts') && destinationListens(d, type, payload))
+          .map(asTarget)
+      : [];
+    return [...own, ...fromPlatform];
   }
 }
 

@@ -21,7 +21,7 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination
     const t0 = clock.now() * 1000;
     // Meter error reports come from the tenant's thin event destination, signed with its own secret
     // (stripe_event_destination_secret), not the snapshot endpoint's.
-    const endpoint = (await h.platform.webhookEndpoints.list()).data.find((e) => e.enabled_events.includes(TYPE as 'invoice.paid'))!;
+    const endpoint = (await h.platform.v2.core.eventDestinations.list()).data.find((e) => e.enabled_events.includes(TYPE))!;
 
     const admin = h.token('admin', SCOPES.admin);
     const publisher = h.token('pat', SCOPES.publisher);
