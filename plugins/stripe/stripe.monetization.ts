@@ -21,6 +21,7 @@ import type {
   UsageReportOutcome,
 } from '../../src/monetization/monetization';
 import { ApiPlanCopies } from './api-plans.service';
+import { StripePlanChange } from './change-plan';
 import { CustomerReconcileService } from './customer-reconcile.service';
 import { CustomersService } from './customers.service';
 import { InvoicesService } from './invoices.service';
@@ -48,6 +49,7 @@ export class StripeMonetization implements Monetization {
   private readonly repository: StripeRepository;
   private readonly customerReconcile: CustomerReconcileService;
   private readonly usageReconcile: StripeUsageAsBilled;
+  private readonly planChange: StripePlanChange;
 
   /** `probe`: tests only, to stop the subscription workflows after a chosen step (see `WorkflowProbe`). */
   constructor(options: StripeOptions, dependencies: EngineDependencies, probe?: WorkflowProbe) {
@@ -66,6 +68,7 @@ export class StripeMonetization implements Monetization {
     this.usage = new StripeUsageReporter(clients, repository);
     this.customerReconcile = new CustomerReconcileService(clients, repository, dependencies.tenants);
     this.usageReconcile = new StripeUsageAsBilled(clients, repository);
+    this.planChange = new StripePlanChange(clients, repository);
   }
 
   createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
@@ -106,6 +109,10 @@ export class StripeMonetization implements Monetization {
 
   deleteSubscription(subscription: SubscriptionRef, sent?: SentUsage): Promise<SubscriptionOutcome> {
     return this.subscriptions.delete(subscription, sent);
+  }
+
+  changeSubscriptionPlan(from: SubscriptionRef, to: SubscriptionRef): Promise<SubscriptionOutcome> {
+    return this.planChange.change(from, to);
   }
 
   reportUsage(usage: UsageReport): Promise<UsageReportOutcome> {

@@ -78,6 +78,20 @@ export interface Monetization {
   deleteSubscription(subscription: SubscriptionRef, sent?: SentUsage): Promise<SubscriptionOutcome>;
 
   /**
+   * Change of business plan of a subscription the engine bills (`billedSubscriptionOf` is not
+   * null): `from` on its current tier, `to` the same subscription on the new one. The engine
+   * moves its own subscription to the new tier's plan, keeping its id (so its billing record and
+   * invoices stay attached), prorating as the engine does. When the engine does not bill `to`
+   * (FREE tier) it changes nothing and answers `billed: false`; the core then refuses the change.
+   * The core has sent the subscription's usage so far before calling. Safe to retry. Engines that
+   * cannot change plans leave it out, and the core refuses the change of a billed subscription.
+   *
+   * @example await engine.changeSubscriptionPlan(onGold, onPlatinum)
+   *   // → { billed: true, access: 'UNBLOCKED', engineSubscriptionId: 'sub_1Qx…' }
+   */
+  changeSubscriptionPlan?(from: SubscriptionRef, to: SubscriptionRef): Promise<SubscriptionOutcome>;
+
+  /**
    * Reports metered usage of one subscription for one time window. `identifier` names the usage
    * (subscription, meter, window) so that re-sending it can never bill twice.
    */
