@@ -184,6 +184,11 @@ export class SubscriptionsRepository {
     await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ SUB_STATUS: status, UPDATED_TIME: now });
   }
 
+  /** A new business plan (tier) and the access the billing decided for it. */
+  async setTier(id: number, tier: string, status: string, now: string): Promise<void> {
+    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ TIER_ID: tier, SUB_STATUS: status, UPDATED_TIME: now });
+  }
+
   async delete(id: number): Promise<void> {
     await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).delete();
   }

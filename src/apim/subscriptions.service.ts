@@ -199,6 +199,125 @@ export class SubscriptionsService {
   }
 
   /**
+   * Changes the business plan (tier) of one of the caller's subscriptions, as WSO2's devportal
+   * PUT does. The billing follows the plan:
+   * - not billed before (a FREE tier, or an API not monetized): the engine's workflow runs for
+   *   the new tier, as when subscribing; when it now bills, the billing is recorded and decides
+   *   access (a failed attempt is undone and the tier stays);
+   * - billed before, on a tier the engine bills too: the engine moves its own subscription to the
+   *   new plan (`changeSubscriptionPlan`), after the usage so far is sent at the old price;
+   * - billed before, to a tier the engine does not bill: refused (409): the subscriber
+   *   unsubscribes (final invoice) and subscribes again on the free tier.
+   */
+  async changePlan(caller: SubscriberIdentity, uuid: string, request: { applicationId: string; apiId?: string; throttlingPolicy: string }): Promise<SubscriptionRecord> {
+    const row = await this.ownRow(caller, uuid);
+    if (request.applicationId !== row.applicationUuid) {
+      throw GatewayError.invalid('applicationId', `subscription ${uuid} is of application ${row.applicationUuid}; it cannot move to another application`);
+    }
+    if (request.apiId !== undefined && request.apiId !== row.apiUuid) {
+      throw GatewayError.invalid('apiId', `subscription ${uuid} is to API ${row.apiUuid}; it cannot move to another API`);
+    }
+    if (request.throttlingPolicy === row.tier) return this.toRecord(row, caller.tenant);
+    if (row.status === 'ON_HOLD' || this.inFlight.has(uuid)) {
+      throw new GatewayError('CONFLICT', `Subscription ${uuid} is ON_HOLD (being made, or awaiting its first payment); change its business plan once it is active`);
+    }
+    const record = await this.toRecord(row, caller.tenant);
+    const { api } = record;
+    if (!api.policies.includes(request.throttlingPolicy)) {
+      throw GatewayError.invalid('throttlingPolicy', `API ${api.name} ${api.version} is not offered on ${request.throttlingPolicy} (it offers ${api.policies.join(', ')})`);
+    }
+    const policy = await this.policies.findByName(caller.tenant, request.throttlingPolicy);
+    if (!policy) throw GatewayError.invalid('throttlingPolicy', `there is no subscription policy named ${request.throttlingPolicy}`);
+    const from = await this.toRef(row, caller.tenant);
+    const to: SubscriptionRef = { ...from, policy: toSubscriptionPolicy(policy) };
+
+    this.inFlight.add(uuid);
+    try {
+      const billed = (await this.engine.billedSubscriptionOf(uuid)) !== null;
+      let access: string = row.status;
+      if (!billed) {
+        if (await this.billing?.isBilled(uuid)) {
+          // Its billing record names an engine subscription that ended; a new one cannot replace it.
+          throw new GatewayError('CONFLICT', `Subscription ${uuid} was billed before; unsubscribe and subscribe again to be billed on ${policy.name}`);
+        }
+        const outcome = await this.engineOutcome(() => this.engine.createSubscription(to));
+        if (outcome.billed && outcome.engineSubscriptionId && this.billing) {
+          try {
+            access = (await this.recordBilling(to, outcome, caller.tenant)).status;
+          } catch (error) {
+            await this.engine.deleteSubscription(to).catch(() => undefined);
+            throw error;
+          }
+        } else {
+          access = outcome.access;
+        }
+      } else {
+        if (to.policy.billingPlan !== 'COMMERCIAL') {
+          throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
+        }
+        const change = this.engine.changeSubscriptionPlan?.bind(this.engine);
+        if (!change) throw new GatewayError('CONFLICT', `The billing engine cannot change the plan of a billed subscription; unsubscribe and subscribe again on ${policy.name}`);
+        await this.publishUsageBeforeCancel(from);
+        const outcome = await this.engineOutcome(() => change(from, to));
+        if (!outcome.billed) {
+          throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
+        }
+      }
+      await this.subscriptions.setTier(row.id, policy.name, access, this.now());
+    } finally {
+      this.inFlight.delete(uuid);
+    }
+    return this.getOwn(caller, uuid);
+  }
+
+  /**
+   * WSO2's `POST /subscriptions/multiple`: each request is subscribed in turn, as one
+   * `subscribe` each. WSO2 answers the subscriptions made and leaves out the ones that failed;
+   * Meterline does the same, and when none could be made answers the first failure.
+   */
+  async subscribeMany(caller: SubscriberIdentity, requests: ReadonlyArray<{ applicationId: string; apiId: string; throttlingPolicy: string }>): Promise<SubscriptionRecord[]> {
+    const made: SubscriptionRecord[] = [];
+    let firstFailure: unknown;
+    for (const [index, request] of requests.entries()) {
+      try {
+        made.push(await this.subscribe(caller, request));
+      } catch (error) {
+        firstFailure ??= error;
+        this.logger.warn(
+          { index, apiId: request.apiId, applicationId: request.applicationId, failure: error instanceof Error ? error.message : String(error) },
+          'one subscription of a multiple-subscription request failed; the others go on',
+        );
+      }
+    }
+    if (made.length === 0 && firstFailure !== undefined) throw firstFailure;
+    return made;
+  }
+
+  private async engineOutcome(call: () => Promise<SubscriptionOutcome>): Promise<SubscriptionOutcome> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') throw GatewayError.invalid('throttlingPolicy', error.message);
+      throw error;
+    }
+  }
+
+  private recordBilling(ref: SubscriptionRef, outcome: SubscriptionOutcome, tenant: TenantRef) {
+    return this.billing!.subscriptionBilled(
+      {
+        subscriptionUuid: ref.uuid,
+        tenantDomain: tenant.domain,
+        apiUuid: ref.api.uuid,
+        applicationUuid: ref.application.uuid,
+        engineSubscriptionId: outcome.engineSubscriptionId!,
+        engineAccount: null,
+      },
+      this.clock(),
+      outcome.access,
+    );
+  }
+
+  /**
    * `meterline reconcile`: removes a subscription an attempt left ON_HOLD (the caller decides it
    * is unfinished and old enough): the engine cancels whatever it made for it, found by its
    * metadata even when the engine's rows are missing, then the row is removed. False when the
