@@ -1,17 +1,47 @@
 import type { Knex } from 'knex';
+import { dialectOf, storedName, tableExists } from '../db/dialect';
 import { insertReturningId } from '../db/insert-returning-id';
 import { chunks } from './apis.repository';
-import type { ApplicationInput, ApplicationRecord, SubscriberRecord } from './model';
+import type { ApplicationInput, ApplicationRecord, ApplicationTokenType, SubscriberRecord } from './model';
 
 type Db = Knex | Knex.Transaction;
 
 const COLUMNS = ['APPLICATION_ID', 'UUID', 'NAME', 'APPLICATION_TIER', 'DESCRIPTION', 'APPLICATION_STATUS', 'SUBSCRIBER_ID'] as const;
 
+/**
+ * AM_APPLICATION.TOKEN_TYPE as WSO2 writes it: `JWT` for JWT applications, `DEFAULT` (WSO2's
+ * `APIConstants.DEFAULT_TOKEN_TYPE`) for OAUTH ones. NULL, as Meterline wrote it before, reads as
+ * JWT, the type it always answered.
+ */
+const TOKEN_TYPE_COLUMN: Record<ApplicationTokenType, string> = { JWT: 'JWT', OAUTH: 'DEFAULT' };
+
+function tokenTypeOf(stored: unknown): ApplicationTokenType {
+  return stored === null || stored === undefined || String(stored).toUpperCase() === 'JWT' ? 'JWT' : 'OAUTH';
+}
+
+/** WSO2's columns and tables Meterline's own schema does not create; present on a WSO2 database. */
+interface Wso2Extras {
+  tokenType: boolean;
+  keyMappings: boolean;
+}
+
 /** AM_APPLICATION, always through its owner: a subscriber reaches only their own applications. */
 export class ApplicationsRepository {
   constructor(private readonly db: Knex) {}
 
+  private extras: Promise<Wso2Extras> | undefined;
+
+  /** Asked once per process: WSO2's schema does not change under a running gateway. */
+  private wso2Extras(): Promise<Wso2Extras> {
+    this.extras ??= (async () => ({
+      tokenType: await this.db.schema.hasColumn(storedName(dialectOf(this.db), 'AM_APPLICATION'), storedName(dialectOf(this.db), 'TOKEN_TYPE')),
+      keyMappings: await tableExists(this.db, 'AM_APPLICATION_KEY_MAPPING'),
+    }))();
+    return this.extras;
+  }
+
   async insert(owner: SubscriberRecord, uuid: string, input: ApplicationInput, now: string): Promise<number> {
+    const extras = await this.wso2Extras();
     return insertReturningId(
       this.db,
       'AM_APPLICATION',
@@ -25,19 +55,49 @@ export class ApplicationsRepository {
         ORGANIZATION: owner.tenant.domain,
         CREATED_BY: owner.userId,
         CREATED_TIME: now,
+        ...(extras.tokenType ? { TOKEN_TYPE: TOKEN_TYPE_COLUMN[input.tokenType] } : {}),
       },
       'APPLICATION_ID',
     );
   }
 
+  /** Updates what the owner may change, as WSO2's update writes it (UPDATED_BY and UPDATED_TIME). */
+  async update(owner: SubscriberRecord, applicationId: number, input: ApplicationInput, now: string): Promise<void> {
+    const extras = await this.wso2Extras();
+    await this.db('AM_APPLICATION')
+      .where({ APPLICATION_ID: applicationId, SUBSCRIBER_ID: owner.id })
+      .update({
+        NAME: input.name,
+        APPLICATION_TIER: input.throttlingPolicy,
+        DESCRIPTION: input.description,
+        UPDATED_BY: owner.userId,
+        UPDATED_TIME: now,
+        ...(extras.tokenType ? { TOKEN_TYPE: TOKEN_TYPE_COLUMN[input.tokenType] } : {}),
+      });
+  }
+
+  /**
+   * Whether WSO2's Key Manager holds OAuth clients of the application (AM_APPLICATION_KEY_MAPPING
+   * rows, which Meterline never writes): deleting the row would cascade to them and leave the
+   * OAuth clients behind in the Key Manager.
+   */
+  async hasOAuthKeys(applicationId: number): Promise<boolean> {
+    if (!(await this.wso2Extras()).keyMappings) return false;
+    return (await this.db('AM_APPLICATION_KEY_MAPPING').where({ APPLICATION_ID: applicationId }).first('APPLICATION_ID')) !== undefined;
+  }
+
   async findOwned(owner: SubscriberRecord, uuid: string, db: Db = this.db): Promise<ApplicationRecord | undefined> {
-    const row = await db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id, UUID: uuid }).first(COLUMNS);
+    const row = await db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id, UUID: uuid }).first(await this.columns());
     return row ? fromRow(row, owner.userId) : undefined;
   }
 
   async findOwnedByName(owner: SubscriberRecord, name: string): Promise<ApplicationRecord | undefined> {
-    const row = await this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id, NAME: name }).first(COLUMNS);
+    const row = await this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: owner.id, NAME: name }).first(await this.columns());
     return row ? fromRow(row, owner.userId) : undefined;
+  }
+
+  private async columns(): Promise<string[]> {
+    return (await this.wso2Extras()).tokenType ? [...COLUMNS, 'TOKEN_TYPE'] : [...COLUMNS];
   }
 
   async listOwned(owner: SubscriberRecord, filter: { name?: string; limit: number; offset: number }): Promise<{ total: number; applications: ApplicationRecord[] }> {
@@ -46,7 +106,7 @@ export class ApplicationsRepository {
       return filter.name === undefined ? q : q.andWhere({ NAME: filter.name });
     };
     const counted = await base().count({ TOTAL: '*' }).first();
-    const rows = await base().orderBy([{ column: 'NAME' }, { column: 'APPLICATION_ID' }]).limit(filter.limit).offset(filter.offset).select(COLUMNS);
+    const rows = await base().orderBy([{ column: 'NAME' }, { column: 'APPLICATION_ID' }]).limit(filter.limit).offset(filter.offset).select(await this.columns());
     return { total: Number(counted?.TOTAL ?? 0), applications: rows.map((row) => fromRow(row, owner.userId)) };
   }
 
@@ -85,6 +145,7 @@ function fromRow(row: Record<string, unknown>, owner: string): ApplicationRecord
     throttlingPolicy: String(row.APPLICATION_TIER ?? 'Unlimited'),
     description: row.DESCRIPTION === null || row.DESCRIPTION === undefined ? null : String(row.DESCRIPTION),
     status: String(row.APPLICATION_STATUS ?? 'APPROVED'),
+    tokenType: tokenTypeOf(row.TOKEN_TYPE),
     owner,
     subscriberId: Number(row.SUBSCRIBER_ID),
   };

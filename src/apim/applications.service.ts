@@ -6,6 +6,9 @@ import type { SubscribersRepository } from './subscribers.repository';
 import type { SubscriberIdentity, SubscriptionsService } from './subscriptions.service';
 import { utcTimestamp } from '../domain/time';
 
+/** The application WSO2 API Manager creates for every subscriber on first sign-in (APIConstants.DEFAULT_APPLICATION_NAME). */
+export const DEFAULT_APPLICATION = 'DefaultApplication';
+
 export interface ApplicationWithCount extends ApplicationRecord {
   subscriptionCount: number;
 }
@@ -35,6 +38,19 @@ export class ApplicationsService {
     return { ...(await this.applications.findOwned(owner, uuid))!, subscriptionCount: 0 };
   }
 
+  /**
+   * WSO2's update: the name (unique among the owner's applications), throttling policy,
+   * description and token type are replaced.
+   */
+  async update(caller: SubscriberIdentity, uuid: string, input: ApplicationInput): Promise<ApplicationWithCount> {
+    const current = await this.get(caller, uuid);
+    const owner = (await this.subscribers.find(caller.tenant, caller.subject))!;
+    const clash = input.name === current.name ? undefined : await this.applications.findOwnedByName(owner, input.name);
+    if (clash) throw new GatewayError('CONFLICT', `You already have an application named ${input.name}`, { field: 'name' });
+    await this.applications.update(owner, current.id, input, utcTimestamp(this.clock()));
+    return this.get(caller, uuid);
+  }
+
   async list(caller: SubscriberIdentity, filter: { name?: string; limit: number; offset: number }): Promise<{ total: number; applications: ApplicationWithCount[] }> {
     const owner = await this.subscribers.find(caller.tenant, caller.subject);
     if (!owner) return { total: 0, applications: [] };
@@ -51,8 +67,26 @@ export class ApplicationsService {
     return { ...application, subscriptionCount: counts.get(application.id) ?? 0 };
   }
 
+  /**
+   * Deletes an application Meterline may delete: never one WSO2 API Manager made and manages —
+   * its DefaultApplication, or any application with OAuth keys in WSO2's Key Manager (deleting the
+   * row would drop WSO2's key mappings with it and orphan the OAuth clients). Those are refused
+   * (409) before anything is cancelled; they are deleted in WSO2's Developer Portal.
+   */
   async delete(caller: SubscriberIdentity, uuid: string): Promise<void> {
     const application = await this.get(caller, uuid);
+    if (application.name === DEFAULT_APPLICATION) {
+      throw new GatewayError(
+        'CONFLICT',
+        `${DEFAULT_APPLICATION} is the application WSO2 API Manager creates for each subscriber, with its OAuth client; Meterline does not delete it. Delete it in WSO2's Developer Portal.`,
+      );
+    }
+    if (await this.applications.hasOAuthKeys(application.id)) {
+      throw new GatewayError(
+        'CONFLICT',
+        `Application ${application.name} has OAuth keys in WSO2's Key Manager; Meterline does not delete it, as its OAuth clients would be left behind. Delete it in WSO2's Developer Portal.`,
+      );
+    }
     await this.subscriptions.removeAllOfApplication(application.id, caller.tenant);
     await this.applications.delete(application.id);
   }

@@ -59,10 +59,14 @@ export interface SubscriberRecord {
   tenant: TenantRef;
 }
 
+/** WSO2's application token types: JWT (self-contained, WSO2's default) or OAUTH (opaque UUID tokens). */
+export type ApplicationTokenType = 'JWT' | 'OAUTH';
+
 export interface ApplicationInput {
   name: string;
   throttlingPolicy: string;
   description: string | null;
+  tokenType: ApplicationTokenType;
 }
 
 export interface ApplicationRecord extends ApplicationInput {

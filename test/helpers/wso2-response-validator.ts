@@ -53,6 +53,13 @@ export class Wso2ResponseValidator {
       const empty = body === undefined || (typeof body === 'object' && body !== null && Object.keys(body).length === 0);
       return { declared: true, errors: empty ? [] : [`${status} has no body in the spec, got ${JSON.stringify(body)}`] };
     }
+    // An array of a named schema (e.g. POST /subscriptions/multiple): each item against it.
+    const items = (schema as { type?: string; items?: { $ref?: string } }).type === 'array' ? (schema as { items?: { $ref?: string } }).items?.$ref : undefined;
+    if (items) {
+      if (!Array.isArray(body)) return { declared: true, errors: [`${status}: expected an array, got ${JSON.stringify(body)}`] };
+      const itemName = items.replace('#/components/schemas/', '');
+      return { declared: true, errors: body.flatMap((item, i) => this.validate(api, itemName, item).map((e) => `[${i}] ${e}`)) };
+    }
     const name = schema.$ref?.replace('#/components/schemas/', '');
     if (!name) return { declared: true, errors: [`${status}: inline response schemas are not supported by this validator`] };
     return { declared: true, errors: this.validate(api, name, body) };

@@ -111,6 +111,24 @@ forEachRestHarness((rest) => {
     await rest().call('GET', `${DEVPORTAL}/applications?limit=-1`, { token: subscriber });
     await rest().call('DELETE', `${DEVPORTAL}/applications/missing`, { token: subscriber });
     await rest().call('GET', `${DEVPORTAL}/subscriptions/missing`, { token: subscriber });
+    const current = await rest().call('GET', `${DEVPORTAL}/applications/${world.applicationId}`, { token: subscriber });
+    await rest().call('PUT', `${DEVPORTAL}/applications/${world.applicationId}`, { token: subscriber, body: { ...current.body, description: 'updated', tokenType: 'OAUTH' } });
+    await rest().call('PUT', `${DEVPORTAL}/applications/missing`, { token: subscriber, body: { name: 'x', throttlingPolicy: 'Unlimited' } });
+    const third = await createApplication(rest(), subscriber);
+    const many = await rest().call('POST', `${DEVPORTAL}/subscriptions/multiple`, {
+      token: subscriber,
+      body: [{ applicationId: third, apiId: world.api.id, throttlingPolicy: world.free.policyName, requestedThrottlingPolicy: world.free.policyName }],
+    });
+    await rest().call('POST', `${DEVPORTAL}/subscriptions/multiple`, { token: subscriber, body: [{ applicationId: third, apiId: world.api.id, throttlingPolicy: 7 }] });
+    const thirdSub = many.body[0].subscriptionId;
+    await rest().call('PUT', `${DEVPORTAL}/subscriptions/${thirdSub}`, { token: subscriber, body: { applicationId: third, apiId: world.api.id, throttlingPolicy: world.free.policyName, requestedThrottlingPolicy: world.gold.policyName, status: 'UNBLOCKED' } });
+    // (Not a missing subscription: WSO2's spec declares this 404 without a body, while WSO2 and Meterline answer its Error.)
+    await rest().call('PUT', `${DEVPORTAL}/subscriptions/${thirdSub}`, { token: subscriber, body: { applicationId: world.applicationId, throttlingPolicy: world.free.policyName } });
+    await rest().call('GET', `${DEVPORTAL}/throttling-policies/subscription`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/throttling-policies/application`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/throttling-policies/other`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/throttling-policies/subscription/${world.gold.policyName}`, { token: subscriber });
+    await rest().call('GET', `${DEVPORTAL}/throttling-policies/subscription/missing`, { token: subscriber });
 
     expect(exchanges.length).toBeGreaterThan(50);
   });

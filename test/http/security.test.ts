@@ -189,6 +189,13 @@ const PROBES: Record<string, Probe> = {
     otherTenant: notFound,
     otherUser: notFound,
   },
+  'PUT /api/am/devportal/v3/applications/{applicationId}': {
+    path: (w) => `/applications/${w.applicationId}`,
+    body: () => ({ name: 'probe-renamed', throttlingPolicy: 'Unlimited' }),
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
   'DELETE /api/am/devportal/v3/applications/{applicationId}': {
     path: (w) => `/applications/${w.applicationId}`,
     readOnly: false,
@@ -202,6 +209,13 @@ const PROBES: Record<string, Probe> = {
     otherTenant: notFound,
     otherUser: notFound,
   },
+  'POST /api/am/devportal/v3/subscriptions/multiple': {
+    path: () => '/subscriptions/multiple',
+    body: (w) => [{ applicationId: w.applicationId, apiId: w.api.id, throttlingPolicy: w.free.policyName }],
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
   'GET /api/am/devportal/v3/subscriptions': {
     path: (w) => `/subscriptions?applicationId=${w.applicationId}`,
     readOnly: true,
@@ -211,6 +225,13 @@ const PROBES: Record<string, Probe> = {
   'GET /api/am/devportal/v3/subscriptions/{subscriptionId}': {
     path: (w) => `/subscriptions/${w.subscriptionId}`,
     readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'PUT /api/am/devportal/v3/subscriptions/{subscriptionId}': {
+    path: (w) => `/subscriptions/${w.subscriptionId}`,
+    body: (w) => ({ applicationId: w.applicationId, apiId: w.api.id, throttlingPolicy: w.gold.policyName, requestedThrottlingPolicy: w.free.policyName }),
+    readOnly: false,
     otherTenant: notFound,
     otherUser: notFound,
   },
@@ -231,6 +252,21 @@ const PROBES: Record<string, Probe> = {
     readOnly: true,
     otherTenant: notFound,
     otherUser: notFound,
+  },
+  'GET /api/am/devportal/v3/throttling-policies/{policyLevel}': {
+    path: () => '/throttling-policies/subscription?limit=1000',
+    readOnly: true,
+    // Names are per tenant: the admin probe above may have made a FREE policy named like this tenant's gold there.
+    otherTenant(response, world) {
+      excludes((w) => [w.free.policyName])(response, world);
+      const named = response.body.list.filter((p: { name: string }) => p.name === world.gold.policyName);
+      expect(named.map((p: { tierPlan: string }) => p.tierPlan)).not.toContain('COMMERCIAL');
+    },
+  },
+  'GET /api/am/devportal/v3/throttling-policies/{policyLevel}/{policyId}': {
+    path: (w) => `/throttling-policies/subscription/${w.free.policyName}`,
+    readOnly: true,
+    otherTenant: notFound,
   },
 };
 

@@ -16,7 +16,8 @@ import { wso2Spec, type Wso2ApiName } from './wso2-specs';
 export function wso2Body<T extends z.ZodRawShape>(api: Wso2ApiName, schemaName: string, used: T): z.ZodObject<T, z.core.$strict> {
   const extras: Record<string, z.ZodType> = {};
   for (const [name, property] of Object.entries(wso2Properties(api, schemaName))) {
-    if (!(name in used)) extras[name] = toZod(api, property, new Set([schemaName])).optional();
+    // WSO2's JSON binding reads an explicit null as absent, and its portals send both.
+    if (!(name in used)) extras[name] = toZod(api, property, new Set([schemaName])).nullish();
   }
   // The extras are parsed (and so type-checked) but left out of the static type: Meterline does
   // not read them. `wso2IgnoredFields` names them for documentation and tests.

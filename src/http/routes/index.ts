@@ -6,6 +6,7 @@ import { listSubscriptionPolicies } from './admin/list-subscription-policies';
 import { updateSubscriptionPolicy } from './admin/update-subscription-policy';
 import { createApplication } from './devportal/create-application';
 import { createSubscription } from './devportal/create-subscription';
+import { createSubscriptions } from './devportal/create-subscriptions';
 import { deleteApplication } from './devportal/delete-application';
 import { deleteDevportalSubscription } from './devportal/delete-subscription';
 import { getApplication } from './devportal/get-application';
@@ -13,6 +14,9 @@ import { getDevportalSubscription } from './devportal/get-subscription';
 import { getDevportalSubscriptionUsage } from './devportal/get-subscription-usage';
 import { listApplications } from './devportal/list-applications';
 import { listDevportalSubscriptions } from './devportal/list-subscriptions';
+import { getThrottlingPolicy, listThrottlingPolicies } from './devportal/throttling-policies';
+import { updateApplication } from './devportal/update-application';
+import { updateDevportalSubscription } from './devportal/update-subscription';
 import { changeApiLifecycle } from './publisher/change-api-lifecycle';
 import { createApi } from './publisher/create-api';
 import { getApi } from './publisher/get-api';
@@ -47,10 +51,15 @@ export const ROUTES: readonly AnyRoute[] = [
   createApplication,
   listApplications,
   getApplication,
+  updateApplication,
   deleteApplication,
   createSubscription,
+  createSubscriptions,
   listDevportalSubscriptions,
   getDevportalSubscription,
+  updateDevportalSubscription,
   deleteDevportalSubscription,
   getDevportalSubscriptionUsage,
+  listThrottlingPolicies,
+  getThrottlingPolicy,
 ];

@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import { defineRoute } from '../../route';
-import { resourceId, storedText } from '../common';
 import { toDevportalSubscriptionDto } from './presenters';
+import { subscriptionBody } from './subscription.schema';
 
 /**
  * POST /subscriptions — subscribes one of the caller's applications to a PUBLISHED API of their
@@ -15,10 +14,11 @@ export const createSubscription = defineRoute({
   operationId: 'addSubscription',
   summary: 'Add a New Subscription',
   scopes: ['apim:subscribe', 'apim:sub_manage'],
-  body: z.strictObject({ applicationId: resourceId, apiId: resourceId, throttlingPolicy: storedText(512).min(1) }),
+  body: subscriptionBody,
   responses: { 201: 'Subscription' },
   async handle({ principal, body, apim }) {
-    const subscription = await apim.subscriptions.subscribe(principal, body);
+    const { applicationId, apiId, throttlingPolicy } = body;
+    const subscription = await apim.subscriptions.subscribe(principal, { applicationId, apiId, throttlingPolicy });
     return { status: 201, body: toDevportalSubscriptionDto(subscription), location: `/subscriptions/${subscription.uuid}` };
   },
 });

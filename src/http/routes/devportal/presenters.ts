@@ -18,7 +18,7 @@ export function toApplicationInfoDto(application: ApplicationWithCount) {
 
 /** WSO2's devportal `Application`. */
 export function toApplicationDto(application: ApplicationWithCount) {
-  return { ...toApplicationInfoDto(application), tokenType: 'JWT' };
+  return { ...toApplicationInfoDto(application), tokenType: application.tokenType };
 }
 
 /** WSO2's devportal `Subscription`, with the API and application it joins. */
