@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,7 +156,7 @@ describe('database mistakes and outages', () => {
     const config = write(join(tempDir(), 'bad-url.toml'), `[database.apim_db]\ntype = "postgres"\nurl = "not-a-url"\n`);
     const result = await runCli(['migrate', '--config', config]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('database.apim_db.url: must be a URL such as postgres://user:password@host:5432/apim_db (accepted for type "postgres": postgres://, postgresql://)');
+    expect(result.stderr).toContain('database.apim_db.url: must be a URL such as postgres://user:password@host:5432/apim_db (accepted for type "postgres": postgres://, postgresql://, or a JDBC URL such as jdbc:postgresql://host:5432/apim_db)');
   });
 
   it('a url of another database type is a configuration error naming the key', async () => {
@@ -204,5 +204,28 @@ describe('database mistakes and outages', () => {
       // at once (rather than after it) is proved with an injected sleep in serve-waits-for-database.
       expect(await serving.stop()).toBe(0);
     }
+  });
+});
+
+describe("a WSO2 API-M 4.x deployment.toml (test/config/fixtures), unchanged but for its database's port", () => {
+  const wso2 = readFileSync(join(REPO_ROOT, 'test/config/fixtures/wso2-apim-4.x-deployment.toml'), 'utf8');
+
+  it('migrate reads it, names the WSO2 settings it ignores in one line, and connects to the JDBC URL\'s port', async () => {
+    const port = await unusedPort();
+    const config = write(join(tempDir(), 'deployment.toml'), wso2.replace('jdbc:postgresql://127.0.0.1:58432/apim_db', `jdbc:postgresql://127.0.0.1:${port}/apim_db`));
+    const result = await runCli(['migrate', '--config', config], { env: { APIM_DB_PASSWORD: 'pw' } });
+    const lines = result.stderr.split('\n');
+    expect(lines[0]).toBe(`meterline: config ${config}; database postgres 127.0.0.1:${port}/apim_db`);
+    expect(lines[1]).toMatch(/^meterline: ignoring WSO2 API-M settings Meterline does not use \(see docs\/migration-from-wso2\.md\): server\.hostname, .*super_admin, user_store, .*database\.shared_db, .*apim\.analytics, .*apim\.monetization\.analytics_host, .*transport$/);
+    expect(lines[2]).toBe(`meterline: database postgres 127.0.0.1:${port}/apim_db is not reachable: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(lines).toHaveLength(4); // and the final newline
+    expect(result.code).toBe(1);
+  });
+
+  it('another WSO2 plugin class exits 2 naming the key and the engines there are', async () => {
+    const config = write(join(tempDir(), 'deployment.toml'), wso2.replace('org.wso2.apim.monetization.impl.StripeMonetizationImpl', 'com.myfatoorah.apim.MyFatoorahMonetizationImpl'));
+    const result = await runCli(['migrate', '--config', config], { env: { APIM_DB_PASSWORD: 'pw' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('monetization_impl "com.myfatoorah.apim.MyFatoorahMonetizationImpl" is the Java class of a WSO2 monetization plugin that no Meterline billing engine replaces (registered: free, stripe (also org.wso2.apim.monetization.impl.StripeMonetizationImpl))');
   });
 });
