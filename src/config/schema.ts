@@ -98,8 +98,9 @@ const databaseSchema = z
     /** WSO2's spellings of `host` and `database`. */
     hostname: nonEmpty.optional(),
     name: nonEmpty.optional(),
-    /** WSO2's JDBC driver class: checked against `type`, otherwise unused. */
+    /** WSO2's JDBC driver class (`driverClassName` in older guides): checked against `type`, otherwise unused. */
     driver: nonEmpty.optional(),
+    driverClassName: nonEmpty.optional(),
     /** Oracle: the connect string (`host:port/service`), when `url` is not used. */
     connect_string: nonEmpty.optional(),
     /** Apply pending migrations when `meterline serve` starts (turn off to migrate by hand). */
@@ -115,9 +116,10 @@ const databaseSchema = z
     for (const [wso2, ours] of [['hostname', 'host'], ['name', 'database']] as const) {
       if (db[wso2] !== undefined && db[ours] !== undefined) ctx.addIssue({ code: 'custom', path: [wso2], message: `give ${ours} or ${wso2} (WSO2's spelling), not both` });
     }
-    const driverType = db.driver === undefined ? undefined : JDBC_DRIVERS[db.driver];
-    if (driverType !== undefined && driverType !== db.type) {
-      ctx.addIssue({ code: 'custom', path: ['driver'], message: `is a ${driverType} driver, but type = "${db.type}"` });
+    for (const key of ['driver', 'driverClassName'] as const) {
+      const driverClass = db[key];
+      const driverType = driverClass === undefined ? undefined : JDBC_DRIVERS[driverClass];
+      if (driverType !== undefined && driverType !== db.type) ctx.addIssue({ code: 'custom', path: [key], message: `is a ${driverType} driver, but type = "${db.type}"` });
     }
     if (db.type === 'sqlite') {
       // A url with the default type would otherwise be dropped for a local SQLite file.
@@ -135,7 +137,7 @@ const databaseSchema = z
     const urlProblem = db.url === undefined ? undefined : databaseUrlProblem(db.type, db.url);
     if (urlProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: urlProblem });
   })
-  .transform(({ hostname, name, driver: _checked, ...db }) => {
+  .transform(({ hostname, name, driver: _driver, driverClassName: _driverClassName, ...db }) => {
     const parts = { ...db, host: db.host ?? hostname, database: db.database ?? name };
     return db.url !== undefined && isJdbcUrl(db.url) ? fromJdbcUrl(parts, db.url) : parts;
   });

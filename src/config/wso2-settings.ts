@@ -73,9 +73,24 @@ const WSO2_PATHS: readonly string[] = [
   ].map((key) => `server.${key}`),
   // [database.*]: WSO2's other data sources; Meterline reads apim_db only.
   ...['shared_db', 'local', 'identity_db', 'user', 'config', 'reg', 'am_db'].map((name) => `database.${name}`),
-  // [database.apim_db]: Java connection-pool settings (Meterline's pool is [database.apim_db.pool]).
-  'database.apim_db.validationQuery',
-  'database.apim_db.pool_options',
+  // [database.apim_db]: Java connection-pool settings, as a table or (as in the monetization
+  // guide) flat; Meterline's pool is [database.apim_db.pool].
+  ...[
+    'pool_options',
+    'validationQuery',
+    'validationInterval',
+    'defaultAutoCommit',
+    'maxActive',
+    'maxWait',
+    'maxIdle',
+    'minIdle',
+    'testOnBorrow',
+    'testWhileIdle',
+    'timeBetweenEvictionRunsMillis',
+    'minEvictableIdleTimeMillis',
+    'commitOnReturn',
+    'rollbackOnReturn',
+  ].map((key) => `database.apim_db.${key}`),
   // [apim.*]: every API-M feature but monetization.
   ...[
     'analytics',
@@ -132,7 +147,7 @@ const WSO2_PATHS: readonly string[] = [
 ];
 
 /** Keys WSO2 writes that Meterline checks (the schema reads them) but does not use: listed too. */
-export const WSO2_CHECKED_ONLY: readonly string[] = ['database.apim_db.driver'];
+export const WSO2_CHECKED_ONLY: readonly string[] = ['database.apim_db.driver', 'database.apim_db.driverClassName'];
 
 export interface SetAside {
   /** The document without WSO2's settings: what Meterline validates. */

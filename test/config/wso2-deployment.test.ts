@@ -170,6 +170,26 @@ describe('[database.apim_db] as WSO2 writes it', () => {
     expect(load(`[database.apim_db]\n${lines}\n`).config.database.apim_db).toMatchObject(expected);
   });
 
+  it('the monetization guide\'s section: flat pool settings and driverClassName, all strings', () => {
+    const { config, ignored } = load(
+      '[database.apim_db]\ntype = "mysql"\nurl = "jdbc:mysql://db.internal:3307/WSO2AM_DB?autoReconnect=true"\nusername = "xxx"\npassword = "yyy"\n' +
+        'defaultAutoCommit = "false"\ndriverClassName = "com.mysql.jdbc.Driver"\nmaxActive = "50"\nmaxWait = "60000"\ntestOnBorrow = "true"\nvalidationQuery = "SELECT 1"\nvalidationInterval = "30000"\n',
+    );
+    expect(config.database.apim_db).toMatchObject({ type: 'mysql', host: 'db.internal', port: 3307, database: 'WSO2AM_DB', username: 'xxx', password: 'yyy' });
+    expect(ignored).toEqual([
+      'database.apim_db.defaultAutoCommit',
+      'database.apim_db.driverClassName',
+      'database.apim_db.maxActive',
+      'database.apim_db.maxWait',
+      'database.apim_db.testOnBorrow',
+      'database.apim_db.validationQuery',
+      'database.apim_db.validationInterval',
+    ]);
+    expect(problemsOf('[database.apim_db]\ntype = "postgre"\nurl = "jdbc:postgresql://db/apim"\ndriverClassName = "com.mysql.jdbc.Driver"\n')).toEqual([
+      'database.apim_db.driverClassName: is a mysql driver, but type = "postgres"',
+    ]);
+  });
+
   it('the JDBC URL wins over host and port keys, as in WSO2', () => {
     const { config } = load('[database.apim_db]\ntype = "postgre"\nhostname = "other"\nport = 5432\nurl = "jdbc:postgresql://db:58432/apim_db"\n');
     expect(config.database.apim_db).toMatchObject({ host: 'db', port: 58432 });
