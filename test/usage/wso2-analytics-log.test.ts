@@ -222,6 +222,21 @@ forEachTestDatabase((kind, database) => {
     expect(await offsets()).toBe(1);
   });
 
+  it('a log that cannot be read does not stop publishing: the error is logged and the stored usage settles', async () => {
+    const logged: string[] = [];
+    const source = createUsageSource('local', {
+      db: database().knex,
+      logger: createLogger('error', { write: (line: string) => logged.push(line) }),
+      clock: world.clock,
+      ingest: (events, how) => world.usage.ingestion.ingest(events, how),
+      wso2AnalyticsLog: { path: path.join(dir, 'missing', 'apim_metrics.log') },
+    });
+    await world.usage.ingestion.ingest([{ eventId: randomUUID(), timestamp: minutesAfter(t0, 1).getTime(), apiId: a.subscription.api.uuid, applicationId: a.subscription.application.uuid, subscriptionId: a.subscription.uuid, httpStatus: 200, tenant: a.subscription.api.tenant.domain }]);
+    const [stored] = (await database().knex('ML_USAGE_EVENT').select('SEQ')).map((r) => Number(r.SEQ));
+    expect(await source.settledPosition()).toBe(stored);
+    expect(logged.join('')).toContain('the WSO2 analytics log could not be read');
+  });
+
   it('end to end: lines in the log are billed in Stripe by the next publish, once, through rotations', async () => {
     const usage = newUsageService(database().knex, world.engine, world.clock, { wso2_analytics_log: { path: logPath() } });
     const [beforeA, beforeB] = [await world.billedInStripe(a), await world.billedInStripe(b)];

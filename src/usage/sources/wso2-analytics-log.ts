@@ -169,27 +169,37 @@ export class Wso2AnalyticsLog {
     );
     const files: LogFile[] = [];
     let complete = true;
-    for (const name of names) {
-      let handle: FileHandle;
-      try {
-        handle = await open(path.join(this.dir, name), 'r');
-      } catch (error) {
-        // Renamed or deleted between the listing and the open: seen under its new name next time.
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          complete = false;
-          continue;
+    try {
+      for (const name of names) {
+        let handle: FileHandle;
+        try {
+          handle = await open(path.join(this.dir, name), 'r');
+        } catch (error) {
+          // Renamed or deleted between the listing and the open: seen under its new name next time.
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+            complete = false;
+            continue;
+          }
+          throw error;
         }
-        throw error;
+        try {
+          const stat = await handle.stat();
+          const first = await firstLine(handle, Math.min(stat.size, FIRST_LINE_MAX));
+          if (first === null) {
+            await handle.close();
+            if (stat.size >= FIRST_LINE_MAX) this.options.logger.warn({ file: name }, 'WSO2 analytics log file skipped: its first line is longer than 64 KiB');
+            continue;
+          }
+          const key = FILE_OFFSET_PREFIX + createHash('sha256').update(first).digest('hex').slice(0, 40 - FILE_OFFSET_PREFIX.length);
+          files.push({ name, handle, size: stat.size, mtimeMs: stat.mtimeMs, key });
+        } catch (error) {
+          await handle.close();
+          throw error;
+        }
       }
-      const stat = await handle.stat();
-      const first = await firstLine(handle, Math.min(stat.size, FIRST_LINE_MAX));
-      if (first === null) {
-        await handle.close();
-        if (stat.size >= FIRST_LINE_MAX) this.options.logger.warn({ file: name }, 'WSO2 analytics log file skipped: its first line is longer than 64 KiB');
-        continue;
-      }
-      const key = FILE_OFFSET_PREFIX + createHash('sha256').update(first).digest('hex').slice(0, 40 - FILE_OFFSET_PREFIX.length);
-      files.push({ name, handle, size: stat.size, mtimeMs: stat.mtimeMs, key });
+    } catch (error) {
+      await Promise.all(files.map((f) => f.handle.close()));
+      throw error;
     }
     // Oldest first; the active file last among equals (it is the newest being written).
     files.sort((a, b) => a.mtimeMs - b.mtimeMs || Number(a.name === this.base) - Number(b.name === this.base) || a.name.localeCompare(b.name));
