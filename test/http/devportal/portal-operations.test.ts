@@ -124,11 +124,22 @@ forEachRestHarness((rest) => {
       const row = await rest().service.db('AM_SUBSCRIPTION').where({ UUID: id }).first('TIER_ID', 'SUB_STATUS');
       expect(row).toEqual({ TIER_ID: world.platinum.policyName, SUB_STATUS: 'UNBLOCKED' });
 
+      // To a DYNAMICRATE tier with a base fee: the plan item gets the metered price, the base fee is a second item.
+      const toMetered = await change(world.platinum.policyName, world.metered.policyName);
+      expect(toMetered.body).toMatchObject({ throttlingPolicy: world.metered.policyName, status: 'UNBLOCKED' });
+      const metered = (await stripeSubscriptionsOf(app))[0]!;
+      expect(metered.id).toBe(billed!.id);
+      expect(metered.items.data.map((item) => [item.price.recurring?.usage_type, item.price.unit_amount])).toEqual([
+        ['metered', 1],
+        ['licensed', 500],
+      ]);
+      expect(metered.metadata.meterline_plan_changes).toBe('2');
+
       // Billed to free is refused: unsubscribing sends the final invoice.
-      const toFree = await change(world.platinum.policyName, world.free.policyName);
+      const toFree = await change(world.metered.policyName, world.free.policyName);
       expect(toFree.status).toBe(409);
       expect(toFree.body.description).toMatch(/unsubscribe/);
-      expect((await call('GET', `/subscriptions/${id}`)).body.throttlingPolicy).toBe(world.platinum.policyName);
+      expect((await call('GET', `/subscriptions/${id}`)).body.throttlingPolicy).toBe(world.metered.policyName);
     });
 
     it('refuses moving a subscription to another application or API, or onto a tier the API does not offer', async () => {
@@ -186,14 +197,17 @@ forEachRestHarness((rest) => {
   }
 });
 
-/** Two FREE and two FIXEDRATE tiers (10.00 and 25.00 USD a month) on one monetized API. */
+/** Two FREE, two FIXEDRATE (10.00 and 25.00 USD a month) and a DYNAMICRATE tier (0.01 USD a call, 5.00 a month) on one monetized API. */
 async function makeWorld(rest: RestHarness, tokens: Tokens) {
   const free = await createPolicy(rest, tokens.admin, policyBody(uniqueName('Bronze')));
   const free2 = await createPolicy(rest, tokens.admin, policyBody(uniqueName('Silver')));
   const gold = await createPolicy(rest, tokens.admin, policyBody(uniqueName('Gold'), { plan: 'FIXEDRATE', price: '10.00' }));
   const platinum = await createPolicy(rest, tokens.admin, policyBody(uniqueName('Platinum'), { plan: 'FIXEDRATE', price: '25.00' }));
-  const api = await createApi(rest, tokens.publisher, [free.policyName, free2.policyName, gold.policyName, platinum.policyName]);
+  const meteredBody = policyBody(uniqueName('Metered'), { plan: 'DYNAMICRATE', price: '0.01' });
+  meteredBody.monetization!.properties.fixedPrice = '5.00';
+  const metered = await createPolicy(rest, tokens.admin, meteredBody);
+  const api = await createApi(rest, tokens.publisher, [free.policyName, free2.policyName, gold.policyName, platinum.policyName, metered.policyName]);
   const account = await connectedAccount(rest);
   await monetize(rest, tokens.publisher, api.id, account);
-  return { free, free2, gold, platinum, api, account };
+  return { free, free2, gold, platinum, metered, api, account };
 }
