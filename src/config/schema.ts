@@ -136,11 +136,28 @@ const databaseSchema = z
     }
     const urlProblem = db.url === undefined ? undefined : databaseUrlProblem(db.type, db.url);
     if (urlProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: urlProblem });
+    else if (db.url !== undefined && !isJdbcUrl(db.url) && new URL(db.url).username !== '' && (db.username !== undefined || db.password !== undefined)) {
+      // Two sets of credentials: one would be dropped without a word.
+      ctx.addIssue({ code: 'custom', path: [db.username === undefined ? 'password' : 'username'], message: 'the url names a user too: give the credentials in one place' });
+    }
   })
   .transform(({ hostname, name, driver: _driver, driverClassName: _driverClassName, ...db }) => {
     const parts = { ...db, host: db.host ?? hostname, database: db.database ?? name };
-    return db.url !== undefined && isJdbcUrl(db.url) ? fromJdbcUrl(parts, db.url) : parts;
+    if (db.url === undefined) return parts;
+    return isJdbcUrl(db.url) ? fromJdbcUrl(parts, db.url) : { ...parts, url: withCredentials(db.url, db.username, db.password) };
   });
+
+/**
+ * A connection URL without a user, given `username`/`password` keys as WSO2 writes them beside its
+ * `url`: the drivers read credentials from the URL only, so they are put there (percent-encoded).
+ */
+function withCredentials(url: string, username: string | undefined, password: string | undefined): string {
+  if (username === undefined && password === undefined) return url;
+  const parsed = new URL(url);
+  if (username !== undefined) parsed.username = encodeURIComponent(username);
+  if (password !== undefined) parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
 
 /**
  * `[database.apim_db]` with its JDBC URL read into the parts knex is given (`url` then unset). The

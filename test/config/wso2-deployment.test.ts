@@ -190,6 +190,15 @@ describe('[database.apim_db] as WSO2 writes it', () => {
     ]);
   });
 
+  it('username and password beside a connection URL without a user go into it; beside one with a user they are refused', () => {
+    const { config } = load('[database.apim_db]\ntype = "postgres"\nurl = "postgres://db:5433/apim_db"\nusername = "wso2apim"\npassword = "p@ss:w/rd%"\n');
+    expect(config.database.apim_db.url).toBe('postgres://wso2apim:p%40ss%3Aw%2Frd%25@db:5433/apim_db');
+    expect(knexConfigFor(config.database.apim_db).connection).toBe(config.database.apim_db.url);
+    expect(problemsOf('[database.apim_db]\ntype = "postgres"\nurl = "postgres://app:pw@db/apim_db"\nusername = "wso2apim"\n')).toEqual([
+      'database.apim_db.username: the url names a user too: give the credentials in one place',
+    ]);
+  });
+
   it('the JDBC URL wins over host and port keys, as in WSO2', () => {
     const { config } = load('[database.apim_db]\ntype = "postgre"\nhostname = "other"\nport = 5432\nurl = "jdbc:postgresql://db:58432/apim_db"\n');
     expect(config.database.apim_db).toMatchObject({ host: 'db', port: 58432 });
@@ -226,6 +235,17 @@ const postgres = testDatabases().find((target) => target.kind === 'postgres');
     try {
       const result = await db.raw('select inet_server_port() as port');
       expect(Number(result.rows[0].PORT)).toBe(Number(admin.port));
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('connects with username and password given beside a URL without them, as WSO2 writes them', async () => {
+    const admin = new URL(postgres?.adminUrl ?? '');
+    const toml = `[database.apim_db]\ntype = "postgres"\nurl = "postgres://${admin.host}${admin.pathname}"\nusername = "${decodeURIComponent(admin.username)}"\npassword = "$env{PG_PASSWORD}"\n`;
+    const db = connectDatabase(load(toml, { PG_PASSWORD: decodeURIComponent(admin.password) }).config.database.apim_db);
+    try {
+      expect((await db.raw('select current_user as name')).rows[0].NAME).toBe(decodeURIComponent(admin.username));
     } finally {
       await db.destroy();
     }
