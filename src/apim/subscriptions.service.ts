@@ -217,18 +217,39 @@ export class SubscriptionsService {
     if (request.apiId !== undefined && request.apiId !== row.apiUuid) {
       throw GatewayError.invalid('apiId', `subscription ${uuid} is to API ${row.apiUuid}; it cannot move to another API`);
     }
-    if (request.throttlingPolicy === row.tier) return this.toRecord(row, caller.tenant);
+    await this.changeTier(row, caller.tenant, request.throttlingPolicy);
+    return this.getOwn(caller, uuid);
+  }
+
+  /**
+   * WSO2's publisher `POST /subscriptions/change-business-plan`: the same change, on a
+   * subscription to one of the tenant's APIs (the caller checks that it may act for the API);
+   * a bad plan is reported on `businessPlan`, WSO2's query parameter.
+   */
+  async changePlanForPublisher(tenant: TenantRef, uuid: string, businessPlan: string): Promise<SubscriptionRecord> {
+    const row = await this.subscriptions.findByUuid(uuid);
+    if (!row || row.apiOrganization !== tenant.domain) throw GatewayError.notFound(`Subscription ${uuid}`);
+    await this.changeTier(row, tenant, businessPlan, 'businessPlan');
+    const changed = await this.subscriptions.findByUuid(uuid);
+    if (!changed) throw GatewayError.notFound(`Subscription ${uuid}`);
+    return this.toRecord(changed, tenant);
+  }
+
+  /** The change of tier both portals make (see `changePlan`); the subscription's row on the new tier when it returns. */
+  private async changeTier(row: SubscriptionRow, tenant: TenantRef, tier: string, field = 'throttlingPolicy'): Promise<void> {
+    const uuid = row.uuid;
+    if (tier === row.tier) return;
     if (row.status === 'ON_HOLD' || this.inFlight.has(uuid)) {
       throw new GatewayError('CONFLICT', `Subscription ${uuid} is ON_HOLD (being made, or awaiting its first payment); change its business plan once it is active`);
     }
-    const record = await this.toRecord(row, caller.tenant);
+    const record = await this.toRecord(row, tenant);
     const { api } = record;
-    if (!api.policies.includes(request.throttlingPolicy)) {
-      throw GatewayError.invalid('throttlingPolicy', `API ${api.name} ${api.version} is not offered on ${request.throttlingPolicy} (it offers ${api.policies.join(', ')})`);
+    if (!api.policies.includes(tier)) {
+      throw GatewayError.invalid(field, `API ${api.name} ${api.version} is not offered on ${tier} (it offers ${api.policies.join(', ')})`);
     }
-    const policy = await this.policies.findByName(caller.tenant, request.throttlingPolicy);
-    if (!policy) throw GatewayError.invalid('throttlingPolicy', `there is no subscription policy named ${request.throttlingPolicy}`);
-    const from = await this.toRef(row, caller.tenant);
+    const policy = await this.policies.findByName(tenant, tier);
+    if (!policy) throw GatewayError.invalid(field, `there is no subscription policy named ${tier}`);
+    const from = await this.toRef(row, tenant);
     const to: SubscriptionRef = { ...from, policy: toSubscriptionPolicy(policy) };
 
     this.inFlight.add(uuid);
@@ -240,10 +261,10 @@ export class SubscriptionsService {
           // Its billing record names an engine subscription that ended; a new one cannot replace it.
           throw new GatewayError('CONFLICT', `Subscription ${uuid} was billed before; unsubscribe and subscribe again to be billed on ${policy.name}`);
         }
-        const outcome = await this.engineOutcome(() => this.engine.createSubscription(to));
+        const outcome = await this.engineOutcome(() => this.engine.createSubscription(to), field);
         if (outcome.billed && outcome.engineSubscriptionId && this.billing) {
           try {
-            access = (await this.recordBilling(to, outcome, caller.tenant)).status;
+            access = (await this.recordBilling(to, outcome, tenant)).status;
           } catch (error) {
             await this.engine.deleteSubscription(to).catch(() => undefined);
             throw error;
@@ -258,7 +279,7 @@ export class SubscriptionsService {
         const change = this.engine.changeSubscriptionPlan?.bind(this.engine);
         if (!change) throw new GatewayError('CONFLICT', `The billing engine cannot change the plan of a billed subscription; unsubscribe and subscribe again on ${policy.name}`);
         await this.publishUsageBeforeCancel(from);
-        const outcome = await this.engineOutcome(() => change(from, to));
+        const outcome = await this.engineOutcome(() => change(from, to), field);
         if (!outcome.billed) {
           throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
         }
@@ -267,7 +288,6 @@ export class SubscriptionsService {
     } finally {
       this.inFlight.delete(uuid);
     }
-    return this.getOwn(caller, uuid);
   }
 
   /**
@@ -293,11 +313,11 @@ export class SubscriptionsService {
     return made;
   }
 
-  private async engineOutcome(call: () => Promise<SubscriptionOutcome>): Promise<SubscriptionOutcome> {
+  private async engineOutcome(call: () => Promise<SubscriptionOutcome>, field: string): Promise<SubscriptionOutcome> {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') throw GatewayError.invalid('throttlingPolicy', error.message);
+      if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') throw GatewayError.invalid(field, error.message);
       throw error;
     }
   }

@@ -155,6 +155,16 @@ forEachRestHarness((rest) => {
       expect((await call('PUT', '/subscriptions/missing', { applicationId: app, throttlingPolicy: world.free2.policyName })).status).toBe(404);
     });
 
+    it("the publisher's change of business plan (the service behind WSO2's change-business-plan) names businessPlan", async () => {
+      const app = await createApplication(rest(), tokens.subscriber);
+      const id = await subscribe(rest(), tokens.subscriber, app, world.api.id, world.free.policyName);
+      const subscriptions = rest().service.services.apim.subscriptions;
+      const tenant = { domain: 'carbon.super', id: -1234 };
+      await expect(subscriptions.changePlanForPublisher(tenant, id, world.free2.policyName)).resolves.toMatchObject({ uuid: id, tier: world.free2.policyName });
+      await expect(subscriptions.changePlanForPublisher(tenant, id, 'Nope')).rejects.toMatchObject({ context: { field: 'businessPlan' } });
+      await expect(subscriptions.changePlanForPublisher({ domain: 'acme.com', id: 7 }, id, world.free.policyName)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
     it('POST /subscriptions/multiple answers the subscriptions made and leaves out the ones that failed, as WSO2', async () => {
       const first = await createApplication(rest(), tokens.subscriber);
       const second = await createApplication(rest(), tokens.subscriber);
