@@ -175,7 +175,7 @@ async function adoptTable(knex: Knex, migration: string, spec: TableSpec, record
   const missing = new Set(await missingColumns(knex, dialect, spec));
   for (const column of spec.adopt?.addColumns ?? []) {
     if (!missing.has(column.name)) continue;
-    const context = await contextFromDatabase(knex, dialect, spec);
+    const context = await contextFromDatabase(knex, dialect, spec, { existingOnly: true });
     await recordAdoption(knex, { kind: 'COLUMN', table: spec.name, object: column.name, migration, saved: null });
     await knex.schema.alterTable(spec.name, (t) => column.add(t, context));
   }
@@ -251,9 +251,11 @@ export function contextForFreshSchema(dialect: Dialect, spec: TableSpec): Define
   );
 }
 
-async function contextFromDatabase(knex: Knex, dialect: Dialect, spec: TableSpec): Promise<DefineContext> {
+/** `existingOnly`: skip references to tables not there yet (asking for one then throws). */
+async function contextFromDatabase(knex: Knex, dialect: Dialect, spec: TableSpec, options: { existingOnly?: boolean } = {}): Promise<DefineContext> {
   const traits = new Map<string, ReferencedColumnTraits>();
   for (const ref of spec.references) {
+    if (options.existingOnly && !(await tableExists(knex, ref.table))) continue;
     traits.set(key(ref.table, ref.column), await readReferencedColumn(knex, ref.table, ref.column));
   }
   return contextFrom(dialect, spec, traits);

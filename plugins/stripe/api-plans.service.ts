@@ -188,7 +188,8 @@ export class ApiPlanCopies {
     const elsewhere: Array<{ id: string; account: string }> = [];
     for (const row of await this.repository.monetizedSubscriptionsOfApi(apiId)) {
       const own = await this.repository.accountOf(row);
-      if (own !== account) elsewhere.push({ id: row.subscriptionUuid ?? row.stripeSubscriptionId, account: own ?? 'unknown' });
+      // No account known: a row adopted from WSO2, whose account this call is giving (docs/database.md).
+      if (own !== undefined && own !== account) elsewhere.push({ id: row.subscriptionUuid ?? row.stripeSubscriptionId, account: own ?? 'unknown' });
     }
     if (elsewhere.length === 0) return;
     const accounts = [...new Set(elsewhere.map((s) => s.account))].join(', ');

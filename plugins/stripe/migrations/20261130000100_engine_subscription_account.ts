@@ -53,33 +53,47 @@ export async function down(knex: Knex): Promise<void> {
 }
 
 /**
- * WSO2 keeps whether an API is monetized in its API artifact, not in its database; what its
- * database shows is the API's plan copies in AM_MONETIZATION (WSO2's plugin writes them when
- * monetization is enabled and deletes them when it is disabled). When AM_MONETIZATION was adopted
- * (support/adoption.ts), each API with a plan copy and no saved monetization state is recorded
- * as monetized, with no properties: its ConnectedAccountKey lives in WSO2's artifact, and the
- * publisher gives it again (POST /apis/{apiId}/monetize, which reuses the existing plan copies).
- * The APIs seeded are recorded, and `down` removes exactly those rows.
+ * WSO2 keeps whether an API is monetized, and the tiers it offers, in its API artifact, not in
+ * its database; what its database shows is the API's plan copies in AM_MONETIZATION, one per
+ * COMMERCIAL tier the API offered when it was monetized (WSO2's plugin writes them on enable and
+ * deletes them on disable). When AM_MONETIZATION was adopted (support/adoption.ts), an API with
+ * plan copies and no saved state here is recorded as monetized, with no properties (its
+ * ConnectedAccountKey lives in WSO2's artifact: the publisher gives it again with
+ * POST /apis/{apiId}/monetize, which reuses the plan copies), and as offering those tiers (so
+ * that call keeps them). The rows written are recorded, and `down` removes exactly those.
  */
 async function seedAdoptedMonetization(knex: Knex): Promise<void> {
   if (!(await wasAdopted(knex, 'AM_MONETIZATION'))) return;
-  if ((await adoptionsOf(knex, MIGRATION)).some((e) => e.kind === 'SEEDED')) return;
-  const rows = (await knex('AM_MONETIZATION as m')
-    .leftJoin('ML_API_MONETIZATION as s', 's.API_ID', 'm.API_ID')
-    .whereNull('s.API_ID')
-    .whereNotNull('m.TIER_NAME')
-    .distinct('m.API_ID')) as Array<Record<string, unknown>>;
-  const apiIds = rows.map((row) => Number(columnValue(row, 'API_ID'))).sort((a, b) => a - b);
-  await recordAdoption(knex, { kind: 'SEEDED', table: 'ML_API_MONETIZATION', object: '', migration: MIGRATION, saved: JSON.stringify(apiIds) });
-  for (const apiId of apiIds) await knex('ML_API_MONETIZATION').insert({ API_ID: apiId, ENABLED: 1, PROPERTIES: '{}' });
+  const done = new Set((await adoptionsOf(knex, MIGRATION)).filter((e) => e.kind === 'SEEDED').map((e) => e.table));
+  const copies = ((await knex('AM_MONETIZATION').whereNotNull('TIER_NAME').distinct('API_ID', 'TIER_NAME')) as Array<Record<string, unknown>>).map(
+    (row) => ({ apiId: Number(columnValue(row, 'API_ID')), tier: String(columnValue(row, 'TIER_NAME')) }),
+  );
+  if (!done.has('ML_API_MONETIZATION')) {
+    const saved = new Set(((await knex('ML_API_MONETIZATION').select('API_ID')) as Array<Record<string, unknown>>).map((row) => Number(columnValue(row, 'API_ID'))));
+    const apiIds = [...new Set(copies.map((c) => c.apiId))].filter((id) => !saved.has(id)).sort((a, b) => a - b);
+    await recordAdoption(knex, { kind: 'SEEDED', table: 'ML_API_MONETIZATION', object: '', migration: MIGRATION, saved: JSON.stringify(apiIds) });
+    for (const apiId of apiIds) await knex('ML_API_MONETIZATION').insert({ API_ID: apiId, ENABLED: 1, PROPERTIES: '{}' });
+  }
+  if (!done.has('ML_API_POLICY')) {
+    const offering = new Set(((await knex('ML_API_POLICY').distinct('API_ID')) as Array<Record<string, unknown>>).map((row) => Number(columnValue(row, 'API_ID'))));
+    const tiers = copies.filter((c) => !offering.has(c.apiId));
+    await recordAdoption(knex, { kind: 'SEEDED', table: 'ML_API_POLICY', object: '', migration: MIGRATION, saved: JSON.stringify(tiers) });
+    for (const { apiId, tier } of tiers) await knex('ML_API_POLICY').insert({ API_ID: apiId, POLICY_NAME: tier });
+  }
 }
 
 async function unseedAdoptedMonetization(knex: Knex): Promise<void> {
-  const entry = (await adoptionsOf(knex, MIGRATION)).find((e) => e.kind === 'SEEDED');
-  if (entry === undefined) return;
-  const apiIds = JSON.parse(entry.saved ?? '[]') as number[];
-  if (apiIds.length > 0) await knex('ML_API_MONETIZATION').whereIn('API_ID', apiIds).delete();
-  await forgetAdoption(knex, entry);
+  for (const entry of (await adoptionsOf(knex, MIGRATION)).filter((e) => e.kind === 'SEEDED')) {
+    if (entry.table === 'ML_API_MONETIZATION') {
+      const apiIds = JSON.parse(entry.saved ?? '[]') as number[];
+      if (apiIds.length > 0) await knex('ML_API_MONETIZATION').whereIn('API_ID', apiIds).delete();
+    } else if (entry.table === 'ML_API_POLICY') {
+      for (const { apiId, tier } of JSON.parse(entry.saved ?? '[]') as Array<{ apiId: number; tier: string }>) {
+        await knex('ML_API_POLICY').where({ API_ID: apiId, POLICY_NAME: tier }).delete();
+      }
+    }
+    await forgetAdoption(knex, entry);
+  }
 }
 
 async function recordExistingAccounts(knex: Knex): Promise<void> {
