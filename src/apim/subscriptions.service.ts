@@ -208,6 +208,7 @@ export class SubscriptionsService {
    *   new plan (`changeSubscriptionPlan`), after the usage so far is sent at the old price;
    * - billed before, to a tier the engine does not bill: refused (409): the subscriber
    *   unsubscribes (final invoice) and subscribes again on the free tier.
+   * Only an UNBLOCKED subscription changes plan (409 otherwise).
    */
   async changePlan(caller: SubscriberIdentity, uuid: string, request: { applicationId: string; apiId?: string; throttlingPolicy: string }): Promise<SubscriptionRecord> {
     const row = await this.ownRow(caller, uuid);
@@ -239,8 +240,10 @@ export class SubscriptionsService {
   private async changeTier(row: SubscriptionRow, tenant: TenantRef, tier: string, field = 'throttlingPolicy'): Promise<void> {
     const uuid = row.uuid;
     if (tier === row.tier) return;
-    if (row.status === 'ON_HOLD' || this.inFlight.has(uuid)) {
-      throw new GatewayError('CONFLICT', `Subscription ${uuid} is ON_HOLD (being made, or awaiting its first payment); change its business plan once it is active`);
+    // Only an active subscription changes plan: ON_HOLD is being made or awaits its first payment,
+    // and a block (the publisher's, or billing's for an unpaid invoice) must not be lifted by it.
+    if (row.status !== 'UNBLOCKED' || this.inFlight.has(uuid)) {
+      throw new GatewayError('CONFLICT', `Subscription ${uuid} is ${row.status}; its business plan can change once it is UNBLOCKED`);
     }
     const record = await this.toRecord(row, tenant);
     const { api } = record;

@@ -163,6 +163,11 @@ forEachRestHarness((rest) => {
       await expect(subscriptions.changePlanForPublisher(tenant, id, world.free2.policyName)).resolves.toMatchObject({ uuid: id, tier: world.free2.policyName });
       await expect(subscriptions.changePlanForPublisher(tenant, id, 'Nope')).rejects.toMatchObject({ context: { field: 'businessPlan' } });
       await expect(subscriptions.changePlanForPublisher({ domain: 'acme.com', id: 7 }, id, world.free.policyName)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      // A blocked subscription keeps its plan (and its block).
+      await rest().service.db('AM_SUBSCRIPTION').where({ UUID: id }).update({ SUB_STATUS: 'BLOCKED' });
+      const blocked = await call('PUT', `/subscriptions/${id}`, { applicationId: app, throttlingPolicy: world.free2.policyName, requestedThrottlingPolicy: world.free.policyName });
+      expect(blocked.status).toBe(409);
+      expect(await rest().service.db('AM_SUBSCRIPTION').where({ UUID: id }).first('TIER_ID', 'SUB_STATUS')).toEqual({ TIER_ID: world.free2.policyName, SUB_STATUS: 'BLOCKED' });
     });
 
     it('POST /subscriptions/multiple answers the subscriptions made and leaves out the ones that failed, as WSO2', async () => {
