@@ -6,46 +6,63 @@
 # The browser suites are left out (Chromium under libfaketime is not what is tested here; they run
 # in the main pass). Needs the product build (`npm run build`, as .ci/run does first): the CLI
 # suites spawn dist/src/; the dev build (the Stripe server and the demo, spawned from dist/dev/) is
-# done here.
-# The first date runs every listed suite on the database matrix in reverse order (order must not
-# matter either); the others run the calendar suites on SQLite, to keep CI short. Server URLs as
-# for npm test (METERLINE_TEST_*_URL).
+# done here. Server URLs as for npm test (METERLINE_TEST_*_URL).
 #   bash .ci/time-travel.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 full_matrix=sqlite
 [ -n "${METERLINE_TEST_POSTGRES_URL:-}" ] && [ -n "${METERLINE_TEST_MYSQL_URL:-}" ] && full_matrix=mysql,postgres,sqlite
-# date | time zone | databases | suites (all: every suite below; calendar: those that turn dates
-# into periods, invoices and pages, where a zone or a DST change could matter)
-dates=(
-  "2028-02-29 23:50:00|UTC|$full_matrix|all"
-  "2026-12-31 23:50:00|Pacific/Kiritimati|sqlite|calendar"
-  "2027-03-28 01:50:00|Europe/Berlin|sqlite|calendar"
-)
-# What reads a clock: billing, usage, the engine, the REST routes that bill or check tokens, the
-# Stripe server. Left out, to keep CI short: the request-shape suites (conformance, OpenAPI, fuzz,
-# bad input, the shared auth suite), which never look at the date; they run in the main pass.
-suites=(
-  test/e2e/paid-plan-story.test.ts test/e2e/monetization-story.test.ts test/e2e/demo.test.ts test/docs
-  test/usage test/billing test/gateway-kit test/plugins dev/stripe-server
-  test/http/billing test/http/devportal test/http/publisher test/http/admin test/http/pages
-  test/http/token-cli.test.ts test/http/token-claims.test.ts test/http/proxy-and-cookies.test.ts
-)
-# The demo, the REST examples, token and proxy handling, and the portal routes that only store
-# subscriptions run at the first date only: they compare instants, never calendar fields.
+
+# The calendar suites turn dates into billing periods, windows, invoices and pages: a zone, a leap
+# day or a DST change could matter to them, and so could the database (the database servers keep
+# the real date while the process clock moves). They run at every date, at the first on every
+# database, in reverse order (order must not matter either).
 calendar_suites=(
   test/e2e/paid-plan-story.test.ts test/usage test/billing test/plugins dev/stripe-server
-  test/http/billing test/http/pages
+  test/http/billing test/http/pages test/http/devportal/unsubscribe.test.ts
 )
+# The other suites that read a clock compare instants (token expiry, caches, lease ages, the
+# demo's and the REST examples' story): they run at the first date, on SQLite. Left out entirely:
+# the request-shape suites (conformance, OpenAPI, fuzz, bad input, the shared auth suite), which
+# never look at the date; they run in the main pass.
+instant_suites=(
+  test/e2e/monetization-story.test.ts test/e2e/demo.test.ts test/docs test/gateway-kit
+  test/http/devportal test/http/publisher test/http/admin
+  test/http/token-cli.test.ts test/http/token-claims.test.ts test/http/proxy-and-cookies.test.ts
+)
+# Replaces jest.config.js's ignore list (node_modules, dist), adding the one calendar suite above.
+instant_ignore='--testPathIgnorePatterns=/node_modules/|/dist/|test/http/devportal/unsubscribe\.test\.ts'
 
 npm run --silent build:dev
 
-for entry in "${dates[@]}"; do
-  IFS='|' read -r at zone databases which <<<"$entry"
-  selected=("${suites[@]}")
-  [ "$which" = calendar ] && selected=("${calendar_suites[@]}")
-  echo "== time travel: the clock reads $at ($zone) when the suites start; databases $databases; $which suites (at ${SECONDS}s)"
+travel() {
+  local at=$1 zone=$2 databases=$3
+  shift 3
   # Monotonic clocks stay real: timers and timeouts keep their length; only the date moves.
-  METERLINE_TEST_DATABASES=$databases FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest "${selected[@]}"
+  METERLINE_TEST_DATABASES=$databases FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest "$@"
+}
+
+echo "== time travel: 2028-02-29 23:50 UTC, calendar suites on $full_matrix (at ${SECONDS}s)"
+travel "2028-02-29 23:50:00" UTC "$full_matrix" "${calendar_suites[@]}"
+echo "== time travel: 2028-02-29 23:50 UTC, the other clock-reading suites on sqlite (at ${SECONDS}s)"
+travel "2028-02-29 23:50:00" UTC sqlite "${instant_suites[@]}" "$instant_ignore"
+
+# The two other dates run side by side (one jest process each, on SQLite; two cores), each to its
+# own log, printed when both are done.
+echo "== time travel: 2026-12-31 23:50 in Pacific/Kiritimati (UTC+14) and 2027-03-28 01:50 in Europe/Berlin (DST), calendar suites on sqlite, side by side (at ${SECONDS}s)"
+logs=$(mktemp -d)
+travel "2026-12-31 23:50:00" Pacific/Kiritimati sqlite "${calendar_suites[@]}" >"$logs/new-year.log" 2>&1 &
+new_year=$!
+travel "2027-03-28 01:50:00" Europe/Berlin sqlite "${calendar_suites[@]}" >"$logs/dst.log" 2>&1 &
+dst=$!
+failed=()
+wait "$new_year" || failed+=(new-year)
+wait "$dst" || failed+=(dst)
+for log in new-year dst; do
+  echo "== time travel log: $log"
+  cat "$logs/$log.log"
 done
+rm -rf "$logs"
+[ ${#failed[@]} -eq 0 ] || { echo "== time travel failed: ${failed[*]} (see the logs above)"; exit 1; }
+echo "== time travel done (at ${SECONDS}s)"
