@@ -11,6 +11,7 @@ import { ApplicationsService } from './applications.service';
 import { PoliciesRepository } from './policies.repository';
 import { PoliciesService } from './policies.service';
 import { SubscribersRepository } from './subscribers.repository';
+import { SubscriptionBlockingService } from './subscription-blocking.service';
 import { SubscriptionsRepository } from './subscriptions.repository';
 import { SubscriptionsService, type SubscriptionUsagePublisher } from './subscriptions.service';
 
@@ -20,6 +21,8 @@ export interface Apim {
   apis: ApisService;
   applications: ApplicationsService;
   subscriptions: SubscriptionsService;
+  /** The publisher's block and unblock of subscriptions to its APIs. */
+  subscriptionBlocking: SubscriptionBlockingService;
   /** `[[apim.monetization.additional_attributes]]`: what publishers fill in to monetize an API. */
   monetizationAttributes: readonly AdditionalAttribute[];
 }
@@ -64,11 +67,13 @@ export interface ApimDependencies {
 
 export function createApim({ repositories: r, engine, billingRecords, usage, monetizationAttributes, logger, clock = () => new Date() }: ApimDependencies): Apim {
   const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage);
+  const apis = new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock, r.subscriptions);
   return {
     policies: new PoliciesService(r.policies, engine, logger, r.apis, r.subscriptions),
-    apis: new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock, r.subscriptions),
+    apis,
     applications: new ApplicationsService(r.applications, r.subscribers, subscriptions, clock),
     subscriptions,
+    subscriptionBlocking: new SubscriptionBlockingService(apis, r.subscriptions, clock),
     monetizationAttributes,
   };
 }

@@ -1,20 +1,82 @@
 import type { Knex } from 'knex';
 import type { TenantRef } from '../domain/model';
+import { dialectOf, storedName } from '../db/dialect';
 import { insertReturningId } from '../db/insert-returning-id';
 import { API_STATES, type ApiInput, type ApiRecord, type ApiState } from './model';
 import { readTimestamp } from '../domain/time';
 import type { CoreApi } from '../monetization/monetization';
+import { SUPER_TENANT } from '../config/schema';
 
 type Db = Knex | Knex.Transaction;
 
 const COLUMNS = ['API_ID', 'API_UUID', 'API_NAME', 'API_VERSION', 'CONTEXT', 'API_PROVIDER', 'API_TYPE', 'STATUS', 'CREATED_TIME'] as const;
 
+/** WSO2's AM_API columns Meterline's own schema does not create; present on a WSO2 database. */
+const WSO2_EXTRA_COLUMNS = { contextTemplate: 'CONTEXT_TEMPLATE', versionComparable: 'VERSION_COMPARABLE', displayName: 'API_DISPLAY_NAME' } as const;
+type Wso2Extras = Record<keyof typeof WSO2_EXTRA_COLUMNS, boolean>;
+
+/** WSO2's placeholder for the version inside a context (`/{version}/weather`). */
+const VERSION_PLACEHOLDER = '{version}';
+
+/**
+ * The context columns as WSO2's publisher writes them (APIMappingUtil / ApiMgtDAO.addAPI): CONTEXT
+ * is the invocation context, the version appended (or put where `{version}` stands) and, outside
+ * the super tenant, prefixed with `/t/{tenant}`; CONTEXT_TEMPLATE is the same before the version
+ * is put in, without a trailing `/{version}`.
+ */
+export function wso2Contexts(tenant: TenantRef, context: string, version: string): { context: string; template: string } {
+  const prefixed = tenant.domain === SUPER_TENANT.domain ? context : `/t/${tenant.domain}${context}`;
+  const full = prefixed.includes(VERSION_PLACEHOLDER) ? prefixed.replace(VERSION_PLACEHOLDER, version) : `${prefixed}/${version}`;
+  return { context: full, template: prefixed.endsWith(`/${VERSION_PLACEHOLDER}`) ? prefixed.slice(0, -VERSION_PLACEHOLDER.length - 1) : prefixed };
+}
+
+/**
+ * The context the REST API answers, as WSO2's `API.context`: the template without the tenant
+ * prefix. Rows without a template (Meterline's own schema) hold the full context, whose
+ * trailing `/{version}` is taken off; rows written before Meterline appended it hold the bare one.
+ */
+function answeredContext(row: Record<string, unknown>, tenant: TenantRef): string {
+  const version = String(row.API_VERSION);
+  let context = row.CONTEXT_TEMPLATE != null ? String(row.CONTEXT_TEMPLATE) : String(row.CONTEXT ?? '');
+  if (row.CONTEXT_TEMPLATE == null && context.endsWith(`/${version}`)) context = context.slice(0, -version.length - 1);
+  const prefix = `/t/${tenant.domain}`;
+  return tenant.domain !== SUPER_TENANT.domain && context.startsWith(`${prefix}/`) ? context.slice(prefix.length) : context;
+}
+
 /** AM_API and its tiers (ML_API_POLICY), always within one tenant (ORGANIZATION = tenant domain). */
 export class ApisRepository {
   constructor(private readonly db: Knex) {}
 
-  /** Inserts the API and its tiers in one transaction. */
+  private extras: Promise<Wso2Extras> | undefined;
+
+  /** Asked once per process: WSO2's schema does not change under a running gateway. */
+  private wso2Extras(db: Db = this.db): Promise<Wso2Extras> {
+    this.extras ??= (async () => {
+      const dialect = dialectOf(this.db);
+      const has = (column: string) => db.schema.hasColumn(storedName(dialect, 'AM_API'), storedName(dialect, column));
+      return {
+        contextTemplate: await has(WSO2_EXTRA_COLUMNS.contextTemplate),
+        versionComparable: await has(WSO2_EXTRA_COLUMNS.versionComparable),
+        displayName: await has(WSO2_EXTRA_COLUMNS.displayName),
+      };
+    })();
+    return this.extras;
+  }
+
+  private async columns(db: Db = this.db): Promise<string[]> {
+    const extras = await this.wso2Extras(db);
+    return [...COLUMNS, ...(extras.contextTemplate ? ['CONTEXT_TEMPLATE'] : []), ...(extras.displayName ? ['API_DISPLAY_NAME'] : [])];
+  }
+
+  /**
+   * Inserts the API and its tiers in one transaction, with WSO2's values: CONTEXT and
+   * CONTEXT_TEMPLATE (see `wso2Contexts`), VERSION_COMPARABLE (WSO2's version timestamp: the
+   * creation time in epoch milliseconds, which orders an API's versions) and API_DISPLAY_NAME
+   * (the display name, else the name), where the database has those columns.
+   */
   async insert(tenant: TenantRef, uuid: string, input: ApiInput, createdBy: string, now: string): Promise<number> {
+    const extras = await this.wso2Extras();
+    const contexts = wso2Contexts(tenant, input.context, input.version);
     return this.db.transaction(async (trx) => {
       const id = await insertReturningId(
         trx,
@@ -24,12 +86,15 @@ export class ApisRepository {
           API_PROVIDER: input.provider,
           API_NAME: input.name,
           API_VERSION: input.version,
-          CONTEXT: input.context,
+          CONTEXT: contexts.context,
           API_TYPE: input.type,
           STATUS: 'CREATED',
           ORGANIZATION: tenant.domain,
           CREATED_BY: createdBy,
           CREATED_TIME: now,
+          ...(extras.contextTemplate ? { CONTEXT_TEMPLATE: contexts.template } : {}),
+          ...(extras.versionComparable ? { VERSION_COMPARABLE: String(Date.parse(`${now.replace(' ', 'T')}Z`)) } : {}),
+          ...(extras.displayName ? { API_DISPLAY_NAME: input.displayName ?? input.name } : {}),
         },
         'API_ID',
       );
@@ -38,14 +103,26 @@ export class ApisRepository {
     });
   }
 
+  /** Replaces the API's display name (where the column exists) and tiers in one transaction. */
+  async update(apiId: number, change: { displayName: string; policies: readonly string[] }, updatedBy: string, now: string): Promise<void> {
+    const extras = await this.wso2Extras();
+    await this.db.transaction(async (trx) => {
+      await trx('AM_API')
+        .where({ API_ID: apiId })
+        .update({ UPDATED_BY: updatedBy, UPDATED_TIME: now, ...(extras.displayName ? { API_DISPLAY_NAME: change.displayName } : {}) });
+      await trx('ML_API_POLICY').where({ API_ID: apiId }).delete();
+      for (const name of new Set(change.policies)) await trx('ML_API_POLICY').insert({ API_ID: apiId, POLICY_NAME: name });
+    });
+  }
+
   async findByUuid(tenant: TenantRef, uuid: string, db: Db = this.db): Promise<ApiRecord | undefined> {
-    const row = await db('AM_API').where({ ORGANIZATION: tenant.domain, API_UUID: uuid }).first(COLUMNS);
+    const row = await db('AM_API').where({ ORGANIZATION: tenant.domain, API_UUID: uuid }).first(await this.columns(db));
     if (!row) return undefined;
     return fromRow(row, tenant, await this.policiesOf([Number(row.API_ID)], db));
   }
 
   async findById(tenant: TenantRef, apiId: number): Promise<ApiRecord | undefined> {
-    const row = await this.db('AM_API').where({ ORGANIZATION: tenant.domain, API_ID: apiId }).first(COLUMNS);
+    const row = await this.db('AM_API').where({ ORGANIZATION: tenant.domain, API_ID: apiId }).first(await this.columns());
     if (!row) return undefined;
     return fromRow(row, tenant, await this.policiesOf([Number(row.API_ID)]));
   }
@@ -66,18 +143,29 @@ export class ApisRepository {
       .orderBy([{ column: 'API_NAME' }, { column: 'API_VERSION' }, { column: 'API_ID' }])
       .limit(page.limit)
       .offset(page.offset)
-      .select(COLUMNS);
+      .select(await this.columns());
     const policies = await this.policiesOf(rows.map((r) => Number(r.API_ID)));
     return { total: Number(counted?.TOTAL ?? 0), apis: rows.map((row) => fromRow(row, tenant, policies)) };
   }
 
-  /** The tenant's API with this name and version, or with this context, if any. */
+  /**
+   * The tenant's API with this name and version, or with this context, if any: the context
+   * compared as WSO2 stores it (template, full context) and as Meterline stored it before.
+   */
   async findClash(tenant: TenantRef, input: { name: string; version: string; context: string }): Promise<'name' | 'context' | undefined> {
     const sameName = await this.db('AM_API')
       .where({ ORGANIZATION: tenant.domain, API_NAME: input.name, API_VERSION: input.version })
       .first('API_ID');
     if (sameName) return 'name';
-    const sameContext = await this.db('AM_API').where({ ORGANIZATION: tenant.domain, CONTEXT: input.context }).first('API_ID');
+    const extras = await this.wso2Extras();
+    const contexts = wso2Contexts(tenant, input.context, input.version);
+    const sameContext = await this.db('AM_API')
+      .where({ ORGANIZATION: tenant.domain })
+      .where((q) => {
+        q.whereIn('CONTEXT', [...new Set([input.context, contexts.context])]);
+        if (extras.contextTemplate) q.orWhere('CONTEXT_TEMPLATE', contexts.template);
+      })
+      .first('API_ID');
     return sameContext ? 'context' : undefined;
   }
 
@@ -148,7 +236,8 @@ function fromRow(row: Record<string, unknown>, tenant: TenantRef, policies: Map<
     uuid: String(row.API_UUID),
     name: String(row.API_NAME),
     version: String(row.API_VERSION),
-    context: String(row.CONTEXT ?? ''),
+    context: answeredContext(row, tenant),
+    displayName: row.API_DISPLAY_NAME != null ? String(row.API_DISPLAY_NAME) : null,
     provider: String(row.API_PROVIDER),
     type: String(row.API_TYPE ?? 'HTTP'),
     status: (API_STATES as readonly string[]).includes(status) ? (status as ApiState) : 'CREATED',

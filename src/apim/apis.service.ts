@@ -68,15 +68,45 @@ export class ApisService {
   ) {}
 
   async create(tenant: TenantRef, input: ApiInput, createdBy: string): Promise<ApiWithMonetization> {
-    const known = new Set((await this.policies.findByNames(tenant, input.policies)).map((p) => p.name));
-    const index = input.policies.findIndex((name) => !known.has(name));
-    if (index >= 0) throw GatewayError.invalid(`policies[${index}]`, `there is no subscription policy named ${input.policies[index]}`);
+    await this.requirePolicies(tenant, input.policies);
     const clash = await this.apis.findClash(tenant, input);
     if (clash === 'name') throw new GatewayError('CONFLICT', `An API named ${input.name} with version ${input.version} already exists`, { field: 'name' });
     if (clash === 'context') throw new GatewayError('CONFLICT', `An API with context ${input.context} already exists`, { field: 'context' });
     const uuid = randomUUID();
     await this.apis.insert(tenant, uuid, input, createdBy, utcTimestamp(this.clock()));
     return this.get(tenant, uuid);
+  }
+
+  /**
+   * WSO2's updateAPI for the fields Meterline keeps: the display name and the tiers (`policies`),
+   * by the API's provider or an admin. As in WSO2, name, version, context, provider, type and
+   * lifecycle state are not changed by an update (the body's values are ignored). Tiers absent
+   * from the body are kept; every tier must be a subscription policy of the tenant (400 naming
+   * it), and a PUBLISHED API keeps at least one. On a monetized API the engine is asked first to
+   * price the new tier list (it makes the plans new COMMERCIAL tiers need, finding those it has),
+   * so a subscription on a tier added here is billed; when it fails, nothing changes.
+   */
+  async update(actor: ApiActor, uuid: string, change: { displayName?: string | null; policies?: readonly string[] | null }): Promise<ApiWithMonetization> {
+    const api = await this.getManaged(actor, uuid);
+    const policies = change.policies ? [...new Set(change.policies)] : api.policies;
+    await this.requirePolicies(actor.tenant, policies);
+    if (policies.length === 0 && api.status === 'PUBLISHED') {
+      throw GatewayError.invalid('policies', `API ${api.name} ${api.version} is PUBLISHED and must offer at least one subscription policy`);
+    }
+    const tiersChanged = policies.length !== api.policies.length || policies.some((name) => !api.policies.includes(name));
+    if (tiersChanged && api.monetization.enabled) {
+      const records = (await this.policies.findByNames(actor.tenant, policies)).map(toSubscriptionPolicy);
+      await this.engine.enableMonetization({ api: toApiRef(api), policies: records, properties: api.monetization.properties });
+    }
+    const displayName = change.displayName ?? api.displayName ?? api.name;
+    await this.apis.update(api.id, { displayName, policies }, actor.subject, utcTimestamp(this.clock()));
+    return this.get(actor.tenant, uuid);
+  }
+
+  private async requirePolicies(tenant: TenantRef, names: readonly string[]): Promise<void> {
+    const known = new Set((await this.policies.findByNames(tenant, names)).map((p) => p.name));
+    const index = names.findIndex((name) => !known.has(name));
+    if (index >= 0) throw GatewayError.invalid(`policies[${index}]`, `there is no subscription policy named ${names[index]}`);
   }
 
   async list(tenant: TenantRef, page: { limit: number; offset: number }): Promise<{ total: number; apis: ApiRecord[] }> {

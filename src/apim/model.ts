@@ -35,6 +35,8 @@ export type ApiState = (typeof API_STATES)[number];
 
 export interface ApiInput {
   name: string;
+  /** WSO2's API_DISPLAY_NAME; null: the name. */
+  displayName?: string | null;
   version: string;
   context: string;
   provider: string;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dialectOf, storedName } from '../db/dialect';
 import type { BillingCycle, PolicyPricing, TenantRef } from '../domain/model';
 import type { PolicyInput, PolicyRecord, QuotaLimit } from './model';
 
@@ -19,8 +20,23 @@ const QUOTA_TYPES = { REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwi
 export class PoliciesRepository {
   constructor(private readonly db: Knex) {}
 
+  private isDeployedColumn: Promise<boolean> | undefined;
+
+  /**
+   * WSO2's IS_DEPLOYED (not in Meterline's own schema), asked once per process. WSO2 sets it once
+   * the policy is deployed to its gateways; Meterline's API answers `isDeployed: true` for every
+   * policy it holds, so it writes true, and a WSO2 gateway sharing the database sees it deployed.
+   */
+  private hasIsDeployed(db: Db): Promise<boolean> {
+    const dialect = dialectOf(this.db);
+    // Asked through `db`: inside the caller's transaction on SQLite's single connection.
+    this.isDeployedColumn ??= db.schema.hasColumn(storedName(dialect, 'AM_POLICY_SUBSCRIPTION'), storedName(dialect, 'IS_DEPLOYED'));
+    return this.isDeployedColumn;
+  }
+
   async insert(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
-    await db('AM_POLICY_SUBSCRIPTION').insert({ UUID: uuid, TENANT_ID: tenant.id, ...toColumns(input) });
+    const deployed = (await this.hasIsDeployed(db)) ? { IS_DEPLOYED: true } : {};
+    await db('AM_POLICY_SUBSCRIPTION').insert({ UUID: uuid, TENANT_ID: tenant.id, ...toColumns(input), ...deployed });
   }
 
   async update(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {

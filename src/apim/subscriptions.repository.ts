@@ -23,6 +23,11 @@ export interface SubscriptionRow {
   subscriberEmail: string | null;
 }
 
+/** WSO2's SUB_STATUS values of a subscription blocked by the API's publisher (blockSubscription). */
+export const PUBLISHER_BLOCK_STATES = ['BLOCKED', 'PROD_ONLY_BLOCKED'] as const;
+/** AM_SUBSCRIPTION.UPDATED_BY of a status billing decided: any other writer of a block is the publisher (or WSO2). */
+export const BILLING_ACTOR = 'meterline:billing';
+
 const SELECT = ['SUBSCRIPTION_ID', 'UUID', 'TIER_ID', 'SUB_STATUS', 'API_ID', 'APPLICATION_ID'] as const;
 
 /** The owners of what a subscription row refers to, asked for its keys (no joins across owners). */
@@ -177,7 +182,20 @@ export class SubscriptionsRepository {
    * commit with its own records).
    */
   async setStatusByUuid(db: Db, uuid: string, status: string): Promise<void> {
-    await db('AM_SUBSCRIPTION').where({ UUID: uuid }).update({ SUB_STATUS: status });
+    // A block by the API's publisher (or WSO2's) stands until the publisher lifts it: billing's
+    // decision is written only over its own statuses, and marks them as its own.
+    await db('AM_SUBSCRIPTION')
+      .where({ UUID: uuid })
+      .where((q) => q.whereNull('SUB_STATUS').orWhereNotIn('SUB_STATUS', [...PUBLISHER_BLOCK_STATES]).orWhere('UPDATED_BY', BILLING_ACTOR))
+      .update({ SUB_STATUS: status, UPDATED_BY: BILLING_ACTOR });
+  }
+
+  /**
+   * A publisher's block (BLOCKED, PROD_ONLY_BLOCKED) or unblock (UNBLOCKED), recorded with who did
+   * it, so billing's later decisions leave the block in place (see `setStatusByUuid`).
+   */
+  async setBlockState(uuid: string, status: 'BLOCKED' | 'PROD_ONLY_BLOCKED' | 'UNBLOCKED', by: string, now: string): Promise<void> {
+    await this.db('AM_SUBSCRIPTION').where({ UUID: uuid }).update({ SUB_STATUS: status, UPDATED_BY: by, UPDATED_TIME: now });
   }
 
   async setStatus(id: number, status: string, now: string): Promise<void> {

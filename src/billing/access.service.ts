@@ -2,7 +2,14 @@ import { decideAccess, type AccessDecision, type TenantBillingRules } from './ac
 import type { BillingRepository } from './billing.repository';
 
 /** The gateway statuses that deny calls whatever the payment standing (set by an admin). */
-const DENYING_GATEWAY_STATUSES = new Set(['BLOCKED', 'ON_HOLD', 'REJECTED']);
+const DENYING_GATEWAY_STATUSES = new Set(['BLOCKED', 'PROD_ONLY_BLOCKED', 'ON_HOLD', 'REJECTED']);
+/**
+ * The API publisher's blocks (WSO2's blockSubscription). They deny billed subscriptions too: the
+ * billing record says whether the subscriber paid, the block that the publisher stopped them.
+ * PROD_ONLY_BLOCKED leaves WSO2's sandbox keys working; the calls Meterline checks and bills are
+ * production calls, so it denies here.
+ */
+const PUBLISHER_BLOCKS = new Set(['BLOCKED', 'PROD_ONLY_BLOCKED']);
 
 export type AccessAnswer = AccessDecision & { subscriptionId: string };
 
@@ -28,6 +35,10 @@ export class AccessService {
       const status = allowed ? 'UNBLOCKED' : gateway.status === 'ON_HOLD' ? 'ON_HOLD' : 'BLOCKED';
       return { subscriptionId: subscriptionUuid, status, allowed, reason: allowed ? null : `the subscription is ${gateway.status}` };
     }
-    return { subscriptionId: subscriptionUuid, ...decideAccess(billing, this.rulesOf(gateway.tenantDomain), now) };
+    const decision = decideAccess(billing, this.rulesOf(gateway.tenantDomain), now);
+    if (decision.allowed && PUBLISHER_BLOCKS.has(gateway.status)) {
+      return { subscriptionId: subscriptionUuid, status: 'BLOCKED', allowed: false, reason: `the subscription is ${gateway.status}` };
+    }
+    return { subscriptionId: subscriptionUuid, ...decision };
   }
 }

@@ -1,7 +1,7 @@
 import { API_BASE_PATHS, type AnyRoute } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
 import { createApi, createApplication, monetizedWorld, roleTokens, subscribe } from '../helpers/rest-fixtures';
-import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, forEachRestHarness, uniqueName, type RestResponse } from '../helpers/rest-harness';
+import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, SCOPES, forEachRestHarness, uniqueName, type RestResponse } from '../helpers/rest-harness';
 import { Wso2ResponseValidator } from '../helpers/wso2-response-validator';
 
 /**
@@ -88,6 +88,18 @@ forEachRestHarness((rest) => {
     await rest().call('GET', `${PUBLISHER}/apis/missing`, { token: publisher });
     await rest().call('GET', `${PUBLISHER}/subscriptions?apiId=missing`, { token: publisher });
     await rest().call('GET', `${PUBLISHER}/settings`, { token: subscriber });
+    const apiBody = { name: world.api.name, version: '1.0.0', context: '/ignored', policies: [world.free.policyName, world.gold.policyName], gatewayType: 'wso2/synapse' };
+    await rest().call('PUT', `${PUBLISHER}/apis/${world.api.id}`, { token: publisher, body: apiBody });
+    await rest().call('PUT', `${PUBLISHER}/apis/missing`, { token: publisher, body: apiBody });
+    await rest().call('GET', `${PUBLISHER}/throttling-policies/subscription`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/throttling-policies/global`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/throttling-policies/subscription/${world.gold.policyName}`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/throttling-policies/subscription/missing`, { token: publisher });
+    const blocker = rest().token({ sub: 'pat', scopes: [...SCOPES.publisher, 'apim:subscription_block'] });
+    await rest().call('POST', `${PUBLISHER}/subscriptions/block-subscription?subscriptionId=${world.subscriptionId}&blockState=BLOCKED`, { token: blocker });
+    await rest().call('POST', `${PUBLISHER}/subscriptions/block-subscription?subscriptionId=missing&blockState=BLOCKED`, { token: blocker });
+    await rest().call('POST', `${PUBLISHER}/subscriptions/unblock-subscription?subscriptionId=${world.subscriptionId}`, { token: blocker });
+    await rest().call('POST', `${PUBLISHER}/subscriptions/unblock-subscription?subscriptionId=missing`, { token: blocker });
 
     // Developer portal
     await rest().call('GET', `${DEVPORTAL}/applications`, { token: subscriber });

@@ -80,7 +80,10 @@ describe('the OpenAPI document', () => {
     expect(schema.required).toEqual(expect.arrayContaining(['policyName', 'defaultLimit']));
     const validate = new Ajv2019({ strict: false }).compile(schema);
     expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT', requestCount: { timeUnit: 'min', unitTime: 1, requestCount: 5 } } })).toBe(true);
-    expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT' }, stopOnQuotaReach: true })).toBe(false);
+    // WSO2's fields Meterline ignores are documented with WSO2's types; others are refused.
+    expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT', requestCount: { timeUnit: 'min', unitTime: 1, requestCount: 5 } }, stopOnQuotaReach: true })).toBe(true);
+    expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT', requestCount: { timeUnit: 'min', unitTime: 1, requestCount: 5 } }, stopOnQuotaReach: 'yes' })).toBe(false);
+    expect(validate({ policyName: 'Gold', defaultLimit: { type: 'REQUESTCOUNTLIMIT', requestCount: { timeUnit: 'min', unitTime: 1, requestCount: 5 } }, stopOnQuota: true })).toBe(false);
   });
 
   it('responses are WSO2\'s schemas, plus 401 and 403 as WSO2 errors', () => {

@@ -26,6 +26,8 @@ interface Target {
   apiId: string;
   account: string;
   subscriptionId: string;
+  /** The name of the world's FREE tier, which every API of the provider's offers. */
+  freeTier: string;
 }
 
 /** A route only the API's provider, or an admin, may call. */
@@ -117,6 +119,14 @@ const PROBES: Record<string, Probe> = {
     providerOnly: { path: (t) => `/apis/change-lifecycle?apiId=${t.apiId}&action=Block`, status: 200, changes: true },
   },
   'GET /api/am/publisher/v4/apis/{apiId}': { path: (w) => `/apis/${w.api.id}`, readOnly: true, otherTenant: notFound },
+  'PUT /api/am/publisher/v4/apis/{apiId}': {
+    path: (w) => `/apis/${w.api.id}`,
+    body: (w) => ({ name: w.api.name, version: '1.0.0', context: '/probe', policies: [w.free.policyName, w.gold.policyName], gatewayType: 'wso2/synapse' }),
+    readOnly: false,
+    otherTenant: notFound,
+    // The provider drops the COMMERCIAL tier of a fresh API of theirs.
+    providerOnly: { path: (t) => `/apis/${t.apiId}`, body: (t) => ({ name: 'Probe', version: '1.0.0', context: '/probe', policies: [t.freeTier] }), status: 200, changes: true },
+  },
   'POST /api/am/publisher/v4/apis/{apiId}/monetize': {
     path: (w) => `/apis/${w.api.id}/monetize`,
     body: () => ({ enabled: false, properties: { ConnectedAccountKey: 'acct_probe' } }),
@@ -157,6 +167,33 @@ const PROBES: Record<string, Probe> = {
     readOnly: true,
     otherTenant: notFound,
     providerOnly: { path: (t) => `/subscriptions/${t.subscriptionId}/usage`, status: 200, changes: false },
+  },
+  'POST /api/am/publisher/v4/subscriptions/block-subscription': {
+    path: (w) => `/subscriptions/block-subscription?subscriptionId=${w.subscriptionId}&blockState=PROD_ONLY_BLOCKED`,
+    readOnly: false,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions/block-subscription?subscriptionId=${t.subscriptionId}&blockState=PROD_ONLY_BLOCKED`, status: 200, changes: false },
+  },
+  'POST /api/am/publisher/v4/subscriptions/unblock-subscription': {
+    path: (w) => `/subscriptions/unblock-subscription?subscriptionId=${w.subscriptionId}`,
+    readOnly: false,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions/unblock-subscription?subscriptionId=${t.subscriptionId}`, status: 200, changes: false },
+  },
+  'GET /api/am/publisher/v4/throttling-policies/{policyLevel}': {
+    path: () => '/throttling-policies/subscription?limit=1000',
+    readOnly: true,
+    // Names are per tenant: the admin probe above may have made a FREE policy named like this tenant's gold there.
+    otherTenant(response, world) {
+      excludes((w) => [w.free.policyName])(response, world);
+      const named = response.body.list.filter((p: { name: string }) => p.name === world.gold.policyName);
+      expect(named.map((p: { tierPlan: string }) => p.tierPlan)).not.toContain('COMMERCIAL');
+    },
+  },
+  'GET /api/am/publisher/v4/throttling-policies/{policyLevel}/{policyName}': {
+    path: (w) => `/throttling-policies/subscription/${w.free.policyName}`,
+    readOnly: true,
+    otherTenant: notFound,
   },
   'GET /api/am/publisher/v4/settings': {
     path: () => '/settings',
@@ -372,7 +409,7 @@ forEachTestDatabase((_kind, database) => {
     if (providerOnly) {
       /** Where to act: a fresh API of the provider's when the route changes it, else the world's. */
       const target = async (): Promise<Target> => {
-        const world_ = { apiId: world.api.id, account: world.account, subscriptionId: world.subscriptionId };
+        const world_ = { apiId: world.api.id, account: world.account, subscriptionId: world.subscriptionId, freeTier: world.free.policyName };
         if (!providerOnly.changes) return world_;
         const api = await createApi(rest, roleTokens(rest).publisher, [world.free.policyName, world.gold.policyName]);
         await monetize(rest, roleTokens(rest).publisher, api.id, world.account);

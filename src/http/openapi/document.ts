@@ -65,7 +65,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
           ? {
               requestBody: {
                 required: true,
-                description: "What Meterline accepts: a strict subset of WSO2's schema; unknown fields are refused (400).",
+                description: "WSO2's schema: the fields Meterline keeps are validated as it stores them, WSO2's other fields are type-checked and ignored, and a field WSO2 does not define is refused (400).",
                 content: { 'application/json': { schema: jsonSchema(route.body) } },
               },
             }

@@ -17,6 +17,7 @@ import { listDevportalSubscriptions } from './devportal/list-subscriptions';
 import { getThrottlingPolicy, listThrottlingPolicies } from './devportal/throttling-policies';
 import { updateApplication } from './devportal/update-application';
 import { updateDevportalSubscription } from './devportal/update-subscription';
+import { blockSubscription, unblockSubscription } from './publisher/block-subscription';
 import { changeApiLifecycle } from './publisher/change-api-lifecycle';
 import { createApi } from './publisher/create-api';
 import { getApi } from './publisher/get-api';
@@ -27,6 +28,8 @@ import { getPublisherSubscriptionUsage } from './publisher/get-subscription-usag
 import { listApis } from './publisher/list-apis';
 import { listPublisherSubscriptions } from './publisher/list-subscriptions';
 import { monetizeApi } from './publisher/monetize-api';
+import { getPublisherThrottlingPolicy, listPublisherThrottlingPolicies } from './publisher/throttling-policies';
+import { updateApi } from './publisher/update-api';
 
 /**
  * Every REST operation Meterline implements. Order matters only where paths overlap:
@@ -42,12 +45,17 @@ export const ROUTES: readonly AnyRoute[] = [
   listApis,
   changeApiLifecycle,
   getApi,
+  updateApi,
   monetizeApi,
   getApiMonetization,
   getApiRevenue,
   listPublisherSubscriptions,
   getPublisherSubscriptionUsage,
   getPublisherSettings,
+  blockSubscription,
+  unblockSubscription,
+  listPublisherThrottlingPolicies,
+  getPublisherThrottlingPolicy,
   createApplication,
   listApplications,
   getApplication,

@@ -48,7 +48,8 @@ forEachRestHarness((rest) => {
       ['an unknown tier', { policies: ['NoSuchTier'] }, 'policies[0]'],
       ['a name with a forbidden character', { name: 'bad/name' }, 'name'],
       ['a version with a space', { version: '1 0' }, 'version'],
-      ['a gateway field Meterline does not keep', { endpointConfig: {} }, 'endpointConfig'],
+      ['a field WSO2 does not define', { endpointConfigs: {} }, 'endpointConfigs'],
+      ['a gateway field Meterline ignores, of the wrong type', { gatewayType: 5 }, 'gatewayType'],
       ['a missing context', { context: undefined }, 'context'],
       ['an unknown API type', { type: 'FTP' }, 'type'],
     ])('400 for %s', async (_label, overrides, field) => {

@@ -3,13 +3,15 @@ import { BILLING_CYCLES, type BillingCycle, type PolicyPricing } from '../../../
 import { InvalidAmountError, isCurrencyCode, toMinorUnitDecimal, toMinorUnits } from '../../../domain/money';
 import { GatewayError } from '../../../apim/errors';
 import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } from '../../../apim/model';
+import { wso2Body } from '../../openapi/wso2-body';
 import { storedText } from '../common';
 
 /**
  * WSO2's `SubscriptionThrottlePolicy` as Meterline accepts it (create and update share it). The
- * quota and the monetization block are stored; throttling-enforcement settings Meterline does not
- * keep (burst control, custom attributes, permissions, GraphQL limits, stop-on-quota) are refused
- * as unsupported fields rather than silently dropped.
+ * quota and the monetization block are stored; the throttling-enforcement settings Meterline does
+ * not keep (burst control, custom attributes, permissions, GraphQL limits, stop-on-quota,
+ * subscriber count, an AI quota beside the limit) are type-checked against WSO2's schema and
+ * ignored, as the gateway enforces them (see `wso2Body`); a field WSO2 does not define is refused.
  */
 const timeUnit = z.enum(['sec', 'min', 'hour', 'day', 'month', 'year']);
 /** QUOTA and UNIT_TIME are 32-bit INTEGER columns (as in WSO2): a larger count cannot be stored. */
@@ -19,24 +21,35 @@ const base = { timeUnit, unitTime: count(1) };
 /** Free text keeps tabs and line breaks, but not NUL, which PostgreSQL cannot store. */
 const freeText = (max: number) => z.string().max(max).regex(/^[^\u0000]*$/, 'must not contain NUL characters');
 
-export const subscriptionPolicyBody = z.strictObject({
-  policyId: z.string().optional(),
-  policyName: z.string().min(1).max(60).regex(/^[A-Za-z0-9_.\- ]+$/, 'may contain letters, digits, spaces, "_", "-" and "." only'),
-  displayName: storedText(512).min(1).optional(),
-  description: freeText(1024).optional(),
-  isDeployed: z.boolean().optional(),
+/**
+ * WSO2's schema allows 60 characters, but a subscription policy's name is also written to
+ * AM_SUBSCRIPTION.TIER_ID and TIER_ID_PENDING and to AM_TIER_PERMISSIONS.TIER and
+ * AM_THROTTLE_TIER_PERMISSIONS.TIER, each VARCHAR(50) in WSO2's apimgt scripts: a longer name
+ * would make every subscription on it fail. (AM_POLICY_SUBSCRIPTION.NAME and
+ * AM_API_CLIENT_CERTIFICATE.TIER_NAME hold 512, ML_API_POLICY.POLICY_NAME 512.)
+ */
+export const POLICY_NAME_MAX = 50;
+
+export const subscriptionPolicyBody = wso2Body('admin', 'SubscriptionThrottlePolicy', {
+  policyId: z.string().nullish(),
+  policyName: z
+    .string()
+    .min(1)
+    .max(POLICY_NAME_MAX, `must be at most ${POLICY_NAME_MAX} characters: a subscription keeps it in WSO2's TIER_ID column, VARCHAR(50)`)
+    .regex(/^[A-Za-z0-9_.\- ]+$/, 'may contain letters, digits, spaces, "_", "-" and "." only'),
+  displayName: storedText(512).min(1).nullish(),
+  description: freeText(1024).nullish(),
+  isDeployed: z.boolean().nullish(),
   type: z.literal('SubscriptionThrottlePolicy').optional(),
-  defaultLimit: z
-    .strictObject({
-      type: z.enum(LIMIT_TYPES),
-      requestCount: z.strictObject({ ...base, requestCount: count(0) }).optional(),
-      bandwidth: z.strictObject({ ...base, dataAmount: count(0), dataUnit: z.enum(['KB', 'MB', 'GB']) }).optional(),
-      eventCount: z.strictObject({ ...base, eventCount: count(0) }).optional(),
-    })
-    .superRefine((limit, ctx) => {
-      const key = ({ REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwidth', EVENTCOUNTLIMIT: 'eventCount' } as const)[limit.type];
-      if (limit[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is required when type is ${limit.type}` });
-    }),
+  defaultLimit: wso2Body('admin', 'ThrottleLimit', {
+    type: z.enum(LIMIT_TYPES),
+    requestCount: z.strictObject({ ...base, requestCount: count(0) }).nullish(),
+    bandwidth: z.strictObject({ ...base, dataAmount: count(0), dataUnit: z.enum(['KB', 'MB', 'GB']) }).nullish(),
+    eventCount: z.strictObject({ ...base, eventCount: count(0) }).nullish(),
+  }).superRefine((limit, ctx) => {
+    const key = ({ REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwidth', EVENTCOUNTLIMIT: 'eventCount' } as const)[limit.type];
+    if (limit[key] == null) ctx.addIssue({ code: 'custom', path: [key], message: `is required when type is ${limit.type}` });
+  }),
   billingPlan: z.enum(['FREE', 'COMMERCIAL']).default('FREE'),
   monetization: z
     .strictObject({
@@ -44,7 +57,7 @@ export const subscriptionPolicyBody = z.strictObject({
       monetizationPlan: z.string().transform((plan) => plan.toUpperCase()).pipe(z.enum(['FIXEDRATE', 'DYNAMICRATE'])),
       properties: z.record(z.string(), z.string()),
     })
-    .optional(),
+    .nullish(),
 });
 export type SubscriptionPolicyBody = z.infer<typeof subscriptionPolicyBody>;
 

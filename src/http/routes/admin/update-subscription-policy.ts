@@ -19,7 +19,7 @@ export const updateSubscriptionPolicy = defineRoute({
   body: subscriptionPolicyBody,
   responses: { 200: 'SubscriptionThrottlePolicy' },
   async handle({ principal, params, body, apim }) {
-    if (body.policyId !== undefined && body.policyId !== params.policyId) {
+    if (body.policyId != null && body.policyId !== params.policyId) {
       throw GatewayError.invalid('policyId', 'does not match the policy in the path');
     }
     const policy = await apim.policies.update(principal.tenant, params.policyId, toPolicyInput(body));

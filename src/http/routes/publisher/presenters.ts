@@ -6,6 +6,7 @@ export function toApiInfoDto(api: ApiRecord) {
   return {
     id: api.uuid,
     name: api.name,
+    ...(api.displayName ? { displayName: api.displayName } : {}),
     context: api.context,
     version: api.version,
     provider: api.provider,
