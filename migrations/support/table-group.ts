@@ -229,9 +229,13 @@ export async function dropOwnedTables(knex: Knex, group: TableGroup): Promise<vo
       }
       for (const entry of mine.filter((e) => e.kind === 'COLUMN')) {
         if (!(await knex.schema.hasColumn(storedName(dialectOf(knex), spec.name), storedName(dialectOf(knex), entry.object)))) continue;
-        await knex.schema.alterTable(spec.name, (t) => {
-          t.dropColumn(entry.object);
-        });
+        // SQLite: its own DROP COLUMN (3.35+), not knex's, which rebuilds the table in knex's words.
+        if (dialectOf(knex) === 'sqlite') await knex.raw('ALTER TABLE ?? DROP COLUMN ??', [spec.name, entry.object]);
+        else {
+          await knex.schema.alterTable(spec.name, (t) => {
+            t.dropColumn(entry.object);
+          });
+        }
       }
     }
     for (const entry of mine) await forgetAdoption(knex, entry);

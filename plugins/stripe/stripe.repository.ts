@@ -106,7 +106,8 @@ export class StripeRepository {
   // --- API → connected-account plans -----------------------------------------------------------
 
   async apiPlans(apiId: number): Promise<ApiPlanRow[]> {
-    const rows = await this.db('AM_MONETIZATION').where({ API_ID: apiId }).select('TIER_NAME', 'STRIPE_PRODUCT_ID', 'STRIPE_PLAN_ID');
+    // An adopted WSO2 table allows a NULL tier (docs/database.md "Adopting an existing install"): no tier's plan.
+    const rows = await this.db('AM_MONETIZATION').where({ API_ID: apiId }).whereNotNull('TIER_NAME').select('TIER_NAME', 'STRIPE_PRODUCT_ID', 'STRIPE_PLAN_ID');
     return rows.map((row) => ({
       tierName: String(row.TIER_NAME),
       productId: String(row.STRIPE_PRODUCT_ID),

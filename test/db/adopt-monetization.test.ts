@@ -9,6 +9,7 @@ import { ADMIN, DEVPORTAL, harnessConfig, PUBLISHER, SCOPES } from '../helpers/r
 import { mintToken } from '../../src/http/auth/tokens';
 import {
   createGuideTables,
+  createWso2GatewayTables,
   describeColumns,
   describeKeys,
   dropGuideTables,
@@ -53,8 +54,35 @@ interface Snapshot {
 
 forEachTestDatabase((kind, db) => {
   if (kind === 'sqlite') {
-    // WSO2 ships no SQLite script; test/db/attach.test.ts adopts a hand-made guide table there.
-    it('has no WSO2 script to load on SQLite', () => expect(kind).toBe('sqlite'));
+    // WSO2 ships no SQLite script: the stand-in gateway tables, and the 1.6+ shared-customer table
+    // as the guide's MySQL tab makes it, in SQLite's words. What matters here is SQLite's own DDL:
+    // adding PARENT_CUSTOMER_ID and a unique index, and taking both off again.
+    describe("the guide's 1.6+ shared customers on SQLite", () => {
+      const table = 'AM_MONETIZATION_SHARED_CUSTOMERS';
+      const schemaOf = async () => (await db().knex.raw("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? ORDER BY name", [table])) as unknown[];
+      let before: { schema: unknown[]; rows: unknown[] };
+      beforeAll(async () => {
+        await createWso2GatewayTables(db().knex);
+        await db().knex.raw(`CREATE TABLE ${table} (
+          ID INTEGER PRIMARY KEY AUTOINCREMENT, APPLICATION_ID INTEGER NOT NULL, API_PROVIDER VARCHAR(256) NOT NULL,
+          TENANT_ID INTEGER NOT NULL, SHARED_CUSTOMER_ID VARCHAR(256) NOT NULL,
+          FOREIGN KEY (APPLICATION_ID) REFERENCES AM_APPLICATION(APPLICATION_ID) ON DELETE CASCADE)`);
+        await db().knex('AM_APPLICATION').insert({ APPLICATION_ID: 3, NAME: 'PizzaApp', SUBSCRIBER_ID: 1, UUID: 'app-uuid' });
+        await db().knex(table).insert({ APPLICATION_ID: 3, API_PROVIDER: 'admin', TENANT_ID: TENANT_ID, SHARED_CUSTOMER_ID: 'cus_1' });
+        before = { schema: await schemaOf(), rows: await db().knex(table).select() };
+        await migrateLatest(db().knex);
+      });
+
+      it('keeps the row, with an empty PARENT_CUSTOMER_ID, under a unique index', async () => {
+        expect(await db().knex(table).select()).toEqual([{ ...(before.rows[0] as object), PARENT_CUSTOMER_ID: null }]);
+        await expect(db().knex(table).insert({ APPLICATION_ID: 3, API_PROVIDER: 'admin', TENANT_ID: TENANT_ID, SHARED_CUSTOMER_ID: 'cus_2' })).rejects.toThrow(/UNIQUE/);
+      });
+
+      it('migrate --down leaves the table as WSO2 made it, row included', async () => {
+        await rollbackAll(db().knex);
+        expect({ schema: await schemaOf(), rows: await db().knex(table).select() }).toEqual(before);
+      });
+    });
     return;
   }
   const dialect: Wso2Dialect = kind;
