@@ -164,6 +164,10 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     const refusal = (await refused.json()) as { description?: string };
     if (refused.status !== 403) throw new Error(`a call before the first payment answered ${refused.status}, expected 403`);
     out.detail(`a call now: ${refused.status} "${refusal.description}"`);
+    // Without a saved card the subscription is invoiced (send_invoice), and Stripe sends a new
+    // subscription's first invoice an hour after it starts (https://docs.stripe.com/subscriptions/invoices).
+    await clock.advanceTo(Math.ceil(clock.now().getTime() / 1000) + 3600);
+    out.detail('an hour passes on the local Stripe server\'s clock: Stripe sends the first invoice (a draft until then)');
     await deliverWebhooks();
     const first = (await invoicesOf()).find((i) => i.status === 'OPEN');
     if (!first) throw new Error('the first invoice (the base fee) did not arrive through the webhook');

@@ -19,20 +19,17 @@ import { assignedVariables, compareJson, compareResponse, parseRestDoc, type Act
  *
  * Only two things are supplied from outside the document: the tokens its setup mints with the CLI
  * (minted here with the same subject, e-mail and scopes, read from the setup's lines) and the
- * publisher's connected account (`ACCOUNT_ID`, created on the local Stripe server). `date` is
- * pinned to the billing clock, so the examples' "now" is the same on any machine and any day.
+ * publisher's connected account (`ACCOUNT_ID`, created on the local Stripe server) and that
+ * server's address (`STRIPE_URL`). `date` is pinned to the billing clock, so the examples' "now"
+ * is the same on any machine and any day.
  */
 const DOC = join(__dirname, '..', '..', 'docs', 'rest.md');
 const doc = parseRestDoc(readFileSync(DOC, 'utf8'));
-/** 2025-01-15 12:00:00 UTC: the billing clock of the whole story (it does not move). */
+/** 2025-01-15 12:00:00 UTC: the billing clock of the whole story (one example moves it an hour). */
 const STORY_START = Date.UTC(2025, 0, 15, 12, 0, 0) / 1000;
 
+/** The story's local Stripe server: one per database, since the story moves its clock. */
 let stripeServer: StripeServer;
-beforeAll(async () => {
-  // As the setup's `npm run stripe-server -- --port 12111 --aggregation-delay 0` starts it.
-  stripeServer = await startStripeServer({ port: 0, startAt: STORY_START, aggregationDelaySeconds: 0 });
-});
-afterAll(() => stripeServer.close());
 
 describe('docs/rest.md', () => {
   it('has the four tokens and the examples the story needs', () => {
@@ -50,6 +47,8 @@ describeWith('rest-examples', 'the examples of docs/rest.md, run literally', () 
     const requests: string[] = [];
 
     beforeAll(async () => {
+      // As the setup's `npm run stripe-server -- --port 12111 --aggregation-delay 0` starts it.
+      stripeServer = await startStripeServer({ port: 0, startAt: STORY_START, aggregationDelaySeconds: 0 });
       harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
       workDir = mkdtempSync(join(tmpdir(), 'meterline-rest-doc-'));
       variables.set('BASE', harness.url);
@@ -57,9 +56,12 @@ describeWith('rest-examples', 'the examples of docs/rest.md, run literally', () 
       // As the setup's `curl .../v1/accounts` line makes it, on the tenant's platform account.
       const account = await harness.platform.accounts.create({ type: 'express', business_profile: { name: doc.accountName } });
       variables.set('ACCOUNT_ID', account.id);
+      // As the setup exports it: the local Stripe server, whose test clock one example moves.
+      variables.set('STRIPE_URL', stripeServer.url);
     });
     afterAll(async () => {
       await harness?.close();
+      await stripeServer?.close();
       if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
 

@@ -206,6 +206,27 @@ export function openRenewalDraft(world: World, account: AccountState, invoice: W
   return invoice;
 }
 
+/**
+ * How long a new `send_invoice` subscription's first invoice stays a draft. Stripe "Finalizes the
+ * invoice immediately when collection_method is set to charge_automatically, or one hour later
+ * when it's set to send_invoice" (https://docs.stripe.com/subscriptions/invoices, "New subscription
+ * invoices"; https://docs.stripe.com/invoicing/integration/workflow-transitions). Unlike the
+ * renewal grace period, this hour is not configurable.
+ */
+export const FIRST_SEND_INVOICE_DRAFT_SECONDS = 3_600;
+
+/**
+ * Stores a new `send_invoice` subscription's first invoice as a draft and emits `invoice.created`;
+ * it is finalized (and sent, not charged) an hour later, when the clock passes
+ * `automatically_finalizes_at` (subscription-cycle.ts advanceClock).
+ */
+export function openFirstSendInvoiceDraft(world: World, account: AccountState, invoice: WireInvoice): WireInvoice {
+  invoice.automatically_finalizes_at = world.clock.now() + FIRST_SEND_INVOICE_DRAFT_SECONDS;
+  account.invoices.insert(invoice);
+  world.events.emit(account, 'invoice.created', invoice);
+  return invoice;
+}
+
 /** A renewal draft whose grace period is over: finalized with its latest usage, then collected. */
 export function finalizeRenewalDraft(world: World, account: AccountState, invoice: WireInvoice): void {
   if (invoice.status !== 'draft') return;

@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import { DAY, START, failureOf, startHarness, type Harness } from './harness';
 import { latestInvoice, meteredPrice, monthlyPrice, payingCustomer, reportUsage } from './billing-fixtures';
 import { DEFAULT_AGGREGATION_DELAY_SECONDS, DEFAULT_FINALIZATION_GRACE_SECONDS } from '../billing/usage';
+import { FIRST_SEND_INVOICE_DRAFT_SECONDS } from '../billing/invoice-lifecycle';
 
 let harness: Harness;
 let stripe: Stripe;
@@ -152,7 +153,11 @@ describe('invoice status transitions', () => {
       collection_method: 'send_invoice',
       days_until_due: 30,
     });
-    return latestInvoice(stripe, subscription);
+    // The first invoice of a send_invoice subscription is sent (finalized) an hour after the create.
+    harness.server.clock.advance(FIRST_SEND_INVOICE_DRAFT_SECONDS);
+    const invoice = await latestInvoice(stripe, subscription);
+    expect(invoice.status).toBe('open');
+    return invoice;
   }
 
   it('voids an open invoice', async () => {

@@ -49,19 +49,6 @@ describe('subscriptions', () => {
     expect(subscription).toMatchObject({ days_until_due: 14, default_payment_method: pm, metadata: { application: 'app-1' } });
   });
 
-  it('leaves a send_invoice first invoice open with a due date', async () => {
-    const customer = await payingCustomer(stripe);
-    const price = await monthlyPrice(stripe, 900);
-    const subscription = await stripe.subscriptions.create({
-      customer: customer.id,
-      items: [{ price: price.id }],
-      collection_method: 'send_invoice',
-      days_until_due: 30,
-    });
-    const invoice = await latestInvoice(stripe, subscription);
-    expect(invoice).toMatchObject({ status: 'open', due_date: START + 30 * 86_400, collection_method: 'send_invoice' });
-  });
-
   it('requires days_until_due for send_invoice', async () => {
     const customer = await payingCustomer(stripe);
     const price = await monthlyPrice(stripe, 900);

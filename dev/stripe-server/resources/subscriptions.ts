@@ -4,7 +4,7 @@ import { cardDeclined, invalidState, parameterInvalid, parameterMissing } from '
 import { paginate } from '../http/list';
 import { parseParams } from '../http/params';
 import { pathParam, route, type RequestContext, type Route } from '../http/route';
-import { applyCharge, attemptCharge, finalizeInvoice, paymentMethodFor } from '../billing/invoice-lifecycle';
+import { applyCharge, attemptCharge, finalizeInvoice, openFirstSendInvoiceDraft, paymentMethodFor } from '../billing/invoice-lifecycle';
 import { cancelNow, licensedLines, subscriptionInvoice } from '../billing/subscription-cycle';
 import { buildItem, cadenceOf, currentPeriod, setItemPrice } from '../billing/subscription-items';
 import type { WireCustomer, WirePrice, WireSubscription } from '../wire';
@@ -120,6 +120,11 @@ function create(ctx: RequestContext): WireSubscription {
   ctx.account.subscriptions.insert(subscription);
   for (const item of subscription.items.data) ctx.account.subscriptionItems.insert(item);
   ctx.world.events.emit(ctx.account, 'customer.subscription.created', subscription);
+  if (collectionMethod === 'send_invoice') {
+    // Stripe sends a new subscription's first invoice an hour later; until then it is a draft.
+    openFirstSendInvoiceDraft(ctx.world, ctx.account, invoice);
+    return render(ctx, subscription, p.expand);
+  }
   ctx.account.invoices.insert(invoice);
   ctx.world.events.emit(ctx.account, 'invoice.created', invoice);
   finalizeInvoice(ctx.world, ctx.account, invoice);

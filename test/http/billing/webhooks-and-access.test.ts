@@ -59,6 +59,8 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, st
 
     it('a replayed delivery is acknowledged as a duplicate and changes nothing', async () => {
       const { subscriptionId } = await subscription();
+      // Stripe sends a send_invoice subscription's first invoice an hour after the create (https://docs.stripe.com/subscriptions/invoices).
+      stripeServer().clock.advance(3_600);
       await stripeServer().webhooks.flush();
       const invoices = (await harness().call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, harness().token('x', SCOPES.subscriber))).status;
       expect(invoices).toBe(404); // another user's subscription is not found
@@ -133,6 +135,8 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, st
   describe('invoice listings', () => {
     it("the publisher lists the invoices of the tenant's API; an unknown API is 404", async () => {
       const { apiId, publisher } = await subscription();
+      // Stripe sends a send_invoice subscription's first invoice an hour after the create (https://docs.stripe.com/subscriptions/invoices).
+      stripeServer().clock.advance(3_600);
       await stripeServer().webhooks.flush();
       const list = (await harness().call('GET', `${PUBLISHER}/apis/${apiId}/invoices`, publisher)).body;
       expect(list).toMatchObject({ count: 1, list: [expect.objectContaining({ apiId, status: 'OPEN', total: '10.00', currency: 'USD' })] });

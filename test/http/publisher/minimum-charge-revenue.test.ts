@@ -13,6 +13,8 @@ import { DEVPORTAL, PUBLISHER } from '../../helpers/rest-harness';
 forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, _kind, stripeServer) => {
   it('a 0.30 USD plan: nothing collected and 0.30 carried, then 0.60 collected with the renewal', async () => {
     const { subscriptionId, apiId, account, subscriber, publisher } = await fixedPriceSubscription(harness(), { price: '0.30' });
+    // Stripe sends a send_invoice subscription's first invoice an hour after the create (https://docs.stripe.com/subscriptions/invoices).
+    stripeServer().clock.advance(3_600);
     await stripeServer().webhooks.flush();
     const revenue = async () => (await harness().call('GET', `${PUBLISHER}/apis/${apiId}/revenue`, publisher)).body.properties;
     const invoices = async () => (await harness().call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body.list;

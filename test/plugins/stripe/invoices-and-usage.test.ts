@@ -117,6 +117,8 @@ forEachTestDatabase((_kind, database) => {
   describe('revenue', () => {
     it('is the sum of the paid invoices of every subscription of the API', async () => {
       const { engine, stripe, account, api, subscriptions } = await subscribedWorld(fixedMonthly('10.00'), 2);
+      // Stripe sends a send_invoice subscription's first invoice an hour after the create (https://docs.stripe.com/subscriptions/invoices).
+      stripeServer().clock.advance(3_600);
       for (const { stripeId } of subscriptions) {
         const invoices = await stripe.invoices.list({ subscription: stripeId, limit: 10 }, { stripeAccount: account });
         for (const invoice of invoices.data.filter((i) => i.status === 'open')) {
