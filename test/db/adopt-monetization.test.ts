@@ -5,7 +5,7 @@ import { startService, type RunningService } from '../../src/service';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { migrateLatest, rollbackAll } from '../helpers/migrations';
 import { forEachTestDatabase, listTables, type TestDatabase } from '../helpers/databases';
-import { ADMIN, DEVPORTAL, harnessConfig, PUBLISHER, SCOPES } from '../helpers/rest-harness';
+import { ADMIN, DEVPORTAL, harnessConfig, policyBody, PUBLISHER, SCOPES } from '../helpers/rest-harness';
 import { mintToken } from '../../src/http/auth/tokens';
 import {
   createGuideTables,
@@ -43,6 +43,9 @@ interface Install {
   productId: string;
   priceId: string;
   stripeSubscriptionId: string;
+  policyUuid: string;
+  platformProductId: string;
+  platformPriceId: string;
 }
 
 interface Snapshot {
@@ -179,6 +182,17 @@ forEachTestDatabase((kind, db) => {
           expect([publisher.status, publisher.body?.properties?.Currency]).toEqual([200, 'USD']);
           const subscriber = await call('GET', `${DEVPORTAL}/subscriptions/${install.subscriptionUuid}/usage`, token('sam', SCOPES.subscriber));
           expect(subscriber.status).toBe(200);
+        });
+
+        it("uses WSO2's plan mapping as the policy's billing plan: saving the policy unchanged makes no new plan", async () => {
+          const products = (await platform.products.list({ limit: 100 })).data.length;
+          const body = policyBody(install.tier, { plan: 'FIXEDRATE', price: '10', currency: 'USD', cycle: 'month' });
+          const saved = await call('PUT', `${ADMIN}/throttling/policies/subscription/${install.policyUuid}`, token('admin', SCOPES.admin), body);
+          expect(saved.status).toBe(200);
+          expect(await db().knex('AM_POLICY_PLAN_MAPPING').select()).toEqual([
+            { POLICY_UUID: install.policyUuid, PRODUCT_ID: install.platformProductId, PLAN_ID: install.platformPriceId },
+          ]);
+          expect((await platform.products.list({ limit: 100 })).data.length).toBe(products);
         });
 
         it("bills WSO2's subscription: the usage publisher finds its Stripe subscription and account", async () => {
@@ -338,7 +352,7 @@ async function seedInstall(knex: Knex, platform: Stripe, shape: GuideShape): Pro
   });
   await knex('AM_MONETIZATION_USAGE').delete();
   await knex('AM_MONETIZATION_USAGE').insert(USAGE_ROW);
-  return { shape, apiUuid, tier, subscriptionUuid, account, productId: product.id, priceId: price.id, stripeSubscriptionId: subscription.id };
+  return { shape, apiUuid, tier, subscriptionUuid, account, productId: product.id, priceId: price.id, stripeSubscriptionId: subscription.id, policyUuid, platformProductId: platformProduct.id, platformPriceId: platformPrice.id };
 }
 
 async function snapshot(db: TestDatabase, dialect: Wso2Dialect, tables: readonly string[]): Promise<Snapshot> {
