@@ -19,9 +19,12 @@ const PATH_PARAMETERS = TABLE.flatMap((route) =>
   parametersOf(route).map((parameter) => [`${route.method.toUpperCase()} ${API_BASE_PATHS[route.api]}${route.path}`, route, parameter] as const),
 );
 
+/** A valid value for the parameters that take one of a few values (WSO2's policy levels); any id for the others. */
+const PLAIN_VALUES: Readonly<Record<string, string>> = { policyLevel: 'subscription' };
+
 /** The route's path with `raw` (already encoded) as the value of `parameter`, and a plain value for the others. */
 function pathWith(route: AnyRoute, parameter: string, raw: string): string {
-  return `${API_BASE_PATHS[route.api]}${route.path}`.replace(/\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => (name === parameter ? raw : 'some-id'));
+  return `${API_BASE_PATHS[route.api]}${route.path}`.replace(/\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => (name === parameter ? raw : (PLAIN_VALUES[name] ?? 'some-id')));
 }
 
 function expectRefused(response: RestResponse, field: string): void {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { GatewayError } from '../../../apim/errors';
 import type { PolicyRecord } from '../../../apim/model';
 import { defineRoute } from '../../route';
-import { pageQuery, pagination, storedText } from '../common';
+import { pageQuery, pagination, resourceId } from '../common';
 
 /** Each time unit in milliseconds: WSO2's `ThrottlingPolicy.unitTime` is the quota window in ms (60000 for "1 min"). */
 const MS_PER: Readonly<Record<string, number>> = { sec: 1_000, min: 60_000, hour: 3_600_000, day: 86_400_000, month: 2_592_000_000, year: 31_536_000_000 };
@@ -76,7 +76,7 @@ export const getPublisherThrottlingPolicy = defineRoute({
   operationId: 'getThrottlingPolicyByName',
   summary: 'Get Details of a Policy',
   scopes: ['apim:api_view', 'apim:tier_view', 'apim:tier_manage'],
-  params: z.strictObject({ policyLevel, policyName: storedText(512).min(1) }),
+  params: z.strictObject({ policyLevel, policyName: resourceId }),
   responses: { 200: 'ThrottlingPolicy' },
   async handle({ principal, params, apim }) {
     const policy = params.policyLevel === 'api' ? undefined : (await apim.policies.list(principal.tenant)).find((p) => p.name === params.policyName);
