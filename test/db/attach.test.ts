@@ -83,6 +83,13 @@ forEachTestDatabase((kind, db) => {
       expect(await listTables(db())).toEqual(storedTableNames(db(), [...WSO2_GATEWAY_TABLES, ...KNEX_BOOKKEEPING]));
     });
 
+    it("removes on rollback the usage-publisher row Meterline wrote where WSO2 had none", async () => {
+      await migrateLatest(db().knex);
+      await db().knex('AM_MONETIZATION_USAGE').insert({ ID: 'USAGE_PUBLISHER', STATE: 'COMPLETED', STATUS: 'SUCCESSFULL', STARTED_TIME: '1', PUBLISHED_TIME: '2' });
+      await rollbackAll(db().knex);
+      expect(await db().knex('AM_MONETIZATION_USAGE').select()).toEqual([]);
+    });
+
     it('keeps the rows of the existing gateway tables when everything is rolled back', async () => {
       await migrateLatest(db().knex);
       await rollbackAll(db().knex);
