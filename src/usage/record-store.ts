@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { dialectOf } from '../db/dialect';
 
@@ -52,6 +53,20 @@ export type NewRecord = Omit<UsageRecord, 'id' | 'state' | 'attempts' | 'firstAt
  * of a compound SELECT (knex's form) and 32,766 variables; PostgreSQL 65,535 parameters.
  */
 const ROWS_PER_INSERT: Record<ReturnType<typeof dialectOf>, number> = { mssql: 120, oracle: 120, sqlite: 500, postgres: 2_000, mysql: 2_000 };
+
+export type EngineErrorMark = 'recorded' | 'already_recorded' | 'unknown';
+
+/** How many generations of re-sent identifiers a repeated error report is traced through. */
+const REQUEUE_LINEAGE_CHECKED = 16;
+
+/**
+ * The identifier a re-queued record is sent under the next time: derived from the one the engine
+ * refused (deterministic, so a repeated error report naming an earlier one is recognised), within
+ * the engines' 100 characters and the characters usage identifiers use.
+ */
+export function resendIdentifier(identifier: string): string {
+  return `mlu_r_${createHash('sha256').update(identifier).digest('hex').slice(0, 48)}`;
+}
 
 /** The usage records: what was frozen for the billing engine and how far sending it got. */
 export class RecordStore {
@@ -120,15 +135,48 @@ export class RecordStore {
   /**
    * The billing engine reported, after accepting it, that it could not bill the usage sent under
    * `identifier` (e.g. a meter error report): the record becomes ENGINE_ERROR with the engine's
-   * reason, is not sent again, and is listed in the publish status. False when no PENDING or SENT
-   * record has the identifier (not Meterline's, or already noted).
+   * reason, is not sent again, and is listed in the publish status (`recorded`). Only the record
+   * that carries the identifier now, PENDING or SENT, is marked, so a report that arrives again
+   * never touches a record re-queued since under a new identifier. `already_recorded`: the report
+   * was noted before (the same delivery again, or another report naming the same event), the record
+   * is ENGINE_ERROR or was re-queued from it. `unknown`: no record was ever sent as `identifier`.
    */
-  async markEngineError(identifier: string, reason: string): Promise<boolean> {
+  async markEngineError(identifier: string, reason: string): Promise<EngineErrorMark> {
     const n = await this.db(RECORD_TABLE)
       .where({ IDENTIFIER: identifier })
       .whereIn('STATE', ['PENDING', 'SENT'])
       .update({ STATE: 'ENGINE_ERROR', LAST_ERROR: reason.slice(0, 1000) });
-    return n > 0;
+    if (n > 0) return 'recorded';
+    const lineage = [identifier];
+    while (lineage.length < REQUEUE_LINEAGE_CHECKED) lineage.push(resendIdentifier(lineage[lineage.length - 1]!));
+    const noted = await this.db(RECORD_TABLE)
+      .where((q) => q.where({ IDENTIFIER: identifier, STATE: 'ENGINE_ERROR' }).orWhereIn('IDENTIFIER', lineage.slice(1)))
+      .first('RECORD_ID');
+    return noted ? 'already_recorded' : 'unknown';
+  }
+
+  /**
+   * Puts an ENGINE_ERROR record back to PENDING under a new identifier (`resendIdentifier` of its
+   * current one): the engine refused the event it was sent as, and keeps that identifier, so the
+   * same one would be answered as a duplicate and never counted. One conditional UPDATE on the
+   * record's state and current identifier, so of concurrent re-queues exactly one succeeds and the
+   * record is published again once. `not_found`: no such record; `wrong_state`: it is not
+   * ENGINE_ERROR (already re-queued, or never reported), with its state.
+   */
+  async requeueEngineError(id: number): Promise<{ outcome: 'requeued'; record: UsageRecord } | { outcome: 'not_found' } | { outcome: 'wrong_state'; state: RecordState }> {
+    const row = await this.db(RECORD_TABLE).where({ RECORD_ID: id }).first();
+    if (!row) return { outcome: 'not_found' };
+    const record = toRecord(row as Record<string, unknown>);
+    if (record.state !== 'ENGINE_ERROR') return { outcome: 'wrong_state', state: record.state };
+    const identifier = resendIdentifier(record.identifier);
+    const n = await this.db(RECORD_TABLE)
+      .where({ RECORD_ID: id, STATE: 'ENGINE_ERROR', IDENTIFIER: record.identifier })
+      .update({ STATE: 'PENDING', IDENTIFIER: identifier, ATTEMPTS: 0, FIRST_ATTEMPT_AT: null, SENT_AT: null });
+    if (n === 0) {
+      const now = await this.db(RECORD_TABLE).where({ RECORD_ID: id }).first('STATE');
+      return { outcome: 'wrong_state', state: String(now?.STATE ?? record.state) as RecordState };
+    }
+    return { outcome: 'requeued', record: { ...record, state: 'PENDING', identifier, attempts: 0, firstAttemptAt: null, sentAt: null } };
   }
 
   /** Puts an UNCERTAIN or EXPIRED record back to PENDING (after a person checked the engine). */

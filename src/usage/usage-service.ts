@@ -128,17 +128,20 @@ export class UsageService {
 
   /**
    * Records the usage errors the engine reported after accepting the usage: each named record
-   * becomes ENGINE_ERROR with the engine's reason. Returns the identifiers that named none of
-   * Meterline's sent usage.
+   * becomes ENGINE_ERROR with the engine's reason. `duplicates`: errors noted before (a report
+   * delivered again); `unknown`: the identifiers that named none of Meterline's sent usage.
    */
-  async recordEngineErrors(report: UsageErrorReport): Promise<{ recorded: number; unknown: string[] }> {
+  async recordEngineErrors(report: UsageErrorReport): Promise<{ recorded: number; duplicates: number; unknown: string[] }> {
     let recorded = 0;
+    let duplicates = 0;
     const unknown: string[] = [];
     for (const { identifier, reason } of report.errors) {
-      if (await this.records.markEngineError(identifier, reason)) recorded += 1;
+      const mark = await this.records.markEngineError(identifier, reason);
+      if (mark === 'recorded') recorded += 1;
+      else if (mark === 'already_recorded') duplicates += 1;
       else unknown.push(identifier);
     }
-    return { recorded, unknown };
+    return { recorded, duplicates, unknown };
   }
 
   async engineErrors(subscriptionUuid?: string): Promise<EngineErrorEntry[]> {

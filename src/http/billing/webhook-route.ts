@@ -54,10 +54,12 @@ export function billingWebhookRouter(deps: {
     }
     const report = verifier.usageErrors && deps.usage ? await verifier.usageErrors(event, tenantDomain) : null;
     if (report && deps.usage) {
-      const { recorded, unknown } = await deps.usage.recordEngineErrors(report);
+      const { recorded, duplicates, unknown } = await deps.usage.recordEngineErrors(report);
       if (unknown.length > 0) deps.logger.warn({ tenant: tenantDomain, event: report.id, unknown }, 'the billing engine reported errors for usage Meterline did not send');
       const reason = unknown.length > 0 ? `no usage record was sent as ${unknown.join(', ')}` : undefined;
-      res.status(200).json({ received: true, outcome: recorded > 0 ? 'applied' : 'unknown_object', ...(reason ? { reason } : {}) });
+      // A report delivered again (or naming only errors noted before) changes nothing: a duplicate.
+      const outcome = recorded > 0 ? 'applied' : duplicates > 0 ? 'duplicate' : 'unknown_object';
+      res.status(200).json({ received: true, outcome, ...(reason ? { reason } : {}) });
       return;
     }
     const { outcome, reason } = await deps.records.apply(tenantDomain, event, deps.clock(), (uuid) => deps.engine.billedSubscriptionOf(uuid));

@@ -85,6 +85,12 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination
     const records = await h.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId });
     expect(records.map((r: { STATE: string }) => r.STATE)).toEqual(['ENGINE_ERROR']);
 
+    // The same report delivered again is a duplicate: acknowledged, nothing changes.
+    const report = reports[0]!;
+    const again = await h.call('POST', '/api/am/monetization/webhooks/stripe/carbon.super', undefined, report.payload, { 'stripe-signature': report.signature, 'content-type': 'application/json' });
+    expect(again).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    expect(await h.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId })).toEqual(records);
+
     // A report about a meter event Meterline did not send is acknowledged and changes nothing.
     await h.platform.billing.meterEvents.create(
       { event_name: meter.event_name, identifier: `not-ours-${subscriptionId}`, payload: { stripe_customer_id: 'cus_x', value: '1' } },
