@@ -165,15 +165,15 @@ function defineWithKnex(t: Knex.CreateTableBuilder, table: Wso2Table): void {
   if (table.unique !== undefined) t.unique([...table.unique.columns], { indexName: table.unique.knexName, useConstraint: true });
 }
 
-// --- WSO2's real scripts (../shared/specs/wso2-apim/db, see SOURCE.md there) ---------------------
+// --- WSO2's real scripts (test/fixtures/wso2-apim-db, see SOURCE.md there) ------------------------
 
 export type Wso2Dialect = 'postgres' | 'mysql';
 
 /**
- * Where WSO2's scripts are: METERLINE_WSO2_DB_SCRIPTS, else the workspace's shared specs beside the
- * repository. A missing folder fails the suite (it never skips).
+ * Where WSO2's scripts are: METERLINE_WSO2_DB_SCRIPTS (to try another WSO2 release), else the
+ * unmodified copies kept in the repository. A missing script fails the suite (it never skips).
  */
-const WSO2_DB_SCRIPTS = process.env.METERLINE_WSO2_DB_SCRIPTS ?? path.resolve(__dirname, '../../../shared/specs/wso2-apim/db');
+export const WSO2_DB_SCRIPTS = process.env.METERLINE_WSO2_DB_SCRIPTS ?? path.resolve(__dirname, '../fixtures/wso2-apim-db');
 
 function wso2Script(file: string): string {
   const full = path.join(WSO2_DB_SCRIPTS, file);

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { ApisRepository, wso2Contexts } from '../../../src/apim/apis.repository';
 import { PoliciesRepository } from '../../../src/apim/policies.repository';
 import { forEachTestDatabase, type TestDatabaseKind } from '../../helpers/databases';
+import { WSO2_DB_SCRIPTS } from '../../db/wso2-schema';
 
 /**
  * Rows Meterline writes into WSO2's own tables look as WSO2 writes them (issue 15, item 6): on
@@ -13,8 +14,7 @@ import { forEachTestDatabase, type TestDatabaseKind } from '../../helpers/databa
  * VERSION_COMPARABLE, API_DISPLAY_NAME and IS_DEPLOYED. The REST API reads the context back as
  * WSO2's publisher answers it.
  */
-/** As in test/db/wso2-schema.ts: METERLINE_WSO2_DB_SCRIPTS, else the workspace's shared specs beside the repository. */
-const SCRIPTS = process.env.METERLINE_WSO2_DB_SCRIPTS ?? path.resolve(__dirname, '../../../../shared/specs/wso2-apim/db');
+const SCRIPTS = WSO2_DB_SCRIPTS;
 const TENANT = { domain: 'carbon.super', id: -1234 };
 const ACME = { domain: 'acme.com', id: 7 };
 
