@@ -43,7 +43,13 @@ function answeredContext(row: Record<string, unknown>, tenant: TenantRef): strin
   return tenant.domain !== SUPER_TENANT.domain && context.startsWith(`${prefix}/`) ? context.slice(prefix.length) : context;
 }
 
-/** AM_API and its tiers (ML_API_POLICY), always within one tenant (ORGANIZATION = tenant domain). */
+/**
+ * AM_API and its tiers (ML_API_POLICY), always within one tenant (ORGANIZATION = tenant domain).
+ * WSO2 API-M 4.x keeps an API's subscription tiers only in its registry artifact: its apimgt
+ * scripts have no column for them (AM_API.API_TIER and AM_API_REVISION_METADATA.API_TIER hold the
+ * API-level throttling policy, AM_API_CLIENT_CERTIFICATE.TIER_NAME a client certificate's tier).
+ * An API WSO2 created therefore has no tiers here until `PUT /apis/{apiId}` sets them.
+ */
 export class ApisRepository {
   constructor(private readonly db: Knex) {}
 

@@ -100,6 +100,9 @@ forEachRestHarness((rest) => {
     await rest().call('POST', `${PUBLISHER}/subscriptions/block-subscription?subscriptionId=missing&blockState=BLOCKED`, { token: blocker });
     await rest().call('POST', `${PUBLISHER}/subscriptions/unblock-subscription?subscriptionId=${world.subscriptionId}`, { token: blocker });
     await rest().call('POST', `${PUBLISHER}/subscriptions/unblock-subscription?subscriptionId=missing`, { token: blocker });
+    const manager = rest().token({ sub: 'pat', scopes: [...SCOPES.publisher, 'apim:subscription_manage'] });
+    await rest().call('POST', `${PUBLISHER}/subscriptions/change-business-plan?subscriptionId=${world.subscriptionId}&businessPlan=${world.gold.policyName}`, { token: manager });
+    await rest().call('POST', `${PUBLISHER}/subscriptions/change-business-plan?subscriptionId=${world.subscriptionId}&businessPlan=Nope`, { token: manager });
 
     // Developer portal
     await rest().call('GET', `${DEVPORTAL}/applications`, { token: subscriber });

@@ -28,6 +28,8 @@ interface Target {
   subscriptionId: string;
   /** The name of the world's FREE tier, which every API of the provider's offers. */
   freeTier: string;
+  /** The world's COMMERCIAL tier, on which its subscription is. */
+  goldTier: string;
 }
 
 /** A route only the API's provider, or an admin, may call. */
@@ -179,6 +181,13 @@ const PROBES: Record<string, Probe> = {
     readOnly: false,
     otherTenant: notFound,
     providerOnly: { path: (t) => `/subscriptions/unblock-subscription?subscriptionId=${t.subscriptionId}`, status: 200, changes: false },
+  },
+  'POST /api/am/publisher/v4/subscriptions/change-business-plan': {
+    path: (w) => `/subscriptions/change-business-plan?subscriptionId=${w.subscriptionId}&businessPlan=${w.gold.policyName}`,
+    readOnly: false,
+    otherTenant: notFound,
+    // The plan it is on: the change is a no-op that only the API's provider or an admin may make.
+    providerOnly: { path: (t) => `/subscriptions/change-business-plan?subscriptionId=${t.subscriptionId}&businessPlan=${t.goldTier}`, status: 200, changes: false },
   },
   'GET /api/am/publisher/v4/throttling-policies/{policyLevel}': {
     path: () => '/throttling-policies/subscription?limit=1000',
@@ -409,7 +418,7 @@ forEachTestDatabase((_kind, database) => {
     if (providerOnly) {
       /** Where to act: a fresh API of the provider's when the route changes it, else the world's. */
       const target = async (): Promise<Target> => {
-        const world_ = { apiId: world.api.id, account: world.account, subscriptionId: world.subscriptionId, freeTier: world.free.policyName };
+        const world_ = { apiId: world.api.id, account: world.account, subscriptionId: world.subscriptionId, freeTier: world.free.policyName, goldTier: world.gold.policyName };
         if (!providerOnly.changes) return world_;
         const api = await createApi(rest, roleTokens(rest).publisher, [world.free.policyName, world.gold.policyName]);
         await monetize(rest, roleTokens(rest).publisher, api.id, world.account);

@@ -17,7 +17,7 @@ import { listDevportalSubscriptions } from './devportal/list-subscriptions';
 import { getThrottlingPolicy, listThrottlingPolicies } from './devportal/throttling-policies';
 import { updateApplication } from './devportal/update-application';
 import { updateDevportalSubscription } from './devportal/update-subscription';
-import { blockSubscription, unblockSubscription } from './publisher/block-subscription';
+import { blockSubscription, changeSubscriptionBusinessPlan, unblockSubscription } from './publisher/block-subscription';
 import { changeApiLifecycle } from './publisher/change-api-lifecycle';
 import { createApi } from './publisher/create-api';
 import { getApi } from './publisher/get-api';
@@ -54,6 +54,7 @@ export const ROUTES: readonly AnyRoute[] = [
   getPublisherSettings,
   blockSubscription,
   unblockSubscription,
+  changeSubscriptionBusinessPlan,
   listPublisherThrottlingPolicies,
   getPublisherThrottlingPolicy,
   createApplication,

@@ -324,6 +324,20 @@ forEachRestHarness((rest) => {
       expect((await core.statusOf(subscriptionId))?.status).toBe('ON_HOLD');
     });
 
+    it("the API's provider changes a subscription's business plan to another tier the API offers; 400 names businessPlan", async () => {
+      const other = (await createPolicy(rest(), tokens.admin, policyBody(uniqueName('Free')))).policyName;
+      const api = await createApi(rest(), tokens.publisher, [free, other]);
+      const subscriptionId = await subscribe(rest(), tokens.subscriber, await createApplication(rest(), tokens.subscriber), api.id, free);
+      const manager = rest().token({ sub: 'pat', scopes: [...SCOPES.publisher, 'apim:subscription_manage'] });
+      const change = (plan: string) => rest().call('POST', `${PUBLISHER}/subscriptions/change-business-plan?subscriptionId=${subscriptionId}&businessPlan=${plan}`, { token: manager });
+      expect((await change(other)).status).toBe(200);
+      const listed = await rest().call('GET', `${PUBLISHER}/subscriptions?apiId=${api.id}`, { token: tokens.publisher });
+      expect(listed.body.list[0]).toMatchObject({ subscriptionId, throttlingPolicy: other, subscriptionStatus: 'UNBLOCKED' });
+      const refused = await change('NoSuchTier');
+      expect(refused.status).toBe(400);
+      expect(refused.body.error[0].code).toBe('businessPlan');
+    });
+
     it('400 for a block state WSO2 does not define, 404 for an unknown subscription', async () => {
       const api = await createApi(rest(), tokens.publisher, [free]);
       const subscriptionId = await subscribe(rest(), tokens.subscriber, await createApplication(rest(), tokens.subscriber), api.id, free);

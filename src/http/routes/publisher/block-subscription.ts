@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BLOCK_STATES } from '../../../apim/subscription-blocking.service';
 import { defineRoute } from '../../route';
-import { apiActor, resourceId } from '../common';
+import { apiActor, resourceId, storedText } from '../common';
 
 /**
  * POST /subscriptions/block-subscription?subscriptionId=&blockState=BLOCKED|PROD_ONLY_BLOCKED —
@@ -35,6 +35,29 @@ export const unblockSubscription = defineRoute({
   responses: { 200: 'OK' },
   async handle({ principal, query, apim }) {
     await apim.subscriptionBlocking.unblock(apiActor(principal), query.subscriptionId);
+    return { status: 200 };
+  },
+});
+
+/**
+ * POST /subscriptions/change-business-plan?subscriptionId=&businessPlan= — moves a subscription to
+ * one of the caller's APIs to another tier the API offers (its provider, or an admin), as the
+ * subscriber's own change of plan does (SubscriptionsService.changePlanForPublisher): the engine
+ * bills the new plan, an unbilled subscription may become billed, a billed one cannot move to a
+ * free tier (409), and only an UNBLOCKED subscription changes plan (409). 400 names `businessPlan`.
+ */
+export const changeSubscriptionBusinessPlan = defineRoute({
+  api: 'publisher',
+  method: 'post',
+  path: '/subscriptions/change-business-plan',
+  operationId: 'changeSubscriptionBusinessPlan',
+  summary: 'Change subscription business plan',
+  scopes: ['apim:subscription_manage'],
+  query: z.strictObject({ subscriptionId: resourceId, businessPlan: storedText(256).min(1) }),
+  responses: { 200: 'OK' },
+  async handle({ principal, query, apim }) {
+    await apim.apis.getManagedBySubscription(apiActor(principal), query.subscriptionId);
+    await apim.subscriptions.changePlanForPublisher(principal.tenant, query.subscriptionId, query.businessPlan);
     return { status: 200 };
   },
 });
