@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { wso2Body, wso2IgnoredFields } from '../../../src/http/openapi/wso2-fields';
+import { ignoredFields, wso2Body } from '../../../src/http/openapi/wso2-body';
 
-/** The shared mechanism (src/http/openapi/wso2-fields.ts) on WSO2's devportal Application schema. */
+/** The shared mechanism (src/http/openapi/wso2-body.ts) on WSO2's devportal schemas. */
 describe('wso2Body', () => {
   const body = wso2Body('devportal', 'Application', { name: z.string().min(1), throttlingPolicy: z.string().min(1) });
   const problems = (input: unknown) => {
@@ -25,19 +25,16 @@ describe('wso2Body', () => {
   });
 
   it('names the ignored fields', () => {
-    expect(wso2IgnoredFields('devportal', 'Subscription', ['applicationId', 'apiId', 'throttlingPolicy'])).toEqual([
-      'subscriptionId',
-      'apiInfo',
-      'applicationInfo',
-      'requestedThrottlingPolicy',
-      'status',
-      'redirectionParams',
-    ]);
+    const used = { applicationId: z.string(), apiId: z.string(), throttlingPolicy: z.string() };
+    expect(ignoredFields('devportal', 'Subscription', used)).toEqual(['apiInfo', 'applicationInfo', 'redirectionParams', 'requestedThrottlingPolicy', 'status', 'subscriptionId']);
   });
 
   it("follows allOf into inherited fields (admin's subscription policy)", () => {
     const policy = wso2Body('admin', 'SubscriptionThrottlePolicy', { policyName: z.string() });
-    expect(policy.safeParse({ policyName: 'Gold', graphQLMaxDepth: 3, displayName: 'Gold' }).success).toBe(true);
-    expect(policy.safeParse({ policyName: 'Gold', graphQLMaxDepth: 'deep' }).success).toBe(false);
+    // defaultLimit is required by WSO2's schema, so a body without it is refused like WSO2 does.
+    const defaultLimit = { type: 'REQUESTCOUNTLIMIT', requestCount: { timeUnit: 'min', unitTime: 1, requestCount: 10 } };
+    expect(policy.safeParse({ policyName: 'Gold', graphQLMaxDepth: 3, displayName: 'Gold', defaultLimit }).success).toBe(true);
+    expect(policy.safeParse({ policyName: 'Gold', graphQLMaxDepth: 'deep', defaultLimit }).success).toBe(false);
+    expect(policy.safeParse({ policyName: 'Gold', graphQLMaxDepth: 3 }).success).toBe(false);
   });
 });

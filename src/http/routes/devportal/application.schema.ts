@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ApplicationInput } from '../../../apim/model';
-import { wso2Body } from '../../openapi/wso2-fields';
+import { wso2Body } from '../../openapi/wso2-body';
 import { storedText } from '../common';
 
 /**

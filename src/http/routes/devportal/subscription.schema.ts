@@ -1,4 +1,4 @@
-import { wso2Body } from '../../openapi/wso2-fields';
+import { wso2Body } from '../../openapi/wso2-body';
 import { resourceId, storedText } from '../common';
 
 /**
