@@ -38,6 +38,9 @@ export interface SeqRange {
  * freezing a grouped read instead of an UPDATE of every event.
  */
 export class EventStore {
+  /** Whether the server takes `INSERT IGNORE ... RETURNING` (MariaDB 10.5+): asked once. */
+  private insertIgnoreReturns?: Promise<boolean>;
+
   constructor(private readonly db: Knex) {}
 
   /**
@@ -48,8 +51,10 @@ export class EventStore {
    * and event id, so concurrent overlapping batches take their key locks in one order and cannot
    * deadlock. How each database tells which rows it inserted:
    * - PostgreSQL, SQLite: `INSERT ... ON CONFLICT DO NOTHING RETURNING` the keys inserted;
-   * - MySQL/MariaDB: `INSERT IGNORE` (which returns nothing per row) with this call's random
-   *   INGEST_BATCH on every row, then the rows of those keys carrying it are read back;
+   * - MariaDB 10.5 and later: `INSERT IGNORE ... RETURNING` the keys inserted (rows ignored as
+   *   duplicates are not returned);
+   * - MySQL (and older MariaDB): `INSERT IGNORE` (which returns nothing per row) with this call's
+   *   random INGEST_BATCH on every row, then the rows of those keys carrying it are read back;
    * - SQL Server, Oracle (no such clause in knex): one INSERT per row; a duplicate-key error
    *   means the row was there (checked by reading the key), any other error is thrown.
    */
@@ -64,11 +69,22 @@ export class EventStore {
       .map((index) => events[index]!)
       .sort(byTenantAndId)
       .map((event) => toRow(event, batch));
-    const stored = await INSERT_NEW[dialectOf(this.db)](this.db, rows, batch);
+    const dialect = dialectOf(this.db);
+    const stored = dialect === 'mysql' && (await this.mariaDbReturning()) ? await insertIgnoreReturning(this.db, rows, batch) : await INSERT_NEW[dialect](this.db, rows, batch);
     return events.map((event, index) => {
       const key = eventKey(event.tenantDomain, event.eventId);
       return firstOfKey.get(key) === index && stored.has(key);
     });
+  }
+
+  private mariaDbReturning(): Promise<boolean> {
+    this.insertIgnoreReturns ??= (async () => {
+      const [rows] = (await this.db.raw('SELECT VERSION() AS V')) as [Array<{ V: unknown }>];
+      const version = String(rows[0]?.V ?? '');
+      const [major = 0, minor = 0] = (/^(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+      return /mariadb/i.test(version) && (major > 10 || (major === 10 && minor >= 5));
+    })();
+    return this.insertIgnoreReturns;
   }
 
   /**
@@ -232,6 +248,17 @@ const insertIgnoreThenReadBatch: InsertNew = async (db, rows, batch) => {
       .andWhere({ INGEST_BATCH: batch })
       .select(KEY)) as Array<Record<string, unknown>>;
     for (const row of mine) stored.add(keyOfRow(row));
+  }
+  return stored;
+};
+
+/** MariaDB 10.5+: `INSERT IGNORE ... RETURNING` answers the rows it inserted, not those it ignored. */
+const insertIgnoreReturning: InsertNew = async (db, rows) => {
+  const stored = new Set<string>();
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const insert = db(EVENT_TABLE).insert(rows.slice(i, i + CHUNK)).onConflict(KEY).ignore().toSQL();
+    const [inserted] = (await retryOnDeadlock(() => db.raw(`${insert.sql} RETURNING ??, ??`, [...insert.bindings, ...KEY]))) as [Array<Record<string, unknown>>];
+    for (const row of inserted) stored.add(keyOfRow(row));
   }
   return stored;
 };

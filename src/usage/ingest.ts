@@ -3,7 +3,7 @@ import { fieldName, fieldProblems } from '../validation/issues';
 import { EventStore, type StoredEvent } from './event-store';
 import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
 import { oldestSendableMs } from './publisher';
-import type { NotBillableReason, SubscriptionLookup } from './subscription-lookup';
+import { pairKey, type NotBillableReason, type SubscriptionBilling, type SubscriptionLookup } from './subscription-lookup';
 
 export const MAX_BATCH = 1000;
 
@@ -98,14 +98,16 @@ export class UsageIngestion {
   async ingest(events: readonly unknown[], options: IngestOptions = {}): Promise<BatchResult> {
     const schema = options.fromGatewayAnalytics ? usageEventFields : usageEventSchema;
     const now = this.clock().getTime();
-    const results: EventResult[] = [];
-    const toStore: Array<{ index: number; event: StoredEvent }> = [];
+    const results = new Array<EventResult>(events.length);
+    const valid: Array<{ index: number; input: UsageEventInput; eventTime: number }> = [];
     const seenInBatch = new Set<string>();
+    let rejected = 0;
     for (const [index, raw] of events.entries()) {
       const parsed = schema.safeParse(raw);
       const rawId = typeof (raw as { eventId?: unknown })?.eventId === 'string' ? (raw as { eventId: string }).eventId : null;
       if (!parsed.success) {
-        results.push({ index, eventId: rawId, status: 'rejected', errors: fieldProblems(parsed.error.issues, { whole: 'body', at: ['events', index] }) });
+        rejected += 1;
+        results[index] = { index, eventId: rawId, status: 'rejected', errors: fieldProblems(parsed.error.issues, { whole: 'body', at: ['events', index] }) };
         continue;
       }
       const input = parsed.data;
@@ -118,67 +120,68 @@ export class UsageIngestion {
             ? `is older than the billing engine accepts usage (${describeDuration(this.limits.backdatingLimitMs)})`
             : null;
       if (timeProblem !== null) {
-        results.push({ index, eventId: input.eventId, status: 'rejected', errors: [{ field: fieldName(['events', index, 'timestamp'], 'body'), message: timeProblem }] });
+        rejected += 1;
+        results[index] = { index, eventId: input.eventId, status: 'rejected', errors: [{ field: fieldName(['events', index, 'timestamp'], 'body'), message: timeProblem }] };
         continue;
       }
-      const key = JSON.stringify([input.tenant, input.eventId]);
+      // The same identity as the store's key; NUL never occurs in either (the schema refuses it).
+      const key = `${input.tenant}\u0000${input.eventId}`;
       if (seenInBatch.has(key)) {
-        results.push({ index, eventId: input.eventId, status: 'duplicate' });
+        results[index] = { index, eventId: input.eventId, status: 'duplicate' };
         continue;
       }
       seenInBatch.add(key);
-      toStore.push({ index, event: await this.classify(input, eventTime, now) });
+      valid.push({ index, input, eventTime });
     }
-    const stored = await this.store.insert(toStore.map((s) => s.event));
-    toStore.forEach(({ index, event }, i) => {
-      results.push(
-        stored[i]
-          ? {
-              index,
-              eventId: event.eventId,
-              status: 'accepted',
-              billable: event.notBillable === null,
-              ...(event.notBillable === null ? {} : { reason: event.notBillable }),
-            }
-          : { index, eventId: event.eventId, status: 'duplicate' },
-      );
+    // One read per distinct (API, application) pair of the batch, not one per event.
+    const billings = await this.lookup.billingOfPairs(valid.map(({ input }) => [input.apiId, input.applicationId] as const));
+    const toStore = valid.map(({ input, eventTime }) => classify(input, eventTime, now, billings.get(pairKey(input.apiId, input.applicationId))!));
+    const stored = await this.store.insert(toStore);
+    let accepted = 0;
+    valid.forEach(({ index }, i) => {
+      const event = toStore[i]!;
+      if (stored[i]) {
+        accepted += 1;
+        results[index] = {
+          index,
+          eventId: event.eventId,
+          status: 'accepted',
+          billable: event.notBillable === null,
+          ...(event.notBillable === null ? {} : { reason: event.notBillable }),
+        };
+      } else {
+        results[index] = { index, eventId: event.eventId, status: 'duplicate' };
+      }
     });
-    results.sort((a, b) => a.index - b.index);
-    return {
-      accepted: results.filter((r) => r.status === 'accepted').length,
-      duplicates: results.filter((r) => r.status === 'duplicate').length,
-      rejected: results.filter((r) => r.status === 'rejected').length,
-      results,
-    };
-  }
-
-  private async classify(input: UsageEventInput, eventTime: number, now: number): Promise<StoredEvent> {
-    const billing = await this.lookup.billingOf(input.apiId, input.applicationId);
-    let notBillable: NotBillableReason | null = billing.notBillable;
-    if (billing.subscriptionUuid !== null && input.subscriptionId !== undefined && input.subscriptionId !== billing.subscriptionUuid) {
-      notBillable = 'SUBSCRIPTION_MISMATCH';
-    } else if (billing.tenantDomain !== null && billing.tenantDomain !== input.tenant) {
-      notBillable = 'TENANT_MISMATCH';
-    } else if (input.httpStatus < 200 || input.httpStatus > 299) {
-      notBillable = notBillable ?? 'UNSUCCESSFUL_CALL';
-    } else if (notBillable === null && billing.startedAt !== null && eventTime < billing.startedAt) {
-      // The engine bills usage inside the subscription's periods only: earlier usage would be
-      // sent and never invoiced.
-      notBillable = 'BEFORE_SUBSCRIPTION';
-    }
-    return {
-      eventId: input.eventId,
-      eventTime,
-      apiUuid: input.apiId,
-      applicationUuid: input.applicationId,
-      subscriptionUuid: billing.subscriptionUuid,
-      consumerKey: input.consumerKey ?? null,
-      tenantDomain: input.tenant,
-      httpStatus: input.httpStatus,
-      quantity: 1,
-      receivedAt: now,
-      notBillable,
-    };
+    return { accepted, duplicates: events.length - accepted - rejected, rejected, results };
   }
 }
 
+/** Whether a valid event is billed, and why not, from its pair's billing. */
+function classify(input: UsageEventInput, eventTime: number, now: number, billing: SubscriptionBilling): StoredEvent {
+  let notBillable: NotBillableReason | null = billing.notBillable;
+  if (billing.subscriptionUuid !== null && input.subscriptionId !== undefined && input.subscriptionId !== billing.subscriptionUuid) {
+    notBillable = 'SUBSCRIPTION_MISMATCH';
+  } else if (billing.tenantDomain !== null && billing.tenantDomain !== input.tenant) {
+    notBillable = 'TENANT_MISMATCH';
+  } else if (input.httpStatus < 200 || input.httpStatus > 299) {
+    notBillable = notBillable ?? 'UNSUCCESSFUL_CALL';
+  } else if (notBillable === null && billing.startedAt !== null && eventTime < billing.startedAt) {
+    // The engine bills usage inside the subscription's periods only: earlier usage would be
+    // sent and never invoiced.
+    notBillable = 'BEFORE_SUBSCRIPTION';
+  }
+  return {
+    eventId: input.eventId,
+    eventTime,
+    apiUuid: input.apiId,
+    applicationUuid: input.applicationId,
+    subscriptionUuid: billing.subscriptionUuid,
+    consumerKey: input.consumerKey ?? null,
+    tenantDomain: input.tenant,
+    httpStatus: input.httpStatus,
+    quantity: 1,
+    receivedAt: now,
+    notBillable,
+  };
+}

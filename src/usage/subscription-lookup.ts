@@ -36,14 +36,23 @@ export interface GatewaySubscriptions {
   subscriptionRefs(uuids: readonly string[], tenantIdOf: (domain: string) => number | undefined): Promise<Map<string, SubscriptionRef>>;
 }
 
+/** An (API, application) pair as `billingOfPairs` takes and answers it. */
+export function pairKey(apiUuid: string, applicationUuid: string): string {
+  return `${apiUuid}\u0000${applicationUuid}`;
+}
+
+/** Pairs read at once by `billingOfPairs`: enough to overlap round trips, few enough to leave the pool to others. */
+const PARALLEL_READS = 4;
+
 /**
  * Decides whether calls of an application to an API are billed per request: the application
  * subscribes to the API (asked of the core), the engine bills the subscription (asked of the
  * engine: `billedSubscriptionOf`), and its tier is a COMMERCIAL DYNAMICRATE policy. Answers are
- * cached for `ttlMs` (ingestion asks once per pair, not once per event).
+ * cached for `ttlMs` (ingestion asks once per pair, not once per event); a pair being read is
+ * read once, however many batches ask for it meanwhile.
  */
 export class SubscriptionLookup {
-  private readonly cache = new Map<string, { value: SubscriptionBilling; until: number }>();
+  private readonly cache = new Map<string, { value: Promise<SubscriptionBilling>; until: number }>();
 
   constructor(
     private readonly gateway: GatewaySubscriptions,
@@ -54,26 +63,71 @@ export class SubscriptionLookup {
   ) {}
 
   async billingOf(apiUuid: string, applicationUuid: string): Promise<SubscriptionBilling> {
-    const key = `${apiUuid}\u0000${applicationUuid}`;
-    const cached = this.cache.get(key);
-    const now = this.now();
-    if (cached && cached.until > now) return cached.value;
-    const value = await this.read(apiUuid, applicationUuid);
-    if (this.ttlMs > 0) {
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(key, { value, until: now + this.ttlMs });
-    }
-    return value;
+    return (await this.billingOfPairs([[apiUuid, applicationUuid]])).get(pairKey(apiUuid, applicationUuid))!;
   }
 
-  private async read(apiUuid: string, applicationUuid: string): Promise<SubscriptionBilling> {
+  /**
+   * The answers for a batch's pairs, by `pairKey`: each distinct pair read once (up to
+   * PARALLEL_READS at a time), and each tenant's policy read once per call however many pairs
+   * are on it.
+   */
+  async billingOfPairs(pairs: Iterable<readonly [apiUuid: string, applicationUuid: string]>): Promise<Map<string, SubscriptionBilling>> {
+    const now = this.now();
+    const pending = new Map<string, Promise<SubscriptionBilling>>();
+    const toRead: Array<{ key: string; apiUuid: string; applicationUuid: string; resolve: (value: Promise<SubscriptionBilling>) => void }> = [];
+    for (const [apiUuid, applicationUuid] of pairs) {
+      const key = pairKey(apiUuid, applicationUuid);
+      if (pending.has(key)) continue;
+      const cached = this.cache.get(key);
+      if (cached && cached.until > now) {
+        pending.set(key, cached.value);
+        continue;
+      }
+      let resolve!: (value: Promise<SubscriptionBilling>) => void;
+      const value = new Promise<SubscriptionBilling>((r) => (resolve = r));
+      pending.set(key, value);
+      toRead.push({ key, apiUuid, applicationUuid, resolve });
+      if (this.ttlMs > 0) {
+        if (this.cache.size > 100_000) this.cache.clear();
+        this.cache.set(key, { value, until: now + this.ttlMs });
+        // A failed read is not remembered: the next batch reads the pair again.
+        value.catch(() => {
+          if (this.cache.get(key)?.value === value) this.cache.delete(key);
+        });
+      }
+    }
+    if (toRead.length > 0) {
+      const policies = new Map<string, Promise<SubscriptionPolicy | undefined>>();
+      let next = 0;
+      const worker = async () => {
+        while (next < toRead.length) {
+          const item = toRead[next++]!;
+          const value = this.read(item.apiUuid, item.applicationUuid, policies);
+          item.resolve(value);
+          await value.catch(() => undefined);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, toRead.length) }, worker));
+    }
+    const answers = new Map<string, SubscriptionBilling>();
+    for (const [key, value] of pending) answers.set(key, await value);
+    return answers;
+  }
+
+  private async read(apiUuid: string, applicationUuid: string, policies: Map<string, Promise<SubscriptionPolicy | undefined>>): Promise<SubscriptionBilling> {
     const subscription = await this.gateway.subscriptionOfPair(apiUuid, applicationUuid);
     if (!subscription) return { subscriptionUuid: null, tenantDomain: null, startedAt: null, notBillable: 'UNKNOWN_SUBSCRIPTION' };
     const { tenantDomain } = subscription;
     const base = { subscriptionUuid: subscription.uuid, tenantDomain, startedAt: utcTimestampMillis(subscription.createdTime) };
     if ((await this.engine.billedSubscriptionOf(subscription.uuid)) === null) return { ...base, notBillable: 'NOT_MONETIZED' };
     const tenantId = this.tenantIdOf(tenantDomain);
-    const policy = tenantId === undefined ? undefined : await this.gateway.policyByName({ domain: tenantDomain, id: tenantId }, subscription.tier);
+    const policyKey = JSON.stringify([tenantDomain, subscription.tier]);
+    let policyRead = policies.get(policyKey);
+    if (policyRead === undefined && tenantId !== undefined) {
+      policyRead = this.gateway.policyByName({ domain: tenantDomain, id: tenantId }, subscription.tier);
+      policies.set(policyKey, policyRead);
+    }
+    const policy = policyRead === undefined ? undefined : await policyRead;
     const dynamic = policy?.billingPlan === 'COMMERCIAL' && policy.pricing?.plan === 'DYNAMICRATE';
     return { ...base, notBillable: dynamic ? null : 'NOT_DYNAMIC_PLAN' };
   }

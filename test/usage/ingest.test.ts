@@ -227,6 +227,27 @@ forEachTestDatabase((_kind, database) => {
     expect(await storedCount({ EVENT_ID: `old-${run}` })).toBe(0);
   });
 
+  it('reads each (API, application) pair once per batch however many of its events the batch carries, even without a cache', async () => {
+    const other = await billableSubscription(database().knex, 'carbon.super');
+    const core = apimCoreRecords(database().knex);
+    const asked: string[] = [];
+    const counting = {
+      subscriptionOfPair: (api: string, app: string) => (asked.push(`${api} ${app}`), core.subscriptionOfPair(api, app)),
+      policyByName: core.policyByName.bind(core),
+      subscriptionRefs: core.subscriptionRefs.bind(core),
+    };
+    const lookup = new SubscriptionLookup(counting, engineOn(database().knex), (domain: string) => TENANTS[domain], 0, () => NOW);
+    const run = randomUUID().slice(0, 8);
+    const events = Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 2 ? call(subscription, `pairs-${run}-${i}`, NOW - 60_000, { applicationId: `unknown-${run}` }) : call(i % 3 === 0 ? subscription : other, `pairs-${run}-${i}`),
+    );
+    const answer = await new UsageIngestion(database().knex, lookup, () => new Date(NOW), stripeCapabilities.usage).ingest(events);
+    expect(asked.sort()).toEqual([`${other.apiUuid} ${other.applicationUuid}`, `${subscription.apiUuid} ${subscription.applicationUuid}`, `${subscription.apiUuid} unknown-${run}`].sort());
+    expect(answer.results.map((r) => (r.status === 'accepted' ? (r.billable ? 'billable' : r.reason) : r.status))).toEqual(
+      Array.from({ length: 12 }, (_, i) => (i % 3 === 2 ? 'UNKNOWN_SUBSCRIPTION' : 'billable')),
+    );
+  });
+
   it("judges times by the engine's declared limits, whatever they are", async () => {
     const run = randomUUID().slice(0, 8);
     const limits = { backdatingLimitMs: 2 * DAY, futureToleranceMs: 3_600_000, identifierMemoryMs: DAY, periodUsageGraceMs: 3_600_000 };
