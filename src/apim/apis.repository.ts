@@ -163,16 +163,13 @@ export class ApisRepository {
       .where({ ORGANIZATION: tenant.domain, API_NAME: input.name, API_VERSION: input.version })
       .first('API_ID');
     if (sameName) return 'name';
-    const extras = await this.wso2Extras();
-    const contexts = wso2Contexts(tenant, input.context, input.version);
-    const sameContext = await this.db('AM_API')
+    // Compared as the REST API answers each stored context (see `answeredContext`), so rows with
+    // and without a version in CONTEXT, or a template, all count.
+    const full = wso2Contexts(tenant, input.context, input.version).context;
+    const rows = await this.db('AM_API')
       .where({ ORGANIZATION: tenant.domain })
-      .where((q) => {
-        q.whereIn('CONTEXT', [...new Set([input.context, contexts.context])]);
-        if (extras.contextTemplate) q.orWhere('CONTEXT_TEMPLATE', contexts.template);
-      })
-      .first('API_ID');
-    return sameContext ? 'context' : undefined;
+      .select(['API_VERSION', 'CONTEXT', ...((await this.wso2Extras()).contextTemplate ? ['CONTEXT_TEMPLATE'] : [])]);
+    return rows.some((row) => String(row.CONTEXT) === full || answeredContext(row, tenant) === input.context) ? 'context' : undefined;
   }
 
   /** An API by UUID whatever its tenant (for the engine port and other parts: see core-records.ts). */

@@ -65,6 +65,9 @@ forEachRestHarness((rest) => {
       expect(sameName.status).toBe(409);
       const sameContext = await rest().call('POST', `${PUBLISHER}/apis`, { token: publisher, body: { ...apiBody(), context: body.context } });
       expect(sameContext.status).toBe(409);
+      // AM_API.CONTEXT holds the version (as WSO2 writes it): another version does not free the context.
+      const otherVersion = await rest().call('POST', `${PUBLISHER}/apis`, { token: publisher, body: { ...apiBody(), version: 'v2', context: body.context } });
+      expect(otherVersion.status).toBe(409);
     });
   });
 
