@@ -21,6 +21,7 @@ import { JobStore } from './usage/job-store';
 import type { PublisherOptions } from './usage/options';
 import { UsagePublisher } from './usage/publisher';
 import { usageReconciler, type UsageReconciler } from './usage/usage-reconcile';
+import { usageRequeuer, type UsageRequeuer } from './usage/usage-requeue';
 import { scheduleUsagePublishing } from './usage/schedule';
 import { createUsageSource, type UsageSource } from './usage/sources';
 import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscription-lookup';
@@ -86,6 +87,8 @@ export interface Services {
   reconcile(options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]>;
   /** `meterline reconcile usage` and its REST twin: what was sent against what the engine counted and invoiced. */
   reconcileUsage: UsageReconciler;
+  /** `meterline usage requeue` and its REST twin: ENGINE_ERROR usage published again, once. */
+  requeueUsage: UsageRequeuer;
   /** Closes the database pool (the caller stops HTTP and the publisher first). */
   close(): Promise<void>;
 }
@@ -149,6 +152,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     reconcileDependencies,
     reconcile: (reconcileOptions) => reconcile(reconcileDependencies, reconcileOptions),
     reconcileUsage: usageReconciler(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id, clock }),
+    requeueUsage: usageRequeuer(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id }),
     close: () => db.destroy(),
   };
 }
@@ -204,8 +208,8 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
 
 /** The HTTP application on the composed services; `readiness` gates every route but `/health`. */
 export function composeHttp(services: Services, readiness?: () => Readiness): Express {
-  const { db, logger, config, clock, tenants, engine, billing, apim, usage, reconcileUsage } = services;
-  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage } });
+  const { db, logger, config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } = services;
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } });
 }
 
 /** `usage_publish_cron` and `reconcile_cron`; returns one stop function for both. */

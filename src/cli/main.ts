@@ -10,6 +10,7 @@ import { mintToken } from '../http/auth/tokens';
 import pino from 'pino';
 import { publishUsageCommand } from './publish-usage';
 import { reconcileCommand, reconcileUsageCommand } from './reconcile';
+import { requeueTarget, usageRequeueCommand } from './usage-requeue';
 import { UsageOptionsError } from '../usage/options';
 import { assertDatabaseReachable, connectDatabase, DatabaseUnreachableError } from '../db/connect';
 import { describeDatabase } from '../db/describe';
@@ -28,6 +29,8 @@ Commands:
   reconcile           list and repair what interrupted subscribes and unsubscribes left (--dry-run: list only)
   reconcile usage     compare the usage sent with what the billing engine counted and invoiced,
                       per subscription and billing period (read-only; exit 1 on a difference)
+  usage requeue       publish again, once, usage the billing engine reported it could not bill
+                      (ENGINE_ERROR): --record <id> or --subscription <uuid> [--json]
   token               print a bearer token for the REST API, signed with [auth.jwt]'s key
   help                show this text
 
@@ -49,7 +52,9 @@ Options:
   --period <p>        reconcile usage: 2026-11 (each subscription's periods ending that month, UTC),
                       2026-11-15 or 2026-11-15T10:30:00Z (the period containing that instant);
                       default: each subscription's last closed period
-  --json              reconcile usage: print the result as JSON (as the REST route answers)
+  --json              reconcile usage, usage requeue: print the result as JSON (as the REST route answers)
+  --record <id>       usage requeue: the usage record (RECORD_ID, as the publish status lists it)
+  --subscription <u>  usage requeue: every ENGINE_ERROR record of this subscription
   --sub <user>        token: the user (sub claim)
   --scope "<scopes>"  token: space-separated scopes, e.g. "apim:subscribe apim:api_view"
   --tenant <domain>   token: the tenant (default carbon.super)
@@ -71,6 +76,8 @@ async function main(argv: string[]): Promise<number> {
       wait: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       period: { type: 'string' },
+      record: { type: 'string' },
+      subscription: { type: 'string' },
       json: { type: 'boolean', default: false },
       port: { type: 'string' },
       sub: { type: 'string' },
@@ -87,8 +94,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const usageReconcile = command === 'reconcile' && rest[0] === 'usage';
-  if (rest.length > (usageReconcile ? 1 : 0)) throw new UsageError(`unexpected argument "${rest[usageReconcile ? 1 : 0]}"`);
-  if ((values.period !== undefined || values.json) && !usageReconcile) throw new UsageError(`--${values.period !== undefined ? 'period' : 'json'} goes with "reconcile usage"`);
+  const usageRequeue = command === 'usage' && rest[0] === 'requeue';
+  if (command === 'usage' && !usageRequeue) throw new UsageError(rest[0] === undefined ? 'usage needs a subcommand: requeue' : `unknown usage subcommand "${rest[0]}"`);
+  const sub = usageReconcile || usageRequeue ? 1 : 0;
+  if (rest.length > sub) throw new UsageError(`unexpected argument "${rest[sub]}"`);
+  if (values.period !== undefined && !usageReconcile) throw new UsageError('--period goes with "reconcile usage"');
+  if (values.json && !usageReconcile && !usageRequeue) throw new UsageError('--json goes with "reconcile usage" or "usage requeue"');
+  if ((values.record !== undefined || values.subscription !== undefined) && !usageRequeue) throw new UsageError(`--${values.record !== undefined ? 'record' : 'subscription'} goes with "usage requeue"`);
+  const requeue = usageRequeue ? requeueTarget(values) : undefined;
+  if (typeof requeue === 'string') throw new UsageError(requeue);
   if (values['dry-run'] && usageReconcile) throw new UsageError('--dry-run goes with "reconcile" (reconcile usage changes nothing)');
   if (values.down && command !== 'migrate') throw new UsageError('--down goes with "migrate"');
   if (values.port !== undefined && command !== 'serve') throw new UsageError('--port goes with "serve"');
@@ -98,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
   const tokenFlags = (['sub', 'scope', 'tenant', 'email', 'expires-in'] as const).filter((flag) => values[flag] !== undefined);
   if (tokenFlags.length > 0 && command !== 'token') throw new UsageError(`--${tokenFlags[0]} goes with "token"`);
 
-  if (!['serve', 'migrate', 'token', 'publish-usage', 'reconcile'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['serve', 'migrate', 'token', 'publish-usage', 'reconcile', 'usage'].includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   const file = findConfigFile(values.config, process.env);
   const load = { mustExist: file.chosenBy !== 'default' } as const;
@@ -117,6 +131,11 @@ async function main(argv: string[]): Promise<number> {
       const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'token' });
       announce(file, ignored);
       return token(config, values);
+    }
+    case 'usage': {
+      const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'all' });
+      announce(file, ignored, config.database.apim_db);
+      return usageRequeueCommand(config, configuredLogger(config, pino.destination(2)), requeue!, { json: values.json ?? false });
     }
     case 'reconcile': {
       const { config, ignored } = loadConfig(file.path, process.env, { ...load, needs: 'all' });

@@ -19,6 +19,8 @@ import { EXTENSION_ROUTES } from './routes/extensions';
 import { usageIngestRouter } from './usage/ingest-route';
 import { publishUsageRoutes } from './usage/publish-usage-routes';
 import { usageReconcileRoutes } from './usage/usage-reconcile-route';
+import { usageRequeueRoutes } from './routes/admin/requeue-usage-records';
+import type { UsageRequeuer } from '../usage/usage-requeue';
 import type { UsageReconciler } from '../usage/usage-reconcile';
 import type { UsageService } from '../usage/usage-service';
 
@@ -34,6 +36,7 @@ export interface AppServices {
   usage?: UsageService;
   /** Usage sent against what the engine counted and invoiced: the usage-reconciliation route. */
   reconcileUsage?: UsageReconciler;
+  requeueUsage?: UsageRequeuer;
 }
 
 export interface AppDependencies {
@@ -58,7 +61,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
   if (readiness) app.use(unavailableUntilReady(readiness));
 
   if (services) {
-    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage } = services;
+    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } = services;
     const jwt = config.auth.jwt;
     if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
@@ -73,7 +76,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     app.use(accessRouter({ access: billing.access, verifier, clock }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    const reconcileRoutes = reconcileUsage ? usageReconcileRoutes(reconcileUsage) : [];
+    const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : [])];
     app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}) }));
     app.use(devportalPages({ verifier, apim }));
   }

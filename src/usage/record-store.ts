@@ -102,8 +102,9 @@ export class RecordStore {
     return rows.map(toRecord);
   }
 
-  async list(filter: { subscriptionUuid?: string; state?: RecordState; limit?: number } = {}): Promise<UsageRecord[]> {
+  async list(filter: { id?: number; subscriptionUuid?: string; state?: RecordState; limit?: number } = {}): Promise<UsageRecord[]> {
     const query = this.db(RECORD_TABLE).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ']);
+    if (filter.id !== undefined) query.where({ RECORD_ID: filter.id });
     if (filter.subscriptionUuid) query.where({ SUBSCRIPTION_UUID: filter.subscriptionUuid });
     if (filter.state) query.where({ STATE: filter.state });
     if (filter.limit !== undefined) query.limit(filter.limit);

@@ -48,6 +48,7 @@ describe('the OpenAPI document', () => {
       ['POST /api/am/admin/v4/monetization/publish-usage', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['GET /api/am/admin/v4/monetization/publish-usage/status', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['GET /api/am/admin/v4/monetization/usage-reconciliation', ['apim:admin', 'apim:monetization_usage_publish']] as const,
+      ['POST /api/am/admin/v4/monetization/usage-records/requeue', ['apim:admin', 'apim:monetization_usage_publish']] as const,
     ];
     expect(Object.fromEntries(operations)).toEqual(Object.fromEntries([...wso2, ...extensions]));
     expect(Object.keys(doc.components.securitySchemes.OAuth2Security.flows.clientCredentials.scopes).sort()).toEqual(

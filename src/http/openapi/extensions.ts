@@ -100,6 +100,27 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
       skipped: { type: 'array', items: { type: 'object', properties: { subscriptionId: { type: 'string' }, reason: { type: 'string' } } } },
     },
   },
+  'Meterline.UsageRequeue': {
+    type: 'object',
+    properties: {
+      requeued: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            recordId: { type: 'integer' },
+            subscriptionId: { type: 'string' },
+            apiId: { type: 'string' },
+            windowStart: { type: 'string', format: 'date-time' },
+            windowEnd: { type: 'string', format: 'date-time' },
+            quantity: { type: 'integer' },
+            previousIdentifier: { type: 'string', description: 'The identifier the engine refused' },
+            identifier: { type: 'string', description: 'The new identifier the record is published under' },
+          },
+        },
+      },
+    },
+  },
   'Meterline.Access': {
     type: 'object',
     properties: {
@@ -130,6 +151,29 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
         200: { description: 'The reconciliation; `matches` is false when a difference needs a human', ...json({ $ref: '#/components/schemas/Meterline.UsageReconciliation' }) },
         400: { description: '`period` is none of its forms', ...json(ERROR) },
         409: { description: 'The billing engine cannot reconcile usage', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin', 'apim:monetization_usage_publish']),
+    },
+  },
+  '/api/am/admin/v4/monetization/usage-records/requeue': {
+    post: {
+      tags: ['Meterline'],
+      summary: 'Publish again, once and under a new identifier, usage the billing engine reported it could not bill (ENGINE_ERROR; every tenant; super tenant admins)',
+      operationId: 'meterline.requeueUsageRecords',
+      requestBody: {
+        required: true,
+        ...json({
+          type: 'object',
+          additionalProperties: false,
+          description: 'Exactly one of recordId and subscriptionId (every ENGINE_ERROR record of the subscription)',
+          properties: { recordId: { type: 'integer', minimum: 1 }, subscriptionId: { type: 'string', maxLength: 255 } },
+        }),
+      },
+      responses: {
+        200: { description: 'The records re-queued', ...json({ $ref: '#/components/schemas/Meterline.UsageRequeue' }) },
+        400: { description: 'The body names neither or both of recordId and subscriptionId, or a bad value', ...json(ERROR) },
+        404: { description: 'No such record, or the subscription has no ENGINE_ERROR record', ...json(ERROR) },
+        409: { description: 'The record is not ENGINE_ERROR, or the engine counted its usage after all (or cannot say)', ...json(ERROR) },
       },
       security: bearer(['apim:admin', 'apim:monetization_usage_publish']),
     },
