@@ -102,9 +102,12 @@ export class RecordStore {
     return rows.map(toRecord);
   }
 
-  async list(filter: { id?: number; subscriptionUuid?: string; state?: RecordState; limit?: number } = {}): Promise<UsageRecord[]> {
+  /** `windowsFrom` / `windowsTo`: only records whose window starts in [from, to) (epoch ms). */
+  async list(filter: { id?: number; subscriptionUuid?: string; state?: RecordState; limit?: number; windowsFrom?: number; windowsTo?: number } = {}): Promise<UsageRecord[]> {
     const query = this.db(RECORD_TABLE).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ']);
     if (filter.id !== undefined) query.where({ RECORD_ID: filter.id });
+    if (filter.windowsFrom !== undefined) query.where('WINDOW_START', '>=', filter.windowsFrom);
+    if (filter.windowsTo !== undefined) query.where('WINDOW_START', '<', filter.windowsTo);
     if (filter.subscriptionUuid) query.where({ SUBSCRIPTION_UUID: filter.subscriptionUuid });
     if (filter.state) query.where({ STATE: filter.state });
     if (filter.limit !== undefined) query.limit(filter.limit);

@@ -83,8 +83,11 @@ export interface UsageReconcileDependencies {
   engine: Pick<Monetization, 'name' | 'usageAsBilled'>;
   /** Every subscription's billing cycle the publisher knows (the subscriptions it billed usage of). */
   cycles: () => Promise<Map<string, CycleSpec>>;
-  /** One subscription's usage records, in window order. */
-  records: (subscriptionUuid: string) => Promise<UsageRecord[]>;
+  /**
+   * One subscription's usage records whose window starts in [from, to) (epoch ms), in window
+   * order: each period reads its own from the database, never the subscription's whole history.
+   */
+  records: (subscriptionUuid: string, windows: { from: number; to: number }) => Promise<UsageRecord[]>;
   subscriptions: Pick<GatewaySubscriptions, 'subscriptionRefs'>;
   tenantIdOf: (domain: string) => number | undefined;
   clock: () => Date;
@@ -102,7 +105,7 @@ export function usageReconciler(db: Knex, parts: Omit<UsageReconcileDependencies
   const deps: UsageReconcileDependencies = {
     ...parts,
     cycles: () => cycles.all(),
-    records: (uuid) => records.list({ subscriptionUuid: uuid }),
+    records: (uuid, windows) => records.list({ subscriptionUuid: uuid, windowsFrom: windows.from, windowsTo: windows.to }),
     periodGraceMs: parts.engine.capabilities.usage.periodUsageGraceMs,
   };
   return (selector) => reconcileUsage(deps, selector);
@@ -126,10 +129,13 @@ export async function reconcileUsage(deps: UsageReconcileDependencies, selector:
     }
     const periods = selectPeriods(cycles.get(uuid)!, selector, now, deps.periodGraceMs);
     if (periods.length === 0) continue;
-    const records = await deps.records(uuid);
     for (const period of periods) {
       const billed = await asBilled(ref, { start: new Date(period.start), end: new Date(period.end) });
-      rows.push(compare(ref, period, records, billed, now));
+      // The period's records and those in the range the engine counted over (a little wider).
+      const windows = billed
+        ? { from: Math.min(period.start, billed.counted.from.getTime()), to: Math.max(period.end, billed.counted.to.getTime()) }
+        : { from: period.start, to: period.end };
+      rows.push(compare(ref, period, await deps.records(uuid, windows), billed, now));
     }
   }
   const differences = rows.reduce((n, row) => n + row.differences.length, 0);

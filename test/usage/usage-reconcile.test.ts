@@ -82,14 +82,20 @@ describe('reconcileUsage', () => {
     ...extra,
   });
 
+  /** The record ranges the reconciliation asked for. */
+  let asked: Array<{ uuid: string; from: number; to: number }> = [];
   function run(records: UsageRecord[], answers: Record<string, UsageAsBilled | null>, engine: Partial<Pick<Monetization, 'usageAsBilled'>> | null = null) {
+    asked = [];
     const uuids = Object.keys(answers);
     const asBilled = async (s: SubscriptionRef) => answers[s.uuid] ?? null;
     return reconcileUsage(
       {
         engine: { name: 'test', ...(engine ?? { usageAsBilled: asBilled }) },
         cycles: async () => new Map([...uuids, 'gone'].map((uuid) => [uuid, { anchorMs: anchor, interval: 'month', intervalCount: 1 }] as const)),
-        records: async (uuid) => records.filter((r) => r.subscriptionUuid === uuid),
+        records: async (uuid, windows) => {
+          asked.push({ uuid, ...windows });
+          return records.filter((r) => r.subscriptionUuid === uuid && r.windowStart >= windows.from && r.windowStart < windows.to);
+        },
         subscriptions: { subscriptionRefs: async (wanted) => new Map(wanted.filter((uuid) => uuid !== 'gone').map((uuid) => [uuid, ref(uuid)])) },
         tenantIdOf: () => -1234,
         clock: () => new Date(now),
@@ -137,6 +143,18 @@ describe('reconcileUsage', () => {
       ['draft', 'MATCH', []],
       ['fixed', 'NOT_METERED', []],
       ['uninvoiced', 'DIFFERENT', ['NOT_INVOICED']],
+    ]);
+  });
+
+  it("reads each period's records by range (the period and the range the engine counted), not the whole history", async () => {
+    const result = await run(
+      [record('long', anchor - 2 * HOUR, 50, 'SENT'), record('long', anchor + HOUR, 4, 'SENT'), record('long', end + HOUR, 60, 'PENDING'), record('fixed', anchor + HOUR, 1, 'SENT')],
+      { long: { meter: 'm', counted: counted(4), invoice: finalInvoice(4) }, fixed: null },
+    );
+    expect(result.rows.find((r) => r.subscriptionId === 'long')).toMatchObject({ status: 'MATCH', sent: 4, sentForPeriod: 4, unsent: {} });
+    expect(asked.sort((a, b) => a.uuid.localeCompare(b.uuid))).toEqual([
+      { uuid: 'fixed', from: anchor, to: end },
+      { uuid: 'long', from: anchor - 30_000, to: end },
     ]);
   });
 
