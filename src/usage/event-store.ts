@@ -50,7 +50,9 @@ export class EventStore {
    * twice in one call is stored (and answered `true`) once. Rows are inserted sorted by tenant
    * and event id, so concurrent overlapping batches take their key locks in one order and cannot
    * deadlock. How each database tells which rows it inserted:
-   * - PostgreSQL, SQLite: `INSERT ... ON CONFLICT DO NOTHING RETURNING` the keys inserted;
+   * - PostgreSQL, SQLite: `INSERT ... ON CONFLICT DO NOTHING RETURNING` the keys inserted (on
+   *   PostgreSQL the rows go as one array per column through `unnest`: 15 parameters for the
+   *   whole batch instead of 15 per row, which the server parses and plans far faster);
    * - MariaDB 10.5 and later: `INSERT IGNORE ... RETURNING` the keys inserted (rows ignored as
    *   duplicates are not returned);
    * - MySQL (and older MariaDB): `INSERT IGNORE` (which returns nothing per row) with this call's
@@ -238,6 +240,38 @@ const insertReturning: InsertNew = async (db, rows) => {
   return stored;
 };
 
+/** ML_USAGE_EVENT's columns as ingestion writes them, with their PostgreSQL array types for `unnest`. */
+const PG_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string]> = [
+  ['EVENT_ID', 'varchar[]'],
+  ['EVENT_TIME', 'bigint[]'],
+  ['EVENT_HOUR', 'integer[]'],
+  ['API_UUID', 'varchar[]'],
+  ['APPLICATION_UUID', 'varchar[]'],
+  ['SUBSCRIPTION_UUID', 'varchar[]'],
+  ['CONSUMER_KEY', 'varchar[]'],
+  ['TENANT_DOMAIN', 'varchar[]'],
+  ['HTTP_STATUS', 'integer[]'],
+  ['QUANTITY', 'integer[]'],
+  ['RECEIVED_AT', 'bigint[]'],
+  ['PUBLISH_STATE', 'smallint[]'],
+  ['NOT_BILLABLE', 'varchar[]'],
+  ['INGEST_BATCH', 'varchar[]'],
+];
+const PG_INSERT = `INSERT INTO ?? (${PG_COLUMNS.map(() => '??').join(', ')}) SELECT * FROM unnest(${PG_COLUMNS.map(([, type]) => `?::${type}`).join(', ')}) ON CONFLICT (??, ??) DO NOTHING RETURNING ??, ??`;
+/** Rows per statement: one round trip carries a whole batch (ingestion takes at most 1,000 events). */
+const PG_CHUNK = 5_000;
+
+const insertUnnestReturning: InsertNew = async (db, rows) => {
+  const stored = new Set<string>();
+  for (let i = 0; i < rows.length; i += PG_CHUNK) {
+    const chunk = rows.slice(i, i + PG_CHUNK);
+    const bindings = [EVENT_TABLE, ...PG_COLUMNS.map(([column]) => column), ...PG_COLUMNS.map(([column]) => chunk.map((row) => row[column] ?? null)), ...KEY, ...KEY];
+    const result = (await retryOnDeadlock(() => db.raw(PG_INSERT, bindings))) as { rows: Array<Record<string, unknown>> };
+    for (const row of result.rows) stored.add(keyOfRow(row));
+  }
+  return stored;
+};
+
 const insertIgnoreThenReadBatch: InsertNew = async (db, rows, batch) => {
   const stored = new Set<string>();
   for (let i = 0; i < rows.length; i += CHUNK) {
@@ -296,7 +330,7 @@ async function retryOnDeadlock<T>(statement: () => PromiseLike<T>, attempts = 3)
 }
 
 const INSERT_NEW: Record<Dialect, InsertNew> = {
-  postgres: insertReturning,
+  postgres: insertUnnestReturning,
   sqlite: insertReturning,
   mysql: insertIgnoreThenReadBatch,
   mssql: insertEachRow,
