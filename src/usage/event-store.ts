@@ -265,7 +265,8 @@ const insertUnnestReturning: InsertNew = async (db, rows) => {
   const stored = new Set<string>();
   for (let i = 0; i < rows.length; i += PG_CHUNK) {
     const chunk = rows.slice(i, i + PG_CHUNK);
-    const bindings = [EVENT_TABLE, ...PG_COLUMNS.map(([column]) => column), ...PG_COLUMNS.map(([column]) => chunk.map((row) => row[column] ?? null)), ...KEY, ...KEY];
+    const columnArrays = PG_COLUMNS.map(([column]) => chunk.map((row) => row[column] ?? null) as Knex.Value);
+    const bindings: Knex.RawBinding[] = [EVENT_TABLE, ...PG_COLUMNS.map(([column]) => column), ...columnArrays, ...KEY, ...KEY];
     const result = (await retryOnDeadlock(() => db.raw(PG_INSERT, bindings))) as { rows: Array<Record<string, unknown>> };
     for (const row of result.rows) stored.add(keyOfRow(row));
   }
