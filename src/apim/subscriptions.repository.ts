@@ -198,13 +198,14 @@ export class SubscriptionsRepository {
     await this.db('AM_SUBSCRIPTION').where({ UUID: uuid }).update({ SUB_STATUS: status, UPDATED_BY: by, UPDATED_TIME: now });
   }
 
+  /** The access the engine and billing decided at subscribe, marked as billing's (see `setStatusByUuid`). */
   async setStatus(id: number, status: string, now: string): Promise<void> {
-    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ SUB_STATUS: status, UPDATED_TIME: now });
+    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ SUB_STATUS: status, UPDATED_BY: BILLING_ACTOR, UPDATED_TIME: now });
   }
 
   /** A new business plan (tier) and the access the billing decided for it. */
   async setTier(id: number, tier: string, status: string, now: string): Promise<void> {
-    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ TIER_ID: tier, SUB_STATUS: status, UPDATED_TIME: now });
+    await this.db('AM_SUBSCRIPTION').where({ SUBSCRIPTION_ID: id }).update({ TIER_ID: tier, SUB_STATUS: status, UPDATED_BY: BILLING_ACTOR, UPDATED_TIME: now });
   }
 
   async delete(id: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createApimRepositories } from '../../../src/apim/apim';
 import { apimCoreRecords } from '../../../src/apim/core-records';
 import { connectedAccount, createApi, createApplication, createPolicy, expectStatus, monetize, roleTokens, subscribe } from '../../helpers/rest-fixtures';
 import { ADMIN, policyBody, PUBLISHER, SCOPES, forEachRestHarness, uniqueName } from '../../helpers/rest-harness';
@@ -319,6 +320,13 @@ forEachRestHarness((rest) => {
       expect((await core.statusOf(subscriptionId))?.status).toBe('BLOCKED');
       expectStatus(await rest().call('POST', `${PUBLISHER}/subscriptions/unblock-subscription?subscriptionId=${subscriptionId}`, { token: blocker }), 200, 'unblock');
       expect(await access(subscriptionId)).toEqual(before);
+      // Right after the unblock (the row last written by the publisher), a BLOCKED the subscribe
+      // workflow records (billing's decision, e.g. a failed first payment with no grace) is
+      // billing's own: a later payment lifts it.
+      const { subscriptions } = createApimRepositories(rest().service.db);
+      await subscriptions.setStatus((await subscriptions.findByUuid(subscriptionId))!.id, 'BLOCKED', '2026-01-01 00:00:00');
+      await core.setStatusOf(rest().service.db, subscriptionId, 'UNBLOCKED');
+      expect((await core.statusOf(subscriptionId))?.status).toBe('UNBLOCKED');
       // After the unblock, billing's decisions apply again.
       await core.setStatusOf(rest().service.db, subscriptionId, 'ON_HOLD');
       expect((await core.statusOf(subscriptionId))?.status).toBe('ON_HOLD');
