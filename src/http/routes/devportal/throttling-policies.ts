@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { PolicyRecord } from '../../../apim/model';
 import { GatewayError } from '../../../apim/errors';
 import { defineRoute } from '../../route';
-import { pageQuery, pagination, storedText } from '../common';
+import { pageQuery, pagination, resourceId } from '../common';
 
 const MS_PER: Record<string, number> = { sec: 1_000, min: 60_000, hour: 3_600_000, day: 86_400_000, month: 2_592_000_000, year: 31_536_000_000 };
 
@@ -93,7 +93,7 @@ export const getThrottlingPolicy = defineRoute({
   operationId: 'getThrottlingPolicyByName',
   summary: 'Get Details of a Throttling Policy',
   scopes: ['apim:subscribe'],
-  params: z.strictObject({ policyLevel, policyId: storedText(512).min(1) }),
+  params: z.strictObject({ policyLevel, policyId: resourceId }),
   responses: { 200: 'ThrottlingPolicy' },
   async handle({ principal, params, apim }) {
     const found = (await policiesOf(params.policyLevel, () => apim.policies.list(principal.tenant))).find((p) => (p as { name: string }).name === params.policyId);
