@@ -13,7 +13,7 @@ import { migrateLatest } from '../src/db/migrator';
 import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { UsageIngestion } from '../src/usage/ingest';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
-import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions, benchEngine, copyRows } from './support';
+import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions, benchEngine, copyRows, plainInsert } from './support';
 import { apimCoreRecords } from '../src/apim/core-records';
 import type { TestDatabaseKind } from '../test/helpers/databases';
 
@@ -41,10 +41,7 @@ async function measure(kind: TestDatabaseKind, total: number, batch: number) {
         const result = await ingestion.ingest(Array.from({ length: count }, (_, j) => event(subscription(from + j), `ingest-${from + j}`, time(from + j))));
         if (result.accepted !== count) throw new Error('an event was not accepted');
       },
-      insert: async (from, count) => {
-        const all = rows('insert', from, count);
-        for (let k = 0; k < all.length; k += 500) await db('ML_USAGE_EVENT').insert(all.slice(k, k + 500));
-      },
+      insert: (from, count) => plainInsert(db, 'ML_USAGE_EVENT', rows('insert', from, count)),
       copy: (from, count) => copyRows(db, 'ML_USAGE_EVENT', rows('copy', from, count)),
     };
     const ways: Way[] = kind === 'postgres' ? ['ingest', 'insert', 'copy'] : ['ingest', 'insert'];
