@@ -424,6 +424,35 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     expect((await stripe.subscriptions.retrieve(quietly.id, {}, { stripeAccount: account })).status).toBe('canceled');
   });
 
+  // A change of business plan (change-plan.ts): the plan item's price is swapped in place, with
+  // `proration_behavior: create_prorations`, keeping the subscription and its id
+  // (https://docs.stripe.com/billing/subscriptions/change-price, https://docs.stripe.com/api/subscriptions/update).
+  check(['subscriptions.create', 'subscriptions.update'], "a change of plan swaps the item's price in place, with prorations", async () => {
+    const { stripe, account, runId } = target;
+    const customer = await fx.connectedCustomer('change-plan');
+    const price = await fx.licensedPrice();
+    const product = typeof price.product === 'string' ? price.product : price.product.id;
+    const dearer = await stripe.prices.create(
+      { product, currency: 'usd', unit_amount: 900, recurring: { interval: 'month' }, metadata: fx.mark({}) },
+      { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'price', 'change-plan') },
+    );
+    const subscription = await stripe.subscriptions.create(
+      { customer: customer.id, items: [{ price: price.id }], collection_method: 'send_invoice', days_until_due: 30, metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-change-plan` }) },
+      { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'change-plan') },
+    );
+    const item = subscription.items.data[0]!;
+    const changed = await stripe.subscriptions.update(
+      subscription.id,
+      { items: [{ id: item.id, price: dearer.id }], proration_behavior: 'create_prorations', metadata: { meterline_plan_changes: '1' } },
+      { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'change-plan', subscription.id, 1) },
+    );
+    const reshaped = shaped(shape.subscription, changed, 'subscriptions.update');
+    expect(reshaped.id).toBe(subscription.id);
+    expect(changed.items.data.map((i) => [i.id, i.price.id])).toEqual([[item.id, dearer.id]]);
+    expect(changed.metadata).toMatchObject({ meterline_plan_changes: '1' });
+    await stripe.subscriptions.cancel(subscription.id, { prorate: false }, { stripeAccount: account });
+  });
+
   // https://docs.stripe.com/api/customers/delete; a deleted customer is still retrieved, as
   // `{ id, object: 'customer', deleted: true }` (https://docs.stripe.com/api/customers/retrieve),
   // which customers.service.ts retrieveCustomer treats as gone.

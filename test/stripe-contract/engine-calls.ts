@@ -34,6 +34,7 @@ export const ENGINE_CALLS = {
   'subscriptions.retrieve': 'https://docs.stripe.com/api/subscriptions/retrieve',
   'subscriptions.list': 'https://docs.stripe.com/api/subscriptions/list',
   'subscriptions.cancel': 'https://docs.stripe.com/api/subscriptions/cancel',
+  'subscriptions.update': 'https://docs.stripe.com/api/subscriptions/update',
   'invoices.createPreview': 'https://docs.stripe.com/api/invoices/create_preview',
   'invoices.list': 'https://docs.stripe.com/api/invoices/list',
   'invoices.listLineItems': 'https://docs.stripe.com/api/invoice-line-item/retrieve',
