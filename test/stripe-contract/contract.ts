@@ -431,11 +431,7 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     const { stripe, account, runId } = target;
     const customer = await fx.connectedCustomer('change-plan');
     const price = await fx.licensedPrice();
-    const product = typeof price.product === 'string' ? price.product : price.product.id;
-    const dearer = await stripe.prices.create(
-      { product, currency: 'usd', unit_amount: 900, recurring: { interval: 'month' }, metadata: fx.mark({}) },
-      { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'price', 'change-plan') },
-    );
+    const dearer = await fx.dearerLicensedPrice();
     const subscription = await stripe.subscriptions.create(
       { customer: customer.id, items: [{ price: price.id }], collection_method: 'send_invoice', days_until_due: 30, metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-change-plan` }) },
       { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'change-plan') },
@@ -647,6 +643,7 @@ function fixtures(target: ContractTarget, cleanup: Cleanup) {
     return price;
   };
   const licensedPrice = once(() => tierPrice(FIXED, 'Gold'));
+  const dearerLicensedPrice = once(() => tierPrice({ ...FIXED, fixedPrice: '9.00' }, 'Platinum'));
   const meteredPrice = once(async () => tierPrice(METERED, 'Metered', (await apiMeter()).id));
 
   const platformCustomer = once(async () => {
@@ -727,6 +724,7 @@ function fixtures(target: ContractTarget, cleanup: Cleanup) {
     apiProduct,
     apiMeter,
     licensedPrice,
+    dearerLicensedPrice,
     meteredPrice,
     platformCustomer,
     platformCardId: () => platformCard,
