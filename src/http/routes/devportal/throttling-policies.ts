@@ -3,8 +3,7 @@ import type { PolicyRecord } from '../../../apim/model';
 import { GatewayError } from '../../../apim/errors';
 import { defineRoute } from '../../route';
 import { pageQuery, pagination, resourceId } from '../common';
-
-const MS_PER: Record<string, number> = { sec: 1_000, min: 60_000, hour: 3_600_000, day: 86_400_000, month: 2_592_000_000, year: 31_536_000_000 };
+import { throttlingQuotaFields } from '../throttling-quota';
 
 /**
  * WSO2's devportal `ThrottlingPolicy` of a subscription policy: its quota (`unitTime` in
@@ -12,18 +11,12 @@ const MS_PER: Record<string, number> = { sec: 1_000, min: 60_000, hour: 3_600_00
  */
 export function toThrottlingPolicyDto(policy: PolicyRecord) {
   const { limit, pricing } = policy;
-  const count = limit.type === 'REQUESTCOUNTLIMIT' ? limit.requestCount : limit.type === 'BANDWIDTHLIMIT' ? limit.dataAmount : limit.eventCount;
   return {
     name: policy.name,
     ...(policy.description === null ? {} : { description: policy.description }),
     policyLevel: 'subscription',
     attributes: {},
-    requestCount: count,
-    ...(limit.type === 'BANDWIDTHLIMIT' ? { dataUnit: limit.dataUnit } : {}),
-    unitTime: limit.unitTime * (MS_PER[limit.timeUnit] ?? 1),
-    timeUnit: limit.timeUnit,
-    rateLimitCount: 0,
-    ...(limit.type === 'EVENTCOUNTLIMIT' ? {} : { quotaPolicyType: limit.type === 'BANDWIDTHLIMIT' ? 'BANDWIDTHVOLUME' : 'REQUESTCOUNT' }),
+    ...throttlingQuotaFields(limit),
     tierPlan: policy.billingPlan,
     // Meterline does not enforce quotas (the gateway does); WSO2's default for its policies.
     stopOnQuotaReach: true,

@@ -3,9 +3,7 @@ import { GatewayError } from '../../../apim/errors';
 import type { PolicyRecord } from '../../../apim/model';
 import { defineRoute } from '../../route';
 import { pageQuery, pagination, resourceId } from '../common';
-
-/** Each time unit in milliseconds: WSO2's `ThrottlingPolicy.unitTime` is the quota window in ms (60000 for "1 min"). */
-const MS_PER: Readonly<Record<string, number>> = { sec: 1_000, min: 60_000, hour: 3_600_000, day: 86_400_000, month: 2_592_000_000, year: 31_536_000_000 };
+import { throttlingQuotaFields } from '../throttling-quota';
 
 /**
  * WSO2's publisher `ThrottlingPolicy` of a subscription policy: the quota (a bandwidth limit's
@@ -15,19 +13,13 @@ const MS_PER: Readonly<Record<string, number>> = { sec: 1_000, min: 60_000, hour
  */
 export function toPublisherThrottlingPolicyDto(policy: PolicyRecord) {
   const { limit, pricing } = policy;
-  const count = limit.type === 'REQUESTCOUNTLIMIT' ? limit.requestCount : limit.type === 'BANDWIDTHLIMIT' ? limit.dataAmount : limit.eventCount;
   return {
     name: policy.name,
     ...(policy.description === null ? {} : { description: policy.description }),
     policyLevel: 'subscription',
     displayName: policy.displayName ?? policy.name,
     attributes: {},
-    requestCount: count,
-    ...(limit.type === 'BANDWIDTHLIMIT' ? { dataUnit: limit.dataUnit } : {}),
-    unitTime: limit.unitTime * (MS_PER[limit.timeUnit] ?? 1),
-    timeUnit: limit.timeUnit,
-    rateLimitCount: 0,
-    ...(limit.type === 'EVENTCOUNTLIMIT' ? {} : { quotaPolicyType: limit.type === 'BANDWIDTHLIMIT' ? 'BANDWIDTHVOLUME' : 'REQUESTCOUNT' }),
+    ...throttlingQuotaFields(limit),
     tierPlan: policy.billingPlan,
     stopOnQuotaReach: true,
     monetizationProperties: pricing
