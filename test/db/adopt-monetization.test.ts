@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Knex } from 'knex';
 import { createLogger } from '../../src/logger';
@@ -99,7 +100,8 @@ forEachTestDatabase((kind, db) => {
   }
   const dialect: Wso2Dialect = kind;
   let stripeServer: StripeServer;
-  const keys = { superKey: `sk_test_adopt_super_${process.pid}_${Date.now()}`, otherKey: `sk_test_adopt_acme_${process.pid}_${Date.now()}` };
+  const run = randomBytes(6).toString('hex');
+  const keys = { superKey: `sk_test_adopt_super_${run}`, otherKey: `sk_test_adopt_acme_${run}` };
   let platform: Stripe;
 
   beforeAll(async () => {

@@ -11,6 +11,7 @@ import { HOUR_MS } from '../../src/usage/windows';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { callEvent, minutesAfter, monetizedWorld, TEST_OPTIONS, type BilledSubscription } from './world';
+import { STORY_START } from '../helpers/test-clock';
 
 const START = Date.UTC(2030, 2, 3, 9, 0, 0) / 1000;
 let server: StripeServer;
@@ -47,13 +48,13 @@ class AnalyticsLikeSource implements UsageSource {
 describe('choosing the usage source', () => {
   it('an unknown source name stops start-up, naming the key and the known sources', () => {
     const config = configSchema.parse({ apim: { monetization: { usage_publisher: { source: 'choreo' } } } });
-    const build = () => createUsageSource(config.apim.monetization.usage_publisher.source, { db: {} as never, logger: createLogger('silent'), clock: () => new Date() });
+    const build = () => createUsageSource(config.apim.monetization.usage_publisher.source, { db: {} as never, logger: createLogger('silent'), clock: () => new Date(STORY_START * 1000) });
     expect(build).toThrow(UsageOptionsError);
     expect(build).toThrow('apim.monetization.usage_publisher.source: unknown usage source "choreo" (known: local)');
   });
 
   it('"local" (the default) is the event store', () => {
-    const source = createUsageSource(configSchema.parse({}).apim.monetization.usage_publisher.source, { db: {} as never, logger: createLogger('silent'), clock: () => new Date() });
+    const source = createUsageSource(configSchema.parse({}).apim.monetization.usage_publisher.source, { db: {} as never, logger: createLogger('silent'), clock: () => new Date(STORY_START * 1000) });
     expect(source).toBeInstanceOf(LocalEventSource);
     expect(source.name).toBe('local');
     expect(source.initialPosition(123)).toBe(0);

@@ -11,6 +11,7 @@ import { migrateLatest } from '../helpers/migrations';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { minutesAfter, monetizedWorld, newUsageService, publishAndWait, type BilledSubscription } from './world';
+import { STORY_START } from '../helpers/test-clock';
 
 /**
  * Lines shaped as WSO2 API-M 4.x writes them with ELK analytics on (`[apim.analytics] type = "elk"`):
@@ -110,7 +111,7 @@ describe('reading apim_metrics.log lines', () => {
   });
 
   it('the log is read into the event store, so it needs source "local"', () => {
-    const context = { db: {} as never, logger: createLogger('silent'), clock: () => new Date(), ingest: async () => ({ accepted: 0, duplicates: 0, rejected: 0, results: [] }) };
+    const context = { db: {} as never, logger: createLogger('silent'), clock: () => new Date(STORY_START * 1000), ingest: async () => ({ accepted: 0, duplicates: 0, rejected: 0, results: [] }) };
     const config = configSchema.parse({ apim: { monetization: { usage_publisher: { wso2_analytics_log: { path: '/opt/wso2am/repository/logs/apim_metrics.log' } } } } });
     const options = config.apim.monetization.usage_publisher;
     const source = createUsageSource(options.source, { ...context, wso2AnalyticsLog: options.wso2_analytics_log });
