@@ -114,6 +114,21 @@ export class RecordStore {
     return (await query).map(toRecord);
   }
 
+  /**
+   * Each subscription with records the engine accepted (they have a sent time), with its API and
+   * the start of its latest such window: how `reconcile usage` finds the subscriptions it
+   * covers, those the gateway no longer has (unsubscribed) included.
+   */
+  async sentSubscriptions(): Promise<Array<{ subscriptionUuid: string; apiUuid: string; lastWindowStart: number }>> {
+    const rows = (await this.db(RECORD_TABLE)
+      .whereNotNull('SENT_AT')
+      .groupBy('SUBSCRIPTION_UUID', 'API_UUID')
+      .select('SUBSCRIPTION_UUID', 'API_UUID')
+      .max({ LAST_WINDOW: 'WINDOW_START' })
+      .orderBy('SUBSCRIPTION_UUID')) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({ subscriptionUuid: String(row.SUBSCRIPTION_UUID), apiUuid: String(row.API_UUID), lastWindowStart: Number(row.LAST_WINDOW) }));
+  }
+
   /** Written before each send, so a record whose fate is unknown can be recognised later. */
   async noteAttempt(record: UsageRecord, now: number): Promise<void> {
     await this.db(RECORD_TABLE)

@@ -22,6 +22,7 @@ const ALL_MIGRATIONS = [
   '20261130000000_usage_event_per_tenant',
   '20261130000100_engine_subscription_account',
   '20261130000200_invoice_balance',
+  '20261130000300_engine_subscription_cancelled',
 ];
 
 const MIGRATED_TABLES = [
