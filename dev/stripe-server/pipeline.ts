@@ -203,6 +203,7 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     world,
     requestId,
     idempotencyKey,
+    ...(header(req, 'Stripe-Version') ? { apiVersion: header(req, 'Stripe-Version')! } : {}),
   };
   let outcome: Outcome;
   let failure: StripeApiError | undefined;

@@ -18,6 +18,8 @@ export interface RequestContext {
   world: World;
   requestId: string;
   idempotencyKey: string | null;
+  /** The request's `Stripe-Version` header, if it sent one (otherwise the account's default). */
+  apiVersion?: string;
 }
 
 /** An API endpoint: method, path pattern (`/v1/products/:id`) and handler returning the JSON body. */

@@ -183,7 +183,7 @@ function buildRecurring(ctx: RequestContext, input: PriceInput, name: ParamNamer
   if (count < 1 || count > maxCount) {
     throw parameterInvalid(recurringParam('interval_count'), 'Invalid interval_count: the maximum billing period is one year.');
   }
-  if (usageType === 'metered' && r.meter === undefined) {
+  if (usageType === 'metered' && r.meter === undefined && !legacyUsageVersion(ctx.apiVersion)) {
     throw parameterInvalid(
       recurringParam('meter'),
       'Prices with `usage_type=metered` must be backed by a billing meter: pass `recurring[meter]`.',
@@ -390,3 +390,14 @@ export const priceRoutes: Route[] = [
   route('GET', '/v1/prices/:id', retrieve),
   route('POST', '/v1/prices/:id', update),
 ];
+
+/**
+ * Whether a request's API version still creates legacy metered prices (no meter, usage reported
+ * with usage records), as WSO2's Stripe plugin made them: they were removed in 2025-03-31.basil
+ * (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-legacy-usage-based-billing); a
+ * request pinned to an earlier version may still create one. Such a price bills no usage here:
+ * nothing can report usage on it (this server has no usage records).
+ */
+function legacyUsageVersion(version: string | undefined): boolean {
+  return version !== undefined && version.slice(0, 10) < '2025-03-31';
+}
