@@ -12,6 +12,7 @@ import { RequestLog } from './request-log';
 import { World } from './state/world';
 import { exhaustRetries } from './billing/dunning';
 import { completeAuthentication } from './billing/invoice-lifecycle';
+import { reportMeterErrors } from './resources/meter-events';
 
 export interface StripeServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -64,7 +65,11 @@ function buildControls(world: World, faults: FaultInjector, rateLimiter: RateLim
       advanceTo,
     },
     webhooks: {
-      flush: () => world.dispatcher.flush(),
+      // Flushing stands for Stripe's asynchronous work being done: open meter error windows are reported first.
+      flush: () => {
+        reportMeterErrors(world);
+        return world.dispatcher.flush();
+      },
       deliveries: () => world.dispatcher.deliveries(),
       pending: () => world.dispatcher.pending(),
       pause: () => world.dispatcher.pause(),

@@ -130,17 +130,23 @@ const thinEventSchema = z.object({
   context: nonEmpty.nullish(),
 });
 
-/** The data of a meter error report (stripe-node's V1BillingMeterErrorReportTriggeredEvent.Data). */
+/**
+ * The data of a meter error report (stripe-node's V1BillingMeterErrorReportTriggeredEvent.Data):
+ * one meter's errors over a validation window, counted by code, each code with a few samples.
+ */
 const meterErrorReportSchema = z.object({
   data: z.object({
     reason: z.object({
       error_types: z.array(
         z.object({
           code: nonEmpty,
+          error_count: z.int().min(0).nullish(),
           sample_errors: z.array(z.object({ error_message: z.string(), request: z.object({ identifier: nonEmpty }) })),
         }),
       ),
     }),
+    validation_start: z.string().nullish(),
+    validation_end: z.string().nullish(),
   }),
 });
 
@@ -159,16 +165,26 @@ export class StripeWebhookVerifier implements WebhookVerifier {
 
   /**
    * A meter error report's failed usage, by the identifier each meter event was sent with. Stripe
-   * lists sample errors, so the report names the failures it samples; the rest of a window's
-   * errors are only counted there.
+   * groups a meter's errors per validation window and lists only samples of each code
+   * (https://docs.stripe.com/api/v2/core/events/object, example `data`), so a report may count more
+   * errors than it names: each named one is returned with its code and message, and, when its code
+   * counted more, with that count and window, so the reason shown for the record says how many
+   * went unnamed; `unnamed` totals them (`meterline reconcile usage` finds their records).
    */
   async usageErrors(event: BillingEvent, tenantDomain: string): Promise<UsageErrorReport | null> {
     if (event.type !== 'ignored' || event.engineType !== METER_ERROR_REPORT || !this.fetchEvent) return null;
     const full = read(meterErrorReportSchema, await this.fetchEvent(tenantDomain, event.id, event.account), `the ${METER_ERROR_REPORT} event`);
-    const errors = full.data.reason.error_types.flatMap((type) =>
-      type.sample_errors.map((sample) => ({ identifier: sample.request.identifier, reason: `${type.code}: ${sample.error_message}` })),
-    );
-    return { id: event.id, occurredAt: event.occurredAt, account: event.account, errors };
+    const { reason, validation_start: from, validation_end: to } = full.data;
+    const window = from && to ? ` from ${from} to ${to}` : '';
+    let unnamed = 0;
+    const errors = reason.error_types.flatMap((type) => {
+      const named = new Set(type.sample_errors.map((sample) => sample.request.identifier)).size;
+      const counted = Math.max(type.error_count ?? 0, named);
+      unnamed += counted - named;
+      const note = counted > named ? ` (Stripe counted ${counted} ${type.code} errors on this meter${window} and named ${named}; the other ${counted - named} are not identified)` : '';
+      return type.sample_errors.map((sample) => ({ identifier: sample.request.identifier, reason: `${type.code}: ${sample.error_message}${note}` }));
+    });
+    return { id: event.id, occurredAt: event.occurredAt, account: event.account, errors, ...(unnamed > 0 ? { unnamed } : {}) };
   }
 
   verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent {

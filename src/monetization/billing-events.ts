@@ -85,6 +85,11 @@ export interface UsageErrorReport {
   /** The connected account the report comes from; null for the platform account. */
   account: string | null;
   errors: Array<{ identifier: string; reason: string }>;
+  /**
+   * Errors the engine counted in the report without naming the usage they concern (Stripe lists
+   * only samples of each error code); absent when every error is named.
+   */
+  unnamed?: number;
 }
 
 /** Verifies a raw delivery with the tenant's secret and translates it. */

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { invalidState, parameterInvalid, type StripeApiError } from '../http/errors';
 import { expand, int, parseParams, str } from '../http/params';
 import { route, type RequestContext, type Route } from '../http/route';
+import type { AccountState } from '../state/account-state';
+import type { World } from '../state/world';
 import type { WireMeter, WireMeterEvent } from '../wire';
 import { meterErrorReportData, type MeterEventError } from '../webhooks/thin-events';
 import { render } from './common';
@@ -36,6 +38,8 @@ const WHOLE_NUMBER = /^-?\d+$/;
 function create(ctx: RequestContext): WireMeterEvent {
   const p = parseParams(createSchema, ctx.params);
   const now = ctx.world.clock.now();
+  // Windows the clock has moved past are reported before this event can join a new one.
+  reportMeterErrors(ctx.world, now);
   const timestamp = p.timestamp ?? now;
   if (timestamp < now - PAST_WINDOW_SECONDS) {
     throw parameterInvalid('timestamp', 'Timestamp must be within the past 35 calendar days.');
@@ -72,7 +76,7 @@ function create(ctx: RequestContext): WireMeterEvent {
   };
   ctx.account.meterEventIdentifiers.set(identifier, now);
   const failure = asyncFailure(ctx, p.event_name, p.payload, identifier);
-  if (failure) reportMeterError(ctx, failure.meter, failure.error);
+  if (failure) holdMeterError(ctx, failure.meter, failure.error);
   else ctx.account.meterEvents.push(event);
   return render(ctx, event, p.expand);
 }
@@ -109,18 +113,64 @@ function asyncFailure(
 }
 
 /**
- * Stripe groups a meter's errors over a validation window and reports them later; this server
- * reports each failing event at once, in a report of its own whose window is the event's minute
- * (delivered after the API answer, like every event).
+ * The length of a meter error report's validation window. Stripe states none; the example
+ * `v1.billing.meter.error_report_triggered` event in its API reference
+ * (https://docs.stripe.com/api/v2/core/events/object) covers ten seconds
+ * (`validation_start` 17:46:10, `validation_end` 17:46:20), so this server's windows are ten
+ * seconds of its clock.
  */
-function reportMeterError(ctx: RequestContext, meter: WireMeter, error: MeterEventError): void {
-  const minute = Math.floor(ctx.world.clock.now() / 60) * 60;
-  ctx.world.events.emitThin(
-    ctx.account,
-    'v1.billing.meter.error_report_triggered',
-    { id: meter.id, type: 'billing.meter', url: `/v1/billing/meters/${meter.id}` },
-    meterErrorReportData([error], minute, minute + 60),
-  );
+export const METER_ERROR_WINDOW_SECONDS = 10;
+
+/** A meter's errors in one validation window, not yet reported. */
+interface OpenWindow {
+  meter: WireMeter;
+  start: number;
+  errors: MeterEventError[];
+}
+
+/** Per account (so a reset, which replaces the accounts, drops them too). */
+const openWindows = new WeakMap<AccountState, OpenWindow[]>();
+
+/**
+ * Stripe does not report each invalid event: it groups a meter's errors over a validation window
+ * and sends one `v1.billing.meter.error_report_triggered` per meter and window, counting the
+ * errors by code and listing a few samples (thin-events.ts). The error waits in its meter's open
+ * window until the window is reported (`reportMeterErrors`).
+ */
+function holdMeterError(ctx: RequestContext, meter: WireMeter, error: MeterEventError): void {
+  const start = Math.floor(ctx.world.clock.now() / METER_ERROR_WINDOW_SECONDS) * METER_ERROR_WINDOW_SECONDS;
+  const windows = openWindows.get(ctx.account) ?? [];
+  openWindows.set(ctx.account, windows);
+  const open = windows.find((w) => w.meter.id === meter.id && w.start === start);
+  if (open) open.errors.push(error);
+  else windows.push({ meter, start, errors: [error] });
+}
+
+/**
+ * Reports the open meter error windows that ended by `endedBy` (server time), or every open
+ * window when it is absent: one thin event per meter and window, caused by no request (its
+ * `reason` is null, as in Stripe's example). The server's clock stands still unless a test moves
+ * it, so flushing webhooks (server.ts) reports every open window: it stands for Stripe having
+ * finished its asynchronous processing.
+ */
+export function reportMeterErrors(world: World, endedBy?: number): void {
+  for (const account of world.registry.all()) {
+    const windows = openWindows.get(account);
+    if (!windows) continue;
+    const due = windows.filter((w) => endedBy === undefined || w.start + METER_ERROR_WINDOW_SECONDS <= endedBy);
+    if (due.length === 0) continue;
+    openWindows.set(account, windows.filter((w) => !due.includes(w)));
+    world.events.within(null, () => {
+      for (const w of due) {
+        world.events.emitThin(
+          account,
+          'v1.billing.meter.error_report_triggered',
+          { id: w.meter.id, type: 'billing.meter', url: `/v1/billing/meters/${w.meter.id}` },
+          meterErrorReportData(w.errors, w.start, w.start + METER_ERROR_WINDOW_SECONDS),
+        );
+      }
+    });
+  }
 }
 
 /**

@@ -34,9 +34,19 @@ export interface MeterEventError {
 }
 
 /**
+ * How many `sample_errors` a report lists per error code. Stripe calls them "A list of sample
+ * errors of this type" (stripe-node's V1BillingMeterErrorReportTriggeredEvent.Data.Reason.ErrorType)
+ * and documents no size; its example lists one. This server lists the first five, so a report
+ * can count more errors than it names, as Stripe's can.
+ */
+export const SAMPLE_ERRORS_PER_CODE = 5;
+
+/**
  * `data` of `v1.billing.meter.error_report_triggered` (stripe-node's
- * V1BillingMeterErrorReportTriggeredEvent.Data): the errors of one validation window, grouped
- * by code, with sample errors naming each failing event's identifier.
+ * V1BillingMeterErrorReportTriggeredEvent.Data; the example event at
+ * https://docs.stripe.com/api/v2/core/events/object): the errors of one meter's validation window,
+ * counted in all (`reason.error_count`) and by code (`error_types[].error_count`), each code with
+ * up to SAMPLE_ERRORS_PER_CODE samples naming the failing event's identifier.
  */
 export function meterErrorReportData(errors: readonly MeterEventError[], windowStart: number, windowEnd: number) {
   const codes = [...new Set(errors.map((e) => e.code))];
@@ -49,8 +59,7 @@ export function meterErrorReportData(errors: readonly MeterEventError[], windowS
         return {
           code,
           error_count: ofCode.length,
-          // Stripe lists samples; this server lists every error.
-          sample_errors: ofCode.map((e) => ({ error_message: e.message, request: { identifier: e.identifier } })),
+          sample_errors: ofCode.slice(0, SAMPLE_ERRORS_PER_CODE).map((e) => ({ error_message: e.message, request: { identifier: e.identifier } })),
         };
       }),
     },

@@ -56,7 +56,13 @@ export function billingWebhookRouter(deps: {
     if (report && deps.usage) {
       const { recorded, duplicates, unknown } = await deps.usage.recordEngineErrors(report);
       if (unknown.length > 0) deps.logger.warn({ tenant: tenantDomain, event: report.id, unknown }, 'the billing engine reported errors for usage Meterline did not send');
-      const reason = unknown.length > 0 ? `no usage record was sent as ${unknown.join(', ')}` : undefined;
+      const unnamed = report.unnamed ?? 0;
+      if (unnamed > 0) deps.logger.warn({ tenant: tenantDomain, event: report.id, unnamed }, 'the billing engine counted usage errors it did not name; reconcile usage to find their records');
+      const reasons = [
+        ...(unknown.length > 0 ? [`no usage record was sent as ${unknown.join(', ')}`] : []),
+        ...(unnamed > 0 ? [`${unnamed} more error${unnamed === 1 ? ' was' : 's were'} counted without naming the usage`] : []),
+      ];
+      const reason = reasons.length > 0 ? reasons.join('; ') : undefined;
       // A report delivered again (or naming only errors noted before) changes nothing: a duplicate.
       const outcome = recorded > 0 ? 'applied' : duplicates > 0 ? 'duplicate' : 'unknown_object';
       res.status(200).json({ received: true, outcome, ...(reason ? { reason } : {}) });
