@@ -16,6 +16,7 @@ import type { Monetization, MonetizationEngineFactory } from './monetization/mon
 import { reconcile, scheduleReconcile, type ReconcileDependencies, type ReconcileFinding } from './monetization/reconcile';
 import { EngineRegistry } from './monetization/registry';
 import { tenantDirectoryFrom, tenantSecretKeysIn } from './monetization/tenant-directory';
+import { ContinuousPublisher } from './usage/continuous-publisher';
 import { UsageIngestion } from './usage/ingest';
 import { JobStore } from './usage/job-store';
 import type { PublisherOptions } from './usage/options';
@@ -216,7 +217,7 @@ export function composeHttp(services: Services, readiness?: () => Readiness): Ex
 export function composeSchedules(services: Services): () => Promise<void> {
   const { config, usage, logger } = services;
   // A tick before the database is ready fails and is logged by the schedule; the next one runs.
-  const stopPublishing = scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
+  const stopPublishing = config.apim.monetization.usage_publisher.mode === 'continuous' ? startContinuousPublishing(services) : scheduleUsagePublishing(config.apim.monetization.usage_publish_cron, usage, logger);
   let stopReconcile: () => Promise<void>;
   try {
     stopReconcile = scheduleReconcile(config.apim.monetization.reconcile_cron, services.reconcileDependencies);
@@ -228,4 +229,16 @@ export function composeSchedules(services: Services): () => Promise<void> {
     await stopPublishing();
     await stopReconcile();
   };
+}
+
+/**
+ * `mode = "continuous"`: a publish job every `interval_seconds` instead of the cron and the
+ * period-end runs (a job every few seconds serves each period end within its grace period).
+ */
+function startContinuousPublishing({ config, usage, logger }: Services): () => Promise<void> {
+  const options = config.apim.monetization.usage_publisher;
+  if (config.apim.monetization.usage_publish_cron.trim() !== '') logger.info('usage_publish_cron is not used: the usage publisher runs continuously');
+  const loop = new ContinuousPublisher({ jobs: usage.publisher, intervalMs: options.interval_seconds * 1000, logger: logger.child({ component: 'continuous-publisher' }) });
+  loop.start();
+  return () => loop.stop();
 }

@@ -286,6 +286,15 @@ export const usagePublisherSchema = z
     retries: z.number().int().min(0).max(20).default(3),
     /** No longer used, like `retries`. */
     retry_delay_ms: z.number().int().min(0).max(60_000).default(1_000),
+    /**
+     * `scheduled` (default): jobs run on `usage_publish_cron` and after each billing period end.
+     * `continuous`: `meterline serve` runs a job every `interval_seconds` (the next starts at
+     * once when one took longer), so usage reaches the engine within about two intervals plus
+     * the sending time; the cron and period-end runs are then not needed and not scheduled.
+     */
+    mode: z.enum(['scheduled', 'continuous']).default('scheduled'),
+    /** Continuous mode: seconds from one job's start to the next one's. */
+    interval_seconds: z.number().int().min(1).max(3600).default(10),
     /** Ingestion: how long a subscription's billability is cached (ms). */
     lookup_cache_ms: z.number().int().min(0).max(600_000).default(5_000),
     /**

@@ -287,6 +287,8 @@ describe('usage publisher options: [apim.monetization.usage_publisher]', () => {
       lease_seconds: 60,
       retries: 3,
       retry_delay_ms: 1000,
+      mode: 'scheduled',
+      interval_seconds: 10,
       lookup_cache_ms: 5000,
     });
     expect(config.apim.monetization.usage_publish_cron).toBe('0 * * * *');
@@ -297,6 +299,15 @@ describe('usage publisher options: [apim.monetization.usage_publisher]', () => {
     const path = writeConfig('[apim.monetization.usage_publisher]\nsource = "local"\nrequests_per_second = 90\nconcurrency = 16\nwindow_hours = 6\n');
     const { config } = loadConfig(path, {}, { mustExist: true });
     expect(config.apim.monetization.usage_publisher).toMatchObject({ source: 'local', requests_per_second: 90, concurrency: 16, window_hours: 6, lease_seconds: 60 });
+  });
+
+  it('continuous mode with its interval; an unknown mode or a zero interval names the key', () => {
+    const { config } = loadConfig(writeConfig('[apim.monetization.usage_publisher]\nmode = "continuous"\ninterval_seconds = 5\n'), {}, { mustExist: true });
+    expect(config.apim.monetization.usage_publisher).toMatchObject({ mode: 'continuous', interval_seconds: 5 });
+    expect(problemsOf('[apim.monetization.usage_publisher]\nmode = "streaming"\ninterval_seconds = 0\n')).toEqual([
+      expect.stringMatching(/^apim\.monetization\.usage_publisher\.mode: /),
+      expect.stringMatching(/^apim\.monetization\.usage_publisher\.interval_seconds: /),
+    ]);
   });
 
   it('an unknown key names itself', () => {
