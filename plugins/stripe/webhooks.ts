@@ -181,7 +181,7 @@ export class StripeWebhookVerifier implements WebhookVerifier {
       const named = new Set(type.sample_errors.map((sample) => sample.request.identifier)).size;
       const counted = Math.max(type.error_count ?? 0, named);
       unnamed += counted - named;
-      const note = counted > named ? ` (Stripe counted ${counted} ${type.code} errors on this meter${window} and named ${named}; the other ${counted - named} are not identified)` : '';
+      const note = counted > named ? ` (Stripe counted ${counted} ${type.code} errors on this meter${window} and named only ${named}: the other ${counted - named} are not identified)` : '';
       return type.sample_errors.map((sample) => ({ identifier: sample.request.identifier, reason: `${type.code}: ${sample.error_message}${note}` }));
     });
     return { id: event.id, occurredAt: event.occurredAt, account: event.account, errors, ...(unnamed > 0 ? { unnamed } : {}) };

@@ -1,4 +1,5 @@
 import { apiMeterEventName } from '../../../plugins/stripe/meters';
+import { SAMPLE_ERRORS_PER_CODE } from '../../../dev/stripe-server/webhooks/thin-events';
 import { forEachBillingHarness } from '../../helpers/billing-harness';
 import { ADMIN, DEVPORTAL, PUBLISHER, SCOPES, policyBody, uniqueName } from '../../helpers/rest-harness';
 
@@ -102,5 +103,72 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination
     expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'unknown_object', reason: `no usage record was sent as not-ours-${subscriptionId}` } });
     const after = await h.call('GET', `${ADMIN}/monetization/publish-usage/status`, h.token('admin', PUBLISH_SCOPES));
     expect(after.body.engineErrors).toEqual(status.body.engineErrors);
+  });
+
+  it('a grouped report that counts more errors than it samples marks each sampled record, and the count reaches the publish status and the publisher\'s view', async () => {
+    const h = harness();
+    const clock = stripeServer().clock;
+    clock.advanceTo(Math.ceil(clock.now() / 3600) * 3600);
+    const t0 = clock.now() * 1000;
+    const endpoint = (await h.platform.v2.core.eventDestinations.list()).data.find((e) => e.enabled_events.includes(TYPE))!;
+    const admin = h.token('admin', SCOPES.admin);
+    const publisher = h.token('pat', SCOPES.publisher);
+    const subscriberName = uniqueName('sub');
+    const subscriber = h.token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
+    const policy = (await h.call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
+    const name = uniqueName('Api');
+    const api = (await h.call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
+    await h.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
+    const account = (await h.platform.accounts.create({ type: 'express' })).id;
+    expect((await h.call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
+    const app = (await h.call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+    const subscriptionId = (await h.call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName })).body.subscriptionId as string;
+
+    // One call in each of seven hourly windows: seven usage records, seven meter events to one meter.
+    const windows = SAMPLE_ERRORS_PER_CODE + 2;
+    const calls = Array.from({ length: windows }, (_, i) => ({
+      eventId: `grouped-${subscriptionId}-${i}`,
+      timestamp: t0 + i * 3_600_000 + 5 * 60_000,
+      apiId: api.id,
+      applicationId: app.applicationId,
+      subscriptionId,
+      httpStatus: 200,
+      tenant: 'carbon.super',
+    }));
+    clock.advance((windows + 1) * 3600);
+    await h.service.usage.ingestion.ingest(calls);
+    const meters = await h.platform.billing.meters.list({ status: 'active' }, { stripeAccount: account });
+    const meter = meters.data.find((m) => m.event_name === apiMeterEventName(api.id))!;
+    await h.platform.billing.meters.deactivate(meter.id, {}, { stripeAccount: account });
+    expect((await h.call('POST', `${ADMIN}/monetization/publish-usage`, h.token('admin', PUBLISH_SCOPES))).status).toBe(202);
+    await h.service.usage.publisher.current();
+    await stripeServer().webhooks.flush();
+
+    // Stripe sent one report for the meter's window: seven errors counted, five named.
+    const reports = stripeServer().webhooks.deliveries().filter((d) => d.eventType === TYPE && d.endpointId === endpoint.id && JSON.parse(d.payload).related_object?.id === meter.id);
+    expect(reports.map((d) => d.status)).toEqual([200]);
+    const records = await h.service.db('ML_USAGE_RECORD').where({ SUBSCRIPTION_UUID: subscriptionId }).orderBy('WINDOW_START');
+    expect(records).toHaveLength(windows);
+    const failed = records.filter((r: { STATE: string }) => r.STATE === 'ENGINE_ERROR');
+    expect(failed).toHaveLength(SAMPLE_ERRORS_PER_CODE);
+    expect(records.filter((r: { STATE: string }) => r.STATE === 'SENT')).toHaveLength(windows - SAMPLE_ERRORS_PER_CODE);
+
+    const count = `Stripe counted ${windows} archived_meter errors on this meter from `;
+    const untold = `and named only ${SAMPLE_ERRORS_PER_CODE}: the other ${windows - SAMPLE_ERRORS_PER_CODE} are not identified`;
+    const status = await h.call('GET', `${ADMIN}/monetization/publish-usage/status`, h.token('admin', PUBLISH_SCOPES));
+    const ours = (status.body.engineErrors as Array<{ subscriptionId: string; identifier: string; reason: string }>).filter((e) => e.subscriptionId === subscriptionId);
+    expect(ours.map((e) => e.identifier).sort()).toEqual(failed.map((r: { IDENTIFIER: string }) => r.IDENTIFIER).sort());
+    for (const entry of ours) {
+      expect(entry.reason).toMatch(/^archived_meter: /);
+      expect(entry.reason).toContain(count);
+      expect(entry.reason).toContain(untold);
+    }
+    const view = await h.call('GET', `${PUBLISHER}/subscriptions/${subscriptionId}/usage`, publisher);
+    expect(view.status).toBe(200);
+    expect(view.body.properties['Usage Errors'].split('; ').filter((part: string) => part.includes(untold))).toHaveLength(SAMPLE_ERRORS_PER_CODE);
+
+    // Delivered again: a duplicate, and the answer says how many errors the report did not name.
+    const again = await h.call('POST', '/api/am/monetization/webhooks/stripe/carbon.super', undefined, reports[0]!.payload, { 'stripe-signature': reports[0]!.signature, 'content-type': 'application/json' });
+    expect(again).toEqual({ status: 200, body: { received: true, outcome: 'duplicate', reason: `${windows - SAMPLE_ERRORS_PER_CODE} more errors were counted without naming the usage` } });
   });
 });
