@@ -1,24 +1,47 @@
 /**
- * The UsageRecorder middleware's throughput cost on a hello-world express route: requests/s
- * with and without it, measured in the same run, alternating (plain, recorded, plain,
- * recorded...) BENCH_ROUNDS times (default 3) for BENCH_SECONDS each (default 5). The recorder
- * flushes to the real ingestion service on SQLite, in the same process as the server, so its
- * background work is part of the cost. The load comes from a child process (this script with
- * `--load`): BENCH_CONNECTIONS (default 32) keep-alive connections on 127.0.0.1, at most
- * BENCH_MAX_REQUESTS (default 2,000,000) requests per round.
+ * What recording usage costs a Node gateway: requests/s of a hello-world express route without
+ * `UsageRecorder` and with it, in the same run, rounds interleaved (plain, remote, in-process,
+ * rotating the order each round) and medians reported. Two ways of recording, one JSON line each:
+ *
+ * - **remote** (production): the recorder sends batches with `httpUsageSink` to Meterline running
+ *   as its own process (`node dist/src/cli/main.js serve` on a temporary SQLite database, the
+ *   production composition). Target: ≥ 0.95 × the route without it. After the rounds the recorder
+ *   is closed and the events Meterline stored are counted: the bench fails unless every recorded
+ *   call is stored exactly once.
+ * - **in-process** (embedded): the recorder writes through `UsageIngestion` in the route's own
+ *   process (another temporary SQLite database), so ingestion shares the route's core.
+ *
+ * Each is measured at two sizes, the number of subscriptions the calls spread over
+ * (BENCH_MIDDLEWARE_SUBSCRIPTIONS, default "10,10000"), with the growth factor of the time per
+ * recorded request between them. The load comes from a child process (this script with `--load`):
+ * BENCH_CONNECTIONS (default 32) keep-alive connections on 127.0.0.1, BENCH_SECONDS (default 5) per
+ * round, BENCH_ROUNDS (default 3) rounds per size, at most BENCH_MAX_REQUESTS (default 2,000,000)
+ * requests per round. After each round the recorder's backlog is flushed before the next round
+ * starts (untimed), so one way's catching up does not land in another's round; the largest backlog
+ * seen at a round's end is printed (`maxPendingAtRoundEnd`).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { migrationsFor } from '../src/composition';
+import { configSchema } from '../src/config/schema';
 import { migrateLatest } from '../src/db/migrator';
+import { mintToken } from '../src/http/auth/tokens';
 import { stripeCapabilities } from '../plugins/stripe/capabilities';
+import type { BatchResult } from '../src/usage/ingest';
 import { UsageIngestion } from '../src/usage/ingest';
-import { UsageRecorder } from '../src/gateway-kit/usage-recorder';
+import { httpUsageSink } from '../src/gateway-kit/http-usage-sink';
+import { UsageRecorder, type CallIdentity, type UsageSink } from '../src/gateway-kit/usage-recorder';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
-import { envInt, openDatabase, report, seedBilledSubscriptions, benchEngine } from './support';
 import { apimCoreRecords } from '../src/apim/core-records';
+import type { TestDatabase } from '../test/helpers/databases';
+import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription } from './support';
+
+const TARGET = 0.95;
 
 /** The child: keep `connections` requests in flight for `seconds`, then print how many completed. */
 async function generateLoad(url: string, seconds: number, connections: number, maxRequests: number): Promise<void> {
@@ -75,58 +98,239 @@ function listen(app: express.Express): Promise<http.Server> {
   });
 }
 
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** A sink that counts what the real sink's answers said, to check nothing was counted twice or rejected. */
+function counting(sink: UsageSink) {
+  const counts = { accepted: 0, duplicates: 0, rejected: 0 };
+  const wrapped: UsageSink = {
+    async ingest(events) {
+      const result: BatchResult = await sink.ingest(events);
+      counts.accepted += result.accepted;
+      counts.duplicates += result.duplicates;
+      counts.rejected += result.rejected;
+      return result;
+    },
+    close: () => sink.close?.(),
+  };
+  return { sink: wrapped, counts };
+}
+
+/** `node dist/src/cli/main.js serve --config <file>` (this file runs from dist/bench/), resolved once it logs that it is ready. */
+function serve(configPath: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
+  const child = spawn(process.execPath, [cli, 'serve', '--config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return new Promise((resolve, reject) => {
+    let output = '';
+    let ready = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meterline serve was not ready within 60 s:\n${output.slice(-2000)}`));
+    }, 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.length > 100_000) output = output.slice(-50_000);
+      const line = output.split('\n').find((l) => l.includes('"meterline is ready"'));
+      if (ready || !line) return;
+      ready = true;
+      clearTimeout(timer);
+      resolve({
+        url: (JSON.parse(line) as { url: string }).url,
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      if (!ready) reject(new Error(`meterline serve exited before it was ready:\n${output.slice(-2000)}`));
+    });
+  });
+}
+
+/** Meterline as its own process: `meterline serve` on the (migrated, seeded) SQLite file, with a gateway token. */
+async function startMeterline(database: TestDatabase, dir: string) {
+  const secret = `bench-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
+  const configPath = join(dir, 'bench-deployment.toml');
+  writeFileSync(
+    configPath,
+    `[server]
+host = "127.0.0.1"
+port = 0
+
+[database.apim_db]
+type = "sqlite"
+filename = ${JSON.stringify((database.config as { filename?: string }).filename)}
+
+[auth.jwt]
+secret = ${JSON.stringify(secret)}
+
+[apim.monetization]
+monetization_impl = "stripe"
+
+[apim.monetization.stripe]
+api_host = "127.0.0.1"
+api_port = 9
+api_protocol = "http"
+
+[logging]
+level = "info"
+
+[[tenants]]
+domain = "carbon.super"
+id = -1234
+[tenants.monetization_info]
+billing_engine_platform_account_key = "sk_test_bench"
+`,
+  );
+  const serving = await serve(configPath);
+  const jwt = configSchema.parse({ auth: { jwt: { secret } } }).auth.jwt!;
+  const token = mintToken(jwt, { subject: 'bench-gateway', scopes: ['apim:usage_ingest'], tenant: undefined, expiresIn: 86_400 });
+  return { serving, token };
+}
+
+type Way = 'plain' | 'remote' | 'inProcess';
+
 async function main() {
   const seconds = envInt('BENCH_SECONDS', 5);
   const rounds = envInt('BENCH_ROUNDS', 3);
   const connections = envInt('BENCH_CONNECTIONS', 32);
   const maxRequests = envInt('BENCH_MAX_REQUESTS', 2_000_000);
-  const database = await openDatabase('sqlite');
+  const sizes = (process.env.BENCH_MIDDLEWARE_SUBSCRIPTIONS ?? '10,10000').split(',').map(Number);
+  if (sizes.length !== 2 || sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('BENCH_MIDDLEWARE_SUBSCRIPTIONS must be two sizes, e.g. "10,10000"');
+  const loadAtStart = os.loadavg()[0]!;
+  const remoteDb = await openDatabase('sqlite');
+  const localDb = await openDatabase('sqlite');
+  const configDir = mkdtempSync(join(os.tmpdir(), 'meterline-bench-'));
+  let meterline: Awaited<ReturnType<typeof startMeterline>> | undefined;
+  const servers: http.Server[] = [];
   try {
-    const db = database.knex;
-    await migrateLatest(db, migrationsFor(undefined));
-    const { subscriptions } = await seedBilledSubscriptions(db, 10);
-    const recorder = new UsageRecorder(new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage), {
-      identify: (req) => {
-        const s = subscriptions[req.path.length % subscriptions.length]!;
-        return { apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' };
-      },
-    });
+    const seeded: Record<'remote' | 'inProcess', SeededSubscription[]> = { remote: [], inProcess: [] };
+    for (const [way, database] of [['remote', remoteDb], ['inProcess', localDb]] as const) {
+      await migrateLatest(database.knex, migrationsFor(undefined));
+      seeded[way] = (await seedBilledSubscriptions(database.knex, Math.max(...sizes))).subscriptions;
+    }
+    // What a gateway's key validation hands the recorder: one identity object per subscription, made once.
+    const identities = (subs: SeededSubscription[]): CallIdentity[] =>
+      subs.map((s) => ({ apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' }));
+    const callers = { remote: identities(seeded.remote), inProcess: identities(seeded.inProcess) };
+    let active = sizes[0]!;
+    let turn = 0;
+    const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;
+
+    meterline = await startMeterline(remoteDb, configDir);
+    const { token } = meterline;
+    const remote = counting(httpUsageSink({ url: meterline.serving.url, token: () => token }));
+    const problems: string[] = [];
+    const onError = (error: unknown, dropped: number) => problems.push(`${dropped} dropped: ${error instanceof Error ? error.message : String(error)}`);
+    const recorders = {
+      remote: new UsageRecorder(remote.sink, { identify: identify(callers.remote), onError }),
+      inProcess: new UsageRecorder(
+        new UsageIngestion(localDb.knex, new SubscriptionLookup(apimCoreRecords(localDb.knex), benchEngine(localDb.knex), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage),
+        { identify: identify(callers.inProcess), onError },
+      ),
+    };
     const hello = (_req: express.Request, res: express.Response) => {
       res.send('Hello World!');
     };
-    const plainApp = express();
-    plainApp.get('/hello', hello);
-    const recordedApp = express();
-    recordedApp.use(recorder.middleware());
-    recordedApp.get('/hello', hello);
-    const servers = { plain: await listen(plainApp), recorded: await listen(recordedApp) };
-    const url = (server: http.Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/hello`;
-    const totals = { plain: 0, recorded: 0 };
-    for (let round = 0; round < rounds; round += 1) {
-      for (const name of ['plain', 'recorded'] as const) {
-        const { done, failed } = await runLoad(url(servers[name]), seconds, connections, maxRequests);
-        if (failed > 0) throw new Error(`${failed} requests failed (${name})`);
-        totals[name] += done;
+    const app = (recorder?: UsageRecorder) => {
+      const a = express();
+      if (recorder) a.use(recorder.middleware());
+      a.get('/hello', hello);
+      return a;
+    };
+    const urls = {} as Record<Way, string>;
+    for (const [way, recorder] of [['plain', undefined], ['remote', recorders.remote], ['inProcess', recorders.inProcess]] as const) {
+      const server = await listen(app(recorder));
+      servers.push(server);
+      urls[way] = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hello`;
+    }
+
+    const ways: Way[] = ['plain', 'remote', 'inProcess'];
+    const recorded = { remote: 0, inProcess: 0 };
+    const maxPending = { remote: 0, inProcess: 0 };
+    const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[] }));
+    for (const [s, size] of sizes.entries()) {
+      active = size;
+      for (let round = 0; round < rounds; round += 1) {
+        const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
+        for (const way of order) {
+          const { done, failed } = await runLoad(urls[way], seconds, connections, maxRequests);
+          if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
+          perSize[s]![way].push(done / seconds);
+          if (way !== 'plain') {
+            recorded[way] += done;
+            maxPending[way] = Math.max(maxPending[way], recorders[way].pending);
+            await recorders[way].flush(); // untimed: the next round starts without this one's backlog
+          }
+        }
       }
     }
-    await recorder.close();
-    for (const server of Object.values(servers)) server.close();
-    const recordedEvents = Number((await db('ML_USAGE_EVENT').count({ N: '*' }).first())?.N);
-    if (recordedEvents !== totals.recorded) throw new Error(`the recorder stored ${recordedEvents} events for ${totals.recorded} requests`);
-    const plainRate = totals.plain / (rounds * seconds);
-    const recordedRate = totals.recorded / (rounds * seconds);
-    report({
-      benchmark: 'middleware',
-      route: 'GET /hello (express, "Hello World!")',
-      connections,
-      seconds: rounds * seconds,
-      withoutRequestsPerSecond: Math.round(plainRate),
-      withRequestsPerSecond: Math.round(recordedRate),
-      eventsStored: recordedEvents,
-      ratio: Number((recordedRate / plainRate).toFixed(3)),
-    });
+    await recorders.remote.close();
+    await recorders.inProcess.close();
+    for (const server of servers) server.close();
+
+    const count = async (database: TestDatabase) => Number((await database.knex('ML_USAGE_EVENT').count({ N: '*' }).first())?.N);
+    const stored = { remote: await count(remoteDb), inProcess: await count(localDb) };
+    const lost: string[] = [];
+    for (const way of ['remote', 'inProcess'] as const) {
+      const line = (subject: string) => `${way}: ${subject}`;
+      if (stored[way] !== recorded[way]) lost.push(line(`Meterline stored ${stored[way]} events for ${recorded[way]} recorded calls`));
+      if (recorders[way].dropped > 0) lost.push(line(`${recorders[way].dropped} calls were not recorded (buffer full)`));
+    }
+    if (remote.counts.accepted !== recorded.remote || remote.counts.rejected > 0) {
+      lost.push(`remote: Meterline answered ${remote.counts.accepted} accepted, ${remote.counts.duplicates} duplicate, ${remote.counts.rejected} rejected for ${recorded.remote} calls`);
+    }
+
+    for (const way of ['remote', 'inProcess'] as const) {
+      const figures = sizes.map((size, s) => {
+        const r = perSize[s]!;
+        // Each round's ratio against the plain run of the same round, then the median of those.
+        const ratios = r[way].map((rate, i) => rate / r.plain[i]!);
+        return {
+          subscriptions: size,
+          withoutRequestsPerSecond: Math.round(median(r.plain)),
+          withRequestsPerSecond: Math.round(median(r[way])),
+          ratio: Number(median(ratios).toFixed(3)),
+          roundRatios: ratios.map((x) => Number(x.toFixed(3))),
+        };
+      });
+      const [small, large] = figures as [(typeof figures)[0], (typeof figures)[0]];
+      report({
+        benchmark: way === 'remote' ? 'middleware-remote' : 'middleware-in-process',
+        route: 'GET /hello (express, "Hello World!")',
+        sink: way === 'remote' ? 'httpUsageSink to `meterline serve` (SQLite) in another process' : 'UsageIngestion on SQLite in the route\'s process',
+        connections,
+        secondsPerRound: seconds,
+        rounds,
+        sizes: figures,
+        ratio: Math.min(small.ratio, large.ratio),
+        ...(way === 'remote' ? { target: TARGET, meetsTarget: Math.min(small.ratio, large.ratio) >= TARGET } : {}),
+        growthTimePerRecordedRequest: { from: small.subscriptions, to: large.subscriptions, factor: Number((small.withRequestsPerSecond / large.withRequestsPerSecond).toFixed(3)) },
+        callsRecorded: recorded[way],
+        eventsStored: stored[way],
+        ...(way === 'remote' ? { answered: remote.counts } : {}),
+        maxPendingAtRoundEnd: maxPending[way],
+        loadAverageAtStart: Number(loadAtStart.toFixed(2)),
+      });
+    }
+    if (problems.length > 0) console.error(`recorder problems:\n${problems.slice(0, 10).join('\n')}`);
+    if (lost.length > 0) throw new Error(`EVENTS LOST OR MISCOUNTED:\n${lost.join('\n')}`);
   } finally {
-    await database.destroy();
+    for (const server of servers) server.close();
+    if (meterline) await meterline.serving.stop();
+    await remoteDb.destroy();
+    await localDb.destroy();
+    rmSync(configDir, { recursive: true, force: true });
   }
 }
 
@@ -138,7 +342,7 @@ if (process.argv[2] === '--load') {
   });
 } else {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message.slice(0, 500) : error);
+    console.error(error instanceof Error ? error.message.slice(0, 2000) : error);
     process.exitCode = 1;
   });
 }
