@@ -4,6 +4,7 @@ import { newId } from './core/ids';
 import type { FaultInjector } from './faults/faults';
 import type { RateLimiter } from './faults/rate-limit';
 import { secretKeyFrom } from './http/auth';
+import { STREAM_PATH, streamAccount } from './resources/meter-event-stream';
 import {
   StripeApiError,
   accountInaccessible,
@@ -103,7 +104,9 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   const method = (req.method ?? 'GET').toUpperCase();
   const path = url.pathname;
   const idempotencyKey = method === 'POST' ? (header(req, 'Idempotency-Key') ?? null) : null;
-  const stripeAccountHeader = header(req, 'Stripe-Account') ?? null;
+  // `Stripe-Context` supersedes `Stripe-Account` (https://docs.stripe.com/context); a connected
+  // account directly under the key's platform is named the same way in both.
+  const stripeAccountHeader = header(req, 'Stripe-Context') ?? header(req, 'Stripe-Account') ?? null;
   const entry: LoggedRequest = {
     requestId,
     method,
@@ -144,11 +147,16 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   try {
     params = method === 'POST' && path.startsWith('/v2/') ? decodeJsonBody(rawBody) : decodeForm(method === 'POST' ? rawBody : url.search.slice(1));
     entry.params = params;
-    const key = secretKeyFrom(header(req, 'Authorization'));
-    platform = world.registry.platformForKey(key);
-    const selected = stripeAccountHeader ? world.registry.resolve(platform, stripeAccountHeader) : platform;
-    if (!selected) throw accountInaccessible(key, stripeAccountHeader ?? '');
-    account = selected;
+    if (method === 'POST' && path === STREAM_PATH) {
+      // The meter event stream authenticates with a meter event session's token, bound to the session's account.
+      ({ account, platform } = streamAccount(world, header(req, 'Authorization')));
+    } else {
+      const key = secretKeyFrom(header(req, 'Authorization'));
+      platform = world.registry.platformForKey(key);
+      const selected = stripeAccountHeader ? world.registry.resolve(platform, stripeAccountHeader) : platform;
+      if (!selected) throw accountInaccessible(key, stripeAccountHeader ?? '');
+      account = selected;
+    }
     entry.account = account.id;
   } catch (error) {
     if (error instanceof FormDecodeError) {

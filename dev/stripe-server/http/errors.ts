@@ -6,7 +6,8 @@
  * its error class from the status (and `type` for idempotency errors), so the
  * status is what makes `StripeInvalidRequestError`, `StripeCardError`, etc.
  */
-export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
+/** `temporary_session_expired`: API v2's type for an expired meter event session (resources/meter-event-stream.ts). */
+export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error' | 'temporary_session_expired';
 
 export interface StripeErrorBody {
   type: StripeErrorType;

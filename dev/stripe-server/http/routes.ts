@@ -3,6 +3,7 @@ import { customerRoutes } from '../resources/customers';
 import { eventDestinationRoutes } from '../resources/event-destinations';
 import { eventRoutes } from '../resources/events';
 import { invoiceRoutes } from '../resources/invoices';
+import { meterEventStreamRoutes } from '../resources/meter-event-stream';
 import { meterEventRoutes } from '../resources/meter-events';
 import { meterRoutes } from '../resources/meters';
 import { paymentMethodRoutes } from '../resources/payment-methods';
@@ -24,6 +25,7 @@ export const apiRoutes: Route[] = [
   ...subscriptionItemRoutes,
   ...meterRoutes,
   ...meterEventRoutes,
+  ...meterEventStreamRoutes,
   ...invoiceRoutes,
   ...webhookEndpointRoutes,
   ...eventRoutes,

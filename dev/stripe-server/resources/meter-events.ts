@@ -93,7 +93,7 @@ function create(ctx: RequestContext): WireMeterEvent {
  * (active or not) listens for is not counted and not reported here (Stripe reports that as
  * `v1.billing.meter.no_meter_found`).
  */
-function asyncFailure(
+export function asyncFailure(
   ctx: RequestContext,
   eventName: string,
   payload: Record<string, string>,
@@ -137,7 +137,7 @@ const openWindows = new WeakMap<AccountState, OpenWindow[]>();
  * errors by code and listing a few samples (thin-events.ts). The error waits in its meter's open
  * window until the window is reported (`reportMeterErrors`).
  */
-function holdMeterError(ctx: RequestContext, meter: WireMeter, error: MeterEventError): void {
+export function holdMeterError(ctx: RequestContext, meter: WireMeter, error: MeterEventError): void {
   const start = Math.floor(ctx.world.clock.now() / METER_ERROR_WINDOW_SECONDS) * METER_ERROR_WINDOW_SECONDS;
   const windows = openWindows.get(ctx.account) ?? [];
   openWindows.set(ctx.account, windows);
