@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { START, startHarness, type Harness } from './harness';
 import { latestInvoice, monthlyPrice, payingCustomer } from './billing-fixtures';
+import { minimumChargeAmount } from '../core/currencies';
 
 /**
  * Minimum charges and the customer's balance, as Stripe documents them:
@@ -74,6 +75,35 @@ describe('an invoice below the minimum charge', () => {
   it('charges exactly the minimum (USD 0.50)', async () => {
     const { subscription } = await subscribed(50);
     await expect(latestInvoice(stripe, subscription)).resolves.toMatchObject({ amount_due: 50, amount_paid: 50, ending_balance: 0 });
+  });
+
+  // Beyond USD, EUR, GBP and JPY, as the table at
+  // https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts gives them.
+  it.each([
+    ['huf', 17500],
+    ['thb', 1000],
+    ['mxn', 1000],
+    ['czk', 1500],
+    ['dkk', 250],
+  ])('uses the documented minimum in %s (%i minor units): one unit less is carried, the minimum is charged', async (currency, minimum) => {
+    const below = await subscribed(minimum - 1, currency);
+    await expect(latestInvoice(stripe, below.subscription)).resolves.toMatchObject({ status: 'paid', amount_due: 0, amount_paid: 0, ending_balance: minimum - 1 });
+    const at = await subscribed(minimum, currency);
+    await expect(latestInvoice(stripe, at.subscription)).resolves.toMatchObject({ status: 'paid', amount_due: minimum, amount_paid: minimum, ending_balance: 0 });
+  });
+
+  it("knows every minimum of Stripe's table, in minor units, and none for a currency the table leaves out", () => {
+    // https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts ("Settlement currency |
+    // Minimum charge amount"): USD $0.50, AED 2.00 د.إ, AUD $0.50, BGN лв1.00, BRL R$0.50, CAD $0.50,
+    // CHF 0.50 Fr, CZK 15.00Kč, DKK 2.50-kr., EUR €0.50, GBP £0.30, HKD $4.00, HUF 175.00 Ft, INR ₹0.50,
+    // JPY ¥50, MXN $10, MYR RM 2, NOK 3.00-kr., NZD $0.50, PLN 2.00 zł, RON lei2.00, SEK 3.00-kr.,
+    // SGD $0.50, THB ฿10.
+    const documented: Record<string, number> = {
+      usd: 50, aed: 200, aud: 50, bgn: 100, brl: 50, cad: 50, chf: 50, czk: 1500, dkk: 250, eur: 50, gbp: 30, hkd: 400,
+      huf: 17500, inr: 50, jpy: 50, mxn: 1000, myr: 200, nok: 300, nzd: 50, pln: 200, ron: 200, sek: 300, sgd: 50, thb: 1000,
+    };
+    expect(Object.fromEntries(Object.keys(documented).map((c) => [c, minimumChargeAmount(c)]))).toEqual(documented);
+    expect(minimumChargeAmount('KWD')).toBe(1);
   });
 });
 

@@ -36,7 +36,8 @@ const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
  * Minimum charge amounts in minor units, for the settlement currencies the table at
  * https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts lists. A charge in
  * another currency must convert to at least the settlement currency's minimum; this server
- * converts nothing, so currencies outside the table have no minimum here.
+ * converts nothing, so currencies outside the table have no minimum here. Every value was checked
+ * against that table (all 24 rows; none differed); contract/minimum-charges.test.ts holds the table.
  */
 const MINIMUM_CHARGE: Readonly<Record<string, number>> = {
   usd: 50,
