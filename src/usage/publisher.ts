@@ -9,6 +9,7 @@ import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
+import { forEachPulled, pendingWork } from './pending-work';
 import { RecordStore, type NewRecord, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
 import type { HourlyUsage, PositionRange, UsageSource } from './sources';
@@ -59,6 +60,8 @@ export interface PublisherDependencies {
   lookBackDays: number;
   /** This process, as named in the lease (default host:pid:random). */
   owner?: string;
+  /** Records read per query while sending (default SEND_PAGE_RECORDS): what a job holds at once. */
+  sendPageSize?: number;
 }
 
 export type StartResult = { started: true; runId: string; resumedFrom: string | null } | { started: false; holder: JobRow };
@@ -411,22 +414,19 @@ export class UsagePublisher {
 
   // --- 2. sending ----------------------------------------------------------------------------
 
+  /**
+   * Sends every PENDING record, reading them a page at a time (pendingWork): memory stays bounded
+   * at any number of subscriptions, and a subscription's records still go one at a time, in order.
+   */
   private async publishPending(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[]; sent: number; events: number }): Promise<void> {
-    const bySubscription = new Map<string, UsageRecord[]>();
-    for (const record of await this.records.pending()) {
-      const list = bySubscription.get(record.subscriptionUuid) ?? [];
-      list.push(record);
-      bySubscription.set(record.subscriptionUuid, list);
-    }
-    await this.jobs.setProgress(this.deps.db, runId, { subscriptionsTotal: bySubscription.size });
-    const refs = await this.deps.lookup.subscriptionRefs([...bySubscription.keys()]);
-    const cycles = await this.cycles.known([...bySubscription.keys()]);
-    await forEachConcurrently([...bySubscription], this.deps.options.concurrency, async ([uuid, records]) => {
+    await this.jobs.setProgress(this.deps.db, runId, { subscriptionsTotal: await this.records.pendingSubscriptionCount() });
+    const work = pendingWork({ records: this.records, lookup: this.deps.lookup, cycles: this.cycles }, this.deps.sendPageSize);
+    await forEachPulled(work, this.deps.options.concurrency, async ({ subscriptionUuid, ref, cycle, records }) => {
       if (state.lost || this.stopping) return;
-      const failures = await this.publishSubscription(runId, refs.get(uuid), cycles.get(uuid), records, pacer, state);
-      for (const reason of failures) state.failures.push({ subscription: uuid, reason });
+      const failures = await this.publishSubscription(runId, ref, cycle, records, pacer, state);
+      for (const reason of failures) state.failures.push({ subscription: subscriptionUuid, reason });
       await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
-    });
+    }, () => state.lost || this.stopping);
   }
 
   /**
@@ -437,12 +437,12 @@ export class UsagePublisher {
     runId: string,
     subscription: SubscriptionRef | undefined,
     cycle: CycleSpec | undefined,
-    records: readonly UsageRecord[],
+    records: Iterable<UsageRecord> | AsyncIterable<UsageRecord>,
     pacer: Pacer,
     state: { lost: boolean; sent: number; events: number },
   ): Promise<string[]> {
     const failures: string[] = [];
-    for (const record of records) {
+    for await (const record of records) {
       if (state.lost || this.stopping) break;
       const now = this.now();
       // Usage stamped a little ahead (the engine's `futureToleranceMs`, allowed at ingestion) can

@@ -56,6 +56,9 @@ const ROWS_PER_INSERT: Record<ReturnType<typeof dialectOf>, number> = { mssql: 1
 
 export type EngineErrorMark = 'recorded' | 'already_recorded' | 'unknown';
 
+/** The order records are sent in: per subscription, by window (RECORD_ID makes it total, for keyset reads). */
+const PENDING_ORDER = ['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ', 'RECORD_ID'];
+
 /** How many generations of re-sent identifiers a repeated error report is traced through. */
 const REQUEUE_LINEAGE_CHECKED = 16;
 
@@ -99,6 +102,37 @@ export class RecordStore {
   /** Every record still to send, per subscription in window order. */
   async pending(): Promise<UsageRecord[]> {
     const rows = await this.db(RECORD_TABLE).where({ STATE: 'PENDING' }).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ']);
+    return rows.map(toRecord);
+  }
+
+  /** How many subscriptions have records still to send (a job's total, counted without reading them). */
+  async pendingSubscriptionCount(): Promise<number> {
+    const row = (await this.db(RECORD_TABLE).where({ STATE: 'PENDING' }).countDistinct({ N: 'SUBSCRIPTION_UUID' }).first()) as { N?: unknown } | undefined;
+    return Number(row?.N ?? 0);
+  }
+
+  /**
+   * At most `limit` records still to send, of the subscriptions after `afterSubscription` (keyset
+   * on the state index), per subscription in window order: how a job reads its work a page at a
+   * time. A full page's last subscription may have more records (`pendingOf` reads on).
+   */
+  async pendingPage(afterSubscription: string | undefined, limit: number): Promise<UsageRecord[]> {
+    const query = this.db(RECORD_TABLE).where({ STATE: 'PENDING' }).orderBy(PENDING_ORDER).limit(limit);
+    if (afterSubscription !== undefined) query.where('SUBSCRIPTION_UUID', '>', afterSubscription);
+    return (await query).map(toRecord);
+  }
+
+  /** At most `limit` of one subscription's records still to send after `after` (in window order). */
+  async pendingOf(subscriptionUuid: string, after: Pick<UsageRecord, 'windowStart' | 'firstEventSeq' | 'id'>, limit: number): Promise<UsageRecord[]> {
+    const rows = await this.db(RECORD_TABLE)
+      .where({ STATE: 'PENDING', SUBSCRIPTION_UUID: subscriptionUuid })
+      .andWhere((q) =>
+        q
+          .where('WINDOW_START', '>', after.windowStart)
+          .orWhere((w) => w.where('WINDOW_START', after.windowStart).andWhere((f) => f.where('FIRST_EVENT_SEQ', '>', after.firstEventSeq).orWhere((r) => r.where('FIRST_EVENT_SEQ', after.firstEventSeq).andWhere('RECORD_ID', '>', after.id)))),
+      )
+      .orderBy(PENDING_ORDER)
+      .limit(limit);
     return rows.map(toRecord);
   }
 
