@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { dialectOf, type Dialect } from '../db/dialect';
+import { pgCopyIn } from './pg-copy-in';
 import { isDeadlock, isUniqueViolation } from '../db/errors';
 import type { NotBillableReason } from './subscription-lookup';
 
@@ -49,34 +50,82 @@ export class EventStore {
    * when concurrent calls carry the same event exactly one of them hears `true`; an event given
    * twice in one call is stored (and answered `true`) once. Rows are inserted sorted by tenant
    * and event id, so concurrent overlapping batches take their key locks in one order and cannot
-   * deadlock. How each database tells which rows it inserted:
+   * deadlock.
+   *
+   * First, optimistically, the rows go in as a plain insert (PostgreSQL: COPY), all or nothing:
+   * when it succeeds, the unique key vouches that every row is new and stored by this call (a
+   * concurrent insert of a key waits for this one, then fails), so nothing needs reading back.
+   * That is the common case and the fastest write each database has. When a key is taken (a
+   * retried batch, a concurrent duplicate) the statement stored nothing, and the rows go again
+   * through the way that tells which it inserted:
    * - PostgreSQL, SQLite: `INSERT ... ON CONFLICT DO NOTHING RETURNING` the keys inserted (on
-   *   PostgreSQL the rows go as one array per column through `unnest`: 15 parameters for the
-   *   whole batch instead of 15 per row, which the server parses and plans far faster);
+   *   PostgreSQL the rows go as one array per column through `unnest`: 14 parameters for the
+   *   whole batch instead of 14 per row, which the server parses and plans far faster);
    * - MariaDB 10.5 and later: `INSERT IGNORE ... RETURNING` the keys inserted (rows ignored as
    *   duplicates are not returned);
    * - MySQL (and older MariaDB): `INSERT IGNORE` (which returns nothing per row) with this call's
    *   random INGEST_BATCH on every row, then the rows of those keys carrying it are read back;
-   * - SQL Server, Oracle (no such clause in knex): one INSERT per row; a duplicate-key error
-   *   means the row was there (checked by reading the key), any other error is thrown.
+   * - SQL Server, Oracle (no such clause in knex; no optimistic insert): one INSERT per row; a
+   *   duplicate-key error means the row was there (checked by reading the key), any other error
+   *   is thrown.
+   * INGEST_BATCH is written by that MySQL way only, which needs it: elsewhere it would be 36 more
+   * bytes per event for nothing to read.
    */
   async insert(events: readonly StoredEvent[]): Promise<boolean[]> {
     const firstOfKey = new Map<string, number>();
-    events.forEach((event, index) => {
+    const keys = new Array<string>(events.length);
+    for (let index = 0; index < events.length; index += 1) {
+      const event = events[index]!;
       const key = eventKey(event.tenantDomain, event.eventId);
+      keys[index] = key;
       if (!firstOfKey.has(key)) firstOfKey.set(key, index);
-    });
-    const batch = randomUUID();
+    }
     const rows = [...firstOfKey.values()]
       .map((index) => events[index]!)
       .sort(byTenantAndId)
-      .map((event) => toRow(event, batch));
+      .map(toRow);
     const dialect = dialectOf(this.db);
-    const stored = dialect === 'mysql' && (await this.mariaDbReturning()) ? await insertIgnoreReturning(this.db, rows, batch) : await INSERT_NEW[dialect](this.db, rows, batch);
-    return events.map((event, index) => {
-      const key = eventKey(event.tenantDomain, event.eventId);
-      return firstOfKey.get(key) === index && stored.has(key);
-    });
+    const chunk = dialect === 'postgres' ? PG_CHUNK : CHUNK;
+    const stored = new Set<string>();
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk);
+      if (await this.insertAllNew(dialect, part)) {
+        for (const row of part) stored.add(keyOfRow(row));
+        continue;
+      }
+      const inserted =
+        dialect === 'mysql' && (await this.mariaDbReturning()) ? await insertIgnoreReturning(this.db, part) : await INSERT_NEW[dialect](this.db, part);
+      for (const key of inserted) stored.add(key);
+    }
+    return keys.map((key, index) => firstOfKey.get(key) === index && stored.has(key));
+  }
+
+  /**
+   * The optimistic insert: true when every row was inserted, false when a key was taken (then no
+   * row was: one statement, rolled back whole). A deadlock victim also answers false: the way
+   * that follows retries. Not inside a caller's transaction, which a failed statement would abort
+   * (on PostgreSQL), nor where no such way is written.
+   */
+  private async insertAllNew(dialect: Dialect, rows: readonly Record<string, unknown>[]): Promise<boolean> {
+    if ((this.db as { isTransaction?: boolean }).isTransaction === true) return false;
+    try {
+      switch (dialect) {
+        case 'postgres':
+          await pgCopyIn(this.db, EVENT_TABLE, COLUMNS, rows);
+          return true;
+        case 'sqlite':
+          await this.db.raw(valuesInsert(rows.length, ''), valuesBindings(rows));
+          return true;
+        case 'mysql':
+          await this.db(EVENT_TABLE).insert(rows);
+          return true;
+        default:
+          return false;
+      }
+    } catch (error) {
+      if (isUniqueViolation(error) || isDeadlock(error)) return false;
+      throw error;
+    }
   }
 
   private mariaDbReturning(): Promise<boolean> {
@@ -187,7 +236,8 @@ export class EventStore {
   }
 }
 
-function toRow(e: StoredEvent, batch: string): Record<string, unknown> {
+/** A row as ingestion writes it (INGEST_BATCH only where the MySQL way adds it). */
+function toRow(e: StoredEvent): Record<string, unknown> {
   return {
     EVENT_ID: e.eventId,
     EVENT_TIME: e.eventTime,
@@ -202,7 +252,6 @@ function toRow(e: StoredEvent, batch: string): Record<string, unknown> {
     RECEIVED_AT: e.receivedAt,
     PUBLISH_STATE: e.notBillable === null ? PublishState.BILLABLE : PublishState.NOT_BILLABLE,
     NOT_BILLABLE: e.notBillable,
-    INGEST_BATCH: batch,
   };
 }
 
@@ -223,13 +272,13 @@ function byTenantAndId(a: StoredEvent, b: StoredEvent): number {
 }
 
 const KEY = ['TENANT_DOMAIN', 'EVENT_ID'];
-/** 500 rows of 15 values: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+/** 500 rows of 13 values: under SQLite's 32,766 and MySQL's 65,535 bound parameters. */
 const CHUNK = 500;
 
-/** Inserts the rows (sorted, one per key) whose key is free; answers the keys it inserted. */
-type InsertNew = (db: Db, rows: readonly Record<string, unknown>[], batch: string) => Promise<Set<string>>;
+/** Inserts the rows (one chunk, sorted, one per key) whose key is free; answers the keys it inserted. */
+type InsertNew = (db: Db, rows: readonly Record<string, unknown>[]) => Promise<Set<string>>;
 
-/** ML_USAGE_EVENT's columns as ingestion writes them, with their PostgreSQL array types for `unnest`. */
+/** ML_USAGE_EVENT's columns as ingestion writes them (`toRow`), with their PostgreSQL array types for `unnest`. */
 const PG_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string]> = [
   ['EVENT_ID', 'varchar[]'],
   ['EVENT_TIME', 'bigint[]'],
@@ -244,64 +293,69 @@ const PG_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string]> = 
   ['RECEIVED_AT', 'bigint[]'],
   ['PUBLISH_STATE', 'smallint[]'],
   ['NOT_BILLABLE', 'varchar[]'],
-  ['INGEST_BATCH', 'varchar[]'],
 ];
+const COLUMNS: readonly string[] = PG_COLUMNS.map(([column]) => column);
 const PG_INSERT = `INSERT INTO ?? (${PG_COLUMNS.map(() => '??').join(', ')}) SELECT * FROM unnest(${PG_COLUMNS.map(([, type]) => `?::${type}`).join(', ')}) ON CONFLICT (??, ??) DO NOTHING RETURNING ??, ??`;
-/** Rows per statement: one round trip carries a whole batch (ingestion takes at most 1,000 events). */
+/** Rows per statement on PostgreSQL (COPY and `unnest` bind no parameter per row): one round trip per batch. */
 const PG_CHUNK = 5_000;
 
 const insertUnnestReturning: InsertNew = async (db, rows) => {
   const stored = new Set<string>();
-  for (let i = 0; i < rows.length; i += PG_CHUNK) {
-    const chunk = rows.slice(i, i + PG_CHUNK);
-    const columnArrays = PG_COLUMNS.map(([column]) => chunk.map((row) => row[column] ?? null) as Knex.Value);
-    const bindings: Knex.RawBinding[] = [EVENT_TABLE, ...PG_COLUMNS.map(([column]) => column), ...columnArrays, ...KEY, ...KEY];
-    const result = (await retryOnDeadlock(() => db.raw(PG_INSERT, bindings))) as { rows: Array<Record<string, unknown>> };
-    for (const row of result.rows) stored.add(keyOfRow(row));
-  }
+  const columnArrays = COLUMNS.map((column) => rows.map((row) => row[column] ?? null) as Knex.Value);
+  const bindings: Knex.RawBinding[] = [EVENT_TABLE, ...COLUMNS, ...columnArrays, ...KEY, ...KEY];
+  const result = (await retryOnDeadlock(() => db.raw(PG_INSERT, bindings))) as { rows: Array<Record<string, unknown>> };
+  for (const row of result.rows) stored.add(keyOfRow(row));
   return stored;
 };
 
 /**
- * SQLite: knex writes a multi-row insert as `SELECT ... UNION ALL SELECT ...`, which SQLite runs
- * as a compound query; a plain `VALUES` list of the same rows inserts about 1.4 times as fast.
+ * SQLite's multi-row insert as a plain `VALUES` list, with `suffix` after it. knex writes it as
+ * `SELECT ... UNION ALL SELECT ...`, which SQLite runs as a compound query; a `VALUES` list of
+ * the same rows inserts about 1.4 times as fast.
  */
+function valuesInsert(count: number, suffix: string): string {
+  const tuple = `(${COLUMNS.map(() => '?').join(', ')})`;
+  return `INSERT INTO ?? (${COLUMNS.map(() => '??').join(', ')}) VALUES ${new Array<string>(count).fill(tuple).join(', ')}${suffix}`;
+}
+
+function valuesBindings(rows: readonly Record<string, unknown>[]): Knex.RawBinding[] {
+  const bindings: Knex.RawBinding[] = [EVENT_TABLE, ...COLUMNS];
+  for (const row of rows) for (const column of COLUMNS) bindings.push((row[column] ?? null) as Knex.Value);
+  return bindings;
+}
+
 const insertValuesReturning: InsertNew = async (db, rows) => {
   const stored = new Set<string>();
-  const columns = Object.keys(rows[0] ?? {});
-  const tuple = `(${columns.map(() => '?').join(', ')})`;
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
-    const sql = `INSERT INTO ?? (${columns.map(() => '??').join(', ')}) VALUES ${chunk.map(() => tuple).join(', ')} ON CONFLICT (??, ??) DO NOTHING RETURNING ??, ??`;
-    const values = chunk.flatMap((row) => columns.map((column) => (row[column] ?? null) as Knex.Value));
-    const inserted = (await db.raw(sql, [EVENT_TABLE, ...columns, ...values, ...KEY, ...KEY])) as Array<Record<string, unknown>>;
-    for (const row of inserted) stored.add(keyOfRow(row));
-  }
+  const inserted = (await db.raw(valuesInsert(rows.length, ' ON CONFLICT (??, ??) DO NOTHING RETURNING ??, ??'), [...valuesBindings(rows), ...KEY, ...KEY])) as Array<
+    Record<string, unknown>
+  >;
+  for (const row of inserted) stored.add(keyOfRow(row));
   return stored;
 };
 
-const insertIgnoreThenReadBatch: InsertNew = async (db, rows, batch) => {
+const insertIgnoreThenReadBatch: InsertNew = async (db, rows) => {
   const stored = new Set<string>();
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
-    await retryOnDeadlock(() => db(EVENT_TABLE).insert(chunk).onConflict(KEY).ignore());
-    const mine = (await db(EVENT_TABLE)
-      .whereIn(KEY, chunk.map((row) => [row.TENANT_DOMAIN, row.EVENT_ID]) as Array<[string, string]>)
-      .andWhere({ INGEST_BATCH: batch })
-      .select(KEY)) as Array<Record<string, unknown>>;
-    for (const row of mine) stored.add(keyOfRow(row));
-  }
+  const batch = randomUUID();
+  await retryOnDeadlock(() =>
+    db(EVENT_TABLE)
+      .insert(rows.map((row) => ({ ...row, INGEST_BATCH: batch })))
+      .onConflict(KEY)
+      .ignore(),
+  );
+  const mine = (await db(EVENT_TABLE)
+    .whereIn(KEY, rows.map((row) => [row.TENANT_DOMAIN, row.EVENT_ID]) as Array<[string, string]>)
+    .andWhere({ INGEST_BATCH: batch })
+    .select(KEY)) as Array<Record<string, unknown>>;
+  for (const row of mine) stored.add(keyOfRow(row));
   return stored;
 };
 
 /** MariaDB 10.5+: `INSERT IGNORE ... RETURNING` answers the rows it inserted, not those it ignored. */
 const insertIgnoreReturning: InsertNew = async (db, rows) => {
   const stored = new Set<string>();
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const insert = db(EVENT_TABLE).insert(rows.slice(i, i + CHUNK)).onConflict(KEY).ignore().toSQL();
-    const [inserted] = (await retryOnDeadlock(() => db.raw(`${insert.sql} RETURNING ??, ??`, [...insert.bindings, ...KEY]))) as [Array<Record<string, unknown>>];
-    for (const row of inserted) stored.add(keyOfRow(row));
-  }
+  const insert = db(EVENT_TABLE).insert(rows).onConflict(KEY).ignore().toSQL();
+  const [inserted] = (await retryOnDeadlock(() => db.raw(`${insert.sql} RETURNING ??, ??`, [...insert.bindings, ...KEY]))) as [Array<Record<string, unknown>>];
+  for (const row of inserted) stored.add(keyOfRow(row));
   return stored;
 };
 
