@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { parseConfig } from '../../src/config/load';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import { startService, type RunningService } from '../../src/service';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { forEachTestDatabase, type TestDatabase, type TestDatabaseKind } from './databases';
@@ -39,6 +39,8 @@ export interface HarnessRules {
    * server's stand-in for an event destination), its secret in `stripe_event_destination_secret`.
    */
   thinEventDestination?: boolean;
+  /** The service's logger; default silent. A test that checks a warning passes one writing to memory. */
+  logger?: Logger;
 }
 
 export async function startBillingHarness(
@@ -100,7 +102,7 @@ export async function startBillingHarness(
     {},
     'billing-harness',
   );
-  const service = await startService({ config, logger: createLogger('silent'), port, clock: () => new Date(stripeServer.clock.now() * 1000) });
+  const service = await startService({ config, logger: rules.logger ?? createLogger('silent'), port, clock: () => new Date(stripeServer.clock.now() * 1000) });
   return {
     url,
     service,
