@@ -5,10 +5,11 @@ import { accountOption, archivePrice, archiveProduct, findPrice, findProduct, re
 import { sendPastStoredErrors } from './retry';
 import { contentDigest, idempotencyKey } from './idempotency';
 import { apiMeterEventName, ensureMeter } from './meters';
+import { updatePlanItems } from './change-plan';
 import { priceMatches, priceParams } from './pricing';
 import type { StripeClients } from './stripe.clients';
 import { callStripe, findInStripe, isResourceMissing } from './stripe.errors';
-import type { StripeRepository } from './stripe.repository';
+import type { MonetizedSubscriptionRow, StripeRepository } from './stripe.repository';
 
 export const CONNECTED_ACCOUNT_KEY = 'ConnectedAccountKey';
 const ACCOUNT_ID = /^acct_[A-Za-z0-9]+$/;
@@ -28,6 +29,7 @@ export class ApiPlanCopies {
   constructor(
     private readonly clients: StripeClients,
     private readonly repository: StripeRepository,
+    private readonly clock: () => Date,
   ) {}
 
   async enable(request: MonetizationRequest): Promise<MonetizationChange> {
@@ -67,6 +69,12 @@ export class ApiPlanCopies {
       await this.repository.deleteApiPlan(apiId, row.tierName);
       changed = true;
     }
+    const adopted = await this.moveAdoptedSubscriptions(stripe, { api, apiId, account, plans, previous: existing });
+    if (adopted.moved > 0) {
+      changed = true;
+      notes.push(`${adopted.moved} subscription(s) adopted from WSO2 moved from their legacy per-request price to the tier's metered price`);
+    }
+    notes.push(...adopted.notes);
     return { enabled: true, plans, changed, notes };
   }
 
@@ -160,6 +168,76 @@ export class ApiPlanCopies {
     return price;
   }
 
+  /**
+   * WSO2's Stripe plugin billed per-request (DYNAMICRATE) tiers with legacy metered prices: no
+   * Billing Meter, usage reported as usage records, which Stripe removed in 2025-03-31.basil
+   * (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-legacy-usage-based-billing). A
+   * subscription WSO2 made (its row has no account recorded in ML_ENGINE_SUBSCRIPTION) would
+   * never bill the meter events Meterline sends. When the API is monetized again here, each such
+   * subscription's legacy item gets the tier's metered price (`plans`) in place, the way a change
+   * of business plan is sent (`updatePlanItems`): same subscription, same item, same cycle; no
+   * other item touched (a fixed part is neither removed nor added: the subscriber keeps the
+   * terms WSO2 sold, and a base fee WSO2 never charged is not added), and no prorations (a
+   * metered item is billed in arrears, there is nothing to prorate). Then the account is
+   * recorded for the row, which marks it as taken over: a second enable skips it without asking
+   * Stripe. A retry after a crash between the swap and the record finds the item on the metered
+   * price and only records.
+   *
+   * The legacy item's tier: the tier whose plan copy (AM_MONETIZATION, before this enable replaced
+   * it) the item's price was, else the tier named by the price's nickname (WSO2 copies the policy
+   * name there). Cancelled subscriptions are left, with a note.
+   */
+  private async moveAdoptedSubscriptions(
+    stripe: Stripe,
+    input: { api: ApiRef; apiId: number; account: string; plans: Readonly<Record<string, string>>; previous: readonly { tierName: string; planId: string }[] },
+  ): Promise<{ moved: number; notes: string[] }> {
+    const { api, apiId, account, plans, previous } = input;
+    // A row without a gateway subscription is an orphan, for `reconcile`, not for billing.
+    const adopted = (await this.repository.monetizedSubscriptionsOfApi(apiId)).filter(
+      (row): row is MonetizedSubscriptionRow & { subscriptionUuid: string } => row.recordedAccount === null && row.subscriptionUuid !== null,
+    );
+    const tierOfPrice = new Map(previous.map((row) => [row.planId, row.tierName]));
+    const notes: string[] = [];
+    let moved = 0;
+    for (const row of adopted) {
+      const subscription = row.subscriptionUuid;
+      const context = { account, subscription };
+      const current = await findInStripe('read an adopted subscription', context, () =>
+        stripe.subscriptions.retrieve(row.stripeSubscriptionId, {}, { stripeAccount: account }),
+      );
+      if (!current || current.status === 'canceled' || current.status === 'incomplete_expired') {
+        notes.push(`subscription ${subscription} adopted from WSO2 is ${current ? current.status : 'missing'} in Stripe (${row.stripeSubscriptionId}): left as it is`);
+        continue;
+      }
+      const swaps = current.items.data.flatMap((item) => {
+        if (!isLegacyMetered(item.price)) return [];
+        const tier = tierOfPrice.get(item.price.id) ?? item.price.nickname ?? undefined;
+        const target = tier === undefined ? undefined : plans[tier];
+        return target !== undefined && target !== item.price.id ? [{ item, tier: tier!, target }] : [];
+      });
+      const unknown = current.items.data.filter((item) => isLegacyMetered(item.price) && !swaps.some((s) => s.item.id === item.id));
+      if (unknown.length > 0) {
+        notes.push(`subscription ${subscription} adopted from WSO2 has a legacy per-request price with no metered tier here (${unknown.map((i) => i.price.id).join(', ')}): it bills no usage until it is changed`);
+        continue;
+      }
+      if (swaps.length > 0) {
+        await updatePlanItems(stripe, {
+          tenant: api.tenant.domain,
+          subscription,
+          account,
+          current,
+          items: swaps.map((s) => ({ id: s.item.id, price: s.target })),
+          prorations: 'none',
+          intent: 'adopt-metered',
+          target: swaps.map((s) => s.target).join(','),
+        });
+        moved += 1;
+      }
+      await this.repository.recordSubscriptionAccount({ stripeSubscriptionId: row.stripeSubscriptionId, account, subscriptionUuid: subscription, now: this.clock().getTime() });
+    }
+    return { moved, notes };
+  }
+
   private async ensureProduct(stripe: Stripe, api: ApiRef, account: string, productId: string | undefined): Promise<Stripe.Product> {
     if (productId) {
       const existing = await findInStripe('retrieve the product of an API', { account }, () =>
@@ -236,6 +314,11 @@ export class ApiPlanCopies {
     if (!row) throw new MonetizationError('NOT_FOUND', `API ${apiUuid} does not exist`);
     return { ...row, tenant: policy.tenant };
   }
+}
+
+/** A metered price without a Billing Meter: WSO2's plugin made them, Stripe bills no meter events on them. */
+function isLegacyMetered(price: Stripe.Price): boolean {
+  return price.recurring?.usage_type === 'metered' && !price.recurring.meter;
 }
 
 export function connectedAccountFrom(properties: Readonly<Record<string, string>>): string {

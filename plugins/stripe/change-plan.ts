@@ -60,22 +60,58 @@ export class StripePlanChange {
       (from.policy.pricing?.plan === 'DYNAMICRATE' ? current.items.data.find((item) => item.price.recurring?.usage_type === 'metered') : current.items.data[0]);
     if (!planItem) throw new MonetizationError('CONFLICT', `Stripe subscription ${current.id} has no item for tier ${from.policy.name}`);
     const baseFee = baseFeeItem(to.policy.pricing, to.policy.name, target.productId);
-    const changes = Number(current.metadata?.[CHANGES] ?? '0');
-    const params: Stripe.SubscriptionUpdateParams = {
+    await updatePlanItems(stripe, {
+      tenant: api.tenant.domain,
+      subscription: from.uuid,
+      account,
+      current,
       items: [
         { id: planItem.id, price: target.planId },
         // The old tier's base fee, if any: every other item of the subscription.
         ...current.items.data.filter((item) => item.id !== planItem.id).map((item) => ({ id: item.id, deleted: true })),
         ...(baseFee ? [baseFee] : []),
       ],
-      proration_behavior: 'create_prorations',
-      metadata: { [CHANGES]: String(changes + 1) },
-    };
-    await callStripe('change the plan of the subscription', context, () =>
-      sendPastStoredErrors(idempotencyKey(api.tenant.domain, 'subscription', from.uuid, 'change-plan', current.id, changes + 1, to.policy.name), (key) =>
-        stripe.subscriptions.update(current.id, params, { stripeAccount: account, idempotencyKey: key }),
-      ),
-    );
+      prorations: 'create_prorations',
+      intent: 'change-plan',
+      target: to.policy.name,
+    });
     return billed;
   }
+}
+
+/**
+ * The one way a billed subscription's plan items are changed (a change of business plan, an
+ * adopted WSO2 subscription moved to its metered price: api-plans.service.ts): one
+ * `subscriptions.update` of the same subscription (items changed in place, ids kept), counting
+ * the change in the subscription's metadata, with an idempotency key naming the subscription,
+ * the kind of change (`intent`), its n-th change and its target, sent past Stripe's stored
+ * errors. The caller has checked that the change is still to be made (`current` is not on the
+ * target yet), so a retry after a crash is answered from the saved response or finds nothing to do.
+ */
+export async function updatePlanItems(
+  stripe: Stripe,
+  input: {
+    tenant: string;
+    /** The gateway subscription's UUID. */
+    subscription: string;
+    account: string;
+    current: Stripe.Subscription;
+    items: Stripe.SubscriptionUpdateParams.Item[];
+    prorations: Stripe.SubscriptionUpdateParams.ProrationBehavior;
+    intent: string;
+    target: string;
+  },
+): Promise<void> {
+  const { tenant, subscription, account, current } = input;
+  const changes = Number(current.metadata?.[CHANGES] ?? '0');
+  const params: Stripe.SubscriptionUpdateParams = {
+    items: input.items,
+    proration_behavior: input.prorations,
+    metadata: { [CHANGES]: String(changes + 1) },
+  };
+  await callStripe('change the plan of the subscription', { account, subscription }, () =>
+    sendPastStoredErrors(idempotencyKey(tenant, 'subscription', subscription, input.intent, current.id, changes + 1, input.target), (key) =>
+      stripe.subscriptions.update(current.id, params, { stripeAccount: account, idempotencyKey: key }),
+    ),
+  );
 }

@@ -61,7 +61,7 @@ export class StripeMonetization implements Monetization {
     );
     const repository = new StripeRepository(dependencies.store, dependencies.core);
     this.repository = repository;
-    this.apiPlans = new ApiPlanCopies(clients, repository);
+    this.apiPlans = new ApiPlanCopies(clients, repository, dependencies.clock);
     this.plans = new PlansService(clients, repository, this.apiPlans);
     this.subscriptions = new StripeSubscriptionWorkflow(clients, repository, new CustomersService(repository, probe), options, dependencies.logger, dependencies.clock, probe);
     this.invoices = new InvoicesService(clients, repository);
