@@ -7,7 +7,7 @@ import type { UsageSink } from './usage-recorder';
 export const USAGE_EVENTS_PATH = '/api/am/usage/v1/events';
 
 export interface HttpUsageSinkOptions {
-  /** Meterline's base URL, e.g. `http://meterline.internal:9763`. */
+  /** Meterline's base URL, e.g. `http://meterline.internal:9763` (a path prefix, behind a proxy, is kept). */
   url: string;
   /** A bearer token with the scope `apim:usage_ingest`; asked before every POST, so it may be refreshed. */
   token(): string;
@@ -49,12 +49,13 @@ export class UsageBatchRefusedError extends Error {
  * ids are fixed, so a batch Meterline stored but whose answer was lost counts once (the repeat
  * answers `duplicate`). When every attempt fails the error goes back to the recorder, which keeps
  * the batch for its next flush. A refused batch (400, 413, another 4xx) is thrown too, as a
- * `UsageBatchRefusedError` with `retryable` false: the recorder reports it with its size and
+ * A batch over Meterline's body limit (413) is sent again as two halves. A batch otherwise refused
+ * (400, another 4xx) is thrown as a `UsageBatchRefusedError` with `retryable` false: the recorder reports it with its size and
  * drops it rather than let it block the batches behind it. Events Meterline rejected one by one
  * inside a 200 are reported through `onRejected` and not sent again.
  */
 export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
-  const target = new URL(USAGE_EVENTS_PATH, options.url);
+  const target = new URL(`${options.url.replace(/\/+$/, '')}${USAGE_EVENTS_PATH}`);
   const secure = target.protocol === 'https:';
   const agent = new (secure ? https : http).Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 2 });
   const attempts = Math.max(1, options.attempts ?? 3);
@@ -84,31 +85,45 @@ export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
       request.end(body);
     });
 
-  return {
-    async ingest(events) {
-      const body = Buffer.from(JSON.stringify({ events }));
-      let lastError: unknown;
-      for (let attempt = 1; attempt <= attempts; attempt += 1) {
-        if (attempt > 1) await sleep(retryDelayMs * 2 ** (attempt - 2));
-        let answer: { status: number; text: string };
-        try {
-          answer = await post(body);
-        } catch (error) {
-          lastError = error; // connection refused or reset, timeout: the batch may or may not be stored; same ids again
-          continue;
-        }
-        if (answer.status === 200) {
-          const result = JSON.parse(answer.text) as BatchResult;
-          if (result.rejected > 0 && options.onRejected) {
-            options.onRejected(result.results.filter((r): r is Extract<EventResult, { status: 'rejected' }> => r.status === 'rejected'));
-          }
-          return result;
-        }
-        lastError = new UsageBatchRefusedError(answer.status, answer.text, events.length);
-        if (!(lastError as UsageBatchRefusedError).retryable) break;
+  const send = async (events: readonly unknown[]): Promise<BatchResult> => {
+    const body = Buffer.from(JSON.stringify({ events }));
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      if (attempt > 1) await sleep(retryDelayMs * 2 ** (attempt - 2));
+      let answer: { status: number; text: string };
+      try {
+        answer = await post(body);
+      } catch (error) {
+        lastError = error; // connection refused or reset, timeout: the batch may or may not be stored; same ids again
+        continue;
       }
-      throw lastError;
-    },
+      if (answer.status === 200) {
+        const result = JSON.parse(answer.text) as BatchResult;
+        if (result.rejected > 0 && options.onRejected) {
+          options.onRejected(result.results.filter((r): r is Extract<EventResult, { status: 'rejected' }> => r.status === 'rejected'));
+        }
+        return result;
+      }
+      if (answer.status === 413 && events.length > 1) {
+        // Over Meterline's body limit (events with long fields): each half on its own, results in order.
+        const half = Math.ceil(events.length / 2);
+        const first = await send(events.slice(0, half));
+        const second = await send(events.slice(half));
+        return {
+          accepted: first.accepted + second.accepted,
+          duplicates: first.duplicates + second.duplicates,
+          rejected: first.rejected + second.rejected,
+          results: [...first.results, ...second.results.map((r) => ({ ...r, index: r.index + half }))],
+        };
+      }
+      lastError = new UsageBatchRefusedError(answer.status, answer.text, events.length);
+      if (!(lastError as UsageBatchRefusedError).retryable) break;
+    }
+    throw lastError;
+  };
+
+  return {
+    ingest: send,
     close() {
       agent.destroy();
     },

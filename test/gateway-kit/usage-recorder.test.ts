@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { migrateLatest } from '../helpers/migrations';
-import { UsageRecorder, type UsageSink } from '../../src/gateway-kit/usage-recorder';
+import { UsageBufferFullError, UsageRecorder, type UsageSink } from '../../src/gateway-kit/usage-recorder';
 import { forEachTestDatabase } from '../helpers/databases';
 import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
 import { monetizedWorld } from '../usage/world';
@@ -82,5 +82,55 @@ forEachTestDatabase((_kind, database) => {
     await recorder.close();
     await new Promise((resolve) => http.close(resolve));
     expect(received).toHaveLength(5);
+  });
+});
+
+describe('bounds (no database)', () => {
+  const serve = async (recorder: UsageRecorder, calls: number) => {
+    const app = express().use(recorder.middleware()).get('/x', (_req, res) => res.send('x'));
+    const http = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => http.once('listening', resolve));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    for (let i = 0; i < calls; i += 1) await fetch(`${base}/x`);
+    await new Promise((resolve) => http.close(resolve));
+  };
+  const identity = { apiId: 'a', applicationId: 'b', consumerKey: 'k', tenant: 't' };
+
+  it('beyond maxBuffered does not record further calls, and counts and reports them', async () => {
+    const errors: Array<{ error: unknown; dropped: number }> = [];
+    const recorder = new UsageRecorder(
+      { ingest: async () => { throw new Error('sink down'); } },
+      { flushIntervalMs: 60_000, batchSize: 1000, maxBuffered: 3, identify: () => identity, onError: (error, dropped) => errors.push({ error, dropped }) },
+    );
+    await serve(recorder, 5);
+    expect(recorder.pending).toBe(3);
+    expect(recorder.dropped).toBe(2);
+    await recorder.flush();
+    expect(errors[0]).toEqual({ error: expect.any(UsageBufferFullError), dropped: 2 });
+    expect(errors[1]).toEqual({ error: new Error('sink down'), dropped: 0 });
+  });
+
+  it('drops and reports a batch the sink refuses for good, so the batches behind it still go', async () => {
+    const received: string[] = [];
+    const errors: Array<{ error: unknown; dropped: number }> = [];
+    let first = true;
+    const recorder = new UsageRecorder(
+      {
+        ingest: async (events) => {
+          if (first) {
+            first = false;
+            throw Object.assign(new Error('refused'), { retryable: false });
+          }
+          received.push(...events.map((e) => (e as { eventId: string }).eventId));
+          return { accepted: events.length, duplicates: 0, rejected: 0, results: [] };
+        },
+      },
+      { flushIntervalMs: 60_000, batchSize: 2, eventIdPrefix: 'p', identify: () => identity, onError: (error, dropped) => errors.push({ error, dropped }) },
+    );
+    await serve(recorder, 5);
+    await recorder.close();
+    expect(errors).toEqual([{ error: new Error('refused'), dropped: 2 }]);
+    expect(received).toEqual(['p-3', 'p-4', 'p-5']);
+    expect(recorder.pending).toBe(0);
   });
 });
