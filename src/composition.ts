@@ -18,6 +18,8 @@ import { EngineRegistry } from './monetization/registry';
 import { tenantDirectoryFrom, tenantSecretKeysIn } from './monetization/tenant-directory';
 import { ContinuousPublisher } from './usage/continuous-publisher';
 import { UsageIngestion } from './usage/ingest';
+import { Pacer } from './usage/pacer';
+import { batchingEngine } from './usage/usage-batcher';
 import { JobStore } from './usage/job-store';
 import type { PublisherOptions } from './usage/options';
 import { UsagePublisher } from './usage/publisher';
@@ -186,17 +188,18 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
   const source =
     injectedSource ??
     createUsageSource(options.source, { db, logger, clock, ingest: (events, how) => ingestion.ingest(events, how), wso2AnalyticsLog: options.wso2_analytics_log });
+  const batches = publishingInBatches(engine, options, logger);
   return new UsageService({
     ingestion,
     publisher: new UsagePublisher({
       db,
-      engine,
+      engine: batches.engine,
       // Uncached: the publisher bills with each subscription's plan as it is now.
       lookup: new SubscriptionLookup(subscriptions, engine, tenantIdOf, 0, now),
       source,
       logger: logger.child({ component: 'usage-publisher' }),
       clock,
-      options,
+      options: batches.options,
       lookBackDays,
       ...(owner ? { owner } : {}),
     }),
@@ -205,6 +208,27 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
     lookBackDays,
     clock,
   });
+}
+
+/** Subscriptions published in parallel when sending in batches: enough windows to fill a batch request. */
+const BATCH_CONCURRENCY = 100;
+
+/**
+ * `send_in_batches`: the publisher's engine gathers its windows into batch requests, each paced at
+ * `requests_per_second` (so the publisher's own pacer no longer paces single windows), with
+ * enough subscriptions in parallel to fill them. Without the option, or an engine without batches,
+ * the engine and options as they are.
+ */
+function publishingInBatches(engine: Monetization, options: PublisherOptions, logger: Logger): { engine: Monetization; options: PublisherOptions } {
+  if (!options.send_in_batches) return { engine, options };
+  if (!engine.reportUsageBatch) {
+    logger.warn('send_in_batches is on, but the billing engine takes no batches: usage is sent one window a request');
+    return { engine, options };
+  }
+  return {
+    engine: batchingEngine(engine, new Pacer(options.requests_per_second)),
+    options: { ...options, requests_per_second: Number.MAX_SAFE_INTEGER, concurrency: Math.max(options.concurrency, BATCH_CONCURRENCY) },
+  };
 }
 
 /** The HTTP application on the composed services; `readiness` gates every route but `/health`. */

@@ -65,7 +65,7 @@ export class StripeMonetization implements Monetization {
     this.plans = new PlansService(clients, repository, this.apiPlans);
     this.subscriptions = new StripeSubscriptionWorkflow(clients, repository, new CustomersService(repository, probe), options, dependencies.logger, dependencies.clock, probe);
     this.invoices = new InvoicesService(clients, repository);
-    this.usage = new StripeUsageReporter(clients, repository);
+    this.usage = new StripeUsageReporter(clients, repository, dependencies.clock);
     this.customerReconcile = new CustomerReconcileService(clients, repository, dependencies.tenants);
     this.usageReconcile = new StripeUsageAsBilled(clients, repository);
     this.planChange = new StripePlanChange(clients, repository);
@@ -117,6 +117,10 @@ export class StripeMonetization implements Monetization {
 
   reportUsage(usage: UsageReport): Promise<UsageReportOutcome> {
     return this.usage.report(usage);
+  }
+
+  reportUsageBatch(reports: readonly UsageReport[], beforeRequest: () => Promise<void>): Promise<Array<UsageReportOutcome | Error>> {
+    return this.usage.reportBatch(reports, beforeRequest);
   }
 
   billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {

@@ -295,6 +295,13 @@ export const usagePublisherSchema = z
     mode: z.enum(['scheduled', 'continuous']).default('scheduled'),
     /** Continuous mode: seconds from one job's start to the next one's. */
     interval_seconds: z.number().int().min(1).max(3600).default(10),
+    /**
+     * Send many windows per engine request where the engine offers it (Stripe: the v2 meter event
+     * stream, 100 events a request; docs/usage-continuous.md), still `requests_per_second` requests
+     * at most; at least 100 subscriptions are then published in parallel to fill the requests.
+     * Off: one request per window. An engine without batches sends one by one either way.
+     */
+    send_in_batches: z.boolean().default(false),
     /** Ingestion: how long a subscription's billability is cached (ms). */
     lookup_cache_ms: z.number().int().min(0).max(600_000).default(5_000),
     /**

@@ -98,6 +98,16 @@ export interface Monetization {
   reportUsage(usage: UsageReport): Promise<UsageReportOutcome>;
 
   /**
+   * Optional: reports many windows (of any subscriptions) in as few engine requests as the engine
+   * allows, with the same identifiers and meaning as `reportUsage`. Answers per report, in order:
+   * its outcome, or the error of the request that carried it (that report may be sent again later,
+   * its identifier keeps it from billing twice). `beforeRequest` is awaited before every request
+   * the engine makes for it (the publisher's pacer), so a batch stays within the rate limit.
+   * Used when `[apim.monetization.usage_publisher] send_in_batches` is on.
+   */
+  reportUsageBatch?(reports: readonly UsageReport[], beforeRequest: () => Promise<void>): Promise<Array<UsageReportOutcome | Error>>;
+
+  /**
    * The billing cycle of a subscription the engine bills: its anchor and interval, from which
    * every period boundary follows (anchor + n intervals, a month's day clamped to the month's
    * length, as Stripe computes them). The usage publisher splits its windows at these boundaries

@@ -289,6 +289,7 @@ describe('usage publisher options: [apim.monetization.usage_publisher]', () => {
       retry_delay_ms: 1000,
       mode: 'scheduled',
       interval_seconds: 10,
+      send_in_batches: false,
       lookup_cache_ms: 5000,
     });
     expect(config.apim.monetization.usage_publish_cron).toBe('0 * * * *');

@@ -172,6 +172,27 @@ forEachTestDatabase((_kind, database) => {
     await Promise.all(loops.map((loop) => loop.stop()));
   });
 
+  it('with send_in_batches, sends the windows of many subscriptions in few meter event stream requests, each once', async () => {
+    const t0 = startOfNextHour();
+    const world = await monetizedWorld(server, database().knex, 6, { send_in_batches: true });
+    server.clock.advance(25 * 60);
+    const loop = new ContinuousPublisher({ jobs: world.usage.publisher, intervalMs: 5_000, logger: silent, timer: new ManualTimer() });
+    const log = server.requests.list().length;
+    await world.usage.ingestion.ingest(world.billed.flatMap((s, i) => Array.from({ length: i + 1 }, (_, k) => callEvent(s, minutesAfter(t0, k)))));
+
+    expect(await loop.tick()).toMatchObject({ ran: true, summary: { outcome: 'SUCCESSFULL', recordsSent: 6, eventsPublished: 21 } });
+    expect(await loop.tick()).toMatchObject({ ran: true, summary: { recordsSent: 0 } });
+    const requests = server.requests.list().slice(log);
+    const stream = requests.filter((r) => r.path === '/v2/billing/meter_event_stream');
+    expect(requests.filter((r) => r.path === '/v1/billing/meter_events')).toEqual([]);
+    expect(stream.length).toBeLessThan(6);
+    const identifiers = stream.flatMap((r) => (r.params as { events: Array<{ identifier: string }> }).events.map((e) => e.identifier));
+    expect(identifiers).toHaveLength(6);
+    expect(new Set(identifiers).size).toBe(6);
+    expect(await Promise.all(world.billed.map((s) => world.billedInStripe(s)))).toEqual([1, 2, 3, 4, 5, 6]);
+    await loop.stop();
+  });
+
   it('stops cleanly: the job in flight ends, no turn is planned, the lease is free, and another instance sends the rest once', async () => {
     const t0 = startOfNextHour();
     const world = await monetizedWorld(server, database().knex, 4);
