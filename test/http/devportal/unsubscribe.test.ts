@@ -3,6 +3,7 @@ import { forEachTestDatabase } from '../../helpers/databases';
 import { STORY_START } from '../../helpers/test-clock';
 import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, SCOPES, uniqueName } from '../../helpers/rest-harness';
 import { startStripeServer, type StripeServer } from '../../../dev/stripe-server';
+import { createLogger } from '../../../src/logger';
 
 /**
  * Unsubscribing a billed subscription over HTTP, with the local Stripe server (issue 12, items 3
@@ -15,10 +16,13 @@ import { startStripeServer, type StripeServer } from '../../../dev/stripe-server
 forEachTestDatabase((_kind, database) => {
   let stripeServer: StripeServer;
   let harness: BillingHarness;
+  /** The service's warnings, one JSON line each. */
+  const warnings: string[] = [];
   beforeAll(async () => {
     // Stripe's asynchronous aggregation as the server models it (30 s on its clock by default).
     stripeServer = await startStripeServer({ port: 0, startAt: STORY_START });
-    harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3 });
+    const logger = createLogger('warn', { write: (line: string) => void warnings.push(line) });
+    harness = await startBillingHarness(database(), stripeServer, { holdUntilPaid: false, graceDays: 3, logger });
   });
   afterAll(async () => {
     await harness?.close();
@@ -178,6 +182,48 @@ forEachTestDatabase((_kind, database) => {
     expect(recorded.reduce((sum, r) => sum + Number(r.QUANTITY), 0)).toBe(1001);
     expect(new Set(recorded.map((r) => r.IDENTIFIER)).size).toBe(recorded.length);
     expect(meterEventsSent(world.account)).toBe(recorded.length);
+  }, 60_000);
+
+  it('usage Stripe never counts holds the cancel for 15 minutes after it was sent; then the cancel goes ahead, warns, and reconcile usage reports it', async () => {
+    const world = await meteredSubscription();
+    const aggregation = stripeServer.billing.aggregationDelaySeconds();
+    const patienceSeconds = 15 * 60;
+    // Stripe takes the usage and does not count it within the patience (a meter error report not yet
+    // delivered, say): here its aggregation takes longer than the patience.
+    stripeServer.billing.setAggregationDelay(patienceSeconds + 3600);
+    try {
+      await ingestCalls(world, 10, 'never-counted');
+      stripeServer.clock.advance(120);
+      const sentAt = stripeServer.clock.now();
+      const early = await unsubscribe(world);
+      expect(early.status).toBe(503);
+      expect(Number(early.retryAfter)).toBeGreaterThan(0);
+      expect((await records(world.subscriptionId)).map((r) => r.STATE)).toEqual(['SENT']);
+
+      // Up to the patience's last second it still waits; nothing is cancelled.
+      stripeServer.clock.advanceTo(sentAt + patienceSeconds);
+      const last = await unsubscribe(world);
+      expect(last.status).toBe(503);
+      expect(last.retryAfter).toBe(early.retryAfter);
+      expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('active');
+      const gaveUp = () => warnings.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.subscription === world.subscriptionId && String(entry.msg).includes('has not counted all usage sent'));
+      expect(gaveUp()).toEqual([]);
+
+      // A second later it gives up waiting: cancelled, with a warning naming what was not counted.
+      stripeServer.clock.advance(1);
+      expect((await unsubscribe(world)).status).toBe(200);
+      expect((await harness.platform.subscriptions.retrieve(world.stripeSubscriptionId, {}, { stripeAccount: world.account })).status).toBe('canceled');
+      expect(gaveUp()).toEqual([expect.objectContaining({ level: 40, sent: 10, counted: 0, msg: expect.stringContaining('see meterline reconcile usage') })]);
+      // The final invoice could not bill it; reconcile usage says so.
+      expect(await meteredQuantities(world.account, world.stripeSubscriptionId)).toEqual([]);
+      const period = new Date(sentAt * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const reconciled = await harness.call('GET', `/api/am/admin/v4/monetization/usage-reconciliation?period=${period}`, harness.token('admin', SCOPES.admin));
+      expect(reconciled.status).toBe(200);
+      const row = (reconciled.body.rows as Array<{ subscriptionId: string; differences: Array<{ kind: string; quantity: number }> }>).find((r) => r.subscriptionId === world.subscriptionId);
+      expect(row?.differences).toContainEqual(expect.objectContaining({ kind: 'NOT_COUNTED', quantity: 10 }));
+    } finally {
+      stripeServer.billing.setAggregationDelay(aggregation);
+    }
   }, 60_000);
 
   it('an API cannot be monetized with another account while a billed subscription lives in its account', async () => {
