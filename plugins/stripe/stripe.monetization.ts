@@ -7,6 +7,7 @@ import type {
   EngineCustomerListing,
   EngineCustomerRepair,
   EngineDependencies,
+  EndedSubscriptionRef,
   EngineSubscriptionFound,
   EngineSubscriptionRecord,
   Monetization,
@@ -155,7 +156,7 @@ export class StripeMonetization implements Monetization {
     return this.customerReconcile.repair(found);
   }
 
-  usageAsBilled(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null> {
+  usageAsBilled(subscription: SubscriptionRef | EndedSubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null> {
     return this.usageReconcile.usageAsBilled(subscription, period);
   }
 }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { CoreApiMonetization, CoreRecords, EngineStore } from '../../src/monetization/monetization';
 import { insertReturningId } from '../../src/db/insert-returning-id';
 import { upsertRow } from '../../src/db/upsert';
@@ -54,12 +55,22 @@ export interface MonetizedSubscriptionRow {
   recordedAccount: string | null;
 }
 
+/** A Stripe subscription the engine cancelled, as it keeps it after the cancel (ML_ENGINE_SUBSCRIPTION). */
+export interface CancelledSubscriptionRow {
+  stripeSubscriptionId: string;
+  account: string;
+  subscriptionUuid: string;
+  /** Epoch ms. */
+  cancelledAt: number;
+}
+
 const ENGINE_SUBSCRIPTION = 'ML_ENGINE_SUBSCRIPTION';
 
 /**
  * The Stripe engine's records: the one module that reads and writes its own tables, WSO2's
  * monetization tables (`AM_MONETIZATION`, `AM_POLICY_PLAN_MAPPING`, `AM_MONETIZATION_*`) and
- * `ML_ENGINE_SUBSCRIPTION` (the account of each billed subscription), through `db`, the engine's
+ * `ML_ENGINE_SUBSCRIPTION` (the account of each billed subscription; kept after a cancel, marked
+ * with CANCELLED_AT, so `reconcile usage` can still read the last period), through `db`, the engine's
  * store. Whatever it needs of the core's tables (APIs, applications, subscribers, subscriptions,
  * an API's monetization properties) it asks `core`, never by SQL.
  */
@@ -359,12 +370,32 @@ export class StripeRepository {
     );
   }
 
-  /** Removes the subscription's row and its recorded account (both are gone once it is cancelled). */
-  async deleteMonetizedSubscription(row: MonetizedSubscriptionRow): Promise<void> {
+  /**
+   * The subscription is cancelled in Stripe: its AM_MONETIZATION_SUBSCRIPTIONS row goes (it no
+   * longer bills, and its application may subscribe to the API again) and its recorded account
+   * stays, marked cancelled, with the Meterline subscription it billed (`cancelledSubscriptionOf`).
+   * A row WSO2 wrote has no recorded account: the one it lived in is recorded now.
+   */
+  async deleteMonetizedSubscription(row: MonetizedSubscriptionRow, input: { account: string; subscriptionUuid: string; now: number }): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx('AM_MONETIZATION_SUBSCRIPTIONS').where({ ID: row.id }).delete();
-      await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: row.stripeSubscriptionId }).delete();
+      await markCancelled(tx, { stripeSubscriptionId: row.stripeSubscriptionId, ...input });
     });
+  }
+
+  /**
+   * The Stripe subscription the engine cancelled for a Meterline subscription (the latest, if
+   * ever more than one), with its account; undefined when none was cancelled by the engine.
+   */
+  async cancelledSubscriptionOf(subscriptionUuid: string): Promise<CancelledSubscriptionRow | undefined> {
+    const row = await this.db(ENGINE_SUBSCRIPTION)
+      .where({ SUBSCRIPTION_UUID: subscriptionUuid })
+      .whereNotNull('CANCELLED_AT')
+      .orderBy([{ column: 'CANCELLED_AT', order: 'desc' }, { column: 'ENGINE_SUBSCRIPTION_ID', order: 'desc' }])
+      .first('ENGINE_SUBSCRIPTION_ID', 'ENGINE_ACCOUNT', 'SUBSCRIPTION_UUID', 'CANCELLED_AT');
+    return row
+      ? { stripeSubscriptionId: String(row.ENGINE_SUBSCRIPTION_ID), account: String(row.ENGINE_ACCOUNT), subscriptionUuid: String(row.SUBSCRIPTION_UUID), cancelledAt: Number(row.CANCELLED_AT) }
+      : undefined;
   }
 
   /** The accounts recorded for the Stripe subscriptions of a Meterline subscription (normally one). */
@@ -389,17 +420,30 @@ export class StripeRepository {
     return [...new Set(monetizations.flatMap((m) => connectedAccountOf(m) ?? []))].sort();
   }
 
-  /** Forgets every row naming a Stripe subscription (cancelled as an orphan): its billed row and its recorded account. */
-  async forgetStripeSubscription(stripeSubscriptionId: string): Promise<void> {
+  /**
+   * A Stripe subscription cancelled as an orphan (its Meterline subscription is gone): its billed
+   * row goes; its recorded account, if any, stays marked cancelled, as after an unsubscribe (usage
+   * may have been sent for it). One never recorded as billed keeps nothing.
+   */
+  async forgetStripeSubscription(stripeSubscriptionId: string, input: { subscriptionUuid: string; now: number }): Promise<void> {
     await this.db.transaction(async (tx) => {
+      const billed = await tx('AM_MONETIZATION_SUBSCRIPTIONS').where({ SUBSCRIPTION_ID: stripeSubscriptionId }).first('ID');
       await tx('AM_MONETIZATION_SUBSCRIPTIONS').where({ SUBSCRIPTION_ID: stripeSubscriptionId }).delete();
-      await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).delete();
+      if (billed) {
+        await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).whereNull('CANCELLED_AT').update({ CANCELLED_AT: input.now });
+        await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).whereNull('SUBSCRIPTION_UUID').update({ SUBSCRIPTION_UUID: input.subscriptionUuid });
+      } else {
+        await tx(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).whereNull('CANCELLED_AT').delete();
+      }
     });
   }
 
-  /** Forgets the account recorded for a Stripe subscription that was never recorded as billed. */
+  /**
+   * Forgets the account recorded for a Stripe subscription that was never recorded as billed; a
+   * cancelled subscription's (`deleteMonetizedSubscription`) stays.
+   */
   async forgetSubscriptionAccount(stripeSubscriptionId: string): Promise<void> {
-    await this.db(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).delete();
+    await this.db(ENGINE_SUBSCRIPTION).where({ ENGINE_SUBSCRIPTION_ID: stripeSubscriptionId }).whereNull('CANCELLED_AT').delete();
   }
 
   private subscriptionQuery() {
@@ -427,6 +471,23 @@ function toSubscriptionRow(row: Record<string, unknown>, subscriptionUuid: strin
     sharedCustomerId: String(row.CUSTOMER),
     recordedAccount: row.ENGINE_ACCOUNT === null || row.ENGINE_ACCOUNT === undefined ? null : String(row.ENGINE_ACCOUNT),
   };
+}
+
+/**
+ * Marks the recorded account of a cancelled Stripe subscription (recording it, with the
+ * Meterline subscription, when WSO2 wrote the billed row and nothing was recorded).
+ */
+async function markCancelled(tx: Knex.Transaction, input: { stripeSubscriptionId: string; account: string; subscriptionUuid: string; now: number }): Promise<void> {
+  const key = { ENGINE_SUBSCRIPTION_ID: input.stripeSubscriptionId };
+  const recorded = await tx(ENGINE_SUBSCRIPTION).where(key).first('SUBSCRIPTION_UUID', 'CANCELLED_AT');
+  if (!recorded) {
+    await tx(ENGINE_SUBSCRIPTION).insert({ ...key, ENGINE_ACCOUNT: input.account, SUBSCRIPTION_UUID: input.subscriptionUuid, CREATED_AT: input.now, CANCELLED_AT: input.now });
+    return;
+  }
+  const update: Record<string, unknown> = {};
+  if (recorded.CANCELLED_AT === null || recorded.CANCELLED_AT === undefined) update.CANCELLED_AT = input.now;
+  if (recorded.SUBSCRIPTION_UUID === null || recorded.SUBSCRIPTION_UUID === undefined) update.SUBSCRIPTION_UUID = input.subscriptionUuid;
+  if (Object.keys(update).length > 0) await tx(ENGINE_SUBSCRIPTION).where(key).update(update);
 }
 
 /** The connected account in an API's monetization properties (parsed by the core). */

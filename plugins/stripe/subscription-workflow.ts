@@ -143,7 +143,8 @@ export class StripeSubscriptionWorkflow {
       await this.cancel(stripe, { id: row.stripeSubscriptionId, account, tenantDomain: api.tenant.domain, subscriptionUuid: subscription.uuid });
     }
     await this.probe('stripe-subscription-cancelled');
-    await this.repository.deleteMonetizedSubscription(row);
+    // The recorded account stays, marked cancelled: `reconcile usage` reads the last period from it.
+    await this.repository.deleteMonetizedSubscription(row, { account, subscriptionUuid: subscription.uuid, now: this.clock().getTime() });
     return { billed: true, access: 'BLOCKED', engineSubscriptionId: row.stripeSubscriptionId };
   }
 
@@ -204,7 +205,7 @@ export class StripeSubscriptionWorkflow {
     return found;
   }
 
-  /** Cancels a subscription `listLive` found, with a final invoice, and forgets its recorded rows. */
+  /** Cancels a subscription `listLive` found, with a final invoice; its billed row goes, its recorded account stays marked cancelled. */
   async cancelFound(found: EngineSubscriptionFound): Promise<void> {
     if (found.account === null) throw new MonetizationError('NOT_FOUND', `Stripe subscription ${found.engineSubscriptionId} has no connected account`);
     const stripe = this.clients.forTenant(found.tenantDomain);
@@ -212,7 +213,7 @@ export class StripeSubscriptionWorkflow {
     if (current && !FINISHED.has(current.status)) {
       await this.cancel(stripe, { id: found.engineSubscriptionId, account: found.account, tenantDomain: found.tenantDomain, subscriptionUuid: found.subscriptionUuid });
     }
-    await this.repository.forgetStripeSubscription(found.engineSubscriptionId);
+    await this.repository.forgetStripeSubscription(found.engineSubscriptionId, { subscriptionUuid: found.subscriptionUuid, now: this.clock().getTime() });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { SubscriptionRef } from '../../src/domain/model';
-import type { UsageAsBilled, UsagePeriod } from '../../src/monetization/monetization';
+import type { EndedSubscriptionRef, UsageAsBilled, UsagePeriod } from '../../src/monetization/monetization';
 import type { StripeClients } from './stripe.clients';
 import { callStripe, isResourceMissing } from './stripe.errors';
 import type { StripeRepository } from './stripe.repository';
@@ -14,11 +14,16 @@ const MINUTE = 60;
  *   (GET /v1/billing/meters/:id/event_summaries, https://docs.stripe.com/api/billing/meter-event-summary/list),
  *   whose `start_time` and `end_time` "must be aligned with minute boundaries": the period's bounds
  *   are rounded down to the minute and the range is returned with the count, so the core compares
- *   it with what it sent stamped in that same range. Summaries are eventually consistent
+ *   it with what it sent stamped in that same range; for a subscription that ended (cancelled)
+ *   the range stops at its `ended_at`. Summaries are eventually consistent
  *   ("meter events are aggregated asynchronously"): usage sent moments ago may not show yet.
  * - invoiced: the quantity of the subscription's invoice lines for its metered price whose
  *   period lies in the billing period (the renewal invoice bills the period in arrears; a final
  *   invoice at cancel bills its part); void invoices bill nothing.
+ * A live subscription is found through its billed row (its API and application); an ended one
+ * (unsubscribed) through the Stripe subscription the engine cancelled for that very Meterline
+ * subscription, kept with its account after the cancel: after a resubscribe the API and
+ * application lead to the new Stripe subscription, the UUID to the old one.
  */
 export class StripeUsageAsBilled {
   constructor(
@@ -26,31 +31,42 @@ export class StripeUsageAsBilled {
     private readonly repository: StripeRepository,
   ) {}
 
-  async usageAsBilled(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null> {
-    const billed = await this.repository.billedSubscription(subscription.api.uuid, subscription.application.uuid);
+  async usageAsBilled(subscription: SubscriptionRef | EndedSubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null> {
+    const billed = await this.stripeSubscriptionOf(subscription);
     if (!billed) return null;
-    const { row, account } = billed;
+    const { stripeSubscriptionId, account } = billed;
     const stripe = this.clients.forTenant(subscription.api.tenant.domain);
     const context = { account, subscription: subscription.uuid };
     let found: Stripe.Subscription;
     try {
-      found = await callStripe('retrieve the subscription', context, () => stripe.subscriptions.retrieve(row.stripeSubscriptionId, {}, { stripeAccount: account }));
+      found = await callStripe('retrieve the subscription', context, () => stripe.subscriptions.retrieve(stripeSubscriptionId, {}, { stripeAccount: account }));
     } catch (error) {
       if (isResourceMissing(error)) return null;
       throw error;
     }
+    const customer = typeof found.customer === 'string' ? found.customer : found.customer.id;
     const metered = found.items.data.map((item) => item.price).find((price) => price.recurring?.usage_type === 'metered' && price.recurring.meter);
     const meter = metered?.recurring?.meter;
     if (!metered || !meter) return null;
 
     const from = Math.floor(period.start.getTime() / 1000 / MINUTE) * MINUTE;
-    const to = Math.max(Math.floor(period.end.getTime() / 1000 / MINUTE) * MINUTE, from + MINUTE);
-    const counted = await countedOnMeter(stripe, { account, meter, customer: row.sharedCustomerId, from, to }, context);
+    // An ended subscription bills nothing after it ended: the range stops there (rounded down to
+    // the minute, like every bound), since its customer's later usage on the same meter belongs to
+    // a subscription made since (the application subscribed to the API again).
+    const end = Math.floor(Math.min(period.end.getTime() / 1000, found.ended_at ?? Number.POSITIVE_INFINITY) / MINUTE) * MINUTE;
+    const to = Math.max(end, from + MINUTE);
+    const counted = await countedOnMeter(stripe, { account, meter, customer, from, to }, context);
 
     const invoice = await callStripe('list the subscription invoices', context, () =>
-      this.invoiceOf(stripe, account, row.stripeSubscriptionId, metered.id, period),
+      this.invoiceOf(stripe, account, stripeSubscriptionId, metered.id, period),
     );
     return { meter, counted: { from: new Date(from * 1000), to: new Date(to * 1000), quantity: counted }, invoice };
+  }
+
+  private async stripeSubscriptionOf(subscription: SubscriptionRef | EndedSubscriptionRef): Promise<{ stripeSubscriptionId: string; account: string } | undefined> {
+    if ('ended' in subscription) return this.repository.cancelledSubscriptionOf(subscription.uuid);
+    const billed = await this.repository.billedSubscription(subscription.api.uuid, subscription.application.uuid);
+    return billed ? { stripeSubscriptionId: billed.row.stripeSubscriptionId, account: billed.account } : undefined;
   }
 
   /** The newest non-void invoice with lines of `priceId` inside the period, and their quantity. */

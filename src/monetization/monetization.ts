@@ -202,10 +202,25 @@ export interface Monetization {
    * (FREE or FIXEDRATE tier, unmonetized API). Engines that cannot tell leave it out, and the
    * command then says the engine cannot reconcile usage.
    *
+   * `subscription` is an `EndedSubscriptionRef` for a subscription the gateway no longer has
+   * (unsubscribed) whose usage was sent: the engine answers from what it kept of it after the
+   * cancel (its own subscription, found by the Meterline subscription's UUID, never by its API and
+   * application, which may have subscribed again since), the final invoice included.
+   *
    * @example await engine.usageAsBilled(subscription, { start: new Date('2026-10-05T10:00:00Z'), end: new Date('2026-11-05T10:00:00Z') })
    *   // → { meter: 'mtr_61Q…', counted: { from, to, quantity: 1200 }, invoice: { id: 'in_1Q…', quantity: 1200, final: true, finalizedAt } }
    */
-  usageAsBilled?(subscription: SubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null>;
+  usageAsBilled?(subscription: SubscriptionRef | EndedSubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null>;
+}
+
+/**
+ * A subscription the gateway no longer has (unsubscribed), as the core still knows it from its
+ * usage records: its UUID and its API (see `usageAsBilled`).
+ */
+export interface EndedSubscriptionRef {
+  ended: true;
+  uuid: string;
+  api: ApiRef;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { SubscriptionRef } from '../domain/model';
-import type { Monetization, UsageAsBilled } from '../monetization/monetization';
+import type { ApiRef, SubscriptionRef } from '../domain/model';
+import type { CoreRecords, EndedSubscriptionRef, Monetization, UsageAsBilled } from '../monetization/monetization';
 import { BillingCycles } from './billing-cycles';
 import type { CycleSpec } from './windows';
 import { RecordStore, type UsageRecord } from './record-store';
@@ -22,6 +22,11 @@ import { selectPeriods, type BillingPeriod, type PeriodSelector } from './usage-
  *   NOT_INVOICED (usage sent after the invoice was finalized, or no invoice bills the ended
  *   period) and INVOICE_DIFFERS (the invoice bills more than Meterline sent).
  * "Sent" is every record the engine accepted (it has a sent time), whatever happened to it later.
+ *
+ * The subscriptions looked at: those with a known billing cycle and those with usage sent. One the
+ * gateway no longer has (unsubscribed: `ended`) is compared like a live one, on what the engine
+ * kept of it (its final invoice bills its last period), for its periods up to its last usage sent;
+ * `last-closed` is then the period of its last usage sent, once closed.
  */
 export type DifferenceKind = 'NOT_COUNTED' | 'NOT_SENT_BY_METERLINE' | 'NOT_INVOICED' | 'INVOICE_DIFFERS';
 
@@ -37,6 +42,8 @@ export interface UsageReconcileRow {
   subscriptionId: string;
   apiId: string;
   tenant: string;
+  /** True when the gateway no longer has the subscription (unsubscribed): compared on what the engine kept of it. */
+  ended: boolean;
   /** The billing period, ISO 8601. */
   periodStart: string;
   periodEnd: string;
@@ -88,7 +95,11 @@ export interface UsageReconcileDependencies {
    * order: each period reads its own from the database, never the subscription's whole history.
    */
   records: (subscriptionUuid: string, windows: { from: number; to: number }) => Promise<UsageRecord[]>;
+  /** Every subscription with usage the engine accepted, its API and its latest such window (epoch ms). */
+  sentSubscriptions: () => Promise<Array<{ subscriptionUuid: string; apiUuid: string; lastWindowStart: number }>>;
   subscriptions: Pick<GatewaySubscriptions, 'subscriptionRefs'>;
+  /** An API by UUID, for a subscription the gateway no longer has. */
+  apiOf: (apiUuid: string) => Promise<ApiRef | undefined>;
   tenantIdOf: (domain: string) => number | undefined;
   clock: () => Date;
   /** The engine's `periodUsageGraceMs`: a period is closed (its invoice final) this long after it ends. */
@@ -99,13 +110,24 @@ export interface UsageReconcileDependencies {
 export type UsageReconciler = (selector: PeriodSelector) => Promise<UsageReconciliation>;
 
 /** The reconciler on usage's own tables (ML_USAGE_BILLING_CYCLE, ML_USAGE_RECORD); the composition root builds it. */
-export function usageReconciler(db: Knex, parts: Omit<UsageReconcileDependencies, 'cycles' | 'records' | 'engine' | 'periodGraceMs'> & { engine: Monetization }): UsageReconciler {
+export function usageReconciler(
+  db: Knex,
+  parts: Omit<UsageReconcileDependencies, 'cycles' | 'records' | 'sentSubscriptions' | 'apiOf' | 'engine' | 'periodGraceMs' | 'subscriptions'> & {
+    engine: Monetization;
+    subscriptions: Pick<GatewaySubscriptions, 'subscriptionRefs'> & Pick<CoreRecords, 'apiByUuid'>;
+  },
+): UsageReconciler {
   const cycles = new BillingCycles(db, parts.engine);
   const records = new RecordStore(db);
   const deps: UsageReconcileDependencies = {
     ...parts,
     cycles: () => cycles.all(),
     records: (uuid, windows) => records.list({ subscriptionUuid: uuid, windowsFrom: windows.from, windowsTo: windows.to }),
+    sentSubscriptions: () => records.sentSubscriptions(),
+    apiOf: async (apiUuid) => {
+      const api = await parts.subscriptions.apiByUuid(apiUuid);
+      return api && { uuid: api.uuid, name: api.name, version: api.version, provider: api.provider, tenant: { domain: api.tenantDomain, id: parts.tenantIdOf(api.tenantDomain) ?? 0 } };
+    },
     periodGraceMs: parts.engine.capabilities.usage.periodUsageGraceMs,
   };
   return (selector) => reconcileUsage(deps, selector);
@@ -117,18 +139,30 @@ export async function reconcileUsage(deps: UsageReconcileDependencies, selector:
   if (!asBilled) throw new UsageReconcileUnsupportedError(`the billing engine "${engine.name}" cannot reconcile usage (it cannot say what it counted and invoiced)`);
   const now = deps.clock().getTime();
   const cycles = await deps.cycles();
-  const uuids = [...cycles.keys()].sort();
+  const sent = new Map((await deps.sentSubscriptions()).map((s) => [s.subscriptionUuid, s]));
+  const uuids = [...new Set([...cycles.keys(), ...sent.keys()])].sort();
   const refs = await deps.subscriptions.subscriptionRefs(uuids, deps.tenantIdOf);
   const rows: UsageReconcileRow[] = [];
   const skipped: UsageReconciliation['skipped'] = [];
   for (const uuid of uuids) {
-    const ref = refs.get(uuid);
+    const usage = sent.get(uuid);
+    let ref: SubscriptionRef | EndedSubscriptionRef | undefined = refs.get(uuid);
     if (!ref) {
-      skipped.push({ subscriptionId: uuid, reason: 'the subscription no longer exists in Meterline' });
+      // Unsubscribed: reconciled on what the engine kept, if usage was sent for it.
+      const api = usage && (await deps.apiOf(usage.apiUuid));
+      if (!usage || !api) {
+        skipped.push({ subscriptionId: uuid, reason: usage ? `the subscription and its API ${usage.apiUuid} no longer exist in Meterline` : 'the subscription no longer exists in Meterline' });
+        continue;
+      }
+      ref = { ended: true, uuid, api };
+    }
+    const cycle = cycles.get(uuid);
+    if (!cycle) {
+      skipped.push({ subscriptionId: uuid, reason: 'its billing cycle is not known (the publisher has not asked the engine for it)' });
       continue;
     }
-    const periods = selectPeriods(cycles.get(uuid)!, selector, now, deps.periodGraceMs);
-    if (periods.length === 0) continue;
+    const ended = 'ended' in ref;
+    const periods = ended ? periodsOfEnded(cycle, selector, now, deps.periodGraceMs, usage!.lastWindowStart) : selectPeriods(cycle, selector, now, deps.periodGraceMs);
     for (const period of periods) {
       const billed = await asBilled(ref, { start: new Date(period.start), end: new Date(period.end) });
       // The period's records and those in the range the engine counted over (a little wider).
@@ -149,7 +183,20 @@ export async function reconcileUsage(deps: UsageReconcileDependencies, selector:
   };
 }
 
-function compare(ref: SubscriptionRef, period: BillingPeriod, records: readonly UsageRecord[], billed: UsageAsBilled | null, now: number): UsageReconcileRow {
+/**
+ * The selected periods of an ended subscription: none after its last usage sent (the engine
+ * bills nothing after its cancel); `last-closed` is the period of its last usage sent, once that
+ * period is closed.
+ */
+function periodsOfEnded(cycle: CycleSpec, selector: PeriodSelector, now: number, graceMs: number, lastWindowStart: number): BillingPeriod[] {
+  if (selector.kind === 'last-closed') {
+    const closedBy = Number.isFinite(graceMs) ? now - graceMs : now;
+    return selectPeriods(cycle, { kind: 'at', at: lastWindowStart, label: '' }, now).filter((period) => period.end <= closedBy);
+  }
+  return selectPeriods(cycle, selector, now, graceMs).filter((period) => period.start <= lastWindowStart);
+}
+
+function compare(ref: SubscriptionRef | EndedSubscriptionRef, period: BillingPeriod, records: readonly UsageRecord[], billed: UsageAsBilled | null, now: number): UsageReconcileRow {
   const ofPeriod = records.filter((r) => r.windowStart >= period.start && r.windowStart < period.end);
   const sentForPeriod = sum(ofPeriod.filter(isSent));
   const unsent: Record<string, number> = {};
@@ -158,6 +205,7 @@ function compare(ref: SubscriptionRef, period: BillingPeriod, records: readonly 
     subscriptionId: ref.uuid,
     apiId: ref.api.uuid,
     tenant: ref.api.tenant.domain,
+    ended: 'ended' in ref,
     periodStart: new Date(period.start).toISOString(),
     periodEnd: new Date(period.end).toISOString(),
     sentForPeriod,

@@ -59,17 +59,29 @@ forEachTestDatabase((_kind, database) => {
     for (const table of ['ML_USAGE_EVENT', 'ML_USAGE_RECORD', 'ML_USAGE_BILLING_CYCLE']) await service.db(table).delete();
   });
 
-  /** A new application subscribed on the per-request tier: its ids, Stripe customer and the end of its first period. */
-  async function subscription(label: string) {
+  /**
+   * A new application (or `owner`'s, subscribing again) subscribed on the per-request tier: its
+   * ids, Stripe subscription and customer, and the end of its first period.
+   */
+  async function subscription(label: string, owner?: { bearer: string; applicationId: string }) {
     const sub = uniqueName(label).toLowerCase();
-    const bearer = harness.token(sub, SCOPES.subscriber, `${sub}@example.com`);
-    const app = (await harness.call('POST', `${DEVPORTAL}/applications`, bearer, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-    const created = await harness.call('POST', `${DEVPORTAL}/subscriptions`, bearer, { applicationId: app.applicationId, apiId, throttlingPolicy: tier });
+    const bearer = owner?.bearer ?? harness.token(sub, SCOPES.subscriber, `${sub}@example.com`);
+    const applicationId: string = owner?.applicationId ?? (await harness.call('POST', `${DEVPORTAL}/applications`, bearer, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body.applicationId;
+    const created = await harness.call('POST', `${DEVPORTAL}/subscriptions`, bearer, { applicationId, apiId, throttlingPolicy: tier });
     expect(created.status).toBe(201);
     const billed = await service.engine.billedSubscriptionOf(created.body.subscriptionId);
     const stripeSubscription = await platform.subscriptions.retrieve(billed!.engineSubscriptionId, {}, { stripeAccount: account });
     const firstPeriodEnd = periodBoundary({ anchorMs: stripeSubscription.billing_cycle_anchor * 1000, interval: 'month', intervalCount: 1 }, 1);
-    return { uuid: created.body.subscriptionId as string, applicationId: app.applicationId as string, customer: String(stripeSubscription.customer), firstPeriodEnd };
+    return { uuid: created.body.subscriptionId as string, applicationId, bearer, stripeId: stripeSubscription.id, customer: String(stripeSubscription.customer), firstPeriodEnd };
+  }
+
+  /** Unsubscribes (the usage sent is counted by then): the Stripe subscription is cancelled with a final invoice. */
+  async function unsubscribe(s: { uuid: string; bearer: string; stripeId: string }): Promise<string> {
+    expect((await harness.call('DELETE', `${DEVPORTAL}/subscriptions/${s.uuid}`, s.bearer)).status).toBe(200);
+    expect(await service.engine.billedSubscriptionOf(s.uuid)).toBeNull();
+    expect((await platform.subscriptions.retrieve(s.stripeId, {}, { stripeAccount: account })).status).toBe('canceled');
+    const invoices = await platform.invoices.list({ subscription: s.stripeId, limit: 1 }, { stripeAccount: account }); // newest first: the final one
+    return invoices.data[0]!.id!;
   }
 
   /** Calls of a subscription recorded as the gateway would, `count` of them from `at` on, a second apart. */
@@ -201,6 +213,90 @@ forEachTestDatabase((_kind, database) => {
     expect(table.out).toContain('\n  NOT_SENT_BY_METERLINE 4: the engine counted 7, Meterline sent 3: usage written to the meter by someone else\n');
     expect(table.out).toContain('\n  NOT_COUNTED 2: Meterline sent 5, the engine counted 3\n');
     expect(table.out.trim().split('\n').at(-1)).toBe('reconcile usage (period last-closed): 2 subscription period(s): 0 match, 2 different (4 difference(s)), 0 not metered');
+  }, 60_000);
+
+  it("reconciles a cancelled subscription's last period against its final invoice: one matches, one has usage someone else wrote; REST the same", async () => {
+    const matching = await subscription('cancel-match');
+    const differing = await subscription('cancel-differs');
+    const t0 = clock().getTime();
+    stripeServer.clock.advance(3 * 3600);
+    await calls(matching, t0 + 10 * 60_000, 4);
+    await calls(differing, t0 + 10 * 60_000, 3);
+    await publish();
+    await platform.billing.meterEvents.create(
+      { event_name: apiMeterEventName(apiId), payload: { stripe_customer_id: differing.customer, value: '4' }, identifier: uniqueName('other-writer'), timestamp: Math.floor((t0 + 30 * 60_000) / 1000) },
+      { stripeAccount: account },
+    );
+    stripeServer.clock.advance(120); // Stripe has aggregated it all: the unsubscribes need not wait
+    const matchingInvoice = await unsubscribe(matching);
+    const differingInvoice = await unsubscribe(differing);
+    stripeServer.clock.advanceTo((Math.max(matching.firstPeriodEnd, differing.firstPeriodEnd) + 2 * HOUR) / 1000);
+
+    const json = await cli({ json: true });
+    expect(json.code).toBe(1);
+    const result = JSON.parse(json.out) as UsageReconciliation;
+    expect(result).toMatchObject({ matches: false, differences: 2, skipped: [] });
+    expect(result.rows).toHaveLength(2);
+    expect(rowOf(result, matching.uuid)).toMatchObject({
+      ended: true,
+      status: 'MATCH',
+      periodEnd: new Date(matching.firstPeriodEnd).toISOString(),
+      sent: 4,
+      counted: 4,
+      sentForPeriod: 4,
+      invoiceId: matchingInvoice,
+      invoiceFinal: true,
+      invoiced: 4,
+      differences: [],
+    });
+    expect(rowOf(result, differing.uuid)).toMatchObject({
+      ended: true,
+      status: 'DIFFERENT',
+      sent: 3,
+      counted: 7,
+      invoiceId: differingInvoice,
+      invoiced: 7,
+      differences: [
+        { kind: 'NOT_SENT_BY_METERLINE', quantity: 4, detail: expect.stringContaining('written to the meter by someone else') },
+        { kind: 'INVOICE_DIFFERS', quantity: 4, detail: `invoice ${differingInvoice} bills 7, Meterline sent 3 for the period` },
+      ],
+    });
+    const rest = await harness.call('GET', RECONCILE, admin());
+    expect(rest.status).toBe(200);
+    expect(rest.body).toEqual(result);
+  }, 60_000);
+
+  it('after a cancel and a new subscription of the same application to the API, each period is reconciled against its own Stripe subscription', async () => {
+    const first = await subscription('again');
+    const t0 = clock().getTime();
+    stripeServer.clock.advance(3 * 3600);
+    await calls(first, t0 + 10 * 60_000, 5);
+    await publish();
+    stripeServer.clock.advance(120);
+    const firstInvoice = await unsubscribe(first);
+    stripeServer.clock.advance(300);
+
+    const second = await subscription('again', first);
+    expect(second.uuid).not.toBe(first.uuid);
+    expect(second.stripeId).not.toBe(first.stripeId);
+    expect(second.customer).toBe(first.customer); // the same shared customer, on the same meter
+    const t1 = clock().getTime();
+    stripeServer.clock.advance(3 * 3600);
+    await calls(second, t1 + 10 * 60_000, 2);
+    await publish();
+    stripeServer.clock.advanceTo((second.firstPeriodEnd + 2 * HOUR) / 1000);
+
+    const result = JSON.parse((await cli({ json: true })).out) as UsageReconciliation;
+    expect(result).toMatchObject({ matches: true, differences: 0, skipped: [] });
+    const secondInvoices = await platform.invoices.list({ subscription: second.stripeId, limit: 10 }, { stripeAccount: account });
+    expect(result.rows.map((row) => [row.subscriptionId, row.ended, row.status, row.sent, row.counted, row.invoiced, row.invoiceId])).toEqual(
+      [
+        [first.uuid, true, 'MATCH', 5, 5, 5, firstInvoice],
+        [second.uuid, false, 'MATCH', 2, 2, 2, expect.stringMatching(/^in_/)],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    expect(secondInvoices.data.map((invoice) => invoice.id)).toContain(rowOf(result, second.uuid)!.invoiceId);
+    expect(rowOf(result, second.uuid)!.invoiceId).not.toBe(firstInvoice);
   }, 60_000);
 
   it('--period picks the periods; a bad period is 400 naming period over REST and exit 2 from the command; a token without an admin scope is refused', async () => {

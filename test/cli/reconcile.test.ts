@@ -124,7 +124,10 @@ forEachTestDatabase((_kind, database) => {
     for (const s of [healthy, held, recent]) expect(await statusOf(s.stripeId)).toBe('active');
     expect(await service.db('AM_SUBSCRIPTION').where({ UUID: unfinished.uuid }).first('UUID')).toBeUndefined();
     expect(await service.db('AM_MONETIZATION_SUBSCRIPTIONS').where({ SUBSCRIPTION_ID: orphan.stripeId }).first('ID')).toBeUndefined();
-    expect(await service.db('ML_ENGINE_SUBSCRIPTION').where({ ENGINE_SUBSCRIPTION_ID: orphan.stripeId }).first('ENGINE_ACCOUNT')).toBeUndefined();
+    // Its recorded account stays, marked cancelled: `reconcile usage` reads its last period from it.
+    expect(await service.db('ML_ENGINE_SUBSCRIPTION').where({ ENGINE_SUBSCRIPTION_ID: orphan.stripeId }).first('ENGINE_ACCOUNT', 'SUBSCRIPTION_UUID')).toEqual({ ENGINE_ACCOUNT: account, SUBSCRIPTION_UUID: orphan.uuid });
+    expect(await service.db('ML_ENGINE_SUBSCRIPTION').where({ ENGINE_SUBSCRIPTION_ID: orphan.stripeId }).whereNotNull('CANCELLED_AT').first('ENGINE_SUBSCRIPTION_ID')).toBeDefined();
+    expect(await service.engine.billedSubscriptionOf(orphan.uuid)).toBeNull();
     const finalInvoices = await platform.invoices.list({ subscription: orphan.stripeId, limit: 10 }, { stripeAccount: account });
     expect(finalInvoices.data.length).toBeGreaterThan(0);
     for (const s of [healthy, held, recent]) expect(await service.db('AM_SUBSCRIPTION').where({ UUID: s.uuid }).first('UUID')).toEqual({ UUID: s.uuid });

@@ -1,7 +1,8 @@
 import { parsePeriod, PeriodFormatError, selectPeriods } from '../../src/usage/usage-reconcile-period';
 import type { CycleSpec } from '../../src/usage/windows';
 import type { SubscriptionRef } from '../../src/domain/model';
-import type { Monetization, UsageAsBilled } from '../../src/monetization/monetization';
+import type { EndedSubscriptionRef, Monetization, UsageAsBilled } from '../../src/monetization/monetization';
+import type { PeriodSelector } from '../../src/usage/usage-reconcile-period';
 import type { UsageRecord } from '../../src/usage/record-store';
 import { reconcileUsage, UsageReconcileUnsupportedError } from '../../src/usage/usage-reconcile';
 
@@ -84,10 +85,31 @@ describe('reconcileUsage', () => {
 
   /** The record ranges the reconciliation asked for. */
   let asked: Array<{ uuid: string; from: number; to: number }> = [];
-  function run(records: UsageRecord[], answers: Record<string, UsageAsBilled | null>, engine: Partial<Pick<Monetization, 'usageAsBilled'>> | null = null) {
+  /** What the engine was asked about, by subscription: an ended one is asked with an EndedSubscriptionRef. */
+  let engineAsked: Array<SubscriptionRef | EndedSubscriptionRef> = [];
+  /** `unsubscribed`: subscriptions the gateway no longer has ('gone' always is). */
+  function run(
+    records: UsageRecord[],
+    answers: Record<string, UsageAsBilled | null>,
+    engine: Partial<Pick<Monetization, 'usageAsBilled'>> | null = null,
+    options: { unsubscribed?: string[]; selector?: PeriodSelector } = {},
+  ) {
     asked = [];
+    engineAsked = [];
     const uuids = Object.keys(answers);
-    const asBilled = async (s: SubscriptionRef) => answers[s.uuid] ?? null;
+    const gone = new Set(['gone', ...(options.unsubscribed ?? [])]);
+    const asBilled = async (s: SubscriptionRef | EndedSubscriptionRef) => {
+      engineAsked.push(s);
+      return answers[s.uuid] ?? null;
+    };
+    const sentSubscriptions = async () => {
+      const last = new Map<string, { subscriptionUuid: string; apiUuid: string; lastWindowStart: number }>();
+      for (const r of records.filter((r) => r.sentAt !== null)) {
+        const known = last.get(r.subscriptionUuid);
+        if (!known || known.lastWindowStart < r.windowStart) last.set(r.subscriptionUuid, { subscriptionUuid: r.subscriptionUuid, apiUuid: r.apiUuid, lastWindowStart: r.windowStart });
+      }
+      return [...last.values()];
+    };
     return reconcileUsage(
       {
         engine: { name: 'test', ...(engine ?? { usageAsBilled: asBilled }) },
@@ -96,12 +118,14 @@ describe('reconcileUsage', () => {
           asked.push({ uuid, ...windows });
           return records.filter((r) => r.subscriptionUuid === uuid && r.windowStart >= windows.from && r.windowStart < windows.to);
         },
-        subscriptions: { subscriptionRefs: async (wanted) => new Map(wanted.filter((uuid) => uuid !== 'gone').map((uuid) => [uuid, ref(uuid)])) },
+        sentSubscriptions,
+        subscriptions: { subscriptionRefs: async (wanted) => new Map(wanted.filter((uuid) => !gone.has(uuid)).map((uuid) => [uuid, ref(uuid)])) },
+        apiOf: async (apiUuid) => (apiUuid === 'api-1' ? ref('any').api : undefined),
         tenantIdOf: () => -1234,
         clock: () => new Date(now),
         periodGraceMs: HOUR,
       },
-      { kind: 'last-closed' },
+      options.selector ?? { kind: 'last-closed' },
     );
   }
   const counted = (quantity: number) => ({ from: new Date(anchor - 30_000), to: new Date(end - 30_000), quantity });
@@ -156,6 +180,34 @@ describe('reconcileUsage', () => {
       { uuid: 'fixed', from: anchor, to: end },
       { uuid: 'long', from: anchor - 30_000, to: end },
     ]);
+  });
+
+  it('reconciles an unsubscribed subscription with usage sent on what the engine kept: its periods up to its last usage, last-closed the period of its last usage once closed', async () => {
+    const secondEnd = Date.UTC(2026, 11, 5, 10, 0, 30);
+    const records = [
+      record('cancelled', anchor + HOUR, 4, 'SENT'),
+      record('cancelled', end - HOUR, 2, 'SENT'),
+      record('recent', anchor + HOUR, 1, 'SENT'),
+      record('recent', end + HOUR, 3, 'SENT'), // its last usage, in the period still open
+      record('api-gone', anchor + HOUR, 1, 'SENT', { apiUuid: 'api-deleted' }),
+    ];
+    const answers = { cancelled: { meter: 'm', counted: counted(4), invoice: finalInvoice(4) }, recent: { meter: 'm', counted: counted(1), invoice: finalInvoice(1) } };
+    const unsubscribed = ['cancelled', 'recent', 'api-gone'];
+    const closed = await run(records, answers, null, { unsubscribed });
+    expect(closed.rows.map((r) => [r.subscriptionId, r.ended, r.periodEnd, r.status])).toEqual([['cancelled', true, iso(end), 'DIFFERENT']]);
+    expect(closed.rows[0]!.differences).toEqual([
+      { kind: 'NOT_COUNTED', quantity: 2, detail: 'Meterline sent 6, the engine counted 4' },
+      { kind: 'NOT_INVOICED', quantity: 2, detail: 'Meterline sent 6 for the period, invoice in_1 bills 4' },
+    ]);
+    expect(engineAsked).toEqual([{ ended: true, uuid: 'cancelled', api: ref('any').api }]);
+    expect(closed.skipped).toEqual([
+      { subscriptionId: 'api-gone', reason: 'the subscription and its API api-deleted no longer exist in Meterline' },
+      { subscriptionId: 'gone', reason: 'the subscription no longer exists in Meterline' },
+    ]);
+
+    // A month: the periods ending in it, none after the last usage sent.
+    const december = await run(records, answers, null, { unsubscribed, selector: { kind: 'month', start: Date.UTC(2026, 11, 1), end: Date.UTC(2027, 0, 1), label: '2026-12' } });
+    expect(december.rows.map((r) => [r.subscriptionId, r.ended, r.periodEnd])).toEqual([['recent', true, iso(secondEnd)]]);
   });
 
   it('refuses an engine that cannot say what it counted', async () => {

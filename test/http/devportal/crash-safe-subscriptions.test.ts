@@ -159,7 +159,8 @@ forEachTestDatabase((kind, database) => {
       expect(await liveStripeSubscriptionsOf(who.applicationId)).toEqual([]);
       expect(await gatewayRowsOf(who.applicationId)).toEqual([]);
       expect(await harness.service.engine.billedSubscriptionOf(left.UUID)).toBeNull();
-      expect(await harness.service.db('ML_ENGINE_SUBSCRIPTION').where({ SUBSCRIPTION_UUID: left.UUID }).select('ENGINE_SUBSCRIPTION_ID')).toEqual([]);
+      // None live: a billed one cancelled stays marked cancelled (for reconcile usage), an unbilled one is forgotten.
+      expect(await harness.service.db('ML_ENGINE_SUBSCRIPTION').where({ SUBSCRIPTION_UUID: left.UUID }).whereNull('CANCELLED_AT').select('ENGINE_SUBSCRIPTION_ID')).toEqual([]);
     }, 30_000);
   });
 
