@@ -138,7 +138,11 @@ const openWindows = new WeakMap<AccountState, OpenWindow[]>();
  * window until the window is reported (`reportMeterErrors`).
  */
 export function holdMeterError(ctx: RequestContext, meter: WireMeter, error: MeterEventError): void {
-  const start = Math.floor(ctx.world.clock.now() / METER_ERROR_WINDOW_SECONDS) * METER_ERROR_WINDOW_SECONDS;
+  const now = ctx.world.clock.now();
+  // Whichever route the event came by (v1 meter events, the v2 stream), windows the clock has
+  // passed are reported before this error opens a new one.
+  reportMeterErrors(ctx.world, now);
+  const start = Math.floor(now / METER_ERROR_WINDOW_SECONDS) * METER_ERROR_WINDOW_SECONDS;
   const windows = openWindows.get(ctx.account) ?? [];
   openWindows.set(ctx.account, windows);
   const open = windows.find((w) => w.meter.id === meter.id && w.start === start);
