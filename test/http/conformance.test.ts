@@ -32,7 +32,11 @@ function routeOf(method: string, path: string): AnyRoute | undefined {
  * answers an APIMonetizationInfo built from the tier → plan map (reference facts §3); Meterline
  * does the same, and this response is validated against that schema.
  */
-const validator = new Wso2ResponseValidator({ 'publisher GET /apis/{apiId}/monetization 200': 'APIMonetizationInfo' });
+const validator = new Wso2ResponseValidator({
+  'publisher GET /apis/{apiId}/monetization 200': 'APIMonetizationInfo',
+  // WSO2's spec declares one ThrottlingPolicy; its implementation answers the API's tiers as an array of them.
+  'publisher GET /apis/{apiId}/subscription-policies 200': 'ThrottlingPolicy[]',
+});
 
 forEachRestHarness((rest) => {
   const exchanges: Exchange[] = [];
@@ -95,6 +99,10 @@ forEachRestHarness((rest) => {
     await rest().call('GET', `${PUBLISHER}/throttling-policies/global`, { token: publisher });
     await rest().call('GET', `${PUBLISHER}/throttling-policies/subscription/${world.gold.policyName}`, { token: publisher });
     await rest().call('GET', `${PUBLISHER}/throttling-policies/subscription/missing`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/throttling-policies/streaming/subscription`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/throttling-policies/streaming/subscription?limit=0`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/apis/${world.api.id}/subscription-policies`, { token: publisher });
+    await rest().call('GET', `${PUBLISHER}/apis/missing/subscription-policies`, { token: publisher });
     const blocker = rest().token({ sub: 'pat', scopes: [...SCOPES.publisher, 'apim:subscription_block'] });
     await rest().call('POST', `${PUBLISHER}/subscriptions/block-subscription?subscriptionId=${world.subscriptionId}&blockState=BLOCKED`, { token: blocker });
     await rest().call('POST', `${PUBLISHER}/subscriptions/block-subscription?subscriptionId=missing&blockState=BLOCKED`, { token: blocker });

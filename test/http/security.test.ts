@@ -199,6 +199,12 @@ const PROBES: Record<string, Probe> = {
       expect(named.map((p: { tierPlan: string }) => p.tierPlan)).not.toContain('COMMERCIAL');
     },
   },
+  'GET /api/am/publisher/v4/throttling-policies/streaming/subscription': {
+    path: () => '/throttling-policies/streaming/subscription?limit=1000',
+    readOnly: true,
+    otherTenant: excludes((w) => [w.free.policyName, w.gold.policyName]),
+  },
+  'GET /api/am/publisher/v4/apis/{apiId}/subscription-policies': { path: (w) => `/apis/${w.api.id}/subscription-policies`, readOnly: true, otherTenant: notFound },
   'GET /api/am/publisher/v4/throttling-policies/{policyLevel}/{policyName}': {
     path: (w) => `/throttling-policies/subscription/${w.free.policyName}`,
     readOnly: true,

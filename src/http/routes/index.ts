@@ -28,12 +28,14 @@ import { getPublisherSubscriptionUsage } from './publisher/get-subscription-usag
 import { listApis } from './publisher/list-apis';
 import { listPublisherSubscriptions } from './publisher/list-subscriptions';
 import { monetizeApi } from './publisher/monetize-api';
-import { getPublisherThrottlingPolicy, listPublisherThrottlingPolicies } from './publisher/throttling-policies';
+import { getApiSubscriptionPolicies } from './publisher/api-subscription-policies';
+import { getPublisherThrottlingPolicy, listPublisherThrottlingPolicies, listStreamingSubscriptionPolicies } from './publisher/throttling-policies';
 import { updateApi } from './publisher/update-api';
 
 /**
  * Every REST operation Meterline implements. Order matters only where paths overlap:
- * `/apis/change-lifecycle` is registered before `/apis/{apiId}`.
+ * `/apis/change-lifecycle` is registered before `/apis/{apiId}`, and
+ * `/throttling-policies/streaming/subscription` before `/throttling-policies/{policyLevel}/{policyName}`.
  */
 export const ROUTES: readonly AnyRoute[] = [
   createSubscriptionPolicy,
@@ -49,12 +51,14 @@ export const ROUTES: readonly AnyRoute[] = [
   monetizeApi,
   getApiMonetization,
   getApiRevenue,
+  getApiSubscriptionPolicies,
   listPublisherSubscriptions,
   getPublisherSubscriptionUsage,
   getPublisherSettings,
   blockSubscription,
   unblockSubscription,
   changeSubscriptionBusinessPlan,
+  listStreamingSubscriptionPolicies,
   listPublisherThrottlingPolicies,
   getPublisherThrottlingPolicy,
   createApplication,

@@ -76,3 +76,50 @@ export const getPublisherThrottlingPolicy = defineRoute({
     return { status: 200, body: toPublisherThrottlingPolicyDto(policy) };
   },
 });
+
+/**
+ * WSO2's publisher `SubscriptionPolicy` of a subscription policy (the admin portal's shape, as
+ * the publisher lists streaming policies): the quota as a `defaultLimit` of its type, the business
+ * plan, the tenant. Burst control and stop-on-quota are the gateway's: WSO2's defaults.
+ */
+export function toPublisherSubscriptionPolicyDto(policy: PolicyRecord) {
+  const { type, ...values } = policy.limit;
+  const limitKey = type === 'REQUESTCOUNTLIMIT' ? 'requestCount' : type === 'BANDWIDTHLIMIT' ? 'bandwidth' : 'eventCount';
+  return {
+    uuid: policy.uuid,
+    policyName: policy.name,
+    displayName: policy.displayName ?? policy.name,
+    ...(policy.description === null ? {} : { description: policy.description }),
+    isDeployed: true,
+    tenantId: policy.tenant.id,
+    tenantDomain: policy.tenant.domain,
+    defaultLimit: { type, [limitKey]: values },
+    stopOnQuotaReach: true,
+    billingPlan: policy.billingPlan,
+  };
+}
+
+/**
+ * GET /throttling-policies/streaming/subscription — the tenant's subscription policies for
+ * streaming APIs (WebSocket, SSE, WebSub), which WSO2 throttles by event count: the policies whose
+ * quota is an event limit (EVENTCOUNTLIMIT), as the spec's "Subscription Throttling Based on
+ * Quota Type" section lists them. Registered before `/throttling-policies/{policyLevel}/{policyName}`.
+ */
+export const listStreamingSubscriptionPolicies = defineRoute({
+  api: 'publisher',
+  method: 'get',
+  path: '/throttling-policies/streaming/subscription',
+  operationId: 'getSubscriptionThrottlingPolicies',
+  summary: 'Get streaming throttling policies',
+  scopes: ['apim:api_view', 'apim:tier_view', 'apim:tier_manage'],
+  query: z.strictObject({ ...pageQuery }),
+  responses: { 200: 'SubscriptionPolicyList' },
+  async handle({ principal, query, apim }) {
+    const all = (await apim.policies.list(principal.tenant)).filter((p) => p.limit.type === 'EVENTCOUNTLIMIT').map(toPublisherSubscriptionPolicyDto);
+    const page = all.slice(query.offset, query.offset + query.limit);
+    return {
+      status: 200,
+      body: { count: page.length, list: page, pagination: pagination('/throttling-policies/streaming/subscription', query, all.length) },
+    };
+  },
+});
