@@ -9,11 +9,15 @@ type Db = Knex | Knex.Transaction;
 const COLUMNS = ['APPLICATION_ID', 'UUID', 'NAME', 'APPLICATION_TIER', 'DESCRIPTION', 'APPLICATION_STATUS', 'SUBSCRIBER_ID'] as const;
 
 /**
- * AM_APPLICATION.TOKEN_TYPE as WSO2 writes it: `JWT` for JWT applications, `DEFAULT` (WSO2's
- * `APIConstants.DEFAULT_TOKEN_TYPE`) for OAUTH ones. NULL, as Meterline wrote it before, reads as
- * JWT, the type it always answered.
+ * AM_APPLICATION.TOKEN_TYPE as WSO2 writes it: the devportal's `tokenType` as sent, `JWT` or
+ * `OAUTH` (the column has no default in WSO2's apimgt scripts: `TOKEN_TYPE VARCHAR(10)`).
+ * `DEFAULT` (WSO2's `APIConstants.DEFAULT_TOKEN_TYPE`) marks an OAuth application migrated from
+ * an older WSO2: it reads as OAUTH, and WSO2's update keeps it while the token type stays OAUTH
+ * (APIConsumerImpl.updateApplication). NULL, as Meterline wrote it before, reads as JWT, the type
+ * it always answered.
  */
-const TOKEN_TYPE_COLUMN: Record<ApplicationTokenType, string> = { JWT: 'JWT', OAUTH: 'DEFAULT' };
+const TOKEN_TYPE_COLUMN: Record<ApplicationTokenType, string> = { JWT: 'JWT', OAUTH: 'OAUTH' };
+const MIGRATED_OAUTH = 'DEFAULT';
 
 function tokenTypeOf(stored: unknown): ApplicationTokenType {
   return stored === null || stored === undefined || String(stored).toUpperCase() === 'JWT' ? 'JWT' : 'OAUTH';
@@ -64,15 +68,18 @@ export class ApplicationsRepository {
   /** Updates what the owner may change, as WSO2's update writes it (UPDATED_BY and UPDATED_TIME). */
   async update(owner: SubscriberRecord, applicationId: number, input: ApplicationInput, now: string): Promise<void> {
     const extras = await this.wso2Extras();
+    const where = { APPLICATION_ID: applicationId, SUBSCRIBER_ID: owner.id };
+    const stored = extras.tokenType ? (await this.db('AM_APPLICATION').where(where).first('TOKEN_TYPE'))?.TOKEN_TYPE : undefined;
+    const tokenType = input.tokenType === 'OAUTH' && stored === MIGRATED_OAUTH ? MIGRATED_OAUTH : TOKEN_TYPE_COLUMN[input.tokenType];
     await this.db('AM_APPLICATION')
-      .where({ APPLICATION_ID: applicationId, SUBSCRIBER_ID: owner.id })
+      .where(where)
       .update({
         NAME: input.name,
         APPLICATION_TIER: input.throttlingPolicy,
         DESCRIPTION: input.description,
         UPDATED_BY: owner.userId,
         UPDATED_TIME: now,
-        ...(extras.tokenType ? { TOKEN_TYPE: TOKEN_TYPE_COLUMN[input.tokenType] } : {}),
+        ...(extras.tokenType ? { TOKEN_TYPE: tokenType } : {}),
       });
   }
 

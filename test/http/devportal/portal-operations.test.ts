@@ -40,7 +40,7 @@ forEachRestHarness((rest) => {
       const created = await call('POST', '/applications', { name, throttlingPolicy: 'Unlimited', description: 'iOS app', tokenType: 'OAUTH', groups: [], attributes: { 'Mobile OS': 'iOS' } });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ name, tokenType: 'OAUTH', groups: [], attributes: {} });
-      expect(await tokenTypeRow(created.body.applicationId)).toBe('DEFAULT');
+      expect(await tokenTypeRow(created.body.applicationId)).toBe('OAUTH');
       const jwtApp = await createApplication(rest(), tokens.subscriber);
       expect(await tokenTypeRow(jwtApp)).toBe('JWT');
       expect((await call('GET', `/applications/${jwtApp}`)).body.tokenType).toBe('JWT');
@@ -62,6 +62,11 @@ forEachRestHarness((rest) => {
       expect(updated.status).toBe(200);
       expect(updated.body).toMatchObject({ applicationId: id, name: renamed, description: 'now with keys', tokenType: 'OAUTH' });
       expect((await call('GET', `/applications/${id}`)).body).toEqual(updated.body);
+      expect(await tokenTypeRow(id)).toBe('OAUTH');
+      // An OAuth application migrated from an older WSO2 (TOKEN_TYPE 'DEFAULT') keeps its value while it stays OAUTH.
+      await rest().service.db('AM_APPLICATION').where({ UUID: id }).update({ TOKEN_TYPE: 'DEFAULT' });
+      expect((await call('GET', `/applications/${id}`)).body.tokenType).toBe('OAUTH');
+      expect((await call('PUT', `/applications/${id}`, { ...updated.body, description: 'migrated' })).status).toBe(200);
       expect(await tokenTypeRow(id)).toBe('DEFAULT');
       const other = await createApplication(rest(), tokens.subscriber);
       expect((await call('PUT', `/applications/${other}`, { name: renamed, throttlingPolicy: 'Unlimited' })).status).toBe(409);
