@@ -69,7 +69,8 @@ export class ApiPlanCopies {
       await this.repository.deleteApiPlan(apiId, row.tierName);
       changed = true;
     }
-    const adopted = await this.moveAdoptedSubscriptions(stripe, { api, apiId, account, plans, previous: existing });
+    const meteredPlans = Object.fromEntries(commercial.filter((p) => p.pricing.plan === 'DYNAMICRATE').map((p) => [p.name, plans[p.name]!]));
+    const adopted = await this.moveAdoptedSubscriptions(stripe, { api, apiId, account, plans: meteredPlans, previous: existing });
     if (adopted.moved > 0) {
       changed = true;
       notes.push(`${adopted.moved} subscription(s) adopted from WSO2 moved from their legacy per-request price to the tier's metered price`);
@@ -174,14 +175,14 @@ export class ApiPlanCopies {
    * (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-legacy-usage-based-billing). A
    * subscription WSO2 made (its row has no account recorded in ML_ENGINE_SUBSCRIPTION) would
    * never bill the meter events Meterline sends. When the API is monetized again here, each such
-   * subscription's legacy item gets the tier's metered price (`plans`) in place, the way a change
-   * of business plan is sent (`updatePlanItems`): same subscription, same item, same cycle; no
-   * other item touched (a fixed part is neither removed nor added: the subscriber keeps the
-   * terms WSO2 sold, and a base fee WSO2 never charged is not added), and no prorations (a
-   * metered item is billed in arrears, there is nothing to prorate). Then the account is
-   * recorded for the row, which marks it as taken over: a second enable skips it without asking
-   * Stripe. A retry after a crash between the swap and the record finds the item on the metered
-   * price and only records.
+   * subscription's legacy item gets its tier's metered price (`plans`, of the DYNAMICRATE tiers)
+   * in place, the way a change of business plan is sent (`updatePlanItems`): same subscription,
+   * same item, same cycle; no other item touched (a fixed part is neither removed nor added: the
+   * subscriber keeps the terms WSO2 sold, and a base fee WSO2 never charged is not added), and no
+   * prorations (a metered item is billed in arrears, there is nothing to prorate). Then the
+   * account is recorded for the row, which marks it as taken over: a second enable skips it
+   * without asking Stripe. A retry after a crash between the swap and the record finds the item
+   * on the metered price and only records.
    *
    * The legacy item's tier: the tier whose plan copy (AM_MONETIZATION, before this enable replaced
    * it) the item's price was, else the tier named by the price's nickname (WSO2 copies the policy
@@ -217,7 +218,7 @@ export class ApiPlanCopies {
       });
       const unknown = current.items.data.filter((item) => isLegacyMetered(item.price) && !swaps.some((s) => s.item.id === item.id));
       if (unknown.length > 0) {
-        notes.push(`subscription ${subscription} adopted from WSO2 has a legacy per-request price with no metered tier here (${unknown.map((i) => i.price.id).join(', ')}): it bills no usage until it is changed`);
+        notes.push(`subscription ${subscription} adopted from WSO2 has a legacy per-request price with no DYNAMICRATE tier here (${unknown.map((i) => i.price.id).join(', ')}): it bills no usage until it is changed`);
         continue;
       }
       if (swaps.length > 0) {
