@@ -19,9 +19,15 @@
  * requests per round. After each round the recorder's backlog is flushed before the next round
  * starts (untimed), so one way's catching up does not land in another's round; the largest backlog
  * seen at a round's end is printed (`maxPendingAtRoundEnd`).
+ *
+ * Beside requests/s each size prints CPU time: the route process's per request, without and with
+ * the recorder (round and its flush), and Meterline's per event stored (from /proc). They separate
+ * the recorder's own cost in the gateway from Meterline's ingestion, which on a machine of two
+ * cores competes with the route and the load generator for the same CPUs (in production it runs
+ * elsewhere), and they move less than requests/s when other work shares the machine.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -98,6 +104,8 @@ function listen(app: express.Express): Promise<http.Server> {
   });
 }
 
+const micros = (seconds: number, count: number) => (count === 0 ? null : Number(((seconds * 1e6) / count).toFixed(1)));
+
 const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -121,7 +129,7 @@ function counting(sink: UsageSink) {
 }
 
 /** `node dist/src/cli/main.js serve --config <file>` (this file runs from dist/bench/), resolved once it logs that it is ready. */
-function serve(configPath: string): Promise<{ url: string; stop(): Promise<void> }> {
+function serve(configPath: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
   const child = spawn(process.execPath, [cli, 'serve', '--config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -142,6 +150,7 @@ function serve(configPath: string): Promise<{ url: string; stop(): Promise<void>
       clearTimeout(timer);
       resolve({
         url: (JSON.parse(line) as { url: string }).url,
+        pid: child.pid!,
         stop: () => {
           child.kill('SIGTERM');
           return exited;
@@ -199,6 +208,21 @@ billing_engine_platform_account_key = "sk_test_bench"
 }
 
 type Way = 'plain' | 'remote' | 'inProcess';
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ, 100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+
+const ownCpuSeconds = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
 
 async function main() {
   const seconds = envInt('BENCH_SECONDS', 5);
@@ -259,18 +283,32 @@ async function main() {
     const recorded = { remote: 0, inProcess: 0 };
     const maxPending = { remote: 0, inProcess: 0 };
     const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[] }));
+    // CPU per request in the route's process (and Meterline's per event), less sensitive to other load than requests/s.
+    const cpu = sizes.map(() => ({ plain: { seconds: 0, requests: 0 }, remote: { seconds: 0, requests: 0 }, inProcess: { seconds: 0, requests: 0 }, meterline: { seconds: 0, events: 0 } }));
+    const meterlinePid = meterline.serving.pid;
     for (const [s, size] of sizes.entries()) {
       active = size;
       for (let round = 0; round < rounds; round += 1) {
         const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
         for (const way of order) {
+          const cpuBefore = ownCpuSeconds();
+          const meterlineBefore = cpuSecondsOf(meterlinePid);
           const { done, failed } = await runLoad(urls[way], seconds, connections, maxRequests);
           if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
           perSize[s]![way].push(done / seconds);
           if (way !== 'plain') {
             recorded[way] += done;
             maxPending[way] = Math.max(maxPending[way], recorders[way].pending);
-            await recorders[way].flush(); // untimed: the next round starts without this one's backlog
+            // Outside the timed round: the next round starts without this one's backlog. Inside the CPU figures.
+            await recorders[way].flush();
+          }
+          const c = cpu[s]!;
+          c[way].seconds += ownCpuSeconds() - cpuBefore;
+          c[way].requests += done;
+          const meterlineAfter = cpuSecondsOf(meterlinePid);
+          if (way === 'remote' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
+            c.meterline.seconds += meterlineAfter - meterlineBefore;
+            c.meterline.events += done;
           }
         }
       }
@@ -302,6 +340,8 @@ async function main() {
           withRequestsPerSecond: Math.round(median(r[way])),
           ratio: Number(median(ratios).toFixed(3)),
           roundRatios: ratios.map((x) => Number(x.toFixed(3))),
+          routeProcessCpuMicrosPerRequest: { without: micros(cpu[s]!.plain.seconds, cpu[s]!.plain.requests), with: micros(cpu[s]![way].seconds, cpu[s]![way].requests) },
+          ...(way === 'remote' ? { meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events) } : {}),
         };
       });
       const [small, large] = figures as [(typeof figures)[0], (typeof figures)[0]];

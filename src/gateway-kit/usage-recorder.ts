@@ -111,8 +111,12 @@ export class UsageRecorder {
       this.raw.push(identity, this.now(), res.statusCode);
       if (this.raw.length === this.batchSize * 3) void this.flush();
     };
-    return (req: Request, res: Response, next: NextFunction) => {
-      res.once('finish', () => record(req, res));
+    // One listener function for every response (it finds the request on `res.req`): no closure per call.
+    function onFinish(this: Response) {
+      record(this.req, this);
+    }
+    return (_req: Request, res: Response, next: NextFunction) => {
+      res.on('finish', onFinish);
       next();
     };
   }
