@@ -1,9 +1,16 @@
 /**
- * Aggregation: time to compute the billable windows (freeze them into usage records) of
- * BENCH_SUBSCRIPTIONS (default 10,000) subscriptions over BENCH_EVENTS (default 5,000,000)
- * events spread over BENCH_HOURS (default 24) hours, against one full scan of the events table
- * (SUM over every row). Billing cycles are pre-seeded (daily, anchored mid-hour, so every
- * subscription has a window cut at a period end), so no engine is called.
+ * Freezing (turning the usage source's new events into usage records) against its floor, measured
+ * in the same run: one full scan of the events (SUM over every row) plus a plain bulk insert of
+ * the very records the freeze produced (`plainInsert`, 500 rows per statement). Target: freeze ≤
+ * 1.5 × the floor (issue 16).
+ *
+ * BENCH_SUBSCRIPTIONS (default 10,000) subscriptions, events spread over BENCH_HOURS (default 24)
+ * hours, at two sizes, BENCH_EVENTS / 10 and BENCH_EVENTS (default 5,000,000), each in a fresh
+ * database, with the growth of the freeze's time per event between them. Billing cycles are
+ * pre-seeded (daily, anchored mid-hour, so every subscription has a window cut at a period end),
+ * so no engine is called. Each of BENCH_ROUNDS (default 3) rounds measures the freeze and the
+ * floor in rotating order, on an emptied record table and a reset source position; medians are
+ * reported. One JSON line per database.
  */
 import { configSchema } from '../src/config/schema';
 import { dialectOf } from '../src/db/dialect';
@@ -13,64 +20,128 @@ import { FreeMonetization } from '../src/monetization/free-engine';
 import { apimCoreRecords } from '../src/apim/core-records';
 import { composeUsage, migrationsFor } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
-import { benchDatabases, envInt, eventRow, openDatabase, report, seedBilledSubscriptions, seedBillingCycles } from './support';
+import type { TestDatabaseKind } from '../test/helpers/databases';
+import { benchDatabases, envInt, eventRow, openDatabase, plainInsert, report, seedBilledSubscriptions, seedBillingCycles } from './support';
+
+const TARGET = 1.5;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const seconds = (ms: number) => Number((ms / 1000).toFixed(3));
+
+async function measure(kind: TestDatabaseKind, total: number, subscriptionCount: number, hours: number, rounds: number) {
+  const database = await openDatabase(kind);
+  try {
+    const db = database.knex;
+    await migrateLatest(db, migrationsFor(undefined));
+    const seedingStarted = performance.now();
+    const { subscriptions } = await seedBilledSubscriptions(db, subscriptionCount);
+    const now = Date.now();
+    // A period boundary falls mid-hour, 10 days ago, and daily since.
+    await seedBillingCycles(db, subscriptions, { anchorMs: now - 10 * 86_400_000 + 1_234_567, unit: 'day', now });
+    const start = now - hours * 3_600_000;
+    const rowsPerStatement = dialectOf(db) === 'sqlite' ? 500 : 2_000;
+    const inFlight: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i += rowsPerStatement) {
+      const rows = Array.from({ length: Math.min(rowsPerStatement, total - i) }, (_, j) => {
+        const n = i + j;
+        return eventRow(subscriptions[n % subscriptions.length]!, `agg-${n}`, start + ((n * 7919) % (hours * 3_600_000)), now);
+      });
+      inFlight.push(db('ML_USAGE_EVENT').insert(rows));
+      if (inFlight.length >= (kind === 'sqlite' ? 1 : 4)) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    if (kind === 'postgres') await db.raw('analyze ??', ['ML_USAGE_EVENT']);
+    const seedingSeconds = (performance.now() - seedingStarted) / 1000;
+    const events = Number((await db('ML_USAGE_EVENT').sum({ Q: 'QUANTITY' }).first())?.Q);
+
+    const config = configSchema.parse({});
+    const logger = createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent');
+    const usage = composeUsage({ db, subscriptions: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
+    // Untimed between measurements: no records, and the source as never read.
+    const reset = async () => {
+      await db('ML_USAGE_RECORD').truncate();
+      await db('ML_USAGE_SOURCE_POSITION').del();
+    };
+
+    // The records the freeze produces, to insert plainly as the floor's second half.
+    await reset();
+    await usage.publisher.freezeOnly();
+    const produced = (await db('ML_USAGE_RECORD').orderBy('RECORD_ID')) as Array<Record<string, unknown>>;
+    const recordRows = produced.map(({ RECORD_ID: _id, ...row }) => row);
+    const frozenCalls = recordRows.reduce((sum, row) => sum + Number(row.QUANTITY), 0);
+    if (frozenCalls !== events) throw new Error(`records hold ${frozenCalls} calls, events ${events}`);
+
+    const times = { freeze: [] as number[], scan: [] as number[], insert: [] as number[] };
+    const ways: Record<'freeze' | 'floor', () => Promise<void>> = {
+      freeze: async () => {
+        const started = performance.now();
+        const { frozen } = await usage.publisher.freezeOnly();
+        times.freeze.push(performance.now() - started);
+        if (!frozen) throw new Error('the freeze did not run');
+        const count = Number((await db('ML_USAGE_RECORD').count({ N: '*' }).first())?.N);
+        if (count !== recordRows.length) throw new Error(`the freeze wrote ${count} records, the first one ${recordRows.length}`);
+      },
+      floor: async () => {
+        let started = performance.now();
+        const scanned = Number((await db('ML_USAGE_EVENT').sum({ Q: 'QUANTITY' }).first())?.Q);
+        times.scan.push(performance.now() - started);
+        if (scanned !== events) throw new Error('the scan read another total');
+        started = performance.now();
+        await plainInsert(db, 'ML_USAGE_RECORD', recordRows);
+        times.insert.push(performance.now() - started);
+      },
+    };
+    for (let round = 0; round < rounds; round += 1) {
+      for (const way of round % 2 === 0 ? (['freeze', 'floor'] as const) : (['floor', 'freeze'] as const)) {
+        await reset();
+        await ways[way]();
+      }
+    }
+    const floors = times.scan.map((scan, i) => scan + times.insert[i]!);
+    return {
+      events: total,
+      records: recordRows.length,
+      seedingSeconds: Number(seedingSeconds.toFixed(1)),
+      fullScanSeconds: seconds(median(times.scan)),
+      plainInsertSeconds: seconds(median(times.insert)),
+      floorSeconds: seconds(median(floors)),
+      freezeSeconds: seconds(median(times.freeze)),
+      ratio: Number((median(times.freeze) / median(floors)).toFixed(2)),
+      freezeRuns: times.freeze.map(seconds),
+      floorRuns: floors.map(seconds),
+    };
+  } finally {
+    await database.destroy();
+  }
+}
 
 async function main() {
   const subscriptionCount = envInt('BENCH_SUBSCRIPTIONS', 10_000);
   const total = envInt('BENCH_EVENTS', 5_000_000);
   const hours = envInt('BENCH_HOURS', 24);
+  const rounds = envInt('BENCH_ROUNDS', 3);
   for (const kind of benchDatabases()) {
-    const database = await openDatabase(kind);
-    try {
-      const db = database.knex;
-      await migrateLatest(db, migrationsFor(undefined));
-      const seedingStarted = performance.now();
-      const { subscriptions } = await seedBilledSubscriptions(db, subscriptionCount);
-      const now = Date.now();
-      // A period boundary falls mid-hour, 10 days ago, and daily since.
-      await seedBillingCycles(db, subscriptions, { anchorMs: now - 10 * 86_400_000 + 1_234_567, unit: 'day', now });
-      const start = now - hours * 3_600_000;
-      const rowsPerStatement = dialectOf(db) === 'sqlite' ? 500 : 2_000;
-      const inFlight: Promise<unknown>[] = [];
-      for (let i = 0; i < total; i += rowsPerStatement) {
-        const rows = Array.from({ length: Math.min(rowsPerStatement, total - i) }, (_, j) => {
-          const n = i + j;
-          return eventRow(subscriptions[n % subscriptions.length]!, `agg-${n}`, start + ((n * 7919) % (hours * 3_600_000)), now);
-        });
-        inFlight.push(db('ML_USAGE_EVENT').insert(rows));
-        if (inFlight.length >= (kind === 'sqlite' ? 1 : 4)) await inFlight.shift();
-      }
-      await Promise.all(inFlight);
-      if (kind === 'postgres') await db.raw('analyze ??', ['ML_USAGE_EVENT']);
-      const seedingSeconds = (performance.now() - seedingStarted) / 1000;
-
-      let started = performance.now();
-      const scanned = await db('ML_USAGE_EVENT').sum({ Q: 'QUANTITY' }).first();
-      const scanSeconds = (performance.now() - started) / 1000;
-
-      const config = configSchema.parse({});
-      const logger = createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent');
-      const usage = composeUsage({ db, subscriptions: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
-      started = performance.now();
-      await usage.publisher.freezeOnly();
-      const freezeSeconds = (performance.now() - started) / 1000;
-      const records = await db('ML_USAGE_RECORD').count({ N: '*' }).sum({ Q: 'QUANTITY' }).first();
-      if (Number(records?.Q) !== Number(scanned?.Q)) throw new Error(`records hold ${records?.Q} calls, events ${scanned?.Q}`);
-      report({
-        benchmark: 'aggregation',
-        database: kind,
-        subscriptions: subscriptionCount,
-        events: total,
-        hours,
-        records: Number(records?.N),
-        seedingSeconds: Number(seedingSeconds.toFixed(1)),
-        fullScanSeconds: Number(scanSeconds.toFixed(2)),
-        freezeWindowsSeconds: Number(freezeSeconds.toFixed(2)),
-        ratio: Number((freezeSeconds / scanSeconds).toFixed(1)),
-      });
-    } finally {
-      await database.destroy();
-    }
+    const small = await measure(kind, Math.round(total / 10), subscriptionCount, hours, rounds);
+    const large = await measure(kind, total, subscriptionCount, hours, rounds);
+    report({
+      benchmark: 'freeze',
+      database: kind,
+      subscriptions: subscriptionCount,
+      hours,
+      rounds,
+      target: `freeze ≤ ${TARGET} × (one full scan of the events + a plain bulk insert of the records it produces)`,
+      ratio: large.ratio,
+      met: large.ratio <= TARGET && small.ratio <= TARGET,
+      small,
+      large,
+      // Time per event at the large size over the small one (1 = linear).
+      growth: Number((large.freezeSeconds / large.events / (small.freezeSeconds / small.events)).toFixed(2)),
+    });
   }
 }
 

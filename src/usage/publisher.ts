@@ -9,12 +9,13 @@ import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
+import { recordsOfRange } from './freezer';
 import { forEachPulled, pendingWork } from './pending-work';
-import { RecordStore, type NewRecord, type UsageRecord } from './record-store';
+import { RecordStore, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
-import type { HourlyUsage, PositionRange, UsageSource } from './sources';
+import type { UsageSource } from './sources';
 import type { SubscriptionLookup } from './subscription-lookup';
-import { nextBoundaryAfter, spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec } from './windows';
+import { nextBoundaryAfter, type CycleSpec } from './windows';
 
 /** Our clock and the engine's may disagree: usage is sent this much younger than the engine's limit. */
 const CLOCK_DRIFT_MARGIN_MS = 10 * 60_000;
@@ -351,7 +352,7 @@ export class UsagePublisher {
     // its usage cannot be left out either (the position covers the whole range), so it waits.
     if (unreadable > 0 || state.lost || this.stopping) return;
     lap('cyclesMs');
-    const records = await this.recordsOf(range, hourly, cycles);
+    const records = await recordsOfRange({ source, range, hourly, cycles, windowHours: this.deps.options.window_hours, now: () => this.now() });
     lap('windowsMs');
     await this.deps.db.transaction(async (tx) => {
       // The lease check is the transaction's first statement: a job that lost its lease never freezes.
@@ -365,51 +366,6 @@ export class UsagePublisher {
     });
     lap('writeMs');
     this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');
-  }
-
-  /** Cuts the range's hourly usage into windows: aligned spans of `window_hours`, split at period ends. */
-  private async recordsOf(range: PositionRange, hourly: readonly HourlyUsage[], cycles: ReadonlyMap<string, CycleSpec>): Promise<Array<Omit<NewRecord, 'freezeBatch'>>> {
-    const windowHours = this.deps.options.window_hours;
-    const spans = new Map<string, { subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; part: number }>();
-    for (const hour of hourly) {
-      const key = `${hour.subscriptionUuid}\u0000${Math.floor(hour.hour / windowHours)}`;
-      const span = spans.get(key);
-      if (!span) spans.set(key, { ...hour });
-      else {
-        span.quantity += hour.quantity;
-        span.part = Math.min(span.part, hour.part);
-      }
-    }
-    const cut = [...spans.values()].map((span) => ({
-      span,
-      windows: splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycles.get(span.subscriptionUuid) ?? null),
-    }));
-    // Windows cut at a period boundary are asked of the source again, all in one call.
-    const slices = cut.filter(({ windows }) => windows.length > 1).flatMap(({ span, windows }) => windows.map((w) => ({ subscriptionUuid: span.subscriptionUuid, ...w })));
-    const sliced = new Map<string, { quantity: number; part: number }>();
-    for (const slice of slices.length === 0 ? [] : await this.deps.source.sliceUsage(range, slices)) sliced.set(`${slice.subscriptionUuid}\u0000${slice.start}`, slice);
-    const createdAt = this.now();
-    const records: Array<Omit<NewRecord, 'freezeBatch'>> = [];
-    for (const { span, windows } of cut) {
-      for (const window of windows) {
-        const content = windows.length === 1 ? span : sliced.get(`${span.subscriptionUuid}\u0000${window.start}`);
-        if (!content || content.quantity <= 0) continue;
-        records.push({
-          subscriptionUuid: span.subscriptionUuid,
-          apiUuid: span.apiUuid,
-          windowStart: window.start,
-          windowEnd: window.end,
-          firstEventSeq: content.part,
-          source: this.deps.source.name,
-          positionAfter: range.after,
-          positionUpTo: range.upTo,
-          quantity: content.quantity,
-          identifier: usageIdentifier({ subscriptionUuid: span.subscriptionUuid, apiUuid: span.apiUuid, window, firstEventSeq: content.part }),
-          createdAt,
-        });
-      }
-    }
-    return records;
   }
 
   // --- 2. sending ----------------------------------------------------------------------------

@@ -97,9 +97,22 @@ export function spanOfHour(hour: number, windowHours: number): Window {
  * characters (Stripe's limit); long subscription ids are hashed.
  */
 export function usageIdentifier(input: { subscriptionUuid: string; apiUuid: string; window: Window; firstEventSeq: number }): string {
-  const meter = createHash('sha256').update(input.apiUuid).digest('hex').slice(0, 8);
+  const meter = meterOf(input.apiUuid);
   const parts = [input.subscriptionUuid, meter, Math.floor(input.window.start / 1000), Math.floor(input.window.end / 1000), input.firstEventSeq];
   const readable = `mlu_${parts.join('_')}`;
   if (readable.length <= 100 && /^[A-Za-z0-9_-]+$/.test(input.subscriptionUuid)) return readable;
   return `mlu_h_${createHash('sha256').update(parts.join('\u0000')).digest('hex')}`;
+}
+
+/** The meter part of an identifier per API, kept: a freeze names hundreds of thousands of records of a few APIs. */
+const meters = new Map<string, string>();
+
+function meterOf(apiUuid: string): string {
+  let meter = meters.get(apiUuid);
+  if (meter === undefined) {
+    meter = createHash('sha256').update(apiUuid).digest('hex').slice(0, 8);
+    if (meters.size >= 10_000) meters.clear();
+    meters.set(apiUuid, meter);
+  }
+  return meter;
 }
