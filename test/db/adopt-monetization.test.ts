@@ -298,7 +298,7 @@ async function seedInstall(knex: Knex, platform: Stripe, shape: GuideShape): Pro
     CREATED_BY: 'admin',
     CREATED_TIME: now,
     STATUS: 'PUBLISHED',
-    VERSION_COMPARABLE: '1.0.0',
+    VERSION_COMPARABLE: '1748772000000', // WSO2's version timestamp: epoch ms (the creation time, `now`)
     API_DISPLAY_NAME: `PizzaShackAPI${tag}`,
   });
   const apiId = Number((await knex('AM_API').where({ API_UUID: apiUuid }).first('API_ID')).API_ID);
