@@ -48,11 +48,13 @@ forEachTestDatabase((_kind, database) => {
     const seed = new GatewaySeed(db);
     const account = await connectedAccount(stripe);
     const onAccount = { stripeAccount: account };
-    const tier = await seed.policy('PerCall', perRequest('0.01'));
+    // Meterline's tier has a base fee, which a change of plan would add: the move must not.
+    const tier = { ...(await seed.policy('PerCall', perRequest('0.01'))), pricing: { ...perRequest('0.01'), fixedPrice: '5.00' } };
     const api = await seed.api({ name: 'PizzaShackAPI', provider: `admin-${account.slice(-6)}` });
 
     // What WSO2's plugin made in the connected account: the API's product, the tier's plan copy
-    // (nickname = policy name), a shared customer and the subscription on that plan.
+    // (nickname = policy name), a shared customer and the subscription on that plan, which here
+    // also carries a fixed monthly part (the move must neither charge it again nor drop it).
     const product = await stripe.products.create({ name: `${api.name}-${api.version}-${api.provider}` }, onAccount);
     const legacy = await stripe.prices.create(
       { product: product.id, currency: 'usd', unit_amount_decimal: Stripe.Decimal.from('1'), recurring: { interval: 'month', usage_type: 'metered' }, nickname: tier.name },
@@ -60,7 +62,11 @@ forEachTestDatabase((_kind, database) => {
     );
     const customer = await stripe.customers.create({ email: 'sam@example.com', payment_method: 'pm_card_visa' }, onAccount);
     const [card] = (await stripe.paymentMethods.list({ customer: customer.id }, onAccount)).data;
-    const wso2Subscription = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: legacy.id }], default_payment_method: card!.id }, onAccount);
+    const fixed = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 300, recurring: { interval: 'month' } }, onAccount);
+    const wso2Subscription = await stripe.subscriptions.create(
+      { customer: customer.id, items: [{ price: legacy.id }, { price: fixed.id }], default_payment_method: card!.id },
+      onAccount,
+    );
 
     const subscriber = await seed.subscriber();
     const app = await seed.application(subscriber);
@@ -96,13 +102,14 @@ forEachTestDatabase((_kind, database) => {
     };
     const stripeSubscription = () => stripe.subscriptions.retrieve(wso2Subscription.id, {}, onAccount);
     const recorded = () => db('ML_ENGINE_SUBSCRIPTION').where({ ENGINE_SUBSCRIPTION_ID: wso2Subscription.id }).select('ENGINE_ACCOUNT', 'SUBSCRIPTION_UUID');
-    return { engine, stripe, account, onAccount, tier, api, legacy, customer, wso2Subscription, subscription, enable, stripeSubscription, recorded };
+    return { engine, stripe, account, onAccount, tier, api, legacy, fixed, customer, wso2Subscription, subscription, enable, stripeSubscription, recorded };
   }
 
   it("moves the subscription's legacy item to the tier's metered price once, in place, with no prorations", async () => {
     const install = await adoptedInstall();
-    const { stripe, onAccount, tier, api, legacy, wso2Subscription } = install;
-    expect(wso2Subscription.items.data.map((item) => [item.price.id, item.price.recurring?.meter])).toEqual([[legacy.id, null]]);
+    const { stripe, onAccount, tier, api, legacy, fixed, wso2Subscription } = install;
+    const itemOn = (price: string) => wso2Subscription.items.data.find((item) => item.price.id === price)!.id;
+    expect(legacy.recurring).toMatchObject({ usage_type: 'metered', meter: null });
 
     const change = await install.enable();
     const metered = change.plans[tier.name]!;
@@ -113,12 +120,18 @@ forEachTestDatabase((_kind, database) => {
     expect([price.recurring?.usage_type, price.recurring?.meter]).toEqual(['metered', meter!.id]);
 
     const after = await install.stripeSubscription();
-    // Same subscription, same item (so the same cycle), the metered price; nothing else on it.
-    expect(after.items.data.map((item) => [item.id, item.price.id])).toEqual([[wso2Subscription.items.data[0]!.id, metered]]);
+    // Same subscription, same items (so the same cycle): the per-request one on the metered price,
+    // the fixed part as it was, no base fee added.
+    expect(after.items.data.map((item) => [item.id, item.price.id]).sort()).toEqual(
+      [
+        [itemOn(legacy.id), metered],
+        [itemOn(fixed.id), fixed.id],
+      ].sort(),
+    );
     expect(after.metadata.meterline_plan_changes).toBe('1');
     // The one update sent: only the per-request item, without prorations (nothing fixed added or removed).
     expect(updatesOf(wso2Subscription.id).map((r) => r.params)).toEqual([
-      { items: { 0: { id: wso2Subscription.items.data[0]!.id, price: metered } }, proration_behavior: 'none', metadata: { meterline_plan_changes: '1' } },
+      { items: { 0: { id: itemOn(legacy.id), price: metered } }, proration_behavior: 'none', metadata: { meterline_plan_changes: '1' } },
     ]);
     expect(await install.recorded()).toEqual([{ ENGINE_ACCOUNT: install.account, SUBSCRIPTION_UUID: install.subscription.uuid }]);
 
@@ -131,6 +144,15 @@ forEachTestDatabase((_kind, database) => {
     expect(await install.enable()).toMatchObject({ changed: false });
     expect(updatesOf(wso2Subscription.id)).toHaveLength(1);
     expect(await install.recorded()).toEqual([{ ENGINE_ACCOUNT: install.account, SUBSCRIPTION_UUID: install.subscription.uuid }]);
+  });
+
+  it('leaves a subscription cancelled in Stripe as it is, saying so', async () => {
+    const install = await adoptedInstall();
+    await install.stripe.subscriptions.cancel(install.wso2Subscription.id, {}, install.onAccount);
+    const change = await install.enable();
+    expect(change.notes).toEqual([expect.stringMatching(new RegExp(`^subscription ${install.subscription.uuid} adopted from WSO2 is canceled in Stripe`))]);
+    expect(updatesOf(install.wso2Subscription.id)).toEqual([]);
+    expect(await install.recorded()).toEqual([]);
   });
 
   it("bills the usage published after the move on the period's invoice", async () => {
@@ -152,5 +174,7 @@ forEachTestDatabase((_kind, database) => {
     const invoice = invoices.data.find((i) => i.billing_reason === 'subscription_cycle' && i.period_end === periodEnd / 1000);
     const line = invoice?.lines.data.find((l: Stripe.InvoiceLineItem) => l.pricing?.price_details?.price === plans[install.tier.name]);
     expect([line?.quantity, line?.amount]).toEqual([4, 4]);
+    // Besides the usage: WSO2's fixed part once, no base fee, no proration.
+    expect(invoice!.lines.data.filter((l) => l !== line).map((l) => l.amount)).toEqual([300]);
   });
 });
