@@ -1,0 +1,68 @@
+import { RecordStore, type NewRecord } from '../../src/usage/record-store';
+import { forEachTestDatabase } from '../helpers/databases';
+import { migrateLatest } from '../helpers/migrations';
+
+/**
+ * Freezing writes its records through each database's fastest plain insert (SQLite: a VALUES
+ * list run as the driver's prepared statement, PostgreSQL: `unnest` arrays): every field must
+ * come back as given, in more rows than one statement takes (SQLite: 500), inside the freeze's
+ * transaction, and a rolled-back transaction must leave none of them.
+ */
+forEachTestDatabase((kind, database) => {
+  const records = (from: number, count: number, batch: number): NewRecord[] =>
+    Array.from({ length: count }, (_, i) => {
+      const n = from + i;
+      return {
+        subscriptionUuid: `sub-${n % 7}`,
+        apiUuid: 'api-ünïcode-✓',
+        windowStart: 1_900_000_000_000 + n * 3_600_000,
+        windowEnd: 1_900_000_000_000 + (n + 1) * 3_600_000 - (n % 3),
+        firstEventSeq: 2_000_000_000 + n,
+        freezeBatch: batch,
+        source: 'local',
+        positionAfter: 4_000_000_000 + n,
+        positionUpTo: 5_000_000_000 + n,
+        quantity: n + 1,
+        identifier: `mlu_test_${kind}_${n}`,
+        createdAt: 1_900_000_000_123,
+      };
+    });
+
+  beforeAll(async () => {
+    await migrateLatest(database().knex);
+  });
+
+  it('stores every field of a freeze that takes several statements, as PENDING and never attempted', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const given = records(0, 1_203, 3);
+    await db.transaction((tx) => store.insert(tx, given));
+    const stored = await store.list();
+    expect(stored).toHaveLength(given.length);
+    const byIdentifier = new Map(stored.map((r) => [r.identifier, r]));
+    for (const record of given) {
+      expect(byIdentifier.get(record.identifier)).toEqual({
+        ...record,
+        id: expect.any(Number),
+        state: 'PENDING',
+        attempts: 0,
+        firstAttemptAt: null,
+        sentAt: null,
+        lastError: null,
+      });
+    }
+  });
+
+  it('stores nothing when the freeze transaction rolls back', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const before = (await store.list()).length;
+    await expect(
+      db.transaction(async (tx) => {
+        await store.insert(tx, records(10_000, 600, 4));
+        throw new Error('crash after the insert');
+      }),
+    ).rejects.toThrow('crash after the insert');
+    expect(await store.list()).toHaveLength(before);
+  });
+});
