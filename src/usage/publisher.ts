@@ -377,12 +377,19 @@ export class UsagePublisher {
   private async publishPending(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[]; sent: number; events: number }): Promise<void> {
     await this.jobs.setProgress(this.deps.db, runId, { subscriptionsTotal: await this.records.pendingSubscriptionCount() });
     const work = pendingWork({ records: this.records, lookup: this.deps.lookup, cycles: this.cycles }, this.deps.sendPageSize);
+    let unlisted = 0;
     await forEachPulled(work, this.deps.options.concurrency, async ({ subscriptionUuid, ref, cycle, records }) => {
       if (state.lost || this.stopping) return;
       const failures = await this.publishSubscription(runId, ref, cycle, records, pacer, state);
-      for (const reason of failures) state.failures.push({ subscription: subscriptionUuid, reason });
+      for (const reason of failures) {
+        // As many are listed as the status shows; the rest only counted, so a job in which every
+        // subscription fails does not hold all their reasons (each record keeps its own).
+        if (state.failures.length < MAX_FAILURES_LISTED - 1) state.failures.push({ subscription: subscriptionUuid, reason });
+        else unlisted += 1;
+      }
       await this.jobs.countSubscription(runId, failures.length > 0 ? state.failures.slice(0, MAX_FAILURES_LISTED) : null);
     }, () => state.lost || this.stopping);
+    if (unlisted > 0) state.failures.push({ subscription: '*', reason: `${unlisted} more failures are not listed: each record's reason is in its LAST_ERROR` });
   }
 
   /**

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { migrateLatest } from '../helpers/migrations';
 import { apimCoreRecords } from '../../src/apim/core-records';
 import { configSchema } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
+import { JobStore } from '../../src/usage/job-store';
 import { UsagePublisher } from '../../src/usage/publisher';
+import { RecordStore } from '../../src/usage/record-store';
 import { createUsageSource } from '../../src/usage/sources';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
 import { forEachTestDatabase } from '../helpers/databases';
@@ -38,6 +41,23 @@ async function recordReads<T>(db: Knex, work: () => Promise<T>): Promise<{ resul
   }
 }
 
+/** A publisher over the world's engine that reads PAGE records per query. */
+function pagedPublisher(db: Knex, world: Awaited<ReturnType<typeof monetizedWorld>>): UsagePublisher {
+  const clock = world.clock;
+  const config = configSchema.parse({});
+  return new UsagePublisher({
+    db,
+    engine: world.engine,
+    lookup: new SubscriptionLookup(apimCoreRecords(db), world.engine, (domain) => (domain === 'carbon.super' ? -1234 : undefined), 0, () => clock().getTime()),
+    source: createUsageSource('local', { db, logger: createLogger('silent'), clock }),
+    logger: createLogger('silent'),
+    clock,
+    options: { ...config.apim.monetization.usage_publisher, ...TEST_OPTIONS },
+    lookBackDays: config.apim.monetization.publish_duration_days,
+    sendPageSize: PAGE,
+  });
+}
+
 forEachTestDatabase((_kind, database) => {
   beforeAll(() => migrateLatest(database().knex));
 
@@ -46,22 +66,7 @@ forEachTestDatabase((_kind, database) => {
     server.clock.advanceTo(Math.ceil(server.clock.now() / 3600) * 3600);
     const t0 = new Date(server.clock.now() * 1000);
     const world = await monetizedWorld(server, db, 3);
-    const clock = world.clock;
-    const now = () => clock().getTime();
-    const config = configSchema.parse({});
-    const options = { ...config.apim.monetization.usage_publisher, ...TEST_OPTIONS };
-    const publisher = new UsagePublisher({
-      db,
-      engine: world.engine,
-      lookup: new SubscriptionLookup(apimCoreRecords(db), world.engine, (domain) => (domain === 'carbon.super' ? -1234 : undefined), 0, now),
-      source: createUsageSource('local', { db, logger: createLogger('silent'), clock }),
-      logger: createLogger('silent'),
-      clock,
-      options,
-      lookBackDays: config.apim.monetization.publish_duration_days,
-      sendPageSize: PAGE,
-    });
-
+    const publisher = pagedPublisher(db, world);
     // Two backlogs, one call per subscription and hour: 3 hours (9 records), then 9 more hours (27).
     const sizes = [3, 9];
     const reads: number[][] = [];
@@ -95,5 +100,25 @@ forEachTestDatabase((_kind, database) => {
       expect(stamps).toHaveLength(total);
       expect(stamps).toEqual([...stamps].sort((a, b) => a - b));
     }
+  });
+
+  it('lists the first 199 failures of a job and counts the rest, however many subscriptions fail', async () => {
+    const db = database().knex;
+    const world = await monetizedWorld(server, db, 0);
+    const publisher = pagedPublisher(db, world);
+    const hour = Math.floor(world.clock().getTime() / 3_600_000) * 3_600_000 - 3_600_000;
+    // Records of 250 subscriptions that no longer exist: each is closed NOT_BILLED, a failure each.
+    const records = Array.from({ length: 250 }, (_, i) => ({
+      subscriptionUuid: randomUUID(), apiUuid: world.api.uuid, windowStart: hour, windowEnd: hour + 3_600_000, firstEventSeq: i + 1, freezeBatch: 0,
+      source: 'bench', positionAfter: 0, positionUpTo: 0, quantity: 1, identifier: `mlu_gone_${randomUUID()}`, createdAt: hour,
+    }));
+    await new RecordStore(db).insert(db, records);
+    expect((await publisher.start()).started).toBe(true);
+    const summary = await publisher.current();
+    expect(summary?.outcome).toBe('UNSUCCESSFULL');
+    expect(summary?.failures).toHaveLength(200);
+    expect(summary?.failures.at(-1)).toEqual({ subscription: '*', reason: expect.stringMatching(/^51 more failures are not listed/) });
+    expect(await new RecordStore(db).list({ state: 'NOT_BILLED' })).toHaveLength(250);
+    expect(await new JobStore(db).read()).toMatchObject({ subscriptionsTotal: 250, subscriptionsFailed: 250, subscriptionsDone: 0 });
   });
 });
