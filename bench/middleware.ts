@@ -284,7 +284,7 @@ async function main() {
     const maxPending = { remote: 0, inProcess: 0 };
     const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[] }));
     // CPU per request in the route's process (and Meterline's per event), less sensitive to other load than requests/s.
-    const cpu = sizes.map(() => ({ plain: { seconds: 0, requests: 0 }, remote: { seconds: 0, requests: 0 }, inProcess: { seconds: 0, requests: 0 }, meterline: { seconds: 0, events: 0 } }));
+    const cpu = sizes.map(() => ({ plain: { seconds: 0, requests: 0 }, remote: { seconds: 0, requests: 0 }, inProcess: { seconds: 0, requests: 0 }, meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
     const meterlinePid = meterline.serving.pid;
     for (const [s, size] of sizes.entries()) {
       active = size;
@@ -309,6 +309,8 @@ async function main() {
           if (way === 'remote' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
             c.meterline.seconds += meterlineAfter - meterlineBefore;
             c.meterline.events += done;
+          } else if (meterlineBefore !== undefined && meterlineAfter !== undefined) {
+            c.meterline.idleSeconds += meterlineAfter - meterlineBefore; // what Meterline spends when no usage comes (should be ~0)
           }
         }
       }
@@ -341,7 +343,9 @@ async function main() {
           ratio: Number(median(ratios).toFixed(3)),
           roundRatios: ratios.map((x) => Number(x.toFixed(3))),
           routeProcessCpuMicrosPerRequest: { without: micros(cpu[s]!.plain.seconds, cpu[s]!.plain.requests), with: micros(cpu[s]![way].seconds, cpu[s]![way].requests) },
-          ...(way === 'remote' ? { meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events) } : {}),
+          ...(way === 'remote'
+            ? { meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events), meterlineCpuSecondsInOtherRounds: Number(cpu[s]!.meterline.idleSeconds.toFixed(2)) }
+            : {}),
         };
       });
       const [small, large] = figures as [(typeof figures)[0], (typeof figures)[0]];
