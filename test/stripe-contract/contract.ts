@@ -518,6 +518,41 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     expect(misaligned).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
   }, ASYNC_TEST_TIMEOUT_MS);
 
+  // The v2 meter event stream for a connected account (send_in_batches, usage-reporter.ts
+  // reportBatch): a session made with `Stripe-Context: acct_…` (https://docs.stripe.com/context;
+  // https://docs.stripe.com/api/v2/billing-meter-stream, a token valid 15 minutes), then its token
+  // alone on POST /v2/billing/meter_event_stream, at most 100 events, answered `{}` and processed
+  // asynchronously (https://docs.stripe.com/api/v2/billing/meter-event-stream/create). Stripe's
+  // pages do not say whether the stream serves connected accounts: run live, this test is the answer.
+  check(
+    ['v2.billing.meterEventSession.create', 'v2.billing.meterEventStream.create', 'billing.meters.listEventSummaries'],
+    "a meter event session made in the connected account (Stripe-Context) streams events into that account's meter",
+    async () => {
+      const { stripe, account, runId } = target;
+      const meter = await fx.apiMeter();
+      const customer = await fx.connectedCustomer('stream');
+      const session = await stripe.v2.billing.meterEventSession.create({}, { stripeContext: account });
+      expect(Date.parse(session.expires_at) - Date.parse(session.created)).toBeLessThanOrEqual(15 * 60_000);
+      const sentAt = target.now();
+      const events = [3, 4].map((value, n) => ({
+        event_name: meter.event_name,
+        identifier: `${runId}-stream-${n}`,
+        payload: { stripe_customer_id: customer.id, value: String(value) },
+        timestamp: new Date((sentAt - 120 + n) * 1000).toISOString(),
+      }));
+      await expect(stripe.v2.billing.meterEventStream.create({ events }, { apiKey: session.authentication_token })).resolves.toBeDefined();
+      const from = Math.floor((sentAt - 3600) / 60) * 60;
+      const to = Math.floor(sentAt / 60) * 60 + 60;
+      const total = async () => {
+        let sum = 0;
+        for await (const summary of stripe.billing.meters.listEventSummaries(meter.id, { customer: customer.id, start_time: from, end_time: to, limit: 100 }, { stripeAccount: account })) sum += summary.aggregated_value;
+        return sum === 7 ? sum : undefined;
+      };
+      await expect(eventually(target, total)).resolves.toBe(7);
+    },
+    ASYNC_TEST_TIMEOUT_MS,
+  );
+
   // An invoice's `lines` hold its first lines and `has_more`; the rest come from
   // GET /v1/invoices/:id/lines (https://docs.stripe.com/api/invoice-line-item/retrieve), paged
   // (https://docs.stripe.com/api/pagination/auto). usage-reconcile.ts reads each line's price

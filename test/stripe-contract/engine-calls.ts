@@ -39,6 +39,8 @@ export const ENGINE_CALLS = {
   'invoices.list': 'https://docs.stripe.com/api/invoices/list',
   'invoices.listLineItems': 'https://docs.stripe.com/api/invoice-line-item/retrieve',
   'v2.core.events.retrieve': 'https://docs.stripe.com/api/v2/core/events/retrieve',
+  'v2.billing.meterEventSession.create': 'https://docs.stripe.com/api/v2/billing-meter-stream',
+  'v2.billing.meterEventStream.create': 'https://docs.stripe.com/api/v2/billing/meter-event-stream/create',
 } as const;
 
 export type EngineCall = keyof typeof ENGINE_CALLS;
