@@ -5,7 +5,7 @@ import { periodBoundary } from '../../../src/usage/windows';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { migrateLatest } from '../../helpers/migrations';
 import { callEvent, minutesAfter, newUsageService, publishAndWait } from '../../usage/world';
-import { buildEngine, connectedAccount, GatewaySeed, perRequest, sdkFor, SUPER_TENANT, tenantWithKey, uniquePlatformKey } from './harness';
+import { buildEngine, connectedAccount, fixedMonthly, GatewaySeed, perRequest, sdkFor, SUPER_TENANT, tenantWithKey, uniquePlatformKey } from './harness';
 
 /**
  * A per-request subscription adopted from WSO2 (issue 15): WSO2's Stripe plugin billed a
@@ -151,6 +151,15 @@ forEachTestDatabase((_kind, database) => {
     await install.stripe.subscriptions.cancel(install.wso2Subscription.id, {}, install.onAccount);
     const change = await install.enable();
     expect(change.notes).toEqual([expect.stringMatching(new RegExp(`^subscription ${install.subscription.uuid} adopted from WSO2 is canceled in Stripe`))]);
+    expect(updatesOf(install.wso2Subscription.id)).toEqual([]);
+    expect(await install.recorded()).toEqual([]);
+  });
+
+  it('leaves a legacy item whose tier is not per-request here any more, naming it', async () => {
+    const install = await adoptedInstall();
+    const fixedNow = { ...install.tier, pricing: fixedMonthly('12.00') };
+    const change = await install.engine.enableMonetization({ api: install.api, policies: [fixedNow], properties: { ConnectedAccountKey: install.account } });
+    expect(change.notes).toEqual([expect.stringMatching(new RegExp(`^subscription ${install.subscription.uuid} .* no DYNAMICRATE tier here \\(${install.legacy.id}\\)`))]);
     expect(updatesOf(install.wso2Subscription.id)).toEqual([]);
     expect(await install.recorded()).toEqual([]);
   });
