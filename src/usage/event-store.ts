@@ -73,31 +73,28 @@ export class EventStore {
    */
   async insert(events: readonly StoredEvent[]): Promise<boolean[]> {
     const firstOfKey = new Map<string, number>();
-    const keys = new Array<string>(events.length);
     for (let index = 0; index < events.length; index += 1) {
       const event = events[index]!;
       const key = eventKey(event.tenantDomain, event.eventId);
-      keys[index] = key;
       if (!firstOfKey.has(key)) firstOfKey.set(key, index);
     }
-    const rows = [...firstOfKey.values()]
-      .map((index) => events[index]!)
-      .sort(byTenantAndId)
-      .map(toRow);
+    const order = [...firstOfKey.values()].sort((a, b) => byTenantAndId(events[a]!, events[b]!));
     const dialect = dialectOf(this.db);
     const chunk = dialect === 'postgres' ? PG_CHUNK : CHUNK;
-    const stored = new Set<string>();
-    for (let i = 0; i < rows.length; i += chunk) {
-      const part = rows.slice(i, i + chunk);
-      if (await this.insertAllNew(dialect, part)) {
-        for (const row of part) stored.add(keyOfRow(row));
+    // Later copies of a key answer false: only the first is inserted.
+    const stored = new Array<boolean>(events.length).fill(false);
+    for (let i = 0; i < order.length; i += chunk) {
+      const indexes = order.slice(i, i + chunk);
+      const rows = indexes.map((index) => toRow(events[index]!));
+      if (await this.insertAllNew(dialect, rows)) {
+        for (const index of indexes) stored[index] = true;
         continue;
       }
       const inserted =
-        dialect === 'mysql' && (await this.mariaDbReturning()) ? await insertIgnoreReturning(this.db, part) : await INSERT_NEW[dialect](this.db, part);
-      for (const key of inserted) stored.add(key);
+        dialect === 'mysql' && (await this.mariaDbReturning()) ? await insertIgnoreReturning(this.db, rows) : await INSERT_NEW[dialect](this.db, rows);
+      for (const index of indexes) stored[index] = inserted.has(eventKey(events[index]!.tenantDomain, events[index]!.eventId));
     }
-    return keys.map((key, index) => firstOfKey.get(key) === index && stored.has(key));
+    return stored;
   }
 
   /**

@@ -44,15 +44,35 @@ export function pairKey(apiUuid: string, applicationUuid: string): string {
 /** Pairs read at once by `billingOfPairs`: enough to overlap round trips, few enough to leave the pool to others. */
 const PARALLEL_READS = 4;
 
+/** The part of `ttlMs` left when an answer in use is read again in the background. */
+const REFRESH_WHEN_LEFT = 0.25;
+
+interface Cached {
+  value: Promise<SubscriptionBilling>;
+  until: number;
+  /** The background read of the pair under way, if any. */
+  next?: Promise<SubscriptionBilling>;
+  refreshing: boolean;
+}
+
+interface PairRead {
+  key: string;
+  apiUuid: string;
+  applicationUuid: string;
+}
+
 /**
  * Decides whether calls of an application to an API are billed per request: the application
  * subscribes to the API (asked of the core), the engine bills the subscription (asked of the
  * engine: `billedSubscriptionOf`), and its tier is a COMMERCIAL DYNAMICRATE policy. Answers are
  * cached for `ttlMs` (ingestion asks once per pair, not once per event); a pair being read is
- * read once, however many batches ask for it meanwhile.
+ * read once, however many batches ask for it meanwhile. An answer still in use in the last
+ * quarter of its `ttlMs` is read again in the background, so a steady stream of batches does not
+ * wait for the reads each time the answers expire; no answer older than `ttlMs` is ever given
+ * (when the background read is late, the batch waits for it as for any read).
  */
 export class SubscriptionLookup {
-  private readonly cache = new Map<string, { value: Promise<SubscriptionBilling>; until: number }>();
+  private readonly cache = new Map<string, Cached>();
 
   constructor(
     private readonly gateway: GatewaySubscriptions,
@@ -74,13 +94,23 @@ export class SubscriptionLookup {
   async billingOfPairs(pairs: Iterable<readonly [apiUuid: string, applicationUuid: string]>): Promise<Map<string, SubscriptionBilling>> {
     const now = this.now();
     const pending = new Map<string, Promise<SubscriptionBilling>>();
-    const toRead: Array<{ key: string; apiUuid: string; applicationUuid: string; resolve: (value: Promise<SubscriptionBilling>) => void }> = [];
+    const toRead: Array<PairRead & { resolve: (value: Promise<SubscriptionBilling>) => void }> = [];
+    const toRefresh: PairRead[] = [];
     for (const [apiUuid, applicationUuid] of pairs) {
       const key = pairKey(apiUuid, applicationUuid);
       if (pending.has(key)) continue;
       const cached = this.cache.get(key);
       if (cached && cached.until > now) {
         pending.set(key, cached.value);
+        if (!cached.refreshing && cached.until - now <= this.ttlMs * REFRESH_WHEN_LEFT) {
+          cached.refreshing = true;
+          toRefresh.push({ key, apiUuid, applicationUuid });
+        }
+        continue;
+      }
+      // Expired while its background read is under way: that read is fresher than any other.
+      if (cached?.next !== undefined) {
+        pending.set(key, cached.next);
         continue;
       }
       let resolve!: (value: Promise<SubscriptionBilling>) => void;
@@ -89,29 +119,59 @@ export class SubscriptionLookup {
       toRead.push({ key, apiUuid, applicationUuid, resolve });
       if (this.ttlMs > 0) {
         if (this.cache.size > 100_000) this.cache.clear();
-        this.cache.set(key, { value, until: now + this.ttlMs });
+        this.cache.set(key, { value, until: now + this.ttlMs, refreshing: false });
         // A failed read is not remembered: the next batch reads the pair again.
         value.catch(() => {
           if (this.cache.get(key)?.value === value) this.cache.delete(key);
         });
       }
     }
-    if (toRead.length > 0) {
-      const policies = new Map<string, Promise<SubscriptionPolicy | undefined>>();
-      let next = 0;
-      const worker = async () => {
-        while (next < toRead.length) {
-          const item = toRead[next++]!;
-          const value = this.read(item.apiUuid, item.applicationUuid, policies);
-          item.resolve(value);
-          await value.catch(() => undefined);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, toRead.length) }, worker));
-    }
+    if (toRefresh.length > 0) void this.refresh(toRefresh, now);
+    if (toRead.length > 0) await this.readAll(toRead, (item, value) => item.resolve(value));
     const answers = new Map<string, SubscriptionBilling>();
     for (const [key, value] of pending) answers.set(key, await value);
     return answers;
+  }
+
+  /**
+   * Reads the pairs again and caches the answers from `startedAt` (no later than the reads
+   * begin, so an answer never outlives `ttlMs`). A failed read leaves the older answer to expire.
+   */
+  private async refresh(items: readonly PairRead[], startedAt: number): Promise<void> {
+    await this.readAll(items, (item, value) => {
+      const cached = this.cache.get(item.key);
+      if (cached) cached.next = value;
+      value.then(
+        (answer) => {
+          const current = this.cache.get(item.key);
+          if (current === undefined || current.until < startedAt + this.ttlMs) {
+            this.cache.set(item.key, { value: Promise.resolve(answer), until: startedAt + this.ttlMs, refreshing: false });
+          }
+        },
+        () => {
+          const current = this.cache.get(item.key);
+          if (current?.next === value) {
+            current.next = undefined;
+            current.refreshing = false;
+          }
+        },
+      );
+    });
+  }
+
+  /** Reads the pairs, up to PARALLEL_READS at a time, each tenant's policy once; never rejects (`use` gets each read). */
+  private async readAll<T extends PairRead>(items: readonly T[], use: (item: T, value: Promise<SubscriptionBilling>) => void): Promise<void> {
+    const policies = new Map<string, Promise<SubscriptionPolicy | undefined>>();
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        const value = this.read(item.apiUuid, item.applicationUuid, policies);
+        use(item, value);
+        await value.catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, items.length) }, worker));
   }
 
   private async read(apiUuid: string, applicationUuid: string, policies: Map<string, Promise<SubscriptionPolicy | undefined>>): Promise<SubscriptionBilling> {

@@ -6,7 +6,8 @@ import { connectDatabase } from '../../src/db/connect';
 import { insertReturningId } from '../../src/db/insert-returning-id';
 import { migrateLatest } from '../helpers/migrations';
 import { utcTimestamp } from '../../src/domain/time';
-import { UsageIngestion, type BatchResult } from '../../src/usage/ingest';
+import { UsageIngestion, usageEventSchema, type BatchResult } from '../../src/usage/ingest';
+import { fieldProblems } from '../../src/validation/issues';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
 import { apimCoreRecords } from '../../src/apim/core-records';
 import { createLogger } from '../../src/logger';
@@ -246,6 +247,71 @@ forEachTestDatabase((_kind, database) => {
     expect(answer.results.map((r) => (r.status === 'accepted' ? (r.billable ? 'billable' : r.reason) : r.status))).toEqual(
       Array.from({ length: 12 }, (_, i) => (i % 3 === 2 ? 'UNKNOWN_SUBSCRIPTION' : 'billable')),
     );
+  });
+
+  it('decides every event as the schema does, whether its check takes the fast way or zod', async () => {
+    const run = randomUUID().slice(0, 8);
+    const id = (n: number) => `edge-${run}-${n}`;
+    const base = (n: number) => call(subscription, id(n));
+    const { subscriptionId: _unused, ...withoutWho } = base(0);
+    const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, base(1));
+    const events: unknown[] = [
+      base(2),
+      { ...base(3), timestamp: new Date(NOW - 60_000).toISOString() },
+      { ...base(4), timestamp: NOW - 60_000.5 },
+      { ...base(5), timestamp: -1 },
+      { ...base(6), httpStatus: 99 },
+      { ...base(7), httpStatus: 600 },
+      { ...base(8), httpStatus: 200.5 },
+      { ...base(9), httpStatus: '200' },
+      { ...base(10), extra: 1 },
+      { ...base(11), consumerKey: undefined },
+      { ...base(12), eventId: '' },
+      { ...base(13), eventId: `${id(13)}-${'x'.repeat(128)}`.slice(0, 128) },
+      { ...base(14), eventId: `${id(14)}-${'x'.repeat(128)}`.slice(0, 129) },
+      { ...base(15), eventId: `${id(15)}-\u{1F600}` },
+      { ...base(16), tenant: 'c'.repeat(101) },
+      { ...withoutWho, eventId: id(17) },
+      { ...base(18), consumerKey: 'ck-\t-\\-\n' },
+      nullProto,
+      [base(19)],
+      null,
+    ];
+    const answer = await ingestionOn(database().knex).ingest(events);
+    const decided = answer.results.map((r) => (r.status === 'rejected' ? r.errors : r.status));
+    const bySchema = events.map((event, index) => {
+      const parsed = usageEventSchema.safeParse(event);
+      return parsed.success ? 'accepted' : fieldProblems(parsed.error.issues, { whole: 'body', at: ['events', index] });
+    });
+    expect(decided).toEqual(bySchema);
+    expect(decided.filter((d) => d === 'accepted').length).toBeGreaterThanOrEqual(6);
+    const tricky = await database().knex('ML_USAGE_EVENT').where({ EVENT_ID: id(18) }).first('CONSUMER_KEY');
+    expect(tricky).toEqual({ CONSUMER_KEY: 'ck-\t-\\-\n' });
+  });
+
+  it("reads a pair's answer again in the background in its cache time's last quarter, and never answers from one older than that time", async () => {
+    const core = apimCoreRecords(database().knex);
+    let reads = 0;
+    const counting = {
+      subscriptionOfPair: (api: string, app: string) => ((reads += 1), core.subscriptionOfPair(api, app)),
+      policyByName: core.policyByName.bind(core),
+      subscriptionRefs: core.subscriptionRefs.bind(core),
+    };
+    let now = NOW;
+    const lookup = new SubscriptionLookup(counting, engineOn(database().knex), (domain: string) => TENANTS[domain], 1_000, () => now);
+    const ingestion = new UsageIngestion(database().knex, lookup, () => new Date(NOW), stripeCapabilities.usage);
+    const run = randomUUID().slice(0, 8);
+    const at = async (ms: number, n: number) => {
+      now = NOW + ms;
+      const answer = await ingestion.ingest([call(subscription, `refresh-${run}-${n}`)]);
+      expect(answer.results).toEqual([{ index: 0, eventId: `refresh-${run}-${n}`, status: 'accepted', billable: true }]);
+      return reads;
+    };
+    expect(await at(0, 0)).toBe(1);
+    expect(await at(500, 1)).toBe(1); // cached, not yet in the last quarter
+    expect(await at(800, 2)).toBe(2); // cached, and read again in the background
+    expect(await at(1_500, 3)).toBe(2); // the background read's answer (from 800), or the batch waits for it
+    expect(await at(1_900, 4)).toBe(3); // that answer is 1,100 ms old: read again
   });
 
   it("judges times by the engine's declared limits, whatever they are", async () => {
