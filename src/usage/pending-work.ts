@@ -1,6 +1,6 @@
 import type { SubscriptionRef } from '../domain/model';
 import type { BillingCycles } from './billing-cycles';
-import type { RecordStore, UsageRecord } from './record-store';
+import { byWindow, type RecordStore, type UsageRecord } from './record-store';
 import type { SubscriptionLookup } from './subscription-lookup';
 import type { CycleSpec } from './windows';
 
@@ -13,8 +13,8 @@ export interface SubscriptionWork {
   /** Undefined when the subscription no longer exists. */
   ref: SubscriptionRef | undefined;
   cycle: CycleSpec | undefined;
-  /** Its records in window order, read a page at a time as they are consumed. */
-  records: AsyncIterable<UsageRecord>;
+  /** Its records in window order: the page's, or (when the page may have cut it) read as they are consumed. */
+  records: Iterable<UsageRecord> | AsyncIterable<UsageRecord>;
 }
 
 interface Page {
@@ -30,7 +30,7 @@ interface Page {
  * (keyset on the subscription, so a page costs the same at any depth) with each page's
  * subscriptions and billing cycles looked up together. The next page is read while the current
  * one is handed out, and no further: a job holds about two pages, not its whole backlog.
- * A subscription cut by a page's end continues with its own keyset reads, in window order.
+ * A subscription a page's end may cut is read on its own, with keyset reads in window order.
  * Consumers may pull concurrently (an async generator serves its `next` calls one by one).
  */
 export async function* pendingWork(deps: { records: RecordStore; lookup: Pick<SubscriptionLookup, 'subscriptionRefs'>; cycles: Pick<BillingCycles, 'known'> }, pageSize = SEND_PAGE_RECORDS): AsyncGenerator<SubscriptionWork> {
@@ -55,21 +55,21 @@ export async function* pendingWork(deps: { records: RecordStore; lookup: Pick<Su
     next?.catch(() => undefined);
     for (const [index, group] of page.groups.entries()) {
       const uuid = group[0]!.subscriptionUuid;
-      const more = page.full && index === page.groups.length - 1;
-      yield { subscriptionUuid: uuid, ref: page.refs.get(uuid), cycle: page.cycles.get(uuid), records: recordsOf(deps.records, group, more, pageSize) };
+      // A full page's last subscription may go on past it: it is read whole, on its own.
+      const cut = page.full && index === page.groups.length - 1;
+      yield { subscriptionUuid: uuid, ref: page.refs.get(uuid), cycle: page.cycles.get(uuid), records: cut ? recordsOf(deps.records, uuid, pageSize) : group.sort(byWindow) };
     }
   }
 }
 
-/** A subscription's first records, then (when the page ended inside it) the rest, a page at a time. */
-async function* recordsOf(store: RecordStore, first: UsageRecord[], more: boolean, pageSize: number): AsyncGenerator<UsageRecord> {
-  let chunk = first;
+/** One subscription's records still to send, in window order, a page at a time (keyset on the window). */
+async function* recordsOf(store: RecordStore, subscriptionUuid: string, pageSize: number): AsyncGenerator<UsageRecord> {
+  let after: UsageRecord | undefined;
   for (;;) {
+    const chunk = await store.pendingOf(subscriptionUuid, after, pageSize);
     yield* chunk;
-    if (!more || chunk.length === 0) return;
-    const last = chunk.at(-1)!;
-    chunk = await store.pendingOf(last.subscriptionUuid, last, pageSize);
-    more = chunk.length === pageSize;
+    if (chunk.length < pageSize) return;
+    after = chunk.at(-1);
   }
 }
 

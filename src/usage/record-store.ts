@@ -59,6 +59,11 @@ export type EngineErrorMark = 'recorded' | 'already_recorded' | 'unknown';
 /** The order records are sent in: per subscription, by window (RECORD_ID makes it total, for keyset reads). */
 const PENDING_ORDER = ['SUBSCRIPTION_UUID', 'WINDOW_START', 'FIRST_EVENT_SEQ', 'RECORD_ID'];
 
+/** One subscription's records in the order they are sent (PENDING_ORDER): by window, then part, then id. */
+export function byWindow(a: UsageRecord, b: UsageRecord): number {
+  return a.windowStart - b.windowStart || a.firstEventSeq - b.firstEventSeq || a.id - b.id;
+}
+
 /** How many generations of re-sent identifiers a repeated error report is traced through. */
 const REQUEUE_LINEAGE_CHECKED = 16;
 
@@ -111,28 +116,28 @@ export class RecordStore {
   }
 
   /**
-   * At most `limit` records still to send, of the subscriptions after `afterSubscription` (keyset
-   * on the state index), per subscription in window order: how a job reads its work a page at a
-   * time. A full page's last subscription may have more records (`pendingOf` reads on).
+   * At most `limit` records still to send, of the subscriptions after `afterSubscription`, in
+   * subscription order: how a job reads its work a page at a time. Keyset on the state index and
+   * ordered as it is (no sort of the whole backlog per page); within a subscription the caller
+   * orders them (`byWindow`), and a full page's last subscription may have more (`pendingOf`).
    */
   async pendingPage(afterSubscription: string | undefined, limit: number): Promise<UsageRecord[]> {
-    const query = this.db(RECORD_TABLE).where({ STATE: 'PENDING' }).orderBy(PENDING_ORDER).limit(limit);
+    const query = this.db(RECORD_TABLE).where({ STATE: 'PENDING' }).orderBy(['SUBSCRIPTION_UUID', 'WINDOW_START']).limit(limit);
     if (afterSubscription !== undefined) query.where('SUBSCRIPTION_UUID', '>', afterSubscription);
     return (await query).map(toRecord);
   }
 
-  /** At most `limit` of one subscription's records still to send after `after` (in window order). */
-  async pendingOf(subscriptionUuid: string, after: Pick<UsageRecord, 'windowStart' | 'firstEventSeq' | 'id'>, limit: number): Promise<UsageRecord[]> {
-    const rows = await this.db(RECORD_TABLE)
-      .where({ STATE: 'PENDING', SUBSCRIPTION_UUID: subscriptionUuid })
-      .andWhere((q) =>
+  /** At most `limit` of one subscription's records still to send, after `after` when given, in window order. */
+  async pendingOf(subscriptionUuid: string, after: Pick<UsageRecord, 'windowStart' | 'firstEventSeq' | 'id'> | undefined, limit: number): Promise<UsageRecord[]> {
+    const query = this.db(RECORD_TABLE).where({ STATE: 'PENDING', SUBSCRIPTION_UUID: subscriptionUuid }).orderBy(PENDING_ORDER).limit(limit);
+    if (after) {
+      query.andWhere((q) =>
         q
           .where('WINDOW_START', '>', after.windowStart)
           .orWhere((w) => w.where('WINDOW_START', after.windowStart).andWhere((f) => f.where('FIRST_EVENT_SEQ', '>', after.firstEventSeq).orWhere((r) => r.where('FIRST_EVENT_SEQ', after.firstEventSeq).andWhere('RECORD_ID', '>', after.id)))),
-      )
-      .orderBy(PENDING_ORDER)
-      .limit(limit);
-    return rows.map(toRecord);
+      );
+    }
+    return (await query).map(toRecord);
   }
 
   /** `windowsFrom` / `windowsTo`: only records whose window starts in [from, to) (epoch ms). */
