@@ -31,12 +31,15 @@ export async function recordsOfRange(input: {
   now: () => number;
 }): Promise<FrozenRecord[]> {
   const { source, range, hourly, cycles, windowHours } = input;
-  const spans = new Map<string, Span>();
+  // Per subscription, its spans by index: nested maps, no composite string key per hour.
+  const spans = new Map<string, Map<number, Span>>();
   for (const usage of hourly) {
-    const key = `${usage.subscriptionUuid}\u0000${Math.floor(usage.hour / windowHours)}`;
-    const span = spans.get(key);
+    let ofSubscription = spans.get(usage.subscriptionUuid);
+    if (ofSubscription === undefined) spans.set(usage.subscriptionUuid, (ofSubscription = new Map()));
+    const index = Math.floor(usage.hour / windowHours);
+    const span = ofSubscription.get(index);
     if (span === undefined) {
-      spans.set(key, { subscriptionUuid: usage.subscriptionUuid, apiUuid: usage.apiUuid, hour: usage.hour, quantity: usage.quantity, part: usage.part });
+      ofSubscription.set(index, { subscriptionUuid: usage.subscriptionUuid, apiUuid: usage.apiUuid, hour: usage.hour, quantity: usage.quantity, part: usage.part });
     } else {
       span.quantity += usage.quantity;
       if (usage.part < span.part) span.part = usage.part;
@@ -44,18 +47,27 @@ export async function recordsOfRange(input: {
   }
   const cut: Array<{ span: Span; windows: Window[] }> = [];
   const slices: Array<{ subscriptionUuid: string; start: number; end: number }> = [];
-  for (const span of spans.values()) {
-    const windows = splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycles.get(span.subscriptionUuid) ?? null);
-    cut.push({ span, windows });
-    if (windows.length > 1) for (const w of windows) slices.push({ subscriptionUuid: span.subscriptionUuid, start: w.start, end: w.end });
+  for (const [subscriptionUuid, ofSubscription] of spans) {
+    const cycle = cycles.get(subscriptionUuid) ?? null;
+    for (const span of ofSubscription.values()) {
+      const windows = splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycle);
+      cut.push({ span, windows });
+      if (windows.length > 1) for (const w of windows) slices.push({ subscriptionUuid, start: w.start, end: w.end });
+    }
   }
-  const sliced = new Map<string, { quantity: number; part: number }>();
-  if (slices.length > 0) for (const slice of await source.sliceUsage(range, slices)) sliced.set(`${slice.subscriptionUuid}\u0000${slice.start}`, slice);
+  const sliced = new Map<string, Map<number, { quantity: number; part: number }>>();
+  if (slices.length > 0) {
+    for (const slice of await source.sliceUsage(range, slices)) {
+      let ofSubscription = sliced.get(slice.subscriptionUuid);
+      if (ofSubscription === undefined) sliced.set(slice.subscriptionUuid, (ofSubscription = new Map()));
+      ofSubscription.set(slice.start, slice);
+    }
+  }
   const createdAt = input.now();
   const records: FrozenRecord[] = [];
   for (const { span, windows } of cut) {
     for (const window of windows) {
-      const content = windows.length === 1 ? span : sliced.get(`${span.subscriptionUuid}\u0000${window.start}`);
+      const content = windows.length === 1 ? span : sliced.get(span.subscriptionUuid)?.get(window.start);
       if (!content || content.quantity <= 0) continue;
       records.push({
         subscriptionUuid: span.subscriptionUuid,
