@@ -19,7 +19,7 @@
  * 2. Scale and growth: jobs of BENCH_SUBSCRIPTIONS and BENCH_SCALE_SUBSCRIPTIONS records with the
  *    server's limit raised to BENCH_SCALE_RATE_LIMIT (default 5,000/s; at 100/s 100,000 records
  *    would take 1,000 s) and the publisher paced at it, the two sizes alternating over
- *    BENCH_ROUNDS (default 2) rounds, medians printed: the time per record at each size and its
+ *    BENCH_PUBLISH_ROUNDS (default 2) rounds, medians printed: the time per record at each size and its
  *    growth, and the job's peak memory at each size and its growth: its RSS, the heap while
  *    sending, and the live heap while sending (after a full collection, once a second; the child
  *    runs with --expose-gc), which is the target: bounded, ≤ 1.5 × for 10 × the records.
@@ -244,7 +244,7 @@ async function main() {
   const pace = Number(process.env.BENCH_PACE ?? 0.97);
   const concurrency = envInt('BENCH_CONCURRENCY', 16);
   const scaleLimit = envInt('BENCH_SCALE_RATE_LIMIT', 5_000);
-  const rounds = envInt('BENCH_ROUNDS', 2);
+  const rounds = envInt('BENCH_PUBLISH_ROUNDS', 2);
   for (const kind of benchDatabases()) {
     const server = await startStripeServer({ port: 0, startAt: Math.floor(Date.now() / 1000) });
     const database = await openDatabase(kind);
