@@ -78,7 +78,8 @@ async function runJob(input: JobInput): Promise<void> {
   const db = connectDatabase(input.database);
   try {
     const engine = stripeEngine.create(
-      { api_host: input.host, api_port: input.port, api_protocol: 'http', retries: 0 },
+      // The engine's own retry policy (6 re-sends, honouring Retry-After): what absorbs a 429.
+      { api_host: input.host, api_port: input.port, api_protocol: 'http' },
       { core: apimCoreRecords(db), store: db, logger: createLogger('silent'), clock: () => new Date(), tenants: { find: (domain) => [tenantWithKey(input.key)].find((t) => t.domain === domain) } },
     );
     const config = configSchema.parse({});
