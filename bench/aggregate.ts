@@ -8,7 +8,7 @@
  * hours, at two sizes, BENCH_EVENTS / 10 and BENCH_EVENTS (default 5,000,000), each in a fresh
  * database, with the growth of the freeze's time per event between them. Billing cycles are
  * pre-seeded (daily, anchored mid-hour, so every subscription has a window cut at a period end),
- * so no engine is called. Each of BENCH_ROUNDS (default 3) rounds measures the freeze and the
+ * so no engine is called. Each of BENCH_FREEZE_ROUNDS (default 3) rounds measures the freeze and the
  * floor in rotating order, on an emptied record table and a reset source position; medians are
  * reported. One JSON line per database.
  */
@@ -126,7 +126,7 @@ async function main() {
   const subscriptionCount = envInt('BENCH_SUBSCRIPTIONS', 10_000);
   const total = envInt('BENCH_EVENTS', 5_000_000);
   const hours = envInt('BENCH_HOURS', 24);
-  const rounds = envInt('BENCH_ROUNDS', 3);
+  const rounds = envInt('BENCH_FREEZE_ROUNDS', 3);
   for (const kind of benchDatabases()) {
     const small = await measure(kind, Math.round(total / 10), subscriptionCount, hours, rounds);
     const large = await measure(kind, total, subscriptionCount, hours, rounds);
