@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import express, { type Request } from 'express';
 import { accessGuard, remoteAccessChecker } from '../../src/gateway-kit/access-guard';
 import { listen, type RunningServer } from '../../src/http/server';
-import type { BatchResult } from '../../src/usage/ingest';
-import { UsageRecorder, type CallIdentity, type UsageSink } from '../../src/gateway-kit/usage-recorder';
-import { USAGE } from './rest-client';
+import { UsageRecorder, type CallIdentity } from '../../src/gateway-kit/usage-recorder';
+import { httpUsageSink } from '../../src/gateway-kit/http-usage-sink';
 
 /** What the gateway knows about an API key after the subscriber got it for a subscription. */
 export interface KeyGrant extends CallIdentity {
@@ -40,19 +39,15 @@ export async function startDemoGateway(meterlineUrl: string, gatewayToken: strin
   const grants = new Map<string, KeyGrant>();
   const grantOf = (req: Request) => grants.get(req.get('apikey') ?? '');
   const problems: string[] = [];
-  const sink: UsageSink = {
-    async ingest(events) {
-      const response = await fetch(`${meterlineUrl}${USAGE}/events`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${gatewayToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ events }),
-      });
-      if (!response.ok) throw new Error(`usage ingestion answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
-      const result = (await response.json()) as BatchResult;
-      for (const r of result.results) if (r.status === 'rejected') problems.push(`event ${r.eventId ?? r.index} rejected: ${JSON.stringify(r.errors)}`);
-      return result;
+  // The gateway kit's HTTP sink, as the README tells gateway authors: batches over keep-alive
+  // sockets, retried with their fixed event ids; events Meterline refuses are shown by the demo.
+  const sink = httpUsageSink({
+    url: meterlineUrl,
+    token: () => gatewayToken,
+    onRejected: (rejected) => {
+      for (const r of rejected) problems.push(`event ${r.eventId ?? r.index} rejected: ${JSON.stringify(r.errors)}`);
     },
-  };
+  });
   const recorder = new UsageRecorder(sink, {
     identify: (req) => {
       const grant = grantOf(req);

@@ -48,10 +48,10 @@ export class UsageBatchRefusedError extends Error {
  * backoff on network errors, timeouts, 401/403, 408, 429 and 5xx, with the same body: the event
  * ids are fixed, so a batch Meterline stored but whose answer was lost counts once (the repeat
  * answers `duplicate`). When every attempt fails the error goes back to the recorder, which keeps
- * the batch for its next flush. A refused batch (400, 413, another 4xx) is thrown too, as a
- * A batch over Meterline's body limit (413) is sent again as two halves. A batch otherwise refused
- * (400, another 4xx) is thrown as a `UsageBatchRefusedError` with `retryable` false: the recorder reports it with its size and
- * drops it rather than let it block the batches behind it. Events Meterline rejected one by one
+ * the batch for its next flush. A batch over Meterline's body limit (413) is sent again as two
+ * halves. A batch otherwise refused (400, another 4xx) is thrown as a `UsageBatchRefusedError`
+ * with `retryable` false: the recorder reports it with its size and drops it rather than let it
+ * block the batches behind it. Events Meterline rejected one by one
  * inside a 200 are reported through `onRejected` and not sent again.
  */
 export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
