@@ -8,7 +8,8 @@
  * the background). Figures are medians of the per-batch times, which a burst of load on a shared
  * machine moves little; the totals are printed beside them. Two sizes, BENCH_EVENTS / 10 and
  * BENCH_EVENTS (default 100,000), each in a fresh database, with the growth of the time per event
- * between them. BENCH_BATCH (default 1,000), BENCH_DATABASES.
+ * between them. BENCH_BATCH (default 1,000), BENCH_PAIRS (distinct (API, application) pairs the
+ * events are spread over, default 100), BENCH_DATABASES.
  */
 import { configSchema } from '../src/config/schema';
 import { migrationsFor } from '../src/composition';
@@ -28,12 +29,12 @@ const TARGET: Record<TestDatabaseKind, { ratio: number; eventsPerSecond?: number
 
 type Way = 'ingest' | 'insert' | 'copy';
 
-async function measure(kind: TestDatabaseKind, total: number, batch: number) {
+async function measure(kind: TestDatabaseKind, total: number, batch: number, pairs: number) {
   const database = await openDatabase(kind);
   try {
     const db = database.knex;
     await migrateLatest(db, migrationsFor(undefined));
-    const { subscriptions } = await seedBilledSubscriptions(db, 100);
+    const { subscriptions } = await seedBilledSubscriptions(db, pairs);
     const ingestion = new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), benchEngine(db), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage);
     const now = Date.now();
     const subscription = (n: number) => subscriptions[n % subscriptions.length]!;
@@ -91,15 +92,17 @@ function median(values: readonly number[]): number {
 async function main() {
   const total = envInt('BENCH_EVENTS', 100_000);
   const batch = envInt('BENCH_BATCH', 1_000);
+  const pairs = envInt('BENCH_PAIRS', 100);
   configSchema.parse({});
   for (const kind of benchDatabases()) {
-    const small = await measure(kind, Math.max(batch, Math.round(total / 10)), batch);
-    const large = await measure(kind, total, batch);
+    const small = await measure(kind, Math.max(batch, Math.round(total / 10)), batch, pairs);
+    const large = await measure(kind, total, batch, pairs);
     const target = TARGET[kind];
     report({
       benchmark: 'ingestion',
       database: kind,
       batch,
+      pairs,
       sizes: [small, large],
       // Time per event at the large size over the small one: 1 means the cost per event does not grow.
       growth: { events: Number((large.events / small.events).toFixed(1)), timePerEvent: Number((large.ingestMedianMicrosPerEvent / small.ingestMedianMicrosPerEvent).toFixed(2)) },

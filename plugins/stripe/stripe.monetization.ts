@@ -140,6 +140,12 @@ export class StripeMonetization implements Monetization {
     return row && account ? { engineSubscriptionId: row.stripeSubscriptionId, account } : null;
   }
 
+  /** `billedSubscriptionOf` for many subscriptions, in a few queries (see `billedSubscriptionsByUuids`). */
+  async billedSubscriptionsOf(subscriptionUuids: readonly string[]): Promise<Map<string, EngineSubscriptionRecord>> {
+    const billed = await this.repository.billedSubscriptionsByUuids(subscriptionUuids);
+    return new Map([...billed].map(([uuid, { stripeSubscriptionId, account }]) => [uuid, { engineSubscriptionId: stripeSubscriptionId, account }]));
+  }
+
   listEngineSubscriptions(tenant: TenantRef): Promise<EngineSubscriptionFound[]> {
     return this.subscriptions.listLive(tenant);
   }

@@ -331,6 +331,56 @@ export class StripeRepository {
   }
 
   /**
+   * `monetizedSubscriptionByUuid` and `accountOf` for many gateway subscriptions (by UUID, as
+   * stored), in a few queries: the subscriptions asked of the core at once, their rows read in one
+   * query per 400 pairs, and the account of each API whose rows have none recorded once. Only
+   * subscriptions with a row and an account are answered.
+   */
+  async billedSubscriptionsByUuids(subscriptionUuids: readonly string[]): Promise<Map<string, { stripeSubscriptionId: string; account: string }>> {
+    const billed = new Map<string, { stripeSubscriptionId: string; account: string }>();
+    if (subscriptionUuids.length === 0) return billed;
+    if (!this.core.subscriptionsByUuids) {
+      for (const uuid of new Set(subscriptionUuids)) {
+        const row = await this.monetizedSubscriptionByUuid(uuid);
+        const account = row ? await this.accountOf(row) : undefined;
+        if (row && account) billed.set(uuid, { stripeSubscriptionId: row.stripeSubscriptionId, account });
+      }
+      return billed;
+    }
+    const subscriptions = await this.core.subscriptionsByUuids(subscriptionUuids);
+    const pairKey = (apiId: unknown, applicationId: unknown) => `${Number(apiId)}:${Number(applicationId)}`;
+    const pairs = [...new Map([...subscriptions.values()].map((s) => [pairKey(s.apiId, s.applicationId), s])).values()];
+    // The row `monetizedSubscription` reads for each pair (the first by ID when there were several).
+    const rows = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < pairs.length; i += 400) {
+      const part = pairs.slice(i, i + 400);
+      const found = (await this.subscriptionQuery()
+        .where((where) => {
+          for (const s of part) void where.orWhere({ 'ms.SUBSCRIBED_API_ID': s.apiId, 'ms.SUBSCRIBED_APPLICATION_ID': s.applicationId });
+        })
+        .orderBy('ms.ID')) as Array<Record<string, unknown>>;
+      for (const row of found) {
+        const key = pairKey(row.SUBSCRIBED_API_ID, row.SUBSCRIBED_APPLICATION_ID);
+        if (!rows.has(key)) rows.set(key, row);
+      }
+    }
+    const apiAccounts = new Map<number, Promise<string | undefined>>();
+    for (const [uuid, s] of subscriptions) {
+      const found = rows.get(pairKey(s.apiId, s.applicationId));
+      if (!found) continue;
+      // The pair's gateway UUID is not needed here; `accountOf` reads only the account and API.
+      const row = toSubscriptionRow(found, null);
+      let account: string | undefined = row.recordedAccount ?? undefined;
+      if (account === undefined) {
+        if (!apiAccounts.has(row.apiId)) apiAccounts.set(row.apiId, this.connectedAccountOfApi(row.apiId));
+        account = await apiAccounts.get(row.apiId);
+      }
+      if (account) billed.set(uuid, { stripeSubscriptionId: row.stripeSubscriptionId, account });
+    }
+    return billed;
+  }
+
+  /**
    * The account a subscription lives in: the one recorded when it was created, else (a row
    * WSO2 wrote) the account its API was last monetized with, which an API with live
    * subscriptions cannot change (see `ApiPlanCopies.enable`).

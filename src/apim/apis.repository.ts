@@ -178,6 +178,15 @@ export class ApisRepository {
     return row ? toRef(row) : undefined;
   }
 
+  /** APIs by UUID (as stored); UUIDs without an API are left out. */
+  async refsByUuids(uuids: readonly string[]): Promise<Map<string, ApiRef>> {
+    const refs = new Map<string, ApiRef>();
+    for (const part of chunks([...new Set(uuids)])) {
+      for (const row of await this.db('AM_API').whereIn('API_UUID', part).select(REF_COLUMNS)) refs.set(String(row.API_UUID), toRef(row));
+    }
+    return refs;
+  }
+
   /** APIs by id; ids without an API are left out. */
   async refsByIds(apiIds: readonly number[], db: Db = this.db): Promise<Map<number, ApiRef>> {
     const refs = new Map<number, ApiRef>();

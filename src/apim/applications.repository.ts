@@ -123,6 +123,16 @@ export class ApplicationsRepository {
     return row ? Number(row.APPLICATION_ID) : undefined;
   }
 
+  /** Applications' ids by UUID (as stored); UUIDs without an application are left out. */
+  async idsOfUuids(uuids: readonly string[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    for (const part of chunks([...new Set(uuids)])) {
+      const rows = (await this.db('AM_APPLICATION').whereIn('UUID', part).select('UUID', 'APPLICATION_ID')) as Array<Record<string, unknown>>;
+      for (const row of rows) ids.set(String(row.UUID), Number(row.APPLICATION_ID));
+    }
+    return ids;
+  }
+
   /** The ids of a subscriber's applications. */
   async idsOfSubscriber(subscriberId: number): Promise<number[]> {
     const rows = await this.db('AM_APPLICATION').where({ SUBSCRIBER_ID: subscriberId }).orderBy('APPLICATION_ID').select('APPLICATION_ID');

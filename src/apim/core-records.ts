@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
 import type { CoreApi, CoreApiMonetization, CoreRecords, CoreSubscription } from '../monetization/monetization';
 import { ApiMonetizationStateRepository } from './api-monetization.repository';
-import { ApisRepository } from './apis.repository';
+import { ApisRepository, chunks } from './apis.repository';
 import { ApplicationsRepository } from './applications.repository';
 import { PoliciesRepository } from './policies.repository';
 import { SubscribersRepository } from './subscribers.repository';
@@ -17,6 +17,14 @@ export interface CoreRecordOwners {
   subscriptions: SubscriptionsRepository;
   policies: PoliciesRepository;
   apiMonetization: ApiMonetizationStateRepository;
+}
+
+/** The oldest subscription of an (API, application) pair, with its API's tenant (see `subscriptionOfPair`). */
+export interface PairSubscription {
+  uuid: string;
+  tier: string;
+  createdTime: unknown;
+  tenantDomain: string;
 }
 
 /** The core's records over one database, for callers that hold no repositories (tests, benches). */
@@ -90,6 +98,18 @@ export class ApimCoreRecords implements CoreRecords {
     return api ? { uuid: keys.uuid, apiId: keys.apiId, applicationId: keys.applicationId, tenantDomain: api.tenantDomain } : undefined;
   }
 
+  /** Subscriptions by AM_SUBSCRIPTION.UUID (as stored), in a few queries; missing ones are left out. */
+  async subscriptionsByUuids(subscriptionUuids: readonly string[]): Promise<Map<string, CoreSubscription>> {
+    const keys = await this.owners.subscriptions.keysOfMany(subscriptionUuids);
+    const apis = await this.owners.apis.refsByIds([...keys.values()].map((k) => k.apiId));
+    const found = new Map<string, CoreSubscription>();
+    for (const k of keys.values()) {
+      const api = apis.get(k.apiId);
+      if (api) found.set(k.uuid, { uuid: k.uuid, apiId: k.apiId, applicationId: k.applicationId, tenantDomain: api.tenantDomain });
+    }
+    return found;
+  }
+
   async subscriptionUuidsOf(pairs: readonly { apiId: number; applicationId: number }[]): Promise<Map<string, string>> {
     const uuids = new Map<string, string>();
     for (const pair of pairs) {
@@ -130,6 +150,56 @@ export class ApimCoreRecords implements CoreRecords {
     if (!api || applicationId === undefined) return undefined;
     const keys = await this.owners.subscriptions.keysOfPair(api.id, applicationId);
     return keys ? { uuid: keys.uuid, tier: keys.tier, createdTime: keys.createdTime, tenantDomain: api.tenantDomain } : undefined;
+  }
+
+  /**
+   * `subscriptionOfPair` for many pairs, answered in the pairs' order: the APIs, the applications
+   * and the subscriptions each read in one query (per 400-500 keys). A pair whose API or
+   * application is not found as written is asked again alone, so that its answer is exactly
+   * `subscriptionOfPair`'s on a database that compares UUIDs ignoring case (MySQL's default
+   * collation); only pairs no subscription answers pay for that.
+   */
+  async subscriptionsOfPairs(pairs: readonly (readonly [apiUuid: string, applicationUuid: string])[]): Promise<Array<PairSubscription | undefined>> {
+    const apis = await this.owners.apis.refsByUuids(pairs.map(([api]) => api));
+    const applicationIds = await this.owners.applications.idsOfUuids(pairs.filter(([api]) => apis.has(api)).map(([, application]) => application));
+    const ids = pairs.map(([api, application]) => ({ api: apis.get(api), applicationId: applicationIds.get(application) }));
+    const keys = await this.owners.subscriptions.keysOfPairs(ids.flatMap(({ api, applicationId }) => (api && applicationId !== undefined ? [{ apiId: api.id, applicationId }] : [])));
+    const answers = ids.map(({ api, applicationId }) => {
+      const k = api && applicationId !== undefined ? keys.get(`${api.id}:${applicationId}`) : undefined;
+      return k && api ? { uuid: k.uuid, tier: k.tier, createdTime: k.createdTime, tenantDomain: api.tenantDomain } : undefined;
+    });
+    const unmatched = ids.flatMap(({ api, applicationId }, i) => (!api || applicationId === undefined ? [i] : []));
+    // A few at a time: a batch of unknown pairs must not take the whole pool.
+    let next = 0;
+    const worker = async () => {
+      while (next < unmatched.length) {
+        const i = unmatched[next++]!;
+        answers[i] = await this.subscriptionOfPair(pairs[i]![0], pairs[i]![1]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, unmatched.length) }, worker));
+    return answers;
+  }
+
+  /**
+   * A tenant's subscription policies by name (`policyByName` for many names), in one query per
+   * 500 names; names without a policy are left out. A name not found as written is asked again
+   * alone, for the same reason as in `subscriptionsOfPairs`.
+   */
+  async policiesByNames(tenant: TenantRef, names: readonly string[]): Promise<Map<string, SubscriptionPolicy>> {
+    const found = new Map<string, SubscriptionPolicy>();
+    const distinct = [...new Set(names)];
+    for (const part of chunks(distinct)) {
+      for (const policy of await this.owners.policies.findByNames(tenant, part)) {
+        found.set(policy.name, { uuid: policy.uuid, name: policy.name, tenant, billingPlan: policy.billingPlan, pricing: policy.pricing });
+      }
+    }
+    for (const name of distinct) {
+      if (found.has(name)) continue;
+      const policy = await this.policyByName(tenant, name);
+      if (policy) found.set(name, policy);
+    }
+    return found;
   }
 
   /** A tenant's subscription policy by name, as an engine takes it; undefined when there is none. */

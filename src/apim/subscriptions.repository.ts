@@ -150,6 +150,32 @@ export class SubscriptionsRepository {
     return row ? toKeys(row) : undefined;
   }
 
+  /**
+   * The oldest subscription (lowest SUBSCRIPTION_ID, as `keysOfPair`) of each (API, application)
+   * pair, by `${apiId}:${applicationId}`; pairs without one are left out. One query per 400 pairs
+   * (two parameters each, under SQLite's 999 and SQL Server's 2,100; no IN list, so no Oracle
+   * limit either).
+   */
+  async keysOfPairs(pairs: readonly { apiId: number; applicationId: number }[]): Promise<Map<string, SubscriptionKeys>> {
+    const keyOf = (apiId: unknown, applicationId: unknown) => `${Number(apiId)}:${Number(applicationId)}`;
+    const distinct = [...new Map(pairs.map((p) => [keyOf(p.apiId, p.applicationId), p])).values()];
+    const oldest = new Map<string, { id: number; keys: SubscriptionKeys }>();
+    for (const part of chunks(distinct, 400)) {
+      const rows = (await this.db('AM_SUBSCRIPTION')
+        .where((where) => {
+          for (const pair of part) void where.orWhere({ API_ID: pair.apiId, APPLICATION_ID: pair.applicationId });
+        })
+        .select('SUBSCRIPTION_ID', ...KEY_COLUMNS)) as Array<Record<string, unknown>>;
+      for (const row of rows) {
+        const key = keyOf(row.API_ID, row.APPLICATION_ID);
+        const id = Number(row.SUBSCRIPTION_ID);
+        const seen = oldest.get(key);
+        if (seen === undefined || id < seen.id) oldest.set(key, { id, keys: toKeys(row) });
+      }
+    }
+    return new Map([...oldest].map(([key, { keys }]) => [key, keys]));
+  }
+
   /** Subscription counts per application id. */
   async countsByApplication(applicationIds: readonly number[]): Promise<Map<number, number>> {
     const counts = new Map<number, number>();

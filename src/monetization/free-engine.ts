@@ -88,6 +88,10 @@ export class FreeMonetization implements Monetization {
     return null;
   }
 
+  async billedSubscriptionsOf(): Promise<Map<string, never>> {
+    return new Map<string, never>();
+  }
+
   async listEngineSubscriptions(): Promise<never[]> {
     return [];
   }

@@ -133,6 +133,18 @@ export interface Monetization {
   billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null>;
 
   /**
+   * `billedSubscriptionOf` for many subscriptions at once (ingestion asks it for every pair a
+   * batch has not cached), in a few queries whatever their number: the billed ones by UUID, as
+   * passed; the others are left out. Each answer is exactly `billedSubscriptionOf`'s. Optional:
+   * without it the core asks `billedSubscriptionOf` once per subscription (`billedSubscriptionsOf`
+   * in src/usage/subscription-lookup.ts).
+   *
+   * @example await engine.billedSubscriptionsOf(['0b9c…-uuid', '7d1e…-uuid'])
+   *   // → Map { '0b9c…-uuid' => { engineSubscriptionId: 'sub_1Qx…', account: 'acct_1Pq…' } }
+   */
+  billedSubscriptionsOf?(subscriptionUuids: readonly string[]): Promise<Map<string, EngineSubscriptionRecord>>;
+
+  /**
    * The live engine subscriptions Meterline made for a tenant (Stripe: in every connected
    * account the tenant's APIs are or were monetized with), found by the metadata Meterline sets
    * on them, whatever Meterline's own tables say. `meterline reconcile` compares them with the
@@ -464,6 +476,8 @@ export interface CoreRecords {
   /** Subscriber user ids by subscriber id; ids without a subscriber are left out. */
   subscriberUserIdsOf(subscriberIds: readonly number[]): Promise<Map<number, string>>;
   subscriptionByUuid(subscriptionUuid: string): Promise<CoreSubscription | undefined>;
+  /** `subscriptionByUuid` for many UUIDs (as stored), in a few queries; missing ones are left out. Optional for other cores. */
+  subscriptionsByUuids?(subscriptionUuids: readonly string[]): Promise<Map<string, CoreSubscription>>;
   /** The subscription UUID of each (API id, application id) pair that has one, keyed `apiId:applicationId`. */
   subscriptionUuidsOf(pairs: readonly { apiId: number; applicationId: number }[]): Promise<Map<string, string>>;
   /** Every subscription UUID of a tenant's APIs. */

@@ -1,5 +1,5 @@
 import type { SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
-import type { Monetization } from '../monetization/monetization';
+import type { EngineSubscriptionRecord, Monetization } from '../monetization/monetization';
 
 /** Why a stored event is not billed. */
 export type NotBillableReason =
@@ -33,7 +33,46 @@ export interface GatewaySubscriptions {
   /** The oldest subscription of an application to an API, by their UUIDs, with its API's tenant. */
   subscriptionOfPair(apiUuid: string, applicationUuid: string): Promise<{ uuid: string; tier: string; createdTime: unknown; tenantDomain: string } | undefined>;
   policyByName(tenant: TenantRef, name: string): Promise<SubscriptionPolicy | undefined>;
+  /**
+   * `subscriptionOfPair` for many pairs in a few queries, answered in the pairs' order. Optional:
+   * without it (or `policiesByNames`) the lookup reads pair by pair.
+   */
+  subscriptionsOfPairs?(pairs: readonly (readonly [apiUuid: string, applicationUuid: string])[]): Promise<Array<PairSubscription | undefined>>;
+  /** `policyByName` for many names of one tenant in a few queries; names without a policy are left out. */
+  policiesByNames?(tenant: TenantRef, names: readonly string[]): Promise<Map<string, SubscriptionPolicy>>;
   subscriptionRefs(uuids: readonly string[], tenantIdOf: (domain: string) => number | undefined): Promise<Map<string, SubscriptionRef>>;
+}
+
+/** The oldest subscription of an (API, application) pair, with its API's tenant. */
+export interface PairSubscription {
+  uuid: string;
+  tier: string;
+  createdTime: unknown;
+  tenantDomain: string;
+}
+
+/**
+ * The engine's `billedSubscriptionsOf`, or, for an engine without it, its `billedSubscriptionOf`
+ * once per subscription (PARALLEL_READS at a time): the billed ones by UUID.
+ */
+export async function billedSubscriptionsOf(
+  engine: Pick<Monetization, 'billedSubscriptionOf' | 'billedSubscriptionsOf'>,
+  subscriptionUuids: readonly string[],
+): Promise<Map<string, EngineSubscriptionRecord>> {
+  if (subscriptionUuids.length === 0) return new Map();
+  if (engine.billedSubscriptionsOf) return engine.billedSubscriptionsOf(subscriptionUuids);
+  const billed = new Map<string, EngineSubscriptionRecord>();
+  const uuids = [...new Set(subscriptionUuids)];
+  let next = 0;
+  const worker = async () => {
+    while (next < uuids.length) {
+      const uuid = uuids[next++]!;
+      const record = await engine.billedSubscriptionOf(uuid);
+      if (record !== null) billed.set(uuid, record);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, uuids.length) }, worker));
+  return billed;
 }
 
 /** An (API, application) pair as `billingOfPairs` takes and answers it. */
@@ -41,7 +80,7 @@ export function pairKey(apiUuid: string, applicationUuid: string): string {
   return `${apiUuid}\u0000${applicationUuid}`;
 }
 
-/** Pairs read at once by `billingOfPairs`: enough to overlap round trips, few enough to leave the pool to others. */
+/** Reads under way at once when read one by one: enough to overlap round trips, few enough to leave the pool to others. */
 const PARALLEL_READS = 4;
 
 /** The part of `ttlMs` left when an answer in use is read again in the background. */
@@ -64,7 +103,10 @@ interface PairRead {
 /**
  * Decides whether calls of an application to an API are billed per request: the application
  * subscribes to the API (asked of the core), the engine bills the subscription (asked of the
- * engine: `billedSubscriptionOf`), and its tier is a COMMERCIAL DYNAMICRATE policy. Answers are
+ * engine: `billedSubscriptionOf`), and its tier is a COMMERCIAL DYNAMICRATE policy. The pairs a
+ * batch misses are read together, in a few queries whatever their number, when the core and the
+ * engine answer in bulk (`subscriptionsOfPairs`, `policiesByNames`, `billedSubscriptionsOf`);
+ * otherwise one by one, PARALLEL_READS at a time. Answers are
  * cached for `ttlMs` (ingestion asks once per pair, not once per event); a pair being read is
  * read once, however many batches ask for it meanwhile. An answer still in use in the last
  * quarter of its `ttlMs` is read again in the background, so a steady stream of batches does not
@@ -76,7 +118,7 @@ export class SubscriptionLookup {
 
   constructor(
     private readonly gateway: GatewaySubscriptions,
-    private readonly engine: Pick<Monetization, 'billedSubscriptionOf'>,
+    private readonly engine: Pick<Monetization, 'billedSubscriptionOf' | 'billedSubscriptionsOf'>,
     private readonly tenantIdOf: (domain: string) => number | undefined,
     private readonly ttlMs = 5_000,
     private readonly now: () => number = Date.now,
@@ -87,9 +129,8 @@ export class SubscriptionLookup {
   }
 
   /**
-   * The answers for a batch's pairs, by `pairKey`: each distinct pair read once (up to
-   * PARALLEL_READS at a time), and each tenant's policy read once per call however many pairs
-   * are on it.
+   * The answers for a batch's pairs, by `pairKey`: the distinct pairs not cached read together
+   * (see the class), and each tenant's policy read once per call however many pairs are on it.
    */
   async billingOfPairs(pairs: Iterable<readonly [apiUuid: string, applicationUuid: string]>): Promise<Map<string, SubscriptionBilling>> {
     const now = this.now();
@@ -159,8 +200,49 @@ export class SubscriptionLookup {
     });
   }
 
-  /** Reads the pairs, up to PARALLEL_READS at a time, each tenant's policy once; never rejects (`use` gets each read). */
+  /** Reads the pairs, in bulk when the core can; never rejects (`use` gets each read). */
   private async readAll<T extends PairRead>(items: readonly T[], use: (item: T, value: Promise<SubscriptionBilling>) => void): Promise<void> {
+    if (this.gateway.subscriptionsOfPairs === undefined || this.gateway.policiesByNames === undefined) return this.readOneByOne(items, use);
+    const answers = this.readTogether(items, this.gateway.subscriptionsOfPairs.bind(this.gateway), this.gateway.policiesByNames.bind(this.gateway));
+    items.forEach((item, i) => use(item, answers.then((all) => all[i]!)));
+    await answers.catch(() => undefined);
+  }
+
+  /**
+   * The pairs' answers in their order, in a few queries whatever their number: their
+   * subscriptions, which of those the engine bills, and the policies of those (per tenant).
+   */
+  private async readTogether(
+    items: readonly PairRead[],
+    subscriptionsOfPairs: NonNullable<GatewaySubscriptions['subscriptionsOfPairs']>,
+    policiesByNames: NonNullable<GatewaySubscriptions['policiesByNames']>,
+  ): Promise<SubscriptionBilling[]> {
+    const subscriptions = await subscriptionsOfPairs(items.map((item) => [item.apiUuid, item.applicationUuid] as const));
+    const billed = await billedSubscriptionsOf(this.engine, [...new Set(subscriptions.flatMap((s) => (s ? [s.uuid] : [])))]);
+    const tiersOfTenant = new Map<string, Set<string>>();
+    for (const s of subscriptions) {
+      if (!s || !billed.has(s.uuid) || this.tenantIdOf(s.tenantDomain) === undefined) continue;
+      const tiers = tiersOfTenant.get(s.tenantDomain) ?? new Set<string>();
+      tiersOfTenant.set(s.tenantDomain, tiers.add(s.tier));
+    }
+    const policies = new Map<string, Map<string, SubscriptionPolicy>>();
+    await Promise.all(
+      [...tiersOfTenant].map(async ([domain, tiers]) => {
+        policies.set(domain, await policiesByNames({ domain, id: this.tenantIdOf(domain)! }, [...tiers]));
+      }),
+    );
+    return subscriptions.map((subscription) => {
+      if (!subscription) return { subscriptionUuid: null, tenantDomain: null, startedAt: null, notBillable: 'UNKNOWN_SUBSCRIPTION' };
+      const { tenantDomain } = subscription;
+      const base = { subscriptionUuid: subscription.uuid, tenantDomain, startedAt: utcTimestampMillis(subscription.createdTime) };
+      if (!billed.has(subscription.uuid)) return { ...base, notBillable: 'NOT_MONETIZED' };
+      const policy = policies.get(tenantDomain)?.get(subscription.tier);
+      return { ...base, notBillable: isDynamic(policy) ? null : 'NOT_DYNAMIC_PLAN' };
+    });
+  }
+
+  /** Reads the pairs one by one, up to PARALLEL_READS at a time, each tenant's policy once; never rejects. */
+  private async readOneByOne<T extends PairRead>(items: readonly T[], use: (item: T, value: Promise<SubscriptionBilling>) => void): Promise<void> {
     const policies = new Map<string, Promise<SubscriptionPolicy | undefined>>();
     let next = 0;
     const worker = async () => {
@@ -188,14 +270,18 @@ export class SubscriptionLookup {
       policies.set(policyKey, policyRead);
     }
     const policy = policyRead === undefined ? undefined : await policyRead;
-    const dynamic = policy?.billingPlan === 'COMMERCIAL' && policy.pricing?.plan === 'DYNAMICRATE';
-    return { ...base, notBillable: dynamic ? null : 'NOT_DYNAMIC_PLAN' };
+    return { ...base, notBillable: isDynamic(policy) ? null : 'NOT_DYNAMIC_PLAN' };
   }
 
   /** The subscriptions as the billing engine takes them, by AM_SUBSCRIPTION.UUID; missing ones are left out. */
   subscriptionRefs(uuids: readonly string[]): Promise<Map<string, SubscriptionRef>> {
     return this.gateway.subscriptionRefs(uuids, this.tenantIdOf);
   }
+}
+
+/** Whether calls on the policy are billed per request. */
+function isDynamic(policy: SubscriptionPolicy | undefined): boolean {
+  return policy?.billingPlan === 'COMMERCIAL' && policy.pricing?.plan === 'DYNAMICRATE';
 }
 
 /**
