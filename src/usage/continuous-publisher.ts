@@ -4,8 +4,8 @@ import type { RunSummary, StartResult } from './publisher';
 
 /** What the loop drives: the usage publisher's job (`UsagePublisher`), nothing else of it. */
 export interface PublishJobs {
-  /** Starts a job unless one runs here or in another process (the lease decides). */
-  start(): Promise<StartResult>;
+  /** Starts a job unless one runs here or in another process (the lease decides); an idle job logs at debug. */
+  start(options: { quietWhenIdle: boolean }): Promise<StartResult>;
   /** The job this process runs, if any. */
   current(): Promise<RunSummary> | undefined;
   /** Asks the running job to stop after the calls in flight (for good: the process is shutting down). */
@@ -90,7 +90,7 @@ export class ContinuousPublisher {
   private async runTurn(): Promise<TickOutcome> {
     if (this.stopped) return { ran: false, reason: 'stopped' };
     try {
-      const start = await this.deps.jobs.start();
+      const start = await this.deps.jobs.start({ quietWhenIdle: true });
       if (!start.started) return { ran: false, reason: 'busy' };
       const job = this.deps.jobs.current();
       if (!job) return { ran: false, reason: 'failed' };

@@ -117,16 +117,21 @@ export class UsagePublisher {
     this.cycles = new BillingCycles(deps.db, deps.engine);
   }
 
-  /** Starts a job in the background unless one is running (here or in another process). */
-  async start(): Promise<StartResult> {
+  /**
+   * Starts a job in the background unless one is running (here or in another process).
+   * `quietWhenIdle`: a job that sends nothing and fails nothing logs at debug, not info (the
+   * continuous mode starts one every few seconds).
+   */
+  async start(options: { quietWhenIdle?: boolean } = {}): Promise<StartResult> {
     const now = this.now();
     await this.jobs.ensureRows(now, this.deps.lookBackDays);
     const runId = randomUUID();
     const claim = await this.jobs.claim({ owner: this.owner, runId, now, leaseMs: this.leaseMs });
     if (!claim.claimed) return { started: false, holder: claim.holder };
     if (claim.resumedFrom) this.deps.logger.warn({ runId, resumedFrom: claim.resumedFrom }, 'resuming a usage publish job whose process stopped');
-    this.deps.logger.info({ runId }, 'usage publish job started');
-    const run = this.run(runId).finally(() => {
+    const quiet = options.quietWhenIdle === true;
+    this.deps.logger[quiet ? 'debug' : 'info']({ runId }, 'usage publish job started');
+    const run = this.run(runId, quiet).finally(() => {
       if (this.running === run) this.running = undefined;
     });
     this.running = run;
@@ -260,7 +265,7 @@ export class UsagePublisher {
     return this.deps.clock().getTime();
   }
 
-  private async run(runId: string): Promise<RunSummary> {
+  private async run(runId: string, quietWhenIdle = false): Promise<RunSummary> {
     const state = { lost: false, failures: [] as Failure[], sent: 0, events: 0 };
     const renewal = setInterval(() => {
       this.jobs.renew(this.deps.db, this.owner, runId, this.now() + this.leaseMs).then(
@@ -303,7 +308,8 @@ export class UsagePublisher {
     } catch (error) {
       this.deps.logger.error({ err: error, runId }, 'could not record the end of the usage publish job; its lease will expire');
     }
-    this.deps.logger.info({ runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures.length }, 'usage publish job ended');
+    const idle = outcome === 'SUCCESSFULL' && state.sent === 0 && state.failures.length === 0;
+    this.deps.logger[quietWhenIdle && idle ? 'debug' : 'info']({ runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures.length }, 'usage publish job ended');
     return { runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures };
   }
 

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger';
 import { ContinuousPublisher, type PublishJobs } from '../../src/usage/continuous-publisher';
 import type { Timer } from '../../src/usage/period-end-trigger';
@@ -142,6 +143,25 @@ forEachTestDatabase((_kind, database) => {
     expect(new Set(identifiers).size).toBe(3);
     expect(await world.billedInStripe(a)).toBe(4);
     expect(await world.billedInStripe(b)).toBe(2);
+    await loop.stop();
+  });
+
+  it("logs an idle job at debug only, and a job that sent something at info (a job every few seconds must not flood the log)", async () => {
+    const t0 = startOfNextHour();
+    const world = await monetizedWorld(server, database().knex, 1);
+    const [a] = world.billed as [(typeof world.billed)[0]];
+    server.clock.advance(20 * 60);
+    const lines: Array<{ level: number; msg: string }> = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), done()) });
+    const usage = world.otherProcess('logged', createLogger('info', sink));
+    const loop = new ContinuousPublisher({ jobs: usage.publisher, intervalMs: 5_000, logger: silent, timer: new ManualTimer() });
+    const jobLines = () => lines.filter((l) => l.msg.startsWith('usage publish job')).map((l) => l.msg);
+
+    expect(await loop.tick()).toMatchObject({ ran: true, summary: { recordsSent: 0 } });
+    expect(jobLines()).toEqual([]);
+    await usage.ingestion.ingest([callEvent(a, minutesAfter(t0, 5))]);
+    expect(await loop.tick()).toMatchObject({ ran: true, summary: { recordsSent: 1 } });
+    expect(jobLines()).toEqual(['usage publish job ended']);
     await loop.stop();
   });
 

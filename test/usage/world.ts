@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { apiMeterEventName } from '../../plugins/stripe/meters';
 import { configSchema } from '../../src/config/schema';
 import type { SubscriptionRef } from '../../src/domain/model';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import type { Monetization } from '../../src/monetization/monetization';
 import type { PublisherOptions } from '../../src/usage/options';
 import { apimCoreRecords } from '../../src/apim/core-records';
@@ -62,7 +62,7 @@ export async function monetizedWorld(server: StripeServer, db: Knex, count: numb
     clock,
     usage,
     /** Another process's view: same database and engine, its own publisher (and lease owner id). */
-    otherProcess: (owner: string) => newUsageService(db, engine, clock, options, owner),
+    otherProcess: (owner: string, logger?: Logger) => newUsageService(db, engine, clock, options, owner, logger),
     subscribe: (policy = dynamic) => subscribe(engine, seed, stripe, account, api, policy),
     /**
      * What the Stripe server sums for the subscription's customer on the API's meter once it has
@@ -72,14 +72,14 @@ export async function monetizedWorld(server: StripeServer, db: Knex, count: numb
   };
 }
 
-export function newUsageService(db: Knex, engine: Monetization, clock: () => Date, options: Partial<PublisherOptions>, owner?: string): UsageService {
+export function newUsageService(db: Knex, engine: Monetization, clock: () => Date, options: Partial<PublisherOptions>, owner?: string, logger = createLogger('silent')): UsageService {
   const config = configSchema.parse({});
   return composeUsage({
     db,
     subscriptions: apimCoreRecords(db),
     engine,
     tenants: tenantDirectoryFrom(config),
-    logger: createLogger('silent'),
+    logger,
     clock,
     config,
     options: { ...TEST_OPTIONS, ...options },
