@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { dialectOf } from '../src/db/dialect';
 import { insertReturningId } from '../src/db/insert-returning-id';
+import { pgCopyIn } from '../src/usage/pg-copy-in';
 import { stripeEngine } from '../plugins/stripe';
 import { apimCoreRecords } from '../src/apim/core-records';
 import { createLogger } from '../src/logger';
@@ -119,36 +120,13 @@ export function benchEngine(db: Knex): Monetization {
 }
 
 /**
- * Writes the rows with PostgreSQL's COPY ... FROM STDIN (text format), through one of the pool's
- * pg connections: the fastest way PostgreSQL takes rows, the baseline ingestion is measured
- * against. A minimal pg "submittable" (the protocol pg-copy-streams speaks), to add no dependency.
+ * Writes the rows with PostgreSQL's COPY ... FROM STDIN (text format): the fastest way PostgreSQL
+ * takes rows, the baseline ingestion is measured against. The same writer ingestion's first try
+ * uses (src/usage/pg-copy-in.ts), so the two differ only in what ingestion adds around it.
  */
 export async function copyRows(db: Knex, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
-  const columns = Object.keys(rows[0]!);
-  const field = (value: unknown) => (value === null || value === undefined ? '\\N' : String(value).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!));
-  const data = Buffer.from(rows.map((row) => columns.map((c) => field(row[c])).join('\t')).join('\n') + '\n');
-  // Identifiers as knex writes them for this database (its identifier mapping applies).
-  const text = db.raw(`COPY ?? (${columns.map(() => '??').join(', ')}) FROM STDIN`, [table, ...columns]).toQuery();
-  const client = (db as unknown as { client: { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> } }).client;
-  const connection = (await client.acquireConnection()) as { query(submittable: unknown): void };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      connection.query({
-        submit: (c: { query(text: string): void }) => c.query(text),
-        handleCopyInResponse: (c: { sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void }) => {
-          c.sendCopyFromChunk(data);
-          c.endCopyFrom();
-        },
-        handleCommandComplete: () => undefined,
-        // pg answers an error without a ready-for-query to the query: it is settled here.
-        handleError: (error: unknown) => reject(error),
-        handleReadyForQuery: () => resolve(),
-      });
-    });
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  await pgCopyIn(db, table, Object.keys(rows[0]!), rows);
 }
 
 /**
