@@ -17,27 +17,7 @@ const PUBLISH_SCOPES = ['apim:admin', 'apim:monetization_usage_publish'];
 forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination: true }, (harness, _kind, stripeServer) => {
   it('usage Stripe accepted and then reported invalid (an inactive meter) reaches the publish status with its subscription, window and reason', async () => {
     const h = harness();
-    const clock = stripeServer().clock;
-    clock.advanceTo(Math.ceil(clock.now() / 3600) * 3600);
-    const t0 = clock.now() * 1000;
-    // Meter error reports come from the tenant's thin event destination, signed with its own secret
-    // (stripe_event_destination_secret), not the snapshot endpoint's.
-    const endpoint = (await h.platform.v2.core.eventDestinations.list()).data.find((e) => e.enabled_events.includes(TYPE))!;
-
-    const admin = h.token('admin', SCOPES.admin);
-    const publisher = h.token('pat', SCOPES.publisher);
-    const subscriberName = uniqueName('sub');
-    const subscriber = h.token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
-    const policy = (await h.call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
-    const name = uniqueName('Api');
-    const api = (await h.call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-    await h.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
-    const account = (await h.platform.accounts.create({ type: 'express' })).id;
-    expect((await h.call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
-    const app = (await h.call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-    const created = await h.call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
-    const subscriptionId = created.body.subscriptionId as string;
-    expect(subscriptionId).toEqual(expect.any(String));
+    const { clock, t0, endpoint, publisher, api, account, app, subscriptionId } = await perCallSubscription(h, stripeServer());
 
     const calls = Array.from({ length: 3 }, (_, i) => ({
       eventId: `err-${subscriptionId}-${i}`,
@@ -107,22 +87,7 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination
 
   it('a grouped report that counts more errors than it samples marks each sampled record, and the count reaches the publish status and the publisher\'s view', async () => {
     const h = harness();
-    const clock = stripeServer().clock;
-    clock.advanceTo(Math.ceil(clock.now() / 3600) * 3600);
-    const t0 = clock.now() * 1000;
-    const endpoint = (await h.platform.v2.core.eventDestinations.list()).data.find((e) => e.enabled_events.includes(TYPE))!;
-    const admin = h.token('admin', SCOPES.admin);
-    const publisher = h.token('pat', SCOPES.publisher);
-    const subscriberName = uniqueName('sub');
-    const subscriber = h.token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
-    const policy = (await h.call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
-    const name = uniqueName('Api');
-    const api = (await h.call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
-    await h.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
-    const account = (await h.platform.accounts.create({ type: 'express' })).id;
-    expect((await h.call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
-    const app = (await h.call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
-    const subscriptionId = (await h.call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName })).body.subscriptionId as string;
+    const { clock, t0, endpoint, publisher, api, account, app, subscriptionId } = await perCallSubscription(h, stripeServer());
 
     // One call in each of seven hourly windows: seven usage records, seven meter events to one meter.
     const windows = SAMPLE_ERRORS_PER_CODE + 2;
@@ -172,3 +137,33 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3, thinEventDestination
     expect(again).toEqual({ status: 200, body: { received: true, outcome: 'duplicate', reason: `${windows - SAMPLE_ERRORS_PER_CODE} more errors were counted without naming the usage` } });
   });
 });
+
+type Harness = Parameters<Parameters<typeof forEachBillingHarness>[1]>[0] extends () => infer H ? H : never;
+type Server = Parameters<Parameters<typeof forEachBillingHarness>[1]>[2] extends () => infer S ? S : never;
+
+/**
+ * A subscription on a per-call plan of a monetized, published API, with the clock at the start of
+ * an hour (t0, ms) and the tenant's thin event destination: meter error reports come from it,
+ * signed with its own secret (stripe_event_destination_secret), not the snapshot endpoint's.
+ */
+async function perCallSubscription(h: Harness, server: Server) {
+  const clock = server.clock;
+  clock.advanceTo(Math.ceil(clock.now() / 3600) * 3600);
+  const t0 = clock.now() * 1000;
+  const endpoint = (await h.platform.v2.core.eventDestinations.list()).data.find((e) => e.enabled_events.includes(TYPE))!;
+  const admin = h.token('admin', SCOPES.admin);
+  const publisher = h.token('pat', SCOPES.publisher);
+  const subscriberName = uniqueName('sub');
+  const subscriber = h.token(subscriberName, SCOPES.subscriber, `${subscriberName}@example.com`);
+  const policy = (await h.call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
+  const name = uniqueName('Api');
+  const api = (await h.call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
+  await h.call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
+  const account = (await h.platform.accounts.create({ type: 'express' })).id;
+  expect((await h.call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
+  const app = (await h.call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+  const created = await h.call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
+  const subscriptionId = created.body.subscriptionId as string;
+  expect(subscriptionId).toEqual(expect.any(String));
+  return { clock, t0, endpoint, publisher, api, account, app, subscriptionId };
+}
