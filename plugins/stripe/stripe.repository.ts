@@ -333,7 +333,9 @@ export class StripeRepository {
   /**
    * `monetizedSubscriptionByUuid` and `accountOf` for many gateway subscriptions (by UUID, as
    * stored), in a few queries: the subscriptions asked of the core at once, their rows read in one
-   * query per 400 pairs, and the account of each API whose rows have none recorded once. Only
+   * query per 400 pairs (their APIs IN (...) and applications IN (...), other pairs' rows dropped
+   * here: SQLite plans an OR of 400 pairs far slower), and the account of each API whose rows have
+   * none recorded once. Only
    * subscriptions with a row and an account are answered.
    */
   async billedSubscriptionsByUuids(subscriptionUuids: readonly string[]): Promise<Map<string, { stripeSubscriptionId: string; account: string }>> {
@@ -349,19 +351,19 @@ export class StripeRepository {
     }
     const subscriptions = await this.core.subscriptionsByUuids(subscriptionUuids);
     const pairKey = (apiId: unknown, applicationId: unknown) => `${Number(apiId)}:${Number(applicationId)}`;
-    const pairs = [...new Map([...subscriptions.values()].map((s) => [pairKey(s.apiId, s.applicationId), s])).values()];
+    const wanted = new Map([...subscriptions.values()].map((s) => [pairKey(s.apiId, s.applicationId), s]));
+    const pairs = [...wanted.values()].sort((a, b) => a.apiId - b.apiId || a.applicationId - b.applicationId);
     // The row `monetizedSubscription` reads for each pair (the first by ID when there were several).
     const rows = new Map<string, Record<string, unknown>>();
     for (let i = 0; i < pairs.length; i += 400) {
       const part = pairs.slice(i, i + 400);
       const found = (await this.subscriptionQuery()
-        .where((where) => {
-          for (const s of part) void where.orWhere({ 'ms.SUBSCRIBED_API_ID': s.apiId, 'ms.SUBSCRIBED_APPLICATION_ID': s.applicationId });
-        })
+        .whereIn('ms.SUBSCRIBED_API_ID', [...new Set(part.map((s) => s.apiId))])
+        .whereIn('ms.SUBSCRIBED_APPLICATION_ID', [...new Set(part.map((s) => s.applicationId))])
         .orderBy('ms.ID')) as Array<Record<string, unknown>>;
       for (const row of found) {
         const key = pairKey(row.SUBSCRIBED_API_ID, row.SUBSCRIBED_APPLICATION_ID);
-        if (!rows.has(key)) rows.set(key, row);
+        if (wanted.has(key) && !rows.has(key)) rows.set(key, row);
       }
     }
     const apiAccounts = new Map<number, Promise<string | undefined>>();
