@@ -25,23 +25,19 @@
  * meant for the other benchmarks of `npm run bench` do not change this one.
  * Target: p99 ≤ 60 s at 1,000 subscriptions and 50 calls/s within 25 requests/s.
  */
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { apiMeterEventName } from '../plugins/stripe/meters';
 import { stripeEngine } from '../plugins/stripe';
 import { configSchema } from '../src/config/schema';
-import { migrateLatest } from '../src/db/migrator';
 import { createLogger } from '../src/logger';
-import { forEachConcurrently } from '../src/usage/pacer';
 import { ContinuousPublisher } from '../src/usage/continuous-publisher';
 import { apimCoreRecords } from '../src/apim/core-records';
-import { composeUsage, migrationsFor } from '../src/composition';
+import { composeUsage } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import type { Monetization } from '../src/monetization/monetization';
-import { connectedAccount, sdkFor, tenantWithKey } from '../test/plugins/stripe/harness';
+import { tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer, type StripeServer } from '../dev/stripe-server';
 import type { LoggedRequest } from '../dev/stripe-server/request-log';
-import { benchDatabases, envInt, event, openDatabase, report, seedBilledSubscriptions, seedBillingCycles, type SeededSubscription } from './support';
+import { benchDatabases, envInt, event, openDatabase, report, seedMeteredSubscriptions, type SeededSubscription } from './support';
 
 type Way = 'batched' | 'per_window';
 
@@ -68,21 +64,7 @@ interface PhaseFigures {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function setUp(server: StripeServer, db: Knex, count: number): Promise<Setup> {
-  await migrateLatest(db, migrationsFor(undefined));
-  const key = `sk_test_fresh_${randomUUID().slice(0, 8)}`;
-  const stripe = sdkFor(server, key);
-  const account = await connectedAccount(stripe);
-  const customers: string[] = new Array<string>(count);
-  await forEachConcurrently([...customers.keys()], 32, async (i) => {
-    customers[i] = (await stripe.customers.create({ name: `fresh ${i}` }, { stripeAccount: account })).id;
-  });
-  const { apiUuid, subscriptions } = await seedBilledSubscriptions(db, count, { account, customer: (i) => customers[i]!, subscription: (i) => `sub_fresh_${i}` });
-  await stripe.billing.meters.create(
-    { display_name: 'fresh calls', event_name: apiMeterEventName(apiUuid), default_aggregation: { formula: 'sum' }, customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' }, value_settings: { event_payload_key: 'value' } },
-    { stripeAccount: account },
-  );
-  const now = Date.now();
-  await seedBillingCycles(db, subscriptions, { anchorMs: now - 10 * 86_400_000, unit: 'month', now });
+  const { key, account, subscriptions } = await seedMeteredSubscriptions(server, db, count, 'fresh');
   const engine = stripeEngine.create(
     { api_host: server.host, api_port: server.port, api_protocol: 'http', retries: 10, retry_initial_delay_ms: 100, retry_max_delay_ms: 2_000 },
     { core: apimCoreRecords(db), store: db, logger: createLogger('silent'), clock: () => new Date(), tenants: { find: (domain) => [tenantWithKey(key)].find((t) => t.domain === domain) } },

@@ -25,23 +25,19 @@
  *    runs with --expose-gc), which is the target: bounded, ≤ 1.5 × for 10 × the records.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { apiMeterEventName } from '../plugins/stripe/meters';
 import { stripeEngine } from '../plugins/stripe';
 import { configSchema } from '../src/config/schema';
 import type { DatabaseConfig } from '../src/config/schema';
 import { connectDatabase } from '../src/db/connect';
-import { migrateLatest } from '../src/db/migrator';
 import { createLogger } from '../src/logger';
-import { forEachConcurrently } from '../src/usage/pacer';
 import { JobStore } from '../src/usage/job-store';
 import { apimCoreRecords } from '../src/apim/core-records';
-import { composeUsage, migrationsFor } from '../src/composition';
+import { composeUsage } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
-import { connectedAccount, sdkFor, tenantWithKey } from '../test/plugins/stripe/harness';
+import { tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer, type StripeServer } from '../dev/stripe-server';
-import { benchDatabases, envInt, eventRow, openDatabase, report, seedBilledSubscriptions, seedBillingCycles, type SeededSubscription } from './support';
+import { benchDatabases, envInt, eventRow, openDatabase, report, seedMeteredSubscriptions, type SeededSubscription } from './support';
 
 const HOUR_MS = 3_600_000;
 const MB = 2 ** 20;
@@ -168,27 +164,7 @@ interface World {
 
 /** Seeds `count` billed subscriptions with customers in one connected account, and their meter. */
 async function seedWorld(server: StripeServer, db: Knex, database: DatabaseConfig, count: number): Promise<World> {
-  await migrateLatest(db, migrationsFor(undefined));
-  const key = `sk_test_bench_${randomUUID().slice(0, 8)}`;
-  const stripe = sdkFor(server, key);
-  const account = await connectedAccount(stripe);
-  const customers: string[] = new Array<string>(count);
-  await forEachConcurrently([...customers.keys()], 32, async (i) => {
-    customers[i] = (await stripe.customers.create({ name: `bench ${i}` }, { stripeAccount: account })).id;
-  });
-  const { apiUuid, subscriptions } = await seedBilledSubscriptions(db, count, { account, customer: (i) => customers[i]!, subscription: (i) => `sub_bench_${i}` });
-  await stripe.billing.meters.create(
-    {
-      display_name: 'bench calls',
-      event_name: apiMeterEventName(apiUuid),
-      default_aggregation: { formula: 'sum' },
-      customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
-      value_settings: { event_payload_key: 'value' },
-    },
-    { stripeAccount: account },
-  );
-  const now = Date.now();
-  await seedBillingCycles(db, subscriptions, { anchorMs: now - 10 * 86_400_000, unit: 'month', now });
+  const { key, account, subscriptions } = await seedMeteredSubscriptions(server, db, count, 'bench');
   return { server, db, database, key, account, subscriptions };
 }
 

@@ -4,6 +4,12 @@ import type { Knex } from 'knex';
 import { dialectOf } from '../src/db/dialect';
 import { insertReturningId } from '../src/db/insert-returning-id';
 import { pgCopyIn } from '../src/usage/pg-copy-in';
+import { migrateLatest } from '../src/db/migrator';
+import { migrationsFor } from '../src/composition';
+import { forEachConcurrently } from '../src/usage/pacer';
+import { apiMeterEventName } from '../plugins/stripe/meters';
+import { connectedAccount, sdkFor } from '../test/plugins/stripe/harness';
+import type { StripeServer } from '../dev/stripe-server';
 import { stripeEngine } from '../plugins/stripe';
 import { apimCoreRecords } from '../src/apim/core-records';
 import { createLogger } from '../src/logger';
@@ -146,4 +152,40 @@ export async function plainInsert(db: Knex, table: string, rows: readonly Record
     const values = chunk.flatMap((row) => columns.map((column) => (row[column] ?? null) as Knex.Value));
     await db.raw(`INSERT INTO ?? (${columns.map(() => '??').join(', ')}) VALUES ${chunk.map(() => tuple).join(', ')}`, [table, ...columns, ...values]);
   }
+}
+
+/**
+ * Migrates `db` and seeds `count` billed subscriptions, each with its own customer in one new
+ * connected account on the local Stripe server, the API's meter, and monthly billing cycles
+ * anchored ten days ago: what the publishing benchmarks send usage for. `label` names the
+ * platform key, the customers and the subscriptions.
+ */
+export async function seedMeteredSubscriptions(
+  server: StripeServer,
+  db: Knex,
+  count: number,
+  label: string,
+): Promise<{ key: string; account: string; subscriptions: SeededSubscription[] }> {
+  await migrateLatest(db, migrationsFor(undefined));
+  const key = `sk_test_${label}_${randomUUID().slice(0, 8)}`;
+  const stripe = sdkFor(server, key);
+  const account = await connectedAccount(stripe);
+  const customers: string[] = new Array<string>(count);
+  await forEachConcurrently([...customers.keys()], 32, async (i) => {
+    customers[i] = (await stripe.customers.create({ name: `${label} ${i}` }, { stripeAccount: account })).id;
+  });
+  const { apiUuid, subscriptions } = await seedBilledSubscriptions(db, count, { account, customer: (i) => customers[i]!, subscription: (i) => `sub_${label}_${i}` });
+  await stripe.billing.meters.create(
+    {
+      display_name: `${label} calls`,
+      event_name: apiMeterEventName(apiUuid),
+      default_aggregation: { formula: 'sum' },
+      customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
+      value_settings: { event_payload_key: 'value' },
+    },
+    { stripeAccount: account },
+  );
+  const now = Date.now();
+  await seedBillingCycles(db, subscriptions, { anchorMs: now - 10 * 86_400_000, unit: 'month', now });
+  return { key, account, subscriptions };
 }
