@@ -27,6 +27,12 @@ export interface EngineCapabilities {
    * called, and answers 400 naming the field. Absent: every price the core accepts is accepted.
    */
   checkPrice?(price: PriceToCheck): PriceProblem | null;
+  /**
+   * Who makes invoices: 'engine' (Stripe Billing: the engine's subscriptions invoice themselves) or
+   * 'meterline' (the engine only collects payment: Meterline rates usage and issues invoices, which
+   * it hands the engine with `Monetization.submitInvoice`). Absent: 'engine'.
+   */
+  readonly invoicing?: 'engine' | 'meterline';
 }
 
 /** One price of a policy, as the policy holds it (already exact in the currency's decimals). */

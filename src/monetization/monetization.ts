@@ -223,6 +223,49 @@ export interface Monetization {
    *   // → { meter: 'mtr_61Q…', counted: { from, to, quantity: 1200 }, invoice: { id: 'in_1Q…', quantity: 1200, final: true, finalizedAt } }
    */
   usageAsBilled?(subscription: SubscriptionRef | EndedSubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null>;
+
+  /**
+   * Engines with `capabilities.invoicing === 'meterline'` implement it: Meterline rated the
+   * subscription's usage and made the invoice; the engine issues it for payment (its pay link)
+   * and answers its own invoice id. Submitting the same `invoiceId` again never makes a second
+   * engine invoice: the engine finds the one it made (e.g. by its customer reference) and answers
+   * it. Expected failures throw a MonetizationError; the core keeps the invoice a draft and
+   * submits it again later.
+   */
+  submitInvoice?(invoice: InvoiceToSubmit): Promise<SubmittedInvoice>;
+}
+
+/** Why Meterline issues an invoice of its own: the subscription started, a period closed, or it was cancelled. */
+export type OwnInvoiceKind = 'SUBSCRIPTION_START' | 'PERIOD' | 'FINAL';
+
+/** An invoice Meterline made (see `Monetization.submitInvoice`); amounts in minor units of `currency`. */
+export interface InvoiceToSubmit {
+  /**
+   * Meterline's deterministic invoice id (same subscription, kind and period → same id): the engine
+   * sends it as its customer reference and uses it as the idempotency key of the submission.
+   */
+  invoiceId: string;
+  kind: OwnInvoiceKind;
+  subscription: SubscriptionRef;
+  /** Lower-case ISO 4217. */
+  currency: string;
+  periodStart: Date;
+  periodEnd: Date;
+  lines: ReadonlyArray<{ description: string; quantity: bigint; unitAmountDecimal: string | null; amount: bigint }>;
+  /** Minor units, the sum of the lines. */
+  total: bigint;
+  customer: { name: string; email: string | null };
+  /** When the pay link stops working. */
+  expiresAt: Date;
+}
+
+/** What the engine made of a submitted invoice. */
+export interface SubmittedInvoice {
+  engineInvoiceId: string;
+  /** The pay link (the engine's hosted invoice page). */
+  hostedInvoiceUrl: string | null;
+  /** The engine's PDF of the invoice, when it has one. */
+  invoicePdfUrl: string | null;
 }
 
 /**
