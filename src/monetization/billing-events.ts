@@ -101,6 +101,15 @@ export interface WebhookVerifier {
    * when the delivery is not one.
    */
   usageErrors?(event: BillingEvent, tenantDomain: string): Promise<UsageErrorReport | null>;
+  /**
+   * For an engine whose payment system asks the receiver to confirm a notification with its API
+   * before trusting it (MyFatoorah: GetPaymentStatus): called after `verify` and before the event
+   * is applied, it answers the event to apply, replaced by what the payment system says now (e.g.
+   * a delivery saying Paid for an invoice the API still says is unpaid changes nothing). A
+   * MonetizationError (the payment system unreachable, the tenant's credentials refused) answers
+   * 502 and nothing is applied, so the payment system delivers it again.
+   */
+  confirm?(event: BillingEvent, tenantDomain: string): Promise<BillingEvent>;
 }
 
 /**

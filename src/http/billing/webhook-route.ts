@@ -2,7 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { WebhookRejectedError, type BillingEvent, type WebhookVerifier } from '../../monetization/billing-events';
 import type { BillingRecords } from '../../billing/billing-records.service';
 import type { Logger } from '../../logger';
-import type { Monetization, TenantDirectory } from '../../monetization/monetization';
+import { MonetizationError, type Monetization, type TenantDirectory } from '../../monetization/monetization';
 import type { UsageService } from '../../usage/usage-service';
 import { wso2ErrorBody } from '../wso2-error-body';
 
@@ -19,7 +19,8 @@ export const WEBHOOK_PATH = '/api/am/monetization/webhooks/:engine/:tenantDomain
  * naming a subscription it does not bill) also answers 200, with the `reason`, so the engine
  * stops retrying it, and changes nothing. A report of usage the engine accepted and then could
  * not bill (the engine's `usageErrors`) marks those usage records ENGINE_ERROR, which the
- * publish status lists.
+ * publish status lists. An engine that confirms events with its payment system (`confirm`) does so
+ * before anything is applied; when it cannot, the answer is 502 and the engine delivers again.
  */
 export function billingWebhookRouter(deps: {
   engine: Monetization;
@@ -67,6 +68,17 @@ export function billingWebhookRouter(deps: {
       const outcome = recorded > 0 ? 'applied' : duplicates > 0 ? 'duplicate' : 'unknown_object';
       res.status(200).json({ received: true, outcome, ...(reason ? { reason } : {}) });
       return;
+    }
+    if (verifier.confirm) {
+      try {
+        event = await verifier.confirm(event, tenantDomain);
+      } catch (error) {
+        if (!(error instanceof MonetizationError)) throw error;
+        // Not confirmed now (the payment system unreachable or refusing): a 5xx, so it delivers again.
+        deps.logger.warn({ tenant: tenantDomain, event: event.id, code: error.code }, 'billing webhook not confirmed with the billing engine');
+        res.status(502).json(wso2ErrorBody(502, 'Bad Gateway', `The billing engine could not confirm the event: ${error.message}`));
+        return;
+      }
     }
     const { outcome, reason } = await deps.records.apply(tenantDomain, event, deps.clock(), (uuid) => deps.engine.billedSubscriptionOf(uuid));
     res.status(200).json({ received: true, outcome, ...(reason === null ? {} : { reason }) });
