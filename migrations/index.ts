@@ -6,6 +6,7 @@ import * as usageTables from './20250801000000_usage_tables';
 import * as billingRecords from './20250901000000_billing_records';
 import * as usageEventPerTenant from './20261130000000_usage_event_per_tenant';
 import * as invoiceBalance from './20261130000200_invoice_balance';
+import * as invoicePdfUrl from './20261201000400_invoice_pdf_url';
 
 export type { MeterlineMigration } from './support/migration';
 
@@ -23,4 +24,5 @@ export const coreMigrations: readonly MeterlineMigration[] = [
   { name: '20250901000000_billing_records', ...billingRecords },
   { name: '20261130000000_usage_event_per_tenant', ...usageEventPerTenant },
   { name: '20261130000200_invoice_balance', ...invoiceBalance },
+  { name: '20261201000400_invoice_pdf_url', ...invoicePdfUrl },
 ];

@@ -345,6 +345,7 @@ function mergeInvoice(
     periodStart: snapshot.periodStart,
     periodEnd: snapshot.periodEnd,
     hostedInvoiceUrl: payLink(snapshot.hostedInvoiceUrl) ?? existing?.hostedInvoiceUrl ?? null,
+    invoicePdfUrl: payLink(snapshot.invoicePdfUrl ?? null) ?? existing?.invoicePdfUrl ?? null,
     billingReason: existing?.billingReason ?? snapshot.billingReason,
     lastError: event.change === 'payment_failed' ? event.failure : (existing?.lastError ?? null),
     finalizedAt: at('finalizedAt'),

@@ -10,6 +10,8 @@ export interface InvoiceRecord extends InvoiceSnapshot {
   apiUuid: string | null;
   applicationUuid: string | null;
   lastError: string | null;
+  /** The engine's PDF of the invoice (a safe link per `payLink`), or null. */
+  invoicePdfUrl: string | null;
   createdAt: Date;
   finalizedAt: Date | null;
   paidAt: Date | null;

@@ -25,6 +25,11 @@ export interface InvoiceSnapshot {
   periodEnd: Date;
   /** The engine's payment page for the invoice, as the engine's invoice object gives it. */
   hostedInvoiceUrl: string | null;
+  /**
+   * The engine's PDF of the invoice (Stripe: `invoice_pdf`), for paid and unpaid invoices alike.
+   * Undefined: the engine does not say (a recorded link is kept); null: it has none.
+   */
+  invoicePdfUrl?: string | null;
   /** Why the engine issued it: subscription_create, subscription_cycle, subscription_update... */
   billingReason: string | null;
   /**
@@ -113,7 +118,7 @@ export interface WebhookVerifier {
 }
 
 /**
- * The pay link Meterline shows for an invoice: an absolute https URL, or none. A link in any
+ * The pay link (or PDF link) Meterline shows for an invoice: an absolute https URL, or none. A link in any
  * other form (http, javascript:, relative) is dropped, except plain http to this machine's
  * loopback address: only a billing engine running on the same machine (the local
  * Stripe-compatible test server) serves such pages, and the link reaches no other host.

@@ -3,6 +3,7 @@ import { coreMigrations } from '../../migrations';
 import { stripeMigrations } from '../../plugins/stripe/migrations';
 import { downSchema, upSchema } from '../../migrations/20261130000000_usage_event_per_tenant';
 import * as invoiceBalance from '../../migrations/20261130000200_invoice_balance';
+import * as invoicePdfUrl from '../../migrations/20261201000400_invoice_pdf_url';
 import { contextForFreshSchema } from '../../migrations/support/table-group';
 import { dialectOf, storedName, type Dialect } from '../../src/db/dialect';
 import { lowerCaseIdentifier } from '../../src/db/identifier-case';
@@ -357,5 +358,22 @@ describe.each(Object.keys(CLIENTS) as Dialect[])('20261130000200_invoice_balance
   it('drops both columns on the way down', () => {
     const sql = down.join('\n');
     for (const column of ['CARRIED_TO_BALANCE', 'COLLECTED_FROM_BALANCE']) expect(sql).toMatch(new RegExp(`drop (column )?\\(?.*${Q}${stored(column)}${E}`, 'i'));
+  });
+});
+
+/** The invoice PDF link: one nullable string column on ML_INVOICE, dropped on the way down. */
+describe.each(Object.keys(CLIENTS) as Dialect[])('20261201000400_invoice_pdf_url compiled for %s', (dialect) => {
+  const compiler = knex(CLIENTS[dialect]);
+  const up = invoicePdfUrl.upSchema(compiler).toSQL().map((query) => query.sql).join('\n');
+  const down = invoicePdfUrl.downSchema(compiler).toSQL().map((query) => query.sql).filter((sql) => !sql.includes('DECLARE @constraint')).join('\n');
+  const column = storedName(dialect, 'INVOICE_PDF_URL');
+
+  it('adds INVOICE_PDF_URL as a nullable string as long as HOSTED_INVOICE_URL', () => {
+    expect(up).toMatch(new RegExp(`${Q}${column}${E} n?varchar2?\\(2048`, 'i'));
+    expect(up).not.toMatch(/not null/i);
+  });
+
+  it('drops it on the way down', () => {
+    expect(down).toMatch(new RegExp(`drop (column )?\\(?.*${Q}${column}${E}`, 'i'));
   });
 });

@@ -23,6 +23,7 @@ const ALL_MIGRATIONS = [
   '20261130000100_engine_subscription_account',
   '20261130000200_invoice_balance',
   '20261130000300_engine_subscription_cancelled',
+  '20261201000400_invoice_pdf_url',
 ];
 
 const MIGRATED_TABLES = [
