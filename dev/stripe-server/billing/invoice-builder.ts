@@ -10,6 +10,8 @@ export interface LineSpec {
   quantity: number;
   period: { start: number; end: number };
   subscriptionItemId: string | null;
+  /** A line from an invoice item (`add_invoice_items`) rather than a subscription item. */
+  invoiceItemId?: string;
 }
 
 export interface InvoiceSpec {
@@ -49,8 +51,18 @@ function buildLine(account: AccountState, invoiceId: string, spec: InvoiceSpec, 
     invoice: spec.preview ? null : invoiceId,
     livemode: false,
     metadata: {},
-    parent:
-      spec.subscription && line.subscriptionItemId
+    parent: line.invoiceItemId
+      ? {
+          type: 'invoice_item_details',
+          invoice_item_details: {
+            invoice_item: line.invoiceItemId,
+            proration: false,
+            proration_details: { credited_items: null },
+            subscription: spec.subscription?.id ?? null,
+          },
+          subscription_item_details: null,
+        }
+      : spec.subscription && line.subscriptionItemId
         ? {
             type: 'subscription_item_details',
             invoice_item_details: null,

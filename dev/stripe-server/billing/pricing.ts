@@ -43,6 +43,20 @@ function tieredTotal(price: WirePrice, quantity: number): Decimal {
 }
 
 /**
+ * The quantity the unit price applies to: with `transform_quantity`, the usage divided by
+ * `divide_by` and rounded up or down to a whole number ("If a customer rents the car for 150
+ * minutes, that customer is charged 30 USD for 3 hours of rental",
+ * https://docs.stripe.com/billing/subscriptions/usage-based/transform-quantities). The line keeps
+ * the quantity as reported.
+ */
+function transformed(price: WirePrice, quantity: number): number {
+  const t = price.transform_quantity;
+  if (!t) return quantity;
+  const whole = Math.floor(quantity / t.divide_by);
+  return t.round === 'up' && whole * t.divide_by < quantity ? whole + 1 : whole;
+}
+
+/**
  * The amount of `quantity` units of `price`, in the currency's minor unit.
  *
  * Sub-cent unit prices are multiplied exactly (decimal strings on bigint) and
@@ -54,6 +68,6 @@ export function priceLine(price: WirePrice, quantity: number): PricedLine {
     return { amount: toSafeNumber(roundHalfUp(tieredTotal(price, quantity))), unitAmountDecimal: null };
   }
   const unit = decimalOr(price.unit_amount_decimal, price.unit_amount);
-  const exact = multiply(fromInteger(quantity), unit);
+  const exact = multiply(fromInteger(transformed(price, quantity)), unit);
   return { amount: toSafeNumber(roundHalfUp(exact)), unitAmountDecimal: price.unit_amount_decimal };
 }

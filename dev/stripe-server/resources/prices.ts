@@ -71,7 +71,7 @@ const createSchema = z.strictObject({
   lookup_key: str().optional(),
   transfer_lookup_key: bool().optional(),
   custom_unit_amount: z.record(z.string(), z.unknown()).optional(),
-  transform_quantity: z.record(z.string(), z.unknown()).optional(),
+  transform_quantity: z.strictObject({ divide_by: int().optional(), round: oneOf(['up', 'down']).optional() }).optional(),
   currency_options: z.record(z.string(), z.unknown()).optional(),
   expand: expand(),
 });
@@ -172,6 +172,25 @@ function buildTiers(input: PriceInput, name: ParamNamer): NonNullable<WirePrice[
   });
 }
 
+/**
+ * `transform_quantity`: "divide the reported usage by a specific number and round the result up
+ * or down" before the unit price applies; both keys are required, and "Quantity transformation
+ * isn't compatible with tiered pricing"
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/transform-quantities,
+ * https://docs.stripe.com/api/prices/create#create_price-transform_quantity).
+ */
+function buildTransform(input: PriceInput, scheme: string, name: ParamNamer): WirePrice['transform_quantity'] {
+  const t = input.transform_quantity;
+  if (t === undefined) return null;
+  if (scheme === 'tiered') {
+    throw parameterInvalid(name('transform_quantity'), 'Quantity transformation (`transform_quantity`) is not compatible with `billing_scheme=tiered`.');
+  }
+  if (t.divide_by === undefined) throw parameterMissing(name('transform_quantity[divide_by]'));
+  if (t.round === undefined) throw parameterMissing(name('transform_quantity[round]'));
+  if (t.divide_by < 1) throw parameterInvalid(name('transform_quantity[divide_by]'), 'Invalid integer: divide_by must be at least 1.');
+  return { divide_by: t.divide_by, round: t.round };
+}
+
 function buildRecurring(ctx: RequestContext, input: PriceInput, name: ParamNamer): WirePrice['recurring'] {
   const recurringParam: ParamNamer = (param) => `${name('recurring')}[${param}]`;
   const r = input.recurring;
@@ -239,7 +258,6 @@ function checkChargeableAmounts(
 export function createPrice(ctx: RequestContext, input: PriceInput, prefix = ''): WirePrice {
   const name: ParamNamer = (param) => (prefix ? `${prefix}[${param}]` : param);
   if (input.custom_unit_amount) throw unsupported(name('custom_unit_amount'), 'Pay-what-you-want prices');
-  if (input.transform_quantity) throw unsupported(name('transform_quantity'), 'transform_quantity');
   if (input.currency_options) throw unsupported(name('currency_options'), 'Multi-currency prices');
   const currency = input.currency.toLowerCase();
   // https://docs.stripe.com/currencies#presentment-currencies
@@ -264,6 +282,7 @@ export function createPrice(ctx: RequestContext, input: PriceInput, prefix = '')
     unit = unitAmountOf(input, name);
     if (!unit) throw parameterMissing(name('unit_amount'));
   }
+  const transform = buildTransform(input, scheme, name);
   const recurring = buildRecurring(ctx, input, name);
   if (recurring?.usage_type !== 'metered') checkChargeableAmounts(currency, unit, tiers, name);
   claimLookupKey(ctx, input.lookup_key, input.transfer_lookup_key, null);
@@ -283,7 +302,7 @@ export function createPrice(ctx: RequestContext, input: PriceInput, prefix = '')
     recurring,
     tax_behavior: input.tax_behavior ?? 'unspecified',
     tiers_mode: scheme === 'tiered' ? (input.tiers_mode ?? null) : null,
-    transform_quantity: null,
+    transform_quantity: transform,
     type: recurring ? 'recurring' : 'one_time',
     unit_amount: unit.unit_amount,
     unit_amount_decimal: unit.unit_amount_decimal,

@@ -43,7 +43,6 @@ const unsupportedShape = {
   billing_cycle_anchor: z.unknown().optional(),
   backdate_start_date: z.unknown().optional(),
   discounts: z.unknown().optional(),
-  add_invoice_items: z.unknown().optional(),
   transfer_data: z.unknown().optional(),
   on_behalf_of: z.unknown().optional(),
   default_tax_rates: z.unknown().optional(),
@@ -51,7 +50,33 @@ const unsupportedShape = {
   pause_collection: z.unknown().optional(),
 };
 
+/** Modelled on create only (a new subscription's first invoice); an update still refuses it. */
+const unsupportedOnUpdate = { ...unsupportedShape, add_invoice_items: z.unknown().optional() };
+
+/**
+ * `add_invoice_items`: "A list of prices and quantities that will generate invoice items appended
+ * to the next invoice for this subscription. You may pass up to 20 items"
+ * (https://docs.stripe.com/api/subscriptions/create#create_subscription-add_invoice_items). On a
+ * create, the next invoice is the first one, so a one-off (a setup fee) is charged once.
+ */
+const addInvoiceItemShape = z.strictObject({
+  price: str().optional(),
+  price_data: z
+    .strictObject({
+      currency: str(),
+      product: str(),
+      unit_amount: nonNegativeInt().optional(),
+      unit_amount_decimal: str().optional(),
+      tax_behavior: oneOf(['exclusive', 'inclusive', 'unspecified']).optional(),
+    })
+    .optional(),
+  quantity: nonNegativeInt().optional(),
+  metadata: metadata().optional(),
+});
+const MAX_ADD_INVOICE_ITEMS = 20;
+
 export const createSubscriptionSchema = z.strictObject({
+  add_invoice_items: list(addInvoiceItemShape).optional(),
   customer: str().optional(),
   items: list(createItemShape).optional(),
   collection_method: collection.optional(),
@@ -90,7 +115,7 @@ export const updateSubscriptionSchema = z.strictObject({
   payment_settings: z.record(z.string(), z.unknown()).optional(),
   automatic_tax: z.strictObject({ enabled: bool() }).optional(),
   expand: expand(),
-  ...unsupportedShape,
+  ...unsupportedOnUpdate,
 });
 
 export const cancelSubscriptionSchema = z.strictObject({
@@ -111,9 +136,9 @@ export const listSubscriptionsSchema = z.strictObject({
 
 export const retrieveSchema = z.strictObject({ expand: expand() });
 
-/** Throws for any unsupported param that was sent. */
-export function rejectUnsupported(params: Record<string, unknown>): void {
-  for (const key of Object.keys(unsupportedShape)) {
+/** Throws for any unsupported param that was sent (`on: 'update'` also refuses `add_invoice_items`). */
+export function rejectUnsupported(params: Record<string, unknown>, on: 'create' | 'update' = 'create'): void {
+  for (const key of Object.keys(on === 'update' ? unsupportedOnUpdate : unsupportedShape)) {
     if (params[key] !== undefined) {
       throw parameterInvalid(key, `${key} is not supported by the Meterline Stripe test server.`);
     }
@@ -173,4 +198,47 @@ export function checkCompatible(prices: WirePrice[]): void {
       throw invalidState('Currency and interval fields must match across all plans on this subscription.', undefined, 'items');
     }
   }
+}
+
+/**
+ * The one-time prices of `add_invoice_items` (an existing `price` or inline `price_data`, which
+ * makes a one-time price), in the subscription's currency. Stripe takes only one-time prices here
+ * (recurring ones belong in `items`).
+ */
+export function invoiceItemPrices(
+  ctx: RequestContext,
+  items: ReadonlyArray<z.output<typeof addInvoiceItemShape>> | undefined,
+  currency: string,
+): Array<{ price: WirePrice; quantity: number }> {
+  if (!items) return [];
+  if (items.length > MAX_ADD_INVOICE_ITEMS) {
+    throw parameterInvalid('add_invoice_items', `You may pass up to ${MAX_ADD_INVOICE_ITEMS} add_invoice_items.`);
+  }
+  return items.map((item, i) => {
+    const param = `add_invoice_items[${i}]`;
+    if (item.price !== undefined && item.price_data !== undefined) {
+      throw parameterInvalid(`${param}[price]`, `You may only specify one of these parameters: ${param}[price], ${param}[price_data].`, 'parameters_exclusive');
+    }
+    let price: WirePrice;
+    if (item.price_data) {
+      price = createPrice(ctx, { ...item.price_data }, `${param}[price_data]`);
+    } else if (item.price !== undefined) {
+      const found = ctx.account.prices.get(item.price);
+      if (!found) throw resourceMissing('price', item.price, `${param}[price]`);
+      price = found;
+    } else {
+      throw parameterInvalid(`${param}[price]`, `Missing required param: ${param}[price].`, 'parameter_missing');
+    }
+    if (price.recurring) {
+      throw parameterInvalid(
+        `${param}[price]`,
+        'The price specified is set to `type=recurring` but this field only accepts prices with `type=one_time`.',
+      );
+    }
+    if (!price.active) throw parameterInvalid(`${param}[price]`, 'The price specified is inactive. This field only accepts active prices.');
+    if (price.currency !== currency) {
+      throw parameterInvalid(`${param}[price]`, `The price's currency ${price.currency} does not match the subscription's currency ${currency}.`);
+    }
+    return { price, quantity: item.quantity ?? 1 };
+  });
 }

@@ -15,6 +15,7 @@ import {
   cancelSubscriptionSchema,
   checkCompatible,
   createSubscriptionSchema,
+  invoiceItemPrices,
   itemPrice,
   listSubscriptionsSchema,
   rejectUnsupported,
@@ -73,6 +74,7 @@ function create(ctx: RequestContext): WireSubscription {
   if (p.currency !== undefined && p.currency.toLowerCase() !== first.currency) {
     throw parameterInvalid('currency', `The currency ${p.currency} does not match the prices' currency ${first.currency}.`);
   }
+  const oneOffs = invoiceItemPrices(ctx, p.add_invoice_items, first.currency);
   const collectionMethod = p.collection_method ?? 'charge_automatically';
   checkCollection(collectionMethod, p.days_until_due);
   checkPaymentMethod(ctx, customer, p.default_payment_method);
@@ -98,7 +100,9 @@ function create(ctx: RequestContext): WireSubscription {
   subscription.cancel_at = p.cancel_at ?? (subscription.cancel_at_period_end ? period.end : null);
 
   // Decide the first payment before storing anything: error_if_incomplete must leave no trace.
-  const invoice = subscriptionInvoice(ctx.world, ctx.account, subscription, licensedLines(subscription, period), 'subscription_create', {
+  // add_invoice_items are invoice items on this first invoice only (see invoiceItemPrices).
+  const invoiceItems = oneOffs.map(({ price, quantity }) => ({ price, quantity, period, subscriptionItemId: null, invoiceItemId: newId('ii') }));
+  const invoice = subscriptionInvoice(ctx.world, ctx.account, subscription, [...licensedLines(subscription, period), ...invoiceItems], 'subscription_create', {
     start: now,
     end: now,
   });
@@ -193,7 +197,7 @@ function retrieve(ctx: RequestContext): WireSubscription {
 function update(ctx: RequestContext): WireSubscription {
   const subscription = ctx.account.subscriptions.require(pathParam(ctx, 'id'));
   const p = parseParams(updateSubscriptionSchema, ctx.params);
-  rejectUnsupported(p);
+  rejectUnsupported(p, 'update');
   const customer = ctx.account.customers.require(String(subscription.customer), 'customer');
   const previous: Record<string, unknown> = {};
   if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') {
