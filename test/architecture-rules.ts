@@ -64,6 +64,7 @@ export const rules: ArchitectureRules = {
     migrations: ['migrations/'],
     'dev-demo': ['dev/demo/'],
     'dev-stripe-server': ['dev/stripe-server/'],
+    'dev-myfatoorah-server': ['dev/myfatoorah-server/'],
   },
   allowed: {
     composition: ['http', 'monetization', 'monetization-port', 'apim', 'billing', 'usage', 'migrator', 'engine-registry', 'config', 'db', ...KERNELS],
@@ -87,6 +88,7 @@ export const rules: ArchitectureRules = {
     migrations: ['db'],
     'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'config', 'engines', ...KERNELS],
     'dev-stripe-server': [],
+    'dev-myfatoorah-server': [],
   },
   privateFiles: { pattern: /\.repository\.ts$/, alsoImportedBy: ['composition'] },
   isolatedFolders: ['engines'],
