@@ -17,14 +17,49 @@ export type MonetizationPlan = (typeof MONETIZATION_PLANS)[number];
 export const BILLING_CYCLES = ['day', 'week', 'month', 'year'] as const;
 export type BillingCycle = (typeof BILLING_CYCLES)[number];
 
+/** One tier of a tiered usage price; amounts are exact major-unit decimal strings. */
+export interface PriceTier {
+  /** Inclusive upper bound in calls; null for the last tier (to infinity). */
+  upTo: number | null;
+  /** Price per call in this tier ("0.002"); "0" when the tier charges only its flat fee. */
+  unitPrice: string;
+  /** Flat fee for reaching this tier ("0" when none). */
+  flatPrice: string;
+}
+
+export const USAGE_MODELS = ['per_unit', 'graduated', 'volume', 'package'] as const;
+export type UsageModel = (typeof USAGE_MODELS)[number];
+
+/**
+ * How a DYNAMICRATE policy charges the calls of a cycle. Absent on the pricing: per_unit at
+ * pricePerRequest. `graduated`: each tier charges the calls that fall within it, plus the flat fee
+ * of every tier reached; `volume`: every call at the tier the cycle's total falls in, plus that
+ * tier's flat fee; `package`: `packagePrice` per started package of `packageSize` calls.
+ */
+export type UsageRate =
+  | { model: 'per_unit'; unitPrice: string }
+  | { model: 'package'; packageSize: number; packagePrice: string } // per started package of N calls (rounded up)
+  | { model: 'graduated' | 'volume'; tiers: readonly PriceTier[] };
+
 /**
  * What a COMMERCIAL policy charges. Amounts are exact decimal strings in the major unit.
  * FIXEDRATE: `fixedPrice` per billing cycle, in advance. DYNAMICRATE: `pricePerRequest` for the
- * cycle's usage, in arrears, plus an optional `fixedPrice` base fee per cycle, in advance.
+ * cycle's usage, in arrears, plus an optional `fixedPrice` base fee per cycle, in advance; a
+ * `usageRate` (tiers, packages) replaces the per-request price for rating, while
+ * `pricePerRequest` stays for WSO2's clients (tiered: the first tier's unit price; package:
+ * docs/pricing.md). Either plan may charge `setupFee` once, on the subscription's first invoice.
  */
 export type PolicyPricing =
-  | { plan: 'FIXEDRATE'; currency: string; billingCycle: BillingCycle; fixedPrice: string }
-  | { plan: 'DYNAMICRATE'; currency: string; billingCycle: BillingCycle; pricePerRequest: string; fixedPrice?: string };
+  | { plan: 'FIXEDRATE'; currency: string; billingCycle: BillingCycle; fixedPrice: string; setupFee?: string }
+  | {
+      plan: 'DYNAMICRATE';
+      currency: string;
+      billingCycle: BillingCycle;
+      pricePerRequest: string;
+      fixedPrice?: string;
+      setupFee?: string;
+      usageRate?: UsageRate;
+    };
 
 /** A subscription throttling policy (tier, business plan). */
 export interface SubscriptionPolicy {
