@@ -88,13 +88,7 @@ function parseArgs(argv: string[]): MyFatoorahServerOptions {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const server = await startMyFatoorahServer(options);
-  process.stdout.write(`listening on ${server.url}\n`);
-  for (const { token } of options.accounts ?? []) {
-    const account = server.accounts.get(token);
-    if (!account) continue;
-    const { webhook } = account;
-    process.stdout.write(`account ${token} ${account.country} ${account.currencies.join(',')} webhook ${webhook.url ?? 'none'} secret ${webhook.secret}\n`);
-  }
+  // Signal handlers before the listening line: whoever reads it may stop the server at once.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -110,6 +104,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.stdout.write(`listening on ${server.url}\n`);
+  for (const { token } of options.accounts ?? []) {
+    const account = server.accounts.get(token);
+    if (!account) continue;
+    const { webhook } = account;
+    process.stdout.write(`account ${token} ${account.country} ${account.currencies.join(',')} webhook ${webhook.url ?? 'none'} secret ${webhook.secret}\n`);
+  }
 }
 
 main().catch((error: unknown) => {
