@@ -7,8 +7,6 @@ export interface PricedLine {
   unitAmountDecimal: string | null;
 }
 
-const ZERO: Decimal = { units: 0n, scale: 0 };
-
 function decimalOr(value: string | null, fallback: number | null): Decimal {
   if (value !== null) return parseDecimal(value);
   return fromInteger(fallback ?? 0);
@@ -20,23 +18,30 @@ function tierCost(tier: NonNullable<WirePrice['tiers']>[number], units: number, 
 }
 
 /**
- * `volume`: every unit at the rate of the tier the total falls in (plus that
- * tier's flat fee). `graduated`: each tier charges the units that fall within
- * it (plus its flat fee once it is reached). Exact until the final rounding.
+ * `volume`: every unit at the rate of the tier the total falls in (plus that tier's flat fee).
+ * `graduated`: each tier charges the units that fall within it (plus its flat fee once it is
+ * reached): https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing.
+ *
+ * Rounding: Stripe bills a graduated price as one invoice line per tier touched, each rounded on
+ * its own (a recorded Stripe response: "31 credit × … (Tier 2 at $0.036 / month)", amount 112 for
+ * 111.6 cents), with each flat fee beside it, which is whole minor units ("a decimal value
+ * representing an integer in the minor units", https://docs.stripe.com/api/prices/create#create_price-tiers-flat_amount_decimal).
+ * This server keeps one line per price but sums the tiers rounded that way, so its amounts are
+ * Stripe's.
  */
-function tieredTotal(price: WirePrice, quantity: number): Decimal {
+function tieredAmount(price: WirePrice, quantity: number): bigint {
   const tiers = price.tiers ?? [];
   if (price.tiers_mode === 'volume') {
     const tier = tiers.find((t) => t.up_to === null || quantity <= t.up_to) ?? tiers[tiers.length - 1];
-    return tier ? tierCost(tier, quantity, quantity > 0) : ZERO;
+    return tier ? roundHalfUp(tierCost(tier, quantity, quantity > 0)) : 0n;
   }
-  let total = ZERO;
+  let total = 0n;
   let lowerBound = 0;
   for (const tier of tiers) {
     if (quantity <= lowerBound) break;
     const upper = tier.up_to ?? Number.POSITIVE_INFINITY;
     const units = Math.min(quantity, upper) - lowerBound;
-    total = add(total, tierCost(tier, units, true));
+    total += roundHalfUp(tierCost(tier, units, true));
     lowerBound = upper;
   }
   return total;
@@ -65,7 +70,7 @@ function transformed(price: WirePrice, quantity: number): number {
  */
 export function priceLine(price: WirePrice, quantity: number): PricedLine {
   if (price.billing_scheme === 'tiered') {
-    return { amount: toSafeNumber(roundHalfUp(tieredTotal(price, quantity))), unitAmountDecimal: null };
+    return { amount: toSafeNumber(tieredAmount(price, quantity)), unitAmountDecimal: null };
   }
   const unit = decimalOr(price.unit_amount_decimal, price.unit_amount);
   const exact = multiply(fromInteger(transformed(price, quantity)), unit);

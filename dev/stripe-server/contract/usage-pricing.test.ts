@@ -74,6 +74,21 @@ describe('tiered metered prices', () => {
     expect(line.pricing?.unit_amount_decimal).toBeNull();
   });
 
+  it('graduated rounds each tier on its own, as Stripe bills a line per tier: 150.75 → 151 and 197.7 → 198, plus 500 (not 848.45 → 848)', async () => {
+    const line = await billed(
+      {
+        billing_scheme: 'tiered',
+        tiers_mode: 'graduated',
+        tiers: [
+          { up_to: 1005, unit_amount_decimal: Stripe.Decimal.from('0.15') },
+          { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.1'), flat_amount_decimal: Stripe.Decimal.from('500') },
+        ],
+      },
+      2982,
+    );
+    expect(line.amount).toBe(849);
+  });
+
   it('volume: 2,982 calls all at the second tier rate, plus its flat fee (947.3 → 947)', async () => {
     const line = await billed({ billing_scheme: 'tiered', tiers_mode: 'volume', tiers }, 2982);
     expect(line).toMatchObject({ quantity: 2982, amount: 947 });
