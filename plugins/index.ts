@@ -1,6 +1,7 @@
 import { freeEngine } from '../src/monetization/free-engine';
 import type { MonetizationEngineFactory } from '../src/monetization/monetization';
+import { myFatoorahEngine } from './myfatoorah';
 import { stripeEngine } from './stripe';
 
 /** The billing engines that ship with Meterline, registered by name; the first is the default. */
-export const builtInEngines: readonly MonetizationEngineFactory[] = [stripeEngine, freeEngine];
+export const builtInEngines: readonly MonetizationEngineFactory[] = [stripeEngine, freeEngine, myFatoorahEngine];

@@ -20,6 +20,9 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_INVOICE: 'src/billing/billing.repository.ts',
   ML_SUBSCRIPTION_BILLING: 'src/billing/billing.repository.ts',
   ML_WEBHOOK_EVENT: 'src/billing/billing.repository.ts',
+  // Meterline's own invoices (engines that only collect payment).
+  ML_OWN_INVOICE: 'src/invoicing/own-invoices.repository.ts',
+  ML_OWN_INVOICE_LINE: 'src/invoicing/own-invoices.repository.ts',
   // Usage.
   ML_USAGE_EVENT: 'src/usage/event-store.ts',
   ML_USAGE_RECORD: 'src/usage/record-store.ts',
@@ -34,6 +37,10 @@ export const tableOwners: Readonly<Record<string, string>> = {
   AM_MONETIZATION_SHARED_CUSTOMERS: 'plugins/stripe/stripe.repository.ts',
   AM_MONETIZATION_SUBSCRIPTIONS: 'plugins/stripe/stripe.repository.ts',
   ML_ENGINE_SUBSCRIPTION: 'plugins/stripe/stripe.repository.ts',
+  // The MyFatoorah engine's own records (the tiers an API bills, its subscriptions, the invoices it submitted).
+  ML_MYFATOORAH_API_PLAN: 'plugins/myfatoorah/myfatoorah.repository.ts',
+  ML_MYFATOORAH_SUBSCRIPTION: 'plugins/myfatoorah/myfatoorah.repository.ts',
+  ML_MYFATOORAH_INVOICE: 'plugins/myfatoorah/myfatoorah.repository.ts',
   // The schema's own bookkeeping.
   ML_MIGRATIONS: 'src/db/migrator.ts',
   ML_SCHEMA_OWNERSHIP: 'migrations/support/ownership.ts',

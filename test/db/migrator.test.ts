@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { coreMigrations } from '../../migrations';
+import { myFatoorahMigrations } from '../../plugins/myfatoorah/migrations';
 import { stripeMigrations } from '../../plugins/stripe/migrations';
 import { migrationsFor } from '../../src/composition';
 import * as migrator from '../../src/db/migrator';
@@ -24,6 +25,7 @@ const ALL_MIGRATIONS = [
   '20261130000200_invoice_balance',
   '20261130000300_engine_subscription_cancelled',
   '20261201000400_invoice_pdf_url',
+  '20261201001700_myfatoorah_tables',
 ];
 
 const MIGRATED_TABLES = [
@@ -42,6 +44,9 @@ const MIGRATED_TABLES = [
   'ML_API_POLICY',
   'ML_ENGINE_SUBSCRIPTION',
   'ML_INVOICE',
+  'ML_MYFATOORAH_API_PLAN',
+  'ML_MYFATOORAH_INVOICE',
+  'ML_MYFATOORAH_SUBSCRIPTION',
   'ML_SCHEMA_OWNERSHIP',
   'ML_SUBSCRIPTION_BILLING',
   'ML_USAGE_BILLING_CYCLE',
@@ -71,6 +76,10 @@ describe('the migration list', () => {
 
   it('the Stripe engine lists every date-named module in plugins/stripe/migrations/, oldest first', () => {
     expect(stripeMigrations.map((migration) => migration.name)).toEqual(dateNamedModulesIn('plugins/stripe/migrations'));
+  });
+
+  it('the MyFatoorah engine lists every date-named module in plugins/myfatoorah/migrations/, oldest first', () => {
+    expect(myFatoorahMigrations.map((migration) => migration.name)).toEqual(dateNamedModulesIn('plugins/myfatoorah/migrations'));
   });
 
   it("merges the engine's migrations with the core's by name, under the names they were recorded with before they moved", () => {

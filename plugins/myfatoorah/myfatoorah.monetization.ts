@@ -1,0 +1,299 @@
+import type { ApiRef, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../../src/domain/model';
+import {
+  MonetizationError,
+  type ApiRevenue,
+  type BillingCycleInfo,
+  type BillingPlanChange,
+  type EngineCustomerListing,
+  type EngineCustomerRepair,
+  type EngineDependencies,
+  type EngineSubscriptionFound,
+  type EngineSubscriptionRecord,
+  type InvoiceToSubmit,
+  type Monetization,
+  type MonetizationChange,
+  type MonetizationRequest,
+  type PendingInvoice,
+  type SubmittedInvoice,
+  type SubscriptionOutcome,
+  type UsageReport,
+  type UsageReportOutcome,
+} from '../../src/monetization/monetization';
+import { API_TOKEN_KEY, myFatoorahCapabilities } from './capabilities';
+import { MyFatoorahClient } from './client';
+import { myFatoorahPriceProblem } from './currencies';
+import { sendPaymentRequest } from './invoice-request';
+import type { MyFatoorahOptions } from './myfatoorah.options';
+import { MyFatoorahRepository, type InvoiceRow } from './myfatoorah.repository';
+import { engineSubscriptionIdOf } from './subscriptions';
+import { MyFatoorahWebhookVerifier } from './webhooks';
+
+const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
+
+/**
+ * The MyFatoorah billing engine. MyFatoorah issues invoices with a pay link and confirms their
+ * payment; it has no plans, subscriptions, customers or metering
+ * (https://docs.myfatoorah.com/docs/invoice-link). So Meterline rates usage and makes the invoices
+ * (`invoicing: 'meterline'`), this engine keeps its own records of what it bills (its tables), and
+ * MyFatoorah sees only the invoices `submitInvoice` sends it (SendPayment).
+ */
+export class MyFatoorahMonetization implements Monetization {
+  readonly name = 'myfatoorah';
+  readonly capabilities = myFatoorahCapabilities;
+  readonly webhooks: MyFatoorahWebhookVerifier;
+  private readonly repository: MyFatoorahRepository;
+
+  constructor(
+    private readonly options: MyFatoorahOptions,
+    private readonly dependencies: EngineDependencies,
+    /** Tests only: the waits between re-sends. */
+    private readonly sleep?: (ms: number) => Promise<void>,
+  ) {
+    this.repository = new MyFatoorahRepository(dependencies.store);
+    this.webhooks = new MyFatoorahWebhookVerifier(this.repository, (tenant) => this.client(tenant));
+  }
+
+  /** The tenant's API client; a tenant without a token is refused (BILLING_NOT_CONFIGURED). */
+  private client(tenantDomain: string): MyFatoorahClient {
+    const token = this.dependencies.tenants.find(tenantDomain)?.secrets[API_TOKEN_KEY];
+    if (!token) {
+      throw new MonetizationError(
+        'BILLING_NOT_CONFIGURED',
+        `tenant ${tenantDomain} has no MyFatoorah API token: set ${API_TOKEN_KEY} in its [tenants.monetization_info]`,
+        { tenant: tenantDomain },
+      );
+    }
+    return new MyFatoorahClient(this.options, token, this.sleep);
+  }
+
+  /** A COMMERCIAL policy's prices, checked as the core checks them, and the tenant's token. */
+  private checkCommercial(policy: SubscriptionPolicy, tenantDomain: string): void {
+    this.client(tenantDomain);
+    const pricing = policy.pricing;
+    if (!pricing) return;
+    const prices: Array<{ kind: 'fixed' | 'per_unit'; amount: string | undefined }> = [
+      { kind: 'fixed', amount: pricing.fixedPrice },
+      { kind: 'fixed', amount: pricing.setupFee },
+      { kind: 'per_unit', amount: pricing.plan === 'DYNAMICRATE' ? pricing.pricePerRequest : undefined },
+    ];
+    for (const { kind, amount } of prices) {
+      const problem = amount === undefined ? null : myFatoorahPriceProblem({ currency: pricing.currency, kind, amount });
+      if (problem) throw new MonetizationError('INVALID_POLICY_PRICING', `policy ${policy.name}: ${problem.message}`, { on: problem.on });
+    }
+  }
+
+  /** MyFatoorah has no plans: a COMMERCIAL policy is Meterline's own plan, checked and named by its UUID. */
+  async createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
+    if (policy.billingPlan !== 'COMMERCIAL' || !policy.pricing) return { billable: false, planId: null, apisUpdated: 0 };
+    this.checkCommercial(policy, policy.tenant.domain);
+    return { billable: true, planId: policy.uuid, apisUpdated: 0 };
+  }
+
+  updateBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
+    return this.createBillingPlan(policy);
+  }
+
+  async deleteBillingPlan(): Promise<void> {}
+
+  /** Records the API's COMMERCIAL tiers (tier → policy UUID); nothing is made at MyFatoorah. */
+  async enableMonetization(request: MonetizationRequest): Promise<MonetizationChange> {
+    const plans: Record<string, string> = {};
+    for (const policy of request.policies) {
+      if (policy.billingPlan !== 'COMMERCIAL' || !policy.pricing) continue;
+      this.checkCommercial(policy, request.api.tenant.domain);
+      plans[policy.name] = policy.uuid;
+    }
+    this.client(request.api.tenant.domain);
+    const before = await this.repository.apiPlans(request.api.uuid);
+    const changed = JSON.stringify(before) !== JSON.stringify(sorted(plans));
+    if (changed) await this.repository.setApiPlans(request.api.uuid, plans);
+    return { enabled: true, plans, changed, notes: [] };
+  }
+
+  async disableMonetization(request: MonetizationRequest): Promise<MonetizationChange> {
+    const before = await this.repository.apiPlans(request.api.uuid);
+    const changed = Object.keys(before).length > 0;
+    if (changed) await this.repository.setApiPlans(request.api.uuid, {});
+    return {
+      enabled: false,
+      plans: {},
+      changed,
+      notes: changed ? ['Subscriptions billed so far keep their MyFatoorah records; invoices already issued stay payable until they expire.'] : [],
+    };
+  }
+
+  getMonetizedPoliciesToPlanMapping(api: ApiRef): Promise<Record<string, string>> {
+    return this.repository.apiPlans(api.uuid);
+  }
+
+  /** MyFatoorah holds no running invoice: what a subscription owes so far is Meterline's rating, not the engine's. */
+  async getCurrentUsageForSubscription(subscription: SubscriptionRef): Promise<PendingInvoice> {
+    throw new MonetizationError(
+      'NOT_FOUND',
+      `MyFatoorah keeps no pending invoice for subscription ${subscription.uuid}: Meterline rates its usage and issues its invoices (see its invoices)`,
+    );
+  }
+
+  /** The invoices GetPaymentStatus confirmed paid (through webhooks), per currency. */
+  async getTotalRevenue(api: ApiRef): Promise<ApiRevenue> {
+    const paid = await this.repository.paidInvoicesOfApi(api.uuid);
+    const byCurrency: Record<string, bigint> = {};
+    const perSubscription = new Map<string, { subscriptionUuid: string; currency: string; amount: bigint }>();
+    for (const { subscriptionUuid, currency, total } of paid) {
+      byCurrency[currency] = (byCurrency[currency] ?? 0n) + total;
+      const key = `${subscriptionUuid} ${currency}`;
+      const entry = perSubscription.get(key) ?? { subscriptionUuid, currency, amount: 0n };
+      entry.amount += total;
+      perSubscription.set(key, entry);
+    }
+    return { byCurrency, subscriptions: [...perSubscription.values()] };
+  }
+
+  /**
+   * Records the subscription (its engine id `mf:<uuid>`, its cycle anchored now). Nothing is made
+   * at MyFatoorah: Meterline's first invoice (SUBSCRIPTION_START) is what the subscriber pays. The
+   * access answered is UNBLOCKED, i.e. no payment was tried and failed; the core then holds the
+   * subscription while it awaits its first payment when the tenant's hold_until_paid says so.
+   */
+  async createSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
+    const { policy, api } = subscription;
+    if (policy.billingPlan !== 'COMMERCIAL' || !policy.pricing) return NOT_BILLED;
+    const plans = await this.repository.apiPlans(api.uuid);
+    if (Object.keys(plans).length === 0) return NOT_BILLED; // the API is not monetized: its tiers are not charged
+    if (plans[policy.name] === undefined) {
+      throw new MonetizationError('NOT_MONETIZED', `tier ${policy.name} of API ${api.name} ${api.version} was not monetized; enable monetization for the API again`);
+    }
+    this.checkCommercial(policy, api.tenant.domain);
+    const row = await this.repository.recordSubscription({
+      subscriptionUuid: subscription.uuid,
+      engineSubscriptionId: engineSubscriptionIdOf(subscription.uuid),
+      tenantDomain: api.tenant.domain,
+      apiUuid: api.uuid,
+      applicationUuid: subscription.application.uuid,
+      currency: policy.pricing.currency.toLowerCase(),
+      billingCycle: policy.pricing.billingCycle,
+      anchorAt: this.dependencies.clock(),
+      cancelledAt: null,
+    });
+    if (row.cancelledAt !== null) throw new MonetizationError('CONFLICT', `subscription ${subscription.uuid} was cancelled; subscribe again makes a new subscription`);
+    return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: row.engineSubscriptionId };
+  }
+
+  /**
+   * Marks the subscription cancelled. Nothing is cancelled at MyFatoorah (it has no subscription);
+   * the FINAL invoice for usage since the last one is Meterline's to issue. `sent` is not waited
+   * for: usage is counted in Meterline's own records, never asynchronously in the engine.
+   */
+  async deleteSubscription(subscription: SubscriptionRef): Promise<SubscriptionOutcome> {
+    const row = await this.repository.subscription(subscription.uuid);
+    if (!row) return NOT_BILLED;
+    await this.repository.cancelSubscription(subscription.uuid, this.dependencies.clock());
+    return { billed: true, access: 'BLOCKED', engineSubscriptionId: row.engineSubscriptionId };
+  }
+
+  /**
+   * Usage is rated by Meterline from its own usage records; nothing goes to MyFatoorah. A report
+   * for a subscription this engine bills is answered `sent`: the window is counted where it
+   * already is (Meterline's records), which the period's invoice rates. Any other is not billed.
+   */
+  async reportUsage(usage: UsageReport): Promise<UsageReportOutcome> {
+    const row = await this.repository.subscription(usage.subscription.uuid);
+    if (!row || (row.cancelledAt !== null && row.cancelledAt.getTime() <= usage.windowStart.getTime())) {
+      return { sent: false, reason: `subscription ${usage.subscription.uuid} is not billed by MyFatoorah` };
+    }
+    return { sent: true };
+  }
+
+  async billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
+    const row = await this.repository.subscription(subscription.uuid);
+    return row && row.cancelledAt === null ? { anchor: row.anchorAt, interval: row.billingCycle, intervalCount: 1 } : null;
+  }
+
+  /** The engine's record of a live subscription; the account is the tenant's own (null). */
+  async billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null> {
+    const row = await this.repository.subscription(subscriptionUuid);
+    return row && row.cancelledAt === null ? { engineSubscriptionId: row.engineSubscriptionId, account: null } : null;
+  }
+
+  async billedSubscriptionsOf(subscriptionUuids: readonly string[]): Promise<Map<string, EngineSubscriptionRecord>> {
+    const rows = await this.repository.liveSubscriptions(subscriptionUuids);
+    return new Map(rows.map((row) => [row.subscriptionUuid, { engineSubscriptionId: row.engineSubscriptionId, account: null }]));
+  }
+
+  /** MyFatoorah has no subscriptions to list: the live ones are this engine's records, which reconcile compares with the gateway's. */
+  async listEngineSubscriptions(tenant: TenantRef): Promise<EngineSubscriptionFound[]> {
+    const rows = await this.repository.liveSubscriptionsOfTenant(tenant.domain);
+    return rows.map((row) => ({
+      engineSubscriptionId: row.engineSubscriptionId,
+      account: null,
+      tenantDomain: row.tenantDomain,
+      subscriptionUuid: row.subscriptionUuid,
+      apiUuid: row.apiUuid,
+      applicationUuid: row.applicationUuid,
+      status: 'active',
+    }));
+  }
+
+  async cancelEngineSubscription(found: EngineSubscriptionFound): Promise<void> {
+    await this.repository.cancelSubscription(found.subscriptionUuid, this.dependencies.clock());
+  }
+
+  /** MyFatoorah keeps no customers (an invoice carries its customer's name and e-mail), so none disagree. */
+  async listEngineCustomers(): Promise<EngineCustomerListing> {
+    return { customers: [], unlisted: [] };
+  }
+
+  /** Never called: `listEngineCustomers` finds none. */
+  async repairEngineCustomer(): Promise<EngineCustomerRepair> {
+    throw new MonetizationError('NOT_FOUND', 'MyFatoorah keeps no customers');
+  }
+
+  /**
+   * Issues Meterline's invoice at MyFatoorah (SendPayment, invoice-request.ts) and answers its
+   * InvoiceId and pay link. Idempotent by Meterline's invoice id: an invoice recorded here is
+   * answered as it is; otherwise GetPaymentStatus by CustomerReference finds one an earlier
+   * attempt made (SendPayment has no idempotency key, and its answer may have been lost), and only
+   * then is it sent. A SendPayment that got no answer is not re-sent blindly: the next attempt
+   * (the core's, or this one's re-send) looks it up first.
+   */
+  async submitInvoice(invoice: InvoiceToSubmit): Promise<SubmittedInvoice> {
+    const recorded = await this.repository.invoice(invoice.invoiceId);
+    if (recorded) return submitted(recorded);
+    const tenantDomain = invoice.subscription.api.tenant.domain;
+    const client = this.client(tenantDomain);
+    const problem = myFatoorahPriceProblem({ currency: invoice.currency, kind: 'fixed', amount: '0' });
+    if (problem) throw new MonetizationError('INVALID_POLICY_PRICING', `invoice ${invoice.invoiceId}: ${problem.message}`);
+    const request = sendPaymentRequest(invoice);
+    const made = await client.attempt(async () => {
+      const earlier = await client.paymentStatus(invoice.invoiceId, 'CustomerReference');
+      // GetPaymentStatus gives no InvoiceURL: an invoice found this way (its SendPayment answer
+      // was lost) is recorded without its pay link, which MyFatoorah still e-mails or shows in its portal.
+      if (earlier) return { id: String(earlier.InvoiceId), url: null as string | null };
+      const sent = await client.sendPayment(request);
+      return { id: String(sent.InvoiceId), url: sent.InvoiceURL };
+    }, true);
+    const row = await this.repository.recordInvoice({
+      invoiceId: invoice.invoiceId,
+      mfInvoiceId: made.id,
+      tenantDomain,
+      subscriptionUuid: invoice.subscription.uuid,
+      kind: invoice.kind,
+      currency: invoice.currency.toLowerCase(),
+      total: invoice.total,
+      periodStart: invoice.periodStart,
+      periodEnd: invoice.periodEnd,
+      invoiceUrl: made.url,
+      status: 'OPEN',
+      createdAt: this.dependencies.clock(),
+    });
+    return submitted(row);
+  }
+}
+
+function submitted(row: InvoiceRow): SubmittedInvoice {
+  return { engineInvoiceId: row.mfInvoiceId, hostedInvoiceUrl: row.invoiceUrl, invoicePdfUrl: null };
+}
+
+function sorted(plans: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(plans).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
