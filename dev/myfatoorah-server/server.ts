@@ -173,7 +173,7 @@ export async function startMyFatoorahServer(options: MyFatoorahServerOptions = {
       res.end(JSON.stringify({ Message: `No HTTP resource was found that matches the request URI '${path}'.` }));
       return;
     }
-    // A missing or unknown token: HTTP 401 with an empty body (what MyFatoorah's API answers).
+    // A missing or unknown token: HTTP 401 with an empty body (how MyFatoorah's API answers; the docs give no body).
     if (!account) {
       entry.status = 401;
       res.writeHead(401);
