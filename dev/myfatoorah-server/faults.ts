@@ -7,9 +7,11 @@
  *   makes a second invoice);
  * - `timeout`: hold the request `delayMs` (default 30 s, or until the server closes) before handling
  *   it, so the client's own timeout fires first;
- * - `drop`: destroy the connection without handling the request.
+ * - `drop`: destroy the connection without handling the request;
+ * - `rate_limit`: answer HTTP 429 without handling the request ("GetPaymentStatus endpoint has a
+ *   rate limit": https://docs.myfatoorah.com/docs/get-payment-status; the status and body are ours).
  */
-export type FaultKind = 'error' | 'lose_response' | 'timeout' | 'drop';
+export type FaultKind = 'error' | 'lose_response' | 'timeout' | 'drop' | 'rate_limit';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -25,7 +27,9 @@ export class Faults {
   private rules: Array<Required<Pick<FaultRule, 'kind' | 'times'>> & FaultRule> = [];
 
   add(rule: FaultRule): void {
-    if (!['error', 'lose_response', 'timeout', 'drop'].includes(rule.kind)) throw new RangeError("kind must be 'error', 'lose_response', 'timeout' or 'drop'");
+    if (!['error', 'lose_response', 'timeout', 'drop', 'rate_limit'].includes(rule.kind)) {
+      throw new RangeError("kind must be 'error', 'lose_response', 'timeout', 'drop' or 'rate_limit'");
+    }
     const times = rule.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError('times must be a whole number of at least 1');
     this.rules.push({ ...rule, times });

@@ -119,7 +119,11 @@ async function route(method: string, path: string, body: Json, controls: MyFatoo
       if (faultPath !== undefined) rule.path = faultPath;
       if (times !== undefined) rule.times = times;
       if (delayMs !== undefined) rule.delayMs = delayMs;
-      controls.faults.add(rule);
+      try {
+        controls.faults.add(rule);
+      } catch (error) {
+        throw new ControlError(error instanceof Error ? error.message : String(error));
+      }
       return { ok: true };
     }
     case 'DELETE /_test/faults':

@@ -191,6 +191,10 @@ export async function startMyFatoorahServer(options: MyFatoorahServerOptions = {
       answer({ status: 500, body: { IsSuccess: false, Message: 'Internal server error (injected by the test server)', ValidationErrors: null, Data: null } });
       return;
     }
+    if (fault?.kind === 'rate_limit') {
+      answer({ status: 429, body: { IsSuccess: false, Message: 'Too many requests (injected by the test server)', ValidationErrors: null, Data: null } });
+      return;
+    }
     if (fault?.kind === 'drop') {
       entry.status = -1;
       res.destroy();

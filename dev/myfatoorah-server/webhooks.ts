@@ -22,7 +22,8 @@ export interface WebhookEventV2 {
 export function paymentStatusChanged(invoice: Invoice, transaction: Transaction, reference: string, at: Date): WebhookEventV2 {
   const value = toMajorString(invoice.value, invoice.decimals);
   return {
-    Event: { Code: 1, Name: 'PAYMENT_STATUS_CHANGED', CountryIsoCode: invoice.account.country, CreationDate: at.toISOString(), Reference: reference },
+    // webhook-v2: Event.CreationDate is ISO 8601 "yyyy-MM-ddTHH:mm:ssZ", in UTC.
+    Event: { Code: 1, Name: 'PAYMENT_STATUS_CHANGED', CountryIsoCode: invoice.account.country, CreationDate: `${at.toISOString().slice(0, 19)}Z`, Reference: reference },
     Data: {
       Invoice: {
         Id: String(invoice.id),

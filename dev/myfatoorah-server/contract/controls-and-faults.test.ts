@@ -67,6 +67,18 @@ describe('faults', () => {
     expect((await h.status('inv_lost', 'CustomerReference')).body.Data.InvoiceStatus).toBe('Pending');
   });
 
+  it('rate_limit and drop: HTTP 429, or a dropped connection, for the next matching request only', async () => {
+    const id = (await h.sendPayment()).body.Data.InvoiceId as number;
+    await control('POST', '/_test/faults', { kind: 'rate_limit', path: '/v2/GetPaymentStatus', times: 2 });
+    expect((await h.status(id, 'InvoiceId')).status).toBe(429);
+    expect((await h.status(id, 'InvoiceId')).status).toBe(429);
+    expect((await h.status(id, 'InvoiceId')).status).toBe(200);
+    h.server.faults.add({ kind: 'drop' });
+    await expect(h.status(id, 'InvoiceId')).rejects.toThrow();
+    expect((await h.status(id, 'InvoiceId')).status).toBe(200);
+    expect((await control('POST', '/_test/faults', { kind: 'teapot' })).status).toBe(400);
+  });
+
   it('timeout: the request is held past the client\'s own timeout', async () => {
     h.server.faults.add({ kind: 'timeout', path: '/v2/GetPaymentStatus', delayMs: 2_000 });
     const call = fetch(`${h.server.url}/v2/GetPaymentStatus`, {

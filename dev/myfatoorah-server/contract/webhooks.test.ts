@@ -33,7 +33,9 @@ describe('Webhook V2 (docs/webhook-v2, docs/webhook-signature)', () => {
     await h.server.webhooks.flush();
     expect(receiver.received).toHaveLength(1);
     const { body } = receiver.received[0]!;
-    expect(body.Event).toEqual({ Code: 1, Name: 'PAYMENT_STATUS_CHANGED', CountryIsoCode: 'KWT', CreationDate: h.server.clock.now().toISOString(), Reference: webhookReference });
+    // webhook-v2: CreationDate is ISO 8601 "yyyy-MM-ddTHH:mm:ssZ" in UTC.
+    expect(body.Event).toEqual({ Code: 1, Name: 'PAYMENT_STATUS_CHANGED', CountryIsoCode: 'KWT', CreationDate: `${h.server.clock.now().toISOString().slice(0, 19)}Z`, Reference: webhookReference });
+    expect(body.Event.CreationDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(body.Data.Invoice).toMatchObject({ Id: String(id), Status: 'PAID', ExternalIdentifier: 'inv_hook', UserDefinedField: null });
     expect(body.Data.Transaction).toMatchObject({ Status: 'SUCCESS', PaymentId: paymentId, PaymentMethod: 'KNET' });
     expect(body.Data.Customer).toMatchObject({ Name: 'Acme Co', Reference: 'inv_hook' });
