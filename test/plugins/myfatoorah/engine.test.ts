@@ -1,0 +1,208 @@
+import type { Server } from 'node:http';
+import express from 'express';
+import { signWebhookEvent, startMyFatoorahServer, type MyFatoorahServer } from '../../../dev/myfatoorah-server';
+import { myFatoorahEngine } from '../../../plugins/myfatoorah';
+import { BillingRecords } from '../../../src/billing/billing-records.service';
+import { BillingRepository, type GatewaySubscriptionStatus } from '../../../src/billing/billing.repository';
+import type { SubscriptionPolicy, SubscriptionRef } from '../../../src/domain/model';
+import { billingWebhookRouter } from '../../../src/http/billing/webhook-route';
+import { createLogger } from '../../../src/logger';
+import { MonetizationError, type CoreRecords, type InvoiceToSubmit, type Monetization, type TenantDirectory } from '../../../src/monetization/monetization';
+import { forEachTestDatabase } from '../../helpers/databases';
+import { migrateLatest } from '../../helpers/migrations';
+
+/**
+ * The MyFatoorah engine against the local MyFatoorah server (dev/myfatoorah-server, over HTTP),
+ * with Meterline's own webhook route and billing records on a real database: subscribe, submit
+ * invoices (idempotently, also when SendPayment's answer is lost), pay on the server, and the
+ * signed webhook, confirmed with GetPaymentStatus, marks the invoice record paid. One migrated
+ * database, one server and one receiver per database; the tests build on each other in order.
+ */
+const TOKEN = 'mf_test_kwt_engine';
+const SECRET = 'kwt-webhook-secret';
+const TENANT = { domain: 'carbon.super', id: -1234 };
+const START = new Date('2030-01-15T00:00:00Z');
+
+const policy: SubscriptionPolicy = {
+  uuid: 'pol-gold',
+  name: 'Gold',
+  tenant: TENANT,
+  billingPlan: 'COMMERCIAL',
+  pricing: { plan: 'DYNAMICRATE', currency: 'kwd', billingCycle: 'month', pricePerRequest: '0.002', fixedPrice: '5.000' },
+};
+const api = { uuid: 'api-hello', name: 'Hello', version: '1.0.0', provider: 'pat', tenant: TENANT };
+const subscription: SubscriptionRef = {
+  uuid: 'sub-mf-1',
+  api,
+  application: { uuid: 'app-1', name: 'App' },
+  subscriber: { userId: 'alice', email: 'alice@example.com' },
+  policy,
+};
+
+function invoiceOf(invoiceId: string, kind: InvoiceToSubmit['kind'], total: bigint): InvoiceToSubmit {
+  return {
+    invoiceId,
+    kind,
+    subscription,
+    currency: 'kwd',
+    periodStart: START,
+    periodEnd: new Date('2030-02-15T00:00:00Z'),
+    lines: [{ description: 'Hello API · monthly fee', quantity: 1n, unitAmountDecimal: null, amount: total }],
+    total,
+    customer: { name: 'Alice', email: 'alice@example.com' },
+    expiresAt: new Date('2030-02-14T00:00:00Z'),
+  };
+}
+
+forEachTestDatabase((_kind, db) => {
+  let mf: MyFatoorahServer;
+  let receiver: Server;
+  let hookUrl: string;
+  let engine: Monetization;
+  let records: BillingRecords;
+  const statuses = new Map<string, string>();
+
+  beforeAll(async () => {
+    await migrateLatest(db().knex);
+    mf = await startMyFatoorahServer({ startAt: START, accounts: [{ token: TOKEN, country: 'KWT', webhook: { url: null, secret: SECRET, retries: 0 } }] });
+    const secrets: Record<string, string> = { myfatoorah_api_token: TOKEN, myfatoorah_webhook_secret: SECRET };
+    const tenants: TenantDirectory = {
+      find: (domain) =>
+        domain === TENANT.domain ? { ...TENANT, platformAccountKey: undefined, secrets } : domain === 'no-token.com' ? { domain, id: 7, platformAccountKey: undefined, secrets: {} } : undefined,
+    };
+    const logger = createLogger('silent');
+    const clock = () => mf.clock.now();
+    engine = myFatoorahEngine.create({ api_base_url: mf.url, retries: 2, retry_initial_delay_ms: 1, timeout_ms: 5000 }, { core: {} as CoreRecords, store: db().knex, logger, clock, tenants });
+    const gateway: GatewaySubscriptionStatus = {
+      statusOf: async (uuid) => (statuses.has(uuid) ? { status: statuses.get(uuid)!, tenantDomain: TENANT.domain } : undefined),
+      setStatusOf: async (_db, uuid, status) => {
+        statuses.set(uuid, status);
+      },
+    };
+    records = new BillingRecords(new BillingRepository(db().knex, gateway), () => ({ holdUntilPaid: true, gracePeriodMs: 3 * 86_400_000 }), logger, engine.capabilities.isFirstPaymentInvoice);
+    const app = express();
+    app.use(billingWebhookRouter({ engine, tenants, records, logger, clock }));
+    await new Promise<void>((resolve) => {
+      receiver = app.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = receiver.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    hookUrl = `http://127.0.0.1:${address.port}/api/am/monetization/webhooks/myfatoorah/carbon.super`;
+    mf.accounts.configureWebhook(TOKEN, { url: hookUrl });
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => receiver?.close(resolve));
+    await mf?.close();
+  });
+
+  const sendPayments = () => mf.requests.list().filter((r) => r.path.toLowerCase() === '/v2/sendpayment');
+  const post = async (body: unknown, signature: string) => {
+    const response = await fetch(hookUrl, { method: 'POST', headers: { 'Content-Type': 'application/json', 'MyFatoorah-Signature': signature }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as { outcome?: string; description?: string } };
+  };
+  const invoiceRecord = async (mfInvoiceId: string) => (await records.invoicesOfSubscription(subscription.uuid)).find((i) => i.engineInvoiceId === mfInvoiceId);
+
+  it("refuses monetization for a tenant without a MyFatoorah token, and records an API's tiers without calling MyFatoorah", async () => {
+    const elsewhere = { ...api, tenant: { domain: 'no-token.com', id: 7 } };
+    await expect(engine.enableMonetization({ api: elsewhere, policies: [{ ...policy, tenant: elsewhere.tenant }], properties: {} })).rejects.toMatchObject({
+      code: 'BILLING_NOT_CONFIGURED',
+      message: expect.stringMatching(/no-token\.com has no MyFatoorah API token: set myfatoorah_api_token/),
+    });
+    await expect(engine.createBillingPlan({ ...policy, pricing: { ...policy.pricing!, currency: 'usd' } })).rejects.toMatchObject({ code: 'INVALID_POLICY_PRICING' });
+    expect(await engine.enableMonetization({ api, policies: [policy], properties: {} })).toEqual({ enabled: true, plans: { Gold: 'pol-gold' }, changed: true, notes: [] });
+    expect(await engine.getMonetizedPoliciesToPlanMapping(api)).toEqual({ Gold: 'pol-gold' });
+    expect(mf.requests.list()).toEqual([]);
+  });
+
+  it('records a subscription as mf:<uuid>, held by the core until its first invoice is paid', async () => {
+    const outcome = await engine.createSubscription(subscription);
+    expect(outcome).toEqual({ billed: true, access: 'UNBLOCKED', engineSubscriptionId: 'mf:sub-mf-1' });
+    expect(await engine.createSubscription(subscription)).toEqual(outcome);
+    expect(await engine.billingCycleOf(subscription)).toEqual({ anchor: START, interval: 'month', intervalCount: 1 });
+    expect(await engine.billedSubscriptionOf(subscription.uuid)).toEqual({ engineSubscriptionId: 'mf:sub-mf-1', account: null });
+    statuses.set(subscription.uuid, 'ON_HOLD');
+    const decision = await records.subscriptionBilled(
+      { subscriptionUuid: subscription.uuid, tenantDomain: TENANT.domain, apiUuid: api.uuid, applicationUuid: 'app-1', engineSubscriptionId: outcome.engineSubscriptionId!, engineAccount: null },
+      START,
+      outcome.access,
+    );
+    expect(decision.status).toBe('ON_HOLD');
+  });
+
+  let firstInvoice: string;
+  it('submits an invoice once (SendPayment with its lines and references), however often it is submitted', async () => {
+    const answer = await engine.submitInvoice!(invoiceOf('ml-inv-start', 'SUBSCRIPTION_START', 5000n));
+    firstInvoice = answer.engineInvoiceId;
+    expect(answer).toEqual({ engineInvoiceId: expect.stringMatching(/^\d+$/), hostedInvoiceUrl: expect.stringContaining(`${mf.url}/KWT/ie/`), invoicePdfUrl: null });
+    expect(await engine.submitInvoice!(invoiceOf('ml-inv-start', 'SUBSCRIPTION_START', 5000n))).toEqual(answer);
+    expect(sendPayments()).toHaveLength(1);
+    expect(sendPayments()[0]!.body).toMatchObject({
+      InvoiceValue: 5,
+      NotificationOption: 'LNK',
+      DisplayCurrencyIso: 'KWD',
+      CustomerReference: 'ml-inv-start',
+      UserDefinedField: 'sub-mf-1',
+      InvoiceItems: [{ ItemName: 'Hello API · monthly fee', Quantity: 1, UnitPrice: 5 }],
+    });
+  });
+
+  let secondInvoice: string;
+  it("finds the invoice a SendPayment whose answer was lost made, instead of making a second one", async () => {
+    mf.faults.add({ kind: 'lose_response', path: '/v2/SendPayment' });
+    const answer = await engine.submitInvoice!(invoiceOf('ml-inv-period-1', 'PERIOD', 7250n));
+    secondInvoice = answer.engineInvoiceId;
+    // Found by GetPaymentStatus (CustomerReference), which gives no InvoiceURL: recorded without its pay link.
+    expect(answer).toEqual({ engineInvoiceId: expect.stringMatching(/^\d+$/), hostedInvoiceUrl: null, invoicePdfUrl: null });
+    expect(sendPayments().filter((r) => (r.body as { CustomerReference?: string }).CustomerReference === 'ml-inv-period-1')).toHaveLength(1);
+    expect(mf.invoices.get(Number(secondInvoice))).toMatchObject({ CustomerReference: 'ml-inv-period-1', InvoiceValue: 7.25 });
+  });
+
+  it('marks the invoice paid when the customer pays: the signed webhook, confirmed with GetPaymentStatus; a replay is a duplicate', async () => {
+    mf.invoices.pay(Number(firstInvoice));
+    await mf.webhooks.flush();
+    const [delivery] = mf.webhooks.deliveries();
+    expect(delivery!.attempts.map((a) => a.status)).toEqual([200]);
+    expect(await invoiceRecord(firstInvoice)).toMatchObject({ status: 'PAID', total: 5000n, amountPaid: 5000n, currency: 'kwd', billingReason: 'SUBSCRIPTION_START', hostedInvoiceUrl: expect.stringContaining('/KWT/ie/') });
+    expect(statuses.get(subscription.uuid)).toBe('UNBLOCKED');
+    expect(await post(delivery!.body, delivery!.signature)).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    const tampered = { ...delivery!.body, Data: { ...delivery!.body.Data, Invoice: { ...(delivery!.body.Data.Invoice as object), Id: secondInvoice } } };
+    expect((await post(tampered, delivery!.signature)).status).toBe(400);
+  });
+
+  it('changes nothing for a signed "Paid" that GetPaymentStatus does not confirm, records a failed payment, and voids an expired invoice', async () => {
+    const claim = { Event: { Code: 1, Name: 'PAYMENT_STATUS_CHANGED', CountryIsoCode: 'KWT', CreationDate: START.toISOString(), Reference: 'WH-X' }, Data: { Invoice: { Id: secondInvoice, Status: 'PAID', ExternalIdentifier: 'ml-inv-period-1', UserDefinedField: subscription.uuid }, Transaction: { Status: 'SUCCESS', PaymentId: 'forged' } } };
+    expect((await post(claim, signWebhookEvent(claim, SECRET))).body).toMatchObject({ outcome: 'ignored' });
+    expect((await invoiceRecord(secondInvoice))?.status).not.toBe('PAID');
+
+    mf.invoices.fail(Number(secondInvoice), { error: 'Insufficient funds' });
+    await mf.webhooks.flush();
+    const failed = mf.webhooks.deliveries().at(-1)!;
+    expect(failed.attempts.map((a) => a.status)).toEqual([200]);
+    expect(await invoiceRecord(secondInvoice)).toMatchObject({ status: 'OPEN', amountPaid: 0n, lastError: expect.stringContaining('Insufficient funds') });
+
+    mf.invoices.expire(Number(secondInvoice));
+    mf.webhooks.replay(failed.reference);
+    await mf.webhooks.flush();
+    expect(await invoiceRecord(secondInvoice)).toMatchObject({ status: 'VOID' });
+  });
+
+  it('answers 502 while GetPaymentStatus cannot be reached, so MyFatoorah delivers again', async () => {
+    const [delivery] = mf.webhooks.deliveries();
+    const again = { ...delivery!.body, Data: { ...delivery!.body.Data, Transaction: { ...(delivery!.body.Data.Transaction as object), PaymentId: 'another' } } };
+    mf.faults.add({ kind: 'error', path: '/v2/GetPaymentStatus', times: 3 });
+    expect((await post(again, signWebhookEvent(again, SECRET))).status).toBe(502);
+    mf.faults.clear();
+  });
+
+  it('cancels the subscription locally; MyFatoorah keeps no customers and no running invoice', async () => {
+    expect(await engine.listEngineSubscriptions(TENANT)).toEqual([expect.objectContaining({ engineSubscriptionId: 'mf:sub-mf-1', subscriptionUuid: 'sub-mf-1', account: null })]);
+    expect(await engine.reportUsage({ subscription, quantity: 3, windowStart: START, windowEnd: START, identifier: 'u1' })).toEqual({ sent: true });
+    expect(await engine.getTotalRevenue(api)).toEqual({ byCurrency: { kwd: 5000n }, subscriptions: [{ subscriptionUuid: 'sub-mf-1', currency: 'kwd', amount: 5000n }] });
+    expect(await engine.deleteSubscription(subscription)).toEqual({ billed: true, access: 'BLOCKED', engineSubscriptionId: 'mf:sub-mf-1' });
+    expect(await engine.billedSubscriptionOf(subscription.uuid)).toBeNull();
+    expect(await engine.listEngineSubscriptions(TENANT)).toEqual([]);
+    expect(await engine.listEngineCustomers(TENANT)).toEqual({ customers: [], unlisted: [] });
+    await expect(engine.getCurrentUsageForSubscription(subscription)).rejects.toBeInstanceOf(MonetizationError);
+  });
+});
