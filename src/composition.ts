@@ -10,6 +10,9 @@ import { connectDatabase } from './db/connect';
 import { schemaMigrations, type MigrationList } from './db/migrator';
 import { createApp } from './http/app';
 import type { Readiness } from './http/health';
+import { OwnInvoicesRepository } from './invoicing/own-invoices.repository';
+import { OwnInvoicing, type OwnInvoicingDependencies, type PeriodUsage } from './invoicing/own-invoicing';
+import { scheduleOwnInvoicing } from './invoicing/schedule';
 import { createLogger, type Logger } from './logger';
 import { buildMonetizationEngine } from './monetization/build-engine';
 import type { Monetization, MonetizationEngineFactory } from './monetization/monetization';
@@ -23,6 +26,7 @@ import { batchingEngine } from './usage/usage-batcher';
 import { JobStore } from './usage/job-store';
 import type { PublisherOptions } from './usage/options';
 import { UsagePublisher } from './usage/publisher';
+import { RecordStore } from './usage/record-store';
 import { usageReconciler, type UsageReconciler } from './usage/usage-reconcile';
 import { usageRequeuer, type UsageRequeuer } from './usage/usage-requeue';
 import { scheduleUsagePublishing } from './usage/schedule';
@@ -85,6 +89,8 @@ export interface Services {
   billing: Billing;
   apim: Apim;
   usage: UsageService;
+  /** Meterline's own invoices, for an engine that leaves invoicing to Meterline (does nothing otherwise). */
+  invoicing: OwnInvoicing;
   /** What `reconcile` and its schedule run with. */
   reconcileDependencies: ReconcileDependencies;
   reconcile(options: { dryRun: boolean; graceSeconds?: number }): Promise<ReconcileFinding[]>;
@@ -122,11 +128,13 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const engine = buildMonetizationEngine({ config, factory, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
   const billing = createBilling({ repository: billingRepository, config, logger, engine });
   const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
+  const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
   const apim = createApim({
     repositories,
     engine,
     billingRecords: billing.records,
     usage: usage.publisher,
+    invoicing,
     monetizationAttributes: config.apim.monetization.additional_attributes,
     logger,
     clock,
@@ -152,6 +160,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     billing,
     apim,
     usage,
+    invoicing,
     reconcileDependencies,
     reconcile: (reconcileOptions) => reconcile(reconcileDependencies, reconcileOptions),
     reconcileUsage: usageReconciler(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id, clock }),
@@ -210,6 +219,48 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
   });
 }
 
+export interface InvoicingComposition {
+  db: Knex;
+  engine: Monetization;
+  billing: Billing;
+  usage: UsageService;
+  /** The API-Manager core's subscriptions (`ApimCoreRecords`): a subscription's policy and pricing now. */
+  subscriptions: Pick<ApimCoreRecords, 'subscriptionRefs'>;
+  tenants: Tenants;
+  config: MeterlineConfig;
+  logger: Logger;
+  clock: () => Date;
+  /** Tests: a step probe (see `OwnInvoicingDependencies.probe`). */
+  probe?: OwnInvoicingDependencies['probe'];
+}
+
+/**
+ * Meterline's own invoices from their parts; `composeServices` calls it, and the invoicing tests.
+ * A period's calls are the usage records whose window starts in it (every state: the records are
+ * the exactly-once usage, whatever the engine did with them), after the usage part's freeze.
+ */
+export function composeInvoicing({ db, engine, billing, usage, subscriptions, tenants, config, logger, clock, probe }: InvoicingComposition): OwnInvoicing {
+  const records = new RecordStore(db);
+  const periodUsage: PeriodUsage = {
+    freeze: async () => (await usage.publisher.freezeOnly()).frozen,
+    calls: async (subscriptionUuid, from, to) => {
+      const found = await records.list({ subscriptionUuid, windowsFrom: from.getTime(), ...(to ? { windowsTo: to.getTime() } : {}) });
+      return found.reduce((sum, record) => sum + BigInt(record.quantity), 0n);
+    },
+  };
+  return new OwnInvoicing({
+    repository: new OwnInvoicesRepository(db),
+    engine,
+    issued: billing.issued,
+    usage: periodUsage,
+    subscriptions: (uuids) => subscriptions.subscriptionRefs(uuids, (domain) => tenants.find(domain)?.id),
+    options: config.apim.monetization.invoicing,
+    clock,
+    logger: logger.child({ component: 'invoicing' }),
+    ...(probe ? { probe } : {}),
+  });
+}
+
 /** Subscriptions published in parallel when sending in batches: enough windows to fill a batch request. */
 const BATCH_CONCURRENCY = 100;
 
@@ -237,7 +288,7 @@ export function composeHttp(services: Services, readiness?: () => Readiness): Ex
   return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } });
 }
 
-/** `usage_publish_cron` and `reconcile_cron`; returns one stop function for both. */
+/** `usage_publish_cron`, `reconcile_cron` and the own-invoicing check; returns one stop function for all. */
 export function composeSchedules(services: Services): () => Promise<void> {
   const { config, usage, logger } = services;
   // A tick before the database is ready fails and is logged by the schedule; the next one runs.
@@ -249,9 +300,11 @@ export function composeSchedules(services: Services): () => Promise<void> {
     void stopPublishing();
     throw error;
   }
+  const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
   return async () => {
     await stopPublishing();
     await stopReconcile();
+    await stopInvoicing();
   };
 }
 

@@ -290,7 +290,25 @@ function findEngineNames(files: readonly SourceFile[], engines: readonly string[
  * secret keys, their own reasons): the core reads them from the engine, so none may be written
  * under src/.
  */
+/**
+ * The string values the engine port itself declares as literal types (e.g. `invoicing: 'engine' |
+ * 'meterline'`, the own invoice kinds): the core's own words, which engines answer with, never an
+ * engine's constants.
+ */
+function portVocabulary(files: readonly SourceFile[]): Set<string> {
+  const words = new Set<string>();
+  for (const file of files.filter((f) => f.path === 'src/monetization/monetization.ts' || f.path === 'src/monetization/capabilities.ts')) {
+    const visit = (node: ts.Node): void => {
+      if (ts.isLiteralTypeNode(node) && ts.isStringLiteral(node.literal)) words.add(node.literal.text);
+      ts.forEachChild(node, visit);
+    };
+    visit(parse(file));
+  }
+  return words;
+}
+
 function declaredEngineConstants(files: readonly SourceFile[]): string[] {
+  const portWords = portVocabulary(files);
   const values = new Set<string>();
   for (const file of files.filter((f) => /^plugins\/[^/]+\/capabilities\.ts$/.test(f.path))) {
     const visit = (node: ts.Node): void => {
@@ -300,7 +318,7 @@ function declaredEngineConstants(files: readonly SourceFile[]): string[] {
     };
     visit(parse(file));
   }
-  return [...values].sort();
+  return [...values].filter((value) => !portWords.has(value)).sort();
 }
 
 function escapeRegExp(text: string): string {

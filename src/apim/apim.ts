@@ -13,7 +13,7 @@ import { PoliciesService } from './policies.service';
 import { SubscribersRepository } from './subscribers.repository';
 import { SubscriptionBlockingService } from './subscription-blocking.service';
 import { SubscriptionsRepository } from './subscriptions.repository';
-import { SubscriptionsService, type SubscriptionUsagePublisher } from './subscriptions.service';
+import { SubscriptionsService, type SubscriptionInvoicing, type SubscriptionUsagePublisher } from './subscriptions.service';
 
 /** The API-Manager core's services (policies, APIs, applications, subscriptions), as the REST API uses them. */
 export interface Apim {
@@ -59,14 +59,16 @@ export interface ApimDependencies {
   billingRecords?: BillingRecords;
   /** The usage publisher: a subscription's usage is sent before it is cancelled. */
   usage?: SubscriptionUsagePublisher;
+  /** Meterline's own invoices at subscribe and cancel, for an engine that leaves invoicing to it. */
+  invoicing?: SubscriptionInvoicing;
   /** `[[apim.monetization.additional_attributes]]`. */
   monetizationAttributes: readonly AdditionalAttribute[];
   logger: Logger;
   clock?: () => Date;
 }
 
-export function createApim({ repositories: r, engine, billingRecords, usage, monetizationAttributes, logger, clock = () => new Date() }: ApimDependencies): Apim {
-  const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage);
+export function createApim({ repositories: r, engine, billingRecords, usage, invoicing, monetizationAttributes, logger, clock = () => new Date() }: ApimDependencies): Apim {
+  const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage, undefined, invoicing);
   const apis = new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock, r.subscriptions);
   return {
     policies: new PoliciesService(r.policies, engine, logger, r.apis, r.subscriptions),

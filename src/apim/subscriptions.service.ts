@@ -25,6 +25,18 @@ export interface SubscriptionUsagePublisher {
   sentUsage(subscriptionUuid: string, from: Date, to: Date): Promise<{ quantity: number; lastSentAt: Date | null }>;
 }
 
+/**
+ * Meterline's own invoices, for an engine that leaves invoicing to Meterline
+ * (`capabilities.invoicing = 'meterline'`; src/invoicing): the first invoice when a subscription
+ * starts being billed, the final one when it is cancelled. Each does nothing for other engines.
+ */
+export interface SubscriptionInvoicing {
+  /** Issues the first invoice; the subscription's access after it (null: nothing changed). */
+  subscriptionStarted(subscription: SubscriptionRef, at: Date): Promise<{ access: string } | null>;
+  /** Issues the final invoice (usage since the last one); the usage was sent just before. */
+  subscriptionEnded(subscription: SubscriptionRef, at: Date): Promise<unknown>;
+}
+
 /** The caller of a developer-portal operation: a user within a tenant. */
 export interface SubscriberIdentity {
   subject: string;
@@ -64,6 +76,8 @@ export class SubscriptionsService {
      * never returns at a chosen step: to everyone else that is a killed process.
      */
     private readonly probe: (step: string) => Promise<void> = async () => undefined,
+    /** When present, Meterline's own invoices for an engine that leaves invoicing to it. */
+    private readonly invoicing?: SubscriptionInvoicing,
   ) {}
 
   /** Subscriptions whose workflow runs in this process now: never mistaken for abandoned attempts. */
@@ -171,6 +185,7 @@ export class SubscriptionsService {
           outcome.access,
         );
         access = decision.status;
+        access = (await this.firstInvoice(ref))?.access ?? access;
       } catch (error) {
         // Without its billing record the subscription could not be held or blocked by payment:
         // undo the engine's subscription too, so the request can simply be retried.
@@ -268,6 +283,7 @@ export class SubscriptionsService {
         if (outcome.billed && outcome.engineSubscriptionId && this.billing) {
           try {
             access = (await this.recordBilling(to, outcome, tenant)).status;
+          access = (await this.firstInvoice(to))?.access ?? access;
           } catch (error) {
             await this.engine.deleteSubscription(to).catch(() => undefined);
             throw error;
@@ -443,7 +459,37 @@ export class SubscriptionsService {
     // The engine may answer USAGE_NOT_YET_COUNTED (503, retry later): nothing is cancelled then.
     await this.engine.deleteSubscription(ref, sent);
     await this.probe('engine-subscription-cancelled');
+    await this.finalInvoice(ref);
     await this.subscriptions.delete(row.id);
+  }
+
+  /**
+   * The first invoice of a subscription Meterline invoices. A failure is logged, not thrown: the
+   * subscription is made and billed, and holds (per `hold_until_paid`) until its first invoice is
+   * paid; a draft that could not be submitted is submitted again by the invoicing check.
+   */
+  private async firstInvoice(ref: SubscriptionRef): Promise<{ access: string } | null> {
+    if (!this.invoicing) return null;
+    try {
+      return await this.invoicing.subscriptionStarted(ref, this.clock());
+    } catch (error) {
+      this.logger.error({ subscription: ref.uuid, failure: error instanceof Error ? error.message : String(error) }, 'could not make the first invoice of a subscription');
+      return null;
+    }
+  }
+
+  /**
+   * The final invoice of a subscription Meterline invoices, after the engine cancelled it: a
+   * failure is logged, not thrown (the cancel has happened; a draft left behind is submitted again
+   * by the invoicing check).
+   */
+  private async finalInvoice(ref: SubscriptionRef): Promise<void> {
+    if (!this.invoicing) return;
+    try {
+      await this.invoicing.subscriptionEnded(ref, this.clock());
+    } catch (error) {
+      this.logger.error({ subscription: ref.uuid, failure: error instanceof Error ? error.message : String(error) }, 'could not make the final invoice of a cancelled subscription');
+    }
   }
 
   /** Sends the subscription's unsent usage; what was sent of it, for the engine to check it counted it all. */

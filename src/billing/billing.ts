@@ -4,6 +4,7 @@ import type { EngineCapabilities } from '../monetization/capabilities';
 import { AccessService } from './access.service';
 import { BillingRecords } from './billing-records.service';
 import type { BillingRepository } from './billing.repository';
+import { IssuedInvoices, OWN_FIRST_INVOICE_REASON } from './issued-invoices';
 import { tenantBillingRulesFrom } from './tenant-rules';
 
 /** Invoice records, payment standing and access decisions, composed once per service. */
@@ -11,13 +12,16 @@ export interface Billing {
   repository: BillingRepository;
   records: BillingRecords;
   access: AccessService;
+  /** Meterline's own invoices, recorded beside the engines' (src/invoicing issues them). */
+  issued: IssuedInvoices;
 }
 
 export function createBilling({ repository, config, logger, engine }: { repository: BillingRepository; config: MeterlineConfig; logger: Logger; engine: { capabilities: EngineCapabilities } }): Billing {
   const rulesOf = tenantBillingRulesFrom(config);
-  return {
-    repository,
-    records: new BillingRecords(repository, rulesOf, logger.child({ component: 'billing' }), engine.capabilities.isFirstPaymentInvoice),
-    access: new AccessService(repository, rulesOf),
-  };
+  // When Meterline makes the invoices, its own first invoice is the one that starts a subscription.
+  const isFirstPaymentInvoice =
+    engine.capabilities.invoicing === 'meterline' ? (reason: string | null) => reason === OWN_FIRST_INVOICE_REASON : engine.capabilities.isFirstPaymentInvoice;
+  const records = new BillingRecords(repository, rulesOf, logger.child({ component: 'billing' }), isFirstPaymentInvoice);
+  const access = new AccessService(repository, rulesOf);
+  return { repository, records, access, issued: new IssuedInvoices(repository, records, access) };
 }

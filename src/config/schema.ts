@@ -313,6 +313,24 @@ export const usagePublisherSchema = z
   .prefault({});
 
 /**
+ * `[apim.monetization.invoicing]`: Meterline's own invoices, for engines that only collect payment
+ * (`capabilities.invoicing = 'meterline'`; docs/invoicing.md). Ignored for engines that invoice.
+ */
+export const invoicingSchema = z
+  .strictObject({
+    /**
+     * Minutes after a billing period ends before its invoice is made, so usage that arrives late
+     * is still counted (Axway's marketplace makes it at 2 am after the period's last day).
+     */
+    close_after_minutes: z.number().int().min(0).max(10_080).default(120),
+    /** How often `meterline serve` looks for periods due to close and drafts to submit again (seconds). */
+    check_interval_seconds: z.number().int().min(5).max(86_400).default(300),
+    /** Days an issued invoice's pay link works (the engine's expiry). */
+    pay_within_days: z.number().int().min(1).max(365).default(14),
+  })
+  .prefault({});
+
+/**
  * `[apim.monetization] monetization_impl`: a registered billing-engine name, or a path to a module
  * exporting one; unset, the registry's default engine (the first of the built-in engines).
  */
@@ -328,11 +346,12 @@ const monetizationSchema = z
     publish_duration_days: z.number().int().min(1).max(35).default(1),
     additional_attributes: z.array(additionalAttributeSchema).default([]),
     usage_publisher: usagePublisherSchema,
+    invoicing: invoicingSchema,
   })
   .superRefine((monetization, ctx) => {
     // Engine options live under [apim.monetization.<engine>] and are validated by the engine
     // itself; here we only insist that any extra key is such a table.
-    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher']);
+    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher', 'invoicing']);
     for (const [key, value] of Object.entries(monetization)) {
       if (known.has(key)) continue;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -420,5 +439,6 @@ export type DatabaseConfig = MeterlineConfig['database']['apim_db'];
 export type JwtConfig = NonNullable<MeterlineConfig['auth']['jwt']>;
 export type MonetizationConfig = MeterlineConfig['apim']['monetization'];
 export type UsagePublisherConfig = MonetizationConfig['usage_publisher'];
+export type InvoicingConfig = MonetizationConfig['invoicing'];
 export type AdditionalAttribute = MonetizationConfig['additional_attributes'][number];
 export type TenantConfig = MeterlineConfig['tenants'][number];

@@ -1,0 +1,235 @@
+import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/errors';
+import type { SubscriptionRef } from '../domain/model';
+import type { OwnInvoiceKind } from '../monetization/monetization';
+
+const INVOICES = 'ML_OWN_INVOICE';
+const LINES = 'ML_OWN_INVOICE_LINE';
+
+/** How far Meterline got with its own invoice (payment is followed on the billing record from OPEN on). */
+export type OwnInvoiceStatus = 'DRAFT' | 'OPEN' | 'PAID';
+
+export interface OwnInvoiceLine {
+  kind: string;
+  description: string;
+  quantity: bigint;
+  unitAmountDecimal: string | null;
+  amount: bigint;
+}
+
+/** One invoice Meterline made, with its lines. */
+export interface OwnInvoice {
+  invoiceId: string;
+  tenantDomain: string;
+  subscriptionUuid: string;
+  apiUuid: string;
+  kind: OwnInvoiceKind;
+  periodStart: Date;
+  periodEnd: Date;
+  calls: bigint;
+  currency: string;
+  total: bigint;
+  status: OwnInvoiceStatus;
+  subscription: SubscriptionRef;
+  customer: { name: string; email: string | null };
+  expiresAt: Date;
+  engineInvoiceId: string | null;
+  hostedInvoiceUrl: string | null;
+  invoicePdfUrl: string | null;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  submittedAt: Date | null;
+  lines: OwnInvoiceLine[];
+}
+
+export type NewOwnInvoice = Omit<OwnInvoice, 'engineInvoiceId' | 'hostedInvoiceUrl' | 'invoicePdfUrl' | 'attempts' | 'lastError' | 'submittedAt'>;
+
+/** A subscription Meterline invoices: its first invoice's period start (the cycle's anchor), its last closed period's end, whether it ended. */
+export interface InvoicedSubscription {
+  subscriptionUuid: string;
+  anchor: Date;
+  /** The end of the last PERIOD invoice's period; the anchor when none was made yet. */
+  invoicedUpTo: Date;
+  ended: boolean;
+}
+
+/** Every query over ML_OWN_INVOICE and ML_OWN_INVOICE_LINE. */
+export class OwnInvoicesRepository {
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * Writes a draft with its lines in one transaction. A draft with the same id (or the same
+   * subscription, kind and period) already there wins: that one is answered and nothing is
+   * written, so making the same invoice twice, even at once, keeps one.
+   */
+  async insertDraft(invoice: NewOwnInvoice, now: Date): Promise<{ invoice: OwnInvoice; created: boolean }> {
+    try {
+      await this.db.transaction(async (trx) => {
+        await trx(INVOICES).insert({
+          INVOICE_ID: invoice.invoiceId,
+          TENANT_DOMAIN: invoice.tenantDomain,
+          SUBSCRIPTION_UUID: invoice.subscriptionUuid,
+          API_UUID: invoice.apiUuid,
+          KIND: invoice.kind,
+          PERIOD_START: invoice.periodStart.getTime(),
+          PERIOD_END: invoice.periodEnd.getTime(),
+          CALLS: invoice.calls.toString(),
+          CURRENCY: invoice.currency,
+          TOTAL: invoice.total.toString(),
+          STATUS: invoice.status,
+          SUBSCRIPTION_REF: JSON.stringify(invoice.subscription),
+          CUSTOMER_NAME: invoice.customer.name.slice(0, 255),
+          CUSTOMER_EMAIL: invoice.customer.email?.slice(0, 255) ?? null,
+          EXPIRES_AT: invoice.expiresAt.getTime(),
+          ATTEMPTS: 0,
+          CREATED_AT: invoice.createdAt.getTime(),
+          UPDATED_AT: now.getTime(),
+        });
+        if (invoice.lines.length > 0) {
+          await trx(LINES).insert(
+            invoice.lines.map((line, index) => ({
+              INVOICE_ID: invoice.invoiceId,
+              LINE_NO: index + 1,
+              KIND: line.kind,
+              DESCRIPTION: line.description.slice(0, 500),
+              QUANTITY: line.quantity.toString(),
+              UNIT_AMOUNT_DECIMAL: line.unitAmountDecimal,
+              AMOUNT: line.amount.toString(),
+            })),
+          );
+        }
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      const existing = (await this.byId(invoice.invoiceId)) ?? (await this.byPeriod(invoice.subscriptionUuid, invoice.kind, invoice.periodStart));
+      if (!existing) throw error;
+      return { invoice: existing, created: false };
+    }
+    return { invoice: (await this.byId(invoice.invoiceId))!, created: true };
+  }
+
+  async byId(invoiceId: string): Promise<OwnInvoice | undefined> {
+    const row = await this.db(INVOICES).where({ INVOICE_ID: invoiceId }).first();
+    return row ? (await this.withLines([row]))[0] : undefined;
+  }
+
+  async byPeriod(subscriptionUuid: string, kind: OwnInvoiceKind, periodStart: Date): Promise<OwnInvoice | undefined> {
+    const row = await this.db(INVOICES).where({ SUBSCRIPTION_UUID: subscriptionUuid, KIND: kind, PERIOD_START: periodStart.getTime() }).first();
+    return row ? (await this.withLines([row]))[0] : undefined;
+  }
+
+  /** A subscription's invoices, oldest period first. */
+  async ofSubscription(subscriptionUuid: string): Promise<OwnInvoice[]> {
+    const rows = await this.db(INVOICES).where({ SUBSCRIPTION_UUID: subscriptionUuid }).orderBy([{ column: 'PERIOD_START' }, { column: 'CREATED_AT' }]);
+    return this.withLines(rows);
+  }
+
+  /** Drafts still to submit, oldest first. */
+  async drafts(limit: number): Promise<OwnInvoice[]> {
+    const rows = await this.db(INVOICES).where({ STATUS: 'DRAFT' }).orderBy([{ column: 'CREATED_AT' }, { column: 'INVOICE_ID' }]).limit(limit);
+    return this.withLines(rows);
+  }
+
+  /** The subscriptions with a first invoice, how far their periods are invoiced, and whether they ended. */
+  async invoicedSubscriptions(): Promise<InvoicedSubscription[]> {
+    const rows = (await this.db(INVOICES)
+      .select('SUBSCRIPTION_UUID', 'KIND')
+      .min({ FIRST_START: 'PERIOD_START' })
+      .max({ LAST_END: 'PERIOD_END' })
+      .groupBy('SUBSCRIPTION_UUID', 'KIND')) as Array<Record<string, unknown>>;
+    const found = new Map<string, { anchor?: number; upTo?: number; ended: boolean }>();
+    for (const row of rows) {
+      const uuid = String(row.SUBSCRIPTION_UUID);
+      const entry = found.get(uuid) ?? { ended: false };
+      if (row.KIND === 'SUBSCRIPTION_START') entry.anchor = Number(row.FIRST_START);
+      if (row.KIND === 'PERIOD') entry.upTo = Number(row.LAST_END);
+      if (row.KIND === 'FINAL') entry.ended = true;
+      found.set(uuid, entry);
+    }
+    const answer: InvoicedSubscription[] = [];
+    for (const [subscriptionUuid, entry] of found) {
+      if (entry.anchor === undefined) continue;
+      answer.push({ subscriptionUuid, anchor: new Date(entry.anchor), invoicedUpTo: new Date(entry.upTo ?? entry.anchor), ended: entry.ended });
+    }
+    return answer.sort((a, b) => a.subscriptionUuid.localeCompare(b.subscriptionUuid));
+  }
+
+  /** The draft was issued: OPEN with the engine's id and links, or PAID with nothing to pay (only a DRAFT moves). */
+  async markIssued(
+    invoiceId: string,
+    issued: { status: 'OPEN' | 'PAID'; engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null },
+    now: Date,
+  ): Promise<void> {
+    await this.db(INVOICES)
+      .where({ INVOICE_ID: invoiceId, STATUS: 'DRAFT' })
+      .update({
+        STATUS: issued.status,
+        ENGINE_INVOICE_ID: issued.engineInvoiceId,
+        HOSTED_INVOICE_URL: issued.hostedInvoiceUrl,
+        INVOICE_PDF_URL: issued.invoicePdfUrl,
+        LAST_ERROR: null,
+        SUBMITTED_AT: now.getTime(),
+        UPDATED_AT: now.getTime(),
+      });
+  }
+
+  /** A submission failed; the draft stays for the next attempt. */
+  async noteFailure(invoiceId: string, attempts: number, reason: string, now: Date): Promise<void> {
+    await this.db(INVOICES).where({ INVOICE_ID: invoiceId, STATUS: 'DRAFT' }).update({ ATTEMPTS: attempts, LAST_ERROR: reason.slice(0, 1000), UPDATED_AT: now.getTime() });
+  }
+
+  private async withLines(rows: ReadonlyArray<Record<string, unknown>>): Promise<OwnInvoice[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => String(row.INVOICE_ID));
+    const lines = new Map<string, OwnInvoiceLine[]>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const found = (await this.db(LINES).whereIn('INVOICE_ID', ids.slice(i, i + 500)).orderBy(['INVOICE_ID', 'LINE_NO'])) as Array<Record<string, unknown>>;
+      for (const line of found) {
+        const id = String(line.INVOICE_ID);
+        lines.set(id, [
+          ...(lines.get(id) ?? []),
+          {
+            kind: String(line.KIND),
+            description: String(line.DESCRIPTION),
+            quantity: BigInt(String(line.QUANTITY)),
+            unitAmountDecimal: text(line.UNIT_AMOUNT_DECIMAL),
+            amount: BigInt(String(line.AMOUNT)),
+          },
+        ]);
+      }
+    }
+    return rows.map((row) => toInvoice(row, lines.get(String(row.INVOICE_ID)) ?? []));
+  }
+}
+
+function toInvoice(row: Record<string, unknown>, lines: OwnInvoiceLine[]): OwnInvoice {
+  return {
+    invoiceId: String(row.INVOICE_ID),
+    tenantDomain: String(row.TENANT_DOMAIN),
+    subscriptionUuid: String(row.SUBSCRIPTION_UUID),
+    apiUuid: String(row.API_UUID),
+    kind: String(row.KIND) as OwnInvoiceKind,
+    periodStart: new Date(Number(row.PERIOD_START)),
+    periodEnd: new Date(Number(row.PERIOD_END)),
+    calls: BigInt(String(row.CALLS)),
+    currency: String(row.CURRENCY),
+    total: BigInt(String(row.TOTAL)),
+    status: String(row.STATUS) as OwnInvoiceStatus,
+    subscription: JSON.parse(String(row.SUBSCRIPTION_REF)) as SubscriptionRef,
+    customer: { name: String(row.CUSTOMER_NAME), email: text(row.CUSTOMER_EMAIL) },
+    expiresAt: new Date(Number(row.EXPIRES_AT)),
+    engineInvoiceId: text(row.ENGINE_INVOICE_ID),
+    hostedInvoiceUrl: text(row.HOSTED_INVOICE_URL),
+    invoicePdfUrl: text(row.INVOICE_PDF_URL),
+    attempts: Number(row.ATTEMPTS),
+    lastError: text(row.LAST_ERROR),
+    createdAt: new Date(Number(row.CREATED_AT)),
+    submittedAt: row.SUBMITTED_AT === null || row.SUBMITTED_AT === undefined ? null : new Date(Number(row.SUBMITTED_AT)),
+    lines,
+  };
+}
+
+function text(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}

@@ -1,0 +1,284 @@
+import { createHash } from 'node:crypto';
+import type { IssuedInvoices } from '../billing/issued-invoices';
+import type { InvoicingConfig } from '../config/schema';
+import type { PolicyPricing, SubscriptionRef } from '../domain/model';
+import type { Logger } from '../logger';
+import type { InvoiceToSubmit, Monetization, OwnInvoiceKind } from '../monetization/monetization';
+import { rate, type RatingInput } from '../rating/rate';
+import { nextBoundaryAfter, type CycleSpec } from '../usage/windows';
+import type { InvoicedSubscription, NewOwnInvoice, OwnInvoice, OwnInvoicesRepository } from './own-invoices.repository';
+
+/**
+ * The usage a period's invoice rates: the usage part's exactly-once usage records (the ones the
+ * publisher sends), never the raw events.
+ */
+export interface PeriodUsage {
+  /**
+   * Freezes the usage source's settled events into usage records (the usage part's own freeze,
+   * under the publisher's lease), so a period's records are complete before they are summed.
+   * False when it could not now (a publish job holds the lease); the period waits for the next check.
+   */
+  freeze(): Promise<boolean>;
+  /** A subscription's calls in the records whose window starts in [from, to) (no `to`: from `from` on). */
+  calls(subscriptionUuid: string, from: Date, to: Date | null): Promise<bigint>;
+}
+
+export interface OwnInvoicingDependencies {
+  repository: OwnInvoicesRepository;
+  engine: Monetization;
+  /** Billing's records of issued invoices (payment, listings and access follow them). */
+  issued: IssuedInvoices;
+  usage: PeriodUsage;
+  /** The subscriptions as the core knows them now (policy and pricing included); missing ones are left out. */
+  subscriptions(uuids: readonly string[]): Promise<Map<string, SubscriptionRef>>;
+  options: InvoicingConfig;
+  clock: () => Date;
+  logger: Logger;
+  /**
+   * Called after each step has taken effect; production passes none. A test passes one that
+   * throws at a chosen step: to everyone else that is a process killed there.
+   */
+  probe?: (step: 'drafted' | 'engine-answered') => Promise<void>;
+}
+
+/** What one check did (`closeDuePeriods`). */
+export interface CloseResult {
+  closed: number;
+  /** Why due periods were left for the next check, when they were. */
+  waiting: string | null;
+}
+
+/** Drafts submitted per check, at most. */
+const DRAFTS_PER_CHECK = 200;
+
+/** Meterline's invoice id: one per (subscription, kind, period start), whoever makes it and however often. */
+export function ownInvoiceId(subscriptionUuid: string, kind: OwnInvoiceKind, periodStart: Date): string {
+  return `mli_${createHash('sha256').update(`${subscriptionUuid}|${kind}|${periodStart.getTime()}`).digest('hex').slice(0, 40)}`;
+}
+
+/** The cycle Meterline invoices a subscription on: its policy's billing cycle from the anchor. */
+export function ownCycle(pricing: PolicyPricing, anchor: Date): CycleSpec {
+  return { anchorMs: anchor.getTime(), interval: pricing.billingCycle, intervalCount: 1 };
+}
+
+/**
+ * Meterline's own invoices, for an engine that only collects payment (`capabilities.invoicing`
+ * is 'meterline'): it rates a subscription's policy and usage with `rate()` and makes
+ * - SUBSCRIPTION_START when the subscription starts: setup fee and the first period's base fee;
+ * - PERIOD `close_after_minutes` after each period ends: that period's usage and the next
+ *   period's base fee, in advance;
+ * - FINAL when it is cancelled: the usage since the last invoice.
+ * Each is written as a DRAFT first (its id deterministic, a unique key on its period), then
+ * submitted to the engine (idempotent by the id) and recorded OPEN on the billing records; a
+ * crash at any step leaves a DRAFT that the next check submits again. Nothing to pay: recorded
+ * PAID at once, never submitted.
+ */
+export class OwnInvoicing {
+  constructor(private readonly deps: OwnInvoicingDependencies) {}
+
+  /** Whether the engine leaves invoicing to Meterline. */
+  get enabled(): boolean {
+    return this.deps.engine.capabilities.invoicing === 'meterline';
+  }
+
+  /**
+   * The subscription is billed from now: its first invoice is made and submitted. Answers the
+   * access the subscription has after it (null: nothing was made, or it has no billing record).
+   */
+  async subscriptionStarted(subscription: SubscriptionRef, at: Date): Promise<{ access: string } | null> {
+    const pricing = subscription.policy.pricing;
+    if (!this.enabled || subscription.policy.billingPlan !== 'COMMERCIAL' || pricing === null) return null;
+    // The engine's cycle when it has one (its anchor is what the usage publisher cuts windows at).
+    const anchor = (await this.deps.engine.billingCycleOf(subscription))?.anchor ?? at;
+    const end = new Date(nextBoundaryAfter(ownCycle(pricing, anchor), anchor.getTime()));
+    const rating = rate({
+      pricing,
+      apiName: subscription.api.name,
+      calls: 0n,
+      period: { start: anchor, end },
+      include: { setupFee: true, baseFee: true, usage: false },
+    });
+    const invoice = await this.draft(subscription, 'SUBSCRIPTION_START', { start: anchor, end }, 0n, rating);
+    return (await this.submit(invoice)) ?? null;
+  }
+
+  /**
+   * The subscription is cancelled (its usage already frozen by the unsubscribe workflow): its
+   * final invoice bills the usage since its last invoice. Nothing for a subscription Meterline
+   * never invoiced.
+   */
+  async subscriptionEnded(subscription: SubscriptionRef, at: Date): Promise<OwnInvoice | null> {
+    const pricing = subscription.policy.pricing;
+    if (!this.enabled || pricing === null) return null;
+    const invoiced = (await this.deps.repository.invoicedSubscriptions()).find((s) => s.subscriptionUuid === subscription.uuid);
+    if (!invoiced) return null;
+    const from = invoiced.invoicedUpTo;
+    const calls = await this.deps.usage.calls(subscription.uuid, from, null);
+    const end = at.getTime() > from.getTime() ? at : from;
+    const rating = rate({ pricing, apiName: subscription.api.name, calls, period: { start: from, end }, include: { setupFee: false, baseFee: false, usage: true } });
+    const invoice = await this.draft(subscription, 'FINAL', { start: from, end }, calls, rating);
+    await this.submit(invoice);
+    return (await this.deps.repository.byId(invoice.invoiceId)) ?? invoice;
+  }
+
+  /**
+   * Closes every period that ended `close_after_minutes` ago or more and has no invoice yet (all
+   * of them, after a downtime), having frozen the usage source first; then submits the drafts
+   * left by failures and crashes. What `meterline serve` runs every `check_interval_seconds`.
+   */
+  async check(): Promise<CloseResult> {
+    const result = await this.closeDuePeriods();
+    await this.submitDrafts();
+    return result;
+  }
+
+  async closeDuePeriods(): Promise<CloseResult> {
+    if (!this.enabled) return { closed: 0, waiting: null };
+    const now = this.deps.clock().getTime();
+    const closeAfterMs = this.deps.options.close_after_minutes * 60_000;
+    const live = (await this.deps.repository.invoicedSubscriptions()).filter((s) => !s.ended);
+    const refs = await this.deps.subscriptions(live.map((s) => s.subscriptionUuid));
+    const due: Array<{ invoiced: InvoicedSubscription; subscription: SubscriptionRef; pricing: PolicyPricing }> = [];
+    for (const invoiced of live) {
+      const subscription = refs.get(invoiced.subscriptionUuid);
+      const pricing = subscription?.policy.pricing;
+      if (!subscription || !pricing) continue; // gone without a final invoice, or no longer priced: nothing to rate it with
+      if (nextBoundaryAfter(ownCycle(pricing, invoiced.anchor), invoiced.invoicedUpTo.getTime()) + closeAfterMs <= now) due.push({ invoiced, subscription, pricing });
+    }
+    if (due.length === 0) return { closed: 0, waiting: null };
+    if (!(await this.deps.usage.freeze())) return { closed: 0, waiting: 'the usage could not be frozen now (a usage publish job holds the lease)' };
+    let closed = 0;
+    for (const { invoiced, subscription, pricing } of due) {
+      const cycle = ownCycle(pricing, invoiced.anchor);
+      let start = invoiced.invoicedUpTo.getTime();
+      for (let end = nextBoundaryAfter(cycle, start); end + closeAfterMs <= now; start = end, end = nextBoundaryAfter(cycle, start)) {
+        try {
+          await this.closePeriod(subscription, pricing, new Date(start), new Date(end), new Date(nextBoundaryAfter(cycle, end)));
+          closed += 1;
+        } catch (error) {
+          this.deps.logger.error({ err: error, subscription: subscription.uuid, periodStart: new Date(start).toISOString() }, 'could not close a billing period; the next check tries again');
+          break;
+        }
+      }
+    }
+    return { closed, waiting: null };
+  }
+
+  /** Submits the drafts still waiting (a failed or interrupted submission), oldest first. */
+  async submitDrafts(): Promise<number> {
+    if (!this.enabled) return 0;
+    let submitted = 0;
+    for (const draft of await this.deps.repository.drafts(DRAFTS_PER_CHECK)) {
+      if ((await this.submit(draft)) !== undefined) submitted += 1;
+    }
+    return submitted;
+  }
+
+  /** A subscription's own invoices, oldest period first. */
+  invoicesOf(subscriptionUuid: string): Promise<OwnInvoice[]> {
+    return this.deps.repository.ofSubscription(subscriptionUuid);
+  }
+
+  private async closePeriod(subscription: SubscriptionRef, pricing: PolicyPricing, start: Date, end: Date, nextEnd: Date): Promise<void> {
+    const calls = pricing.plan === 'DYNAMICRATE' ? await this.deps.usage.calls(subscription.uuid, start, end) : 0n;
+    const input: RatingInput = {
+      pricing,
+      apiName: subscription.api.name,
+      calls,
+      period: { start, end },
+      baseFeePeriod: { start: end, end: nextEnd },
+      include: { setupFee: false, baseFee: true, usage: true },
+    };
+    const invoice = await this.draft(subscription, 'PERIOD', { start, end }, calls, rate(input));
+    await this.submit(invoice);
+  }
+
+  /** Writes the draft (or finds the one made before: same id, same period). */
+  private async draft(subscription: SubscriptionRef, kind: OwnInvoiceKind, period: { start: Date; end: Date }, calls: bigint, rating: ReturnType<typeof rate>): Promise<OwnInvoice> {
+    const now = this.deps.clock();
+    const draft: NewOwnInvoice = {
+      invoiceId: ownInvoiceId(subscription.uuid, kind, period.start),
+      tenantDomain: subscription.api.tenant.domain,
+      subscriptionUuid: subscription.uuid,
+      apiUuid: subscription.api.uuid,
+      kind,
+      periodStart: period.start,
+      periodEnd: period.end,
+      calls,
+      currency: rating.currency,
+      total: rating.total,
+      status: 'DRAFT',
+      subscription,
+      customer: { name: subscription.subscriber.userId, email: subscription.subscriber.email },
+      expiresAt: new Date(now.getTime() + this.deps.options.pay_within_days * 86_400_000),
+      createdAt: now,
+      lines: rating.lines.map((line) => ({ kind: line.kind, description: line.description, quantity: line.quantity, unitAmountDecimal: line.unitAmountDecimal, amount: line.amount })),
+    };
+    const { invoice, created } = await this.deps.repository.insertDraft(draft, now);
+    if (created) this.deps.logger.info({ invoice: invoice.invoiceId, subscription: subscription.uuid, kind, total: invoice.total.toString(), currency: invoice.currency }, 'invoice drafted');
+    await this.deps.probe?.('drafted');
+    return invoice;
+  }
+
+  /**
+   * Issues a draft: with something to pay, submitted to the engine (idempotent by its id) and
+   * recorded OPEN with the engine's id and pay link; with nothing to pay, recorded PAID. The billing
+   * record is written before the draft leaves DRAFT, so a crash between them submits it again
+   * (the engine answers the invoice it made) and records the same. Answers the subscription's
+   * access after it (null: no billing record); undefined when it stays a draft (the failure logged).
+   */
+  private async submit(invoice: OwnInvoice): Promise<{ access: string } | null | undefined> {
+    if (invoice.status !== 'DRAFT') return null;
+    const now = () => this.deps.clock();
+    try {
+      let issued: { engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null; status: 'OPEN' | 'PAID' };
+      if (invoice.total === 0n) {
+        issued = { engineInvoiceId: invoice.invoiceId, hostedInvoiceUrl: null, invoicePdfUrl: null, status: 'PAID' };
+      } else {
+        const submitInvoice = this.deps.engine.submitInvoice?.bind(this.deps.engine);
+        if (!submitInvoice) throw new Error(`the ${this.deps.engine.name} engine leaves invoicing to Meterline but cannot take invoices (no submitInvoice)`);
+        const submitted = await submitInvoice(toSubmit(invoice));
+        await this.deps.probe?.('engine-answered');
+        issued = { ...submitted, status: 'OPEN' };
+      }
+      const access = await this.deps.issued.record(
+        {
+          engineInvoiceId: issued.engineInvoiceId,
+          subscriptionUuid: invoice.subscriptionUuid,
+          billingReason: invoice.kind,
+          status: issued.status,
+          currency: invoice.currency,
+          total: invoice.total,
+          periodStart: invoice.periodStart,
+          periodEnd: invoice.periodEnd,
+          hostedInvoiceUrl: issued.hostedInvoiceUrl,
+          invoicePdfUrl: issued.invoicePdfUrl,
+        },
+        now(),
+      );
+      if (access === null) this.deps.logger.warn({ invoice: invoice.invoiceId, subscription: invoice.subscriptionUuid }, 'invoice issued for a subscription without a billing record: no access decision follows it');
+      await this.deps.repository.markIssued(invoice.invoiceId, issued, now());
+      return access;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.deps.repository.noteFailure(invoice.invoiceId, invoice.attempts + 1, reason, now()).catch(() => undefined);
+      this.deps.logger.warn({ invoice: invoice.invoiceId, subscription: invoice.subscriptionUuid, attempts: invoice.attempts + 1, failure: reason }, 'invoice not submitted; it stays a draft and is submitted again at the next check');
+      return undefined;
+    }
+  }
+}
+
+function toSubmit(invoice: OwnInvoice): InvoiceToSubmit {
+  return {
+    invoiceId: invoice.invoiceId,
+    kind: invoice.kind,
+    subscription: invoice.subscription,
+    currency: invoice.currency,
+    periodStart: invoice.periodStart,
+    periodEnd: invoice.periodEnd,
+    lines: invoice.lines.map((line) => ({ description: line.description, quantity: line.quantity, unitAmountDecimal: line.unitAmountDecimal, amount: line.amount })),
+    total: invoice.total,
+    customer: invoice.customer,
+    expiresAt: invoice.expiresAt,
+  };
+}

@@ -1,0 +1,293 @@
+import type { Knex } from 'knex';
+import { createApim, createApimRepositories, type Apim } from '../../src/apim/apim';
+import { apimCoreRecords } from '../../src/apim/core-records';
+import { createBilling, type Billing } from '../../src/billing/billing';
+import { BillingRepository } from '../../src/billing/billing.repository';
+import { composeInvoicing, composeUsage } from '../../src/composition';
+import { configSchema } from '../../src/config/schema';
+import type { PolicyPricing, SubscriptionRef } from '../../src/domain/model';
+import type { OwnInvoicing } from '../../src/invoicing/own-invoicing';
+import { ownInvoiceId } from '../../src/invoicing/own-invoicing';
+import { createLogger } from '../../src/logger';
+import type { BillingEvent } from '../../src/monetization/billing-events';
+import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
+import { rate } from '../../src/rating/rate';
+import type { UsageService } from '../../src/usage/usage-service';
+import { forEachTestDatabase } from '../helpers/databases';
+import { migrateLatest } from '../helpers/migrations';
+import { GatewaySeed } from '../plugins/stripe/harness';
+import { TEST_OPTIONS } from '../usage/world';
+import { CollectingEngine, engineSubscriptionId } from './collecting-engine';
+
+/**
+ * Meterline's own invoices (src/invoicing) for an engine that only collects payment: the first
+ * invoice at subscribe, each period closed `close_after_minutes` after its end with the period's
+ * frozen usage rated by `rate()`, the final one at cancel; one invoice per period however often
+ * it is closed, a crash between draft and submission resumed with one engine invoice, and the
+ * access rules following payment events on the shared invoice records. The clock is the test's,
+ * fixed instants only; one migrated database and one world per suite.
+ */
+
+const T0 = Date.UTC(2030, 0, 15, 10, 0, 0);
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const DAY = 24 * HOUR;
+/** A monthly period anchored at T0 ends on 15 February at 10:00. */
+const PERIOD_1_END = Date.UTC(2030, 1, 15, 10, 0, 0);
+const TENANT = { domain: 'carbon.super', id: -1234 };
+
+const monthlyFee: PolicyPricing = { plan: 'FIXEDRATE', currency: 'usd', billingCycle: 'month', fixedPrice: '10.00' };
+const perCall: PolicyPricing = { plan: 'DYNAMICRATE', currency: 'usd', billingCycle: 'month', pricePerRequest: '0.01' };
+
+interface World {
+  db: Knex;
+  engine: CollectingEngine;
+  billing: Billing;
+  usage: UsageService;
+  invoicing: OwnInvoicing;
+  apim: Apim;
+  seed: GatewaySeed;
+  api: Awaited<ReturnType<GatewaySeed['api']>>;
+  policies: { fee: string; perCall: string };
+  /** Another process on the same database, whose invoicing throws (is killed) right after drafting. */
+  killedAfterDraft: OwnInvoicing;
+}
+
+let now = T0;
+const clock = () => new Date(now);
+
+async function world(db: Knex): Promise<World> {
+  const config = configSchema.parse({
+    tenants: [{ domain: TENANT.domain, id: TENANT.id, monetization_info: { hold_until_paid: true, payment_grace_period_days: 3 } }],
+  });
+  const logger = createLogger('silent');
+  const engine = new CollectingEngine(clock);
+  const coreRecords = apimCoreRecords(db);
+  const tenants = tenantDirectoryFrom(config);
+  const billing = createBilling({ repository: new BillingRepository(db, coreRecords), config, logger, engine });
+  const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock, options: TEST_OPTIONS });
+  const parts = { db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock };
+  const invoicing = composeInvoicing(parts);
+  const killedAfterDraft = composeInvoicing({
+    ...parts,
+    probe: async (step) => {
+      if (step === 'drafted') throw new Error('killed after drafting');
+    },
+  });
+  const apim = createApim({ repositories: createApimRepositories(db), engine, billingRecords: billing.records, usage: usage.publisher, invoicing, monetizationAttributes: [], logger, clock });
+  const seed = new GatewaySeed(db, TENANT);
+  const api = await seed.api({ name: 'Hello' });
+  const fee = (await seed.policy('Monthly', monthlyFee)).name;
+  const calls = (await seed.policy('PerCall', perCall)).name;
+  for (const name of [fee, calls]) await db('ML_API_POLICY').insert({ API_ID: api.id, POLICY_NAME: name });
+  return { db, engine, billing, usage, invoicing, apim, seed, api, policies: { fee, perCall: calls }, killedAfterDraft };
+}
+
+/** A new subscriber and application subscribed through the workflow at the clock's time. */
+async function subscribe(w: World, policy: string) {
+  const subscriber = await w.seed.subscriber();
+  const application = await w.seed.application(subscriber);
+  const caller = { subject: subscriber.userId, email: subscriber.email, tenant: TENANT };
+  const made = await w.apim.subscriptions.subscribe(caller, { applicationId: application.uuid, apiId: w.api.uuid, throttlingPolicy: policy });
+  const ref = (await apimCoreRecords(w.db).subscriptionRefs([made.uuid], () => TENANT.id)).get(made.uuid)!;
+  return { caller, uuid: made.uuid, status: made.status, ref, application };
+}
+
+let eventCounter = 0;
+async function calls(w: World, subscription: { uuid: string; application: { uuid: string } }, times: readonly number[]): Promise<void> {
+  const events = times.map((at) => ({
+    eventId: `own-invoicing-${process.pid}-${(eventCounter += 1)}`,
+    timestamp: at,
+    apiId: w.api.uuid,
+    applicationId: subscription.application.uuid,
+    subscriptionId: subscription.uuid,
+    httpStatus: 200,
+    tenant: TENANT.domain,
+  }));
+  expect((await w.usage.ingestion.ingest(events)).accepted).toBe(times.length);
+}
+
+/** What the engine's webhook would tell Meterline of an invoice it issued (after confirming it). */
+function invoiceEvent(w: World, ownId: string, subscriptionUuid: string, change: 'paid' | 'voided' | 'marked_uncollectible', at: number): BillingEvent {
+  const issued = w.engine.invoices.get(ownId)!;
+  const status = change === 'paid' ? 'PAID' : change === 'voided' ? 'VOID' : 'UNCOLLECTIBLE';
+  return {
+    id: `evt_${ownId}_${change}`,
+    type: 'invoice',
+    change,
+    occurredAt: new Date(at),
+    account: null,
+    failure: null,
+    invoice: {
+      engineInvoiceId: issued.engineInvoiceId,
+      engineSubscriptionId: engineSubscriptionId(subscriptionUuid),
+      subscriptionUuid,
+      status,
+      currency: issued.currency,
+      total: issued.total,
+      amountDue: issued.total,
+      amountPaid: change === 'paid' ? issued.total : 0n,
+      amountRemaining: change === 'paid' ? 0n : issued.total,
+      periodStart: issued.periodStart,
+      periodEnd: issued.periodEnd,
+      hostedInvoiceUrl: issued.hostedInvoiceUrl,
+      billingReason: null,
+    },
+  };
+}
+
+async function applyEvent(w: World, event: BillingEvent): Promise<void> {
+  const result = await w.billing.records.apply(TENANT.domain, event, clock(), (uuid) => w.engine.billedSubscriptionOf(uuid));
+  expect(result).toEqual({ outcome: 'applied', reason: null });
+}
+
+const access = async (w: World, uuid: string) => (await w.billing.access.check(uuid, clock()))?.status;
+const own = (w: World, uuid: string) => w.invoicing.invoicesOf(uuid);
+
+forEachTestDatabase((_kind, database) => {
+  let w: World;
+  beforeAll(async () => {
+    await migrateLatest(database().knex);
+    now = T0;
+    w = await world(database().knex);
+  });
+
+  it('subscribing issues the first invoice (base fee in advance, as rate() makes it): OPEN with the pay link, held until it is paid', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.fee);
+    expect(s.status).toBe('ON_HOLD');
+    const [first, ...others] = await own(w, s.uuid);
+    expect(others).toEqual([]);
+    const expected = rate({ pricing: monthlyFee, apiName: 'Hello', calls: 0n, period: { start: new Date(T0), end: new Date(PERIOD_1_END) }, include: { setupFee: true, baseFee: true, usage: false } });
+    expect(first).toMatchObject({
+      invoiceId: ownInvoiceId(s.uuid, 'SUBSCRIPTION_START', new Date(T0)),
+      kind: 'SUBSCRIPTION_START',
+      status: 'OPEN',
+      periodStart: new Date(T0),
+      periodEnd: new Date(PERIOD_1_END),
+      currency: 'usd',
+      total: 1000n,
+      engineInvoiceId: w.engine.invoices.get(first!.invoiceId)!.engineInvoiceId,
+    });
+    expect(first!.lines).toEqual(expected.lines.map(({ kind, description, quantity, unitAmountDecimal, amount }) => ({ kind, description, quantity, unitAmountDecimal, amount })));
+    const [record] = await w.billing.issued.ofSubscription(s.uuid);
+    expect(record).toMatchObject({ status: 'OPEN', billingReason: 'SUBSCRIPTION_START', total: 1000n, hostedInvoiceUrl: first!.hostedInvoiceUrl, engineSubscriptionId: engineSubscriptionId(s.uuid) });
+    expect(await access(w, s.uuid)).toBe('ON_HOLD');
+
+    now = T0 + 5 * MINUTE;
+    await applyEvent(w, invoiceEvent(w, first!.invoiceId, s.uuid, 'paid', now));
+    expect(await access(w, s.uuid)).toBe('UNBLOCKED');
+    expect((await w.billing.issued.ofSubscription(s.uuid))[0]).toMatchObject({ status: 'PAID', amountPaid: 1000n });
+  });
+
+  it('a setup fee is on the first invoice only; nothing to pay is recorded PAID without the engine and does not hold', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.perCall);
+    expect(s.status).toBe('UNBLOCKED');
+    const [start] = await own(w, s.uuid);
+    expect(start).toMatchObject({ kind: 'SUBSCRIPTION_START', status: 'PAID', total: 0n, lines: [], engineInvoiceId: start!.invoiceId });
+    expect(w.engine.invoices.has(start!.invoiceId)).toBe(false);
+
+    // The same subscription's first invoice with a setup fee (the policy as the workflow passes it).
+    const withSetup: SubscriptionRef = { ...s.ref, uuid: `${s.uuid}-setup`, policy: { ...s.ref.policy, pricing: { ...perCall, setupFee: '25.00', fixedPrice: '3.00' } } };
+    await w.invoicing.subscriptionStarted(withSetup, clock());
+    const [made] = await own(w, withSetup.uuid);
+    expect(made!.lines.map((l) => [l.kind, l.amount])).toEqual([
+      ['SETUP_FEE', 2500n],
+      ['BASE_FEE', 300n],
+    ]);
+    expect(made!.total).toBe(2800n);
+    expect(w.engine.invoices.get(made!.invoiceId)!.total).toBe(2800n);
+  });
+
+  it("closes a period with its usage close_after_minutes after its end, not before; closing again makes no second invoice", async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.perCall);
+    // 7 calls in the first period (one a minute before it ends), 3 in the second.
+    now = PERIOD_1_END + 119 * MINUTE;
+    await calls(w, s, [T0 + HOUR, T0 + 2 * HOUR, T0 + 10 * DAY, T0 + 10 * DAY + 1, T0 + 20 * DAY, T0 + 30 * DAY, PERIOD_1_END - MINUTE]);
+    await calls(w, s, [PERIOD_1_END, PERIOD_1_END + 30 * MINUTE, PERIOD_1_END + 90 * MINUTE]);
+
+    await w.invoicing.closeDuePeriods();
+    expect((await own(w, s.uuid)).map((i) => i.kind)).toEqual(['SUBSCRIPTION_START']);
+
+    now = PERIOD_1_END + 120 * MINUTE;
+    await w.invoicing.closeDuePeriods();
+    await w.invoicing.closeDuePeriods();
+    const periods = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+    expect(periods).toHaveLength(1);
+    const [period] = periods;
+    const expected = rate({ pricing: perCall, apiName: 'Hello', calls: 7n, period: { start: new Date(T0), end: new Date(PERIOD_1_END) }, include: { setupFee: false, baseFee: true, usage: true } });
+    expect(period).toMatchObject({ status: 'OPEN', calls: 7n, total: expected.total, periodStart: new Date(T0), periodEnd: new Date(PERIOD_1_END) });
+    expect(period!.total).toBe(7n);
+    expect(period!.lines.map((l) => [l.kind, l.quantity, l.amount])).toEqual(expected.lines.map((l) => [l.kind, l.quantity, l.amount]));
+    expect([...w.engine.invoices.keys()].filter((id) => id === period!.invoiceId)).toHaveLength(1);
+    expect((await w.billing.issued.ofSubscription(s.uuid)).filter((r) => r.billingReason === 'PERIOD')).toHaveLength(1);
+
+    // Unpaid past the grace period: blocked; paid: unblocked.
+    now = PERIOD_1_END + 3 * HOUR;
+    await applyEvent(w, invoiceEvent(w, period!.invoiceId, s.uuid, 'marked_uncollectible', now));
+    expect(await access(w, s.uuid)).toBe('UNBLOCKED');
+    now += 3 * DAY;
+    expect(await access(w, s.uuid)).toBe('BLOCKED');
+    await applyEvent(w, invoiceEvent(w, period!.invoiceId, s.uuid, 'paid', now));
+    expect(await access(w, s.uuid)).toBe('UNBLOCKED');
+  });
+
+  it('a process killed between draft and submission, or an answer lost after the engine issued: the next check submits it, one engine invoice', async () => {
+    now = T0;
+    const subscriber = await w.seed.subscriber();
+    const application = await w.seed.application(subscriber);
+    const policy = (await w.seed.policy('Fee', monthlyFee));
+    const ref = await w.seed.subscription(w.api, application, subscriber, policy);
+    await w.engine.createSubscription(ref);
+    await w.billing.records.subscriptionBilled({ subscriptionUuid: ref.uuid, tenantDomain: TENANT.domain, apiUuid: w.api.uuid, applicationUuid: application.uuid, engineSubscriptionId: engineSubscriptionId(ref.uuid), engineAccount: null }, clock());
+
+    await expect(w.killedAfterDraft.subscriptionStarted(ref, clock())).rejects.toThrow('killed after drafting');
+    const [draft] = await own(w, ref.uuid);
+    expect(draft).toMatchObject({ status: 'DRAFT', engineInvoiceId: null });
+    expect(w.engine.invoices.has(draft!.invoiceId)).toBe(false);
+
+    w.engine.failAfterIssuing = 1;
+    await w.invoicing.submitDrafts();
+    expect((await own(w, ref.uuid))[0]).toMatchObject({ status: 'DRAFT', attempts: 1, lastError: 'the answer was lost' });
+    expect(w.engine.invoices.has(draft!.invoiceId)).toBe(true);
+
+    const submissions = w.engine.submissions;
+    await w.invoicing.submitDrafts();
+    await w.invoicing.submitDrafts();
+    expect(w.engine.submissions).toBe(submissions + 1);
+    const issued = w.engine.invoices.get(draft!.invoiceId)!;
+    expect((await own(w, ref.uuid))[0]).toMatchObject({ status: 'OPEN', engineInvoiceId: issued.engineInvoiceId });
+    expect((await w.billing.issued.ofSubscription(ref.uuid)).map((r) => r.engineInvoiceId)).toEqual([issued.engineInvoiceId]);
+  });
+
+  it('unsubscribing issues the final invoice for the usage since the last one; no period is closed after it', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.perCall);
+    now = PERIOD_1_END + 2 * HOUR;
+    await calls(w, s, [T0 + DAY, T0 + 2 * DAY]);
+    await w.invoicing.closeDuePeriods();
+    now = PERIOD_1_END + 5 * DAY;
+    await calls(w, s, [PERIOD_1_END + DAY, PERIOD_1_END + 2 * DAY, PERIOD_1_END + 3 * DAY, PERIOD_1_END + 4 * DAY, PERIOD_1_END + 4 * DAY + 1]);
+    await w.apim.subscriptions.unsubscribe(s.caller, s.uuid);
+
+    const invoices = await own(w, s.uuid);
+    expect(invoices.map((i) => [i.kind, i.calls, i.total])).toEqual([
+      ['SUBSCRIPTION_START', 0n, 0n],
+      ['PERIOD', 2n, 2n],
+      ['FINAL', 5n, 5n],
+    ]);
+    const final = invoices[2]!;
+    expect(final).toMatchObject({ status: 'OPEN', periodStart: new Date(PERIOD_1_END), periodEnd: new Date(now) });
+    expect(w.engine.invoices.get(final.invoiceId)!.lines).toEqual(
+      rate({ pricing: perCall, apiName: 'Hello', calls: 5n, period: { start: new Date(PERIOD_1_END), end: new Date(now) }, include: { setupFee: false, baseFee: false, usage: true } }).lines.map(
+        ({ description, quantity, unitAmountDecimal, amount }) => ({ description, quantity, unitAmountDecimal, amount }),
+      ),
+    );
+
+    now = Date.UTC(2030, 2, 15, 13, 0, 0);
+    await w.invoicing.closeDuePeriods();
+    expect(await own(w, s.uuid)).toHaveLength(3);
+  });
+});
