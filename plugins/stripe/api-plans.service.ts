@@ -300,8 +300,9 @@ export class ApiPlanCopies {
     }
   }
 
+  /** With its tiers, which Stripe includes only when asked (`expand[]=tiers`), so a tiered price can be compared. */
   private retrievePrice(stripe: Stripe, priceId: string, account: string): Promise<Stripe.Price | undefined> {
-    return findInStripe('retrieve a price', { priceId, account }, () => stripe.prices.retrieve(priceId, {}, { stripeAccount: account }));
+    return findInStripe('retrieve a price', { priceId, account }, () => stripe.prices.retrieve(priceId, { expand: ['tiers'] }, { stripeAccount: account }));
   }
 
   private async requireApiId(api: ApiRef): Promise<number> {

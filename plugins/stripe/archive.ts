@@ -77,7 +77,8 @@ export async function findPrice(
   account?: string,
 ): Promise<Stripe.Price | undefined> {
   if (typeof params.product !== 'string') return undefined;
-  for await (const price of stripe.prices.list({ product: params.product, limit: 100 }, accountOption(account))) {
+  // Tiers are listed only when expanded (`data.tiers`), and a tiered price is compared by them.
+  for await (const price of stripe.prices.list({ product: params.product, limit: 100, expand: ['data.tiers'] }, accountOption(account))) {
     if (hasMetadata(price, params.metadata ?? {}) && matches(price)) return price;
   }
   return undefined;

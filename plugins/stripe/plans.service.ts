@@ -105,8 +105,9 @@ export class PlansService {
     return reactivateProduct(stripe, created);
   }
 
+  /** With its tiers, which Stripe includes only when asked (`expand[]=tiers`), so a tiered price can be compared. */
   private retrievePrice(stripe: Stripe, priceId: string): Promise<Stripe.Price | undefined> {
-    return findInStripe('retrieve a price', { priceId }, () => stripe.prices.retrieve(priceId));
+    return findInStripe('retrieve a price', { priceId }, () => stripe.prices.retrieve(priceId, { expand: ['tiers'] }));
   }
 
   private retrieveProduct(stripe: Stripe, productId: string): Promise<Stripe.Product | undefined> {

@@ -7,41 +7,66 @@ import { MonetizationError } from '../../src/monetization/monetization';
 /** Stripe's largest `unit_amount` (eight digits of minor units). */
 const MAX_UNIT_AMOUNT = 99_999_999n;
 
+/** The Stripe price parameters of a policy's pricing, without product, meter or metadata. */
+export type PriceParams = Pick<
+  Stripe.PriceCreateParams,
+  'currency' | 'unit_amount' | 'unit_amount_decimal' | 'recurring' | 'nickname' | 'billing_scheme' | 'tiers_mode' | 'tiers' | 'transform_quantity'
+>;
+
 /**
- * The Stripe price parameters of a policy's pricing, without product or meter. FIXEDRATE: a
- * licensed recurring price in whole minor units; DYNAMICRATE: a metered per-request price as an
- * exact decimal of minor units (0.0005 USD → "0.05" cents), never a float and never truncated.
+ * The Stripe price parameters of a policy's pricing. FIXEDRATE: a licensed recurring price in
+ * whole minor units. DYNAMICRATE: a metered price whose amounts are exact decimals of minor units
+ * (0.0005 USD → "0.05" cents), never a float and never truncated, charging the plan's usage rate
+ * with Stripe's own pricing features:
+ * - per_unit (and a plan without `usageRate`): `unit_amount_decimal`, as before;
+ * - package: the package price per `transform_quantity: { divide_by: packageSize, round: 'up' }`
+ *   ("divide the reported usage by a specific number and round the result up",
+ *   https://docs.stripe.com/billing/subscriptions/usage-based/transform-quantities);
+ * - graduated / volume: `billing_scheme: 'tiered'` with `tiers_mode` and `tiers[]` (`up_to`, the
+ *   last `inf`; `unit_amount_decimal`; `flat_amount_decimal`, which Stripe takes as "a decimal
+ *   value representing an integer in the minor units", so a tier's flat fee must be whole minor
+ *   units): https://docs.stripe.com/api/prices/create#create_price-tiers,
+ *   https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing.
  */
-export function priceParams(
-  pricing: PolicyPricing,
-  policyName: string,
-): Pick<Stripe.PriceCreateParams, 'currency' | 'unit_amount' | 'unit_amount_decimal' | 'recurring' | 'nickname'> {
-  try {
+export function priceParams(pricing: PolicyPricing, policyName: string): PriceParams {
+  return asPolicyError(policyName, () => {
     const currency = pricing.currency.toLowerCase();
     if (pricing.plan === 'FIXEDRATE') {
-      const minor = toMinorUnits(pricing.fixedPrice, currency);
-      if (minor > MAX_UNIT_AMOUNT) {
-        throw new InvalidAmountError(`${pricing.fixedPrice} ${currency.toUpperCase()} is above Stripe's largest price (${MAX_UNIT_AMOUNT} minor units)`);
-      }
       return {
         currency,
         nickname: policyName,
-        unit_amount: Number(minor),
+        unit_amount: chargedAmount(pricing.fixedPrice, currency),
         recurring: { interval: pricing.billingCycle, usage_type: 'licensed' },
       };
     }
-    return {
-      currency,
-      nickname: policyName,
-      unit_amount_decimal: Stripe.Decimal.from(toMinorUnitDecimal(pricing.pricePerRequest, currency)),
-      recurring: { interval: pricing.billingCycle, usage_type: 'metered' },
-    };
-  } catch (error) {
-    if (error instanceof InvalidAmountError) {
-      throw new MonetizationError('INVALID_POLICY_PRICING', `policy "${policyName}": ${error.message}`, { policy: policyName });
+    const metered = { currency, nickname: policyName, recurring: { interval: pricing.billingCycle, usage_type: 'metered' as const } };
+    const rate = pricing.usageRate ?? { model: 'per_unit', unitPrice: pricing.pricePerRequest };
+    switch (rate.model) {
+      case 'per_unit':
+        return { ...metered, unit_amount_decimal: minorDecimal(rate.unitPrice, currency) };
+      case 'package':
+        if (!Number.isSafeInteger(rate.packageSize) || rate.packageSize < 1) {
+          throw new InvalidAmountError(`a package must be a whole number of calls, at least 1 (got ${rate.packageSize})`);
+        }
+        return {
+          ...metered,
+          unit_amount_decimal: minorDecimal(rate.packagePrice, currency),
+          transform_quantity: { divide_by: rate.packageSize, round: 'up' },
+        };
+      case 'graduated':
+      case 'volume':
+        return {
+          ...metered,
+          billing_scheme: 'tiered',
+          tiers_mode: rate.model,
+          tiers: rate.tiers.map((tier) => ({
+            up_to: tier.upTo ?? 'inf',
+            unit_amount_decimal: minorDecimal(tier.unitPrice, currency),
+            flat_amount_decimal: Stripe.Decimal.from(toMinorUnits(tier.flatPrice, currency).toString()),
+          })),
+        };
     }
-    throw error;
-  }
+  });
 }
 
 /**
@@ -63,24 +88,77 @@ export function baseFeeItem(pricing: PolicyPricing, policyName: string, productI
   };
 }
 
-/** Whether an existing Stripe price already charges what `wanted` describes. */
-export function priceMatches(
-  price: Stripe.Price,
-  wanted: ReturnType<typeof priceParams>,
-  meterId: string | undefined,
-): boolean {
+/**
+ * The setup fee of a plan that has one (not zero), as a one-off invoice item of a subscription
+ * create: `add_invoice_items` are "appended to the next invoice for this subscription", which for
+ * a new subscription is its first, so the fee is charged once and never on a renewal
+ * (https://docs.stripe.com/api/subscriptions/create#create_subscription-add_invoice_items). Inline
+ * `price_data` makes a one-time price on the API's product.
+ */
+export function setupFeeItem(pricing: PolicyPricing, policyName: string, productId: string): Stripe.SubscriptionCreateParams.AddInvoiceItem | undefined {
+  if (pricing.setupFee === undefined) return undefined;
+  return asPolicyError(policyName, () => {
+    const currency = pricing.currency.toLowerCase();
+    const amount = chargedAmount(pricing.setupFee!, currency);
+    return amount === 0 ? undefined : { price_data: { currency, product: productId, unit_amount: amount }, quantity: 1 };
+  });
+}
+
+/** Whether an existing Stripe price already charges what `wanted` describes (a tiered price read with `expand: ['tiers']`). */
+export function priceMatches(price: Stripe.Price, wanted: PriceParams, meterId: string | undefined): boolean {
   const usage = wanted.recurring?.usage_type ?? 'licensed';
   if (price.currency !== wanted.currency) return false;
   if (price.recurring?.interval !== wanted.recurring?.interval || price.recurring?.usage_type !== usage) return false;
-  if (usage === 'metered') {
-    return price.recurring?.meter === meterId && decimalText(price.unit_amount_decimal) === decimalText(wanted.unit_amount_decimal);
-  }
-  return price.unit_amount === wanted.unit_amount;
+  if (usage !== 'metered') return price.unit_amount === wanted.unit_amount && price.billing_scheme !== 'tiered' && !price.transform_quantity;
+  if (price.recurring?.meter !== meterId) return false;
+  if ((price.billing_scheme === 'tiered') !== (wanted.billing_scheme === 'tiered')) return false;
+  const transform = price.transform_quantity;
+  const wantedTransform = wanted.transform_quantity;
+  if (transform?.divide_by !== wantedTransform?.divide_by || transform?.round !== wantedTransform?.round) return false;
+  if (wanted.billing_scheme !== 'tiered') return decimalText(price.unit_amount_decimal) === decimalText(wanted.unit_amount_decimal);
+  const tiers = price.tiers ?? [];
+  const wantedTiers = wanted.tiers ?? [];
+  return (
+    price.tiers_mode === wanted.tiers_mode &&
+    tiers.length === wantedTiers.length &&
+    wantedTiers.every((w, i) => {
+      const t = tiers[i]!;
+      return (
+        (t.up_to ?? 'inf') === w.up_to &&
+        decimalText(t.unit_amount_decimal ?? t.unit_amount ?? 0) === decimalText(w.unit_amount_decimal ?? 0) &&
+        decimalText(t.flat_amount_decimal ?? t.flat_amount ?? 0) === decimalText(w.flat_amount_decimal ?? 0)
+      );
+    })
+  );
 }
 
 function decimalText(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
   return Stripe.Decimal.from(String(value)).toString();
+}
+
+function minorDecimal(amount: string, currency: string): Stripe.Decimal {
+  return Stripe.Decimal.from(toMinorUnitDecimal(amount, currency));
+}
+
+/** An amount charged as it is (a fixed price, a fee): whole minor units within Stripe's `unit_amount`. */
+function chargedAmount(amount: string, currency: string): number {
+  const minor = toMinorUnits(amount, currency);
+  if (minor > MAX_UNIT_AMOUNT) {
+    throw new InvalidAmountError(`${amount} ${currency.toUpperCase()} is above Stripe's largest price (${MAX_UNIT_AMOUNT} minor units)`);
+  }
+  return Number(minor);
+}
+
+function asPolicyError<T>(policyName: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof InvalidAmountError) {
+      throw new MonetizationError('INVALID_POLICY_PRICING', `policy "${policyName}": ${error.message}`, { policy: policyName });
+    }
+    throw error;
+  }
 }
 
 /** Stripe's presentment currencies: https://docs.stripe.com/currencies#presentment-currencies */

@@ -8,7 +8,7 @@ import { sendPastStoredErrors } from './retry';
 import type { StripeClients } from './stripe.clients';
 import type { StripeOptions } from './stripe.options';
 import { callStripe, findInStripe } from './stripe.errors';
-import { baseFeeItem } from './pricing';
+import { baseFeeItem, setupFeeItem } from './pricing';
 import type { StripeRepository } from './stripe.repository';
 import { isUniqueViolation } from '../../src/db/errors';
 import { countedOnMeter } from './usage-reconcile';
@@ -282,9 +282,14 @@ export class StripeSubscriptionWorkflow {
     if (live) return live;
     const predecessor = earlier[0]?.id ?? 'first';
     const payByCard = shared.defaultPaymentMethod !== null;
+    const pricing = subscription.policy.pricing!;
+    // The setup fee rides on the create: on the first invoice only, and with the subscription's own
+    // idempotency key, so a retry cannot charge it twice (see setupFeeItem).
+    const setupFee = setupFeeItem(pricing, subscription.policy.name, plan.productId);
     const params: Stripe.SubscriptionCreateParams = {
       customer: shared.customerId,
-      items: [{ price: plan.planId }, ...optional(baseFeeItem(subscription.policy.pricing!, subscription.policy.name, plan.productId))],
+      items: [{ price: plan.planId }, ...optional(baseFeeItem(pricing, subscription.policy.name, plan.productId))],
+      ...(setupFee ? { add_invoice_items: [setupFee] } : {}),
       ...(payByCard
         ? { collection_method: 'charge_automatically', default_payment_method: shared.defaultPaymentMethod! }
         : { collection_method: 'send_invoice', days_until_due: this.options.days_until_due }),

@@ -1,0 +1,204 @@
+import type Stripe from 'stripe';
+import { migrateLatest } from '../../helpers/migrations';
+import type { PolicyPricing, SubscriptionRef } from '../../../src/domain/model';
+import { rate, type RatedLineKind } from '../../../src/rating/rate';
+import { forEachTestDatabase } from '../../helpers/databases';
+import { DEFAULT_AGGREGATION_DELAY_SECONDS, DEFAULT_FINALIZATION_GRACE_SECONDS } from '../../../dev/stripe-server';
+import { buildEngine, connectedAccount, GatewaySeed, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
+
+/**
+ * Both engines rate the same usage to the same amount: a subscription on each pricing model is
+ * made through the Stripe engine (its prices: tiers on the API's meter, transform_quantity for
+ * packages, the setup fee as an invoice item of the first invoice), its calls reported, and the
+ * invoices the local Stripe server finalizes are compared, kind of line by kind of line, with
+ * Meterline's own `rate()` (src/rating/rate.ts), which the MyFatoorah engine's invoices use.
+ * Three-decimal KWD amounts are in fils (https://docs.stripe.com/currencies#three-decimal).
+ */
+const stripeServer = useStripeServer();
+
+const CALLS = 2982n;
+
+const usd = (usage: Partial<Extract<PolicyPricing, { plan: 'DYNAMICRATE' }>>): PolicyPricing => ({
+  plan: 'DYNAMICRATE',
+  currency: 'usd',
+  billingCycle: 'month',
+  pricePerRequest: '0.002',
+  fixedPrice: '10.00',
+  setupFee: '49.00',
+  ...usage,
+});
+const kwd = (usage: Partial<Extract<PolicyPricing, { plan: 'DYNAMICRATE' }>>): PolicyPricing => ({
+  plan: 'DYNAMICRATE',
+  currency: 'kwd',
+  billingCycle: 'month',
+  pricePerRequest: '0.0015',
+  fixedPrice: '2.500',
+  setupFee: '10.000',
+  ...usage,
+});
+
+const CASES: ReadonlyArray<{ name: string; pricing: PolicyPricing; usage: bigint }> = [
+  { name: 'USD per unit', pricing: usd({}), usage: 596n }, // 2,982 × 0.2 ¢ = 596.4
+  {
+    name: 'USD graduated',
+    pricing: usd({
+      pricePerRequest: '0.0015',
+      usageRate: {
+        model: 'graduated',
+        tiers: [
+          { upTo: 1005, unitPrice: '0.0015', flatPrice: '0' }, // 150.75 → 151
+          { upTo: 10000, unitPrice: '0.001', flatPrice: '5.00' }, // 197.7 + 500 → 698
+          { upTo: null, unitPrice: '0.0005', flatPrice: '0' },
+        ],
+      },
+    }),
+    usage: 849n,
+  },
+  {
+    name: 'USD volume',
+    pricing: usd({
+      pricePerRequest: '0.0015',
+      usageRate: {
+        model: 'volume',
+        tiers: [
+          { upTo: 1005, unitPrice: '0.0015', flatPrice: '0' },
+          { upTo: null, unitPrice: '0.001', flatPrice: '5.00' }, // 298.2 + 500 → 798
+        ],
+      },
+    }),
+    usage: 798n,
+  },
+  { name: 'USD package', pricing: usd({ usageRate: { model: 'package', packageSize: 1000, packagePrice: '2.50' } }), usage: 750n },
+  { name: 'KWD per unit', pricing: kwd({}), usage: 4473n }, // 2,982 × 1.5 fils
+  {
+    name: 'KWD graduated',
+    pricing: kwd({
+      pricePerRequest: '0',
+      usageRate: {
+        model: 'graduated',
+        tiers: [
+          { upTo: 1000, unitPrice: '0', flatPrice: '0' },
+          { upTo: null, unitPrice: '0.0015', flatPrice: '1.000' }, // 1,982 × 1.5 + 1,000
+        ],
+      },
+    }),
+    usage: 3973n,
+  },
+  {
+    name: 'KWD volume',
+    pricing: kwd({
+      pricePerRequest: '0.002',
+      usageRate: {
+        model: 'volume',
+        tiers: [
+          { upTo: 1000, unitPrice: '0.002', flatPrice: '0' },
+          { upTo: null, unitPrice: '0.0015', flatPrice: '0.500' }, // 2,982 × 1.5 + 500
+        ],
+      },
+    }),
+    usage: 4973n,
+  },
+  { name: 'KWD package', pricing: kwd({ usageRate: { model: 'package', packageSize: 500, packagePrice: '0.250' } }), usage: 1500n }, // 6 packages
+];
+
+type Kind = RatedLineKind;
+
+forEachTestDatabase((_kind, database) => {
+  const subscribed = new Map<string, { subscription: SubscriptionRef; stripeId: string; planId: string }>();
+  let stripe: Stripe;
+  let account: string;
+
+  // One platform, one API selling every case's tier, one subscriber application per case; the
+  // usage of all of them is reported, then one clock roll bills every first period.
+  beforeAll(async () => {
+    const db = database().knex;
+    await migrateLatest(db);
+    const key = uniquePlatformKey();
+    const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)]);
+    const seed = new GatewaySeed(db);
+    stripe = sdkFor(stripeServer(), key);
+    account = await connectedAccount(stripe);
+    const policies = [];
+    for (const c of CASES) policies.push(await seed.policy(c.name.replace(/ /g, '-'), c.pricing));
+    const api = await seed.api({ name: 'Hello', provider: `agree-${account.slice(-6)}` });
+    const properties = { ConnectedAccountKey: account };
+    const { plans } = await engine.enableMonetization({ api, policies, properties });
+    await seed.recordMonetization(api, true, properties);
+    const now = () => new Date(stripeServer().clock.now() * 1000);
+    for (const [i, c] of CASES.entries()) {
+      const policy = policies[i]!;
+      const subscriber = await seed.subscriber();
+      const app = await seed.application(subscriber);
+      const subscription = await seed.subscription(api, app, subscriber, policy);
+      const outcome = await engine.createSubscription(subscription);
+      await engine.reportUsage({ subscription, quantity: Number(CALLS), windowStart: now(), windowEnd: now(), identifier: `agree-${subscription.uuid}` });
+      subscribed.set(c.name, { subscription, stripeId: outcome.engineSubscriptionId!, planId: plans[policy.name]! });
+    }
+    stripeServer().clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS);
+    const first = await stripe.subscriptions.retrieve(subscribed.get(CASES[0]!.name)!.stripeId, {}, { stripeAccount: account });
+    stripeServer().clock.advanceTo((first.items.data[0]!.current_period_end as number) + DEFAULT_FINALIZATION_GRACE_SECONDS);
+  });
+
+  /** The finalized invoices of a case's subscription: its first (setup and base fees) and the cycle's (usage and the next base fee). */
+  async function invoices(name: string) {
+    const { stripeId, planId } = subscribed.get(name)!;
+    const list = (await stripe.invoices.list({ subscription: stripeId, limit: 10 }, { stripeAccount: account })).data;
+    const first = list.find((i) => i.billing_reason === 'subscription_create')!;
+    const cycle = list.find((i) => i.billing_reason === 'subscription_cycle')!;
+    const kindOf = (line: Stripe.InvoiceLineItem): Kind =>
+      line.parent?.type === 'invoice_item_details' ? 'SETUP_FEE' : line.pricing?.price_details?.price === planId ? 'USAGE' : 'BASE_FEE';
+    const byKind = (invoice: Stripe.Invoice) => {
+      const sums: Partial<Record<Kind, bigint>> = {};
+      for (const line of invoice.lines.data) sums[kindOf(line)] = (sums[kindOf(line)] ?? 0n) + BigInt(line.amount);
+      return sums;
+    };
+    return { first, cycle, byKind, kindOf };
+  }
+
+  function byKind(lines: ReadonlyArray<{ kind: Kind; amount: bigint }>) {
+    const sums: Partial<Record<Kind, bigint>> = {};
+    for (const line of lines) sums[line.kind] = (sums[line.kind] ?? 0n) + line.amount;
+    return sums;
+  }
+
+  it.each(CASES)('$name: the first invoice charges the setup fee and the first base fee, as rate() does', async ({ name, pricing }) => {
+    const { first, byKind: stripeByKind } = await invoices(name);
+    expect(first.status).not.toBe('draft');
+    const period = { start: new Date(first.period_start * 1000), end: new Date(first.period_end * 1000) };
+    const ours = rate({ pricing, apiName: 'Hello', calls: 0n, period, include: { setupFee: true, baseFee: true, usage: false } });
+    expect(first.currency).toBe(ours.currency);
+    expect(BigInt(first.total)).toBe(ours.total);
+    expect(stripeByKind(first)).toEqual(byKind(ours.lines));
+  });
+
+  it.each(CASES)('$name: the cycle invoice bills 2,982 calls and the next base fee to the minor unit rate() gives', async ({ name, pricing, usage }) => {
+    const { cycle, byKind: stripeByKind, kindOf } = await invoices(name);
+    expect(cycle.status).toBe('open');
+    const usageLine = cycle.lines.data.find((l) => kindOf(l) === 'USAGE')!;
+    expect(BigInt(usageLine.quantity ?? 0)).toBe(CALLS);
+    const period = { start: new Date(usageLine.period.start * 1000), end: new Date(usageLine.period.end * 1000) };
+    const ours = rate({ pricing, apiName: 'Hello', calls: CALLS, period, include: { setupFee: false, baseFee: true, usage: true } });
+    expect(ours.lines.filter((l) => l.kind === 'USAGE').reduce((sum, l) => sum + l.quantity, 0n)).toBe(CALLS);
+    expect(byKind(ours.lines).USAGE).toBe(usage); // the worked example, so a wrong rate on both sides cannot agree unnoticed
+    expect(stripeByKind(cycle)).toEqual(byKind(ours.lines));
+    expect(BigInt(cycle.total)).toBe(ours.total);
+  });
+
+  it("prices with Stripe's own features: tiers on the meter, transform_quantity for packages", async () => {
+    const shape = async (name: string) => {
+      const price = await stripe.prices.retrieve(subscribed.get(name)!.planId, { expand: ['tiers'] }, { stripeAccount: account });
+      return [price.recurring?.usage_type, price.billing_scheme, price.tiers_mode, price.tiers?.length ?? 0, price.transform_quantity];
+    };
+    expect(await shape('USD per unit')).toEqual(['metered', 'per_unit', null, 0, null]);
+    expect(await shape('USD graduated')).toEqual(['metered', 'tiered', 'graduated', 3, null]);
+    expect(await shape('KWD volume')).toEqual(['metered', 'tiered', 'volume', 2, null]);
+    expect(await shape('KWD package')).toEqual(['metered', 'per_unit', null, 0, { divide_by: 500, round: 'up' }]);
+  });
+
+  it('charges the setup fee once: no renewal carries it', async () => {
+    for (const c of CASES) {
+      const { cycle, kindOf } = await invoices(c.name);
+      expect(cycle.lines.data.filter((l) => kindOf(l) === 'SETUP_FEE')).toEqual([]);
+    }
+  });
+});
