@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import type { ApiRef, SubscriptionRef } from '../../src/domain/model';
+import { currencyExponent, formatDecimal, parseDecimal } from '../../src/domain/money';
 import { MonetizationError, type ApiRevenue, type InvoiceLine, type PendingInvoice } from '../../src/monetization/monetization';
 import type { StripeClients } from './stripe.clients';
 import { callStripe } from './stripe.errors';
@@ -23,7 +24,12 @@ export class InvoicesService {
       stripe.invoices.createPreview({ customer: row.sharedCustomerId, subscription: row.stripeSubscriptionId }, { stripeAccount: account }),
     );
     const connected = await callStripe('retrieve the connected account', { account }, () => stripe.accounts.retrieve(account));
-    return toPendingInvoice(preview, connected, subscription.api.name);
+    // The subscription's prices say what each line is (a fee in advance, metered calls, tiers).
+    const current = await callStripe('retrieve the subscription', { account, subscription: subscription.uuid }, () =>
+      stripe.subscriptions.retrieve(row.stripeSubscriptionId, {}, { stripeAccount: account }),
+    );
+    const prices = new Map(current.items.data.map((item) => [item.price.id, item.price]));
+    return toPendingInvoice(preview, connected, subscription.api.name, prices);
   }
 
   /**
@@ -75,8 +81,9 @@ export class InvoicesService {
   }
 }
 
-function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiName: string): PendingInvoice {
+function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiName: string, prices: ReadonlyMap<string, Stripe.Price>): PendingInvoice {
   const tax = (invoice.total_taxes ?? []).reduce((sum, t) => sum + BigInt(t.amount), 0n);
+  const period = servicePeriod(invoice);
   return {
     invoiceId: invoice.id ?? null,
     description: invoice.description,
@@ -84,8 +91,8 @@ function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiN
     accountName: account.business_profile?.name ?? account.settings?.dashboard?.display_name ?? invoice.account_name ?? null,
     accountCountry: account.country ?? invoice.account_country ?? null,
     customerEmail: invoice.customer_email,
-    periodStart: fromUnix(invoice.period_start),
-    periodEnd: fromUnix(invoice.period_end),
+    periodStart: period.start,
+    periodEnd: period.end,
     dueDate: invoice.due_date === null ? null : fromUnix(invoice.due_date),
     nextPaymentAttempt: invoice.next_payment_attempt === null ? null : fromUnix(invoice.next_payment_attempt),
     paid: invoice.status === 'paid',
@@ -95,15 +102,17 @@ function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiN
     amountDue: BigInt(invoice.amount_due),
     amountPaid: BigInt(invoice.amount_paid),
     amountRemaining: BigInt(invoice.amount_remaining),
-    lines: invoice.lines.data.map((line) => toLine(line, apiName)),
+    lines: invoice.lines.data.map((line) => toLine(line, apiName, invoice.currency, prices)),
     hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
   };
 }
 
-function toLine(line: Stripe.InvoiceLineItem, apiName: string): InvoiceLine {
+function toLine(line: Stripe.InvoiceLineItem, apiName: string, currency: string, prices: ReadonlyMap<string, Stripe.Price>): InvoiceLine {
   const unit = line.pricing?.unit_amount_decimal;
+  const priceId = line.pricing?.price_details?.price;
+  const price = typeof priceId === 'string' ? prices.get(priceId) : priceId;
   return {
-    description: line.description ?? apiName,
+    description: describeLine(line, price, apiName, currency),
     apiName,
     quantity: line.quantity ?? 0,
     unitAmountDecimal: unit === null || unit === undefined ? null : String(unit),
@@ -125,4 +134,96 @@ export function balanceMovement(invoice: Pick<Stripe.Invoice, 'starting_balance'
 
 function fromUnix(seconds: number): Date {
   return new Date(seconds * 1000);
+}
+
+/**
+ * The period an invoice pays for: from its lines' earliest start to their latest end. Stripe's
+ * invoice `period_start`/`period_end` is the subscription period the invoice closes, so a
+ * subscription's first invoice (`subscription_create`) has period_start == period_end while its
+ * in-advance fee line pays for the whole first cycle; each line's `period` is the service it bills
+ * (https://docs.stripe.com/api/invoices/object#invoice_object-period_start,
+ * https://docs.stripe.com/api/invoice-line-item/object#invoice_line_item_object-period).
+ * Without lines: the invoice's own period.
+ */
+export function servicePeriod(invoice: Pick<Stripe.Invoice, 'period_start' | 'period_end'> & { lines?: { data: ReadonlyArray<{ period: { start: number; end: number } }> } | null }): {
+  start: Date;
+  end: Date;
+} {
+  const lines = invoice.lines?.data ?? [];
+  if (lines.length === 0) return { start: fromUnix(invoice.period_start), end: fromUnix(invoice.period_end) };
+  return {
+    start: fromUnix(Math.min(...lines.map((line) => line.period.start))),
+    end: fromUnix(Math.max(...lines.map((line) => line.period.end))),
+  };
+}
+
+/**
+ * What a line bought, for people, from its price (the subscription's) and the API's name rather
+ * than Stripe's product name, in the words of Meterline's own rating (src/rating/rate.ts):
+ * "Hello API · 2,982 calls × 0.002 USD", "Hello API · monthly fee, in advance for 30 Nov – 30 Dec",
+ * "Hello API · setup fee". A proration (a plan change within a period) or a line whose price is
+ * not the subscription's keeps Stripe's own description, after the API's name.
+ */
+export function describeLine(
+  line: Pick<Stripe.InvoiceLineItem, 'description' | 'quantity' | 'period'> & {
+    parent?: { type: string; invoice_item_details?: { proration: boolean } | null; subscription_item_details?: { proration: boolean } | null } | null;
+    pricing?: { unit_amount_decimal: unknown } | null;
+  },
+  price: (Pick<Stripe.Price, 'recurring' | 'billing_scheme' | 'tiers_mode' | 'transform_quantity'> & { unit_amount_decimal: unknown }) | undefined,
+  apiName: string,
+  currency: string,
+): string {
+  const named = (what: string) => `${apiName} · ${what}`;
+  const quantity = BigInt(line.quantity ?? 0);
+  const details = line.parent?.type === 'invoice_item_details' ? line.parent.invoice_item_details : null;
+  if (details && !details.proration) return named('setup fee');
+  const proration = details?.proration || line.parent?.subscription_item_details?.proration;
+  if (!price?.recurring || proration) return named(line.description ?? 'charge');
+  if (price.recurring.usage_type === 'licensed') {
+    return named(`${CYCLE_WORDS[price.recurring.interval]} fee, in advance for ${dayRange(line.period.start, line.period.end)}`);
+  }
+  if (price.billing_scheme === 'tiered') return named(`${calls(quantity)}, ${price.tiers_mode === 'volume' ? 'volume' : 'graduated'} tiers`);
+  const unit = price.unit_amount_decimal ?? line.pricing?.unit_amount_decimal ?? null;
+  if (unit === null || unit === undefined) return named(calls(quantity));
+  const money = `${majorUnitPrice(String(unit), currency)} ${currency.toUpperCase()}`;
+  const packageSize = price.transform_quantity?.divide_by;
+  if (packageSize && packageSize > 1) {
+    const size = BigInt(packageSize);
+    const packages = price.transform_quantity!.round === 'down' ? quantity / size : (quantity + size - 1n) / size;
+    return named(`${calls(quantity)} in ${grouped(packages)} ${packages === 1n ? 'package' : 'packages'} of ${grouped(size)} × ${money}`);
+  }
+  return named(`${calls(quantity)} × ${money}`);
+}
+
+const CYCLE_WORDS: Record<Stripe.Price.Recurring.Interval, string> = { day: 'daily', week: 'weekly', month: 'monthly', year: 'yearly' };
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function grouped(value: bigint): string {
+  return value.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+function calls(value: bigint): string {
+  return `${grouped(value)} ${value === 1n ? 'call' : 'calls'}`;
+}
+
+/** UTC days, "30 Nov – 30 Dec", with the years when they differ. */
+function dayRange(startSeconds: number, endSeconds: number): string {
+  const [start, end] = [fromUnix(startSeconds), fromUnix(endSeconds)];
+  const withYear = start.getUTCFullYear() !== end.getUTCFullYear();
+  const day = (date: Date) => `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]}${withYear ? ` ${date.getUTCFullYear()}` : ''}`;
+  return `${day(start)} – ${day(end)}`;
+}
+
+/**
+ * Stripe's unit price in (possibly fractional) minor units, "0.2" cents, as the major-unit price
+ * the policy was priced in, "0.002" (exact: the decimal point moves), with at least the
+ * currency's decimals ("1.00").
+ */
+function majorUnitPrice(minorUnitDecimal: string, currency: string): string {
+  const exponent = currencyExponent(currency);
+  const minor = parseDecimal(minorUnitDecimal);
+  const plain = formatDecimal({ digits: minor.digits, scale: minor.scale + exponent });
+  const decimals = plain.includes('.') ? plain.length - plain.indexOf('.') - 1 : 0;
+  if (decimals >= exponent) return plain;
+  return `${plain}${decimals === 0 ? '.' : ''}${'0'.repeat(exponent - decimals)}`;
 }

@@ -9,7 +9,7 @@ import {
   type WebhookVerifier,
 } from '../../src/monetization/billing-events';
 import { SIGNATURE_HEADER, WEBHOOK_SECRET_KEY } from './capabilities';
-import { balanceMovement } from './invoices.service';
+import { balanceMovement, servicePeriod } from './invoices.service';
 import { fieldName } from '../../src/validation/issues';
 
 /** Stripe's default: a delivery signed more than 5 minutes from now is refused. */
@@ -66,7 +66,7 @@ const subscriptionDetails = z.object({ subscription: subscriptionRef.nullish(), 
  * have had: the invoice's subscription is under `parent.subscription_details` from 2025-03-31.basil
  * on and top-level `subscription`/`subscription_details` before
  * (https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects).
- * The other fields read (amounts, status, periods, `hosted_invoice_url`, `billing_reason`,
+ * The other fields read (amounts, status, periods, `hosted_invoice_url`, `invoice_pdf`, `billing_reason`,
  * `last_finalization_error`; a subscription's `id` and `status`) kept their shape. Reading both
  * shapes, rather than re-reading each object at the pinned version, needs no API call per event.
  */
@@ -92,6 +92,16 @@ const invoiceSchema = z.object({
   period_start: unixSeconds,
   period_end: unixSeconds,
   hosted_invoice_url: z.string().nullish(),
+  invoice_pdf: z.string().nullish(),
+  /**
+   * The lines' service periods (the invoice's first page of lines, which the event carries): the
+   * period the invoice pays for. Lines in any other shape are ignored (the invoice's own period is
+   * shown), never a reason to refuse the delivery.
+   */
+  lines: z
+    .object({ data: z.array(z.object({ period: z.object({ start: unixSeconds, end: unixSeconds }) })) })
+    .nullish()
+    .catch(null),
   billing_reason: z.string().nullish(),
   last_finalization_error: z.object({ message: z.string().nullish() }).nullish(),
   /** From 2025-03-31.basil on. */
@@ -282,12 +292,18 @@ function toSnapshot(invoice: z.infer<typeof invoiceSchema>): InvoiceSnapshot {
     amountDue: BigInt(invoice.amount_due),
     amountPaid: BigInt(invoice.amount_paid),
     amountRemaining: BigInt(invoice.amount_remaining),
-    periodStart: new Date(invoice.period_start * 1000),
-    periodEnd: new Date(invoice.period_end * 1000),
+    ...periodOf(invoice),
     hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+    invoicePdfUrl: invoice.invoice_pdf ?? null,
     billingReason: invoice.billing_reason ?? null,
     ...balanceOf(invoice),
   };
+}
+
+/** The service period the invoice pays for (its lines'), not Stripe's invoice period: see `servicePeriod`. */
+function periodOf(invoice: z.infer<typeof invoiceSchema>): Pick<InvoiceSnapshot, 'periodStart' | 'periodEnd'> {
+  const { start, end } = servicePeriod(invoice);
+  return { periodStart: start, periodEnd: end };
 }
 
 /** What a final invoice did with the customer's balance (a draft has not done it yet). */

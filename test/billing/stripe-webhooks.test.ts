@@ -75,6 +75,17 @@ describe('Stripe webhook deliveries', () => {
     });
   });
 
+  it("carry the invoice's PDF and the period its lines pay for (a first invoice's own period is empty)", async () => {
+    const { secret, invoice } = await deliveredInvoiceStory();
+    const [finalized] = verifyAll(secret).filter((e) => e.type === 'invoice');
+    const line = invoice.lines.data[0]!.period;
+    expect(invoice.period_start).toBe(invoice.period_end);
+    expect(line.end).toBeGreaterThan(line.start);
+    expect(finalized).toMatchObject({
+      invoice: { periodStart: new Date(line.start * 1000), periodEnd: new Date(line.end * 1000), invoicePdfUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/.+\/pdf$/) },
+    });
+  });
+
   it('a cancelled subscription becomes a subscription event', async () => {
     const { secret, subscription } = await deliveredInvoiceStory();
     const changes = verifyAll(secret).filter((e) => e.type === 'subscription');

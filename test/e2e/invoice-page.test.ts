@@ -114,6 +114,8 @@ describeWith('browser', 'the invoice page in Chromium', () => {
     expect(await lines.locator('[data-field="unit-price"]').textContent()).toBe('0.0005 USD');
     expect(await lines.locator('[data-field="amount"]').getAttribute('data-amount')).toBe('0.62');
     expect(await lines.locator('[data-field="api"]').textContent()).toBe(api.name);
+    // What was bought, in words, with the API's name (not the engine's product name).
+    expect(await lines.locator('[data-field="description"]').textContent()).toBe(`${api.name} · 1,234 calls × 0.0005 USD`);
 
     // The screenshot: a real PNG of the rendered page, whose visible text holds the API's amounts.
     const file = join(shots, 'invoice.png');

@@ -4,6 +4,7 @@ import type { RequestMatcher } from '../faults/match';
 import type { RateLimitConfig } from '../faults/rate-limit';
 import type { StripeServerControls } from '../controls';
 import { hostedInvoicePage } from './hosted-invoice';
+import { invoicePdf } from './invoice-pdf';
 import { StripeApiError } from '../http/errors';
 
 /**
@@ -90,11 +91,12 @@ function parseBody(raw: string): Json {
 }
 
 async function route(method: string, path: string, body: Json, controls: StripeServerControls): Promise<unknown> {
-  const hosted = /^\/_test\/hosted_invoices\/([^/]+)\/([^/]+?)(?:\/pdf)?$/.exec(path);
+  const hosted = /^\/_test\/hosted_invoices\/([^/]+)\/([^/]+?)(\/pdf)?$/.exec(path);
   if (method === 'GET' && hosted) {
     const invoice = controls.invoice(hosted[1] ?? '', hosted[2] ?? '');
     if (!invoice) throw new ControlError('no such invoice');
-    return { html: hostedInvoicePage(invoice) };
+    // `invoice_pdf` is the hosted page's URL + /pdf (billing/invoice-lifecycle.ts).
+    return hosted[3] ? { pdf: invoicePdf(invoice) } : { html: hostedInvoicePage(invoice) };
   }
   const key = `${method} ${path}`;
   switch (key) {
@@ -198,6 +200,11 @@ export async function handleControlRequest(req: IncomingMessage, res: ServerResp
     if (result === undefined) {
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `Unknown test control: ${method} ${url.pathname}` } }));
+      return;
+    }
+    if (typeof result === 'object' && result !== null && 'pdf' in result) {
+      res.writeHead(200, { 'Content-Type': 'application/pdf' });
+      res.end((result as { pdf: Buffer }).pdf);
       return;
     }
     if (typeof result === 'object' && result !== null && 'html' in result) {

@@ -42,6 +42,7 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
       periodEnd: time,
       billingReason: { type: 'string', nullable: true },
       hostedInvoiceUrl: { type: 'string', nullable: true },
+      invoicePdfUrl: { type: 'string', nullable: true, description: "The engine's PDF of the invoice (paid or not); null when the engine has none" },
       lastError: { type: 'string', nullable: true },
       createdTime: time,
       finalizedTime: time,

@@ -15,6 +15,7 @@ const STYLE = `
   tfoot tr.total td { font-weight: 700; font-size: 18px; border-top: 2px solid #1f2328; }
   .pay { display: inline-block; background: #1f6feb; color: #fff; padding: 10px 18px; border-radius: 6px; text-decoration: none; font-weight: 600; }
   .pay.small { padding: 4px 12px; font-size: 14px; }
+  a.small { font-size: 14px; }
   h2 { margin-top: 36px; font-size: 20px; }
   .status { font-size: 13px; font-weight: 600; padding: 2px 8px; border-radius: 10px; background: #eaeef2; }
   .status-paid { background: #dafbe1; color: #116329; }

@@ -87,17 +87,26 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
 
 const UNPAID = new Set(['OPEN', 'UNCOLLECTIBLE']);
 
-/** Issued invoices, newest period first: status, amounts, and the pay link of the unpaid ones. */
+/**
+ * Issued invoices, newest period first: the period each pays for, status, amounts, and links to
+ * the engine's page of the invoice (to pay it while unpaid, to view it after) and its PDF, where
+ * the engine has them (the records keep only links that pass `payLink`).
+ */
 function renderHistory(history: readonly InvoiceRecord[]): string {
   if (history.length === 0) return '';
   const rows = history
     .map((invoice) => {
       const money = (minor: bigint) => escapeHtml(formatMoney(minor, invoice.currency));
       const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, invoice.currency));
-      const link =
-        UNPAID.has(invoice.status) && invoice.hostedInvoiceUrl
+      const page = invoice.hostedInvoiceUrl
+        ? UNPAID.has(invoice.status)
           ? `<a class="pay small" data-field="pay-invoice" href="${escapeHtml(invoice.hostedInvoiceUrl)}" rel="noopener noreferrer">Pay</a>`
-          : '';
+          : `<a class="small" data-field="view-invoice" href="${escapeHtml(invoice.hostedInvoiceUrl)}" rel="noopener noreferrer">View</a>`
+        : '';
+      const pdf = invoice.invoicePdfUrl
+        ? `<a class="small" data-field="invoice-pdf" href="${escapeHtml(invoice.invoicePdfUrl)}" rel="noopener noreferrer">PDF</a>`
+        : '';
+      const link = [page, pdf].filter(Boolean).join(' · ');
       return `<tr data-invoice="${escapeHtml(invoice.engineInvoiceId)}">
         <td data-field="period">${day(invoice.periodStart)} – ${day(invoice.periodEnd)}</td>
         <td data-field="status"><span class="status status-${escapeHtml(invoice.status.toLowerCase())}">${escapeHtml(invoice.status)}</span>${invoice.lastError ? `<div class="muted" data-field="error">${escapeHtml(invoice.lastError)}</div>` : ''}</td>

@@ -25,6 +25,7 @@ export function toInvoiceDto(invoice: InvoiceRecord) {
     periodEnd: time(invoice.periodEnd),
     billingReason: invoice.billingReason,
     hostedInvoiceUrl: invoice.hostedInvoiceUrl,
+    invoicePdfUrl: invoice.invoicePdfUrl,
     lastError: invoice.lastError,
     createdTime: time(invoice.createdAt),
     finalizedTime: time(invoice.finalizedAt),
