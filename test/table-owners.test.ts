@@ -15,6 +15,7 @@ export const tableOwners: Readonly<Record<string, string>> = {
   AM_SUBSCRIBER: 'src/apim/subscribers.repository.ts',
   AM_SUBSCRIPTION: 'src/apim/subscriptions.repository.ts',
   AM_POLICY_SUBSCRIPTION: 'src/apim/policies.repository.ts',
+  ML_POLICY_PRICING: 'src/apim/policies.repository.ts',
   ML_API_MONETIZATION: 'src/apim/api-monetization.repository.ts',
   // Billing records.
   ML_INVOICE: 'src/billing/billing.repository.ts',

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { dialectOf, storedName } from '../db/dialect';
-import type { BillingCycle, PolicyPricing, TenantRef } from '../domain/model';
+import type { BillingCycle, PolicyPricing, TenantRef, UsageRate } from '../domain/model';
 import type { PolicyInput, PolicyRecord, QuotaLimit } from './model';
+import { tiersFromJson, tiersToJson } from './policy-prices';
 
 type Db = Knex | Knex.Transaction;
 
@@ -13,8 +14,15 @@ const COLUMNS = [
 /** WSO2's QUOTA_TYPE values for each ThrottleLimit kind. */
 const QUOTA_TYPES = { REQUESTCOUNTLIMIT: 'requestCount', BANDWIDTHLIMIT: 'bandwidthVolume', EVENTCOUNTLIMIT: 'eventCount' } as const;
 
+/** Meterline's pricing beyond WSO2's columns (migration 20261201000800_policy_pricing). */
+const PRICING_TABLE = 'ML_POLICY_PRICING';
+const PRICING_COLUMNS = ['POLICY_UUID', 'SETUP_FEE', 'USAGE_MODEL', 'TIERS', 'PACKAGE_SIZE', 'PACKAGE_PRICE'] as const;
+
 /**
- * AM_POLICY_SUBSCRIPTION, always within one tenant (TENANT_ID). Prices stay the exact decimal
+ * AM_POLICY_SUBSCRIPTION, always within one tenant (TENANT_ID), and beside it ML_POLICY_PRICING:
+ * the setup fee and usage model of a policy that has them (docs/pricing.md), one row per policy,
+ * written with the policy in the caller's transaction. A policy without that row (every policy of
+ * an attached WSO2 database) charges what WSO2's columns say. Prices stay the exact decimal
  * strings the caller gave; the currency is stored upper case, as WSO2's admin portal writes it.
  */
 export class PoliciesRepository {
@@ -37,36 +45,74 @@ export class PoliciesRepository {
   async insert(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
     const deployed = (await this.hasIsDeployed(db)) ? { IS_DEPLOYED: true } : {};
     await db('AM_POLICY_SUBSCRIPTION').insert({ UUID: uuid, TENANT_ID: tenant.id, ...toColumns(input), ...deployed });
+    await this.writePricing(uuid, input.pricing, db);
   }
 
   async update(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
     await db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).update(toColumns(input));
+    // The service found the policy first; MySQL counts changed rows, not matched ones, so no check here.
+    await this.writePricing(uuid, input.pricing, db);
   }
 
   async delete(tenant: TenantRef, uuid: string, db: Db = this.db): Promise<void> {
+    // The foreign key cascades too; deleting first keeps it right where foreign keys are off.
+    const policy = db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).select('UUID');
+    await db(PRICING_TABLE).whereIn('POLICY_UUID', policy).delete();
     await db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).delete();
   }
 
   async findByUuid(tenant: TenantRef, uuid: string): Promise<PolicyRecord | undefined> {
     const row = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, UUID: uuid }).first(COLUMNS);
-    return row ? fromRow(row, tenant) : undefined;
+    return row ? (await this.withPricing([row], tenant, this.db))[0] : undefined;
   }
 
   async findByName(tenant: TenantRef, name: string, db: Db = this.db): Promise<PolicyRecord | undefined> {
     const row = await db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id, NAME: name }).first(COLUMNS);
-    return row ? fromRow(row, tenant) : undefined;
+    return row ? (await this.withPricing([row], tenant, db))[0] : undefined;
   }
 
   async findByNames(tenant: TenantRef, names: readonly string[]): Promise<PolicyRecord[]> {
     if (names.length === 0) return [];
     const rows = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id }).whereIn('NAME', [...names]).select(COLUMNS);
-    return rows.map((row) => fromRow(row, tenant));
+    return this.withPricing(rows, tenant, this.db);
   }
 
   async list(tenant: TenantRef): Promise<PolicyRecord[]> {
     const rows = await this.db('AM_POLICY_SUBSCRIPTION').where({ TENANT_ID: tenant.id }).orderBy('NAME').select(COLUMNS);
-    return rows.map((row) => fromRow(row, tenant));
+    return this.withPricing(rows, tenant, this.db);
   }
+
+  /** Replaces the policy's ML_POLICY_PRICING row: none when its pricing has nothing beyond WSO2's columns. */
+  private async writePricing(uuid: string, pricing: PolicyPricing | null, db: Db): Promise<void> {
+    await db(PRICING_TABLE).where({ POLICY_UUID: uuid }).delete();
+    const columns = pricingColumns(pricing);
+    if (columns) await db(PRICING_TABLE).insert({ POLICY_UUID: uuid, ...columns });
+  }
+
+  /** Policy rows as records, with their ML_POLICY_PRICING rows (one query for all, in chunks). */
+  private async withPricing(rows: Array<Record<string, unknown>>, tenant: TenantRef, db: Db): Promise<PolicyRecord[]> {
+    const commercial = rows.filter((row) => row.BILLING_PLAN === 'COMMERCIAL').map((row) => String(row.UUID));
+    const extras = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < commercial.length; i += 500) {
+      const found = await db(PRICING_TABLE).whereIn('POLICY_UUID', commercial.slice(i, i + 500)).select(PRICING_COLUMNS);
+      for (const extra of found) extras.set(String(extra.POLICY_UUID), extra);
+    }
+    return rows.map((row) => fromRow(row, tenant, extras.get(String(row.UUID))));
+  }
+}
+
+/** The ML_POLICY_PRICING columns of a pricing, or null when it has nothing WSO2's columns lack. */
+function pricingColumns(pricing: PolicyPricing | null): Record<string, unknown> | null {
+  if (!pricing) return null;
+  const rate = pricing.plan === 'DYNAMICRATE' ? pricing.usageRate : undefined;
+  if (pricing.setupFee === undefined && !rate) return null;
+  return {
+    SETUP_FEE: pricing.setupFee ?? null,
+    USAGE_MODEL: rate?.model ?? null,
+    TIERS: rate && (rate.model === 'graduated' || rate.model === 'volume') ? tiersToJson(rate.tiers) : null,
+    PACKAGE_SIZE: rate?.model === 'package' ? rate.packageSize : null,
+    PACKAGE_PRICE: rate?.model === 'package' ? rate.packagePrice : null,
+  };
 }
 
 function toColumns(input: PolicyInput): Record<string, unknown> {
@@ -90,7 +136,7 @@ function toColumns(input: PolicyInput): Record<string, unknown> {
   };
 }
 
-function fromRow(row: Record<string, unknown>, tenant: TenantRef): PolicyRecord {
+function fromRow(row: Record<string, unknown>, tenant: TenantRef, extra?: Record<string, unknown>): PolicyRecord {
   const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
   return {
     uuid: String(row.UUID),
@@ -100,7 +146,7 @@ function fromRow(row: Record<string, unknown>, tenant: TenantRef): PolicyRecord 
     tenant,
     limit: limitFrom(row),
     billingPlan: row.BILLING_PLAN === 'COMMERCIAL' ? 'COMMERCIAL' : 'FREE',
-    pricing: row.BILLING_PLAN === 'COMMERCIAL' ? pricingFrom(row) : null,
+    pricing: row.BILLING_PLAN === 'COMMERCIAL' ? withExtras(pricingFrom(row), extra) : null,
   };
 }
 
@@ -128,4 +174,23 @@ function pricingFrom(row: Record<string, unknown>): PolicyPricing | null {
     return { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: String(row.FIXED_RATE) };
   }
   return null;
+}
+
+/** WSO2's pricing with Meterline's additions from its ML_POLICY_PRICING row, when it has one. */
+function withExtras(pricing: PolicyPricing | null, extra: Record<string, unknown> | undefined): PolicyPricing | null {
+  if (!pricing || !extra) return pricing;
+  const setupFee = extra.SETUP_FEE ? { setupFee: String(extra.SETUP_FEE) } : {};
+  if (pricing.plan === 'FIXEDRATE') return { ...pricing, ...setupFee };
+  const usageRate = usageRateFrom(extra, pricing.pricePerRequest);
+  return { ...pricing, ...setupFee, ...(usageRate ? { usageRate } : {}) };
+}
+
+function usageRateFrom(extra: Record<string, unknown>, pricePerRequest: string): UsageRate | undefined {
+  const model = extra.USAGE_MODEL;
+  if (model === 'per_unit') return { model, unitPrice: pricePerRequest };
+  if ((model === 'graduated' || model === 'volume') && extra.TIERS) return { model, tiers: tiersFromJson(String(extra.TIERS)) };
+  if (model === 'package' && extra.PACKAGE_SIZE && extra.PACKAGE_PRICE) {
+    return { model, packageSize: Number(extra.PACKAGE_SIZE), packagePrice: String(extra.PACKAGE_PRICE) };
+  }
+  return undefined;
 }

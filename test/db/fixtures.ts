@@ -117,6 +117,7 @@ export function policyRow(tag: string, uuid: string): Record<string, string | nu
 
 /** Children first, so it works whatever the foreign keys do. */
 const ALL_TABLES_CHILDREN_FIRST = [
+  'ML_POLICY_PRICING',
   'ML_API_MONETIZATION',
   'ML_API_POLICY',
   'AM_MONETIZATION_SUBSCRIPTIONS',

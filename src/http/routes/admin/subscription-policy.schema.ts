@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BILLING_CYCLES, type BillingCycle, type PolicyPricing } from '../../../domain/model';
 import { InvalidAmountError, isCurrencyCode, toMinorUnitDecimal, toMinorUnits } from '../../../domain/money';
+import { parseUsageRate, PRICING_MODEL_KEYS, pricingModelProperties } from './subscription-policy-pricing';
 import { GatewayError } from '../../../apim/errors';
 import { LIMIT_TYPES, type PolicyInput, type PolicyRecord, type QuotaLimit } from '../../../apim/model';
 import { wso2Body } from '../../openapi/wso2-body';
@@ -61,7 +62,7 @@ export const subscriptionPolicyBody = wso2Body('admin', 'SubscriptionThrottlePol
 });
 export type SubscriptionPolicyBody = z.infer<typeof subscriptionPolicyBody>;
 
-const PROPERTY_KEYS = ['fixedPrice', 'pricePerRequest', 'currencyType', 'billingCycle'] as const;
+const PROPERTY_KEYS = ['fixedPrice', 'pricePerRequest', 'currencyType', 'billingCycle', ...PRICING_MODEL_KEYS] as const;
 /** AM_POLICY_SUBSCRIPTION keeps prices in VARCHAR(15). */
 const PRICE_WIDTH = 15;
 
@@ -97,6 +98,14 @@ function toPricing(body: SubscriptionPolicyBody): PolicyPricing | null {
   const unknown = Object.keys(properties).find((key) => !(PROPERTY_KEYS as readonly string[]).includes(key));
   if (unknown !== undefined) throw GatewayError.invalid(field(unknown), `is not a monetization property (known: ${PROPERTY_KEYS.join(', ')})`);
   const value = (key: (typeof PROPERTY_KEYS)[number]) => properties[key]?.trim() ?? '';
+  const invalidAmount = (key: string, check: () => unknown) => {
+    try {
+      check();
+    } catch (error) {
+      if (error instanceof InvalidAmountError) throw GatewayError.invalid(field(key), error.message);
+      throw error;
+    }
+  };
 
   const currencyType = value('currencyType');
   if (!isCurrencyCode(currencyType)) throw GatewayError.invalid(field('currencyType'), 'must be a three-letter ISO currency code such as USD');
@@ -106,28 +115,41 @@ function toPricing(body: SubscriptionPolicyBody): PolicyPricing | null {
   const billingCycle = cycle as BillingCycle;
 
   const dynamic = monetization.monetizationPlan === 'DYNAMICRATE';
-  if (!dynamic && value('pricePerRequest') !== '') throw GatewayError.invalid(field('pricePerRequest'), 'does not apply to a FIXEDRATE plan');
-  const price = (key: 'fixedPrice' | 'pricePerRequest', required: boolean): string | undefined => {
+  if (!dynamic) {
+    const notFixed = ['pricePerRequest', 'usageModel', 'tiers', 'packageSize', 'packagePrice'] as const;
+    const misplaced = notFixed.find((key) => value(key) !== '');
+    if (misplaced !== undefined) throw GatewayError.invalid(field(misplaced), 'does not apply to a FIXEDRATE plan');
+  }
+  const price = (key: 'fixedPrice' | 'pricePerRequest' | 'setupFee', required: boolean): string | undefined => {
     const text = value(key);
     if (text === '') {
       if (required) throw GatewayError.invalid(field(key), `is required for a ${monetization.monetizationPlan} plan`);
       return undefined;
     }
     if (text.length > PRICE_WIDTH) throw GatewayError.invalid(field(key), `must be at most ${PRICE_WIDTH} characters`);
-    try {
-      if (key === 'fixedPrice') toMinorUnits(text, currency);
-      else toMinorUnitDecimal(text, currency);
-    } catch (error) {
-      if (error instanceof InvalidAmountError) throw GatewayError.invalid(field(key), error.message);
-      throw error;
-    }
+    invalidAmount(key, () => (key === 'pricePerRequest' ? toMinorUnitDecimal(text, currency) : toMinorUnits(text, currency)));
     return text;
   };
-  if (!dynamic) return { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: price('fixedPrice', true)! };
-  // A DYNAMICRATE plan may also charge a base fee per cycle (fixedPrice), beside the calls.
-  const pricePerRequest = price('pricePerRequest', true)!;
+  // Either plan may charge a setup fee once, on the subscription's first invoice.
+  const setupFee = price('setupFee', false);
+  const once = setupFee === undefined ? {} : { setupFee };
+  if (!dynamic) return { plan: 'FIXEDRATE', currency, billingCycle, fixedPrice: price('fixedPrice', true)!, ...once };
+  // A DYNAMICRATE plan may also charge a base fee per cycle (fixedPrice), beside the calls, which
+  // a usage model other than per_unit rates (its pricePerRequest then follows from the model).
+  const usageRate = parseUsageRate((key) => value(key as (typeof PROPERTY_KEYS)[number]), currency, PRICE_WIDTH, (required) =>
+    price('pricePerRequest', required),
+  );
+  const pricePerRequest = usageRate?.pricePerRequest ?? price('pricePerRequest', true)!;
   const baseFee = price('fixedPrice', false);
-  return { plan: 'DYNAMICRATE', currency, billingCycle, pricePerRequest, ...(baseFee === undefined ? {} : { fixedPrice: baseFee }) };
+  return {
+    plan: 'DYNAMICRATE',
+    currency,
+    billingCycle,
+    pricePerRequest,
+    ...(baseFee === undefined ? {} : { fixedPrice: baseFee }),
+    ...once,
+    ...(usageRate ? { usageRate: usageRate.rate } : {}),
+  };
 }
 
 /** The policy as WSO2's `SubscriptionThrottlePolicy` response. */
@@ -153,6 +175,7 @@ export function toPolicyDto(policy: PolicyRecord) {
               ...(pricing.plan === 'DYNAMICRATE' ? { pricePerRequest: pricing.pricePerRequest } : {}),
               currencyType: pricing.currency.toUpperCase(),
               billingCycle: pricing.billingCycle,
+              ...pricingModelProperties(pricing),
             },
           },
         }
