@@ -7,6 +7,7 @@ import * as billingRecords from './20250901000000_billing_records';
 import * as usageEventPerTenant from './20261130000000_usage_event_per_tenant';
 import * as invoiceBalance from './20261130000200_invoice_balance';
 import * as invoicePdfUrl from './20261201000400_invoice_pdf_url';
+import * as ownInvoices from './20261201000700_own_invoices';
 import * as policyPricing from './20261201000800_policy_pricing';
 
 export type { MeterlineMigration } from './support/migration';
@@ -26,5 +27,6 @@ export const coreMigrations: readonly MeterlineMigration[] = [
   { name: '20261130000000_usage_event_per_tenant', ...usageEventPerTenant },
   { name: '20261130000200_invoice_balance', ...invoiceBalance },
   { name: '20261201000400_invoice_pdf_url', ...invoicePdfUrl },
+  { name: '20261201000700_own_invoices', ...ownInvoices },
   { name: '20261201000800_policy_pricing', ...policyPricing },
 ];
