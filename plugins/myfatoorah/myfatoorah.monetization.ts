@@ -209,14 +209,20 @@ export class MyFatoorahMonetization implements Monetization {
     return row && row.cancelledAt === null ? { anchor: row.anchorAt, interval: row.billingCycle, intervalCount: 1 } : null;
   }
 
-  /** The engine's record of a live subscription; the account is the tenant's own (null). */
+  /**
+   * The engine's record of a subscription it bills, the account the tenant's own (null), also
+   * after a cancel: MyFatoorah's invoices outlive the subscription (its FINAL invoice is paid after
+   * the cancel), and with no account to pin, the core checks each of their events against this
+   * record. Usage cannot reach a cancelled subscription: a cancel follows the gateway removing it
+   * (unsubscribe, a failed subscribe undone, reconcile's orphans).
+   */
   async billedSubscriptionOf(subscriptionUuid: string): Promise<EngineSubscriptionRecord | null> {
     const row = await this.repository.subscription(subscriptionUuid);
-    return row && row.cancelledAt === null ? { engineSubscriptionId: row.engineSubscriptionId, account: null } : null;
+    return row ? { engineSubscriptionId: row.engineSubscriptionId, account: null } : null;
   }
 
   async billedSubscriptionsOf(subscriptionUuids: readonly string[]): Promise<Map<string, EngineSubscriptionRecord>> {
-    const rows = await this.repository.liveSubscriptions(subscriptionUuids);
+    const rows = await this.repository.subscriptions(subscriptionUuids);
     return new Map(rows.map((row) => [row.subscriptionUuid, { engineSubscriptionId: row.engineSubscriptionId, account: null }]));
   }
 

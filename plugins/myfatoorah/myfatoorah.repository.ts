@@ -93,12 +93,12 @@ export class MyFatoorahRepository {
     return row ? toSubscription(row) : undefined;
   }
 
-  /** Live (not cancelled) subscriptions among the UUIDs, in chunks. */
-  async liveSubscriptions(subscriptionUuids: readonly string[]): Promise<SubscriptionRow[]> {
+  /** The recorded subscriptions among the UUIDs (cancelled ones too), in chunks. */
+  async subscriptions(subscriptionUuids: readonly string[]): Promise<SubscriptionRow[]> {
     const found: SubscriptionRow[] = [];
     for (let i = 0; i < subscriptionUuids.length; i += 500) {
       const chunk = subscriptionUuids.slice(i, i + 500);
-      const rows = (await this.db(SUBSCRIPTION).whereIn('SUBSCRIPTION_UUID', chunk).whereNull('CANCELLED_AT')) as Row[];
+      const rows = (await this.db(SUBSCRIPTION).whereIn('SUBSCRIPTION_UUID', chunk)) as Row[];
       found.push(...rows.map(toSubscription));
     }
     return found;

@@ -195,13 +195,19 @@ forEachTestDatabase((_kind, db) => {
     mf.faults.clear();
   });
 
-  it('cancels the subscription locally; MyFatoorah keeps no customers and no running invoice', async () => {
+  it('cancels the subscription locally, and its final invoice is recorded paid after the cancel; MyFatoorah keeps no customers and no running invoice', async () => {
     expect(await engine.listEngineSubscriptions(TENANT)).toEqual([expect.objectContaining({ engineSubscriptionId: 'mf:sub-mf-1', subscriptionUuid: 'sub-mf-1', account: null })]);
     expect(await engine.reportUsage({ subscription, quantity: 3, windowStart: START, windowEnd: START, identifier: 'u1' })).toEqual({ sent: true });
     expect(await engine.getTotalRevenue(api)).toEqual({ byCurrency: { kwd: 5000n }, subscriptions: [{ subscriptionUuid: 'sub-mf-1', currency: 'kwd', amount: 5000n }] });
+    const final = await engine.submitInvoice!(invoiceOf('ml-inv-final', 'FINAL', 1250n));
     expect(await engine.deleteSubscription(subscription)).toEqual({ billed: true, access: 'BLOCKED', engineSubscriptionId: 'mf:sub-mf-1' });
-    expect(await engine.billedSubscriptionOf(subscription.uuid)).toBeNull();
+    expect(await engine.billingCycleOf(subscription)).toBeNull();
     expect(await engine.listEngineSubscriptions(TENANT)).toEqual([]);
+    // The final invoice is paid after the cancel: still recorded, as the engine still answers for the subscription.
+    expect(await engine.billedSubscriptionOf(subscription.uuid)).toEqual({ engineSubscriptionId: 'mf:sub-mf-1', account: null });
+    mf.invoices.pay(Number(final.engineInvoiceId));
+    await mf.webhooks.flush();
+    expect(await invoiceRecord(final.engineInvoiceId)).toMatchObject({ status: 'PAID', billingReason: 'FINAL', total: 1250n });
     expect(await engine.listEngineCustomers(TENANT)).toEqual({ customers: [], unlisted: [] });
     await expect(engine.getCurrentUsageForSubscription(subscription)).rejects.toBeInstanceOf(MonetizationError);
   });

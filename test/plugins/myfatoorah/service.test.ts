@@ -31,8 +31,7 @@ forEachTestDatabase((_kind, db) => {
       'test',
     );
     service = await startService({ config, logger: createLogger('silent'), port: 0 });
-    await service.ready;
-    admin = mintToken(config.auth.jwt!, { subject: 'admin', scopes: SCOPES.admin });
+    admin = mintToken(config.auth.jwt!, { subject: 'admin', tenant: undefined, scopes: SCOPES.admin });
   });
 
   afterAll(async () => {
