@@ -29,6 +29,11 @@ const invoice: TableSpec = {
     /** The period the invoice is for ([start, end)); its key with the subscription and kind. */
     t.bigInteger('PERIOD_START').notNullable();
     t.bigInteger('PERIOD_END').notNullable();
+    /**
+     * Where the usage it rates starts (null: it rates none). Unique per subscription, so a period
+     * closed while the subscription is cancelled is billed once, by the PERIOD or the FINAL invoice.
+     */
+    t.bigInteger('USAGE_FROM');
     /** The calls rated on it (0 for an invoice without usage). */
     t.bigInteger('CALLS').notNullable();
     t.string('CURRENCY', 3).notNullable();
@@ -49,6 +54,7 @@ const invoice: TableSpec = {
     t.bigInteger('UPDATED_AT').notNullable();
     t.primary(['INVOICE_ID'], 'ML_OWN_INVOICE_PK');
     t.unique(['SUBSCRIPTION_UUID', 'KIND', 'PERIOD_START'], { indexName: 'ML_OWN_INVOICE_PERIOD_UK', useConstraint: true });
+    t.unique(['SUBSCRIPTION_UUID', 'USAGE_FROM'], { indexName: 'ML_OWN_INVOICE_USAGE_UK', useConstraint: true });
     t.check("?? in ('SUBSCRIPTION_START', 'PERIOD', 'FINAL')", ['KIND'], 'ML_OWN_INVOICE_KIND_CK');
     t.check("?? in ('DRAFT', 'OPEN', 'PAID')", ['STATUS'], 'ML_OWN_INVOICE_STATUS_CK');
     t.index(['STATUS'], 'ML_OWN_INVOICE_STATUS_IX');

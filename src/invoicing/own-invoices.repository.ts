@@ -26,6 +26,8 @@ export interface OwnInvoice {
   kind: OwnInvoiceKind;
   periodStart: Date;
   periodEnd: Date;
+  /** Where the usage it rates starts; null when it rates none (SUBSCRIPTION_START). */
+  usageFrom: Date | null;
   calls: bigint;
   currency: string;
   total: bigint;
@@ -59,9 +61,10 @@ export class OwnInvoicesRepository {
   constructor(private readonly db: Knex) {}
 
   /**
-   * Writes a draft with its lines in one transaction. A draft with the same id (or the same
-   * subscription, kind and period) already there wins: that one is answered and nothing is
-   * written, so making the same invoice twice, even at once, keeps one.
+   * Writes a draft with its lines in one transaction. An invoice with the same id, the same
+   * subscription, kind and period, or rating the same subscription's usage from the same start
+   * already there wins: that one is answered (`created: false`, possibly of another kind) and
+   * nothing is written, so making the same invoice twice, even at once, keeps one.
    */
   async insertDraft(invoice: NewOwnInvoice, now: Date): Promise<{ invoice: OwnInvoice; created: boolean }> {
     try {
@@ -74,6 +77,7 @@ export class OwnInvoicesRepository {
           KIND: invoice.kind,
           PERIOD_START: invoice.periodStart.getTime(),
           PERIOD_END: invoice.periodEnd.getTime(),
+          USAGE_FROM: invoice.usageFrom?.getTime() ?? null,
           CALLS: invoice.calls.toString(),
           CURRENCY: invoice.currency,
           TOTAL: invoice.total.toString(),
@@ -102,7 +106,10 @@ export class OwnInvoicesRepository {
       });
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      const existing = (await this.byId(invoice.invoiceId)) ?? (await this.byPeriod(invoice.subscriptionUuid, invoice.kind, invoice.periodStart));
+      const existing =
+        (await this.byId(invoice.invoiceId)) ??
+        (await this.byPeriod(invoice.subscriptionUuid, invoice.kind, invoice.periodStart)) ??
+        (invoice.usageFrom ? await this.byUsageFrom(invoice.subscriptionUuid, invoice.usageFrom) : undefined);
       if (!existing) throw error;
       return { invoice: existing, created: false };
     }
@@ -116,6 +123,11 @@ export class OwnInvoicesRepository {
 
   async byPeriod(subscriptionUuid: string, kind: OwnInvoiceKind, periodStart: Date): Promise<OwnInvoice | undefined> {
     const row = await this.db(INVOICES).where({ SUBSCRIPTION_UUID: subscriptionUuid, KIND: kind, PERIOD_START: periodStart.getTime() }).first();
+    return row ? (await this.withLines([row]))[0] : undefined;
+  }
+
+  async byUsageFrom(subscriptionUuid: string, usageFrom: Date): Promise<OwnInvoice | undefined> {
+    const row = await this.db(INVOICES).where({ SUBSCRIPTION_UUID: subscriptionUuid, USAGE_FROM: usageFrom.getTime() }).first();
     return row ? (await this.withLines([row]))[0] : undefined;
   }
 
@@ -212,6 +224,7 @@ function toInvoice(row: Record<string, unknown>, lines: OwnInvoiceLine[]): OwnIn
     kind: String(row.KIND) as OwnInvoiceKind,
     periodStart: new Date(Number(row.PERIOD_START)),
     periodEnd: new Date(Number(row.PERIOD_END)),
+    usageFrom: row.USAGE_FROM === null || row.USAGE_FROM === undefined ? null : new Date(Number(row.USAGE_FROM)),
     calls: BigInt(String(row.CALLS)),
     currency: String(row.CURRENCY),
     total: BigInt(String(row.TOTAL)),

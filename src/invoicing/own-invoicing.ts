@@ -98,7 +98,7 @@ export class OwnInvoicing {
       period: { start: anchor, end },
       include: { setupFee: true, baseFee: true, usage: false },
     });
-    const invoice = await this.draft(subscription, 'SUBSCRIPTION_START', { start: anchor, end }, 0n, rating);
+    const invoice = await this.draft(subscription, 'SUBSCRIPTION_START', { start: anchor, end }, null, 0n, rating);
     return (await this.submit(invoice)) ?? null;
   }
 
@@ -110,15 +110,30 @@ export class OwnInvoicing {
   async subscriptionEnded(subscription: SubscriptionRef, at: Date): Promise<OwnInvoice | null> {
     const pricing = subscription.policy.pricing;
     if (!this.enabled || pricing === null) return null;
+    const invoices = await this.deps.repository.ofSubscription(subscription.uuid);
+    const made = invoices.find((i) => i.kind === 'FINAL');
+    if (made) {
+      // Cancelled again after a failure part-way: the final invoice is the one made then.
+      await this.submit(made);
+      return (await this.deps.repository.byId(made.invoiceId)) ?? made;
+    }
     const invoiced = (await this.deps.repository.invoicedSubscriptions()).find((s) => s.subscriptionUuid === subscription.uuid);
     if (!invoiced) return null;
-    const from = invoiced.invoicedUpTo;
-    const calls = await this.deps.usage.calls(subscription.uuid, from, null);
-    const end = at.getTime() > from.getTime() ? at : from;
-    const rating = rate({ pricing, apiName: subscription.api.name, calls, period: { start: from, end }, include: { setupFee: false, baseFee: false, usage: true } });
-    const invoice = await this.draft(subscription, 'FINAL', { start: from, end }, calls, rating);
-    await this.submit(invoice);
-    return (await this.deps.repository.byId(invoice.invoiceId)) ?? invoice;
+    let from = invoiced.invoicedUpTo;
+    // A period closed at this very moment rates the same usage: whichever is written first bills it
+    // (one invoice per usage start), and the final invoice then starts where that period ended.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const calls = await this.deps.usage.calls(subscription.uuid, from, null);
+      const end = at.getTime() > from.getTime() ? at : from;
+      const rating = rate({ pricing, apiName: subscription.api.name, calls, period: { start: from, end }, include: { setupFee: false, baseFee: false, usage: true } });
+      const invoice = await this.draft(subscription, 'FINAL', { start: from, end }, from, calls, rating);
+      if (invoice.kind === 'FINAL') {
+        await this.submit(invoice);
+        return (await this.deps.repository.byId(invoice.invoiceId)) ?? invoice;
+      }
+      from = invoice.periodEnd;
+    }
+    throw new Error(`the final invoice of subscription ${subscription.uuid} kept meeting periods closed at the same time`);
   }
 
   /**
@@ -153,7 +168,8 @@ export class OwnInvoicing {
       let start = invoiced.invoicedUpTo.getTime();
       for (let end = nextBoundaryAfter(cycle, start); end + closeAfterMs <= now; start = end, end = nextBoundaryAfter(cycle, start)) {
         try {
-          await this.closePeriod(subscription, pricing, new Date(start), new Date(end), new Date(nextBoundaryAfter(cycle, end)));
+          // False: the subscription's final invoice billed this usage (cancelled meanwhile): no more periods.
+          if (!(await this.closePeriod(subscription, pricing, new Date(start), new Date(end), new Date(nextBoundaryAfter(cycle, end))))) break;
           closed += 1;
         } catch (error) {
           this.deps.logger.error({ err: error, subscription: subscription.uuid, periodStart: new Date(start).toISOString() }, 'could not close a billing period; the next check tries again');
@@ -179,7 +195,7 @@ export class OwnInvoicing {
     return this.deps.repository.ofSubscription(subscriptionUuid);
   }
 
-  private async closePeriod(subscription: SubscriptionRef, pricing: PolicyPricing, start: Date, end: Date, nextEnd: Date): Promise<void> {
+  private async closePeriod(subscription: SubscriptionRef, pricing: PolicyPricing, start: Date, end: Date, nextEnd: Date): Promise<boolean> {
     const calls = pricing.plan === 'DYNAMICRATE' ? await this.deps.usage.calls(subscription.uuid, start, end) : 0n;
     const input: RatingInput = {
       pricing,
@@ -189,12 +205,21 @@ export class OwnInvoicing {
       baseFeePeriod: { start: end, end: nextEnd },
       include: { setupFee: false, baseFee: true, usage: true },
     };
-    const invoice = await this.draft(subscription, 'PERIOD', { start, end }, calls, rate(input));
+    const invoice = await this.draft(subscription, 'PERIOD', { start, end }, start, calls, rate(input));
+    if (invoice.kind !== 'PERIOD') return false;
     await this.submit(invoice);
+    return true;
   }
 
-  /** Writes the draft (or finds the one made before: same id, same period). */
-  private async draft(subscription: SubscriptionRef, kind: OwnInvoiceKind, period: { start: Date; end: Date }, calls: bigint, rating: ReturnType<typeof rate>): Promise<OwnInvoice> {
+  /** Writes the draft (or finds the one made before: same id, same period, or the same usage start, possibly of another kind). */
+  private async draft(
+    subscription: SubscriptionRef,
+    kind: OwnInvoiceKind,
+    period: { start: Date; end: Date },
+    usageFrom: Date | null,
+    calls: bigint,
+    rating: ReturnType<typeof rate>,
+  ): Promise<OwnInvoice> {
     const now = this.deps.clock();
     const draft: NewOwnInvoice = {
       invoiceId: ownInvoiceId(subscription.uuid, kind, period.start),
@@ -204,6 +229,7 @@ export class OwnInvoicing {
       kind,
       periodStart: period.start,
       periodEnd: period.end,
+      usageFrom,
       calls,
       currency: rating.currency,
       total: rating.total,

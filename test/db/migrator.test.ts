@@ -25,6 +25,7 @@ const ALL_MIGRATIONS = [
   '20261130000200_invoice_balance',
   '20261130000300_engine_subscription_cancelled',
   '20261201000400_invoice_pdf_url',
+  '20261201000700_own_invoices',
   '20261201000800_policy_pricing',
   '20261201001700_myfatoorah_tables',
 ];
@@ -48,6 +49,8 @@ const MIGRATED_TABLES = [
   'ML_MYFATOORAH_API_PLAN',
   'ML_MYFATOORAH_INVOICE',
   'ML_MYFATOORAH_SUBSCRIPTION',
+  'ML_OWN_INVOICE',
+  'ML_OWN_INVOICE_LINE',
   'ML_POLICY_PRICING',
   'ML_SCHEMA_OWNERSHIP',
   'ML_SUBSCRIPTION_BILLING',

@@ -8,6 +8,7 @@ import { configSchema } from '../../src/config/schema';
 import type { PolicyPricing, SubscriptionRef } from '../../src/domain/model';
 import type { OwnInvoicing } from '../../src/invoicing/own-invoicing';
 import { ownInvoiceId } from '../../src/invoicing/own-invoicing';
+import { OwnInvoicesRepository, type NewOwnInvoice } from '../../src/invoicing/own-invoices.repository';
 import { createLogger } from '../../src/logger';
 import type { BillingEvent } from '../../src/monetization/billing-events';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
@@ -289,5 +290,33 @@ forEachTestDatabase((_kind, database) => {
     now = Date.UTC(2030, 2, 15, 13, 0, 0);
     await w.invoicing.closeDuePeriods();
     expect(await own(w, s.uuid)).toHaveLength(3);
+  });
+
+  it('a period closed while the subscription is cancelled is billed once: the invoice written first for a usage start wins, whatever its kind', async () => {
+    const repository = new OwnInvoicesRepository(w.db);
+    const s = await subscribe(w, w.policies.perCall);
+    const draft = (kind: 'PERIOD' | 'FINAL', end: number): NewOwnInvoice => ({
+      invoiceId: ownInvoiceId(s.uuid, kind, new Date(T0)),
+      tenantDomain: TENANT.domain,
+      subscriptionUuid: s.uuid,
+      apiUuid: w.api.uuid,
+      kind,
+      periodStart: new Date(T0),
+      periodEnd: new Date(end),
+      usageFrom: new Date(T0),
+      calls: 3n,
+      currency: 'usd',
+      total: 3n,
+      status: 'DRAFT',
+      subscription: s.ref,
+      customer: { name: 'x', email: null },
+      expiresAt: new Date(end + DAY),
+      createdAt: new Date(end),
+      lines: [{ kind: 'USAGE', description: 'Hello · 3 calls', quantity: 3n, unitAmountDecimal: '0.01', amount: 3n }],
+    });
+    const [final, period] = await Promise.all([repository.insertDraft(draft('FINAL', PERIOD_1_END - HOUR), clock()), repository.insertDraft(draft('PERIOD', PERIOD_1_END), clock())]);
+    expect([final.created, period.created].sort()).toEqual([false, true]);
+    expect(final.invoice.invoiceId).toBe(period.invoice.invoiceId);
+    expect((await own(w, s.uuid)).filter((i) => i.usageFrom !== null)).toHaveLength(1);
   });
 });
