@@ -99,6 +99,8 @@ const CASES: ReadonlyArray<{ name: string; pricing: PolicyPricing; usage: bigint
     usage: 4973n,
   },
   { name: 'KWD package', pricing: kwd({ usageRate: { model: 'package', packageSize: 500, packagePrice: '0.250' } }), usage: 1500n }, // 6 packages
+  // A fixed-rate plan has no usage; its setup fee is charged once all the same.
+  { name: 'KWD fixed rate', pricing: { plan: 'FIXEDRATE', currency: 'kwd', billingCycle: 'month', fixedPrice: '3.250', setupFee: '5.000' }, usage: 0n },
 ];
 
 type Kind = RatedLineKind;
@@ -131,7 +133,7 @@ forEachTestDatabase((_kind, database) => {
       const app = await seed.application(subscriber);
       const subscription = await seed.subscription(api, app, subscriber, policy);
       const outcome = await engine.createSubscription(subscription);
-      await engine.reportUsage({ subscription, quantity: Number(CALLS), windowStart: now(), windowEnd: now(), identifier: `agree-${subscription.uuid}` });
+      if (c.pricing.plan === 'DYNAMICRATE') await engine.reportUsage({ subscription, quantity: Number(CALLS), windowStart: now(), windowEnd: now(), identifier: `agree-${subscription.uuid}` });
       subscribed.set(c.name, { subscription, stripeId: outcome.engineSubscriptionId!, planId: plans[policy.name]! });
     }
     stripeServer().clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS);
@@ -142,11 +144,12 @@ forEachTestDatabase((_kind, database) => {
   /** The finalized invoices of a case's subscription: its first (setup and base fees) and the cycle's (usage and the next base fee). */
   async function invoices(name: string) {
     const { stripeId, planId } = subscribed.get(name)!;
+    const planKind: Kind = CASES.find((c) => c.name === name)!.pricing.plan === 'FIXEDRATE' ? 'BASE_FEE' : 'USAGE';
     const list = (await stripe.invoices.list({ subscription: stripeId, limit: 10 }, { stripeAccount: account })).data;
     const first = list.find((i) => i.billing_reason === 'subscription_create')!;
     const cycle = list.find((i) => i.billing_reason === 'subscription_cycle')!;
     const kindOf = (line: Stripe.InvoiceLineItem): Kind =>
-      line.parent?.type === 'invoice_item_details' ? 'SETUP_FEE' : line.pricing?.price_details?.price === planId ? 'USAGE' : 'BASE_FEE';
+      line.parent?.type === 'invoice_item_details' ? 'SETUP_FEE' : line.pricing?.price_details?.price === planId ? planKind : 'BASE_FEE';
     const byKind = (invoice: Stripe.Invoice) => {
       const sums: Partial<Record<Kind, bigint>> = {};
       for (const line of invoice.lines.data) sums[kindOf(line)] = (sums[kindOf(line)] ?? 0n) + BigInt(line.amount);
@@ -171,7 +174,9 @@ forEachTestDatabase((_kind, database) => {
     expect(stripeByKind(first)).toEqual(byKind(ours.lines));
   });
 
-  it.each(CASES)('$name: the cycle invoice bills 2,982 calls and the next base fee to the minor unit rate() gives', async ({ name, pricing, usage }) => {
+  const METERED = CASES.filter((c) => c.pricing.plan === 'DYNAMICRATE');
+
+  it.each(METERED)('$name: the cycle invoice bills 2,982 calls and the next base fee to the minor unit rate() gives', async ({ name, pricing, usage }) => {
     const { cycle, byKind: stripeByKind, kindOf } = await invoices(name);
     expect(cycle.status).toBe('open');
     const usageLine = cycle.lines.data.find((l) => kindOf(l) === 'USAGE')!;
@@ -200,5 +205,7 @@ forEachTestDatabase((_kind, database) => {
       const { cycle, kindOf } = await invoices(c.name);
       expect(cycle.lines.data.filter((l) => kindOf(l) === 'SETUP_FEE')).toEqual([]);
     }
+    const fixed = await invoices('KWD fixed rate');
+    expect(BigInt(fixed.cycle.total)).toBe(3250n);
   });
 });

@@ -19,8 +19,8 @@ const dynamic = (usageRate: UsageRate, setupFee?: string): PolicyPricing => ({
   ...(setupFee === undefined ? {} : { setupFee }),
   usageRate,
 });
-const graduated = (secondTierUnit: string): UsageRate => ({
-  model: 'graduated',
+const tiered = (model: 'graduated' | 'volume', secondTierUnit: string): UsageRate => ({
+  model,
   tiers: [
     { upTo: 1000, unitPrice: '0', flatPrice: '0' },
     { upTo: null, unitPrice: secondTierUnit, flatPrice: '5.00' },
@@ -36,7 +36,7 @@ forEachTestDatabase((_kind, database) => {
     const engine = buildEngine(stripeServer(), db, [tenantWithKey(key)]);
     const seed = new GatewaySeed(db);
     const platform = sdkFor(stripeServer(), key);
-    const policy = await seed.policy('Tiered', dynamic(graduated('0.0015')));
+    const policy = await seed.policy('Tiered', dynamic(tiered('graduated', '0.0015')));
     const first = await engine.createBillingPlan(policy);
     const account = await connectedAccount(platform);
     const api = await seed.api();
@@ -46,13 +46,13 @@ forEachTestDatabase((_kind, database) => {
     const copyBefore = (await engine.getMonetizedPoliciesToPlanMapping(api))[policy.name]!;
 
     // Unchanged (a setup fee is not part of the price): nothing is replaced.
-    expect(await engine.updateBillingPlan({ ...policy, pricing: dynamic(graduated('0.0015'), '49.00') })).toEqual({
+    expect(await engine.updateBillingPlan({ ...policy, pricing: dynamic(tiered('graduated', '0.0015'), '49.00') })).toEqual({
       billable: true,
       planId: first.planId,
       apisUpdated: 0,
     });
 
-    const repriced = { ...policy, pricing: dynamic(graduated('0.001')) };
+    const repriced = { ...policy, pricing: dynamic(tiered('graduated', '0.001')) };
     const change = await engine.updateBillingPlan(repriced);
     expect(change.planId).not.toBe(first.planId);
     expect(change.apisUpdated).toBe(1);
@@ -69,7 +69,7 @@ forEachTestDatabase((_kind, database) => {
     });
 
     // Graduated → volume with the same tiers is a different price too; then a package.
-    const volume = await engine.updateBillingPlan({ ...policy, pricing: dynamic({ ...graduated('0.001'), model: 'volume' }) });
+    const volume = await engine.updateBillingPlan({ ...policy, pricing: dynamic(tiered('volume', '0.001')) });
     expect(volume.planId).not.toBe(change.planId);
     expect((await platform.prices.retrieve(volume.planId!)).tiers_mode).toBe('volume');
     const pack = await engine.updateBillingPlan({ ...policy, pricing: dynamic({ model: 'package', packageSize: 1000, packagePrice: '2.50' }) });
