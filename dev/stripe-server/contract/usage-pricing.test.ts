@@ -94,6 +94,19 @@ describe('tiered metered prices', () => {
     expect(line).toMatchObject({ quantity: 2982, amount: 947 });
   });
 
+  it('refuses a flat_amount_decimal that is not a whole number of minor units, naming the tier', async () => {
+    const error = await failureOf(
+      stripe.prices.create({
+        product: product.id,
+        currency: 'usd',
+        billing_scheme: 'tiered',
+        tiers_mode: 'volume',
+        tiers: [{ up_to: 'inf', unit_amount: 1, flat_amount_decimal: Stripe.Decimal.from('500.5') }],
+      }),
+    );
+    expect(error).toMatchObject({ statusCode: 400, param: 'tiers[0][flat_amount_decimal]' });
+  });
+
   it('refuses a tier list whose last tier is not up_to=inf, naming the tier', async () => {
     const m = await meter();
     const error = await failureOf(

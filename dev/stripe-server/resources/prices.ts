@@ -162,8 +162,13 @@ function buildTiers(input: PriceInput, name: ParamNamer): NonNullable<WirePrice[
         : tier.flat_amount_decimal !== undefined
           ? formatDecimal(parseDecimal(tier.flat_amount_decimal))
           : null;
+    // "a decimal value representing an integer in the minor units of the currency"
+    // (https://docs.stripe.com/api/prices/create#create_price-tiers-flat_amount_decimal).
+    if (flatDecimal !== null && !/^\d+$/.test(flatDecimal)) {
+      throw parameterInvalid(tierParam('flat_amount_decimal'), 'Invalid decimal: flat_amount_decimal must be a whole number of the minor unit.');
+    }
     return {
-      flat_amount: flatDecimal !== null && /^\d+$/.test(flatDecimal) ? Number(flatDecimal) : null,
+      flat_amount: flatDecimal !== null ? Number(flatDecimal) : null,
       flat_amount_decimal: flatDecimal,
       unit_amount: unit?.unit_amount ?? null,
       unit_amount_decimal: unit?.unit_amount_decimal ?? null,
