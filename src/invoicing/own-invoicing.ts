@@ -88,6 +88,9 @@ export class OwnInvoicing {
   async subscriptionStarted(subscription: SubscriptionRef, at: Date): Promise<{ access: string } | null> {
     const pricing = subscription.policy.pricing;
     if (!this.enabled || subscription.policy.billingPlan !== 'COMMERCIAL' || pricing === null) return null;
+    // Subscribed again after a failure part-way (the workflow adopts its attempt): the first invoice made then.
+    const made = (await this.deps.repository.ofSubscription(subscription.uuid)).find((i) => i.kind === 'SUBSCRIPTION_START');
+    if (made) return (await this.submit(made)) ?? null;
     // The engine's cycle when it has one (its anchor is what the usage publisher cuts windows at).
     const anchor = (await this.deps.engine.billingCycleOf(subscription))?.anchor ?? at;
     const end = new Date(nextBoundaryAfter(ownCycle(pricing, anchor), anchor.getTime()));

@@ -181,7 +181,7 @@ forEachTestDatabase((_kind, database) => {
     expect((await w.billing.issued.ofSubscription(s.uuid))[0]).toMatchObject({ status: 'PAID', amountPaid: 1000n });
   });
 
-  it('a setup fee is on the first invoice only; nothing to pay is recorded PAID without the engine and does not hold', async () => {
+  it('a setup fee is on the first invoice, made once; nothing to pay is recorded PAID without the engine and does not hold', async () => {
     now = T0;
     const s = await subscribe(w, w.policies.perCall);
     expect(s.status).toBe('UNBLOCKED');
@@ -199,6 +199,12 @@ forEachTestDatabase((_kind, database) => {
     ]);
     expect(made!.total).toBe(2800n);
     expect(w.engine.invoices.get(made!.invoiceId)!.total).toBe(2800n);
+    // Started again (a subscribe retried after a failure part-way), later: still that one invoice.
+    const submissions = w.engine.submissions;
+    now = T0 + HOUR;
+    await w.invoicing.subscriptionStarted(withSetup, clock());
+    expect((await own(w, withSetup.uuid)).map((i) => i.invoiceId)).toEqual([made!.invoiceId]);
+    expect(w.engine.submissions).toBe(submissions);
   });
 
   it("closes a period with its usage close_after_minutes after its end, not before; closing again makes no second invoice", async () => {
