@@ -3,8 +3,11 @@ import { currencyExponent, formatDecimal, parseDecimal, type Decimal } from '../
 /**
  * Exact line arithmetic: a line's amount is computed exactly in major units (calls × unit price +
  * flat fee, on bigint decimals) and rounded ONCE to the currency's minor unit, half up (0.5 of a
- * minor unit goes up). This is Stripe's rule for decimal unit amounts, which the local Stripe server
- * follows too (dev/stripe-server/billing/pricing.ts), so both engines charge the same minor units.
+ * minor unit goes up). This is Stripe's rule for decimal unit amounts ("Rounding occurs on the line
+ * item level ... 0.05 * 30 = 1.5, which is then rounded up to 2 cents. If you have multiple line
+ * items, each will be rounded before summing", https://docs.stripe.com/billing/subscriptions/decimal-amounts),
+ * which the local Stripe server follows too (dev/stripe-server/billing/pricing.ts, a graduated
+ * price rounded per tier), so both engines charge the same minor units.
  */
 
 const ZERO: Decimal = { digits: 0n, scale: 0 };
