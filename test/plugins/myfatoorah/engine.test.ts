@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import express from 'express';
 import { signWebhookEvent, startMyFatoorahServer, type MyFatoorahServer } from '../../../dev/myfatoorah-server';
+import { parseConfig } from '../../../src/config/load';
+import { mintToken } from '../../../src/http/auth/tokens';
+import { startService } from '../../../src/service';
 import { myFatoorahEngine } from '../../../plugins/myfatoorah';
 import { BillingRecords } from '../../../src/billing/billing-records.service';
 import { BillingRepository, type GatewaySubscriptionStatus } from '../../../src/billing/billing.repository';
@@ -10,6 +13,7 @@ import { createLogger } from '../../../src/logger';
 import { MonetizationError, type CoreRecords, type InvoiceToSubmit, type Monetization, type TenantDirectory } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { migrateLatest } from '../../helpers/migrations';
+import { ADMIN, policyBody, SCOPES, uniqueName } from '../../helpers/rest-harness';
 
 /**
  * The MyFatoorah engine against the local MyFatoorah server (dev/myfatoorah-server, over HTTP),
@@ -17,6 +21,7 @@ import { migrateLatest } from '../../helpers/migrations';
  * invoices (idempotently, also when SendPayment's answer is lost), pay on the server, and the
  * signed webhook, confirmed with GetPaymentStatus, marks the invoice record paid. One migrated
  * database, one server and one receiver per database; the tests build on each other in order.
+ * Last, Meterline itself started on that database with `monetization_impl = "myfatoorah"`.
  */
 const TOKEN = 'mf_test_kwt_engine';
 const SECRET = 'kwt-webhook-secret';
@@ -210,5 +215,39 @@ forEachTestDatabase((_kind, db) => {
     expect(await invoiceRecord(final.engineInvoiceId)).toMatchObject({ status: 'PAID', billingReason: 'FINAL', total: 1250n });
     expect(await engine.listEngineCustomers(TENANT)).toEqual({ customers: [], unlisted: [] });
     await expect(engine.getCurrentUsageForSubscription(subscription)).rejects.toBeInstanceOf(MonetizationError);
+  });
+
+  it('runs in the service (monetization_impl = "myfatoorah"): a KWD commercial policy is created, a USD one refused with a 400 naming currencyType', async () => {
+    const config = parseConfig(
+      {
+        database: { apim_db: db().config },
+        auth: { jwt: { secret: 'myfatoorah-service-test-secret-0123456789', issuer: 'meterline', audience: 'meterline' } },
+        apim: { monetization: { monetization_impl: 'myfatoorah', myfatoorah: { api_base_url: mf.url } } },
+        logging: { level: 'silent' },
+        tenants: [{ domain: TENANT.domain, id: TENANT.id, monetization_info: { myfatoorah_api_token: TOKEN, myfatoorah_webhook_secret: SECRET } }],
+      },
+      {},
+      'test',
+    );
+    const service = await startService({ config, logger: createLogger('silent'), port: 0 });
+    try {
+      const admin = mintToken(config.auth.jwt!, { subject: 'admin', tenant: undefined, scopes: SCOPES.admin });
+      const createPolicy = async (body: unknown) => {
+        const response = await fetch(`${service.url}${ADMIN}/throttling/policies/subscription`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: response.status, body: (await response.json()) as { error?: Array<{ code: string; message: string }> } };
+      };
+      mf.requests.reset();
+      expect((await createPolicy(policyBody(uniqueName('Kwd'), { plan: 'FIXEDRATE', price: '5.250', currency: 'KWD' }))).status).toBe(201);
+      const usd = await createPolicy(policyBody(uniqueName('Usd'), { plan: 'FIXEDRATE', price: '10', currency: 'USD' }));
+      expect(usd.status).toBe(400);
+      expect(usd.body.error).toEqual([{ code: expect.stringMatching(/currencyType$/), message: expect.stringMatching(/MyFatoorah cannot invoice in USD/) }]);
+      expect(mf.requests.list()).toEqual([]);
+    } finally {
+      await service.close();
+    }
   });
 });
