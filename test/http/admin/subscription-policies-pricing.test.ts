@@ -15,9 +15,10 @@ type Properties = Record<string, string>;
 function body(name: string, plan: 'FIXEDRATE' | 'DYNAMICRATE', properties: Properties) {
   const base = policyBody(name, { plan, price: plan === 'FIXEDRATE' ? '10.00' : '0.002', currency: properties.currencyType ?? 'USD' });
   const current = base.monetization!.properties as Properties;
+  // An empty value in `properties` leaves that key out of the request.
   base.monetization!.properties = Object.fromEntries(
     Object.entries({ ...current, ...properties }).filter(([, value]) => value !== ''),
-  );
+  ) as typeof base.monetization.properties;
   return base;
 }
 
