@@ -175,7 +175,9 @@ export class MyFatoorahMonetization implements Monetization {
       anchorAt: this.dependencies.clock(),
       cancelledAt: null,
     });
-    if (row.cancelledAt !== null) throw new MonetizationError('CONFLICT', `subscription ${subscription.uuid} was cancelled; subscribe again makes a new subscription`);
+    // Cancelled by the undo of an attempt the gateway now finishes after all (same UUID: the undo
+    // cancelled here, then could not remove the gateway's row): billed again from now.
+    if (row.cancelledAt !== null) await this.repository.reviveSubscription(subscription.uuid, this.dependencies.clock());
     return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: row.engineSubscriptionId };
   }
 

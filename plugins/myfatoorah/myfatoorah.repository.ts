@@ -138,6 +138,11 @@ export class MyFatoorahRepository {
     return changed > 0;
   }
 
+  /** Bills a cancelled subscription again, its cycle anchored at `at`. */
+  async reviveSubscription(subscriptionUuid: string, at: Date): Promise<void> {
+    await this.db(SUBSCRIPTION).where({ SUBSCRIPTION_UUID: subscriptionUuid }).whereNotNull('CANCELLED_AT').update({ CANCELLED_AT: null, ANCHOR_AT: at.getTime() });
+  }
+
   async invoice(invoiceId: string): Promise<InvoiceRow | undefined> {
     const row = (await this.db(INVOICE).where({ INVOICE_ID: invoiceId }).first()) as Row | undefined;
     return row ? toInvoice(row) : undefined;

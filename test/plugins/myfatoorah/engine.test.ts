@@ -213,6 +213,13 @@ forEachTestDatabase((_kind, db) => {
     mf.invoices.pay(Number(final.engineInvoiceId));
     await mf.webhooks.flush();
     expect(await invoiceRecord(final.engineInvoiceId)).toMatchObject({ status: 'PAID', billingReason: 'FINAL', total: 1250n });
+    // An undone attempt the gateway finishes after all (same UUID) is billed again, from now.
+    const other = { ...subscription, uuid: 'sub-mf-undone' };
+    await engine.createSubscription(other);
+    await engine.deleteSubscription(other);
+    mf.clock.advance(3600);
+    expect(await engine.createSubscription(other)).toEqual({ billed: true, access: 'UNBLOCKED', engineSubscriptionId: 'mf:sub-mf-undone' });
+    expect(await engine.billingCycleOf(other)).toEqual({ anchor: new Date(START.getTime() + 3_600_000), interval: 'month', intervalCount: 1 });
     expect(await engine.listEngineCustomers(TENANT)).toEqual({ customers: [], unlisted: [] });
     await expect(engine.getCurrentUsageForSubscription(subscription)).rejects.toBeInstanceOf(MonetizationError);
   });
