@@ -18,7 +18,7 @@ function body(name: string, plan: 'FIXEDRATE' | 'DYNAMICRATE', properties: Prope
   // An empty value in `properties` leaves that key out of the request.
   base.monetization!.properties = Object.fromEntries(
     Object.entries({ ...current, ...properties }).filter(([, value]) => value !== ''),
-  ) as typeof base.monetization.properties;
+  ) as NonNullable<typeof base.monetization>['properties'];
   return base;
 }
 
