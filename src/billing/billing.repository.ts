@@ -94,6 +94,12 @@ export class BillingRepository {
     return row ? toStanding(row) : undefined;
   }
 
+  /** The billed subscriptions the engine has not cancelled, of every tenant, by UUID. */
+  async liveSubscriptionUuids(): Promise<string[]> {
+    const rows = (await this.db('ML_SUBSCRIPTION_BILLING').whereNull('CANCELLED_AT').select('SUBSCRIPTION_UUID').orderBy('SUBSCRIPTION_UUID')) as Array<Record<string, unknown>>;
+    return rows.map((row) => String(row.SUBSCRIPTION_UUID));
+  }
+
   async insertSubscription(trx: Db, row: SubscriptionBillingRow, now: Date): Promise<void> {
     await trx('ML_SUBSCRIPTION_BILLING').insert({ ...standingColumns(row), UPDATED_AT: now.getTime() });
   }

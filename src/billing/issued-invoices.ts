@@ -90,6 +90,11 @@ export class IssuedInvoices {
     return answer ? { access: answer.status } : null;
   }
 
+  /** The billed subscriptions the engine has not cancelled (their billing records), by UUID. */
+  liveSubscriptions(): Promise<string[]> {
+    return this.repository.liveSubscriptionUuids();
+  }
+
   /** The billing records of a subscription's invoices (own and engine-made), newest period first. */
   ofSubscription(subscriptionUuid: string): Promise<InvoiceRecord[]> {
     return this.repository.invoicesOfSubscription(subscriptionUuid);

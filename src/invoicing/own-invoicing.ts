@@ -145,9 +145,34 @@ export class OwnInvoicing {
    * left by failures and crashes. What `meterline serve` runs every `check_interval_seconds`.
    */
   async check(): Promise<CloseResult> {
+    await this.startMissing();
     const result = await this.closeDuePeriods();
     await this.submitDrafts();
     return result;
+  }
+
+  /**
+   * Makes the first invoice of every billed subscription that has none (its subscribe hook failed
+   * after the subscription was billed): with the engine's anchor, so an invoice the workflow is
+   * making at the same moment is the same invoice. A subscription whose engine tells no cycle is
+   * left to its workflow (its anchor would be this moment, another invoice). Answers how many.
+   */
+  async startMissing(): Promise<number> {
+    if (!this.enabled) return 0;
+    const invoiced = new Set((await this.deps.repository.invoicedSubscriptions()).map((s) => s.subscriptionUuid));
+    const missing = (await this.deps.issued.liveSubscriptions()).filter((uuid) => !invoiced.has(uuid));
+    if (missing.length === 0) return 0;
+    let started = 0;
+    for (const subscription of (await this.deps.subscriptions(missing)).values()) {
+      try {
+        if ((await this.deps.engine.billingCycleOf(subscription)) === null) continue;
+        if ((await this.subscriptionStarted(subscription, this.deps.clock())) !== null || (await this.deps.repository.ofSubscription(subscription.uuid)).length > 0) started += 1;
+      } catch (error) {
+        this.deps.logger.error({ err: error, subscription: subscription.uuid }, 'could not make the first invoice of a billed subscription; the next check tries again');
+      }
+    }
+    if (started > 0) this.deps.logger.warn({ started }, 'first invoices made for billed subscriptions that had none');
+    return started;
   }
 
   async closeDuePeriods(): Promise<CloseResult> {

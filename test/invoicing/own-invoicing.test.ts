@@ -325,4 +325,22 @@ forEachTestDatabase((_kind, database) => {
     expect(final.invoice.invoiceId).toBe(period.invoice.invoiceId);
     expect((await own(w, s.uuid)).filter((i) => i.usageFrom !== null)).toHaveLength(1);
   });
+
+  it('a billed subscription whose first invoice was not made (its subscribe hook failed) gets it at the next check, once', async () => {
+    now = T0;
+    const subscriber = await w.seed.subscriber();
+    const application = await w.seed.application(subscriber);
+    const ref = await w.seed.subscription(w.api, application, subscriber, await w.seed.policy('Missed', monthlyFee));
+    await w.engine.createSubscription(ref);
+    await w.billing.records.subscriptionBilled({ subscriptionUuid: ref.uuid, tenantDomain: TENANT.domain, apiUuid: w.api.uuid, applicationUuid: application.uuid, engineSubscriptionId: engineSubscriptionId(ref.uuid), engineAccount: null }, clock());
+    expect(await own(w, ref.uuid)).toEqual([]);
+
+    now = T0 + 10 * MINUTE;
+    await w.invoicing.check();
+    await w.invoicing.check();
+    const invoices = await own(w, ref.uuid);
+    expect(invoices.map((i) => [i.kind, i.status, i.total, i.periodStart])).toEqual([['SUBSCRIPTION_START', 'OPEN', 1000n, new Date(T0)]]);
+    expect(w.engine.invoices.get(invoices[0]!.invoiceId)?.total).toBe(1000n);
+    expect(await access(w, ref.uuid)).toBe('ON_HOLD');
+  });
 });
