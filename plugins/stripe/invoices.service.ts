@@ -83,7 +83,6 @@ export class InvoicesService {
 
 function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiName: string, prices: ReadonlyMap<string, Stripe.Price>): PendingInvoice {
   const tax = (invoice.total_taxes ?? []).reduce((sum, t) => sum + BigInt(t.amount), 0n);
-  const period = servicePeriod(invoice);
   return {
     invoiceId: invoice.id ?? null,
     description: invoice.description,
@@ -91,8 +90,9 @@ function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiN
     accountName: account.business_profile?.name ?? account.settings?.dashboard?.display_name ?? invoice.account_name ?? null,
     accountCountry: account.country ?? invoice.account_country ?? null,
     customerEmail: invoice.customer_email,
-    periodStart: period.start,
-    periodEnd: period.end,
+    periodStart: fromUnix(invoice.period_start),
+    periodEnd: fromUnix(invoice.period_end),
+    servicePeriod: servicePeriod(invoice),
     dueDate: invoice.due_date === null ? null : fromUnix(invoice.due_date),
     nextPaymentAttempt: invoice.next_payment_attempt === null ? null : fromUnix(invoice.next_payment_attempt),
     paid: invoice.status === 'paid',

@@ -409,6 +409,12 @@ export interface PendingInvoice {
   customerEmail: string | null;
   periodStart: Date;
   periodEnd: Date;
+  /**
+   * The service period the invoice's lines pay for (fees in advance, usage in arrears), when the
+   * engine knows it; the invoice page shows it. `periodStart`/`periodEnd` stay the engine's invoice
+   * period, which WSO2's usage map reports.
+   */
+  servicePeriod?: { start: Date; end: Date };
   dueDate: Date | null;
   nextPaymentAttempt: Date | null;
   paid: boolean;

@@ -30,12 +30,14 @@ function day(date: Date): string {
 }
 
 /**
- * The subscriber's pending invoice: period, one line per item (API, quantity, unit price,
- * amount), totals, and the payment link where Stripe has one. Every amount carries its exact
+ * The subscriber's pending invoice: the period it pays for, one line per item (what was bought,
+ * API, quantity, unit price, amount), totals, and the payment link where Stripe has one. Every amount carries its exact
  * major-unit value in `data-amount`, the same string the REST API's usage map gives.
  */
 export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice, history: readonly InvoiceRecord[] = []): string {
   const { currency } = invoice;
+  // The period the lines pay for, where the engine says (a fee in advance reaches past the billing period).
+  const paysFor = invoice.servicePeriod ?? { start: invoice.periodStart, end: invoice.periodEnd };
   const money = (minor: bigint) => formatMoney(minor, currency);
   const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, currency));
   const lines = invoice.lines
@@ -67,7 +69,7 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
       </div>
       <form method="post" action="/devportal/logout"><button type="submit">Sign out</button></form>
     </header>
-    <p>Period <strong data-field="period-start">${day(invoice.periodStart)}</strong> to <strong data-field="period-end">${day(invoice.periodEnd)}</strong> (UTC)
+    <p>Period <strong data-field="period-start">${day(paysFor.start)}</strong> to <strong data-field="period-end">${day(paysFor.end)}</strong> (UTC)
       ${invoice.accountName ? ` · billed by <span data-field="account-name">${escapeHtml(invoice.accountName)}</span>` : ''}</p>
     <table>
       <thead><tr><th>Description</th><th>API</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead>

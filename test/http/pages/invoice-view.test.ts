@@ -1,6 +1,7 @@
 import type { SubscriptionRecord } from '../../../src/apim/model';
 import { formatMoney, formatUnitPrice, renderInvoicePage } from '../../../src/http/pages/invoice-view';
 import type { PendingInvoice } from '../../../src/monetization/monetization';
+import type { InvoiceRecord } from '../../../src/billing/model';
 
 /** The invoice page's rendering, without a browser: currency formats, the pay link, escaping. */
 const subscription = {
@@ -67,5 +68,26 @@ describe('renderInvoicePage', () => {
     expect(html).toContain('data-field="total" data-amount="1234.56">1,234.56 USD<');
     expect(html).toContain('data-field="period-start">2026-11-01<');
     expect(html).toContain('data-field="period-end">2026-12-01<');
+  });
+
+  it('shows the period the lines pay for when the engine gives it (a fee in advance reaches past the billing period)', () => {
+    const html = renderInvoicePage(subscription, invoice({ servicePeriod: { start: new Date('2026-11-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') } }));
+    expect(html).toContain('data-field="period-start">2026-11-01<');
+    expect(html).toContain('data-field="period-end">2027-01-01<');
+  });
+
+  it("links every issued invoice's PDF, and its engine page: to pay while unpaid, to view after", () => {
+    const issued = (engineInvoiceId: string, status: 'OPEN' | 'PAID', pdf: string | null) =>
+      ({ engineInvoiceId, status, currency: 'usd', total: 500n, amountRemaining: status === 'OPEN' ? 500n : 0n, lastError: null,
+        periodStart: new Date('2026-11-30T00:00:00Z'), periodEnd: new Date('2026-12-30T00:00:00Z'),
+        hostedInvoiceUrl: `https://invoice.stripe.com/i/${engineInvoiceId}`, invoicePdfUrl: pdf }) as unknown as InvoiceRecord;
+    const html = renderInvoicePage(subscription, invoice(), [issued('in_2', 'OPEN', 'https://pay.stripe.com/invoice/in_2/pdf'), issued('in_1', 'PAID', null)]);
+    const row = (id: string) => html.slice(html.indexOf(`data-invoice="${id}"`)).split('</tr>')[0]!;
+    expect(row('in_2')).toContain('data-field="period">2026-11-30 – 2026-12-30<');
+    expect(row('in_2')).toContain('data-field="pay-invoice" href="https://invoice.stripe.com/i/in_2"');
+    expect(row('in_2')).toContain('data-field="invoice-pdf" href="https://pay.stripe.com/invoice/in_2/pdf"');
+    expect(row('in_1')).toContain('data-field="view-invoice" href="https://invoice.stripe.com/i/in_1"');
+    expect(row('in_1')).not.toContain('pay-invoice');
+    expect(row('in_1')).not.toContain('invoice-pdf');
   });
 });
