@@ -30,15 +30,24 @@ export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier |
     const parsed = usageBatchSchema.safeParse(req.body);
     if (!parsed.success) throw invalidInput(fieldProblems(parsed.error.issues, { whole: 'body' }));
     const tenant = principal.tenant.domain;
-    const foreign = parsed.data.events.map((event) => {
+    const events = parsed.data.events;
+    const foreign = events.map((event) => {
       const claimed = (event as { tenant?: unknown } | null)?.tenant;
       return typeof claimed === 'string' && claimed !== tenant;
     });
-    const result = await usage.ingestion.ingest(parsed.data.events.filter((_, i) => !foreign[i]));
+    if (!foreign.includes(true)) {
+      // The common batch (a gateway's own tenant only): the service's answer as it is, indexes
+      // and fields already the batch's, with no second object per event.
+      const all = await usage.ingestion.ingest(events);
+      res.set('Cache-Control', 'no-store');
+      res.status(200).json(all);
+      return;
+    }
+    const result = await usage.ingestion.ingest(events.filter((_, i) => !foreign[i]));
     // Put the foreign-tenant rejections back in their places.
     const results: typeof result.results = [];
     let next = 0;
-    parsed.data.events.forEach((event, index) => {
+    events.forEach((event, index) => {
       if (foreign[index]) {
         const eventId = (event as { eventId?: unknown }).eventId;
         results.push({
