@@ -215,3 +215,22 @@ it('reports the events Meterline rejects one by one, and splits a batch over the
   expect(result.results.map((r) => r.index)).toEqual(events.map((_, i) => i));
   expect(await stored('split')).toHaveLength(1000);
 });
+
+it("answers a batch with Meterline's counts and its per-event results, and the same batch again as duplicates", async () => {
+  const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
+  const now = Date.now();
+  const events = [1, 2, 3].map((i) => ({ eventId: `answers-${i}`, timestamp: now, httpStatus: i === 3 ? 500 : 200, ...caller }));
+  const first = await sink.ingest(events);
+  const again = await sink.ingest(events);
+  await sink.close?.();
+  // Nothing rejected: the counts come from the answer's head, the results are read when asked for.
+  expect(first).toMatchObject({ accepted: 3, duplicates: 0, rejected: 0 });
+  expect(first.results).toEqual([
+    { index: 0, eventId: 'answers-1', status: 'accepted', billable: false, reason: 'UNKNOWN_SUBSCRIPTION' },
+    { index: 1, eventId: 'answers-2', status: 'accepted', billable: false, reason: 'UNKNOWN_SUBSCRIPTION' },
+    { index: 2, eventId: 'answers-3', status: 'accepted', billable: false, reason: 'UNKNOWN_SUBSCRIPTION' },
+  ]);
+  expect(again).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0 });
+  expect(again.results.map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
+  expect(await stored('answers')).toHaveLength(3);
+});
