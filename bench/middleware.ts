@@ -25,8 +25,14 @@
  * the recorder's own cost in the gateway from Meterline's ingestion, which on a machine of two
  * cores competes with the route and the load generator for the same CPUs (in production it runs
  * elsewhere), and they move less than requests/s when other work shares the machine.
+ *
+ * Pinning (BENCH_PIN, default on): with `taskset` (util-linux) and at least two CPUs, the route's
+ * process (this one: the three routes and their recorders) runs alone on CPU 0, and the load
+ * generator and Meterline share CPU 1, the same for every way, so Meterline's work in another
+ * process does not take the route's core, as it would not in production. Without `taskset`, or
+ * with BENCH_PIN=0, nothing is pinned; each line says which (`pinning`).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -48,6 +54,27 @@ import type { TestDatabase } from '../test/helpers/databases';
 import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription } from './support';
 
 const TARGET = 0.95;
+
+/** Where the processes run: `taskset -c <cpu>` prefixes for the children, or nothing. */
+interface Pinning {
+  /** What each line prints. */
+  description: string;
+  /** The command and arguments that start `node <args>` on the other CPU. */
+  command(args: string[]): [string, string[]];
+}
+
+function choosePinning(): Pinning {
+  const unpinned = (why: string): Pinning => ({ description: `none: ${why}`, command: (args) => [process.execPath, args] });
+  if (process.env.BENCH_PIN === '0') return unpinned('BENCH_PIN=0');
+  if (os.cpus().length < 2) return unpinned('fewer than two CPUs');
+  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) return unpinned('taskset (util-linux) not found');
+  // -a: every thread of this process (libuv's pool and V8's helpers too), before any child starts.
+  if (spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status !== 0) return unpinned('taskset could not pin this process');
+  return {
+    description: 'taskset: the route process alone on CPU 0; the load generator and Meterline on CPU 1',
+    command: (args) => ['taskset', ['-c', '1', process.execPath, ...args]],
+  };
+}
 
 /** The child: keep `connections` requests in flight for `seconds`, then print how many completed. */
 async function generateLoad(url: string, seconds: number, connections: number, maxRequests: number): Promise<void> {
@@ -83,9 +110,10 @@ async function generateLoad(url: string, seconds: number, connections: number, m
   process.stdout.write(JSON.stringify({ done, failed, seconds }));
 }
 
-function runLoad(url: string, seconds: number, connections: number, maxRequests: number): Promise<{ done: number; failed: number }> {
+function runLoad(pinning: Pinning, url: string, seconds: number, connections: number, maxRequests: number): Promise<{ done: number; failed: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [__filename, '--load', url, String(seconds), String(connections), String(maxRequests)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [command, args] = pinning.command([__filename, '--load', url, String(seconds), String(connections), String(maxRequests)]);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
@@ -129,10 +157,12 @@ function counting(sink: UsageSink) {
 }
 
 /** `node dist/src/cli/main.js serve --config <file>` (this file runs from dist/bench/), resolved once it logs that it is ready. */
-function serve(configPath: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+function serve(pinning: Pinning, configPath: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
-  const child = spawn(process.execPath, [cli, 'serve', '--config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // taskset execs node in its own process, so the pid is Meterline's (its CPU is read from /proc).
+  const [command, args] = pinning.command([cli, 'serve', '--config', configPath]);
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return new Promise((resolve, reject) => {
     let output = '';
@@ -167,7 +197,7 @@ function serve(configPath: string): Promise<{ url: string; pid: number; stop(): 
 }
 
 /** Meterline as its own process: `meterline serve` on the (migrated, seeded) SQLite file, with a gateway token. */
-async function startMeterline(database: TestDatabase, dir: string) {
+async function startMeterline(pinning: Pinning, database: TestDatabase, dir: string) {
   const secret = `bench-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
   const configPath = join(dir, 'bench-deployment.toml');
   writeFileSync(
@@ -201,7 +231,7 @@ id = -1234
 billing_engine_platform_account_key = "sk_test_bench"
 `,
   );
-  const serving = await serve(configPath);
+  const serving = await serve(pinning, configPath);
   const jwt = configSchema.parse({ auth: { jwt: { secret } } }).auth.jwt!;
   const token = mintToken(jwt, { subject: 'bench-gateway', scopes: ['apim:usage_ingest'], tenant: undefined, expiresIn: 86_400 });
   return { serving, token };
@@ -232,6 +262,7 @@ async function main() {
   const sizes = (process.env.BENCH_MIDDLEWARE_SUBSCRIPTIONS ?? '10,10000').split(',').map(Number);
   if (sizes.length !== 2 || sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('BENCH_MIDDLEWARE_SUBSCRIPTIONS must be two sizes, e.g. "10,10000"');
   const loadAtStart = os.loadavg()[0]!;
+  const pinning = choosePinning();
   const remoteDb = await openDatabase('sqlite');
   const localDb = await openDatabase('sqlite');
   const configDir = mkdtempSync(join(os.tmpdir(), 'meterline-bench-'));
@@ -251,7 +282,7 @@ async function main() {
     let turn = 0;
     const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;
 
-    meterline = await startMeterline(remoteDb, configDir);
+    meterline = await startMeterline(pinning, remoteDb, configDir);
     const { token } = meterline;
     const remote = counting(httpUsageSink({ url: meterline.serving.url, token: () => token }));
     const problems: string[] = [];
@@ -293,7 +324,7 @@ async function main() {
         for (const way of order) {
           const cpuBefore = ownCpuSeconds();
           const meterlineBefore = cpuSecondsOf(meterlinePid);
-          const { done, failed } = await runLoad(urls[way], seconds, connections, maxRequests);
+          const { done, failed } = await runLoad(pinning, urls[way], seconds, connections, maxRequests);
           if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
           perSize[s]![way].push(done / seconds);
           if (way !== 'plain') {
@@ -354,6 +385,7 @@ async function main() {
         route: 'GET /hello (express, "Hello World!")',
         sink: way === 'remote' ? 'httpUsageSink to `meterline serve` (SQLite) in another process' : 'UsageIngestion on SQLite in the route\'s process',
         connections,
+        pinning: pinning.description,
         secondsPerRound: seconds,
         rounds,
         sizes: figures,
