@@ -90,7 +90,7 @@ export const rules: ArchitectureRules = {
     engines: ['monetization-port', 'db', 'migrations', ...KERNELS],
     rating: ['domain'],
     migrations: ['db'],
-    'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'config', 'engines', ...KERNELS],
+    'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'rating', 'config', 'engines', ...KERNELS],
     'dev-stripe-server': [],
     'dev-myfatoorah-server': [],
   },
