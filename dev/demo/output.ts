@@ -51,3 +51,13 @@ export const BANNER = [
   '       No Stripe account, no network beyond 127.0.0.1, no database server needed.',
   '================================================================================',
 ];
+
+/** The first lines with `--engine myfatoorah`. */
+export const MYFATOORAH_BANNER = [
+  '================================================================================',
+  ' Meterline demo: API monetization end to end, billed through MyFatoorah, in KWD',
+  '',
+  ' NOTE: the payment system is a local MyFatoorah-compatible test server; no money moves.',
+  '       No MyFatoorah account, no network beyond 127.0.0.1, no database server needed.',
+  '================================================================================',
+];

@@ -30,21 +30,36 @@ export class Cleanup {
   }
 }
 
-export interface StripeChild {
+/** A local test server the demo started as a child process (the Stripe or the MyFatoorah one). */
+export interface ServerChild {
   url: string;
   host: string;
   port: number;
   pid: number;
   stop(): Promise<void>;
 }
+export type StripeChild = ServerChild;
 
 /**
  * Starts the Stripe-compatible local server as a child process (`--port 0`, a free port) and
  * resolves with the address from its `listening on http://127.0.0.1:<port>` line. The production
  * code never loads that server: the demo talks to it over HTTP only.
  */
-export async function startStripeChild(script: string, onOutput: (line: string) => void): Promise<StripeChild> {
-  const child = spawn(process.execPath, [script, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startStripeChild(script: string, onOutput: (line: string) => void): Promise<StripeChild> {
+  return startServerChild('the local Stripe server', script, ['--port', '0', '--host', '127.0.0.1'], /error|stripe-server:/i, onOutput);
+}
+
+/**
+ * Starts the MyFatoorah-compatible local server (dev/myfatoorah-server) the same way, its vendor
+ * account read from `configFile` (so the account's token and webhook secret are not on a command
+ * line), on a free port, its clock following the wall clock (webhook retries happen in real time).
+ */
+export function startMyFatoorahChild(script: string, configFile: string, onOutput: (line: string) => void): Promise<ServerChild> {
+  return startServerChild('the local MyFatoorah server', script, ['--port', '0', '--host', '127.0.0.1', '--config', configFile, '--clock', 'wall'], /error|myfatoorah-server:/i, onOutput);
+}
+
+async function startServerChild(name: string, script: string, args: string[], errorLine: RegExp, onOutput: (line: string) => void): Promise<ServerChild> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   // Should the demo die without cleaning up, the server must not outlive it.
   const killOnExit = () => {
     if (isRunning(child)) child.kill('SIGKILL');
@@ -52,12 +67,12 @@ export async function startStripeChild(script: string, onOutput: (line: string) 
   process.on('exit', killOnExit);
   const lastErrors: string[] = []; // the first error lines, for a failure before it listens
   createInterface({ input: child.stderr! }).on('line', (line) => {
-    if (lastErrors.length < 3 && /error|stripe-server:/i.test(line)) lastErrors.push(line.trim());
+    if (lastErrors.length < 3 && errorLine.test(line)) lastErrors.push(line.trim());
     onOutput(line);
   });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the local Stripe server did not say where it listens within 15 s')), 15_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not say where it listens within 15 s`)), 15_000);
     lines.on('line', (line) => {
       const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line.trim());
       if (match) {
@@ -72,7 +87,7 @@ export async function startStripeChild(script: string, onOutput: (line: string) 
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const said = lastErrors.length > 0 ? `: ${lastErrors.join(' / ')}` : '';
-      reject(new Error(`the local Stripe server exited before listening (${signal ?? `exit code ${code}`})${said}`));
+      reject(new Error(`${name} exited before listening (${signal ?? `exit code ${code}`})${said}`));
     });
   }).catch((error: unknown) => {
     killOnExit();

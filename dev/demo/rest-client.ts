@@ -56,3 +56,15 @@ export async function stripeControl<T = unknown>(stripeUrl: string, path: string
   if (!response.ok) throw new Error(`the local Stripe server's control ${path} answered ${response.status}: ${text.slice(0, 300)}`);
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
+
+/** The local MyFatoorah server's test controls (`/_test/...`, JSON, no token). */
+export async function engineServerControl<T = unknown>(serverUrl: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${serverUrl}/_test${path}`, {
+    method,
+    ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) } : {}),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`the local MyFatoorah server's control ${path} answered ${response.status}: ${text.slice(0, 300)}`);
+  return (text === '' ? undefined : JSON.parse(text)) as T;
+}

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Stripe from 'stripe';
 import { currencyExponent, formatMinorUnits, toMinorUnits } from '../../src/domain/money';
-import { DemoClock } from './clock';
+import { DemoClock, stripeServerClock } from './clock';
 import { ACCESS_CACHE_MS, startDemoGateway } from './gateway';
 import { STRIPE_WEBHOOK_EVENTS } from '../../plugins/stripe/webhooks';
 import { demoPlatformKey, startDemoMeterline } from './meterline';
@@ -76,7 +76,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     out.detail(`listening on ${child.url} (pid ${child.pid}); accepts any sk_test_... key, keeps everything in memory`);
     return child;
   });
-  const clock = new DemoClock(stripeServer.url);
+  const clock = new DemoClock(stripeServerClock(stripeServer.url));
   cleanup.add('the clock follower', async () => clock.stop());
   const platformKey = demoPlatformKey();
   const platform = new Stripe(platformKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 2, telemetry: false });
@@ -85,7 +85,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     // The tenant admin's webhook endpoint, listening to connected accounts too; its secret goes
     // in the config. The URL is set once Meterline has its port.
     const endpoint = await platform.webhookEndpoints.create({ url: 'http://127.0.0.1:9/pending', enabled_events: [...STRIPE_WEBHOOK_EVENTS], connect: true });
-    const started = await startDemoMeterline({ dir, stripe: stripeServer, secrets: { platformKey, webhookSecret: endpoint.secret! }, clock: clock.now });
+    const started = await startDemoMeterline({ dir, billing: { engine: 'stripe', server: stripeServer, secrets: { platformKey, webhookSecret: endpoint.secret! } }, clock: clock.now });
     cleanup.add('Meterline', () => started.service.close());
     await platform.webhookEndpoints.update(endpoint.id, { url: `${started.url}/api/am/monetization/webhooks/stripe/carbon.super` });
     await clock.sync();
