@@ -11,11 +11,16 @@ export function formatMoney(minor: bigint, currency: string): string {
 
 /**
  * A unit price Stripe gives in (possibly fractional) minor units, "0.05" US cents, as the major
- * unit the policy was priced in, "0.0005 USD". Exact: the decimal point moves, nothing rounds.
+ * unit the policy was priced in, "0.0005 USD", with at least the currency's decimals ("10.00 USD",
+ * as amounts are written). Exact: the decimal point moves, nothing rounds.
  */
 export function formatUnitPrice(minorUnitDecimal: string, currency: string): string {
   const value = parseDecimal(minorUnitDecimal);
-  return `${groupThousands(formatDecimal({ digits: value.digits, scale: value.scale + currencyExponent(currency) }))} ${currency.toUpperCase()}`;
+  const exponent = currencyExponent(currency);
+  const plain = formatDecimal({ digits: value.digits, scale: value.scale + exponent });
+  const decimals = plain.includes('.') ? plain.length - plain.indexOf('.') - 1 : 0;
+  const padded = decimals >= exponent ? plain : `${plain}${decimals === 0 ? '.' : ''}${'0'.repeat(exponent - decimals)}`;
+  return `${groupThousands(padded)} ${currency.toUpperCase()}`;
 }
 
 function groupThousands(amount: string): string {

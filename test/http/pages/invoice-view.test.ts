@@ -37,7 +37,10 @@ describe('money on the invoice page', () => {
 
   it.each([
     ['0.05', 'usd', '0.0005 USD'],
-    ['1000', 'usd', '10 USD'],
+    ['1000', 'usd', '10.00 USD'],
+    ['125000', 'usd', '1,250.00 USD'],
+    ['500', 'jpy', '500 JPY'],
+    ['2', 'kwd', '0.002 KWD'],
     ['0.5', 'jpy', '0.5 JPY'],
     ['12.5', 'kwd', '0.0125 KWD'],
   ])('unit price of %s minor units in %s is "%s"', (decimal, currency, text) => {
