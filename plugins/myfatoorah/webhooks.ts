@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { WebhookRejectedError, type BillingEvent, type InvoiceSnapshot, type WebhookVerifier } from '../../src/monetization/billing-events';
 import { MonetizationError } from '../../src/monetization/monetization';
 import { currencyExponent } from '../../src/domain/money';
@@ -53,15 +54,15 @@ export class MyFatoorahWebhookVerifier implements WebhookVerifier {
     }
     const occurredAt = dateOr(signedValueOr(data, 'Transaction.TransactionDate') ?? stringOr(event.CreationDate), input.now);
     if (event.Code !== 1) {
-      return { id: `mf:${event.Code}:${signed}`, occurredAt, account: null, type: 'ignored', engineType: String(event.Name ?? event.Code) };
+      return { id: eventId(['mf', String(event.Code), signed]), occurredAt, account: null, type: 'ignored', engineType: short(String(event.Name ?? event.Code)) };
     }
     const invoiceId = signedValue(data, 'Invoice.Id');
     if (invoiceId === '') throw new WebhookRejectedError('malformed', 'Data.Invoice.Id is missing');
     const invoiceStatus = signedValue(data, 'Invoice.Status').toUpperCase();
     const transactionStatus = signedValue(data, 'Transaction.Status').toUpperCase();
-    const id = `mf:${invoiceId}:${invoiceStatus}:${transactionStatus}:${signedValue(data, 'Transaction.PaymentId')}`;
+    const id = eventId(['mf', invoiceId, invoiceStatus, transactionStatus, signedValue(data, 'Transaction.PaymentId')]);
     const change = invoiceStatus === 'PAID' ? 'paid' : transactionStatus === 'FAILED' || transactionStatus === 'CANCELED' ? 'payment_failed' : null;
-    if (change === null) return { id, occurredAt, account: null, type: 'ignored', engineType: `PAYMENT_STATUS_CHANGED ${invoiceStatus}/${transactionStatus}` };
+    if (change === null) return { id, occurredAt, account: null, type: 'ignored', engineType: short(`PAYMENT_STATUS_CHANGED ${invoiceStatus}/${transactionStatus}`) };
     const subscriptionUuid = signedValueOr(data, 'Invoice.UserDefinedField');
     const currency = (signedValueOr(data, 'Amount.DisplayCurrency') ?? signedValueOr(data, 'Amount.BaseCurrency') ?? '').toLowerCase();
     const total = minorOr(signedValueOr(data, 'Amount.ValueInDisplayCurrency') ?? signedValueOr(data, 'Amount.ValueInBaseCurrency'), currency);
@@ -102,10 +103,10 @@ export class MyFatoorahWebhookVerifier implements WebhookVerifier {
       if (named && named.tenantDomain === tenantDomain) {
         throw new MonetizationError('ENGINE_UNAVAILABLE', `MyFatoorah invoice ${mfInvoiceId} of subscription ${named.subscriptionUuid} is not recorded yet; deliver again`);
       }
-      return ignored(event, 'unrecorded', `PAYMENT_STATUS_CHANGED of MyFatoorah invoice ${mfInvoiceId}, which Meterline did not submit`);
+      return ignored(event, 'unrecorded', 'PAYMENT_STATUS_CHANGED of an invoice Meterline did not submit');
     }
     const status = await this.clientFor(tenantDomain).paymentStatus(mfInvoiceId, 'InvoiceId');
-    if (!status) return ignored(event, 'unknown', `PAYMENT_STATUS_CHANGED of MyFatoorah invoice ${mfInvoiceId}, which GetPaymentStatus does not know`);
+    if (!status) return ignored(event, 'unknown', 'PAYMENT_STATUS_CHANGED of an invoice GetPaymentStatus does not know');
     const confirmed = confirmedChange(event, status);
     if (confirmed === null) {
       return ignored(event, `not-confirmed-${status.InvoiceStatus.toLowerCase()}`, `PAYMENT_STATUS_CHANGED ${event.change} not confirmed: GetPaymentStatus says ${status.InvoiceStatus}`);
@@ -113,7 +114,7 @@ export class MyFatoorahWebhookVerifier implements WebhookVerifier {
     const settled: SubmittedStatus = confirmed.change === 'paid' ? 'PAID' : confirmed.change === 'voided' ? 'VOID' : 'OPEN';
     await this.repository.advanceInvoiceStatus(recorded.invoiceId, settled);
     return {
-      id: `${event.id}:${status.InvoiceStatus.toLowerCase()}`,
+      id: eventId([event.id, status.InvoiceStatus.toLowerCase()]),
       occurredAt: confirmed.at ?? event.occurredAt,
       account: null,
       type: 'invoice',
@@ -138,8 +139,9 @@ function confirmedChange(
   }
   if (invoiceStatus === 'canceled' || invoiceStatus === 'cancelled' || invoiceStatus === 'expired') return { change: 'voided', at: null, failure: null };
   if (event.change !== 'payment_failed') return null;
-  const paymentId = event.id.split(':')[4] ?? '';
-  const failed = transactions.find((t) => (t.PaymentId ?? '') === paymentId && /^fail|^cancel/i.test(t.TransactionStatus ?? ''));
+  // The PaymentId the delivery named (in its id, unless a hashed one): that transaction must have failed.
+  const paymentId = event.id.startsWith(HASHED) ? null : event.id.split(':').slice(4).join(':');
+  const failed = transactions.find((t) => (paymentId === null || (t.PaymentId ?? '') === paymentId) && /^fail|^cancel/i.test(t.TransactionStatus ?? ''));
   return failed ? { change: 'payment_failed', at: failed.TransactionDate ? dateOr(failed.TransactionDate, null) : null, failure: failed.Error || event.failure } : null;
 }
 
@@ -164,7 +166,23 @@ function snapshotOf(row: InvoiceRow, status: SubmittedStatus): InvoiceSnapshot {
 }
 
 function ignored(event: BillingEvent, why: string, engineType: string): BillingEvent {
-  return { id: `${event.id}:${why}`, occurredAt: event.occurredAt, account: null, type: 'ignored', engineType };
+  return { id: eventId([event.id, why]), occurredAt: event.occurredAt, account: null, type: 'ignored', engineType: short(engineType) };
+}
+
+const HASHED = 'mf:sha256:';
+
+/**
+ * An event id from its parts joined by colons; one that would not fit Meterline's record of
+ * deliveries (255 characters: long values sent by MyFatoorah) is their SHA-256 instead, as unique.
+ */
+function eventId(parts: readonly string[]): string {
+  const id = parts.join(':');
+  return id.length <= 200 ? id : `${HASHED}${createHash('sha256').update(id, 'utf8').digest('hex')}`;
+}
+
+/** An event type as recorded (at most 100 characters). */
+function short(text: string): string {
+  return text.length <= 100 ? text : `${text.slice(0, 99)}…`;
 }
 
 function record(value: unknown): Record<string, unknown> | null {

@@ -179,6 +179,9 @@ forEachTestDatabase((_kind, db) => {
     const claim = { Event: { Code: 1, Name: 'PAYMENT_STATUS_CHANGED', CountryIsoCode: 'KWT', CreationDate: START.toISOString(), Reference: 'WH-X' }, Data: { Invoice: { Id: secondInvoice, Status: 'PAID', ExternalIdentifier: 'ml-inv-period-1', UserDefinedField: subscription.uuid }, Transaction: { Status: 'SUCCESS', PaymentId: 'forged' } } };
     expect((await post(claim, signWebhookEvent(claim, SECRET))).body).toMatchObject({ outcome: 'ignored' });
     expect((await invoiceRecord(secondInvoice))?.status).not.toBe('PAID');
+    // A shop's invoice on the same MyFatoorah account (not submitted by Meterline), with values too long to key a delivery by: acknowledged, ignored.
+    const foreign = { ...claim, Data: { ...claim.Data, Invoice: { Id: '999999', Status: 'PAID', ExternalIdentifier: 'x'.repeat(300), UserDefinedField: null }, Transaction: { Status: 'SUCCESS', PaymentId: 'p'.repeat(300) } } };
+    expect(await post(foreign, signWebhookEvent(foreign, SECRET))).toMatchObject({ status: 200, body: { outcome: 'ignored' } });
 
     mf.invoices.fail(Number(secondInvoice), { error: 'Insufficient funds' });
     await mf.webhooks.flush();
