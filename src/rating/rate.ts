@@ -45,6 +45,14 @@ export interface Rating {
   total: bigint;
 }
 
+/**
+ * The lines a subscription owes, in this order: the setup fee (once), the base fee (FIXEDRATE's
+ * price or DYNAMICRATE's fixedPrice, in advance), the usage (DYNAMICRATE, in arrears): per_unit
+ * one line; graduated one line per tier touched (its calls × its price + its flat fee); volume
+ * one line at the tier the total falls in (+ that tier's flat fee); package one line, every
+ * started package at its price. Zero fees are left off; zero calls are one "0 calls" line of 0.
+ * Each line is rounded once, half up (./amounts.ts); the total is the sum of the lines.
+ */
 export function rate(input: RatingInput): Rating {
   const { pricing, include } = input;
   const currency = pricing.currency.toLowerCase();
