@@ -121,6 +121,19 @@ describe('subscription invoices', () => {
     expect(invoice.number).toMatch(/^[A-Z0-9]+-\d{4}$/);
     expect(invoice.hosted_invoice_url).toContain(`/_test/hosted_invoices/`);
   });
+
+  // invoice_pdf: "The link to download the PDF for the invoice" (https://docs.stripe.com/api/invoices/object#invoice_object-invoice_pdf).
+  it('gives finalized invoices an invoice_pdf that downloads a PDF', async () => {
+    const customer = await payingCustomer(stripe);
+    const price = await monthlyPrice(stripe, 300);
+    const subscription = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    const invoice = await latestInvoice(stripe, subscription);
+    const pdf = await fetch(invoice.invoice_pdf!);
+    expect([pdf.status, pdf.headers.get('content-type')]).toEqual([200, 'application/pdf']);
+    const body = Buffer.from(await pdf.arrayBuffer()).toString('latin1');
+    expect(body.startsWith('%PDF-1.4\n') && body.endsWith('%%EOF\n')).toBe(true);
+    expect(body).toContain(`(Invoice ${invoice.number}) '`);
+  });
 });
 
 describe('invoice status transitions', () => {
