@@ -9,6 +9,8 @@ import type { PolicyPricing, SubscriptionRef } from '../../src/domain/model';
 import type { OwnInvoicing } from '../../src/invoicing/own-invoicing';
 import { ownInvoiceId } from '../../src/invoicing/own-invoicing';
 import { OwnInvoicesRepository, type NewOwnInvoice } from '../../src/invoicing/own-invoices.repository';
+import { scheduleOwnInvoicing } from '../../src/invoicing/schedule';
+import { FreeMonetization } from '../../src/monetization/free-engine';
 import { createLogger } from '../../src/logger';
 import type { BillingEvent } from '../../src/monetization/billing-events';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
@@ -52,6 +54,7 @@ interface World {
   policies: { fee: string; perCall: string };
   /** Another process on the same database, whose invoicing throws (is killed) right after drafting. */
   killedAfterDraft: OwnInvoicing;
+  parts: Parameters<typeof composeInvoicing>[0];
 }
 
 let now = T0;
@@ -81,7 +84,7 @@ async function world(db: Knex): Promise<World> {
   const fee = (await seed.policy('Monthly', monthlyFee)).name;
   const calls = (await seed.policy('PerCall', perCall)).name;
   for (const name of [fee, calls]) await db('ML_API_POLICY').insert({ API_ID: api.id, POLICY_NAME: name });
-  return { db, engine, billing, usage, invoicing, apim, seed, api, policies: { fee, perCall: calls }, killedAfterDraft };
+  return { db, engine, billing, usage, invoicing, apim, seed, api, policies: { fee, perCall: calls }, killedAfterDraft, parts };
 }
 
 /** A new subscriber and application subscribed through the workflow at the clock's time. */
@@ -326,7 +329,7 @@ forEachTestDatabase((_kind, database) => {
     expect((await own(w, s.uuid)).filter((i) => i.usageFrom !== null)).toHaveLength(1);
   });
 
-  it('a billed subscription whose first invoice was not made (its subscribe hook failed) gets it at the next check, once', async () => {
+  it('a billed subscription whose first invoice was not made (its subscribe hook failed) gets it at the next check, once; serve checks at once', async () => {
     now = T0;
     const subscriber = await w.seed.subscriber();
     const application = await w.seed.application(subscriber);
@@ -335,8 +338,15 @@ forEachTestDatabase((_kind, database) => {
     await w.billing.records.subscriptionBilled({ subscriptionUuid: ref.uuid, tenantDomain: TENANT.domain, apiUuid: w.api.uuid, applicationUuid: application.uuid, engineSubscriptionId: engineSubscriptionId(ref.uuid), engineAccount: null }, clock());
     expect(await own(w, ref.uuid)).toEqual([]);
 
+    // An engine that makes its own invoices: nothing is scheduled.
+    const engineInvoices = composeInvoicing({ ...w.parts, engine: new FreeMonetization() });
+    await scheduleOwnInvoicing(engineInvoices, 60_000, createLogger('silent'))();
+    expect(await own(w, ref.uuid)).toEqual([]);
+
+    // `serve`: the first check runs at once (stopping waits for it), then every interval.
     now = T0 + 10 * MINUTE;
-    await w.invoicing.check();
+    await scheduleOwnInvoicing(w.invoicing, 60_000, createLogger('silent'))();
+    expect((await own(w, ref.uuid)).map((i) => i.kind)).toEqual(['SUBSCRIPTION_START']);
     await w.invoicing.check();
     const invoices = await own(w, ref.uuid);
     expect(invoices.map((i) => [i.kind, i.status, i.total, i.periodStart])).toEqual([['SUBSCRIPTION_START', 'OPEN', 1000n, new Date(T0)]]);
