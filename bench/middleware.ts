@@ -26,6 +26,9 @@
  * cores competes with the route and the load generator for the same CPUs (in production it runs
  * elsewhere), and they move less than requests/s when other work shares the machine.
  *
+ * The remote line also prints `recorderCpuMicrosPerCall`: the recorder's own CPU per call in the
+ * route's process (target ≤ 5 µs), measured without HTTP serving around it (below, after the rounds).
+ *
  * Pinning (BENCH_PIN, default on): with `taskset` (util-linux) and at least two CPUs, the route's
  * process (this one: the three routes and their recorders) runs alone on CPU 0, and the load
  * generator and Meterline share CPU 1, the same for every way, so Meterline's work in another
@@ -33,6 +36,7 @@
  * with BENCH_PIN=0, nothing is pinned; each line says which (`pinning`).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,6 +58,8 @@ import type { TestDatabase } from '../test/helpers/databases';
 import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription } from './support';
 
 const TARGET = 0.95;
+/** What the brief asks of the recorder's own work in the route's process, per call. */
+const RECORDER_CPU_TARGET_MICROS = 5;
 
 /** Where the processes run: `taskset -c <cpu>` prefixes for the children, or nothing. */
 interface Pinning {
@@ -346,6 +352,34 @@ async function main() {
         }
       }
     }
+    // The recorder's own CPU per call in the route's process, without HTTP serving around it:
+    // BENCH_RECORDER_CALLS synthetic responses finish, paced at about 20,000 calls/s so Meterline
+    // keeps up, through the remote recorder (middleware, building, sending, reading answers) and
+    // through nothing, alternately in rounds; the medians' difference. These calls are stored too.
+    const recorderCalls = envInt('BENCH_RECORDER_CALLS', 100_000);
+    const recorderCpu = { without: [] as number[], with: [] as number[] };
+    const middleware = recorders.remote.middleware();
+    active = sizes[sizes.length - 1]!;
+    for (let round = 0; round < rounds && recorderCalls > 0; round += 1) {
+      for (const throughRecorder of round % 2 === 0 ? [false, true] : [true, false]) {
+        const before = ownCpuSeconds();
+        for (let done = 0; done < recorderCalls; done += 200) {
+          for (let i = 0; i < 200 && done + i < recorderCalls; i += 1) {
+            const res = new EventEmitter() as unknown as express.Response;
+            const req = {} as express.Request;
+            Object.assign(res, { req, statusCode: 200 });
+            if (throughRecorder) middleware(req, res, () => undefined);
+            res.emit('finish');
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        if (throughRecorder) {
+          await recorders.remote.flush();
+          recorded.remote += recorderCalls;
+        }
+        recorderCpu[throughRecorder ? 'with' : 'without'].push(((ownCpuSeconds() - before) * 1e6) / recorderCalls);
+      }
+    }
     await recorders.remote.close();
     await recorders.inProcess.close();
     for (const server of servers) server.close();
@@ -396,6 +430,18 @@ async function main() {
         eventsStored: stored[way],
         ...(way === 'remote' ? { answered: remote.counts } : {}),
         maxPendingAtRoundEnd: maxPending[way],
+        ...(way === 'remote' && recorderCpu.with.length > 0
+          ? {
+              recorderCpuMicrosPerCall: {
+                calls: recorderCalls,
+                rounds: recorderCpu.with.length,
+                median: Number((median(recorderCpu.with) - median(recorderCpu.without)).toFixed(2)),
+                target: RECORDER_CPU_TARGET_MICROS,
+                withoutRecorder: Number(median(recorderCpu.without).toFixed(2)),
+                withRecorder: Number(median(recorderCpu.with).toFixed(2)),
+              },
+            }
+          : {}),
         loadAverageAtStart: Number(loadAtStart.toFixed(2)),
       });
     }
