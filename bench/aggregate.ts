@@ -10,9 +10,15 @@
  * pre-seeded (daily, anchored mid-hour, so every subscription has a window cut at a period end),
  * so no engine is called. Each of BENCH_FREEZE_ROUNDS (default 3) rounds measures the freeze and the
  * floor in rotating order, on an emptied record table and a reset source position; medians are
- * reported. One JSON line per database.
+ * reported. Then one more freeze runs in a child process that measures its own memory (as
+ * bench/publish.ts does): its peak RSS over the freeze and above its RSS before it, and the peak
+ * heap sampled every 20 ms, printed per size with their growth. One JSON line per database.
  */
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import type { Knex } from 'knex';
+import type { DatabaseConfig } from '../src/config/schema';
+import { connectDatabase } from '../src/db/connect';
 import { configSchema } from '../src/config/schema';
 import { dialectOf } from '../src/db/dialect';
 import { migrateLatest } from '../src/db/migrator';
@@ -25,6 +31,76 @@ import type { TestDatabaseKind } from '../test/helpers/databases';
 import { benchDatabases, envInt, eventRow, openDatabase, plainInsert, report, seedBilledSubscriptions, seedBillingCycles } from './support';
 
 const TARGET = 1.5;
+const MB = 2 ** 20;
+
+/** What the freeze's child process answers about its own memory. */
+interface FreezeMemory {
+  freezeSeconds: number;
+  /** RSS before the freeze (connected, composed). */
+  baseRssMb: number;
+  /** process.resourceUsage().maxRSS over the whole child; the freeze's peak (sampled every 20 ms, at least maxRSS). */
+  maxRssMb: number;
+  freezePeakRssMb: number;
+  /** null when no sample ran during the freeze. */
+  freezePeakHeapMb: number | null;
+}
+
+function composeFreezer(db: Knex) {
+  const config = configSchema.parse({});
+  const logger = createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent');
+  return composeUsage({ db, subscriptions: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
+}
+
+/** The child: one freeze of the source as never read, memory sampled while it runs. */
+async function freezeInThisProcess(database: DatabaseConfig): Promise<void> {
+  const db = connectDatabase(database);
+  try {
+    const usage = composeFreezer(db);
+    await db('ML_USAGE_EVENT').max({ M: 'SEQ' }).first();
+    (globalThis as { gc?: () => void }).gc?.();
+    const base = process.memoryUsage().rss;
+    const peaks = { rss: base, heap: 0 };
+    const sample = setInterval(() => {
+      const { rss, heapUsed } = process.memoryUsage();
+      peaks.rss = Math.max(peaks.rss, rss);
+      peaks.heap = Math.max(peaks.heap, heapUsed);
+    }, 20);
+    const started = performance.now();
+    const { frozen } = await usage.publisher.freezeOnly();
+    const freezeSeconds = (performance.now() - started) / 1000;
+    clearInterval(sample);
+    if (!frozen) throw new Error('the freeze did not run');
+    // SQLite's reads block the event loop, so samples can miss the peak: the kernel's maximum is the
+    // freeze's (the child did nothing larger before it).
+    const maxRss = process.resourceUsage().maxRSS * 1024;
+    const output: FreezeMemory = {
+      freezeSeconds: seconds(freezeSeconds * 1000),
+      baseRssMb: Math.round(base / MB),
+      maxRssMb: Math.round(maxRss / MB),
+      freezePeakRssMb: Math.round(Math.max(peaks.rss, maxRss) / MB),
+      freezePeakHeapMb: peaks.heap > 0 ? Math.round(peaks.heap / MB) : null,
+    };
+    process.stdout.write(`${JSON.stringify(output)}\n`);
+  } finally {
+    await db.destroy();
+  }
+}
+
+function freezeInChild(database: DatabaseConfig): Promise<FreezeMemory> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', __filename], { env: { ...process.env, BENCH_FREEZE_CHILD: JSON.stringify(database) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').at(-1);
+      if (code !== 0 || !line) reject(new Error(`the freeze's process exited with ${code}: ${err.slice(0, 500)}`));
+      else resolve(JSON.parse(line) as FreezeMemory);
+    });
+  });
+}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -60,9 +136,7 @@ async function measure(kind: TestDatabaseKind, total: number, subscriptionCount:
     const seedingSeconds = (performance.now() - seedingStarted) / 1000;
     const events = Number((await db('ML_USAGE_EVENT').sum({ Q: 'QUANTITY' }).first())?.Q);
 
-    const config = configSchema.parse({});
-    const logger = createLogger(process.env.BENCH_LOG === '1' ? 'info' : 'silent');
-    const usage = composeUsage({ db, subscriptions: apimCoreRecords(db), engine: new FreeMonetization(), tenants: tenantDirectoryFrom(config), logger, config, clock: () => new Date() });
+    const usage = composeFreezer(db);
     // Untimed between measurements: no records, and the source as never read.
     const reset = async () => {
       await db('ML_USAGE_RECORD').truncate();
@@ -105,6 +179,8 @@ async function measure(kind: TestDatabaseKind, total: number, subscriptionCount:
       }
     }
     const floors = times.scan.map((scan, i) => scan + times.insert[i]!);
+    await reset();
+    const memory = await freezeInChild(database.config);
     return {
       events: total,
       records: recordRows.length,
@@ -116,6 +192,8 @@ async function measure(kind: TestDatabaseKind, total: number, subscriptionCount:
       ratio: Number((median(times.freeze) / median(floors)).toFixed(2)),
       freezeRuns: times.freeze.map(seconds),
       floorRuns: floors.map(seconds),
+      memory,
+      load: Number(loadavg()[0]!.toFixed(1)),
     };
   } finally {
     await database.destroy();
@@ -143,11 +221,14 @@ async function main() {
       large,
       // Time per event at the large size over the small one (1 = linear).
       growth: Number((large.freezeSeconds / large.events / (small.freezeSeconds / small.events)).toFixed(2)),
+      // The freeze's own memory (peak RSS above the RSS before it) at the large size over the small one.
+      memoryGrowth: Number(((large.memory.freezePeakRssMb - large.memory.baseRssMb) / Math.max(1, small.memory.freezePeakRssMb - small.memory.baseRssMb)).toFixed(2)),
     });
   }
 }
 
-main().catch((error: unknown) => {
+const child = process.env.BENCH_FREEZE_CHILD;
+(child ? freezeInThisProcess(JSON.parse(child) as DatabaseConfig) : main()).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message.slice(0, 500) : error);
   process.exitCode = 1;
 });

@@ -27,6 +27,15 @@ export interface StoredEvent {
   notBillable: NotBillableReason | null;
 }
 
+/** A billable event as freezing reads it. */
+export interface BillableEvent {
+  subscriptionUuid: string;
+  apiUuid: string;
+  time: number;
+  quantity: number;
+  seq: number;
+}
+
 /** Billable events in a SEQ range (after, upTo]. */
 export interface SeqRange {
   after: number;
@@ -193,6 +202,42 @@ export class EventStore {
       quantity: Number(row.QUANTITY),
       firstSeq: Number(row.FIRST_SEQ),
     }));
+  }
+
+  /**
+   * Whether freezing groups the range's events itself (`billableEvents`) rather than asking GROUP
+   * BY: on MariaDB/MySQL, whose GROUP BY sorts the range in a temporary table of the wide key
+   * (2.7 times slower at 200,000 events). PostgreSQL hashes; SQLite's sort costs about what
+   * reading every row through the driver does.
+   */
+  groupsInMemory(): boolean {
+    return dialectOf(this.db) === 'mysql';
+  }
+
+  /**
+   * The range's billable events a page at a time, in SEQ order: a range of the primary key, no
+   * sort. Freezing groups them itself where the database's GROUP BY is slow (`groupsInMemory`),
+   * holding one page.
+   */
+  async *billableEvents(range: SeqRange, pageSize = 20_000): AsyncGenerator<BillableEvent[]> {
+    for (let after = range.after; after < range.upTo; ) {
+      const rows = (await this.db(EVENT_TABLE)
+        .where('SEQ', '>', after)
+        .andWhere('SEQ', '<=', range.upTo)
+        .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
+        .orderBy('SEQ')
+        .limit(pageSize)
+        .select('SUBSCRIPTION_UUID', 'API_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ')) as Array<Record<string, unknown>>;
+      if (rows.length === 0) return;
+      const page = new Array<BillableEvent>(rows.length);
+      for (let i = 0; i < rows.length; i += 1) {
+        const row = rows[i]!;
+        page[i] = { subscriptionUuid: String(row.SUBSCRIPTION_UUID), apiUuid: String(row.API_UUID), time: Number(row.EVENT_TIME), quantity: Number(row.QUANTITY), seq: Number(row.SEQ) };
+      }
+      yield page;
+      if (rows.length < pageSize) return;
+      after = page[page.length - 1]!.seq;
+    }
   }
 
   /**

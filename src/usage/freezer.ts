@@ -1,58 +1,77 @@
 import type { NewRecord } from './record-store';
 import type { HourlyUsage, PositionRange, UsageSource } from './sources';
-import { spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec, type Window } from './windows';
+import { HOUR_MS, spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec, type Window } from './windows';
 
 /** A record as freezing computes it; the freeze batch is handed out in the writing transaction. */
 export type FrozenRecord = Omit<NewRecord, 'freezeBatch'>;
 
+/** One span's windows and what each holds so far (`undefined`: nothing yet). */
 interface Span {
   subscriptionUuid: string;
   apiUuid: string;
-  /** Any hour of the span (its first one read): the span is `spanOfHour(hour)`. */
-  hour: number;
-  quantity: number;
-  part: number;
+  windows: Window[];
+  sums: Array<{ quantity: number; part: number } | undefined>;
+  /** A part of an hour crossed a period end: the span's windows are asked of the source again. */
+  sliced: boolean;
 }
 
 /**
- * Cuts a range's hourly usage into records: per subscription, aligned spans of `windowHours`
- * hours, split where a billing period ends (`cycles`; without one a span is one window). The
- * windows of a split span are asked of the source again, all in one call (`sliceUsage`). A
- * window's record carries its quantity and its smallest part (what its identifier names);
- * windows with no usage get none. Written for hundreds of thousands of hours per range: one map
- * entry per span, no per-hour copies.
+ * Where a billing period can end inside an hour, in ms from the hour's start: every period end of
+ * a cycle falls at the same minute, second and millisecond of its hour as the anchor (days and
+ * weeks are whole hours; months and years keep the anchor's time of day). 0: only on the hour.
+ */
+export function cutOffsetOf(cycle: CycleSpec | null | undefined): number {
+  if (!cycle) return 0;
+  return ((cycle.anchorMs % HOUR_MS) + HOUR_MS) % HOUR_MS;
+}
+
+/**
+ * Cuts a range's usage into records: per subscription, aligned spans of `windowHours` hours,
+ * split where a billing period ends (`cycles`; without one a span is one window). The usage comes
+ * per hour, or per part of an hour (`from`/`to`, e.g. split at the subscription's `cutOffsetOf`):
+ * a part that lies inside one window is added to it; only spans with a part across a period end
+ * are asked of the source again, their windows all in one call (`sliceUsage`). A window's record
+ * carries its quantity and its smallest part (what its identifier names); windows with no usage
+ * get none. One map entry per span, no per-hour copies.
  */
 export async function recordsOfRange(input: {
   source: UsageSource;
   range: PositionRange;
-  hourly: readonly HourlyUsage[];
+  hourly: Iterable<HourlyUsage>;
   cycles: ReadonlyMap<string, CycleSpec>;
   windowHours: number;
   now: () => number;
 }): Promise<FrozenRecord[]> {
-  const { source, range, hourly, cycles, windowHours } = input;
+  const { source, range, cycles, windowHours } = input;
   // Per subscription, its spans by index: nested maps, no composite string key per hour.
   const spans = new Map<string, Map<number, Span>>();
-  for (const usage of hourly) {
+  for (const usage of input.hourly) {
     let ofSubscription = spans.get(usage.subscriptionUuid);
     if (ofSubscription === undefined) spans.set(usage.subscriptionUuid, (ofSubscription = new Map()));
     const index = Math.floor(usage.hour / windowHours);
-    const span = ofSubscription.get(index);
+    let span = ofSubscription.get(index);
     if (span === undefined) {
-      ofSubscription.set(index, { subscriptionUuid: usage.subscriptionUuid, apiUuid: usage.apiUuid, hour: usage.hour, quantity: usage.quantity, part: usage.part });
-    } else {
-      span.quantity += usage.quantity;
-      if (usage.part < span.part) span.part = usage.part;
+      const windows = splitAtPeriodBoundaries(spanOfHour(usage.hour, windowHours), cycles.get(usage.subscriptionUuid) ?? null);
+      span = { subscriptionUuid: usage.subscriptionUuid, apiUuid: usage.apiUuid, windows, sums: new Array(windows.length).fill(undefined), sliced: false };
+      ofSubscription.set(index, span);
+    }
+    if (span.sliced) continue;
+    const at = windowOf(span.windows, usage.hour * HOUR_MS + (usage.from ?? 0), usage.hour * HOUR_MS + (usage.to ?? HOUR_MS));
+    if (at < 0) {
+      span.sliced = true;
+      continue;
+    }
+    const sum = span.sums[at];
+    if (sum === undefined) span.sums[at] = { quantity: usage.quantity, part: usage.part };
+    else {
+      sum.quantity += usage.quantity;
+      if (usage.part < sum.part) sum.part = usage.part;
     }
   }
-  const cut: Array<{ span: Span; windows: Window[] }> = [];
   const slices: Array<{ subscriptionUuid: string; start: number; end: number }> = [];
-  for (const [subscriptionUuid, ofSubscription] of spans) {
-    const cycle = cycles.get(subscriptionUuid) ?? null;
+  for (const ofSubscription of spans.values()) {
     for (const span of ofSubscription.values()) {
-      const windows = splitAtPeriodBoundaries(spanOfHour(span.hour, windowHours), cycle);
-      cut.push({ span, windows });
-      if (windows.length > 1) for (const w of windows) slices.push({ subscriptionUuid, start: w.start, end: w.end });
+      if (span.sliced) for (const w of span.windows) slices.push({ subscriptionUuid: span.subscriptionUuid, start: w.start, end: w.end });
     }
   }
   const sliced = new Map<string, Map<number, { quantity: number; part: number }>>();
@@ -65,24 +84,36 @@ export async function recordsOfRange(input: {
   }
   const createdAt = input.now();
   const records: FrozenRecord[] = [];
-  for (const { span, windows } of cut) {
-    for (const window of windows) {
-      const content = windows.length === 1 ? span : sliced.get(span.subscriptionUuid)?.get(window.start);
-      if (!content || content.quantity <= 0) continue;
-      records.push({
-        subscriptionUuid: span.subscriptionUuid,
-        apiUuid: span.apiUuid,
-        windowStart: window.start,
-        windowEnd: window.end,
-        firstEventSeq: content.part,
-        source: source.name,
-        positionAfter: range.after,
-        positionUpTo: range.upTo,
-        quantity: content.quantity,
-        identifier: usageIdentifier({ subscriptionUuid: span.subscriptionUuid, apiUuid: span.apiUuid, window, firstEventSeq: content.part }),
-        createdAt,
+  for (const ofSubscription of spans.values()) {
+    for (const span of ofSubscription.values()) {
+      span.windows.forEach((window, i) => {
+        const content = span.sliced ? sliced.get(span.subscriptionUuid)?.get(window.start) : span.sums[i];
+        if (!content || content.quantity <= 0) return;
+        records.push({
+          subscriptionUuid: span.subscriptionUuid,
+          apiUuid: span.apiUuid,
+          windowStart: window.start,
+          windowEnd: window.end,
+          firstEventSeq: content.part,
+          source: source.name,
+          positionAfter: range.after,
+          positionUpTo: range.upTo,
+          quantity: content.quantity,
+          identifier: usageIdentifier({ subscriptionUuid: span.subscriptionUuid, apiUuid: span.apiUuid, window, firstEventSeq: content.part }),
+          createdAt,
+        });
       });
     }
   }
   return records;
+}
+
+/** The index of the window holding all of [start, end), or -1 when a window ends inside it. */
+function windowOf(windows: readonly Window[], start: number, end: number): number {
+  if (windows.length === 1) return 0;
+  for (let i = 0; i < windows.length; i += 1) {
+    const w = windows[i]!;
+    if (start >= w.start && start < w.end) return end <= w.end ? i : -1;
+  }
+  return -1;
 }

@@ -9,7 +9,7 @@ import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
-import { recordsOfRange } from './freezer';
+import { cutOffsetOf, recordsOfRange } from './freezer';
 import { forEachPulled, pendingWork } from './pending-work';
 import { RecordStore, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
@@ -47,6 +47,8 @@ export function periodCloseOf(window: { windowStart: number }, cycle: CycleSpec 
   return { state: now < closesAt + CLOCK_DRIFT_MARGIN_MS ? 'closing' : 'closed', periodEnd, closesAt };
 }
 const MAX_FAILURES_LISTED = 200;
+/** Records handed to the record store per call while freezing (each call writes them in statements of its own size). */
+const FREEZE_INSERT_CHUNK = 5_000;
 
 export interface PublisherDependencies {
   db: Knex;
@@ -335,10 +337,20 @@ export class UsagePublisher {
       timings[name] = Math.round(performance.now() - mark);
       mark = performance.now();
     };
-    const hourly = await source.hourlyUsage(range);
+    // The cycles known so far split each hour where its subscription's periods end, in the read.
+    const cycles = new Map<string, CycleSpec>();
+    const knownCuts = async (uuids: readonly string[]) => {
+      const offsets = new Map<string, number>();
+      for (const [uuid, cycle] of await this.cycles.known(uuids)) {
+        cycles.set(uuid, cycle);
+        offsets.set(uuid, cutOffsetOf(cycle));
+      }
+      return offsets;
+    };
+    const hourly = source.splitHourlyUsage ? await source.splitHourlyUsage(range, knownCuts) : await source.hourlyUsage(range);
     lap('readMs');
-    const subscriptions = [...new Set(hourly.map((h) => h.subscriptionUuid))];
-    const cycles = await this.cycles.known(subscriptions);
+    const subscriptions = [...new Set(hourly.map((h) => h.subscriptionUuid))].filter((uuid) => !cycles.has(uuid));
+    for (const [uuid, cycle] of await this.cycles.known(subscriptions)) cycles.set(uuid, cycle);
     const unknown = subscriptions.filter((uuid) => !cycles.has(uuid));
     const refs = await this.deps.lookup.subscriptionRefs(unknown);
     let unreadable = 0;
@@ -368,7 +380,10 @@ export class UsagePublisher {
       if (!(await this.positions.advance(tx, source.name, after, upTo, stored !== undefined, this.now()))) {
         throw new LeaseLostError(`the ${source.name} usage source was frozen past ${after} by another job`);
       }
-      await this.records.insert(tx, records.map((r) => ({ ...r, freezeBatch: batch })));
+      // A chunk at a time: no second copy of every record alongside the first.
+      for (let i = 0; i < records.length; i += FREEZE_INSERT_CHUNK) {
+        await this.records.insert(tx, records.slice(i, i + FREEZE_INSERT_CHUNK).map((r) => ({ ...r, freezeBatch: batch })));
+      }
     });
     lap('writeMs');
     this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');

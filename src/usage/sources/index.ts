@@ -78,4 +78,8 @@ export class LogFedSource implements UsageSource {
   sliceUsage(range: PositionRange, slices: readonly UsageSlice[]): Promise<SliceUsage[]> {
     return this.events.sliceUsage(range, slices);
   }
+
+  splitHourlyUsage(range: PositionRange, cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>): Promise<HourlyUsage[]> {
+    return this.events.splitHourlyUsage(range, cutOffsets);
+  }
 }

@@ -57,6 +57,14 @@ export interface UsageSource {
    * @example `sliceUsage(range, [{ subscriptionUuid, start: 09:00, end: 09:30:12 }, { ..., start: 09:30:12, end: 10:00 }])`
    */
   sliceUsage(range: PositionRange, slices: readonly UsageSlice[]): Promise<SliceUsage[]>;
+
+  /**
+   * Optional, in place of `hourlyUsage`: the same usage with each subscription's hours in up to
+   * two parts (`from`/`to`), split where `cutOffsets` says its billing periods end (ms into the
+   * hour; asked a batch of subscriptions at a time, answering those it knows), so that the hours
+   * a period end cuts need no second read (`sliceUsage`).
+   */
+  splitHourlyUsage?(range: PositionRange, cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>): Promise<HourlyUsage[]>;
 }
 
 export interface PositionRange {
@@ -70,6 +78,9 @@ export interface HourlyUsage {
   hour: number;
   quantity: number;
   part: number;
+  /** The part of the hour, [from, to) in ms from its start, when the source splits hours (default: all of it). */
+  from?: number;
+  to?: number;
 }
 
 export interface UsageSlice {
