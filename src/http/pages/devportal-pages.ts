@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { GatewayError } from '../../apim/errors';
 import type { Apim } from '../../apim/apim';
-import { MonetizationError } from '../../monetization/monetization';
+import { MonetizationError, type PendingInvoice } from '../../monetization/monetization';
 import type { Principal, TokenVerifier } from '../auth/tokens';
 import { mapError } from '../errors';
 import { PAGE_HEADERS } from './html';
@@ -19,6 +19,7 @@ const SUBSCRIPTION_ID = /^[A-Za-z0-9-]{1,256}$/;
  *                                              SameSite=Strict cookie scoped to /devportal
  *                                              (Secure on HTTPS), expiring with the token
  *   GET  /devportal/subscriptions/{id}/invoice the pending invoice of one of the user's subscriptions
+ *                                              and its issued ones
  *   POST /devportal/logout                     forgets the cookie
  * The token is verified on every request exactly as the REST API does; pages carry no scripts.
  * POSTs from another origin are refused (no login CSRF).
@@ -58,7 +59,7 @@ export function devportalPages(deps: { verifier: TokenVerifier | undefined; apim
     }
     try {
       const subscription = await deps.apim.subscriptions.getOwn(principal.principal, subscriptionId);
-      const invoice = await deps.apim.subscriptions.pendingInvoiceOwn(principal.principal, subscriptionId);
+      const invoice = await pendingOrNone(deps.apim.subscriptions.pendingInvoiceOwn(principal.principal, subscriptionId));
       const history = await deps.apim.subscriptions.invoicesOwn(principal.principal, subscriptionId);
       send(res, 200, renderInvoicePage(subscription, invoice, history));
     } catch (error) {
@@ -72,6 +73,19 @@ export function devportalPages(deps: { verifier: TokenVerifier | undefined; apim
     }
   });
   return router;
+}
+
+/**
+ * The engine's pending invoice, or null when the engine keeps none (NOT_FOUND: an engine whose
+ * invoices Meterline issues, MyFatoorah): the page then shows the issued invoices alone.
+ */
+async function pendingOrNone(pending: Promise<PendingInvoice>): Promise<PendingInvoice | null> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof MonetizationError && error.code === 'NOT_FOUND') return null;
+    throw error;
+  }
 }
 
 type Verified = { ok: true; principal: Principal; expiresAt: number } | { ok: false; reason: string };

@@ -37,9 +37,35 @@ function day(date: Date): string {
 /**
  * The subscriber's pending invoice: the period it pays for, one line per item (what was bought,
  * API, quantity, unit price, amount), totals, and the payment link where Stripe has one. Every amount carries its exact
- * major-unit value in `data-amount`, the same string the REST API's usage map gives.
+ * major-unit value in `data-amount`, the same string the REST API's usage map gives. `invoice` is
+ * null when the engine keeps no pending invoice (Meterline issues the invoices: MyFatoorah); the
+ * page then shows the issued ones.
  */
-export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice, history: readonly InvoiceRecord[] = []): string {
+export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice | null, history: readonly InvoiceRecord[] = []): string {
+  return page(
+    `Invoice for ${subscription.api.name}`,
+    `<header class="bar">
+      <div>
+        <h1>${invoice ? 'Pending invoice' : 'Invoices'}</h1>
+        <div class="muted"><span data-field="api-name">${escapeHtml(subscription.api.name)} ${escapeHtml(subscription.api.version)}</span>
+          · application <span data-field="application">${escapeHtml(subscription.application.name)}</span>
+          · plan <span data-field="tier">${escapeHtml(subscription.tier)}</span></div>
+      </div>
+      <form method="post" action="/devportal/logout"><button type="submit">Sign out</button></form>
+    </header>
+    ${invoice ? renderPending(subscription, invoice, history) : renderNothingPending(history)}
+    ${renderHistory(history)}`,
+  );
+}
+
+function renderNothingPending(history: readonly InvoiceRecord[]): string {
+  const unpaid = history.some((issued) => UNPAID.has(issued.status));
+  return `<p class="muted" data-field="no-pending-invoice">Invoices are issued at the end of each period, for the usage counted in it${
+    history.length === 0 ? '; none has been issued yet' : unpaid ? '. An issued invoice is still unpaid: see below' : ''
+  }.</p>`;
+}
+
+function renderPending(subscription: SubscriptionRecord, invoice: PendingInvoice, history: readonly InvoiceRecord[]): string {
   const { currency } = invoice;
   // The period the lines pay for, where the engine says (a fee in advance reaches past the billing period).
   const paysFor = invoice.servicePeriod ?? { start: invoice.periodStart, end: invoice.periodEnd };
@@ -63,18 +89,7 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
     : history.some((issued) => UNPAID.has(issued.status))
       ? `<p class="muted" data-field="no-payment-link">This invoice is issued at the end of the period. An issued invoice is still unpaid: see below.</p>`
       : `<p class="muted" data-field="no-payment-link">Nothing to pay yet: this invoice is issued at the end of the period.</p>`;
-  return page(
-    `Invoice for ${subscription.api.name}`,
-    `<header class="bar">
-      <div>
-        <h1>Pending invoice</h1>
-        <div class="muted"><span data-field="api-name">${escapeHtml(subscription.api.name)} ${escapeHtml(subscription.api.version)}</span>
-          · application <span data-field="application">${escapeHtml(subscription.application.name)}</span>
-          · plan <span data-field="tier">${escapeHtml(subscription.tier)}</span></div>
-      </div>
-      <form method="post" action="/devportal/logout"><button type="submit">Sign out</button></form>
-    </header>
-    <p>Period <strong data-field="period-start">${day(paysFor.start)}</strong> to <strong data-field="period-end">${day(paysFor.end)}</strong> (UTC)
+  return `<p>Period <strong data-field="period-start">${day(paysFor.start)}</strong> to <strong data-field="period-end">${day(paysFor.end)}</strong> (UTC)
       ${invoice.accountName ? ` · billed by <span data-field="account-name">${escapeHtml(invoice.accountName)}</span>` : ''}</p>
     <table>
       <thead><tr><th>Description</th><th>API</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead>
@@ -87,9 +102,7 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
       </tfoot>
     </table>
     <p class="muted">Currency <span data-field="currency">${escapeHtml(currency.toUpperCase())}</span>${invoice.paid ? ' · paid' : ''}</p>
-    ${pay}
-    ${renderHistory(history)}`,
-  );
+    ${pay}`;
 }
 
 const UNPAID = new Set(['OPEN', 'UNCOLLECTIBLE']);
@@ -123,7 +136,7 @@ function renderHistory(history: readonly InvoiceRecord[]): string {
       </tr>`;
     })
     .join('\n');
-  return `<h2>Invoices</h2>
+  return `<h2>Issued invoices</h2>
     <table data-section="history">
       <thead><tr><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Remaining</th><th></th></tr></thead>
       <tbody>${rows}</tbody>

@@ -79,6 +79,19 @@ describe('renderInvoicePage', () => {
     expect(html).toContain('data-field="period-end">2027-01-01<');
   });
 
+  it('without a pending invoice at the engine (Meterline issues the invoices) shows the issued ones alone', () => {
+    const open = { engineInvoiceId: 'inv-1', status: 'OPEN', currency: 'kwd', total: 12500n, amountRemaining: 12500n, lastError: null,
+      periodStart: new Date('2026-11-30T00:00:00Z'), periodEnd: new Date('2026-12-30T00:00:00Z'),
+      hostedInvoiceUrl: 'https://demo.myfatoorah.com/KWT/ie/0106', invoicePdfUrl: null } as unknown as InvoiceRecord;
+    const html = renderInvoicePage(subscription, null, [open]);
+    expect(html).toContain('<h1>Invoices</h1>');
+    expect(html).not.toContain('data-line');
+    expect(html).toContain('data-field="no-pending-invoice">Invoices are issued at the end of each period, for the usage counted in it. An issued invoice is still unpaid: see below.<');
+    expect(html).toContain('data-field="total" data-amount="12.500">12.500 KWD<');
+    expect(html).toContain('data-field="pay-invoice" href="https://demo.myfatoorah.com/KWT/ie/0106"');
+    expect(renderInvoicePage(subscription, null, [])).toContain('; none has been issued yet.<');
+  });
+
   it("links every issued invoice's PDF, and its engine page: to pay while unpaid, to view after", () => {
     const issued = (engineInvoiceId: string, status: 'OPEN' | 'PAID', pdf: string | null) =>
       ({ engineInvoiceId, status, currency: 'usd', total: 500n, amountRemaining: status === 'OPEN' ? 500n : 0n, lastError: null,
