@@ -12,6 +12,7 @@ import { createApp } from './http/app';
 import type { Readiness } from './http/health';
 import { OwnInvoicesRepository } from './invoicing/own-invoices.repository';
 import { OwnInvoicing, type OwnInvoicingDependencies, type PeriodUsage } from './invoicing/own-invoicing';
+import { PendingInvoices } from './invoicing/pending-invoice';
 import { scheduleOwnInvoicing } from './invoicing/schedule';
 import { createLogger, type Logger } from './logger';
 import { buildMonetizationEngine } from './monetization/build-engine';
@@ -129,12 +130,19 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const billing = createBilling({ repository: billingRepository, config, logger, engine });
   const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
   const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
+  // The pending invoice of a subscription Meterline invoices: its next own invoice, from the same usage.
+  const ownRecords = new OwnInvoicesRepository(db);
+  const pendingInvoices = new PendingInvoices({ invoicesOf: (uuid) => ownRecords.ofSubscription(uuid), engine, usage: periodUsageOf(db, usage), clock });
   const apim = createApim({
     repositories,
     engine,
     billingRecords: billing.records,
     usage: usage.publisher,
-    invoicing,
+    invoicing: {
+      subscriptionStarted: (subscription, at) => invoicing.subscriptionStarted(subscription, at),
+      subscriptionEnded: (subscription, at) => invoicing.subscriptionEnded(subscription, at),
+      pendingInvoice: (subscription) => pendingInvoices.of(subscription),
+    },
     monetizationAttributes: config.apim.monetization.additional_attributes,
     logger,
     clock,
@@ -240,25 +248,29 @@ export interface InvoicingComposition {
  * the exactly-once usage, whatever the engine did with them), after the usage part's freeze.
  */
 export function composeInvoicing({ db, engine, billing, usage, subscriptions, tenants, config, logger, clock, probe }: InvoicingComposition): OwnInvoicing {
-  const records = new RecordStore(db);
-  const periodUsage: PeriodUsage = {
-    freeze: async () => (await usage.publisher.freezeOnly()).frozen,
-    calls: async (subscriptionUuid, from, to) => {
-      const found = await records.list({ subscriptionUuid, windowsFrom: from.getTime(), ...(to ? { windowsTo: to.getTime() } : {}) });
-      return found.reduce((sum, record) => sum + BigInt(record.quantity), 0n);
-    },
-  };
   return new OwnInvoicing({
     repository: new OwnInvoicesRepository(db),
     engine,
     issued: billing.issued,
-    usage: periodUsage,
+    usage: periodUsageOf(db, usage),
     subscriptions: (uuids) => subscriptions.subscriptionRefs(uuids, (domain) => tenants.find(domain)?.id),
     options: config.apim.monetization.invoicing,
     clock,
     logger: logger.child({ component: 'invoicing' }),
     ...(probe ? { probe } : {}),
   });
+}
+
+/** A period's calls: the usage records whose window starts in it, after the usage part's freeze. */
+function periodUsageOf(db: Knex, usage: UsageService): PeriodUsage {
+  const records = new RecordStore(db);
+  return {
+    freeze: async () => (await usage.publisher.freezeOnly()).frozen,
+    calls: async (subscriptionUuid, from, to) => {
+      const found = await records.list({ subscriptionUuid, windowsFrom: from.getTime(), ...(to ? { windowsTo: to.getTime() } : {}) });
+      return found.reduce((sum, record) => sum + BigInt(record.quantity), 0n);
+    },
+  };
 }
 
 /** Subscriptions published in parallel when sending in batches: enough windows to fill a batch request. */

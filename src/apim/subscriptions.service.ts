@@ -35,6 +35,11 @@ export interface SubscriptionInvoicing {
   subscriptionStarted(subscription: SubscriptionRef, at: Date): Promise<{ access: string } | null>;
   /** Issues the final invoice (usage since the last one); the usage was sent just before. */
   subscriptionEnded(subscription: SubscriptionRef, at: Date): Promise<unknown>;
+  /**
+   * The pending invoice Meterline answers itself (its next own invoice, src/invoicing/pending-invoice.ts),
+   * for an engine that keeps none; null: ask the engine.
+   */
+  pendingInvoice?(subscription: SubscriptionRef): Promise<PendingInvoice | null>;
 }
 
 /** The caller of a developer-portal operation: a user within a tenant. */
@@ -406,7 +411,7 @@ export class SubscriptionsService {
   /** The subscriber's pending invoice (developer portal "View Invoice"). */
   async pendingInvoiceOwn(caller: SubscriberIdentity, uuid: string): Promise<PendingInvoice> {
     const row = await this.ownRow(caller, uuid);
-    return this.engine.getCurrentUsageForSubscription(await this.toRef(row, caller.tenant));
+    return this.pendingInvoiceOf(await this.toRef(row, caller.tenant));
   }
 
   /** The invoice records of one of the caller's subscriptions (none when billing is not recorded). */
@@ -437,7 +442,12 @@ export class SubscriptionsService {
   async pendingInvoiceForPublisher(tenant: TenantRef, uuid: string): Promise<PendingInvoice> {
     const row = await this.subscriptions.findByUuid(uuid);
     if (!row || row.apiOrganization !== tenant.domain) throw GatewayError.notFound(`Subscription ${uuid}`);
-    return this.engine.getCurrentUsageForSubscription(await this.toRef(row, tenant));
+    return this.pendingInvoiceOf(await this.toRef(row, tenant));
+  }
+
+  /** Meterline's own pending invoice when it invoices the subscription, else the engine's. */
+  private async pendingInvoiceOf(ref: SubscriptionRef): Promise<PendingInvoice> {
+    return (await this.invoicing?.pendingInvoice?.(ref)) ?? this.engine.getCurrentUsageForSubscription(ref);
   }
 
   /** Every subscription of an application, for deleting the application. */
