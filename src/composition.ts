@@ -10,6 +10,7 @@ import { connectDatabase } from './db/connect';
 import { schemaMigrations, type MigrationList } from './db/migrator';
 import { createApp } from './http/app';
 import type { Readiness } from './http/health';
+import { ownInvoiceLines } from './invoicing/own-invoice-lines';
 import { OwnInvoicesRepository } from './invoicing/own-invoices.repository';
 import { OwnInvoicing, type OwnInvoicingDependencies, type PeriodUsage } from './invoicing/own-invoicing';
 import { PendingInvoices } from './invoicing/pending-invoice';
@@ -297,7 +298,10 @@ function publishingInBatches(engine: Monetization, options: PublisherOptions, lo
 /** The HTTP application on the composed services; `readiness` gates every route but `/health`. */
 export function composeHttp(services: Services, readiness?: () => Readiness): Express {
   const { db, logger, config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } = services;
-  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } });
+  // The invoice page shows the lines of the invoices Meterline issues itself (their billing records have none).
+  const ownRecords = new OwnInvoicesRepository(db);
+  const own = engine.capabilities.invoicing === 'meterline' ? { issuedInvoiceLines: ownInvoiceLines((uuid) => ownRecords.ofSubscription(uuid)) } : {};
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ...own } });
 }
 
 /** `usage_publish_cron`, `reconcile_cron` and the own-invoicing check; returns one stop function for all. */

@@ -12,7 +12,7 @@ import { withExtensions } from './openapi/extensions';
 import { healthHandler, unavailableUntilReady, type Readiness } from './health';
 import { accessRouter } from './billing/access-route';
 import { billingWebhookRouter } from './billing/webhook-route';
-import { devportalPages } from './pages/devportal-pages';
+import { devportalPages, type IssuedInvoiceLinesReader } from './pages/devportal-pages';
 import { registerRoutes } from './route';
 import { ROUTES } from './routes';
 import { EXTENSION_ROUTES } from './routes/extensions';
@@ -37,6 +37,8 @@ export interface AppServices {
   /** Usage sent against what the engine counted and invoiced: the usage-reconciliation route. */
   reconcileUsage?: UsageReconciler;
   requeueUsage?: UsageRequeuer;
+  /** The lines of the invoices Meterline issues itself (engines with `invoicing` 'meterline'), for the invoice page. */
+  issuedInvoiceLines?: IssuedInvoiceLinesReader;
 }
 
 export interface AppDependencies {
@@ -61,7 +63,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
   if (readiness) app.use(unavailableUntilReady(readiness));
 
   if (services) {
-    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage } = services;
+    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, issuedInvoiceLines } = services;
     const jwt = config.auth.jwt;
     if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
@@ -78,7 +80,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     app.use('/api/am', express.json({ limit: '100kb' }));
     const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : [])];
     app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}) }));
-    app.use(devportalPages({ verifier, apim }));
+    app.use(devportalPages({ verifier, apim, ...(issuedInvoiceLines ? { issuedInvoiceLines } : {}) }));
   }
 
   app.use((req, res) => {

@@ -5,7 +5,14 @@ import { MonetizationError, type PendingInvoice } from '../../monetization/monet
 import type { Principal, TokenVerifier } from '../auth/tokens';
 import { mapError } from '../errors';
 import { PAGE_HEADERS } from './html';
-import { renderInvoicePage, renderMessagePage, renderSignInPage } from './invoice-view';
+import { renderInvoicePage, renderMessagePage, renderSignInPage, type IssuedInvoiceDetail } from './invoice-view';
+
+/**
+ * The lines of a subscription's invoices Meterline issued itself, by the engine's invoice id
+ * (composed from the invoicing part: pages do not import it). Absent for engines that make their
+ * own invoices.
+ */
+export type IssuedInvoiceLinesReader = (subscriptionUuid: string) => Promise<ReadonlyMap<string, IssuedInvoiceDetail>>;
 
 /** The portal session cookie: the bearer token itself, out of reach of scripts and other sites. */
 export const SESSION_COOKIE = 'meterline_devportal';
@@ -22,9 +29,10 @@ const SUBSCRIPTION_ID = /^[A-Za-z0-9-]{1,256}$/;
  *                                              and its issued ones
  *   POST /devportal/logout                     forgets the cookie
  * The token is verified on every request exactly as the REST API does; pages carry no scripts.
- * POSTs from another origin are refused (no login CSRF).
+ * POSTs from another origin are refused (no login CSRF). With `issuedInvoiceLines`, each issued
+ * invoice Meterline made itself shows its kind and lines.
  */
-export function devportalPages(deps: { verifier: TokenVerifier | undefined; apim: Apim }): Router {
+export function devportalPages(deps: { verifier: TokenVerifier | undefined; apim: Apim; issuedInvoiceLines?: IssuedInvoiceLinesReader }): Router {
   const router = express.Router();
   router.use('/devportal', express.urlencoded({ extended: false, limit: '16kb' }));
 
@@ -61,7 +69,9 @@ export function devportalPages(deps: { verifier: TokenVerifier | undefined; apim
       const subscription = await deps.apim.subscriptions.getOwn(principal.principal, subscriptionId);
       const invoice = await pendingOrNone(deps.apim.subscriptions.pendingInvoiceOwn(principal.principal, subscriptionId));
       const history = await deps.apim.subscriptions.invoicesOwn(principal.principal, subscriptionId);
-      send(res, 200, renderInvoicePage(subscription, invoice, history));
+      // Read after getOwn: only the signed-in user's subscription, by its UUID.
+      const lines = deps.issuedInvoiceLines ? await deps.issuedInvoiceLines(subscription.uuid) : undefined;
+      send(res, 200, renderInvoicePage(subscription, invoice, history, lines));
     } catch (error) {
       if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {
         return send(res, 404, renderMessagePage('No invoice', 'This subscription is not billed, so it has no invoice.'));

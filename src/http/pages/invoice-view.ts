@@ -35,13 +35,52 @@ function day(date: Date): string {
 }
 
 /**
+ * The lines of an invoice Meterline issued itself (an engine with `capabilities.invoicing`
+ * 'meterline' only collects payment, so billing's record of the invoice has no lines): what it is
+ * and what it bills. Unit prices in (possibly fractional) minor units, as on the pending invoice.
+ */
+export interface IssuedInvoiceDetail {
+  kind: 'SUBSCRIPTION_START' | 'PERIOD' | 'FINAL';
+  periodStart: Date;
+  periodEnd: Date;
+  currency: string;
+  lines: ReadonlyArray<{ description: string; quantity: bigint; unitAmountDecimal: string | null; amount: bigint }>;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** "1 Nov – 1 Dec" (UTC), with the years when they differ ("1 Dec 2026 – 1 Jan 2027"). */
+function span(start: Date, end: Date): string {
+  const short = (date: Date, year: boolean) => `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]}${year ? ` ${date.getUTCFullYear()}` : ''}`;
+  const years = start.getUTCFullYear() !== end.getUTCFullYear();
+  return `${short(start, years)} – ${short(end, years)}`;
+}
+
+/** The kind of an issued own invoice in words: "first invoice", "invoice for 1 Nov – 1 Dec", "final invoice". */
+export function invoiceKindInWords(detail: Pick<IssuedInvoiceDetail, 'kind' | 'periodStart' | 'periodEnd'>): string {
+  switch (detail.kind) {
+    case 'SUBSCRIPTION_START':
+      return 'first invoice';
+    case 'FINAL':
+      return 'final invoice';
+    case 'PERIOD':
+      return `invoice for ${span(detail.periodStart, detail.periodEnd)}`;
+  }
+}
+
+/**
  * The subscriber's pending invoice: the period it pays for, one line per item (what was bought,
  * API, quantity, unit price, amount), totals, and the payment link where Stripe has one. Every amount carries its exact
  * major-unit value in `data-amount`, the same string the REST API's usage map gives. `invoice` is
  * null when the engine keeps no pending invoice (Meterline issues the invoices: MyFatoorah); the
  * page then shows the issued ones.
  */
-export function renderInvoicePage(subscription: SubscriptionRecord, invoice: PendingInvoice | null, history: readonly InvoiceRecord[] = []): string {
+export function renderInvoicePage(
+  subscription: SubscriptionRecord,
+  invoice: PendingInvoice | null,
+  history: readonly InvoiceRecord[] = [],
+  issuedLines: ReadonlyMap<string, IssuedInvoiceDetail> = new Map(),
+): string {
   return page(
     `Invoice for ${subscription.api.name}`,
     `<header class="bar">
@@ -54,7 +93,7 @@ export function renderInvoicePage(subscription: SubscriptionRecord, invoice: Pen
       <form method="post" action="/devportal/logout"><button type="submit">Sign out</button></form>
     </header>
     ${invoice ? renderPending(subscription, invoice, history) : renderNothingPending(history)}
-    ${renderHistory(history)}`,
+    ${renderHistory(history, issuedLines)}`,
   );
 }
 
@@ -110,9 +149,10 @@ const UNPAID = new Set(['OPEN', 'UNCOLLECTIBLE']);
 /**
  * Issued invoices, newest period first: the period each pays for, status, amounts, and links to
  * the engine's page of the invoice (to pay it while unpaid, to view it after) and its PDF, where
- * the engine has them (the records keep only links that pass `payLink`).
+ * the engine has them (the records keep only links that pass `payLink`). An invoice Meterline
+ * issued itself has its kind in words and its lines in a row under it.
  */
-function renderHistory(history: readonly InvoiceRecord[]): string {
+function renderHistory(history: readonly InvoiceRecord[], issuedLines: ReadonlyMap<string, IssuedInvoiceDetail>): string {
   if (history.length === 0) return '';
   const rows = history
     .map((invoice) => {
@@ -133,7 +173,7 @@ function renderHistory(history: readonly InvoiceRecord[]): string {
         <td class="num" data-field="total" data-amount="${exact(invoice.total)}">${money(invoice.total)}</td>
         <td class="num" data-field="remaining" data-amount="${exact(invoice.amountRemaining)}">${money(invoice.amountRemaining)}</td>
         <td>${link}</td>
-      </tr>`;
+      </tr>${renderIssuedLines(invoice.engineInvoiceId, issuedLines.get(invoice.engineInvoiceId))}`;
     })
     .join('\n');
   return `<h2>Issued invoices</h2>
@@ -141,6 +181,33 @@ function renderHistory(history: readonly InvoiceRecord[]): string {
       <thead><tr><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Remaining</th><th></th></tr></thead>
       <tbody>${rows}</tbody>
     </table>`;
+}
+
+/** The row under an issued invoice with its kind and lines; nothing when there are none (the engine's own invoices: Stripe). */
+function renderIssuedLines(engineInvoiceId: string, detail: IssuedInvoiceDetail | undefined): string {
+  if (!detail) return '';
+  const { currency } = detail;
+  const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, currency));
+  const lines = detail.lines
+    .map(
+      (line) => `<tr data-line>
+          <td data-field="description">${escapeHtml(line.description)}</td>
+          <td class="num" data-field="quantity">${escapeHtml(line.quantity.toLocaleString('en-US'))}</td>
+          <td class="num" data-field="unit-price">${line.unitAmountDecimal === null ? '—' : escapeHtml(formatUnitPrice(line.unitAmountDecimal, currency))}</td>
+          <td class="num" data-field="amount" data-amount="${exact(line.amount)}">${escapeHtml(formatMoney(line.amount, currency))}</td>
+        </tr>`,
+    )
+    .join('\n');
+  const kind = invoiceKindInWords(detail);
+  return `<tr data-invoice-lines="${escapeHtml(engineInvoiceId)}">
+      <td colspan="5">
+        <div class="muted" data-field="invoice-kind">${escapeHtml(kind.charAt(0).toUpperCase() + kind.slice(1))}</div>
+        <table data-section="invoice-lines">
+          <thead><tr><th>Description</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead>
+          <tbody>${lines || '<tr><td colspan="4" class="muted">No lines.</td></tr>'}</tbody>
+        </table>
+      </td>
+    </tr>`;
 }
 
 export function renderMessagePage(title: string, message: string): string {
