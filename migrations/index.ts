@@ -9,6 +9,7 @@ import * as invoiceBalance from './20261130000200_invoice_balance';
 import * as invoicePdfUrl from './20261201000400_invoice_pdf_url';
 import * as ownInvoices from './20261201000700_own_invoices';
 import * as policyPricing from './20261201000800_policy_pricing';
+import * as ownInvoiceUsage from './20261201000900_own_invoice_usage';
 
 export type { MeterlineMigration } from './support/migration';
 
@@ -29,4 +30,5 @@ export const coreMigrations: readonly MeterlineMigration[] = [
   { name: '20261201000400_invoice_pdf_url', ...invoicePdfUrl },
   { name: '20261201000700_own_invoices', ...ownInvoices },
   { name: '20261201000800_policy_pricing', ...policyPricing },
+  { name: '20261201000900_own_invoice_usage', ...ownInvoiceUsage },
 ];

@@ -24,6 +24,7 @@ export const tableOwners: Readonly<Record<string, string>> = {
   // Meterline's own invoices (engines that only collect payment).
   ML_OWN_INVOICE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_LINE: 'src/invoicing/own-invoices.repository.ts',
+  ML_OWN_INVOICE_USAGE: 'src/invoicing/own-invoices.repository.ts',
   // Usage.
   ML_USAGE_EVENT: 'src/usage/event-store.ts',
   ML_USAGE_RECORD: 'src/usage/record-store.ts',

@@ -5,6 +5,7 @@ import type { OwnInvoiceKind } from '../monetization/monetization';
 
 const INVOICES = 'ML_OWN_INVOICE';
 const LINES = 'ML_OWN_INVOICE_LINE';
+const USAGE = 'ML_OWN_INVOICE_USAGE';
 
 /** How far Meterline got with its own invoice (payment is followed on the billing record from OPEN on). */
 export type OwnInvoiceStatus = 'DRAFT' | 'OPEN' | 'PAID';
@@ -45,7 +46,31 @@ export interface OwnInvoice {
   lines: OwnInvoiceLine[];
 }
 
-export type NewOwnInvoice = Omit<OwnInvoice, 'engineInvoiceId' | 'hostedInvoiceUrl' | 'invoicePdfUrl' | 'attempts' | 'lastError' | 'submittedAt'>;
+/**
+ * Usage an invoice bills: the calls of one usage period ([periodStart, periodEnd)) from `callsFrom`
+ * (what earlier invoices billed of that period) up to `callsTo` (the period's total when rated).
+ */
+export interface BilledUsage {
+  periodStart: Date;
+  periodEnd: Date;
+  callsFrom: bigint;
+  callsTo: bigint;
+}
+
+export type NewOwnInvoice = Omit<OwnInvoice, 'engineInvoiceId' | 'hostedInvoiceUrl' | 'invoicePdfUrl' | 'attempts' | 'lastError' | 'submittedAt'> & {
+  /** The usage it bills (none for SUBSCRIPTION_START), written with it in one transaction. */
+  usage?: readonly BilledUsage[];
+};
+
+/** How far a usage period of a subscription is billed, over all its invoices. */
+export interface BilledPeriod {
+  periodStart: Date;
+  periodEnd: Date;
+  /** The calls billed of it so far (the highest CALLS_TO). */
+  billed: bigint;
+  /** The invoice that billed it first (its pricing rates the period's late usage). */
+  firstInvoiceId: string;
+}
 
 /** A subscription Meterline invoices: its first invoice's period start (the cycle's anchor), its last closed period's end, whether it ended. */
 export interface InvoicedSubscription {
@@ -64,7 +89,10 @@ export class OwnInvoicesRepository {
    * Writes a draft with its lines in one transaction. An invoice with the same id, the same
    * subscription, kind and period, or rating the same subscription's usage from the same start
    * already there wins: that one is answered (`created: false`, possibly of another kind) and
-   * nothing is written, so making the same invoice twice, even at once, keeps one.
+   * nothing is written, so making the same invoice twice, even at once, keeps one. Its usage rows
+   * are written in the same transaction: an invoice that would bill calls another invoice already
+   * billed (the same period from the same count) is not written at all (the key's error is thrown
+   * when no same invoice explains it; the caller rates again later).
    */
   async insertDraft(invoice: NewOwnInvoice, now: Date): Promise<{ invoice: OwnInvoice; created: boolean }> {
     try {
@@ -103,6 +131,18 @@ export class OwnInvoicesRepository {
             })),
           );
         }
+        if (invoice.usage && invoice.usage.length > 0) {
+          await trx(USAGE).insert(
+            invoice.usage.map((u) => ({
+              SUBSCRIPTION_UUID: invoice.subscriptionUuid,
+              PERIOD_START: u.periodStart.getTime(),
+              PERIOD_END: u.periodEnd.getTime(),
+              CALLS_FROM: u.callsFrom.toString(),
+              CALLS_TO: u.callsTo.toString(),
+              INVOICE_ID: invoice.invoiceId,
+            })),
+          );
+        }
       });
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -137,6 +177,34 @@ export class OwnInvoicesRepository {
     return this.withLines(rows);
   }
 
+  /** The usage periods of a subscription its invoices billed, oldest first, and how far each is billed. */
+  async billedPeriods(subscriptionUuid: string): Promise<BilledPeriod[]> {
+    const rows = (await this.db(USAGE).where({ SUBSCRIPTION_UUID: subscriptionUuid }).orderBy([{ column: 'PERIOD_START' }, { column: 'CALLS_FROM' }])) as Array<Record<string, unknown>>;
+    const periods = new Map<number, BilledPeriod>();
+    for (const row of rows) {
+      const start = Number(row.PERIOD_START);
+      const callsTo = BigInt(String(row.CALLS_TO));
+      const found = periods.get(start);
+      if (!found) {
+        periods.set(start, { periodStart: new Date(start), periodEnd: new Date(Number(row.PERIOD_END)), billed: callsTo, firstInvoiceId: String(row.INVOICE_ID) });
+      } else if (callsTo > found.billed) {
+        found.billed = callsTo;
+      }
+    }
+    return [...periods.values()];
+  }
+
+  /** The usage an invoice billed, by period. */
+  async usageOf(invoiceId: string): Promise<BilledUsage[]> {
+    const rows = (await this.db(USAGE).where({ INVOICE_ID: invoiceId }).orderBy([{ column: 'PERIOD_START' }, { column: 'CALLS_FROM' }])) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      periodStart: new Date(Number(row.PERIOD_START)),
+      periodEnd: new Date(Number(row.PERIOD_END)),
+      callsFrom: BigInt(String(row.CALLS_FROM)),
+      callsTo: BigInt(String(row.CALLS_TO)),
+    }));
+  }
+
   /** Drafts still to submit, oldest first. */
   async drafts(limit: number): Promise<OwnInvoice[]> {
     const rows = await this.db(INVOICES).where({ STATUS: 'DRAFT' }).orderBy([{ column: 'CREATED_AT' }, { column: 'INVOICE_ID' }]).limit(limit);
@@ -167,10 +235,10 @@ export class OwnInvoicesRepository {
     return answer.sort((a, b) => a.subscriptionUuid.localeCompare(b.subscriptionUuid));
   }
 
-  /** The draft was issued: OPEN with the engine's id and links, or PAID with nothing to pay (only a DRAFT moves). */
+  /** The draft was issued: OPEN with the engine's id, links and the pay link's expiry, or PAID with nothing to pay (only a DRAFT moves). */
   async markIssued(
     invoiceId: string,
-    issued: { status: 'OPEN' | 'PAID'; engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null },
+    issued: { status: 'OPEN' | 'PAID'; engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null; expiresAt?: Date },
     now: Date,
   ): Promise<void> {
     await this.db(INVOICES)
@@ -180,6 +248,7 @@ export class OwnInvoicesRepository {
         ENGINE_INVOICE_ID: issued.engineInvoiceId,
         HOSTED_INVOICE_URL: issued.hostedInvoiceUrl,
         INVOICE_PDF_URL: issued.invoicePdfUrl,
+        ...(issued.expiresAt ? { EXPIRES_AT: issued.expiresAt.getTime() } : {}),
         LAST_ERROR: null,
         SUBMITTED_AT: now.getTime(),
         UPDATED_AT: now.getTime(),

@@ -4,9 +4,10 @@ import type { InvoicingConfig } from '../config/schema';
 import type { PolicyPricing, SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
 import type { InvoiceToSubmit, Monetization, OwnInvoiceKind } from '../monetization/monetization';
+import { calls as callWords, period as periodWords } from '../rating/describe';
 import { rate, type RatingInput } from '../rating/rate';
 import { nextBoundaryAfter, type CycleSpec } from '../usage/windows';
-import type { InvoicedSubscription, NewOwnInvoice, OwnInvoice, OwnInvoicesRepository } from './own-invoices.repository';
+import type { BilledUsage, InvoicedSubscription, NewOwnInvoice, OwnInvoice, OwnInvoiceLine, OwnInvoicesRepository } from './own-invoices.repository';
 
 /**
  * The usage a period's invoice rates: the usage part's exactly-once usage records (the ones the
@@ -50,6 +51,13 @@ export interface CloseResult {
 
 /** Drafts submitted per check, at most. */
 const DRAFTS_PER_CHECK = 200;
+const DAY_MS = 86_400_000;
+
+/** Lines and usage rows for usage of earlier periods that arrived after they were invoiced. */
+interface LateUsage {
+  lines: OwnInvoiceLine[];
+  usage: BilledUsage[];
+}
 
 /** Meterline's invoice id: one per (subscription, kind, period start), whoever makes it and however often. */
 export function ownInvoiceId(subscriptionUuid: string, kind: OwnInvoiceKind, periodStart: Date): string {
@@ -129,7 +137,8 @@ export class OwnInvoicing {
       const calls = await this.deps.usage.calls(subscription.uuid, from, null);
       const end = at.getTime() > from.getTime() ? at : from;
       const rating = rate({ pricing, apiName: subscription.api.name, calls, period: { start: from, end }, include: { setupFee: false, baseFee: false, usage: true } });
-      const invoice = await this.draft(subscription, 'FINAL', { start: from, end }, from, calls, rating);
+      const late = await this.lateUsage(subscription, rating.currency, from);
+      const invoice = await this.draft(subscription, 'FINAL', { start: from, end }, from, calls, rating, late);
       if (invoice.kind === 'FINAL') {
         await this.submit(invoice);
         return (await this.deps.repository.byId(invoice.invoiceId)) ?? invoice;
@@ -233,10 +242,56 @@ export class OwnInvoicing {
       baseFeePeriod: { start: end, end: nextEnd },
       include: { setupFee: false, baseFee: true, usage: true },
     };
-    const invoice = await this.draft(subscription, 'PERIOD', { start, end }, start, calls, rate(input));
+    const rating = rate(input);
+    const invoice = await this.draft(subscription, 'PERIOD', { start, end }, start, calls, rating, await this.lateUsage(subscription, rating.currency, start));
     if (invoice.kind !== 'PERIOD') return false;
     await this.submit(invoice);
     return true;
+  }
+
+  /**
+   * Usage of the subscription's earlier, already invoiced periods that was frozen after their
+   * invoice was made (late events): one LATE_USAGE line per such period, for the next invoice
+   * (PERIOD or FINAL). Rule: the period is rated again, usage only, at its new total with the
+   * pricing of the invoice that billed it first, and the line charges the difference against the
+   * total of the calls billed before (so per_unit charges the late calls, graduated the tiers they
+   * fall in, volume re-prices the whole period); a difference below zero (volume tiers cheaper at a
+   * larger total) is charged as 0: Meterline issues no credit notes. `before`: where the new
+   * invoice's own usage starts (only periods before it). One query when nothing came late.
+   */
+  private async lateUsage(subscription: SubscriptionRef, currency: string, before: Date): Promise<LateUsage> {
+    const none: LateUsage = { lines: [], usage: [] };
+    if (subscription.policy.pricing?.plan !== 'DYNAMICRATE') return none;
+    const periods = (await this.deps.repository.billedPeriods(subscription.uuid)).filter((p) => p.periodStart.getTime() < before.getTime());
+    if (periods.length === 0) return none;
+    const from = periods[0]!.periodStart;
+    const to = new Date(Math.max(...periods.map((p) => p.periodEnd.getTime())));
+    const billed = periods.reduce((sum, p) => sum + p.billed, 0n);
+    if ((await this.deps.usage.calls(subscription.uuid, from, to)) <= billed) return none;
+    const invoices = new Map((await this.deps.repository.ofSubscription(subscription.uuid)).map((i) => [i.invoiceId, i]));
+    const late: LateUsage = { lines: [], usage: [] };
+    for (const p of periods) {
+      const total = await this.deps.usage.calls(subscription.uuid, p.periodStart, p.periodEnd);
+      if (total <= p.billed) continue;
+      let pricing = invoices.get(p.firstInvoiceId)?.subscription.policy.pricing ?? subscription.policy.pricing;
+      // The plan changed currency since: the period's usage can only be charged in the invoice's.
+      if (!pricing || pricing.currency.toLowerCase() !== currency) pricing = subscription.policy.pricing;
+      if (pricing.plan !== 'DYNAMICRATE') continue;
+      const usageTotal = (calls: bigint) =>
+        rate({ pricing: pricing!, apiName: subscription.api.name, calls, period: { start: p.periodStart, end: p.periodEnd }, include: { setupFee: false, baseFee: false, usage: true } }).total;
+      const difference = usageTotal(total) - usageTotal(p.billed);
+      const quantity = total - p.billed;
+      late.lines.push({
+        kind: 'LATE_USAGE',
+        description: `${subscription.api.name} · ${callWords(quantity)} of ${periodWords(p.periodStart, p.periodEnd)} that arrived after it was invoiced`,
+        quantity,
+        unitAmountDecimal: null,
+        amount: difference > 0n ? difference : 0n,
+      });
+      late.usage.push({ periodStart: p.periodStart, periodEnd: p.periodEnd, callsFrom: p.billed, callsTo: total });
+    }
+    if (late.lines.length > 0) this.deps.logger.info({ subscription: subscription.uuid, periods: late.lines.length }, 'usage that arrived after its period was invoiced goes on the next invoice');
+    return late;
   }
 
   /** Writes the draft (or finds the one made before: same id, same period, or the same usage start, possibly of another kind). */
@@ -247,6 +302,7 @@ export class OwnInvoicing {
     usageFrom: Date | null,
     calls: bigint,
     rating: ReturnType<typeof rate>,
+    late: LateUsage = { lines: [], usage: [] },
   ): Promise<OwnInvoice> {
     const now = this.deps.clock();
     const draft: NewOwnInvoice = {
@@ -260,18 +316,28 @@ export class OwnInvoicing {
       usageFrom,
       calls,
       currency: rating.currency,
-      total: rating.total,
+      total: late.lines.reduce((sum, line) => sum + line.amount, rating.total),
       status: 'DRAFT',
       subscription,
       customer: { name: subscription.subscriber.userId, email: subscription.subscriber.email },
-      expiresAt: new Date(now.getTime() + this.deps.options.pay_within_days * 86_400_000),
+      // What the pay link's expiry would be if submitted now; the submission sets the real one.
+      expiresAt: this.payLinkExpiry(now),
       createdAt: now,
-      lines: rating.lines.map((line) => ({ kind: line.kind, description: line.description, quantity: line.quantity, unitAmountDecimal: line.unitAmountDecimal, amount: line.amount })),
+      lines: [
+        ...rating.lines.map((line) => ({ kind: line.kind, description: line.description, quantity: line.quantity, unitAmountDecimal: line.unitAmountDecimal, amount: line.amount })),
+        ...late.lines,
+      ],
+      usage: [...(usageFrom ? [{ periodStart: usageFrom, periodEnd: period.end, callsFrom: 0n, callsTo: calls }] : []), ...late.usage],
     };
     const { invoice, created } = await this.deps.repository.insertDraft(draft, now);
     if (created) this.deps.logger.info({ invoice: invoice.invoiceId, subscription: subscription.uuid, kind, total: invoice.total.toString(), currency: invoice.currency }, 'invoice drafted');
     await this.deps.probe?.('drafted');
     return invoice;
+  }
+
+  /** The pay link stops working `pay_within_days` after the invoice is submitted. */
+  private payLinkExpiry(submittedAt: Date): Date {
+    return new Date(submittedAt.getTime() + this.deps.options.pay_within_days * DAY_MS);
   }
 
   /**
@@ -285,15 +351,18 @@ export class OwnInvoicing {
     if (invoice.status !== 'DRAFT') return null;
     const now = () => this.deps.clock();
     try {
-      let issued: { engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null; status: 'OPEN' | 'PAID' };
+      let issued: { engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null; status: 'OPEN' | 'PAID'; expiresAt?: Date };
       if (invoice.total === 0n) {
         issued = { engineInvoiceId: invoice.invoiceId, hostedInvoiceUrl: null, invoicePdfUrl: null, status: 'PAID' };
       } else {
         const submitInvoice = this.deps.engine.submitInvoice?.bind(this.deps.engine);
         if (!submitInvoice) throw new Error(`the ${this.deps.engine.name} engine leaves invoicing to Meterline but cannot take invoices (no submitInvoice)`);
-        const submitted = await submitInvoice(toSubmit(invoice));
+        // The expiry is computed at each attempt (a draft resubmitted days later gets a link that
+        // still works); the engine keys its idempotency on the invoice id, not on the expiry.
+        const expiresAt = this.payLinkExpiry(now());
+        const submitted = await submitInvoice(toSubmit(invoice, expiresAt));
         await this.deps.probe?.('engine-answered');
-        issued = { ...submitted, status: 'OPEN' };
+        issued = { ...submitted, status: 'OPEN', expiresAt };
       }
       const access = await this.deps.issued.record(
         {
@@ -322,7 +391,7 @@ export class OwnInvoicing {
   }
 }
 
-function toSubmit(invoice: OwnInvoice): InvoiceToSubmit {
+function toSubmit(invoice: OwnInvoice, expiresAt: Date): InvoiceToSubmit {
   return {
     invoiceId: invoice.invoiceId,
     kind: invoice.kind,
@@ -333,6 +402,6 @@ function toSubmit(invoice: OwnInvoice): InvoiceToSubmit {
     lines: invoice.lines.map((line) => ({ description: line.description, quantity: line.quantity, unitAmountDecimal: line.unitAmountDecimal, amount: line.amount })),
     total: invoice.total,
     customer: invoice.customer,
-    expiresAt: invoice.expiresAt,
+    expiresAt,
   };
 }

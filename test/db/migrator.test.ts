@@ -27,6 +27,7 @@ const ALL_MIGRATIONS = [
   '20261201000400_invoice_pdf_url',
   '20261201000700_own_invoices',
   '20261201000800_policy_pricing',
+  '20261201000900_own_invoice_usage',
   '20261201001700_myfatoorah_tables',
 ];
 
@@ -51,6 +52,7 @@ const MIGRATED_TABLES = [
   'ML_MYFATOORAH_SUBSCRIPTION',
   'ML_OWN_INVOICE',
   'ML_OWN_INVOICE_LINE',
+  'ML_OWN_INVOICE_USAGE',
   'ML_POLICY_PRICING',
   'ML_SCHEMA_OWNERSHIP',
   'ML_SUBSCRIPTION_BILLING',

@@ -14,6 +14,7 @@ import { FreeMonetization } from '../../src/monetization/free-engine';
 import { createLogger } from '../../src/logger';
 import type { BillingEvent } from '../../src/monetization/billing-events';
 import { tenantDirectoryFrom } from '../../src/monetization/tenant-directory';
+import { tiersToJson } from '../../src/apim/policy-prices';
 import { rate } from '../../src/rating/rate';
 import type { UsageService } from '../../src/usage/usage-service';
 import { forEachTestDatabase } from '../helpers/databases';
@@ -37,10 +38,26 @@ const MINUTE = 60_000;
 const DAY = 24 * HOUR;
 /** A monthly period anchored at T0 ends on 15 February at 10:00. */
 const PERIOD_1_END = Date.UTC(2030, 1, 15, 10, 0, 0);
+const PERIOD_2_END = Date.UTC(2030, 2, 15, 10, 0, 0);
+const PERIOD_3_END = Date.UTC(2030, 3, 15, 10, 0, 0);
 const TENANT = { domain: 'carbon.super', id: -1234 };
 
 const monthlyFee: PolicyPricing = { plan: 'FIXEDRATE', currency: 'usd', billingCycle: 'month', fixedPrice: '10.00' };
 const perCall: PolicyPricing = { plan: 'DYNAMICRATE', currency: 'usd', billingCycle: 'month', pricePerRequest: '0.01' };
+/** Graduated: calls 1–5 at 0.02, the rest at 0.01. */
+const graduated: PolicyPricing = {
+  plan: 'DYNAMICRATE',
+  currency: 'usd',
+  billingCycle: 'month',
+  pricePerRequest: '0.02',
+  usageRate: {
+    model: 'graduated',
+    tiers: [
+      { upTo: 5, unitPrice: '0.02', flatPrice: '0' },
+      { upTo: null, unitPrice: '0.01', flatPrice: '0' },
+    ],
+  },
+};
 
 interface World {
   db: Knex;
@@ -51,7 +68,7 @@ interface World {
   apim: Apim;
   seed: GatewaySeed;
   api: Awaited<ReturnType<GatewaySeed['api']>>;
-  policies: { fee: string; perCall: string };
+  policies: { fee: string; perCall: string; graduated: string };
   /** Another process on the same database, whose invoicing throws (is killed) right after drafting. */
   killedAfterDraft: OwnInvoicing;
   parts: Parameters<typeof composeInvoicing>[0];
@@ -83,8 +100,10 @@ async function world(db: Knex): Promise<World> {
   const api = await seed.api({ name: 'Hello' });
   const fee = (await seed.policy('Monthly', monthlyFee)).name;
   const calls = (await seed.policy('PerCall', perCall)).name;
-  for (const name of [fee, calls]) await db('ML_API_POLICY').insert({ API_ID: api.id, POLICY_NAME: name });
-  return { db, engine, billing, usage, invoicing, apim, seed, api, policies: { fee, perCall: calls }, killedAfterDraft, parts };
+  const tiered = await seed.policy('Graduated', graduated);
+  await db('ML_POLICY_PRICING').insert({ POLICY_UUID: tiered.uuid, USAGE_MODEL: 'graduated', TIERS: tiersToJson(graduated.plan === 'DYNAMICRATE' && graduated.usageRate?.model === 'graduated' ? graduated.usageRate.tiers : []) });
+  for (const name of [fee, calls, tiered.name]) await db('ML_API_POLICY').insert({ API_ID: api.id, POLICY_NAME: name });
+  return { db, engine, billing, usage, invoicing, apim, seed, api, policies: { fee, perCall: calls, graduated: tiered.name }, killedAfterDraft, parts };
 }
 
 /** A new subscriber and application subscribed through the workflow at the clock's time. */
@@ -352,5 +371,81 @@ forEachTestDatabase((_kind, database) => {
     expect(invoices.map((i) => [i.kind, i.status, i.total, i.periodStart])).toEqual([['SUBSCRIPTION_START', 'OPEN', 1000n, new Date(T0)]]);
     expect(w.engine.invoices.get(invoices[0]!.invoiceId)?.total).toBe(1000n);
     expect(await access(w, ref.uuid)).toBe('ON_HOLD');
+  });
+  it('usage of an invoiced period that arrives late goes on the next invoice as its own line, rated so the period totals what it would have (graduated: the difference), once however often it is closed', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.graduated);
+    now = PERIOD_1_END + 2 * HOUR;
+    await calls(w, s, [T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY, T0 + 4 * DAY]);
+    await w.invoicing.closeDuePeriods();
+    const [first] = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+    expect(first).toMatchObject({ calls: 4n, total: 8n }); // 4 × 0.02
+
+    // Three calls of period 1 arrive after it was invoiced, two of period 2 in time.
+    now = PERIOD_1_END + 3 * HOUR;
+    await calls(w, s, [T0 + 5 * DAY, T0 + 6 * DAY, PERIOD_1_END - 1]);
+    now = PERIOD_1_END + 3 * DAY;
+    await calls(w, s, [PERIOD_1_END + DAY, PERIOD_1_END + 2 * DAY]);
+    // A process killed right after drafting period 2's invoice, then the next checks: one invoice, the late calls once.
+    now = PERIOD_2_END + 2 * HOUR;
+    await w.killedAfterDraft.closeDuePeriods();
+    await w.invoicing.check();
+    await w.invoicing.check();
+    const periods = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+    expect(periods).toHaveLength(2);
+    const second = periods[1]!;
+    const usageOnly = (n: bigint, start: number, end: number) =>
+      rate({ pricing: graduated, apiName: 'Hello', calls: n, period: { start: new Date(start), end: new Date(end) }, include: { setupFee: false, baseFee: false, usage: true } }).total;
+    // Period 1 at 7 calls is 5 × 0.02 + 2 × 0.01 = 12 cents; 8 were invoiced: the late line is 4 (not 3 × 0.02).
+    expect(usageOnly(7n, T0, PERIOD_1_END) - usageOnly(4n, T0, PERIOD_1_END)).toBe(4n);
+    const late = second.lines.filter((l) => l.kind === 'LATE_USAGE');
+    expect(late).toEqual([{ kind: 'LATE_USAGE', description: 'Hello · 3 calls of 15 Jan – 15 Feb that arrived after it was invoiced', quantity: 3n, unitAmountDecimal: null, amount: 4n }]);
+    expect(second).toMatchObject({ status: 'OPEN', calls: 2n, total: usageOnly(2n, PERIOD_1_END, PERIOD_2_END) + 4n });
+    expect(w.engine.invoices.get(second.invoiceId)!.lines.at(-1)).toEqual({ description: late[0]!.description, quantity: 3n, unitAmountDecimal: null, amount: 4n });
+    expect(w.engine.invoices.get(second.invoiceId)!.total).toBe(second.total);
+
+    // What each invoice billed of each period, in Meterline's own record.
+    const repository = new OwnInvoicesRepository(w.db);
+    expect(await repository.usageOf(second.invoiceId)).toEqual([
+      { periodStart: new Date(T0), periodEnd: new Date(PERIOD_1_END), callsFrom: 4n, callsTo: 7n },
+      { periodStart: new Date(PERIOD_1_END), periodEnd: new Date(PERIOD_2_END), callsFrom: 0n, callsTo: 2n },
+    ]);
+
+    // Nothing more came: period 3's invoice has no late line. Then one more late call of period 2: on the final invoice.
+    now = PERIOD_3_END + 2 * HOUR;
+    await w.invoicing.check();
+    const third = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD')[2]!;
+    expect(third.lines.filter((l) => l.kind === 'LATE_USAGE')).toEqual([]);
+    // A period with nothing to pay is kept (billed at 0, PAID at once) but never sent to the engine.
+    expect(third).toMatchObject({ status: 'PAID', total: 0n, calls: 0n, hostedInvoiceUrl: null });
+    expect(w.engine.invoices.has(third.invoiceId)).toBe(false);
+    expect((await w.billing.issued.ofSubscription(s.uuid)).find((r) => r.engineInvoiceId === third.invoiceId)).toMatchObject({ status: 'PAID', total: 0n, billingReason: 'PERIOD' });
+    now = PERIOD_3_END + 3 * HOUR;
+    await calls(w, s, [PERIOD_2_END - DAY]);
+    await w.apim.subscriptions.unsubscribe(s.caller, s.uuid);
+    const final = (await own(w, s.uuid)).find((i) => i.kind === 'FINAL')!;
+    expect(final.lines.filter((l) => l.kind === 'LATE_USAGE').map((l) => [l.description, l.quantity, l.amount])).toEqual([
+      ['Hello · 1 call of 15 Feb – 15 Mar that arrived after it was invoiced', 1n, 2n], // period 2 from 2 to 3 calls: still tier 1
+    ]);
+  });
+
+  it("the pay link's expiry is computed when the invoice is submitted: a draft submitted 20 days late gets pay_within_days from then", async () => {
+    now = T0;
+    const subscriber = await w.seed.subscriber();
+    const application = await w.seed.application(subscriber);
+    const ref = await w.seed.subscription(w.api, application, subscriber, await w.seed.policy('Late', monthlyFee));
+    await w.engine.createSubscription(ref);
+    await w.billing.records.subscriptionBilled({ subscriptionUuid: ref.uuid, tenantDomain: TENANT.domain, apiUuid: w.api.uuid, applicationUuid: application.uuid, engineSubscriptionId: engineSubscriptionId(ref.uuid), engineAccount: null }, clock());
+    await expect(w.killedAfterDraft.subscriptionStarted(ref, clock())).rejects.toThrow('killed after drafting');
+    // The engine down at the first attempt (day 1), up at the second (day 20).
+    now = T0 + DAY;
+    w.engine.failNext = 1;
+    await w.invoicing.submitDrafts();
+    now = T0 + 20 * DAY;
+    await w.invoicing.submitDrafts();
+    const [invoice] = await own(w, ref.uuid);
+    const payWithin = configSchema.parse({}).apim.monetization.invoicing.pay_within_days;
+    expect(invoice).toMatchObject({ status: 'OPEN', expiresAt: new Date(T0 + 20 * DAY + payWithin * DAY) });
+    expect(w.engine.invoices.get(invoice!.invoiceId)!.expiresAt).toEqual(new Date(T0 + 20 * DAY + payWithin * DAY));
   });
 });
