@@ -190,7 +190,7 @@ function renderIssuedLines(engineInvoiceId: string, detail: IssuedInvoiceDetail 
   const exact = (minor: bigint) => escapeHtml(formatMinorUnits(minor, currency));
   const lines = detail.lines
     .map(
-      (line) => `<tr data-line>
+      (line) => `<tr data-issued-line>
           <td data-field="description">${escapeHtml(line.description)}</td>
           <td class="num" data-field="quantity">${escapeHtml(line.quantity.toLocaleString('en-US'))}</td>
           <td class="num" data-field="unit-price">${line.unitAmountDecimal === null ? '—' : escapeHtml(formatUnitPrice(line.unitAmountDecimal, currency))}</td>
