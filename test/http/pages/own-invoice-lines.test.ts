@@ -1,10 +1,18 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import type { Apim } from '../../../src/apim/apim';
 import type { SubscriptionRecord } from '../../../src/apim/model';
 import type { InvoiceRecord } from '../../../src/billing/model';
+import { configSchema } from '../../../src/config/schema';
 import type { SubscriptionRef } from '../../../src/domain/model';
+import { mintToken, TokenVerifier } from '../../../src/http/auth/tokens';
+import { devportalPages, SESSION_COOKIE } from '../../../src/http/pages/devportal-pages';
 import { invoiceKindInWords, renderInvoicePage } from '../../../src/http/pages/invoice-view';
 import { ownInvoiceLines } from '../../../src/invoicing/own-invoice-lines';
 import { OwnInvoicesRepository, type NewOwnInvoice, type OwnInvoiceLine } from '../../../src/invoicing/own-invoices.repository';
-import type { OwnInvoiceKind } from '../../../src/monetization/monetization';
+import { MonetizationError, type OwnInvoiceKind } from '../../../src/monetization/monetization';
+import { tenantDirectoryFrom } from '../../../src/monetization/tenant-directory';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { migrateLatest } from '../../helpers/migrations';
 
@@ -69,12 +77,12 @@ const PERIOD_LINES: OwnInvoiceLine[] = [
 
 describe('invoiceKindInWords', () => {
   it.each([
-    ['SUBSCRIPTION_START', NOV_1, DEC_1, 'first invoice'],
-    ['PERIOD', NOV_1, DEC_1, 'invoice for 1 Nov – 1 Dec'],
-    ['PERIOD', DEC_1, Date.parse('2027-01-01T00:00:00Z'), 'invoice for 1 Dec 2026 – 1 Jan 2027'],
-    ['FINAL', DEC_1, DEC_1 + 3 * DAY, 'final invoice'],
-  ] as const)('%s %s–%s is "%s"', (kind, start, end, words) => {
-    expect(invoiceKindInWords({ kind, periodStart: new Date(start), periodEnd: new Date(end) })).toBe(words);
+    ['SUBSCRIPTION_START', '2026-11-01', '2026-12-01', 'first invoice'],
+    ['PERIOD', '2026-11-01', '2026-12-01', 'invoice for 1 Nov – 1 Dec'],
+    ['PERIOD', '2026-12-01', '2027-01-01', 'invoice for 1 Dec 2026 – 1 Jan 2027'],
+    ['FINAL', '2026-12-01', '2026-12-04', 'final invoice'],
+  ] as const)('%s %s – %s is "%s"', (kind, start, end, words) => {
+    expect(invoiceKindInWords({ kind, periodStart: new Date(`${start}T00:00:00Z`), periodEnd: new Date(`${end}T00:00:00Z`) })).toBe(words);
   });
 });
 
@@ -136,6 +144,44 @@ forEachTestDatabase((_kind, db) => {
     const row = html.slice(html.indexOf('data-invoice="0102"')).split('</tr>')[0]!;
     expect(row).toContain('data-field="total" data-amount="30.538">30.538 KWD<');
     expect(row).not.toContain('data-issued-line');
+  });
+
+  it('the devportal route asks the injected reader for the signed-in subscription\'s lines and shows them (none injected: no lines)', async () => {
+    const config = configSchema.parse({ auth: { jwt: { secret: 'own-invoice-lines-test-secret-0123456789' } }, tenants: [{ domain: 'carbon.super', id: -1234 }] });
+    const verifier = new TokenVerifier(config.auth.jwt!, tenantDirectoryFrom(config));
+    const history = [record('0102', NOV_1, DEC_1, 30538n, 'OPEN'), record('0101', NOV_1, DEC_1, 6500n, 'PAID')];
+    // The core's answers for the user's subscription; the engine keeps no pending invoice (NOT_FOUND), as MyFatoorah.
+    const apim = {
+      subscriptions: {
+        getOwn: async () => subscription,
+        pendingInvoiceOwn: async () => {
+          throw new MonetizationError('NOT_FOUND', 'no pending invoice');
+        },
+        invoicesOwn: async () => history,
+      },
+    } as unknown as Apim;
+    const asked: string[] = [];
+    const serve = async (withLines: boolean) => {
+      const app = express().use(devportalPages({ verifier, apim, ...(withLines ? { issuedInvoiceLines: (uuid: string) => (asked.push(uuid), read(uuid)) } : {}) }));
+      const http: Server = app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => http.once('listening', resolve));
+      try {
+        const token = mintToken(config.auth.jwt!, { subject: 'dev', tenant: 'carbon.super', scopes: ['apim:subscribe'] });
+        const answer = await fetch(`http://127.0.0.1:${(http.address() as AddressInfo).port}/devportal/subscriptions/${SUBSCRIPTION}/invoice`, {
+          headers: { cookie: `${SESSION_COOKIE}=${token}` },
+        });
+        expect(answer.status).toBe(200);
+        return await answer.text();
+      } finally {
+        await new Promise((resolve) => http.close(resolve));
+      }
+    };
+    const html = await serve(true);
+    expect(asked).toEqual([SUBSCRIPTION]);
+    expect(html).toContain('data-invoice-lines="0102"');
+    expect(html).toContain('data-field="invoice-kind">First invoice<');
+    expect(html.split('<tr data-issued-line>')).toHaveLength(1 + 3 + 2);
+    expect(await serve(false)).not.toContain('data-invoice-lines');
   });
 
   it('without lines (an engine that makes its own invoices: Stripe) the history is as before', () => {
