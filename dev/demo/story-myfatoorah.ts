@@ -339,19 +339,6 @@ export async function runMyFatoorahStory(out: DemoOutput, cleanup: Cleanup, opti
     return paid;
   });
 
-  const invoicePageUrl = `${meterline.url}/devportal/subscriptions/${subscriptionId}/invoice`;
-  await out.step('invoice-page', "Subscriber opens the invoice page: both invoices with their lines", async () => {
-    const page = await fetch(invoicePageUrl, { headers: { cookie: `meterline_devportal=${tokens.subscriber}` } });
-    const html = await page.text();
-    if (page.status !== 200) throw new Error(`the invoice page answered ${page.status}: ${html.slice(0, 300)}`);
-    for (const { invoice, rated } of [first, period]) {
-      const missing = [invoice.total, invoice.hostedInvoiceUrl!, ...rated.lines.map((l) => l.description)].filter((text) => !html.includes(escapeHtml(text)));
-      if (missing.length > 0) throw new Error(`the invoice page does not show ${missing.map((m) => `"${m}"`).join(', ')} of invoice ${invoice.invoiceId}`);
-      out.detail(`${invoice.invoiceId}: ${invoice.total} ${invoice.currency} PAID, ${rated.lines.length} lines, pay link shown`);
-    }
-    out.detail(invoicePageUrl);
-  });
-
   const revenue = await out.step('revenue', "Publisher checks the API's revenue (GET /apis/{apiId}/revenue)", async () => {
     const { properties } = await rest.call<{ properties: Record<string, string> }>('GET', `${PUBLISHER}/apis/${apiId}/revenue`, tokens.publisher);
     const revenue = properties[`Total Revenue (${TIERED.currency})`];
@@ -359,6 +346,37 @@ export async function runMyFatoorahStory(out: DemoOutput, cleanup: Cleanup, opti
     if (revenue !== expected) throw new Error(`revenue is ${revenue ?? 'absent'} (${JSON.stringify(properties)}), the paid invoices add up to ${expected}`);
     out.detail(`${revenue} ${TIERED.currency} = ${firstPaid.total} (${firstPaid.billingReason}) + ${periodPaid.total} (${periodPaid.billingReason})`);
     return revenue;
+  });
+
+  const invoicePageUrl = `${meterline.url}/devportal/subscriptions/${subscriptionId}/invoice`;
+  await out.step('invoice-page', "Subscriber opens the invoice page: both invoices with their lines", async () => {
+    const page = await fetch(invoicePageUrl, { headers: { cookie: `meterline_devportal=${tokens.subscriber}` } });
+    const html = await page.text();
+    if (page.status !== 200) {
+      const said = /<title>([^<]*)<\/title>[\s\S]*?data-field="message">([^<]*)</.exec(html);
+      throw new Error(`the invoice page answered ${page.status}${said ? ` "${said[1]}: ${said[2]}"` : ''}`);
+    }
+    for (const { invoice, rated } of [first, period]) {
+      // The invoice's row in the page's list of issued invoices: its period, status, total and link.
+      const row = new RegExp(`<tr data-invoice="${invoice.invoiceId}">([\\s\\S]*?)</tr>`).exec(html)?.[1];
+      if (!row) throw new Error(`the invoice page does not list invoice ${invoice.invoiceId}`);
+      const shown = {
+        status: /data-field="status">[\s\S]*?>([A-Z_]+)</.exec(row)?.[1],
+        total: /data-field="total" data-amount="([^"]*)"/.exec(row)?.[1],
+        link: /href="([^"]*)"/.exec(row)?.[1],
+      };
+      if (shown.status !== 'PAID' || shown.total !== invoice.total || shown.link !== escapeHtml(invoice.hostedInvoiceUrl!)) {
+        throw new Error(`the invoice page shows invoice ${invoice.invoiceId} as ${JSON.stringify(shown)}, expected PAID, ${invoice.total} and its pay link`);
+      }
+      // Its lines, under its row: description and exact amount, as rate() made them.
+      const block = new RegExp(`<tr data-invoice-lines="${invoice.invoiceId}">([\\s\\S]*?)</table>`).exec(html)?.[1] ?? '';
+      const kind = /data-field="invoice-kind">([^<]*)</.exec(block)?.[1] ?? '';
+      const lines = [...block.matchAll(/<tr data-issued-line>[\s\S]*?data-field="description">([^<]*)<[\s\S]*?data-field="amount" data-amount="([^"]*)"/g)].map((m) => ({ description: m[1], amount: m[2] }));
+      const expected = rated.lines.map((l) => ({ description: escapeHtml(l.description), amount: l.amount }));
+      if (JSON.stringify(lines) !== JSON.stringify(expected)) throw new Error(`the invoice page shows the lines ${JSON.stringify(lines)} for invoice ${invoice.invoiceId}, rate() made ${JSON.stringify(expected)}`);
+      out.detail(`${invoice.invoiceId} "${kind}": ${shown.total} ${invoice.currency} ${shown.status}, its ${lines.length} lines as issued, a link to MyFatoorah's page`);
+    }
+    out.detail(invoicePageUrl);
   });
 
   const summaryOf = (paid: Invoice, rated: PaidOwnInvoice['rated']): PaidOwnInvoice => ({
