@@ -12,7 +12,9 @@ import { createApp } from './http/app';
 import type { Readiness } from './http/health';
 import { ownInvoiceLines } from './invoicing/own-invoice-lines';
 import { OwnInvoicesRepository } from './invoicing/own-invoices.repository';
-import { OwnInvoicing, type OwnInvoicingDependencies, type PeriodUsage } from './invoicing/own-invoicing';
+import { OwnInvoiceSubscriptionNotFound, OwnInvoicing, OwnInvoicingDisabled, type OwnInvoicingDependencies, type PeriodUsage } from './invoicing/own-invoicing';
+import type { OwnInvoice } from './invoicing/own-invoices.repository';
+import type { OwnInvoicesAdmin, OwnInvoiceView } from './http/routes/extensions/own-invoices-port';
 import { PendingInvoices } from './invoicing/pending-invoice';
 import { scheduleOwnInvoicing } from './invoicing/schedule';
 import { createLogger, type Logger } from './logger';
@@ -301,7 +303,32 @@ export function composeHttp(services: Services, readiness?: () => Readiness): Ex
   // The invoice page shows the lines of the invoices Meterline issues itself (their billing records have none).
   const ownRecords = new OwnInvoicesRepository(db);
   const own = engine.capabilities.invoicing === 'meterline' ? { issuedInvoiceLines: ownInvoiceLines((uuid) => ownRecords.ofSubscription(uuid)) } : {};
-  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ...own } });
+  const ownInvoices = ownInvoicesAdmin(services.invoicing, billing);
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ownInvoices, ...own } });
+}
+
+/** The own-invoice admin routes' view of invoicing: each invoice's status as payment left it on billing's record. */
+export function ownInvoicesAdmin(invoicing: OwnInvoicing, billing: Billing): OwnInvoicesAdmin {
+  const withPayment = async (invoices: readonly OwnInvoice[]): Promise<OwnInvoiceView[]> => {
+    const statuses = new Map<string, string>();
+    for (const uuid of new Set(invoices.filter((i) => i.engineInvoiceId !== null).map((i) => i.subscriptionUuid))) {
+      for (const record of await billing.issued.ofSubscription(uuid)) statuses.set(record.engineInvoiceId, record.status);
+    }
+    return invoices.map((i) => ({ ...i, status: i.status === 'DRAFT' || i.engineInvoiceId === null ? i.status : statuses.get(i.engineInvoiceId) ?? i.status }));
+  };
+  return {
+    list: async (tenantDomain, subscriptionUuid, limit) => withPayment(await invoicing.invoicesOfTenant(tenantDomain, subscriptionUuid, limit)),
+    async closeNow(tenantDomain, subscriptionUuid) {
+      try {
+        const result = await invoicing.closeNow(tenantDomain, subscriptionUuid);
+        return { outcome: 'done', closed: result.closed, waiting: result.waiting, submitted: result.submitted, made: await withPayment(result.made) };
+      } catch (error) {
+        if (error instanceof OwnInvoiceSubscriptionNotFound) return { outcome: 'notFound', message: error.message };
+        if (error instanceof OwnInvoicingDisabled) return { outcome: 'disabled', message: error.message };
+        throw error;
+      }
+    },
+  };
 }
 
 /** `usage_publish_cron`, `reconcile_cron` and the own-invoicing check; returns one stop function for all. */

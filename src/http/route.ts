@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { OwnInvoicesAdmin } from './routes/extensions/own-invoices-port';
 import { z } from 'zod';
 import { GatewayError } from '../apim/errors';
 import type { Apim } from '../apim/apim';
@@ -23,6 +24,8 @@ export interface RouteContext<P, Q, B> {
   apim: Apim;
   /** Usage capture and publishing, when this process runs it (the usage errors the engine reported). */
   usage?: UsageService;
+  /** Meterline's own invoices (the admin extension routes); absent: the routes answer as for an engine that invoices itself. */
+  ownInvoices?: OwnInvoicesAdmin;
   /** The absolute path of this API's base, for Location headers. */
   basePath: string;
 }
@@ -76,7 +79,7 @@ export function expressPath(template: string): string {
  * Mounts the routes of one API on a router: bearer authentication, then the scope check, then
  * validation of path, query and body, then the handler. Every failure goes to the error handler.
  */
-export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim; usage?: UsageService }): Router {
+export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim; usage?: UsageService; ownInvoices?: OwnInvoicesAdmin }): Router {
   const router = express.Router();
   for (const route of routes) {
     const basePath = API_BASE_PATHS[route.api];
@@ -90,7 +93,7 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
         if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
         body = parse(route.body, req.body, 'body');
       }
-      const result = await route.handle({ principal, params, query, body, apim: deps.apim, ...(deps.usage ? { usage: deps.usage } : {}), basePath });
+      const result = await route.handle({ principal, params, query, body, apim: deps.apim, ...(deps.usage ? { usage: deps.usage } : {}), ...(deps.ownInvoices ? { ownInvoices: deps.ownInvoices } : {}), basePath });
       if (result.location) res.location(`${basePath}${result.location}`);
       res.set('Cache-Control', 'no-store');
       if (result.body === undefined) res.status(result.status).end();

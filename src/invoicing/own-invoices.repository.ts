@@ -205,6 +205,14 @@ export class OwnInvoicesRepository {
     }));
   }
 
+  /** A tenant's invoices (of one subscription when given), newest period first, at most `limit`. */
+  async ofTenant(tenantDomain: string, subscriptionUuid: string | undefined, limit: number): Promise<OwnInvoice[]> {
+    const query = this.db(INVOICES).where({ TENANT_DOMAIN: tenantDomain });
+    if (subscriptionUuid !== undefined) query.andWhere({ SUBSCRIPTION_UUID: subscriptionUuid });
+    const rows = await query.orderBy([{ column: 'PERIOD_START', order: 'desc' }, { column: 'CREATED_AT', order: 'desc' }, { column: 'INVOICE_ID' }]).limit(limit);
+    return this.withLines(rows);
+  }
+
   /** Drafts still to submit, oldest first. */
   async drafts(limit: number): Promise<OwnInvoice[]> {
     const rows = await this.db(INVOICES).where({ STATUS: 'DRAFT' }).orderBy([{ column: 'CREATED_AT' }, { column: 'INVOICE_ID' }]).limit(limit);

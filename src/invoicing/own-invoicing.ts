@@ -49,6 +49,23 @@ export interface CloseResult {
   waiting: string | null;
 }
 
+/** What "close now" did for one subscription (`closeNow`). */
+export interface CloseNowResult {
+  /** Periods closed by this call. */
+  closed: number;
+  /** Why due periods were left, when they were (see CloseResult). */
+  waiting: string | null;
+  /** The invoices this call made (none when everything due was made before: it is idempotent). */
+  made: OwnInvoice[];
+  /** Drafts of the subscription submitted by this call (made now or left before). */
+  submitted: number;
+}
+
+/** The subscription is not one of the tenant's (or is unknown). */
+export class OwnInvoiceSubscriptionNotFound extends Error {}
+/** The engine makes its own invoices: Meterline has nothing to close. */
+export class OwnInvoicingDisabled extends Error {}
+
 /** Drafts submitted per check, at most. */
 const DRAFTS_PER_CHECK = 200;
 const DAY_MS = 86_400_000;
@@ -184,11 +201,41 @@ export class OwnInvoicing {
     return started;
   }
 
-  async closeDuePeriods(): Promise<CloseResult> {
+  /**
+   * "Close now" for one subscription of a tenant: the same check as `check()` restricted to it
+   * (its missing first invoice, its due periods, its drafts left). Idempotent: a second call
+   * makes nothing. Throws OwnInvoiceSubscriptionNotFound for a subscription not of the tenant,
+   * OwnInvoicingDisabled when the engine makes its own invoices.
+   */
+  async closeNow(tenantDomain: string, subscriptionUuid: string): Promise<CloseNowResult> {
+    const subscription = (await this.deps.subscriptions([subscriptionUuid])).get(subscriptionUuid);
+    if (!subscription || subscription.api.tenant.domain !== tenantDomain) throw new OwnInvoiceSubscriptionNotFound(`Subscription ${subscriptionUuid} was not found`);
+    if (!this.enabled) throw new OwnInvoicingDisabled(`the ${this.deps.engine.name} engine makes its own invoices; Meterline has none to close`);
+    const before = new Set((await this.deps.repository.ofSubscription(subscriptionUuid)).map((i) => i.invoiceId));
+    const live = await this.deps.issued.liveSubscriptions();
+    if (before.size === 0 && live.includes(subscriptionUuid) && (await this.deps.engine.billingCycleOf(subscription)) !== null) {
+      await this.subscriptionStarted(subscription, this.deps.clock());
+    }
+    const result = await this.closeDuePeriods(subscriptionUuid);
+    let submitted = 0;
+    for (const draft of (await this.deps.repository.ofSubscription(subscriptionUuid)).filter((i) => i.status === 'DRAFT')) {
+      if ((await this.submit(draft)) !== undefined) submitted += 1;
+    }
+    const after = await this.deps.repository.ofSubscription(subscriptionUuid);
+    return { closed: result.closed, waiting: result.waiting, made: after.filter((i) => !before.has(i.invoiceId)), submitted };
+  }
+
+  /** A tenant's own invoices (of one subscription when given), newest period first, at most `limit`. */
+  invoicesOfTenant(tenantDomain: string, subscriptionUuid: string | undefined, limit: number): Promise<OwnInvoice[]> {
+    return this.deps.repository.ofTenant(tenantDomain, subscriptionUuid, limit);
+  }
+
+  /** Closes the due periods of every subscription, or of `only` that one. */
+  async closeDuePeriods(only?: string): Promise<CloseResult> {
     if (!this.enabled) return { closed: 0, waiting: null };
     const now = this.deps.clock().getTime();
     const closeAfterMs = this.deps.options.close_after_minutes * 60_000;
-    const live = (await this.deps.repository.invoicedSubscriptions()).filter((s) => !s.ended);
+    const live = (await this.deps.repository.invoicedSubscriptions()).filter((s) => !s.ended && (only === undefined || s.subscriptionUuid === only));
     const refs = await this.deps.subscriptions(live.map((s) => s.subscriptionUuid));
     const due: Array<{ invoiced: InvoicedSubscription; subscription: SubscriptionRef; pricing: PolicyPricing }> = [];
     for (const invoiced of live) {

@@ -305,6 +305,17 @@ const PROBES: Record<string, Probe> = {
     otherTenant: notFound,
     otherUser: notFound,
   },
+  'GET /api/am/admin/v4/monetization/own-invoices': {
+    path: (w) => `/monetization/own-invoices?subscriptionId=${w.subscriptionId}`,
+    readOnly: true,
+    otherTenant: excludes((w) => [w.subscriptionId]),
+  },
+  'POST /api/am/admin/v4/monetization/own-invoices/close': {
+    path: () => '/monetization/own-invoices/close',
+    body: (w) => ({ subscriptionId: w.subscriptionId }),
+    readOnly: false,
+    otherTenant: notFound,
+  },
   'GET /api/am/devportal/v3/throttling-policies/{policyLevel}': {
     path: () => '/throttling-policies/subscription?limit=1000',
     readOnly: true,

@@ -3,7 +3,9 @@ import { createApim, createApimRepositories, type Apim } from '../../src/apim/ap
 import { apimCoreRecords } from '../../src/apim/core-records';
 import { createBilling, type Billing } from '../../src/billing/billing';
 import { BillingRepository } from '../../src/billing/billing.repository';
-import { composeInvoicing, composeUsage } from '../../src/composition';
+import { composeInvoicing, composeUsage, ownInvoicesAdmin } from '../../src/composition';
+import { GatewayError } from '../../src/apim/errors';
+import { closeOwnInvoices, listOwnInvoices } from '../../src/http/routes/extensions/own-invoices';
 import { configSchema } from '../../src/config/schema';
 import type { PolicyPricing, SubscriptionRef } from '../../src/domain/model';
 import type { OwnInvoicing } from '../../src/invoicing/own-invoicing';
@@ -447,5 +449,48 @@ forEachTestDatabase((_kind, database) => {
     const payWithin = configSchema.parse({}).apim.monetization.invoicing.pay_within_days;
     expect(invoice).toMatchObject({ status: 'OPEN', expiresAt: new Date(T0 + 20 * DAY + payWithin * DAY) });
     expect(w.engine.invoices.get(invoice!.invoiceId)!.expiresAt).toEqual(new Date(T0 + 20 * DAY + payWithin * DAY));
+  });
+  it("admin routes: a tenant's own invoices with exact lines, status as payment left it, the pay link; close now for one subscription is idempotent; another tenant sees none and cannot close", async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.fee);
+    const admin = ownInvoicesAdmin(w.invoicing, w.billing);
+    const principal = (domain: string) => ({ subject: 'admin', email: null, tenant: { domain, id: domain === TENANT.domain ? TENANT.id : 7 }, scopes: new Set(['apim:admin']) });
+    const context = (domain: string, extra: { query?: unknown; body?: unknown }) =>
+      ({ principal: principal(domain), params: {}, query: extra.query ?? {}, body: extra.body ?? {}, apim: w.apim, ownInvoices: admin, basePath: '/api/am/admin/v4' }) as never;
+    const [first] = await own(w, s.uuid);
+    await applyEvent(w, invoiceEvent(w, first!.invoiceId, s.uuid, 'paid', now));
+
+    const listed = (await listOwnInvoices.handle(context(TENANT.domain, { query: { subscriptionId: s.uuid } }))).body as { count: number; list: Array<Record<string, unknown>> };
+    expect(listed).toEqual({
+      count: 1,
+      list: [
+        expect.objectContaining({
+          invoiceId: first!.invoiceId,
+          kind: 'SUBSCRIPTION_START',
+          subscriptionId: s.uuid,
+          status: 'PAID',
+          currency: 'USD',
+          total: '10.00',
+          engineInvoiceId: w.engine.invoices.get(first!.invoiceId)!.engineInvoiceId,
+          hostedInvoiceUrl: w.engine.invoices.get(first!.invoiceId)!.hostedInvoiceUrl,
+          lines: [{ kind: 'BASE_FEE', description: first!.lines[0]!.description, quantity: 1, unitAmountDecimal: '10', amount: '10.00' }],
+        }),
+      ],
+    });
+    expect(((await listOwnInvoices.handle(context(TENANT.domain, { query: { subscriptionId: s.uuid, status: 'OPEN' } }))).body as { count: number }).count).toBe(0);
+    expect(listOwnInvoices.query!.safeParse({ status: 'LATE' }).success).toBe(false);
+    expect(((await listOwnInvoices.handle(context('other.example', { query: { subscriptionId: s.uuid } }))).body as { count: number }).count).toBe(0);
+
+    // Close now before the period is due: nothing made; at +2 h: the period invoice, once.
+    const close = async (domain = TENANT.domain) => (await closeOwnInvoices.handle(context(domain, { body: { subscriptionId: s.uuid } }))).body as { closed: number; made: Array<{ kind: string; total: string; status: string }> };
+    expect((await close()).made).toEqual([]);
+    now = PERIOD_1_END + 2 * HOUR;
+    const closed = await close();
+    expect(closed.closed).toBe(1);
+    expect(closed.made.map((i) => [i.kind, i.total, i.status])).toEqual([['PERIOD', '10.00', 'OPEN']]);
+    expect(await close()).toMatchObject({ closed: 0, made: [] });
+    expect((await own(w, s.uuid)).map((i) => i.kind)).toEqual(['SUBSCRIPTION_START', 'PERIOD']);
+    await expect(close('other.example')).rejects.toThrow(GatewayError);
+    await expect(close('other.example')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

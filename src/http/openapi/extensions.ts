@@ -122,6 +122,57 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
       },
     },
   },
+  'Meterline.OwnInvoice': {
+    type: 'object',
+    description: 'An invoice Meterline made itself (engines that only collect payment; docs/invoicing.md)',
+    properties: {
+      invoiceId: { type: 'string', description: 'Meterline’s deterministic id (mli_…), the customer reference at the engine' },
+      kind: { type: 'string', enum: ['SUBSCRIPTION_START', 'PERIOD', 'FINAL'] },
+      subscriptionId: { type: 'string' },
+      apiId: { type: 'string' },
+      status: { type: 'string', enum: ['DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE'] },
+      currency: { type: 'string', example: 'KWD' },
+      periodStart: { type: 'string', format: 'date-time' },
+      periodEnd: { type: 'string', format: 'date-time' },
+      calls: { type: 'integer', description: 'The calls of its own period it rates' },
+      total: money,
+      lines: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            kind: { type: 'string', enum: ['SETUP_FEE', 'BASE_FEE', 'USAGE', 'LATE_USAGE'] },
+            description: { type: 'string' },
+            quantity: { type: 'integer' },
+            unitAmountDecimal: { type: 'string', nullable: true, description: 'Exact unit price in the major unit; null when the line is not quantity × unit price' },
+            amount: money,
+          },
+        },
+      },
+      engineInvoiceId: { type: 'string', nullable: true },
+      hostedInvoiceUrl: { type: 'string', nullable: true, description: 'The pay link' },
+      invoicePdfUrl: { type: 'string', nullable: true },
+      expiresTime: { type: 'string', format: 'date-time', description: 'When the pay link stops working (set at submission)' },
+      attempts: { type: 'integer' },
+      lastError: { type: 'string', nullable: true },
+      createdTime: { type: 'string', format: 'date-time' },
+      submittedTime: time,
+    },
+  },
+  'Meterline.OwnInvoiceList': {
+    type: 'object',
+    properties: { count: { type: 'integer' }, list: { type: 'array', items: { $ref: '#/components/schemas/Meterline.OwnInvoice' } } },
+  },
+  'Meterline.OwnInvoiceClose': {
+    type: 'object',
+    properties: {
+      subscriptionId: { type: 'string' },
+      closed: { type: 'integer', description: 'Periods closed by this call' },
+      waiting: { type: 'string', nullable: true, description: 'Why due periods wait for the next check (usage could not be frozen now)' },
+      submitted: { type: 'integer', description: 'Drafts of the subscription submitted by this call' },
+      made: { type: 'array', items: { $ref: '#/components/schemas/Meterline.OwnInvoice' }, description: 'The invoices this call made (empty when all were made before)' },
+    },
+  },
   'Meterline.Access': {
     type: 'object',
     properties: {
@@ -177,6 +228,37 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
         409: { description: 'The record is not ENGINE_ERROR, or the engine counted its usage after all (or cannot say)', ...json(ERROR) },
       },
       security: bearer(['apim:admin', 'apim:monetization_usage_publish']),
+    },
+  },
+  '/api/am/admin/v4/monetization/own-invoices': {
+    get: {
+      tags: ['Meterline'],
+      summary: "List the invoices Meterline made for the tenant's subscriptions (engines that only collect payment)",
+      operationId: 'meterline.listOwnInvoices',
+      parameters: [
+        { name: 'subscriptionId', in: 'query', required: false, schema: { type: 'string', maxLength: 256 } },
+        { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE'] } },
+      ],
+      responses: {
+        200: { description: 'Invoices, newest period first (at most 1000); empty for an engine that makes its own invoices', ...json({ $ref: '#/components/schemas/Meterline.OwnInvoiceList' }) },
+        400: { description: 'A bad query parameter (named)', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin']),
+    },
+  },
+  '/api/am/admin/v4/monetization/own-invoices/close': {
+    post: {
+      tags: ['Meterline'],
+      summary: 'Make now the invoices due for one subscription: its missing first invoice, its periods due close_after_minutes after their end, its drafts left (idempotent)',
+      operationId: 'meterline.closeOwnInvoices',
+      requestBody: { required: true, ...json({ type: 'object', additionalProperties: false, required: ['subscriptionId'], properties: { subscriptionId: { type: 'string', maxLength: 256 } } }) },
+      responses: {
+        200: { description: 'What the call made', ...json({ $ref: '#/components/schemas/Meterline.OwnInvoiceClose' }) },
+        400: { description: 'A bad body (the field named)', ...json(ERROR) },
+        404: { description: 'No such subscription in the tenant', ...json(ERROR) },
+        409: { description: 'The billing engine makes its own invoices', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin']),
     },
   },
   '/api/am/devportal/v3/subscriptions/{subscriptionId}/invoices': {

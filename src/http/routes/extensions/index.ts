@@ -1,10 +1,11 @@
 import type { AnyRoute } from '../../route';
 import { listApiInvoices } from './list-api-invoices';
 import { listSubscriptionInvoices } from './list-subscription-invoices';
+import { closeOwnInvoices, listOwnInvoices } from './own-invoices';
 
 /**
  * Meterline's own operations under WSO2's base paths (WSO2 has no invoice records): same
  * authentication, scopes and error shape as the WSO2 operations, described in Meterline's
  * OpenAPI document but not validated against WSO2's.
  */
-export const EXTENSION_ROUTES: readonly AnyRoute[] = [listSubscriptionInvoices, listApiInvoices];
+export const EXTENSION_ROUTES: readonly AnyRoute[] = [listSubscriptionInvoices, listApiInvoices, listOwnInvoices, closeOwnInvoices];
