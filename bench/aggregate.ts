@@ -14,7 +14,6 @@
  * bench/publish.ts does): its peak RSS over the freeze and above its RSS before it, and the peak
  * heap sampled every 20 ms, printed per size with their growth. One JSON line per database.
  */
-import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import type { Knex } from 'knex';
 import type { DatabaseConfig } from '../src/config/schema';
@@ -28,7 +27,7 @@ import { apimCoreRecords } from '../src/apim/core-records';
 import { composeUsage, migrationsFor } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import type { TestDatabaseKind } from '../test/helpers/databases';
-import { benchDatabases, envInt, eventRow, openDatabase, plainInsert, report, seedBilledSubscriptions, seedBillingCycles } from './support';
+import { benchDatabases, envInt, eventRow, openDatabase, plainInsert, report, runInChild, seedBilledSubscriptions, seedBillingCycles } from './support';
 
 const TARGET = 1.5;
 const MB = 2 ** 20;
@@ -87,19 +86,7 @@ async function freezeInThisProcess(database: DatabaseConfig): Promise<void> {
 }
 
 function freezeInChild(database: DatabaseConfig): Promise<FreezeMemory> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', __filename], { env: { ...process.env, BENCH_FREEZE_CHILD: JSON.stringify(database) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').at(-1);
-      if (code !== 0 || !line) reject(new Error(`the freeze's process exited with ${code}: ${err.slice(0, 500)}`));
-      else resolve(JSON.parse(line) as FreezeMemory);
-    });
-  });
+  return runInChild<FreezeMemory>(__filename, 'BENCH_FREEZE_CHILD', database, "the freeze's process");
 }
 
 function median(values: readonly number[]): number {

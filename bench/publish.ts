@@ -24,7 +24,6 @@
  *    sending, and the live heap while sending (after a full collection, once a second; the child
  *    runs with --expose-gc), which is the target: bounded, ≤ 1.5 × for 10 × the records.
  */
-import { spawn } from 'node:child_process';
 import type { Knex } from 'knex';
 import { stripeEngine } from '../plugins/stripe';
 import { configSchema } from '../src/config/schema';
@@ -37,7 +36,7 @@ import { composeUsage } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import { tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer, type StripeServer } from '../dev/stripe-server';
-import { benchDatabases, envInt, eventRow, openDatabase, report, seedMeteredSubscriptions, type SeededSubscription } from './support';
+import { benchDatabases, envInt, eventRow, openDatabase, report, runInChild, seedMeteredSubscriptions, type SeededSubscription } from './support';
 
 const HOUR_MS = 3_600_000;
 const MB = 2 ** 20;
@@ -138,19 +137,7 @@ async function runJob(input: JobInput): Promise<void> {
 
 /** Runs one job in a child process and answers what it printed. */
 function jobInChild(input: JobInput): Promise<JobOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', __filename], { env: { ...process.env, BENCH_PUBLISH_JOB: JSON.stringify(input) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').at(-1);
-      if (code !== 0 || !line) reject(new Error(`the publish job's process exited with ${code}: ${err.slice(0, 500)}`));
-      else resolve(JSON.parse(line) as JobOutput);
-    });
-  });
+  return runInChild<JobOutput>(__filename, 'BENCH_PUBLISH_JOB', input, "the publish job's process");
 }
 
 interface World {

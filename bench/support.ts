@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
@@ -188,4 +189,25 @@ export async function seedMeteredSubscriptions(
   const now = Date.now();
   await seedBillingCycles(db, subscriptions, { anchorMs: now - 10 * 86_400_000, unit: 'month', now });
   return { key, account, subscriptions };
+}
+
+/**
+ * Runs `script` again in a child process (with `--expose-gc`, so it can measure its own live heap)
+ * with `input` in the environment variable `envName`, and answers the JSON of the last line the
+ * child printed: the child measures its own memory, undisturbed by the parent's.
+ */
+export function runInChild<Output>(script: string, envName: string, input: unknown, what: string): Promise<Output> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', script], { env: { ...process.env, [envName]: JSON.stringify(input) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').at(-1);
+      if (code !== 0 || !line) reject(new Error(`${what} exited with ${code}: ${err.slice(0, 500)}`));
+      else resolve(JSON.parse(line) as Output);
+    });
+  });
 }
