@@ -21,6 +21,7 @@ full_matrix=sqlite
 calendar_suites=(
   test/e2e/paid-plan-story.test.ts test/usage test/billing test/plugins dev/stripe-server
   test/http/billing test/http/pages test/http/devportal/unsubscribe.test.ts
+  test/rating test/invoicing
 )
 # The other suites that read a clock compare instants (token expiry, caches, lease ages, the
 # demo's and the REST examples' story): they run at the first date, on SQLite. Left out entirely:
