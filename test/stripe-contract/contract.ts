@@ -1,11 +1,11 @@
 import Stripe from 'stripe';
-import type { PolicyPricing } from '../../src/domain/model';
+import type { PolicyPricing, PriceTier } from '../../src/domain/model';
 import { MonetizationError } from '../../src/monetization/monetization';
 import { accountOption, archivePrice, archiveProduct, findPrice, findProduct, reactivatePrice, reactivateProduct } from '../../plugins/stripe/archive';
 import { idempotencyKey } from '../../plugins/stripe/idempotency';
 import { balanceMovement } from '../../plugins/stripe/invoices.service';
 import { apiMeterEventName, ensureMeter } from '../../plugins/stripe/meters';
-import { baseFeeItem, priceMatches, priceParams } from '../../plugins/stripe/pricing';
+import { baseFeeItem, priceMatches, priceParams, setupFeeItem } from '../../plugins/stripe/pricing';
 import { sendPastStoredErrors } from '../../plugins/stripe/retry';
 import { callStripe, findInStripe, isDuplicateMeterEventIdentifier, isResourceMissing } from '../../plugins/stripe/stripe.errors';
 import { METER_ERROR_REPORT, STRIPE_WEBHOOK_EVENTS, StripeWebhookVerifier } from '../../plugins/stripe/webhooks';
@@ -572,6 +572,193 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
     expect(baseFee?.period.end).toBeGreaterThan(baseFee?.period.start ?? Infinity);
   });
 
+  // Tiered and package usage prices as pricing.ts priceParams makes them, on the API's meter
+  // (https://docs.stripe.com/api/prices/create: `billing_scheme: tiered`, `tiers_mode`, `tiers[]` with
+  // `up_to` (the last `inf`), `unit_amount_decimal`, `flat_amount_decimal`; `transform_quantity`
+  // with `divide_by` and `round`). A price's tiers are answered only when expanded
+  // (https://docs.stripe.com/api/prices/object#price_object-tiers), as api-plans.service.ts
+  // (`expand[]=tiers`) and archive.ts findPrice (`expand[]=data.tiers`) ask; priceMatches must hold
+  // for what Stripe answers, or the engine would make a new price on every publish.
+  check(
+    ['prices.create', 'prices.retrieve', 'prices.list', 'billing.meters.list', 'billing.meters.create'],
+    'graduated, volume and package prices come back with their tiers and transform_quantity as the engine compares them',
+    async () => {
+      const { stripe, account } = target;
+      const meter = await fx.apiMeter();
+      const product = await fx.apiProduct();
+      const tiered = [
+        [GRADUATED, 'Graduated', fx.graduatedPrice],
+        [VOLUME, 'Volume', fx.volumePrice],
+      ] as const;
+      for (const [pricing, tier, make] of tiered) {
+        const created = await make();
+        // The answer itself is read, not shaped()'s copy: zod's copy of a Stripe.Decimal is an empty object.
+        const read = await stripe.prices.retrieve(created.id, { expand: ['tiers'] }, { stripeAccount: account });
+        shaped(shape.tieredPrice, read, `prices.retrieve (${tier}, expand tiers)`);
+        expect(read).toMatchObject({ billing_scheme: 'tiered', tiers_mode: pricing.usageRate!.model, unit_amount: null, transform_quantity: null, recurring: { usage_type: 'metered', meter: meter.id } });
+        // Tier 1: 1,000 calls free; tier 2: 0.15 ¢ a call and a 5.00 USD flat fee (500 ¢, also as `flat_amount`).
+        expect(read.tiers?.map((t) => [t.up_to, decimal(t.unit_amount_decimal), decimal(t.flat_amount_decimal), t.flat_amount])).toEqual([
+          [1000, '0', '0', 0],
+          [null, '0.15', '500', 500],
+        ]);
+        expect(priceMatches(read, priceParams(pricing, tier), meter.id)).toBe(true);
+        expect(priceMatches(read, priceParams({ ...pricing, usageRate: { ...pricing.usageRate!, tiers: [GRADUATED_TIERS[0]!, { ...GRADUATED_TIERS[1]!, flatPrice: '6.00' }] } }, tier), meter.id)).toBe(false);
+        const wanted = priceParams(pricing, tier);
+        const params: Stripe.PriceCreateParams = { ...wanted, product: product.id, metadata: fx.mark({ meterline_api_uuid: fx.apiUuid, meterline_tier: tier }) };
+        const listed = await findPrice(stripe, params, (p) => priceMatches(p, wanted, meter.id), account);
+        expect(listed?.id).toBe(created.id);
+      }
+      const pkg = await stripe.prices.retrieve((await fx.packagePrice()).id, { expand: ['tiers'] }, { stripeAccount: account });
+      shaped(shape.tieredPrice, pkg, 'prices.retrieve (package)');
+      // 2.50 USD per started package of 1,000 calls.
+      expect(pkg).toMatchObject({ billing_scheme: 'per_unit', tiers_mode: null, transform_quantity: { divide_by: 1000, round: 'up' }, recurring: { usage_type: 'metered', meter: meter.id } });
+      expect(decimal(pkg.unit_amount_decimal)).toBe('250');
+      expect(priceMatches(pkg, priceParams(PACKAGE, 'Package'), meter.id)).toBe(true);
+    },
+  );
+
+  // Refusals the engine relies on never reaching Stripe (pricing.ts builds neither), checked so a
+  // change of Stripe's rules shows here: `transform_quantity` "Cannot be combined with `tiers`"
+  // (https://docs.stripe.com/api/prices/create#create_price-transform_quantity; "Transform
+  // quantities isn't compatible with tiered pricing":
+  // https://docs.stripe.com/billing/subscriptions/usage-based/transform-quantities), and a tier's
+  // `flat_amount_decimal` is "a decimal value representing an integer in the minor units of the
+  // currency" (https://docs.stripe.com/api/prices/create#create_price-tiers-flat_amount_decimal), so
+  // 500.5 ¢ is not one. Stripe documents no error code or param for either: only the refusal
+  // (an invalid request, HTTP 400) is asserted.
+  check(['prices.create'], 'a tiered price with transform_quantity, and a tier flat fee that is not whole minor units, are refused', async () => {
+    const { stripe, account } = target;
+    const meter = await fx.apiMeter();
+    const product = await fx.apiProduct();
+    const base: Stripe.PriceCreateParams = {
+      ...priceParams(VOLUME, 'Refused'),
+      product: product.id,
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+      metadata: fx.mark({ meterline_api_uuid: fx.apiUuid, meterline_tier: 'Refused' }),
+    };
+    const attempt = async (params: Stripe.PriceCreateParams) => {
+      const answer = await stripe.prices.create(params, { stripeAccount: account }).catch((e: unknown) => e);
+      // Accepted after all (Stripe changed): archived at the end like the run's other prices.
+      if ((answer as Stripe.Price | undefined)?.object === 'price') fx.archiveLater((answer as Stripe.Price).id, account, 'price');
+      return answer;
+    };
+    const withTransform = await attempt({ ...base, transform_quantity: { divide_by: 10, round: 'up' } });
+    expect(withTransform).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect((withTransform as Stripe.errors.StripeError).statusCode).toBe(400);
+    const halfCent = await attempt({
+      ...base,
+      tiers: [{ up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.15'), flat_amount_decimal: Stripe.Decimal.from('500.5') }],
+    });
+    expect(halfCent).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect((halfCent as Stripe.errors.StripeError).statusCode).toBe(400);
+  });
+
+  // subscription-workflow.ts charges a plan's setup fee with `add_invoice_items` on the create
+  // (pricing.ts setupFeeItem): items "appended to the next invoice for this subscription", which
+  // for a new subscription is its first (https://docs.stripe.com/api/subscriptions/create#create_subscription-add_invoice_items).
+  // On the invoice it is an invoice-item line (`parent.type: invoice_item_details`,
+  // https://docs.stripe.com/api/invoice-line-item/object#invoice_line_item_object-parent). The next
+  // invoice is read as its preview (https://docs.stripe.com/api/invoices/create_preview), so neither
+  // half waits a billing period: it has the base fee again and no setup fee.
+  check(
+    ['customers.create', 'subscriptions.create', 'invoices.list', 'invoices.listLineItems', 'invoices.createPreview', 'subscriptions.cancel'],
+    'a setup fee (add_invoice_items) is on the first invoice and not on the next',
+    async () => {
+      const { stripe, account, runId } = target;
+      const customer = await fx.connectedCustomer('setup-fee');
+      const price = await fx.graduatedPrice();
+      const product = await fx.apiProduct();
+      const setupFee = setupFeeItem(GRADUATED, 'Graduated', product.id)!;
+      expect(setupFee.price_data).toMatchObject({ currency: 'usd', unit_amount: 4900 });
+      const subscription = await stripe.subscriptions.create(
+        {
+          customer: customer.id,
+          items: [{ price: price.id }, baseFeeItem(GRADUATED, 'Graduated', product.id)!],
+          add_invoice_items: [setupFee],
+          collection_method: 'send_invoice',
+          days_until_due: 30,
+          metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-setup-fee` }),
+        },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'setup-fee') },
+      );
+      try {
+        const invoices = await stripe.invoices.list({ subscription: subscription.id, limit: 10 }, accountOption(account));
+        expect(invoices.data).toHaveLength(1);
+        const first = shaped(shape.invoiceWithLines, invoices.data[0], 'invoices.list (with add_invoice_items)');
+        expect(invoices.data[0]!.total).toBe(200 + 4900);
+        const lines = await stripe.invoices.listLineItems(first.id, { limit: 100 }, accountOption(account)).autoPagingToArray({ limit: 1_000 });
+        expect(lines.filter((line) => line.parent?.type === 'invoice_item_details').map((line) => [line.amount, line.quantity])).toEqual([[4900, 1]]);
+        const next = await stripe.invoices.createPreview({ customer: customer.id, subscription: subscription.id }, accountOption(account));
+        shaped(shape.previewInvoice, next, 'invoices.createPreview (after add_invoice_items)');
+        expect(next.lines.data.filter((line) => line.parent?.type === 'invoice_item_details' || line.amount === 4900)).toEqual([]);
+        expect(next.lines.data.map((line) => line.amount)).toContain(200);
+      } finally {
+        await stripe.subscriptions.cancel(subscription.id, { prorate: false }, accountOption(account));
+      }
+    },
+  );
+
+  // A graduated price billed for a known quantity on a finalized invoice: `cancel` with `invoice_now`
+  // makes "a final invoice that invoices for any un-invoiced metered usage"
+  // (https://docs.stripe.com/api/subscriptions/cancel#cancel_subscription-invoice_now), so neither
+  // half waits a period (no test clock here; the usage is waited for as the preview test does).
+  // Stripe's docs do not say the final invoice is finalized at once, so a draft one is finalized
+  // (https://docs.stripe.com/api/invoices/finalize: a test step, not an engine call).
+  // Graduated: "the price is calculated per tier" (https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing):
+  // 1,000 calls free, then 1,982 × 0.15 ¢ = 297.3 plus the 5.00 USD flat fee, rounded on the line
+  // (https://docs.stripe.com/billing/subscriptions/decimal-amounts) to 797. The TOTAL of the price's
+  // lines and their quantities are asserted, not a line layout: Stripe shows a graduated price one
+  // line per tier (docs/pricing.md), the local server one line per price; with only tier 2
+  // fractional, both round to the same 797 ¢.
+  check(
+    ['customers.create', 'subscriptions.create', 'billing.meterEvents.create', 'invoices.createPreview', 'subscriptions.cancel', 'invoices.list', 'invoices.listLineItems'],
+    'graduated tiers on a finalized invoice: 2,982 calls are 1,000 free, then 1,982 × 0.15 ¢ plus a 5.00 USD flat fee (797 ¢)',
+    async () => {
+      const { stripe, account, runId } = target;
+      const customer = await fx.connectedCustomer('graduated');
+      const price = await fx.graduatedPrice();
+      const meter = await fx.apiMeter();
+      const subscription = await stripe.subscriptions.create(
+        {
+          customer: customer.id,
+          items: [{ price: price.id }],
+          collection_method: 'send_invoice',
+          days_until_due: 30,
+          metadata: fx.mark({ meterline_subscription_uuid: `sub-${runId}-graduated` }),
+        },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'subscription', 'graduated') },
+      );
+      await stripe.billing.meterEvents.create(
+        { event_name: meter.event_name, payload: { stripe_customer_id: customer.id, value: '2982' }, identifier: `${runId}-graduated`, timestamp: target.now() },
+        { stripeAccount: account, idempotencyKey: idempotencyKey('contract', runId, 'usage', 'graduated') },
+      );
+      const ofPrice = (lines: Array<{ quantity: number | null; amount: number; pricing: Stripe.InvoiceLineItem['pricing'] }>) => {
+        const mine = lines.filter((line) => line.pricing?.price_details?.price === price.id);
+        return { quantity: mine.reduce((n, line) => n + (line.quantity ?? 0), 0), amount: mine.reduce((n, line) => n + line.amount, 0) };
+      };
+      const aggregated = async () => {
+        const preview = await stripe.invoices.createPreview({ customer: customer.id, subscription: subscription.id }, accountOption(account));
+        const billed = ofPrice(preview.lines.data);
+        return billed.quantity === 2982 ? billed : undefined;
+      };
+      await expect(eventually(target, aggregated)).resolves.toEqual({ quantity: 2982, amount: 797 });
+
+      const cancelled = await stripe.subscriptions.cancel(subscription.id, { invoice_now: true, prorate: false }, accountOption(account));
+      const finalId = typeof cancelled.latest_invoice === 'string' ? cancelled.latest_invoice : cancelled.latest_invoice?.id;
+      const listed = await stripe.invoices.list({ subscription: subscription.id, limit: 10 }, accountOption(account));
+      const final = listed.data.find((invoice) => invoice.id === finalId);
+      expect(final?.billing_reason).not.toBe('subscription_create');
+      if (final?.status === 'draft') await stripe.invoices.finalizeInvoice(final.id!, {}, accountOption(account));
+      const reread = (await stripe.invoices.list({ subscription: subscription.id, limit: 10 }, accountOption(account))).data.find((invoice) => invoice.id === finalId);
+      const finalized = shaped(shape.invoiceWithLines, reread, 'invoices.list (final invoice)');
+      expect(finalized.status_transitions.finalized_at).toEqual(expect.any(Number));
+      expect(['open', 'paid']).toContain(finalized.status);
+      const lines = await stripe.invoices.listLineItems(finalized.id, { limit: 100 }, accountOption(account)).autoPagingToArray({ limit: 1_000 });
+      expect(ofPrice(lines)).toEqual({ quantity: 2982, amount: 797 });
+    },
+    ASYNC_TEST_TIMEOUT_MS,
+  );
+
   // Not an engine call: the operator creates the endpoint Meterline receives (README). A Connect
   // endpoint (`connect: true`) receives the connected accounts' events; its `secret` is returned
   // on create only (https://docs.stripe.com/api/webhook_endpoints/create), and with `api_version`
@@ -599,6 +786,30 @@ const ASYNC_TEST_TIMEOUT_MS = (Number(process.env.STRIPE_CONTRACT_ASYNC_BUDGET_S
 const FIXED: PolicyPricing = { plan: 'FIXEDRATE', currency: 'USD', billingCycle: 'month', fixedPrice: '5.00' };
 /** 0.0005 USD a request ("0.05" cents), with a 2.00 USD base fee. */
 const METERED: Extract<PolicyPricing, { plan: 'DYNAMICRATE' }> = { plan: 'DYNAMICRATE', currency: 'USD', billingCycle: 'month', pricePerRequest: '0.0005', fixedPrice: '2.00' };
+
+/** Graduated and volume tiers: 1,000 calls free, then 0.0015 USD a call ("0.15" cents) and a 5.00 USD flat fee. */
+const GRADUATED_TIERS: readonly PriceTier[] = [
+  { upTo: 1000, unitPrice: '0', flatPrice: '0' },
+  { upTo: null, unitPrice: '0.0015', flatPrice: '5.00' },
+];
+/** With a 2.00 USD base fee and a 49.00 USD setup fee (add_invoice_items). */
+const GRADUATED: Extract<PolicyPricing, { plan: 'DYNAMICRATE' }> & { usageRate: { model: 'graduated' | 'volume'; tiers: readonly PriceTier[] } } = {
+  plan: 'DYNAMICRATE',
+  currency: 'USD',
+  billingCycle: 'month',
+  pricePerRequest: '0',
+  fixedPrice: '2.00',
+  setupFee: '49.00',
+  usageRate: { model: 'graduated', tiers: GRADUATED_TIERS },
+};
+const VOLUME: typeof GRADUATED = { ...GRADUATED, usageRate: { model: 'volume', tiers: GRADUATED_TIERS } };
+/** 2.50 USD per started package of 1,000 calls. */
+const PACKAGE: Extract<PolicyPricing, { plan: 'DYNAMICRATE' }> = { plan: 'DYNAMICRATE', currency: 'USD', billingCycle: 'month', pricePerRequest: '0.0025', usageRate: { model: 'package', packageSize: 1000, packagePrice: '2.50' } };
+
+/** A decimal amount as Stripe answers it (string or Stripe.Decimal), normalised ("500.0" and "500" alike). */
+function decimal(value: unknown): string | undefined {
+  return value === null || value === undefined ? undefined : Stripe.Decimal.from(String(value)).toString();
+}
 
 /**
  * What the run made that is still live after its clean-up, found by the run's mark: active products
@@ -680,6 +891,9 @@ function fixtures(target: ContractTarget, cleanup: Cleanup) {
   const licensedPrice = once(() => tierPrice(FIXED, 'Gold'));
   const dearerLicensedPrice = once(() => tierPrice({ ...FIXED, fixedPrice: '9.00' }, 'Platinum'));
   const meteredPrice = once(async () => tierPrice(METERED, 'Metered', (await apiMeter()).id));
+  const graduatedPrice = once(async () => tierPrice(GRADUATED, 'Graduated', (await apiMeter()).id));
+  const volumePrice = once(async () => tierPrice(VOLUME, 'Volume', (await apiMeter()).id));
+  const packagePrice = once(async () => tierPrice(PACKAGE, 'Package', (await apiMeter()).id));
 
   const platformCustomer = once(async () => {
     const customer = await stripe.customers.create(
@@ -761,6 +975,9 @@ function fixtures(target: ContractTarget, cleanup: Cleanup) {
     licensedPrice,
     dearerLicensedPrice,
     meteredPrice,
+    graduatedPrice,
+    volumePrice,
+    packagePrice,
     platformCustomer,
     platformCardId: () => platformCard,
     connectedCustomer,

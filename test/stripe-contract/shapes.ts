@@ -35,6 +35,19 @@ export const price = z.object({
   metadata,
 });
 
+/**
+ * pricing.ts priceMatches on a tiered or package price read with `expand[]=tiers`
+ * (https://docs.stripe.com/api/prices/object#price_object-tiers: "This field is not included by
+ * default. To include it in the response, expand the tiers field").
+ */
+const decimal = z.union([z.string(), z.object({})]).nullable();
+export const tieredPrice = price.extend({
+  billing_scheme: z.enum(['per_unit', 'tiered']),
+  tiers_mode: z.enum(['graduated', 'volume']).nullable(),
+  tiers: z.array(z.object({ up_to: z.int().nullable(), unit_amount: z.int().nullable(), unit_amount_decimal: decimal, flat_amount: z.int().nullable(), flat_amount_decimal: decimal })).nullish(),
+  transform_quantity: z.object({ divide_by: z.int().positive(), round: z.enum(['up', 'down']) }).nullable(),
+});
+
 /** meters.ts ensureMeter. */
 export const meter = z.object({ id: id('mtr_'), object: z.literal('billing.meter'), event_name: z.string(), status: z.literal('active') });
 
