@@ -54,6 +54,15 @@ export interface PaymentStatusData {
 
 export type KeyType = 'InvoiceId' | 'PaymentId' | 'CustomerReference';
 
+/** One of InitiatePayment's PaymentMethods (https://docs.myfatoorah.com/docs/initiate-payment). */
+export interface PaymentMethod {
+  PaymentMethodId?: number;
+  PaymentMethodEn?: string | null;
+  CurrencyIso?: string | null;
+  ServiceCharge?: number | string | null;
+  TotalAmount?: number | string | null;
+}
+
 interface Envelope<T> {
   IsSuccess?: boolean;
   Message?: string | null;
@@ -96,6 +105,25 @@ export class MyFatoorahClient {
       return await this.call<PaymentStatusData>('GetPaymentStatus', { Key: key, KeyType: keyType }, { idempotent: true, what: `read MyFatoorah invoice ${keyType} ${key}` });
     } catch (error) {
       if (error instanceof MonetizationError && error.code === 'ENGINE_REJECTED' && error.context.keyNotFound === true) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * POST /v2/InitiatePayment (https://docs.myfatoorah.com/docs/initiate-payment): "all available and
+   * enabled Payment Methods of your portal account" for an InvoiceAmount in a CurrencyIso. Null
+   * when MyFatoorah refuses the currency (a 400 whose validation error names `CurrencyIso`).
+   */
+  async paymentMethods(invoiceAmount: number, currencyIso: string): Promise<PaymentMethod[] | null> {
+    try {
+      const data = await this.call<{ PaymentMethods?: PaymentMethod[] | null }>(
+        'InitiatePayment',
+        { InvoiceAmount: invoiceAmount, CurrencyIso: currencyIso },
+        { idempotent: true, what: `list the payment methods for ${currencyIso}` },
+      );
+      return data.PaymentMethods ?? [];
+    } catch (error) {
+      if (error instanceof MonetizationError && error.code === 'ENGINE_REJECTED' && error.context.currencyRefused === true) return null;
       throw error;
     }
   }
@@ -147,7 +175,9 @@ export class MyFatoorahClient {
     }
     if (response.ok && envelope.IsSuccess === true && envelope.Data !== null && envelope.Data !== undefined) return envelope.Data;
     const refusal = new Refused(response.status, envelope);
-    const keyNotFound = endpoint === 'GetPaymentStatus' && (envelope.ValidationErrors ?? []).some((e) => (e.Name ?? '').toLowerCase() === 'key');
-    throw new MonetizationError('ENGINE_REJECTED', `MyFatoorah refused to ${what}: ${refusal.message}`, { endpoint, status: response.status, keyNotFound });
+    const names = (envelope.ValidationErrors ?? []).map((e) => (e.Name ?? '').toLowerCase());
+    const keyNotFound = endpoint === 'GetPaymentStatus' && names.includes('key');
+    const currencyRefused = endpoint === 'InitiatePayment' && names.includes('currencyiso');
+    throw new MonetizationError('ENGINE_REJECTED', `MyFatoorah refused to ${what}: ${refusal.message}`, { endpoint, status: response.status, keyNotFound, currencyRefused });
   }
 }

@@ -19,6 +19,7 @@ import {
   type UsageReport,
   type UsageReportOutcome,
 } from '../../src/monetization/monetization';
+import { AccountCurrencies } from './account-currencies';
 import { API_TOKEN_KEY, myFatoorahCapabilities } from './capabilities';
 import { MyFatoorahClient } from './client';
 import { myFatoorahPriceProblem } from './currencies';
@@ -42,6 +43,7 @@ export class MyFatoorahMonetization implements Monetization {
   readonly capabilities = myFatoorahCapabilities;
   readonly webhooks: MyFatoorahWebhookVerifier;
   private readonly repository: MyFatoorahRepository;
+  private readonly accountCurrencies: AccountCurrencies;
 
   constructor(
     private readonly options: MyFatoorahOptions,
@@ -50,11 +52,16 @@ export class MyFatoorahMonetization implements Monetization {
     private readonly sleep?: (ms: number) => Promise<void>,
   ) {
     this.repository = new MyFatoorahRepository(dependencies.store);
+    this.accountCurrencies = new AccountCurrencies(dependencies.clock);
     this.webhooks = new MyFatoorahWebhookVerifier(this.repository, (tenant) => this.client(tenant));
   }
 
   /** The tenant's API client; a tenant without a token is refused (BILLING_NOT_CONFIGURED). */
   private client(tenantDomain: string): MyFatoorahClient {
+    return new MyFatoorahClient(this.options, this.token(tenantDomain), this.sleep);
+  }
+
+  private token(tenantDomain: string): string {
     const token = this.dependencies.tenants.find(tenantDomain)?.secrets[API_TOKEN_KEY];
     if (!token) {
       throw new MonetizationError(
@@ -63,7 +70,7 @@ export class MyFatoorahMonetization implements Monetization {
         { tenant: tenantDomain },
       );
     }
-    return new MyFatoorahClient(this.options, token, this.sleep);
+    return token;
   }
 
   /** A COMMERCIAL policy's prices, checked as the core checks them, and the tenant's token. */
@@ -82,10 +89,22 @@ export class MyFatoorahMonetization implements Monetization {
     }
   }
 
+  /**
+   * A COMMERCIAL policy's currency, asked of the tenant's MyFatoorah account (account-currencies.ts):
+   * one the account cannot invoice is refused now, naming the policy's currencyType, not at its
+   * first invoice. Only where a plan is made or monetized; a subscription is not held up by a call.
+   */
+  private async checkAccountCurrency(policy: SubscriptionPolicy, tenantDomain: string): Promise<void> {
+    if (!policy.pricing) return;
+    const token = this.token(tenantDomain);
+    await this.accountCurrencies.check(tenantDomain, token, new MyFatoorahClient(this.options, token, this.sleep), policy.pricing.currency, `policy ${policy.name}`);
+  }
+
   /** MyFatoorah has no plans: a COMMERCIAL policy is Meterline's own plan, checked and named by its UUID. */
   async createBillingPlan(policy: SubscriptionPolicy): Promise<BillingPlanChange> {
     if (policy.billingPlan !== 'COMMERCIAL' || !policy.pricing) return { billable: false, planId: null, apisUpdated: 0 };
     this.checkCommercial(policy, policy.tenant.domain);
+    await this.checkAccountCurrency(policy, policy.tenant.domain);
     return { billable: true, planId: policy.uuid, apisUpdated: 0 };
   }
 
@@ -101,6 +120,7 @@ export class MyFatoorahMonetization implements Monetization {
     for (const policy of request.policies) {
       if (policy.billingPlan !== 'COMMERCIAL' || !policy.pricing) continue;
       this.checkCommercial(policy, request.api.tenant.domain);
+      await this.checkAccountCurrency(policy, request.api.tenant.domain);
       plans[policy.name] = policy.uuid;
     }
     this.client(request.api.tenant.domain);

@@ -108,7 +108,7 @@ forEachTestDatabase((_kind, db) => {
   };
   const invoiceRecord = async (mfInvoiceId: string) => (await records.invoicesOfSubscription(subscription.uuid)).find((i) => i.engineInvoiceId === mfInvoiceId);
 
-  it("refuses monetization for a tenant without a MyFatoorah token, and records an API's tiers without calling MyFatoorah", async () => {
+  it("refuses monetization for a tenant without a MyFatoorah token, and records an API's tiers, asking MyFatoorah only whether the account invoices their currency", async () => {
     const elsewhere = { ...api, tenant: { domain: 'no-token.com', id: 7 } };
     await expect(engine.enableMonetization({ api: elsewhere, policies: [{ ...policy, tenant: elsewhere.tenant }], properties: {} })).rejects.toMatchObject({
       code: 'BILLING_NOT_CONFIGURED',
@@ -117,7 +117,8 @@ forEachTestDatabase((_kind, db) => {
     await expect(engine.createBillingPlan({ ...policy, pricing: { ...policy.pricing!, currency: 'usd' } })).rejects.toMatchObject({ code: 'INVALID_POLICY_PRICING' });
     expect(await engine.enableMonetization({ api, policies: [policy], properties: {} })).toEqual({ enabled: true, plans: { Gold: 'pol-gold' }, changed: true, notes: [] });
     expect(await engine.getMonetizedPoliciesToPlanMapping(api)).toEqual({ Gold: 'pol-gold' });
-    expect(mf.requests.list()).toEqual([]);
+    // Only the account's currency was asked (InitiatePayment), once: the answer is kept for the tenant.
+    expect(mf.requests.list().map((r) => [r.path, r.body])).toEqual([['/v2/InitiatePayment', { InvoiceAmount: 1, CurrencyIso: 'KWD' }]]);
   });
 
   it('records a subscription as mf:<uuid>, held by the core until its first invoice is paid', async () => {
@@ -220,14 +221,14 @@ forEachTestDatabase((_kind, db) => {
     const other = { ...subscription, uuid: 'sub-mf-undone' };
     await engine.createSubscription(other);
     await engine.deleteSubscription(other);
-    mf.clock.advance(3600);
+    const later = mf.clock.advance(3600);
     expect(await engine.createSubscription(other)).toEqual({ billed: true, access: 'UNBLOCKED', engineSubscriptionId: 'mf:sub-mf-undone' });
-    expect(await engine.billingCycleOf(other)).toEqual({ anchor: new Date(START.getTime() + 3_600_000), interval: 'month', intervalCount: 1 });
+    expect(await engine.billingCycleOf(other)).toEqual({ anchor: later, interval: 'month', intervalCount: 1 });
     expect(await engine.listEngineCustomers(TENANT)).toEqual({ customers: [], unlisted: [] });
     await expect(engine.getCurrentUsageForSubscription(subscription)).rejects.toBeInstanceOf(MonetizationError);
   });
 
-  it('runs in the service (monetization_impl = "myfatoorah"): a KWD commercial policy is created, a USD one refused with a 400 naming currencyType', async () => {
+  it('runs in the service (monetization_impl = "myfatoorah"): a KWD commercial policy is created, a USD one and one in SAR (not on the account) refused with a 400 naming currencyType', async () => {
     const config = parseConfig(
       {
         database: { apim_db: db().config },
@@ -255,9 +256,34 @@ forEachTestDatabase((_kind, db) => {
       const usd = await createPolicy(policyBody(uniqueName('Usd'), { plan: 'FIXEDRATE', price: '10', currency: 'USD' }));
       expect(usd.status).toBe(400);
       expect(usd.body.error).toEqual([{ code: expect.stringMatching(/currencyType$/), message: expect.stringMatching(/MyFatoorah cannot invoice in USD/) }]);
-      expect(mf.requests.list()).toEqual([]);
+      const sarName = uniqueName('Sar');
+      const sar = await createPolicy(policyBody(sarName, { plan: 'FIXEDRATE', price: '10.50', currency: 'SAR' }));
+      expect(sar).toMatchObject({ status: 400, body: { error: [{ code: 'monetization.properties.currencyType', message: expect.stringMatching(/account cannot invoice in SAR/) }] } });
+      // USD is refused by the engine's own rule before any call; KWD and SAR are asked of the account.
+      expect(mf.requests.list().map((r) => [r.path, (r.body as { CurrencyIso?: string }).CurrencyIso])).toEqual([['/v2/InitiatePayment', 'KWD'], ['/v2/InitiatePayment', 'SAR']]);
+      // Nothing of the refused policy is left: the same name is free.
+      const list = await fetch(`${service.url}${ADMIN}/throttling/policies/subscription`, { headers: { Authorization: `Bearer ${admin}` } });
+      expect(JSON.stringify(await list.json())).not.toContain(sarName);
     } finally {
       await service.close();
     }
+  });
+
+  // Last: it moves MyFatoorah's clock past the kept answers.
+  it("refuses a plan or an API's tier in a currency the tenant's account cannot invoice (InitiatePayment), naming currencyType", async () => {
+    const sar: SubscriptionPolicy = { ...policy, uuid: 'pol-sar', name: 'Riyal', pricing: { ...policy.pricing!, currency: 'sar', fixedPrice: '5.00' } };
+    const refused = { code: 'INVALID_POLICY_PRICING', context: { field: 'monetization.properties.currencyType' }, message: expect.stringMatching(/account cannot invoice in SAR/) };
+    mf.requests.reset();
+    await expect(engine.createBillingPlan(sar)).rejects.toMatchObject(refused);
+    await expect(engine.updateBillingPlan(sar)).rejects.toMatchObject(refused);
+    await expect(engine.enableMonetization({ api, policies: [policy, sar], properties: {} })).rejects.toMatchObject(refused);
+    expect(await engine.getMonetizedPoliciesToPlanMapping(api)).toEqual({ Gold: 'pol-gold' });
+    expect(await engine.updateBillingPlan(policy)).toEqual({ billable: true, planId: 'pol-gold', apisUpdated: 0 });
+    // One question per currency (SAR's answer a refusal naming CurrencyIso), each kept for the tenant.
+    expect(mf.requests.list().map((r) => (r.body as { CurrencyIso?: string }).CurrencyIso)).toEqual(['SAR', 'KWD']);
+    // Asked again once the answer is old: the account may have been given the currency since.
+    mf.clock.advance(5 * 60 + 1);
+    await expect(engine.createBillingPlan(sar)).rejects.toMatchObject(refused);
+    expect(mf.requests.list().map((r) => (r.body as { CurrencyIso?: string }).CurrencyIso)).toEqual(['SAR', 'KWD', 'SAR']);
   });
 });
