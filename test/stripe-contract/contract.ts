@@ -618,8 +618,8 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
   );
 
   // Refusals the engine relies on never reaching Stripe (pricing.ts builds neither), checked so a
-  // change of Stripe's rules shows here: `transform_quantity` "Cannot be combined with `tiers`"
-  // (https://docs.stripe.com/api/prices/create#create_price-transform_quantity; "Transform
+  // change of Stripe's rules shows here: `transform_quantity` "Cannot be combined with tiers"
+  // (https://docs.stripe.com/api/prices/object#price_object-transform_quantity; "Transform
   // quantities isn't compatible with tiered pricing":
   // https://docs.stripe.com/billing/subscriptions/usage-based/transform-quantities), and a tier's
   // `flat_amount_decimal` is "a decimal value representing an integer in the minor units of the
@@ -707,9 +707,10 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
   // Graduated: "the price is calculated per tier" (https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing):
   // 1,000 calls free, then 1,982 × 0.15 ¢ = 297.3 plus the 5.00 USD flat fee, rounded on the line
   // (https://docs.stripe.com/billing/subscriptions/decimal-amounts) to 797. The TOTAL of the price's
-  // lines and their quantities are asserted, not a line layout: Stripe shows a graduated price one
-  // line per tier (docs/pricing.md), the local server one line per price; with only tier 2
-  // fractional, both round to the same 797 ¢.
+  // lines and the sum of their quantities are asserted, not a line layout: docs/pricing.md says
+  // Stripe bills a graduated price one line per tier, Stripe's API reference does not document the
+  // layout, and the local server bills one line per price; with only tier 2 fractional, per-tier
+  // and per-line rounding both give 797 ¢, and quantities sum to 2,982 in either layout.
   check(
     ['customers.create', 'subscriptions.create', 'billing.meterEvents.create', 'invoices.createPreview', 'subscriptions.cancel', 'invoices.list', 'invoices.listLineItems'],
     'graduated tiers on a finalized invoice: 2,982 calls are 1,000 free, then 1,982 × 0.15 ¢ plus a 5.00 USD flat fee (797 ¢)',
