@@ -226,8 +226,12 @@ export function paymentStatusData(invoice: Invoice, invoices: InvoiceStore): Rec
 }
 
 /**
- * POST /v2/InitiatePayment (https://docs.myfatoorah.com/docs/initiate-payment): the payment methods
- * for an amount. Here always KNET and VISA/MASTER, without service charge.
+ * POST /v2/InitiatePayment (https://docs.myfatoorah.com/docs/initiate-payment): "all available and
+ * enabled Payment Methods of your portal account" for an InvoiceAmount in a CurrencyIso. Here always
+ * KNET and VISA/MASTER, without service charge. A CurrencyIso the account cannot invoice has no
+ * enabled method: refused with a ValidationErrors entry naming CurrencyIso (the shape is
+ * MyFatoorah's envelope, the wording ours; MyFatoorah documents no text for it). Meterline's engine
+ * asks this to learn whether an account can invoice a plan's currency.
  */
 export function initiatePayment(body: Json, ctx: ApiContext): ApiAnswer {
   const currency = typeof body.CurrencyIso === 'string' ? body.CurrencyIso.toUpperCase() : (ctx.account.currencies[0] ?? 'KWD');

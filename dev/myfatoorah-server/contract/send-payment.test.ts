@@ -108,4 +108,11 @@ describe('SendPayment (docs/send-payment)', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.Data.PaymentMethods).toEqual(expect.arrayContaining([expect.objectContaining({ PaymentMethodEn: 'KNET', TotalAmount: 5, CurrencyIso: 'KWD' })]));
   });
+
+  it("offers no payment method in a currency the account cannot invoice: InitiatePayment refuses it, naming CurrencyIso (docs/initiate-payment: the account's enabled methods)", async () => {
+    const sar = await h.call('/v2/InitiatePayment', { InvoiceAmount: 5, CurrencyIso: 'SAR' }, KWT_TOKEN);
+    expect(sar.status).toBe(400);
+    expect(fieldsOf(sar.body)).toEqual(['CurrencyIso']);
+    expect((await h.call('/v2/InitiatePayment', { InvoiceAmount: 5, CurrencyIso: 'SAR' }, SAU_TOKEN)).status).toBe(200);
+  });
 });
