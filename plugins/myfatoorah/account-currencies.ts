@@ -12,8 +12,8 @@ export const ACCOUNT_CURRENCY_TTL_MS = 5 * 60_000;
  * listing an account's invoice currencies; InitiatePayment answers "all available and enabled
  * Payment Methods of your portal account" for an InvoiceAmount in a CurrencyIso
  * (https://docs.myfatoorah.com/docs/initiate-payment). So the account can invoice a currency when
- * InitiatePayment for it answers at least one payment method; a refusal naming CurrencyIso, or no
- * method, means it cannot. Answers are kept per tenant (and token: a new token is a fresh
+ * InitiatePayment for it answers at least one payment method quoting the amount in it (its
+ * CurrencyIso); a refusal naming CurrencyIso, or no such method, means it cannot. Answers are kept per tenant (and token: a new token is a fresh
  * account) for ACCOUNT_CURRENCY_TTL_MS; failures (no answer, a refused token) are not kept.
  */
 export class AccountCurrencies {
@@ -23,7 +23,7 @@ export class AccountCurrencies {
   constructor(private readonly clock: () => Date) {}
 
   /** Refuses (INVALID_POLICY_PRICING naming CURRENCY_FIELD) a currency the tenant's account cannot invoice. */
-  async check(tenantDomain: string, token: string, client: MyFatoorahClient, currency: string, what: string): Promise<void> {
+  async check(tenantDomain: string, token: string, client: Pick<MyFatoorahClient, 'paymentMethods'>, currency: string, what: string): Promise<void> {
     const iso = currency.toUpperCase();
     if (await this.invoiceable(tenantDomain, token, client, iso)) return;
     throw new MonetizationError(
@@ -33,7 +33,7 @@ export class AccountCurrencies {
     );
   }
 
-  private async invoiceable(tenantDomain: string, token: string, client: MyFatoorahClient, iso: string): Promise<boolean> {
+  private async invoiceable(tenantDomain: string, token: string, client: Pick<MyFatoorahClient, 'paymentMethods'>, iso: string): Promise<boolean> {
     const now = this.clock().getTime();
     let tenant = this.answers.get(tenantDomain);
     if (!tenant || tenant.token !== token) {
@@ -44,7 +44,8 @@ export class AccountCurrencies {
     if (known && now >= known.at && now - known.at < ACCOUNT_CURRENCY_TTL_MS) return known.invoiceable;
     // 1 in the currency: any positive amount lists the methods; their charges do not matter here.
     const methods = await client.paymentMethods(1, iso);
-    const invoiceable = methods !== null && methods.length > 0;
+    // A method quoting its TotalAmount in another currency (CurrencyIso) does not invoice in this one.
+    const invoiceable = methods !== null && methods.some((m) => typeof m.CurrencyIso !== 'string' || m.CurrencyIso.toUpperCase() === iso);
     tenant.byCurrency.set(iso, { invoiceable, at: now });
     return invoiceable;
   }

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { signWebhookEvent, signedString as serverSignedString } from '../../../dev/myfatoorah-server';
+import { AccountCurrencies } from '../../../plugins/myfatoorah/account-currencies';
+import type { PaymentMethod } from '../../../plugins/myfatoorah/client';
 import { myFatoorahPriceProblem } from '../../../plugins/myfatoorah/currencies';
 import { sendPaymentRequest } from '../../../plugins/myfatoorah/invoice-request';
 import { parseMyFatoorahOptions } from '../../../plugins/myfatoorah/myfatoorah.options';
@@ -122,5 +124,36 @@ describe('SendPayment request (https://docs.myfatoorah.com/docs/send-payment)', 
 
   it('refuses an invoice that is not above zero', () => {
     expect(() => sendPaymentRequest(invoice([{ description: 'nothing', quantity: 0n, unitAmountDecimal: '0.002', amount: 0n }]))).toThrow(MonetizationError);
+  });
+});
+
+describe("the account's currencies (InitiatePayment, https://docs.myfatoorah.com/docs/initiate-payment)", () => {
+  it('takes a currency as invoiceable only when a payment method quotes the amount in it; answers are kept per tenant and token', async () => {
+    let now = new Date('2030-01-15T00:00:00Z');
+    const asked: string[] = [];
+    // What MyFatoorah answers: KWD quoted in KWD; SAR converted and quoted in KWD; EGP refused (null).
+    const answers: Record<string, PaymentMethod[] | null> = { KWD: [{ PaymentMethodId: 1, CurrencyIso: 'KWD' }], SAR: [{ PaymentMethodId: 1, CurrencyIso: 'KWD' }], EGP: null };
+    const client = {
+      paymentMethods: async (_amount: number, iso: string) => {
+        asked.push(iso);
+        return answers[iso] ?? [];
+      },
+    };
+    const currencies = new AccountCurrencies(() => now);
+    await expect(currencies.check('t1', 'tok', client, 'kwd', 'policy Gold')).resolves.toBeUndefined();
+    for (const iso of ['sar', 'egp', 'aed']) {
+      await expect(currencies.check('t1', 'tok', client, iso, 'policy Gold')).rejects.toMatchObject({
+        code: 'INVALID_POLICY_PRICING',
+        context: { field: 'monetization.properties.currencyType' },
+        message: expect.stringContaining(`policy Gold: the tenant's MyFatoorah account cannot invoice in ${iso.toUpperCase()}`),
+      });
+    }
+    await currencies.check('t1', 'tok', client, 'KWD', 'x');
+    expect(asked).toEqual(['KWD', 'SAR', 'EGP', 'AED']);
+    await currencies.check('t1', 'new-token', client, 'KWD', 'x'); // another account
+    await currencies.check('t2', 'tok', client, 'KWD', 'x'); // another tenant
+    now = new Date(now.getTime() + 5 * 60_000);
+    await currencies.check('t1', 'new-token', client, 'KWD', 'x'); // 5 minutes old: asked again
+    expect(asked).toEqual(['KWD', 'SAR', 'EGP', 'AED', 'KWD', 'KWD', 'KWD']);
   });
 });
