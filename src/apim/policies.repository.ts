@@ -45,7 +45,9 @@ export class PoliciesRepository {
   async insert(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
     const deployed = (await this.hasIsDeployed(db)) ? { IS_DEPLOYED: true } : {};
     await db('AM_POLICY_SUBSCRIPTION').insert({ UUID: uuid, TENANT_ID: tenant.id, ...toColumns(input), ...deployed });
-    await this.writePricing(uuid, input.pricing, db);
+    // A new policy has no pricing row to replace: only one with the new keys writes the table.
+    const columns = pricingColumns(input.pricing);
+    if (columns) await db(PRICING_TABLE).insert({ POLICY_UUID: uuid, ...columns });
   }
 
   async update(tenant: TenantRef, uuid: string, input: PolicyInput, db: Db = this.db): Promise<void> {
