@@ -1,7 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { portIsFree, processIsGone, startDemo, waitFor, type DemoRun } from '../helpers/demo-run';
 import type { MyFatoorahDemoSummary } from '../../dev/demo/story-myfatoorah';
 
 /**
@@ -11,52 +9,7 @@ import type { MyFatoorahDemoSummary } from '../../dev/demo/story-myfatoorah';
  * exact KWD amounts, against the plan's tiers by hand, against Meterline's REST API and the
  * MyFatoorah server while it is still up; after Ctrl-C nothing it started is left.
  */
-const REPO_ROOT = join(__dirname, '..', '..');
-const DEMO = join(REPO_ROOT, 'dist', 'dev', 'demo', 'cli.js');
 const CALLS = 600;
-
-interface Run {
-  child: ChildProcessWithoutNullStreams;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDemo(args: string[]): Run {
-  if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: run "npm run build && npm run build:dev" first (npm test does)`);
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
-  const child = spawn(process.execPath, [DEMO, ...args], { cwd: REPO_ROOT, env });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor(run: Run, text: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!run.output().includes(text)) {
-    if (run.child.exitCode !== null) throw new Error(`the demo exited (${run.child.exitCode}) before printing "${text}":\n${run.output()}`);
-    if (Date.now() > deadline) throw new Error(`the demo did not print "${text}" within ${ms} ms:\n${run.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
-function processIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 /** KWD has three decimals: fils. */
 const fils = (amount: string) => {
@@ -64,7 +17,7 @@ const fils = (amount: string) => {
   return Number(whole) * 1000 + Number(fraction.padEnd(3, '0'));
 };
 
-let running: Run | undefined;
+let running: DemoRun | undefined;
 afterEach(() => {
   // A failed assertion must not leave a demo running (it stops its own children on SIGTERM).
   if (running && running.child.exitCode === null) running.child.kill('SIGTERM');

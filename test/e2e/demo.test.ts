@@ -1,7 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { portIsFree, processIsGone, startDemo, waitFor, type DemoRun } from '../helpers/demo-run';
 import type { DemoSummary } from '../../dev/demo/story';
 
 /**
@@ -10,56 +8,11 @@ import type { DemoSummary } from '../../dev/demo/story';
  * for internal consistency and against Meterline's REST API while it is still up; after it stops
  * nothing it started is left (ports free, the Stripe child gone).
  */
-const REPO_ROOT = join(__dirname, '..', '..');
-const DEMO = join(REPO_ROOT, 'dist', 'dev', 'demo', 'cli.js');
-
-interface Run {
-  child: ChildProcessWithoutNullStreams;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDemo(args: string[]): Run {
-  if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: run "npm run build && npm run build:dev" first (npm test does)`);
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
-  const child = spawn(process.execPath, [DEMO, ...args], { cwd: REPO_ROOT, env });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
 
 function summaryOf(output: string): DemoSummary {
   const line = output.split('\n').find((l) => l.startsWith('demo-summary: '));
   if (!line) throw new Error(`no demo-summary line in:\n${output}`);
   return JSON.parse(line.slice('demo-summary: '.length)) as DemoSummary;
-}
-
-async function waitFor(run: Run, text: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!run.output().includes(text)) {
-    if (run.child.exitCode !== null) throw new Error(`the demo exited (${run.child.exitCode}) before printing "${text}":\n${run.output()}`);
-    if (Date.now() > deadline) throw new Error(`the demo did not print "${text}" within ${ms} ms:\n${run.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
-function processIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 /**
@@ -76,7 +29,7 @@ async function expectEverythingGone(summary: DemoSummary): Promise<void> {
   expect(existsSync(summary.configPath)).toBe(false); // the temporary directory is removed
 }
 
-let running: Run | undefined;
+let running: DemoRun | undefined;
 afterEach(() => {
   // A failed assertion must not leave a demo running (it stops its own children on SIGTERM).
   if (running && running.child.exitCode === null) running.child.kill('SIGTERM');
