@@ -331,6 +331,21 @@ export const invoicingSchema = z
   .prefault({});
 
 /**
+ * `[apim.monetization.notifications]`: how `meterline serve` delivers the notifications the outbox
+ * holds (docs/notifications.md); the channels themselves are per tenant, over REST.
+ */
+export const notificationsSchema = z
+  .strictObject({
+    /** How often the dispatcher looks for due deliveries (seconds). */
+    dispatch_interval_seconds: z.number().int().min(1).max(3_600).default(10),
+    /** Attempts per delivery before it is DEAD (retried with exponential backoff: 30 s doubling, at most 1 h apart). */
+    max_attempts: z.number().int().min(1).max(50).default(8),
+    /** How long one send may take before it counts as a failed (retryable) attempt (seconds). */
+    send_timeout_seconds: z.number().int().min(1).max(120).default(10),
+  })
+  .prefault({});
+
+/**
  * `[apim.monetization] monetization_impl`: a registered billing-engine name, or a path to a module
  * exporting one; unset, the registry's default engine (the first of the built-in engines).
  */
@@ -347,11 +362,12 @@ const monetizationSchema = z
     additional_attributes: z.array(additionalAttributeSchema).default([]),
     usage_publisher: usagePublisherSchema,
     invoicing: invoicingSchema,
+    notifications: notificationsSchema,
   })
   .superRefine((monetization, ctx) => {
     // Engine options live under [apim.monetization.<engine>] and are validated by the engine
     // itself; here we only insist that any extra key is such a table.
-    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher', 'invoicing']);
+    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher', 'invoicing', 'notifications']);
     for (const [key, value] of Object.entries(monetization)) {
       if (known.has(key)) continue;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -440,5 +456,6 @@ export type JwtConfig = NonNullable<MeterlineConfig['auth']['jwt']>;
 export type MonetizationConfig = MeterlineConfig['apim']['monetization'];
 export type UsagePublisherConfig = MonetizationConfig['usage_publisher'];
 export type InvoicingConfig = MonetizationConfig['invoicing'];
+export type NotificationsConfig = MonetizationConfig['notifications'];
 export type AdditionalAttribute = MonetizationConfig['additional_attributes'][number];
 export type TenantConfig = MeterlineConfig['tenants'][number];
