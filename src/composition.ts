@@ -17,6 +17,7 @@ import type { OwnInvoice } from './invoicing/own-invoices.repository';
 import type { OwnInvoicesAdmin, OwnInvoiceView } from './http/routes/extensions/own-invoices-port';
 import { PendingInvoices } from './invoicing/pending-invoice';
 import { scheduleOwnInvoicing } from './invoicing/schedule';
+import { scheduleEngineBackground } from './monetization/engine-background';
 import { createLogger, type Logger } from './logger';
 import { buildMonetizationEngine } from './monetization/build-engine';
 import type { Monetization, MonetizationEngineFactory } from './monetization/monetization';
@@ -331,7 +332,7 @@ export function ownInvoicesAdmin(invoicing: OwnInvoicing, billing: Billing): Own
   };
 }
 
-/** `usage_publish_cron`, `reconcile_cron` and the own-invoicing check; returns one stop function for all. */
+/** `usage_publish_cron`, `reconcile_cron`, the own-invoicing check and the engine's background work; returns one stop function for all. */
 export function composeSchedules(services: Services): () => Promise<void> {
   const { config, usage, logger } = services;
   // A tick before the database is ready fails and is logged by the schedule; the next one runs.
@@ -344,10 +345,12 @@ export function composeSchedules(services: Services): () => Promise<void> {
     throw error;
   }
   const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
+  const stopEngineWork = scheduleEngineBackground(services.engine, logger.child({ component: 'engine-background' }));
   return async () => {
     await stopPublishing();
     await stopReconcile();
     await stopInvoicing();
+    await stopEngineWork();
   };
 }
 

@@ -99,7 +99,11 @@ export interface UsageErrorReport {
 
 /** Verifies a raw delivery with the tenant's secret and translates it. */
 export interface WebhookVerifier {
-  verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent;
+  /**
+   * `header` reads any header of the delivery (case-insensitive), for a scheme that signs more
+   * than the signature header carries (Standard Webhooks: `webhook-id`, `webhook-timestamp`).
+   */
+  verify(input: { secret: string | undefined; rawBody: Buffer; signature: string | undefined; now: Date; header?: (name: string) => string | undefined }): BillingEvent;
   /**
    * For an engine that reports usage errors by webhook: the report a verified delivery carries
    * (read from the engine with the tenant's credentials when the delivery only notifies), or null

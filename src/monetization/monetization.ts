@@ -233,6 +233,60 @@ export interface Monetization {
    * submits it again later.
    */
   submitInvoice?(invoice: InvoiceToSubmit): Promise<SubmittedInvoice>;
+
+  /**
+   * Optional: the engine's log of the requests it delivers itself (an engine that sends each
+   * operation as an HTTP request, with retries and dead letters), which the admin routes
+   * `GET /api/am/admin/v4/monetization/deliveries` and `POST …/deliveries/{deliveryId}/replay`
+   * show and replay. Absent: those routes answer 404.
+   */
+  readonly deliveries?: EngineDeliveryLog;
+
+  /**
+   * Optional: work the engine does in the background (e.g. retrying the deliveries of its outbox),
+   * which `meterline serve` runs every `intervalMs`, one run at a time per process. `runDue` must
+   * be safe with several processes running it at once and handle each item's failure itself.
+   */
+  readonly background?: EngineBackgroundWork;
+}
+
+/** See `Monetization.background`. */
+export interface EngineBackgroundWork {
+  readonly intervalMs: number;
+  /** Does what is due now; resolves when done. */
+  runDue(): Promise<void>;
+}
+
+export type EngineDeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED' | 'DEAD';
+
+/** One request an engine delivers (see `Monetization.deliveries`); no secret is ever part of it. */
+export interface EngineDelivery {
+  id: string;
+  tenantDomain: string;
+  /** What the request says happened, e.g. `usage.reported`. */
+  operation: string;
+  /** The id the receiver deduplicates by (the same for every attempt). */
+  messageId: string;
+  /** `sync`: sent while the operation waits for the answer; `async`: sent from the outbox. */
+  mode: 'sync' | 'async';
+  status: EngineDeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+/** See `Monetization.deliveries`. */
+export interface EngineDeliveryLog {
+  /** A tenant's deliveries, newest first, optionally in one status; `total` counts all that match. */
+  list(tenantDomain: string, filter: { status?: EngineDeliveryStatus; limit: number; offset: number }): Promise<{ total: number; list: EngineDelivery[] }>;
+  /**
+   * Sends a delivery of the tenant again now (its attempts counted afresh) and answers it as it is
+   * after that attempt: `notFound` for another tenant's or an unknown id, `conflict` (with the
+   * reason) for one that cannot be replayed (already delivered, or one the operation itself retries).
+   */
+  replay(tenantDomain: string, deliveryId: string): Promise<{ outcome: 'replayed'; delivery: EngineDelivery } | { outcome: 'notFound' } | { outcome: 'conflict'; message: string }>;
 }
 
 /** Why Meterline issues an invoice of its own: the subscription started, a period closed, or it was cancelled. */

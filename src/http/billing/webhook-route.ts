@@ -45,7 +45,7 @@ export function billingWebhookRouter(deps: {
     const signature = scheme.signatureHeaders.map((header) => req.get(header)).find((value) => value !== undefined);
     let event;
     try {
-      event = verifyWithAny(verifier, [scheme.secret, ...(scheme.otherSecrets ?? [])].map((key) => tenant.secrets[key]), { rawBody, signature, now: new Date() });
+      event = verifyWithAny(verifier, [scheme.secret, ...(scheme.otherSecrets ?? [])].map((key) => tenant.secrets[key]), { rawBody, signature, now: new Date(), header: (name) => req.get(name) });
     } catch (error) {
       if (error instanceof WebhookRejectedError) {
         deps.logger.warn({ tenant: tenantDomain, reason: error.reason }, 'billing webhook refused');
@@ -90,7 +90,7 @@ export function billingWebhookRouter(deps: {
  * Verifies with the first of the tenant's secrets that the engine's signature matches; a tenant
  * with none of them is refused as the verifier refuses a missing secret.
  */
-function verifyWithAny(verifier: WebhookVerifier, secrets: ReadonlyArray<string | undefined>, input: { rawBody: Buffer; signature: string | undefined; now: Date }): BillingEvent {
+function verifyWithAny(verifier: WebhookVerifier, secrets: ReadonlyArray<string | undefined>, input: { rawBody: Buffer; signature: string | undefined; now: Date; header?: (name: string) => string | undefined }): BillingEvent {
   const present = secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
   if (present.length === 0) return verifier.verify({ ...input, secret: undefined });
   for (const [index, secret] of present.entries()) {
