@@ -11,6 +11,7 @@ import * as ownInvoices from './20261201000700_own_invoices';
 import * as policyPricing from './20261201000800_policy_pricing';
 import * as ownInvoiceUsage from './20261201000900_own_invoice_usage';
 import * as spendLimits from './20261201001100_spend_limits';
+import * as notifications from './20261201001000_notifications';
 
 export type { MeterlineMigration } from './support/migration';
 
@@ -33,4 +34,5 @@ export const coreMigrations: readonly MeterlineMigration[] = [
   { name: '20261201000800_policy_pricing', ...policyPricing },
   { name: '20261201000900_own_invoice_usage', ...ownInvoiceUsage },
   { name: '20261201001100_spend_limits', ...spendLimits },
+  { name: '20261201001000_notifications', ...notifications },
 ];
