@@ -331,6 +331,27 @@ export const invoicingSchema = z
   .prefault({});
 
 /**
+ * `[apim.monetization.notifications.smtp]`: the SMTP server e-mail channels send through
+ * (docs/notifications.md "E-mail"). Absent: e-mail channels fail without retries.
+ */
+const smtpSchema = z
+  .strictObject({
+    host: nonEmpty,
+    port: z.number().int().min(1).max(65535).default(587),
+    /** true: TLS from the first byte (port 465); false: plain, upgraded with STARTTLS when offered (587). */
+    secure: z.boolean().default(false),
+    /** Unset: no authentication. */
+    user: nonEmpty.optional(),
+    /** Write it as a reference, `password = "${env:SMTP_PASSWORD}"`, not in the file. */
+    password: nonEmpty.optional(),
+    /** The sender: `billing@example.com` or `Meterline <billing@example.com>`. */
+    from: nonEmpty.refine((from) => /[^\s@<>]+@[^\s@<>]+/.test(from), { message: 'must hold an e-mail address' }),
+  })
+  .superRefine((smtp, ctx) => {
+    if (smtp.password !== undefined && smtp.user === undefined) ctx.addIssue({ code: 'custom', path: ['user'], message: 'required when password is set' });
+  });
+
+/**
  * `[apim.monetization.notifications]`: how `meterline serve` delivers the notifications the outbox
  * holds (docs/notifications.md); the channels themselves are per tenant, over REST.
  */
@@ -342,6 +363,7 @@ export const notificationsSchema = z
     max_attempts: z.number().int().min(1).max(50).default(8),
     /** How long one send may take before it counts as a failed (retryable) attempt (seconds). */
     send_timeout_seconds: z.number().int().min(1).max(120).default(10),
+    smtp: smtpSchema.optional(),
   })
   .prefault({});
 

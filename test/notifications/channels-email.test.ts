@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { configSchema } from '../../src/config/schema';
 import { DeliveryFailedError, type ChannelTarget } from '../../src/notifications/channel';
 import { EmailChannelSender, type SmtpSettings } from '../../src/notifications/channels/email';
 import type { NotificationEvent } from '../../src/notifications/events';
@@ -141,4 +142,22 @@ it('an SMTP server that cannot be reached is retried; no SMTP configured is not'
   others.push(unreachable);
   expect((await failure(unreachable.send(approved, channel('ops@example.com')))).retryable).toBe(true);
   expect((await failure(new EmailChannelSender(undefined).send(approved, channel('ops@example.com')))).retryable).toBe(false);
+});
+
+it('reads its SMTP server from [apim.monetization.notifications.smtp] (port 587 and STARTTLS by default; a password needs a user)', () => {
+  const read = (smtp: Record<string, unknown>) => configSchema.safeParse({ apim: { monetization: { notifications: { smtp } } } });
+  const parsed = read({ host: 'smtp.example.com', user: 'meterline', password: 's3cret', from: 'Meterline <billing@example.com>' });
+  expect(parsed.success && parsed.data.apim.monetization.notifications.smtp).toEqual({
+    host: 'smtp.example.com',
+    port: 587,
+    secure: false,
+    user: 'meterline',
+    password: 's3cret',
+    from: 'Meterline <billing@example.com>',
+  } satisfies SmtpSettings);
+  expect(configSchema.parse({}).apim.monetization.notifications.smtp).toBeUndefined();
+  expect(read({ host: 'smtp.example.com', password: 'x', from: 'billing@example.com' }).error?.issues.map((issue) => issue.path.join('.'))).toEqual([
+    'apim.monetization.notifications.smtp.user',
+  ]);
+  expect(read({ host: 'smtp.example.com', from: 'billing' }).success).toBe(false);
 });

@@ -32,8 +32,16 @@ export class EmailChannelSender implements ChannelSender {
   readonly kind = 'email' as const;
   private readonly transport;
 
-  /** `smtp` undefined: no SMTP server configured, and e-mail channels fail without retries. */
-  constructor(private readonly smtp: SmtpSettings | undefined) {
+  /**
+   * `smtp` undefined: no SMTP server configured, and e-mail channels fail without retries.
+   * `timeoutMs` bounds connecting, the server's greeting and each wait for a reply (nodemailer's
+   * own defaults are minutes; a dispatcher attempt should not hold its lease that long).
+   */
+  constructor(
+    private readonly smtp: SmtpSettings | undefined,
+    options: { timeoutMs?: number } = {},
+  ) {
+    const timeoutMs = options.timeoutMs ?? 10_000;
     this.transport =
       smtp === undefined
         ? undefined
@@ -42,10 +50,9 @@ export class EmailChannelSender implements ChannelSender {
             port: smtp.port,
             secure: smtp.secure,
             auth: smtp.user === undefined ? undefined : { user: smtp.user, pass: smtp.password ?? '' },
-            // nodemailer waits minutes by default; a dispatcher attempt should not.
-            connectionTimeout: 10_000,
-            greetingTimeout: 10_000,
-            socketTimeout: 30_000,
+            connectionTimeout: timeoutMs,
+            greetingTimeout: timeoutMs,
+            socketTimeout: timeoutMs,
           });
   }
 
