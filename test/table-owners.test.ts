@@ -25,6 +25,9 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_OWN_INVOICE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_LINE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_USAGE: 'src/invoicing/own-invoices.repository.ts',
+  // Notifications: the tenants' channels and the outbox of deliveries.
+  ML_NOTIFICATION_CHANNEL: 'src/notifications/notifications.repository.ts',
+  ML_NOTIFICATION_DELIVERY: 'src/notifications/notifications.repository.ts',
   // Usage.
   ML_USAGE_EVENT: 'src/usage/event-store.ts',
   ML_USAGE_RECORD: 'src/usage/record-store.ts',
