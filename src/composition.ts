@@ -43,6 +43,9 @@ import { NotificationDispatcher, scheduleDispatch } from './notifications/dispat
 import { NotificationsRepository } from './notifications/notifications.repository';
 import { OutboxNotifier } from './notifications/outbox-notifier';
 import { WebhookSender } from './notifications/webhook-sender';
+import { EmailChannelSender } from './notifications/channels/email';
+import { SlackChannelSender } from './notifications/channels/slack';
+import { TeamsChannelSender } from './notifications/channels/teams';
 
 /**
  * The composition root: the one place that builds Meterline's parts, in order
@@ -205,7 +208,12 @@ export interface NotificationsComposition {
  */
 export function notificationSenders(config: MeterlineConfig): ChannelSender[] {
   const timeoutMs = config.apim.monetization.notifications.send_timeout_seconds * 1000;
-  return [new WebhookSender(() => new Date(), timeoutMs)];
+  return [
+    new WebhookSender(() => new Date(), timeoutMs),
+    new TeamsChannelSender({ timeoutMs }),
+    new SlackChannelSender({ timeoutMs }),
+    new EmailChannelSender(config.apim.monetization.notifications.smtp, { timeoutMs }),
+  ];
 }
 
 /** The notification outbox and its dispatcher; `composeServices` calls it, tests with their own clock and senders. */
