@@ -145,6 +145,8 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const billing = createBilling({ repository: billingRepository, config, logger, engine });
   const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
   const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
+  // A cancel the engine starts itself gets the final invoice an unsubscribe gets.
+  billing.records.onEngineCancel((uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at));
   // The pending invoice of a subscription Meterline invoices: its next own invoice, from the same usage.
   const ownRecords = new OwnInvoicesRepository(db);
   const pendingInvoices = new PendingInvoices({ invoicesOf: (uuid) => ownRecords.ofSubscription(uuid), engine, usage: periodUsageOf(db, usage), clock });
@@ -169,6 +171,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     subscriptionExists: async (uuid) => (await repositories.subscriptions.findByUuid(uuid)) !== undefined,
     hasBillingRecord: (uuid) => billing.records.isBilled(uuid),
     removeUnfinished: (uuid, tenant) => apim.subscriptions.removeUnfinished(uuid, tenant),
+    engineSubscriptionCancelled: (uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at),
     logger,
     clock,
   };
@@ -314,7 +317,8 @@ export function composeInvoicing({ db, engine, billing, usage, subscriptions, te
 function periodUsageOf(db: Knex, usage: UsageService): PeriodUsage {
   const records = new RecordStore(db);
   return {
-    freeze: async () => (await usage.publisher.freezeOnly()).frozen,
+    freeze: () => usage.publisher.freezeOnly(),
+    callsWithoutFreezing: async (subscriptionUuid, from, to) => BigInt(await usage.publisher.callsWithoutFreezing(subscriptionUuid, from, to)),
     calls: async (subscriptionUuid, from, to) => {
       const found = await records.list({ subscriptionUuid, windowsFrom: from.getTime(), ...(to ? { windowsTo: to.getTime() } : {}) });
       return found.reduce((sum, record) => sum + BigInt(record.quantity), 0n);

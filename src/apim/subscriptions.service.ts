@@ -300,6 +300,10 @@ export class SubscriptionsService {
         if (to.policy.billingPlan !== 'COMMERCIAL') {
           throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
         }
+        if (this.engine.capabilities.invoicing === 'meterline') {
+          // Own invoicing rates a whole period on one plan; a change part-way is not rated (docs/invoicing.md).
+          throw new GatewayError('CONFLICT', `Subscription ${uuid} is invoiced by Meterline, which does not rate a change of plan within a billing period; unsubscribe (its final invoice bills the usage so far at the current price) and subscribe again on ${policy.name}`);
+        }
         const change = this.engine.changeSubscriptionPlan?.bind(this.engine);
         if (!change) throw new GatewayError('CONFLICT', `The billing engine cannot change the plan of a billed subscription; unsubscribe and subscribe again on ${policy.name}`);
         await this.publishUsageBeforeCancel(from);

@@ -84,7 +84,29 @@ export class BillingRecords {
     if (result.reason !== null) {
       this.logger.warn({ event: event.id, type: engineType, tenant: tenantDomain, account: event.account, outcome: result.outcome, reason: result.reason }, 'billing event changed nothing');
     }
+    if (result.outcome === 'applied' && event.type === 'subscription' && event.change === 'deleted') await this.engineCancelled(event.engineSubscriptionId, event.occurredAt);
     return result;
+  }
+
+  /**
+   * Called once a `subscription` `deleted` event is applied (the engine ended the subscription
+   * itself), with Meterline's subscription and when it ended: own invoicing makes its final
+   * invoice there. A listener's failure is logged, never fails the delivery.
+   */
+  onEngineCancel(listener: (subscriptionUuid: string, at: Date) => Promise<unknown>): void {
+    this.cancelListeners.push(listener);
+  }
+
+  private readonly cancelListeners: Array<(subscriptionUuid: string, at: Date) => Promise<unknown>> = [];
+
+  private async engineCancelled(engineSubscriptionId: string, at: Date): Promise<void> {
+    const subscription = await this.repository.subscriptionByEngineId(undefined, engineSubscriptionId);
+    if (!subscription) return;
+    for (const listener of this.cancelListeners) {
+      await listener(subscription.subscriptionUuid, at).catch((error: unknown) =>
+        this.logger.error({ err: error, subscription: subscription.subscriptionUuid }, 'a listener of an engine cancel failed'),
+      );
+    }
   }
 
   /**
