@@ -9,11 +9,11 @@ import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
-import { cutOffsetOf, recordsOfRange } from './freezer';
+import { cutOffsetOf, FREEZE_CHUNK_PARTS, recordsOfRange, usageChunks } from './freezer';
 import { forEachPulled, pendingWork } from './pending-work';
 import { RecordStore, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
-import type { UsageSource } from './sources';
+import type { HourlyUsage, UsageSource } from './sources';
 import type { SubscriptionLookup } from './subscription-lookup';
 import { nextBoundaryAfter, type CycleSpec } from './windows';
 
@@ -65,6 +65,10 @@ export interface PublisherDependencies {
   owner?: string;
   /** Records read per query while sending (default SEND_PAGE_RECORDS): what a job holds at once. */
   sendPageSize?: number;
+  /** Parts of hours a freeze holds at once (default FREEZE_CHUNK_PARTS): a range with more is frozen in chunks. */
+  freezeChunkParts?: number;
+  /** Called after each chunk of a freeze is committed, with the position frozen up to (tests kill the process there). */
+  freezeProbe?: (frozenUpTo: number) => Promise<void>;
 }
 
 export type StartResult = { started: true; runId: string; resumedFrom: string | null } | { started: false; holder: JobRow };
@@ -82,9 +86,6 @@ export interface RunSummary {
  * (records the engine will not take — expired, not billed, uncertain — are closed and listed), or
  * why some of it still waits.
  */
-/** What `freezeOnly` did: everything frozen, or why not (with this run's failures, when it ran). */
-export type FreezeOnlyResult = { frozen: true } | { frozen: false; reason: string; failures: Failure[] };
-
 export type SubscriptionPublishResult =
   | { published: true; recordsSent: number; eventsPublished: number; closed: string[] }
   | { published: false; reason: string };
@@ -145,60 +146,21 @@ export class UsagePublisher {
 
   /**
    * Freezes pending usage into records without sending anything (under the lease, like a job):
-   * what a job's first phase does. For benchmarks, for inspecting what the next job will send, and
-   * for own invoicing before it rates a period. `frozen: false` when it did not freeze everything
-   * now: another job holds the lease (`failures` empty), or this run failed part-way (a billing
-   * cycle unreadable, the lease lost, an error: listed in `failures`, as on the job's row), so a
-   * caller never rates usage a failed run left out.
+   * what a job's first phase does. For benchmarks and for inspecting what the next job will send.
    */
-  async freezeOnly(): Promise<FreezeOnlyResult> {
+  async freezeOnly(): Promise<{ frozen: boolean }> {
     const now = this.now();
     await this.jobs.ensureRows(now, this.deps.lookBackDays);
     const runId = randomUUID();
     const claim = await this.jobs.claim({ owner: this.owner, runId, now, leaseMs: this.leaseMs });
-    if (!claim.claimed) return { frozen: false, reason: `a usage publish job is running (run ${claim.holder.runId ?? 'unknown'})`, failures: [] };
+    if (!claim.claimed) return { frozen: false };
     const state = { lost: false, failures: [] as Failure[] };
     try {
       await this.freezeAll(runId, new Pacer(this.deps.options.requests_per_second), state);
-      if (state.lost) state.failures.push({ subscription: '*', reason: 'the lease expired and another process took the job over' });
-    } catch (error) {
-      state.failures.push({ subscription: '*', reason: `the freeze failed: ${describe(error)}` });
+    } finally {
+      await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: state.failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
     }
-    const failures = state.failures.slice(0, MAX_FAILURES_LISTED);
-    try {
-      if (failures.length > 0) await this.jobs.setFailures(runId, failures);
-      await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
-    } catch (error) {
-      this.deps.logger.error({ err: error, runId }, 'could not record the end of a freeze; its lease will expire');
-    }
-    if (failures.length === 0) return { frozen: true };
-    this.deps.logger.warn({ runId, failures }, 'usage freeze had failures');
-    return { frozen: false, reason: `the usage could not all be frozen: ${failures.map((f) => f.reason).join('; ')}`, failures };
-  }
-
-  /**
-   * A subscription's calls stamped in [from, to) without freezing anything: its usage records
-   * whose window starts there plus the source's not-yet-frozen usage of it (after the frozen
-   * position, up to the settled one), read directly. What a freeze followed by a sum of the
-   * records would answer, for a view that must not freeze (own invoicing's pending invoice). The
-   * frozen position is read before and after: when a freeze moved it in between (its records might
-   * be counted twice), it is read again, up to three times.
-   */
-  async callsWithoutFreezing(subscriptionUuid: string, from: Date, to: Date): Promise<number> {
-    const source = this.deps.source;
-    const position = async () => (await this.positions.read(source.name)) ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
-    let total = 0;
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      const after = await position();
-      const records = await this.records.list({ subscriptionUuid, windowsFrom: from.getTime(), windowsTo: to.getTime() });
-      total = records.reduce((sum, record) => sum + record.quantity, 0);
-      const upTo = await source.settledPosition();
-      if (upTo > after) {
-        for (const slice of await source.sliceUsage({ after, upTo }, [{ subscriptionUuid, start: from.getTime(), end: to.getTime() }])) total += slice.quantity;
-      }
-      if ((await position()) === after) break;
-    }
-    return total;
+    return { frozen: true };
   }
 
   /**
@@ -360,25 +322,20 @@ export class UsagePublisher {
   // --- 1. freezing ---------------------------------------------------------------------------
 
   /**
-   * Freezes the source's new usage, (position, settled], into records: one grouped read of that
-   * range, the billing cycles of the subscriptions in it, then one transaction that checks the
-   * lease, moves the source's position from `position` to `settled` (only if it is still
-   * `position`) and inserts the records. A crash leaves either all of it or none of it, and the
-   * range is read again by the next job; no event row is written.
+   * Freezes the source's new usage, (position, settled], into records, a chunk of the range at a
+   * time (`usageChunks`: at most about `freezeChunkParts` parts of hours held at once): per chunk
+   * its usage, the billing cycles of its subscriptions, then one transaction that checks the
+   * lease, moves the source's position from the chunk's start to its end (only if it is still at
+   * the start) and inserts the chunk's records. A crash leaves each chunk either all frozen or not
+   * at all, and the next job reads on from the last chunk frozen; no event row is written.
    */
   private async freezeAll(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[] }): Promise<void> {
     const source = this.deps.source;
     const stored = await this.positions.read(source.name);
-    const after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
+    let after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
     const upTo = await source.settledPosition();
     if (upTo <= after || state.lost || this.stopping) return;
-    const range = { after, upTo };
-    const timings: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (name: string) => {
-      timings[name] = Math.round(performance.now() - mark);
-      mark = performance.now();
-    };
+    let existed = stored !== undefined;
     // The cycles known so far split each hour where its subscription's periods end, in the read.
     const cycles = new Map<string, CycleSpec>();
     const knownCuts = async (uuids: readonly string[]) => {
@@ -389,8 +346,35 @@ export class UsagePublisher {
       }
       return offsets;
     };
-    const hourly = source.splitHourlyUsage ? await source.splitHourlyUsage(range, knownCuts) : await source.hourlyUsage(range);
-    lap('readMs');
+    let readFrom = performance.now();
+    for await (const chunk of usageChunks(source, { after, upTo }, knownCuts, this.deps.freezeChunkParts ?? FREEZE_CHUNK_PARTS)) {
+      const readMs = Math.round(performance.now() - readFrom);
+      if (!(await this.freezeChunk(runId, pacer, state, { after, upTo: chunk.upTo }, existed, chunk.usage, cycles, readMs))) return;
+      after = chunk.upTo;
+      existed = true;
+      await this.deps.freezeProbe?.(after);
+      readFrom = performance.now();
+    }
+  }
+
+  /** Freezes one chunk's usage (`freezeAll`); false when it could not (a cycle unreadable, stopping). */
+  private async freezeChunk(
+    runId: string,
+    pacer: Pacer,
+    state: { lost: boolean; failures: Failure[] },
+    range: { after: number; upTo: number },
+    existed: boolean,
+    hourly: readonly HourlyUsage[],
+    cycles: Map<string, CycleSpec>,
+    readMs: number,
+  ): Promise<boolean> {
+    const source = this.deps.source;
+    const timings: Record<string, number> = { readMs };
+    let mark = performance.now();
+    const lap = (name: string) => {
+      timings[name] = Math.round(performance.now() - mark);
+      mark = performance.now();
+    };
     const subscriptions = [...new Set(hourly.map((h) => h.subscriptionUuid))].filter((uuid) => !cycles.has(uuid));
     for (const [uuid, cycle] of await this.cycles.known(subscriptions)) cycles.set(uuid, cycle);
     const unknown = subscriptions.filter((uuid) => !cycles.has(uuid));
@@ -410,7 +394,7 @@ export class UsagePublisher {
     });
     // Windows are cut at period ends: without a cycle the range cannot be frozen correctly, and
     // its usage cannot be left out either (the position covers the whole range), so it waits.
-    if (unreadable > 0 || state.lost || this.stopping) return;
+    if (unreadable > 0 || state.lost || this.stopping) return false;
     lap('cyclesMs');
     const records = await recordsOfRange({ source, range, hourly, cycles, windowHours: this.deps.options.window_hours, now: () => this.now() });
     lap('windowsMs');
@@ -419,8 +403,8 @@ export class UsagePublisher {
       if (!(await this.jobs.renew(tx, this.owner, runId, this.now() + this.leaseMs))) throw new LeaseLostError('lost the lease while freezing');
       const batch = await this.jobs.nextBatch(tx, this.owner, runId);
       if (batch === undefined) throw new LeaseLostError('lost the lease while freezing');
-      if (!(await this.positions.advance(tx, source.name, after, upTo, stored !== undefined, this.now()))) {
-        throw new LeaseLostError(`the ${source.name} usage source was frozen past ${after} by another job`);
+      if (!(await this.positions.advance(tx, source.name, range.after, range.upTo, existed, this.now()))) {
+        throw new LeaseLostError(`the ${source.name} usage source was frozen past ${range.after} by another job`);
       }
       // A chunk at a time: no second copy of every record alongside the first.
       for (let i = 0; i < records.length; i += FREEZE_INSERT_CHUNK) {
@@ -429,6 +413,7 @@ export class UsagePublisher {
     });
     lap('writeMs');
     this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');
+    return true;
   }
 
   // --- 2. sending ----------------------------------------------------------------------------
