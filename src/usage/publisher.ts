@@ -3,6 +3,9 @@ import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import type { SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
+import { SUPER_TENANT } from '../config/schema';
+import { emit, subscriptionFacts, subscriptionLabel } from '../notifications/emit';
+import type { Notifier } from '../notifications/events';
 import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
 import { MonetizationError, type Monetization } from '../monetization/monetization';
 import { BillingCycles } from './billing-cycles';
@@ -69,6 +72,14 @@ export interface PublisherDependencies {
   freezeChunkParts?: number;
   /** Called after each chunk of a freeze is committed, with the position frozen up to (tests kill the process there). */
   freezeProbe?: (frozenUpTo: number) => Promise<void>;
+  /** Told usage.publish_failed (a job that failed, per tenant) and usage.records_uncertain (issue 18). */
+  notifier?: Notifier;
+}
+
+/** What a job tells once it ended: its failures by tenant, and the records it left UNCERTAIN by subscription. */
+interface JobTold {
+  failuresByTenant: Map<string, string[]>;
+  uncertain: Map<string, { subscription: SubscriptionRef; records: UsageRecord[] }>;
 }
 
 export type StartResult = { started: true; runId: string; resumedFrom: string | null } | { started: false; holder: JobRow };
@@ -272,7 +283,8 @@ export class UsagePublisher {
   }
 
   private async run(runId: string, quietWhenIdle = false): Promise<RunSummary> {
-    const state = { lost: false, failures: [] as Failure[], sent: 0, events: 0 };
+    const told: JobTold = { failuresByTenant: new Map(), uncertain: new Map() };
+    const state = { lost: false, failures: [] as Failure[], sent: 0, events: 0, told };
     const renewal = setInterval(() => {
       this.jobs.renew(this.deps.db, this.owner, runId, this.now() + this.leaseMs).then(
         (held) => {
@@ -316,7 +328,64 @@ export class UsagePublisher {
     }
     const idle = outcome === 'SUCCESSFULL' && state.sent === 0 && state.failures.length === 0;
     this.deps.logger[quietWhenIdle && idle ? 'debug' : 'info']({ runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures.length }, 'usage publish job ended');
+    if (!this.stopping) await this.tellJob(runId, outcome, state.failures, told);
     return { runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures };
+  }
+
+  /**
+   * After a job: usage.records_uncertain per subscription whose records it closed UNCERTAIN (the
+   * id names the first such record's identifier: each record becomes UNCERTAIN once), and
+   * usage.publish_failed per tenant when the job did not succeed (the id names the job's run;
+   * failures of no tenant's subscription, e.g. the job itself failing, go to the super tenant).
+   */
+  private async tellJob(runId: string, outcome: RunSummary['outcome'], failures: readonly Failure[], told: JobTold): Promise<void> {
+    const notifier = this.deps.notifier;
+    if (!notifier) return;
+    const at = this.deps.clock();
+    for (const { subscription, records } of told.uncertain.values()) {
+      const tenant = subscription.api.tenant.domain;
+      const calls = records.reduce((sum, r) => sum + r.quantity, 0);
+      await emit(
+        notifier,
+        {
+          id: `usage.records_uncertain:${tenant}:${subscription.uuid}:${records[0]!.identifier}`,
+          type: 'usage.records_uncertain',
+          tenantDomain: tenant,
+          occurredAt: at,
+          summary:
+            `${records.length} usage record(s) (${calls} calls) of ${subscriptionLabel(subscription)} may or may not have been billed: ` +
+            'they were sent without a confirmation too long ago to send again; check the engine, then requeue them or leave them.',
+          data: {
+            ...subscriptionFacts(subscription),
+            runId,
+            records: records.length,
+            calls,
+            identifiers: records.map((r) => r.identifier).join(','),
+            firstWindowStart: new Date(Math.min(...records.map((r) => r.windowStart))).toISOString(),
+          },
+        },
+        this.deps.logger,
+      );
+    }
+    if (outcome === 'SUCCESSFULL') return;
+    const byTenant = new Map(told.failuresByTenant);
+    const elsewhere = failures.filter((f) => f.subscription === '*').map((f) => f.reason);
+    if (elsewhere.length > 0 || byTenant.size === 0) byTenant.set(SUPER_TENANT.domain, [...(byTenant.get(SUPER_TENANT.domain) ?? []), ...elsewhere]);
+    for (const [tenant, reasons] of byTenant) {
+      const shown = reasons.slice(0, 3).join('; ');
+      await emit(
+        this.deps.notifier!,
+        {
+          id: `usage.publish_failed:${tenant}:${runId}`,
+          type: 'usage.publish_failed',
+          tenantDomain: tenant,
+          occurredAt: at,
+          summary: `Usage publish job ${runId} ${outcome === 'FAILED' ? 'failed' : 'ended with failures'}: ${shown || 'see its status'}${reasons.length > 3 ? ` (and ${reasons.length - 3} more)` : ''}`,
+          data: { runId, outcome, failures: reasons.length, firstFailure: reasons[0] ?? null },
+        },
+        this.deps.logger,
+      );
+    }
   }
 
   // --- 1. freezing ---------------------------------------------------------------------------
@@ -422,13 +491,17 @@ export class UsagePublisher {
    * Sends every PENDING record, reading them a page at a time (pendingWork): memory stays bounded
    * at any number of subscriptions, and a subscription's records still go one at a time, in order.
    */
-  private async publishPending(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[]; sent: number; events: number }): Promise<void> {
+  private async publishPending(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[]; sent: number; events: number; told?: JobTold }): Promise<void> {
     await this.jobs.setProgress(this.deps.db, runId, { subscriptionsTotal: await this.records.pendingSubscriptionCount() });
     const work = pendingWork({ records: this.records, lookup: this.deps.lookup, cycles: this.cycles }, this.deps.sendPageSize);
     let unlisted = 0;
     await forEachPulled(work, this.deps.options.concurrency, async ({ subscriptionUuid, ref, cycle, records }) => {
       if (state.lost || this.stopping) return;
       const failures = await this.publishSubscription(runId, ref, cycle, records, pacer, state);
+      if (ref && failures.length > 0 && state.told) {
+        const tenant = ref.api.tenant.domain;
+        state.told.failuresByTenant.set(tenant, [...(state.told.failuresByTenant.get(tenant) ?? []), ...failures.map((reason) => `${subscriptionLabel(ref)}: ${reason}`)]);
+      }
       for (const reason of failures) {
         // As many are listed as the status shows; the rest only counted, so a job in which every
         // subscription fails does not hold all their reasons (each record keeps its own).
@@ -450,7 +523,7 @@ export class UsagePublisher {
     cycle: CycleSpec | undefined,
     records: Iterable<UsageRecord> | AsyncIterable<UsageRecord>,
     pacer: Pacer,
-    state: { lost: boolean; sent: number; events: number },
+    state: { lost: boolean; sent: number; events: number; told?: JobTold },
   ): Promise<string[]> {
     const failures: string[] = [];
     for await (const record of records) {
@@ -478,6 +551,11 @@ export class UsagePublisher {
           `usage of ${window} (${record.quantity} calls, identifier ${record.identifier}) was first sent more than ${describeDuration(safeResendMs(limits))} ago without a confirmation; ` +
           'the engine may have forgotten its identifier, so it is not re-sent: check the meter event summaries, then requeue it or leave it';
         await this.records.markClosed(record.id, 'UNCERTAIN', reason);
+        if (state.told) {
+          const entry = state.told.uncertain.get(subscription.uuid) ?? { subscription, records: [] };
+          entry.records.push(record);
+          state.told.uncertain.set(subscription.uuid, entry);
+        }
         failures.push(reason);
         continue;
       }
