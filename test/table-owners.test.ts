@@ -46,6 +46,7 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_MYFATOORAH_API_PLAN: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_SUBSCRIPTION: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_INVOICE: 'plugins/myfatoorah/myfatoorah.repository.ts',
+  ML_MYFATOORAH_SEND: 'plugins/myfatoorah/myfatoorah.repository.ts',
   // The schema's own bookkeeping.
   ML_MIGRATIONS: 'src/db/migrator.ts',
   ML_SCHEMA_OWNERSHIP: 'migrations/support/ownership.ts',

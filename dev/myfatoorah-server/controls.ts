@@ -59,6 +59,12 @@ export interface MyFatoorahServerControls {
   faults: {
     add(rule: FaultRule): void;
     clear(): void;
+    /**
+     * Ends the hold of every request a `timeout` or `delayed` fault holds now, at once: a `delayed`
+     * one is then handled (e.g. its invoice created), a `timeout` one only if its client still waits.
+     * Resolves, with how many were held, once they were handled.
+     */
+    release(): Promise<number>;
   };
   requests: {
     list(): LoggedRequest[];

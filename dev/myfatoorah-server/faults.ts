@@ -7,11 +7,15 @@
  *   makes a second invoice);
  * - `timeout`: hold the request `delayMs` (default 30 s, or until the server closes) before handling
  *   it, so the client's own timeout fires first;
+ * - `delayed`: hold the request `delayMs` (default 30 s), then handle it even when the client has
+ *   gone (its own timeout fired): a SendPayment whose invoice appears at MyFatoorah only after the
+ *   client gave up and after a lookup by CustomerReference found nothing (the race a client must
+ *   close before sending again; MyFatoorah documents no time limit on its processing);
  * - `drop`: destroy the connection without handling the request;
  * - `rate_limit`: answer HTTP 429 without handling the request ("GetPaymentStatus endpoint has a
  *   rate limit": https://docs.myfatoorah.com/docs/get-payment-status; the status and body are ours).
  */
-export type FaultKind = 'error' | 'lose_response' | 'timeout' | 'drop' | 'rate_limit';
+export type FaultKind = 'error' | 'lose_response' | 'timeout' | 'delayed' | 'drop' | 'rate_limit';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -19,7 +23,7 @@ export interface FaultRule {
   path?: string;
   /** How many matching requests it hits; default 1 (the next one). */
   times?: number;
-  /** For `timeout`. */
+  /** For `timeout` and `delayed`. */
   delayMs?: number;
 }
 
@@ -27,8 +31,8 @@ export class Faults {
   private rules: Array<Required<Pick<FaultRule, 'kind' | 'times'>> & FaultRule> = [];
 
   add(rule: FaultRule): void {
-    if (!['error', 'lose_response', 'timeout', 'drop', 'rate_limit'].includes(rule.kind)) {
-      throw new RangeError("kind must be 'error', 'lose_response', 'timeout', 'drop' or 'rate_limit'");
+    if (!['error', 'lose_response', 'timeout', 'delayed', 'drop', 'rate_limit'].includes(rule.kind)) {
+      throw new RangeError("kind must be 'error', 'lose_response', 'timeout', 'delayed', 'drop' or 'rate_limit'");
     }
     const times = rule.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError('times must be a whole number of at least 1');

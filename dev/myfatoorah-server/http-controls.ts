@@ -126,6 +126,8 @@ async function route(method: string, path: string, body: Json, controls: MyFatoo
       }
       return { ok: true };
     }
+    case 'POST /_test/faults/release':
+      return { released: await controls.faults.release() };
     case 'DELETE /_test/faults':
       controls.faults.clear();
       return { ok: true };

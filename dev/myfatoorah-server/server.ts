@@ -130,6 +130,13 @@ export async function startMyFatoorahServer(options: MyFatoorahServerOptions = {
     faults: {
       add: (rule) => faults.add(rule),
       clear: () => faults.clear(),
+      release: async () => {
+        const releases = [...held];
+        for (const release of releases) release();
+        // A released request is handled synchronously once its hold's promise settles.
+        await new Promise((resolve) => setImmediate(resolve));
+        return releases.length;
+      },
     },
     requests: {
       list: () => log.map((entry) => ({ ...entry })),
@@ -200,7 +207,7 @@ export async function startMyFatoorahServer(options: MyFatoorahServerOptions = {
       res.destroy();
       return;
     }
-    if (fault?.kind === 'timeout') {
+    if (fault?.kind === 'timeout' || fault?.kind === 'delayed') {
       await new Promise<void>((resolve) => {
         const release = () => {
           clearTimeout(timer);
@@ -210,7 +217,8 @@ export async function startMyFatoorahServer(options: MyFatoorahServerOptions = {
         const timer = setTimeout(release, fault.delayMs ?? 30_000);
         held.add(release);
       });
-      if (res.destroyed || req.socket.destroyed) return;
+      // `timeout`: a client that gave up changed nothing; `delayed`: handled all the same, later.
+      if (fault.kind === 'timeout' && (res.destroyed || req.socket.destroyed)) return;
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       answer({ status: 400, body: { IsSuccess: false, Message: 'The request body must be a JSON object', ValidationErrors: [{ Name: 'request', Error: 'The request is invalid.' }], Data: null } });

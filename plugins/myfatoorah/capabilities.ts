@@ -8,6 +8,12 @@ export const API_TOKEN_KEY = 'myfatoorah_api_token';
 /** The tenant's webhook secret key (Integration Settings → Webhook Settings): https://docs.myfatoorah.com/docs/webhook-information */
 export const WEBHOOK_SECRET_KEY = 'myfatoorah_webhook_secret';
 
+/**
+ * The tenant's MyFatoorah region, when its account is in another country than the deployment's
+ * `region` (each country's account has its own token and origin: https://docs.myfatoorah.com/docs/live-token).
+ */
+export const REGION_KEY = 'myfatoorah_region';
+
 /** The header MyFatoorah signs webhook events in: https://docs.myfatoorah.com/docs/webhook-signature */
 export const SIGNATURE_HEADER = 'MyFatoorah-Signature';
 
@@ -34,6 +40,7 @@ export const myFatoorahCapabilities: EngineCapabilities = {
   tenantSecrets: [
     { key: API_TOKEN_KEY, description: "the tenant's MyFatoorah API token key (of the country account its invoices are issued in)" },
     { key: WEBHOOK_SECRET_KEY, description: "the tenant's MyFatoorah webhook secret key (Webhook Settings, V2)" },
+    { key: REGION_KEY, description: "the tenant's MyFatoorah region (kuwait, saudi_arabia, ...), replacing [apim.monetization.myfatoorah] region for it" },
   ],
   // Webhook V2 makes the secret key mandatory and puts the signature in this header:
   // https://docs.myfatoorah.com/docs/webhook-v2

@@ -16,18 +16,22 @@ import {
   type PendingInvoice,
   type SubmittedInvoice,
   type SubscriptionOutcome,
+  type SweptInvoiceEvent,
   type UsageReport,
   type UsageReportOutcome,
 } from '../../src/monetization/monetization';
 import { AccountCurrencies } from './account-currencies';
-import { API_TOKEN_KEY, myFatoorahCapabilities } from './capabilities';
+import { API_TOKEN_KEY, myFatoorahCapabilities, REGION_KEY } from './capabilities';
 import { MyFatoorahClient } from './client';
 import { myFatoorahPriceProblem } from './currencies';
 import { sendPaymentRequest } from './invoice-request';
-import type { MyFatoorahOptions } from './myfatoorah.options';
+import { baseUrlFor, regionProblem, type MyFatoorahOptions } from './myfatoorah.options';
 import { MyFatoorahRepository, type InvoiceRow } from './myfatoorah.repository';
 import { engineSubscriptionIdOf } from './subscriptions';
 import { MyFatoorahWebhookVerifier } from './webhooks';
+
+/** Invoices past their expiry asked about per sweep, at most (GetPaymentStatus has a rate limit). */
+const SWEEP_LIMIT = 50;
 
 const NOT_BILLED: SubscriptionOutcome = { billed: false, access: 'UNBLOCKED', engineSubscriptionId: null };
 
@@ -56,9 +60,21 @@ export class MyFatoorahMonetization implements Monetization {
     this.webhooks = new MyFatoorahWebhookVerifier(this.repository, (tenant) => this.client(tenant));
   }
 
-  /** The tenant's API client; a tenant without a token is refused (BILLING_NOT_CONFIGURED). */
+  /**
+   * The tenant's API client, at its region's origin; a tenant without a token is refused
+   * (BILLING_NOT_CONFIGURED), as is one whose `myfatoorah_region` is not a region (start-up
+   * refuses it already when the directory lists its tenants: `tenantRegionProblems`).
+   */
   private client(tenantDomain: string): MyFatoorahClient {
-    return new MyFatoorahClient(this.options, this.token(tenantDomain), this.sleep);
+    const token = this.token(tenantDomain);
+    return new MyFatoorahClient({ ...this.options, baseUrl: this.baseUrl(tenantDomain) }, token, this.sleep);
+  }
+
+  private baseUrl(tenantDomain: string): string {
+    const region = this.dependencies.tenants.find(tenantDomain)?.secrets[REGION_KEY];
+    const problem = region === undefined ? null : regionProblem(region);
+    if (problem) throw new MonetizationError('BILLING_NOT_CONFIGURED', `tenant ${tenantDomain}: ${REGION_KEY}: ${problem}`, { tenant: tenantDomain });
+    return baseUrlFor(this.options, region);
   }
 
   private token(tenantDomain: string): string {
@@ -97,7 +113,7 @@ export class MyFatoorahMonetization implements Monetization {
   private async checkAccountCurrency(policy: SubscriptionPolicy, tenantDomain: string): Promise<void> {
     if (!policy.pricing) return;
     const token = this.token(tenantDomain);
-    await this.accountCurrencies.check(tenantDomain, token, new MyFatoorahClient(this.options, token, this.sleep), policy.pricing.currency, `policy ${policy.name}`);
+    await this.accountCurrencies.check(tenantDomain, token, this.client(tenantDomain), policy.pricing.currency, `policy ${policy.name}`);
   }
 
   /** MyFatoorah has no plans: a COMMERCIAL policy is Meterline's own plan, checked and named by its UUID. */
@@ -278,11 +294,16 @@ export class MyFatoorahMonetization implements Monetization {
 
   /**
    * Issues Meterline's invoice at MyFatoorah (SendPayment, invoice-request.ts) and answers its
-   * InvoiceId and pay link. Idempotent by Meterline's invoice id: an invoice recorded here is
-   * answered as it is; otherwise GetPaymentStatus by CustomerReference finds one an earlier
-   * attempt made (SendPayment has no idempotency key, and its answer may have been lost), and only
-   * then is it sent. A SendPayment that got no answer is not re-sent blindly: the next attempt
-   * (the core's, or this one's re-send) looks it up first.
+   * InvoiceId and pay link. Idempotent by Meterline's invoice id, as SendPayment has no
+   * idempotency key: an invoice recorded here is answered as it is; otherwise GetPaymentStatus by
+   * CustomerReference finds one an earlier attempt made, and only when it finds none is it sent.
+   *
+   * A SendPayment that got no answer (timed out, connection lost, a 5xx) may still make its invoice
+   * at MyFatoorah later, after a lookup found nothing. So it is noted (ML_MYFATOORAH_SEND) before it
+   * goes out and sent once, never re-sent in this call: it is looked up once more at once (a lost
+   * answer), and until `timeout_ms` + `unanswered_send_margin_ms` after it started, later
+   * submissions only look it up (ENGINE_UNAVAILABLE while they find nothing; the core submits the
+   * draft again at its next check). A lookup after that which finds nothing sends again.
    */
   async submitInvoice(invoice: InvoiceToSubmit): Promise<SubmittedInvoice> {
     const recorded = await this.repository.invoice(invoice.invoiceId);
@@ -292,30 +313,87 @@ export class MyFatoorahMonetization implements Monetization {
     const problem = myFatoorahPriceProblem({ currency: invoice.currency, kind: 'fixed', amount: '0' });
     if (problem) throw new MonetizationError('INVALID_POLICY_PRICING', `invoice ${invoice.invoiceId}: ${problem.message}`);
     const request = sendPaymentRequest(invoice);
-    const made = await client.attempt(async () => {
+    const record = (made: { id: string; url: string | null; expiresAt: Date | null }) =>
+      this.repository.recordInvoice({
+        invoiceId: invoice.invoiceId,
+        mfInvoiceId: made.id,
+        tenantDomain,
+        subscriptionUuid: invoice.subscription.uuid,
+        kind: invoice.kind,
+        currency: invoice.currency.toLowerCase(),
+        total: invoice.total,
+        periodStart: invoice.periodStart,
+        periodEnd: invoice.periodEnd,
+        invoiceUrl: made.url,
+        status: 'OPEN',
+        createdAt: this.dependencies.clock(),
+        expiresAt: made.expiresAt,
+      });
+    // GetPaymentStatus gives no InvoiceURL, and no documented MyFatoorah API answers it for an
+    // existing invoice (docs/myfatoorah.md): an invoice found this way is recorded without its pay link.
+    const found = async (): Promise<InvoiceRow | null> => {
       const earlier = await client.paymentStatus(invoice.invoiceId, 'CustomerReference');
-      // GetPaymentStatus gives no InvoiceURL: an invoice found this way (its SendPayment answer
-      // was lost) is recorded without its pay link, which MyFatoorah still e-mails or shows in its portal.
-      if (earlier) return { id: String(earlier.InvoiceId), url: null as string | null };
-      const sent = await client.sendPayment(request);
-      return { id: String(sent.InvoiceId), url: sent.InvoiceURL };
-    }, true);
-    const row = await this.repository.recordInvoice({
-      invoiceId: invoice.invoiceId,
-      mfInvoiceId: made.id,
-      tenantDomain,
-      subscriptionUuid: invoice.subscription.uuid,
-      kind: invoice.kind,
-      currency: invoice.currency.toLowerCase(),
-      total: invoice.total,
-      periodStart: invoice.periodStart,
-      periodEnd: invoice.periodEnd,
-      invoiceUrl: made.url,
-      status: 'OPEN',
-      createdAt: this.dependencies.clock(),
-    });
-    return submitted(row);
+      return earlier ? record({ id: String(earlier.InvoiceId), url: null, expiresAt: dateOrNull(earlier.ExpiryDate) ?? invoice.expiresAt }) : null;
+    };
+    const unanswered = await this.repository.unansweredSend(invoice.invoiceId);
+    const lookedUpAt = this.dependencies.clock();
+    const earlier = await found();
+    if (earlier) return submitted(earlier);
+    if (unanswered && lookedUpAt.getTime() < unanswered.settlesAt.getTime()) {
+      throw new MonetizationError(
+        'ENGINE_UNAVAILABLE',
+        `invoice ${invoice.invoiceId}: a SendPayment at ${unanswered.sentAt.toISOString()} got no answer and MyFatoorah may still make its invoice; not sent again before a lookup after ${unanswered.settlesAt.toISOString()} finds none`,
+        { invoiceId: invoice.invoiceId, settlesAt: unanswered.settlesAt.toISOString() },
+      );
+    }
+    const sentAt = this.dependencies.clock();
+    await this.repository.noteSend(invoice.invoiceId, tenantDomain, sentAt, new Date(sentAt.getTime() + this.options.timeoutMs + this.options.unansweredSendMarginMs));
+    let sent;
+    try {
+      sent = await client.sendPayment(request);
+    } catch (error) {
+      if (!(error instanceof MonetizationError) || error.code !== 'ENGINE_UNAVAILABLE') {
+        // Refused (a 4xx, the token): MyFatoorah made nothing.
+        await this.repository.forgetSend(invoice.invoiceId);
+        throw error;
+      }
+      const afterAll = await found().catch(() => null);
+      if (afterAll) return submitted(afterAll);
+      throw error;
+    }
+    return submitted(await record({ id: String(sent.InvoiceId), url: sent.InvoiceURL, expiresAt: invoice.expiresAt }));
   }
+
+  /**
+   * MyFatoorah sends no event when a pay link expires ("failed, authorized, released, or
+   * successful" transactions only: https://docs.myfatoorah.com/docs/webhook-v2-payment-status-data-model),
+   * so the invoices recorded OPEN past their expiry are asked about (GetPaymentStatus by InvoiceId):
+   * Canceled (expired) → voided, Paid (a delivery that never came) → paid, as a webhook confirmed
+   * the same way would. Still Pending (MyFatoorah reads an expiry in the account's time zone) is
+   * asked again at the next sweep. A tenant whose requests fail is skipped until then.
+   */
+  async sweepInvoices(now: Date): Promise<SweptInvoiceEvent[]> {
+    const events: SweptInvoiceEvent[] = [];
+    const failedTenants = new Set<string>();
+    for (const row of await this.repository.openExpired(now, SWEEP_LIMIT)) {
+      if (failedTenants.has(row.tenantDomain)) continue;
+      try {
+        const event = await this.webhooks.confirmRecorded(row, this.client(row.tenantDomain));
+        if (event) events.push({ tenantDomain: row.tenantDomain, event });
+      } catch (error) {
+        if (!(error instanceof MonetizationError)) throw error;
+        failedTenants.add(row.tenantDomain);
+        this.dependencies.logger.warn({ tenant: row.tenantDomain, invoice: row.invoiceId, code: error.code }, 'could not ask MyFatoorah about an invoice past its expiry; asked again at the next sweep');
+      }
+    }
+    return events;
+  }
+}
+
+function dateOrNull(text: string | null | undefined): Date | null {
+  if (!text) return null;
+  const parsed = new Date(text);
+  return Number.isNaN(parsed.getTime()) ? null : parsed;
 }
 
 function submitted(row: InvoiceRow): SubmittedInvoice {

@@ -46,6 +46,12 @@ export const myFatoorahOptionsSchema = z
     /** The first wait before a re-send (ms); each further wait doubles, up to `retry_max_delay_ms`. Default 500. */
     retry_initial_delay_ms: z.number().int().min(1).max(60_000).default(500),
     retry_max_delay_ms: z.number().int().min(1).max(300_000).default(8_000),
+    /**
+     * After a SendPayment got no answer, MyFatoorah may still create its invoice later: no second
+     * SendPayment goes out for that invoice until a lookup made `timeout_ms` + this margin after the
+     * unanswered one started finds nothing. Default 60000.
+     */
+    unanswered_send_margin_ms: z.number().int().min(0).max(3_600_000).default(60_000),
   })
   .refine((o) => o.region !== undefined || o.api_base_url !== undefined, {
     message: 'set region (kuwait, bahrain, jordan, oman, saudi_arabia, uae, qatar, egypt or test) or api_base_url',
@@ -53,12 +59,40 @@ export const myFatoorahOptionsSchema = z
   });
 
 export interface MyFatoorahOptions {
-  /** Origin of the API, without a trailing slash. */
+  /** Origin of the API, without a trailing slash: the deployment's (`region` or `api_base_url`). */
   baseUrl: string;
+  /**
+   * True when `api_base_url` set the origin: it serves every tenant (the local server), and a
+   * tenant's `myfatoorah_region` does not replace it.
+   */
+  fixedBaseUrl: boolean;
   timeoutMs: number;
   retries: number;
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
+  unansweredSendMarginMs: number;
+}
+
+const REGIONS = Object.keys(REGION_BASE_URLS) as MyFatoorahRegion[];
+
+export function isRegion(value: string): value is MyFatoorahRegion {
+  return (REGIONS as string[]).includes(value);
+}
+
+/** Why a tenant's `myfatoorah_region` is not one, or null when it is. */
+export function regionProblem(value: string): string | null {
+  return isRegion(value) ? null : `"${value}" is not a MyFatoorah region (${REGIONS.join(', ')})`;
+}
+
+/**
+ * The origin a tenant's requests go to: `api_base_url` when set (it serves every tenant), else the
+ * tenant's own region (`myfatoorah_region`, for a tenant whose account is in another country than
+ * the deployment's default), else the deployment's `region`. A region that is not one is never
+ * guessed: the caller validated it (regionProblem).
+ */
+export function baseUrlFor(options: MyFatoorahOptions, tenantRegion: string | undefined): string {
+  if (options.fixedBaseUrl || tenantRegion === undefined || !isRegion(tenantRegion)) return options.baseUrl;
+  return REGION_BASE_URLS[tenantRegion];
 }
 
 export function parseMyFatoorahOptions(raw: unknown): MyFatoorahOptions {
@@ -72,9 +106,11 @@ export function parseMyFatoorahOptions(raw: unknown): MyFatoorahOptions {
   const base = o.api_base_url ?? REGION_BASE_URLS[o.region as MyFatoorahRegion];
   return {
     baseUrl: base.replace(/\/+$/, ''),
+    fixedBaseUrl: o.api_base_url !== undefined,
     timeoutMs: o.timeout_ms,
     retries: o.retries,
     retryInitialDelayMs: o.retry_initial_delay_ms,
     retryMaxDelayMs: o.retry_max_delay_ms,
+    unansweredSendMarginMs: o.unanswered_send_margin_ms,
   };
 }

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../../src/db/errors';
 const API_PLAN = 'ML_MYFATOORAH_API_PLAN';
 const SUBSCRIPTION = 'ML_MYFATOORAH_SUBSCRIPTION';
 const INVOICE = 'ML_MYFATOORAH_INVOICE';
+const SEND = 'ML_MYFATOORAH_SEND';
 
 export interface SubscriptionRow {
   subscriptionUuid: string;
@@ -33,6 +34,15 @@ export interface InvoiceRow {
   invoiceUrl: string | null;
   status: SubmittedStatus;
   createdAt: Date;
+  /** When the pay link stops working (the ExpiryDate sent); null for invoices recorded before it was kept. */
+  expiresAt: Date | null;
+}
+
+/** A SendPayment that got no answer: none goes out again for the invoice before `settlesAt` (see the migration). */
+export interface UnansweredSend {
+  invoiceId: string;
+  sentAt: Date;
+  settlesAt: Date;
 }
 
 type Row = Record<string, unknown>;
@@ -67,6 +77,7 @@ function toInvoice(row: Row): InvoiceRow {
     invoiceUrl: row.INVOICE_URL === null || row.INVOICE_URL === undefined ? null : String(row.INVOICE_URL),
     status: String(row.STATUS) as SubmittedStatus,
     createdAt: new Date(ms(row.CREATED_AT)),
+    expiresAt: row.EXPIRES_AT === null || row.EXPIRES_AT === undefined ? null : new Date(ms(row.EXPIRES_AT)),
   };
 }
 
@@ -169,7 +180,9 @@ export class MyFatoorahRepository {
         INVOICE_URL: row.invoiceUrl,
         STATUS: row.status,
         CREATED_AT: row.createdAt.getTime(),
+        EXPIRES_AT: row.expiresAt === null ? null : row.expiresAt.getTime(),
       });
+      await this.db(SEND).where({ INVOICE_ID: row.invoiceId }).delete();
       return row;
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -183,6 +196,34 @@ export class MyFatoorahRepository {
   async advanceInvoiceStatus(invoiceId: string, status: SubmittedStatus): Promise<void> {
     if (status === 'OPEN') return;
     await this.db(INVOICE).where({ INVOICE_ID: invoiceId, STATUS: 'OPEN' }).update({ STATUS: status });
+  }
+
+  /** OPEN invoices whose pay link expired at or before `now`, the longest expired first. */
+  async openExpired(now: Date, limit: number): Promise<InvoiceRow[]> {
+    const rows = (await this.db(INVOICE)
+      .where({ STATUS: 'OPEN' })
+      .whereNotNull('EXPIRES_AT')
+      .where('EXPIRES_AT', '<=', now.getTime())
+      .orderBy([{ column: 'EXPIRES_AT' }, { column: 'INVOICE_ID' }])
+      .limit(limit)) as Row[];
+    return rows.map(toInvoice);
+  }
+
+  async unansweredSend(invoiceId: string): Promise<UnansweredSend | undefined> {
+    const row = (await this.db(SEND).where({ INVOICE_ID: invoiceId }).first()) as Row | undefined;
+    return row ? { invoiceId, sentAt: new Date(ms(row.SENT_AT)), settlesAt: new Date(ms(row.SETTLES_AT)) } : undefined;
+  }
+
+  /** Notes a SendPayment about to go out (replacing an earlier one's note); `forgetSend` once it was answered. */
+  async noteSend(invoiceId: string, tenantDomain: string, sentAt: Date, settlesAt: Date): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx(SEND).where({ INVOICE_ID: invoiceId }).delete();
+      await trx(SEND).insert({ INVOICE_ID: invoiceId, TENANT_DOMAIN: tenantDomain, SENT_AT: sentAt.getTime(), SETTLES_AT: settlesAt.getTime() });
+    });
+  }
+
+  async forgetSend(invoiceId: string): Promise<void> {
+    await this.db(SEND).where({ INVOICE_ID: invoiceId }).delete();
   }
 
   /** Paid invoices of an API's subscriptions: subscription, currency and total. */

@@ -123,6 +123,33 @@ export class MyFatoorahWebhookVerifier implements WebhookVerifier {
       failure: confirmed.change === 'payment_failed' ? confirmed.failure : null,
     };
   }
+
+  /**
+   * A recorded OPEN invoice as GetPaymentStatus answers it now, without a delivery (the sweep of
+   * invoices past their expiry, about which MyFatoorah sends nothing): Paid → paid, Canceled →
+   * voided, as `confirm` applies them; null while it is Pending or unknown. The event id names the
+   * invoice and the status, so sweeping it again, or a webhook saying the same, changes nothing twice.
+   */
+  async confirmRecorded(recorded: InvoiceRow, client: MyFatoorahClient): Promise<BillingEvent | null> {
+    const status = await client.paymentStatus(recorded.mfInvoiceId, 'InvoiceId');
+    if (!status) return null;
+    const invoiceStatus = status.InvoiceStatus.toLowerCase();
+    const change = invoiceStatus === 'paid' ? 'paid' : invoiceStatus === 'canceled' || invoiceStatus === 'cancelled' || invoiceStatus === 'expired' ? 'voided' : null;
+    if (change === null) return null;
+    const settled: SubmittedStatus = change === 'paid' ? 'PAID' : 'VOID';
+    await this.repository.advanceInvoiceStatus(recorded.invoiceId, settled);
+    const success = (status.InvoiceTransactions ?? []).find((t) => /^succ/i.test(t.TransactionStatus ?? ''));
+    const at = change === 'paid' && success?.TransactionDate ? dateOr(success.TransactionDate, null) : null;
+    return {
+      id: eventId(['mf', recorded.mfInvoiceId, 'status', invoiceStatus]),
+      occurredAt: at ?? recorded.expiresAt ?? recorded.createdAt,
+      account: null,
+      type: 'invoice',
+      change,
+      invoice: snapshotOf(recorded, settled),
+      failure: null,
+    };
+  }
 }
 
 /** What GetPaymentStatus confirms of the event, or null when it confirms nothing. */

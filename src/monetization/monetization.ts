@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { WebhookVerifier } from './billing-events';
+import type { BillingEvent, WebhookVerifier } from './billing-events';
 import type { EngineCapabilities } from './capabilities';
 import type { Logger } from '../logger';
 import type { ApiRef, BillingCycle, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../domain/model';
@@ -225,6 +225,15 @@ export interface Monetization {
   usageAsBilled?(subscription: SubscriptionRef | EndedSubscriptionRef, period: UsagePeriod): Promise<UsageAsBilled | null>;
 
   /**
+   * Optional, for engines whose payment system sends no event for some changes of an invoice it
+   * issued (MyFatoorah: nothing when a pay link expires): the engine asks the payment system about
+   * the invoices it knows are open past their expiry and answers what it confirms as billing
+   * events, which the core applies as it applies webhooks (deduplicated by event id). Meterline's
+   * invoicing check (`meterline serve`) calls it each time; it answers at most a bounded number.
+   */
+  sweepInvoices?(now: Date): Promise<SweptInvoiceEvent[]>;
+
+  /**
    * Engines with `capabilities.invoicing === 'meterline'` implement it: Meterline rated the
    * subscription's usage and made the invoice; the engine issues it for payment (its pay link)
    * and answers its own invoice id. Submitting the same `invoiceId` again never makes a second
@@ -287,6 +296,12 @@ export interface EngineDeliveryLog {
    * reason) for one that cannot be replayed (already delivered, or one the operation itself retries).
    */
   replay(tenantDomain: string, deliveryId: string): Promise<{ outcome: 'replayed'; delivery: EngineDelivery } | { outcome: 'notFound' } | { outcome: 'conflict'; message: string }>;
+}
+
+/** A billing event an engine's `sweepInvoices` found, for one tenant. */
+export interface SweptInvoiceEvent {
+  tenantDomain: string;
+  event: BillingEvent;
 }
 
 /** Why Meterline issues an invoice of its own: the subscription started, a period closed, or it was cancelled. */
@@ -589,6 +604,8 @@ export interface CoreRecords {
 
 export interface TenantDirectory {
   find(domain: string): TenantSettings | undefined;
+  /** Every configured tenant (an engine validates its per-tenant settings at start-up); absent in some tests. */
+  all?(): readonly TenantSettings[];
 }
 
 export interface TenantSettings extends TenantRef {

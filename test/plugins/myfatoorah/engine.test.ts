@@ -5,12 +5,13 @@ import { parseConfig } from '../../../src/config/load';
 import { mintToken } from '../../../src/http/auth/tokens';
 import { startService } from '../../../src/service';
 import { myFatoorahEngine } from '../../../plugins/myfatoorah';
+import { MyFatoorahMonetization } from '../../../plugins/myfatoorah/myfatoorah.monetization';
 import { BillingRecords } from '../../../src/billing/billing-records.service';
 import { BillingRepository, type GatewaySubscriptionStatus } from '../../../src/billing/billing.repository';
 import type { SubscriptionPolicy, SubscriptionRef } from '../../../src/domain/model';
 import { billingWebhookRouter } from '../../../src/http/billing/webhook-route';
 import { createLogger } from '../../../src/logger';
-import { MonetizationError, type CoreRecords, type InvoiceToSubmit, type Monetization, type TenantDirectory } from '../../../src/monetization/monetization';
+import { MonetizationError, type CoreRecords, type EngineDependencies, type InvoiceToSubmit, type Monetization, type TenantDirectory } from '../../../src/monetization/monetization';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { migrateLatest } from '../../helpers/migrations';
 import { ADMIN, policyBody, SCOPES, uniqueName } from '../../helpers/rest-harness';
@@ -64,6 +65,7 @@ forEachTestDatabase((_kind, db) => {
   let receiver: Server;
   let hookUrl: string;
   let engine: Monetization;
+  let engineDeps: EngineDependencies;
   let records: BillingRecords;
   const statuses = new Map<string, string>();
 
@@ -77,7 +79,8 @@ forEachTestDatabase((_kind, db) => {
     };
     const logger = createLogger('silent');
     const clock = () => mf.clock.now();
-    engine = myFatoorahEngine.create({ api_base_url: mf.url, retries: 2, retry_initial_delay_ms: 1, timeout_ms: 5000 }, { core: {} as CoreRecords, store: db().knex, logger, clock, tenants });
+    engineDeps = { core: {} as CoreRecords, store: db().knex, logger, clock, tenants };
+    engine = myFatoorahEngine.create({ api_base_url: mf.url, retries: 2, retry_initial_delay_ms: 1, timeout_ms: 5000 }, engineDeps);
     const gateway: GatewaySubscriptionStatus = {
       statusOf: async (uuid) => (statuses.has(uuid) ? { status: statuses.get(uuid)!, tenantDomain: TENANT.domain } : undefined),
       setStatusOf: async (_db, uuid, status) => {
@@ -164,6 +167,28 @@ forEachTestDatabase((_kind, db) => {
     expect(mf.invoices.get(Number(secondInvoice))).toMatchObject({ CustomerReference: 'ml-inv-period-1', InvoiceValue: 7.25 });
   });
 
+  it('sends no second SendPayment while one that timed out may still make its invoice: later submissions look it up until the timeout plus the margin has passed', async () => {
+    // MyFatoorah creates the invoice only after this engine gave up on its SendPayment (held by the
+    // server until released) and after its lookups found nothing: before the fix, the next
+    // submission sent again. Its time limit is below what the options allow, to keep the test short.
+    const hasty = new MyFatoorahMonetization(
+      { baseUrl: mf.url, fixedBaseUrl: true, timeoutMs: 500, retries: 0, retryInitialDelayMs: 1, retryMaxDelayMs: 1, unansweredSendMarginMs: 60_000 },
+      engineDeps,
+    );
+    const invoice = invoiceOf('ml-inv-race', 'PERIOD', 3000n);
+    const sends = () => sendPayments().filter((r) => (r.body as { CustomerReference?: string }).CustomerReference === 'ml-inv-race');
+    mf.faults.add({ kind: 'delayed', path: '/v2/SendPayment', delayMs: 60_000 });
+    await expect(hasty.submitInvoice!(invoice)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringMatching(/did not answer/) });
+    await expect(hasty.submitInvoice!(invoice)).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringMatching(/got no answer/) });
+    expect(await mf.faults.release()).toBe(1);
+    expect(sends()).toEqual([expect.objectContaining({ status: 200 })]);
+    // Within the margin, a lookup finding it records it; after it, a lookup finding nothing would send.
+    mf.clock.advance(61);
+    const found = await hasty.submitInvoice!(invoice);
+    expect(found).toEqual({ engineInvoiceId: expect.stringMatching(/^\d+$/), hostedInvoiceUrl: null, invoicePdfUrl: null });
+    expect(sends()).toHaveLength(1);
+  });
+
   it('marks the invoice paid when the customer pays: the signed webhook, confirmed with GetPaymentStatus; a replay is a duplicate', async () => {
     mf.invoices.pay(Number(firstInvoice));
     await mf.webhooks.flush();
@@ -196,6 +221,37 @@ forEachTestDatabase((_kind, db) => {
     expect(await invoiceRecord(secondInvoice)).toMatchObject({ status: 'VOID' });
   });
 
+  it('sweeps OPEN invoices past their expiry (MyFatoorah sends no event then): expired ones voided, one paid without a delivery paid, once', async () => {
+    const expiring = await engine.submitInvoice!(invoiceOf('ml-inv-expiring', 'PERIOD', 1000n));
+    const paidQuietly = await engine.submitInvoice!(invoiceOf('ml-inv-quiet', 'PERIOD', 2000n));
+    const expiry = new Date('2030-02-14T00:00:00Z');
+    mf.invoices.expire(Number(expiring.engineInvoiceId));
+    mf.webhooks.pause();
+    mf.invoices.pay(Number(paidQuietly.engineInvoiceId));
+    // Not yet past the expiry Meterline sent: nothing is asked.
+    mf.requests.reset();
+    expect(await engine.sweepInvoices!(new Date(expiry.getTime() - 1))).toEqual([]);
+    expect(mf.requests.list()).toEqual([]);
+    const swept = await engine.sweepInvoices!(expiry);
+    expect(swept.map(({ tenantDomain, event }) => [tenantDomain, event.type === 'invoice' ? [event.invoice.engineInvoiceId, event.change] : event.type]).sort()).toEqual(
+      [
+        ['carbon.super', [expiring.engineInvoiceId, 'voided']],
+        ['carbon.super', [paidQuietly.engineInvoiceId, 'paid']],
+      ].sort(),
+    );
+    for (const { tenantDomain, event } of swept) expect(await records.apply(tenantDomain, event, expiry, (uuid) => engine.billedSubscriptionOf(uuid))).toMatchObject({ outcome: 'applied' });
+    expect(await invoiceRecord(expiring.engineInvoiceId)).toMatchObject({ status: 'VOID' });
+    expect(await invoiceRecord(paidQuietly.engineInvoiceId)).toMatchObject({ status: 'PAID', amountPaid: 2000n });
+    // Settled: the next sweep does not ask about them again; the delivery that comes late is a duplicate in effect.
+    mf.requests.reset();
+    const again = await engine.sweepInvoices!(expiry);
+    expect(again.filter(({ event }) => event.type === 'invoice' && [expiring.engineInvoiceId, paidQuietly.engineInvoiceId].includes(event.invoice.engineInvoiceId))).toEqual([]);
+    expect(mf.requests.list().filter((r) => [expiring.engineInvoiceId, paidQuietly.engineInvoiceId].includes(String((r.body as { Key?: string }).Key)))).toEqual([]);
+    mf.webhooks.resume();
+    await mf.webhooks.flush();
+    expect(await invoiceRecord(paidQuietly.engineInvoiceId)).toMatchObject({ status: 'PAID' });
+  });
+
   it('answers 502 while GetPaymentStatus cannot be reached, so MyFatoorah delivers again', async () => {
     const [delivery] = mf.webhooks.deliveries();
     const again = { ...delivery!.body, Data: { ...delivery!.body.Data, Transaction: { ...(delivery!.body.Data.Transaction as object), PaymentId: 'another' } } };
@@ -207,7 +263,7 @@ forEachTestDatabase((_kind, db) => {
   it('cancels the subscription locally, and its final invoice is recorded paid after the cancel; MyFatoorah keeps no customers and no running invoice', async () => {
     expect(await engine.listEngineSubscriptions(TENANT)).toEqual([expect.objectContaining({ engineSubscriptionId: 'mf:sub-mf-1', subscriptionUuid: 'sub-mf-1', account: null })]);
     expect(await engine.reportUsage({ subscription, quantity: 3, windowStart: START, windowEnd: START, identifier: 'u1' })).toEqual({ sent: true });
-    expect(await engine.getTotalRevenue(api)).toEqual({ byCurrency: { kwd: 5000n }, subscriptions: [{ subscriptionUuid: 'sub-mf-1', currency: 'kwd', amount: 5000n }] });
+    expect(await engine.getTotalRevenue(api)).toEqual({ byCurrency: { kwd: 7000n }, subscriptions: [{ subscriptionUuid: 'sub-mf-1', currency: 'kwd', amount: 7000n }] });
     const final = await engine.submitInvoice!(invoiceOf('ml-inv-final', 'FINAL', 1250n));
     expect(await engine.deleteSubscription(subscription)).toEqual({ billed: true, access: 'BLOCKED', engineSubscriptionId: 'mf:sub-mf-1' });
     expect(await engine.billingCycleOf(subscription)).toBeNull();

@@ -4,10 +4,12 @@ import { AccountCurrencies } from '../../../plugins/myfatoorah/account-currencie
 import type { PaymentMethod } from '../../../plugins/myfatoorah/client';
 import { myFatoorahPriceProblem } from '../../../plugins/myfatoorah/currencies';
 import { sendPaymentRequest } from '../../../plugins/myfatoorah/invoice-request';
-import { parseMyFatoorahOptions } from '../../../plugins/myfatoorah/myfatoorah.options';
+import { baseUrlFor, parseMyFatoorahOptions } from '../../../plugins/myfatoorah/myfatoorah.options';
 import { sign, signatureMatches, signedString } from '../../../plugins/myfatoorah/signature';
-import { myFatoorahEngine } from '../../../plugins/myfatoorah';
-import { EngineOptionsError, MonetizationError, type InvoiceToSubmit } from '../../../src/monetization/monetization';
+import { myFatoorahEngine, tenantRegionProblems } from '../../../plugins/myfatoorah';
+import { parseConfig } from '../../../src/config/load';
+import { EngineOptionsError, MonetizationError, type EngineDependencies, type InvoiceToSubmit } from '../../../src/monetization/monetization';
+import { tenantDirectoryFrom } from '../../../src/monetization/tenant-directory';
 import type { SubscriptionRef } from '../../../src/domain/model';
 
 /** A V2 PAYMENT_STATUS_CHANGED Data as https://docs.myfatoorah.com/docs/webhook-v2-payment-status-data-model shapes it. */
@@ -48,7 +50,35 @@ describe('[apim.monetization.myfatoorah]', () => {
       retries: 3,
       retryInitialDelayMs: 500,
       retryMaxDelayMs: 8_000,
+      fixedBaseUrl: true,
+      unansweredSendMarginMs: 60_000,
     });
+  });
+
+  it("takes a tenant's own region (myfatoorah_region) over the deployment's, api_base_url over both, and refuses a region that is not one at start-up, naming the key", () => {
+    const kuwait = parseMyFatoorahOptions({ region: 'kuwait' });
+    expect(baseUrlFor(kuwait, 'saudi_arabia')).toBe('https://api-sa.myfatoorah.com');
+    expect(baseUrlFor(kuwait, undefined)).toBe('https://api.myfatoorah.com');
+    expect(baseUrlFor(parseMyFatoorahOptions({ region: 'kuwait', api_base_url: 'http://127.0.0.1:12112' }), 'uae')).toBe('http://127.0.0.1:12112');
+    const config = parseConfig(
+      {
+        apim: { monetization: { monetization_impl: 'myfatoorah', myfatoorah: { region: 'kuwait' } } },
+        tenants: [
+          { domain: 'riyadh.example', id: 2, monetization_info: { myfatoorah_api_token: 't', myfatoorah_region: 'saudi_arabia' } },
+          { domain: 'mars.example', id: 3, monetization_info: { myfatoorah_api_token: 't', myfatoorah_region: 'mars' } },
+        ],
+      },
+      {},
+      'test',
+    );
+    const tenants = tenantDirectoryFrom(config, myFatoorahEngine.capabilities.tenantSecrets);
+    expect(tenants.find('riyadh.example')?.secrets.myfatoorah_region).toBe('saudi_arabia');
+    const dependencies = { tenants } as unknown as EngineDependencies;
+    expect(() => myFatoorahEngine.create({ region: 'kuwait' }, dependencies)).toThrow(EngineOptionsError);
+    expect(() => myFatoorahEngine.create({ region: 'kuwait' }, dependencies)).toThrow(
+      /tenant mars\.example: monetization_info\.myfatoorah_region: "mars" is not a MyFatoorah region \(kuwait, bahrain/,
+    );
+    expect(tenantRegionProblems(tenants)).toHaveLength(1);
   });
 
   it('refuses no region, an unknown region or key, naming the key', () => {
