@@ -3,7 +3,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { configSchema } from '../../src/config/schema';
 import { DeliveryFailedError, type ChannelTarget } from '../../src/notifications/channel';
-import { EmailChannelSender, type SmtpSettings } from '../../src/notifications/channels/email';
+import { EmailChannelSender, emailTargetProblem, type SmtpSettings } from '../../src/notifications/channels/email';
 import type { NotificationEvent } from '../../src/notifications/events';
 import { closedPort } from './local-receiver';
 
@@ -160,4 +160,11 @@ it('reads its SMTP server from [apim.monetization.notifications.smtp] (port 587 
     'apim.monetization.notifications.smtp.user',
   ]);
   expect(read({ host: 'smtp.example.com', from: 'billing' }).success).toBe(false);
+});
+
+it('a target is addresses and/or "subscriber" (what the REST edge accepts)', () => {
+  expect(emailTargetProblem('subscriber')).toBeUndefined();
+  expect(emailTargetProblem('Subscriber, ops@example.com')).toBeUndefined();
+  expect(emailTargetProblem(' , ')).toContain('must list');
+  expect(emailTargetProblem('ops@example.com, finance')).toBe('"finance" is neither an e-mail address nor "subscriber"');
 });

@@ -75,6 +75,20 @@ export class EmailChannelSender implements ChannelSender {
   }
 }
 
+/**
+ * Why `target` cannot be an e-mail channel's target, or undefined when it can: a comma-separated
+ * list of addresses and/or the word `subscriber`, naming at least one entry. For the REST edge,
+ * so a channel is refused when it is set rather than DEAD at its first delivery.
+ */
+export function emailTargetProblem(target: string): string | undefined {
+  const entries = target.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (entries.length === 0) return `must list e-mail addresses and/or "${SUBSCRIBER_RECIPIENT}", separated by commas`;
+  const wrong = entries.find((entry) => entry.toLowerCase() !== SUBSCRIBER_RECIPIENT && !ADDRESS.test(entry));
+  return wrong === undefined ? undefined : `"${wrong}" is neither an e-mail address nor "${SUBSCRIBER_RECIPIENT}"`;
+}
+
+const ADDRESS = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
+
 /** The addresses `target` names for `event`; throws a non-retryable failure when it names none or a malformed one. */
 export function emailRecipients(target: string, event: NotificationEvent): string[] {
   const recipients = new Set<string>();
@@ -84,7 +98,7 @@ export function emailRecipients(target: string, event: NotificationEvent): strin
       if (subscriber !== undefined && subscriber !== '') recipients.add(subscriber);
       continue;
     }
-    if (!/^[^\s@<>,;]+@[^\s@<>,;]+$/.test(entry)) {
+    if (!ADDRESS.test(entry)) {
       throw new DeliveryFailedError(`the channel target has "${entry}", which is neither an e-mail address nor "${SUBSCRIBER_RECIPIENT}"`, false);
     }
     recipients.add(entry);
