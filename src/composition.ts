@@ -38,6 +38,14 @@ import { scheduleUsagePublishing } from './usage/schedule';
 import { createUsageSource, type UsageSource } from './usage/sources';
 import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscription-lookup';
 import { UsageService } from './usage/usage-service';
+import type { ChannelSender } from './notifications/channel';
+import { NotificationDispatcher, scheduleDispatch } from './notifications/dispatcher';
+import { NotificationsRepository } from './notifications/notifications.repository';
+import { OutboxNotifier } from './notifications/outbox-notifier';
+import { WebhookSender } from './notifications/webhook-sender';
+import { EmailChannelSender } from './notifications/channels/email';
+import { SlackChannelSender } from './notifications/channels/slack';
+import { TeamsChannelSender } from './notifications/channels/teams';
 
 /**
  * The composition root: the one place that builds Meterline's parts, in order
@@ -103,6 +111,8 @@ export interface Services {
   reconcileUsage: UsageReconciler;
   /** `meterline usage requeue` and its REST twin: ENGINE_ERROR usage published again, once. */
   requeueUsage: UsageRequeuer;
+  /** Notifications: the outbox's notifier (inject it into every service that emits) and the dispatcher `serve` runs. */
+  notifications: NotificationsComposition;
   /** Closes the database pool (the caller stops HTTP and the publisher first). */
   close(): Promise<void>;
 }
@@ -124,6 +134,7 @@ export async function composeServices(options: CompositionOptions): Promise<Serv
 
 function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(builtInEngines), clock: injectedClock }: CompositionOptions): Services {
   const clock = injectedClock ?? (() => new Date());
+  const notifications = composeNotifications({ db, config, logger, clock });
   const repositories: ApimRepositories = createApimRepositories(db);
   // What other parts (billing, engines, usage) may know of the core's tables, asked of their owners.
   const coreRecords = new ApimCoreRecords(repositories);
@@ -134,6 +145,8 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const billing = createBilling({ repository: billingRepository, config, logger, engine });
   const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
   const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
+  // A cancel the engine starts itself gets the final invoice an unsubscribe gets.
+  billing.records.onEngineCancel((uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at));
   // The pending invoice of a subscription Meterline invoices: its next own invoice, from the same usage.
   const ownRecords = new OwnInvoicesRepository(db);
   const pendingInvoices = new PendingInvoices({ invoicesOf: (uuid) => ownRecords.ofSubscription(uuid), engine, usage: periodUsageOf(db, usage), clock });
@@ -158,6 +171,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     subscriptionExists: async (uuid) => (await repositories.subscriptions.findByUuid(uuid)) !== undefined,
     hasBillingRecord: (uuid) => billing.records.isBilled(uuid),
     removeUnfinished: (uuid, tenant) => apim.subscriptions.removeUnfinished(uuid, tenant),
+    engineSubscriptionCancelled: (uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at),
     logger,
     clock,
   };
@@ -177,8 +191,42 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     reconcile: (reconcileOptions) => reconcile(reconcileDependencies, reconcileOptions),
     reconcileUsage: usageReconciler(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id, clock }),
     requeueUsage: usageRequeuer(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id }),
+    notifications,
     close: () => db.destroy(),
   };
+}
+
+/** Notifications (issue 18, docs/notifications.md): the outbox, the one notifier services emit through, the dispatcher. */
+export interface NotificationsComposition {
+  repository: NotificationsRepository;
+  /** The `Notifier` to hand every service that emits (apim, billing, usage, spend): it records, never sends, never throws. */
+  notifier: OutboxNotifier;
+  /** Sends what the outbox holds; `serve` runs it every `dispatch_interval_seconds`. */
+  dispatcher: NotificationDispatcher;
+}
+
+/**
+ * One sender per channel kind. The webhook's `webhook-timestamp` is the wall clock's: receivers
+ * judge it against theirs (replay protection), whatever billing clock tests move.
+ */
+export function notificationSenders(config: MeterlineConfig): ChannelSender[] {
+  const timeoutMs = config.apim.monetization.notifications.send_timeout_seconds * 1000;
+  return [
+    new WebhookSender(() => new Date(), timeoutMs),
+    new TeamsChannelSender({ timeoutMs }),
+    new SlackChannelSender({ timeoutMs }),
+    new EmailChannelSender(config.apim.monetization.notifications.smtp, { timeoutMs }),
+  ];
+}
+
+/** The notification outbox and its dispatcher; `composeServices` calls it, tests with their own clock and senders. */
+export function composeNotifications(parts: { db: Knex; config: MeterlineConfig; logger: Logger; clock: () => Date; senders?: readonly ChannelSender[] }): NotificationsComposition {
+  const { db, config, clock } = parts;
+  const logger = parts.logger.child({ component: 'notifications' });
+  const repository = new NotificationsRepository(db);
+  const senders = parts.senders ?? notificationSenders(config);
+  const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts });
+  return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher };
 }
 
 export interface UsageComposition {
@@ -270,7 +318,8 @@ export function composeInvoicing({ db, engine, billing, usage, subscriptions, te
 function periodUsageOf(db: Knex, usage: UsageService): PeriodUsage {
   const records = new RecordStore(db);
   return {
-    freeze: async () => (await usage.publisher.freezeOnly()).frozen,
+    freeze: () => usage.publisher.freezeOnly(),
+    callsWithoutFreezing: async (subscriptionUuid, from, to) => BigInt(await usage.publisher.callsWithoutFreezing(subscriptionUuid, from, to)),
     calls: async (subscriptionUuid, from, to) => {
       const found = await records.list({ subscriptionUuid, windowsFrom: from.getTime(), ...(to ? { windowsTo: to.getTime() } : {}) });
       return found.reduce((sum, record) => sum + BigInt(record.quantity), 0n);
@@ -346,11 +395,13 @@ export function composeSchedules(services: Services): () => Promise<void> {
     throw error;
   }
   const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
+  const stopNotifications = scheduleDispatch(services.notifications.dispatcher, config.apim.monetization.notifications.dispatch_interval_seconds * 1000, logger.child({ component: 'notifications' }));
   const stopEngineWork = scheduleEngineBackground(services.engine, logger.child({ component: 'engine-background' }));
   return async () => {
     await stopPublishing();
     await stopReconcile();
     await stopInvoicing();
+    await stopNotifications();
     await stopEngineWork();
   };
 }
