@@ -38,6 +38,12 @@ import { scheduleUsagePublishing } from './usage/schedule';
 import { createUsageSource, type UsageSource } from './usage/sources';
 import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscription-lookup';
 import { UsageService } from './usage/usage-service';
+import type { Notifier } from './notifications/events';
+import { spendUsageOf } from './spend/period-usage';
+import { scheduleSpendWatching, SPEND_CHECK_INTERVAL_MS } from './spend/schedule';
+import { SpendLimits, spendCapCheck } from './spend/spend-limits.service';
+import { SpendWatcher } from './spend/spend-watcher';
+import { SpendRepository } from './spend/spend.repository';
 import type { ChannelSender } from './notifications/channel';
 import { NotificationDispatcher, scheduleDispatch } from './notifications/dispatcher';
 import { NotificationsRepository } from './notifications/notifications.repository';
@@ -111,6 +117,8 @@ export interface Services {
   reconcileUsage: UsageReconciler;
   /** `meterline usage requeue` and its REST twin: ENGINE_ERROR usage published again, once. */
   requeueUsage: UsageRequeuer;
+  /** Spend limits per subscription: the watcher (`serve` runs it on a schedule) and the limits the REST routes set. */
+  spend: SpendComposition;
   /** Notifications: the outbox's notifier (inject it into every service that emits) and the dispatcher `serve` runs. */
   notifications: NotificationsComposition;
   /** Closes the database pool (the caller stops HTTP and the publisher first). */
@@ -142,7 +150,8 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const factory = registry.resolve(config.apim.monetization.monetization_impl);
   const tenants = tenantDirectoryFrom(config, factory.capabilities.tenantSecrets);
   const engine = buildMonetizationEngine({ config, factory, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
-  const billing = createBilling({ repository: billingRepository, config, logger, engine });
+  const spendRepository = new SpendRepository(db);
+  const billing = createBilling({ repository: billingRepository, config, logger, engine, spendCaps: spendCapCheck(spendRepository) });
   const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
   const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
   // A cancel the engine starts itself gets the final invoice an unsubscribe gets.
@@ -192,6 +201,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     reconcileUsage: usageReconciler(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id, clock }),
     requeueUsage: usageRequeuer(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id }),
     notifications,
+    spend: composeSpend({ db, repository: spendRepository, engine, subscriptions: coreRecords, tenants, config, logger, clock, notifier: notifications.notifier }),
     close: () => db.destroy(),
   };
 }
@@ -227,6 +237,36 @@ export function composeNotifications(parts: { db: Knex; config: MeterlineConfig;
   const senders = parts.senders ?? notificationSenders(config);
   const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts });
   return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher };
+}
+
+export interface SpendComposition {
+  watcher: SpendWatcher;
+  limits: SpendLimits;
+}
+
+/** Spend limits from their parts; `composeServices` calls it, and the spend tests with their own notifier and clock. */
+export function composeSpend(parts: {
+  db: Knex;
+  repository?: SpendRepository;
+  engine: Monetization;
+  subscriptions: Pick<ApimCoreRecords, 'subscriptionRefs'>;
+  tenants: Tenants;
+  config: MeterlineConfig;
+  logger: Logger;
+  clock: () => Date;
+  notifier: Notifier;
+}): SpendComposition {
+  const { db, engine, subscriptions, tenants, config, logger, clock, notifier } = parts;
+  const repository = parts.repository ?? new SpendRepository(db);
+  const watcher = new SpendWatcher({
+    repository,
+    subscriptions: (uuids) => subscriptions.subscriptionRefs(uuids, (domain) => tenants.find(domain)?.id),
+    usage: spendUsageOf(db, engine, config.apim.monetization.usage_publisher.source),
+    notifier,
+    clock,
+    logger: logger.child({ component: 'spend' }),
+  });
+  return { watcher, limits: new SpendLimits(repository, watcher, clock) };
 }
 
 export interface UsageComposition {
@@ -310,7 +350,6 @@ export function composeInvoicing({ db, engine, billing, usage, subscriptions, te
     clock,
     logger: logger.child({ component: 'invoicing' }),
     ...(probe ? { probe } : {}),
-    applyEngineEvent: (tenantDomain, event) => billing.records.apply(tenantDomain, event, clock(), (uuid) => engine.billedSubscriptionOf(uuid)),
   });
 }
 
@@ -355,7 +394,7 @@ export function composeHttp(services: Services, readiness?: () => Readiness): Ex
   const ownRecords = new OwnInvoicesRepository(db);
   const own = engine.capabilities.invoicing === 'meterline' ? { issuedInvoiceLines: ownInvoiceLines((uuid) => ownRecords.ofSubscription(uuid)) } : {};
   const ownInvoices = ownInvoicesAdmin(services.invoicing, billing);
-  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ownInvoices, ...own } });
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ownInvoices, spendLimits: services.spend.limits, ...own } });
 }
 
 /** The own-invoice admin routes' view of invoicing: each invoice's status as payment left it on billing's record. */
@@ -394,6 +433,7 @@ export function composeSchedules(services: Services): () => Promise<void> {
     void stopPublishing();
     throw error;
   }
+  const stopSpend = scheduleSpendWatching(services.spend.watcher, SPEND_CHECK_INTERVAL_MS, logger.child({ component: 'spend' }));
   const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
   const stopNotifications = scheduleDispatch(services.notifications.dispatcher, config.apim.monetization.notifications.dispatch_interval_seconds * 1000, logger.child({ component: 'notifications' }));
   const stopEngineWork = scheduleEngineBackground(services.engine, logger.child({ component: 'engine-background' }));
@@ -401,6 +441,7 @@ export function composeSchedules(services: Services): () => Promise<void> {
     await stopPublishing();
     await stopReconcile();
     await stopInvoicing();
+    await stopSpend();
     await stopNotifications();
     await stopEngineWork();
   };

@@ -25,6 +25,9 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_OWN_INVOICE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_LINE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_USAGE: 'src/invoicing/own-invoices.repository.ts',
+  // Spend limits per subscription.
+  ML_SPEND_LIMIT: 'src/spend/spend.repository.ts',
+  ML_SPEND_STATE: 'src/spend/spend.repository.ts',
   // Notifications: the tenants' channels and the outbox of deliveries.
   ML_NOTIFICATION_CHANNEL: 'src/notifications/notifications.repository.ts',
   ML_NOTIFICATION_DELIVERY: 'src/notifications/notifications.repository.ts',
@@ -46,12 +49,6 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_MYFATOORAH_API_PLAN: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_SUBSCRIPTION: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_INVOICE: 'plugins/myfatoorah/myfatoorah.repository.ts',
-  // The HTTP integration engine's own records (plan codes, tiers, subscriptions, its delivery log and outbox, invoices reported).
-  ML_INTEGRATION_PLAN: 'plugins/http-integration/http-integration.repository.ts',
-  ML_INTEGRATION_API_TIER: 'plugins/http-integration/http-integration.repository.ts',
-  ML_INTEGRATION_SUBSCRIPTION: 'plugins/http-integration/http-integration.repository.ts',
-  ML_INTEGRATION_DELIVERY: 'plugins/http-integration/http-integration.repository.ts',
-  ML_INTEGRATION_INVOICE: 'plugins/http-integration/http-integration.repository.ts',
   // The schema's own bookkeeping.
   ML_MIGRATIONS: 'src/db/migrator.ts',
   ML_SCHEMA_OWNERSHIP: 'migrations/support/ownership.ts',

@@ -14,6 +14,14 @@ const PUBLISHER_BLOCKS = new Set(['BLOCKED', 'PROD_ONLY_BLOCKED']);
 export type AccessAnswer = AccessDecision & { subscriptionId: string };
 
 /**
+ * Whether a spend cap holds a subscription now (src/spend, docs/spend-limits.md): the reason to
+ * refuse, or undefined. One indexed read of what the spend watcher stored, never a rating.
+ */
+export interface SpendCapCheck {
+  capReasonOf(subscriptionUuid: string, now: Date): Promise<string | undefined>;
+}
+
+/**
  * Answers "may this subscription call now?" from local state: the gateway's subscription row
  * and, for billed subscriptions, the payment standing the webhooks keep. Grace periods are
  * judged against `now`, so a subscription is blocked the moment its grace runs out, without
@@ -23,6 +31,7 @@ export class AccessService {
   constructor(
     private readonly repository: BillingRepository,
     private readonly rulesOf: (tenantDomain: string) => TenantBillingRules,
+    private readonly spendCaps?: SpendCapCheck,
   ) {}
 
   /** Undefined when there is no such subscription (in `tenantDomain`, when given). */
@@ -39,6 +48,9 @@ export class AccessService {
     if (decision.allowed && PUBLISHER_BLOCKS.has(gateway.status)) {
       return { subscriptionId: subscriptionUuid, status: 'BLOCKED', allowed: false, reason: `the subscription is ${gateway.status}` };
     }
+    // Asked last, and only of a billed subscription that may call otherwise (spend is rated usage).
+    const capped = decision.allowed && this.spendCaps ? await this.spendCaps.capReasonOf(subscriptionUuid, now) : undefined;
+    if (capped !== undefined) return { subscriptionId: subscriptionUuid, status: 'BLOCKED', allowed: false, reason: capped };
     return { subscriptionId: subscriptionUuid, ...decision };
   }
 }

@@ -22,6 +22,7 @@ import { usageReconcileRoutes } from './usage/usage-reconcile-route';
 import { usageRequeueRoutes } from './routes/admin/requeue-usage-records';
 import type { UsageRequeuer } from '../usage/usage-requeue';
 import type { OwnInvoicesAdmin } from './routes/extensions/own-invoices-port';
+import type { SpendLimitsPort } from './routes/extensions/spend-limits-port';
 import type { UsageReconciler } from '../usage/usage-reconcile';
 import type { UsageService } from '../usage/usage-service';
 
@@ -42,6 +43,8 @@ export interface AppServices {
   issuedInvoiceLines?: IssuedInvoiceLinesReader;
   /** Meterline's own invoices, for the own-invoice admin routes (absent: they answer as for an engine that invoices itself). */
   ownInvoices?: OwnInvoicesAdmin;
+  /** Spend limits per subscription (src/spend), for the spend-limit routes (absent: they answer 404). */
+  spendLimits?: SpendLimitsPort;
 }
 
 export interface AppDependencies {
@@ -66,7 +69,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
   if (readiness) app.use(unavailableUntilReady(readiness));
 
   if (services) {
-    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, issuedInvoiceLines, ownInvoices } = services;
+    const { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, issuedInvoiceLines, ownInvoices, spendLimits } = services;
     const jwt = config.auth.jwt;
     if (!jwt) logger.warn('[auth.jwt] is not configured: every REST API request will be refused with 401');
     // Token expiry is judged by the wall clock, never by the billing clock tests may move.
@@ -82,7 +85,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
     const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : [])];
-    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}), ...(ownInvoices ? { ownInvoices } : {}) }));
+    app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}), ...(ownInvoices ? { ownInvoices } : {}), ...(spendLimits ? { spendLimits } : {}) }));
     app.use(devportalPages({ verifier, apim, ...(issuedInvoiceLines ? { issuedInvoiceLines } : {}) }));
   }
 

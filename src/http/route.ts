@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { OwnInvoicesAdmin } from './routes/extensions/own-invoices-port';
+import type { SpendLimitsPort } from './routes/extensions/spend-limits-port';
 import { z } from 'zod';
 import { GatewayError } from '../apim/errors';
 import type { Apim } from '../apim/apim';
@@ -26,6 +27,8 @@ export interface RouteContext<P, Q, B> {
   usage?: UsageService;
   /** Meterline's own invoices (the admin extension routes); absent: the routes answer as for an engine that invoices itself. */
   ownInvoices?: OwnInvoicesAdmin;
+  /** Spend limits (src/spend), for the spend-limit extension routes; absent: they answer 404. */
+  spendLimits?: SpendLimitsPort;
   /** The absolute path of this API's base, for Location headers. */
   basePath: string;
 }
@@ -79,7 +82,7 @@ export function expressPath(template: string): string {
  * Mounts the routes of one API on a router: bearer authentication, then the scope check, then
  * validation of path, query and body, then the handler. Every failure goes to the error handler.
  */
-export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim; usage?: UsageService; ownInvoices?: OwnInvoicesAdmin }): Router {
+export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: TokenVerifier | undefined; apim: Apim; usage?: UsageService; ownInvoices?: OwnInvoicesAdmin; spendLimits?: SpendLimitsPort }): Router {
   const router = express.Router();
   for (const route of routes) {
     const basePath = API_BASE_PATHS[route.api];
@@ -93,7 +96,7 @@ export function registerRoutes(routes: readonly AnyRoute[], deps: { verifier: To
         if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
         body = parse(route.body, req.body, 'body');
       }
-      const result = await route.handle({ principal, params, query, body, apim: deps.apim, ...(deps.usage ? { usage: deps.usage } : {}), ...(deps.ownInvoices ? { ownInvoices: deps.ownInvoices } : {}), basePath });
+      const result = await route.handle({ principal, params, query, body, apim: deps.apim, ...(deps.usage ? { usage: deps.usage } : {}), ...(deps.ownInvoices ? { ownInvoices: deps.ownInvoices } : {}), ...(deps.spendLimits ? { spendLimits: deps.spendLimits } : {}), basePath });
       if (result.location) res.location(`${basePath}${result.location}`);
       res.set('Cache-Control', 'no-store');
       if (result.body === undefined) res.status(result.status).end();

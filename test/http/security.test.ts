@@ -305,6 +305,44 @@ const PROBES: Record<string, Probe> = {
     otherTenant: notFound,
     otherUser: notFound,
   },
+  'GET /api/am/devportal/v3/subscriptions/{subscriptionId}/spend-limit': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/spend-limit`,
+    readOnly: true,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'PUT /api/am/devportal/v3/subscriptions/{subscriptionId}/spend-limit': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/spend-limit`,
+    body: () => ({ amount: '100.00' }),
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'DELETE /api/am/devportal/v3/subscriptions/{subscriptionId}/spend-limit': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/spend-limit`,
+    readOnly: false,
+    otherTenant: notFound,
+    otherUser: notFound,
+  },
+  'GET /api/am/publisher/v4/subscriptions/{subscriptionId}/spend-limit': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/spend-limit`,
+    readOnly: true,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions/${t.subscriptionId}/spend-limit`, status: 200, changes: false },
+  },
+  'PUT /api/am/publisher/v4/subscriptions/{subscriptionId}/spend-limit': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/spend-limit`,
+    body: () => ({ amount: '100.00' }),
+    readOnly: false,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions/${t.subscriptionId}/spend-limit`, body: () => ({ amount: '100.00' }), status: 200, changes: false },
+  },
+  'DELETE /api/am/publisher/v4/subscriptions/{subscriptionId}/spend-limit': {
+    path: (w) => `/subscriptions/${w.subscriptionId}/spend-limit`,
+    readOnly: false,
+    otherTenant: notFound,
+    providerOnly: { path: (t) => `/subscriptions/${t.subscriptionId}/spend-limit`, status: 200, changes: false },
+  },
   'GET /api/am/admin/v4/monetization/own-invoices': {
     path: (w) => `/monetization/own-invoices?subscriptionId=${w.subscriptionId}`,
     readOnly: true,
@@ -337,7 +375,7 @@ const SECURED_ROUTES: readonly AnyRoute[] = [...ROUTES, ...EXTENSION_ROUTES];
 const keyOf = (route: AnyRoute) => `${route.method.toUpperCase()} ${API_BASE_PATHS[route.api]}${route.path}`;
 const ALL_SCOPES = [...new Set(SECURED_ROUTES.flatMap((r) => r.scopes))];
 /** Reads that show an API's money; every publisher write but creating an API (which has its own provider rule) changes one. */
-const MONEY_READS = ['getAPIRevenue', 'meterlineListApiInvoices', 'getSubscriptions', 'getSubscriptionUsage'];
+const MONEY_READS = ['getAPIRevenue', 'meterlineListApiInvoices', 'getSubscriptions', 'getSubscriptionUsage', 'meterline.getPublisherSpendLimit'];
 
 function expectWso2Error(response: RestResponse, status: number): void {
   expect(response.status).toBe(status);

@@ -173,6 +173,48 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
       made: { type: 'array', items: { $ref: '#/components/schemas/Meterline.OwnInvoice' }, description: 'The invoices this call made (empty when all were made before)' },
     },
   },
+  'Meterline.SpendLimit': {
+    type: 'object',
+    description: "A subscription's spend limits (docs/spend-limits.md): each party's, what applies (the lower amount's thresholds; the lowest hard cap), and the current billing period's rated usage",
+    properties: {
+      subscriptionId: { type: 'string' },
+      currency: { type: 'string', example: 'USD', description: "The plan's currency" },
+      limits: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            setBy: { type: 'string', enum: ['subscriber', 'publisher'] },
+            amount: money,
+            thresholds: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 100 } },
+            hardCap: { type: 'boolean' },
+            updatedBy: { type: 'string' },
+            updatedTime: { type: 'string', format: 'date-time' },
+          },
+        },
+      },
+      applied: {
+        type: 'object',
+        properties: {
+          alerts: { type: 'object', nullable: true, description: 'The limit with the lower amount: its thresholds notify', properties: { setBy: { type: 'string', enum: ['subscriber', 'publisher'] }, amount: money, thresholds: { type: 'array', items: { type: 'integer' } } } },
+          hardCap: { type: 'object', nullable: true, description: 'The lowest amount among the limits with a hard cap', properties: { setBy: { type: 'string', enum: ['subscriber', 'publisher'] }, amount: money } },
+        },
+      },
+      period: {
+        type: 'object',
+        properties: {
+          start: { type: 'string', format: 'date-time' },
+          end: { type: 'string', format: 'date-time' },
+          calls: { type: 'integer' },
+          spent: { ...money, description: "The period's usage rated with the plan (usage lines only; the base and setup fees are not counted)" },
+          thresholdsReached: { type: 'array', items: { type: 'integer' } },
+          capped: { type: 'boolean' },
+          cappedTime: time,
+          reason: { type: 'string', nullable: true, description: 'Why calls are refused while capped' },
+        },
+      },
+    },
+  },
   'Meterline.Access': {
     type: 'object',
     properties: {
@@ -281,6 +323,8 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
       security: bearer(['apim:api_view', 'apim:api_publish', 'apim:api_manage']),
     },
   },
+  '/api/am/devportal/v3/subscriptions/{subscriptionId}/spend-limit': spendLimitOperations('subscriber', ['apim:subscribe', 'apim:sub_manage'], ['apim:subscribe', 'apim:sub_manage'], 'Not the caller’s subscription (another subscriber’s or another tenant’s)'),
+  '/api/am/publisher/v4/subscriptions/{subscriptionId}/spend-limit': spendLimitOperations('publisher', ['apim:api_view', 'apim:subscription_view', 'apim:subscription_manage'], ['apim:subscription_manage'], 'No such subscription in the tenant'),
   '/api/am/usage/v1/subscriptions/{subscriptionId}/access': {
     get: {
       tags: ['Meterline'],
@@ -330,6 +374,49 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
   },
 };
 
+
+/** GET/PUT/DELETE of one party's spend limit on a subscription (docs/spend-limits.md). */
+function spendLimitOperations(party: 'subscriber' | 'publisher', readScopes: string[], writeScopes: string[], notFound: string): Record<string, unknown> {
+  const Party = party === 'subscriber' ? 'Subscriber' : 'Publisher';
+  const answer = { description: 'Both parties’ limits, what applies, and the current period’s spend', ...json({ $ref: '#/components/schemas/Meterline.SpendLimit' }) };
+  const common = {
+    404: { description: notFound, ...json(ERROR) },
+    409: { description: 'The subscription has no rated spend (its plan is not COMMERCIAL, or the billing engine does not bill it)', ...json(ERROR) },
+    ...(party === 'publisher' ? { 403: { description: 'The API is another publisher’s', ...json(ERROR) } } : {}),
+  };
+  return {
+    get: { tags: ['Meterline'], summary: `Show the spend limits of the subscription and the period's spend (${party})`, operationId: `meterline.get${Party}SpendLimit`, parameters: [pathId('subscriptionId')], responses: { 200: answer, ...common }, security: bearer(readScopes) },
+    put: {
+      tags: ['Meterline'],
+      summary: `Set the ${party}'s spend limit on the subscription (re-evaluated at once: a lower amount may cap now, a higher one lifts a cap)`,
+      operationId: `meterline.set${Party}SpendLimit`,
+      parameters: [pathId('subscriptionId')],
+      requestBody: {
+        required: true,
+        ...json({
+          type: 'object',
+          additionalProperties: false,
+          required: ['amount'],
+          properties: {
+            amount: { type: 'string', pattern: '^\\d{1,15}(\\.\\d{1,3})?$', description: "A month's amount in the plan currency's major unit, at most the currency's decimal places", example: '50.00' },
+            thresholds: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 100 }, minItems: 1, maxItems: 20, uniqueItems: true, default: [50, 80, 100], description: 'Percentages that notify, ascending' },
+            hardCap: { type: 'boolean', default: false, description: 'Refuse calls (access check and accessGuard, 403) once the period’s spend reaches the amount' },
+          },
+        }),
+      },
+      responses: { 200: answer, 400: { description: 'A bad body (the field named)', ...json(ERROR) }, ...common },
+      security: bearer(writeScopes),
+    },
+    delete: {
+      tags: ['Meterline'],
+      summary: `Remove the ${party}'s spend limit from the subscription (lifts its cap at once; idempotent)`,
+      operationId: `meterline.remove${Party}SpendLimit`,
+      parameters: [pathId('subscriptionId')],
+      responses: { 200: answer, ...common },
+      security: bearer(writeScopes),
+    },
+  };
+}
 
 /**
  * The webhook operation, with the signature headers the configured engine declares (its
