@@ -152,7 +152,10 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   const engine = buildMonetizationEngine({ config, factory, dependencies: { core: coreRecords, store: db, logger, tenants, clock } });
   const spendRepository = new SpendRepository(db);
   const billing = createBilling({ repository: billingRepository, config, logger, engine, spendCaps: spendCapCheck(spendRepository) });
-  const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock });
+  // A subscription with its names (API, application, tier, subscriber's e-mail) for the events told about it.
+  const describeSubscription = async (uuid: string) => (await coreRecords.subscriptionRefs([uuid], (domain) => tenants.find(domain)?.id)).get(uuid);
+  billing.records.tellThrough({ notifier: notifications.notifier, describe: describeSubscription });
+  const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock, notifier: notifications.notifier });
   const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
   // A cancel the engine starts itself gets the final invoice an unsubscribe gets.
   billing.records.onEngineCancel((uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at));
@@ -172,6 +175,8 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     monetizationAttributes: config.apim.monetization.additional_attributes,
     logger,
     clock,
+    notifier: notifications.notifier,
+    describeSubscription,
   });
   const reconcileDependencies: ReconcileDependencies = {
     engine,
@@ -284,10 +289,12 @@ export interface UsageComposition {
   source?: UsageSource;
   /** This process, as named in the publisher's lease. */
   owner?: string;
+  /** Where failed jobs and UNCERTAIN records are told (the notifications outbox); nobody without it. */
+  notifier?: Notifier;
 }
 
 /** Usage capture and publishing from its parts; `composeServices` calls it, and the usage tests with their own options. */
-export function composeUsage({ db, subscriptions, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner }: UsageComposition): UsageService {
+export function composeUsage({ db, subscriptions, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner, notifier }: UsageComposition): UsageService {
   const options: PublisherOptions = { ...config.apim.monetization.usage_publisher, ...overrides };
   const lookBackDays = config.apim.monetization.publish_duration_days;
   const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
@@ -311,6 +318,7 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
       options: batches.options,
       lookBackDays,
       ...(owner ? { owner } : {}),
+      ...(notifier ? { notifier } : {}),
     }),
     jobs: new JobStore(db),
     options,

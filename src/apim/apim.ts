@@ -4,6 +4,8 @@ import type { BillingRecords } from '../billing/billing-records.service';
 import type { Logger } from '../logger';
 import { ApiMonetizationStateRepository } from './api-monetization.repository';
 import type { Monetization } from '../monetization/monetization';
+import type { DescribeSubscription } from '../notifications/emit';
+import { silentNotifier, type Notifier } from '../notifications/events';
 import { ApisRepository } from './apis.repository';
 import { ApisService } from './apis.service';
 import { ApplicationsRepository } from './applications.repository';
@@ -65,17 +67,23 @@ export interface ApimDependencies {
   monetizationAttributes: readonly AdditionalAttribute[];
   logger: Logger;
   clock?: () => Date;
+  /** Where the services tell plans, monetization, subscribe outcomes and publisher blocks (issue 18); silent by default. */
+  notifier?: Notifier;
+  /** A subscription with its names, for the publisher's block and unblock events. */
+  describeSubscription?: DescribeSubscription;
 }
 
-export function createApim({ repositories: r, engine, billingRecords, usage, invoicing, monetizationAttributes, logger, clock = () => new Date() }: ApimDependencies): Apim {
-  const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage, undefined, invoicing);
-  const apis = new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock, r.subscriptions);
+export function createApim(dependencies: ApimDependencies): Apim {
+  const { repositories: r, engine, billingRecords, usage, invoicing, monetizationAttributes, logger, clock = () => new Date(), notifier = silentNotifier } = dependencies;
+  const subscriptions = new SubscriptionsService(r.subscriptions, r.apis, r.applications, r.subscribers, r.policies, engine, logger, clock, billingRecords, usage, undefined, invoicing, notifier);
+  const apis = new ApisService(r.apis, r.policies, r.apiMonetization, engine, monetizationAttributes, clock, r.subscriptions, notifier, logger);
+  const describe = dependencies.describeSubscription;
   return {
-    policies: new PoliciesService(r.policies, engine, logger, r.apis, r.subscriptions),
+    policies: new PoliciesService(r.policies, engine, logger, r.apis, r.subscriptions, notifier, clock),
     apis,
     applications: new ApplicationsService(r.applications, r.subscribers, subscriptions, clock),
     subscriptions,
-    subscriptionBlocking: new SubscriptionBlockingService(apis, r.subscriptions, clock),
+    subscriptionBlocking: new SubscriptionBlockingService(apis, r.subscriptions, clock, describe ? { notifier, describe, logger } : undefined),
     monetizationAttributes,
   };
 }

@@ -1,8 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AdditionalAttribute } from '../config/schema';
-import type { ApiRef, TenantRef } from '../domain/model';
+import type { ApiRef, SubscriptionPolicy, TenantRef } from '../domain/model';
 import type { ApiMonetizationState, ApiMonetizationStateRepository } from './api-monetization.repository';
 import { MonetizationError, type ApiRevenue, type Monetization } from '../monetization/monetization';
+import type { Logger } from '../logger';
+import { emit } from '../notifications/emit';
+import { silentNotifier, type Notifier } from '../notifications/events';
 import type { ApisRepository } from './apis.repository';
 import { GatewayError } from './errors';
 import type { ApiInput, ApiRecord, ApiState } from './model';
@@ -65,6 +68,9 @@ export class ApisService {
     private readonly attributes: readonly AdditionalAttribute[],
     private readonly clock: () => Date,
     private readonly subscriptions: Pick<SubscriptionsRepository, 'keysOf'>,
+    /** Told monetization.enabled (issue 18). */
+    private readonly notifier: Notifier = silentNotifier,
+    private readonly logger: Pick<Logger, 'warn'> = { warn: () => undefined },
   ) {}
 
   async create(tenant: TenantRef, input: ApiInput, createdBy: string): Promise<ApiWithMonetization> {
@@ -167,6 +173,40 @@ export class ApisService {
     if (request.enabled) await this.engine.enableMonetization(monetizationRequest);
     else await this.engine.disableMonetization(monetizationRequest);
     await this.monetizationState.save(api.id, { enabled: request.enabled, properties });
+    if (request.enabled && !api.monetization.enabled) await this.monetizationEnabled(api, policies, properties);
+  }
+
+  /**
+   * monetization.enabled, when an API goes from not monetized to monetized (saving the properties
+   * of a monetized API again tells nobody). The id names the API and what it is monetized with
+   * (tiers, their pricing, the properties): enabling it again as it was is told once.
+   */
+  private async monetizationEnabled(api: ApiWithMonetization, policies: readonly SubscriptionPolicy[], properties: Record<string, string>): Promise<void> {
+    const at = this.clock();
+    const digest = createHash('sha256')
+      .update(JSON.stringify([policies.map((p) => [p.name, p.billingPlan, p.pricing]), Object.entries(properties).sort()]))
+      .digest('hex')
+      .slice(0, 12);
+    const tiers = policies.map((p) => `${p.name}${p.billingPlan === 'COMMERCIAL' ? ' (billed)' : ''}`).join(', ');
+    await emit(
+      this.notifier,
+      {
+        id: `monetization.enabled:${api.tenant.domain}:${api.uuid}:${digest}`,
+        type: 'monetization.enabled',
+        tenantDomain: api.tenant.domain,
+        occurredAt: at,
+        summary: `Monetization of API ${api.name} ${api.version} was enabled${tiers ? ` (tiers: ${tiers})` : ''}.`,
+        data: {
+          apiId: api.uuid,
+          apiName: api.name,
+          apiVersion: api.version,
+          provider: api.provider,
+          tiers: policies.map((p) => p.name).join(','),
+          billedTiers: policies.filter((p) => p.billingPlan === 'COMMERCIAL').map((p) => p.name).join(','),
+        },
+      },
+      this.logger,
+    );
   }
 
   /** WSO2's getAPIMonetization: whether monetization is on, and tier name → plan id. */

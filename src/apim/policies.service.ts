@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { SubscriptionPolicy, TenantRef } from '../domain/model';
 import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import type { Monetization } from '../monetization/monetization';
+import { emit } from '../notifications/emit';
+import { silentNotifier, type Notifier } from '../notifications/events';
 import { GatewayError } from './errors';
 import { checkPolicyPrices } from './policy-prices';
 import type { PolicyInput, PolicyRecord } from './model';
@@ -31,6 +33,9 @@ export class PoliciesService {
     private readonly logger: Logger,
     private readonly apis: Pick<ApisRepository, 'offersPolicy' | 'refsOfTenant'>,
     private readonly subscriptions: Pick<SubscriptionsRepository, 'anyOnTier'>,
+    /** Told plan.created / plan.failed for COMMERCIAL policies (issue 18). */
+    private readonly notifier: Notifier = silentNotifier,
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async create(tenant: TenantRef, input: PolicyInput): Promise<PolicyRecord> {
@@ -52,8 +57,10 @@ export class PoliciesService {
       await this.engine.createBillingPlan(toSubscriptionPolicy(policy));
     } catch (error) {
       await this.compensate('remove the policy row after the billing plan failed', () => this.repository.delete(tenant, policy.uuid));
+      await this.planFailed(policy, 'created', error);
       throw error;
     }
+    await this.planMade(policy, 'created');
     return policy;
   }
 
@@ -80,8 +87,10 @@ export class PoliciesService {
       await this.engine.updateBillingPlan(toSubscriptionPolicy(updated));
     } catch (error) {
       await this.compensate('restore the policy row after the billing plan update failed', () => this.repository.update(tenant, uuid, previous));
+      await this.planFailed(updated, 'updated', error);
       throw error;
     }
+    await this.planMade(updated, 'updated');
     return updated;
   }
 
@@ -101,6 +110,45 @@ export class PoliciesService {
     return this.subscriptions.anyOnTier(apiIds, name);
   }
 
+  /**
+   * plan.created for a COMMERCIAL policy the engine now bills. The id names the policy and the
+   * plan's content, so an update that changes the price is told again and a retried request is not.
+   */
+  private async planMade(policy: PolicyRecord, action: 'created' | 'updated'): Promise<void> {
+    if (policy.billingPlan !== 'COMMERCIAL') return;
+    const name = policy.displayName ?? policy.name;
+    await emit(
+      this.notifier,
+      {
+        id: `plan.created:${policy.tenant.domain}:${policy.uuid}:${planDigest(policy)}`,
+        type: 'plan.created',
+        tenantDomain: policy.tenant.domain,
+        occurredAt: this.clock(),
+        summary: `Billing plan for subscription policy ${name} was ${action}${pricingText(policy)}.`,
+        data: { action, ...planFacts(policy) },
+      },
+      this.logger,
+    );
+  }
+
+  /** plan.failed with the engine's reason; keyed by the policy's name (a failed create leaves no UUID behind) and content. */
+  private async planFailed(policy: PolicyRecord, action: 'created' | 'updated', error: unknown): Promise<void> {
+    if (policy.billingPlan !== 'COMMERCIAL') return;
+    const reason = error instanceof Error ? error.message : String(error);
+    await emit(
+      this.notifier,
+      {
+        id: `plan.failed:${policy.tenant.domain}:${policy.name}:${planDigest(policy)}`,
+        type: 'plan.failed',
+        tenantDomain: policy.tenant.domain,
+        occurredAt: this.clock(),
+        summary: `Billing plan for subscription policy ${policy.displayName ?? policy.name} could not be ${action}: ${reason}`,
+        data: { action, ...planFacts(policy), reason },
+      },
+      this.logger,
+    );
+  }
+
   private async compensate(what: string, undo: () => Promise<void>): Promise<void> {
     try {
       await undo();
@@ -108,4 +156,33 @@ export class PoliciesService {
       this.logger.error({ failure: error instanceof Error ? error.message : String(error) }, `could not ${what}`);
     }
   }
+}
+
+/** The policy's facts for a notification, flat. */
+function planFacts(policy: PolicyRecord): Record<string, string | null> {
+  const pricing = policy.pricing;
+  return {
+    policyId: policy.uuid,
+    policyName: policy.name,
+    policyDisplayName: policy.displayName,
+    billingPlan: policy.billingPlan,
+    plan: pricing?.plan ?? null,
+    currency: pricing?.currency ?? null,
+    billingCycle: pricing?.billingCycle ?? null,
+    fixedPrice: pricing?.fixedPrice ?? null,
+    pricePerRequest: pricing?.plan === 'DYNAMICRATE' ? pricing.pricePerRequest : null,
+  };
+}
+
+function pricingText(policy: PolicyRecord): string {
+  const pricing = policy.pricing;
+  if (!pricing) return '';
+  const currency = pricing.currency.toUpperCase();
+  if (pricing.plan === 'DYNAMICRATE') return ` (${pricing.pricePerRequest} ${currency} a request${pricing.fixedPrice ? ` plus ${pricing.fixedPrice} ${currency}` : ''}, ${pricing.billingCycle})`;
+  return ` (${pricing.fixedPrice} ${currency}, ${pricing.billingCycle})`;
+}
+
+/** A short digest of what the engine bills by (plan kind and pricing), for deterministic event ids. */
+function planDigest(policy: PolicyRecord): string {
+  return createHash('sha256').update(JSON.stringify([policy.billingPlan, policy.pricing])).digest('hex').slice(0, 12);
 }

@@ -4,6 +4,8 @@ import type { BillingRecords } from '../billing/billing-records.service';
 import type { InvoiceRecord } from '../billing/model';
 import type { Logger } from '../logger';
 import { MonetizationError, type Monetization, type PendingInvoice, type SentUsage, type SubscriptionOutcome } from '../monetization/monetization';
+import { emit, subscriptionFacts, subscriptionLabel } from '../notifications/emit';
+import { silentNotifier, type NotificationEvent, type Notifier } from '../notifications/events';
 import type { ApplicationsRepository } from './applications.repository';
 import type { ApisRepository } from './apis.repository';
 import { toApiRef } from './apis.service';
@@ -83,6 +85,8 @@ export class SubscriptionsService {
     private readonly probe: (step: string) => Promise<void> = async () => undefined,
     /** When present, Meterline's own invoices for an engine that leaves invoicing to it. */
     private readonly invoicing?: SubscriptionInvoicing,
+    /** Told the subscribe workflow's outcome: subscription.approved, on_hold or failed (issue 18). */
+    private readonly notifier: Notifier = silentNotifier,
   ) {}
 
   /** Subscriptions whose workflow runs in this process now: never mistaken for abandoned attempts. */
@@ -171,6 +175,7 @@ export class SubscriptionsService {
       if (error instanceof MonetizationError && error.code === 'NOT_MONETIZED') {
         throw GatewayError.invalid('throttlingPolicy', error.message);
       }
+      await this.tellOutcome(ref, { failed: error });
       throw error;
     }
     await this.probe('engine-workflow-done');
@@ -195,13 +200,50 @@ export class SubscriptionsService {
         // Without its billing record the subscription could not be held or blocked by payment:
         // undo the engine's subscription too, so the request can simply be retried.
         if (!how.adopted) await this.undo(id, ref);
+        await this.tellOutcome(ref, { failed: error });
         throw error;
       }
     }
     await this.subscriptions.setStatus(id, access, this.now());
+    await this.tellOutcome(ref, { access });
     const row = await this.subscriptions.findByUuid(ref.uuid);
     if (!row) throw new Error(`subscription ${ref.uuid} disappeared while it was being made`);
     return this.toRecord(row, tenant);
+  }
+
+  /**
+   * The workflow's outcome, told once per subscription (the id is the subscription's): approved
+   * when it may call the API (UNBLOCKED), on_hold when it waits (e.g. held until its first invoice
+   * is paid; billing tells approved when it is), failed with the engine's reason.
+   */
+  private async tellOutcome(ref: SubscriptionRef, outcome: { access: string } | { failed: unknown }): Promise<void> {
+    const tenant = ref.api.tenant.domain;
+    const label = subscriptionLabel(ref);
+    const base = { tenantDomain: tenant, occurredAt: this.clock(), subscriberEmail: ref.subscriber.email };
+    let event: NotificationEvent;
+    if ('failed' in outcome) {
+      const reason = outcome.failed instanceof Error ? outcome.failed.message : String(outcome.failed);
+      event = {
+        ...base,
+        id: `subscription.failed:${tenant}:${ref.uuid}`,
+        type: 'subscription.failed',
+        summary: `Subscription of ${label} failed: ${reason}`,
+        data: { ...subscriptionFacts(ref), reason },
+      };
+    } else if (outcome.access === 'UNBLOCKED') {
+      event = { ...base, id: `subscription.approved:${tenant}:${ref.uuid}`, type: 'subscription.approved', summary: `Subscription of ${label} was approved.`, data: { ...subscriptionFacts(ref), status: outcome.access } };
+    } else if (outcome.access === 'ON_HOLD') {
+      event = {
+        ...base,
+        id: `subscription.on_hold:${tenant}:${ref.uuid}`,
+        type: 'subscription.on_hold',
+        summary: `Subscription of ${label} is on hold until its first invoice is paid.`,
+        data: { ...subscriptionFacts(ref), status: outcome.access },
+      };
+    } else {
+      return;
+    }
+    await emit(this.notifier, event, this.logger);
   }
 
   /** Undoes a failed attempt: the engine cancels what it made (found by metadata), then the row goes. */
@@ -299,6 +341,10 @@ export class SubscriptionsService {
       } else {
         if (to.policy.billingPlan !== 'COMMERCIAL') {
           throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
+        }
+        if (this.engine.capabilities.invoicing === 'meterline') {
+          // Own invoicing rates a whole period on one plan; a change part-way is not rated (docs/invoicing.md).
+          throw new GatewayError('CONFLICT', `Subscription ${uuid} is invoiced by Meterline, which does not rate a change of plan within a billing period; unsubscribe (its final invoice bills the usage so far at the current price) and subscribe again on ${policy.name}`);
         }
         const change = this.engine.changeSubscriptionPlan?.bind(this.engine);
         if (!change) throw new GatewayError('CONFLICT', `The billing engine cannot change the plan of a billed subscription; unsubscribe and subscribe again on ${policy.name}`);

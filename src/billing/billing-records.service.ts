@@ -3,10 +3,31 @@ import { isUniqueViolation } from '../db/errors';
 import type { Logger } from '../logger';
 import { decideAccess, type PaymentStanding, type TenantBillingRules } from './access-policy';
 import type { EngineSubscriptionRecord, SubscriptionAccess } from '../monetization/monetization';
-import { payLink, type BillingEvent, type InvoiceSnapshot } from '../monetization/billing-events';
+import { payLink, type BillingEvent, type InvoiceSnapshot, type InvoiceStatus } from '../monetization/billing-events';
 import type { BillingRepository } from './billing.repository';
 import type { InvoiceRecord, SubscriptionBillingRow } from './model';
 import { advanceInvoiceStatus } from './invoice-lifecycle';
+import { decimalAmount, emit, subscriptionFacts, subscriptionLabel, type DescribeSubscription } from '../notifications/emit';
+import type { NotificationEvent, Notifier } from '../notifications/events';
+
+/** Where billing tells what its records show (issue 18): invoice lifecycle and access changes. */
+export interface BillingNotifications {
+  notifier: Notifier;
+  /** Names for a subscription's events (API, application, tier, subscriber's e-mail). */
+  describe: DescribeSubscription;
+}
+
+/** What one applied event changed that is worth telling, gathered in its transaction and told after it committed. */
+export type Told =
+  | { kind: 'invoice'; before: InvoiceStatus | undefined; record: Omit<InvoiceRecord, 'invoiceId' | 'createdAt'> }
+  | { kind: 'access'; subscriptionUuid: string; tenantDomain: string; before: string; after: string; reason: string | null };
+
+/** The invoice lifecycle event that moved it, if any: its engine event's id, kind and failure. */
+export interface InvoiceTrigger {
+  eventId: string;
+  change: Extract<BillingEvent, { type: 'invoice' }>['change'];
+  failure: string | null;
+}
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'unknown_object';
 
@@ -60,6 +81,17 @@ export class BillingRecords {
     private readonly isFirstPaymentInvoice: (billingReason: string | null) => boolean,
   ) {}
 
+  private notifications: BillingNotifications | undefined;
+
+  /**
+   * Tells invoice.issued / paid / payment_failed and subscription.blocked / unblocked / approved
+   * (a held subscription whose first invoice is paid) from the events applied from then on. Set
+   * once by the composition root (the notifier is built after billing); without it nobody is told.
+   */
+  tellThrough(notifications: BillingNotifications): void {
+    this.notifications = notifications;
+  }
+
   async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {
     try {
       return await this.applyOnce(tenantDomain, event, now, engineRecordOf);
@@ -74,9 +106,11 @@ export class BillingRecords {
     // The engine's record is read before the transaction: SQLite has one connection.
     const engineRecord = await this.engineRecordFor(tenantDomain, event, engineRecordOf);
     const engineType = event.type === 'ignored' ? event.engineType : `${event.type}.${event.change}`;
+    const told: Told[] = [];
     const result = await this.repository.transaction(async (trx): Promise<WebhookResult> => {
+      told.length = 0; // a transaction retried from the start gathers again
       if (await this.repository.eventSeen(trx, event.id)) return { outcome: 'duplicate', reason: null };
-      const refusal = await this.applyEvent(trx, tenantDomain, event, now, engineRecord);
+      const refusal = await this.applyEvent(trx, tenantDomain, event, now, engineRecord, this.notifications ? told : undefined);
       const outcome = refusal?.outcome ?? 'applied';
       await this.repository.recordEvent(trx, { id: event.id, tenantDomain, type: engineType, outcome: outcome.toUpperCase(), at: now });
       return { outcome, reason: refusal?.reason ?? null };
@@ -84,7 +118,30 @@ export class BillingRecords {
     if (result.reason !== null) {
       this.logger.warn({ event: event.id, type: engineType, tenant: tenantDomain, account: event.account, outcome: result.outcome, reason: result.reason }, 'billing event changed nothing');
     }
+    if (result.outcome === 'applied') await this.tell(told, event, now);
+    if (result.outcome === 'applied' && event.type === 'subscription' && event.change === 'deleted') await this.engineCancelled(event.engineSubscriptionId, event.occurredAt);
     return result;
+  }
+
+  /**
+   * Called once a `subscription` `deleted` event is applied (the engine ended the subscription
+   * itself), with Meterline's subscription and when it ended: own invoicing makes its final
+   * invoice there. A listener's failure is logged, never fails the delivery.
+   */
+  onEngineCancel(listener: (subscriptionUuid: string, at: Date) => Promise<unknown>): void {
+    this.cancelListeners.push(listener);
+  }
+
+  private readonly cancelListeners: Array<(subscriptionUuid: string, at: Date) => Promise<unknown>> = [];
+
+  private async engineCancelled(engineSubscriptionId: string, at: Date): Promise<void> {
+    const subscription = await this.repository.subscriptionByEngineId(undefined, engineSubscriptionId);
+    if (!subscription) return;
+    for (const listener of this.cancelListeners) {
+      await listener(subscription.subscriptionUuid, at).catch((error: unknown) =>
+        this.logger.error({ err: error, subscription: subscription.subscriptionUuid }, 'a listener of an engine cancel failed'),
+      );
+    }
   }
 
   /**
@@ -105,6 +162,7 @@ export class BillingRecords {
     event: BillingEvent,
     now: Date,
     engineRecord: EngineAnswer,
+    told?: Told[],
   ): Promise<Refusal | null> {
     if (event.type === 'ignored') return { outcome: 'ignored', reason: `Meterline does not act on ${event.engineType} events` };
     if (event.type === 'subscription') {
@@ -113,7 +171,7 @@ export class BillingRecords {
       const target = checkChain(subscription, tenantDomain, event.account, engineRecord);
       if ('reason' in target) return target;
       const row = await this.pin(trx, target);
-      if (event.change === 'deleted') await this.refreshStanding(trx, row, now, { cancelledAt: row.cancelledAt ?? event.occurredAt });
+      if (event.change === 'deleted') await this.refreshStanding(trx, row, now, { cancelledAt: row.cancelledAt ?? event.occurredAt }, told);
       return null;
     }
 
@@ -139,7 +197,8 @@ export class BillingRecords {
     const merged = mergeInvoice(existing, snapshot, event, { tenantDomain, account: event.account, subscription: row });
     if (existing) await this.repository.updateInvoice(trx, existing.invoiceId, merged, now);
     else await this.repository.insertInvoice(trx, { ...merged, createdAt: event.occurredAt }, now);
-    if (row) await this.refreshStanding(trx, row, now, {});
+    told?.push({ kind: 'invoice', before: existing?.status, record: merged });
+    if (row) await this.refreshStanding(trx, row, now, {}, told);
     return null;
   }
 
@@ -222,6 +281,8 @@ export class BillingRecords {
     subscription: SubscriptionBillingRow,
     now: Date,
     change: { cancelledAt?: Date },
+    /** When given, a change of the gateway status is added to it (to be told after the commit). */
+    told?: Told[],
   ): Promise<PaymentStanding> {
     await this.repository.adoptInvoices(trx, subscription);
     const invoices = await this.repository.invoicesOfSubscription(subscription.subscriptionUuid, trx);
@@ -241,8 +302,107 @@ export class BillingRecords {
     };
     await this.repository.updateStanding(trx, subscription.subscriptionUuid, standing, now);
     const decision = decideAccess(standing, this.rulesOf(subscription.tenantDomain), now);
+    const before = told ? (await this.repository.gatewayStatus(subscription.subscriptionUuid, trx))?.status : undefined;
     await this.repository.setGatewayStatus(trx, subscription.subscriptionUuid, decision.status);
+    if (told && before !== undefined) {
+      // Read again: a publisher's block stands whatever billing decided.
+      const after = (await this.repository.gatewayStatus(subscription.subscriptionUuid, trx))?.status;
+      if (after !== undefined && after !== before) {
+        told.push({ kind: 'access', subscriptionUuid: subscription.subscriptionUuid, tenantDomain: subscription.tenantDomain, before, after, reason: decision.reason });
+      }
+    }
     return standing;
+  }
+
+  /**
+   * Tells the invoice lifecycle of a record just written (billing events, and Meterline's own
+   * invoices as they are recorded): issued when it first is OPEN, paid when it first is PAID,
+   * payment_failed for each failed attempt (by its event) on an unsettled invoice. Never throws.
+   */
+  async tellInvoice(record: Omit<InvoiceRecord, 'invoiceId' | 'createdAt'>, before: InvoiceStatus | undefined, trigger: InvoiceTrigger | null, now: Date): Promise<void> {
+    const notifications = this.notifications;
+    if (!notifications) return;
+    const types: Array<'invoice.issued' | 'invoice.paid' | 'invoice.payment_failed'> = [];
+    if (record.status === 'OPEN' && (before === undefined || before === 'DRAFT')) types.push('invoice.issued');
+    if (trigger?.change === 'payment_failed' && (record.status === 'OPEN' || record.status === 'UNCOLLECTIBLE')) types.push('invoice.payment_failed');
+    if (record.status === 'PAID' && before !== 'PAID') types.push('invoice.paid');
+    if (types.length === 0) return;
+    const subscription = record.subscriptionUuid ? await notifications.describe(record.subscriptionUuid).catch(() => undefined) : undefined;
+    const tenant = record.tenantDomain;
+    const amount = `${decimalAmount(record.total, record.currency)} ${record.currency.toUpperCase()}`;
+    const of = subscription ? ` for ${subscriptionLabel(subscription)}` : '';
+    const data = {
+      ...(subscription ? subscriptionFacts(subscription) : { subscriptionId: record.subscriptionUuid, apiId: record.apiUuid, applicationId: record.applicationUuid }),
+      invoiceId: record.engineInvoiceId,
+      status: record.status,
+      currency: record.currency,
+      amount: decimalAmount(record.total, record.currency),
+      amountDue: decimalAmount(record.amountDue, record.currency),
+      amountRemaining: decimalAmount(record.amountRemaining, record.currency),
+      periodStart: record.periodStart?.toISOString() ?? null,
+      periodEnd: record.periodEnd?.toISOString() ?? null,
+      billingReason: record.billingReason,
+      payLink: record.hostedInvoiceUrl,
+      invoicePdfUrl: record.invoicePdfUrl,
+    };
+    for (const type of types) {
+      const reason = type === 'invoice.payment_failed' ? (trigger?.failure ?? record.lastError ?? 'the payment failed') : null;
+      const summary =
+        type === 'invoice.issued'
+          ? `Invoice ${record.engineInvoiceId} of ${amount}${of} was issued${record.hostedInvoiceUrl ? `; pay it at ${record.hostedInvoiceUrl}` : ''}.`
+          : type === 'invoice.paid'
+            ? `Invoice ${record.engineInvoiceId} of ${amount}${of} was paid.`
+            : `Payment of invoice ${record.engineInvoiceId} of ${amount}${of} failed: ${reason}`;
+      const event: NotificationEvent = {
+        id: type === 'invoice.payment_failed' ? `${type}:${tenant}:${record.engineInvoiceId}:${trigger!.eventId}` : `${type}:${tenant}:${record.engineInvoiceId}`,
+        type,
+        tenantDomain: tenant,
+        occurredAt: now,
+        summary,
+        data: reason === null ? data : { ...data, reason },
+        subscriberEmail: subscription?.subscriber.email ?? null,
+      };
+      await emit(notifications.notifier, event, this.logger);
+    }
+  }
+
+  /** After an applied event committed: what it changed, told. */
+  private async tell(told: readonly Told[], event: BillingEvent, now: Date): Promise<void> {
+    const notifications = this.notifications;
+    if (!notifications) return;
+    for (const change of told) {
+      if (change.kind === 'invoice') {
+        const trigger = event.type === 'invoice' ? { eventId: event.id, change: event.change, failure: event.failure } : null;
+        await this.tellInvoice(change.record, change.before, trigger, now);
+        continue;
+      }
+      const type =
+        change.after === 'BLOCKED' ? 'subscription.blocked' : change.before === 'BLOCKED' ? 'subscription.unblocked' : change.before === 'ON_HOLD' && change.after === 'UNBLOCKED' ? 'subscription.approved' : null;
+      if (type === null) continue;
+      const subscription = await notifications.describe(change.subscriptionUuid).catch(() => undefined);
+      if (!subscription) continue;
+      const label = subscriptionLabel(subscription);
+      const summary =
+        type === 'subscription.blocked'
+          ? `Subscription of ${label} was blocked: ${change.reason ?? 'its payments are not in order'}.`
+          : type === 'subscription.unblocked'
+            ? `Subscription of ${label} was unblocked: its payments are in order again.`
+            : `Subscription of ${label} was approved: its first invoice is paid.`;
+      await emit(
+        notifications.notifier,
+        {
+          // Approved is told once per subscription (the workflow uses the same id); a block or unblock by the event that caused it.
+          id: type === 'subscription.approved' ? `${type}:${change.tenantDomain}:${change.subscriptionUuid}` : `${type}:${change.tenantDomain}:${change.subscriptionUuid}:${event.id}`,
+          type,
+          tenantDomain: change.tenantDomain,
+          occurredAt: now,
+          summary,
+          data: { ...subscriptionFacts(subscription), status: change.after, previousStatus: change.before, cause: 'payment', reason: change.reason },
+          subscriberEmail: subscription.subscriber.email,
+        },
+        this.logger,
+      );
+    }
   }
 }
 

@@ -48,7 +48,7 @@ export class IssuedInvoices {
   async record(invoice: IssuedInvoice, now: Date): Promise<{ access: string } | null> {
     const recorded = await this.repository.transaction(async (trx) => {
       const subscription = await this.repository.subscriptionByUuid(invoice.subscriptionUuid, trx);
-      if (!subscription) return false;
+      if (!subscription) return null;
       const existing = await this.repository.invoiceByEngineId(trx, invoice.engineInvoiceId);
       const status = advanceInvoiceStatus(existing?.status, invoice.status);
       const paid = status === 'PAID' ? invoice.total : 0n;
@@ -83,9 +83,11 @@ export class IssuedInvoices {
       if (existing) await this.repository.updateInvoice(trx, existing.invoiceId, record, now);
       else await this.repository.insertInvoice(trx, { ...record, createdAt: now }, now);
       await this.records.refreshStanding(trx, subscription, now, {});
-      return true;
+      return { before: existing?.status, record };
     });
     if (!recorded) return null;
+    // Told once committed: invoice.issued when it goes OPEN (invoice.paid when nothing was to pay).
+    await this.records.tellInvoice(recorded.record, recorded.before, null, now);
     const answer = await this.access.check(invoice.subscriptionUuid, now);
     return answer ? { access: answer.status } : null;
   }

@@ -1,4 +1,5 @@
 import { currencyExponent } from '../domain/money';
+import type { SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
 import type { NotificationEvent, Notifier } from './events';
 
@@ -23,4 +24,26 @@ export function decimalAmount(minor: bigint, currency: string): string {
   const negative = minor < 0n;
   const text = (negative ? -minor : minor).toString().padStart(digits + 1, '0');
   return `${negative ? '-' : ''}${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
+/** The subscription an event concerns, by its UUID, with names (API, application, tier) and its subscriber; undefined when it is gone. */
+export type DescribeSubscription = (subscriptionUuid: string) => Promise<SubscriptionRef | undefined>;
+
+/** "app1 to Hello API 1.0.0 (Gold)": how a person recognises a subscription. */
+export function subscriptionLabel(subscription: SubscriptionRef): string {
+  return `${subscription.application.name} to ${subscription.api.name} ${subscription.api.version} (${subscription.policy.name})`;
+}
+
+/** A subscription's facts for an event's `data`, flat. */
+export function subscriptionFacts(subscription: SubscriptionRef): Record<string, string> {
+  return {
+    subscriptionId: subscription.uuid,
+    apiId: subscription.api.uuid,
+    apiName: subscription.api.name,
+    apiVersion: subscription.api.version,
+    applicationId: subscription.application.uuid,
+    applicationName: subscription.application.name,
+    policyName: subscription.policy.name,
+    subscriber: subscription.subscriber.userId,
+  };
 }

@@ -3,17 +3,20 @@ import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import type { SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
+import { SUPER_TENANT } from '../config/schema';
+import { emit, subscriptionFacts, subscriptionLabel } from '../notifications/emit';
+import type { Notifier } from '../notifications/events';
 import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
 import { MonetizationError, type Monetization } from '../monetization/monetization';
 import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
-import { cutOffsetOf, recordsOfRange } from './freezer';
+import { cutOffsetOf, FREEZE_CHUNK_PARTS, recordsOfRange, usageChunks } from './freezer';
 import { forEachPulled, pendingWork } from './pending-work';
 import { RecordStore, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
-import type { UsageSource } from './sources';
+import type { HourlyUsage, UsageSource } from './sources';
 import type { SubscriptionLookup } from './subscription-lookup';
 import { nextBoundaryAfter, type CycleSpec } from './windows';
 
@@ -65,6 +68,18 @@ export interface PublisherDependencies {
   owner?: string;
   /** Records read per query while sending (default SEND_PAGE_RECORDS): what a job holds at once. */
   sendPageSize?: number;
+  /** Parts of hours a freeze holds at once (default FREEZE_CHUNK_PARTS): a range with more is frozen in chunks. */
+  freezeChunkParts?: number;
+  /** Called after each chunk of a freeze is committed, with the position frozen up to (tests kill the process there). */
+  freezeProbe?: (frozenUpTo: number) => Promise<void>;
+  /** Told usage.publish_failed (a job that failed, per tenant) and usage.records_uncertain (issue 18). */
+  notifier?: Notifier;
+}
+
+/** What a job tells once it ended: its failures by tenant, and the records it left UNCERTAIN by subscription. */
+interface JobTold {
+  failuresByTenant: Map<string, string[]>;
+  uncertain: Map<string, { subscription: SubscriptionRef; records: UsageRecord[] }>;
 }
 
 export type StartResult = { started: true; runId: string; resumedFrom: string | null } | { started: false; holder: JobRow };
@@ -268,7 +283,8 @@ export class UsagePublisher {
   }
 
   private async run(runId: string, quietWhenIdle = false): Promise<RunSummary> {
-    const state = { lost: false, failures: [] as Failure[], sent: 0, events: 0 };
+    const told: JobTold = { failuresByTenant: new Map(), uncertain: new Map() };
+    const state = { lost: false, failures: [] as Failure[], sent: 0, events: 0, told };
     const renewal = setInterval(() => {
       this.jobs.renew(this.deps.db, this.owner, runId, this.now() + this.leaseMs).then(
         (held) => {
@@ -312,31 +328,83 @@ export class UsagePublisher {
     }
     const idle = outcome === 'SUCCESSFULL' && state.sent === 0 && state.failures.length === 0;
     this.deps.logger[quietWhenIdle && idle ? 'debug' : 'info']({ runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures.length }, 'usage publish job ended');
+    if (!this.stopping) await this.tellJob(runId, outcome, state.failures, told);
     return { runId, outcome, recordsSent: state.sent, eventsPublished: state.events, failures: state.failures };
+  }
+
+  /**
+   * After a job: usage.records_uncertain per subscription whose records it closed UNCERTAIN (the
+   * id names the first such record's identifier: each record becomes UNCERTAIN once), and
+   * usage.publish_failed per tenant when the job did not succeed (the id names the job's run;
+   * failures of no tenant's subscription, e.g. the job itself failing, go to the super tenant).
+   */
+  private async tellJob(runId: string, outcome: RunSummary['outcome'], failures: readonly Failure[], told: JobTold): Promise<void> {
+    const notifier = this.deps.notifier;
+    if (!notifier) return;
+    const at = this.deps.clock();
+    for (const { subscription, records } of told.uncertain.values()) {
+      const tenant = subscription.api.tenant.domain;
+      const calls = records.reduce((sum, r) => sum + r.quantity, 0);
+      await emit(
+        notifier,
+        {
+          id: `usage.records_uncertain:${tenant}:${subscription.uuid}:${records[0]!.identifier}`,
+          type: 'usage.records_uncertain',
+          tenantDomain: tenant,
+          occurredAt: at,
+          summary:
+            `${records.length} usage record(s) (${calls} calls) of ${subscriptionLabel(subscription)} may or may not have been billed: ` +
+            'they were sent without a confirmation too long ago to send again; check the engine, then requeue them or leave them.',
+          data: {
+            ...subscriptionFacts(subscription),
+            runId,
+            records: records.length,
+            calls,
+            identifiers: records.map((r) => r.identifier).join(','),
+            firstWindowStart: new Date(Math.min(...records.map((r) => r.windowStart))).toISOString(),
+          },
+        },
+        this.deps.logger,
+      );
+    }
+    if (outcome === 'SUCCESSFULL') return;
+    const byTenant = new Map(told.failuresByTenant);
+    const elsewhere = failures.filter((f) => f.subscription === '*').map((f) => f.reason);
+    if (elsewhere.length > 0 || byTenant.size === 0) byTenant.set(SUPER_TENANT.domain, [...(byTenant.get(SUPER_TENANT.domain) ?? []), ...elsewhere]);
+    for (const [tenant, reasons] of byTenant) {
+      const shown = reasons.slice(0, 3).join('; ');
+      await emit(
+        this.deps.notifier!,
+        {
+          id: `usage.publish_failed:${tenant}:${runId}`,
+          type: 'usage.publish_failed',
+          tenantDomain: tenant,
+          occurredAt: at,
+          summary: `Usage publish job ${runId} ${outcome === 'FAILED' ? 'failed' : 'ended with failures'}: ${shown || 'see its status'}${reasons.length > 3 ? ` (and ${reasons.length - 3} more)` : ''}`,
+          data: { runId, outcome, failures: reasons.length, firstFailure: reasons[0] ?? null },
+        },
+        this.deps.logger,
+      );
+    }
   }
 
   // --- 1. freezing ---------------------------------------------------------------------------
 
   /**
-   * Freezes the source's new usage, (position, settled], into records: one grouped read of that
-   * range, the billing cycles of the subscriptions in it, then one transaction that checks the
-   * lease, moves the source's position from `position` to `settled` (only if it is still
-   * `position`) and inserts the records. A crash leaves either all of it or none of it, and the
-   * range is read again by the next job; no event row is written.
+   * Freezes the source's new usage, (position, settled], into records, a chunk of the range at a
+   * time (`usageChunks`: at most about `freezeChunkParts` parts of hours held at once): per chunk
+   * its usage, the billing cycles of its subscriptions, then one transaction that checks the
+   * lease, moves the source's position from the chunk's start to its end (only if it is still at
+   * the start) and inserts the chunk's records. A crash leaves each chunk either all frozen or not
+   * at all, and the next job reads on from the last chunk frozen; no event row is written.
    */
   private async freezeAll(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[] }): Promise<void> {
     const source = this.deps.source;
     const stored = await this.positions.read(source.name);
-    const after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
+    let after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
     const upTo = await source.settledPosition();
     if (upTo <= after || state.lost || this.stopping) return;
-    const range = { after, upTo };
-    const timings: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (name: string) => {
-      timings[name] = Math.round(performance.now() - mark);
-      mark = performance.now();
-    };
+    let existed = stored !== undefined;
     // The cycles known so far split each hour where its subscription's periods end, in the read.
     const cycles = new Map<string, CycleSpec>();
     const knownCuts = async (uuids: readonly string[]) => {
@@ -347,8 +415,35 @@ export class UsagePublisher {
       }
       return offsets;
     };
-    const hourly = source.splitHourlyUsage ? await source.splitHourlyUsage(range, knownCuts) : await source.hourlyUsage(range);
-    lap('readMs');
+    let readFrom = performance.now();
+    for await (const chunk of usageChunks(source, { after, upTo }, knownCuts, this.deps.freezeChunkParts ?? FREEZE_CHUNK_PARTS)) {
+      const readMs = Math.round(performance.now() - readFrom);
+      if (!(await this.freezeChunk(runId, pacer, state, { after, upTo: chunk.upTo }, existed, chunk.usage, cycles, readMs))) return;
+      after = chunk.upTo;
+      existed = true;
+      await this.deps.freezeProbe?.(after);
+      readFrom = performance.now();
+    }
+  }
+
+  /** Freezes one chunk's usage (`freezeAll`); false when it could not (a cycle unreadable, stopping). */
+  private async freezeChunk(
+    runId: string,
+    pacer: Pacer,
+    state: { lost: boolean; failures: Failure[] },
+    range: { after: number; upTo: number },
+    existed: boolean,
+    hourly: readonly HourlyUsage[],
+    cycles: Map<string, CycleSpec>,
+    readMs: number,
+  ): Promise<boolean> {
+    const source = this.deps.source;
+    const timings: Record<string, number> = { readMs };
+    let mark = performance.now();
+    const lap = (name: string) => {
+      timings[name] = Math.round(performance.now() - mark);
+      mark = performance.now();
+    };
     const subscriptions = [...new Set(hourly.map((h) => h.subscriptionUuid))].filter((uuid) => !cycles.has(uuid));
     for (const [uuid, cycle] of await this.cycles.known(subscriptions)) cycles.set(uuid, cycle);
     const unknown = subscriptions.filter((uuid) => !cycles.has(uuid));
@@ -368,7 +463,7 @@ export class UsagePublisher {
     });
     // Windows are cut at period ends: without a cycle the range cannot be frozen correctly, and
     // its usage cannot be left out either (the position covers the whole range), so it waits.
-    if (unreadable > 0 || state.lost || this.stopping) return;
+    if (unreadable > 0 || state.lost || this.stopping) return false;
     lap('cyclesMs');
     const records = await recordsOfRange({ source, range, hourly, cycles, windowHours: this.deps.options.window_hours, now: () => this.now() });
     lap('windowsMs');
@@ -377,8 +472,8 @@ export class UsagePublisher {
       if (!(await this.jobs.renew(tx, this.owner, runId, this.now() + this.leaseMs))) throw new LeaseLostError('lost the lease while freezing');
       const batch = await this.jobs.nextBatch(tx, this.owner, runId);
       if (batch === undefined) throw new LeaseLostError('lost the lease while freezing');
-      if (!(await this.positions.advance(tx, source.name, after, upTo, stored !== undefined, this.now()))) {
-        throw new LeaseLostError(`the ${source.name} usage source was frozen past ${after} by another job`);
+      if (!(await this.positions.advance(tx, source.name, range.after, range.upTo, existed, this.now()))) {
+        throw new LeaseLostError(`the ${source.name} usage source was frozen past ${range.after} by another job`);
       }
       // A chunk at a time: no second copy of every record alongside the first.
       for (let i = 0; i < records.length; i += FREEZE_INSERT_CHUNK) {
@@ -387,6 +482,7 @@ export class UsagePublisher {
     });
     lap('writeMs');
     this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');
+    return true;
   }
 
   // --- 2. sending ----------------------------------------------------------------------------
@@ -395,13 +491,17 @@ export class UsagePublisher {
    * Sends every PENDING record, reading them a page at a time (pendingWork): memory stays bounded
    * at any number of subscriptions, and a subscription's records still go one at a time, in order.
    */
-  private async publishPending(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[]; sent: number; events: number }): Promise<void> {
+  private async publishPending(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[]; sent: number; events: number; told?: JobTold }): Promise<void> {
     await this.jobs.setProgress(this.deps.db, runId, { subscriptionsTotal: await this.records.pendingSubscriptionCount() });
     const work = pendingWork({ records: this.records, lookup: this.deps.lookup, cycles: this.cycles }, this.deps.sendPageSize);
     let unlisted = 0;
     await forEachPulled(work, this.deps.options.concurrency, async ({ subscriptionUuid, ref, cycle, records }) => {
       if (state.lost || this.stopping) return;
       const failures = await this.publishSubscription(runId, ref, cycle, records, pacer, state);
+      if (ref && failures.length > 0 && state.told) {
+        const tenant = ref.api.tenant.domain;
+        state.told.failuresByTenant.set(tenant, [...(state.told.failuresByTenant.get(tenant) ?? []), ...failures.map((reason) => `${subscriptionLabel(ref)}: ${reason}`)]);
+      }
       for (const reason of failures) {
         // As many are listed as the status shows; the rest only counted, so a job in which every
         // subscription fails does not hold all their reasons (each record keeps its own).
@@ -423,7 +523,7 @@ export class UsagePublisher {
     cycle: CycleSpec | undefined,
     records: Iterable<UsageRecord> | AsyncIterable<UsageRecord>,
     pacer: Pacer,
-    state: { lost: boolean; sent: number; events: number },
+    state: { lost: boolean; sent: number; events: number; told?: JobTold },
   ): Promise<string[]> {
     const failures: string[] = [];
     for await (const record of records) {
@@ -451,6 +551,11 @@ export class UsagePublisher {
           `usage of ${window} (${record.quantity} calls, identifier ${record.identifier}) was first sent more than ${describeDuration(safeResendMs(limits))} ago without a confirmation; ` +
           'the engine may have forgotten its identifier, so it is not re-sent: check the meter event summaries, then requeue it or leave it';
         await this.records.markClosed(record.id, 'UNCERTAIN', reason);
+        if (state.told) {
+          const entry = state.told.uncertain.get(subscription.uuid) ?? { subscription, records: [] };
+          entry.records.push(record);
+          state.told.uncertain.set(subscription.uuid, entry);
+        }
         failures.push(reason);
         continue;
       }
