@@ -46,6 +46,7 @@ import { SpendWatcher } from './spend/spend-watcher';
 import { SpendRepository } from './spend/spend.repository';
 import type { ChannelSender } from './notifications/channel';
 import { NotificationDispatcher, scheduleDispatch } from './notifications/dispatcher';
+import { NotificationsAdmin } from './notifications/notifications-admin';
 import { NotificationsRepository } from './notifications/notifications.repository';
 import { OutboxNotifier } from './notifications/outbox-notifier';
 import { WebhookSender } from './notifications/webhook-sender';
@@ -218,6 +219,8 @@ export interface NotificationsComposition {
   notifier: OutboxNotifier;
   /** Sends what the outbox holds; `serve` runs it every `dispatch_interval_seconds`. */
   dispatcher: NotificationDispatcher;
+  /** The admin REST routes' view of channels and deliveries. */
+  admin: NotificationsAdmin;
 }
 
 /**
@@ -241,7 +244,7 @@ export function composeNotifications(parts: { db: Knex; config: MeterlineConfig;
   const repository = new NotificationsRepository(db);
   const senders = parts.senders ?? notificationSenders(config);
   const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts });
-  return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher };
+  return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher, admin: new NotificationsAdmin(repository, clock) };
 }
 
 export interface SpendComposition {
@@ -402,7 +405,7 @@ export function composeHttp(services: Services, readiness?: () => Readiness): Ex
   const ownRecords = new OwnInvoicesRepository(db);
   const own = engine.capabilities.invoicing === 'meterline' ? { issuedInvoiceLines: ownInvoiceLines((uuid) => ownRecords.ofSubscription(uuid)) } : {};
   const ownInvoices = ownInvoicesAdmin(services.invoicing, billing);
-  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ownInvoices, spendLimits: services.spend.limits, ...own } });
+  return createApp({ db, logger, ...(readiness ? { readiness } : {}), services: { config, clock, tenants, engine, billing, apim, usage, reconcileUsage, requeueUsage, ownInvoices, notifications: services.notifications.admin, spendLimits: services.spend.limits, ...own } });
 }
 
 /** The own-invoice admin routes' view of invoicing: each invoice's status as payment left it on billing's record. */

@@ -22,6 +22,8 @@ import { usageReconcileRoutes } from './usage/usage-reconcile-route';
 import { usageRequeueRoutes } from './routes/admin/requeue-usage-records';
 import type { UsageRequeuer } from '../usage/usage-requeue';
 import type { OwnInvoicesAdmin } from './routes/extensions/own-invoices-port';
+import { notificationRoutes } from './routes/admin/notifications';
+import type { NotificationsAdmin } from '../notifications/notifications-admin';
 import type { SpendLimitsPort } from './routes/extensions/spend-limits-port';
 import type { UsageReconciler } from '../usage/usage-reconcile';
 import type { UsageService } from '../usage/usage-service';
@@ -43,6 +45,8 @@ export interface AppServices {
   issuedInvoiceLines?: IssuedInvoiceLinesReader;
   /** Meterline's own invoices, for the own-invoice admin routes (absent: they answer as for an engine that invoices itself). */
   ownInvoices?: OwnInvoicesAdmin;
+  /** The tenants' notification channels and deliveries (src/notifications), for the notification admin routes. */
+  notifications?: NotificationsAdmin;
   /** Spend limits per subscription (src/spend), for the spend-limit routes (absent: they answer 404). */
   spendLimits?: SpendLimitsPort;
 }
@@ -84,7 +88,8 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     app.use(accessRouter({ access: billing.access, verifier, clock }));
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
-    const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : [])];
+    // Meterline's own admin routes built on a service: usage reconciliation and re-queue, notifications.
+    const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : []), ...(services.notifications ? notificationRoutes(services.notifications) : [])];
     app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}), ...(ownInvoices ? { ownInvoices } : {}), ...(spendLimits ? { spendLimits } : {}) }));
     app.use(devportalPages({ verifier, apim, ...(issuedInvoiceLines ? { issuedInvoiceLines } : {}) }));
   }
