@@ -361,6 +361,7 @@ export function composeInvoicing({ db, engine, billing, usage, subscriptions, te
     clock,
     logger: logger.child({ component: 'invoicing' }),
     ...(probe ? { probe } : {}),
+    applyEngineEvent: (tenantDomain, event) => billing.records.apply(tenantDomain, event, clock(), (uuid) => engine.billedSubscriptionOf(uuid)),
   });
 }
 

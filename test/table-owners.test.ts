@@ -49,6 +49,12 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_MYFATOORAH_API_PLAN: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_SUBSCRIPTION: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_INVOICE: 'plugins/myfatoorah/myfatoorah.repository.ts',
+  // The HTTP integration engine's own records (plan codes, tiers, subscriptions, its delivery log and outbox, invoices reported).
+  ML_INTEGRATION_PLAN: 'plugins/http-integration/http-integration.repository.ts',
+  ML_INTEGRATION_API_TIER: 'plugins/http-integration/http-integration.repository.ts',
+  ML_INTEGRATION_SUBSCRIPTION: 'plugins/http-integration/http-integration.repository.ts',
+  ML_INTEGRATION_DELIVERY: 'plugins/http-integration/http-integration.repository.ts',
+  ML_INTEGRATION_INVOICE: 'plugins/http-integration/http-integration.repository.ts',
   // The schema's own bookkeeping.
   ML_MIGRATIONS: 'src/db/migrator.ts',
   ML_SCHEMA_OWNERSHIP: 'migrations/support/ownership.ts',

@@ -18,11 +18,19 @@ export interface PeriodUsage {
   /**
    * Freezes the usage source's settled events into usage records (the usage part's own freeze,
    * under the publisher's lease), so a period's records are complete before they are summed.
-   * False when it could not now (a publish job holds the lease); the period waits for the next check.
+   * Not frozen when it could not now (a publish job holds the lease) or the run had failures (the
+   * reason says which): the period waits for the next check, so no usage a failed run left out is
+   * rated.
    */
-  freeze(): Promise<boolean>;
+  freeze(): Promise<{ frozen: true } | { frozen: false; reason: string }>;
   /** A subscription's calls in the records whose window starts in [from, to) (no `to`: from `from` on). */
   calls(subscriptionUuid: string, from: Date, to: Date | null): Promise<bigint>;
+  /**
+   * The same calls in [from, to) without freezing: the records plus the source's not-yet-frozen
+   * usage of that subscription, read directly (the pending invoice's view; `calls` after a freeze
+   * answers the same).
+   */
+  callsWithoutFreezing(subscriptionUuid: string, from: Date, to: Date): Promise<bigint>;
 }
 
 export interface OwnInvoicingDependencies {
@@ -172,12 +180,62 @@ export class OwnInvoicing {
   }
 
   /**
-   * Closes every period that ended `close_after_minutes` ago or more and has no invoice yet (all
-   * of them, after a downtime), having frozen the usage source first; then submits the drafts
-   * left by failures and crashes. What `meterline serve` runs every `check_interval_seconds`.
+   * The engine ended the subscription itself (a `subscription` `deleted` billing event, or
+   * reconcile cancelling an engine subscription the gateway no longer has): its final invoice, as
+   * an unsubscribe makes it, up to `at`. No unsubscribe workflow sent its usage first, so the usage
+   * part is frozen here; when it cannot be now, nothing is made and a later check makes it
+   * (`endCancelled`). With the subscription gone from the core, it is rated with the plan its
+   * last invoice had. Idempotent with the unsubscribe's own: one FINAL whoever comes first.
+   */
+  async subscriptionCancelledByEngine(subscriptionUuid: string, at: Date): Promise<OwnInvoice | null> {
+    if (!this.enabled) return null;
+    const invoices = await this.deps.repository.ofSubscription(subscriptionUuid);
+    const last = invoices[invoices.length - 1];
+    if (!last) return null;
+    const now = (await this.deps.subscriptions([subscriptionUuid])).get(subscriptionUuid);
+    const subscription = now?.policy.pricing ? now : last.subscription;
+    if (!invoices.some((i) => i.kind === 'FINAL')) {
+      const freeze = await this.deps.usage.freeze();
+      if (!freeze.frozen) {
+        this.deps.logger.warn({ subscription: subscriptionUuid, reason: freeze.reason }, 'the engine cancelled a subscription; its final invoice waits for the next check');
+        return null;
+      }
+    }
+    return this.subscriptionEnded(subscription, at);
+  }
+
+  /**
+   * Makes the final invoice of every invoiced subscription that ended without one: its billing
+   * record cancelled by the engine, or gone from the core (removed after a final invoice that
+   * failed, or an engine cancel whose hook failed). Answers how many.
+   */
+  async endCancelled(only?: string): Promise<number> {
+    if (!this.enabled) return 0;
+    const open = (await this.deps.repository.invoicedSubscriptions()).filter((s) => !s.ended && (only === undefined || s.subscriptionUuid === only));
+    if (open.length === 0) return 0;
+    const live = new Set(await this.deps.issued.liveSubscriptions());
+    const refs = await this.deps.subscriptions(open.map((s) => s.subscriptionUuid));
+    let ended = 0;
+    for (const { subscriptionUuid } of open.filter((s) => !live.has(s.subscriptionUuid) || !refs.has(s.subscriptionUuid))) {
+      try {
+        if ((await this.subscriptionCancelledByEngine(subscriptionUuid, this.deps.clock())) !== null) ended += 1;
+      } catch (error) {
+        this.deps.logger.error({ err: error, subscription: subscriptionUuid }, 'could not make the final invoice of a cancelled subscription; the next check tries again');
+      }
+    }
+    return ended;
+  }
+
+  /**
+   * Makes the first invoices missing, the final invoices of subscriptions cancelled without one
+   * (`endCancelled`), then closes every period that ended `close_after_minutes` ago or more and
+   * has no invoice yet (all of them, after a downtime), having frozen the usage source first; then
+   * submits the drafts left by failures and crashes. What `meterline serve` runs every
+   * `check_interval_seconds`.
    */
   async check(): Promise<CloseResult> {
     await this.startMissing();
+    await this.endCancelled();
     const result = await this.closeDuePeriods();
     await this.submitDrafts();
     await this.sweepEngineInvoices();
@@ -244,6 +302,7 @@ export class OwnInvoicing {
     if (before.size === 0 && live.includes(subscriptionUuid) && (await this.deps.engine.billingCycleOf(subscription)) !== null) {
       await this.subscriptionStarted(subscription, this.deps.clock());
     }
+    await this.endCancelled(subscriptionUuid);
     const result = await this.closeDuePeriods(subscriptionUuid);
     let submitted = 0;
     for (const draft of (await this.deps.repository.ofSubscription(subscriptionUuid)).filter((i) => i.status === 'DRAFT')) {
@@ -263,7 +322,9 @@ export class OwnInvoicing {
     if (!this.enabled) return { closed: 0, waiting: null };
     const now = this.deps.clock().getTime();
     const closeAfterMs = this.deps.options.close_after_minutes * 60_000;
-    const live = (await this.deps.repository.invoicedSubscriptions()).filter((s) => !s.ended && (only === undefined || s.subscriptionUuid === only));
+    // A subscription the engine cancelled gets its final invoice (`endCancelled`), no more periods.
+    const billed = new Set(await this.deps.issued.liveSubscriptions());
+    const live = (await this.deps.repository.invoicedSubscriptions()).filter((s) => !s.ended && billed.has(s.subscriptionUuid) && (only === undefined || s.subscriptionUuid === only));
     const refs = await this.deps.subscriptions(live.map((s) => s.subscriptionUuid));
     const due: Array<{ invoiced: InvoicedSubscription; subscription: SubscriptionRef; pricing: PolicyPricing }> = [];
     for (const invoiced of live) {
@@ -273,7 +334,8 @@ export class OwnInvoicing {
       if (nextBoundaryAfter(ownCycle(pricing, invoiced.anchor), invoiced.invoicedUpTo.getTime()) + closeAfterMs <= now) due.push({ invoiced, subscription, pricing });
     }
     if (due.length === 0) return { closed: 0, waiting: null };
-    if (!(await this.deps.usage.freeze())) return { closed: 0, waiting: 'the usage could not be frozen now (a usage publish job holds the lease)' };
+    const freeze = await this.deps.usage.freeze();
+    if (!freeze.frozen) return { closed: 0, waiting: `the usage could not be frozen now (${freeze.reason})` };
     let closed = 0;
     for (const { invoiced, subscription, pricing } of due) {
       const cycle = ownCycle(pricing, invoiced.anchor);

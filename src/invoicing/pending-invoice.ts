@@ -10,8 +10,8 @@ export interface PendingInvoicesDependencies {
   /** A subscription's own invoices, oldest period first (`OwnInvoicesRepository.ofSubscription`). */
   invoicesOf(subscriptionUuid: string): Promise<OwnInvoice[]>;
   engine: Pick<Monetization, 'capabilities'>;
-  /** The same usage the period's invoice will rate (frozen records; frozen first when it can). */
-  usage: PeriodUsage;
+  /** The same usage the period's invoice will rate, read without freezing (`callsWithoutFreezing`). */
+  usage: Pick<PeriodUsage, 'callsWithoutFreezing'>;
   clock: () => Date;
 }
 
@@ -22,9 +22,10 @@ export interface PendingInvoicesDependencies {
  * (from the last closed period's end, or the first invoice's period start, to the next cycle
  * boundary, as `OwnInvoicing` closes them): the period's usage so far and the next period's base
  * fee in advance, rated by `rate()`. The current period's base fee (and the setup fee) were
- * invoiced in advance already, so they are not on it. Usage: the usage part is frozen first
- * (under the publisher's lease; when a publish job holds it, that job freezes), then the period's
- * usage records are summed, each event counted once. Nothing is issued: no id, no pay link.
+ * invoiced in advance already, so they are not on it. Usage: nothing is frozen for a view (a
+ * freeze reads every subscription's new usage); the period's usage records are summed with this
+ * subscription's usage not frozen yet, read from the source directly, each event counted once:
+ * what the period's usage records will hold once frozen. Nothing is issued: no id, no pay link.
  */
 export class PendingInvoices {
   constructor(private readonly deps: PendingInvoicesDependencies) {}
@@ -42,10 +43,8 @@ export class PendingInvoices {
     const end = nextBoundaryAfter(cycle, start);
     const nextEnd = nextBoundaryAfter(cycle, end);
     let calls = 0n;
-    if (pricing.plan === 'DYNAMICRATE') {
-      await this.deps.usage.freeze();
-      calls = await this.deps.usage.calls(subscription.uuid, new Date(start), new Date(end));
-    }
+    // Nothing is frozen for a view: the records so far plus this subscription's usage not frozen yet.
+    if (pricing.plan === 'DYNAMICRATE') calls = await this.deps.usage.callsWithoutFreezing(subscription.uuid, new Date(start), new Date(end));
     // What closing the period will rate (OwnInvoicing's PERIOD invoice).
     const rating = rate({
       pricing,

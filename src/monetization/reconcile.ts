@@ -51,6 +51,8 @@ export interface ReconcileDependencies {
   removeUnfinished(uuid: string, tenant: TenantRef): Promise<boolean>;
   logger: Logger;
   clock?: () => Date;
+  /** Told of each orphan engine subscription cancelled (own invoicing makes its final invoice); a failure is logged. */
+  engineSubscriptionCancelled?(subscriptionUuid: string, at: Date): Promise<unknown>;
 }
 
 /**
@@ -116,6 +118,9 @@ export async function reconcile(dependencies: ReconcileDependencies, options: { 
       findings.push(
         await act(what, options.dryRun, 'would cancel it with a final invoice', async () => {
           await engine.cancelEngineSubscription(subscription);
+          await dependencies.engineSubscriptionCancelled?.(subscription.subscriptionUuid, clock()).catch((error: unknown) =>
+            dependencies.logger.error({ err: error, subscription: subscription.subscriptionUuid }, 'could not make the final invoice of a cancelled orphan subscription; the invoicing check tries again'),
+          );
           return 'cancelled it with a final invoice';
         }).then((done) => ({ kind: 'ORPHAN_ENGINE_SUBSCRIPTION' as const, tenantDomain: tenant.domain, subscriptionUuid: subscription.subscriptionUuid, engineCustomerId: '', needsHuman: false, ...done })),
       );

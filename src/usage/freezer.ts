@@ -1,5 +1,5 @@
 import type { NewRecord } from './record-store';
-import type { HourlyUsage, PositionRange, UsageSource } from './sources';
+import type { HourlyUsage, PositionRange, UsageChunk, UsageSource } from './sources';
 import { HOUR_MS, spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec, type Window } from './windows';
 
 /** A record as freezing computes it; the freeze batch is handed out in the writing transaction. */
@@ -13,6 +13,28 @@ interface Span {
   sums: Array<{ quantity: number; part: number } | undefined>;
   /** A part of an hour crossed a period end: the span's windows are asked of the source again. */
   sliced: boolean;
+}
+
+/**
+ * Parts of hours (one per subscription, API and hour, or half-hour at a period end) a freeze holds
+ * at once: with the spans and records made of them, some 100 MB. A range with more is frozen in
+ * chunks (`usageChunks`), each committed with its own position.
+ */
+export const FREEZE_CHUNK_PARTS = 200_000;
+
+/**
+ * A range's usage in chunks of about `maxParts` parts, each the whole usage of the next part of
+ * the range: the source's own chunks where it splits hours (`splitHourlyUsage`), else its hourly
+ * usage of the whole range as one chunk.
+ */
+export async function* usageChunks(
+  source: UsageSource,
+  range: PositionRange,
+  cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>,
+  maxParts: number,
+): AsyncGenerator<UsageChunk> {
+  if (source.splitHourlyUsage) yield* source.splitHourlyUsage(range, cutOffsets, maxParts);
+  else yield { upTo: range.upTo, usage: await source.hourlyUsage(range) };
 }
 
 /**

@@ -18,7 +18,7 @@ import {
  * usage without metering it, and issues the invoices Meterline submits, in memory, one per
  * Meterline invoice id however often it is submitted (as its contract asks). `failNext` makes the
  * next submissions fail like an engine that is down; `failAfterIssuing` like one that issued the
- * invoice and then lost the answer.
+ * invoice and then lost the answer; `failCycles` makes its billing cycles unreadable.
  */
 const free = new FreeMonetization();
 
@@ -51,6 +51,7 @@ export class CollectingEngine implements Monetization {
   submissions = 0;
   failNext = 0;
   failAfterIssuing = 0;
+  failCycles = false;
   private readonly subscriptions = new Map<string, { anchor: Date; interval: BillingCycleInfo['interval']; cancelled: boolean }>();
 
   constructor(private readonly clock: () => Date) {}
@@ -69,6 +70,7 @@ export class CollectingEngine implements Monetization {
   }
 
   async billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
+    if (this.failCycles) throw new MonetizationError('ENGINE_UNAVAILABLE', 'the collecting engine cannot tell cycles now');
     const found = this.subscriptions.get(subscription.uuid);
     return found ? { anchor: found.anchor, interval: found.interval, intervalCount: 1 } : null;
   }

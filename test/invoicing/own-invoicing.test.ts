@@ -11,6 +11,8 @@ import type { PolicyPricing, SubscriptionRef } from '../../src/domain/model';
 import type { OwnInvoicing } from '../../src/invoicing/own-invoicing';
 import { ownInvoiceId } from '../../src/invoicing/own-invoicing';
 import { OwnInvoicesRepository, type NewOwnInvoice } from '../../src/invoicing/own-invoices.repository';
+import { PendingInvoices } from '../../src/invoicing/pending-invoice';
+import { RecordStore } from '../../src/usage/record-store';
 import { scheduleOwnInvoicing } from '../../src/invoicing/schedule';
 import { FreeMonetization } from '../../src/monetization/free-engine';
 import { createLogger } from '../../src/logger';
@@ -97,6 +99,8 @@ async function world(db: Knex): Promise<World> {
       if (step === 'drafted') throw new Error('killed after drafting');
     },
   });
+  // As composition wires it: a cancel the engine starts itself gets the final invoice.
+  billing.records.onEngineCancel((uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at));
   const apim = createApim({ repositories: createApimRepositories(db), engine, billingRecords: billing.records, usage: usage.publisher, invoicing, monetizationAttributes: [], logger, clock });
   const seed = new GatewaySeed(db, TENANT);
   const api = await seed.api({ name: 'Hello' });
@@ -429,6 +433,106 @@ forEachTestDatabase((_kind, database) => {
     expect(final.lines.filter((l) => l.kind === 'LATE_USAGE').map((l) => [l.description, l.quantity, l.amount])).toEqual([
       ['Hello · 1 call of 15 Feb – 15 Mar that arrived after it was invoiced', 1n, 2n], // period 2 from 2 to 3 calls: still tier 1
     ]);
+  });
+
+  it('the engine cancelling a subscription itself (a deleted event) makes the final invoice at once, with the usage not yet frozen; an unsubscribe after it makes no second; no period is closed after it', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.perCall);
+    now = T0 + 3 * DAY;
+    await calls(w, s, [T0 + DAY, T0 + 2 * DAY, T0 + 2 * DAY + 1]);
+    const deleted: BillingEvent = { id: `evt_deleted_${s.uuid}`, type: 'subscription', change: 'deleted', occurredAt: new Date(now), account: null, engineSubscriptionId: engineSubscriptionId(s.uuid), status: 'canceled' };
+    await applyEvent(w, deleted);
+    const [, final] = await own(w, s.uuid);
+    expect(final).toMatchObject({ kind: 'FINAL', status: 'OPEN', calls: 3n, total: 3n, periodStart: new Date(T0), periodEnd: new Date(now) });
+    expect(w.engine.invoices.get(final!.invoiceId)!.total).toBe(3n);
+    expect(await access(w, s.uuid)).toBe('BLOCKED');
+
+    // The subscriber unsubscribes afterwards, and the periods come due: still that one final invoice.
+    now = T0 + 4 * DAY;
+    await w.apim.subscriptions.unsubscribe(s.caller, s.uuid);
+    now = PERIOD_2_END + 3 * HOUR;
+    await w.invoicing.check();
+    expect((await own(w, s.uuid)).map((i) => [i.kind, i.invoiceId])).toEqual([
+      ['SUBSCRIPTION_START', ownInvoiceId(s.uuid, 'SUBSCRIPTION_START', new Date(T0))],
+      ['FINAL', final!.invoiceId],
+    ]);
+  });
+
+  it("a cancel whose final invoice could not be made then (the usage could not all be frozen: freezeOnly says so) gets it at a later check; a subscription gone from the core is rated with its last invoice's plan", async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.perCall);
+    const gone = await subscribe(w, w.policies.perCall);
+    now = T0 + DAY;
+    // A billing cycle the engine cannot tell now: the freeze of this usage fails, and says so.
+    w.engine.failCycles = true;
+    await w.db('ML_USAGE_BILLING_CYCLE').whereIn('SUBSCRIPTION_UUID', [s.uuid, gone.uuid]).del();
+    await calls(w, s, [T0 + HOUR, T0 + 2 * HOUR]);
+    await calls(w, gone, [T0 + HOUR]);
+    const freeze = await w.usage.publisher.freezeOnly();
+    expect(freeze).toMatchObject({ frozen: false, failures: expect.arrayContaining([expect.objectContaining({ subscription: s.uuid, reason: expect.stringContaining('could not read the billing cycle') })]) });
+
+    await applyEvent(w, { id: `evt_deleted_${s.uuid}`, type: 'subscription', change: 'deleted', occurredAt: new Date(now), account: null, engineSubscriptionId: engineSubscriptionId(s.uuid), status: 'canceled' });
+    expect((await own(w, s.uuid)).map((i) => i.kind)).toEqual(['SUBSCRIPTION_START']);
+    // The other one's core row removed after a final invoice that was never made.
+    await w.db('AM_SUBSCRIPTION').where({ UUID: gone.uuid }).del();
+    const check = await w.invoicing.check();
+    expect(check.closed).toBe(0);
+    expect((await own(w, s.uuid)).map((i) => i.kind)).toEqual(['SUBSCRIPTION_START']);
+
+    w.engine.failCycles = false;
+    expect(await w.usage.publisher.freezeOnly()).toEqual({ frozen: true });
+    now = T0 + 2 * DAY;
+    await w.invoicing.check();
+    expect((await own(w, s.uuid)).map((i) => [i.kind, i.calls, i.total])).toEqual([
+      ['SUBSCRIPTION_START', 0n, 0n],
+      ['FINAL', 2n, 2n],
+    ]);
+    expect((await own(w, gone.uuid)).map((i) => [i.kind, i.calls, i.total, i.subscription.policy.name])).toEqual([
+      ['SUBSCRIPTION_START', 0n, 0n, w.policies.perCall],
+      ['FINAL', 1n, 1n, w.policies.perCall],
+    ]);
+  });
+
+  it('the pending invoice is read without freezing (records plus the usage not frozen yet) and says what the period invoice then says', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.graduated);
+    const pending = new PendingInvoices({
+      invoicesOf: (uuid) => w.invoicing.invoicesOf(uuid),
+      engine: w.engine,
+      usage: { callsWithoutFreezing: async (uuid, from, to) => BigInt(await w.usage.publisher.callsWithoutFreezing(uuid, from, to)) },
+      clock,
+    });
+    const records = () => new RecordStore(w.db).list({ subscriptionUuid: s.uuid });
+    now = T0 + 10 * DAY;
+    await calls(w, s, [T0 + HOUR, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY]);
+    expect(await w.usage.publisher.freezeOnly()).toEqual({ frozen: true });
+    const frozen = (await records()).length;
+    // Four calls frozen, three more not yet (one a millisecond before the period ends), one in the next period.
+    now = PERIOD_1_END + HOUR;
+    await calls(w, s, [T0 + 9 * DAY, T0 + 20 * DAY, PERIOD_1_END - 1, PERIOD_1_END]);
+    const view = await pending.of(s.ref);
+    expect((await records()).length).toBe(frozen);
+    expect(view).toMatchObject({ periodStart: new Date(T0), periodEnd: new Date(PERIOD_1_END) });
+    expect(view!.lines.filter((l) => l.description.includes('call')).reduce((n, l) => n + l.quantity, 0)).toBe(7);
+
+    now = PERIOD_1_END + 2 * HOUR;
+    await w.invoicing.closeNow(TENANT.domain, s.uuid);
+    const period = (await own(w, s.uuid)).find((i) => i.kind === 'PERIOD')!;
+    expect(period.calls).toBe(7n);
+    expect(period.total).toBe(view!.total);
+    expect(period.lines.map((l) => [l.description, l.amount])).toEqual(view!.lines.map((l) => [l.description, l.amount]));
+  });
+
+  it('a change of plan of a subscription Meterline invoices is refused with a 409 naming why; the plan and invoices stay', async () => {
+    now = T0;
+    const s = await subscribe(w, w.policies.perCall);
+    const before = await own(w, s.uuid);
+    await expect(w.apim.subscriptions.changePlan(s.caller, s.uuid, { applicationId: s.application.uuid, throttlingPolicy: w.policies.graduated })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('invoiced by Meterline, which does not rate a change of plan within a billing period'),
+    });
+    expect((await w.apim.subscriptions.getOwn(s.caller, s.uuid)).tier).toBe(w.policies.perCall);
+    expect(await own(w, s.uuid)).toEqual(before);
   });
 
   it("the pay link's expiry is computed when the invoice is submitted: a draft submitted 20 days late gets pay_within_days from then", async () => {

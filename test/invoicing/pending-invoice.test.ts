@@ -7,8 +7,9 @@ import { rate } from '../../src/rating/rate';
 
 /**
  * The pending invoice Meterline answers for an engine that only collects payment: the next
- * PERIOD invoice of the period not yet closed, rated by rate() from that period's usage records
- * (frozen first), the current base fee and the setup fee never repeated. No database: the
+ * PERIOD invoice of the period not yet closed, rated by rate() from that period's usage (records
+ * and usage not frozen yet, read without freezing), the current base fee and the setup fee never
+ * repeated. No database: the
  * invoices and usage records are given as the repository and the usage part answer them (those
  * are tested in own-invoicing.test.ts; the composed service in test/e2e/invoice-page-myfatoorah.test.ts).
  */
@@ -76,15 +77,13 @@ function invoice(kind: OwnInvoiceKind, start: Date, end: Date): OwnInvoice {
 
 /** Usage records as (window start, calls); `calls` sums the ones starting in [from, to), as the usage part does. */
 function world(options: { invoicing?: 'meterline' | 'engine'; invoices: OwnInvoice[]; records?: Array<[Date, bigint]> }) {
-  const frozen: string[] = [];
+  const reads: string[] = [];
   const records = options.records ?? [];
-  const usage: PeriodUsage = {
-    freeze: async () => {
-      frozen.push('freeze');
-      return true;
+  const usage: Pick<PeriodUsage, 'callsWithoutFreezing'> = {
+    callsWithoutFreezing: async (uuid, from, to) => {
+      reads.push(`read ${from.toISOString()} – ${to.toISOString()}`);
+      return records.filter(([at]) => uuid === 'sub-1' && at.getTime() >= from.getTime() && at.getTime() < to.getTime()).reduce((sum, [, calls]) => sum + calls, 0n);
     },
-    calls: async (uuid, from, to) =>
-      records.filter(([at]) => uuid === 'sub-1' && at.getTime() >= from.getTime() && (to === null || at.getTime() < to.getTime())).reduce((sum, [, calls]) => sum + calls, 0n),
   };
   const pending = new PendingInvoices({
     invoicesOf: async (uuid) => (uuid === 'sub-1' ? options.invoices : []),
@@ -92,12 +91,12 @@ function world(options: { invoicing?: 'meterline' | 'engine'; invoices: OwnInvoi
     usage,
     clock: () => new Date('2030-02-10T00:00:00Z'),
   });
-  return { pending, frozen };
+  return { pending, reads };
 }
 
 describe('PendingInvoices', () => {
   it('rates the first period like its PERIOD invoice: the usage so far and the next base fee, not the setup fee or the base fee invoiced at subscribe', async () => {
-    const { pending, frozen } = world({
+    const { pending, reads } = world({
       invoices: [invoice('SUBSCRIPTION_START', ANCHOR, FEB_28)],
       // One record before the anchor (another subscription period of nobody), two in the period, one after it.
       records: [
@@ -108,7 +107,7 @@ describe('PendingInvoices', () => {
       ],
     });
     const answer = await pending.of(subscriptionOn(graduated));
-    expect(frozen).toEqual(['freeze']);
+    expect(reads).toEqual([`read ${ANCHOR.toISOString()} – ${FEB_28.toISOString()}`]);
     const expected = rate({ pricing: graduated, apiName: 'Hello', calls: 1200n, period: { start: ANCHOR, end: FEB_28 }, baseFeePeriod: { start: FEB_28, end: MAR_31 }, include: { setupFee: false, baseFee: true, usage: true } });
     // 5.000 + 1,000 × 0.0025 + 200 × 0.001 = 5.000 + 2.500 + 0.200
     expect(expected.total).toBe(7700n);
@@ -159,9 +158,9 @@ describe('PendingInvoices', () => {
   });
 
   it('a fixed-rate plan: the next base fee only, no usage read', async () => {
-    const { pending, frozen } = world({ invoices: [{ ...invoice('SUBSCRIPTION_START', ANCHOR, FEB_28), currency: 'usd' }] });
+    const { pending, reads } = world({ invoices: [{ ...invoice('SUBSCRIPTION_START', ANCHOR, FEB_28), currency: 'usd' }] });
     const answer = await pending.of(subscriptionOn(monthly));
-    expect(frozen).toEqual([]);
+    expect(reads).toEqual([]);
     expect(answer).toMatchObject({ currency: 'usd', total: 1000n, periodStart: ANCHOR, periodEnd: FEB_28 });
     expect(answer!.lines).toEqual([{ description: 'Hello · monthly fee, in advance for 28 Feb – 31 Mar', apiName: 'Hello', quantity: 1, unitAmountDecimal: '1000', amount: 1000n }]);
   });

@@ -1,9 +1,10 @@
 import { cutOffsetOf, recordsOfRange } from '../../src/usage/freezer';
 import { EventStore } from '../../src/usage/event-store';
-import { LocalEventSource, type HourlyUsage, type PositionRange, type SliceUsage, type UsageSlice, type UsageSource } from '../../src/usage/sources';
+import { LocalEventSource, type HourlyUsage, type PositionRange, type SliceUsage, type UsageChunk, type UsageSlice, type UsageSource } from '../../src/usage/sources';
 import { HOUR_MS, type CycleSpec } from '../../src/usage/windows';
 import { forEachTestDatabase } from '../helpers/databases';
 import { migrateLatest } from '../helpers/migrations';
+import { freezingPublisher, runFreezeUntilKilled } from './freezer-kill-child';
 
 /**
  * Freezing hours cut by a period end in one read: the source gives each hour in two parts, split
@@ -112,10 +113,14 @@ forEachTestDatabase((kind, database) => {
     const upTo = await source.settledPosition();
     const cycles = new Map([['sub-a', CYCLE]]);
     const asked: string[][] = [];
-    const parts = await source.splitHourlyUsage({ after: 0, upTo }, async (uuids) => {
+    const chunks: UsageChunk[] = [];
+    const cuts = async (uuids: readonly string[]) => {
       asked.push([...uuids].sort());
       return new Map([...uuids].filter((u) => cycles.has(u)).map((u) => [u, cutOffsetOf(cycles.get(u))]));
-    });
+    };
+    for await (const chunk of source.splitHourlyUsage({ after: 0, upTo }, cuts, 1_000)) chunks.push(chunk);
+    expect(chunks.map((c) => c.upTo)).toEqual([upTo]);
+    const parts = chunks[0]!.usage;
     const split = await recordsOfRange({ source, range: { after: 0, upTo }, hourly: parts, cycles, windowHours: 1, now: () => 0 });
     const hourly = await recordsOfRange({ source, range: { after: 0, upTo }, hourly: await source.hourlyUsage({ after: 0, upTo }), cycles, windowHours: 1, now: () => 0 });
     const key = (r: { subscriptionUuid: string; windowStart: number }) => `${r.subscriptionUuid}@${r.windowStart}`;
@@ -130,7 +135,94 @@ forEachTestDatabase((kind, database) => {
       ['sub-b', HOUR_MS, 1],
       ['sub-b', 2 * HOUR_MS, 1],
     ]);
-    // Where the events are grouped in memory (MariaDB), each subscription's cut is asked once.
-    expect(asked).toEqual(kind === 'mysql' ? [['sub-a', 'sub-b']] : []);
+    // Where the events are grouped in memory (MariaDB, SQLite), each subscription's cut is asked once.
+    expect(asked).toEqual(kind === 'postgres' ? [] : [['sub-a', 'sub-b']]);
+  });
+
+  it('with more parts than a chunk holds, the chunks follow each other to the range’s end and add up to the same usage', async () => {
+    const db = database().knex;
+    const source = new LocalEventSource({ db });
+    const upTo = await source.settledPosition();
+    const cycles = new Map([['sub-a', CYCLE]]);
+    const cuts = async (uuids: readonly string[]) => new Map([...uuids].filter((u) => cycles.has(u)).map((u) => [u, cutOffsetOf(cycles.get(u))]));
+    const chunks: UsageChunk[] = [];
+    // Four parts a chunk: PostgreSQL's grouped read has more, so it too reads the events in SEQ order.
+    for await (const chunk of source.splitHourlyUsage({ after: 0, upTo }, cuts, 4)) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.at(-1)!.upTo).toBe(upTo);
+    const seqs = chunks.map((c) => c.upTo);
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+    for (const chunk of chunks) expect(chunk.usage.length).toBeLessThanOrEqual(2 * 4);
+    const total = (usage: readonly HourlyUsage[], subscription: string) => usage.filter((u) => u.subscriptionUuid === subscription).reduce((sum, u) => sum + u.quantity, 0);
+    for (const subscription of ['sub-a', 'sub-b']) expect(chunks.reduce((sum, c) => sum + total(c.usage, subscription), 0)).toBe(7);
+    // Each chunk's parts lie in its own range of SEQs.
+    chunks.forEach((chunk, i) => {
+      for (const u of chunk.usage) {
+        expect(u.part).toBeGreaterThan(i === 0 ? 0 : chunks[i - 1]!.upTo);
+        expect(u.part).toBeLessThanOrEqual(chunk.upTo);
+      }
+    });
+  });
+
+  /**
+   * A freeze in chunks (a few parts of hours held at a time, each chunk committed with its
+   * position) is killed with SIGKILL right after its second chunk was committed, in its own
+   * process; the next freeze reads on from there. Every billable event ends up in exactly one
+   * record: per subscription and hour the records add up to its events, and the records' source
+   * ranges tile the range without a gap or an overlap. (Last here: it freezes every event stored.)
+   */
+  it('a chunked freeze killed between chunks resumes where its last committed chunk ended: every event frozen once', async () => {
+    const db = database().knex;
+    const NOW = (HOUR + 48) * HOUR_MS;
+    const CHUNK_PARTS = 4;
+    const subscriptions = ['kill-a', 'kill-b', 'kill-c'];
+    await db('ML_USAGE_EVENT').insert(
+      Array.from({ length: 60 }, (_, n) => {
+        // Out of time order (as the bench's events are): every chunk meets most hours.
+        const time = HOUR * HOUR_MS + ((n * 7_919_000) % (6 * HOUR_MS));
+        const subscription = subscriptions[n % subscriptions.length]!;
+        return {
+          EVENT_ID: `${kind}-kill-${n}`, EVENT_TIME: time, EVENT_HOUR: Math.floor(time / HOUR_MS), API_UUID: `api-${subscription}`, APPLICATION_UUID: 'app',
+          SUBSCRIPTION_UUID: subscription, CONSUMER_KEY: null, TENANT_DOMAIN: 'carbon.super', HTTP_STATUS: 200, QUANTITY: 1 + (n % 2), RECEIVED_AT: 1,
+          PUBLISH_STATE: n < 55 ? 1 : 0, NOT_BILLABLE: n < 55 ? null : 'NO_SUBSCRIPTION',
+        };
+      }),
+    );
+    const billable = new Map<string, number>();
+    for (const row of (await db('ML_USAGE_EVENT').where({ PUBLISH_STATE: 1 }).select('SUBSCRIPTION_UUID', 'EVENT_HOUR', 'QUANTITY')) as Array<Record<string, unknown>>) {
+      const key = `${String(row.SUBSCRIPTION_UUID)}@${Number(row.EVENT_HOUR)}`;
+      billable.set(key, (billable.get(key) ?? 0) + Number(row.QUANTITY));
+    }
+    const maxSeq = Number((await db('ML_USAGE_EVENT').max({ M: 'SEQ' }).first())?.M);
+    const position = async () => Number((await db('ML_USAGE_SOURCE_POSITION').where({ SOURCE: 'local' }).first('POSITION'))?.POSITION);
+
+    const outcome = await runFreezeUntilKilled({ database: database().config, now: NOW, chunkParts: CHUNK_PARTS, killAfterChunks: 2 });
+    expect({ signal: outcome.signal, stderr: outcome.stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
+    const killedAt = /^killed after chunk 2, frozen up to (\d+)$/.exec(outcome.reports.at(-1) ?? '');
+    expect(killedAt).not.toBeNull();
+    const frozenUpTo = Number(killedAt![1]);
+    // Midway: the dead process left its position at the end of its second chunk, short of the range.
+    expect(await position()).toBe(frozenUpTo);
+    expect(frozenUpTo).toBeGreaterThan(0);
+    expect(frozenUpTo).toBeLessThan(maxSeq);
+    expect(Number((await db('ML_USAGE_RECORD').max({ M: 'POSITION_UP_TO' }).first())?.M)).toBe(frozenUpTo);
+
+    // A day later (the dead process's lease long expired), a new freeze finishes the range.
+    expect(await freezingPublisher(db, NOW + 86_400_000, CHUNK_PARTS).freezeOnly()).toEqual({ frozen: true });
+    expect(await position()).toBe(maxSeq);
+    const records = (await db('ML_USAGE_RECORD').select('SUBSCRIPTION_UUID', 'WINDOW_START', 'QUANTITY', 'IDENTIFIER', 'POSITION_AFTER', 'POSITION_UP_TO')) as Array<Record<string, unknown>>;
+    const frozen = new Map<string, number>();
+    for (const r of records) {
+      // The free engine gives no billing cycle: one window per hour.
+      const key = `${String(r.SUBSCRIPTION_UUID)}@${Number(r.WINDOW_START) / HOUR_MS}`;
+      frozen.set(key, (frozen.get(key) ?? 0) + Number(r.QUANTITY));
+    }
+    expect(new Map([...frozen].sort())).toEqual(new Map([...billable].sort()));
+    expect(new Set(records.map((r) => r.IDENTIFIER)).size).toBe(records.length);
+    // The chunks' ranges follow each other from 0: no gap, no overlap.
+    const ranges = [...new Set(records.map((r) => `${Number(r.POSITION_AFTER)}:${Number(r.POSITION_UP_TO)}`))].map((s) => s.split(':').map(Number) as [number, number]);
+    ranges.sort((a, b) => a[0] - b[0]);
+    expect(ranges.length).toBeGreaterThan(2);
+    ranges.forEach(([after], i) => expect(after).toBe(i === 0 ? 0 : ranges[i - 1]![1]));
   });
 });

@@ -1,10 +1,10 @@
 import { UsageOptionsError } from '../options';
 import { SourcePositions } from '../source-positions';
 import { LocalEventSource } from './local-source';
-import type { HourlyUsage, PositionRange, SliceUsage, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
+import type { HourlyUsage, PositionRange, SliceUsage, UsageChunk, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
 import { Wso2AnalyticsLog } from './wso2-analytics-log';
 
-export type { HourlyUsage, PositionRange, SliceUsage, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
+export type { HourlyUsage, PositionRange, SliceUsage, UsageChunk, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
 export { LocalEventSource } from './local-source';
 export { Wso2AnalyticsLog, parseMetricsLine, usageEventOf, type LogReadReport } from './wso2-analytics-log';
 
@@ -79,7 +79,7 @@ export class LogFedSource implements UsageSource {
     return this.events.sliceUsage(range, slices);
   }
 
-  splitHourlyUsage(range: PositionRange, cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>): Promise<HourlyUsage[]> {
-    return this.events.splitHourlyUsage(range, cutOffsets);
+  splitHourlyUsage(range: PositionRange, cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>, maxParts: number): AsyncIterable<UsageChunk> {
+    return this.events.splitHourlyUsage(range, cutOffsets, maxParts);
   }
 }

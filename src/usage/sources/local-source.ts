@@ -1,6 +1,9 @@
 import { EventStore } from '../event-store';
 import { HOUR_MS } from '../windows';
-import type { HourlyUsage, PositionRange, SliceUsage, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
+import type { HourlyUsage, PositionRange, SliceUsage, UsageChunk, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
+
+/** Events read per query when the range is summed here. */
+const PAGE_EVENTS = 20_000;
 
 /**
  * The default source: the events stored by the ingestion endpoint and the middleware
@@ -29,17 +32,37 @@ export class LocalEventSource implements UsageSource {
   }
 
   /**
-   * The range's events read a page at a time in SEQ order and grouped here, per subscription, API
-   * and hour, each hour in two parts at the subscription's cut offset: one read, no sort, one
-   * entry per part of an hour. Where the database groups as fast as its rows can be read
-   * (PostgreSQL, SQLite) it is `hourlyUsage`, and the cut hours are sliced.
+   * The range's usage in chunks of about `maxParts` parts (what the freeze holds at once).
+   * - Where the database groups as fast as its rows can be read (PostgreSQL: a hash aggregate),
+   *   one GROUP BY of the range, asked for at most `maxParts` + 1 groups: when it has no more,
+   *   that is the whole range in one chunk, and the hours a period end cuts are sliced later.
+   * - Otherwise (MariaDB, SQLite: their GROUP BY sorts), or when the range has more groups than
+   *   that, the range's events are read a page at a time in SEQ order (a walk of the primary key,
+   *   no sort) and summed here per subscription, API and hour, each hour in two parts at the
+   *   subscription's cut offset, so no hour needs a second read. Once a page brings the parts to
+   *   `maxParts`, they go out as a chunk ending at that page's last SEQ and the sums start again:
+   *   a window with events on both sides of that SEQ gets a record from each chunk (as from two
+   *   freezes), which with events stored in time order is only the windows of the moment the
+   *   chunk ends.
    */
-  async splitHourlyUsage(range: PositionRange, cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>): Promise<HourlyUsage[]> {
-    if (!this.events.groupsInMemory()) return this.hourlyUsage(range);
+  async *splitHourlyUsage(
+    range: PositionRange,
+    cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>,
+    maxParts: number,
+  ): AsyncGenerator<UsageChunk> {
+    if (!this.events.groupsInMemory()) {
+      const grouped = await this.events.hourlyUsage(range, maxParts + 1);
+      if (grouped.length <= maxParts) {
+        yield { upTo: range.upTo, usage: grouped.map(({ firstSeq, ...usage }) => ({ ...usage, part: firstSeq })) };
+        return;
+      }
+    }
     const offsets = new Map<string, number>();
     // Per subscription, its parts by hour * 2 + (0: before the offset, 1: from it).
-    const groups = new Map<string, Map<number, HourlyUsage>>();
-    for await (const page of this.events.billableEvents(range)) {
+    let groups = new Map<string, Map<number, HourlyUsage>>();
+    let parts = 0;
+    // Pages no larger than a chunk, so a chunk holds at most twice its parts.
+    for await (const page of this.events.billableEvents(range, Math.max(1, Math.min(PAGE_EVENTS, maxParts)))) {
       const unseen = new Set<string>();
       for (const event of page) if (!offsets.has(event.subscriptionUuid)) unseen.add(event.subscriptionUuid);
       if (unseen.size > 0) {
@@ -56,15 +79,20 @@ export class LocalEventSource implements UsageSource {
         if (group === undefined) {
           const [from, to] = cut === 0 ? [0, HOUR_MS] : late === 1 ? [cut, HOUR_MS] : [0, cut];
           ofSubscription.set(hour * 2 + late, { subscriptionUuid: event.subscriptionUuid, apiUuid: event.apiUuid, hour, quantity: event.quantity, part: event.seq, from, to });
+          parts += 1;
         } else {
           group.quantity += event.quantity;
           if (event.seq < group.part) group.part = event.seq;
         }
       }
+      const last = page[page.length - 1]!.seq;
+      if (parts >= maxParts && last < range.upTo) {
+        yield { upTo: last, usage: flatten(groups) };
+        groups = new Map();
+        parts = 0;
+      }
     }
-    const usage: HourlyUsage[] = [];
-    for (const ofSubscription of groups.values()) for (const group of ofSubscription.values()) usage.push(group);
-    return usage;
+    yield { upTo: range.upTo, usage: flatten(groups) };
   }
 
   async sliceUsage(range: PositionRange, slices: readonly UsageSlice[]): Promise<SliceUsage[]> {
@@ -86,4 +114,10 @@ export class LocalEventSource implements UsageSource {
     }
     return [...sums].map(([slice, sum]) => ({ ...slice, ...sum }));
   }
+}
+
+function flatten(groups: ReadonlyMap<string, ReadonlyMap<number, HourlyUsage>>): HourlyUsage[] {
+  const usage: HourlyUsage[] = [];
+  for (const ofSubscription of groups.values()) for (const group of ofSubscription.values()) usage.push(group);
+  return usage;
 }

@@ -62,9 +62,22 @@ export interface UsageSource {
    * Optional, in place of `hourlyUsage`: the same usage with each subscription's hours in up to
    * two parts (`from`/`to`), split where `cutOffsets` says its billing periods end (ms into the
    * hour; asked a batch of subscriptions at a time, answering those it knows), so that the hours
-   * a period end cuts need no second read (`sliceUsage`).
+   * a period end cuts need no second read (`sliceUsage`); handed out in chunks of about
+   * `maxParts` parts at most, so that what the freeze holds is bounded. Each chunk is the whole
+   * usage of the next part of the range, (the previous chunk's `upTo` or `range.after`,
+   * `upTo`], read the same every time; the last one's `upTo` is `range.upTo`.
    */
-  splitHourlyUsage?(range: PositionRange, cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>): Promise<HourlyUsage[]>;
+  splitHourlyUsage?(
+    range: PositionRange,
+    cutOffsets: (subscriptionUuids: readonly string[]) => Promise<ReadonlyMap<string, number>>,
+    maxParts: number,
+  ): AsyncIterable<UsageChunk>;
+}
+
+/** A part of a range, (previous chunk's `upTo`, `upTo`], with all of its usage. */
+export interface UsageChunk {
+  upTo: number;
+  usage: HourlyUsage[];
 }
 
 export interface PositionRange {
