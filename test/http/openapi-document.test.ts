@@ -49,6 +49,14 @@ describe('the OpenAPI document', () => {
       ['GET /api/am/admin/v4/monetization/publish-usage/status', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['GET /api/am/admin/v4/monetization/usage-reconciliation', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['POST /api/am/admin/v4/monetization/usage-records/requeue', ['apim:admin', 'apim:monetization_usage_publish']] as const,
+      // The notification admin routes (src/http/routes/admin/notifications.ts).
+      ['GET /api/am/admin/v4/notifications/channels', ['apim:admin']] as const,
+      ['POST /api/am/admin/v4/notifications/channels', ['apim:admin']] as const,
+      ['GET /api/am/admin/v4/notifications/channels/{channelId}', ['apim:admin']] as const,
+      ['PUT /api/am/admin/v4/notifications/channels/{channelId}', ['apim:admin']] as const,
+      ['DELETE /api/am/admin/v4/notifications/channels/{channelId}', ['apim:admin']] as const,
+      ['GET /api/am/admin/v4/notifications/deliveries', ['apim:admin']] as const,
+      ['POST /api/am/admin/v4/notifications/deliveries/{deliveryId}/retry', ['apim:admin']] as const,
     ];
     expect(Object.fromEntries(operations)).toEqual(Object.fromEntries([...wso2, ...extensions]));
     expect(Object.keys(doc.components.securitySchemes.OAuth2Security.flows.clientCredentials.scopes).sort()).toEqual(
