@@ -97,6 +97,9 @@ export interface RunSummary {
  * (records the engine will not take — expired, not billed, uncertain — are closed and listed), or
  * why some of it still waits.
  */
+/** What `freezeOnly` did: everything frozen, or why not (with this run's failures, when it ran). */
+export type FreezeOnlyResult = { frozen: true } | { frozen: false; reason: string; failures: Failure[] };
+
 export type SubscriptionPublishResult =
   | { published: true; recordsSent: number; eventsPublished: number; closed: string[] }
   | { published: false; reason: string };
@@ -157,21 +160,60 @@ export class UsagePublisher {
 
   /**
    * Freezes pending usage into records without sending anything (under the lease, like a job):
-   * what a job's first phase does. For benchmarks and for inspecting what the next job will send.
+   * what a job's first phase does. For benchmarks, for inspecting what the next job will send, and
+   * for own invoicing before it rates a period. `frozen: false` when it did not freeze everything
+   * now: another job holds the lease (`failures` empty), or this run failed part-way (a billing
+   * cycle unreadable, the lease lost, an error: listed in `failures`, as on the job's row), so a
+   * caller never rates usage a failed run left out.
    */
-  async freezeOnly(): Promise<{ frozen: boolean }> {
+  async freezeOnly(): Promise<FreezeOnlyResult> {
     const now = this.now();
     await this.jobs.ensureRows(now, this.deps.lookBackDays);
     const runId = randomUUID();
     const claim = await this.jobs.claim({ owner: this.owner, runId, now, leaseMs: this.leaseMs });
-    if (!claim.claimed) return { frozen: false };
+    if (!claim.claimed) return { frozen: false, reason: `a usage publish job is running (run ${claim.holder.runId ?? 'unknown'})`, failures: [] };
     const state = { lost: false, failures: [] as Failure[] };
     try {
       await this.freezeAll(runId, new Pacer(this.deps.options.requests_per_second), state);
-    } finally {
-      await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: state.failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
+      if (state.lost) state.failures.push({ subscription: '*', reason: 'the lease expired and another process took the job over' });
+    } catch (error) {
+      state.failures.push({ subscription: '*', reason: `the freeze failed: ${describe(error)}` });
     }
-    return { frozen: true };
+    const failures = state.failures.slice(0, MAX_FAILURES_LISTED);
+    try {
+      if (failures.length > 0) await this.jobs.setFailures(runId, failures);
+      await this.jobs.finish({ owner: this.owner, runId, now: this.now(), outcome: failures.length ? 'UNSUCCESSFULL' : 'SUCCESSFULL', publishedUpTo: null });
+    } catch (error) {
+      this.deps.logger.error({ err: error, runId }, 'could not record the end of a freeze; its lease will expire');
+    }
+    if (failures.length === 0) return { frozen: true };
+    this.deps.logger.warn({ runId, failures }, 'usage freeze had failures');
+    return { frozen: false, reason: `the usage could not all be frozen: ${failures.map((f) => f.reason).join('; ')}`, failures };
+  }
+
+  /**
+   * A subscription's calls stamped in [from, to) without freezing anything: its usage records
+   * whose window starts there plus the source's not-yet-frozen usage of it (after the frozen
+   * position, up to the settled one), read directly. What a freeze followed by a sum of the
+   * records would answer, for a view that must not freeze (own invoicing's pending invoice). The
+   * frozen position is read before and after: when a freeze moved it in between (its records might
+   * be counted twice), it is read again, up to three times.
+   */
+  async callsWithoutFreezing(subscriptionUuid: string, from: Date, to: Date): Promise<number> {
+    const source = this.deps.source;
+    const position = async () => (await this.positions.read(source.name)) ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
+    let total = 0;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const after = await position();
+      const records = await this.records.list({ subscriptionUuid, windowsFrom: from.getTime(), windowsTo: to.getTime() });
+      total = records.reduce((sum, record) => sum + record.quantity, 0);
+      const upTo = await source.settledPosition();
+      if (upTo > after) {
+        for (const slice of await source.sliceUsage({ after, upTo }, [{ subscriptionUuid, start: from.getTime(), end: to.getTime() }])) total += slice.quantity;
+      }
+      if ((await position()) === after) break;
+    }
+    return total;
   }
 
   /**
