@@ -92,6 +92,11 @@ api_host = ${JSON.stringify(stripe.host)}
 api_port = ${stripe.port}
 api_protocol = "http"
 
+# Notifications (docs/notifications.md): the dispatcher looks for due deliveries every second
+# (10 by default), so the demo's Teams channel shows its cards at once.
+[apim.monetization.notifications]
+dispatch_interval_seconds = 1
+
 [logging]
 level = "info"
 

@@ -10,9 +10,10 @@ import { demoPlatformKey, startDemoMeterline } from './meterline';
 import type { DemoOutput } from './output';
 import { Cleanup, startStripeChild } from './processes';
 import { ADMIN, DEVPORTAL, PUBLISHER, RestClient, stripeControl } from './rest-client';
+import { addDemoTeamsChannel, showTeamsCards, type TeamsNotifications } from './teams-receiver';
 import { sendTraffic } from './traffic';
 
-export const STORY_STEPS = 12;
+export const STORY_STEPS = 13;
 
 /** The plans of the story: per request with a monthly base fee, and a flat monthly plan. */
 const PER_CALL = { name: 'PerCall', pricePerRequest: '0.002', baseFee: '5.00' } as const;
@@ -58,6 +59,8 @@ export interface DemoSummary {
   /** The pending invoice at the end (the new period). */
   pendingInvoice: { total: string; periodStart: string; periodEnd: string };
   revenue: string;
+  /** What carbon.super's MS Teams channel (the local stand-in) received. */
+  notifications: TeamsNotifications;
 }
 
 type Invoice = { invoiceId: string; status: string; total: string; billingReason: string | null; hostedInvoiceUrl: string | null; periodStart: string | null; periodEnd: string | null };
@@ -81,7 +84,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
   const platformKey = demoPlatformKey();
   const platform = new Stripe(platformKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 2, telemetry: false });
 
-  const meterline = await out.step('meterline', 'Start Meterline (embedded SQLite, Stripe engine on the local server)', async () => {
+  const { started: meterline, teams } = await out.step('meterline', 'Start Meterline (embedded SQLite, Stripe engine on the local server)', async () => {
     // The tenant admin's webhook endpoint, listening to connected accounts too; its secret goes
     // in the config. The URL is set once Meterline has its port.
     const endpoint = await platform.webhookEndpoints.create({ url: 'http://127.0.0.1:9/pending', enabled_events: [...STRIPE_WEBHOOK_EVENTS], connect: true });
@@ -93,7 +96,11 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     out.detail(`REST API on ${started.url}; database ${join(dir, 'meterline.db')}`);
     out.detail(`configuration ${started.configPath} (log: ${started.logPath})`);
     out.detail(`webhook endpoint ${started.url}/api/am/monetization/webhooks/stripe/carbon.super registered (connect: true)`);
-    return started;
+    const client = new RestClient(started.url);
+    const teams = await addDemoTeamsChannel((...args) => client.call(...args), started.token('admin', SCOPES.admin));
+    cleanup.add('the Teams stand-in', teams.receiver.close);
+    out.detail(`MS Teams channel "Ops on Teams" gets every notification of carbon.super (a local stand-in for its incoming webhook: ${teams.receiver.url})`);
+    return { started, teams };
   });
   const rest = new RestClient(meterline.url);
   const tokens = {
@@ -270,6 +277,10 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     return { revenue, paidInvoices, pending };
   });
 
+  const notifications = await out.step('notifications', "Ops' MS Teams channel shows what happened (Adaptive Cards the dispatcher delivered)", () =>
+    showTeamsCards((line) => out.detail(line), (...args) => rest.call(...args), tokens.admin, teams),
+  );
+
   return {
     meterlineUrl: meterline.url,
     gatewayUrl: gateway.url,
@@ -292,6 +303,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     paidInvoices: paidInvoices.map((i) => ({ invoiceId: i.invoiceId, billingReason: i.billingReason, total: i.total, status: i.status })),
     pendingInvoice: { total: pending.Total!, periodStart: pending['Period Start']!, periodEnd: pending['Period End']! },
     revenue: revenue!,
+    notifications,
   };
 }
 

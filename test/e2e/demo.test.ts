@@ -48,7 +48,11 @@ it('--exit runs the whole story, prints what a newcomer needs and a consistent s
   expect(output).toContain(`Publisher's revenue for the Hello API: ${summary.revenue} USD`);
   expect(output).toContain(summary.subscriberToken);
   expect(output).toContain(`curl -H "Authorization: Bearer $PUBLISHER_TOKEN" ${summary.meterlineUrl}/api/am/publisher/v4/apis/${summary.apiId}/revenue`);
-  expect(output).toMatch(/\[12\/12\] Publisher checks the API's revenue/);
+  expect(output).toMatch(/\[12\/13\] Publisher checks the API's revenue/);
+  // The tenant's MS Teams channel (a local stand-in) received the story's notifications as Adaptive Cards.
+  expect(output).toMatch(/\[13\/13\] Ops' MS Teams channel shows what happened/);
+  expect(summary.notifications.eventTypes).toEqual(expect.arrayContaining(['plan.created', 'monetization.enabled', 'subscription.on_hold', 'invoice.issued', 'invoice.paid', 'subscription.approved']));
+  expect(output).toMatch(/the card "Subscription of greeter to Hello 1\.0\.0 \(PerCall\) was approved[^"]*" in full:\n\s+subscription\.approved · carbon\.super · /);
   expect(output).toMatch(/COMPLETED DONE: subscriptions 1\/1, meter events sent \d+, calls published \d+/);
   expect(output).toContain('demo stopped; everything it started is gone');
 
