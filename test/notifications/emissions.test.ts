@@ -1,0 +1,116 @@
+import type { NotificationEvent } from '../../src/notifications/events';
+import { fixedPriceSubscription, forEachBillingHarness } from '../helpers/billing-harness';
+import { ADMIN, policyBody, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
+
+/**
+ * The notification events the services emit (issue 18, design C), told through the production
+ * composition to a recording notifier put in place of the outbox's `notify` (an in-memory list):
+ * the Stripe engine is the local Stripe server over HTTP, invoices reach Meterline as signed
+ * webhooks. One service and one migrated database per database kind, for the whole file.
+ */
+forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, stripeServer) => {
+  const told: NotificationEvent[] = [];
+  let failing = false;
+
+  beforeAll(() => {
+    const notifier = harness().service.services.notifications.notifier;
+    notifier.notify = async (event: NotificationEvent) => {
+      told.push(event);
+      if (failing) throw new Error('the notification outbox is down');
+    };
+  });
+
+  const ofType = (type: string) => told.filter((e) => e.type === type);
+  const one = (id: string): NotificationEvent => {
+    const matching = told.filter((e) => e.id === id);
+    if (matching.length !== 1) throw new Error(`expected one event ${id}, got ${matching.length}: ${told.map((e) => e.id).join(', ')}`);
+    return matching[0]!;
+  };
+
+  describe(`notification emissions (${kind})`, () => {
+    it('plan.created for a COMMERCIAL policy the engine made; plan.failed with the reason when the engine fails; none for FREE', async () => {
+      const admin = harness().token('admin', SCOPES.admin);
+      const name = uniqueName('Gold');
+      const created = await harness().call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(name, { plan: 'FIXEDRATE', price: '12.50' }));
+      expect(created.status).toBe(201);
+      const plan = told.find((e) => e.type === 'plan.created' && e.data.policyName === name)!;
+      expect(plan.id).toMatch(new RegExp(`^plan\\.created:carbon\\.super:${created.body.policyId}:[0-9a-f]{12}$`));
+      expect(plan).toMatchObject({ tenantDomain: 'carbon.super', data: { action: 'created', policyId: created.body.policyId, currency: 'usd', fixedPrice: '12.50', billingCycle: 'month' } });
+      expect(plan.summary).toContain(name);
+      one(plan.id);
+
+      const free = uniqueName('Free');
+      expect((await harness().call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(free))).status).toBe(201);
+      expect(told.filter((e) => e.data.policyName === free)).toEqual([]);
+
+      const flaky = uniqueName('Flaky');
+      const fault = stripeServer().faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/prices' }, times: 1 });
+      try {
+        const failed = await harness().call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(flaky, { plan: 'FIXEDRATE', price: '5' }));
+        expect(failed.status).toBe(503);
+      } finally {
+        stripeServer().faults.remove(fault);
+      }
+      const failure = told.find((e) => e.type === 'plan.failed' && e.data.policyName === flaky)!;
+      expect(failure.id).toMatch(new RegExp(`^plan\\.failed:carbon\\.super:${flaky}:[0-9a-f]{12}$`));
+      expect(String(failure.data.reason)).not.toBe('');
+      expect(failure.summary).toContain(flaky);
+    });
+
+    it('monetization.enabled, subscription.on_hold, invoice.issued, then invoice.paid and subscription.approved, each once, with names and the subscriber', async () => {
+      const subscriber = uniqueName('sub');
+      const story = await fixedPriceSubscription(harness(), { subscriber, price: '10.00' });
+      expect(story.status).toBe('ON_HOLD');
+
+      const monetized = ofType('monetization.enabled').find((e) => e.data.apiId === story.apiId)!;
+      expect(monetized.id).toMatch(new RegExp(`^monetization\\.enabled:carbon\\.super:${story.apiId}:`));
+      expect(monetized.data).toMatchObject({ tiers: story.throttlingPolicy, billedTiers: story.throttlingPolicy });
+      one(monetized.id);
+
+      const held = one(`subscription.on_hold:carbon.super:${story.subscriptionId}`);
+      expect(held).toMatchObject({ subscriberEmail: `${subscriber}@example.com`, data: { subscriptionId: story.subscriptionId, apiId: story.apiId, policyName: story.throttlingPolicy, status: 'ON_HOLD' } });
+      expect(held.data.applicationName).toEqual(expect.any(String));
+      expect(held.summary).toContain(String(held.data.apiName));
+
+      // Stripe sends a send_invoice subscription's first invoice an hour after the create (https://docs.stripe.com/subscriptions/invoices).
+      stripeServer().clock.advance(3_600);
+      await stripeServer().webhooks.flush();
+      const issued = told.find((e) => e.type === 'invoice.issued' && e.data.subscriptionId === story.subscriptionId)!;
+      expect(issued).toMatchObject({ subscriberEmail: `${subscriber}@example.com`, data: { amount: '10.00', currency: 'usd', status: 'OPEN' } });
+      expect(issued.id).toBe(`invoice.issued:carbon.super:${issued.data.invoiceId}`);
+      expect(issued.data.payLink).toMatch(/^https?:\/\//);
+      expect(issued.summary).toContain('10.00 USD');
+      one(issued.id);
+
+      const options = { stripeAccount: story.account };
+      await harness().platform.invoices.pay(String(issued.data.invoiceId), { paid_out_of_band: true }, options);
+      await stripeServer().webhooks.flush();
+      const paid = one(`invoice.paid:carbon.super:${issued.data.invoiceId}`);
+      expect(paid.data).toMatchObject({ amount: '10.00', status: 'PAID', subscriptionId: story.subscriptionId });
+      const approved = one(`subscription.approved:carbon.super:${story.subscriptionId}`);
+      expect(approved).toMatchObject({ subscriberEmail: `${subscriber}@example.com`, data: { status: 'UNBLOCKED', previousStatus: 'ON_HOLD' } });
+      expect(ofType('subscription.failed').filter((e) => e.data.subscriptionId === story.subscriptionId)).toEqual([]);
+    });
+
+    it("the publisher's block and unblock are told once each; a notifier that throws fails neither", async () => {
+      const story = await fixedPriceSubscription(harness(), { price: '3.00' });
+      const blocker = harness().token('pat', [...SCOPES.publisher, 'apim:subscription_block']);
+      const block = () => harness().call('POST', `${PUBLISHER}/subscriptions/block-subscription?subscriptionId=${story.subscriptionId}&blockState=BLOCKED`, blocker);
+      expect((await block()).status).toBe(200);
+      expect((await block()).status).toBe(200); // a block that stands: nothing new to tell
+      const blocked = told.filter((e) => e.type === 'subscription.blocked' && e.data.subscriptionId === story.subscriptionId);
+      expect(blocked).toHaveLength(1);
+      expect(blocked[0]).toMatchObject({ data: { status: 'BLOCKED', cause: 'publisher', by: 'pat' } });
+      expect(blocked[0]!.id).toMatch(new RegExp(`^subscription\\.blocked:carbon\\.super:${story.subscriptionId}:publisher:BLOCKED:`));
+
+      failing = true;
+      try {
+        const unblocked = await harness().call('POST', `${PUBLISHER}/subscriptions/unblock-subscription?subscriptionId=${story.subscriptionId}`, blocker);
+        expect(unblocked.status).toBe(200);
+      } finally {
+        failing = false;
+      }
+      expect(told.filter((e) => e.type === 'subscription.unblocked' && e.data.subscriptionId === story.subscriptionId)).toHaveLength(1);
+    });
+  });
+});
