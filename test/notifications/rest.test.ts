@@ -102,6 +102,12 @@ describe('notification channels over REST', () => {
     expect((await rest.call('GET', `${BASE}/channels/${created.body.id}`, { token: admin })).status).toBe(404);
   });
 
+  it("an e-mail channel's target may name the event's subscriber beside addresses", async () => {
+    const created = await rest.call('POST', `${BASE}/channels`, { token: admin, body: { name: 'approved-mail', kind: 'email', target: 'subscriber, ops@example.com', events: ['subscription.approved'] } });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual(expect.objectContaining({ kind: 'email', target: 'subscriber, ops@example.com', hasSecret: false }));
+  });
+
   it('without apim:admin the routes are 403, without a token 401', async () => {
     const subscriber = rest.token({ sub: 'sam', scopes: ['apim:subscribe'] });
     expect((await rest.call('GET', `${BASE}/channels`, { token: subscriber })).status).toBe(403);

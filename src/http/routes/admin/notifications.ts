@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../apim/errors';
 import { CHANNEL_KINDS } from '../../../notifications/channel';
+import { SUBSCRIBER_RECIPIENT } from '../../../notifications/channels/email';
 import { NOTIFICATION_EVENT_TYPES } from '../../../notifications/events';
 import { ChannelNameTakenError, ChannelSecretError, type ChannelSettings, type ChannelView, type DeliveryView, type NotificationsAdmin } from '../../../notifications/notifications-admin';
 import { webhookSecretKey } from '../../../notifications/webhook-sender';
@@ -23,7 +24,7 @@ const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
 
 /**
  * A channel's settings: a webhook, Teams or Slack channel's target is an http(s) URL; an e-mail
- * channel's a comma-separated list of addresses. `secret` only for a webhook (`whsec_` and the
+ * channel's a comma-separated list of addresses, where `subscriber` stands for the event's subscriber. `secret` only for a webhook (`whsec_` and the
  * base64 of 24 to 64 bytes, Standard Webhooks); on a change, left out it keeps the stored one.
  */
 const channelBody = z
@@ -38,7 +39,7 @@ const channelBody = z
   .superRefine((body, ctx) => {
     if (body.kind === 'email') {
       const addresses = body.target.split(',').map((a) => a.trim());
-      if (addresses.some((a) => !EMAIL.test(a))) ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be e-mail addresses separated by commas' });
+      if (addresses.some((a) => a !== SUBSCRIBER_RECIPIENT && !EMAIL.test(a))) ctx.addIssue({ code: 'custom', path: ['target'], message: `must be e-mail addresses (or ${SUBSCRIBER_RECIPIENT}: the event's subscriber) separated by commas` });
     } else if (!isHttpUrl(body.target)) {
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be an http(s) URL' });
     }
