@@ -89,6 +89,21 @@ describe('faults', () => {
     });
     await expect(call).rejects.toThrow(/abort|timeout/i);
   });
+
+  it('delayed, then released: the SendPayment whose client gave up still makes its invoice, after the client looked it up', async () => {
+    await control('POST', '/_test/faults', { kind: 'delayed', path: '/v2/SendPayment', delay_ms: 60_000 });
+    const call = fetch(`${h.server.url}/v2/SendPayment`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KWT_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ InvoiceValue: 1, CustomerName: 'Ann', NotificationOption: 'LNK', CustomerReference: 'inv_delayed' }),
+      signal: AbortSignal.timeout(300),
+    });
+    await expect(call).rejects.toThrow(/abort|timeout/i);
+    expect((await h.status('inv_delayed', 'CustomerReference')).status).toBe(400);
+    // (Also ends the hold of the timeout test's request above, if it is still held.)
+    expect((await control('POST', '/_test/faults/release')).json.released).toBeGreaterThanOrEqual(1);
+    expect((await h.status('inv_delayed', 'CustomerReference')).body.Data).toMatchObject({ CustomerReference: 'inv_delayed', InvoiceStatus: 'Pending' });
+  });
 });
 
 describe('the invoice page (InvoiceURL)', () => {
