@@ -49,6 +49,7 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_MYFATOORAH_API_PLAN: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_SUBSCRIPTION: 'plugins/myfatoorah/myfatoorah.repository.ts',
   ML_MYFATOORAH_INVOICE: 'plugins/myfatoorah/myfatoorah.repository.ts',
+  ML_MYFATOORAH_SEND: 'plugins/myfatoorah/myfatoorah.repository.ts',
   // The HTTP integration engine's own records (plan codes, tiers, subscriptions, its delivery log and outbox, invoices reported).
   ML_INTEGRATION_PLAN: 'plugins/http-integration/http-integration.repository.ts',
   ML_INTEGRATION_API_TIER: 'plugins/http-integration/http-integration.repository.ts',
