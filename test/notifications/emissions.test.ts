@@ -1,6 +1,6 @@
 import type { NotificationEvent } from '../../src/notifications/events';
 import { fixedPriceSubscription, forEachBillingHarness } from '../helpers/billing-harness';
-import { ADMIN, policyBody, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
+import { ADMIN, DEVPORTAL, policyBody, PUBLISHER, SCOPES, uniqueName } from '../helpers/rest-harness';
 
 /**
  * The notification events the services emit (issue 18, design C), told through the production
@@ -111,6 +111,41 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
         failing = false;
       }
       expect(told.filter((e) => e.type === 'subscription.unblocked' && e.data.subscriptionId === story.subscriptionId)).toHaveLength(1);
+    });
+    it('a publish job that fails is told as usage.publish_failed for the tenant, naming the subscription', async () => {
+      const call = harness().call;
+      const admin = harness().token('admin', SCOPES.admin);
+      const publisher = harness().token('pat', SCOPES.publisher);
+      const subscriber = harness().token(uniqueName('sub'), SCOPES.subscriber);
+      const policy = (await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(uniqueName('PerCall'), { plan: 'DYNAMICRATE', price: '0.01' }))).body;
+      const name = uniqueName('Api');
+      const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name, version: '1.0.0', context: `/${name.toLowerCase()}`, policies: [policy.policyName] })).body;
+      await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
+      const account = (await harness().platform.accounts.create({ type: 'express' })).id;
+      expect((await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { ConnectedAccountKey: account } })).status).toBe(201);
+      const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+      const subscribed = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.policyName });
+      expect(subscribed.status).toBe(201);
+
+      const usage = harness().service.usage;
+      const at = new Date(stripeServer().clock.now() * 1000);
+      const event = { eventId: uniqueName('evt'), timestamp: at.getTime(), apiId: api.id, applicationId: app.applicationId, subscriptionId: subscribed.body.subscriptionId, httpStatus: 200, tenant: 'carbon.super' };
+      await usage.ingestion.ingest([event]);
+      stripeServer().clock.advance(2 * 3600);
+      const fault = stripeServer().faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/billing/meter_events', account } });
+      let runId: string;
+      try {
+        expect((await usage.publishUsage()).accepted).toBe(true);
+        const summary = (await usage.publisher.current())!;
+        expect(summary.outcome).toBe('UNSUCCESSFULL');
+        runId = summary.runId;
+      } finally {
+        stripeServer().faults.remove(fault);
+      }
+      const failed = one(`usage.publish_failed:carbon.super:${runId}`);
+      expect(failed.data).toMatchObject({ runId, outcome: 'UNSUCCESSFULL', failures: 1 });
+      expect(failed.summary).toContain(name);
+      expect(String(failed.data.firstFailure)).toContain(policy.policyName);
     });
   });
 });
