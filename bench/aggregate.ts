@@ -208,6 +208,9 @@ async function main() {
       large,
       // Time per event at the large size over the small one (1 = linear).
       growth: Number((large.freezeSeconds / large.events / (small.freezeSeconds / small.events)).toFixed(2)),
+      // The freeze's peak RSS (MB) at each size, and its own memory (above the RSS before it) at each.
+      freezePeakRssMb: { small: small.memory.freezePeakRssMb, large: large.memory.freezePeakRssMb },
+      freezeOwnRssMb: { small: small.memory.freezePeakRssMb - small.memory.baseRssMb, large: large.memory.freezePeakRssMb - large.memory.baseRssMb },
       // The freeze's own memory (peak RSS above the RSS before it) at the large size over the small one.
       memoryGrowth: Number(((large.memory.freezePeakRssMb - large.memory.baseRssMb) / Math.max(1, small.memory.freezePeakRssMb - small.memory.baseRssMb)).toFixed(2)),
     });

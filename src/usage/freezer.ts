@@ -16,9 +16,10 @@ interface Span {
 }
 
 /**
- * Parts of hours (one per subscription, API and hour, or half-hour at a period end) a freeze holds
- * at once: with the spans and records made of them, some 100 MB. A range with more is frozen in
- * chunks (`usageChunks`), each committed with its own position.
+ * Parts of hours (one per subscription, API and hour, or part of an hour at a period end) a freeze
+ * holds at once, each with its span and record a few hundred bytes: so at most about 200,000
+ * records per chunk. A range with more is frozen in chunks (`usageChunks`), each committed with
+ * its own position.
  */
 export const FREEZE_CHUNK_PARTS = 200_000;
 
