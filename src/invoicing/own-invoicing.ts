@@ -71,7 +71,7 @@ export interface CloseNowResult {
   waiting: string | null;
   /** The invoices this call made (none when everything due was made before: it is idempotent). */
   made: OwnInvoice[];
-  /** Drafts of the subscription submitted by this call (made now or left before). */
+  /** Invoices of the subscription this call submitted to the engine: made now, or drafts left before. */
   submitted: number;
 }
 
@@ -304,12 +304,14 @@ export class OwnInvoicing {
     }
     await this.endCancelled(subscriptionUuid);
     const result = await this.closeDuePeriods(subscriptionUuid);
-    let submitted = 0;
+    const submitted = new Set<string>();
     for (const draft of (await this.deps.repository.ofSubscription(subscriptionUuid)).filter((i) => i.status === 'DRAFT')) {
-      if ((await this.submit(draft)) !== undefined) submitted += 1;
+      if ((await this.submit(draft)) !== undefined) submitted.add(draft.invoiceId);
     }
-    const after = await this.deps.repository.ofSubscription(subscriptionUuid);
-    return { closed: result.closed, waiting: result.waiting, made: after.filter((i) => !before.has(i.invoiceId)), submitted };
+    const made = (await this.deps.repository.ofSubscription(subscriptionUuid)).filter((i) => !before.has(i.invoiceId));
+    // The invoices made now went to the engine as they were made (OPEN), not only the drafts left.
+    for (const invoice of made) if (invoice.status === 'OPEN') submitted.add(invoice.invoiceId);
+    return { closed: result.closed, waiting: result.waiting, made, submitted: submitted.size };
   }
 
   /** A tenant's own invoices (of one subscription when given), newest period first, at most `limit`. */
