@@ -245,9 +245,9 @@ export class HttpIntegrationRepository {
       if (filter.status) q.where({ STATUS: filter.status });
       return q;
     };
-    const counted = (await where(this.db(DELIVERY)).count({ n: '*' })) as Array<{ n: number | string }>;
+    const counted = (await where(this.db(DELIVERY)).count({ TOTAL: '*' })) as Array<{ TOTAL: number | string }>;
     const rows = (await where(this.db(DELIVERY)).orderBy('CREATED_AT', 'desc').orderBy('ID', 'desc').limit(filter.limit).offset(filter.offset)) as Row[];
-    return { total: Number(counted[0]?.n ?? 0), list: rows.map(toDelivery) };
+    return { total: Number(counted[0]?.TOTAL ?? 0), list: rows.map(toDelivery) };
   }
 
   /** Whether usage reports of the subscription are still to be delivered (PENDING or FAILED). */
@@ -263,8 +263,8 @@ export class HttpIntegrationRepository {
       .whereNot({ STATUS: 'DEAD' })
       .where('WINDOW_START', '>=', from.getTime())
       .where('WINDOW_START', '<', to.getTime())
-      .sum({ n: 'QUANTITY' })) as Array<{ n: number | string | null }>;
-    return Number(rows[0]?.n ?? 0);
+      .sum({ TOTAL: 'QUANTITY' })) as Array<{ TOTAL: number | string | null }>;
+    return Number(rows[0]?.TOTAL ?? 0);
   }
 
   /** Records an invoice as the integration last reported it. */

@@ -20,6 +20,7 @@ import { usageIngestRouter } from './usage/ingest-route';
 import { publishUsageRoutes } from './usage/publish-usage-routes';
 import { usageReconcileRoutes } from './usage/usage-reconcile-route';
 import { usageRequeueRoutes } from './routes/admin/requeue-usage-records';
+import { engineDeliveryRoutes } from './routes/admin/engine-deliveries';
 import type { UsageRequeuer } from '../usage/usage-requeue';
 import type { OwnInvoicesAdmin } from './routes/extensions/own-invoices-port';
 import { notificationRoutes } from './routes/admin/notifications';
@@ -89,7 +90,7 @@ export function createApp({ db, logger, services, readiness }: AppDependencies):
     if (usage) app.use(usageIngestRouter(usage, verifier)); // before the 100 kB parser: batches are larger
     app.use('/api/am', express.json({ limit: '100kb' }));
     // Meterline's own admin routes built on a service: usage reconciliation and re-queue, notifications.
-    const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : []), ...(services.notifications ? notificationRoutes(services.notifications) : [])];
+    const reconcileRoutes = [...(reconcileUsage ? usageReconcileRoutes(reconcileUsage) : []), ...(requeueUsage ? usageRequeueRoutes(requeueUsage) : []), ...engineDeliveryRoutes(engine.deliveries), ...(services.notifications ? notificationRoutes(services.notifications) : [])];
     app.use(registerRoutes([...ROUTES, ...EXTENSION_ROUTES, ...(usage ? publishUsageRoutes(usage) : []), ...reconcileRoutes], { verifier, apim, ...(usage ? { usage } : {}), ...(ownInvoices ? { ownInvoices } : {}), ...(spendLimits ? { spendLimits } : {}) }));
     app.use(devportalPages({ verifier, apim, ...(issuedInvoiceLines ? { issuedInvoiceLines } : {}) }));
   }
