@@ -1,5 +1,5 @@
 import { formatMinorUnits, InvalidAmountError, toMinorUnits } from '../domain/money';
-import { capReason, setterWord } from './spend-rules';
+import { capReason, reachedThresholds, setterWord } from './spend-rules';
 import type { SpendSnapshot, SpendWatcher } from './spend-watcher';
 import type { SpendLimitSetter, SpendRepository } from './spend.repository';
 
@@ -91,7 +91,8 @@ function toDto(snapshot: SpendSnapshot) {
       end: snapshot.period.end.toISOString(),
       calls: Number(snapshot.calls),
       spent: money(snapshot.spent),
-      thresholdsReached: state?.thresholdsNotified ?? [],
+      thresholdsReached: applied.alerts ? reachedThresholds(applied.alerts, snapshot.spent) : [],
+      thresholdsNotified: state?.thresholdsNotified ?? [],
       capped: cap !== null,
       cappedTime: state?.cappedAt?.toISOString() ?? null,
       reason: cap ? capReason(cap) : null,

@@ -26,7 +26,10 @@ export interface SpendLimitDto {
     end: string;
     calls: number;
     spent: string;
+    /** The applied alert limit's thresholds the period's spend has reached now. */
     thresholdsReached: number[];
+    /** The thresholds already notified this period (each once, whichever limit applied then). */
+    thresholdsNotified: number[];
     capped: boolean;
     cappedTime: string | null;
     reason: string | null;
