@@ -11,6 +11,21 @@ const pathId = (name: string) => ({ name, in: 'path', required: true, schema: { 
 const money = { type: 'string', description: 'Exact decimal in the currency’s major unit', example: '7.50' };
 const time = { type: 'string', format: 'date-time', nullable: true };
 
+/** The body of POST and PUT /notifications/channels (src/http/routes/admin/notifications.ts validates it). */
+const NOTIFICATION_CHANNEL_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'kind', 'target', 'events'],
+  properties: {
+    name: { type: 'string', maxLength: 255 },
+    kind: { type: 'string', enum: ['webhook', 'teams', 'slack', 'email'] },
+    target: { type: 'string', maxLength: 2048, description: 'An http(s) URL; for email, comma-separated addresses' },
+    secret: { type: 'string', nullable: true, maxLength: 255, description: 'webhook only, required there: whsec_ + base64 of 24 to 64 random bytes (Standard Webhooks); on PUT, left out keeps the stored one' },
+    events: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'Event types (docs/notifications.md), or ["*"] for every one' },
+    enabled: { type: 'boolean', default: true },
+  },
+};
+
 export const EXTENSION_SCHEMAS: Record<string, unknown> = {
   'Meterline.Error': {
     type: 'object',
@@ -227,12 +242,57 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
           end: { type: 'string', format: 'date-time' },
           calls: { type: 'integer' },
           spent: { ...money, description: "The period's usage rated with the plan (usage lines only; the base and setup fees are not counted)" },
-          thresholdsReached: { type: 'array', items: { type: 'integer' } },
+          thresholdsReached: { type: 'array', items: { type: 'integer' }, description: 'The applied alert limit’s thresholds the spend has reached now' },
+          thresholdsNotified: { type: 'array', items: { type: 'integer' }, description: 'Thresholds already notified this period (once each)' },
           capped: { type: 'boolean' },
           cappedTime: time,
           reason: { type: 'string', nullable: true, description: 'Why calls are refused while capped' },
         },
       },
+    },
+  },
+  'Meterline.NotificationChannel': {
+    type: 'object',
+    description: 'A notification channel of the tenant (docs/notifications.md); its signing secret is never returned',
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      kind: { type: 'string', enum: ['webhook', 'teams', 'slack', 'email'] },
+      target: { type: 'string', description: 'The URL (webhook, teams, slack) or comma-separated e-mail addresses (email)' },
+      hasSecret: { type: 'boolean', description: 'A webhook channel has a signing secret' },
+      events: { type: 'array', items: { type: 'string' }, description: 'Event types it gets, or ["*"] for all' },
+      enabled: { type: 'boolean' },
+      createdTime: { type: 'string', format: 'date-time' },
+      updatedTime: { type: 'string', format: 'date-time' },
+    },
+  },
+  'Meterline.NotificationChannelList': {
+    type: 'object',
+    properties: { count: { type: 'integer' }, list: { type: 'array', items: { $ref: '#/components/schemas/Meterline.NotificationChannel' } } },
+  },
+  'Meterline.NotificationDelivery': {
+    type: 'object',
+    description: 'One event for one channel, in the outbox',
+    properties: {
+      id: { type: 'string' },
+      channelId: { type: 'string' },
+      eventId: { type: 'string', description: 'Deterministic: the same fact has the same id (the webhook-id header)' },
+      eventType: { type: 'string' },
+      status: { type: 'string', enum: ['PENDING', 'DELIVERED', 'FAILED', 'DEAD'] },
+      attempts: { type: 'integer' },
+      nextAttemptTime: time,
+      lastError: { type: 'string', nullable: true },
+      createdTime: { type: 'string', format: 'date-time' },
+      deliveredTime: time,
+      event: { type: 'object', description: 'The event as delivered: id, type, tenantDomain, occurredAt, summary, data, subscriberEmail' },
+    },
+  },
+  'Meterline.NotificationDeliveryList': {
+    type: 'object',
+    properties: {
+      count: { type: 'integer' },
+      list: { type: 'array', items: { $ref: '#/components/schemas/Meterline.NotificationDelivery' } },
+      pagination: { type: 'object', properties: { offset: { type: 'integer' }, limit: { type: 'integer' }, total: { type: 'integer' } } },
     },
   },
   'Meterline.Access': {
@@ -247,6 +307,88 @@ export const EXTENSION_SCHEMAS: Record<string, unknown> = {
 };
 
 export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
+  '/api/am/admin/v4/notifications/channels': {
+    get: {
+      tags: ['Meterline'],
+      summary: "List the tenant's notification channels",
+      operationId: 'meterline.listNotificationChannels',
+      responses: { 200: { description: 'Channels, by name', ...json({ $ref: '#/components/schemas/Meterline.NotificationChannelList' }) } },
+      security: bearer(['apim:admin']),
+    },
+    post: {
+      tags: ['Meterline'],
+      summary: 'Add a notification channel (signed webhook, MS Teams, Slack or e-mail)',
+      operationId: 'meterline.createNotificationChannel',
+      requestBody: { required: true, ...json(NOTIFICATION_CHANNEL_BODY) },
+      responses: {
+        201: { description: 'Created (Location: the channel)', ...json({ $ref: '#/components/schemas/Meterline.NotificationChannel' }) },
+        400: { description: 'A bad field (named)', ...json(ERROR) },
+        409: { description: 'The tenant has a channel of this name', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin']),
+    },
+  },
+  '/api/am/admin/v4/notifications/channels/{channelId}': {
+    get: {
+      tags: ['Meterline'],
+      summary: 'Get a notification channel',
+      operationId: 'meterline.getNotificationChannel',
+      parameters: [pathId('channelId')],
+      responses: { 200: { description: 'The channel', ...json({ $ref: '#/components/schemas/Meterline.NotificationChannel' }) }, 404: { description: 'Not the tenant’s', ...json(ERROR) } },
+      security: bearer(['apim:admin']),
+    },
+    put: {
+      tags: ['Meterline'],
+      summary: "Replace a notification channel's settings (a webhook's secret left out is kept)",
+      operationId: 'meterline.updateNotificationChannel',
+      parameters: [pathId('channelId')],
+      requestBody: { required: true, ...json(NOTIFICATION_CHANNEL_BODY) },
+      responses: {
+        200: { description: 'The channel', ...json({ $ref: '#/components/schemas/Meterline.NotificationChannel' }) },
+        400: { description: 'A bad field (named)', ...json(ERROR) },
+        404: { description: 'Not the tenant’s', ...json(ERROR) },
+        409: { description: 'The tenant has another channel of this name', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin']),
+    },
+    delete: {
+      tags: ['Meterline'],
+      summary: 'Delete a notification channel and its deliveries',
+      operationId: 'meterline.deleteNotificationChannel',
+      parameters: [pathId('channelId')],
+      responses: { 200: { description: 'Deleted' }, 404: { description: 'Not the tenant’s', ...json(ERROR) } },
+      security: bearer(['apim:admin']),
+    },
+  },
+  '/api/am/admin/v4/notifications/deliveries': {
+    get: {
+      tags: ['Meterline'],
+      summary: "List the tenant's notification deliveries, newest first",
+      operationId: 'meterline.listNotificationDeliveries',
+      parameters: [
+        { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['PENDING', 'DELIVERED', 'FAILED', 'DEAD'] } },
+        { name: 'eventType', in: 'query', required: false, schema: { type: 'string' } },
+        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 25 } },
+        { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
+      ],
+      responses: { 200: { description: 'Deliveries', ...json({ $ref: '#/components/schemas/Meterline.NotificationDeliveryList' }) }, 400: { description: 'A bad query parameter (named)', ...json(ERROR) } },
+      security: bearer(['apim:admin']),
+    },
+  },
+  '/api/am/admin/v4/notifications/deliveries/{deliveryId}/retry': {
+    post: {
+      tags: ['Meterline'],
+      summary: 'Send a FAILED or DEAD delivery again now (back to PENDING, attempts from zero)',
+      operationId: 'meterline.retryNotificationDelivery',
+      parameters: [pathId('deliveryId')],
+      responses: {
+        200: { description: 'The delivery, PENDING', ...json({ $ref: '#/components/schemas/Meterline.NotificationDelivery' }) },
+        404: { description: 'Not the tenant’s', ...json(ERROR) },
+        409: { description: 'The delivery is PENDING or DELIVERED', ...json(ERROR) },
+      },
+      security: bearer(['apim:admin']),
+    },
+  },
   '/api/am/admin/v4/monetization/usage-reconciliation': {
     get: {
       tags: ['Meterline'],
