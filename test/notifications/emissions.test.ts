@@ -112,6 +112,23 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
       }
       expect(told.filter((e) => e.type === 'subscription.unblocked' && e.data.subscriptionId === story.subscriptionId)).toHaveLength(1);
     });
+
+    it('subscription.failed with the reason when the engine fails the subscribe workflow', async () => {
+      const story = await fixedPriceSubscription(harness(), { price: '4.00' });
+      const app = (await harness().call('POST', `${DEVPORTAL}/applications`, story.subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+      const fault = stripeServer().faults.add({ kind: 'error', match: { method: 'POST', path: '/v1/subscriptions', account: story.account }, times: 1 });
+      try {
+        const failed = await harness().call('POST', `${DEVPORTAL}/subscriptions`, story.subscriber, { applicationId: app.applicationId, apiId: story.apiId, throttlingPolicy: story.throttlingPolicy });
+        expect(failed.status).toBe(503);
+      } finally {
+        stripeServer().faults.remove(fault);
+      }
+      const failures = told.filter((e) => e.type === 'subscription.failed' && e.data.applicationId === app.applicationId);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]!.id).toBe(`subscription.failed:carbon.super:${failures[0]!.data.subscriptionId}`);
+      expect(failures[0]!.data).toMatchObject({ apiId: story.apiId, policyName: story.throttlingPolicy, reason: expect.any(String) });
+      expect(failures[0]!.summary).toContain('failed');
+    });
     it('a publish job that fails is told as usage.publish_failed for the tenant, naming the subscription', async () => {
       const call = harness().call;
       const admin = harness().token('admin', SCOPES.admin);
