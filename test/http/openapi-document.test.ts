@@ -49,6 +49,9 @@ describe('the OpenAPI document', () => {
       ['GET /api/am/admin/v4/monetization/publish-usage/status', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['GET /api/am/admin/v4/monetization/usage-reconciliation', ['apim:admin', 'apim:monetization_usage_publish']] as const,
       ['POST /api/am/admin/v4/monetization/usage-records/requeue', ['apim:admin', 'apim:monetization_usage_publish']] as const,
+      // The billing engine's delivery log (src/http/routes/admin/engine-deliveries.ts).
+      ['GET /api/am/admin/v4/monetization/deliveries', ['apim:admin']] as const,
+      ['POST /api/am/admin/v4/monetization/deliveries/{deliveryId}/replay', ['apim:admin']] as const,
       // The notification admin routes (src/http/routes/admin/notifications.ts).
       ['GET /api/am/admin/v4/notifications/channels', ['apim:admin']] as const,
       ['POST /api/am/admin/v4/notifications/channels', ['apim:admin']] as const,
