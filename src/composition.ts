@@ -243,7 +243,11 @@ export function composeNotifications(parts: { db: Knex; config: MeterlineConfig;
   const logger = parts.logger.child({ component: 'notifications' });
   const repository = new NotificationsRepository(db);
   const senders = parts.senders ?? notificationSenders(config);
-  const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts });
+  // The lease must outlast a whole batch of slow sends (an e-mail may wait send_timeout_seconds on
+  // each of a few SMTP replies), or another process could take and send the batch's tail again.
+  const timeoutMs = config.apim.monetization.notifications.send_timeout_seconds * 1000;
+  const batchSize = 10;
+  const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts, batchSize, leaseMs: batchSize * 4 * timeoutMs + 60_000 });
   return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher, admin: new NotificationsAdmin(repository, clock) };
 }
 
