@@ -11,7 +11,7 @@ export interface DispatcherOptions {
   maxDelayMs?: number;
   /** Deliveries taken per claim (default 50). */
   batchSize?: number;
-  /** How long a claim holds a delivery; longer than one send may take (default 2 min). */
+  /** How long a claim holds its deliveries: longer than the whole batch's sends may take (default 2 min). */
   leaseMs?: number;
 }
 
