@@ -76,7 +76,7 @@ describe('configuration mistakes stop start-up with a message, not a stack trace
     writeFileSync(config, `[database.apim_db]\nfilename = "${join(dir, 'a.db')}"\n[apim.monetization]\nmonetization_impl = "paypal"\n`);
     const result = await runCli(['serve', '--config', config, '--port', '0']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('monetization_impl "paypal" is not a registered billing engine (registered: free, myfatoorah, stripe)');
+    expect(result.stderr).toContain('monetization_impl "paypal" is not a registered billing engine (registered: free, http-integration, myfatoorah, stripe)');
   });
 
   it('reads METERLINE_CONFIG when --config is not given', async () => {

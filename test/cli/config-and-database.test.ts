@@ -226,6 +226,6 @@ describe("a WSO2 API-M 4.x deployment.toml (test/config/fixtures), unchanged but
     const config = write(join(tempDir(), 'deployment.toml'), wso2.replace('org.wso2.apim.monetization.impl.StripeMonetizationImpl', 'com.myfatoorah.apim.MyFatoorahMonetizationImpl'));
     const result = await runCli(['migrate', '--config', config], { env: { APIM_DB_PASSWORD: 'pw' } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('monetization_impl "com.myfatoorah.apim.MyFatoorahMonetizationImpl" is the Java class of a WSO2 monetization plugin that no Meterline billing engine replaces (registered: free, myfatoorah, stripe (also org.wso2.apim.monetization.impl.StripeMonetizationImpl))');
+    expect(result.stderr).toContain('monetization_impl "com.myfatoorah.apim.MyFatoorahMonetizationImpl" is the Java class of a WSO2 monetization plugin that no Meterline billing engine replaces (registered: free, http-integration, myfatoorah, stripe (also org.wso2.apim.monetization.impl.StripeMonetizationImpl))');
   });
 });

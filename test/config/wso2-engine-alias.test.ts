@@ -16,7 +16,7 @@ describe('monetization_impl: WSO2 implementation classes', () => {
     const impl = 'com.myfatoorah.apim.monetization.MyFatoorahMonetizationImpl';
     expect(() => registry.resolve(impl)).toThrow(UnknownEngineError);
     expect(() => registry.resolve(impl)).toThrow(
-      /^monetization_impl "com\.myfatoorah\.apim\.monetization\.MyFatoorahMonetizationImpl" is the Java class of a WSO2 monetization plugin .*\(registered: free, myfatoorah, stripe \(also org\.wso2\.apim\.monetization\.impl\.StripeMonetizationImpl\)\)/,
+      /^monetization_impl "com\.myfatoorah\.apim\.monetization\.MyFatoorahMonetizationImpl" is the Java class of a WSO2 monetization plugin .*\(registered: free, http-integration, myfatoorah, stripe \(also org\.wso2\.apim\.monetization\.impl\.StripeMonetizationImpl\)\)/,
     );
   });
 
