@@ -33,11 +33,11 @@ export class LocalEventSource implements UsageSource {
 
   /**
    * The range's usage in chunks of about `maxParts` parts (what the freeze holds at once).
-   * - Where the database groups as fast as its rows can be read (PostgreSQL: a hash aggregate),
+   * - Where the database groups faster than its rows can be read (PostgreSQL's hash aggregate, SQLite),
    *   one GROUP BY of the range, asked for at most `maxParts` + 1 groups: when it has no more,
    *   that is the whole range in one chunk, and the hours a period end cuts are sliced later.
-   * - Otherwise (MariaDB, SQLite: their GROUP BY sorts), or when the range has more groups than
-   *   that, the range's events are read a page at a time in SEQ order (a walk of the primary key,
+   * - Otherwise (MariaDB, whose GROUP BY sorts in a temporary table), or when the range has more
+   *   groups than that, the range's events are read a page at a time in SEQ order (a walk of the primary key,
    *   no sort) and summed here per subscription, API and hour, each hour in two parts at the
    *   subscription's cut offset, so no hour needs a second read. Once a page brings the parts to
    *   `maxParts`, they go out as a chunk ending at that page's last SEQ and the sums start again:
