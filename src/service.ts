@@ -60,10 +60,11 @@ export async function launchService({ config, logger, port, registry, clock, bac
   const stopping = new AbortController();
   let state: Readiness = 'waiting-for-database';
   let http: Awaited<ReturnType<typeof listen>> | undefined;
-  let stopSchedules: () => Promise<void>;
+  // The schedules (usage publishing, reconcile, invoicing, notifications, spend) start once the
+  // database is migrated: a tick before that could only fail on tables not made yet.
+  let stopSchedules: () => Promise<void> = async () => undefined;
   try {
     http = await listen(composeHttp(services, () => state), config.server.host, port ?? config.server.port);
-    stopSchedules = composeSchedules(services);
   } catch (error) {
     await http?.close();
     await services.close();
@@ -87,6 +88,8 @@ export async function launchService({ config, logger, port, registry, clock, bac
       const applied = await migrateLatest(db, services.migrations);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
+    if (stopping.signal.aborted) return 'closed';
+    stopSchedules = composeSchedules(services);
     state = 'ready';
     logger.info({ url, database }, 'meterline is ready');
     return 'ready';
