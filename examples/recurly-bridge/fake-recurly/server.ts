@@ -24,6 +24,8 @@ export interface FakeRecurly {
   url: string;
   port: number;
   state: RecurlyState;
+  /** Points invoice notifications somewhere else (e.g. a bridge started after this server). */
+  setWebhookUrl(url: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -178,6 +180,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
   const state: RecurlyState = { plans: new Map(), accounts: new Map(), subscriptions: new Map(), usage: [], invoices: new Map(), failedNotifications: [] };
   const now = () => clock().toISOString();
   let invoiceNumber = 1000;
+  let webhookUrl = options.webhookUrl;
 
   /** `{id}` or `code-{code}` (Recurly accepts both in a path). */
   const byRef = <T extends { id: string; code: string }>(map: Map<string, T>, ref: string, what: string): T => {
@@ -192,11 +195,11 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
   };
 
   const notify = async (invoice: Invoice, eventType: 'created' | 'paid' | 'failed' | 'voided') => {
-    if (!options.webhookUrl) return;
+    if (!webhookUrl) return;
     // https://recurly.com/developers/guides/webhooks.html (JSON format): object_type, event_type, the object's uuid.
     const notification = { id: id(), object_type: 'charge_invoice', site_id: 'fake-site', event_type: eventType, event_time: now(), uuid: invoice.id };
     try {
-      const response = await fetch(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification) });
+      const response = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification) });
       if (!response.ok) state.failedNotifications.push({ id: notification.id, error: `HTTP ${response.status}: ${await response.text()}` });
     } catch (error) {
       state.failedNotifications.push({ id: notification.id, error: String(error) });
@@ -445,6 +448,9 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     url: `http://127.0.0.1:${port}`,
     port,
     state,
+    setWebhookUrl: (url) => {
+      webhookUrl = url;
+    },
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
 }

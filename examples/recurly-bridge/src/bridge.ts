@@ -22,7 +22,10 @@ export interface BridgeOptions {
   recurlyApiKey: string;
   port?: number;
   host?: string;
+  /** Checks the freshness of Meterline's signatures (default: the wall clock). */
   clock?: () => Date;
+  /** Timestamps the invoice events' signatures (default: `clock`); Meterline checks them against its wall clock. */
+  inboundClock?: () => Date;
   log?: (line: string) => void;
 }
 
@@ -85,6 +88,7 @@ const INTERVALS: Record<PolicyData['billingCycle'], { interval_unit: 'days' | 'm
 
 export async function startBridge(options: BridgeOptions): Promise<RunningBridge> {
   const clock = options.clock ?? (() => new Date());
+  const inboundClock = options.inboundClock ?? clock;
   const log = options.log ?? (() => undefined);
   const recurly = new RecurlyClient(options.recurlyUrl, options.recurlyApiKey);
   /**
@@ -247,7 +251,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       },
     });
     const url = `${options.meterlineUrl}/api/am/monetization/webhooks/http-integration/${encodeURIComponent(options.tenant)}`;
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(options.inboundSecret, eventId, clock(), body) }, body });
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(options.inboundSecret, eventId, inboundClock(), body) }, body });
     const answer = await response.text();
     log(`${type} ${invoice.id} → Meterline ${response.status} ${answer}`);
     // Not 2xx: Recurly retries its notification (and the same webhook-id with it).

@@ -1,0 +1,218 @@
+import { createServer } from 'node:net';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases';
+import { ADMIN, DEVPORTAL, PUBLISHER, SCOPES, policyBody, uniqueName } from '../helpers/rest-harness';
+import { STORY_START } from '../helpers/test-clock';
+import { parseConfig } from '../../src/config/load';
+import { mintToken } from '../../src/http/auth/tokens';
+import { createLogger } from '../../src/logger';
+import { startService, type RunningService } from '../../src/service';
+import { startBridge, type BridgeOptions, type RunningBridge } from '../../examples/recurly-bridge/src/bridge';
+import { signedHeaders } from '../../examples/recurly-bridge/src/standard-webhooks';
+import { startFakeRecurly, type FakeRecurly } from '../../examples/recurly-bridge/fake-recurly/server';
+
+/**
+ * The example integration end to end: Meterline (the production composition, `startService`) with
+ * the `http-integration` engine → examples/recurly-bridge → its Recurly-shaped local API, and back:
+ * the fake Recurly's invoice notifications → the bridge → Meterline's signed inbound endpoint. Axway's
+ * three flows (provision plan, provision subscription, report traffic) and the invoice the subscriber
+ * then sees. SQLite only: the database does not matter to the bridge, and the engine's suite covers
+ * the three databases. One Meterline, one bridge, one fake Recurly; one clock for all three (a fixed
+ * instant moved by the test), except the signatures of the invoice events the bridge sends, whose
+ * freshness Meterline checks on the wall clock.
+ */
+const SIGNING = `whsec_${Buffer.from('recurly-bridge-e2e-signing-secret!!').toString('base64')}`;
+const INBOUND = `whsec_${Buffer.from('recurly-bridge-e2e-inbound-secret!!').toString('base64')}`;
+const RECURLY_KEY = 'recurly-e2e-api-key';
+const JWT = { secret: 'recurly-bridge-e2e-jwt-secret-0123456789', issuer: 'meterline', audience: 'meterline' };
+
+let database: TestDatabase;
+let recurly: FakeRecurly;
+let bridge: RunningBridge;
+let bridgeOptions: BridgeOptions;
+let service: RunningService;
+let now = new Date(STORY_START * 1000);
+const clock = () => now;
+const advance = (seconds: number) => (now = new Date(now.getTime() + seconds * 1000));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase({ kind: 'sqlite' });
+  const meterlinePort = await freePort();
+  recurly = await startFakeRecurly({ apiKey: RECURLY_KEY, clock });
+  bridgeOptions = {
+    meterlineUrl: `http://127.0.0.1:${meterlinePort}`,
+    tenant: 'carbon.super',
+    signingSecret: SIGNING,
+    inboundSecret: INBOUND,
+    recurlyUrl: recurly.url,
+    recurlyApiKey: RECURLY_KEY,
+    clock,
+    // Meterline checks an inbound signature's freshness on the wall clock, whatever clock it bills on.
+    inboundClock: () => new Date(),
+  };
+  bridge = await startBridge(bridgeOptions);
+  recurly.setWebhookUrl(bridge.recurlyWebhookUrl);
+  const config = parseConfig(
+    {
+      database: { apim_db: database.config },
+      auth: { jwt: JWT },
+      apim: { monetization: { monetization_impl: 'http-integration', 'http-integration': { sync_retries: 0, timeout_ms: 5000 } } },
+      logging: { level: 'silent' },
+      tenants: [
+        {
+          domain: 'carbon.super',
+          id: -1234,
+          monetization_info: { integration_url: bridge.integrationUrl, integration_signing_secret: SIGNING, integration_inbound_secret: INBOUND },
+        },
+      ],
+    },
+    {},
+    'recurly-bridge-e2e',
+  );
+  service = await startService({ config, logger: createLogger('silent'), port: meterlinePort, clock });
+});
+
+afterAll(async () => {
+  await service?.close();
+  await bridge?.close();
+  await recurly?.close();
+  await database?.destroy();
+});
+
+const jwt = () => service.services.config.auth.jwt!;
+const token = (sub: string, scopes: readonly string[], email?: string) => mintToken(jwt(), { subject: sub, tenant: undefined, scopes, ...(email ? { email } : {}) });
+async function call(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const response = await fetch(`${service.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text && (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text };
+}
+
+/** A request to the bridge signed as Meterline signs it (docs/custom-billing.md), for replays. */
+async function sendAsMeterline(url: string, id: string, type: string, data: unknown) {
+  const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(SIGNING, id, now, body) }, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+it('provisions the plan, the subscription and the usage in Recurly, and shows the invoice Recurly reports back', async () => {
+  const admin = token('admin', [...SCOPES.admin, 'apim:monetization_usage_publish']);
+  const publisher = token('pat', SCOPES.publisher);
+  const subscriber = token('sam', SCOPES.subscriber, 'sam@example.com');
+  const gateway = token('gateway', ['apim:usage_ingest']);
+
+  // Provision plan: a per-call policy with a base fee becomes a Recurly plan whose code contains its id.
+  const body = policyBody(uniqueName('Metered'), { plan: 'DYNAMICRATE', price: '0.01' });
+  (body.monetization!.properties as Record<string, string>).fixedPrice = '5.00';
+  const policy = await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, body);
+  expect(policy.status).toBe(201);
+  const planCode = `amplify-plan-${String(policy.body.policyId).toLowerCase()}`;
+  const plan = [...recurly.state.plans.values()].find((p) => p.code === planCode);
+  expect(plan).toMatchObject({ interval_unit: 'months', interval_length: 1, currencies: [{ currency: 'USD', unit_amount: 5 }] });
+  expect(plan!.add_ons).toEqual([expect.objectContaining({ code: 'calls', add_on_type: 'usage', usage_type: 'price', currencies: [{ currency: 'USD', unit_amount_decimal: '0.01' }] })]);
+
+  // The publisher monetizes an API on it.
+  const apiName = uniqueName('Weather');
+  const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name: apiName, version: '1.0.0', context: `/${apiName.toLowerCase()}`, policies: [policy.body.policyName] })).body;
+  expect((await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher)).status).toBe(200);
+  const monetized = await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { recurlySite: 'example' } });
+  expect(monetized.status).toBe(201);
+
+  // Provision subscription: account amplify-user-sam, a subscription on the plan with the usage add-on.
+  const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+  const subscribed = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.body.policyName });
+  expect(subscribed.status).toBe(201);
+  const subscriptionId: string = subscribed.body.subscriptionId;
+  expect([...recurly.state.accounts.values()]).toEqual([expect.objectContaining({ code: 'amplify-user-sam', email: 'sam@example.com' })]);
+  const [recurlySubscription, ...others] = [...recurly.state.subscriptions.values()];
+  expect(others).toHaveLength(0);
+  expect(recurlySubscription).toMatchObject({
+    state: 'active',
+    account: { code: 'amplify-user-sam' },
+    plan: { code: planCode },
+    currency: 'USD',
+    add_ons: [expect.objectContaining({ add_on: expect.objectContaining({ code: 'calls' }) })],
+    custom_fields: [{ name: 'meterline_subscription_id', value: subscriptionId }],
+  });
+
+  // Report traffic: 250 calls, published; the outbox sends them; Recurly has them under their identifiers.
+  const events = Array.from({ length: 250 }, (_, i) => ({
+    eventId: `recurly-${subscriptionId}-${i}`,
+    timestamp: now.getTime() + i * 1000,
+    apiId: api.id,
+    applicationId: app.applicationId,
+    subscriptionId,
+    httpStatus: 200,
+    tenant: 'carbon.super',
+  }));
+  expect((await call('POST', '/api/am/usage/v1/events', gateway, { events })).status).toBe(200);
+  advance(600);
+  expect((await call('POST', `${ADMIN}/monetization/publish-usage`, admin)).status).toBe(202);
+  let status = (await call('GET', `${ADMIN}/monetization/publish-usage/status`, admin)).body;
+  for (let i = 0; i < 100 && status.state !== 'COMPLETED'; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // polls the job's completion; decides nothing
+    status = (await call('GET', `${ADMIN}/monetization/publish-usage/status`, admin)).body;
+  }
+  expect(status).toMatchObject({ state: 'COMPLETED' });
+  await service.engine.background!.runDue();
+  const deliveries = (await call('GET', `${ADMIN}/monetization/deliveries?limit=50`, admin)).body.list as { operation: string; messageId: string; status: string }[];
+  const reported = deliveries.filter((d) => d.operation === 'usage.reported');
+  expect(reported.length).toBeGreaterThan(0);
+  expect(reported.every((d) => d.status === 'DELIVERED')).toBe(true);
+  const identifiers = reported.map((d) => d.messageId.replace(/^usage\.reported:carbon\.super:/, '')).sort();
+  const recorded = () => recurly.state.usage.filter((u) => u.subscription_id === recurlySubscription!.id);
+  expect(recorded().map((u) => u.merchant_tag).sort()).toEqual(identifiers);
+  expect(recorded().reduce((sum, u) => sum + u.amount, 0)).toBe(250);
+
+  // Replays are not recorded twice: the same webhook-id (the bridge's first answer), and after a
+  // restart of the bridge (its memory gone) the same identifier found in Recurly by merchant_tag.
+  const first = recorded()[0]!;
+  const replay = {
+    tenant: 'carbon.super',
+    identifier: first.merchant_tag,
+    subscription: { id: subscriptionId, externalSubscriptionId: recurlySubscription!.id },
+    addOn: 'calls',
+    quantity: first.amount,
+    windowStart: first.usage_timestamp,
+    windowEnd: new Date(Date.parse(first.usage_timestamp) + 3_600_000).toISOString(),
+  };
+  const replayId = `usage.reported:carbon.super:${first.merchant_tag}`;
+  expect(await sendAsMeterline(bridge.integrationUrl, replayId, 'usage.reported', replay)).toEqual({ status: 200, body: { recorded: true } });
+  await bridge.close();
+  bridge = await startBridge({ ...bridgeOptions, port: bridge.port });
+  expect(await sendAsMeterline(bridge.integrationUrl, replayId, 'usage.reported', replay)).toEqual({ status: 200, body: { duplicate: true } });
+  expect(recorded().reduce((sum, u) => sum + u.amount, 0)).toBe(250);
+  // A request not signed with the tenant's secret is refused before anything is read.
+  const forged = await fetch(bridge.integrationUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(INBOUND, 'x', now, '{}') }, body: '{}' });
+  expect(forged.status).toBe(401);
+
+  // The period closes in Recurly (base fee + 250 × 0.01) and is paid; the bridge reports both.
+  const closed = await fetch(`${recurly.url}/_control/subscriptions/${recurlySubscription!.id}/close-period`, { method: 'POST' });
+  const invoice = (await closed.json()) as { id: string; total: number };
+  expect(invoice.total).toBe(7.5);
+  expect(recurly.state.failedNotifications).toEqual([]);
+  let invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
+  expect(invoices.list).toEqual([expect.objectContaining({ invoiceId: invoice.id, status: 'OPEN', total: '7.50', currency: 'USD' })]);
+  expect((await fetch(`${recurly.url}/_control/invoices/${invoice.id}/pay`, { method: 'POST' })).status).toBe(200);
+  expect(recurly.state.failedNotifications).toEqual([]);
+  invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
+  expect(invoices.list).toEqual([expect.objectContaining({ invoiceId: invoice.id, status: 'PAID', total: '7.50', amountRemaining: '0.00' })]);
+
+  // Unsubscribing terminates the Recurly subscription (through the outbox).
+  expect((await call('DELETE', `${DEVPORTAL}/subscriptions/${subscriptionId}`, subscriber)).status).toBe(200);
+  await service.engine.background!.runDue();
+  expect(recurly.state.subscriptions.get(recurlySubscription!.id)!.state).toBe('expired');
+});
