@@ -40,7 +40,7 @@ import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscript
 import { UsageService } from './usage/usage-service';
 import type { Notifier } from './notifications/events';
 import { spendUsageOf } from './spend/period-usage';
-import { scheduleSpendWatching, SPEND_CHECK_INTERVAL_MS } from './spend/schedule';
+import { scheduleSpendWatching } from './spend/schedule';
 import { SpendLimits, spendCapCheck } from './spend/spend-limits.service';
 import { SpendWatcher } from './spend/spend-watcher';
 import { SpendRepository } from './spend/spend.repository';
@@ -156,7 +156,9 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   // A subscription with its names (API, application, tier, subscriber's e-mail) for the events told about it.
   const describeSubscription = async (uuid: string) => (await coreRecords.subscriptionRefs([uuid], (domain) => tenants.find(domain)?.id)).get(uuid);
   billing.records.tellThrough({ notifier: notifications.notifier, describe: describeSubscription });
-  const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock, notifier: notifications.notifier });
+  const spend = composeSpend({ db, repository: spendRepository, engine, subscriptions: coreRecords, tenants, config, logger, clock, notifier: notifications.notifier });
+  // A freeze's new usage is rated for the limited subscriptions it touched at once, not at the next scheduled check.
+  const usage = composeUsage({ db, subscriptions: coreRecords, engine, tenants, config, logger, clock, notifier: notifications.notifier, onUsageFrozen: (uuids) => spend.watcher.touched(uuids) });
   const invoicing = composeInvoicing({ db, engine, billing, usage, subscriptions: coreRecords, tenants, config, logger, clock });
   // A cancel the engine starts itself gets the final invoice an unsubscribe gets.
   billing.records.onEngineCancel((uuid, at) => invoicing.subscriptionCancelledByEngine(uuid, at));
@@ -207,7 +209,7 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
     reconcileUsage: usageReconciler(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id, clock }),
     requeueUsage: usageRequeuer(db, { engine, subscriptions: coreRecords, tenantIdOf: (domain) => tenants.find(domain)?.id }),
     notifications,
-    spend: composeSpend({ db, repository: spendRepository, engine, subscriptions: coreRecords, tenants, config, logger, clock, notifier: notifications.notifier }),
+    spend,
     close: () => db.destroy(),
   };
 }
@@ -298,10 +300,12 @@ export interface UsageComposition {
   owner?: string;
   /** Where failed jobs and UNCERTAIN records are told (the notifications outbox); nobody without it. */
   notifier?: Notifier;
+  /** Told which subscriptions a freeze gave new usage records (the spend watcher). */
+  onUsageFrozen?: (subscriptionUuids: readonly string[]) => void;
 }
 
 /** Usage capture and publishing from its parts; `composeServices` calls it, and the usage tests with their own options. */
-export function composeUsage({ db, subscriptions, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner, notifier }: UsageComposition): UsageService {
+export function composeUsage({ db, subscriptions, engine, tenants, config, logger, clock, options: overrides, source: injectedSource, owner, notifier, onUsageFrozen }: UsageComposition): UsageService {
   const options: PublisherOptions = { ...config.apim.monetization.usage_publisher, ...overrides };
   const lookBackDays = config.apim.monetization.publish_duration_days;
   const tenantIdOf = (domain: string) => tenants.find(domain)?.id ?? (domain === 'carbon.super' ? -1234 : undefined);
@@ -326,6 +330,7 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
       lookBackDays,
       ...(owner ? { owner } : {}),
       ...(notifier ? { notifier } : {}),
+      ...(onUsageFrozen ? { onUsageFrozen } : {}),
     }),
     jobs: new JobStore(db),
     options,
@@ -449,7 +454,7 @@ export function composeSchedules(services: Services): () => Promise<void> {
     void stopPublishing();
     throw error;
   }
-  const stopSpend = scheduleSpendWatching(services.spend.watcher, SPEND_CHECK_INTERVAL_MS, logger.child({ component: 'spend' }));
+  const stopSpend = scheduleSpendWatching(services.spend.watcher, config.apim.monetization.spend.check_interval_seconds * 1000, logger.child({ component: 'spend' }));
   const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
   const stopNotifications = scheduleDispatch(services.notifications.dispatcher, config.apim.monetization.notifications.dispatch_interval_seconds * 1000, logger.child({ component: 'notifications' }));
   const stopEngineWork = scheduleEngineBackground(services.engine, logger.child({ component: 'engine-background' }));

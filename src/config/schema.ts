@@ -368,6 +368,17 @@ export const notificationsSchema = z
   .prefault({});
 
 /**
+ * `[apim.monetization.spend]`: how often `meterline serve` evaluates the spend of subscriptions
+ * with a limit (docs/spend-limits.md); a usage publish or freeze also evaluates the ones it touched.
+ */
+export const spendSchema = z
+  .strictObject({
+    /** Seconds between two evaluations of every limited subscription. */
+    check_interval_seconds: z.number().int().min(1).max(86_400).default(60),
+  })
+  .prefault({});
+
+/**
  * `[apim.monetization] monetization_impl`: a registered billing-engine name, or a path to a module
  * exporting one; unset, the registry's default engine (the first of the built-in engines).
  */
@@ -385,11 +396,12 @@ const monetizationSchema = z
     usage_publisher: usagePublisherSchema,
     invoicing: invoicingSchema,
     notifications: notificationsSchema,
+    spend: spendSchema,
   })
   .superRefine((monetization, ctx) => {
     // Engine options live under [apim.monetization.<engine>] and are validated by the engine
     // itself; here we only insist that any extra key is such a table.
-    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher', 'invoicing', 'notifications']);
+    const known = new Set(['monetization_impl', 'usage_publish_cron', 'reconcile_cron', 'publish_duration_days', 'additional_attributes', 'usage_publisher', 'invoicing', 'notifications', 'spend']);
     for (const [key, value] of Object.entries(monetization)) {
       if (known.has(key)) continue;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -1,9 +1,6 @@
 import type { Logger } from '../logger';
 import type { SpendWatcher } from './spend-watcher';
 
-/** How often `serve` evaluates the limited subscriptions' spend, unless told otherwise. */
-export const SPEND_CHECK_INTERVAL_MS = 60_000;
-
 /**
  * `meterline serve`: evaluates every subscription with a spend limit every `intervalMs`, one run
  * at a time in this process. Several processes may run at once: a notification's id is
@@ -31,5 +28,6 @@ export function scheduleSpendWatching(watcher: SpendWatcher, intervalMs: number,
   return async () => {
     clearInterval(timer);
     await running;
+    await watcher.settled();
   };
 }

@@ -43,7 +43,52 @@ export interface SpendSnapshot {
  * with the same ids, which the outbox records once.
  */
 export class SpendWatcher {
+  /** Subscriptions told by `touched` and not evaluated yet. */
+  private readonly waiting = new Set<string>();
+  private draining: Promise<void> | undefined;
+
   constructor(private readonly deps: SpendWatcherDependencies) {}
+
+  /**
+   * New usage of these subscriptions was frozen (the usage publisher tells it): the limited ones
+   * among them are evaluated soon, in the background, so a cap lands without waiting for the next
+   * scheduled run. Never throws; one evaluation runs at a time (what comes meanwhile waits for it).
+   */
+  touched(subscriptionUuids: readonly string[]): void {
+    for (const uuid of subscriptionUuids) this.waiting.add(uuid);
+    if (!this.draining && this.waiting.size > 0) {
+      this.draining = this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    }
+  }
+
+  /** Resolves once what `touched` was told has been evaluated (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.size > 0) {
+      const batch = [...this.waiting];
+      this.waiting.clear();
+      let limited: Set<string>;
+      try {
+        limited = new Set((await this.deps.repository.allLimits()).keys());
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'could not read the spend limits after a usage freeze; the scheduled run evaluates them');
+        return;
+      }
+      for (const uuid of batch) {
+        if (!limited.has(uuid)) continue;
+        try {
+          await this.evaluate(uuid);
+        } catch (error) {
+          this.deps.logger.error({ err: error, subscription: uuid }, 'could not evaluate the spend of a subscription after a usage freeze; the scheduled run tries again');
+        }
+      }
+    }
+  }
 
   /** Evaluates every subscription with a limit; one failing subscription is logged and the others go on. */
   async evaluateAll(): Promise<{ evaluated: number; failed: number }> {

@@ -74,6 +74,8 @@ export interface PublisherDependencies {
   freezeProbe?: (frozenUpTo: number) => Promise<void>;
   /** Told usage.publish_failed (a job that failed, per tenant) and usage.records_uncertain (issue 18). */
   notifier?: Notifier;
+  /** Told, after each freeze chunk commits, which subscriptions got new usage records (the spend watcher evaluates them at once). Must not throw. */
+  onUsageFrozen?: (subscriptionUuids: readonly string[]) => void;
 }
 
 /** What a job tells once it ended: its failures by tenant, and the records it left UNCERTAIN by subscription. */
@@ -524,6 +526,7 @@ export class UsagePublisher {
     });
     lap('writeMs');
     this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');
+    if (records.length > 0) this.deps.onUsageFrozen?.([...new Set(records.map((r) => r.subscriptionUuid))]);
     return true;
   }
 

@@ -124,6 +124,16 @@ forEachBillingHarness({ holdUntilPaid: false, graceDays: 3 }, (harness, kind, st
     expect((await h.call('DELETE', limitPath('publisher'), world.publisher)).status).toBe(200); // idempotent
   });
 
+  it("caps at once after a usage freeze, without the watcher's scheduled run (the publisher tells the service's watcher what it froze)", async () => {
+    const h = harness();
+    // The subscriber's 5.00 USD hard cap holds (the test before); spend is 1.00 USD. 400 more calls reach it.
+    await calls(400);
+    expect(await access()).toMatchObject({ allowed: true });
+    expect(await h.service.services.usage.publisher.freezeOnly()).toEqual({ frozen: true });
+    await h.service.services.spend.watcher.settled();
+    expect(await access()).toMatchObject({ allowed: false, status: 'BLOCKED', reason: "the period's spend reached its cap of 5.00 USD (set by the subscriber)" });
+  });
+
   it("answers 404 for another subscriber's or another tenant's subscription, 403 for another publisher", async () => {
     const h = harness();
     const stranger = h.token('someone-else', SCOPES.subscriber);
