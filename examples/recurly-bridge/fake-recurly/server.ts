@@ -9,7 +9,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
  * plans with usage add-ons, accounts, subscriptions, usage records, and charge invoices, plus test
  * controls (under /_control, not Recurly's) that close a subscription's period into an invoice and pay
  * or fail it. Every invoice change is notified to `webhookUrl` as Recurly's JSON webhooks do
- * (https://recurly.com/developers/guides/webhooks.html: a small notification naming the object; the
+ * (https://recurly.com/developers/reference/webhooks: a small notification naming the object; the
  * receiver fetches it through the API).
  */
 export interface FakeRecurlyOptions {
@@ -196,7 +196,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
 
   const notify = async (invoice: Invoice, eventType: 'created' | 'paid' | 'failed' | 'voided') => {
     if (!webhookUrl) return;
-    // https://recurly.com/developers/guides/webhooks.html (JSON format): object_type, event_type, the object's uuid.
+    // https://recurly.com/developers/reference/webhooks (JSON format): object_type, event_type, the object's uuid.
     const notification = { id: id(), object_type: 'charge_invoice', site_id: 'fake-site', event_type: eventType, event_time: now(), uuid: invoice.id };
     try {
       const response = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification) });
@@ -217,7 +217,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     next(user === options.apiKey ? undefined : new RecurlyError(401, 'unauthorized', 'Invalid API key'));
   });
 
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/create_plan
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan
   app.post('/plans', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.code !== 'string' || !CODE.test(body.code)) throw invalid('code', 'is invalid');
@@ -239,11 +239,11 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     state.plans.set(plan.id, plan);
     res.status(201).json(plan);
   });
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/get_plan
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/get_plan
   app.get('/plans/:planId', (req, res) => {
     res.json(byRef(state.plans, req.params.planId, 'Plan'));
   });
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/update_plan
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/update_plan
   app.put('/plans/:planId', (req, res) => {
     const plan = byRef(state.plans, req.params.planId, 'Plan');
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -254,7 +254,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     res.json(plan);
   });
 
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/create_account
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_account
   app.post('/accounts', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.code !== 'string' || !CODE.test(body.code)) throw invalid('code', 'is invalid');
@@ -263,12 +263,12 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     state.accounts.set(account.id, account);
     res.status(201).json(account);
   });
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/get_account
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/get_account
   app.get('/accounts/:accountId', (req, res) => {
     res.json(byRef(state.accounts, req.params.accountId, 'Account'));
   });
 
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/create_subscription
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_subscription
   app.post('/subscriptions', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.plan_code !== 'string') throw invalid('plan_code', "can't be blank");
@@ -311,7 +311,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
   app.get('/subscriptions/:subscriptionId', (req, res) => {
     res.json(subscriptionOf(req.params.subscriptionId));
   });
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/terminate_subscription
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/terminate_subscription
   app.delete('/subscriptions/:subscriptionId', (req, res) => {
     const subscription = subscriptionOf(req.params.subscriptionId);
     if (subscription.state === 'expired') throw new RecurlyError(400, 'invalid_transition', 'Subscription is already expired');
@@ -325,7 +325,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     if (!addOn) throw notFound('Add-on');
     return addOn;
   };
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/create_usage
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_usage
   app.post('/subscriptions/:subscriptionId/add_ons/:addOnId/usage', (req, res) => {
     const subscription = subscriptionOf(req.params.subscriptionId);
     const addOn = usageAddOn(subscription, req.params.addOnId);
@@ -334,6 +334,8 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     if (typeof body.amount !== 'number' || !Number.isFinite(body.amount) || body.amount < 0) throw invalid('amount', 'must be a number of at least 0');
     const usageTimestamp = typeof body.usage_timestamp === 'string' ? new Date(body.usage_timestamp) : clock();
     if (Number.isNaN(usageTimestamp.getTime())) throw invalid('usage_timestamp', 'is invalid');
+    // "Cannot create usage record with a usage timestamp in the future" (https://docs.recurly.com/recurly-subscriptions/v2.29/reference/logusage).
+    if (usageTimestamp.getTime() > clock().getTime()) throw invalid('usage_timestamp', 'cannot be in the future');
     const usage: Usage = {
       id: id(),
       object: 'usage',
@@ -349,7 +351,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     state.usage.push(usage);
     res.status(201).json(usage);
   });
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/list_usage (a page of every record; no cursor here)
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/list_usage (a page of every record; no cursor here)
   app.get('/subscriptions/:subscriptionId/add_ons/:addOnId/usage', (req, res) => {
     const subscription = subscriptionOf(req.params.subscriptionId);
     const addOn = usageAddOn(subscription, req.params.addOnId);
@@ -357,7 +359,7 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     res.json({ object: 'list', has_more: false, next: null, data });
   });
 
-  // https://recurly.com/developers/api/v2021-02-25/index.html#operation/get_invoice
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/get_invoice
   app.get('/invoices/:invoiceId', (req, res) => {
     const invoice = state.invoices.get(req.params.invoiceId);
     if (!invoice) throw notFound('Invoice');
@@ -461,7 +463,7 @@ function parseAddOns(value: unknown): AddOn[] {
   return value.map((entry: Record<string, unknown>, i) => {
     if (typeof entry?.code !== 'string' || !CODE.test(entry.code)) throw invalid(`add_ons[${i}].code`, 'is invalid');
     if (typeof entry.name !== 'string' || entry.name === '') throw invalid(`add_ons[${i}].name`, "can't be blank");
-    // https://recurly.com/developers/api/v2021-02-25/index.html#operation/create_plan_add_on: usage add-ons of usage_type 'price' bill unit_amount per unit.
+    // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan_add_on: usage add-ons of usage_type 'price' bill unit_amount per unit.
     const usage = entry.add_on_type === 'usage';
     if (usage && entry.usage_type !== 'price') throw invalid(`add_ons[${i}].usage_type`, "must be 'price' here (percentage is not modelled)");
     return {

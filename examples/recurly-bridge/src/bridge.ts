@@ -77,6 +77,7 @@ interface PolicyData {
   fixedPrice?: string;
   pricePerRequest?: string;
   usageModel?: string;
+  setupFee?: string;
 }
 
 const INTERVALS: Record<PolicyData['billingCycle'], { interval_unit: 'days' | 'months'; interval_length: number }> = {
@@ -100,6 +101,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
 
   function planBody(policy: PolicyData): Omit<RecurlyPlanBody, 'code'> | Answer {
     const currency = policy.currency.toUpperCase();
+    if (policy.setupFee !== undefined && Number(policy.setupFee) > 0) return refuse(422, 'setup fees are not mapped by this example', 'policy.setupFee');
     const addOns: RecurlyPlanBody['add_ons'] = [];
     if (policy.plan === 'DYNAMICRATE') {
       if ((policy.usageModel ?? 'per_unit') !== 'per_unit' || policy.pricePerRequest === undefined) {
@@ -244,7 +246,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
           periodStart: invoice.period?.started_at ?? invoice.created_at,
           periodEnd: invoice.period?.ends_at ?? invoice.created_at,
           hostedInvoiceUrl: null,
-          invoicePdfUrl: `${options.recurlyUrl}/invoices/${invoice.id}.pdf`,
+          invoicePdfUrl: null, // Recurly serves PDFs only to API callers (GET /invoices/{id}.pdf with the key); no public link
           billingReason: invoice.origin === 'purchase' ? 'subscription_create' : 'subscription_cycle',
           ...(type === 'invoice.payment_failed' ? { failureReason: 'the payment was declined' } : {}),
         },
