@@ -29,6 +29,14 @@ export class InvoicesService {
       stripe.subscriptions.retrieve(row.stripeSubscriptionId, {}, { stripeAccount: account }),
     );
     const prices = new Map(current.items.data.map((item) => [item.price.id, item.price]));
+    // A tiered price's tiers come only when asked (`expand[]=tiers`); its lines are named by them.
+    for (const price of prices.values()) {
+      if (price.billing_scheme !== 'tiered' || price.tiers) continue;
+      const withTiers = await callStripe('retrieve a price', { account, price: price.id }, () =>
+        stripe.prices.retrieve(price.id, { expand: ['tiers'] }, { stripeAccount: account }),
+      );
+      prices.set(price.id, withTiers);
+    }
     return toPendingInvoice(preview, connected, subscription.api.name, prices);
   }
 
@@ -102,22 +110,94 @@ function toPendingInvoice(invoice: Stripe.Invoice, account: Stripe.Account, apiN
     amountDue: BigInt(invoice.amount_due),
     amountPaid: BigInt(invoice.amount_paid),
     amountRemaining: BigInt(invoice.amount_remaining),
-    lines: invoice.lines.data.map((line) => toLine(line, apiName, invoice.currency, prices)),
+    lines: withTierPlaces(invoice.lines.data, prices).map(({ line, tier }) => toLine(line, apiName, invoice.currency, prices, tier)),
     hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
   };
 }
 
-function toLine(line: Stripe.InvoiceLineItem, apiName: string, currency: string, prices: ReadonlyMap<string, Stripe.Price>): InvoiceLine {
+function toLine(line: Stripe.InvoiceLineItem, apiName: string, currency: string, prices: ReadonlyMap<string, Stripe.Price>, tier: TierPlace | undefined): InvoiceLine {
   const unit = line.pricing?.unit_amount_decimal;
-  const priceId = line.pricing?.price_details?.price;
-  const price = typeof priceId === 'string' ? prices.get(priceId) : priceId;
+  const price = priceOf(line, prices);
   return {
-    description: describeLine(line, price, apiName, currency),
+    description: describeLine(line, price, apiName, currency, tier),
     apiName,
     quantity: line.quantity ?? 0,
     unitAmountDecimal: unit === null || unit === undefined ? null : String(unit),
     amount: BigInt(line.amount),
   };
+}
+
+function priceOf(line: Pick<Stripe.InvoiceLineItem, 'pricing'>, prices: ReadonlyMap<string, Stripe.Price>): Stripe.Price | undefined {
+  const priceId = line.pricing?.price_details?.price;
+  return typeof priceId === 'string' ? prices.get(priceId) : priceId;
+}
+
+/** Where a line of a tiered price stands: the calls of its tier it bills ("calls 1,001–2,982"), or that tier's flat fee. */
+export interface TierPlace {
+  first: bigint;
+  last: bigint | null;
+  flat: boolean;
+  /** The tier's unit price in minor units ("0.1"), and its flat amount. */
+  unitAmountDecimal: string;
+  flatAmountDecimal: string;
+}
+
+type TierLine = Pick<Stripe.InvoiceLineItem, 'quantity' | 'pricing'>;
+
+/**
+ * The tier of each line of a graduated price. Stripe bills such a price as one line per tier
+ * touched and a tier's flat fee as a line of its own (https://docs.stripe.com/products-prices/pricing-models#graduated-pricing);
+ * lines carry no tier number, so a price's unit lines (a unit amount) take its tiers in order and
+ * its flat lines (no unit amount) the touched tiers that have a flat amount, in order. A volume
+ * price's one line stands in the tier its total falls in. Other lines: no place.
+ */
+export function withTierPlaces<L extends TierLine>(lines: readonly L[], prices: ReadonlyMap<string, Pick<Stripe.Price, 'billing_scheme' | 'tiers_mode' | 'tiers'>>): Array<{ line: L; tier: TierPlace | undefined }> {
+  const places = new Map<L, TierPlace>();
+  const byPrice = new Map<string, L[]>();
+  for (const line of lines) {
+    const id = line.pricing?.price_details?.price;
+    const key = typeof id === 'string' ? id : id?.id;
+    if (key !== undefined) byPrice.set(key, [...(byPrice.get(key) ?? []), line]);
+  }
+  for (const [priceId, mine] of byPrice) {
+    const price = prices.get(priceId);
+    const tiers = price?.billing_scheme === 'tiered' ? (price.tiers ?? []) : [];
+    if (tiers.length === 0) continue;
+    const bounds = tiers.map((tier, i) => ({
+      first: BigInt(i === 0 ? 0 : (tiers[i - 1]!.up_to ?? 0)) + 1n,
+      upTo: tier.up_to === null ? null : BigInt(tier.up_to),
+      unitAmountDecimal: decimalText(tier.unit_amount_decimal, tier.unit_amount),
+      flatAmountDecimal: decimalText(tier.flat_amount_decimal, tier.flat_amount),
+    }));
+    if (price!.tiers_mode === 'volume') {
+      for (const line of mine) {
+        const quantity = BigInt(line.quantity ?? 0);
+        const tier = bounds.find((b) => b.upTo === null || quantity <= b.upTo) ?? bounds[bounds.length - 1]!;
+        places.set(line, { first: tier.first, last: tier.upTo, flat: false, unitAmountDecimal: tier.unitAmountDecimal, flatAmountDecimal: tier.flatAmountDecimal });
+      }
+      continue;
+    }
+    const units = mine.filter((line) => line.pricing?.unit_amount_decimal !== null && line.pricing?.unit_amount_decimal !== undefined);
+    const flats = mine.filter((line) => !units.includes(line));
+    const touched: TierPlace[] = [];
+    units.forEach((line, i) => {
+      const tier = bounds[i];
+      if (!tier) return;
+      const place = { first: tier.first, last: tier.first + BigInt(line.quantity ?? 0) - 1n, flat: false, unitAmountDecimal: tier.unitAmountDecimal, flatAmountDecimal: tier.flatAmountDecimal };
+      places.set(line, place);
+      touched.push(place);
+    });
+    const withFlat = touched.filter((place) => parseDecimal(place.flatAmountDecimal).digits !== 0n);
+    flats.forEach((line, i) => {
+      const place = withFlat[i];
+      if (place) places.set(line, { ...place, flat: true });
+    });
+  }
+  return lines.map((line) => ({ line, tier: places.get(line) }));
+}
+
+function decimalText(value: unknown, integer: number | null): string {
+  return value === null || value === undefined ? String(integer ?? 0) : String(value);
 }
 
 /**
@@ -172,6 +252,7 @@ export function describeLine(
   price: (Pick<Stripe.Price, 'recurring' | 'billing_scheme' | 'tiers_mode' | 'transform_quantity'> & { unit_amount_decimal: unknown }) | undefined,
   apiName: string,
   currency: string,
+  tier?: TierPlace,
 ): string {
   const named = (what: string) => `${apiName} · ${what}`;
   const quantity = BigInt(line.quantity ?? 0);
@@ -182,7 +263,21 @@ export function describeLine(
   if (price.recurring.usage_type === 'licensed') {
     return named(`${CYCLE_WORDS[price.recurring.interval]} fee, in advance for ${dayRange(line.period.start, line.period.end)}`);
   }
-  if (price.billing_scheme === 'tiered') return named(`${calls(quantity)}, ${price.tiers_mode === 'volume' ? 'volume' : 'graduated'} tiers`);
+  if (price.billing_scheme === 'tiered') {
+    if (!tier) return named(`${calls(quantity)}, ${price.tiers_mode === 'volume' ? 'volume' : 'graduated'} tiers`);
+    const money = (minor: string) => `${majorUnitPrice(minor, currency)} ${currency.toUpperCase()}`;
+    const hasFlat = parseDecimal(tier.flatAmountDecimal).digits !== 0n;
+    if (price.tiers_mode === 'volume') {
+      // As rating words a volume line: every call at the tier's price (and its flat fee), then the tier.
+      const unitZero = parseDecimal(tier.unitAmountDecimal).digits === 0n;
+      const what = !hasFlat ? `${calls(quantity)} × ${money(tier.unitAmountDecimal)}` : unitZero
+        ? `${calls(quantity)}, flat fee ${money(tier.flatAmountDecimal)}`
+        : `${calls(quantity)} × ${money(tier.unitAmountDecimal)} + flat fee ${money(tier.flatAmountDecimal)}`;
+      return named(`${what} (volume tier: ${callRange(tier.first, tier.last)})`);
+    }
+    if (tier.flat) return named(`flat fee for ${callRange(tier.first, tier.last)}`);
+    return named(`${callRange(tier.first, tier.last)} × ${money(tier.unitAmountDecimal)}`);
+  }
   const unit = price.unit_amount_decimal ?? line.pricing?.unit_amount_decimal ?? null;
   if (unit === null || unit === undefined) return named(calls(quantity));
   const money = `${majorUnitPrice(String(unit), currency)} ${currency.toUpperCase()}`;
@@ -200,6 +295,12 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 function grouped(value: bigint): string {
   return value.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** As src/rating/describe.ts words it (a test keeps the two equal): "calls 1,001–10,000", "call 1,001", "calls 10,001 and more". */
+function callRange(first: bigint, last: bigint | null): string {
+  if (last === first) return `call ${grouped(first)}`;
+  return last === null ? `calls ${grouped(first)} and more` : `calls ${grouped(first)}–${grouped(last)}`;
 }
 
 function calls(value: bigint): string {

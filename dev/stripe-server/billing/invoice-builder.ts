@@ -2,7 +2,7 @@ import { newId } from '../core/ids';
 import type { AccountState } from '../state/account-state';
 import type { World } from '../state/world';
 import type { WireCustomer, WireInvoice, WireInvoiceLine, WirePrice, WireSubscription } from '../wire';
-import { priceLine } from './pricing';
+import { graduatedParts, priceLine } from './pricing';
 
 /** One line to bill: `quantity` units of `price` for `period`. */
 export interface LineSpec {
@@ -34,6 +34,41 @@ function describe(account: AccountState, line: LineSpec): string {
   const productId = typeof line.price.product === 'string' ? line.price.product : line.price.product.id;
   const name = account.products.get(productId)?.name ?? productId;
   return line.price.recurring?.usage_type === 'metered' ? `${line.quantity} × ${name} (usage)` : `${line.quantity} × ${name}`;
+}
+
+function isGraduated(price: WirePrice): boolean {
+  return price.billing_scheme === 'tiered' && price.tiers_mode !== 'volume';
+}
+
+/**
+ * A line per tier touched, and one per flat fee, for a graduated price with usage (see
+ * `graduatedParts`); otherwise the one line. Each tier's line keeps the price, the period and the
+ * parent, its quantity the units in the tier and its `unit_amount_decimal` the tier's; a flat fee
+ * line has quantity 0 and no unit amount. Order: tier by tier, each tier's units before its flat fee.
+ */
+function splitByTier(account: AccountState, line: WireInvoiceLine, price: WirePrice, quantity: number, preview: boolean): WireInvoiceLine[] {
+  if (!isGraduated(price) || quantity <= 0) return [line];
+  const name = productName(account, price);
+  return graduatedParts(price, quantity).map((part, index) => ({
+    ...line,
+    id: index === 0 ? line.id : newId(preview ? 'il_tmp' : 'il'),
+    amount: part.amount,
+    subtotal: part.amount,
+    quantity: part.units,
+    quantity_decimal: String(part.units),
+    description: part.kind === 'units' ? `${part.units} × ${name} (Tier ${part.tier})` : `${name} (Tier ${part.tier} flat fee)`,
+    pricing: line.pricing ? { ...line.pricing, unit_amount_decimal: part.unitAmountDecimal } : null,
+    period: { ...line.period },
+  }));
+}
+
+function productName(account: AccountState, price: WirePrice): string {
+  const productId = typeof price.product === 'string' ? price.product : price.product.id;
+  return account.products.get(productId)?.name ?? productId;
+}
+
+function buildLines(account: AccountState, invoiceId: string, spec: InvoiceSpec, line: LineSpec): WireInvoiceLine[] {
+  return splitByTier(account, buildLine(account, invoiceId, spec, line), line.price, line.quantity, spec.preview === true);
 }
 
 function buildLine(account: AccountState, invoiceId: string, spec: InvoiceSpec, line: LineSpec): WireInvoiceLine {
@@ -99,7 +134,7 @@ function buildLine(account: AccountState, invoiceId: string, spec: InvoiceSpec, 
 export function draftInvoice(world: World, account: AccountState, spec: InvoiceSpec): WireInvoice {
   const now = world.clock.now();
   const id = spec.preview ? `upcoming_in_${newId('x').slice(2)}` : newId('in');
-  const lines = spec.lines.map((line) => buildLine(account, id, spec, line));
+  const lines = spec.lines.flatMap((line) => buildLines(account, id, spec, line));
   const total = lines.reduce((sum, line) => sum + line.amount, 0);
   const customer = spec.customer;
   return {
@@ -186,8 +221,12 @@ export function draftInvoice(world: World, account: AccountState, spec: InvoiceS
   };
 }
 
-/** Sets a line's quantity and the amounts that follow from it (a draft's usage updated at finalization). */
-export function repriceLine(account: AccountState, line: WireInvoiceLine, price: WirePrice, quantity: number): void {
+/**
+ * The lines that bill `quantity` units of `price` in place of `lines` (one line, or a graduated
+ * price's tier lines), from the first of them: a draft's usage updated at finalization.
+ */
+export function repriceLines(account: AccountState, lines: readonly WireInvoiceLine[], price: WirePrice, quantity: number): WireInvoiceLine[] {
+  const line = structuredClone(lines[0]!);
   const priced = priceLine(price, quantity);
   line.quantity = quantity;
   line.quantity_decimal = String(quantity);
@@ -195,6 +234,7 @@ export function repriceLine(account: AccountState, line: WireInvoiceLine, price:
   line.subtotal = priced.amount;
   if (line.pricing) line.pricing.unit_amount_decimal = priced.unitAmountDecimal;
   line.description = describe(account, { price, quantity, period: line.period, subscriptionItemId: null });
+  return splitByTier(account, line, price, quantity, line.id.startsWith('il_tmp'));
 }
 
 /** Recomputes the amounts of a draft after its lines changed. */

@@ -30,8 +30,8 @@ async function meter(): Promise<Stripe.Billing.Meter> {
   return stripe.billing.meters.create({ display_name: `calls ${meters}`, event_name: `usage_pricing_${meters}`, default_aggregation: { formula: 'sum' } });
 }
 
-/** Subscribes a paying customer to `params` (a metered price on a new meter) and bills `calls` at the end of the first period. */
-async function billed(params: Omit<Stripe.PriceCreateParams, 'product' | 'currency' | 'recurring'>, calls: number): Promise<Stripe.InvoiceLineItem> {
+/** The lines of a paying customer's subscription to `params` (a metered price on a new meter) billing `calls` at the end of the first period. */
+async function billedLines(params: Omit<Stripe.PriceCreateParams, 'product' | 'currency' | 'recurring'>, calls: number): Promise<Stripe.InvoiceLineItem[]> {
   const m = await meter();
   const price = await stripe.prices.create({ ...params, product: product.id, currency: 'usd', recurring: { interval: 'month', usage_type: 'metered', meter: m.id } });
   const customer = await payingCustomer(stripe);
@@ -39,10 +39,19 @@ async function billed(params: Omit<Stripe.PriceCreateParams, 'product' | 'curren
   await reportUsage(stripe, m.event_name, customer.id, calls, harness.server.clock.now());
   harness.server.clock.advance(DEFAULT_AGGREGATION_DELAY_SECONDS);
   const preview = await stripe.invoices.createPreview({ subscription: subscription.id });
-  const line = preview.lines.data.find((l) => l.pricing?.price_details?.price === price.id);
-  if (!line) throw new Error('no usage line');
-  return line;
+  const lines = preview.lines.data.filter((l) => l.pricing?.price_details?.price === price.id);
+  if (lines.length === 0) throw new Error('no usage line');
+  return lines;
 }
+
+/** The one line of a price billed on one line (per unit, volume, package). */
+async function billed(params: Omit<Stripe.PriceCreateParams, 'product' | 'currency' | 'recurring'>, calls: number): Promise<Stripe.InvoiceLineItem> {
+  const lines = await billedLines(params, calls);
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+const layout = (lines: Stripe.InvoiceLineItem[]) => lines.map((l) => [l.quantity, l.pricing?.unit_amount_decimal === null ? null : String(l.pricing?.unit_amount_decimal), l.amount]);
 
 const tiers: Stripe.PriceCreateParams.Tier[] = [
   { up_to: 1000, unit_amount_decimal: Stripe.Decimal.from('0'), flat_amount_decimal: Stripe.Decimal.from('0') },
@@ -68,14 +77,25 @@ describe('tiered metered prices', () => {
     ]);
   });
 
-  it('graduated: 2,982 calls are 1,000 free, then 1,982 × 0.15 ¢ plus the tier flat 5.00 USD (797.3 → 797)', async () => {
-    const line = await billed({ billing_scheme: 'tiered', tiers_mode: 'graduated', tiers }, 2982);
-    expect(line).toMatchObject({ quantity: 2982, amount: 797 });
-    expect(line.pricing?.unit_amount_decimal).toBeNull();
+  // One line per tier touched and one per (non-zero) flat fee, in tier order: see graduatedParts
+  // (billing/pricing.ts) for the sources. Zero usage is one line of 0.
+  it('graduated: 2,982 calls are a line per tier, 1,000 free and 1,982 × 0.15 ¢ (297.3 → 297), and the tier flat 5.00 USD a line of its own', async () => {
+    const lines = await billedLines({ billing_scheme: 'tiered', tiers_mode: 'graduated', tiers }, 2982);
+    expect(layout(lines)).toEqual([
+      [1000, '0', 0],
+      [1982, '0.15', 297],
+      [0, null, 500],
+    ]);
+    expect(lines.map((l) => l.description)).toEqual(['1000 × Hello API (Tier 1)', '1982 × Hello API (Tier 2)', 'Hello API (Tier 2 flat fee)']);
+    expect(new Set(lines.map((l) => l.id)).size).toBe(3);
+  });
+
+  it('graduated with no usage is one line of 0', async () => {
+    expect(layout(await billedLines({ billing_scheme: 'tiered', tiers_mode: 'graduated', tiers }, 0))).toEqual([[0, null, 0]]);
   });
 
   it('graduated rounds each tier on its own, as Stripe bills a line per tier: 150.75 → 151 and 197.7 → 198, plus 500 (not 848.45 → 848)', async () => {
-    const line = await billed(
+    const lines = await billedLines(
       {
         billing_scheme: 'tiered',
         tiers_mode: 'graduated',
@@ -86,7 +106,11 @@ describe('tiered metered prices', () => {
       },
       2982,
     );
-    expect(line.amount).toBe(849);
+    expect(layout(lines)).toEqual([
+      [1005, '0.15', 151],
+      [1977, '0.1', 198],
+      [0, null, 500],
+    ]);
   });
 
   it('volume: 2,982 calls all at the second tier rate, plus its flat fee (947.3 → 947)', async () => {

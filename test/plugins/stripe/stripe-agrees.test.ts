@@ -1,7 +1,8 @@
 import type Stripe from 'stripe';
 import { migrateLatest } from '../../helpers/migrations';
 import type { PolicyPricing, SubscriptionRef, UsageRate } from '../../../src/domain/model';
-import { rate, type RatedLineKind } from '../../../src/rating/rate';
+import { rate, type RatedLine, type RatedLineKind } from '../../../src/rating/rate';
+import { describeLine, withTierPlaces, type TierPlace } from '../../../plugins/stripe/invoices.service';
 import { forEachTestDatabase } from '../../helpers/databases';
 import { DEFAULT_AGGREGATION_DELAY_SECONDS, DEFAULT_FINALIZATION_GRACE_SECONDS } from '../../../dev/stripe-server';
 import { buildEngine, connectedAccount, GatewaySeed, sdkFor, tenantWithKey, uniquePlatformKey, useStripeServer } from './harness';
@@ -10,8 +11,11 @@ import { buildEngine, connectedAccount, GatewaySeed, sdkFor, tenantWithKey, uniq
  * Both engines rate the same usage to the same amount: a subscription on each pricing model is
  * made through the Stripe engine (its prices: tiers on the API's meter, transform_quantity for
  * packages, the setup fee as an invoice item of the first invoice), its calls reported, and the
- * invoices the local Stripe server finalizes are compared, kind of line by kind of line, with
- * Meterline's own `rate()` (src/rating/rate.ts), which the MyFatoorah engine's invoices use.
+ * invoices the local Stripe server finalizes are compared, line by line, with Meterline's own
+ * `rate()` (src/rating/rate.ts), which the MyFatoorah engine's invoices use: per tier for
+ * graduated prices (Stripe bills a line per tier touched and a tier's flat fee as a line of its
+ * own; rating one line per tier, its flat fee included), the one line of volume, package and per
+ * unit prices, in calls, minor units and the words the Stripe engine writes for people.
  * Three-decimal KWD amounts are in fils (https://docs.stripe.com/currencies#three-decimal).
  */
 const stripeServer = useStripeServer();
@@ -167,43 +171,85 @@ forEachTestDatabase((_kind, database) => {
     const cycle = list.find((i) => i.billing_reason === 'subscription_cycle')!;
     const kindOf = (line: Stripe.InvoiceLineItem): Kind =>
       line.parent?.type === 'invoice_item_details' ? 'SETUP_FEE' : line.pricing?.price_details?.price === planId ? planKind : 'BASE_FEE';
-    const byKind = (invoice: Stripe.Invoice) => {
-      const sums: Partial<Record<Kind, bigint>> = {};
-      for (const line of invoice.lines.data) sums[kindOf(line)] = (sums[kindOf(line)] ?? 0n) + BigInt(line.amount);
-      return sums;
+    const plan = await stripe.prices.retrieve(planId, { expand: ['tiers'] }, { stripeAccount: account });
+    /**
+     * An invoice's lines as comparable rows, in rating's order (setup fee, base fee, usage): a
+     * graduated price's lines of one tier (its calls, its flat fee) are one row, as rating bills a tier.
+     */
+    const rows = (invoice: Stripe.Invoice) => {
+      const placed = withTierPlaces(invoice.lines.data, new Map([[planId, plan]]));
+      const out: Array<Row & { words: string[] }> = [];
+      const byTier = new Map<string, Row & { words: string[] }>();
+      for (const { line, tier } of placed) {
+        const kind = kindOf(line);
+        const words = kind === 'USAGE' ? [describeLine(line, plan, 'Hello', invoice.currency, tier)] : [];
+        const key = tier && plan.tiers_mode === 'graduated' ? `${tier.first}` : undefined;
+        const row = key === undefined ? undefined : byTier.get(key);
+        if (row) {
+          row.quantity += BigInt(line.quantity ?? 0);
+          row.amount += BigInt(line.amount);
+          row.words.push(...words);
+          continue;
+        }
+        const fresh = { kind, quantity: kind === 'USAGE' ? BigInt(line.quantity ?? 0) : 1n, amount: BigInt(line.amount), words };
+        if (key !== undefined) byTier.set(key, fresh);
+        out.push(fresh);
+      }
+      return out.sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
     };
-    return { first, cycle, byKind, kindOf };
+    return { first, cycle, rows, kindOf, plan };
   }
 
-  function byKind(lines: ReadonlyArray<{ kind: Kind; amount: bigint }>) {
-    const sums: Partial<Record<Kind, bigint>> = {};
-    for (const line of lines) sums[line.kind] = (sums[line.kind] ?? 0n) + line.amount;
-    return sums;
-  }
+  const ORDER: readonly Kind[] = ['SETUP_FEE', 'BASE_FEE', 'USAGE'];
+  type Row = { kind: Kind; quantity: bigint; amount: bigint };
+  const ratedRows = (lines: readonly RatedLine[]): Row[] => lines.map(({ kind, quantity, amount }) => ({ kind, quantity, amount }));
+  const plain = (rows: ReadonlyArray<Row & { words?: string[] }>): Row[] => rows.map(({ kind, quantity, amount }) => ({ kind, quantity, amount }));
 
   it.each(CASES)('$name: the first invoice charges the setup fee and the first base fee, as rate() does', async ({ name, pricing }) => {
-    const { first, byKind: stripeByKind } = await invoices(name);
+    const { first, rows } = await invoices(name);
     expect(first.status).not.toBe('draft');
     const period = { start: new Date(first.period_start * 1000), end: new Date(first.period_end * 1000) };
     const ours = rate({ pricing, apiName: 'Hello', calls: 0n, period, include: { setupFee: true, baseFee: true, usage: false } });
     expect(first.currency).toBe(ours.currency);
     expect(BigInt(first.total)).toBe(ours.total);
-    expect(stripeByKind(first)).toEqual(byKind(ours.lines));
+    expect(plain(rows(first))).toEqual(ratedRows(ours.lines));
   });
 
   const METERED = CASES.filter((c) => c.pricing.plan === 'DYNAMICRATE');
 
-  it.each(METERED)('$name: the cycle invoice bills 2,982 calls and the next base fee to the minor unit rate() gives', async ({ name, pricing, usage }) => {
-    const { cycle, byKind: stripeByKind, kindOf } = await invoices(name);
+  it.each(METERED)('$name: the cycle invoice bills 2,982 calls and the next base fee line by line (per tier) to the minor unit rate() gives', async ({ name, pricing, usage }) => {
+    const { cycle, rows, kindOf } = await invoices(name);
     expect(cycle.status).toBe('open');
     const usageLine = cycle.lines.data.find((l) => kindOf(l) === 'USAGE')!;
-    expect(BigInt(usageLine.quantity ?? 0)).toBe(CALLS);
     const period = { start: new Date(usageLine.period.start * 1000), end: new Date(usageLine.period.end * 1000) };
     const ours = rate({ pricing, apiName: 'Hello', calls: CALLS, period, include: { setupFee: false, baseFee: true, usage: true } });
-    expect(ours.lines.filter((l) => l.kind === 'USAGE').reduce((sum, l) => sum + l.quantity, 0n)).toBe(CALLS);
-    expect(byKind(ours.lines).USAGE).toBe(usage); // the worked example, so a wrong rate on both sides cannot agree unnoticed
-    expect(stripeByKind(cycle)).toEqual(byKind(ours.lines));
+    const oursUsage = ours.lines.filter((l) => l.kind === 'USAGE');
+    expect(oursUsage.reduce((sum, l) => sum + l.quantity, 0n)).toBe(CALLS);
+    expect(oursUsage.reduce((sum, l) => sum + l.amount, 0n)).toBe(usage); // the worked example, so a wrong rate on both sides cannot agree unnoticed
+    const theirs = rows(cycle);
+    expect(plain(theirs)).toEqual(ratedRows(ours.lines));
     expect(BigInt(cycle.total)).toBe(ours.total);
+    // The words: the engine's line of a tier's calls is rating's line of that tier, whose flat fee
+    // (if any) Stripe bills as a line the engine calls "flat fee for <the tier's calls>".
+    const theirUsage = theirs.filter((r) => r.kind === 'USAGE');
+    oursUsage.forEach((line, i) => {
+      const [calls, ...flat] = theirUsage[i]!.words;
+      if (flat.length === 0) expect(calls).toBe(line.description);
+      else {
+        expect(line.description.startsWith(`${calls!} + flat fee `)).toBe(true);
+        expect(flat).toEqual([`Hello · flat fee for ${calls!.slice('Hello · '.length).split(' × ')[0]}`]);
+      }
+    });
+  });
+
+  it('a graduated price is a line per tier touched and a line per flat fee, each named by its calls', async () => {
+    const { cycle, kindOf } = await invoices('USD graduated');
+    const usage = cycle.lines.data.filter((l) => kindOf(l) === 'USAGE');
+    expect(usage.map((l) => [l.quantity, l.amount])).toEqual([
+      [1005, 151],
+      [1977, 198],
+      [0, 500],
+    ]);
   });
 
   it("prices with Stripe's own features: tiers on the meter, transform_quantity for packages", async () => {
