@@ -8,6 +8,13 @@ export const SIGNING_SECRET_KEY = 'integration_signing_secret';
 /** The secret (`whsec_<base64>`) the integration signs its invoice events to Meterline with. */
 export const INBOUND_SECRET_KEY = 'integration_inbound_secret';
 
+/**
+ * Who a subscription's billing account is (`subscription.created`'s `account.kind`): `user` (the
+ * subscriber, the default), `team` (the application) or `org` (the tenant). A setting, not a
+ * secret, kept beside the secrets as MyFatoorah's region is.
+ */
+export const ACCOUNT_KIND_KEY = 'integration_account_kind';
+
 /** The billing reason an integration gives the invoice that starts a subscription (docs/custom-billing.md). */
 export const FIRST_INVOICE_REASON = 'subscription_create';
 
@@ -30,6 +37,7 @@ export const httpIntegrationCapabilities: EngineCapabilities = {
     { key: INTEGRATION_URL_KEY, description: "the URL of the tenant's billing integration (Meterline POSTs each operation there)" },
     { key: SIGNING_SECRET_KEY, description: 'the whsec_… secret Meterline signs its requests to the integration with' },
     { key: INBOUND_SECRET_KEY, description: 'the whsec_… secret the integration signs its invoice events to Meterline with' },
+    { key: ACCOUNT_KIND_KEY, description: "whose billing account a subscription is on: user (the subscriber, default), team (the application) or org (the tenant); a setting, not a secret" },
   ],
   // Standard Webhooks' header, not this engine's own: the notifications' webhook sender signs with it too.
   webhooks: { signatureHeaders: [SIGNATURE_HEADER], secret: INBOUND_SECRET_KEY },

@@ -23,7 +23,7 @@ import {
 import { httpIntegrationCapabilities } from './capabilities';
 import { periodAt } from './cycle';
 import { Deliveries } from './deliveries';
-import type { HttpIntegrationOptions } from './http-integration.options';
+import { accountKindOf, type HttpIntegrationOptions } from './http-integration.options';
 import { HttpIntegrationRepository, type SubscriptionRow } from './http-integration.repository';
 import { CALLS_ADD_ON, messageId, policyData, subscriptionCreatedData, suggestedPlanCode } from './protocol';
 import { IntegrationWebhookVerifier } from './webhooks';
@@ -212,7 +212,7 @@ export class HttpIntegrationMonetization implements Monetization {
     const existing = await this.repository.subscription(subscription.uuid);
     // Billed again after a cancel (same UUID): a new operation, so a new id.
     const subject = existing?.cancelledAt ? `${subscription.uuid}:after:${existing.cancelledAt.getTime()}` : subscription.uuid;
-    const data = subscriptionCreatedData(subscription, planCode);
+    const data = subscriptionCreatedData(subscription, planCode, accountKindOf(this.dependencies.tenants, tenant));
     const answer = await this.deliveries.send({ tenantDomain: tenant, operation: 'subscription.created', messageId: messageId('subscription.created', tenant, subject), data, subscriptionUuid: subscription.uuid });
     const row: SubscriptionRow = {
       subscriptionUuid: subscription.uuid,

@@ -1,6 +1,27 @@
 import { z } from 'zod';
-import { EngineOptionsError } from '../../src/monetization/monetization';
+import { EngineOptionsError, type TenantDirectory } from '../../src/monetization/monetization';
 import { fieldProblems } from '../../src/validation/issues';
+import { ACCOUNT_KIND_KEY } from './capabilities';
+
+/** `subscription.created`'s `account.kind` (docs/custom-billing.md "Accounts"). */
+export const ACCOUNT_KINDS = ['user', 'team', 'org'] as const;
+export type AccountKind = (typeof ACCOUNT_KINDS)[number];
+
+/** A tenant's account kind: its `integration_account_kind`, else `user`. */
+export function accountKindOf(tenants: TenantDirectory, tenantDomain: string): AccountKind {
+  const kind = tenants.find(tenantDomain)?.secrets[ACCOUNT_KIND_KEY];
+  return (ACCOUNT_KINDS as readonly string[]).includes(kind ?? '') ? (kind as AccountKind) : 'user';
+}
+
+/** `tenant acme.com: monetization_info.integration_account_kind: "group" is not one of user, team, org` per tenant set wrong. */
+export function tenantAccountKindProblems(tenants: TenantDirectory): string[] {
+  return (tenants.all?.() ?? []).flatMap((tenant) => {
+    const kind = tenant.secrets[ACCOUNT_KIND_KEY];
+    return kind === undefined || (ACCOUNT_KINDS as readonly string[]).includes(kind)
+      ? []
+      : [`tenant ${tenant.domain}: monetization_info.${ACCOUNT_KIND_KEY}: ${JSON.stringify(kind)} is not one of ${ACCOUNT_KINDS.join(', ')}`];
+  });
+}
 
 /** `[apim.monetization.http-integration]`, every key optional. */
 export const httpIntegrationOptionsSchema = z.strictObject({

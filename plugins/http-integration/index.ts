@@ -1,7 +1,7 @@
-import type { MonetizationEngineFactory } from '../../src/monetization/monetization';
+import { EngineOptionsError, type MonetizationEngineFactory } from '../../src/monetization/monetization';
 import { httpIntegrationCapabilities } from './capabilities';
 import { HttpIntegrationMonetization } from './http-integration.monetization';
-import { parseHttpIntegrationOptions } from './http-integration.options';
+import { parseHttpIntegrationOptions, tenantAccountKindProblems } from './http-integration.options';
 import { httpIntegrationMigrations } from './migrations';
 
 /** The HTTP integration engine, registered as `monetization_impl = "http-integration"` (docs/custom-billing.md). */
@@ -10,7 +10,10 @@ export const httpIntegrationEngine: MonetizationEngineFactory = {
   capabilities: httpIntegrationCapabilities,
   migrations: httpIntegrationMigrations,
   create(options, dependencies) {
-    return new HttpIntegrationMonetization(parseHttpIntegrationOptions(options), dependencies);
+    const parsed = parseHttpIntegrationOptions(options);
+    const problems = tenantAccountKindProblems(dependencies.tenants);
+    if (problems.length > 0) throw new EngineOptionsError(`invalid HTTP integration settings: ${problems.join('; ')}`);
+    return new HttpIntegrationMonetization(parsed, dependencies);
   },
 };
 

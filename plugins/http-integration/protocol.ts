@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SubscriptionPolicy, SubscriptionRef } from '../../src/domain/model';
+import type { AccountKind } from './http-integration.options';
 
 /**
  * The requests Meterline sends an integration (docs/custom-billing.md, docs/custom-billing.openapi.yaml):
@@ -40,8 +41,13 @@ export function policyData(policy: SubscriptionPolicy): Record<string, unknown> 
   };
 }
 
-/** The subscription and its account as `subscription.created` carries them (the account: the subscriber, kind `user`). */
-export function subscriptionCreatedData(subscription: SubscriptionRef, planCode: string): Record<string, unknown> {
+/**
+ * The subscription and its account as `subscription.created` carries them. The account by the
+ * tenant's kind: `user` the subscriber (id and name: the user id; the subscriber's e-mail),
+ * `team` the application (id: its UUID, name: its name; the subscriber's e-mail as the contact),
+ * `org` the tenant (id and name: the tenant domain; no e-mail).
+ */
+export function subscriptionCreatedData(subscription: SubscriptionRef, planCode: string, accountKind: AccountKind = 'user'): Record<string, unknown> {
   const metered = subscription.policy.pricing?.plan === 'DYNAMICRATE';
   return {
     tenant: subscription.api.tenant.domain,
@@ -54,9 +60,20 @@ export function subscriptionCreatedData(subscription: SubscriptionRef, planCode:
       policyName: subscription.policy.name,
       planCode,
     },
-    account: { kind: 'user', id: subscription.subscriber.userId, name: subscription.subscriber.userId, email: subscription.subscriber.email },
+    account: accountOf(subscription, accountKind),
     addOns: metered ? [{ code: CALLS_ADD_ON, kind: 'usage' }] : [],
   };
+}
+
+function accountOf(subscription: SubscriptionRef, kind: AccountKind): { kind: AccountKind; id: string; name: string; email: string | null } {
+  switch (kind) {
+    case 'team':
+      return { kind, id: subscription.application.uuid, name: subscription.application.name, email: subscription.subscriber.email };
+    case 'org':
+      return { kind, id: subscription.api.tenant.domain, name: subscription.api.tenant.domain, email: null };
+    default:
+      return { kind: 'user', id: subscription.subscriber.userId, name: subscription.subscriber.userId, email: subscription.subscriber.email };
+  }
 }
 
 /**
