@@ -195,9 +195,21 @@ it('provisions the plan, the subscription and the usage in Recurly, and shows th
   bridge = await startBridge({ ...bridgeOptions, port: bridge.port });
   expect(await sendAsMeterline(bridge.integrationUrl, replayId, 'usage.reported', replay)).toEqual({ status: 200, body: { duplicate: true } });
   expect(recorded().reduce((sum, u) => sum + u.amount, 0)).toBe(250);
+  // subscription.created re-sent after the restart is answered as the first time, with no second subscription.
+  const resent = await sendAsMeterline(bridge.integrationUrl, `subscription.created:carbon.super:${subscriptionId}`, 'subscription.created', {
+    tenant: 'carbon.super',
+    subscription: { id: subscriptionId, apiId: api.id, apiName, applicationId: app.applicationId, applicationName: app.name, policyName: policy.body.policyName, planCode },
+    account: { kind: 'user', id: 'sam', name: 'sam', email: 'sam@example.com' },
+    addOns: [{ code: 'calls', kind: 'usage' }],
+  });
+  expect(resent).toEqual({ status: 200, body: { accountCode: 'amplify-user-sam', subscriptionId: recurlySubscription!.id } });
+  expect(recurly.state.subscriptions.size).toBe(1);
   // A request not signed with the tenant's secret is refused before anything is read.
   const forged = await fetch(bridge.integrationUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(INBOUND, 'x', now, '{}') }, body: '{}' });
   expect(forged.status).toBe(401);
+  // The fake Recurly answers a wrong API key as Recurly does.
+  const unauthorized = await fetch(`${recurly.url}/plans/code-${planCode}`, { headers: { authorization: `Basic ${Buffer.from('wrong-key:').toString('base64')}` } });
+  expect({ status: unauthorized.status, body: await unauthorized.json() }).toEqual({ status: 401, body: { error: { type: 'unauthorized', message: 'Invalid API key', params: [] } } });
 
   // The period closes in Recurly (base fee + 250 × 0.01) and is paid; the bridge reports both.
   const closed = await fetch(`${recurly.url}/_control/subscriptions/${recurlySubscription!.id}/close-period`, { method: 'POST' });
@@ -210,6 +222,14 @@ it('provisions the plan, the subscription and the usage in Recurly, and shows th
   expect(recurly.state.failedNotifications).toEqual([]);
   invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
   expect(invoices.list).toEqual([expect.objectContaining({ invoiceId: invoice.id, status: 'PAID', total: '7.50', amountRemaining: '0.00' })]);
+
+  // The next period (the base fee alone) fails to be paid: the subscriber sees it open, with the reason.
+  const next = (await (await fetch(`${recurly.url}/_control/subscriptions/${recurlySubscription!.id}/close-period`, { method: 'POST' })).json()) as { id: string; total: number };
+  expect(next.total).toBe(5);
+  expect((await fetch(`${recurly.url}/_control/invoices/${next.id}/fail`, { method: 'POST' })).status).toBe(200);
+  expect(recurly.state.failedNotifications).toEqual([]);
+  invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
+  expect(invoices.list.find((i: { invoiceId: string }) => i.invoiceId === next.id)).toMatchObject({ status: 'OPEN', total: '5.00', amountRemaining: '5.00', lastError: 'the payment was declined' });
 
   // Unsubscribing terminates the Recurly subscription (through the outbox).
   expect((await call('DELETE', `${DEVPORTAL}/subscriptions/${subscriptionId}`, subscriber)).status).toBe(200);

@@ -268,6 +268,14 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     res.json(byRef(state.accounts, req.params.accountId, 'Account'));
   });
 
+  // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/list_account_subscriptions (one page; `state` filter)
+  app.get('/accounts/:accountId/subscriptions', (req, res) => {
+    const account = byRef(state.accounts, req.params.accountId, 'Account');
+    const wanted = typeof req.query.state === 'string' && req.query.state !== 'all' ? req.query.state : undefined;
+    const data = [...state.subscriptions.values()].filter((s) => s.account.id === account.id && (wanted === undefined || s.state === wanted));
+    res.json({ object: 'list', has_more: false, next: null, data });
+  });
+
   // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_subscription
   app.post('/subscriptions', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;

@@ -137,6 +137,9 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     if (!(await recurly.findAccount(accountCode))) {
       await recurly.createAccount({ code: accountCode, ...(data.account.email ? { email: data.account.email } : {}), ...(data.account.name ? { first_name: data.account.name } : {}) });
     }
+    // Made already (Meterline re-sent after a lost answer or a restart of this bridge): answer it again.
+    const existing = (await recurly.listAccountSubscriptions(accountCode)).data.find((s) => s.custom_fields.some((f) => f.name === METERLINE_ID_FIELD && f.value === data.subscription.id));
+    if (existing) return ok({ accountCode, subscriptionId: existing.id });
     const plan = await recurly.findPlan(data.subscription.planCode);
     if (!plan) return refuse(422, `no Recurly plan ${data.subscription.planCode}`, 'subscription.planCode');
     const currency = ((plan as { currencies?: { currency: string }[] }).currencies ?? [])[0]?.currency ?? 'USD';

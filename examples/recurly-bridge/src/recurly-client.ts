@@ -89,6 +89,9 @@ export class RecurlyClient {
   createSubscription(body: { plan_code: string; currency: string; account: { code: string }; add_ons: { code: string }[]; custom_fields: { name: string; value: string }[] }) {
     return this.call<RecurlySubscription>('POST', '/subscriptions', body);
   }
+  listAccountSubscriptions(accountCode: string) {
+    return this.call<{ data: RecurlySubscription[] }>('GET', `/accounts/code-${encodeURIComponent(accountCode)}/subscriptions?state=active`);
+  }
   getSubscription(id: string) {
     return this.call<RecurlySubscription>('GET', `/subscriptions/${encodeURIComponent(id)}`);
   }
