@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { mintToken } from '../../src/http/auth/tokens';
 import { API_BASE_PATHS, type AnyRoute } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
+import { engineDeliveryRoutes } from '../../src/http/routes/admin/engine-deliveries';
 import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
 import { forEachTestDatabase } from '../helpers/databases';
 import { createApi, monetize, monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
@@ -354,6 +355,18 @@ const PROBES: Record<string, Probe> = {
     readOnly: false,
     otherTenant: notFound,
   },
+  // The engine's delivery log (app.ts registers these routes whatever the engine): the harness's
+  // Stripe engine keeps none, so every caller who passes the checks gets 404, never another tenant's.
+  'GET /api/am/admin/v4/monetization/deliveries': {
+    path: () => '/monetization/deliveries?status=DEAD',
+    readOnly: false,
+    otherTenant: notFound,
+  },
+  'POST /api/am/admin/v4/monetization/deliveries/{deliveryId}/replay': {
+    path: () => '/monetization/deliveries/00000000-0000-4000-8000-000000000000/replay',
+    readOnly: false,
+    otherTenant: notFound,
+  },
   'GET /api/am/devportal/v3/throttling-policies/{policyLevel}': {
     path: () => '/throttling-policies/subscription?limit=1000',
     readOnly: true,
@@ -371,7 +384,8 @@ const PROBES: Record<string, Probe> = {
   },
 };
 
-const SECURED_ROUTES: readonly AnyRoute[] = [...ROUTES, ...EXTENSION_ROUTES];
+/** The engine delivery routes are built per engine (app.ts); their paths and scopes are the same without a log. */
+const SECURED_ROUTES: readonly AnyRoute[] = [...ROUTES, ...EXTENSION_ROUTES, ...engineDeliveryRoutes(undefined)];
 const keyOf = (route: AnyRoute) => `${route.method.toUpperCase()} ${API_BASE_PATHS[route.api]}${route.path}`;
 const ALL_SCOPES = [...new Set(SECURED_ROUTES.flatMap((r) => r.scopes))];
 /** Reads that show an API's money; every publisher write but creating an API (which has its own provider rule) changes one. */
