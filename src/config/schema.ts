@@ -309,6 +309,11 @@ export const usagePublisherSchema = z
      * before each publish (docs/usage.md "Usage from a WSO2 gateway's analytics log").
      */
     wso2_analytics_log: z.strictObject({ path: z.string().min(1) }).optional(),
+    /**
+     * A gateway's usage spool (`spoolUsageSink({ directory })`), read into the event store before
+     * each publish (docs/usage.md "Recording a gateway's usage").
+     */
+    spool: z.strictObject({ directory: z.string().min(1) }).optional(),
   })
   .prefault({});
 

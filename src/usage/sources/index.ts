@@ -2,10 +2,12 @@ import { UsageOptionsError } from '../options';
 import { SourcePositions } from '../source-positions';
 import { LocalEventSource } from './local-source';
 import type { HourlyUsage, PositionRange, SliceUsage, UsageChunk, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
+import { SpoolIntake } from './spool';
 import { Wso2AnalyticsLog } from './wso2-analytics-log';
 
 export type { HourlyUsage, PositionRange, SliceUsage, UsageChunk, UsageSlice, UsageSource, UsageSourceContext } from './usage-source';
 export { LocalEventSource } from './local-source';
+export { SpoolIntake, SPOOL_OFFSET_PREFIX, type SpoolReadReport } from './spool';
 export { Wso2AnalyticsLog, parseMetricsLine, usageEventOf, type LogReadReport } from './wso2-analytics-log';
 
 /**
@@ -25,23 +27,30 @@ export function createUsageSource(name: string, context: UsageSourceContext): Us
     throw new UsageOptionsError(`apim.monetization.usage_publisher.source: unknown usage source "${name}" (known: ${USAGE_SOURCE_NAMES.join(', ')})`);
   }
   const source = factory(context);
-  if (!context.wso2AnalyticsLog) return source;
-  if (!(source instanceof LocalEventSource)) {
-    throw new UsageOptionsError(`apim.monetization.usage_publisher.wso2_analytics_log: the WSO2 analytics log is read into the event store, which only source "local" publishes (source is "${name}")`);
+  if (!context.wso2AnalyticsLog && !context.spool) return source;
+  const intakes: Array<{ read(): Promise<unknown> }> = [];
+  for (const [key, configured] of [['wso2_analytics_log', context.wso2AnalyticsLog], ['spool', context.spool]] as const) {
+    if (!configured) continue;
+    if (!(source instanceof LocalEventSource)) {
+      throw new UsageOptionsError(`apim.monetization.usage_publisher.${key}: it is read into the event store, which only source "local" publishes (source is "${name}")`);
+    }
+    if (!context.ingest) throw new UsageOptionsError(`apim.monetization.usage_publisher.${key}: no ingestion to store its events with`);
   }
-  if (!context.ingest) throw new UsageOptionsError('apim.monetization.usage_publisher.wso2_analytics_log: no ingestion to store its events with');
-  const log = new Wso2AnalyticsLog({
-    path: context.wso2AnalyticsLog.path,
-    positions: new SourcePositions(context.db),
-    ingest: context.ingest,
-    logger: context.logger.child({ component: 'wso2-analytics-log' }),
-    now: () => context.clock().getTime(),
-  });
-  return new LogFedSource(source, log, context.logger);
+  const positions = new SourcePositions(context.db);
+  const now = () => context.clock().getTime();
+  let log: Wso2AnalyticsLog | undefined;
+  if (context.wso2AnalyticsLog) {
+    log = new Wso2AnalyticsLog({ path: context.wso2AnalyticsLog.path, positions, ingest: context.ingest!, logger: context.logger.child({ component: 'wso2-analytics-log' }), now });
+    intakes.push(log);
+  }
+  if (context.spool) {
+    intakes.push(new SpoolIntake({ directory: context.spool.directory, positions, ingest: context.ingest!, logger: context.logger.child({ component: 'usage-spool' }), now }));
+  }
+  return new LogFedSource(source as LocalEventSource, log, context.logger, intakes);
 }
 
 /**
- * The event store, with the WSO2 gateway's analytics log read into it before each settled
+ * The event store, with the WSO2 gateway's analytics log and/or a gateway's usage spool read into it before each settled
  * position is taken: the log's new lines become events (new, larger SEQs), so the settled-position
  * rule of the event store holds unchanged. Same name and positions as `local`: switching the log
  * on or off never re-reads what was published.
@@ -51,8 +60,11 @@ export class LogFedSource implements UsageSource {
 
   constructor(
     private readonly events: LocalEventSource,
-    readonly log: Wso2AnalyticsLog,
+    /** The WSO2 analytics log, when configured. */
+    readonly log: Wso2AnalyticsLog | undefined,
     private readonly logger: UsageSourceContext['logger'],
+    /** What is read before each settled position (the log, the gateway's usage spool); default the log. */
+    readonly intakes: ReadonlyArray<{ read(): Promise<unknown> }> = log ? [log] : [],
   ) {
     this.name = events.name;
   }
@@ -62,11 +74,14 @@ export class LogFedSource implements UsageSource {
   }
 
   async settledPosition(): Promise<number> {
-    try {
-      await this.log.read();
-    } catch (error) {
-      // The usage already stored is still published; the log's unread lines wait for the next read.
-      this.logger.error({ err: error }, 'the WSO2 analytics log could not be read; its new calls wait for the next publish');
+    for (const intake of this.intakes) {
+      try {
+        await intake.read();
+      } catch (error) {
+        // The usage already stored is still published; the unread lines wait for the next read.
+        const what = intake === this.log ? 'the WSO2 analytics log' : 'the usage spool';
+        this.logger.error({ err: error }, `${what} could not be read; its new calls wait for the next publish`);
+      }
     }
     return this.events.settledPosition();
   }

@@ -116,4 +116,6 @@ export interface UsageSourceContext {
   ingest?: (events: readonly unknown[], options: IngestOptions) => Promise<BatchResult>;
   /** `[apim.monetization.usage_publisher.wso2_analytics_log]`, when set. */
   wso2AnalyticsLog?: { path: string } | undefined;
+  /** `[apim.monetization.usage_publisher.spool]`, when set: a gateway's `spoolUsageSink` directory. */
+  spool?: { directory: string } | undefined;
 }
