@@ -314,7 +314,7 @@ export function composeUsage({ db, subscriptions, engine, tenants, config, logge
   // A WSO2 gateway's analytics log, when configured, is read into the event store through ingestion.
   const source =
     injectedSource ??
-    createUsageSource(options.source, { db, logger, clock, ingest: (events, how) => ingestion.ingest(events, how), wso2AnalyticsLog: options.wso2_analytics_log });
+    createUsageSource(options.source, { db, logger, clock, ingest: (events, how) => ingestion.ingest(events, how), wso2AnalyticsLog: options.wso2_analytics_log, spool: options.spool });
   const batches = publishingInBatches(engine, options, logger);
   return new UsageService({
     ingestion,
