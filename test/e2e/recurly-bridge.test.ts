@@ -235,4 +235,19 @@ it('provisions the plan, the subscription and the usage in Recurly, and shows th
   expect((await call('DELETE', `${DEVPORTAL}/subscriptions/${subscriptionId}`, subscriber)).status).toBe(200);
   await service.engine.background!.runDue();
   expect(recurly.state.subscriptions.get(recurlySubscription!.id)!.state).toBe('expired');
+
+  // integration_account_kind team / org (docs/custom-billing.md, "Accounts"): Axway's other account
+  // codes; one org account is made once and shared by its subscriptions.
+  const asKind = (id: string, account: { kind: string; id: string; name: string; email: string | null }) =>
+    sendAsMeterline(bridge.integrationUrl, `subscription.created:carbon.super:${id}`, 'subscription.created', {
+      tenant: 'carbon.super',
+      subscription: { id, apiId: api.id, apiName, applicationId: app.applicationId, applicationName: app.name, policyName: policy.body.policyName, planCode },
+      account,
+      addOns: [{ code: 'calls', kind: 'usage' }],
+    });
+  expect((await asKind('sub-team', { kind: 'team', id: app.applicationId, name: app.name, email: 'sam@example.com' })).body).toMatchObject({ accountCode: `amplify-team-${String(app.applicationId).toLowerCase()}` });
+  expect((await asKind('sub-org-1', { kind: 'org', id: 'carbon.super', name: 'carbon.super', email: null })).body).toMatchObject({ accountCode: 'amplify-org-carbon.super' });
+  expect((await asKind('sub-org-2', { kind: 'org', id: 'carbon.super', name: 'carbon.super', email: null })).body).toMatchObject({ accountCode: 'amplify-org-carbon.super' });
+  expect([...recurly.state.accounts.values()].map((a) => a.code).filter((code) => code.startsWith('amplify-org-'))).toEqual(['amplify-org-carbon.super']);
+  expect([...recurly.state.subscriptions.values()].filter((s) => s.account.code === 'amplify-org-carbon.super')).toHaveLength(2);
 });
