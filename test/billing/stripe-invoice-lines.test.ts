@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
-import type { PolicyPricing } from '../../src/domain/model';
+import type { PolicyPricing, PriceTier } from '../../src/domain/model';
 import { rate } from '../../src/rating/rate';
-import { describeLine, servicePeriod } from '../../plugins/stripe/invoices.service';
+import { describeLine, servicePeriod, withTierPlaces } from '../../plugins/stripe/invoices.service';
 
 /**
  * Stripe invoice lines in words people read, the same words Meterline's own rating writes for the
@@ -71,7 +71,72 @@ describe('a Stripe invoice line in words', () => {
     expect(rated(perRequest('usd', '0.001', { usageRate: { model: 'package', packageSize: 1000, packagePrice: '1.00' } }), 2982n, { usage: true })).toEqual([words]);
   });
 
-  it('a tiered price says which tiers; a one-time invoice item is the setup fee', () => {
+  // Stripe's lines of a graduated price: a line per tier touched (its calls, the tier's unit
+  // amount) and a line per tier flat fee (quantity 0, no unit amount), as the local server bills them.
+  const TIERS = [
+    { up_to: 1000, unit_amount: null, unit_amount_decimal: '0.2', flat_amount: null, flat_amount_decimal: '0' },
+    { up_to: 10000, unit_amount: null, unit_amount_decimal: '0.1', flat_amount: 500, flat_amount_decimal: '500' },
+    { up_to: null, unit_amount: null, unit_amount_decimal: '0.05', flat_amount: null, flat_amount_decimal: null },
+  ] as unknown as Stripe.Price.Tier[];
+  const tierLine = (quantity: number, unit: string | null) =>
+    line(quantity, { pricing: { type: 'price_details', price_details: { price: 'price_t', product: 'prod_t' }, unit_amount_decimal: unit } as never });
+  const gradPrice = { ...price('metered', { billing_scheme: 'tiered', tiers_mode: 'graduated' }), tiers: TIERS };
+  const words = (lines: Line[], p: typeof gradPrice, currency = 'usd') =>
+    withTierPlaces(lines as never[], new Map([['price_t', p]])).map(({ line: l, tier }) => describeLine(l, p, 'Hello API', currency, tier));
+  const graduated: PolicyPricing = perRequest('usd', '0.002', {
+    usageRate: {
+      model: 'graduated',
+      tiers: [
+        { upTo: 1000, unitPrice: '0.002', flatPrice: '0' },
+        { upTo: 10000, unitPrice: '0.001', flatPrice: '5.00' },
+        { upTo: null, unitPrice: '0.0005', flatPrice: '0' },
+      ],
+    },
+  });
+
+  it('a graduated line names the calls of its tier as rating does; its flat fee line names the same calls', () => {
+    const stripeWords = words([tierLine(1000, '0.2'), tierLine(9000, '0.1'), tierLine(0, null), tierLine(2000, '0.05')], gradPrice);
+    expect(stripeWords).toEqual([
+      'Hello API · calls 1–1,000 × 0.002 USD',
+      'Hello API · calls 1,001–10,000 × 0.001 USD',
+      'Hello API · flat fee for calls 1,001–10,000',
+      'Hello API · calls 10,001–12,000 × 0.0005 USD',
+    ]);
+    // Rating bills a tier's flat fee on the tier's line: the same calls and price, then the fee.
+    expect(rated(graduated, 12000n, { usage: true })).toEqual([
+      stripeWords[0],
+      `${stripeWords[1]} + flat fee 5.00 USD`,
+      stripeWords[3],
+    ]);
+  });
+
+  it('a graduated last tier touched ends at the calls made; a flat line listed first still finds its tier', () => {
+    const stripeWords = words([tierLine(0, null), tierLine(1000, '0.2'), tierLine(1, '0.1')], gradPrice);
+    expect(stripeWords).toEqual(['Hello API · flat fee for call 1,001', 'Hello API · calls 1–1,000 × 0.002 USD', 'Hello API · call 1,001 × 0.001 USD']);
+    expect(rated(graduated, 1001n, { usage: true })).toEqual(['Hello API · calls 1–1,000 × 0.002 USD', 'Hello API · call 1,001 × 0.001 USD + flat fee 5.00 USD']);
+  });
+
+  it('a volume line names the tier its calls fall in, as rating does', () => {
+    const volume = { ...gradPrice, tiers_mode: 'volume' as const };
+    const usage: PolicyPricing = perRequest('usd', '0.002', { usageRate: { model: 'volume', tiers: (graduated as { usageRate: { tiers: readonly PriceTier[] } }).usageRate.tiers } });
+    for (const calls of [999, 2982, 12000]) {
+      expect(words([tierLine(calls, null)], volume)).toEqual(rated(usage, BigInt(calls), { usage: true }));
+    }
+  });
+
+  it('in KWD (three decimals) a graduated tier line is worded as rating words it', () => {
+    const kwdTiers = [
+      { up_to: 1000, unit_amount: null, unit_amount_decimal: '0', flat_amount: null, flat_amount_decimal: null },
+      { up_to: null, unit_amount: null, unit_amount_decimal: '1.5', flat_amount: 1000, flat_amount_decimal: '1000' },
+    ] as unknown as Stripe.Price.Tier[];
+    const p = { ...gradPrice, tiers: kwdTiers };
+    const stripeWords = words([tierLine(1000, '0'), tierLine(1982, '1.5'), tierLine(0, null)], p, 'kwd');
+    const usage = perRequest('kwd', '0', { usageRate: { model: 'graduated', tiers: [{ upTo: 1000, unitPrice: '0', flatPrice: '0' }, { upTo: null, unitPrice: '0.0015', flatPrice: '1.000' }] } });
+    expect(stripeWords).toEqual(['Hello API · calls 1–1,000 × 0.000 KWD', 'Hello API · calls 1,001–2,982 × 0.0015 KWD', 'Hello API · flat fee for calls 1,001–2,982']);
+    expect(rated(usage, 2982n, { usage: true })).toEqual([stripeWords[0], `${stripeWords[1]} + flat fee 1.000 KWD`]);
+  });
+
+  it('a tiered line without its tiers says which tiers; a one-time invoice item is the setup fee', () => {
     expect(describeLine(line(2982), price('metered', { billing_scheme: 'tiered', tiers_mode: 'graduated' }), 'Hello API', 'usd')).toBe('Hello API · 2,982 calls, graduated tiers');
     expect(describeLine(line(2982), price('metered', { billing_scheme: 'tiered', tiers_mode: 'volume' }), 'Hello API', 'usd')).toBe('Hello API · 2,982 calls, volume tiers');
     const setup = line(1, { parent: { type: 'invoice_item_details', invoice_item_details: { proration: false } } });
