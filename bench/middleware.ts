@@ -10,6 +10,10 @@
  *   call is stored exactly once.
  * - **in-process** (embedded): the recorder writes through `UsageIngestion` in the route's own
  *   process (another temporary SQLite database), so ingestion shares the route's core.
+ * - **spool** (production, no HTTP in the route's process): the recorder appends batches with
+ *   `spoolUsageSink` to NDJSON spool files; after the rounds the spool intake (what Meterline runs
+ *   before each publish) reads them into a third SQLite database, and the bench fails unless every
+ *   recorded call is stored exactly once. Target: ≥ 0.95 × the route without it.
  *
  * Each is measured at two sizes, the number of subscriptions the calls spread over
  * (BENCH_MIDDLEWARE_SUBSCRIPTIONS, default "10,10000"), with the growth factor of the time per
@@ -26,7 +30,7 @@
  * cores competes with the route and the load generator for the same CPUs (in production it runs
  * elsewhere), and they move less than requests/s when other work shares the machine.
  *
- * The remote line also prints `recorderCpuMicrosPerCall`: the recorder's own CPU per call in the
+ * The remote and spool lines also print `recorderCpuMicrosPerCall`: the recorder's own CPU per call in the
  * route's process (target ≤ 5 µs), measured without HTTP serving around it (below, after the rounds).
  *
  * Pinning (BENCH_PIN, default on): with `taskset` (util-linux) and at least two CPUs, the route's
@@ -51,6 +55,10 @@ import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import type { BatchResult } from '../src/usage/ingest';
 import { UsageIngestion } from '../src/usage/ingest';
 import { httpUsageSink } from '../src/gateway-kit/http-usage-sink';
+import { spoolUsageSink } from '../src/gateway-kit/spool-usage-sink';
+import { createLogger } from '../src/logger';
+import { SourcePositions } from '../src/usage/source-positions';
+import { SpoolIntake } from '../src/usage/sources/spool';
 import { UsageRecorder, type CallIdentity, type UsageSink } from '../src/gateway-kit/usage-recorder';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
 import { apimCoreRecords } from '../src/apim/core-records';
@@ -243,7 +251,9 @@ billing_engine_platform_account_key = "sk_test_bench"
   return { serving, token };
 }
 
-type Way = 'plain' | 'remote' | 'inProcess';
+type Way = 'plain' | 'remote' | 'inProcess' | 'spool';
+type Recording = Exclude<Way, 'plain'>;
+const RECORDINGS: readonly Recording[] = ['remote', 'inProcess', 'spool'];
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
 function cpuSecondsOf(pid: number): number | undefined {
@@ -271,19 +281,20 @@ async function main() {
   const pinning = choosePinning();
   const remoteDb = await openDatabase('sqlite');
   const localDb = await openDatabase('sqlite');
+  const spoolDb = await openDatabase('sqlite');
   const configDir = mkdtempSync(join(os.tmpdir(), 'meterline-bench-'));
   let meterline: Awaited<ReturnType<typeof startMeterline>> | undefined;
   const servers: http.Server[] = [];
   try {
-    const seeded: Record<'remote' | 'inProcess', SeededSubscription[]> = { remote: [], inProcess: [] };
-    for (const [way, database] of [['remote', remoteDb], ['inProcess', localDb]] as const) {
+    const seeded: Record<Recording, SeededSubscription[]> = { remote: [], inProcess: [], spool: [] };
+    for (const [way, database] of [['remote', remoteDb], ['inProcess', localDb], ['spool', spoolDb]] as const) {
       await migrateLatest(database.knex, migrationsFor(undefined));
       seeded[way] = (await seedBilledSubscriptions(database.knex, Math.max(...sizes))).subscriptions;
     }
     // What a gateway's key validation hands the recorder: one identity object per subscription, made once.
     const identities = (subs: SeededSubscription[]): CallIdentity[] =>
       subs.map((s) => ({ apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' }));
-    const callers = { remote: identities(seeded.remote), inProcess: identities(seeded.inProcess) };
+    const callers = { remote: identities(seeded.remote), inProcess: identities(seeded.inProcess), spool: identities(seeded.spool) };
     let active = sizes[0]!;
     let turn = 0;
     const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;
@@ -291,6 +302,8 @@ async function main() {
     meterline = await startMeterline(pinning, remoteDb, configDir);
     const { token } = meterline;
     const remote = counting(httpUsageSink({ url: meterline.serving.url, token: () => token }));
+    const spoolDir = join(configDir, 'spool');
+    const spool = counting(spoolUsageSink({ directory: spoolDir }));
     const problems: string[] = [];
     const onError = (error: unknown, dropped: number) => problems.push(`${dropped} dropped: ${error instanceof Error ? error.message : String(error)}`);
     const recorders = {
@@ -299,6 +312,7 @@ async function main() {
         new UsageIngestion(localDb.knex, new SubscriptionLookup(apimCoreRecords(localDb.knex), benchEngine(localDb.knex), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage),
         { identify: identify(callers.inProcess), onError },
       ),
+      spool: new UsageRecorder(spool.sink, { identify: identify(callers.spool), onError }),
     };
     const hello = (_req: express.Request, res: express.Response) => {
       res.send('Hello World!');
@@ -310,18 +324,18 @@ async function main() {
       return a;
     };
     const urls = {} as Record<Way, string>;
-    for (const [way, recorder] of [['plain', undefined], ['remote', recorders.remote], ['inProcess', recorders.inProcess]] as const) {
+    for (const [way, recorder] of [['plain', undefined], ['remote', recorders.remote], ['inProcess', recorders.inProcess], ['spool', recorders.spool]] as const) {
       const server = await listen(app(recorder));
       servers.push(server);
       urls[way] = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hello`;
     }
 
-    const ways: Way[] = ['plain', 'remote', 'inProcess'];
-    const recorded = { remote: 0, inProcess: 0 };
-    const maxPending = { remote: 0, inProcess: 0 };
-    const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[] }));
+    const ways: Way[] = ['plain', 'remote', 'inProcess', 'spool'];
+    const recorded = { remote: 0, inProcess: 0, spool: 0 };
+    const maxPending = { remote: 0, inProcess: 0, spool: 0 };
+    const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[], spool: [] as number[] }));
     // CPU per request in the route's process (and Meterline's per event), less sensitive to other load than requests/s.
-    const cpu = sizes.map(() => ({ plain: { seconds: 0, requests: 0 }, remote: { seconds: 0, requests: 0 }, inProcess: { seconds: 0, requests: 0 }, meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
+    const cpu = sizes.map(() => ({ plain: { seconds: 0, requests: 0 }, remote: { seconds: 0, requests: 0 }, inProcess: { seconds: 0, requests: 0 }, spool: { seconds: 0, requests: 0 }, meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
     const meterlinePid = meterline.serving.pid;
     for (const [s, size] of sizes.entries()) {
       active = size;
@@ -357,37 +371,47 @@ async function main() {
     // keeps up, through the remote recorder (middleware, building, sending, reading answers) and
     // through nothing, alternately in rounds; the medians' difference. These calls are stored too.
     const recorderCalls = envInt('BENCH_RECORDER_CALLS', 100_000);
-    const recorderCpu = { without: [] as number[], with: [] as number[] };
-    const middleware = recorders.remote.middleware();
+    const recorderCpu = { without: [] as number[], remote: [] as number[], spool: [] as number[] };
+    const middlewares = { remote: recorders.remote.middleware(), spool: recorders.spool.middleware() };
     active = sizes[sizes.length - 1]!;
     for (let round = 0; round < rounds && recorderCalls > 0; round += 1) {
-      for (const throughRecorder of round % 2 === 0 ? [false, true] : [true, false]) {
+      const kinds = ['without', 'remote', 'spool'] as const;
+      for (const kind of kinds.map((_, i) => kinds[(i + round) % kinds.length]!)) {
+        const throughRecorder = kind !== 'without';
+        const middleware = kind === 'without' ? undefined : middlewares[kind];
         const before = ownCpuSeconds();
         for (let done = 0; done < recorderCalls; done += 200) {
           for (let i = 0; i < 200 && done + i < recorderCalls; i += 1) {
             const res = new EventEmitter() as unknown as express.Response;
             const req = {} as express.Request;
             Object.assign(res, { req, statusCode: 200 });
-            if (throughRecorder) middleware(req, res, () => undefined);
+            if (middleware) middleware(req, res, () => undefined);
             res.emit('finish');
           }
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
-        if (throughRecorder) {
-          await recorders.remote.flush();
-          recorded.remote += recorderCalls;
+        if (kind !== 'without') {
+          await recorders[kind].flush();
+          recorded[kind] += recorderCalls;
         }
-        recorderCpu[throughRecorder ? 'with' : 'without'].push(((ownCpuSeconds() - before) * 1e6) / recorderCalls);
+        recorderCpu[kind].push(((ownCpuSeconds() - before) * 1e6) / recorderCalls);
       }
     }
     await recorders.remote.close();
     await recorders.inProcess.close();
+    await recorders.spool.close();
     for (const server of servers) server.close();
+    // Meterline's side of the spool, after the rounds (in production another process on another
+    // core): the spool intake reads every file into the event store; its CPU per event is printed.
+    const spoolIngestion = new UsageIngestion(spoolDb.knex, new SubscriptionLookup(apimCoreRecords(spoolDb.knex), benchEngine(spoolDb.knex), () => -1234, 5_000), () => new Date(), stripeCapabilities.usage);
+    const spoolReadStart = ownCpuSeconds();
+    const spoolRead = await new SpoolIntake({ directory: spoolDir, positions: new SourcePositions(spoolDb.knex), ingest: (events, how) => spoolIngestion.ingest(events, how), logger: createLogger('silent'), now: Date.now }).read();
+    const spoolReadCpuSeconds = ownCpuSeconds() - spoolReadStart;
 
     const count = async (database: TestDatabase) => Number((await database.knex('ML_USAGE_EVENT').count({ N: '*' }).first())?.N);
-    const stored = { remote: await count(remoteDb), inProcess: await count(localDb) };
+    const stored = { remote: await count(remoteDb), inProcess: await count(localDb), spool: await count(spoolDb) };
     const lost: string[] = [];
-    for (const way of ['remote', 'inProcess'] as const) {
+    for (const way of RECORDINGS) {
       const line = (subject: string) => `${way}: ${subject}`;
       if (stored[way] !== recorded[way]) lost.push(line(`Meterline stored ${stored[way]} events for ${recorded[way]} recorded calls`));
       if (recorders[way].dropped > 0) lost.push(line(`${recorders[way].dropped} calls were not recorded (buffer full)`));
@@ -395,8 +419,11 @@ async function main() {
     if (remote.counts.accepted !== recorded.remote || remote.counts.rejected > 0) {
       lost.push(`remote: Meterline answered ${remote.counts.accepted} accepted, ${remote.counts.duplicates} duplicate, ${remote.counts.rejected} rejected for ${recorded.remote} calls`);
     }
+    if (spool.counts.accepted !== recorded.spool || spoolRead.accepted !== recorded.spool || spoolRead.malformed > 0 || spoolRead.rejected > 0) {
+      lost.push(`spool: ${spool.counts.accepted} events spooled, ${spoolRead.accepted} read and stored (${spoolRead.duplicates} duplicate, ${spoolRead.rejected} rejected, ${spoolRead.malformed} malformed) for ${recorded.spool} calls`);
+    }
 
-    for (const way of ['remote', 'inProcess'] as const) {
+    for (const way of RECORDINGS) {
       const figures = sizes.map((size, s) => {
         const r = perSize[s]!;
         // Each round's ratio against the plain run of the same round, then the median of those.
@@ -414,31 +441,38 @@ async function main() {
         };
       });
       const [small, large] = figures as [(typeof figures)[0], (typeof figures)[0]];
+      const remoteLike = way !== 'inProcess';
       report({
-        benchmark: way === 'remote' ? 'middleware-remote' : 'middleware-in-process',
+        benchmark: way === 'remote' ? 'middleware-remote' : way === 'spool' ? 'middleware-spool' : 'middleware-in-process',
         route: 'GET /hello (express, "Hello World!")',
-        sink: way === 'remote' ? 'httpUsageSink to `meterline serve` (SQLite) in another process' : 'UsageIngestion on SQLite in the route\'s process',
+        sink:
+          way === 'remote'
+            ? 'httpUsageSink to `meterline serve` (SQLite) in another process'
+            : way === 'spool'
+              ? 'spoolUsageSink (NDJSON spool files), read after the rounds by the spool intake into SQLite'
+              : 'UsageIngestion on SQLite in the route\'s process',
         connections,
         pinning: pinning.description,
         secondsPerRound: seconds,
         rounds,
         sizes: figures,
         ratio: Math.min(small.ratio, large.ratio),
-        ...(way === 'remote' ? { target: TARGET, meetsTarget: Math.min(small.ratio, large.ratio) >= TARGET } : {}),
+        ...(remoteLike ? { target: TARGET, meetsTarget: Math.min(small.ratio, large.ratio) >= TARGET } : {}),
         growthTimePerRecordedRequest: { from: small.subscriptions, to: large.subscriptions, factor: Number((small.withRequestsPerSecond / large.withRequestsPerSecond).toFixed(3)) },
         callsRecorded: recorded[way],
         eventsStored: stored[way],
         ...(way === 'remote' ? { answered: remote.counts } : {}),
+        ...(way === 'spool' ? { spooled: spool.counts.accepted, spoolRead: { ...spoolRead, cpuMicrosPerEvent: micros(spoolReadCpuSeconds, spoolRead.lines) } } : {}),
         maxPendingAtRoundEnd: maxPending[way],
-        ...(way === 'remote' && recorderCpu.with.length > 0
+        ...((way === 'remote' || way === 'spool') && recorderCpu[way].length > 0
           ? {
               recorderCpuMicrosPerCall: {
                 calls: recorderCalls,
-                rounds: recorderCpu.with.length,
-                median: Number((median(recorderCpu.with) - median(recorderCpu.without)).toFixed(2)),
+                rounds: recorderCpu[way].length,
+                median: Number((median(recorderCpu[way]) - median(recorderCpu.without)).toFixed(2)),
                 target: RECORDER_CPU_TARGET_MICROS,
                 withoutRecorder: Number(median(recorderCpu.without).toFixed(2)),
-                withRecorder: Number(median(recorderCpu.with).toFixed(2)),
+                withRecorder: Number(median(recorderCpu[way]).toFixed(2)),
               },
             }
           : {}),
@@ -452,6 +486,7 @@ async function main() {
     if (meterline) await meterline.serving.stop();
     await remoteDb.destroy();
     await localDb.destroy();
+    await spoolDb.destroy();
     rmSync(configDir, { recursive: true, force: true });
   }
 }
