@@ -174,6 +174,8 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
       subscriptionStarted: (subscription, at) => invoicing.subscriptionStarted(subscription, at),
       subscriptionEnded: (subscription, at) => invoicing.subscriptionEnded(subscription, at),
       pendingInvoice: (subscription) => pendingInvoices.of(subscription),
+      planChanging: (from, to, at) => invoicing.planChanging(from, to, at),
+      planChanged: (invoiceId) => invoicing.planChanged(invoiceId),
     },
     monetizationAttributes: config.apim.monetization.additional_attributes,
     logger,

@@ -218,6 +218,27 @@ export class MyFatoorahMonetization implements Monetization {
   }
 
   /**
+   * A change of business plan. MyFatoorah keeps no plan (it has no subscriptions): this engine's
+   * record keeps the currency and the billing cycle, which the change must keep (Meterline rates
+   * the change on its own invoices, docs/invoicing.md), so nothing is written; the new tier must be
+   * monetized and priced as MyFatoorah can invoice.
+   */
+  async changeSubscriptionPlan(from: SubscriptionRef, to: SubscriptionRef): Promise<SubscriptionOutcome> {
+    const row = await this.repository.subscription(from.uuid);
+    if (!row || row.cancelledAt !== null) return NOT_BILLED;
+    const { policy, api } = to;
+    if (policy.billingPlan !== 'COMMERCIAL' || !policy.pricing) return NOT_BILLED;
+    if ((await this.repository.apiPlans(api.uuid))[policy.name] === undefined) {
+      throw new MonetizationError('NOT_MONETIZED', `tier ${policy.name} of API ${api.name} ${api.version} was not monetized; enable monetization for the API again`);
+    }
+    this.checkCommercial(policy, api.tenant.domain);
+    if (policy.pricing.currency.toLowerCase() !== row.currency || policy.pricing.billingCycle !== row.billingCycle) {
+      throw new MonetizationError('NOT_MONETIZED', `tier ${policy.name} is billed ${policy.pricing.billingCycle} in ${policy.pricing.currency.toUpperCase()}; subscription ${from.uuid} is billed ${row.billingCycle} in ${row.currency.toUpperCase()}, which a change of plan keeps`);
+    }
+    return { billed: true, access: 'UNBLOCKED', engineSubscriptionId: row.engineSubscriptionId };
+  }
+
+  /**
    * Marks the subscription cancelled. Nothing is cancelled at MyFatoorah (it has no subscription);
    * the FINAL invoice for usage since the last one is Meterline's to issue. `sent` is not waited
    * for: usage is counted in Meterline's own records, never asynchronously in the engine.

@@ -42,6 +42,13 @@ export interface SubscriptionInvoicing {
    * for an engine that keeps none; null: ask the engine.
    */
   pendingInvoice?(subscription: SubscriptionRef): Promise<PendingInvoice | null>;
+  /**
+   * A change of business plan at `at`, before the tier changes: the invoice closing the open
+   * period there (usage so far at the old price, the new base fee pro-rated), drafted; null: none.
+   */
+  planChanging?(from: SubscriptionRef, to: SubscriptionRef, at: Date): Promise<{ invoiceId: string } | null>;
+  /** After the tier changed: submits what `planChanging` answered. */
+  planChanged?(invoiceId: string): Promise<void>;
 }
 
 /** The caller of a developer-portal operation: a user within a tenant. */
@@ -268,6 +275,8 @@ export class SubscriptionsService {
    *   access (a failed attempt is undone and the tier stays);
    * - billed before, on a tier the engine bills too: the engine moves its own subscription to the
    *   new plan (`changeSubscriptionPlan`), after the usage so far is sent at the old price;
+   *   With Meterline's own invoicing the open period is closed at the change (docs/invoicing.md);
+   *   the new tier keeps the billing cycle and currency (400 otherwise);
    * - billed before, to a tier the engine does not bill: refused (409): the subscriber
    *   unsubscribes (final invoice) and subscribes again on the free tier.
    * Only an UNBLOCKED subscription changes plan (409 otherwise).
@@ -318,6 +327,7 @@ export class SubscriptionsService {
     const to: SubscriptionRef = { ...from, policy: toSubscriptionPolicy(policy) };
 
     this.inFlight.add(uuid);
+    let changeInvoice: { invoiceId: string } | null | undefined;
     try {
       const billed = (await this.engine.billedSubscriptionOf(uuid)) !== null;
       let access: string = row.status;
@@ -342,9 +352,11 @@ export class SubscriptionsService {
         if (to.policy.billingPlan !== 'COMMERCIAL') {
           throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
         }
-        if (this.engine.capabilities.invoicing === 'meterline') {
-          // Own invoicing rates a whole period on one plan; a change part-way is not rated (docs/invoicing.md).
-          throw new GatewayError('CONFLICT', `Subscription ${uuid} is invoiced by Meterline, which does not rate a change of plan within a billing period; unsubscribe (its final invoice bills the usage so far at the current price) and subscribe again on ${policy.name}`);
+        const own = this.engine.capabilities.invoicing === 'meterline';
+        const [was, next] = [from.policy.pricing, to.policy.pricing];
+        if (own && was && next && (was.billingCycle !== next.billingCycle || was.currency.toLowerCase() !== next.currency.toLowerCase())) {
+          // Meterline's own invoices keep the cycle across a change (docs/invoicing.md, "Changes of plan").
+          throw GatewayError.invalid(field, `${policy.name} is billed ${next.billingCycle} in ${next.currency.toUpperCase()}; subscription ${uuid} is billed ${was.billingCycle} in ${was.currency.toUpperCase()}, which a change of plan keeps`);
         }
         const change = this.engine.changeSubscriptionPlan?.bind(this.engine);
         if (!change) throw new GatewayError('CONFLICT', `The billing engine cannot change the plan of a billed subscription; unsubscribe and subscribe again on ${policy.name}`);
@@ -353,8 +365,12 @@ export class SubscriptionsService {
         if (!outcome.billed) {
           throw new GatewayError('CONFLICT', `Subscription ${uuid} is billed and ${policy.name} is not; unsubscribe (its final invoice is sent) and subscribe again on ${policy.name}`);
         }
+        // Own invoicing: the change's invoice (usage so far at the old price) is drafted before the
+        // tier changes and submitted after; a crash between them is resolved by the invoicing check.
+        if (own) changeInvoice = await this.invoicing?.planChanging?.(from, to, new Date(this.clock().getTime()));
       }
       await this.subscriptions.setTier(row.id, policy.name, access, this.now());
+      if (changeInvoice) await this.invoicing?.planChanged?.(changeInvoice.invoiceId).catch((error: unknown) => this.logger.error({ subscription: uuid, failure: error instanceof Error ? error.message : String(error) }, 'could not submit the invoice of a change of plan; the invoicing check submits it'));
     } finally {
       this.inFlight.delete(uuid);
     }

@@ -132,6 +132,11 @@ export class OwnInvoicesRepository {
           );
         }
         if (invoice.usage && invoice.usage.length > 0) {
+          // A period billed with no calls keeps an empty row (calls 0 to 0) on the key the first late
+          // calls of it take (calls from 0): the empty row gives way to them, in this transaction.
+          for (const u of invoice.usage.filter((u) => u.callsFrom === 0n && u.callsTo > 0n)) {
+            await trx(USAGE).where({ SUBSCRIPTION_UUID: invoice.subscriptionUuid, PERIOD_START: u.periodStart.getTime(), CALLS_FROM: '0', CALLS_TO: '0' }).delete();
+          }
           await trx(USAGE).insert(
             invoice.usage.map((u) => ({
               SUBSCRIPTION_UUID: invoice.subscriptionUuid,
@@ -241,6 +246,21 @@ export class OwnInvoicesRepository {
       answer.push({ subscriptionUuid, anchor: new Date(entry.anchor), invoicedUpTo: new Date(entry.upTo ?? entry.anchor), ended: entry.ended });
     }
     return answer.sort((a, b) => a.subscriptionUuid.localeCompare(b.subscriptionUuid));
+  }
+
+  /**
+   * Removes a draft with its lines and usage rows, in one transaction (a change of plan whose tier
+   * never changed: the process stopped between drafting it and changing the tier). False when it
+   * is no longer a draft.
+   */
+  async deleteDraft(invoiceId: string): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const row = (await trx(INVOICES).where({ INVOICE_ID: invoiceId, STATUS: 'DRAFT' }).first()) as Record<string, unknown> | undefined;
+      if (!row) return false;
+      await trx(USAGE).where({ INVOICE_ID: invoiceId }).delete();
+      await trx(LINES).where({ INVOICE_ID: invoiceId }).delete();
+      return (await trx(INVOICES).where({ INVOICE_ID: invoiceId, STATUS: 'DRAFT' }).delete()) > 0;
+    });
   }
 
   /** The draft was issued: OPEN with the engine's id, links and the pay link's expiry, or PAID with nothing to pay (only a DRAFT moves). */

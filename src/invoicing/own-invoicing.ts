@@ -8,6 +8,7 @@ import type { InvoiceToSubmit, Monetization, OwnInvoiceKind } from '../monetizat
 import { calls as callWords, period as periodWords } from '../rating/describe';
 import { rate, type RatingInput } from '../rating/rate';
 import { nextBoundaryAfter, type CycleSpec } from '../usage/windows';
+import { proratedBaseFee } from './plan-change';
 import type { BilledUsage, InvoicedSubscription, NewOwnInvoice, OwnInvoice, OwnInvoiceLine, OwnInvoicesRepository } from './own-invoices.repository';
 
 /**
@@ -83,6 +84,11 @@ export class OwnInvoicingDisabled extends Error {}
 /** Drafts submitted per check, at most. */
 const DRAFTS_PER_CHECK = 200;
 const DAY_MS = 86_400_000;
+/**
+ * A change-of-plan draft whose tier has still not changed this long after it was drafted is of a
+ * change that never happened (the process stopped between the two): it is removed.
+ */
+const STALE_CHANGE_MS = 10 * 60_000;
 
 /** Lines and usage rows for usage of earlier periods that arrived after they were invoiced. */
 interface LateUsage {
@@ -177,6 +183,81 @@ export class OwnInvoicing {
       from = invoice.periodEnd;
     }
     throw new Error(`the final invoice of subscription ${subscription.uuid} kept meeting periods closed at the same time`);
+  }
+
+  /**
+   * Step 1 of a change of business plan at `at`, before the tier changes (the usage so far already
+   * frozen by the caller): the periods that ended before `at` are closed, then the open period is
+   * closed at `at` with a PERIOD invoice for [period start, at): its usage at the OLD plan's price
+   * and the NEW plan's base fee pro-rated for [at, period end) (`proratedBaseFee`). The draft is
+   * the record of the change and its instant (id: subscription + PERIOD + period start, so the
+   * same change drafted twice is one invoice); the period then closes at its end as usual, from
+   * `at`, on the new plan. Its snapshot is the old plan (late usage of [start, at) is rated with
+   * it). A change draft left by a change that did not happen (the tier still the old one) is
+   * removed first. Null when Meterline does not invoice the subscription or `at` is a period start.
+   */
+  async planChanging(from: SubscriptionRef, to: SubscriptionRef, at: Date): Promise<OwnInvoice | null> {
+    const pricing = from.policy.pricing;
+    const next = to.policy.pricing;
+    if (!this.enabled || !pricing || !next) return null;
+    if (pricing.billingCycle !== next.billingCycle || pricing.currency.toLowerCase() !== next.currency.toLowerCase()) {
+      throw new Error(`a change of plan keeps the billing cycle and the currency (${pricing.billingCycle} ${pricing.currency} → ${next.billingCycle} ${next.currency})`);
+    }
+    const tier = (await this.deps.subscriptions([from.uuid])).get(from.uuid)?.policy.name;
+    for (const stale of await this.changeDrafts(from.uuid)) {
+      if (stale.subscription.policy.name === tier) await this.deps.repository.deleteDraft(stale.invoiceId);
+    }
+    const invoiced = (await this.deps.repository.invoicedSubscriptions()).find((s) => s.subscriptionUuid === from.uuid);
+    if (!invoiced || invoiced.ended) return null;
+    const cycle = ownCycle(pricing, invoiced.anchor);
+    let start = invoiced.invoicedUpTo;
+    // Whole periods that ended before the change (not yet due: late usage still goes on a later invoice).
+    for (let end = nextBoundaryAfter(cycle, start.getTime()); end <= at.getTime(); end = nextBoundaryAfter(cycle, start.getTime())) {
+      if (!(await this.closePeriod(from, pricing, start, new Date(end), new Date(nextBoundaryAfter(cycle, end))))) return null;
+      start = new Date(end);
+    }
+    if (at.getTime() <= start.getTime()) return null; // at a period start: the period's invoice already billed the old plan up to it
+    const periodEnd = new Date(nextBoundaryAfter(cycle, start.getTime()));
+    const calls = pricing.plan === 'DYNAMICRATE' ? await this.deps.usage.calls(from.uuid, start, at) : 0n;
+    const used = rate({ pricing, apiName: from.api.name, calls, period: { start, end: at }, include: { setupFee: false, baseFee: false, usage: true } });
+    const fee = proratedBaseFee(next, from.api.name, to.policy.name, { start, end: periodEnd }, at);
+    const lines = [...used.lines, ...(fee ? [fee] : [])];
+    const rating = { currency: used.currency, lines, total: lines.reduce((sum, line) => sum + line.amount, 0n) };
+    const invoice = await this.draft(from, 'PERIOD', { start, end: at }, start, calls, rating, await this.lateUsage(from, used.currency, start));
+    return invoice.kind === 'PERIOD' ? invoice : null;
+  }
+
+  /**
+   * Step 2 of a change of plan, once the tier changed: the change's invoice is submitted. A failure
+   * is logged (the invoice stays a draft, which every check submits again).
+   */
+  async planChanged(invoiceId: string): Promise<void> {
+    const invoice = await this.deps.repository.byId(invoiceId);
+    if (invoice) await this.submit(invoice);
+  }
+
+  /** The subscription's drafts that close a period part-way (a change of plan's). */
+  private async changeDrafts(subscriptionUuid: string): Promise<OwnInvoice[]> {
+    const invoices = await this.deps.repository.ofSubscription(subscriptionUuid);
+    const anchor = invoices.find((i) => i.kind === 'SUBSCRIPTION_START')?.periodStart;
+    if (!anchor) return [];
+    return invoices.filter((i) => i.status === 'DRAFT' && isChangeInvoice(i, anchor));
+  }
+
+  /**
+   * Whether a draft is a change of plan's whose tier has not changed (yet): left as it is for
+   * STALE_CHANGE_MS (the change is on its way), removed after that (it never happened).
+   */
+  private async unappliedChange(invoice: OwnInvoice): Promise<boolean> {
+    if (invoice.kind !== 'PERIOD') return false;
+    const start = (await this.deps.repository.ofSubscription(invoice.subscriptionUuid)).find((i) => i.kind === 'SUBSCRIPTION_START');
+    if (!start || !isChangeInvoice(invoice, start.periodStart)) return false;
+    const now = (await this.deps.subscriptions([invoice.subscriptionUuid])).get(invoice.subscriptionUuid);
+    if (!now || now.policy.name !== invoice.subscription.policy.name) return false;
+    if (this.deps.clock().getTime() - invoice.createdAt.getTime() >= STALE_CHANGE_MS) {
+      if (await this.deps.repository.deleteDraft(invoice.invoiceId)) this.deps.logger.warn({ invoice: invoice.invoiceId, subscription: invoice.subscriptionUuid }, 'removed the invoice of a change of plan that did not happen');
+    }
+    return true;
   }
 
   /**
@@ -488,6 +569,7 @@ export class OwnInvoicing {
    */
   private async submit(invoice: OwnInvoice): Promise<{ access: string } | null | undefined> {
     if (invoice.status !== 'DRAFT') return null;
+    if (await this.unappliedChange(invoice)) return undefined;
     const now = () => this.deps.clock();
     try {
       let issued: { engineInvoiceId: string; hostedInvoiceUrl: string | null; invoicePdfUrl: string | null; status: 'OPEN' | 'PAID'; expiresAt?: Date };
@@ -528,6 +610,12 @@ export class OwnInvoicing {
       return undefined;
     }
   }
+}
+
+/** A PERIOD invoice that ends part-way through its cycle period: a change of plan closed it there. */
+function isChangeInvoice(invoice: OwnInvoice, anchor: Date): boolean {
+  const pricing = invoice.subscription.policy.pricing;
+  return invoice.kind === 'PERIOD' && pricing !== null && nextBoundaryAfter(ownCycle(pricing, anchor), invoice.periodStart.getTime()) !== invoice.periodEnd.getTime();
 }
 
 function toSubmit(invoice: OwnInvoice, expiresAt: Date): InvoiceToSubmit {

@@ -69,6 +69,13 @@ export class CollectingEngine implements Monetization {
     return { billed: found !== undefined, access: 'BLOCKED', engineSubscriptionId: found ? engineSubscriptionId(subscription.uuid) : null };
   }
 
+  /** A change of plan keeps the record (its anchor and cycle), as MyFatoorah's engine does. */
+  async changeSubscriptionPlan(from: SubscriptionRef, to: SubscriptionRef): Promise<SubscriptionOutcome> {
+    const found = this.subscriptions.get(from.uuid);
+    const billed = found !== undefined && !found.cancelled && to.policy.billingPlan === 'COMMERCIAL' && to.policy.pricing !== null;
+    return { billed, access: 'UNBLOCKED', engineSubscriptionId: billed ? engineSubscriptionId(from.uuid) : null };
+  }
+
   async billingCycleOf(subscription: SubscriptionRef): Promise<BillingCycleInfo | null> {
     if (this.failCycles) throw new MonetizationError('ENGINE_UNAVAILABLE', 'the collecting engine cannot tell cycles now');
     const found = this.subscriptions.get(subscription.uuid);

@@ -523,16 +523,119 @@ forEachTestDatabase((_kind, database) => {
     expect(period.lines.map((l) => [l.description, l.amount])).toEqual(view!.lines.map((l) => [l.description, l.amount]));
   });
 
-  it('a change of plan of a subscription Meterline invoices is refused with a 409 naming why; the plan and invoices stay', async () => {
-    now = T0;
-    const s = await subscribe(w, w.policies.perCall);
-    const before = await own(w, s.uuid);
-    await expect(w.apim.subscriptions.changePlan(s.caller, s.uuid, { applicationId: s.application.uuid, throttlingPolicy: w.policies.graduated })).rejects.toMatchObject({
-      code: 'CONFLICT',
-      message: expect.stringContaining('invoiced by Meterline, which does not rate a change of plan within a billing period'),
+  describe('a change of business plan part-way through a period', () => {
+    /** Per call 0.05 and a base fee of 31.00 a month (the period from T0 has 31 days). */
+    const feeAndCalls: PolicyPricing = { plan: 'DYNAMICRATE', currency: 'usd', billingCycle: 'month', pricePerRequest: '0.05', fixedPrice: '31.00' };
+    let richer: string;
+    beforeAll(async () => {
+      richer = (await w.seed.policy('FeeAndCalls', feeAndCalls)).name;
+      await w.db('AM_POLICY_SUBSCRIPTION').where({ NAME: richer }).update({ FIXED_RATE: feeAndCalls.fixedPrice }); // DYNAMICRATE's base fee
+      await w.db('ML_API_POLICY').insert({ API_ID: w.api.id, POLICY_NAME: richer });
     });
-    expect((await w.apim.subscriptions.getOwn(s.caller, s.uuid)).tier).toBe(w.policies.perCall);
-    expect(await own(w, s.uuid)).toEqual(before);
+    const change = (s: Awaited<ReturnType<typeof subscribe>>, tier: string) => w.apim.subscriptions.changePlan(s.caller, s.uuid, { applicationId: s.application.uuid, throttlingPolicy: tier });
+    const refOf = async (uuid: string) => (await apimCoreRecords(w.db).subscriptionRefs([uuid], () => TENANT.id)).get(uuid)!;
+
+    it('closes the open period at the change (usage so far at the old price, the new base fee pro-rated, one rounding); a second change in the period likewise; the period then closes on the new plan', async () => {
+      now = T0;
+      const s = await subscribe(w, w.policies.perCall);
+      const T1 = T0 + 10 * DAY + HOUR; // 503 of the period's 744 hours left
+      const T2 = T0 + 20 * DAY;
+      now = T1 - MINUTE;
+      await calls(w, s, [T0 + HOUR, T0 + DAY, T1 - 2 * HOUR]);
+      now = T1;
+      expect((await change(s, richer)).tier).toBe(richer);
+      now = T2 - MINUTE;
+      await calls(w, s, [T1, T1 + HOUR, T2 - HOUR]);
+      now = T2;
+      await change(s, w.policies.perCall);
+      now = PERIOD_1_END + 2 * HOUR;
+      await calls(w, s, [T2, T2 + DAY, PERIOD_1_END - HOUR, PERIOD_1_END]);
+      await w.invoicing.check();
+      const periods = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+      expect(periods.map((i) => [i.periodStart.getTime(), i.periodEnd.getTime(), i.calls, i.status])).toEqual([
+        [T0, T1, 3n, 'OPEN'],
+        [T1, T2, 3n, 'OPEN'],
+        [T2, PERIOD_1_END, 3n, 'OPEN'],
+      ]);
+      expect(periods[0]!.invoiceId).toBe(ownInvoiceId(s.uuid, 'PERIOD', new Date(T0)));
+      // 3 calls × 0.01 + 31.00 × 503/744 = 20.958… → 20.96 (half up, once).
+      expect(periods[0]!.lines.map((l) => [l.kind, l.amount])).toEqual([
+        ['USAGE', 3n],
+        ['BASE_FEE', 2096n],
+      ]);
+      expect(periods[0]!.lines[1]!.description).toContain(`fee of ${richer}, pro-rated for`);
+      expect(periods[0]!.total).toBe(2099n);
+      // 3 calls × 0.05; the per-call plan has no base fee to pro-rate.
+      expect(periods[1]!.lines.map((l) => [l.kind, l.amount])).toEqual([['USAGE', 15n]]);
+      // The rest of the period on the per-call plan (its call at the period end is the next period's).
+      expect(periods[2]!.lines.map((l) => [l.kind, l.amount])).toEqual([['USAGE', 3n]]);
+      expect(periods.map((i) => w.engine.invoices.get(i.invoiceId)?.total)).toEqual([2099n, 15n, 3n]);
+    });
+
+    it('usage of before the change that is frozen after it is rated at the old price (a LATE_USAGE line), the usage after it at the new price', async () => {
+      now = T0;
+      const s = await subscribe(w, w.policies.perCall);
+      const T1 = T0 + 5 * DAY;
+      now = T1;
+      await change(s, richer);
+      // A call of the hour before the change reaches Meterline after it.
+      now = PERIOD_1_END + 2 * HOUR;
+      await calls(w, s, [T1 - HOUR, T1 + HOUR]);
+      await w.invoicing.check();
+      const [, period] = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+      expect(period!.lines.map((l) => [l.kind, l.quantity, l.amount])).toEqual([
+        ['BASE_FEE', 1n, 3100n],
+        ['USAGE', 1n, 5n],
+        ['LATE_USAGE', 1n, 1n],
+      ]);
+    });
+
+    it('a crash between the steps makes one invoice: drafted then killed, the tier changed, the next check submits it; a change whose tier never changed is removed', async () => {
+      now = T0;
+      const s = await subscribe(w, w.policies.perCall);
+      const T1 = T0 + 3 * DAY;
+      now = T1 - HOUR;
+      await calls(w, s, [T0 + HOUR]);
+      const from = await refOf(s.uuid);
+      const to = { ...from, policy: { ...from.policy, name: richer, pricing: feeAndCalls } };
+      now = T1;
+      expect(await w.usage.publisher.freezeOnly()).toEqual({ frozen: true }); // what the workflow does before step 1
+      // Killed after drafting; the tier never changed: left alone for 10 minutes, then removed.
+      await expect(w.killedAfterDraft.planChanging(from, to, new Date(T1))).rejects.toThrow('killed after drafting');
+      const [draft] = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+      expect(draft).toMatchObject({ status: 'DRAFT', periodEnd: new Date(T1) });
+      now = T1 + 5 * MINUTE;
+      await w.invoicing.submitDrafts();
+      expect((await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD')).toMatchObject([{ status: 'DRAFT', attempts: 0 }]);
+      now = T1 + 10 * MINUTE;
+      await w.invoicing.submitDrafts();
+      expect((await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD')).toEqual([]);
+      expect(w.engine.invoices.has(draft!.invoiceId)).toBe(false);
+
+      // Again: drafted, the tier changed, killed before submitting: the checks submit it, once.
+      const T2 = T1 + HOUR;
+      now = T2;
+      const made = await w.invoicing.planChanging(from, to, new Date(T2));
+      await w.db('AM_SUBSCRIPTION').where({ UUID: s.uuid }).update({ TIER_ID: richer });
+      expect(made).toMatchObject({ status: 'DRAFT', periodEnd: new Date(T2) });
+      await w.invoicing.check();
+      await w.invoicing.check();
+      const periods = (await own(w, s.uuid)).filter((i) => i.kind === 'PERIOD');
+      expect(periods).toMatchObject([{ invoiceId: made!.invoiceId, status: 'OPEN', periodEnd: new Date(T2), calls: 1n }]);
+      expect([...w.engine.invoices.keys()].filter((id) => id === made!.invoiceId)).toHaveLength(1);
+      expect((await w.billing.issued.ofSubscription(s.uuid)).filter((r) => r.billingReason === 'PERIOD')).toHaveLength(1);
+    });
+
+    it('a plan on another billing cycle is refused with a 400 naming the field; nothing changes', async () => {
+      now = T0;
+      const s = await subscribe(w, w.policies.perCall);
+      const yearly = (await w.seed.policy('Yearly', { ...perCall, billingCycle: 'year' })).name;
+      await w.db('ML_API_POLICY').insert({ API_ID: w.api.id, POLICY_NAME: yearly });
+      const before = await own(w, s.uuid);
+      await expect(change(s, yearly)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('throttlingPolicy') });
+      expect((await w.apim.subscriptions.getOwn(s.caller, s.uuid)).tier).toBe(w.policies.perCall);
+      expect(await own(w, s.uuid)).toEqual(before);
+    });
   });
 
   it("the pay link's expiry is computed when the invoice is submitted: a draft submitted 20 days late gets pay_within_days from then", async () => {
