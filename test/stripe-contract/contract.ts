@@ -706,14 +706,15 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
   // (https://docs.stripe.com/api/invoices/finalize: a test step, not an engine call).
   // Graduated: "the price is calculated per tier" (https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing):
   // 1,000 calls free, then 1,982 × 0.15 ¢ = 297.3 plus the 5.00 USD flat fee, rounded on the line
-  // (https://docs.stripe.com/billing/subscriptions/decimal-amounts) to 797. The TOTAL of the price's
-  // lines and the sum of their quantities are asserted, not a line layout: docs/pricing.md says
-  // Stripe bills a graduated price one line per tier, Stripe's API reference does not document the
-  // layout, and the local server bills one line per price; with only tier 2 fractional, per-tier
-  // and per-line rounding both give 797 ¢, and quantities sum to 2,982 in either layout.
+  // (https://docs.stripe.com/billing/subscriptions/decimal-amounts) to 797. The line layout: one
+  // line per tier touched, with the tier's unit amount, and the tier's flat fee a line of its own
+  // (https://docs.stripe.com/products-prices/pricing-models#graduated-pricing; Stripe's API
+  // reference does not spell the layout out, a recorded Stripe invoice shows per-tier lines,
+  // "… (Tier 2 at $0.036 / month)"); the local server bills it so and the Stripe engine names the
+  // lines by it. Asserted loosely where Stripe's docs say nothing: a flat line's quantity is not.
   check(
     ['customers.create', 'subscriptions.create', 'billing.meterEvents.create', 'invoices.createPreview', 'subscriptions.cancel', 'invoices.list', 'invoices.listLineItems'],
-    'graduated tiers on a finalized invoice: 2,982 calls are 1,000 free, then 1,982 × 0.15 ¢ plus a 5.00 USD flat fee (797 ¢)',
+    'graduated tiers on a finalized invoice: 2,982 calls are 1,000 free, then 1,982 × 0.15 ¢ plus a 5.00 USD flat fee (797 ¢), a line per tier and the flat fee a line of its own',
     async () => {
       const { stripe, account, runId } = target;
       const customer = await fx.connectedCustomer('graduated');
@@ -756,6 +757,13 @@ export function defineStripeContract(open: () => Promise<ContractTarget>, option
       expect(['open', 'paid']).toContain(finalized.status);
       const lines = await stripe.invoices.listLineItems(finalized.id, { limit: 100 }, accountOption(account)).autoPagingToArray({ limit: 1_000 });
       expect(ofPrice(lines)).toEqual({ quantity: 2982, amount: 797 });
+      const mine = lines.filter((line) => line.pricing?.price_details?.price === price.id);
+      const perTier = mine.filter((line) => line.pricing?.unit_amount_decimal !== null && line.pricing?.unit_amount_decimal !== undefined);
+      expect(perTier.map((line) => [line.quantity, String(line.pricing?.unit_amount_decimal), line.amount])).toEqual([
+        [1000, '0', 0],
+        [1982, '0.15', 297],
+      ]);
+      expect(mine.filter((line) => !perTier.includes(line)).map((line) => line.amount)).toEqual([500]);
     },
     ASYNC_TEST_TIMEOUT_MS,
   );
