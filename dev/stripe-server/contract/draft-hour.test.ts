@@ -62,6 +62,40 @@ describe('the renewal draft hour', () => {
     expect(finalized).toMatchObject({ status: 'paid', total: 1000 + 125, amount_paid: 1125 });
   });
 
+  it("re-bills a graduated price's tier lines when usage of the hour crosses into the next tier", async () => {
+    const customer = await payingCustomer(stripe);
+    const meter = await stripe.billing.meters.create({ display_name: 'draft_tiers', event_name: 'draft_tiers', default_aggregation: { formula: 'sum' } });
+    const product = await stripe.products.create({ name: 'Tiers' });
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      billing_scheme: 'tiered',
+      tiers_mode: 'graduated',
+      tiers: [
+        { up_to: 100, unit_amount_decimal: Stripe.Decimal.from('1') },
+        { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.5'), flat_amount: 200 },
+      ],
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+    });
+    const subscription = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    const end = subscription.items.data[0]?.current_period_end as number;
+    await reportUsage(stripe, 'draft_tiers', customer.id, 90, harness.server.clock.now());
+    harness.server.clock.advanceTo(end);
+    const renewal = await latestInvoice(stripe, await stripe.subscriptions.retrieve(subscription.id));
+    const layout = (invoice: Stripe.Invoice) => invoice.lines.data.map((l) => [l.quantity, l.amount]);
+    expect(layout(renewal)).toEqual([[90, 90]]);
+    harness.server.clock.advanceTo(end + 30 * 60);
+    await reportUsage(stripe, 'draft_tiers', customer.id, 21, end - 60);
+    harness.server.clock.advanceTo(end + HOUR);
+    const finalized = await stripe.invoices.retrieve(renewal.id);
+    expect(layout(finalized)).toEqual([
+      [100, 100],
+      [11, 6], // 5.5 → 6
+      [0, 200],
+    ]);
+    expect(finalized.total).toBe(306);
+  });
+
   it('leaves usage for the closed period off its invoice once it is finalized', async () => {
     const { end, renewal, report, usageOn } = await atPeriodEnd('draft_too_late');
     harness.server.clock.advanceTo(end + HOUR + 60);
