@@ -185,4 +185,47 @@ describe('own-invoice admin routes over HTTP, MyFatoorah engine', () => {
       expect(JSON.stringify(answer.body)).toContain(field);
     }
   }, 60_000);
+  it("a change of business plan (publisher's change-business-plan) answers 200: the open period is closed at the change, its calls at the old price and the new base fee pro-rated, submitted to MyFatoorah", async () => {
+    const admin = token('admin', SCOPES.admin);
+    const publisher = token('pat', SCOPES.publisher);
+    const subscriber = token('sam', SCOPES.subscriber);
+    const cheap = uniqueName('Cheap');
+    const rich = uniqueName('Rich');
+    await ok('POST', `${ADMIN}/throttling/policies/subscription`, admin, policyBody(cheap, { plan: 'DYNAMICRATE', price: '0.250', currency: 'KWD' }), 201);
+    const richBody = policyBody(rich, { plan: 'DYNAMICRATE', price: '0.100', currency: 'KWD' });
+    Object.assign(richBody.monetization!.properties, { fixedPrice: '3.100' });
+    await ok('POST', `${ADMIN}/throttling/policies/subscription`, admin, richBody, 201);
+    const apiName = uniqueName('Change');
+    const api = await ok('POST', `${PUBLISHER}/apis`, publisher, { name: apiName, version: '1.0.0', context: `/${apiName.toLowerCase()}`, policies: [cheap, rich] }, 201);
+    await ok('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher);
+    await ok('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { BillingContact: 'billing@change.example' } }, 201);
+    const application = await ok('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' }, 201);
+    const subscription = await ok('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: application.applicationId, apiId: api.id, throttlingPolicy: cheap }, 201);
+    const subscriptionId: string = subscription.subscriptionId;
+    const OWN = `${ADMIN}/monetization/own-invoices`;
+    const [first] = ((await ok('GET', `${OWN}?subscriptionId=${subscriptionId}`, admin)) as { list: OwnInvoiceDto[] }).list;
+    const anchor = new Date(first!.periodStart).getTime();
+    const periodEnd = nextBoundaryAfter({ anchorMs: anchor, interval: 'month', intervalCount: 1 }, anchor);
+
+    const sent = mf.clock.advance(60);
+    const events = [1, 2].map((i) => ({ eventId: `own-http-change-${subscriptionId}-${i}`, timestamp: sent.getTime() - 1000 * i, apiId: api.id, applicationId: application.applicationId, subscriptionId, httpStatus: 200, tenant: 'carbon.super' }));
+    expect(await ok('POST', '/api/am/usage/v1/events', token('gateway', ['apim:usage_ingest']), { events })).toMatchObject({ accepted: 2 });
+    const at = mf.clock.advance(2 * 3600).getTime();
+    const manager = token('pat', [...SCOPES.publisher, 'apim:subscription_manage']);
+    const changed = await call('POST', `${PUBLISHER}/subscriptions/change-business-plan?subscriptionId=${subscriptionId}&businessPlan=${rich}`, manager);
+    expect(changed.status).toBe(200);
+    expect(await ok('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}`, subscriber)).toMatchObject({ subscriptionId, throttlingPolicy: rich });
+
+    const period = ((await ok('GET', `${OWN}?subscriptionId=${subscriptionId}`, admin)) as { list: OwnInvoiceDto[] }).list.find((i) => i.kind === 'PERIOD')!;
+    // 3.100 KWD × (period end − change) / (period end − start), in fils, half up once.
+    const left = BigInt(periodEnd - at);
+    const whole = BigInt(periodEnd - anchor);
+    const fils = (3100n * left) / whole + ((2n * ((3100n * left) % whole)) >= whole ? 1n : 0n);
+    const kwd = (n: bigint) => `${n / 1000n}.${String(n % 1000n).padStart(3, '0')}`;
+    expect(period).toMatchObject({ status: 'OPEN', calls: 2, periodStart: new Date(anchor).toISOString(), periodEnd: new Date(at).toISOString(), total: kwd(500n + fils), hostedInvoiceUrl: expect.stringContaining(`${mf.url}/KWT/ie/`) });
+    expect(period.lines.map((l) => [l.kind, l.quantity, l.amount])).toEqual([
+      ['USAGE', 2, '0.500'],
+      ['BASE_FEE', 1, kwd(fils)],
+    ]);
+  }, 60_000);
 });
