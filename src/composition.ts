@@ -41,6 +41,7 @@ import { UsageService } from './usage/usage-service';
 import type { Notifier } from './notifications/events';
 import { spendUsageOf } from './spend/period-usage';
 import { scheduleSpendWatching } from './spend/schedule';
+import { GRACE_CHECK_INTERVAL_MS, scheduleGraceExpiry } from './billing/grace-expiry';
 import { SpendLimits, spendCapCheck } from './spend/spend-limits.service';
 import { SpendWatcher } from './spend/spend-watcher';
 import { SpendRepository } from './spend/spend.repository';
@@ -174,8 +175,6 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
       subscriptionStarted: (subscription, at) => invoicing.subscriptionStarted(subscription, at),
       subscriptionEnded: (subscription, at) => invoicing.subscriptionEnded(subscription, at),
       pendingInvoice: (subscription) => pendingInvoices.of(subscription),
-      planChanging: (from, to, at) => invoicing.planChanging(from, to, at),
-      planChanged: (invoiceId) => invoicing.planChanged(invoiceId),
     },
     monetizationAttributes: config.apim.monetization.additional_attributes,
     logger,
@@ -459,12 +458,15 @@ export function composeSchedules(services: Services): () => Promise<void> {
   const stopSpend = scheduleSpendWatching(services.spend.watcher, config.apim.monetization.spend.check_interval_seconds * 1000, logger.child({ component: 'spend' }));
   const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
   const stopNotifications = scheduleDispatch(services.notifications.dispatcher, config.apim.monetization.notifications.dispatch_interval_seconds * 1000, logger.child({ component: 'notifications' }));
+  // A payment grace period that runs out blocks in the access check; this tells it (once).
+  const stopGrace = scheduleGraceExpiry(services.billing.records, GRACE_CHECK_INTERVAL_MS, services.clock, logger.child({ component: 'billing' }));
   const stopEngineWork = scheduleEngineBackground(services.engine, logger.child({ component: 'engine-background' }));
   return async () => {
     await stopPublishing();
     await stopReconcile();
     await stopInvoicing();
     await stopSpend();
+    await stopGrace();
     await stopNotifications();
     await stopEngineWork();
   };

@@ -82,6 +82,8 @@ export class BillingRecords {
   ) {}
 
   private notifications: BillingNotifications | undefined;
+  /** Grace expiries told by this process (the outbox records an id once across processes and restarts). */
+  private readonly graceTold = new Set<string>();
 
   /**
    * Tells invoice.issued / paid / payment_failed and subscription.blocked / unblocked / approved
@@ -90,6 +92,54 @@ export class BillingRecords {
    */
   tellThrough(notifications: BillingNotifications): void {
     this.notifications = notifications;
+  }
+
+  /**
+   * Tells `subscription.blocked` for each billed subscription whose payment grace period has run
+   * out by `now`: the access check blocks it from then on by reading the standing, so no event
+   * changes anything and nobody would be told. Once per subscription and failing invoice (the
+   * unsettled invoice that failed first): id `subscription.blocked:<tenant>:<subscription>:grace:
+   * <engineInvoiceId>`. Run on a schedule (`scheduleGraceExpiry`), never from the access check.
+   */
+  async tellGraceExpiries(now: Date): Promise<number> {
+    const notifications = this.notifications;
+    if (!notifications) return 0;
+    let told = 0;
+    for (const standing of await this.repository.failingSubscriptions()) {
+      const decision = decideAccess(standing, this.rulesOf(standing.tenantDomain), now);
+      if (decision.status !== 'BLOCKED' || standing.failingSince === null) continue;
+      const failing = (await this.repository.invoicesOfSubscription(standing.subscriptionUuid))
+        .filter((invoice) => invoice.firstFailedAt !== null && (invoice.status === 'OPEN' || invoice.status === 'UNCOLLECTIBLE'))
+        .sort((a, b) => a.firstFailedAt!.getTime() - b.firstFailedAt!.getTime())[0];
+      const id = `subscription.blocked:${standing.tenantDomain}:${standing.subscriptionUuid}:grace:${failing?.engineInvoiceId ?? standing.failingSince.toISOString()}`;
+      if (this.graceTold.has(id)) continue;
+      const subscription = await notifications.describe(standing.subscriptionUuid).catch(() => undefined);
+      if (!subscription) continue;
+      const graceEndedAt = new Date(standing.failingSince.getTime() + this.rulesOf(standing.tenantDomain).gracePeriodMs);
+      await emit(
+        notifications.notifier,
+        {
+          id,
+          type: 'subscription.blocked',
+          tenantDomain: standing.tenantDomain,
+          occurredAt: now,
+          summary: `Subscription of ${subscriptionLabel(subscription)} was blocked: ${decision.reason ?? 'its payment grace period ran out'}.`,
+          data: {
+            ...subscriptionFacts(subscription),
+            status: 'BLOCKED',
+            cause: 'payment',
+            reason: decision.reason,
+            invoiceId: failing?.engineInvoiceId ?? null,
+            graceEndedAt: graceEndedAt.toISOString(),
+          },
+          subscriberEmail: subscription.subscriber.email,
+        },
+        this.logger,
+      );
+      this.graceTold.add(id);
+      told += 1;
+    }
+    return told;
   }
 
   async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {

@@ -94,6 +94,12 @@ export class BillingRepository {
     return row ? toStanding(row) : undefined;
   }
 
+  /** Billed subscriptions with an unpaid failing invoice that the engine has not cancelled (the grace-expiry pass). */
+  async failingSubscriptions(): Promise<SubscriptionBillingRow[]> {
+    const rows = (await this.db('ML_SUBSCRIPTION_BILLING').whereNotNull('FAILING_SINCE').whereNull('CANCELLED_AT').orderBy('SUBSCRIPTION_UUID')) as Array<Record<string, unknown>>;
+    return rows.map(toStanding);
+  }
+
   /** The billed subscriptions the engine has not cancelled, of every tenant, by UUID. */
   async liveSubscriptionUuids(): Promise<string[]> {
     const rows = (await this.db('ML_SUBSCRIPTION_BILLING').whereNull('CANCELLED_AT').select('SUBSCRIPTION_UUID').orderBy('SUBSCRIPTION_UUID')) as Array<Record<string, unknown>>;

@@ -129,6 +129,42 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
       expect(failures[0]!.data).toMatchObject({ apiId: story.apiId, policyName: story.throttlingPolicy, reason: expect.any(String) });
       expect(failures[0]!.summary).toContain('failed');
     });
+    it('invoice.payment_failed for a declined payment; subscription.blocked once when its grace period runs out (the grace-expiry pass, on an injected clock)', async () => {
+      const subscriber = uniqueName('sub');
+      const story = await fixedPriceSubscription(harness(), { subscriber, price: '6.00' });
+      stripeServer().clock.advance(3_600);
+      await stripeServer().webhooks.flush();
+      const invoiceId = String(told.find((e) => e.type === 'invoice.issued' && e.data.subscriptionId === story.subscriptionId)!.data.invoiceId);
+      const options = { stripeAccount: story.account };
+      const customer = String((await harness().platform.invoices.retrieve(invoiceId, {}, options)).customer);
+      // A card on the connected account's customer, declined once (the local server's failNext).
+      const card = await harness().platform.paymentMethods.attach('pm_card_visa', { customer }, options);
+      stripeServer().payments.failNext({ customer });
+      await expect(harness().platform.invoices.pay(invoiceId, { payment_method: card.id }, options)).rejects.toThrow(/decline/i);
+      await stripeServer().webhooks.flush();
+      const failed = told.filter((e) => e.type === 'invoice.payment_failed' && e.data.invoiceId === invoiceId);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.id).toMatch(new RegExp(`^invoice\\.payment_failed:carbon\\.super:${invoiceId}:`));
+      expect(failed[0]).toMatchObject({ subscriberEmail: `${subscriber}@example.com`, data: { subscriptionId: story.subscriptionId, amount: '6.00', status: 'OPEN', reason: expect.any(String) } });
+
+      // The access check blocks once the 3-day grace runs out; the pass tells it, once.
+      const failedAt = stripeServer().clock.now() * 1000;
+      const records = harness().service.services.billing.records;
+      const blocked = () => told.filter((e) => e.type === 'subscription.blocked' && e.data.subscriptionId === story.subscriptionId);
+      await records.tellGraceExpiries(new Date(failedAt + 3 * 86_400_000 - 60_000));
+      expect(blocked()).toEqual([]);
+      const after = new Date(failedAt + 3 * 86_400_000 + 60_000);
+      expect(await harness().service.services.billing.access.check(story.subscriptionId, after)).toMatchObject({ allowed: false, status: 'BLOCKED' });
+      await records.tellGraceExpiries(after);
+      await records.tellGraceExpiries(new Date(after.getTime() + 60_000));
+      expect(blocked()).toHaveLength(1);
+      expect(blocked()[0]).toMatchObject({
+        id: `subscription.blocked:carbon.super:${story.subscriptionId}:grace:${invoiceId}`,
+        subscriberEmail: `${subscriber}@example.com`,
+        data: { status: 'BLOCKED', cause: 'payment', invoiceId, reason: expect.stringContaining('unpaid since') },
+      });
+    });
+
     it('a publish job that fails is told as usage.publish_failed for the tenant, naming the subscription', async () => {
       const call = harness().call;
       const admin = harness().token('admin', SCOPES.admin);
