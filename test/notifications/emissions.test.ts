@@ -199,6 +199,16 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
       expect(failed.data).toMatchObject({ runId, outcome: 'UNSUCCESSFULL', failures: 1 });
       expect(failed.summary).toContain(name);
       expect(String(failed.data.firstFailure)).toContain(policy.policyName);
+
+      // A day later Stripe may have forgotten the identifier sent without a confirmation: the next
+      // job closes the record UNCERTAIN instead of re-sending it, told once for the subscription.
+      stripeServer().clock.advance(24 * 3600);
+      expect((await usage.publishUsage()).accepted).toBe(true);
+      await usage.publisher.current();
+      const uncertain = ofType('usage.records_uncertain').filter((e) => e.data.subscriptionId === subscribed.body.subscriptionId);
+      expect(uncertain).toHaveLength(1);
+      expect(uncertain[0]!.id).toMatch(new RegExp(`^usage\\.records_uncertain:carbon\\.super:${subscribed.body.subscriptionId}:`));
+      expect(uncertain[0]!.data).toMatchObject({ records: 1, calls: 1, apiName: name });
     });
   });
 });
