@@ -163,6 +163,22 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
         subscriberEmail: `${subscriber}@example.com`,
         data: { status: 'BLOCKED', cause: 'payment', invoiceId, reason: expect.stringContaining('unpaid since') },
       });
+
+      // Another declined attempt after the grace: the applied event moves the gateway status to
+      // BLOCKED and is told by that event's id; the payment that succeeds unblocks, told once.
+      stripeServer().clock.advanceTo(Math.ceil(after.getTime() / 1000));
+      stripeServer().payments.failNext({ customer });
+      await expect(harness().platform.invoices.pay(invoiceId, { payment_method: card.id }, options)).rejects.toThrow(/decline/i);
+      await stripeServer().webhooks.flush();
+      const byEvent = blocked().filter((e) => !e.id.includes(':grace:'));
+      expect(byEvent).toHaveLength(1);
+      expect(byEvent[0]).toMatchObject({ data: { status: 'BLOCKED', previousStatus: 'ON_HOLD', cause: 'payment' } });
+      await harness().platform.invoices.pay(invoiceId, { payment_method: card.id }, options);
+      await stripeServer().webhooks.flush();
+      const unblocked = told.filter((e) => e.type === 'subscription.unblocked' && e.data.subscriptionId === story.subscriptionId);
+      expect(unblocked).toHaveLength(1);
+      expect(unblocked[0]).toMatchObject({ data: { status: 'UNBLOCKED', previousStatus: 'BLOCKED', cause: 'payment' } });
+      expect(unblocked[0]!.id).toMatch(new RegExp(`^subscription\\.unblocked:carbon\\.super:${story.subscriptionId}:`));
     });
 
     it('a publish job that fails is told as usage.publish_failed for the tenant, naming the subscription', async () => {
