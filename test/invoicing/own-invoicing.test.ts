@@ -173,7 +173,7 @@ async function applyEvent(w: World, event: BillingEvent): Promise<void> {
 const access = async (w: World, uuid: string) => (await w.billing.access.check(uuid, clock()))?.status;
 const own = (w: World, uuid: string) => w.invoicing.invoicesOf(uuid);
 
-forEachTestDatabase((_kind, database) => {
+forEachTestDatabase((kind, database) => {
   let w: World;
   beforeAll(async () => {
     await migrateLatest(database().knex);
@@ -626,7 +626,8 @@ forEachTestDatabase((_kind, database) => {
       expect((await w.billing.issued.ofSubscription(s.uuid)).filter((r) => r.billingReason === 'PERIOD')).toHaveLength(1);
     });
 
-    it('a plan on another billing cycle is refused with a 400 naming the field; nothing changes', async () => {
+    // Validation only: the database cannot matter.
+    (kind === 'sqlite' ? it : it.skip)('a plan on another billing cycle is refused with a 400 naming the field; nothing changes', async () => {
       now = T0;
       const s = await subscribe(w, w.policies.perCall);
       const yearly = (await w.seed.policy('Yearly', { ...perCall, billingCycle: 'year' })).name;
