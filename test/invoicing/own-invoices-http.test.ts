@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load';
 import type { MeterlineConfig } from '../../src/config/schema';
 import { mintToken } from '../../src/http/auth/tokens';
 import { createLogger } from '../../src/logger';
+import type { NotificationEvent } from '../../src/notifications/events';
 import { startService, type RunningService } from '../../src/service';
 import { nextBoundaryAfter } from '../../src/usage/windows';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
@@ -45,6 +46,8 @@ describe('own-invoice admin routes over HTTP, MyFatoorah engine', () => {
   let database: TestDatabase;
   let service: RunningService;
   let jwt: NonNullable<MeterlineConfig['auth']['jwt']>;
+  /** What the services told (the outbox's notifier recording in place of the outbox). */
+  const told: NotificationEvent[] = [];
 
   beforeAll(async () => {
     mf = await startMyFatoorahServer({
@@ -72,6 +75,7 @@ describe('own-invoice admin routes over HTTP, MyFatoorah engine', () => {
     );
     jwt = config.auth.jwt!;
     service = await startService({ config, logger: createLogger('silent'), port: 0, clock: () => mf.clock.now() });
+    service.services.notifications.notifier.notify = async (event: NotificationEvent) => void told.push(event);
   }, 60_000);
 
   afterAll(async () => {
@@ -120,6 +124,10 @@ describe('own-invoice admin routes over HTTP, MyFatoorah engine', () => {
     const [first] = (await list(`?subscriptionId=${subscriptionId}`)).list;
     expect(first).toMatchObject({ kind: 'SUBSCRIPTION_START', subscriptionId, status: 'OPEN', currency: 'KWD', total: '5.000', calls: 0, hostedInvoiceUrl: expect.stringContaining(`${mf.url}/KWT/ie/`) });
     expect(first!.engineInvoiceId).toMatch(/^\d+$/);
+    // Told as invoice.issued once, under the engine's invoice id (issue 18).
+    const issued = told.filter((e) => e.type === 'invoice.issued' && e.data.subscriptionId === subscriptionId);
+    expect(issued).toHaveLength(1);
+    expect(issued[0]).toMatchObject({ id: `invoice.issued:carbon.super:${first!.engineInvoiceId}`, subscriberEmail: 'sam@example.com', data: { status: 'OPEN', amount: '5.000' } });
     expect((await list(`?subscriptionId=${subscriptionId}&status=OPEN`)).count).toBe(1);
     expect((await list(`?subscriptionId=${subscriptionId}&status=PAID`)).count).toBe(0);
     expect((await list('?status=DRAFT')).count).toBe(0);
