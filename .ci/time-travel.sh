@@ -36,8 +36,9 @@ instant_suites=(
 instant_ignore='--testPathIgnorePatterns=/node_modules/|/dist/|test/http/devportal/unsubscribe\.test\.ts'
 # Left out of the calendar runs: suites under those folders that never turn a date into a period,
 # and cost CI minutes at every date: the SIGKILL crash loop (exactly once under kills, on the real
-# clock) and the record insert's storage check. They run in the main pass.
-calendar_ignore='--testPathIgnorePatterns=/node_modules/|/dist/|test/usage/crash-recovery\.test\.ts|test/usage/record-insert\.test\.ts'
+# clock), the record insert's storage check, and the HTTP integration's protocol-schema and
+# options checks. They run in the main pass.
+calendar_ignore='--testPathIgnorePatterns=/node_modules/|/dist/|test/usage/crash-recovery\.test\.ts|test/usage/record-insert\.test\.ts|test/plugins/http-integration/(protocol|options)\.test\.ts'
 
 npm run --silent build:dev
 
