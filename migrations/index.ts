@@ -10,8 +10,8 @@ import * as invoicePdfUrl from './20261201000400_invoice_pdf_url';
 import * as ownInvoices from './20261201000700_own_invoices';
 import * as policyPricing from './20261201000800_policy_pricing';
 import * as ownInvoiceUsage from './20261201000900_own_invoice_usage';
-import * as spendLimits from './20261201001100_spend_limits';
 import * as notifications from './20261201001000_notifications';
+import * as spendLimits from './20261201001100_spend_limits';
 
 export type { MeterlineMigration } from './support/migration';
 
@@ -33,6 +33,6 @@ export const coreMigrations: readonly MeterlineMigration[] = [
   { name: '20261201000700_own_invoices', ...ownInvoices },
   { name: '20261201000800_policy_pricing', ...policyPricing },
   { name: '20261201000900_own_invoice_usage', ...ownInvoiceUsage },
-  { name: '20261201001100_spend_limits', ...spendLimits },
   { name: '20261201001000_notifications', ...notifications },
+  { name: '20261201001100_spend_limits', ...spendLimits },
 ];

@@ -38,13 +38,6 @@ import { scheduleUsagePublishing } from './usage/schedule';
 import { createUsageSource, type UsageSource } from './usage/sources';
 import { SubscriptionLookup, type GatewaySubscriptions } from './usage/subscription-lookup';
 import { UsageService } from './usage/usage-service';
-import type { Notifier } from './notifications/events';
-import { spendUsageOf } from './spend/period-usage';
-import { scheduleSpendWatching } from './spend/schedule';
-import { GRACE_CHECK_INTERVAL_MS, scheduleGraceExpiry } from './billing/grace-expiry';
-import { SpendLimits, spendCapCheck } from './spend/spend-limits.service';
-import { SpendWatcher } from './spend/spend-watcher';
-import { SpendRepository } from './spend/spend.repository';
 import type { ChannelSender } from './notifications/channel';
 import { NotificationDispatcher, scheduleDispatch } from './notifications/dispatcher';
 import { NotificationsAdmin } from './notifications/notifications-admin';
@@ -54,6 +47,13 @@ import { WebhookSender } from './notifications/webhook-sender';
 import { EmailChannelSender } from './notifications/channels/email';
 import { SlackChannelSender } from './notifications/channels/slack';
 import { TeamsChannelSender } from './notifications/channels/teams';
+import type { Notifier } from './notifications/events';
+import { spendUsageOf } from './spend/period-usage';
+import { scheduleSpendWatching } from './spend/schedule';
+import { GRACE_CHECK_INTERVAL_MS, scheduleGraceExpiry } from './billing/grace-expiry';
+import { SpendLimits, spendCapCheck } from './spend/spend-limits.service';
+import { SpendWatcher } from './spend/spend-watcher';
+import { SpendRepository } from './spend/spend.repository';
 
 /**
  * The composition root: the one place that builds Meterline's parts, in order
@@ -119,10 +119,10 @@ export interface Services {
   reconcileUsage: UsageReconciler;
   /** `meterline usage requeue` and its REST twin: ENGINE_ERROR usage published again, once. */
   requeueUsage: UsageRequeuer;
-  /** Spend limits per subscription: the watcher (`serve` runs it on a schedule) and the limits the REST routes set. */
-  spend: SpendComposition;
   /** Notifications: the outbox's notifier (inject it into every service that emits) and the dispatcher `serve` runs. */
   notifications: NotificationsComposition;
+  /** Spend limits per subscription: the watcher (`serve` runs it on a schedule) and the limits the REST routes set. */
+  spend: SpendComposition;
   /** Closes the database pool (the caller stops HTTP and the publisher first). */
   close(): Promise<void>;
 }
@@ -175,6 +175,8 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
       subscriptionStarted: (subscription, at) => invoicing.subscriptionStarted(subscription, at),
       subscriptionEnded: (subscription, at) => invoicing.subscriptionEnded(subscription, at),
       pendingInvoice: (subscription) => pendingInvoices.of(subscription),
+      planChanging: (from, to, at) => invoicing.planChanging(from, to, at),
+      planChanged: (invoiceId) => invoicing.planChanged(invoiceId),
     },
     monetizationAttributes: config.apim.monetization.additional_attributes,
     logger,
@@ -215,6 +217,36 @@ function composeOn(db: Knex, { config, logger, registry = new EngineRegistry(bui
   };
 }
 
+export interface SpendComposition {
+  watcher: SpendWatcher;
+  limits: SpendLimits;
+}
+
+/** Spend limits from their parts; `composeServices` calls it, and the spend tests with their own notifier and clock. */
+export function composeSpend(parts: {
+  db: Knex;
+  repository?: SpendRepository;
+  engine: Monetization;
+  subscriptions: Pick<ApimCoreRecords, 'subscriptionRefs'>;
+  tenants: Tenants;
+  config: MeterlineConfig;
+  logger: Logger;
+  clock: () => Date;
+  notifier: Notifier;
+}): SpendComposition {
+  const { db, engine, subscriptions, tenants, config, logger, clock, notifier } = parts;
+  const repository = parts.repository ?? new SpendRepository(db);
+  const watcher = new SpendWatcher({
+    repository,
+    subscriptions: (uuids) => subscriptions.subscriptionRefs(uuids, (domain) => tenants.find(domain)?.id),
+    usage: spendUsageOf(db, engine, config.apim.monetization.usage_publisher.source),
+    notifier,
+    clock,
+    logger: logger.child({ component: 'spend' }),
+  });
+  return { watcher, limits: new SpendLimits(repository, watcher, clock) };
+}
+
 /** Notifications (issue 18, docs/notifications.md): the outbox, the one notifier services emit through, the dispatcher. */
 export interface NotificationsComposition {
   repository: NotificationsRepository;
@@ -252,36 +284,6 @@ export function composeNotifications(parts: { db: Knex; config: MeterlineConfig;
   const batchSize = 10;
   const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts, batchSize, leaseMs: batchSize * 4 * timeoutMs + 60_000 });
   return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher, admin: new NotificationsAdmin(repository, clock) };
-}
-
-export interface SpendComposition {
-  watcher: SpendWatcher;
-  limits: SpendLimits;
-}
-
-/** Spend limits from their parts; `composeServices` calls it, and the spend tests with their own notifier and clock. */
-export function composeSpend(parts: {
-  db: Knex;
-  repository?: SpendRepository;
-  engine: Monetization;
-  subscriptions: Pick<ApimCoreRecords, 'subscriptionRefs'>;
-  tenants: Tenants;
-  config: MeterlineConfig;
-  logger: Logger;
-  clock: () => Date;
-  notifier: Notifier;
-}): SpendComposition {
-  const { db, engine, subscriptions, tenants, config, logger, clock, notifier } = parts;
-  const repository = parts.repository ?? new SpendRepository(db);
-  const watcher = new SpendWatcher({
-    repository,
-    subscriptions: (uuids) => subscriptions.subscriptionRefs(uuids, (domain) => tenants.find(domain)?.id),
-    usage: spendUsageOf(db, engine, config.apim.monetization.usage_publisher.source),
-    notifier,
-    clock,
-    logger: logger.child({ component: 'spend' }),
-  });
-  return { watcher, limits: new SpendLimits(repository, watcher, clock) };
 }
 
 export interface UsageComposition {
@@ -455,9 +457,9 @@ export function composeSchedules(services: Services): () => Promise<void> {
     void stopPublishing();
     throw error;
   }
-  const stopSpend = scheduleSpendWatching(services.spend.watcher, config.apim.monetization.spend.check_interval_seconds * 1000, logger.child({ component: 'spend' }));
   const stopInvoicing = scheduleOwnInvoicing(services.invoicing, config.apim.monetization.invoicing.check_interval_seconds * 1000, logger.child({ component: 'invoicing' }));
   const stopNotifications = scheduleDispatch(services.notifications.dispatcher, config.apim.monetization.notifications.dispatch_interval_seconds * 1000, logger.child({ component: 'notifications' }));
+  const stopSpend = scheduleSpendWatching(services.spend.watcher, config.apim.monetization.spend.check_interval_seconds * 1000, logger.child({ component: 'spend' }));
   // A payment grace period that runs out blocks in the access check; this tells it (once).
   const stopGrace = scheduleGraceExpiry(services.billing.records, GRACE_CHECK_INTERVAL_MS, services.clock, logger.child({ component: 'billing' }));
   const stopEngineWork = scheduleEngineBackground(services.engine, logger.child({ component: 'engine-background' }));
@@ -465,9 +467,9 @@ export function composeSchedules(services: Services): () => Promise<void> {
     await stopPublishing();
     await stopReconcile();
     await stopInvoicing();
+    await stopNotifications();
     await stopSpend();
     await stopGrace();
-    await stopNotifications();
     await stopEngineWork();
   };
 }

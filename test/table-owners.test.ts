@@ -25,12 +25,12 @@ export const tableOwners: Readonly<Record<string, string>> = {
   ML_OWN_INVOICE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_LINE: 'src/invoicing/own-invoices.repository.ts',
   ML_OWN_INVOICE_USAGE: 'src/invoicing/own-invoices.repository.ts',
-  // Spend limits per subscription.
-  ML_SPEND_LIMIT: 'src/spend/spend.repository.ts',
-  ML_SPEND_STATE: 'src/spend/spend.repository.ts',
   // Notifications: the tenants' channels and the outbox of deliveries.
   ML_NOTIFICATION_CHANNEL: 'src/notifications/notifications.repository.ts',
   ML_NOTIFICATION_DELIVERY: 'src/notifications/notifications.repository.ts',
+  // Spend limits per subscription.
+  ML_SPEND_LIMIT: 'src/spend/spend.repository.ts',
+  ML_SPEND_STATE: 'src/spend/spend.repository.ts',
   // Usage.
   ML_USAGE_EVENT: 'src/usage/event-store.ts',
   ML_USAGE_RECORD: 'src/usage/record-store.ts',
