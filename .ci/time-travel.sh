@@ -46,7 +46,9 @@ travel() {
   local at=$1 zone=$2 databases=$3
   shift 3
   # Monotonic clocks stay real: timers and timeouts keep their length; only the date moves.
-  METERLINE_TEST_DATABASES=$databases FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest "$@"
+  # One jest worker each: two of these processes run side by side, one per core (two workers each
+  # made the time travel a third slower on two cores).
+  METERLINE_TEST_DATABASES=$databases FAKETIME_DONT_FAKE_MONOTONIC=1 TZ="$zone" faketime "$at" npx jest --maxWorkers=1 "$@"
 }
 
 # Two jest processes side by side (two cores), each to its own log, printed when both are done:
