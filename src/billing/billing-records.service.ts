@@ -82,8 +82,6 @@ export class BillingRecords {
   ) {}
 
   private notifications: BillingNotifications | undefined;
-  /** Grace expiries told by this process (the outbox records an id once across processes and restarts). */
-  private readonly graceTold = new Set<string>();
 
   /**
    * Tells invoice.issued / paid / payment_failed and subscription.blocked / unblocked / approved
@@ -95,51 +93,66 @@ export class BillingRecords {
   }
 
   /**
-   * Tells `subscription.blocked` for each billed subscription whose payment grace period has run
-   * out by `now`: the access check blocks it from then on by reading the standing, so no event
-   * changes anything and nobody would be told. Once per subscription and failing invoice (the
-   * unsettled invoice that failed first): id `subscription.blocked:<tenant>:<subscription>:grace:
-   * <engineInvoiceId>`. Run on a schedule (`scheduleGraceExpiry`), never from the access check.
+   * Blocks the billed subscriptions whose payment grace period has run out by `now`: the access
+   * check already refuses them (it reads the standing), and this pass writes BLOCKED to the
+   * gateway's status as well, so the listings show it and the payment that settles the invoice
+   * later moves BLOCKED → UNBLOCKED (told `subscription.unblocked` by that event). Each change is
+   * told `subscription.blocked` once, id `subscription.blocked:<tenant>:<subscription>:grace:
+   * <engineInvoiceId>` (the unsettled invoice that failed first); a subscription already BLOCKED
+   * (by an event, by an earlier pass, in another process) is not told again. Run on a schedule
+   * (`scheduleGraceExpiry`), never from the access check. Returns how many it blocked.
    */
-  async tellGraceExpiries(now: Date): Promise<number> {
-    const notifications = this.notifications;
-    if (!notifications) return 0;
-    let told = 0;
-    for (const standing of await this.repository.failingSubscriptions()) {
-      const decision = decideAccess(standing, this.rulesOf(standing.tenantDomain), now);
-      if (decision.status !== 'BLOCKED' || standing.failingSince === null) continue;
-      const failing = (await this.repository.invoicesOfSubscription(standing.subscriptionUuid))
-        .filter((invoice) => invoice.firstFailedAt !== null && (invoice.status === 'OPEN' || invoice.status === 'UNCOLLECTIBLE'))
-        .sort((a, b) => a.firstFailedAt!.getTime() - b.firstFailedAt!.getTime())[0];
-      const id = `subscription.blocked:${standing.tenantDomain}:${standing.subscriptionUuid}:grace:${failing?.engineInvoiceId ?? standing.failingSince.toISOString()}`;
-      if (this.graceTold.has(id)) continue;
-      const subscription = await notifications.describe(standing.subscriptionUuid).catch(() => undefined);
-      if (!subscription) continue;
-      const graceEndedAt = new Date(standing.failingSince.getTime() + this.rulesOf(standing.tenantDomain).gracePeriodMs);
-      await emit(
-        notifications.notifier,
-        {
-          id,
-          type: 'subscription.blocked',
-          tenantDomain: standing.tenantDomain,
-          occurredAt: now,
-          summary: `Subscription of ${subscriptionLabel(subscription)} was blocked: ${decision.reason ?? 'its payment grace period ran out'}.`,
-          data: {
-            ...subscriptionFacts(subscription),
-            status: 'BLOCKED',
-            cause: 'payment',
-            reason: decision.reason,
-            invoiceId: failing?.engineInvoiceId ?? null,
-            graceEndedAt: graceEndedAt.toISOString(),
-          },
-          subscriberEmail: subscription.subscriber.email,
-        },
-        this.logger,
-      );
-      this.graceTold.add(id);
-      told += 1;
+  async applyGraceExpiries(now: Date): Promise<number> {
+    let blocked = 0;
+    for (const candidate of await this.repository.failingSubscriptions()) {
+      if (decideAccess(candidate, this.rulesOf(candidate.tenantDomain), now).status !== 'BLOCKED') continue;
+      const told: Told[] = [];
+      await this.repository.transaction(async (trx) => {
+        told.length = 0;
+        const row = await this.repository.subscriptionByUuid(candidate.subscriptionUuid, trx);
+        if (row) await this.refreshStanding(trx, row, now, {}, told);
+      });
+      for (const change of told) {
+        if (change.kind !== 'access' || change.after !== 'BLOCKED') continue;
+        blocked += 1;
+        await this.tellGraceBlock(change, now);
+      }
     }
-    return told;
+    return blocked;
+  }
+
+  private async tellGraceBlock(change: Extract<Told, { kind: 'access' }>, now: Date): Promise<void> {
+    const notifications = this.notifications;
+    if (!notifications) return;
+    const row = await this.repository.subscriptionByUuid(change.subscriptionUuid);
+    if (!row || row.failingSince === null) return;
+    const failing = (await this.repository.invoicesOfSubscription(change.subscriptionUuid))
+      .filter((invoice) => invoice.firstFailedAt !== null && (invoice.status === 'OPEN' || invoice.status === 'UNCOLLECTIBLE'))
+      .sort((a, b) => a.firstFailedAt!.getTime() - b.firstFailedAt!.getTime())[0];
+    const subscription = await notifications.describe(change.subscriptionUuid).catch(() => undefined);
+    if (!subscription) return;
+    const graceEndedAt = new Date(row.failingSince.getTime() + this.rulesOf(change.tenantDomain).gracePeriodMs);
+    await emit(
+      notifications.notifier,
+      {
+        id: `subscription.blocked:${change.tenantDomain}:${change.subscriptionUuid}:grace:${failing?.engineInvoiceId ?? row.failingSince.toISOString()}`,
+        type: 'subscription.blocked',
+        tenantDomain: change.tenantDomain,
+        occurredAt: now,
+        summary: `Subscription of ${subscriptionLabel(subscription)} was blocked: ${change.reason ?? 'its payment grace period ran out'}.`,
+        data: {
+          ...subscriptionFacts(subscription),
+          status: 'BLOCKED',
+          previousStatus: change.before,
+          cause: 'payment',
+          reason: change.reason,
+          invoiceId: failing?.engineInvoiceId ?? null,
+          graceEndedAt: graceEndedAt.toISOString(),
+        },
+        subscriberEmail: subscription.subscriber.email,
+      },
+      this.logger,
+    );
   }
 
   async apply(tenantDomain: string, event: BillingEvent, now: Date, engineRecordOf: EngineRecordLookup = NO_ENGINE_RECORDS): Promise<WebhookResult> {

@@ -5,9 +5,9 @@ import type { BillingRecords } from './billing-records.service';
 export const GRACE_CHECK_INTERVAL_MS = 60_000;
 
 /**
- * `meterline serve`: tells `subscription.blocked` for subscriptions whose payment grace period ran
- * out (`BillingRecords.tellGraceExpiries`), every `intervalMs`, one run at a time in this process.
- * Several processes may run it: the event id is deterministic and the outbox records it once.
+ * `meterline serve`: blocks the subscriptions whose payment grace period ran out and tells it
+ * (`BillingRecords.applyGraceExpiries`), every `intervalMs`, one run at a time in this process.
+ * Several processes may run it: each change is a transaction, and the event id is deterministic.
  * Returns a stop function that waits for a run in flight.
  */
 export function scheduleGraceExpiry(records: BillingRecords, intervalMs: number, clock: () => Date, logger: Logger): () => Promise<void> {
@@ -15,9 +15,9 @@ export function scheduleGraceExpiry(records: BillingRecords, intervalMs: number,
   const tick = () => {
     if (running) return;
     running = records
-      .tellGraceExpiries(clock())
-      .then((told) => {
-        if (told > 0) logger.info({ told }, 'payment grace periods ran out: subscriptions blocked, told');
+      .applyGraceExpiries(clock())
+      .then((blocked) => {
+        if (blocked > 0) logger.info({ blocked }, 'payment grace periods ran out: subscriptions blocked');
       })
       .catch((error: unknown) => logger.error({ err: error }, 'the grace-expiry check failed; the next run tries again'))
       .finally(() => {

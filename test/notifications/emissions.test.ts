@@ -129,7 +129,7 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
       expect(failures[0]!.data).toMatchObject({ apiId: story.apiId, policyName: story.throttlingPolicy, reason: expect.any(String) });
       expect(failures[0]!.summary).toContain('failed');
     });
-    it('invoice.payment_failed for a declined payment; subscription.blocked once when its grace period runs out (the grace-expiry pass, on an injected clock)', async () => {
+    it('invoice.payment_failed for a declined payment; subscription.blocked once when its grace period runs out (the grace-expiry pass, on an injected clock), unblocked once when paid', async () => {
       const subscriber = uniqueName('sub');
       const story = await fixedPriceSubscription(harness(), { subscriber, price: '6.00' });
       stripeServer().clock.advance(3_600);
@@ -147,35 +147,39 @@ forEachBillingHarness({ holdUntilPaid: true, graceDays: 3 }, (harness, kind, str
       expect(failed[0]!.id).toMatch(new RegExp(`^invoice\\.payment_failed:carbon\\.super:${invoiceId}:`));
       expect(failed[0]).toMatchObject({ subscriberEmail: `${subscriber}@example.com`, data: { subscriptionId: story.subscriptionId, amount: '6.00', status: 'OPEN', reason: expect.any(String) } });
 
-      // The access check blocks once the 3-day grace runs out; the pass tells it, once.
+      // The access check blocks once the 3-day grace runs out; the pass writes BLOCKED to the
+      // gateway's status and tells it, once (again and again later: nothing more).
       const failedAt = stripeServer().clock.now() * 1000;
       const records = harness().service.services.billing.records;
       const blocked = () => told.filter((e) => e.type === 'subscription.blocked' && e.data.subscriptionId === story.subscriptionId);
-      await records.tellGraceExpiries(new Date(failedAt + 3 * 86_400_000 - 60_000));
+      expect(await records.applyGraceExpiries(new Date(failedAt + 3 * 86_400_000 - 60_000))).toBe(0);
       expect(blocked()).toEqual([]);
+      const gatewayStatus = async () => (await harness().service.db('AM_SUBSCRIPTION').where({ UUID: story.subscriptionId }).first('SUB_STATUS')).SUB_STATUS;
+      expect(await gatewayStatus()).toBe('ON_HOLD');
       const after = new Date(failedAt + 3 * 86_400_000 + 60_000);
       expect(await harness().service.services.billing.access.check(story.subscriptionId, after)).toMatchObject({ allowed: false, status: 'BLOCKED' });
-      await records.tellGraceExpiries(after);
-      await records.tellGraceExpiries(new Date(after.getTime() + 60_000));
+      expect(await records.applyGraceExpiries(after)).toBe(1);
+      expect(await gatewayStatus()).toBe('BLOCKED');
+      expect(await records.applyGraceExpiries(new Date(after.getTime() + 60_000))).toBe(0);
       expect(blocked()).toHaveLength(1);
       expect(blocked()[0]).toMatchObject({
         id: `subscription.blocked:carbon.super:${story.subscriptionId}:grace:${invoiceId}`,
         subscriberEmail: `${subscriber}@example.com`,
-        data: { status: 'BLOCKED', cause: 'payment', invoiceId, reason: expect.stringContaining('unpaid since') },
+        data: { status: 'BLOCKED', previousStatus: 'ON_HOLD', cause: 'payment', invoiceId, reason: expect.stringContaining('unpaid since') },
       });
 
-      // Another declined attempt after the grace: the applied event moves the gateway status to
-      // BLOCKED and is told by that event's id; the payment that succeeds unblocks, told once.
+      // Another declined attempt after the grace: the subscription is BLOCKED already, nothing new
+      // is told; the payment that succeeds unblocks (BLOCKED → UNBLOCKED), told once.
       stripeServer().clock.advanceTo(Math.ceil(after.getTime() / 1000));
       stripeServer().payments.failNext({ customer });
       await expect(harness().platform.invoices.pay(invoiceId, { payment_method: card.id }, options)).rejects.toThrow(/decline/i);
       await stripeServer().webhooks.flush();
-      const byEvent = blocked().filter((e) => !e.id.includes(':grace:'));
-      expect(byEvent).toHaveLength(1);
-      expect(byEvent[0]).toMatchObject({ data: { status: 'BLOCKED', previousStatus: 'ON_HOLD', cause: 'payment' } });
+      expect(told.filter((e) => e.type === 'invoice.payment_failed' && e.data.invoiceId === invoiceId)).toHaveLength(2);
+      expect(blocked()).toHaveLength(1);
       await harness().platform.invoices.pay(invoiceId, { payment_method: card.id }, options);
       await stripeServer().webhooks.flush();
       const unblocked = told.filter((e) => e.type === 'subscription.unblocked' && e.data.subscriptionId === story.subscriptionId);
+      expect(await gatewayStatus()).toBe('UNBLOCKED');
       expect(unblocked).toHaveLength(1);
       expect(unblocked[0]).toMatchObject({ data: { status: 'UNBLOCKED', previousStatus: 'BLOCKED', cause: 'payment' } });
       expect(unblocked[0]!.id).toMatch(new RegExp(`^subscription\\.unblocked:carbon\\.super:${story.subscriptionId}:`));
