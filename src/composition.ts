@@ -282,7 +282,12 @@ export function composeNotifications(parts: { db: Knex; config: MeterlineConfig;
   // each of a few SMTP replies), or another process could take and send the batch's tail again.
   const timeoutMs = config.apim.monetization.notifications.send_timeout_seconds * 1000;
   const batchSize = 10;
-  const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, { maxAttempts: config.apim.monetization.notifications.max_attempts, batchSize, leaseMs: batchSize * 4 * timeoutMs + 60_000 });
+  const dispatcher = new NotificationDispatcher(repository, senders, clock, logger, {
+    maxAttempts: config.apim.monetization.notifications.max_attempts,
+    batchSize,
+    leaseMs: batchSize * 4 * timeoutMs + 60_000,
+    keepDeliveredMs: config.apim.monetization.notifications.keep_delivered_days * 86_400_000,
+  });
   return { repository, notifier: new OutboxNotifier(repository, clock, logger), dispatcher, admin: new NotificationsAdmin(repository, clock) };
 }
 

@@ -368,6 +368,8 @@ export const notificationsSchema = z
     max_attempts: z.number().int().min(1).max(50).default(8),
     /** How long one send may take before it counts as a failed (retryable) attempt (seconds). */
     send_timeout_seconds: z.number().int().min(1).max(120).default(10),
+    /** Days a DELIVERED delivery is kept (listed over REST) before the dispatcher deletes it; FAILED and DEAD ones stay. */
+    keep_delivered_days: z.number().int().min(1).max(3_650).default(30),
     smtp: smtpSchema.optional(),
   })
   .prefault({});

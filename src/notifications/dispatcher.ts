@@ -13,6 +13,8 @@ export interface DispatcherOptions {
   batchSize?: number;
   /** How long a claim holds its deliveries: longer than the whole batch's sends may take (default 2 min). */
   leaseMs?: number;
+  /** How long DELIVERED deliveries are kept before a run deletes them (`keep_delivered_days`; default 30 days). */
+  keepDeliveredMs?: number;
 }
 
 /** What one run did. */
@@ -22,7 +24,10 @@ export interface DispatchResult {
   dead: number;
 }
 
-const DEFAULTS = { baseDelayMs: 30_000, maxDelayMs: 3_600_000, batchSize: 50, leaseMs: 120_000 };
+const DEFAULTS = { baseDelayMs: 30_000, maxDelayMs: 3_600_000, batchSize: 50, leaseMs: 120_000, keepDeliveredMs: 30 * 86_400_000 };
+/** Old deliveries are deleted at most this often per process, this many per statement. */
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_BATCH = 1_000;
 
 /**
  * The wait before attempt `attempts + 1`, after `attempts` failed ones (≥ 1): base · 2^(attempts−1),
@@ -36,11 +41,14 @@ export function backoffDelay(attempts: number, baseMs: number = DEFAULTS.baseDel
  * Sends what the outbox holds: claims due deliveries under a lease (so two processes never send
  * one delivery at once), sends each through its channel kind's sender, and records the outcome:
  * DELIVERED; FAILED, due again after an exponential backoff; DEAD after `maxAttempts` attempts or
- * at once when the sender says another attempt cannot help. Time comes from the injected clock.
+ * at once when the sender says another attempt cannot help. DELIVERED ones older than
+ * `keepDeliveredMs` are deleted (at most once an hour per process); FAILED and DEAD ones stay
+ * until retried. Time comes from the injected clock.
  */
 export class NotificationDispatcher {
   private readonly senders: ReadonlyMap<ChannelKind, ChannelSender>;
   private readonly options: Required<DispatcherOptions>;
+  private lastPrunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly repository: NotificationsRepository,
@@ -58,9 +66,27 @@ export class NotificationDispatcher {
     const result: DispatchResult = { delivered: 0, failed: 0, dead: 0 };
     for (;;) {
       const claimed = await this.repository.claimDue(this.clock(), this.options.batchSize, this.options.leaseMs);
-      if (claimed.length === 0) return result;
+      if (claimed.length === 0) break;
       for (const delivery of claimed) result[await this.deliver(delivery)] += 1;
     }
+    await this.pruneDelivered();
+    return result;
+  }
+
+  /** Deletes the DELIVERED deliveries older than `keepDeliveredMs`, if the last prune of this process was an hour ago or more; answers how many. */
+  async pruneDelivered(): Promise<number> {
+    const now = this.clock().getTime();
+    if (now - this.lastPrunedAt < PRUNE_EVERY_MS) return 0;
+    this.lastPrunedAt = now;
+    const before = new Date(now - this.options.keepDeliveredMs);
+    let deleted = 0;
+    for (;;) {
+      const batch = await this.repository.pruneDelivered(before, PRUNE_BATCH);
+      deleted += batch;
+      if (batch < PRUNE_BATCH) break;
+    }
+    if (deleted > 0) this.logger.info({ deleted, before: before.toISOString() }, 'old delivered notifications deleted');
+    return deleted;
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<keyof DispatchResult> {

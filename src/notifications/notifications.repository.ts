@@ -199,6 +199,25 @@ export class NotificationsRepository {
     return updated > 0;
   }
 
+  /**
+   * Deletes up to `limit` DELIVERED deliveries delivered before `before`; answers how many. The
+   * delivered time is never before the time the delivery was due, so the (STATUS, NEXT_ATTEMPT_AT)
+   * index narrows the search.
+   */
+  async pruneDelivered(before: Date, limit: number): Promise<number> {
+    const cutoff = before.getTime();
+    const rows = (await this.db(DELIVERIES)
+      .where({ STATUS: 'DELIVERED' })
+      .andWhere('NEXT_ATTEMPT_AT', '<', cutoff)
+      .andWhere('DELIVERED_AT', '<', cutoff)
+      .orderBy('NEXT_ATTEMPT_AT')
+      .limit(limit)
+      .select('ID')) as Array<{ ID: string }>;
+    const ids = rows.map((row) => row.ID);
+    if (ids.length === 0) return 0;
+    return this.db(DELIVERIES).whereIn('ID', ids).andWhere({ STATUS: 'DELIVERED' }).delete();
+  }
+
   /** Ends a lease with a failed attempt: FAILED (due again at `nextAttemptAt`) or DEAD. */
   async markFailed(delivery: ClaimedDelivery, outcome: { status: 'FAILED' | 'DEAD'; nextAttemptAt: Date; error: string }): Promise<boolean> {
     const updated = await this.db(DELIVERIES)

@@ -228,4 +228,30 @@ forEachTestDatabase((kind, db) => {
     expect((await repository.deliveries(tenant, { eventType: 'invoice.paid', limit: 1, offset: 1 })).list.map((d) => d.eventId)).toEqual([`invoice.paid:${tenant}:in_l1`]);
     expect((await repository.deliveries(tenant, { status: 'DELIVERED', limit: 10, offset: 0 })).total).toBe(0);
   });
+  it('deletes DELIVERED deliveries older than keepDeliveredMs (at most hourly per process); FAILED, DEAD and recent ones stay', async () => {
+    const tenant = newTenant();
+    await webhook(tenant, '/prune/ok');
+    await webhook(tenant, '/prune/refuses', { events: ['plan.failed'] });
+    answer('/prune/refuses', 400);
+    await notifier.notify(eventOf(tenant, 'invoice.paid', 'in_p1'));
+    await notifier.notify(eventOf(tenant, 'plan.failed', 'gold-p'));
+    const keeping = new NotificationDispatcher(new NotificationsRepository(db().knex), [new WebhookSender(clock)], clock, logger, { maxAttempts: 8, keepDeliveredMs: 86_400_000 });
+    await keeping.runOnce();
+    const statuses = async () => (await deliveriesOf(tenant)).map((d) => [d.eventId, d.status]).sort();
+    expect(await statuses()).toEqual([
+      [`invoice.paid:${tenant}:in_p1`, 'DELIVERED'], // to /prune/ok
+      [`plan.failed:${tenant}:gold-p`, 'DEAD'], // refused by /prune/refuses
+      [`plan.failed:${tenant}:gold-p`, 'DELIVERED'], // to /prune/ok
+    ]);
+    advance(3_600_000 - 1);
+    expect(await keeping.pruneDelivered()).toBe(0); // pruned by runOnce an hour ago less a millisecond: not again yet
+    advance(86_400_000);
+    await notifier.notify(eventOf(tenant, 'invoice.paid', 'in_p2'));
+    await keeping.runOnce(); // delivers in_p2 now, then deletes what was delivered over a day ago
+    expect(await statuses()).toEqual([
+      [`invoice.paid:${tenant}:in_p2`, 'DELIVERED'],
+      [`plan.failed:${tenant}:gold-p`, 'DEAD'],
+    ]);
+  });
 });
+
