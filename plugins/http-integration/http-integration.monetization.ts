@@ -1,5 +1,6 @@
 import type { ApiRef, SubscriptionPolicy, SubscriptionRef, TenantRef } from '../../src/domain/model';
-import { toMinorUnitDecimal, toMinorUnits } from '../../src/domain/money';
+import { toMinorUnitDecimal } from '../../src/domain/money';
+import { rate } from '../../src/rating/rate';
 import {
   MonetizationError,
   type ApiRevenue,
@@ -137,28 +138,27 @@ export class HttpIntegrationMonetization implements Monetization {
   }
 
   /**
-   * Rated here, not asked of the integration: the period's fee (FIXEDRATE, or DYNAMICRATE's base
-   * fee) and, per request, the units this engine reported in the current period (not dead). Tiered
-   * and package prices are the integration's to rate: NOT_FOUND, as for an unbilled subscription.
+   * Rated here, not asked of the integration, with Meterline's rating (`rate()`, docs/pricing.md):
+   * the period's fee (FIXEDRATE, or DYNAMICRATE's base fee) and the usage this engine reported in
+   * the current period (not dead) at the policy's usage rate, per request, graduated, volume or
+   * package. What the integration bills is its own: its invoices are the bill.
    */
   async getCurrentUsageForSubscription(subscription: SubscriptionRef): Promise<PendingInvoice> {
     const row = await this.repository.subscription(subscription.uuid);
     const pricing = subscription.policy.pricing;
     if (!row || row.cancelledAt !== null || !pricing) throw new MonetizationError('NOT_FOUND', `subscription ${subscription.uuid} is not billed by the billing integration`);
-    if (pricing.plan === 'DYNAMICRATE' && pricing.usageRate && pricing.usageRate.model !== 'per_unit') {
-      throw new MonetizationError('NOT_FOUND', `the billing integration rates ${pricing.usageRate.model} prices itself; see its invoices`);
-    }
     const period = periodAt(row.anchorAt, row.billingCycle, this.dependencies.clock());
-    const currency = pricing.currency.toLowerCase();
-    const lines: PendingInvoice['lines'] = [];
-    if (pricing.fixedPrice !== undefined) {
-      lines.push({ description: `${subscription.api.name} · ${pricing.billingCycle} fee`, apiName: subscription.api.name, quantity: 1, unitAmountDecimal: toMinorUnitDecimal(pricing.fixedPrice, currency), amount: toMinorUnits(pricing.fixedPrice, currency) });
-    }
-    if (pricing.plan === 'DYNAMICRATE') {
-      const calls = await this.repository.reportedUsage(subscription.uuid, period.start, period.end);
-      const unit = toMinorUnitDecimal(pricing.pricePerRequest, currency);
-      lines.push({ description: `${subscription.api.name} · ${calls} calls`, apiName: subscription.api.name, quantity: calls, unitAmountDecimal: unit, amount: roundHalfUp(unit, calls) });
-    }
+    const calls = pricing.plan === 'DYNAMICRATE' ? await this.repository.reportedUsage(subscription.uuid, period.start, period.end) : 0;
+    const rating = rate({ pricing, apiName: subscription.api.name, calls: BigInt(calls), period, include: { setupFee: false, baseFee: true, usage: true } });
+    const currency = rating.currency;
+    const lines: PendingInvoice['lines'] = rating.lines.map((line) => ({
+      description: line.description,
+      apiName: subscription.api.name,
+      quantity: Number(line.quantity),
+      // rate() answers major units; the port's unit amounts are minor units.
+      unitAmountDecimal: line.unitAmountDecimal === null ? null : toMinorUnitDecimal(line.unitAmountDecimal, currency),
+      amount: line.amount,
+    }));
     const total = lines.reduce((sum, line) => sum + line.amount, 0n);
     return {
       invoiceId: null,
@@ -335,14 +335,6 @@ function answerText(answer: Record<string, unknown>, field: string, operation: s
     throw new MonetizationError('ENGINE_REJECTED', `the billing integration answered ${operation} without ${field} (a string of 1 to 255 characters)`, { field });
   }
   return value;
-}
-
-/** `unit` (exact minor-unit decimal) × `quantity`, rounded half up to whole minor units. */
-function roundHalfUp(unit: string, quantity: number): bigint {
-  const [whole, fraction = ''] = unit.split('.');
-  const scale = 10n ** BigInt(fraction.length);
-  const product = BigInt(`${whole}${fraction}`) * BigInt(quantity);
-  return (product * 2n + scale) / (2n * scale);
 }
 
 function sorted(tiers: Record<string, string>): Record<string, string> {

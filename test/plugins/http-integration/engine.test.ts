@@ -219,6 +219,19 @@ forEachTestDatabase((_kind, db) => {
     expect(dead).toMatchObject({ count: 1, total: 1, list: [{ operation: 'usage.reported', messageId: 'usage.reported:carbon.super:sub-1:mtr:w1', status: 'DEAD', attempts: 3, nextAttemptTime: null }] });
     // The pending invoice counts what was reported and is not dead: 5.00 + 120 × 0.002.
     expect(await engine.getCurrentUsageForSubscription(subscription)).toMatchObject({ total: 524n, lines: [{ amount: 500n }, { quantity: 120, amount: 24n }] });
+    // Tiered and package prices are rated as own invoicing rates them (rate(), docs/pricing.md):
+    // graduated 100 × 0.002 + 20 × 0.001 (+ 1.00 flat for reaching the second tier, on that tier's line, which
+    // is then no plain quantity × unit price); package, two started packages of 100.
+    const graduated = { model: 'graduated', tiers: [{ upTo: 100, unitPrice: '0.002', flatPrice: '0' }, { upTo: null, unitPrice: '0.001', flatPrice: '1.00' }] } as const;
+    const withRate = (usageRate: NonNullable<Extract<SubscriptionPolicy['pricing'], { plan: 'DYNAMICRATE' }>['usageRate']>): SubscriptionRef => ({
+      ...subscription,
+      policy: { ...policy, pricing: { ...(policy.pricing as Extract<SubscriptionPolicy['pricing'], { plan: 'DYNAMICRATE' }>), usageRate } },
+    });
+    expect(await engine.getCurrentUsageForSubscription(withRate(graduated))).toMatchObject({
+      total: 500n + 20n + 2n + 100n,
+      lines: [{ amount: 500n }, { quantity: 100, unitAmountDecimal: '0.2', amount: 20n }, { quantity: 20, unitAmountDecimal: null, amount: 102n }],
+    });
+    expect(await engine.getCurrentUsageForSubscription(withRate({ model: 'package', packageSize: 100, packagePrice: '0.50' }))).toMatchObject({ total: 600n, lines: [{ amount: 500n }, { quantity: 120, amount: 100n }] });
   });
 
   it('replays a dead letter over REST (delivered), refuses a delivered or synchronous one (409) and another tenant’s (404)', async () => {
