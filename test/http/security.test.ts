@@ -3,6 +3,8 @@ import { mintToken } from '../../src/http/auth/tokens';
 import { API_BASE_PATHS, type AnyRoute } from '../../src/http/route';
 import { ROUTES } from '../../src/http/routes';
 import { engineDeliveryRoutes } from '../../src/http/routes/admin/engine-deliveries';
+import { notificationRoutes } from '../../src/http/routes/admin/notifications';
+import type { NotificationsAdmin } from '../../src/notifications/notifications-admin';
 import { EXTENSION_ROUTES } from '../../src/http/routes/extensions';
 import { forEachTestDatabase } from '../helpers/databases';
 import { createApi, monetize, monetizedWorld, roleTokens } from '../helpers/rest-fixtures';
@@ -20,7 +22,8 @@ import { startStripeServer, type StripeServer } from '../../dev/stripe-server';
  * API's provider and admins (`apim:admin`) only: another publisher of the tenant gets WSO2's 403
  * and nothing changes.
  */
-type World = Awaited<ReturnType<typeof monetizedWorld>>;
+/** The monetized world, and a notification channel of its tenant with a delivery made by the world's story. */
+type World = Awaited<ReturnType<typeof monetizedWorld>> & { channelId: string; deliveryId: string };
 
 /** An API of the provider `pat`, monetized with `account`, and a subscription to it (the world's). */
 interface Target {
@@ -367,6 +370,48 @@ const PROBES: Record<string, Probe> = {
     readOnly: false,
     otherTenant: notFound,
   },
+  'GET /api/am/admin/v4/notifications/channels': {
+    path: () => '/notifications/channels',
+    readOnly: true,
+    otherTenant: excludes((w) => [w.channelId]),
+  },
+  'POST /api/am/admin/v4/notifications/channels': {
+    path: () => '/notifications/channels',
+    body: () => ({ name: 'security-ops', kind: 'slack', target: 'http://127.0.0.1:9/other', events: ['*'] }),
+    readOnly: false,
+    // Made in the other tenant's own namespace (the same name is free there), invisible here.
+    async otherTenant(response, world, rest) {
+      expect(response.status).toBe(201);
+      const own = await rest.call('GET', `${ADMIN}/notifications/channels`, { token: roleTokens(rest).admin });
+      expect(own.body.list.map((c: { id: string }) => c.id)).toEqual([world.channelId]);
+    },
+  },
+  'GET /api/am/admin/v4/notifications/channels/{channelId}': {
+    path: (w) => `/notifications/channels/${w.channelId}`,
+    readOnly: true,
+    otherTenant: notFound,
+  },
+  'PUT /api/am/admin/v4/notifications/channels/{channelId}': {
+    path: (w) => `/notifications/channels/${w.channelId}`,
+    body: () => ({ name: 'taken-over', kind: 'slack', target: 'http://127.0.0.1:9/evil', events: ['*'] }),
+    readOnly: false,
+    otherTenant: notFound,
+  },
+  'DELETE /api/am/admin/v4/notifications/channels/{channelId}': {
+    path: (w) => `/notifications/channels/${w.channelId}`,
+    readOnly: false,
+    otherTenant: notFound,
+  },
+  'GET /api/am/admin/v4/notifications/deliveries': {
+    path: () => '/notifications/deliveries?limit=100',
+    readOnly: true,
+    otherTenant: excludes((w) => [w.deliveryId, w.channelId]),
+  },
+  'POST /api/am/admin/v4/notifications/deliveries/{deliveryId}/retry': {
+    path: (w) => `/notifications/deliveries/${w.deliveryId}/retry`,
+    readOnly: false,
+    otherTenant: notFound,
+  },
   'GET /api/am/devportal/v3/throttling-policies/{policyLevel}': {
     path: () => '/throttling-policies/subscription?limit=1000',
     readOnly: true,
@@ -384,8 +429,11 @@ const PROBES: Record<string, Probe> = {
   },
 };
 
-/** The engine delivery routes are built per engine (app.ts); their paths and scopes are the same without a log. */
-const SECURED_ROUTES: readonly AnyRoute[] = [...ROUTES, ...EXTENSION_ROUTES, ...engineDeliveryRoutes(undefined)];
+/**
+ * The engine delivery and notification routes are built on their services (app.ts); their paths
+ * and scopes do not depend on them (these copies only list them: the harness's service answers).
+ */
+const SECURED_ROUTES: readonly AnyRoute[] = [...ROUTES, ...EXTENSION_ROUTES, ...engineDeliveryRoutes(undefined), ...notificationRoutes({} as NotificationsAdmin)];
 const keyOf = (route: AnyRoute) => `${route.method.toUpperCase()} ${API_BASE_PATHS[route.api]}${route.path}`;
 const ALL_SCOPES = [...new Set(SECURED_ROUTES.flatMap((r) => r.scopes))];
 /** Reads that show an API's money; every publisher write but creating an API (which has its own provider rule) changes one. */
@@ -417,7 +465,17 @@ forEachTestDatabase((_kind, database) => {
   let world: World;
   beforeAll(async () => {
     rest = await startRestHarness(database(), stripeServer);
-    world = await monetizedWorld(rest, roleTokens(rest));
+    // A channel for every event first, so the world's story leaves deliveries in its outbox (to a
+    // closed port: they stay unsent, which does not matter here).
+    const channel = await rest.call('POST', `${ADMIN}/notifications/channels`, {
+      token: roleTokens(rest).admin,
+      body: { name: 'security-ops', kind: 'slack', target: 'http://127.0.0.1:9/ops', events: ['*'] },
+    });
+    expect(channel.status).toBe(201);
+    const story = await monetizedWorld(rest, roleTokens(rest));
+    const deliveries = await rest.call('GET', `${ADMIN}/notifications/deliveries?limit=1`, { token: roleTokens(rest).admin });
+    expect(deliveries.body.list).toHaveLength(1);
+    world = { ...story, channelId: channel.body.id, deliveryId: deliveries.body.list[0].id };
   });
   afterAll(() => rest.close());
 
