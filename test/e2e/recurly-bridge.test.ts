@@ -251,3 +251,117 @@ it('provisions the plan, the subscription and the usage in Recurly, and shows th
   expect([...recurly.state.accounts.values()].map((a) => a.code).filter((code) => code.startsWith('amplify-org-'))).toEqual(['amplify-org-carbon.super']);
   expect([...recurly.state.subscriptions.values()].filter((s) => s.account.code === 'amplify-org-carbon.super')).toHaveLength(2);
 });
+
+it('maps a graduated policy with a setup fee onto a tiered add-on and the plan setup fee, bills them, and refuses what Recurly cannot price', async () => {
+  const admin = token('admin', [...SCOPES.admin, 'apim:monetization_usage_publish']);
+  const publisher = token('pat', SCOPES.publisher);
+  const subscriber = token('sam', SCOPES.subscriber, 'sam@example.com');
+  const gateway = token('gateway', ['apim:usage_ingest']);
+
+  // Graduated: calls 1–100 at 0.01, then 0.0033 each; a 2.00 base fee and a 10.00 setup fee.
+  const body = policyBody(uniqueName('Tiered'), { plan: 'DYNAMICRATE', price: '0.01' });
+  Object.assign(body.monetization!.properties, {
+    fixedPrice: '2.00',
+    setupFee: '10.00',
+    usageModel: 'graduated',
+    tiers: '[{"upTo":100,"unitPrice":"0.01","flatPrice":"0"},{"upTo":null,"unitPrice":"0.0033","flatPrice":"0"}]',
+  });
+  const policy = await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, body);
+  expect(policy.status).toBe(201);
+  const planCode = `amplify-plan-${String(policy.body.policyId).toLowerCase()}`;
+  const plan = [...recurly.state.plans.values()].find((p) => p.code === planCode)!;
+  expect(plan.currencies).toEqual([{ currency: 'USD', unit_amount: 2, setup_fee: 10 }]);
+  expect(plan.add_ons).toEqual([
+    expect.objectContaining({
+      code: 'calls',
+      add_on_type: 'usage',
+      usage_type: 'price',
+      tier_type: 'tiered',
+      // The final tier is sent without ending_quantity; Recurly (and the fake) answer 999999999.
+      tiers: [
+        { ending_quantity: 100, currencies: [{ currency: 'USD', unit_amount_decimal: '0.01' }] },
+        { ending_quantity: 999999999, currencies: [{ currency: 'USD', unit_amount_decimal: '0.0033' }] },
+      ],
+    }),
+  ]);
+
+  const apiName = uniqueName('Tiered');
+  const api = (await call('POST', `${PUBLISHER}/apis`, publisher, { name: apiName, version: '1.0.0', context: `/${apiName.toLowerCase()}`, policies: [policy.body.policyName] })).body;
+  expect((await call('POST', `${PUBLISHER}/apis/change-lifecycle?apiId=${api.id}&action=Publish`, publisher)).status).toBe(200);
+  expect((await call('POST', `${PUBLISHER}/apis/${api.id}/monetize`, publisher, { enabled: true, properties: { recurlySite: 'example' } })).status).toBe(201);
+  const app = (await call('POST', `${DEVPORTAL}/applications`, subscriber, { name: uniqueName('app'), throttlingPolicy: 'Unlimited' })).body;
+  const subscribed = await call('POST', `${DEVPORTAL}/subscriptions`, subscriber, { applicationId: app.applicationId, apiId: api.id, throttlingPolicy: policy.body.policyName });
+  expect(subscribed.status).toBe(201);
+  const subscriptionId: string = subscribed.body.subscriptionId;
+  const recurlySubscription = [...recurly.state.subscriptions.values()].find((s) => s.custom_fields.some((f) => f.value === subscriptionId))!;
+  expect(recurlySubscription.add_ons).toEqual([expect.objectContaining({ tier_type: 'tiered', unit_amount_decimal: null })]);
+
+  // 250 calls, across both tiers, published and sent through the outbox.
+  const events = Array.from({ length: 250 }, (_, i) => ({ eventId: `tiered-${subscriptionId}-${i}`, timestamp: now.getTime() + i * 1000, apiId: api.id, applicationId: app.applicationId, subscriptionId, httpStatus: 200, tenant: 'carbon.super' }));
+  expect((await call('POST', '/api/am/usage/v1/events', gateway, { events })).status).toBe(200);
+  advance(600);
+  expect((await call('POST', `${ADMIN}/monetization/publish-usage`, admin)).status).toBe(202);
+  const recorded = () => recurly.state.usage.filter((u) => u.subscription_id === recurlySubscription.id).reduce((sum, u) => sum + u.amount, 0);
+  for (let i = 0; i < 100 && recorded() < 250; i += 1) {
+    // Waits for the background job, then sends the outbox; the expectation below decides.
+    if ((await call('GET', `${ADMIN}/monetization/publish-usage/status`, admin)).body.state === 'COMPLETED') await service.engine.background!.runDue();
+    else await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(recorded()).toBe(250);
+
+  // The first invoice:  setup fee                                  10.00
+  //                   + base fee                                    2.00
+  //                   + calls 1–100:   100 × 0.01   = 1.00          1.00
+  //                   + calls 101–∞:   150 × 0.0033 = 0.495 → half up 0.50
+  //                                                               = 13.50
+  const closed = (await (await fetch(`${recurly.url}/_control/subscriptions/${recurlySubscription.id}/close-period`, { method: 'POST' })).json()) as { id: string; total: number; line_items: { quantity: number; amount: number }[] };
+  expect(closed.line_items.map((l) => [l.quantity, l.amount])).toEqual([[1, 10], [1, 2], [100, 1], [150, 0.5]]);
+  expect(closed.total).toBe(13.5);
+  expect(recurly.state.failedNotifications).toEqual([]);
+  const invoices = (await call('GET', `${DEVPORTAL}/subscriptions/${subscriptionId}/invoices`, subscriber)).body;
+  expect(invoices.list).toEqual([expect.objectContaining({ invoiceId: closed.id, status: 'OPEN', total: '13.50', currency: 'USD' })]);
+  // The setup fee is charged once: the next period is the base fee alone.
+  const next = (await (await fetch(`${recurly.url}/_control/subscriptions/${recurlySubscription.id}/close-period`, { method: 'POST' })).json()) as { total: number };
+  expect(next.total).toBe(2);
+
+  // Volume, straight through the bridge (the protocol's messages; Meterline's side is the same as
+  // above): 1–100 at 0.01, then 0.004 for every call once past 100. 150 calls → 150 × 0.004 = 0.60.
+  const volumePolicy = { id: 'volume-policy', name: 'Volume', currency: 'USD', billingCycle: 'month', plan: 'DYNAMICRATE', fixedPrice: '0', pricePerRequest: '0.01', usageModel: 'volume', tiers: [{ upTo: 100, unitPrice: '0.01', flatPrice: '0' }, { upTo: null, unitPrice: '0.004', flatPrice: '0' }] };
+  const plan2 = await sendAsMeterline(bridge.integrationUrl, 'plan.created:carbon.super:volume-policy:1', 'plan.created', { tenant: 'carbon.super', policy: volumePolicy, suggestedPlanCode: 'meterline-plan-volume-policy' });
+  expect(plan2).toEqual({ status: 200, body: { planCode: 'amplify-plan-volume-policy' } });
+  const sub2 = await sendAsMeterline(bridge.integrationUrl, 'subscription.created:carbon.super:volume-sub', 'subscription.created', {
+    tenant: 'carbon.super',
+    subscription: { id: 'volume-sub', planCode: 'amplify-plan-volume-policy' },
+    account: { kind: 'user', id: 'sam', name: 'sam', email: 'sam@example.com' },
+    addOns: [{ code: 'calls', kind: 'usage' }],
+  });
+  expect(sub2.status).toBe(200);
+  const usage2 = await sendAsMeterline(bridge.integrationUrl, 'usage.reported:carbon.super:volume-usage', 'usage.reported', {
+    tenant: 'carbon.super', identifier: 'volume-usage', subscription: { id: 'volume-sub', externalSubscriptionId: sub2.body.subscriptionId }, addOn: 'calls', quantity: 150, windowStart: new Date(now.getTime() - 60_000).toISOString(),
+  });
+  expect(usage2).toEqual({ status: 200, body: { recorded: true } });
+  recurly.setWebhookUrl(undefined); // Meterline has no subscription volume-sub: not notified
+  const volumeInvoice = (await (await fetch(`${recurly.url}/_control/subscriptions/${String(sub2.body.subscriptionId)}/close-period`, { method: 'POST' })).json()) as { total: number };
+  recurly.setWebhookUrl(bridge.recurlyWebhookUrl);
+  expect(volumeInvoice.total).toBe(0.6);
+
+  // What Recurly cannot price is refused, naming the field: a tier's flat fee, and packages.
+  const refused = (policyData: Record<string, unknown>, id: string) =>
+    sendAsMeterline(bridge.integrationUrl, `plan.created:carbon.super:${id}`, 'plan.created', { tenant: 'carbon.super', policy: { ...volumePolicy, id, ...policyData }, suggestedPlanCode: `meterline-plan-${id}` });
+  const flatFee = await refused({ usageModel: 'graduated', tiers: [{ upTo: 100, unitPrice: '0.01', flatPrice: '0' }, { upTo: null, unitPrice: '0.005', flatPrice: '5.00' }] }, 'flat-fee');
+  expect(flatFee).toEqual({ status: 422, body: { error: expect.stringContaining('flat fee'), field: 'policy.tiers[1].flatPrice' } });
+  const packaged = await refused({ usageModel: 'package', tiers: undefined, packageSize: 1000, packagePrice: '5.00' }, 'package');
+  expect(packaged).toEqual({ status: 422, body: { error: expect.stringContaining('no Recurly equivalent'), field: 'policy.usageModel' } });
+  expect([...recurly.state.plans.values()].map((p) => p.code)).not.toContain('amplify-plan-flat-fee');
+
+  // The fake checks tiers as Recurly documents them, answering with Recurly's error shape.
+  const badTiers = await fetch(`${recurly.url}/plans`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${RECURLY_KEY}:`).toString('base64')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ code: 'bad-tiers', name: 'Bad', currencies: [{ currency: 'USD', unit_amount: 0 }], add_ons: [{ code: 'calls', name: 'Calls', add_on_type: 'usage', usage_type: 'price', tier_type: 'tiered', tiers: [{ ending_quantity: 100, currencies: [{ currency: 'USD', unit_amount_decimal: '0.01' }] }, { ending_quantity: 50, currencies: [{ currency: 'USD', unit_amount_decimal: '0.01' }] }] }] }),
+  });
+  expect({ status: badTiers.status, body: await badTiers.json() }).toEqual({
+    status: 422,
+    body: { error: { type: 'validation', message: "add_ons[0].tiers[1].ending_quantity must be greater than the tier before's (100)", params: [{ param: 'add_ons[0].tiers[1].ending_quantity', message: "must be greater than the tier before's (100)" }] } },
+  });
+});

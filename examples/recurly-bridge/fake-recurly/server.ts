@@ -6,7 +6,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 /**
  * A local stand-in for the parts of Recurly's v3 API (API version v2021-02-25,
  * https://recurly.com/developers/api/v2021-02-25/index.html) the bridge uses, in memory:
- * plans with usage add-ons, accounts, subscriptions, usage records, and charge invoices, plus test
+ * plans (with setup fees) with usage add-ons (per unit, or tiered / volume / stairstep), accounts,
+ * subscriptions, usage records, and charge invoices, plus test
  * controls (under /_control, not Recurly's) that close a subscription's period into an invoice and pay
  * or fail it. Every invoice change is notified to `webhookUrl` as Recurly's JSON webhooks do
  * (https://recurly.com/developers/reference/webhooks: a small notification naming the object; the
@@ -33,6 +34,20 @@ interface Money {
   currency: string;
   unit_amount?: number;
   unit_amount_decimal?: string;
+  /** Plans only: the one-time fee charged when a subscription starts. */
+  setup_fee?: number;
+}
+/**
+ * A usage add-on's price tiers (https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan_add_on,
+ * `tier_type` and `tiers`; models: https://docs.recurly.com/recurly-subscriptions/docs/-tiered-stairstep-and-volume-pricing).
+ * `flat` prices every unit at the add-on's `currencies`; the others price by `tiers`.
+ */
+export type TierType = 'flat' | 'tiered' | 'volume' | 'stairstep';
+/** Recurly's "no upper bound": the final tier's `ending_quantity` as Recurly answers it. */
+export const LAST_TIER_ENDING_QUANTITY = 999_999_999;
+export interface Tier {
+  ending_quantity: number;
+  currencies: { currency: string; unit_amount_decimal: string }[];
 }
 export interface AddOn {
   id: string;
@@ -41,7 +56,9 @@ export interface AddOn {
   name: string;
   add_on_type: 'fixed' | 'usage';
   usage_type: 'price' | null;
+  tier_type: TierType;
   currencies: Money[];
+  tiers: Tier[];
 }
 export interface Plan {
   id: string;
@@ -73,7 +90,7 @@ export interface Subscription {
   state: 'active' | 'expired';
   currency: string;
   unit_amount: number;
-  add_ons: { id: string; object: 'subscription_add_on'; add_on: { id: string; code: string }; unit_amount_decimal: string; usage_type: 'price' }[];
+  add_ons: { id: string; object: 'subscription_add_on'; add_on: { id: string; code: string }; unit_amount_decimal: string | null; usage_type: 'price'; tier_type: TierType; tiers: Tier[] }[];
   custom_fields: { name: string; value: string }[];
   current_period_started_at: string;
   current_period_ends_at: string;
@@ -89,7 +106,8 @@ export interface Usage {
   merchant_tag: string | null;
   usage_timestamp: string;
   recording_timestamp: string;
-  unit_amount_decimal: string;
+  /** null for a tiered add-on: the price depends on the period's total. */
+  unit_amount_decimal: string | null;
   invoice_id: string | null;
 }
 export interface LineItem {
@@ -98,6 +116,7 @@ export interface LineItem {
   type: 'charge';
   description: string;
   quantity: number;
+  /** Per unit; for a setup fee or the plan's price, the amount. */
   unit_amount: number;
   amount: number;
   add_on_code: string | null;
@@ -150,6 +169,42 @@ const id = () => randomUUID().replace(/-/g, '').slice(0, 13);
 /** Recurly amounts are decimals in the major unit; round to cents as its invoices do. */
 const cents = (value: number) => Math.round(value * 100) / 100;
 
+/**
+ * `quantity × price` in the major unit, rounded half up to cents, computed exactly (the price is a
+ * decimal string of at most 9 decimals, as `unit_amount_decimal` allows). One rounding per invoice
+ * line. Recurly's own rounding of sub-cent usage is not documented in the pages we could find; half
+ * up per line is this fake's choice (and Meterline's, docs/pricing.md), not a documented fact.
+ */
+export function lineAmount(quantity: number, price: string): number {
+  const [whole = '0', fraction = ''] = price.split('.');
+  const nanos = BigInt(whole) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 9) || '0');
+  const total = BigInt(quantity) * nanos; // in 1e-9 of the major unit
+  const centsHalfUp = (total + 5_000_000n) / 10_000_000n;
+  return Number(centsHalfUp) / 100;
+}
+
+/** The lines a tiered usage add-on bills for `quantity` units (https://docs.recurly.com/recurly-subscriptions/docs/-tiered-stairstep-and-volume-pricing). */
+export function tieredLines(tierType: Exclude<TierType, 'flat'>, tiers: Tier[], currency: string, quantity: number): { quantity: number; price: string; amount: number; label: string }[] {
+  const priceIn = (tier: Tier) => tier.currencies.find((c) => c.currency === currency)?.unit_amount_decimal ?? '0';
+  const reached = tiers.findIndex((t) => quantity <= t.ending_quantity);
+  const index = reached === -1 ? tiers.length - 1 : reached;
+  const tier = tiers[index]!;
+  const bounds = (i: number) => `${i === 0 ? 1 : tiers[i - 1]!.ending_quantity + 1}–${tiers[i]!.ending_quantity === LAST_TIER_ENDING_QUANTITY ? '∞' : tiers[i]!.ending_quantity}`;
+  // volume: every unit at the price of the tier the total falls in.
+  if (tierType === 'volume') return [{ quantity, price: priceIn(tier), amount: lineAmount(quantity, priceIn(tier)), label: `tier ${bounds(index)}` }];
+  // stairstep: the tier's price once, whatever the quantity within it.
+  if (tierType === 'stairstep') return [{ quantity, price: priceIn(tier), amount: lineAmount(1, priceIn(tier)), label: `step ${bounds(index)}` }];
+  // tiered: each tier's units at that tier's price; one line per tier reached.
+  const lines = [];
+  let start = 0;
+  for (let i = 0; i <= index; i += 1) {
+    const inTier = Math.min(quantity, tiers[i]!.ending_quantity) - start;
+    lines.push({ quantity: inTier, price: priceIn(tiers[i]!), amount: lineAmount(inTier, priceIn(tiers[i]!)), label: `tier ${bounds(i)}` });
+    start = tiers[i]!.ending_quantity;
+  }
+  return lines;
+}
+
 function addInterval(from: Date, plan: Plan): Date {
   const to = new Date(from);
   if (plan.interval_unit === 'days') to.setUTCDate(to.getUTCDate() + plan.interval_length);
@@ -166,7 +221,10 @@ function moneyList(value: unknown, param: string, usage: boolean): Money[] {
       return { currency: entry.currency, unit_amount_decimal: entry.unit_amount_decimal };
     }
     if (typeof entry.unit_amount !== 'number' || entry.unit_amount < 0) throw invalid(`${param}[${i}].unit_amount`, 'must be a number of at least 0');
-    return { currency: entry.currency, unit_amount: entry.unit_amount };
+    if (usage) return { currency: entry.currency, unit_amount: entry.unit_amount };
+    // Plan pricing's setup_fee: 0 to 1,000,000 (https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan, currencies[].setup_fee).
+    if (entry.setup_fee !== undefined && (typeof entry.setup_fee !== 'number' || entry.setup_fee < 0 || entry.setup_fee > 1_000_000)) throw invalid(`${param}[${i}].setup_fee`, 'must be a number from 0 to 1000000');
+    return { currency: entry.currency, unit_amount: entry.unit_amount, ...(typeof entry.setup_fee === 'number' ? { setup_fee: entry.setup_fee } : {}) };
   });
 }
 
@@ -292,7 +350,9 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
     const addOns = requested.map((entry, i) => {
       const addOn = plan.add_ons.find((a) => a.code === entry?.code);
       if (!addOn) throw invalid(`add_ons[${i}].code`, 'is invalid');
-      return { id: id(), object: 'subscription_add_on' as const, add_on: { id: addOn.id, code: addOn.code }, unit_amount_decimal: String(priceOf(addOn.currencies, currency)), usage_type: 'price' as const };
+      if (addOn.tier_type !== 'flat' && addOn.tiers.some((t) => !t.currencies.some((c) => c.currency === currency))) throw invalid(`add_ons[${i}].code`, `has tiers without a ${currency} price`);
+      const flat = addOn.tier_type === 'flat';
+      return { id: id(), object: 'subscription_add_on' as const, add_on: { id: addOn.id, code: addOn.code }, unit_amount_decimal: flat ? String(priceOf(addOn.currencies, currency)) : null, usage_type: 'price' as const, tier_type: addOn.tier_type, tiers: addOn.tiers };
     });
     const customFields = Array.isArray(body.custom_fields) ? (body.custom_fields as { name: string; value: string }[]).map((f) => ({ name: String(f.name), value: String(f.value) })) : [];
     const started = clock();
@@ -375,14 +435,22 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
   });
 
   // Test controls (not Recurly's API): close the current period of a subscription into a charge
-  // invoice (the plan's price plus its uninvoiced usage, as Recurly's renewal invoice bills it), then
-  // pay or fail it. Each notifies the webhook URL before answering, so a caller sees its effect.
+  // invoice (the plan's price plus its uninvoiced usage, as Recurly's renewal invoice bills it, and on
+  // the subscription's first invoice the plan's setup fee as a line of its own), then pay or fail it.
+  // Recurly charges the setup fee when the subscription starts (PlanPricing.setup_fee: "charged at the
+  // beginning of a subscription billing cycle"); this fake has no purchase invoice, so its first
+  // invoice carries it. Each notifies the webhook URL before answering, so a caller sees its effect.
   app.post('/_control/subscriptions/:subscriptionId/close-period', async (req, res) => {
     const subscription = subscriptionOf(req.params.subscriptionId);
     const plan = state.plans.get(subscription.plan.id)!;
     const start = subscription.current_period_started_at;
     const end = subscription.current_period_ends_at;
     const lines: LineItem[] = [];
+    const firstInvoice = ![...state.invoices.values()].some((i) => i.subscription_ids.includes(subscription.id));
+    const setupFee = plan.currencies.find((m) => m.currency === subscription.currency)?.setup_fee ?? 0;
+    if (firstInvoice && setupFee > 0) {
+      lines.push({ id: id(), object: 'line_item', type: 'charge', description: `${plan.name} setup fee`, quantity: 1, unit_amount: setupFee, amount: setupFee, add_on_code: null, start_date: start, end_date: end });
+    }
     if (subscription.unit_amount > 0) {
       lines.push({ id: id(), object: 'line_item', type: 'charge', description: plan.name, quantity: 1, unit_amount: subscription.unit_amount, amount: subscription.unit_amount, add_on_code: null, start_date: start, end_date: end });
     }
@@ -392,8 +460,14 @@ export async function startFakeRecurly(options: FakeRecurlyOptions): Promise<Fak
       if (records.length === 0) continue;
       const quantity = records.reduce((sum, u) => sum + u.amount, 0);
       records.forEach((u) => (u.invoice_id = invoiceId));
-      const unit = Number(addOn.unit_amount_decimal);
-      lines.push({ id: id(), object: 'line_item', type: 'charge', description: `${addOn.add_on.code} usage`, quantity, unit_amount: unit, amount: cents(quantity * unit), add_on_code: addOn.add_on.code, start_date: start, end_date: end });
+      if (addOn.tier_type === 'flat') {
+        const price = addOn.unit_amount_decimal ?? '0';
+        lines.push({ id: id(), object: 'line_item', type: 'charge', description: `${addOn.add_on.code} usage`, quantity, unit_amount: Number(price), amount: lineAmount(quantity, price), add_on_code: addOn.add_on.code, start_date: start, end_date: end });
+        continue;
+      }
+      for (const line of tieredLines(addOn.tier_type, addOn.tiers, subscription.currency, quantity)) {
+        lines.push({ id: id(), object: 'line_item', type: 'charge', description: `${addOn.add_on.code} usage, ${line.label}`, quantity: line.quantity, unit_amount: Number(line.price), amount: line.amount, add_on_code: addOn.add_on.code, start_date: start, end_date: end });
+      }
     }
     const total = cents(lines.reduce((sum, l) => sum + l.amount, 0));
     invoiceNumber += 1;
@@ -474,6 +548,11 @@ function parseAddOns(value: unknown): AddOn[] {
     // https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan_add_on: usage add-ons of usage_type 'price' bill unit_amount per unit.
     const usage = entry.add_on_type === 'usage';
     if (usage && entry.usage_type !== 'price') throw invalid(`add_ons[${i}].usage_type`, "must be 'price' here (percentage is not modelled)");
+    const tierType = entry.tier_type ?? 'flat';
+    if (!TIER_TYPES.includes(tierType as TierType)) throw invalid(`add_ons[${i}].tier_type`, `is not included in the list (${TIER_TYPES.join(', ')})`);
+    const flat = tierType === 'flat';
+    // tier_type flat: priced by currencies, no tiers; otherwise: priced by tiers (currencies not needed).
+    if (flat && entry.tiers !== undefined) throw invalid(`add_ons[${i}].tiers`, "must be blank when tier_type is 'flat'");
     return {
       id: id(),
       object: 'add_on' as const,
@@ -481,7 +560,36 @@ function parseAddOns(value: unknown): AddOn[] {
       name: entry.name,
       add_on_type: usage ? ('usage' as const) : ('fixed' as const),
       usage_type: usage ? ('price' as const) : null,
-      currencies: moneyList(entry.currencies, `add_ons[${i}].currencies`, usage),
+      tier_type: tierType as TierType,
+      currencies: flat || entry.currencies !== undefined ? moneyList(entry.currencies, `add_ons[${i}].currencies`, usage) : [],
+      tiers: flat ? [] : parseTiers(entry.tiers, `add_ons[${i}].tiers`, usage),
     };
+  });
+}
+
+const TIER_TYPES: readonly TierType[] = ['flat', 'tiered', 'volume', 'stairstep'];
+
+/**
+ * Tiers as Recurly's Tier schema has them (create_plan_add_on, `tiers[]`): at least one; each
+ * `ending_quantity` a whole number from 1 to 999,999,999, ascending; the final tier's left empty
+ * (Recurly then answers 999999999) or 999999999; each tier priced in `currencies` (`unit_amount_decimal`
+ * up to 9 decimals for usage add-ons, else `unit_amount`).
+ */
+function parseTiers(value: unknown, param: string, usage: boolean): Tier[] {
+  if (!Array.isArray(value) || value.length === 0) throw invalid(param, "can't be blank");
+  let previous = 0;
+  return value.map((entry: Record<string, unknown>, i) => {
+    const last = i === value.length - 1;
+    const given = entry?.ending_quantity;
+    if (given !== undefined && given !== null && (typeof given !== 'number' || !Number.isInteger(given) || given < 1 || given > LAST_TIER_ENDING_QUANTITY)) {
+      throw invalid(`${param}[${i}].ending_quantity`, `must be a whole number from 1 to ${LAST_TIER_ENDING_QUANTITY}`);
+    }
+    const ending = given === undefined || given === null ? (last ? LAST_TIER_ENDING_QUANTITY : undefined) : given;
+    if (ending === undefined) throw invalid(`${param}[${i}].ending_quantity`, "can't be blank (only the final tier's may be)");
+    if (ending <= previous) throw invalid(`${param}[${i}].ending_quantity`, `must be greater than the tier before's (${previous})`);
+    if (last && ending !== LAST_TIER_ENDING_QUANTITY) throw invalid(`${param}[${i}].ending_quantity`, `must be blank or ${LAST_TIER_ENDING_QUANTITY} for the final tier`);
+    previous = ending;
+    const currencies = moneyList(entry.currencies, `${param}[${i}].currencies`, usage).map((m) => ({ currency: m.currency, unit_amount_decimal: m.unit_amount_decimal ?? String(m.unit_amount ?? 0) }));
+    return { ending_quantity: ending, currencies };
   });
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RecurlyApiError, RecurlyClient, type RecurlyInvoice, type RecurlyPlanBody } from './recurly-client';
+import { RecurlyApiError, RecurlyClient, type RecurlyInvoice, type RecurlyPlanBody, type RecurlyUsageAddOn } from './recurly-client';
 import { signedHeaders, verify } from './standard-webhooks';
 
 /**
@@ -77,7 +77,43 @@ interface PolicyData {
   fixedPrice?: string;
   pricePerRequest?: string;
   usageModel?: string;
+  tiers?: { upTo: number | null; unitPrice: string; flatPrice: string }[];
+  packageSize?: number;
+  packagePrice?: string;
   setupFee?: string;
+}
+
+/** Recurly's greatest `ending_quantity` (its "no upper bound", what it answers for the final tier). */
+const RECURLY_MAX_QUANTITY = 999_999_999;
+/** `unit_amount_decimal` allows up to 9 decimals. */
+const RECURLY_DECIMAL = /^\d+(\.\d{1,9})?$/;
+const isZero = (decimal: string) => /^0*(\.0*)?$/.test(decimal);
+
+/**
+ * Meterline's tiers as a Recurly usage add-on's (https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan_add_on,
+ * `tier_type` and `tiers`; the models: https://docs.recurly.com/recurly-subscriptions/docs/-tiered-stairstep-and-volume-pricing):
+ * `graduated` is Recurly's `tiered` (each tier's units at its price), `volume` its `volume` (every
+ * unit at the price of the tier the total falls in). `upTo` becomes `ending_quantity`; the final
+ * tier (upTo null) has none, as Recurly asks ("must be left empty if it is the final tier"; Recurly
+ * answers it as 999999999). Recurly's tiers have a unit price only, so a tier with a flat fee cannot
+ * be mapped.
+ */
+function tieredAddOn(policy: PolicyData, tierType: 'tiered' | 'volume'): RecurlyUsageAddOn | Answer {
+  const currency = policy.currency.toUpperCase();
+  const tiers = policy.tiers ?? [];
+  if (tiers.length === 0) return refuse(422, `usage model ${policy.usageModel} needs tiers`, 'policy.tiers');
+  const mapped: RecurlyUsageAddOn['tiers'] = [];
+  for (const [i, tier] of tiers.entries()) {
+    const last = i === tiers.length - 1;
+    if (!isZero(tier.flatPrice ?? '0')) {
+      return refuse(422, `tier ${i + 1} has a flat fee (${tier.flatPrice}): Recurly's tiers price each unit only, with no fee for reaching a tier`, `policy.tiers[${i}].flatPrice`);
+    }
+    if (!RECURLY_DECIMAL.test(tier.unitPrice)) return refuse(422, `Recurly takes unit prices of at most 9 decimals (${tier.unitPrice})`, `policy.tiers[${i}].unitPrice`);
+    if (last !== (tier.upTo === null)) return refuse(422, 'only the last tier has no upper bound', `policy.tiers[${i}].upTo`);
+    if (tier.upTo !== null && tier.upTo >= RECURLY_MAX_QUANTITY) return refuse(422, `Recurly's tier bounds stop below ${RECURLY_MAX_QUANTITY} (its "no limit")`, `policy.tiers[${i}].upTo`);
+    mapped.push({ ...(tier.upTo === null ? {} : { ending_quantity: tier.upTo }), currencies: [{ currency, unit_amount_decimal: tier.unitPrice }] });
+  }
+  return { code: 'calls', name: 'API calls', add_on_type: 'usage', usage_type: 'price', tier_type: tierType, tiers: mapped };
 }
 
 const INTERVALS: Record<PolicyData['billingCycle'], { interval_unit: 'days' | 'months'; interval_length: number }> = {
@@ -101,18 +137,32 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
 
   function planBody(policy: PolicyData): Omit<RecurlyPlanBody, 'code'> | Answer {
     const currency = policy.currency.toUpperCase();
-    if (policy.setupFee !== undefined && Number(policy.setupFee) > 0) return refuse(422, 'setup fees are not mapped by this example', 'policy.setupFee');
     const addOns: RecurlyPlanBody['add_ons'] = [];
     if (policy.plan === 'DYNAMICRATE') {
-      if ((policy.usageModel ?? 'per_unit') !== 'per_unit' || policy.pricePerRequest === undefined) {
-        return refuse(422, `usage model ${policy.usageModel} is not mapped by this example (per_unit only)`, 'policy.usageModel');
+      const model = policy.usageModel ?? 'per_unit';
+      if (model === 'per_unit') {
+        if (policy.pricePerRequest === undefined) return refuse(422, 'a per_unit policy needs pricePerRequest', 'policy.pricePerRequest');
+        // A usage add-on priced per unit; unit_amount_decimal keeps sub-cent prices (up to 9 decimals).
+        addOns.push({ code: 'calls', name: 'API calls', add_on_type: 'usage', usage_type: 'price', currencies: [{ currency, unit_amount_decimal: policy.pricePerRequest }] });
+      } else if (model === 'graduated' || model === 'volume') {
+        const addOn = tieredAddOn(policy, model === 'graduated' ? 'tiered' : 'volume');
+        if ('status' in addOn) return addOn;
+        addOns.push(addOn);
+      } else if (model === 'package') {
+        // Recurly's stairstep charges one price for a whole quantity range and its tiers end at fixed
+        // bounds, so "packagePrice for every started package of packageSize calls" (unbounded, repeating)
+        // has no Recurly add-on equivalent.
+        return refuse(422, 'usage model package has no Recurly equivalent: Recurly prices per unit, per tier or per step (stairstep, a fixed list of ranges), not per started package of packageSize calls', 'policy.usageModel');
+      } else {
+        return refuse(422, `usage model ${model} is not mapped`, 'policy.usageModel');
       }
-      // A usage add-on priced per unit; unit_amount_decimal keeps sub-cent prices (up to 9 decimals).
-      addOns.push({ code: 'calls', name: 'API calls', add_on_type: 'usage', usage_type: 'price', currencies: [{ currency, unit_amount_decimal: policy.pricePerRequest }] });
     }
     const interval = INTERVALS[policy.billingCycle];
     if (!interval) return refuse(422, `billing cycle ${policy.billingCycle} is not mapped`, 'policy.billingCycle');
-    return { name: policy.displayName || policy.name, ...interval, currencies: [{ currency, unit_amount: Number(policy.fixedPrice ?? '0') }], add_ons: addOns };
+    // The setup fee is the plan's (currencies[].setup_fee, https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan):
+    // Recurly charges it once, when a subscription starts. Meterline's is exact in the currency (cents for USD).
+    const setupFee = policy.setupFee !== undefined && !isZero(policy.setupFee) ? { setup_fee: Number(policy.setupFee) } : {};
+    return { name: policy.displayName || policy.name, ...interval, currencies: [{ currency, unit_amount: Number(policy.fixedPrice ?? '0'), ...setupFee }], add_ons: addOns };
   }
 
   async function provisionPlan(policy: PolicyData): Promise<Answer> {

@@ -13,6 +13,24 @@ export interface RecurlyMoney {
   currency: string;
   unit_amount?: number;
   unit_amount_decimal?: string;
+  /** Plan pricing only: the one-time fee when a subscription starts. */
+  setup_fee?: number;
+}
+/** A usage add-on's tier: `ending_quantity` left out on the final one (no upper bound). */
+export interface RecurlyTier {
+  ending_quantity?: number;
+  currencies: { currency: string; unit_amount_decimal: string }[];
+}
+export interface RecurlyUsageAddOn {
+  code: string;
+  name: string;
+  add_on_type: 'usage';
+  usage_type: 'price';
+  tier_type?: 'flat' | 'tiered' | 'volume' | 'stairstep';
+  /** tier_type flat (the default): the price per unit. */
+  currencies?: RecurlyMoney[];
+  /** Other tier types: the tiers. */
+  tiers?: RecurlyTier[];
 }
 export interface RecurlyPlanBody {
   code: string;
@@ -20,7 +38,7 @@ export interface RecurlyPlanBody {
   interval_unit: 'days' | 'months';
   interval_length: number;
   currencies: RecurlyMoney[];
-  add_ons: { code: string; name: string; add_on_type: 'usage'; usage_type: 'price'; currencies: RecurlyMoney[] }[];
+  add_ons: RecurlyUsageAddOn[];
 }
 export interface RecurlySubscription {
   id: string;
