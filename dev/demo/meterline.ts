@@ -93,9 +93,11 @@ api_port = ${stripe.port}
 api_protocol = "http"
 
 # Notifications (docs/notifications.md): the dispatcher looks for due deliveries every second
-# (10 by default), so the demo's Teams channel shows its cards at once.
+# (10 by default), so the demo's Teams channel shows its cards at once. Delivered ones are kept
+# 60 days (30 by default): the demo moves the clock a month on, and its last step lists them.
 [apim.monetization.notifications]
 dispatch_interval_seconds = 1
+keep_delivered_days = 60
 
 [logging]
 level = "info"
