@@ -160,9 +160,9 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     const interval = INTERVALS[policy.billingCycle];
     if (!interval) return refuse(422, `billing cycle ${policy.billingCycle} is not mapped`, 'policy.billingCycle');
     // The setup fee is the plan's (currencies[].setup_fee, https://docs.recurly.com/recurly-subscriptions/v2021-02-25/reference/create_plan):
-    // Recurly charges it once, when a subscription starts. Meterline's is exact in the currency (cents for USD).
-    const setupFee = policy.setupFee !== undefined && !isZero(policy.setupFee) ? { setup_fee: Number(policy.setupFee) } : {};
-    return { name: policy.displayName || policy.name, ...interval, currencies: [{ currency, unit_amount: Number(policy.fixedPrice ?? '0'), ...setupFee }], add_ons: addOns };
+    // Recurly charges it once, when a subscription starts. Meterline's is exact in the currency (cents
+    // for USD). Sent as 0 when the policy has none, so a plan.updated that drops the fee clears it.
+    return { name: policy.displayName || policy.name, ...interval, currencies: [{ currency, unit_amount: Number(policy.fixedPrice ?? '0'), setup_fee: Number(policy.setupFee ?? '0') }], add_ons: addOns };
   }
 
   async function provisionPlan(policy: PolicyData): Promise<Answer> {
