@@ -353,6 +353,11 @@ it('maps a graduated policy with a setup fee onto a tiered add-on and the plan s
   const packaged = await refused({ usageModel: 'package', tiers: undefined, packageSize: 1000, packagePrice: '5.00' }, 'package');
   expect(packaged).toEqual({ status: 422, body: { error: expect.stringContaining('no Recurly equivalent'), field: 'policy.usageModel' } });
   expect([...recurly.state.plans.values()].map((p) => p.code)).not.toContain('amplify-plan-flat-fee');
+  const viaMeterline = policyBody(uniqueName('FlatFee'), { plan: 'DYNAMICRATE', price: '0.01' });
+  Object.assign(viaMeterline.monetization!.properties, { usageModel: 'graduated', tiers: '[{"upTo":100,"unitPrice":"0.01","flatPrice":"0"},{"upTo":null,"unitPrice":"0.005","flatPrice":"5.00"}]' });
+  // Through Meterline: the policy save fails with the bridge's answer, field included.
+  const refusedPolicy = await call('POST', `${ADMIN}/throttling/policies/subscription`, admin, viaMeterline);
+  expect(refusedPolicy).toMatchObject({ status: 502, body: { description: expect.stringContaining('"field":"policy.tiers[1].flatPrice"') } });
 
   // The fake checks tiers as Recurly documents them, answering with Recurly's error shape.
   const badTiers = await fetch(`${recurly.url}/plans`, {
