@@ -93,7 +93,8 @@ export const rules: ArchitectureRules = {
     validation: [],
     logger: [],
     'engine-registry': ['engines', 'monetization', 'monetization-port'],
-    engines: ['monetization-port', 'db', 'migrations', ...KERNELS],
+    // Rating is engine-neutral (domain only): an engine that answers a preview itself rates it as Meterline does.
+    engines: ['monetization-port', 'rating', 'db', 'migrations', ...KERNELS],
     rating: ['domain'],
     migrations: ['db'],
     'dev-demo': ['composition', 'http', 'gateway-kit', 'usage', 'rating', 'config', 'engines', ...KERNELS],
