@@ -125,12 +125,14 @@ function printSummary(out: DemoOutput, s: DemoSummary, exitAfter: boolean): void
   out.line(` Meterline REST API: ${s.meterlineUrl}/api/am/...   (config: ${s.configPath})`);
   out.line(` Demo gateway:       ${s.gatewayUrl}/hello/v1/greeting (header apikey: ${s.apiKey})`);
   out.line(` Local Stripe server: ${s.stripeServerUrl} (pid ${s.stripeServerPid})`);
-  out.line(' Try the REST API as the publisher and the subscriber (local tokens, valid 24 h):');
+  out.line(' Try the REST API as the admin, the publisher and the subscriber (local tokens, valid 24 h):');
+  out.line(`   ADMIN_TOKEN=${s.adminToken}`);
   out.line(`   PUBLISHER_TOKEN=${s.publisherToken}`);
   out.line(`   SUBSCRIBER_TOKEN=${s.subscriberToken}`);
   out.line(`   curl -H "Authorization: Bearer $PUBLISHER_TOKEN" ${s.meterlineUrl}/api/am/publisher/v4/apis/${s.apiId}/revenue`);
   out.line(`   curl -H "Authorization: Bearer $SUBSCRIBER_TOKEN" ${s.meterlineUrl}/api/am/devportal/v3/subscriptions/${s.subscriptionId}/usage`);
   out.line(`   curl -H "apikey: ${s.apiKey}" ${s.gatewayUrl}/hello/v1/greeting   # a billed call; publish-usage sends it`);
+  out.line(`   curl -H "Authorization: Bearer $ADMIN_TOKEN" ${s.meterlineUrl}/api/am/admin/v4/notifications/deliveries   # what the Teams channel was sent`);
   out.line();
   out.line(' NOTE: the billing engine is a local Stripe-compatible test server; no money moves.');
   out.line(' To run Meterline for real (Stripe test-mode keys, a database server): README, "Running for real".');
@@ -162,7 +164,8 @@ function printMyFatoorahSummary(out: DemoOutput, s: MyFatoorahDemoSummary, exitA
   out.line(` Meterline REST API: ${s.meterlineUrl}/api/am/...   (config: ${s.configPath})`);
   out.line(` Demo gateway:       ${s.gatewayUrl}/hello/v1/greeting (header apikey: ${s.apiKey})`);
   out.line(` Local MyFatoorah server: ${s.myFatoorahServerUrl} (pid ${s.myFatoorahServerPid}); its controls under /_test/ (docs/myfatoorah-server.md)`);
-  out.line(' Try the REST API as the publisher and the subscriber (local tokens, valid 24 h):');
+  out.line(' Try the REST API as the admin, the publisher and the subscriber (local tokens, valid 24 h):');
+  out.line(`   ADMIN_TOKEN=${s.adminToken}`);
   out.line(`   PUBLISHER_TOKEN=${s.publisherToken}`);
   out.line(`   SUBSCRIBER_TOKEN=${s.subscriberToken}`);
   out.line(`   curl -H "Authorization: Bearer $PUBLISHER_TOKEN" ${s.meterlineUrl}/api/am/publisher/v4/apis/${s.apiId}/revenue`);

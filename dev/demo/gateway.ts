@@ -34,8 +34,11 @@ export const ACCESS_CACHE_MS = 1_000;
  *   GET /hello/v1/boom       500 (a failing backend: recorded, never billed)
  *   anything else            404 (recorded, never billed)
  * Calls carry the key in the `apikey` header; without a known key they are refused with 401.
+ * `now` stamps the calls with the demo's clock (Meterline's, which follows the local billing
+ * server's): a call after the demo moved the clock a month on falls in that month, as it would
+ * from a gateway on Meterline's clock.
  */
-export async function startDemoGateway(meterlineUrl: string, gatewayToken: string): Promise<DemoGateway> {
+export async function startDemoGateway(meterlineUrl: string, gatewayToken: string, now: () => Date): Promise<DemoGateway> {
   const grants = new Map<string, KeyGrant>();
   const grantOf = (req: Request) => grants.get(req.get('apikey') ?? '');
   const problems: string[] = [];
@@ -54,6 +57,7 @@ export async function startDemoGateway(meterlineUrl: string, gatewayToken: strin
       return grant && { apiId: grant.apiId, applicationId: grant.applicationId, subscriptionId: grant.subscriptionId, tenant: grant.tenant };
     },
     flushIntervalMs: 500,
+    now: () => now().getTime(),
     onError: (error) => problems.push(`usage flush failed: ${error instanceof Error ? error.message : String(error)}`),
   });
 

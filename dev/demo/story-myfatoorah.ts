@@ -100,6 +100,8 @@ export interface MyFatoorahDemoSummary {
   invoicePageUrl: string;
   subscriberToken: string;
   publisherToken: string;
+  /** The tenant admin's token (apim:admin and the policy scopes), for the admin REST API. */
+  adminToken: string;
   currency: string;
   plan: typeof TIERED;
   calls: { sent: number; succeeded: number; failed: number; byStatus: Record<string, number> };
@@ -275,7 +277,7 @@ export async function runMyFatoorahStory(out: DemoOutput, cleanup: Cleanup, opti
   const subscriptionId = subscriptionRef.id;
 
   const { gateway, apiKey, firstPaid } = await out.step('pay-first', 'Start the demo gateway; the subscriber pays the first invoice on MyFatoorah\'s page', async () => {
-    const gateway = await startDemoGateway(meterline.url, tokens.gateway);
+    const gateway = await startDemoGateway(meterline.url, tokens.gateway, clock.now);
     cleanup.add('the demo gateway', () => gateway.close());
     const apiKey = gateway.issueKey({ apiId, applicationId, subscriptionId, tenant: 'carbon.super' });
     out.detail(`gateway on ${gateway.url}: GET ${gateway.url}/hello/v1/greeting with header "apikey: ${apiKey}"`);
@@ -404,6 +406,7 @@ export async function runMyFatoorahStory(out: DemoOutput, cleanup: Cleanup, opti
     invoicePageUrl,
     subscriberToken: tokens.subscriber,
     publisherToken: tokens.publisher,
+    adminToken: tokens.admin,
     currency: TIERED.currency,
     plan: TIERED,
     calls: { sent: traffic.sent, succeeded: traffic.succeeded, failed: traffic.failed, byStatus: traffic.byStatus },

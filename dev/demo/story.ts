@@ -50,6 +50,8 @@ export interface DemoSummary {
   invoicePageUrl: string;
   subscriberToken: string;
   publisherToken: string;
+  /** The tenant admin's token (apim:admin and the policy scopes), for the admin REST API. */
+  adminToken: string;
   currency: string;
   calls: { sent: number; succeeded: number; failed: number; refusedWhileOnHold: number; byStatus: Record<string, number> };
   eventsPublished: number;
@@ -163,7 +165,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
   };
 
   const { gateway, apiKey, refusedWhileOnHold } = await out.step('gateway', 'Start the demo gateway (accessGuard + UsageRecorder) and pay the first invoice', async () => {
-    const gateway = await startDemoGateway(meterline.url, tokens.gateway);
+    const gateway = await startDemoGateway(meterline.url, tokens.gateway, clock.now);
     cleanup.add('the demo gateway', () => gateway.close());
     const apiKey = gateway.issueKey({ apiId, applicationId, subscriptionId, tenant: 'carbon.super' });
     out.detail(`gateway on ${gateway.url}: GET ${gateway.url}/hello/v1/greeting with header "apikey: ${apiKey}"`);
@@ -296,6 +298,7 @@ export async function runStory(out: DemoOutput, cleanup: Cleanup, options: Story
     invoicePageUrl: `${meterline.url}/devportal/subscriptions/${subscriptionId}/invoice`,
     subscriberToken: tokens.subscriber,
     publisherToken: tokens.publisher,
+    adminToken: tokens.admin,
     currency: CURRENCY,
     calls: { sent: traffic.sent, succeeded: traffic.succeeded, failed: traffic.failed, refusedWhileOnHold, byStatus: traffic.byStatus },
     eventsPublished,

@@ -48,6 +48,8 @@ it('--exit runs the whole story, prints what a newcomer needs and a consistent s
   expect(output).toContain(`Publisher's revenue for the Hello API: ${summary.revenue} USD`);
   expect(output).toContain(summary.subscriberToken);
   expect(output).toContain(`curl -H "Authorization: Bearer $PUBLISHER_TOKEN" ${summary.meterlineUrl}/api/am/publisher/v4/apis/${summary.apiId}/revenue`);
+  expect(output).toContain(`ADMIN_TOKEN=${summary.adminToken}`);
+  expect(output).toContain(`curl -H "Authorization: Bearer $ADMIN_TOKEN" ${summary.meterlineUrl}/api/am/admin/v4/notifications/deliveries`);
   expect(output).toMatch(/\[12\/13\] Publisher checks the API's revenue/);
   // The tenant's MS Teams channel (a local stand-in) received the story's notifications as Adaptive Cards.
   expect(output).toMatch(/\[13\/13\] Ops' MS Teams channel shows what happened/);
@@ -91,6 +93,9 @@ it('without --exit it stays up with what it printed true of the API, and Ctrl-C 
   const revenue = await get(`/api/am/publisher/v4/apis/${summary.apiId}/revenue`, summary.publisherToken);
   expect(revenue.status).toBe(200);
   expect(revenue.body.properties['Total Revenue (USD)']).toBe(summary.revenue);
+  // The printed admin token lists the notification deliveries the Teams channel was sent.
+  const deliveries = (await get('/api/am/admin/v4/notifications/deliveries?status=DELIVERED&limit=100', summary.adminToken)) as unknown as { status: number; body: { count: number } };
+  expect(deliveries).toMatchObject({ status: 200, body: { count: summary.notifications.delivered } });
 
   // The invoice page: the sign-in page first, then (signed in with the printed token) the invoices.
   const anonymous = await fetch(summary.invoicePageUrl, { redirect: 'manual' });
