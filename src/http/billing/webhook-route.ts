@@ -27,13 +27,19 @@ export function billingWebhookRouter(deps: {
   tenants: TenantDirectory;
   records: BillingRecords;
   logger: Logger;
-  /** For the billing state (grace periods); signature freshness always uses the wall clock. */
+  /** For the billing state (grace periods). */
   clock: () => Date;
+  /**
+   * The time the engine signs its deliveries by, for their freshness: the wall clock (default),
+   * never the billing clock tests may move; a test that signs on its own clock passes that clock.
+   */
+  signatureClock?: () => Date;
   /** Where the engine's usage error reports go; without it they are acknowledged and ignored. */
   usage?: Pick<UsageService, 'recordEngineErrors'>;
 }): Router {
   const router = express.Router();
   const verifier = deps.engine.webhooks;
+  const signatureClock = deps.signatureClock ?? (() => new Date());
   const scheme = deps.engine.capabilities.webhooks;
   if (!verifier || !scheme) return router;
   router.post(WEBHOOK_PATH, express.raw({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
@@ -45,7 +51,7 @@ export function billingWebhookRouter(deps: {
     const signature = scheme.signatureHeaders.map((header) => req.get(header)).find((value) => value !== undefined);
     let event;
     try {
-      event = verifyWithAny(verifier, [scheme.secret, ...(scheme.otherSecrets ?? [])].map((key) => tenant.secrets[key]), { rawBody, signature, now: new Date(), header: (name) => req.get(name) });
+      event = verifyWithAny(verifier, [scheme.secret, ...(scheme.otherSecrets ?? [])].map((key) => tenant.secrets[key]), { rawBody, signature, now: signatureClock(), header: (name) => req.get(name) });
     } catch (error) {
       if (error instanceof WebhookRejectedError) {
         deps.logger.warn({ tenant: tenantDomain, reason: error.reason }, 'billing webhook refused');

@@ -98,7 +98,7 @@ forEachTestDatabase((_kind, db) => {
     };
     records = new BillingRecords(new BillingRepository(db().knex, gateway), () => ({ holdUntilPaid: true, gracePeriodMs: 3 * 86_400_000 }), logger, engine.capabilities.isFirstPaymentInvoice);
     const web = express();
-    web.use(billingWebhookRouter({ engine, tenants, records, logger, clock }));
+    web.use(billingWebhookRouter({ engine, tenants, records, logger, clock, signatureClock: clock }));
     web.use('/api/am', express.json());
     web.use(registerRoutes(engineDeliveryRoutes(engine.deliveries), { verifier: new TokenVerifier(jwt, tenants), apim: {} as Apim }));
     web.use(errorHandler(logger));
@@ -259,12 +259,12 @@ forEachTestDatabase((_kind, db) => {
       });
     const post = async (body: string, options: { id?: string; at?: number; secret?: string } = {}) => {
       const id = options.id ?? 'evt-1';
-      const timestamp = String(Math.floor((options.at ?? Date.now()) / 1000));
+      const timestamp = String(Math.floor((options.at ?? now.getTime()) / 1000));
       const response = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': standardSignature(options.secret ?? INBOUND, id, timestamp, body) }, body });
       return { status: response.status, body: (await response.json()) as { outcome?: string } };
     };
     expect((await post(event('invoice.paid'), { secret: SIGNING })).status).toBe(400);
-    expect((await post(event('invoice.paid'), { at: Date.now() - 6 * 60_000 })).status).toBe(400);
+    expect((await post(event('invoice.paid'), { at: now.getTime() - 6 * 60_000 })).status).toBe(400);
     expect(await records.invoicesOfSubscription('sub-1')).toEqual([]);
     expect(await post(event('invoice.paid'))).toMatchObject({ status: 200, body: { outcome: 'applied' } });
     expect(await records.invoicesOfSubscription('sub-1')).toEqual([expect.objectContaining({ engineInvoiceId: 'inv-1001', status: 'PAID', total: 524n, amountPaid: 524n, currency: 'usd', hostedInvoiceUrl: 'https://pay.example.com/inv-1001' })]);
