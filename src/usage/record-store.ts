@@ -48,6 +48,9 @@ export interface UsageRecord {
 
 export type NewRecord = Omit<UsageRecord, 'id' | 'state' | 'attempts' | 'firstAttemptAt' | 'sentAt' | 'lastError'>;
 
+/** A new record whose freeze batch may be given for the whole insert instead (`insert`'s `freezeBatch`). */
+export type InsertedRecord = Omit<NewRecord, 'freezeBatch'> & { freezeBatch?: number };
+
 /**
  * Rows per multi-row INSERT of 17 columns: SQL Server allows 2,100 parameters, SQLite 500 terms
  * of a compound SELECT (knex's form) and 32,766 variables; PostgreSQL 65,535 parameters.
@@ -86,20 +89,25 @@ export class RecordStore {
    * PostgreSQL one array per column through `unnest` (a few parameters per statement however
    * many rows, which the server parses and plans far faster than a VALUES list); SQLite a plain
    * `VALUES` list (knex writes SQLite's multi-row insert as a slower `UNION ALL` compound select);
-   * the others knex's multi-row insert.
+   * the others knex's multi-row insert. `freezeBatch`: the batch of every record (else each
+   * record's own), so a freeze need not copy its records to stamp them.
    */
-  async insert(tx: Db, records: readonly NewRecord[]): Promise<void> {
+  async insert(tx: Db, records: readonly InsertedRecord[], freezeBatch?: number): Promise<void> {
+    const batchOf = (r: InsertedRecord): number => {
+      const batch = freezeBatch ?? r.freezeBatch;
+      if (batch === undefined) throw new Error(`record ${r.identifier} has no freeze batch`);
+      return batch;
+    };
     const dialect = dialectOf(tx as Knex);
     if (dialect === 'postgres') {
-      for (let i = 0; i < records.length; i += PG_ROWS_PER_INSERT) await insertUnnest(tx, records.slice(i, i + PG_ROWS_PER_INSERT));
+      for (let i = 0; i < records.length; i += PG_ROWS_PER_INSERT) await insertUnnest(tx, records.slice(i, i + PG_ROWS_PER_INSERT), batchOf);
       return;
     }
-    const rows = records.map(toRow);
     const chunk = ROWS_PER_INSERT[dialect];
-    for (let i = 0; i < rows.length; i += chunk) {
-      const part = rows.slice(i, i + chunk);
-      if (dialect === 'sqlite') await insertValues(tx, part);
-      else await tx(RECORD_TABLE).insert(part);
+    for (let i = 0; i < records.length; i += chunk) {
+      const part = records.slice(i, i + chunk);
+      if (dialect === 'sqlite') await insertValues(tx, part, batchOf, chunk);
+      else await tx(RECORD_TABLE).insert(part.map((r) => toRow(r, batchOf(r))));
     }
   }
 
@@ -244,14 +252,14 @@ export class RecordStore {
 }
 
 /** A new record's row: PENDING, never attempted. */
-function toRow(r: NewRecord): Record<string, Knex.Value> {
+function toRow(r: InsertedRecord, freezeBatch: number): Record<string, Knex.Value> {
   return {
     SUBSCRIPTION_UUID: r.subscriptionUuid,
     API_UUID: r.apiUuid,
     WINDOW_START: r.windowStart,
     WINDOW_END: r.windowEnd,
     FIRST_EVENT_SEQ: r.firstEventSeq,
-    FREEZE_BATCH: r.freezeBatch,
+    FREEZE_BATCH: freezeBatch,
     SOURCE: r.source,
     POSITION_AFTER: r.positionAfter,
     POSITION_UP_TO: r.positionUpTo,
@@ -266,23 +274,40 @@ function toRow(r: NewRecord): Record<string, Knex.Value> {
   };
 }
 
+/** better-sqlite3's connection and statement, as far as the inserts use them. */
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+interface SqliteStatement {
+  run(values: unknown[]): unknown;
+}
+
+/** Per connection, the prepared insert of a full chunk: preparing a 500-row statement per chunk cost 0.5 s of a 2 M-event freeze. */
+const sqliteInserts = new WeakMap<SqliteConnection, SqliteStatement>();
+
 /**
  * SQLite: one `INSERT ... VALUES (...), (...)` per chunk, run as a prepared statement of the
- * driver on the connection knex gives this query (inside a transaction, the transaction's own):
- * knex's formatting of a raw query's bindings costs more than SQLite's insert at this many values.
+ * driver on the connection knex gives this query (inside a transaction, the transaction's own),
+ * its values read from the records column by column (no row object per record): knex's
+ * formatting of a raw query's bindings costs more than SQLite's insert at this many values.
  */
-async function insertValues(tx: Db, rows: readonly Record<string, Knex.Value>[]): Promise<void> {
-  if (rows.length === 0) return;
-  const columns = Object.keys(rows[0]!);
-  const tuple = `(${columns.map(() => '?').join(', ')})`;
-  const sql = `INSERT INTO "${RECORD_TABLE}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${rows.map(() => tuple).join(', ')}`;
-  const values = new Array<unknown>(rows.length * columns.length);
+async function insertValues(tx: Db, records: readonly InsertedRecord[], batchOf: (r: InsertedRecord) => number, fullChunk: number): Promise<void> {
+  if (records.length === 0) return;
+  const getters = valuesOf(batchOf);
+  const values = new Array<unknown>(records.length * getters.length);
   let n = 0;
-  for (const row of rows) for (const column of columns) values[n++] = row[column] ?? null;
+  for (const record of records) for (const get of getters) values[n++] = get(record);
   const client = (tx as unknown as { client: { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> } }).client;
-  const connection = (await client.acquireConnection()) as { prepare(sql: string): { run(values: unknown[]): unknown } };
+  const connection = (await client.acquireConnection()) as SqliteConnection;
   try {
-    connection.prepare(sql).run(values);
+    let statement = records.length === fullChunk ? sqliteInserts.get(connection) : undefined;
+    if (statement === undefined) {
+      const tuple = `(${RECORD_COLUMNS.map(() => '?').join(', ')}, 'PENDING', 0)`;
+      const columns = [...RECORD_COLUMNS.map(([column]) => column), 'STATE', 'ATTEMPTS'].map((c) => `"${c}"`).join(', ');
+      statement = connection.prepare(`INSERT INTO "${RECORD_TABLE}" (${columns}) VALUES ${new Array<string>(records.length).fill(tuple).join(', ')}`);
+      if (records.length === fullChunk) sqliteInserts.set(connection, statement);
+    }
+    statement.run(values);
   } finally {
     await client.releaseConnection(connection);
   }
@@ -291,14 +316,14 @@ async function insertValues(tx: Db, rows: readonly Record<string, Knex.Value>[])
 /** Rows per `unnest` insert on PostgreSQL: bounded by memory only (one parameter per column). */
 const PG_ROWS_PER_INSERT = 20_000;
 
-/** The columns a new record's values vary in, with their PostgreSQL array types. */
-const PG_RECORD_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string, value: (r: NewRecord) => string | number]> = [
+/** The columns a new record's values vary in, with their PostgreSQL array types (FREEZE_BATCH: see `insert`). */
+const RECORD_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string, value: (r: InsertedRecord) => string | number]> = [
   ['SUBSCRIPTION_UUID', 'varchar[]', (r) => r.subscriptionUuid],
   ['API_UUID', 'varchar[]', (r) => r.apiUuid],
   ['WINDOW_START', 'bigint[]', (r) => r.windowStart],
   ['WINDOW_END', 'bigint[]', (r) => r.windowEnd],
   ['FIRST_EVENT_SEQ', 'integer[]', (r) => r.firstEventSeq],
-  ['FREEZE_BATCH', 'integer[]', (r) => r.freezeBatch],
+  ['FREEZE_BATCH', 'integer[]', () => 0], // replaced by the insert's batchOf (valuesOf)
   ['SOURCE', 'varchar[]', (r) => r.source],
   ['POSITION_AFTER', 'bigint[]', (r) => r.positionAfter],
   ['POSITION_UP_TO', 'bigint[]', (r) => r.positionUpTo],
@@ -307,14 +332,19 @@ const PG_RECORD_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: stri
   ['CREATED_AT', 'bigint[]', (r) => r.createdAt],
 ];
 
+/** How each of RECORD_COLUMNS is read from a record, its freeze batch by `batchOf`. */
+function valuesOf(batchOf: (r: InsertedRecord) => number): Array<(r: InsertedRecord) => string | number> {
+  return RECORD_COLUMNS.map(([column, , value]) => (column === 'FREEZE_BATCH' ? batchOf : value));
+}
+
 /** PostgreSQL: `INSERT ... SELECT ... FROM unnest(<one array per column>)`, the constant columns as literals. */
-async function insertUnnest(tx: Db, records: readonly NewRecord[]): Promise<void> {
+async function insertUnnest(tx: Db, records: readonly InsertedRecord[], batchOf: (r: InsertedRecord) => number): Promise<void> {
   if (records.length === 0) return;
-  const arrays = PG_RECORD_COLUMNS.map(([, , value]) => records.map(value) as unknown as Knex.Value);
+  const arrays = valuesOf(batchOf).map((get) => records.map(get) as unknown as Knex.Value);
   const sql =
-    `INSERT INTO ?? (${PG_RECORD_COLUMNS.map(() => '??').join(', ')}, ??, ??) ` +
-    `SELECT *, 'PENDING', 0 FROM unnest(${PG_RECORD_COLUMNS.map(([, type]) => `?::${type}`).join(', ')})`;
-  await tx.raw(sql, [RECORD_TABLE, ...PG_RECORD_COLUMNS.map(([column]) => column), 'STATE', 'ATTEMPTS', ...arrays]);
+    `INSERT INTO ?? (${RECORD_COLUMNS.map(() => '??').join(', ')}, ??, ??) ` +
+    `SELECT *, 'PENDING', 0 FROM unnest(${RECORD_COLUMNS.map(([, type]) => `?::${type}`).join(', ')})`;
+  await tx.raw(sql, [RECORD_TABLE, ...RECORD_COLUMNS.map(([column]) => column), 'STATE', 'ATTEMPTS', ...arrays]);
 }
 
 function toRecord(row: Record<string, unknown>): UsageRecord {

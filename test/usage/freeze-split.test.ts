@@ -146,8 +146,27 @@ forEachTestDatabase((kind, database) => {
     const cycles = new Map([['sub-a', CYCLE]]);
     const cuts = async (uuids: readonly string[]) => new Map([...uuids].filter((u) => cycles.has(u)).map((u) => [u, cutOffsetOf(cycles.get(u))]));
     const chunks: UsageChunk[] = [];
-    // Four parts a chunk: the grouped read (PostgreSQL, SQLite) has more, so it too reads the events in SEQ order.
-    for await (const chunk of source.splitHourlyUsage({ after: 0, upTo }, cuts, 4)) chunks.push(chunk);
+    // Four parts a chunk: PostgreSQL and SQLite group a slice of at most 40 SEQs at a time, halved
+    // while it has more groups than that; MariaDB sums the events in SEQ order.
+    const groupBy = jest.spyOn(EventStore.prototype, 'hourlyUsage');
+    let calls: typeof groupBy.mock.calls;
+    try {
+      for await (const chunk of source.splitHourlyUsage({ after: 0, upTo }, cuts, 4)) chunks.push(chunk);
+    } finally {
+      calls = [...groupBy.mock.calls];
+      groupBy.mockRestore();
+    }
+    const slices = calls.map(([range]) => range);
+    if (kind === 'mysql') expect(slices).toEqual([]);
+    else {
+      for (const [range, limit] of calls) {
+        expect(range.upTo - range.after).toBeLessThanOrEqual(40);
+        expect(limit).toBe(5);
+      }
+      // Each chunk is a slice grouped whole (the hours a period end cuts are sliced later).
+      expect(chunks.map((c) => c.upTo)).toEqual(chunks.map((c) => slices.find((range) => range.upTo === c.upTo)!.upTo));
+      for (const chunk of chunks) for (const u of chunk.usage) expect(u.from).toBeUndefined();
+    }
     expect(chunks.length).toBeGreaterThan(1);
     expect(chunks.at(-1)!.upTo).toBe(upTo);
     const seqs = chunks.map((c) => c.upTo);

@@ -53,6 +53,26 @@ forEachTestDatabase((kind, database) => {
     }
   });
 
+  it('stamps every record with the batch given for the whole insert, twice in a row (the full-chunk statement used again)', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const stamped = async (from: number, batch: number) => {
+      const given = records(from, 1_001, 0).map(({ freezeBatch: _ignored, ...record }) => record);
+      await db.transaction((tx) => store.insert(tx, given, batch));
+      const stored = new Map((await store.list()).map((r) => [r.identifier, r]));
+      for (const record of given) expect(stored.get(record.identifier)).toEqual(expect.objectContaining({ ...record, freezeBatch: batch, state: 'PENDING' }));
+    };
+    await stamped(20_000, 7);
+    await stamped(30_000, 8);
+  });
+
+  it('refuses a record with no freeze batch, its own or the insert’s', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const [record] = records(40_000, 1, 0).map(({ freezeBatch: _ignored, ...rest }) => rest);
+    await expect(db.transaction((tx) => store.insert(tx, [record!]))).rejects.toThrow(`record ${record!.identifier} has no freeze batch`);
+  });
+
   it('stores nothing when the freeze transaction rolls back', async () => {
     const db = database().knex;
     const store = new RecordStore(db);
