@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { withDriverConnection } from '../db/driver-connection';
 
 /**
  * Writes rows with PostgreSQL's `COPY ... FROM STDIN` (text format) through one of the pool's pg
@@ -22,10 +23,8 @@ export async function pgCopyIn(db: Knex, table: string, columns: readonly string
   const data = Buffer.from(`${lines.join('\n')}\n`);
   // Identifiers as knex writes them for this database (its identifier mapping applies).
   const text = db.raw(`COPY ?? (${columns.map(() => '??').join(', ')}) FROM STDIN`, [table, ...columns]).toQuery();
-  const client = (db as unknown as { client: { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> } }).client;
-  const connection = (await client.acquireConnection()) as { query(submittable: unknown): void };
-  try {
-    await new Promise<void>((resolve, reject) => {
+  await withDriverConnection<{ query(submittable: unknown): void }, void>(db, (connection) =>
+    new Promise<void>((resolve, reject) => {
       connection.query({
         submit: (c: { query(text: string): void }) => c.query(text),
         handleCopyInResponse: (c: { sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void }) => {
@@ -38,10 +37,8 @@ export async function pgCopyIn(db: Knex, table: string, columns: readonly string
         handleError: (error: unknown) => reject(error),
         handleReadyForQuery: () => resolve(),
       });
-    });
-  } finally {
-    await client.releaseConnection(connection);
-  }
+    }),
+  );
 }
 
 const SPECIAL = /[\\\t\n\r]/;

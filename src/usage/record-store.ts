@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { dialectOf } from '../db/dialect';
+import { withDriverConnection } from '../db/driver-connection';
 
 type Db = Knex | Knex.Transaction;
 
@@ -297,9 +298,7 @@ async function insertValues(tx: Db, records: readonly InsertedRecord[], batchOf:
   const values = new Array<unknown>(records.length * getters.length);
   let n = 0;
   for (const record of records) for (const get of getters) values[n++] = get(record);
-  const client = (tx as unknown as { client: { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> } }).client;
-  const connection = (await client.acquireConnection()) as SqliteConnection;
-  try {
+  await withDriverConnection<SqliteConnection, void>(tx as Knex, (connection) => {
     let statement = records.length === fullChunk ? sqliteInserts.get(connection) : undefined;
     if (statement === undefined) {
       const tuple = `(${RECORD_COLUMNS.map(() => '?').join(', ')}, 'PENDING', 0)`;
@@ -308,9 +307,7 @@ async function insertValues(tx: Db, records: readonly InsertedRecord[], batchOf:
       if (records.length === fullChunk) sqliteInserts.set(connection, statement);
     }
     statement.run(values);
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  });
 }
 
 /** Rows per `unnest` insert on PostgreSQL: bounded by memory only (one parameter per column). */
