@@ -191,7 +191,19 @@ export class EventStore {
    */
   async hourlyUsage(range: SeqRange, limit?: number): Promise<Array<{ subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; firstSeq: number }>> {
     if (range.upTo <= range.after) return [];
-    const query = this.db(EVENT_TABLE)
+    if (dialectOf(this.db) === 'postgres') {
+      // PostgreSQL's default work_mem (4 MB) spills a freeze chunk's hash aggregate (about 200,000
+      // groups, some 45 MB) to disk and sorts it: 3.1 s against 2.0 s at 2 M events. Only here.
+      return this.db.transaction(async (tx) => {
+        await tx.raw(`SET LOCAL work_mem = '${PG_GROUPING_WORK_MEM}'`);
+        return this.groupHours(tx, range, limit);
+      });
+    }
+    return this.groupHours(this.db, range, limit);
+  }
+
+  private async groupHours(db: Db, range: SeqRange, limit?: number): Promise<Array<{ subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; firstSeq: number }>> {
+    const query = db(EVENT_TABLE)
       .where('SEQ', '>', range.after)
       .andWhere('SEQ', '<=', range.upTo)
       .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
@@ -318,6 +330,9 @@ export class EventStore {
     return Number(row?.QUANTITY ?? 0);
   }
 }
+
+/** PostgreSQL's memory for the freeze's grouping of a chunk (hourlyUsage): its hash table stays in memory. */
+const PG_GROUPING_WORK_MEM = '64MB';
 
 /** better-sqlite3's connection, as far as the reads here use it. */
 interface SqliteReader {
