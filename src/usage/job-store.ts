@@ -148,11 +148,11 @@ export class JobStore {
     await db(JOB_TABLE).where({ ID: JOB_ID, RUN_ID: runId }).update(update);
   }
 
-  /** Counts one record sent; called in the transaction that marks the record SENT. */
-  async countSent(tx: Db, runId: string, quantity: number): Promise<void> {
+  /** Counts records sent and the events they carry; called in the transaction that marks them SENT. */
+  async countSent(tx: Db, runId: string, records: number, quantity: number): Promise<void> {
     await tx(JOB_TABLE)
       .where({ ID: JOB_ID, RUN_ID: runId })
-      .update({ RECORDS_SENT: tx.raw('?? + 1', ['RECORDS_SENT']), EVENTS_PUBLISHED: tx.raw('?? + ?', ['EVENTS_PUBLISHED', quantity]) });
+      .update({ RECORDS_SENT: tx.raw('?? + ?', ['RECORDS_SENT', records]), EVENTS_PUBLISHED: tx.raw('?? + ?', ['EVENTS_PUBLISHED', quantity]) });
   }
 
   async countSubscription(runId: string, failures: readonly Failure[] | null): Promise<void> {

@@ -8,6 +8,7 @@ import { emit, subscriptionFacts, subscriptionLabel } from '../notifications/emi
 import type { Notifier } from '../notifications/events';
 import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
 import { MonetizationError, type Monetization } from '../monetization/monetization';
+import { GroupCommit } from '../db/group-commit';
 import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
@@ -128,6 +129,12 @@ export class UsagePublisher {
   private readonly positions: SourcePositions;
   private readonly records: RecordStore;
   private readonly cycles: BillingCycles;
+  /**
+   * Records the engine accepted, marked SENT and counted in one transaction per group. One
+   * transaction per record made concurrent sends queue on the job row's lock, one disk flush each
+   * (durable MariaDB: about 96 records/s, below Stripe's 100 requests/s).
+   */
+  private readonly sentRecords: GroupCommit<SentRecord>;
   private running: Promise<RunSummary> | undefined;
   private stopping = false;
 
@@ -137,6 +144,7 @@ export class UsagePublisher {
     this.positions = new SourcePositions(deps.db);
     this.records = new RecordStore(deps.db);
     this.cycles = new BillingCycles(deps.db, deps.engine);
+    this.sentRecords = new GroupCommit((group) => this.confirmSent(group));
   }
 
   /**
@@ -647,10 +655,7 @@ export class UsagePublisher {
         await this.records.markClosed(record.id, 'NOT_BILLED', reason);
         return { reason, closed: true };
       }
-      await this.deps.db.transaction(async (tx) => {
-        await this.records.markSent(tx, record.id, this.now(), missedReason);
-        await this.jobs.countSent(tx, runId, record.quantity);
-      });
+      await this.sentRecords.add({ runId, id: record.id, quantity: record.quantity, missedReason });
       return 'sent';
     } catch (error) {
       const reason = describe(error);
@@ -658,6 +663,29 @@ export class UsagePublisher {
       return { reason: `could not send usage of ${record.quantity} calls (${record.identifier}): ${reason}`, closed: false };
     }
   }
+
+  /** Marks a group of accepted records SENT (or MISSED) and adds them to their jobs' counts, all or nothing. */
+  private async confirmSent(group: readonly SentRecord[]): Promise<void> {
+    const byRun = new Map<string, { records: number; quantity: number }>();
+    for (const sent of group) {
+      const run = byRun.get(sent.runId) ?? { records: 0, quantity: 0 };
+      run.records += 1;
+      run.quantity += sent.quantity;
+      byRun.set(sent.runId, run);
+    }
+    await this.deps.db.transaction(async (tx) => {
+      await this.records.markManySent(tx, group, this.now());
+      for (const [runId, run] of byRun) await this.jobs.countSent(tx, runId, run.records, run.quantity);
+    });
+  }
+}
+
+/** A record the engine accepted, to be marked SENT and counted in its job. */
+interface SentRecord {
+  runId: string;
+  id: number;
+  quantity: number;
+  missedReason: string | undefined;
 }
 
 function describe(error: unknown): string {

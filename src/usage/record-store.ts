@@ -185,9 +185,18 @@ export class RecordStore {
 
   /** Confirmed sent; with `missedReason`, sent so late that it may have missed its period's invoice (MISSED). */
   async markSent(tx: Db, id: number, now: number, missedReason?: string): Promise<void> {
-    await tx(RECORD_TABLE)
-      .where({ RECORD_ID: id, STATE: 'PENDING' })
-      .update({ STATE: missedReason ? 'MISSED' : 'SENT', SENT_AT: now, LAST_ERROR: missedReason ? missedReason.slice(0, 1000) : null });
+    await this.markManySent(tx, [{ id, missedReason }], now);
+  }
+
+  /** `markSent` for a group of records: those sent in time in one statement, the late ones each with its reason. */
+  async markManySent(tx: Db, sent: ReadonlyArray<{ id: number; missedReason?: string | undefined }>, now: number): Promise<void> {
+    const inTime = sent.filter((s) => !s.missedReason).map((s) => s.id);
+    if (inTime.length > 0) {
+      await tx(RECORD_TABLE).whereIn('RECORD_ID', inTime).andWhere({ STATE: 'PENDING' }).update({ STATE: 'SENT', SENT_AT: now, LAST_ERROR: null });
+    }
+    for (const { id, missedReason } of sent) {
+      if (missedReason) await tx(RECORD_TABLE).where({ RECORD_ID: id, STATE: 'PENDING' }).update({ STATE: 'MISSED', SENT_AT: now, LAST_ERROR: missedReason.slice(0, 1000) });
+    }
   }
 
   async markClosed(id: number, state: Exclude<RecordState, 'PENDING' | 'SENT'>, reason: string): Promise<void> {

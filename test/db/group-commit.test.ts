@@ -1,0 +1,86 @@
+import { GroupCommit } from '../../src/db/group-commit';
+
+/** A commit function whose every call waits until the test releases it. */
+function heldCommits() {
+  const groups: string[][] = [];
+  const releases: Array<(error?: Error) => void> = [];
+  const commit = (group: readonly string[]) =>
+    new Promise<void>((resolve, reject) => {
+      groups.push([...group]);
+      releases.push((error) => (error ? reject(error) : resolve()));
+    });
+  return { groups, releases, commit };
+}
+
+/** Lets every pending promise callback run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('GroupCommit', () => {
+  it('commits a lone item at once, in a group of its own', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommit(held.commit);
+    const done = committer.add('a');
+    expect(held.groups).toEqual([['a']]);
+    held.releases[0]!();
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('sends the items that arrive while a group commits together in the next group, each settling with its own group', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommit(held.commit);
+    const settled: string[] = [];
+    const track = (item: string) => committer.add(item).then(() => settled.push(item));
+    const all = [track('a'), track('b'), track('c'), track('d')];
+    expect(held.groups).toEqual([['a']]);
+    await settle();
+    expect(settled).toEqual([]); // nothing settles before its commit does
+
+    held.releases[0]!();
+    await settle();
+    expect(settled).toEqual(['a']);
+    expect(held.groups).toEqual([['a'], ['b', 'c', 'd']]);
+
+    held.releases[1]!();
+    await Promise.all(all);
+    expect(settled).toEqual(['a', 'b', 'c', 'd']);
+    expect(held.groups).toHaveLength(2);
+  });
+
+  it('rejects only the items of a failed group, and commits the next group', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommit(held.commit);
+    const first = committer.add('a');
+    const second = committer.add('b');
+    held.releases[0]!(new Error('deadlock'));
+    await expect(first).rejects.toThrow('deadlock');
+    await settle();
+    expect(held.groups).toEqual([['a'], ['b']]);
+    held.releases[1]!();
+    await expect(second).resolves.toBeUndefined();
+  });
+
+  it('splits a queue longer than the largest group', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommit(held.commit, 2);
+    const all = ['a', 'b', 'c', 'd', 'e'].map((item) => committer.add(item));
+    for (let i = 0; i < 3; i += 1) {
+      held.releases[i]!();
+      await settle();
+    }
+    await Promise.all(all);
+    expect(held.groups).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+  });
+
+  it('starts a new group for an item added after the queue ran dry', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommit(held.commit);
+    const first = committer.add('a');
+    held.releases[0]!();
+    await first;
+    await settle();
+    const later = committer.add('b');
+    expect(held.groups).toEqual([['a'], ['b']]);
+    held.releases[1]!();
+    await expect(later).resolves.toBeUndefined();
+  });
+});
