@@ -8,7 +8,7 @@ import { emit, subscriptionFacts, subscriptionLabel } from '../notifications/emi
 import type { Notifier } from '../notifications/events';
 import { describeDuration, type UsageTimeLimits } from '../monetization/capabilities';
 import { MonetizationError, type Monetization } from '../monetization/monetization';
-import { GroupCommit } from '../db/group-commit';
+import { BatchQueue } from './batch-queue';
 import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
@@ -134,7 +134,7 @@ export class UsagePublisher {
    * transaction per record made concurrent sends queue on the job row's lock, one disk flush each
    * (durable MariaDB: about 96 records/s, below Stripe's 100 requests/s).
    */
-  private readonly sentRecords: GroupCommit<SentRecord>;
+  private readonly sentRecords: BatchQueue<SentRecord, undefined>;
   private running: Promise<RunSummary> | undefined;
   private stopping = false;
 
@@ -144,7 +144,13 @@ export class UsagePublisher {
     this.positions = new SourcePositions(deps.db);
     this.records = new RecordStore(deps.db);
     this.cycles = new BillingCycles(deps.db, deps.engine);
-    this.sentRecords = new GroupCommit((group) => this.confirmSent(group));
+    this.sentRecords = new BatchQueue(
+      async (group: readonly SentRecord[]) => {
+        await this.confirmSent(group);
+        return group.map(() => undefined);
+      },
+      { maxBatch: 500, gatherFirst: false },
+    );
   }
 
   /**
