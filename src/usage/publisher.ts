@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
+import { dialectOf } from '../db/dialect';
 import type { SubscriptionRef } from '../domain/model';
 import type { Logger } from '../logger';
 import { SUPER_TENANT } from '../config/schema';
@@ -13,7 +14,7 @@ import { BillingCycles } from './billing-cycles';
 import { JobStore, type Failure, type JobRow, type Wso2Status } from './job-store';
 import type { PublisherOptions } from './options';
 import { forEachConcurrently, Pacer } from './pacer';
-import { cutOffsetOf, FREEZE_CHUNK_PARTS, recordsOfRange, usageChunks } from './freezer';
+import { cutOffsetOf, FREEZE_CHUNK_PARTS, recordsOfRange, usageChunks, type FrozenRecord } from './freezer';
 import { forEachPulled, pendingWork } from './pending-work';
 import { RecordStore, type UsageRecord } from './record-store';
 import { SourcePositions } from './source-positions';
@@ -106,6 +107,15 @@ export type FreezeOnlyResult = { frozen: true } | { frozen: false; reason: strin
 export type SubscriptionPublishResult =
   | { published: true; recordsSent: number; eventsPublished: number; closed: string[] }
   | { published: false; reason: string };
+
+/** A chunk of a freeze read and cut into records, waiting to be written (`freezeAll`). */
+interface PreparedChunk {
+  /** It cannot be frozen now (a billing cycle unreadable, the lease lost, stopping): the freeze ends before it. */
+  stop: boolean;
+  range: { after: number; upTo: number };
+  records: FrozenRecord[];
+  timings: Record<string, number>;
+}
 
 class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
@@ -451,15 +461,21 @@ export class UsagePublisher {
   /**
    * Freezes the source's new usage, (position, settled], into records, a chunk of the range at a
    * time (`usageChunks`: at most about `freezeChunkParts` parts of hours held at once): per chunk
-   * its usage, the billing cycles of its subscriptions, then one transaction that checks the
-   * lease, moves the source's position from the chunk's start to its end (only if it is still at
-   * the start) and inserts the chunk's records. A crash leaves each chunk either all frozen or not
-   * at all, and the next job reads on from the last chunk frozen; no event row is written.
+   * its usage, the billing cycles of its subscriptions and its records (`prepareChunk`), then one
+   * transaction that checks the lease, moves the source's position from the chunk's start to its
+   * end (only if it is still at the start) and inserts the chunk's records (`writeChunk`). A crash
+   * leaves each chunk either all frozen or not at all, and the next job reads on from the last
+   * chunk frozen; no event row is written.
+   *
+   * On a database server the next chunk is read and cut into records while this one is written
+   * (two stages: the server writes while Node reads and sums), so at most two chunks are held. The
+   * read only reads settled events, and chunks still commit one after another in order. SQLite
+   * prepares after writing: its one connection is the transaction's, and its reads block anyway.
    */
   private async freezeAll(runId: string, pacer: Pacer, state: { lost: boolean; failures: Failure[] }): Promise<void> {
     const source = this.deps.source;
     const stored = await this.positions.read(source.name);
-    let after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
+    const after = stored ?? source.initialPosition(this.now() - this.deps.lookBackDays * 86_400_000);
     const upTo = await source.settledPosition();
     if (upTo <= after || state.lost || this.stopping) return;
     let existed = stored !== undefined;
@@ -473,28 +489,50 @@ export class UsagePublisher {
       }
       return offsets;
     };
-    let readFrom = performance.now();
-    for await (const chunk of usageChunks(source, { after, upTo }, knownCuts, this.deps.freezeChunkParts ?? FREEZE_CHUNK_PARTS)) {
+    const chunks = usageChunks(source, { after, upTo }, knownCuts, this.deps.freezeChunkParts ?? FREEZE_CHUNK_PARTS);
+    const prepareFrom = async (chunkAfter: number): Promise<PreparedChunk | undefined> => {
+      const readFrom = performance.now();
+      const next = await chunks.next();
+      if (next.done) return undefined;
       const readMs = Math.round(performance.now() - readFrom);
-      if (!(await this.freezeChunk(runId, pacer, state, { after, upTo: chunk.upTo }, existed, chunk.usage, cycles, readMs))) return;
-      after = chunk.upTo;
-      existed = true;
-      await this.deps.freezeProbe?.(after);
-      readFrom = performance.now();
+      return this.prepareChunk(pacer, state, { after: chunkAfter, upTo: next.value.upTo }, next.value.usage, cycles, readMs);
+    };
+    const pipelined = dialectOf(this.deps.db) !== 'sqlite';
+    let preparing: Promise<PreparedChunk | undefined> | undefined = prepareFrom(after);
+    try {
+      for (;;) {
+        const prepared: PreparedChunk | undefined = await preparing;
+        preparing = undefined;
+        if (prepared === undefined || prepared.stop) return;
+        if (pipelined) {
+          preparing = prepareFrom(prepared.range.upTo);
+          // Handled now, awaited after the write: a failed read must not go unhandled meanwhile.
+          preparing.catch(() => undefined);
+        }
+        await this.writeChunk(runId, prepared, existed);
+        existed = true;
+        await this.deps.freezeProbe?.(prepared.range.upTo);
+        if (!pipelined) preparing = prepareFrom(prepared.range.upTo);
+      }
+    } finally {
+      // A chunk read ahead of a write that failed is dropped (its reads changed nothing).
+      await preparing?.catch(() => undefined);
+      await chunks.return(undefined);
     }
   }
 
-  /** Freezes one chunk's usage (`freezeAll`); false when it could not (a cycle unreadable, stopping). */
-  private async freezeChunk(
-    runId: string,
+  /**
+   * A chunk's billing cycles (read, or fetched from the engine for subscriptions not yet known)
+   * and its records (`freezeAll`); `stop` when it cannot be frozen (a cycle unreadable, stopping).
+   */
+  private async prepareChunk(
     pacer: Pacer,
     state: { lost: boolean; failures: Failure[] },
     range: { after: number; upTo: number },
-    existed: boolean,
     hourly: readonly HourlyUsage[],
     cycles: Map<string, CycleSpec>,
     readMs: number,
-  ): Promise<boolean> {
+  ): Promise<PreparedChunk> {
     const source = this.deps.source;
     const timings: Record<string, number> = { readMs };
     let mark = performance.now();
@@ -521,10 +559,18 @@ export class UsagePublisher {
     });
     // Windows are cut at period ends: without a cycle the range cannot be frozen correctly, and
     // its usage cannot be left out either (the position covers the whole range), so it waits.
-    if (unreadable > 0 || state.lost || this.stopping) return false;
+    if (unreadable > 0 || state.lost || this.stopping) return { stop: true, range, records: [], timings };
     lap('cyclesMs');
     const records = await recordsOfRange({ source, range, hourly, cycles, windowHours: this.deps.options.window_hours, now: () => this.now() });
     lap('windowsMs');
+    return { stop: false, range, records, timings };
+  }
+
+  /** Writes a prepared chunk: its position and its records, in one transaction (`freezeAll`). */
+  private async writeChunk(runId: string, chunk: PreparedChunk, existed: boolean): Promise<void> {
+    const source = this.deps.source;
+    const { range, records } = chunk;
+    const started = performance.now();
     await this.deps.db.transaction(async (tx) => {
       // The lease check is the transaction's first statement: a job that lost its lease never freezes.
       if (!(await this.jobs.renew(tx, this.owner, runId, this.now() + this.leaseMs))) throw new LeaseLostError('lost the lease while freezing');
@@ -538,10 +584,9 @@ export class UsagePublisher {
         await this.records.insert(tx, records.slice(i, i + FREEZE_INSERT_CHUNK), batch);
       }
     });
-    lap('writeMs');
-    this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...timings }, 'usage frozen into records');
+    const writeMs = Math.round(performance.now() - started);
+    this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...chunk.timings, writeMs }, 'usage frozen into records');
     if (records.length > 0) this.deps.onUsageFrozen?.([...new Set(records.map((r) => r.subscriptionUuid))]);
-    return true;
   }
 
   // --- 2. sending ----------------------------------------------------------------------------

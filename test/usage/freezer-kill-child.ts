@@ -8,7 +8,7 @@ import { connectDatabase } from '../../src/db/connect';
 import { createLogger } from '../../src/logger';
 import { FreeMonetization } from '../../src/monetization/free-engine';
 import { UsagePublisher } from '../../src/usage/publisher';
-import { LocalEventSource } from '../../src/usage/sources';
+import { LocalEventSource, type UsageSource } from '../../src/usage/sources';
 import { SubscriptionLookup } from '../../src/usage/subscription-lookup';
 
 /**
@@ -32,15 +32,15 @@ export interface FreezeKillOutcome {
   stderr: string;
 }
 
-/** The freeze's publisher as the service composes it, with the free engine (no billing cycles) and `probe`. */
-export function freezingPublisher(db: Knex, now: number, chunkParts: number, probe?: (frozenUpTo: number) => Promise<void>): UsagePublisher {
+/** The freeze's publisher as the service composes it, with the free engine (no billing cycles), `probe`, and the local source unless another is given. */
+export function freezingPublisher(db: Knex, now: number, chunkParts: number, probe?: (frozenUpTo: number) => Promise<void>, source?: UsageSource): UsagePublisher {
   const engine = new FreeMonetization();
   const options = configSchema.parse({}).apim.monetization.usage_publisher;
   return new UsagePublisher({
     db,
     engine,
     lookup: new SubscriptionLookup(apimCoreRecords(db), engine, () => -1234, 0, () => now),
-    source: new LocalEventSource({ db }),
+    source: source ?? new LocalEventSource({ db }),
     logger: createLogger('silent'),
     clock: () => new Date(now),
     options,
