@@ -52,8 +52,6 @@ export function periodCloseOf(window: { windowStart: number }, cycle: CycleSpec 
   return { state: now < closesAt + CLOCK_DRIFT_MARGIN_MS ? 'closing' : 'closed', periodEnd, closesAt };
 }
 const MAX_FAILURES_LISTED = 200;
-/** Records handed to the record store per call while freezing (each call writes them in statements of its own size). */
-const FREEZE_INSERT_CHUNK = 5_000;
 
 export interface PublisherDependencies {
   db: Knex;
@@ -579,10 +577,8 @@ export class UsagePublisher {
       if (!(await this.positions.advance(tx, source.name, range.after, range.upTo, existed, this.now()))) {
         throw new LeaseLostError(`the ${source.name} usage source was frozen past ${range.after} by another job`);
       }
-      // A chunk at a time: no second copy of every record alongside the first.
-      for (let i = 0; i < records.length; i += FREEZE_INSERT_CHUNK) {
-        await this.records.insert(tx, records.slice(i, i + FREEZE_INSERT_CHUNK), batch);
-      }
+      // One call: the record store writes in statements of its own size, each built while the one before runs.
+      await this.records.insert(tx, records, batch);
     });
     const writeMs = Math.round(performance.now() - started);
     this.deps.logger.info({ runId, source: source.name, range, records: records.length, ...chunk.timings, writeMs }, 'usage frozen into records');

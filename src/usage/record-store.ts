@@ -101,14 +101,18 @@ export class RecordStore {
     };
     const dialect = dialectOf(tx as Knex);
     if (dialect === 'postgres') {
+      // One statement at a time: building the next while the server ran one measured no faster here
+      // (PostgreSQL's own work is the cost), unlike MariaDB's.
       for (let i = 0; i < records.length; i += PG_ROWS_PER_INSERT) await insertUnnest(tx, records.slice(i, i + PG_ROWS_PER_INSERT), batchOf);
       return;
     }
     const chunk = ROWS_PER_INSERT[dialect];
+    const knexInsert = (part: readonly InsertedRecord[]) => tx(RECORD_TABLE).insert(part.map((r) => toRow(r, batchOf(r)))).then(() => undefined);
+    if (dialect === 'mysql') return oneAhead(records, chunk, knexInsert);
     for (let i = 0; i < records.length; i += chunk) {
       const part = records.slice(i, i + chunk);
       if (dialect === 'sqlite') await insertValues(tx, part, batchOf, chunk);
-      else await tx(RECORD_TABLE).insert(part.map((r) => toRow(r, batchOf(r))));
+      else await knexInsert(part);
     }
   }
 
@@ -319,8 +323,11 @@ async function insertValues(tx: Db, records: readonly InsertedRecord[], batchOf:
   });
 }
 
-/** Rows per `unnest` insert on PostgreSQL: bounded by memory only (one parameter per column). */
-const PG_ROWS_PER_INSERT = 20_000;
+/**
+ * Rows per `unnest` insert on PostgreSQL: bounded by memory only (one parameter per column); a
+ * freeze's 134,000 records went in no faster in statements of 20,000 than of 5,000.
+ */
+const PG_ROWS_PER_INSERT = 5_000;
 
 /** The columns a new record's values vary in, with their PostgreSQL array types (FREEZE_BATCH: see `insert`). */
 const RECORD_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string, value: (r: InsertedRecord) => string | number]> = [
@@ -341,6 +348,25 @@ const RECORD_COLUMNS: ReadonlyArray<readonly [column: string, arrayType: string,
 /** How each of RECORD_COLUMNS is read from a record, its freeze batch by `batchOf`. */
 function valuesOf(batchOf: (r: InsertedRecord) => number): Array<(r: InsertedRecord) => string | number> {
   return RECORD_COLUMNS.map(([column, , value]) => (column === 'FREEZE_BATCH' ? batchOf : value));
+}
+
+/**
+ * Sends `records` in statements of `size` on the transaction's one connection, each built while
+ * the server runs the one before (the driver queues it behind that one): Node builds while the
+ * server writes (MariaDB: a freeze of 500,000 events 4.96 → 4.53 s). Used on MariaDB only: its
+ * driver queues statements on a connection; PostgreSQL measured no gain. The first failure is
+ * the one thrown; a statement queued behind it fails or is rolled back with the transaction.
+ */
+async function oneAhead(records: readonly InsertedRecord[], size: number, send: (part: readonly InsertedRecord[]) => Promise<void>): Promise<void> {
+  let running: Promise<void> | undefined;
+  for (let i = 0; i < records.length; i += size) {
+    const next = send(records.slice(i, i + size));
+    // Awaited below, after the one before it: handled now, in case that one fails first.
+    next.catch(() => undefined);
+    if (running) await running;
+    running = next;
+  }
+  await running;
 }
 
 /** PostgreSQL: `INSERT ... SELECT ... FROM unnest(<one array per column>)`, the constant columns as literals. */

@@ -85,4 +85,23 @@ forEachTestDatabase((kind, database) => {
     ).rejects.toThrow('crash after the insert');
     expect(await store.list()).toHaveLength(before);
   });
+
+  it('a statement that fails after others were sent (on MariaDB the next one is already queued): its error is thrown, nothing is stored, the connection stays usable', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const before = (await store.list()).length;
+    // 12,000 records, statements of 500 to 5,000 rows: the one holding record 6,000 repeats record 0's identifier.
+    const given = records(100_000, 12_000, 5);
+    given[6_000] = { ...given[6_000]!, identifier: given[0]!.identifier };
+    await expect(
+      db.transaction(async (tx) => {
+        await store.insert(tx, given);
+      }),
+    ).rejects.toThrow(/duplicate|unique/i);
+    expect(await store.list()).toHaveLength(before);
+    // The connection is usable afterwards: the same records without the repeat go in whole.
+    given[6_000] = records(100_000 + 6_000, 1, 5)[0]!;
+    await db.transaction((tx) => store.insert(tx, given));
+    expect(await store.list()).toHaveLength(before + 12_000);
+  });
 });
