@@ -2,6 +2,7 @@ import { LocalEventSource, type PositionRange, type SliceUsage, type UsageChunk,
 import { HOUR_MS } from '../../src/usage/windows';
 import { forEachTestDatabase } from '../helpers/databases';
 import { migrateLatest } from '../helpers/migrations';
+import { billableByHour, frozenByHour, outOfOrderEvents } from './freeze-fixtures';
 import { freezingPublisher } from './freezer-kill-child';
 
 /**
@@ -59,28 +60,14 @@ class WatchedSource implements UsageSource {
 }
 
 forEachTestDatabase((kind, database) => {
-  const billable = new Map<string, number>();
+  let billable = new Map<string, number>();
 
   beforeAll(async () => {
     const db = database().knex;
     await migrateLatest(db);
     await db('ML_USAGE_EVENT').delete();
-    await db('ML_USAGE_EVENT').insert(
-      Array.from({ length: 48 }, (_, n) => {
-        // Out of time order: every chunk meets most hours.
-        const time = HOUR * HOUR_MS + ((n * 7_919_000) % (6 * HOUR_MS));
-        const subscription = SUBSCRIPTIONS[n % SUBSCRIPTIONS.length]!;
-        return {
-          EVENT_ID: `${kind}-pipe-${n}`, EVENT_TIME: time, EVENT_HOUR: Math.floor(time / HOUR_MS), API_UUID: `api-${subscription}`, APPLICATION_UUID: 'app',
-          SUBSCRIPTION_UUID: subscription, CONSUMER_KEY: null, TENANT_DOMAIN: 'carbon.super', HTTP_STATUS: 200, QUANTITY: 1 + (n % 3), RECEIVED_AT: 1,
-          PUBLISH_STATE: 1, NOT_BILLABLE: null,
-        };
-      }),
-    );
-    for (const row of (await db('ML_USAGE_EVENT').select('SUBSCRIPTION_UUID', 'EVENT_HOUR', 'QUANTITY')) as Array<Record<string, unknown>>) {
-      const key = `${String(row.SUBSCRIPTION_UUID)}@${Number(row.EVENT_HOUR)}`;
-      billable.set(key, (billable.get(key) ?? 0) + Number(row.QUANTITY));
-    }
+    await db('ML_USAGE_EVENT').insert(outOfOrderEvents({ kind, label: 'pipe', hour: HOUR, subscriptions: SUBSCRIPTIONS, count: 48, quantity: (n) => 1 + (n % 3) }));
+    billable = await billableByHour(db);
   });
 
   // Each test freezes the same events from the start.
@@ -93,16 +80,11 @@ forEachTestDatabase((kind, database) => {
 
   const position = async () => Number((await database().knex('ML_USAGE_SOURCE_POSITION').where({ SOURCE: 'local' }).first('POSITION'))?.POSITION ?? 0);
 
-  /** Per subscription and hour, what the records hold (the free engine: one window per hour). */
+  /** Per subscription and hour, what the records hold; each record's identifier its own. */
   const frozenUsage = async () => {
     const records = (await database().knex('ML_USAGE_RECORD').select('SUBSCRIPTION_UUID', 'WINDOW_START', 'QUANTITY', 'IDENTIFIER')) as Array<Record<string, unknown>>;
-    const frozen = new Map<string, number>();
-    for (const r of records) {
-      const key = `${String(r.SUBSCRIPTION_UUID)}@${Number(r.WINDOW_START) / HOUR_MS}`;
-      frozen.set(key, (frozen.get(key) ?? 0) + Number(r.QUANTITY));
-    }
     expect(new Set(records.map((r) => r.IDENTIFIER)).size).toBe(records.length);
-    return new Map([...frozen].sort());
+    return frozenByHour(records);
   };
 
   it(`the next chunk is read ${kind === 'sqlite' ? 'only after' : 'while'} a chunk is written, and the chunks commit in order`, async () => {
@@ -121,7 +103,7 @@ forEachTestDatabase((kind, database) => {
       if (i > 0) expect(frozenUpTo).toBeGreaterThan(seen[i - 1]!.frozenUpTo);
       expect(asked).toBe(kind === 'sqlite' ? i + 1 : i + 2);
     });
-    expect(await frozenUsage()).toEqual(new Map([...billable].sort()));
+    expect(await frozenUsage()).toEqual(billable);
   });
 
   it('a read that fails while a chunk is written: that chunk is frozen, the freeze reports the failure, the next one finishes the range', async () => {
@@ -140,6 +122,6 @@ forEachTestDatabase((kind, database) => {
     // A day later (the failed job's lease released), a healthy freeze reads on from there.
     expect(await freezingPublisher(db, NOW + 86_400_000, CHUNK_PARTS).freezeOnly()).toEqual({ frozen: true });
     expect(await position()).toBe(maxSeq);
-    expect(await frozenUsage()).toEqual(new Map([...billable].sort()));
+    expect(await frozenUsage()).toEqual(billable);
   });
 });

@@ -4,6 +4,7 @@ import { LocalEventSource, type HourlyUsage, type PositionRange, type SliceUsage
 import { HOUR_MS, type CycleSpec } from '../../src/usage/windows';
 import { forEachTestDatabase } from '../helpers/databases';
 import { migrateLatest } from '../helpers/migrations';
+import { billableByHour, frozenByHour, outOfOrderEvents } from './freeze-fixtures';
 import { freezingPublisher, runFreezeUntilKilled } from './freezer-kill-child';
 
 /**
@@ -196,22 +197,9 @@ forEachTestDatabase((kind, database) => {
     const CHUNK_PARTS = 4;
     const subscriptions = ['kill-a', 'kill-b', 'kill-c'];
     await db('ML_USAGE_EVENT').insert(
-      Array.from({ length: 60 }, (_, n) => {
-        // Out of time order (as the bench's events are): every chunk meets most hours.
-        const time = HOUR * HOUR_MS + ((n * 7_919_000) % (6 * HOUR_MS));
-        const subscription = subscriptions[n % subscriptions.length]!;
-        return {
-          EVENT_ID: `${kind}-kill-${n}`, EVENT_TIME: time, EVENT_HOUR: Math.floor(time / HOUR_MS), API_UUID: `api-${subscription}`, APPLICATION_UUID: 'app',
-          SUBSCRIPTION_UUID: subscription, CONSUMER_KEY: null, TENANT_DOMAIN: 'carbon.super', HTTP_STATUS: 200, QUANTITY: 1 + (n % 2), RECEIVED_AT: 1,
-          PUBLISH_STATE: n < 55 ? 1 : 0, NOT_BILLABLE: n < 55 ? null : 'NO_SUBSCRIPTION',
-        };
-      }),
+      outOfOrderEvents({ kind, label: 'kill', hour: HOUR, subscriptions, count: 60, quantity: (n) => 1 + (n % 2), billable: (n) => n < 55 }),
     );
-    const billable = new Map<string, number>();
-    for (const row of (await db('ML_USAGE_EVENT').where({ PUBLISH_STATE: 1 }).select('SUBSCRIPTION_UUID', 'EVENT_HOUR', 'QUANTITY')) as Array<Record<string, unknown>>) {
-      const key = `${String(row.SUBSCRIPTION_UUID)}@${Number(row.EVENT_HOUR)}`;
-      billable.set(key, (billable.get(key) ?? 0) + Number(row.QUANTITY));
-    }
+    const billable = await billableByHour(db);
     const maxSeq = Number((await db('ML_USAGE_EVENT').max({ M: 'SEQ' }).first())?.M);
     const position = async () => Number((await db('ML_USAGE_SOURCE_POSITION').where({ SOURCE: 'local' }).first('POSITION'))?.POSITION);
 
@@ -230,13 +218,7 @@ forEachTestDatabase((kind, database) => {
     expect(await freezingPublisher(db, NOW + 86_400_000, CHUNK_PARTS).freezeOnly()).toEqual({ frozen: true });
     expect(await position()).toBe(maxSeq);
     const records = (await db('ML_USAGE_RECORD').select('SUBSCRIPTION_UUID', 'WINDOW_START', 'QUANTITY', 'IDENTIFIER', 'POSITION_AFTER', 'POSITION_UP_TO')) as Array<Record<string, unknown>>;
-    const frozen = new Map<string, number>();
-    for (const r of records) {
-      // The free engine gives no billing cycle: one window per hour.
-      const key = `${String(r.SUBSCRIPTION_UUID)}@${Number(r.WINDOW_START) / HOUR_MS}`;
-      frozen.set(key, (frozen.get(key) ?? 0) + Number(r.QUANTITY));
-    }
-    expect(new Map([...frozen].sort())).toEqual(new Map([...billable].sort()));
+    expect(frozenByHour(records)).toEqual(billable);
     expect(new Set(records.map((r) => r.IDENTIFIER)).size).toBe(records.length);
     // The chunks' ranges follow each other from 0: no gap, no overlap.
     const ranges = [...new Set(records.map((r) => `${Number(r.POSITION_AFTER)}:${Number(r.POSITION_UP_TO)}`))].map((s) => s.split(':').map(Number) as [number, number]);
