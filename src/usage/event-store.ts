@@ -38,6 +38,15 @@ export interface BillableEvent {
 }
 
 /** Billable events in a SEQ range (after, upTo]. */
+/** A group of `hourlyUsage`: one subscription's usage of an API in an hour, with its first SEQ. */
+export interface GroupedUsage {
+  subscriptionUuid: string;
+  apiUuid: string;
+  hour: number;
+  quantity: number;
+  firstSeq: number;
+}
+
 export interface SeqRange {
   after: number;
   upTo: number;
@@ -189,7 +198,7 @@ export class EventStore {
    * Billable usage of the range per subscription, API and UTC hour, with the first SEQ of each.
    * `limit`: at most that many groups (the database still groups the whole range, in its own memory).
    */
-  async hourlyUsage(range: SeqRange, limit?: number): Promise<Array<{ subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; firstSeq: number }>> {
+  async hourlyUsage(range: SeqRange, limit?: number): Promise<GroupedUsage[]> {
     if (range.upTo <= range.after) return [];
     if (dialectOf(this.db) === 'postgres') {
       // PostgreSQL's default work_mem (4 MB) spills a freeze chunk's hash aggregate (about 200,000
@@ -202,7 +211,7 @@ export class EventStore {
     return this.groupHours(this.db, range, limit);
   }
 
-  private async groupHours(db: Db, range: SeqRange, limit?: number): Promise<Array<{ subscriptionUuid: string; apiUuid: string; hour: number; quantity: number; firstSeq: number }>> {
+  private async groupHours(db: Db, range: SeqRange, limit?: number): Promise<GroupedUsage[]> {
     const query = db(EVENT_TABLE)
       .where('SEQ', '>', range.after)
       .andWhere('SEQ', '<=', range.upTo)
@@ -212,6 +221,19 @@ export class EventStore {
       .sum({ QUANTITY: 'QUANTITY' })
       .min({ FIRST_SEQ: 'SEQ' });
     if (limit !== undefined) query.limit(limit);
+    const dialect = driverArraysDialect(db);
+    if (dialect !== undefined) {
+      // Up to a chunk's 200,000 groups: as arrays from the driver, not knex's row objects (and
+      // on PostgreSQL their copies with upper-case keys).
+      const { sql, bindings } = query.toSQL().toNative();
+      const arrays = await driverArrays(db, dialect, sql, bindings);
+      const groups = new Array<GroupedUsage>(arrays.length);
+      for (let i = 0; i < arrays.length; i += 1) {
+        const row = arrays[i]!;
+        groups[i] = { subscriptionUuid: String(row[0]), apiUuid: String(row[1]), hour: Number(row[2]), quantity: Number(row[3]), firstSeq: Number(row[4]) };
+      }
+      return groups;
+    }
     const rows = (await query) as Array<Record<string, unknown>>;
     return rows.map((row) => ({
       subscriptionUuid: String(row.SUBSCRIPTION_UUID),
@@ -281,22 +303,23 @@ export class EventStore {
   ): Promise<Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }>> {
     const wanted = new Set(subscriptions);
     const found: Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }> = [];
-    const sqlite = dialectOf(this.db) === 'sqlite';
+    const arraysFromDriver = driverArraysDialect(this.db);
     for (let i = 0; i < hours.length; i += 500) {
-      if (sqlite) {
-        for (const row of await sqliteEventsInHours(this.db, range, hours.slice(i, i + 500))) {
+      const query = this.db(EVENT_TABLE)
+        .where('SEQ', '>', range.after)
+        .andWhere('SEQ', '<=', range.upTo)
+        .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
+        .whereIn('EVENT_HOUR', hours.slice(i, i + 500))
+        .select('SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ');
+      if (arraysFromDriver !== undefined) {
+        const { sql, bindings } = query.toSQL().toNative();
+        for (const row of await driverArrays(this.db, arraysFromDriver, sql, bindings)) {
           const subscriptionUuid = String(row[0]);
           if (wanted.has(subscriptionUuid)) found.push({ subscriptionUuid, time: Number(row[1]), quantity: Number(row[2]), seq: Number(row[3]) });
         }
         continue;
       }
-      const rows = (await this.db(EVENT_TABLE)
-        .where('SEQ', '>', range.after)
-        .andWhere('SEQ', '<=', range.upTo)
-        .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
-        .whereIn('EVENT_HOUR', hours.slice(i, i + 500))
-        .select('SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ')) as Array<Record<string, unknown>>;
-      for (const row of rows) {
+      for (const row of (await query) as Array<Record<string, unknown>>) {
         const subscriptionUuid = String(row.SUBSCRIPTION_UUID);
         if (wanted.has(subscriptionUuid)) found.push({ subscriptionUuid, time: Number(row.EVENT_TIME), quantity: Number(row.QUANTITY), seq: Number(row.SEQ) });
       }
@@ -331,6 +354,27 @@ export class EventStore {
   }
 }
 
+/**
+ * A query's rows as arrays of values in the select's order, from the driver's own connection (the
+ * transaction's inside one): pg's `rowMode: 'array'`, better-sqlite3's `raw()`.
+ */
+async function driverArrays(db: Db, dialect: 'postgres' | 'sqlite', sql: string, bindings: readonly unknown[]): Promise<unknown[][]> {
+  if (dialect === 'sqlite') return withDriverConnection<SqliteReader, unknown[][]>(db, (connection) => connection.prepare(sql).raw(true).all(...bindings));
+  const result = await withDriverConnection<PgArrayQuery, { rows: unknown[][] }>(db, (connection) => connection.query({ text: sql, values: bindings, rowMode: 'array' }));
+  return result.rows;
+}
+
+/** The database when `driverArrays` can read from its driver: PostgreSQL and SQLite. */
+function driverArraysDialect(db: Db): 'postgres' | 'sqlite' | undefined {
+  const dialect = dialectOf(db as Knex);
+  return dialect === 'postgres' || dialect === 'sqlite' ? dialect : undefined;
+}
+
+/** pg's connection, as far as `driverArrays` uses it. */
+interface PgArrayQuery {
+  query(config: { text: string; values: readonly unknown[]; rowMode: 'array' }): Promise<{ rows: unknown[][] }>;
+}
+
 /** PostgreSQL's memory for the freeze's grouping of a chunk (hourlyUsage): its hash table stays in memory. */
 const PG_GROUPING_WORK_MEM = '64MB';
 
@@ -355,16 +399,6 @@ async function sqlitePage(db: Knex, after: number, upTo: number, limit: number):
     page[i] = { subscriptionUuid: String(row[0]), apiUuid: String(row[1]), time: Number(row[2]), quantity: Number(row[3]), seq: Number(row[4]) };
   }
   return page;
-}
-
-/**
- * The billable events of the range in the given hours on SQLite, as arrays (subscription, time,
- * quantity, SEQ) from the driver's prepared statement, as `sqlitePage` reads: a freeze asks for
- * the hours a period end cuts, a few per cent of its events, whose row objects knex would build.
- */
-async function sqliteEventsInHours(db: Knex, range: SeqRange, hours: readonly number[]): Promise<unknown[][]> {
-  const sql = `SELECT "SUBSCRIPTION_UUID", "EVENT_TIME", "QUANTITY", "SEQ" FROM "${EVENT_TABLE}" WHERE "SEQ" > ? AND "SEQ" <= ? AND "PUBLISH_STATE" = ${PublishState.BILLABLE} AND "EVENT_HOUR" IN (${hours.map(() => '?').join(', ')})`;
-  return withDriverConnection<SqliteReader, unknown[][]>(db, (connection) => connection.prepare(sql).raw(true).all(range.after, range.upTo, ...hours));
 }
 
 /** A row as ingestion writes it (INGEST_BATCH only where the MySQL way adds it). */
