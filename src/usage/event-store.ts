@@ -37,7 +37,6 @@ export interface BillableEvent {
   seq: number;
 }
 
-/** Billable events in a SEQ range (after, upTo]. */
 /** A group of `hourlyUsage`: one subscription's usage of an API in an hour, with its first SEQ. */
 export interface GroupedUsage {
   subscriptionUuid: string;
@@ -47,6 +46,7 @@ export interface GroupedUsage {
   firstSeq: number;
 }
 
+/** Billable events in a SEQ range (after, upTo]. */
 export interface SeqRange {
   after: number;
   upTo: number;
@@ -221,27 +221,14 @@ export class EventStore {
       .sum({ QUANTITY: 'QUANTITY' })
       .min({ FIRST_SEQ: 'SEQ' });
     if (limit !== undefined) query.limit(limit);
-    const dialect = driverArraysDialect(db);
-    if (dialect !== undefined) {
-      // Up to a chunk's 200,000 groups: as arrays from the driver, not knex's row objects (and
-      // on PostgreSQL their copies with upper-case keys).
-      const { sql, bindings } = query.toSQL().toNative();
-      const arrays = await driverArrays(db, dialect, sql, bindings);
-      const groups = new Array<GroupedUsage>(arrays.length);
-      for (let i = 0; i < arrays.length; i += 1) {
-        const row = arrays[i]!;
-        groups[i] = { subscriptionUuid: String(row[0]), apiUuid: String(row[1]), hour: Number(row[2]), quantity: Number(row[3]), firstSeq: Number(row[4]) };
-      }
-      return groups;
+    // Up to a chunk's 200,000 groups: as arrays, not row objects where the driver can.
+    const rows = await rowsAsArrays(db, query, ['SUBSCRIPTION_UUID', 'API_UUID', 'EVENT_HOUR', 'QUANTITY', 'FIRST_SEQ']);
+    const groups = new Array<GroupedUsage>(rows.length);
+    for (let i = 0; i < rows.length; i += 1) {
+      const row = rows[i]!;
+      groups[i] = { subscriptionUuid: String(row[0]), apiUuid: String(row[1]), hour: Number(row[2]), quantity: Number(row[3]), firstSeq: Number(row[4]) };
     }
-    const rows = (await query) as Array<Record<string, unknown>>;
-    return rows.map((row) => ({
-      subscriptionUuid: String(row.SUBSCRIPTION_UUID),
-      apiUuid: String(row.API_UUID),
-      hour: Number(row.EVENT_HOUR),
-      quantity: Number(row.QUANTITY),
-      firstSeq: Number(row.FIRST_SEQ),
-    }));
+    return groups;
   }
 
   /**
@@ -303,25 +290,17 @@ export class EventStore {
   ): Promise<Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }>> {
     const wanted = new Set(subscriptions);
     const found: Array<{ subscriptionUuid: string; time: number; quantity: number; seq: number }> = [];
-    const arraysFromDriver = driverArraysDialect(this.db);
+    const columns = ['SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ'];
     for (let i = 0; i < hours.length; i += 500) {
       const query = this.db(EVENT_TABLE)
         .where('SEQ', '>', range.after)
         .andWhere('SEQ', '<=', range.upTo)
         .andWhere({ PUBLISH_STATE: PublishState.BILLABLE })
         .whereIn('EVENT_HOUR', hours.slice(i, i + 500))
-        .select('SUBSCRIPTION_UUID', 'EVENT_TIME', 'QUANTITY', 'SEQ');
-      if (arraysFromDriver !== undefined) {
-        const { sql, bindings } = query.toSQL().toNative();
-        for (const row of await driverArrays(this.db, arraysFromDriver, sql, bindings)) {
-          const subscriptionUuid = String(row[0]);
-          if (wanted.has(subscriptionUuid)) found.push({ subscriptionUuid, time: Number(row[1]), quantity: Number(row[2]), seq: Number(row[3]) });
-        }
-        continue;
-      }
-      for (const row of (await query) as Array<Record<string, unknown>>) {
-        const subscriptionUuid = String(row.SUBSCRIPTION_UUID);
-        if (wanted.has(subscriptionUuid)) found.push({ subscriptionUuid, time: Number(row.EVENT_TIME), quantity: Number(row.QUANTITY), seq: Number(row.SEQ) });
+        .select(columns);
+      for (const row of await rowsAsArrays(this.db, query, columns)) {
+        const subscriptionUuid = String(row[0]);
+        if (wanted.has(subscriptionUuid)) found.push({ subscriptionUuid, time: Number(row[1]), quantity: Number(row[2]), seq: Number(row[3]) });
       }
     }
     return found;
@@ -355,19 +334,26 @@ export class EventStore {
 }
 
 /**
- * A query's rows as arrays of values in the select's order, from the driver's own connection (the
- * transaction's inside one): pg's `rowMode: 'array'`, better-sqlite3's `raw()`.
+ * A query's rows as arrays of `columns`' values (its select's order): on PostgreSQL and SQLite
+ * straight from the driver's own connection (the transaction's inside one), pg's `rowMode:
+ * 'array'` and better-sqlite3's `raw()`, with no row object per row (nor pg's copy of it with
+ * upper-case keys); elsewhere from knex's rows.
  */
+async function rowsAsArrays(db: Db, query: Knex.QueryBuilder, columns: readonly string[]): Promise<unknown[][]> {
+  const dialect = dialectOf(db as Knex);
+  if (dialect !== 'postgres' && dialect !== 'sqlite') {
+    const rows = (await query) as Array<Record<string, unknown>>;
+    return rows.map((row) => columns.map((column) => row[column]));
+  }
+  const { sql, bindings } = query.toSQL().toNative();
+  return driverArrays(db, dialect, sql, bindings);
+}
+
+/** `sql` run on the driver's own connection, its rows as arrays (`rowsAsArrays`). */
 async function driverArrays(db: Db, dialect: 'postgres' | 'sqlite', sql: string, bindings: readonly unknown[]): Promise<unknown[][]> {
   if (dialect === 'sqlite') return withDriverConnection<SqliteReader, unknown[][]>(db, (connection) => connection.prepare(sql).raw(true).all(...bindings));
   const result = await withDriverConnection<PgArrayQuery, { rows: unknown[][] }>(db, (connection) => connection.query({ text: sql, values: bindings, rowMode: 'array' }));
   return result.rows;
-}
-
-/** The database when `driverArrays` can read from its driver: PostgreSQL and SQLite. */
-function driverArraysDialect(db: Db): 'postgres' | 'sqlite' | undefined {
-  const dialect = dialectOf(db as Knex);
-  return dialect === 'postgres' || dialect === 'sqlite' ? dialect : undefined;
 }
 
 /** pg's connection, as far as `driverArrays` uses it. */
@@ -392,7 +378,7 @@ const SQLITE_PAGE = `SELECT "SUBSCRIPTION_UUID", "API_UUID", "EVENT_TIME", "QUAN
  * the primary key at hundreds of thousands of rows.
  */
 async function sqlitePage(db: Knex, after: number, upTo: number, limit: number): Promise<BillableEvent[]> {
-  const rows = await withDriverConnection<SqliteReader, unknown[][]>(db, (connection) => connection.prepare(SQLITE_PAGE).raw(true).all(after, upTo, limit));
+  const rows = await driverArrays(db, 'sqlite', SQLITE_PAGE, [after, upTo, limit]);
   const page = new Array<BillableEvent>(rows.length);
   for (let i = 0; i < rows.length; i += 1) {
     const row = rows[i]!;
