@@ -1,9 +1,18 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { DatabaseConfig, DatabaseType } from '../config/schema';
 import type { Logger } from '../logger';
 import { lowerCaseIdentifier, upperCaseRowKeys } from './identifier-case';
+
+/**
+ * Helper threads SQLite may give a large sort (a freeze's GROUP BY of millions of events sorts in
+ * a temporary B-tree): one per other CPU, at most 3. The sort is synchronous on Node's thread, so
+ * the other CPUs would idle; with one helper on 2 vCPUs, grouping 2,000,000 events took 25-30 % less
+ * and a freeze of them about 20 % less (README, Benchmarks). Sorts that fit in memory start none.
+ */
+const SQLITE_SORT_HELPERS = Math.max(0, Math.min(3, availableParallelism() - 1));
 
 /** knex's client name for each configured database type. */
 const KNEX_CLIENT: Record<DatabaseType, string> = {
@@ -43,6 +52,7 @@ export function knexConfigFor(db: DatabaseConfig, cwd: string = process.cwd(), l
           connection.pragma('foreign_keys = ON');
           connection.pragma('journal_mode = WAL');
           connection.pragma('busy_timeout = 5000');
+          connection.pragma(`threads = ${SQLITE_SORT_HELPERS}`);
           done(null);
         },
       },
