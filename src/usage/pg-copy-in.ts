@@ -6,17 +6,28 @@ import { withDriverConnection } from '../db/driver-connection';
  * connections: PostgreSQL's fastest way in, about twice a multi-row INSERT's speed. All or
  * nothing: COPY is one statement, so an error (e.g. a unique key already taken) leaves no row.
  * Spoken as a pg "submittable" (the protocol pg-copy-streams speaks), to add no dependency.
- * Values must be strings without NUL, numbers or null (what the event store writes).
+ * Values must be strings without NUL, numbers or null (what the event and record stores write).
  */
 export async function pgCopyIn(db: Knex, table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]): Promise<void> {
+  await pgCopyInFields(
+    db,
+    table,
+    columns,
+    rows,
+    columns.map((column) => (row: Record<string, unknown>) => row[column]),
+  );
+}
+
+/** `pgCopyIn` with each column's value read by its own function, so no row object need exist per row. */
+export async function pgCopyInFields<Row>(db: Knex, table: string, columns: readonly string[], rows: readonly Row[], fields: ReadonlyArray<(row: Row) => unknown>): Promise<void> {
   if (rows.length === 0) return;
   const lines: string[] = new Array<string>(rows.length);
   for (let i = 0; i < rows.length; i += 1) {
     const row = rows[i]!;
     let line = '';
-    for (let c = 0; c < columns.length; c += 1) {
+    for (let c = 0; c < fields.length; c += 1) {
       if (c > 0) line += '\t';
-      line += copyField(row[columns[c]!]);
+      line += copyField(fields[c]!(row));
     }
     lines[i] = line;
   }

@@ -4,9 +4,10 @@ import { migrateLatest } from '../helpers/migrations';
 
 /**
  * Freezing writes its records through each database's fastest plain insert (SQLite: a VALUES
- * list run as the driver's prepared statement, PostgreSQL: `unnest` arrays): every field must
- * come back as given, in more rows than one statement takes (SQLite: 500), inside the freeze's
- * transaction, and a rolled-back transaction must leave none of them.
+ * list run as the driver's prepared statement, PostgreSQL: COPY in its text format): every field
+ * must come back as given, characters COPY escapes included, in more rows than one statement
+ * takes (SQLite: 500, PostgreSQL: 50,000), inside the freeze's transaction, and a rolled-back
+ * transaction must leave none of them.
  */
 forEachTestDatabase((kind, database) => {
   const records = (from: number, count: number, batch: number): NewRecord[] =>
@@ -53,6 +54,28 @@ forEachTestDatabase((kind, database) => {
     }
   });
 
+  it('stores the characters COPY text escapes (backslash, tab, line ends) and quotes as given', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const awkward = ['back\\slash', 'tab\there', 'line\nend', 'carriage\rreturn', `quote's "double"`, '\\N', 'trailing\\'];
+    const given = records(50_000, awkward.length, 9).map((record, i) => ({ ...record, apiUuid: awkward[i]!, source: `src ${awkward[i]!}` }));
+    await db.transaction((tx) => store.insert(tx, given));
+    const stored = new Map((await store.list()).map((r) => [r.identifier, r]));
+    for (const record of given) expect(stored.get(record.identifier)).toEqual(expect.objectContaining({ apiUuid: record.apiUuid, source: record.source }));
+  });
+
+  it('stores a freeze larger than one PostgreSQL COPY (50,000 rows) whole', async () => {
+    const db = database().knex;
+    const store = new RecordStore(db);
+    const given = records(200_000, 50_007, 11);
+    await db.transaction((tx) => store.insert(tx, given));
+    const stored = (await db('ML_USAGE_RECORD').where('FREEZE_BATCH', 11).count({ N: '*' }).sum({ Q: 'QUANTITY' }).first()) as { N: unknown; Q: unknown };
+    expect(Number(stored.N)).toBe(given.length);
+    expect(Number(stored.Q)).toBe(given.reduce((sum, r) => sum + r.quantity, 0));
+    const last = given[given.length - 1]!;
+    expect((await store.list()).find((r) => r.identifier === last.identifier)).toEqual(expect.objectContaining({ ...last, state: 'PENDING' }));
+  });
+
   it('stamps every record with the batch given for the whole insert, twice in a row (the full-chunk statement used again)', async () => {
     const db = database().knex;
     const store = new RecordStore(db);
@@ -90,7 +113,7 @@ forEachTestDatabase((kind, database) => {
     const db = database().knex;
     const store = new RecordStore(db);
     const before = (await store.list()).length;
-    // 12,000 records, statements of 500 to 5,000 rows: the one holding record 6,000 repeats record 0's identifier.
+    // 12,000 records, statements of 500 to 50,000 rows: the one holding record 6,000 repeats record 0's identifier.
     const given = records(100_000, 12_000, 5);
     given[6_000] = { ...given[6_000]!, identifier: given[0]!.identifier };
     // Matched by message: better-sqlite3's native part keeps the error class of the first test file
