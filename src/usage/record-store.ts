@@ -101,8 +101,8 @@ export class RecordStore {
     };
     const dialect = dialectOf(tx as Knex);
     if (dialect === 'postgres') {
-      // One COPY at a time: building the next while the server ran one measured no faster with
-      // `unnest` inserts (PostgreSQL's own work is the cost), unlike MariaDB's.
+      // One COPY at a time: building the next while the server ran one measured no faster (2,000,000
+      // events, 3 rounds: 5.25 -> 5.38 s; with `unnest` inserts as well), unlike MariaDB's.
       const fields = [...valuesOf(batchOf), () => 'PENDING', () => 0];
       for (let i = 0; i < records.length; i += PG_ROWS_PER_COPY) await pgCopyInFields(tx as Knex, RECORD_TABLE, INSERTED_COLUMNS, records.slice(i, i + PG_ROWS_PER_COPY), fields);
       return;
