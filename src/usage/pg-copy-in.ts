@@ -22,14 +22,15 @@ export async function pgCopyIn(db: Knex, table: string, columns: readonly string
 export async function pgCopyInFields<Row>(db: Knex, table: string, columns: readonly string[], rows: readonly Row[], fields: ReadonlyArray<(row: Row) => unknown>): Promise<void> {
   if (rows.length === 0) return;
   const lines: string[] = new Array<string>(rows.length);
+  // Each line joined from its fields, not appended to field by field: appending builds a tree of
+  // string pieces per line that the final join must walk. Joined, 188,000 freeze records' text
+  // took 0.4-0.6 s instead of 1.1-1.5 s (in isolation, same bytes), and a freeze of 2,000,000
+  // events 3.87 -> 3.61 s on PostgreSQL (3 rounds A/B; 500,000 events: 2.16 -> 2.01 s, 7 rounds).
+  const line: string[] = new Array<string>(fields.length);
   for (let i = 0; i < rows.length; i += 1) {
     const row = rows[i]!;
-    let line = '';
-    for (let c = 0; c < fields.length; c += 1) {
-      if (c > 0) line += '\t';
-      line += copyField(fields[c]!(row));
-    }
-    lines[i] = line;
+    for (let c = 0; c < fields.length; c += 1) line[c] = copyField(fields[c]!(row));
+    lines[i] = line.join('\t');
   }
   const data = Buffer.from(`${lines.join('\n')}\n`);
   // Identifiers as knex writes them for this database (its identifier mapping applies).
@@ -57,6 +58,7 @@ const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n'
 
 /** One field of COPY's text format: `\N` for null, backslash, tab and line ends escaped. */
 function copyField(value: unknown): string {
+  if (typeof value === 'number') return String(value);
   if (value === null || value === undefined) return '\\N';
   const text = typeof value === 'string' ? value : String(value);
   return SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : text;
