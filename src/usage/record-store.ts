@@ -90,8 +90,9 @@ export class RecordStore {
    * writes one record per subscription and window (hundreds of thousands in a large freeze):
    * PostgreSQL COPY (all or nothing per statement, as an insert; the freeze's benchmark floor
    * loads by it too); SQLite a plain `VALUES` list (knex writes SQLite's multi-row insert as a
-   * slower `UNION ALL` compound select); the others knex's multi-row insert. `freezeBatch`: the batch of every record (else each
-   * record's own), so a freeze need not copy its records to stamp them.
+   * slower `UNION ALL` compound select); the others knex's multi-row insert. `freezeBatch`: the
+   * batch of every record (else each record's own), so a freeze need not copy its records to
+   * stamp them.
    */
   async insert(tx: Db, records: readonly InsertedRecord[], freezeBatch?: number): Promise<void> {
     const batchOf = (r: InsertedRecord): number => {
@@ -103,7 +104,7 @@ export class RecordStore {
     if (dialect === 'postgres') {
       // One COPY at a time: building the next while the server ran one measured no faster (2,000,000
       // events, 3 rounds: 5.25 -> 5.38 s; with `unnest` inserts as well), unlike MariaDB's.
-      const fields = [...valuesOf(batchOf), () => 'PENDING', () => 0];
+      const fields = insertedValuesOf(batchOf);
       for (let i = 0; i < records.length; i += PG_ROWS_PER_COPY) await pgCopyInFields(tx as Knex, RECORD_TABLE, INSERTED_COLUMNS, records.slice(i, i + PG_ROWS_PER_COPY), fields);
       return;
     }
@@ -315,7 +316,8 @@ async function insertValues(tx: Db, records: readonly InsertedRecord[], batchOf:
   await withDriverConnection<SqliteConnection, void>(tx as Knex, (connection) => {
     let statement = records.length === fullChunk ? sqliteInserts.get(connection) : undefined;
     if (statement === undefined) {
-      const tuple = `(${RECORD_COLUMNS.map(() => '?').join(', ')}, 'PENDING', 0)`;
+      const state = NEW_RECORD_STATE.map(([, value]) => (typeof value === 'string' ? `'${value}'` : value)).join(', ');
+      const tuple = `(${RECORD_COLUMNS.map(() => '?').join(', ')}, ${state})`;
       const columns = INSERTED_COLUMNS.map((c) => `"${c}"`).join(', ');
       statement = connection.prepare(`INSERT INTO "${RECORD_TABLE}" (${columns}) VALUES ${new Array<string>(records.length).fill(tuple).join(', ')}`);
       if (records.length === fullChunk) sqliteInserts.set(connection, statement);
@@ -348,12 +350,23 @@ const RECORD_COLUMNS: ReadonlyArray<readonly [column: string, value: (r: Inserte
   ['CREATED_AT', (r) => r.createdAt],
 ];
 
-/** Every column a new record is inserted with: the varying ones, then its state and attempts (PENDING, 0). */
-const INSERTED_COLUMNS: readonly string[] = [...RECORD_COLUMNS.map(([column]) => column), 'STATE', 'ATTEMPTS'];
+/** What every new record holds beside RECORD_COLUMNS: pending, never attempted. */
+const NEW_RECORD_STATE = [
+  ['STATE', 'PENDING'],
+  ['ATTEMPTS', 0],
+] as const;
+
+/** Every column a new record is inserted with: RECORD_COLUMNS, then NEW_RECORD_STATE. */
+const INSERTED_COLUMNS: readonly string[] = [...RECORD_COLUMNS.map(([column]) => column), ...NEW_RECORD_STATE.map(([column]) => column)];
 
 /** How each of RECORD_COLUMNS is read from a record, its freeze batch by `batchOf`. */
 function valuesOf(batchOf: (r: InsertedRecord) => number): Array<(r: InsertedRecord) => string | number> {
   return RECORD_COLUMNS.map(([column, value]) => (column === 'FREEZE_BATCH' ? batchOf : value));
+}
+
+/** How each of INSERTED_COLUMNS is read from a record: `valuesOf`, then the constant NEW_RECORD_STATE. */
+function insertedValuesOf(batchOf: (r: InsertedRecord) => number): Array<(r: InsertedRecord) => string | number> {
+  return [...valuesOf(batchOf), ...NEW_RECORD_STATE.map(([, value]) => () => value)];
 }
 
 /**
