@@ -1,6 +1,6 @@
 import type { NewRecord } from './record-store';
 import type { HourlyUsage, PositionRange, UsageChunk, UsageSource } from './sources';
-import { HOUR_MS, spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec, type Window } from './windows';
+import { HOUR_MS, periodAt, spanOfHour, splitAtPeriodBoundaries, usageIdentifier, type CycleSpec, type Window } from './windows';
 
 /** A record as freezing computes it; the freeze batch is handed out in the writing transaction. */
 export type FrozenRecord = Omit<NewRecord, 'freezeBatch'>;
@@ -68,13 +68,24 @@ export async function recordsOfRange(input: {
   const { source, range, cycles, windowHours } = input;
   // Per subscription, its spans by index: nested maps, no composite string key per hour.
   const spans = new Map<string, Map<number, Span>>();
+  // Per subscription, the billing period of its last span split: most spans lie inside it, and
+  // need no boundary computed (a month's is several Date conversions).
+  const periods = new Map<string, Window>();
+  const windowsOf = (subscriptionUuid: string, hour: number): Window[] => {
+    const span = spanOfHour(hour, windowHours);
+    const cycle = cycles.get(subscriptionUuid);
+    if (cycle === undefined) return [span];
+    let period = periods.get(subscriptionUuid);
+    if (period === undefined || span.start < period.start || span.start >= period.end) periods.set(subscriptionUuid, (period = periodAt(cycle, span.start)));
+    return span.end <= period.end ? [span] : splitAtPeriodBoundaries(span, cycle);
+  };
   for (const usage of input.hourly) {
     let ofSubscription = spans.get(usage.subscriptionUuid);
     if (ofSubscription === undefined) spans.set(usage.subscriptionUuid, (ofSubscription = new Map()));
     const index = Math.floor(usage.hour / windowHours);
     let span = ofSubscription.get(index);
     if (span === undefined) {
-      const windows = splitAtPeriodBoundaries(spanOfHour(usage.hour, windowHours), cycles.get(usage.subscriptionUuid) ?? null);
+      const windows = windowsOf(usage.subscriptionUuid, usage.hour);
       span = { subscriptionUuid: usage.subscriptionUuid, apiUuid: usage.apiUuid, windows, sums: new Array(windows.length).fill(undefined), sliced: false };
       ofSubscription.set(index, span);
     }

@@ -60,10 +60,15 @@ const APPROX_INTERVAL_MS: Record<BillingCycle, number> = { day: DAY_MS, week: 7 
 
 /** The first period boundary strictly after `at`. */
 export function nextBoundaryAfter(cycle: CycleSpec, at: number): number {
+  return periodAt(cycle, at).end;
+}
+
+/** The billing period holding `at`: from the last boundary at or before it to the next one after it. */
+export function periodAt(cycle: CycleSpec, at: number): Window {
   let index = Math.floor((at - cycle.anchorMs) / (APPROX_INTERVAL_MS[cycle.interval] * cycle.intervalCount));
   while (periodBoundary(cycle, index) > at) index -= 1;
-  while (periodBoundary(cycle, index) <= at) index += 1;
-  return periodBoundary(cycle, index);
+  while (periodBoundary(cycle, index + 1) <= at) index += 1;
+  return { start: periodBoundary(cycle, index), end: periodBoundary(cycle, index + 1) };
 }
 
 /**
