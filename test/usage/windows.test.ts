@@ -1,5 +1,5 @@
 import { recordsOfRange } from '../../src/usage/freezer';
-import type { HourlyUsage, PositionRange, SliceUsage, UsageSlice } from '../../src/usage/sources';
+import type { HourlyUsage, PositionRange, SliceUsage, UsageSlice, UsageSource } from '../../src/usage/sources';
 import { HOUR_MS, nextBoundaryAfter, periodAt, splitAtPeriodBoundaries, type CycleSpec } from '../../src/usage/windows';
 
 const at = (iso: string) => Date.parse(iso);
@@ -27,8 +27,12 @@ describe('billing periods', () => {
 });
 
 describe('recordsOfRange: windows of each subscription across its periods', () => {
-  const source = {
-    name: 'local',
+  // Only the cut hours are asked of it: each slice answers 10, 11, ... calls from part 900, 901, ...
+  const source: UsageSource = {
+    name: 'slices',
+    initialPosition: () => 0,
+    settledPosition: async () => 0,
+    hourlyUsage: async () => [],
     sliceUsage: async (_range: PositionRange, slices: readonly UsageSlice[]): Promise<SliceUsage[]> => slices.map((slice, i) => ({ ...slice, quantity: 10 + i, part: 900 + i })),
   };
   const hour = (iso: string) => at(iso) / HOUR_MS;
