@@ -30,7 +30,7 @@ import { apimCoreRecords } from '../src/apim/core-records';
 import { composeUsage, migrationsFor } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import type { TestDatabaseKind } from '../test/helpers/databases';
-import { benchDatabases, envInt, eventRow, openDatabase, fastestPlainInsert, report, runInChild, seedBilledSubscriptions, seedBillingCycles } from './support';
+import { benchDatabases, envInt, eventRow, openDatabase, fastestPlainInsert, report, runInChild, seedBilledSubscriptions, seedBillingCycles, median } from './support';
 
 const TARGET = 1.5;
 const MB = 2 ** 20;
@@ -90,12 +90,6 @@ async function freezeInThisProcess(database: DatabaseConfig): Promise<void> {
 
 function freezeInChild(database: DatabaseConfig): Promise<FreezeMemory> {
   return runInChild<FreezeMemory>(__filename, 'BENCH_FREEZE_CHILD', database, "the freeze's process");
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const seconds = (ms: number) => Number((ms / 1000).toFixed(3));

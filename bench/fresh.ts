@@ -37,7 +37,7 @@ import type { Monetization } from '../src/monetization/monetization';
 import { tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer, type StripeServer } from '../dev/stripe-server';
 import type { LoggedRequest } from '../dev/stripe-server/request-log';
-import { benchDatabases, envInt, event, openDatabase, report, seedMeteredSubscriptions, type SeededSubscription } from './support';
+import { benchDatabases, envInt, event, openDatabase, report, seedMeteredSubscriptions, type SeededSubscription, median } from './support';
 
 type Way = 'batched' | 'per_window';
 
@@ -186,11 +186,6 @@ async function phase(setup: Setup, way: Way, size: number, options: { seconds: n
   };
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const round1 = (n: number) => (Number.isFinite(n) ? Number(n.toFixed(1)) : String(n));
 const round3 = (n: number) => (Number.isFinite(n) ? Number(n.toFixed(3)) : String(n));
 

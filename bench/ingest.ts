@@ -17,7 +17,7 @@ import { migrateLatest } from '../src/db/migrator';
 import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import { UsageIngestion } from '../src/usage/ingest';
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
-import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions, benchEngine, copyRows, plainInsert } from './support';
+import { benchDatabases, envInt, event, eventRow, openDatabase, report, seedBilledSubscriptions, benchEngine, copyRows, plainInsert, median } from './support';
 import { apimCoreRecords } from '../src/apim/core-records';
 import type { TestDatabaseKind } from '../test/helpers/databases';
 
@@ -81,12 +81,6 @@ async function measure(kind: TestDatabaseKind, total: number, batch: number, pai
   } finally {
     await database.destroy();
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function main() {

@@ -63,7 +63,7 @@ import { UsageRecorder, type CallIdentity, type UsageSink } from '../src/gateway
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
 import { apimCoreRecords } from '../src/apim/core-records';
 import type { TestDatabase } from '../test/helpers/databases';
-import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription } from './support';
+import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription, median } from './support';
 
 const TARGET = 0.95;
 /** What the brief asks of the recorder's own work in the route's process, per call. */
@@ -148,11 +148,6 @@ function listen(app: express.Express): Promise<http.Server> {
 
 const micros = (seconds: number, count: number) => (count === 0 ? null : Number(((seconds * 1e6) / count).toFixed(1)));
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** A sink that counts what the real sink's answers said, to check nothing was counted twice or rejected. */
 function counting(sink: UsageSink) {

@@ -36,7 +36,7 @@ import { composeUsage } from '../src/composition';
 import { tenantDirectoryFrom } from '../src/monetization/tenant-directory';
 import { tenantWithKey } from '../test/plugins/stripe/harness';
 import { startStripeServer, type StripeServer } from '../dev/stripe-server';
-import { benchDatabases, envInt, eventRow, openDatabase, report, runInChild, seedMeteredSubscriptions, type SeededSubscription } from './support';
+import { benchDatabases, envInt, eventRow, openDatabase, report, runInChild, seedMeteredSubscriptions, type SeededSubscription, median } from './support';
 
 const HOUR_MS = 3_600_000;
 const MB = 2 ** 20;
@@ -192,11 +192,6 @@ async function publishJob(world: World, count: number, calls: number, limit: num
   return { job, accepted: accepted.length, rejected, achieved, sendingSeconds, records, absorbed };
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const round1 = (n: number) => Number(n.toFixed(1));
 const round3 = (n: number) => Number(n.toFixed(3));
 
