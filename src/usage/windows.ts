@@ -65,10 +65,17 @@ export function nextBoundaryAfter(cycle: CycleSpec, at: number): number {
 
 /** The billing period holding `at`: from the last boundary at or before it to the next one after it. */
 export function periodAt(cycle: CycleSpec, at: number): Window {
+  // Each boundary computed once (a month's is several Date conversions): the loops keep what they read.
   let index = Math.floor((at - cycle.anchorMs) / (APPROX_INTERVAL_MS[cycle.interval] * cycle.intervalCount));
-  while (periodBoundary(cycle, index) > at) index -= 1;
-  while (periodBoundary(cycle, index + 1) <= at) index += 1;
-  return { start: periodBoundary(cycle, index), end: periodBoundary(cycle, index + 1) };
+  let start = periodBoundary(cycle, index);
+  while (start > at) start = periodBoundary(cycle, (index -= 1));
+  let end = periodBoundary(cycle, index + 1);
+  while (end <= at) {
+    start = end;
+    index += 1;
+    end = periodBoundary(cycle, index + 1);
+  }
+  return { start, end };
 }
 
 /**
