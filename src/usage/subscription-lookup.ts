@@ -88,6 +88,8 @@ const REFRESH_WHEN_LEFT = 0.25;
 
 interface Cached {
   value: Promise<SubscriptionBilling>;
+  /** `value` once it has resolved: a batch takes it as it is, with no await per pair. */
+  answer?: SubscriptionBilling;
   until: number;
   /** The background read of the pair under way, if any. */
   next?: Promise<SubscriptionBilling>;
@@ -132,17 +134,27 @@ export class SubscriptionLookup {
    * The answers for a batch's pairs, by `pairKey`: the distinct pairs not cached read together
    * (see the class), and each tenant's policy read once per call however many pairs are on it.
    */
-  async billingOfPairs(pairs: Iterable<readonly [apiUuid: string, applicationUuid: string]>): Promise<Map<string, SubscriptionBilling>> {
+  billingOfPairs(pairs: Iterable<readonly [apiUuid: string, applicationUuid: string]>): Promise<Map<string, SubscriptionBilling>> {
+    const keyed = new Map<string, readonly [apiUuid: string, applicationUuid: string]>();
+    for (const pair of pairs) keyed.set(pairKey(pair[0], pair[1]), pair);
+    return this.billingOfKeyedPairs(keyed);
+  }
+
+  /**
+   * `billingOfPairs` of pairs already keyed by `pairKey` (ingestion keys its batch's pairs
+   * anyway). A cached answer is taken as it is; only reads under way are awaited.
+   */
+  async billingOfKeyedPairs(pairs: ReadonlyMap<string, readonly [apiUuid: string, applicationUuid: string]>): Promise<Map<string, SubscriptionBilling>> {
     const now = this.now();
-    const pending = new Map<string, Promise<SubscriptionBilling>>();
+    const answers = new Map<string, SubscriptionBilling>();
+    const pending: Array<readonly [key: string, value: Promise<SubscriptionBilling>]> = [];
     const toRead: Array<PairRead & { resolve: (value: Promise<SubscriptionBilling>) => void }> = [];
     const toRefresh: PairRead[] = [];
-    for (const [apiUuid, applicationUuid] of pairs) {
-      const key = pairKey(apiUuid, applicationUuid);
-      if (pending.has(key)) continue;
+    for (const [key, [apiUuid, applicationUuid]] of pairs) {
       const cached = this.cache.get(key);
       if (cached && cached.until > now) {
-        pending.set(key, cached.value);
+        if (cached.answer !== undefined) answers.set(key, cached.answer);
+        else pending.push([key, cached.value]);
         if (!cached.refreshing && cached.until - now <= this.ttlMs * REFRESH_WHEN_LEFT) {
           cached.refreshing = true;
           toRefresh.push({ key, apiUuid, applicationUuid });
@@ -151,25 +163,30 @@ export class SubscriptionLookup {
       }
       // Expired while its background read is under way: that read is fresher than any other.
       if (cached?.next !== undefined) {
-        pending.set(key, cached.next);
+        pending.push([key, cached.next]);
         continue;
       }
       let resolve!: (value: Promise<SubscriptionBilling>) => void;
       const value = new Promise<SubscriptionBilling>((r) => (resolve = r));
-      pending.set(key, value);
+      pending.push([key, value]);
       toRead.push({ key, apiUuid, applicationUuid, resolve });
       if (this.ttlMs > 0) {
         if (this.cache.size > 100_000) this.cache.clear();
-        this.cache.set(key, { value, until: now + this.ttlMs, refreshing: false });
-        // A failed read is not remembered: the next batch reads the pair again.
-        value.catch(() => {
-          if (this.cache.get(key)?.value === value) this.cache.delete(key);
-        });
+        const entry: Cached = { value, until: now + this.ttlMs, refreshing: false };
+        this.cache.set(key, entry);
+        value.then(
+          (answer) => {
+            entry.answer = answer;
+          },
+          // A failed read is not remembered: the next batch reads the pair again.
+          () => {
+            if (this.cache.get(key) === entry) this.cache.delete(key);
+          },
+        );
       }
     }
     if (toRefresh.length > 0) void this.refresh(toRefresh, now);
     if (toRead.length > 0) await this.readAll(toRead, (item, value) => item.resolve(value));
-    const answers = new Map<string, SubscriptionBilling>();
     for (const [key, value] of pending) answers.set(key, await value);
     return answers;
   }
@@ -186,7 +203,7 @@ export class SubscriptionLookup {
         (answer) => {
           const current = this.cache.get(item.key);
           if (current === undefined || current.until < startedAt + this.ttlMs) {
-            this.cache.set(item.key, { value: Promise.resolve(answer), until: startedAt + this.ttlMs, refreshing: false });
+            this.cache.set(item.key, { value: Promise.resolve(answer), answer, until: startedAt + this.ttlMs, refreshing: false });
           }
         },
         () => {

@@ -151,6 +151,21 @@ forEachTestDatabase((_kind, database) => {
     }
   });
 
+  it('answers an event repeated in one batch once: its first copy accepted, the later ones duplicate, whether the batch goes in whole or by the way that tells which rows it stored', async () => {
+    const run = randomUUID().slice(0, 8);
+    const id = (n: number) => `again-${run}-${n}`;
+    const statuses = (answer: BatchResult) => answer.results.map((r) => `${r.eventId}:${r.status}`);
+    // All new: the optimistic insert of the whole batch.
+    const first = await ingestionOn(database().knex).ingest([call(subscription, id(2)), call(subscription, id(1)), call(subscription, id(2)), call(subscription, id(3)), call(subscription, id(2))]);
+    expect(statuses(first)).toEqual([`${id(2)}:accepted`, `${id(1)}:accepted`, `${id(2)}:duplicate`, `${id(3)}:accepted`, `${id(2)}:duplicate`]);
+    expect(first).toMatchObject({ accepted: 3, duplicates: 2, rejected: 0 });
+    // A key already stored (id 1): the insert that tells which rows it stored, with repeats of a new key around it.
+    const second = await ingestionOn(database().knex).ingest([call(subscription, id(5)), call(subscription, id(1)), call(subscription, id(4)), call(subscription, id(5)), call(subscription, id(4))]);
+    expect(statuses(second)).toEqual([`${id(5)}:accepted`, `${id(1)}:duplicate`, `${id(4)}:accepted`, `${id(5)}:duplicate`, `${id(4)}:duplicate`]);
+    const stored = await database().knex('ML_USAGE_EVENT').where('EVENT_ID', 'like', `again-${run}-%`).select('EVENT_ID');
+    expect(stored.map((row) => String(row.EVENT_ID)).sort()).toEqual([1, 2, 3, 4, 5].map(id));
+  });
+
   it.each(['eventId', 'apiId', 'applicationId', 'subscriptionId', 'consumerKey', 'tenant'])(
     'rejects an event with NUL in %s, naming the field, and stores the rest of its batch',
     async (field) => {
