@@ -135,8 +135,10 @@ export class UsageIngestion {
     const schema = options.fromGatewayAnalytics ? usageEventFields : usageEventSchema;
     const now = this.clock().getTime();
     const results = new Array<EventResult>(events.length);
-    const valid: Array<{ index: number; input: UsageEventInput; eventTime: number; pair: string }> = [];
-    const pairs = new Map<string, readonly [apiUuid: string, applicationUuid: string]>();
+    const valid: Array<{ index: number; input: UsageEventInput; eventTime: number; billing: SubscriptionBilling | undefined; pair: string | undefined }> = [];
+    // The pairs with no cached answer: read (or awaited) together after the loop.
+    const missing = new Map<string, readonly [apiUuid: string, applicationUuid: string]>();
+    const lookedUpAt = this.lookup.now();
     const latest = now + this.limits.futureToleranceMs;
     const earliest = now - oldestSendableMs(this.limits);
     let rejected = 0;
@@ -168,13 +170,18 @@ export class UsageIngestion {
       }
       // An event repeated in the batch goes on too: the store stores its first copy and answers
       // false for the later ones, which are answered `duplicate` (a second set of keys cost 0.3 ms a batch).
-      const pair = pairKey(input.apiId, input.applicationId);
-      if (!pairs.has(pair)) pairs.set(pair, [input.apiId, input.applicationId]);
-      valid.push({ index, input, eventTime, pair });
+      const billing = this.lookup.cachedBilling(input.apiId, input.applicationId, lookedUpAt);
+      let pair: string | undefined;
+      if (billing === undefined) {
+        pair = pairKey(input.apiId, input.applicationId);
+        if (!missing.has(pair)) missing.set(pair, [input.apiId, input.applicationId]);
+      }
+      valid.push({ index, input, eventTime, billing, pair });
     }
-    // One read per distinct (API, application) pair of the batch, not one per event.
-    const billings = await this.lookup.billingOfKeyedPairs(pairs);
-    const toStore = valid.map(({ input, eventTime, pair }) => classify(input, eventTime, now, billings.get(pair)!));
+    // One read per distinct (API, application) pair the cache did not answer, not one per event.
+    this.lookup.refreshCached(lookedUpAt);
+    const read = missing.size > 0 ? await this.lookup.billingOfKeyedPairs(missing) : undefined;
+    const toStore = valid.map(({ input, eventTime, billing, pair }) => classify(input, eventTime, now, billing ?? read!.get(pair!)!));
     const stored = await this.store.insert(toStore);
     let accepted = 0;
     valid.forEach(({ index }, i) => {

@@ -116,18 +116,73 @@ interface PairRead {
  * (when the background read is late, the batch waits for it as for any read).
  */
 export class SubscriptionLookup {
-  private readonly cache = new Map<string, Cached>();
+  /** Answers by API, then application: found per event without building a key (`cachedBilling`). */
+  private readonly cache = new Map<string, Map<string, Cached>>();
+  private cachedPairs = 0;
+  /** Pairs `cachedBilling` found in their last quarter, to be read again in the background. */
+  private refreshDue: PairRead[] = [];
 
   constructor(
     private readonly gateway: GatewaySubscriptions,
     private readonly engine: Pick<Monetization, 'billedSubscriptionOf' | 'billedSubscriptionsOf'>,
     private readonly tenantIdOf: (domain: string) => number | undefined,
     private readonly ttlMs = 5_000,
-    private readonly now: () => number = Date.now,
+    /** The lookup's clock (epoch ms): a batch reads it once for all its `cachedBilling` calls. */
+    readonly now: () => number = Date.now,
   ) {}
 
   async billingOf(apiUuid: string, applicationUuid: string): Promise<SubscriptionBilling> {
     return (await this.billingOfPairs([[apiUuid, applicationUuid]])).get(pairKey(apiUuid, applicationUuid))!;
+  }
+
+  /**
+   * The pair's answer when it is cached, read and fresh at `now` (`this.now()` read once per
+   * batch), else undefined: the batch then asks `billingOfKeyedPairs` for it. Ingestion asks per
+   * event, so a batch of cached pairs builds no key and no map of its pairs. An answer in the last
+   * quarter of its time is read again in the background, as `billingOfKeyedPairs` does (the reads
+   * start at the batch's next `billingOfKeyedPairs` or `refreshCached`).
+   */
+  cachedBilling(apiUuid: string, applicationUuid: string, now: number): SubscriptionBilling | undefined {
+    const cached = this.cache.get(apiUuid)?.get(applicationUuid);
+    if (cached === undefined || cached.answer === undefined || cached.until <= now) return undefined;
+    if (!cached.refreshing && cached.until - now <= this.ttlMs * REFRESH_WHEN_LEFT) {
+      cached.refreshing = true;
+      this.refreshDue.push({ key: pairKey(apiUuid, applicationUuid), apiUuid, applicationUuid });
+    }
+    return cached.answer;
+  }
+
+  /** Starts the background reads `cachedBilling` found due. */
+  refreshCached(now: number): void {
+    if (this.refreshDue.length === 0) return;
+    const due = this.refreshDue;
+    this.refreshDue = [];
+    void this.refresh(due, now);
+  }
+
+  private entryOf(apiUuid: string, applicationUuid: string): Cached | undefined {
+    return this.cache.get(apiUuid)?.get(applicationUuid);
+  }
+
+  private setEntry(apiUuid: string, applicationUuid: string, entry: Cached): void {
+    let ofApi = this.cache.get(apiUuid);
+    if (ofApi === undefined) this.cache.set(apiUuid, (ofApi = new Map()));
+    if (!ofApi.has(applicationUuid)) this.cachedPairs += 1;
+    ofApi.set(applicationUuid, entry);
+  }
+
+  /** Forgets the pair's entry if it is still `entry`. */
+  private deleteEntry(apiUuid: string, applicationUuid: string, entry: Cached): void {
+    const ofApi = this.cache.get(apiUuid);
+    if (ofApi?.get(applicationUuid) !== entry) return;
+    ofApi.delete(applicationUuid);
+    this.cachedPairs -= 1;
+    if (ofApi.size === 0) this.cache.delete(apiUuid);
+  }
+
+  private forgetAll(): void {
+    this.cache.clear();
+    this.cachedPairs = 0;
   }
 
   /**
@@ -151,7 +206,7 @@ export class SubscriptionLookup {
     const toRead: Array<PairRead & { resolve: (value: Promise<SubscriptionBilling>) => void }> = [];
     const toRefresh: PairRead[] = [];
     for (const [key, [apiUuid, applicationUuid]] of pairs) {
-      const cached = this.cache.get(key);
+      const cached = this.entryOf(apiUuid, applicationUuid);
       if (cached && cached.until > now) {
         if (cached.answer !== undefined) answers.set(key, cached.answer);
         else pending.push([key, cached.value]);
@@ -171,21 +226,22 @@ export class SubscriptionLookup {
       pending.push([key, value]);
       toRead.push({ key, apiUuid, applicationUuid, resolve });
       if (this.ttlMs > 0) {
-        if (this.cache.size > 100_000) this.cache.clear();
+        if (this.cachedPairs > 100_000) this.forgetAll();
         const entry: Cached = { value, until: now + this.ttlMs, refreshing: false };
-        this.cache.set(key, entry);
+        this.setEntry(apiUuid, applicationUuid, entry);
         value.then(
           (answer) => {
             entry.answer = answer;
           },
           // A failed read is not remembered: the next batch reads the pair again.
           () => {
-            if (this.cache.get(key) === entry) this.cache.delete(key);
+            this.deleteEntry(apiUuid, applicationUuid, entry);
           },
         );
       }
     }
     if (toRefresh.length > 0) void this.refresh(toRefresh, now);
+    this.refreshCached(now);
     if (toRead.length > 0) await this.readAll(toRead, (item, value) => item.resolve(value));
     for (const [key, value] of pending) answers.set(key, await value);
     return answers;
@@ -197,17 +253,17 @@ export class SubscriptionLookup {
    */
   private async refresh(items: readonly PairRead[], startedAt: number): Promise<void> {
     await this.readAll(items, (item, value) => {
-      const cached = this.cache.get(item.key);
+      const cached = this.entryOf(item.apiUuid, item.applicationUuid);
       if (cached) cached.next = value;
       value.then(
         (answer) => {
-          const current = this.cache.get(item.key);
+          const current = this.entryOf(item.apiUuid, item.applicationUuid);
           if (current === undefined || current.until < startedAt + this.ttlMs) {
-            this.cache.set(item.key, { value: Promise.resolve(answer), answer, until: startedAt + this.ttlMs, refreshing: false });
+            this.setEntry(item.apiUuid, item.applicationUuid, { value: Promise.resolve(answer), answer, until: startedAt + this.ttlMs, refreshing: false });
           }
         },
         () => {
-          const current = this.cache.get(item.key);
+          const current = this.entryOf(item.apiUuid, item.applicationUuid);
           if (current?.next === value) {
             current.next = undefined;
             current.refreshing = false;

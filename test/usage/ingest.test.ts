@@ -264,6 +264,30 @@ forEachTestDatabase((_kind, database) => {
     );
   });
 
+  it('answers a batch mixing cached pairs and new ones from the cache and one read of the new pairs', async () => {
+    const other = await billableSubscription(database().knex, 'carbon.super');
+    const core = apimCoreRecords(database().knex);
+    const asked: string[] = [];
+    const counting = {
+      subscriptionOfPair: (api: string, app: string) => (asked.push(`${api} ${app}`), core.subscriptionOfPair(api, app)),
+      policyByName: core.policyByName.bind(core),
+      subscriptionRefs: core.subscriptionRefs.bind(core),
+    };
+    const lookup = new SubscriptionLookup(counting, engineOn(database().knex), (domain: string) => TENANTS[domain], 60_000, () => NOW);
+    const ingestion = new UsageIngestion(database().knex, lookup, () => new Date(NOW), stripeCapabilities.usage);
+    const run = randomUUID().slice(0, 8);
+    await ingestion.ingest([call(subscription, `mixed-${run}-0`)]);
+    const events = Array.from({ length: 9 }, (_, i) =>
+      i % 3 === 0 ? call(subscription, `mixed-${run}-${i + 1}`) : i % 3 === 1 ? call(other, `mixed-${run}-${i + 1}`) : call(subscription, `mixed-${run}-${i + 1}`, NOW - 60_000, { applicationId: `unknown-${run}` }),
+    );
+    const answer = await ingestion.ingest(events);
+    expect(answer.results.map((r) => (r.status === 'accepted' ? (r.billable ? 'billable' : r.reason) : r.status))).toEqual(
+      Array.from({ length: 9 }, (_, i) => (i % 3 === 2 ? 'UNKNOWN_SUBSCRIPTION' : 'billable')),
+    );
+    // The first batch's pair came from the cache; each new pair was read once.
+    expect(asked.sort()).toEqual([`${other.apiUuid} ${other.applicationUuid}`, `${subscription.apiUuid} ${subscription.applicationUuid}`, `${subscription.apiUuid} unknown-${run}`].sort());
+  });
+
   it('decides every event as the schema does, whether its check takes the fast way or zod', async () => {
     const run = randomUUID().slice(0, 8);
     const id = (n: number) => `edge-${run}-${n}`;
