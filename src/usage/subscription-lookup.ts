@@ -97,7 +97,6 @@ interface Cached {
 }
 
 interface PairRead {
-  key: string;
   apiUuid: string;
   applicationUuid: string;
 }
@@ -119,7 +118,7 @@ export class SubscriptionLookup {
   /** Answers by API, then application: found per event without building a key (`cachedBilling`). */
   private readonly cache = new Map<string, Map<string, Cached>>();
   private cachedPairs = 0;
-  /** Pairs `cachedBilling` found in their last quarter, to be read again in the background. */
+  /** Pairs found in their last quarter, to be read again in the background (`refreshCached`). */
   private refreshDue: PairRead[] = [];
 
   constructor(
@@ -143,16 +142,20 @@ export class SubscriptionLookup {
    * start at the batch's next `billingOfKeyedPairs` or `refreshCached`).
    */
   cachedBilling(apiUuid: string, applicationUuid: string, now: number): SubscriptionBilling | undefined {
-    const cached = this.cache.get(apiUuid)?.get(applicationUuid);
+    const cached = this.entryOf(apiUuid, applicationUuid);
     if (cached === undefined || cached.answer === undefined || cached.until <= now) return undefined;
-    if (!cached.refreshing && cached.until - now <= this.ttlMs * REFRESH_WHEN_LEFT) {
-      cached.refreshing = true;
-      this.refreshDue.push({ key: pairKey(apiUuid, applicationUuid), apiUuid, applicationUuid });
-    }
+    this.refreshIfDue(cached, apiUuid, applicationUuid, now);
     return cached.answer;
   }
 
-  /** Starts the background reads `cachedBilling` found due. */
+  /** Queues a fresh answer in the last quarter of its time for a background read, once. */
+  private refreshIfDue(cached: Cached, apiUuid: string, applicationUuid: string, now: number): void {
+    if (cached.refreshing || cached.until - now > this.ttlMs * REFRESH_WHEN_LEFT) return;
+    cached.refreshing = true;
+    this.refreshDue.push({ apiUuid, applicationUuid });
+  }
+
+  /** Starts the background reads found due. */
   refreshCached(now: number): void {
     if (this.refreshDue.length === 0) return;
     const due = this.refreshDue;
@@ -204,16 +207,12 @@ export class SubscriptionLookup {
     const answers = new Map<string, SubscriptionBilling>();
     const pending: Array<readonly [key: string, value: Promise<SubscriptionBilling>]> = [];
     const toRead: Array<PairRead & { resolve: (value: Promise<SubscriptionBilling>) => void }> = [];
-    const toRefresh: PairRead[] = [];
     for (const [key, [apiUuid, applicationUuid]] of pairs) {
       const cached = this.entryOf(apiUuid, applicationUuid);
       if (cached && cached.until > now) {
         if (cached.answer !== undefined) answers.set(key, cached.answer);
         else pending.push([key, cached.value]);
-        if (!cached.refreshing && cached.until - now <= this.ttlMs * REFRESH_WHEN_LEFT) {
-          cached.refreshing = true;
-          toRefresh.push({ key, apiUuid, applicationUuid });
-        }
+        this.refreshIfDue(cached, apiUuid, applicationUuid, now);
         continue;
       }
       // Expired while its background read is under way: that read is fresher than any other.
@@ -224,7 +223,7 @@ export class SubscriptionLookup {
       let resolve!: (value: Promise<SubscriptionBilling>) => void;
       const value = new Promise<SubscriptionBilling>((r) => (resolve = r));
       pending.push([key, value]);
-      toRead.push({ key, apiUuid, applicationUuid, resolve });
+      toRead.push({ apiUuid, applicationUuid, resolve });
       if (this.ttlMs > 0) {
         if (this.cachedPairs > 100_000) this.forgetAll();
         const entry: Cached = { value, until: now + this.ttlMs, refreshing: false };
@@ -240,7 +239,6 @@ export class SubscriptionLookup {
         );
       }
     }
-    if (toRefresh.length > 0) void this.refresh(toRefresh, now);
     this.refreshCached(now);
     if (toRead.length > 0) await this.readAll(toRead, (item, value) => item.resolve(value));
     for (const [key, value] of pending) answers.set(key, await value);

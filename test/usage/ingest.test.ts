@@ -95,6 +95,20 @@ const engineOn = (db: Knex) =>
     { core: apimCoreRecords(db), store: db, logger: createLogger('silent'), clock: () => new Date(NOW), tenants: { find: () => undefined } },
   );
 
+/**
+ * A lookup over the core that records each pair it asks (`"<api> <application>"`), read one by
+ * one (no bulk reads), with cache time `ttlMs` and clock `now`.
+ */
+const countingLookup = (db: Knex, asked: string[], ttlMs: number, now: () => number) => {
+  const core = apimCoreRecords(db);
+  const counting = {
+    subscriptionOfPair: (api: string, app: string) => (asked.push(`${api} ${app}`), core.subscriptionOfPair(api, app)),
+    policyByName: core.policyByName.bind(core),
+    subscriptionRefs: core.subscriptionRefs.bind(core),
+  };
+  return new SubscriptionLookup(counting, engineOn(db), (domain: string) => TENANTS[domain], ttlMs, now);
+};
+
 const ingestionOn = (db: Knex, limits: UsageTimeLimits = stripeCapabilities.usage) =>
   new UsageIngestion(db, new SubscriptionLookup(apimCoreRecords(db), engineOn(db), (domain: string) => TENANTS[domain], 60_000, () => NOW), () => new Date(NOW), limits);
 
@@ -245,14 +259,8 @@ forEachTestDatabase((_kind, database) => {
 
   it('reads each (API, application) pair once per batch however many of its events the batch carries, even without a cache', async () => {
     const other = await billableSubscription(database().knex, 'carbon.super');
-    const core = apimCoreRecords(database().knex);
     const asked: string[] = [];
-    const counting = {
-      subscriptionOfPair: (api: string, app: string) => (asked.push(`${api} ${app}`), core.subscriptionOfPair(api, app)),
-      policyByName: core.policyByName.bind(core),
-      subscriptionRefs: core.subscriptionRefs.bind(core),
-    };
-    const lookup = new SubscriptionLookup(counting, engineOn(database().knex), (domain: string) => TENANTS[domain], 0, () => NOW);
+    const lookup = countingLookup(database().knex, asked, 0, () => NOW);
     const run = randomUUID().slice(0, 8);
     const events = Array.from({ length: 12 }, (_, i) =>
       i % 3 === 2 ? call(subscription, `pairs-${run}-${i}`, NOW - 60_000, { applicationId: `unknown-${run}` }) : call(i % 3 === 0 ? subscription : other, `pairs-${run}-${i}`),
@@ -266,14 +274,8 @@ forEachTestDatabase((_kind, database) => {
 
   it('answers a batch mixing cached pairs and new ones from the cache and one read of the new pairs', async () => {
     const other = await billableSubscription(database().knex, 'carbon.super');
-    const core = apimCoreRecords(database().knex);
     const asked: string[] = [];
-    const counting = {
-      subscriptionOfPair: (api: string, app: string) => (asked.push(`${api} ${app}`), core.subscriptionOfPair(api, app)),
-      policyByName: core.policyByName.bind(core),
-      subscriptionRefs: core.subscriptionRefs.bind(core),
-    };
-    const lookup = new SubscriptionLookup(counting, engineOn(database().knex), (domain: string) => TENANTS[domain], 60_000, () => NOW);
+    const lookup = countingLookup(database().knex, asked, 60_000, () => NOW);
     const ingestion = new UsageIngestion(database().knex, lookup, () => new Date(NOW), stripeCapabilities.usage);
     const run = randomUUID().slice(0, 8);
     await ingestion.ingest([call(subscription, `mixed-${run}-0`)]);
@@ -329,22 +331,16 @@ forEachTestDatabase((_kind, database) => {
   });
 
   it("reads a pair's answer again in the background in its cache time's last quarter, and never answers from one older than that time", async () => {
-    const core = apimCoreRecords(database().knex);
-    let reads = 0;
-    const counting = {
-      subscriptionOfPair: (api: string, app: string) => ((reads += 1), core.subscriptionOfPair(api, app)),
-      policyByName: core.policyByName.bind(core),
-      subscriptionRefs: core.subscriptionRefs.bind(core),
-    };
+    const asked: string[] = [];
     let now = NOW;
-    const lookup = new SubscriptionLookup(counting, engineOn(database().knex), (domain: string) => TENANTS[domain], 1_000, () => now);
+    const lookup = countingLookup(database().knex, asked, 1_000, () => now);
     const ingestion = new UsageIngestion(database().knex, lookup, () => new Date(NOW), stripeCapabilities.usage);
     const run = randomUUID().slice(0, 8);
     const at = async (ms: number, n: number) => {
       now = NOW + ms;
       const answer = await ingestion.ingest([call(subscription, `refresh-${run}-${n}`)]);
       expect(answer.results).toEqual([{ index: 0, eventId: `refresh-${run}-${n}`, status: 'accepted', billable: true }]);
-      return reads;
+      return asked.length;
     };
     expect(await at(0, 0)).toBe(1);
     expect(await at(500, 1)).toBe(1); // cached, not yet in the last quarter
