@@ -15,6 +15,10 @@
  *   before each publish) reads them into a third SQLite database, and the bench fails unless every
  *   recorded call is stored exactly once. Target: ≥ 0.95 × the route without it.
  *
+ * The recorder hooks the route's server with `recorder.attach(server)` (Node's response-finish
+ * diagnostics channel, no router layer), or with BENCH_RECORDER_HOOK=middleware with
+ * `app.use(recorder.middleware())` (a `finish` listener per response); each line names it (`hook`).
+ *
  * Each is measured at two sizes, the number of subscriptions the calls spread over
  * (BENCH_MIDDLEWARE_SUBSCRIPTIONS, default "10,10000"), with the growth factor of the time per
  * recorded request between them. The load comes from a child process (this script with `--load`):
@@ -273,6 +277,8 @@ async function main() {
   const sizes = (process.env.BENCH_MIDDLEWARE_SUBSCRIPTIONS ?? '10,10000').split(',').map(Number);
   if (sizes.length !== 2 || sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('BENCH_MIDDLEWARE_SUBSCRIPTIONS must be two sizes, e.g. "10,10000"');
   const loadAtStart = os.loadavg()[0]!;
+  const hook = process.env.BENCH_RECORDER_HOOK ?? 'attach';
+  if (hook !== 'attach' && hook !== 'middleware') throw new Error('BENCH_RECORDER_HOOK must be "attach" or "middleware"');
   const pinning = choosePinning();
   const remoteDb = await openDatabase('sqlite');
   const localDb = await openDatabase('sqlite');
@@ -314,13 +320,14 @@ async function main() {
     };
     const app = (recorder?: UsageRecorder) => {
       const a = express();
-      if (recorder) a.use(recorder.middleware());
+      if (recorder && hook === 'middleware') a.use(recorder.middleware());
       a.get('/hello', hello);
       return a;
     };
     const urls = {} as Record<Way, string>;
     for (const [way, recorder] of [['plain', undefined], ['remote', recorders.remote], ['inProcess', recorders.inProcess], ['spool', recorders.spool]] as const) {
       const server = await listen(app(recorder));
+      if (recorder && hook === 'attach') recorder.attach(server);
       servers.push(server);
       urls[way] = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hello`;
     }
@@ -363,7 +370,7 @@ async function main() {
     }
     // The recorder's own CPU per call in the route's process, without HTTP serving around it:
     // BENCH_RECORDER_CALLS synthetic responses finish, paced at about 20,000 calls/s so Meterline
-    // keeps up, through the remote recorder (middleware, building, sending, reading answers) and
+    // keeps up, through the remote recorder (its middleware whatever the hook, building, sending, reading answers) and
     // through nothing, alternately in rounds; the medians' difference. These calls are stored too.
     const recorderCalls = envInt('BENCH_RECORDER_CALLS', 100_000);
     const recorderCpu = { without: [] as number[], remote: [] as number[], spool: [] as number[] };
@@ -440,6 +447,7 @@ async function main() {
       report({
         benchmark: way === 'remote' ? 'middleware-remote' : way === 'spool' ? 'middleware-spool' : 'middleware-in-process',
         route: 'GET /hello (express, "Hello World!")',
+        hook: hook === 'attach' ? 'recorder.attach(server)' : 'app.use(recorder.middleware())',
         sink:
           way === 'remote'
             ? 'httpUsageSink to `meterline serve` (SQLite) in another process'

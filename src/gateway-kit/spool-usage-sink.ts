@@ -34,6 +34,14 @@ export class SpoolWriteError extends Error {
 }
 
 const EMPTY_RESULTS: BatchResult['results'] = [];
+const NEWLINE = 0x0a;
+
+/** A Buffer of at least `needed` bytes (twice as many as before, or more) holding `buffer`'s first `used` bytes. */
+function grown(buffer: Buffer, used: number, needed: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(needed, buffer.length * 2));
+  buffer.copy(next, 0, 0, used);
+  return next;
+}
 
 /**
  * A `UsageSink` that appends each batch to a local spool file as NDJSON (one event a line), with
@@ -62,6 +70,7 @@ export function spoolUsageSink(options: SpoolUsageSinkOptions): UsageSink {
   let file = '';
   let size = 0;
   let sequence = 0;
+  let lines: Buffer = Buffer.allocUnsafe(256 * 1024);
 
   const finish = () => {
     if (fd === -1) return;
@@ -79,10 +88,18 @@ export function spoolUsageSink(options: SpoolUsageSinkOptions): UsageSink {
   return {
     ingest(events: readonly unknown[]): Promise<BatchResult> {
       if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, rejected: 0, results: EMPTY_RESULTS });
-      // One string per batch, one Buffer, one write: the events' own JSON, a newline after each.
-      let text = '';
-      for (let i = 0; i < events.length; i += 1) text += JSON.stringify(events[i]) + '\n';
-      const bytes = Buffer.from(text);
+      // Each event's JSON is written straight into one reused Buffer, a newline after each, and the
+      // batch goes out in one write: no batch-sized string is built (it would be joined, copied and
+      // collected once per batch, in the gateway's process).
+      let length = 0;
+      for (let i = 0; i < events.length; i += 1) {
+        const line = String(JSON.stringify(events[i]));
+        const room = line.length * 3 + 1; // the most UTF-8 bytes a string of this many UTF-16 units takes, and the newline
+        if (length + room > lines.length) lines = grown(lines, length, length + room);
+        length += lines.write(line, length);
+        lines[length++] = NEWLINE;
+      }
+      const bytes = lines.subarray(0, length);
       try {
         if (fd !== -1 && size > 0 && size + bytes.length > maxFileBytes) finish();
         if (fd === -1) start();

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpServer } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { BatchResult, UsageEventInput } from '../usage/ingest';
 
@@ -15,6 +18,14 @@ export interface UsageSink {
 
 /** Who made a call, as the gateway knows it after authenticating the request. */
 export type CallIdentity = Pick<UsageEventInput, 'apiId' | 'applicationId' | 'tenant'> & { subscriptionId?: string; consumerKey?: string };
+
+/** Node publishes each response an HTTP server finished here (Node 16.18 and later), once something subscribes. */
+const RESPONSE_FINISHED = 'http.server.response.finish';
+interface ResponseFinished {
+  request: IncomingMessage;
+  response: ServerResponse;
+  server: HttpServer;
+}
 
 /** The most events a batch may carry (the ingestion endpoint's limit). */
 export const MAX_RECORDER_BATCH = 1000;
@@ -47,9 +58,9 @@ export interface UsageRecorderOptions {
 type BuiltEvent = CallIdentity & { eventId: string; timestamp: number; httpStatus: number };
 
 /**
- * Records a Node.js gateway's own traffic. On the request path the middleware only pushes three
- * values (the caller's identity object, the time, the status) onto an array when the response
- * finishes: no object, id or Date is made per call. A timer (and a full batch) turns them into
+ * Records a Node.js gateway's own traffic. On the request path the middleware only stores three
+ * values (the caller's identity object, the time, the status) in preallocated columns when the
+ * response finishes: nothing is allocated per call (no object, id, Date or boxed number). A timer (and a full batch) turns them into
  * events with fixed ids (`<random prefix>-<sequence>`) and sends batches to the sink one at a
  * time, so the request path never waits on Meterline. A failed batch stays at the head of the
  * queue with the same ids and is sent again on the next flush, so a batch Meterline stored but
@@ -68,8 +79,8 @@ type BuiltEvent = CallIdentity & { eventId: string; timestamp: number; httpStatu
  *   process.on('SIGTERM', () => recorder.close().then(() => server.close()));
  */
 export class UsageRecorder {
-  /** Flat triples (identity, epoch ms, status) of calls not yet built into events. */
-  private raw: unknown[] = [];
+  /** Calls not yet built into events. */
+  private readonly calls = new CallColumns();
   /** Built batches waiting to be sent, oldest first; their ids are fixed. */
   private readonly outbox: BuiltEvent[][] = [];
   private outboxEvents = 0;
@@ -84,6 +95,9 @@ export class UsageRecorder {
   private droppedSinceReport = 0;
   private droppedTotal = 0;
   private closed = false;
+  /** Servers passed to `attach`, and the one channel subscriber that serves them all. */
+  private readonly servers = new Set<HttpServer>();
+  private onResponseFinished: ((message: unknown) => void) | undefined;
 
   constructor(
     private readonly sink: UsageSink,
@@ -98,27 +112,51 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
+  /**
+   * An express middleware that records the calls it sees: it adds a `finish` listener to each
+   * response. `attach(server)` records without a middleware and costs less per call.
+   */
   middleware(): RequestHandler {
-    const record = (req: Request, res: Response) => {
-      if (this.closed) return;
-      const identity = this.options.identify(req);
-      if (!identity) return;
-      if (this.pending >= this.maxBuffered) {
-        this.droppedSinceReport += 1;
-        this.droppedTotal += 1;
-        return;
-      }
-      this.raw.push(identity, this.now(), res.statusCode);
-      if (this.raw.length === this.batchSize * 3) void this.flush();
-    };
     // One listener function for every response (it finds the request on `res.req`): no closure per call.
+    const record = (req: Request, status: number) => this.record(req, status);
     function onFinish(this: Response) {
-      record(this.req, this);
+      record(this.req, this.statusCode);
     }
     return (_req: Request, res: Response, next: NextFunction) => {
       res.on('finish', onFinish);
       next();
     };
+  }
+
+  /**
+   * Records every response `server` finishes (any Node HTTP server: express's `app.listen`,
+   * fastify's `server`, `http.createServer`), as `identify` decides, through Node's
+   * `http.server.response.finish` diagnostics channel: nothing is added to the request path, no
+   * router layer and no listener per response. `identify` gets the request as the framework left
+   * it (with express, its `Request`). Attach each server once; `close()` detaches them all.
+   */
+  attach(server: HttpServer): void {
+    if (!this.onResponseFinished) {
+      const servers = this.servers;
+      this.onResponseFinished = (message) => {
+        const finished = message as ResponseFinished;
+        if (servers.has(finished.server)) this.record(finished.request as Request, finished.response.statusCode);
+      };
+      subscribe(RESPONSE_FINISHED, this.onResponseFinished);
+    }
+    this.servers.add(server);
+  }
+
+  private record(req: Request, status: number): void {
+    if (this.closed) return;
+    const identity = this.options.identify(req);
+    if (!identity) return;
+    if (this.pending >= this.maxBuffered) {
+      this.droppedSinceReport += 1;
+      this.droppedTotal += 1;
+      return;
+    }
+    if (this.calls.add(identity, this.now(), status) === this.batchSize) void this.flush();
   }
 
   /**
@@ -145,6 +183,8 @@ export class UsageRecorder {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    if (this.onResponseFinished) unsubscribe(RESPONSE_FINISHED, this.onResponseFinished);
+    this.servers.clear();
     while (this.pending > 0) {
       const before = this.pending;
       await this.flush();
@@ -158,7 +198,7 @@ export class UsageRecorder {
 
   /** Events recorded and not yet stored. */
   get pending(): number {
-    return this.raw.length / 3 + this.outboxEvents;
+    return this.calls.length + this.outboxEvents;
   }
 
   /** Calls not recorded because the buffer was full, since the recorder started. */
@@ -167,20 +207,32 @@ export class UsageRecorder {
   }
 
   private build(): void {
-    const raw = this.raw;
-    if (raw.length === 0) return;
-    this.raw = [];
+    const { identities, times, statuses, length } = this.calls;
+    if (length === 0) return;
     let batch: BuiltEvent[] = [];
-    for (let i = 0; i < raw.length; i += 3) {
+    for (let i = 0; i < length; i += 1) {
       this.sequence += 1;
-      batch.push({ eventId: `${this.prefix}-${this.sequence}`, timestamp: raw[i + 1] as number, httpStatus: raw[i + 2] as number, ...(raw[i] as CallIdentity) });
+      const identity = identities[i]!;
+      // The event's fields named one by one (not a spread): every event has one shape, and only the
+      // identity's event fields are sent.
+      batch.push({
+        eventId: `${this.prefix}-${this.sequence}`,
+        timestamp: times[i]!,
+        httpStatus: statuses[i]!,
+        apiId: identity.apiId,
+        applicationId: identity.applicationId,
+        tenant: identity.tenant,
+        subscriptionId: identity.subscriptionId,
+        consumerKey: identity.consumerKey,
+      });
       if (batch.length === this.batchSize) {
         this.outbox.push(batch);
         batch = [];
       }
     }
     if (batch.length > 0) this.outbox.push(batch);
-    this.outboxEvents += raw.length / 3;
+    this.outboxEvents += length;
+    this.calls.clear();
   }
 
   private async flushOnce(): Promise<void> {
@@ -207,6 +259,46 @@ export class UsageRecorder {
       // The sink says sending this batch again cannot help (e.g. 400): reported with its size, and not left to block the rest.
       if (refused !== undefined) this.options.onError?.(refused, batch.length);
     }
+  }
+}
+
+/**
+ * Recorded calls in three columns that grow by doubling and are reused after each build. A number
+ * pushed onto an array that also holds objects is boxed (a heap object per call, kept until the
+ * flush, long enough to be promoted): typed columns keep the time and status unboxed.
+ */
+class CallColumns {
+  identities: (CallIdentity | undefined)[] = new Array<CallIdentity | undefined>(1024).fill(undefined);
+  times = new Float64Array(1024);
+  statuses = new Uint16Array(1024);
+  length = 0;
+
+  /** Returns the number of calls held. */
+  add(identity: CallIdentity, time: number, status: number): number {
+    const i = this.length;
+    if (i === this.times.length) this.grow();
+    this.identities[i] = identity;
+    this.times[i] = time;
+    this.statuses[i] = status;
+    this.length = i + 1;
+    return this.length;
+  }
+
+  /** Forgets the calls (the identities are released; the columns' room is kept). */
+  clear(): void {
+    this.identities.fill(undefined, 0, this.length);
+    this.length = 0;
+  }
+
+  private grow(): void {
+    const size = this.times.length * 2;
+    const times = new Float64Array(size);
+    times.set(this.times);
+    this.times = times;
+    const statuses = new Uint16Array(size);
+    statuses.set(this.statuses);
+    this.statuses = statuses;
+    for (let i = this.identities.length; i < size; i += 1) this.identities.push(undefined);
   }
 }
 

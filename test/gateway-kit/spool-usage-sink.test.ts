@@ -55,4 +55,44 @@ describe('spoolUsageSink', () => {
     expect(readdirSync(dir)).toEqual([expect.stringMatching(/^usage-\d{13}-[0-9a-z]+-\d{6}\.ndjson\.done$/)]);
     expect(lines(dir).map((e) => e.eventId)).toEqual(['b-1']);
   });
+
+  it('writes every call held past its columns\' first room with its own identity, time and status, in order, in batches', async () => {
+    const dir = path.join(root, 'spool');
+    const identities: CallIdentity[] = ['a', 'b', 'c'].map((name) => ({ apiId: `api-${name}`, applicationId: `app-${name}`, subscriptionId: `sub-${name}`, tenant: 'carbon.super' }));
+    const statuses = [200, 404, 503, 201];
+    let n = 0;
+    let time = 1_800_000_000_000;
+    const written: number[] = [];
+    const sink = spoolUsageSink({ directory: dir });
+    const recorder = new UsageRecorder(
+      { ingest: (events) => (written.push(events.length), sink.ingest(events)), close: () => sink.close?.() },
+      { flushIntervalMs: 60_000, batchSize: 1000, identify: () => identities[n % 3], now: () => (time += 7), eventIdPrefix: 'gw' },
+    );
+    const middleware = recorder.middleware();
+    // 2,500 calls in one turn of the event loop: the flush asked for at 1,000 starts after them, so all are held at once.
+    for (n = 0; n < 2500; n += 1) {
+      const res = new EventEmitter() as unknown as Response;
+      Object.assign(res, { req: {} as Request, statusCode: statuses[n % 4] });
+      middleware({} as Request, res, () => undefined);
+      res.emit('finish');
+    }
+    expect(recorder.pending).toBe(2500);
+    await recorder.close();
+    expect(written).toEqual([1000, 1000, 500]);
+    expect(lines(dir)).toEqual(
+      Array.from({ length: 2500 }, (_, i) => ({ eventId: `gw-${i + 1}`, timestamp: 1_800_000_000_000 + 7 * (i + 1), httpStatus: statuses[i % 4], ...identities[i % 3] })),
+    );
+  });
+
+  it('writes batches larger than its first buffer, and identities beyond ASCII, as whole lines', async () => {
+    const dir = path.join(root, 'spool');
+    const sink = spoolUsageSink({ directory: dir });
+    const wide: CallIdentity = { apiId: `api-${'日本語'.repeat(200)}`, applicationId: 'app-ü', subscriptionId: 'sub-😀', tenant: 'café.example' };
+    const events = Array.from({ length: 1000 }, (_, i) => ({ eventId: `w-${i}`, timestamp: i, httpStatus: 200, ...wide }));
+    expect(Buffer.byteLength(events.map((e) => JSON.stringify(e)).join('\n'))).toBeGreaterThan(256 * 1024);
+    await sink.ingest(events);
+    await sink.ingest(events.slice(0, 2));
+    await sink.close?.();
+    expect(lines(dir)).toEqual([...events, ...events.slice(0, 2)]);
+  });
 });

@@ -134,3 +134,45 @@ describe('bounds (no database)', () => {
     expect(recorder.pending).toBe(0);
   });
 });
+
+describe('attach(server) (no database)', () => {
+  it('records the responses of the servers it is attached to, with their statuses, and of no other server; nothing after close', async () => {
+    const received: Array<{ eventId: string; httpStatus: number; apiId: string }> = [];
+    const recorder = new UsageRecorder(
+      { ingest: async (events) => (received.push(...(events as typeof received)), { accepted: events.length, duplicates: 0, rejected: 0, results: [] }) },
+      {
+        flushIntervalMs: 60_000,
+        eventIdPrefix: 'at',
+        // What a gateway's key validation left on the request, read once the response has finished.
+        identify: (req) => (req.headers['x-api'] ? { apiId: String(req.headers['x-api']), applicationId: 'app', subscriptionId: 'sub', tenant: 'carbon.super' } : undefined),
+      },
+    );
+    const app = express();
+    app.get('/hello', (_req, res) => res.send('hello'));
+    app.get('/missing', (_req, res) => res.status(404).send('no'));
+    const listen = async (handler: express.Express) => {
+      const server = handler.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    };
+    const attached = await listen(app);
+    const other = await listen(express().get('/hello', (_req, res) => res.send('other')));
+    recorder.attach(attached.server);
+
+    const call = async (base: string, path: string, api?: string) => (await fetch(`${base}${path}`, { headers: api ? { 'x-api': api } : {} })).status;
+    expect(await call(attached.base, '/hello', 'api-1')).toBe(200);
+    expect(await call(attached.base, '/missing', 'api-2')).toBe(404);
+    expect(await call(attached.base, '/hello')).toBe(200); // not an API call: identify says so
+    expect(await call(other.base, '/hello', 'api-3')).toBe(200); // another server of the process
+    await recorder.close();
+    expect(await call(attached.base, '/hello', 'api-4')).toBe(200); // after close
+    await recorder.flush();
+    await Promise.all([attached, other].map(({ server }) => new Promise((resolve) => server.close(resolve))));
+
+    expect(received).toEqual([
+      expect.objectContaining({ eventId: 'at-1', httpStatus: 200, apiId: 'api-1' }),
+      expect.objectContaining({ eventId: 'at-2', httpStatus: 404, apiId: 'api-2' }),
+    ]);
+    expect(recorder.pending).toBe(0);
+  });
+});
