@@ -19,7 +19,11 @@ export interface UsageSink {
 /** Who made a call, as the gateway knows it after authenticating the request. */
 export type CallIdentity = Pick<UsageEventInput, 'apiId' | 'applicationId' | 'tenant'> & { subscriptionId?: string; consumerKey?: string };
 
-/** Node publishes each response an HTTP server finished here (Node 16.18 and later), once something subscribes. */
+/**
+ * Node publishes each response an HTTP server finished here once something subscribes (in every
+ * Node this project runs on, 20 and later; Node's documentation still marks its built-in HTTP
+ * channels experimental, so the test suite checks it and the middleware stays).
+ */
 const RESPONSE_FINISHED = 'http.server.response.finish';
 interface ResponseFinished {
   request: IncomingMessage;

@@ -1,0 +1,126 @@
+/**
+ * What the gateway recorder adds to a route, counted in instructions rather than timed: on a VM
+ * whose speed moves by more than the 5 % the recorder's target resolves (two identical routes,
+ * twelve paired rounds of 2 s: 0.87-1.30 × each other), valgrind's callgrind counts the same work
+ * the same way run after run (within 0.1 % here). Not run by `npm run bench` (each way takes about two minutes
+ * under valgrind): `node dist/bench/recorder-instructions.js`, needs `valgrind` and
+ * `callgrind_control` (Debian's valgrind).
+ *
+ * For each way (the route alone, `recorder.attach(server)`, `app.use(recorder.middleware())`, both
+ * with the spool sink) the route's process runs under callgrind on CPU 0, the load generator of
+ * bench/middleware.ts on CPU 1 (BENCH_CONNECTIONS, default 32): BENCH_WARM_REQUESTS (3,000) to
+ * warm up, then the counters are zeroed, BENCH_COUNTED_REQUESTS (8,000) are served and the
+ * counters dumped: instructions per request of every thread of the process (the main thread, V8's
+ * collector helpers, libuv's pool). The recorder flushes by batch size only (the timer set to 10
+ * minutes, since under valgrind a second is a few dozen requests). 10,000 caller identities exist
+ * in every way. Ratio: the route alone over each way (the throughput the route would keep if
+ * instructions were time). One JSON line.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { spoolUsageSink } from '../src/gateway-kit/spool-usage-sink';
+import { UsageRecorder } from '../src/gateway-kit/usage-recorder';
+import { envInt, report } from './support';
+
+type Way = 'alone' | 'attach' | 'middleware';
+const WAYS: readonly Way[] = ['alone', 'attach', 'middleware'];
+
+/** The child under valgrind: the hello-world route with the recorder hooked one way; prints its port. */
+function serve(way: Way, spoolDir: string): void {
+  const callers = Array.from({ length: 10_000 }, () => ({ apiId: randomUUID(), applicationId: randomUUID(), subscriptionId: randomUUID(), tenant: 'carbon.super' }));
+  let turn = 0;
+  const recorder = new UsageRecorder(spoolUsageSink({ directory: spoolDir }), { identify: () => callers[(turn++) % callers.length], flushIntervalMs: 600_000 });
+  const app = express();
+  if (way === 'middleware') app.use(recorder.middleware());
+  app.get('/hello', (_req, res) => {
+    res.send('Hello World!');
+  });
+  const server = app.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as AddressInfo).port}\n`));
+  if (way === 'attach') recorder.attach(server);
+}
+
+function load(url: string, requests: number, connections: number): Promise<void> {
+  const loader = join(__dirname, 'middleware.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', '1', process.execPath, loader, '--load', url, '3600', String(connections), String(requests)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('close', (code) => {
+      const answer = code === 0 ? (JSON.parse(out) as { done: number; failed: number }) : undefined;
+      if (answer && answer.done === requests && answer.failed === 0) resolve();
+      else reject(new Error(`the load generator served ${out || `nothing (exit ${code})`} of ${requests} requests`));
+    });
+  });
+}
+
+async function instructionsPerRequest(way: Way, warm: number, counted: number, connections: number): Promise<number> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'meterline-callgrind-'));
+  try {
+    const out = join(dir, 'callgrind.out');
+    const child = spawn('taskset', ['-c', '0', 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, __filename, '--serve', way, join(dir, 'spool')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const port = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`the route under valgrind did not start: ${text.slice(-500)}`)), 120_000);
+      const onData = (chunk: Buffer) => {
+        text += chunk.toString();
+        const match = /PORT (\d+)/.exec(text);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    const url = `http://127.0.0.1:${port}/hello`;
+    await load(url, warm, connections);
+    spawnSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+    await load(url, counted, connections);
+    spawnSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+    child.kill('SIGTERM');
+    await exited;
+    // The dump asked for is <out>.1; the file the process wrote at its end holds what came after it.
+    const dump = readdirSync(dir).find((name) => name === 'callgrind.out.1');
+    if (!dump) throw new Error('callgrind wrote no dump');
+    const totals = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'));
+    if (!totals) throw new Error('no totals in the callgrind dump');
+    return Number(totals[1]) / counted;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  for (const tool of ['valgrind', 'callgrind_control', 'taskset']) {
+    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) throw new Error(`${tool} is needed (Debian: valgrind, util-linux)`);
+  }
+  const warm = envInt('BENCH_WARM_REQUESTS', 3_000);
+  const counted = envInt('BENCH_COUNTED_REQUESTS', 8_000);
+  const connections = envInt('BENCH_CONNECTIONS', 32);
+  const perRequest = {} as Record<Way, number>;
+  for (const way of WAYS) perRequest[way] = await instructionsPerRequest(way, warm, counted, connections);
+  const ratio = (way: Way) => Number((perRequest.alone / perRequest[way]).toFixed(3));
+  report({
+    benchmark: 'recorder-instructions',
+    route: 'GET /hello (express, "Hello World!")',
+    sink: 'spoolUsageSink',
+    warmRequests: warm,
+    countedRequests: counted,
+    instructionsPerRequest: Object.fromEntries(WAYS.map((way) => [way, Math.round(perRequest[way])])),
+    ratio: { attach: ratio('attach'), middleware: ratio('middleware') },
+    target: 0.95,
+  });
+}
+
+if (process.argv[2] === '--serve') serve(process.argv[3] as Way, process.argv[4]!);
+else
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  });
