@@ -47,7 +47,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
+import type { AddressInfo, Server } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -370,11 +371,16 @@ async function main() {
     }
     // The recorder's own CPU per call in the route's process, without HTTP serving around it:
     // BENCH_RECORDER_CALLS synthetic responses finish, paced at about 20,000 calls/s so Meterline
-    // keeps up, through the remote recorder (its middleware whatever the hook, building, sending, reading answers) and
-    // through nothing, alternately in rounds; the medians' difference. These calls are stored too.
+    // keeps up, through each recorder as the bench hooked it (attached: the message Node publishes
+    // on its response-finish channel, to a stand-in server the recorder is attached to; or its
+    // middleware), building, sending, reading answers, and through nothing, alternately in
+    // rounds; the medians' difference. These calls are stored too.
     const recorderCalls = envInt('BENCH_RECORDER_CALLS', 100_000);
     const recorderCpu = { without: [] as number[], remote: [] as number[], spool: [] as number[] };
     const middlewares = { remote: recorders.remote.middleware(), spool: recorders.spool.middleware() };
+    const standIns = { remote: new EventEmitter() as unknown as Server, spool: new EventEmitter() as unknown as Server };
+    if (hook === 'attach') for (const kind of ['remote', 'spool'] as const) recorders[kind].attach(standIns[kind]);
+    const responseFinished = diagnosticsChannel('http.server.response.finish');
     active = sizes[sizes.length - 1]!;
     for (let round = 0; round < rounds && recorderCalls > 0; round += 1) {
       const kinds = ['without', 'remote', 'spool'] as const;
@@ -387,8 +393,9 @@ async function main() {
             const res = new EventEmitter() as unknown as express.Response;
             const req = {} as express.Request;
             Object.assign(res, { req, statusCode: 200 });
-            if (middleware) middleware(req, res, () => undefined);
+            if (middleware && hook === 'middleware') middleware(req, res, () => undefined);
             res.emit('finish');
+            if (kind !== 'without' && hook === 'attach') responseFinished.publish({ request: req, response: res, socket: undefined, server: standIns[kind] });
           }
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
