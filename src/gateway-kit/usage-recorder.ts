@@ -62,13 +62,14 @@ export interface UsageRecorderOptions {
 type BuiltEvent = CallIdentity & { eventId: string; timestamp: number; httpStatus: number };
 
 /**
- * Records a Node.js gateway's own traffic. On the request path the middleware only stores three
- * values (the caller's identity object, the time, the status) in preallocated columns when the
- * response finishes: nothing is allocated per call (no object, id, Date or boxed number). A timer (and a full batch) turns them into
- * events with fixed ids (`<random prefix>-<sequence>`) and sends batches to the sink one at a
- * time, so the request path never waits on Meterline. A failed batch stays at the head of the
- * queue with the same ids and is sent again on the next flush, so a batch Meterline stored but
- * whose answer was lost counts once (the repeat answers `duplicate`).
+ * Records a Node.js gateway's own traffic. When a response finishes (heard through `attach(server)`
+ * or the express `middleware()`), it stores three values (the caller's identity object, the time,
+ * the status) in preallocated columns: nothing is allocated per call (no object, id, Date or boxed
+ * number). A timer (and a full batch) turns them into events with fixed ids
+ * (`<random prefix>-<sequence>`) and sends batches to the sink one at a time, so the request path
+ * never waits on Meterline. A failed batch stays at the head of the queue with the same ids and is
+ * sent again on the next flush, so a batch Meterline stored but whose answer was lost counts once
+ * (the repeat answers `duplicate`).
  *
  * Backpressure: at most `maxBuffered` events are held; while the sink is down and the buffer is
  * full, further calls are not recorded and are counted and reported through `onError`.
@@ -79,8 +80,9 @@ type BuiltEvent = CallIdentity & { eventId: string; timestamp: number; httpStatu
  *
  * @example
  *   const recorder = new UsageRecorder(httpUsageSink({ url, token }), { identify: (req) => req.apiCall });
- *   app.use(recorder.middleware());
- *   process.on('SIGTERM', () => recorder.close().then(() => server.close()));
+ *   const server = app.listen(8280);
+ *   recorder.attach(server);
+ *   process.on('SIGTERM', () => server.close(() => void recorder.close()));
  */
 export class UsageRecorder {
   /** Calls not yet built into events. */
