@@ -385,15 +385,14 @@ async function main() {
     for (let round = 0; round < rounds && recorderCalls > 0; round += 1) {
       const kinds = ['without', 'remote', 'spool'] as const;
       for (const kind of kinds.map((_, i) => kinds[(i + round) % kinds.length]!)) {
-        const throughRecorder = kind !== 'without';
-        const middleware = kind === 'without' ? undefined : middlewares[kind];
+        const middleware = kind !== 'without' && hook === 'middleware' ? middlewares[kind] : undefined;
         const before = ownCpuSeconds();
         for (let done = 0; done < recorderCalls; done += 200) {
           for (let i = 0; i < 200 && done + i < recorderCalls; i += 1) {
             const res = new EventEmitter() as unknown as express.Response;
             const req = {} as express.Request;
             Object.assign(res, { req, statusCode: 200 });
-            if (middleware && hook === 'middleware') middleware(req, res, () => undefined);
+            if (middleware) middleware(req, res, () => undefined);
             res.emit('finish');
             if (kind !== 'without' && hook === 'attach') responseFinished.publish({ request: req, response: res, socket: undefined, server: standIns[kind] });
           }

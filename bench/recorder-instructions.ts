@@ -2,9 +2,9 @@
  * What the gateway recorder adds to a route, counted in instructions rather than timed: on a VM
  * whose speed moves by more than the 5 % the recorder's target resolves (two identical routes,
  * twelve paired rounds of 2 s: 0.87-1.30 × each other), valgrind's callgrind counts the same work
- * the same way run after run (within 0.1 % here). Not run by `npm run bench` (each way takes about two minutes
- * under valgrind): `node dist/bench/recorder-instructions.js`, needs `valgrind` and
- * `callgrind_control` (Debian's valgrind).
+ * the same way run after run (within 0.1 % here). Not run by `npm run bench` (each way takes
+ * about two minutes under valgrind): `node dist/bench/recorder-instructions.js`, needs `valgrind`
+ * and `callgrind_control` (Debian's valgrind).
  *
  * For each way (the route alone, `recorder.attach(server)`, `app.use(recorder.middleware())`, both
  * with the spool sink) the route's process runs under callgrind on CPU 0, the load generator of
@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -86,9 +86,9 @@ async function instructionsPerRequest(way: Way, warm: number, counted: number, c
     child.kill('SIGTERM');
     await exited;
     // The dump asked for is <out>.1; the file the process wrote at its end holds what came after it.
-    const dump = readdirSync(dir).find((name) => name === 'callgrind.out.1');
-    if (!dump) throw new Error('callgrind wrote no dump');
-    const totals = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'));
+    const dump = `${out}.1`;
+    if (!existsSync(dump)) throw new Error('callgrind wrote no dump');
+    const totals = /^(?:summary|totals): (\d+)/m.exec(readFileSync(dump, 'utf8'));
     if (!totals) throw new Error('no totals in the callgrind dump');
     return Number(totals[1]) / counted;
   } finally {

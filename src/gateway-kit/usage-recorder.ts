@@ -124,9 +124,9 @@ export class UsageRecorder {
    */
   middleware(): RequestHandler {
     // One listener function for every response (it finds the request on `res.req`): no closure per call.
-    const record = (req: Request, status: number) => this.record(req, status);
+    const recorder = this;
     function onFinish(this: Response) {
-      record(this.req, this.statusCode);
+      recorder.record(this.req, this.statusCode);
     }
     return (_req: Request, res: Response, next: NextFunction) => {
       res.on('finish', onFinish);
@@ -143,10 +143,9 @@ export class UsageRecorder {
    */
   attach(server: HttpServer): void {
     if (!this.onResponseFinished) {
-      const servers = this.servers;
       this.onResponseFinished = (message) => {
         const finished = message as ResponseFinished;
-        if (servers.has(finished.server)) this.record(finished.request as Request, finished.response.statusCode);
+        if (this.servers.has(finished.server)) this.record(finished.request as Request, finished.response.statusCode);
       };
       subscribe(RESPONSE_FINISHED, this.onResponseFinished);
     }
