@@ -45,7 +45,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import type { AddressInfo, Server } from 'node:net';
@@ -53,9 +53,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { migrationsFor } from '../src/composition';
-import { configSchema } from '../src/config/schema';
 import { migrateLatest } from '../src/db/migrator';
-import { mintToken } from '../src/http/auth/tokens';
 import { stripeCapabilities } from '../plugins/stripe/capabilities';
 import type { BatchResult } from '../src/usage/ingest';
 import { UsageIngestion } from '../src/usage/ingest';
@@ -69,6 +67,7 @@ import { SubscriptionLookup } from '../src/usage/subscription-lookup';
 import { apimCoreRecords } from '../src/apim/core-records';
 import type { TestDatabase } from '../test/helpers/databases';
 import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription, median } from './support';
+import { startMeterline } from './meterline-process';
 
 const TARGET = 0.95;
 /** What the brief asks of the recorder's own work in the route's process, per call. */
@@ -170,87 +169,6 @@ function counting(sink: UsageSink) {
   return { sink: wrapped, counts };
 }
 
-/** `node dist/src/cli/main.js serve --config <file>` (this file runs from dist/bench/), resolved once it logs that it is ready. */
-function serve(pinning: Pinning, configPath: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const cli = join(__dirname, '..', 'src', 'cli', 'main.js');
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('METERLINE_')));
-  // taskset execs node in its own process, so the pid is Meterline's (its CPU is read from /proc).
-  const [command, args] = pinning.command([cli, 'serve', '--config', configPath]);
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let ready = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`meterline serve was not ready within 60 s:\n${output.slice(-2000)}`));
-    }, 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.length > 100_000) output = output.slice(-50_000);
-      const line = output.split('\n').find((l) => l.includes('"meterline is ready"'));
-      if (ready || !line) return;
-      ready = true;
-      clearTimeout(timer);
-      resolve({
-        url: (JSON.parse(line) as { url: string }).url,
-        pid: child.pid!,
-        stop: () => {
-          child.kill('SIGTERM');
-          return exited;
-        },
-      });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      if (!ready) reject(new Error(`meterline serve exited before it was ready:\n${output.slice(-2000)}`));
-    });
-  });
-}
-
-/** Meterline as its own process: `meterline serve` on the (migrated, seeded) SQLite file, with a gateway token. */
-async function startMeterline(pinning: Pinning, database: TestDatabase, dir: string) {
-  const secret = `bench-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
-  const configPath = join(dir, 'bench-deployment.toml');
-  writeFileSync(
-    configPath,
-    `[server]
-host = "127.0.0.1"
-port = 0
-
-[database.apim_db]
-type = "sqlite"
-filename = ${JSON.stringify((database.config as { filename?: string }).filename)}
-
-[auth.jwt]
-secret = ${JSON.stringify(secret)}
-
-[apim.monetization]
-monetization_impl = "stripe"
-
-[apim.monetization.stripe]
-api_host = "127.0.0.1"
-api_port = 9
-api_protocol = "http"
-
-[logging]
-level = "info"
-
-[[tenants]]
-domain = "carbon.super"
-id = -1234
-[tenants.monetization_info]
-billing_engine_platform_account_key = "sk_test_bench"
-`,
-  );
-  const serving = await serve(pinning, configPath);
-  const jwt = configSchema.parse({ auth: { jwt: { secret } } }).auth.jwt!;
-  const token = mintToken(jwt, { subject: 'bench-gateway', scopes: ['apim:usage_ingest'], tenant: undefined, expiresIn: 86_400 });
-  return { serving, token };
-}
-
 type Way = 'plain' | 'remote' | 'inProcess' | 'spool';
 type Recording = Exclude<Way, 'plain'>;
 const RECORDINGS: readonly Recording[] = ['remote', 'inProcess', 'spool'];
@@ -301,7 +219,7 @@ async function main() {
     let turn = 0;
     const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;
 
-    meterline = await startMeterline(pinning, remoteDb, configDir);
+    meterline = await startMeterline(pinning.command, remoteDb, configDir);
     const { token } = meterline;
     const remote = counting(httpUsageSink({ url: meterline.serving.url, token: () => token }));
     const spoolDir = join(configDir, 'spool');

@@ -6,42 +6,62 @@
  * about two minutes under valgrind): `node dist/bench/recorder-instructions.js`, needs `valgrind`
  * and `callgrind_control` (Debian's valgrind).
  *
- * For each way (the route alone, `recorder.attach(server)`, `app.use(recorder.middleware())`, both
- * with the spool sink) the route's process runs under callgrind on CPU 0, the load generator of
- * bench/middleware.ts on CPU 1 (BENCH_CONNECTIONS, default 32): BENCH_WARM_REQUESTS (3,000) to
- * warm up, then the counters are zeroed, BENCH_COUNTED_REQUESTS (8,000) are served and the
- * counters dumped: instructions per request of every thread of the process (the main thread, V8's
- * collector helpers, libuv's pool). The recorder flushes by batch size only (the timer set to 10
- * minutes, since under valgrind a second is a few dozen requests). 10,000 caller identities exist
- * in every way. Ratio: the route alone over each way (the throughput the route would keep if
- * instructions were time). One JSON line.
+ * For each way (BENCH_WAYS, default all: `alone,attach,middleware,remote`: the route alone;
+ * `recorder.attach(server)` and `app.use(recorder.middleware())` with the spool sink;
+ * `recorder.attach(server)` with `httpUsageSink` to `meterline serve` in its own process, not
+ * under valgrind, on CPU 1, the callers seeded subscriptions) the route's process runs under
+ * callgrind on CPU 0, the load generator of bench/middleware.ts on CPU 1 (BENCH_CONNECTIONS,
+ * default 32): BENCH_WARM_REQUESTS (3,000) to warm up, then the counters are zeroed,
+ * BENCH_COUNTED_REQUESTS (8,000) are served and the counters dumped: instructions per request of
+ * every thread of the process (the main thread, V8's collector helpers, libuv's pool). The
+ * recorder flushes by batch size only (the timer set to 10 minutes, since under valgrind a second
+ * is a few dozen requests). 10,000 caller identities exist in every way. Ratio: the route alone
+ * over each way (the throughput the route would keep if instructions were time). The remote way
+ * counts the gateway's side only (Meterline's ingestion runs elsewhere in production); afterwards
+ * the bench checks that Meterline stored every call the recorder sent (all but the last, unfilled
+ * batch). One JSON line.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { migrationsFor } from '../src/composition';
+import { migrateLatest } from '../src/db/migrator';
+import { httpUsageSink } from '../src/gateway-kit/http-usage-sink';
 import { spoolUsageSink } from '../src/gateway-kit/spool-usage-sink';
-import { UsageRecorder } from '../src/gateway-kit/usage-recorder';
-import { envInt, report } from './support';
+import { UsageRecorder, type CallIdentity } from '../src/gateway-kit/usage-recorder';
+import { startMeterline } from './meterline-process';
+import { envInt, openDatabase, report, seedBilledSubscriptions } from './support';
 
-type Way = 'alone' | 'attach' | 'middleware';
-const WAYS: readonly Way[] = ['alone', 'attach', 'middleware'];
+type Way = 'alone' | 'attach' | 'middleware' | 'remote';
+const WAYS: readonly Way[] = ['alone', 'attach', 'middleware', 'remote'];
+const CALLERS = 10_000;
+const BATCH_SIZE = 500;
+
+/** Where the remote way's recorder sends: Meterline's URL, a gateway token and the seeded callers. */
+interface RemoteTarget {
+  url: string;
+  token: string;
+  callers: CallIdentity[];
+}
 
 /** The child under valgrind: the hello-world route with the recorder hooked one way; prints its port. */
-function serve(way: Way, spoolDir: string): void {
-  const callers = Array.from({ length: 10_000 }, () => ({ apiId: randomUUID(), applicationId: randomUUID(), subscriptionId: randomUUID(), tenant: 'carbon.super' }));
+function serve(way: Way, dir: string): void {
+  const remote = way === 'remote' ? (JSON.parse(readFileSync(join(dir, 'remote.json'), 'utf8')) as RemoteTarget) : undefined;
+  const callers = remote?.callers ?? Array.from({ length: CALLERS }, () => ({ apiId: randomUUID(), applicationId: randomUUID(), subscriptionId: randomUUID(), tenant: 'carbon.super' }));
+  const sink = remote ? httpUsageSink({ url: remote.url, token: () => remote.token }) : spoolUsageSink({ directory: join(dir, 'spool') });
   let turn = 0;
-  const recorder = new UsageRecorder(spoolUsageSink({ directory: spoolDir }), { identify: () => callers[(turn++) % callers.length], flushIntervalMs: 600_000 });
+  const recorder = new UsageRecorder(sink, { identify: () => callers[(turn++) % callers.length], flushIntervalMs: 600_000, batchSize: BATCH_SIZE });
   const app = express();
   if (way === 'middleware') app.use(recorder.middleware());
   app.get('/hello', (_req, res) => {
     res.send('Hello World!');
   });
   const server = app.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as AddressInfo).port}\n`));
-  if (way === 'attach') recorder.attach(server);
+  if (way === 'attach' || way === 'remote') recorder.attach(server);
 }
 
 function load(url: string, requests: number, connections: number): Promise<void> {
@@ -58,11 +78,12 @@ function load(url: string, requests: number, connections: number): Promise<void>
   });
 }
 
-async function instructionsPerRequest(way: Way, warm: number, counted: number, connections: number): Promise<number> {
+async function instructionsPerRequest(way: Way, warm: number, counted: number, connections: number, remote?: RemoteTarget): Promise<number> {
   const dir = mkdtempSync(join(os.tmpdir(), 'meterline-callgrind-'));
   try {
+    if (remote) writeFileSync(join(dir, 'remote.json'), JSON.stringify(remote));
     const out = join(dir, 'callgrind.out');
-    const child = spawn('taskset', ['-c', '0', 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, __filename, '--serve', way, join(dir, 'spool')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('taskset', ['-c', '0', 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, __filename, '--serve', way, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
     const port = await new Promise<number>((resolve, reject) => {
       let text = '';
@@ -103,19 +124,49 @@ async function main() {
   const warm = envInt('BENCH_WARM_REQUESTS', 3_000);
   const counted = envInt('BENCH_COUNTED_REQUESTS', 8_000);
   const connections = envInt('BENCH_CONNECTIONS', 32);
+  const ways = (process.env.BENCH_WAYS ?? WAYS.join(',')).split(',') as Way[];
+  if (ways.some((way) => !WAYS.includes(way)) || !ways.includes('alone')) throw new Error(`BENCH_WAYS must list alone and any of ${WAYS.join(', ')}`);
   const perRequest = {} as Record<Way, number>;
-  for (const way of WAYS) perRequest[way] = await instructionsPerRequest(way, warm, counted, connections);
+  for (const way of ways) {
+    if (way !== 'remote') perRequest[way] = await instructionsPerRequest(way, warm, counted, connections);
+    else perRequest[way] = await withMeterline((target) => instructionsPerRequest(way, warm, counted, connections, target), warm + counted);
+  }
   const ratio = (way: Way) => Number((perRequest.alone / perRequest[way]).toFixed(3));
   report({
     benchmark: 'recorder-instructions',
     route: 'GET /hello (express, "Hello World!")',
-    sink: 'spoolUsageSink',
+    sinks: { attach: 'spoolUsageSink', middleware: 'spoolUsageSink', remote: 'httpUsageSink to `meterline serve` (SQLite) on the other CPU, attached' },
     warmRequests: warm,
     countedRequests: counted,
-    instructionsPerRequest: Object.fromEntries(WAYS.map((way) => [way, Math.round(perRequest[way])])),
-    ratio: { attach: ratio('attach'), middleware: ratio('middleware') },
+    instructionsPerRequest: Object.fromEntries(ways.map((way) => [way, Math.round(perRequest[way])])),
+    ratio: Object.fromEntries(ways.filter((way) => way !== 'alone').map((way) => [way, ratio(way)])),
     target: 0.95,
   });
+}
+
+/**
+ * Runs `measure` against Meterline in its own process on CPU 1 (a fresh SQLite file, CALLERS
+ * seeded subscriptions), then checks that it stored the calls the route served, all but the last
+ * batch the recorder had not filled when the route was stopped.
+ */
+async function withMeterline(measure: (target: RemoteTarget) => Promise<number>, served: number): Promise<number> {
+  const database = await openDatabase('sqlite');
+  const dir = mkdtempSync(join(os.tmpdir(), 'meterline-instructions-'));
+  let meterline: Awaited<ReturnType<typeof startMeterline>> | undefined;
+  try {
+    await migrateLatest(database.knex, migrationsFor(undefined));
+    const { subscriptions } = await seedBilledSubscriptions(database.knex, CALLERS);
+    meterline = await startMeterline((args) => ['taskset', ['-c', '1', process.execPath, ...args]], database, dir);
+    const callers = subscriptions.map((s) => ({ apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' }));
+    const perRequest = await measure({ url: meterline.serving.url, token: meterline.token, callers });
+    const stored = Number((await database.knex('ML_USAGE_EVENT').count({ N: '*' }).first())?.N);
+    if (stored > served || stored <= served - BATCH_SIZE) throw new Error(`Meterline stored ${stored} events of the ${served} calls served (the last batch of up to ${BATCH_SIZE} is never sent)`);
+    return perRequest;
+  } finally {
+    await meterline?.serving.stop();
+    await database.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[2] === '--serve') serve(process.argv[3] as Way, process.argv[4]!);

@@ -19,6 +19,12 @@ export interface HttpUsageSinkOptions {
   timeoutMs?: number;
   /** Keep-alive sockets to Meterline (default 2: the recorder sends one batch at a time). */
   maxSockets?: number;
+  /**
+   * Ask Meterline for a result per event (default false): without it the sink sends `Prefer:
+   * return=minimal`, and the answer's `results` holds only the rejected events (each with its
+   * `index` in the batch), which is all a recorder acts on; the counts are always there.
+   */
+  perEventResults?: boolean;
   /** Events Meterline stored nothing of, each with its problems (malformed, another tenant, too old). */
   onRejected?(rejected: Array<Extract<EventResult, { status: 'rejected' }>>): void;
   sleep?: (ms: number) => Promise<void>;
@@ -104,6 +110,7 @@ export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
   const retryDelayMs = options.retryDelayMs ?? 200;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const prefer = options.perEventResults ? {} : { prefer: 'return=minimal' };
 
   const post = (body: readonly Buffer[], length: number) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -113,7 +120,7 @@ export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
           method: 'POST',
           agent,
           timeout: timeoutMs,
-          headers: { authorization: `Bearer ${options.token()}`, 'content-type': 'application/json', 'content-length': length },
+          headers: { authorization: `Bearer ${options.token()}`, 'content-type': 'application/json', 'content-length': length, ...prefer },
         },
         (response) => {
           const chunks: Buffer[] = [];

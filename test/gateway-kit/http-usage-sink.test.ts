@@ -198,6 +198,8 @@ it('reports the events Meterline rejects one by one, and splits a batch over the
 
   // 1,000 events with every field at its widest: about 1.3 MB, over the endpoint's 1 MB.
   const wide = (s: string, width: number) => s.padEnd(width, 'x');
+  // One event of another tenant in each half: the minimal answers (only rejected events) keep
+  // their places in the whole batch.
   const events = Array.from({ length: 1000 }, (_, i) => ({
     eventId: wide(`split-${i}-`, 128),
     timestamp: now,
@@ -206,18 +208,35 @@ it('reports the events Meterline rejects one by one, and splits a batch over the
     applicationId: wide('app-', 256),
     subscriptionId: wide('sub-', 256),
     consumerKey: wide('key-', 256),
-    tenant: 'carbon.super',
+    tenant: i === 300 || i === 700 ? 'acme.com' : 'carbon.super',
   }));
   expect(Buffer.byteLength(JSON.stringify({ events }))).toBeGreaterThan(1024 * 1024);
+  rejected.length = 0;
   const result = await sink.ingest(events);
+  expect(result).toMatchObject({ accepted: 998, duplicates: 0, rejected: 2 });
+  expect(result.results).toEqual([
+    expect.objectContaining({ index: 300, status: 'rejected', eventId: events[300]!.eventId }),
+    expect.objectContaining({ index: 700, status: 'rejected', eventId: events[700]!.eventId }),
+  ]);
+  expect(rejected.map((r) => r.eventId)).toEqual([events[300]!.eventId, events[700]!.eventId]);
+  expect(await stored('split')).toHaveLength(998);
+
+  // Asked for a result per event, the halves' results come back as one batch's, in order.
+  const full = httpUsageSink({ url: meterline.url, token: () => gatewayToken, perEventResults: true });
+  const again = await full.ingest(events);
+  await full.close?.();
   await sink.close?.();
-  expect(result).toMatchObject({ accepted: 1000, duplicates: 0, rejected: 0 });
-  expect(result.results.map((r) => r.index)).toEqual(events.map((_, i) => i));
-  expect(await stored('split')).toHaveLength(1000);
+  expect(again).toMatchObject({ accepted: 0, duplicates: 998, rejected: 2 });
+  expect(again.results.map((r) => r.index)).toEqual(events.map((_, i) => i));
 });
 
-it("answers a batch with Meterline's counts and its per-event results, and the same batch again as duplicates", async () => {
-  const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
+it("answers a batch with Meterline's counts (and, asked for, its per-event results), and the same batch again as duplicates", async () => {
+  const minimal = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
+  const clean = await minimal.ingest([{ eventId: 'answers-minimal', timestamp: Date.now(), httpStatus: 200, ...caller }]);
+  await minimal.close?.();
+  expect(clean).toEqual({ accepted: 1, duplicates: 0, rejected: 0, results: [] });
+
+  const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken, perEventResults: true });
   const now = Date.now();
   const events = [1, 2, 3].map((i) => ({ eventId: `answers-${i}`, timestamp: now, httpStatus: i === 3 ? 500 : 200, ...caller }));
   const first = await sink.ingest(events);
@@ -232,5 +251,5 @@ it("answers a batch with Meterline's counts and its per-event results, and the s
   ]);
   expect(again).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0 });
   expect(again.results.map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
-  expect(await stored('answers')).toHaveLength(3);
+  expect(await stored('answers')).toHaveLength(4);
 });

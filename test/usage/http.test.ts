@@ -122,6 +122,42 @@ forEachTestDatabase((_kind, database) => {
       ]);
     });
 
+    it('answers with the counts and only the rejected events when asked Prefer: return=minimal (RFC 7240)', async () => {
+      const ask = (prefer: string | undefined, events: unknown[]) =>
+        fetch(`${base}/api/am/usage/v1/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token(['apim:usage_ingest'])}`, 'content-type': 'application/json', ...(prefer ? { prefer } : {}) },
+          body: JSON.stringify({ events }),
+        });
+      // Unsuccessful calls only, so that the publish-usage tests below count the same billable events.
+      const good = callEvent(world.billed[0]!, now(), { httpStatus: 404 });
+      const failed = callEvent(world.billed[1]!, now(), { httpStatus: 503 });
+      const foreign = callEvent(world.billed[0]!, now(), { tenant: 'acme.com', httpStatus: 404 });
+      const minimal = await ask('respond-async, return="minimal"; ignored=1', [good, { eventId: 'bad', timestamp: 'soon' }, failed, good, foreign]);
+      expect(minimal.status).toBe(200);
+      expect(minimal.headers.get('preference-applied')).toBe('return=minimal');
+      expect(await minimal.json()).toEqual({
+        accepted: 2,
+        duplicates: 1,
+        rejected: 2,
+        results: [
+          { index: 1, eventId: 'bad', status: 'rejected', errors: expect.arrayContaining([{ field: 'events[1].timestamp', message: expect.any(String) }]) },
+          { index: 4, eventId: foreign.eventId, status: 'rejected', errors: [{ field: 'events[4].tenant', message: expect.stringContaining('carbon.super') }] },
+        ],
+      });
+      const stored = await database().knex('ML_USAGE_EVENT').whereIn('EVENT_ID', [good.eventId, failed.eventId, foreign.eventId, 'bad']).select('EVENT_ID');
+      expect(stored.map((row: { EVENT_ID: string }) => row.EVENT_ID).sort()).toEqual([failed.eventId, good.eventId].sort());
+
+      // A clean batch: counts and no results; other preferences (or none) keep a result per event.
+      const clean = await ask('return=minimal', [callEvent(world.billed[0]!, now(), { httpStatus: 404 })]);
+      expect(await clean.json()).toEqual({ accepted: 1, duplicates: 0, rejected: 0, results: [] });
+      for (const prefer of [undefined, 'return=representation', 'handling=lenient']) {
+        const full = await ask(prefer, [good]);
+        expect(full.headers.get('preference-applied')).toBeNull();
+        expect(await full.json()).toEqual({ accepted: 0, duplicates: 1, rejected: 0, results: [{ index: 0, eventId: good.eventId, status: 'duplicate' }] });
+      }
+    });
+
     it("rejects events of another tenant than the token's, and a batch that is not { events: [...] }", async () => {
       const event = callEvent(world.billed[0]!, now());
       const response = await post('/api/am/usage/v1/events', token(['apim:usage_ingest'], 'acme.com'), { events: [event] });

@@ -562,7 +562,22 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
           },
         }),
       },
-      responses: { 200: { description: 'One result per event: accepted, duplicate or rejected (with its errors)' }, 400: { description: 'Not a batch', ...json(ERROR) } },
+      parameters: [
+        {
+          name: 'Prefer',
+          in: 'header',
+          required: false,
+          description: '`return=minimal` (RFC 7240): `results` lists only the rejected events, each with its index in the batch',
+          schema: { type: 'string', example: 'return=minimal' },
+        },
+      ],
+      responses: {
+        200: {
+          description: 'The counts and one result per event: accepted, duplicate or rejected (with its errors); with `Prefer: return=minimal`, only the rejected ones',
+          headers: { 'Preference-Applied': { description: '`return=minimal` when the answer is minimal', schema: { type: 'string' } } },
+        },
+        400: { description: 'Not a batch', ...json(ERROR) },
+      },
       security: bearer(['apim:usage_ingest']),
     },
   },

@@ -4,7 +4,8 @@ import { authenticateBearer, requireAnyScope } from '../auth/bearer';
 import type { TokenVerifier } from '../auth/tokens';
 import { invalidInput } from '../route';
 import { fieldName, fieldProblems } from '../../validation/issues';
-import { usageBatchSchema } from '../../usage/ingest';
+import { usageBatchSchema, type BatchResult } from '../../usage/ingest';
+import { prefersMinimalReturn } from '../prefer';
 import type { UsageService } from '../../usage/usage-service';
 
 export const USAGE_INGEST_PATH = '/api/am/usage/v1/events';
@@ -17,6 +18,10 @@ export const USAGE_INGEST_SCOPE = 'apim:usage_ingest';
  * and, when not billable, the reason), `duplicate` (the event id was stored before; nothing
  * changes) or `rejected` (with every problem, field by field); good events of a batch are stored
  * even when others are rejected. Events of another tenant than the token's are rejected.
+ *
+ * With `Prefer: return=minimal` (RFC 7240) `results` holds only the rejected events, each with
+ * its `index` in the batch, and the answer says `Preference-Applied: return=minimal`: a gateway
+ * that only needs to know what was refused neither waits for nor reads a result per event.
  *
  * Not a WSO2 operation, so it has its own base path and body limit (1 MB, about 3,000 events);
  * authentication, scope check and error bodies are the REST API's.
@@ -35,12 +40,18 @@ export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier |
       const claimed = (event as { tenant?: unknown } | null)?.tenant;
       return typeof claimed === 'string' && claimed !== tenant;
     });
+    const minimal = prefersMinimalReturn(req);
+    const answer = (result: BatchResult) => {
+      res.set('Cache-Control', 'no-store');
+      if (!minimal) return res.status(200).json(result);
+      res.set('Preference-Applied', 'return=minimal');
+      const rejected = result.rejected === 0 ? [] : result.results.filter((r) => r.status === 'rejected');
+      return res.status(200).json({ accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, results: rejected });
+    };
     if (!foreign.includes(true)) {
       // The common batch (a gateway's own tenant only): the service's answer as it is, indexes
       // and fields already the batch's, with no second object per event.
-      const all = await usage.ingestion.ingest(events);
-      res.set('Cache-Control', 'no-store');
-      res.status(200).json(all);
+      answer(await usage.ingestion.ingest(events));
       return;
     }
     const result = await usage.ingestion.ingest(events.filter((_, i) => !foreign[i]));
@@ -62,8 +73,7 @@ export function usageIngestRouter(usage: UsageService, verifier: TokenVerifier |
         results.push({ ...own, index, ...(own.status === 'rejected' ? { errors: own.errors.map((e) => ({ ...e, field: e.field.replace(/^events\[\d+\]/, `events[${index}]`) })) } : {}) });
       }
     });
-    res.set('Cache-Control', 'no-store');
-    res.status(200).json({ ...result, rejected: result.rejected + foreign.filter(Boolean).length, results });
+    answer({ ...result, rejected: result.rejected + foreign.filter(Boolean).length, results });
   });
   return router;
 }
