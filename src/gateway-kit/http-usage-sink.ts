@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { BatchResult, EventResult } from '../usage/ingest';
+import { JsonBatchBuffer, type JsonBatchFraming } from './json-batch-buffer';
 import type { UsageSink } from './usage-recorder';
 
 /** Meterline's ingestion endpoint (src/http/usage/ingest-route.ts; gateway-kit may not import http). */
@@ -71,24 +72,8 @@ function readAnswer(text: string): BatchResult {
   };
 }
 
-/** Events per piece of a body: about 30 KB for a gateway's common event, far below V8's large-object size. */
-const EVENTS_PER_PIECE = 100;
-
-/**
- * `{"events":[...]}` as a few small buffers, written one after another on the socket. One
- * string and one Buffer of a whole batch (over 128 KB at 500 events) land in V8's large-object
- * space and in fresh memory each time, which cost the gateway several times the serializing.
- */
-function jsonBody(events: readonly unknown[]): Buffer[] {
-  const pieces: Buffer[] = [];
-  for (let start = 0; start < events.length || start === 0; start += EVENTS_PER_PIECE) {
-    const text = JSON.stringify(events.slice(start, start + EVENTS_PER_PIECE)); // "[...]"
-    const open = start === 0 ? '{"events":[' : ',';
-    const close = start + EVENTS_PER_PIECE >= events.length ? ']}' : '';
-    pieces.push(Buffer.from(`${open}${text.slice(1, -1)}${close}`));
-  }
-  return pieces;
-}
+/** `{"events":[...]}`. */
+const EVENTS_BODY: JsonBatchFraming = { open: '{"events":[', separator: 0x2c, terminated: false, close: ']}' };
 
 /**
  * A `UsageSink` that POSTs batches to a Meterline in another process (`POST
@@ -112,7 +97,11 @@ export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const prefer = options.perEventResults ? {} : { prefer: 'return=minimal' };
 
-  const post = (body: readonly Buffer[], length: number) =>
+  // Bodies are written into kept Buffers, one per batch in flight (the recorder sends one at a
+  // time; a caller of `ingest` may send more): a body must stay as it is until its POST is over.
+  const spareBodies: JsonBatchBuffer[] = [];
+
+  const post = (body: Buffer) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const request = (secure ? https : http).request(
         target,
@@ -120,7 +109,7 @@ export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
           method: 'POST',
           agent,
           timeout: timeoutMs,
-          headers: { authorization: `Bearer ${options.token()}`, 'content-type': 'application/json', 'content-length': length, ...prefer },
+          headers: { authorization: `Bearer ${options.token()}`, 'content-type': 'application/json', 'content-length': body.length, ...prefer },
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -131,19 +120,26 @@ export function httpUsageSink(options: HttpUsageSinkOptions): UsageSink {
       );
       request.on('timeout', () => request.destroy(new Error(`no answer from ${target.origin} within ${timeoutMs} ms`)));
       request.on('error', reject);
-      for (const piece of body) request.write(piece);
-      request.end();
+      request.end(body);
     });
 
   const send = async (events: readonly unknown[]): Promise<BatchResult> => {
-    const body = jsonBody(events);
-    const length = body.reduce((sum, piece) => sum + piece.length, 0);
+    const buffer = spareBodies.pop() ?? new JsonBatchBuffer();
+    try {
+      return await sendBody(events, buffer.write(events, EVENTS_BODY));
+    } finally {
+      // Its POSTs are over: answered, or their sockets destroyed (nothing more is written from it).
+      if (spareBodies.length < 2) spareBodies.push(buffer);
+    }
+  };
+
+  const sendBody = async (events: readonly unknown[], body: Buffer): Promise<BatchResult> => {
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       if (attempt > 1) await sleep(retryDelayMs * 2 ** (attempt - 2));
       let answer: { status: number; text: string };
       try {
-        answer = await post(body, length);
+        answer = await post(body);
       } catch (error) {
         lastError = error; // connection refused or reset, timeout: the batch may or may not be stored; same ids again
         continue;

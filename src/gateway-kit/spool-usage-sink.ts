@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { BatchResult } from '../usage/ingest';
+import { JsonBatchBuffer, NDJSON_LINES } from './json-batch-buffer';
 import type { UsageSink } from './usage-recorder';
 
 /**
@@ -34,14 +35,6 @@ export class SpoolWriteError extends Error {
 }
 
 const EMPTY_RESULTS: BatchResult['results'] = [];
-const NEWLINE = 0x0a;
-
-/** A Buffer of at least `needed` bytes (twice as many as before, or more) holding `buffer`'s first `used` bytes. */
-function grown(buffer: Buffer, used: number, needed: number): Buffer {
-  const next = Buffer.allocUnsafe(Math.max(needed, buffer.length * 2));
-  buffer.copy(next, 0, 0, used);
-  return next;
-}
 
 /**
  * A `UsageSink` that appends each batch to a local spool file as NDJSON (one event a line), with
@@ -70,7 +63,7 @@ export function spoolUsageSink(options: SpoolUsageSinkOptions): UsageSink {
   let file = '';
   let size = 0;
   let sequence = 0;
-  let lines: Buffer = Buffer.allocUnsafe(256 * 1024);
+  const lines = new JsonBatchBuffer();
 
   const finish = () => {
     if (fd === -1) return;
@@ -88,18 +81,8 @@ export function spoolUsageSink(options: SpoolUsageSinkOptions): UsageSink {
   return {
     ingest(events: readonly unknown[]): Promise<BatchResult> {
       if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, rejected: 0, results: EMPTY_RESULTS });
-      // Each event's JSON is written straight into one reused Buffer, a newline after each, and the
-      // batch goes out in one write: no batch-sized string is built (it would be joined, copied and
-      // collected once per batch, in the gateway's process).
-      let length = 0;
-      for (let i = 0; i < events.length; i += 1) {
-        const line = String(JSON.stringify(events[i]));
-        const room = line.length * 3 + 1; // the most UTF-8 bytes a string of this many UTF-16 units takes, and the newline
-        if (length + room > lines.length) lines = grown(lines, length, length + room);
-        length += lines.write(line, length);
-        lines[length++] = NEWLINE;
-      }
-      const bytes = lines.subarray(0, length);
+      // One reused Buffer, one write a batch: no batch-sized string in the gateway's process.
+      const bytes = lines.write(events, NDJSON_LINES);
       try {
         if (fd !== -1 && size > 0 && size + bytes.length > maxFileBytes) finish();
         if (fd === -1) start();

@@ -230,6 +230,19 @@ it('reports the events Meterline rejects one by one, and splits a batch over the
   expect(again.results.map((r) => r.index)).toEqual(events.map((_, i) => i));
 });
 
+it('keeps the bodies of batches sent at once apart (each written into its own kept buffer)', async () => {
+  const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
+  const now = Date.now();
+  const batch = (name: string, size: number) => Array.from({ length: size }, (_, i) => ({ eventId: `apart-${name}-${i}`, timestamp: now, httpStatus: 200, ...caller }));
+  const [first, second, third] = await Promise.all([sink.ingest(batch('a', 300)), sink.ingest(batch('b', 200)), sink.ingest(batch('c', 1))]);
+  // Sent again one after another, from the kept buffers: every event a duplicate, none mixed up.
+  const again = await sink.ingest(batch('a', 300));
+  await sink.close?.();
+  expect([first.accepted, second.accepted, third.accepted, again.duplicates]).toEqual([300, 200, 1, 300]);
+  const ids = (await stored('apart')).map((row: { EVENT_ID: string }) => row.EVENT_ID).sort();
+  expect(ids).toEqual([...batch('a', 300), ...batch('b', 200), ...batch('c', 1)].map((e) => e.eventId).sort());
+});
+
 it("answers a batch with Meterline's counts (and, asked for, its per-event results), and the same batch again as duplicates", async () => {
   const minimal = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
   const clean = await minimal.ingest([{ eventId: 'answers-minimal', timestamp: Date.now(), httpStatus: 200, ...caller }]);
