@@ -67,6 +67,9 @@ function startProxy(target: string): Promise<Proxy> {
   });
 }
 
+/** Meterline's time and the gateway's: every event is stamped with it, whatever today's date. */
+const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
+
 let stripe: StripeServer;
 let database: TestDatabase;
 let meterline: RestHarness;
@@ -76,7 +79,7 @@ let gatewayToken: string;
 beforeAll(async () => {
   stripe = await startStripeServer({ port: 0 });
   database = await createTestDatabase({ kind: 'sqlite' });
-  meterline = await startRestHarness(database, stripe);
+  meterline = await startRestHarness(database, stripe, { clock: () => new Date(NOW) });
   proxy = await startProxy(meterline.url);
   gatewayToken = meterline.token({ sub: 'gateway', scopes: ['apim:usage_ingest'] });
 });
@@ -96,6 +99,7 @@ async function gateway(prefix: string, sinkOptions: Partial<Parameters<typeof ht
     identify: (req) => (req.path === '/health' ? undefined : caller),
     flushIntervalMs: 60_000, // only full batches, flush() and close() send in these tests
     eventIdPrefix: prefix,
+    now: () => NOW,
     onError: (error, dropped) => errors.push({ error, dropped }),
     ...recorderOptions,
   });
@@ -188,10 +192,9 @@ it('reports a batch Meterline refuses (403, a token without the scope) and keeps
 it('reports the events Meterline rejects one by one, and splits a batch over the body limit (413) into halves', async () => {
   const rejected: Array<Extract<EventResult, { status: 'rejected' }>> = [];
   const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken, onRejected: (r) => rejected.push(...r) });
-  const now = Date.now();
   const foreign = await sink.ingest([
-    { eventId: 'rejects-1', timestamp: now, httpStatus: 200, ...caller },
-    { eventId: 'rejects-2', timestamp: now, httpStatus: 200, ...caller, tenant: 'acme.com' },
+    { eventId: 'rejects-1', timestamp: NOW, httpStatus: 200, ...caller },
+    { eventId: 'rejects-2', timestamp: NOW, httpStatus: 200, ...caller, tenant: 'acme.com' },
   ]);
   expect(foreign).toMatchObject({ accepted: 1, rejected: 1 });
   expect(rejected).toEqual([expect.objectContaining({ index: 1, eventId: 'rejects-2', errors: [expect.objectContaining({ field: 'events[1].tenant' })] })]);
@@ -202,7 +205,7 @@ it('reports the events Meterline rejects one by one, and splits a batch over the
   // their places in the whole batch.
   const events = Array.from({ length: 1000 }, (_, i) => ({
     eventId: wide(`split-${i}-`, 128),
-    timestamp: now,
+    timestamp: NOW,
     httpStatus: 200,
     apiId: wide('api-', 256),
     applicationId: wide('app-', 256),
@@ -232,8 +235,7 @@ it('reports the events Meterline rejects one by one, and splits a batch over the
 
 it('keeps the bodies of batches sent at once apart (each written into its own kept buffer)', async () => {
   const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
-  const now = Date.now();
-  const batch = (name: string, size: number) => Array.from({ length: size }, (_, i) => ({ eventId: `apart-${name}-${i}`, timestamp: now, httpStatus: 200, ...caller }));
+  const batch = (name: string, size: number) => Array.from({ length: size }, (_, i) => ({ eventId: `apart-${name}-${i}`, timestamp: NOW, httpStatus: 200, ...caller }));
   const [first, second, third] = await Promise.all([sink.ingest(batch('a', 300)), sink.ingest(batch('b', 200)), sink.ingest(batch('c', 1))]);
   // Sent again one after another, from the kept buffers: every event a duplicate, none mixed up.
   const again = await sink.ingest(batch('a', 300));
@@ -245,13 +247,12 @@ it('keeps the bodies of batches sent at once apart (each written into its own ke
 
 it("answers a batch with Meterline's counts (and, asked for, its per-event results), and the same batch again as duplicates", async () => {
   const minimal = httpUsageSink({ url: meterline.url, token: () => gatewayToken });
-  const clean = await minimal.ingest([{ eventId: 'answers-minimal', timestamp: Date.now(), httpStatus: 200, ...caller }]);
+  const clean = await minimal.ingest([{ eventId: 'answers-minimal', timestamp: NOW, httpStatus: 200, ...caller }]);
   await minimal.close?.();
   expect(clean).toEqual({ accepted: 1, duplicates: 0, rejected: 0, results: [] });
 
   const sink = httpUsageSink({ url: meterline.url, token: () => gatewayToken, perEventResults: true });
-  const now = Date.now();
-  const events = [1, 2, 3].map((i) => ({ eventId: `answers-${i}`, timestamp: now, httpStatus: i === 3 ? 500 : 200, ...caller }));
+  const events = [1, 2, 3].map((i) => ({ eventId: `answers-${i}`, timestamp: NOW, httpStatus: i === 3 ? 500 : 200, ...caller }));
   const first = await sink.ingest(events);
   const again = await sink.ingest(events);
   await sink.close?.();

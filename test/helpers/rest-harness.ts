@@ -75,10 +75,11 @@ export function harnessConfig(database: TestDatabase, stripeServer: StripeServer
   );
 }
 
-export async function startRestHarness(database: TestDatabase, stripeServer: StripeServer): Promise<RestHarness> {
+/** `clock`: the service's own time (ingestion's time bounds, billing), when a test sets it. */
+export async function startRestHarness(database: TestDatabase, stripeServer: StripeServer, options: { clock?: () => Date } = {}): Promise<RestHarness> {
   const superKey = uniqueKey('super');
   const config = harnessConfig(database, stripeServer, { superKey, otherKey: uniqueKey('acme') });
-  const service = await startService({ config, logger: createLogger('silent'), port: 0 });
+  const service = await startService({ config, logger: createLogger('silent'), port: 0, ...(options.clock ? { clock: options.clock } : {}) });
   const platform = new Stripe(superKey, { host: stripeServer.host, port: stripeServer.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
   const jwt = config.auth.jwt!;
   return {
