@@ -66,7 +66,7 @@ import { UsageRecorder, type CallIdentity, type UsageSink } from '../src/gateway
 import { SubscriptionLookup } from '../src/usage/subscription-lookup';
 import { apimCoreRecords } from '../src/apim/core-records';
 import type { TestDatabase } from '../test/helpers/databases';
-import { benchEngine, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription, median } from './support';
+import { benchEngine, callerOf, envInt, openDatabase, report, seedBilledSubscriptions, type SeededSubscription, median } from './support';
 import { startMeterline } from './meterline-process';
 
 const TARGET = 0.95;
@@ -212,9 +212,7 @@ async function main() {
       seeded[way] = (await seedBilledSubscriptions(database.knex, Math.max(...sizes))).subscriptions;
     }
     // What a gateway's key validation hands the recorder: one identity object per subscription, made once.
-    const identities = (subs: SeededSubscription[]): CallIdentity[] =>
-      subs.map((s) => ({ apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' }));
-    const callers = { remote: identities(seeded.remote), inProcess: identities(seeded.inProcess), spool: identities(seeded.spool) };
+    const callers = { remote: seeded.remote.map(callerOf), inProcess: seeded.inProcess.map(callerOf), spool: seeded.spool.map(callerOf) };
     let active = sizes[0]!;
     let turn = 0;
     const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;

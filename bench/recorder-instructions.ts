@@ -38,7 +38,7 @@ import { httpUsageSink } from '../src/gateway-kit/http-usage-sink';
 import { spoolUsageSink } from '../src/gateway-kit/spool-usage-sink';
 import { UsageRecorder, type CallIdentity } from '../src/gateway-kit/usage-recorder';
 import { startMeterline } from './meterline-process';
-import { envInt, openDatabase, report, seedBilledSubscriptions } from './support';
+import { callerOf, envInt, openDatabase, report, seedBilledSubscriptions } from './support';
 
 type Way = 'alone' | 'attach' | 'middleware' | 'remote';
 const WAYS: readonly Way[] = ['alone', 'attach', 'middleware', 'remote'];
@@ -174,8 +174,7 @@ async function withMeterline(measure: (target: RemoteTarget) => Promise<Counts>,
     await migrateLatest(database.knex, migrationsFor(undefined));
     const { subscriptions } = await seedBilledSubscriptions(database.knex, CALLERS);
     meterline = await startMeterline((args) => ['taskset', ['-c', '1', process.execPath, ...args]], database, dir);
-    const callers = subscriptions.map((s) => ({ apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' }));
-    const perRequest = await measure({ url: meterline.serving.url, token: meterline.token, callers });
+    const perRequest = await measure({ url: meterline.serving.url, token: meterline.token, callers: subscriptions.map(callerOf) });
     const stored = Number((await database.knex('ML_USAGE_EVENT').count({ N: '*' }).first())?.N);
     // Not sent when the route stops: the calls of the batch being filled, and at most one full batch in flight.
     if (stored > served || stored <= served - 2 * BATCH_SIZE) throw new Error(`Meterline stored ${stored} events of the ${served} calls served (at most the last ${2 * BATCH_SIZE - 1} may be unsent)`);

@@ -15,6 +15,7 @@ import { stripeEngine } from '../plugins/stripe';
 import { apimCoreRecords } from '../src/apim/core-records';
 import { createLogger } from '../src/logger';
 import type { Monetization } from '../src/monetization/monetization';
+import type { CallIdentity } from '../src/gateway-kit/usage-recorder';
 import { createTestDatabase, type TestDatabase, type TestDatabaseKind } from '../test/helpers/databases';
 import { withDriverConnection } from '../src/db/driver-connection';
 
@@ -52,6 +53,11 @@ export interface SeededSubscription {
   uuid: string;
   apiUuid: string;
   applicationUuid: string;
+}
+
+/** What a gateway's key validation hands the recorder for a seeded subscription's calls. */
+export function callerOf(s: SeededSubscription): CallIdentity {
+  return { apiId: s.apiUuid, applicationId: s.applicationUuid, subscriptionId: s.uuid, tenant: 'carbon.super' };
 }
 
 /**

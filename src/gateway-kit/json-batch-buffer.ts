@@ -11,10 +11,9 @@ export const NDJSON_LINES: JsonBatchFraming = { open: '', separator: 0x0a, termi
 
 /**
  * Writes a batch of events as JSON into one Buffer kept from batch to batch: each event's JSON
- * goes straight into it, so a batch makes no batch-sized string and no new Buffer. New Buffers
- * per batch (memory outside V8's heap, but counted by it) brought the collector's concurrent
- * marking and sweeping on as batches went by: about 17,000 instructions a request in a gateway's
- * process with the HTTP sink (bench/recorder-instructions.ts).
+ * goes straight into it, so a batch makes no batch-sized string and no new Buffer (a string and a
+ * Buffer of a whole batch, over 128 KB at 500 events, land in V8's large-object space and in fresh
+ * memory each time).
  *
  * The bytes returned are a view of the kept Buffer, valid until the next `write`.
  */
