@@ -25,12 +25,14 @@
  * the bench checks that Meterline stored the calls served (all but the batch being filled and at
  * most one in flight when the route stops). One JSON line.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import express from 'express';
 import { migrationsFor } from '../src/composition';
 import { migrateLatest } from '../src/db/migrator';
@@ -55,7 +57,13 @@ interface RemoteTarget {
 /** The child under valgrind: the hello-world route with the recorder hooked one way; prints its port. */
 function serve(way: Way, dir: string): void {
   const remote = way === 'remote' ? (JSON.parse(readFileSync(join(dir, 'remote.json'), 'utf8')) as RemoteTarget) : undefined;
-  const callers = remote?.callers ?? Array.from({ length: CALLERS }, () => ({ apiId: randomUUID(), applicationId: randomUUID(), subscriptionId: randomUUID(), tenant: 'carbon.super' }));
+  const callers = remote?.callers ?? Array.from({ length: CALLERS }, () => callerOf({ uuid: randomUUID(), apiUuid: randomUUID(), applicationUuid: randomUUID() }));
+  // Major collections so far, printed when the parent asks (a line on stdin) before and after its window.
+  let majorCollections = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as Array<{ detail?: { kind?: number } }>) if (entry.detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) majorCollections += 1;
+  }).observe({ entryTypes: ['gc'] });
+  process.stdin.on('data', () => process.stdout.write(`MAJOR ${majorCollections}\n`));
   const sink = remote ? httpUsageSink({ url: remote.url, token: () => remote.token }) : spoolUsageSink({ directory: join(dir, 'spool') });
   let turn = 0;
   const recorder = new UsageRecorder(sink, { identify: () => callers[(turn++) % callers.length], flushIntervalMs: 600_000, batchSize: BATCH_SIZE });
@@ -82,10 +90,40 @@ function load(url: string, requests: number, connections: number): Promise<void>
   });
 }
 
-/** Instructions a request: of every thread of the route's process, and of its main (JavaScript) thread. */
+/**
+ * Instructions a request: of every thread of the route's process, and of its main (JavaScript)
+ * thread; and how many of V8's major collections the window held.
+ */
 interface Counts {
   all: number;
   main: number;
+  majorCollections: number;
+}
+
+/** Waits for the next line of the child's output that matches, dropping what came before it. */
+function outputOf(child: ChildProcessByStdio<Writable, Readable, Readable>) {
+  let text = '';
+  let waiting: { pattern: RegExp; resolve: (match: RegExpExecArray) => void } | undefined;
+  const check = () => {
+    const match = waiting?.pattern.exec(text);
+    if (!waiting || !match) return;
+    text = text.slice(match.index + match[0].length);
+    const { resolve } = waiting;
+    waiting = undefined;
+    resolve(match);
+  };
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    check();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  return (pattern: RegExp, timeoutMs: number, failure: string) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${failure}: ${text.slice(-500)}`)), timeoutMs);
+      waiting = { pattern, resolve: (match) => (clearTimeout(timer), resolve(match)) };
+      check();
+    });
 }
 
 async function instructionsPerRequest(way: Way, warm: number, counted: number, connections: number, remote?: RemoteTarget): Promise<Counts> {
@@ -93,27 +131,21 @@ async function instructionsPerRequest(way: Way, warm: number, counted: number, c
   try {
     if (remote) writeFileSync(join(dir, 'remote.json'), JSON.stringify(remote));
     const out = join(dir, 'callgrind.out');
-    const child = spawn('taskset', ['-c', '0', 'valgrind', '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, __filename, '--serve', way, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('taskset', ['-c', '0', 'valgrind', '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, __filename, '--serve', way, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    const port = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      const timer = setTimeout(() => reject(new Error(`the route under valgrind did not start: ${text.slice(-500)}`)), 120_000);
-      const onData = (chunk: Buffer) => {
-        text += chunk.toString();
-        const match = /PORT (\d+)/.exec(text);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-    });
+    const nextOutput = outputOf(child);
+    const port = Number((await nextOutput(/PORT (\d+)/, 120_000, 'the route under valgrind did not start'))[1]);
+    const majorCollections = async () => {
+      child.stdin.write('\n');
+      return Number((await nextOutput(/MAJOR (\d+)\n/, 60_000, 'the route did not say how many major collections it ran'))[1]);
+    };
     const url = `http://127.0.0.1:${port}/hello`;
     await load(url, warm, connections);
+    const majorBefore = await majorCollections();
     spawnSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
     await load(url, counted, connections);
     spawnSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+    const majorInWindow = (await majorCollections()) - majorBefore;
     child.kill('SIGTERM');
     await exited;
     // The dump asked for is one file per thread, <out>.1-01 (the main thread), <out>.1-02, ...;
@@ -125,7 +157,7 @@ async function instructionsPerRequest(way: Way, warm: number, counted: number, c
       if (!totals) throw new Error(`no totals in the callgrind dump ${name}`);
       return Number(totals[1]);
     };
-    return { all: dumps.reduce((sum, name) => sum + total(name), 0) / counted, main: total('callgrind.out.1-01') / counted };
+    return { all: dumps.reduce((sum, name) => sum + total(name), 0) / counted, main: total('callgrind.out.1-01') / counted, majorCollections: majorInWindow };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -157,6 +189,7 @@ async function main() {
     ratio: Object.fromEntries(recorded.map((way) => [way, ratio(way, 'all')])),
     mainThreadInstructionsPerRequest: Object.fromEntries(ways.map((way) => [way, Math.round(perRequest[way].main)])),
     mainThreadRatio: Object.fromEntries(recorded.map((way) => [way, ratio(way, 'main')])),
+    majorCollectionsInWindow: Object.fromEntries(ways.map((way) => [way, perRequest[way].majorCollections])),
     target: 0.95,
   });
 }
