@@ -32,7 +32,10 @@
  * the recorder (round and its flush), and Meterline's per event stored (from /proc). They separate
  * the recorder's own cost in the gateway from Meterline's ingestion, which on a machine of two
  * cores competes with the route and the load generator for the same CPUs (in production it runs
- * elsewhere), and they move less than requests/s when other work shares the machine.
+ * elsewhere), and they move less than requests/s when other work shares the machine. The route
+ * process's kernel (system) time per request is printed apart: callgrind's counts
+ * (bench/recorder-instructions.ts) see user space only, and over loopback the kernel does the
+ * receiving side's TCP work in the sender's process too.
  *
  * The remote and spool lines also print `recorderCpuMicrosPerCall`: the recorder's own CPU per call in the
  * route's process (target ≤ 5 µs), measured without HTTP serving around it (below, after the rounds).
@@ -41,7 +44,11 @@
  * process (this one: the three routes and their recorders) runs alone on CPU 0, and the load
  * generator and Meterline share CPU 1, the same for every way, so Meterline's work in another
  * process does not take the route's core, as it would not in production. Without `taskset`, or
- * with BENCH_PIN=0, nothing is pinned; each line says which (`pinning`).
+ * with BENCH_PIN=0, nothing is pinned; each line says which (`pinning`). Meterline runs at the
+ * lowest priority (`nice -n 19`): it takes the CPU time the load generator leaves, so its
+ * ingestion does not slow the load of the remote way's rounds (in production it runs on another
+ * host); what it has not taken in by a round's end waits in the recorder (`maxPendingAtRoundEnd`)
+ * and is sent after the round, untimed, as the spool way's files are read after the rounds.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -187,6 +194,8 @@ const ownCpuSeconds = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 };
+/** The kernel's share (system time): sockets, and on loopback the receiving side's TCP work too. */
+const ownSystemSeconds = () => process.cpuUsage().system / 1e6;
 
 async function main() {
   const seconds = envInt('BENCH_SECONDS', 5);
@@ -217,7 +226,11 @@ async function main() {
     let turn = 0;
     const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;
 
-    meterline = await startMeterline(pinning.command, remoteDb, configDir);
+    // At the lowest priority: Meterline takes the CPU time the load generator leaves, as on its own host it takes none of it.
+    meterline = await startMeterline((args) => {
+      const [program, rest] = pinning.command(args);
+      return ['nice', ['-n', '19', program, ...rest]];
+    }, remoteDb, configDir);
     const { token } = meterline;
     const remote = counting(httpUsageSink({ url: meterline.serving.url, token: () => token }));
     const spoolDir = join(configDir, 'spool');
@@ -254,7 +267,8 @@ async function main() {
     const maxPending = { remote: 0, inProcess: 0, spool: 0 };
     const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[], spool: [] as number[] }));
     // CPU per request in the route's process (and Meterline's per event), less sensitive to other load than requests/s.
-    const cpu = sizes.map(() => ({ plain: { seconds: 0, requests: 0 }, remote: { seconds: 0, requests: 0 }, inProcess: { seconds: 0, requests: 0 }, spool: { seconds: 0, requests: 0 }, meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
+    const routeCpu = () => ({ seconds: 0, systemSeconds: 0, requests: 0 });
+    const cpu = sizes.map(() => ({ plain: routeCpu(), remote: routeCpu(), inProcess: routeCpu(), spool: routeCpu(), meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
     const meterlinePid = meterline.serving.pid;
     for (const [s, size] of sizes.entries()) {
       active = size;
@@ -262,6 +276,7 @@ async function main() {
         const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
         for (const way of order) {
           const cpuBefore = ownCpuSeconds();
+          const systemBefore = ownSystemSeconds();
           const meterlineBefore = cpuSecondsOf(meterlinePid);
           const { done, failed } = await runLoad(pinning, urls[way], seconds, connections, maxRequests);
           if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
@@ -274,6 +289,7 @@ async function main() {
           }
           const c = cpu[s]!;
           c[way].seconds += ownCpuSeconds() - cpuBefore;
+          c[way].systemSeconds += ownSystemSeconds() - systemBefore;
           c[way].requests += done;
           const meterlineAfter = cpuSecondsOf(meterlinePid);
           if (way === 'remote' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
@@ -359,6 +375,7 @@ async function main() {
           ratio: Number(median(ratios).toFixed(3)),
           roundRatios: ratios.map((x) => Number(x.toFixed(3))),
           routeProcessCpuMicrosPerRequest: { without: micros(cpu[s]!.plain.seconds, cpu[s]!.plain.requests), with: micros(cpu[s]![way].seconds, cpu[s]![way].requests) },
+          routeProcessKernelMicrosPerRequest: { without: micros(cpu[s]!.plain.systemSeconds, cpu[s]!.plain.requests), with: micros(cpu[s]![way].systemSeconds, cpu[s]![way].requests) },
           ...(way === 'remote'
             ? { meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events), meterlineCpuSecondsInOtherRounds: Number(cpu[s]!.meterline.idleSeconds.toFixed(2)) }
             : {}),

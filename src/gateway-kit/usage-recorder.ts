@@ -12,6 +12,8 @@ import type { BatchResult, UsageEventInput } from '../usage/ingest';
  */
 export interface UsageSink {
   ingest(events: readonly unknown[]): Promise<BatchResult>;
+  /** The batch size this sink sends most cheaply: the recorder's when its `batchSize` is not given (else 500). */
+  readonly preferredBatchSize?: number;
   /** Releases what the sink holds open (sockets); called by `UsageRecorder.close()` after the last flush. */
   close?(): Promise<void> | void;
 }
@@ -37,7 +39,7 @@ export const MAX_RECORDER_BATCH = 1000;
 export interface UsageRecorderOptions {
   /** Identifies the caller of a request, or undefined for requests that are not API calls. */
   identify(req: Request): CallIdentity | undefined;
-  /** Flush when this many events are buffered, and the size of each batch (default 500, at most 1,000). */
+  /** Flush when this many events are buffered, and the size of each batch (default the sink's `preferredBatchSize`, else 500; at most 1,000). */
   batchSize?: number;
   /** Flush at least this often (default 1,000 ms): on a hard crash at most this much is lost. */
   flushIntervalMs?: number;
@@ -109,7 +111,7 @@ export class UsageRecorder {
     private readonly sink: UsageSink,
     private readonly options: UsageRecorderOptions,
   ) {
-    this.batchSize = Math.max(1, Math.min(options.batchSize ?? 500, MAX_RECORDER_BATCH));
+    this.batchSize = Math.max(1, Math.min(options.batchSize ?? sink.preferredBatchSize ?? 500, MAX_RECORDER_BATCH));
     this.maxBuffered = options.maxBuffered ?? 100_000;
     const clock = options.clock;
     this.now = options.now ?? (clock ? () => clock().getTime() : Date.now);

@@ -137,6 +137,18 @@ it('sends full batches as they fill and the rest on close, each call stored once
   expect(gw.errors).toEqual([]);
 });
 
+it('fills batches of 1,000 when the recorder is given no batch size (one POST costs the gateway about what 100 events do)', async () => {
+  const gw = await gateway('thousand', {});
+  await gw.call(1_001);
+  expect(postsOf('thousand').map((ids) => ids.length)).toEqual([1_000]);
+  await gw.recorder.close();
+  await gw.close();
+
+  expect(postsOf('thousand').map((ids) => ids.length)).toEqual([1_000, 1]);
+  expect(await stored('thousand')).toHaveLength(1_001);
+  expect(gw.errors).toEqual([]);
+});
+
 it('resends a batch whose answer was lost with the same ids, and Meterline counts it once', async () => {
   const gw = await gateway('lost-answer', {}, { batchSize: 5 });
   proxy.faults.push('lose-answer');

@@ -110,6 +110,22 @@ describe('bounds (no database)', () => {
     expect(errors[1]).toEqual({ error: new Error('sink down'), dropped: 0 });
   });
 
+  it("batches at the sink's preferred size unless the recorder is given one", async () => {
+    const batchesOf = async (batchSize: number | undefined) => {
+      const sizes: number[] = [];
+      const sink = {
+        preferredBatchSize: 3,
+        ingest: async (events: readonly unknown[]) => (sizes.push(events.length), { accepted: events.length, duplicates: 0, rejected: 0, results: [] }),
+      };
+      const recorder = new UsageRecorder(sink, { flushIntervalMs: 60_000, identify: () => identity, ...(batchSize === undefined ? {} : { batchSize }) });
+      await serve(recorder, 7);
+      await recorder.close();
+      return sizes;
+    };
+    expect(await batchesOf(undefined)).toEqual([3, 3, 1]);
+    expect(await batchesOf(2)).toEqual([2, 2, 2, 1]);
+  });
+
   it('drops and reports a batch the sink refuses for good, so the batches behind it still go', async () => {
     const received: string[] = [];
     const errors: Array<{ error: unknown; dropped: number }> = [];
