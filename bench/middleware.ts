@@ -172,6 +172,7 @@ function counting(sink: UsageSink) {
       return result;
     },
     close: () => sink.close?.(),
+    ...(sink.preferredBatchSize === undefined ? {} : { preferredBatchSize: sink.preferredBatchSize }),
   };
   return { sink: wrapped, counts };
 }
