@@ -35,7 +35,8 @@
  * elsewhere), and they move less than requests/s when other work shares the machine. The route
  * process's kernel (system) time per request is printed apart: callgrind's counts
  * (bench/recorder-instructions.ts) see user space only, and over loopback the kernel does the
- * receiving side's TCP work in the sender's process too.
+ * receiving side's TCP work in the sender's process too; beside it, the process's minor page
+ * faults and context switches per 1,000 requests (`process.resourceUsage()`).
  *
  * The remote and spool lines also print `recorderCpuMicrosPerCall`: the recorder's own CPU per call in the
  * route's process (target ≤ 5 µs), measured without HTTP serving around it (below, after the rounds).
@@ -158,6 +159,7 @@ function listen(app: express.Express): Promise<http.Server> {
 }
 
 const micros = (seconds: number, count: number) => (count === 0 ? null : Number(((seconds * 1e6) / count).toFixed(1)));
+const per1000 = (events: number, requests: number) => (requests === 0 ? null : Number(((events * 1000) / requests).toFixed(1)));
 
 
 /** A sink that counts what the real sink's answers said, to check nothing was counted twice or rejected. */
@@ -197,6 +199,11 @@ const ownCpuSeconds = () => {
 };
 /** The kernel's share (system time): sockets, and on loopback the receiving side's TCP work too. */
 const ownSystemSeconds = () => process.cpuUsage().system / 1e6;
+/** What else the kernel counts of this process: page faults (heap growth) and context switches (wake-ups). */
+const ownKernelEvents = () => {
+  const usage = process.resourceUsage();
+  return { minorFaults: usage.minorPageFault, switches: usage.voluntaryContextSwitches + usage.involuntaryContextSwitches };
+};
 
 async function main() {
   const seconds = envInt('BENCH_SECONDS', 5);
@@ -268,7 +275,7 @@ async function main() {
     const maxPending = { remote: 0, inProcess: 0, spool: 0 };
     const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[], spool: [] as number[] }));
     // CPU per request in the route's process (and Meterline's per event), less sensitive to other load than requests/s.
-    const routeCpu = () => ({ seconds: 0, systemSeconds: 0, requests: 0 });
+    const routeCpu = () => ({ seconds: 0, systemSeconds: 0, minorFaults: 0, switches: 0, requests: 0 });
     const cpu = sizes.map(() => ({ plain: routeCpu(), remote: routeCpu(), inProcess: routeCpu(), spool: routeCpu(), meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
     const meterlinePid = meterline.serving.pid;
     for (const [s, size] of sizes.entries()) {
@@ -278,6 +285,7 @@ async function main() {
         for (const way of order) {
           const cpuBefore = ownCpuSeconds();
           const systemBefore = ownSystemSeconds();
+          const eventsBefore = ownKernelEvents();
           const meterlineBefore = cpuSecondsOf(meterlinePid);
           const { done, failed } = await runLoad(pinning, urls[way], seconds, connections, maxRequests);
           if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
@@ -291,6 +299,9 @@ async function main() {
           const c = cpu[s]!;
           c[way].seconds += ownCpuSeconds() - cpuBefore;
           c[way].systemSeconds += ownSystemSeconds() - systemBefore;
+          const eventsAfter = ownKernelEvents();
+          c[way].minorFaults += eventsAfter.minorFaults - eventsBefore.minorFaults;
+          c[way].switches += eventsAfter.switches - eventsBefore.switches;
           c[way].requests += done;
           const meterlineAfter = cpuSecondsOf(meterlinePid);
           if (way === 'remote' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
@@ -377,6 +388,10 @@ async function main() {
           roundRatios: ratios.map((x) => Number(x.toFixed(3))),
           routeProcessCpuMicrosPerRequest: { without: micros(cpu[s]!.plain.seconds, cpu[s]!.plain.requests), with: micros(cpu[s]![way].seconds, cpu[s]![way].requests) },
           routeProcessKernelMicrosPerRequest: { without: micros(cpu[s]!.plain.systemSeconds, cpu[s]!.plain.requests), with: micros(cpu[s]![way].systemSeconds, cpu[s]![way].requests) },
+          routeProcessPer1000Requests: {
+            minorFaults: { without: per1000(cpu[s]!.plain.minorFaults, cpu[s]!.plain.requests), with: per1000(cpu[s]![way].minorFaults, cpu[s]![way].requests) },
+            contextSwitches: { without: per1000(cpu[s]!.plain.switches, cpu[s]!.plain.requests), with: per1000(cpu[s]![way].switches, cpu[s]![way].requests) },
+          },
           ...(way === 'remote'
             ? { meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events), meterlineCpuSecondsInOtherRounds: Number(cpu[s]!.meterline.idleSeconds.toFixed(2)) }
             : {}),
