@@ -197,12 +197,19 @@ const ownCpuSeconds = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 };
-/** The kernel's share (system time): sockets, and on loopback the receiving side's TCP work too. */
-const ownSystemSeconds = () => process.cpuUsage().system / 1e6;
-/** What else the kernel counts of this process: page faults (heap growth) and context switches (wake-ups). */
-const ownKernelEvents = () => {
+/**
+ * What this process has used so far, read once: its CPU, the kernel's share of it (system time:
+ * sockets, and on loopback the receiving side's TCP work too), page faults (heap growth) and
+ * context switches (wake-ups).
+ */
+const ownUsage = () => {
   const usage = process.resourceUsage();
-  return { minorFaults: usage.minorPageFault, switches: usage.voluntaryContextSwitches + usage.involuntaryContextSwitches };
+  return {
+    seconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+    systemSeconds: usage.systemCPUTime / 1e6,
+    minorFaults: usage.minorPageFault,
+    switches: usage.voluntaryContextSwitches + usage.involuntaryContextSwitches,
+  };
 };
 
 async function main() {
@@ -283,9 +290,7 @@ async function main() {
       for (let round = 0; round < rounds; round += 1) {
         const order = ways.map((_, i) => ways[(i + round) % ways.length]!);
         for (const way of order) {
-          const cpuBefore = ownCpuSeconds();
-          const systemBefore = ownSystemSeconds();
-          const eventsBefore = ownKernelEvents();
+          const before = ownUsage();
           const meterlineBefore = cpuSecondsOf(meterlinePid);
           const { done, failed } = await runLoad(pinning, urls[way], seconds, connections, maxRequests);
           if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
@@ -297,11 +302,11 @@ async function main() {
             await recorders[way].flush();
           }
           const c = cpu[s]!;
-          c[way].seconds += ownCpuSeconds() - cpuBefore;
-          c[way].systemSeconds += ownSystemSeconds() - systemBefore;
-          const eventsAfter = ownKernelEvents();
-          c[way].minorFaults += eventsAfter.minorFaults - eventsBefore.minorFaults;
-          c[way].switches += eventsAfter.switches - eventsBefore.switches;
+          const after = ownUsage();
+          c[way].seconds += after.seconds - before.seconds;
+          c[way].systemSeconds += after.systemSeconds - before.systemSeconds;
+          c[way].minorFaults += after.minorFaults - before.minorFaults;
+          c[way].switches += after.switches - before.switches;
           c[way].requests += done;
           const meterlineAfter = cpuSecondsOf(meterlinePid);
           if (way === 'remote' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
