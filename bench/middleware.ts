@@ -38,6 +38,15 @@
  * receiving side's TCP work in the sender's process too; beside it, the process's minor page
  * faults and context switches per 1,000 requests (`process.resourceUsage()`).
  *
+ * A fifth way, **plainBusy**, is the plain route while Meterline ingests as much as in the remote
+ * rounds, fed by another child (this script with `--feed`, on Meterline's CPU, at the lowest
+ * priority) at the request rate of this size's last remote round, in batches of 1,000: the remote
+ * line prints its figures against it too (`againstMeterlineBusy`). On a VM whose two vCPUs share
+ * a core, work on CPU 1 slows the route on CPU 0 (a `nice -n 19` busy loop there raised the
+ * route's CPU per request by up to a quarter), so the remote way's ratio to the idle plain route
+ * holds Meterline's own ingestion as well as the recorder; against plainBusy it holds the
+ * recorder's cost alone. The target is still judged by the ratio to the idle plain route.
+ *
  * The remote and spool lines also print `recorderCpuMicrosPerCall`: the recorder's own CPU per call in the
  * route's process (target ≤ 5 µs), measured without HTTP serving around it (below, after the rounds).
  *
@@ -53,7 +62,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import type { AddressInfo, Server } from 'node:net';
@@ -136,20 +145,61 @@ async function generateLoad(url: string, seconds: number, connections: number, m
   process.stdout.write(JSON.stringify({ done, failed, seconds }));
 }
 
-function runLoad(pinning: Pinning, url: string, seconds: number, connections: number, maxRequests: number): Promise<{ done: number; failed: number }> {
+/** Runs a child of this script and resolves with the JSON it printed; killed after `timeoutSeconds`. */
+function childJson<T>(name: string, command: string, args: string[], timeoutSeconds: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const [command, args] = pinning.command([__filename, '--load', url, String(seconds), String(connections), String(maxRequests)]);
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
-      else resolve(JSON.parse(out) as { done: number; failed: number });
+      if (code !== 0) reject(new Error(`the ${name} exited with ${code}`));
+      else resolve(JSON.parse(out) as T);
     });
   });
+}
+
+function runLoad(pinning: Pinning, url: string, seconds: number, connections: number, maxRequests: number): Promise<{ done: number; failed: number }> {
+  const [command, args] = pinning.command([__filename, '--load', url, String(seconds), String(connections), String(maxRequests)]);
+  return childJson('load generator', command, args, seconds + 30);
+}
+
+/**
+ * The child: posts `rate` billable events a second to Meterline for `seconds` (batches of 1,000
+ * with `httpUsageSink`, each at its time, the callers taken in turn from `callersFile`'s first
+ * `active`), then prints what Meterline answered. It keeps Meterline as busy as a remote round's
+ * recorder does while the plain route is measured (`plainBusy`).
+ */
+async function feedMeterline(url: string, token: string, rate: number, seconds: number, callersFile: string, active: number, prefix: string): Promise<void> {
+  const callers = (JSON.parse(readFileSync(callersFile, 'utf8')) as CallIdentity[]).slice(0, active);
+  const sink = httpUsageSink({ url, token: () => token });
+  const counts = { sent: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  const started = performance.now();
+  for (let batch = 0; ; batch += 1) {
+    const due = started + (batch * FEED_BATCH * 1000) / rate;
+    if (due - started >= seconds * 1000) break;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const timestamp = Date.now();
+    const events = Array.from({ length: FEED_BATCH }, (_, i) => ({ ...callers[(counts.sent + i) % callers.length]!, eventId: `${prefix}-${counts.sent + i}`, timestamp, httpStatus: 200 }));
+    const result = await sink.ingest(events);
+    counts.sent += events.length;
+    counts.accepted += result.accepted;
+    counts.duplicates += result.duplicates;
+    counts.rejected += result.rejected;
+  }
+  await sink.close?.();
+  process.stdout.write(JSON.stringify(counts));
+}
+
+const FEED_BATCH = 1_000;
+
+/** `feedMeterline` in a child on Meterline's CPU, at its priority; resolves with its counts. */
+function runFeeder(pinning: Pinning, args: { url: string; token: string; rate: number; seconds: number; callersFile: string; active: number; prefix: string }) {
+  const [program, rest] = pinning.command([__filename, '--feed', args.url, args.token, String(args.rate), String(args.seconds), args.callersFile, String(args.active), args.prefix]);
+  return childJson<{ sent: number; accepted: number; duplicates: number; rejected: number }>('feeder', 'nice', ['-n', '19', program, ...rest], args.seconds + 60);
 }
 
 function listen(app: express.Express): Promise<http.Server> {
@@ -179,8 +229,8 @@ function counting(sink: UsageSink) {
   return { sink: wrapped, counts };
 }
 
-type Way = 'plain' | 'remote' | 'inProcess' | 'spool';
-type Recording = Exclude<Way, 'plain'>;
+type Way = 'plain' | 'plainBusy' | 'remote' | 'inProcess' | 'spool';
+type Recording = Exclude<Way, 'plain' | 'plainBusy'>;
 const RECORDINGS: readonly Recording[] = ['remote', 'inProcess', 'spool'];
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
@@ -237,6 +287,9 @@ async function main() {
     }
     // What a gateway's key validation hands the recorder: one identity object per subscription, made once.
     const callers = { remote: seeded.remote.map(callerOf), inProcess: seeded.inProcess.map(callerOf), spool: seeded.spool.map(callerOf) };
+    // The feeder's callers: the remote way's, so its events are billed as the recorder's are.
+    const callersFile = join(configDir, 'callers.json');
+    writeFileSync(callersFile, JSON.stringify(callers.remote));
     let active = sizes[0]!;
     let turn = 0;
     const identify = (list: CallIdentity[]) => () => list[(turn++) % active]!;
@@ -276,14 +329,25 @@ async function main() {
       servers.push(server);
       urls[way] = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hello`;
     }
+    urls.plainBusy = urls.plain;
 
-    const ways: Way[] = ['plain', 'remote', 'inProcess', 'spool'];
+    const ways: Way[] = ['plain', 'remote', 'inProcess', 'spool', 'plainBusy'];
     const recorded = { remote: 0, inProcess: 0, spool: 0 };
     const maxPending = { remote: 0, inProcess: 0, spool: 0 };
-    const perSize = sizes.map(() => ({ plain: [] as number[], remote: [] as number[], inProcess: [] as number[], spool: [] as number[] }));
+    const perSize = sizes.map(() => ({ plain: [] as number[], plainBusy: [] as number[], remote: [] as number[], inProcess: [] as number[], spool: [] as number[] }));
+    // What the feeder sent in the plainBusy rounds, and at what rate (events/s asked, per round).
+    const fed = { sent: 0, accepted: 0, duplicates: 0, rejected: 0 };
+    const feedRates = sizes.map(() => [] as number[]);
     // CPU per request in the route's process (and Meterline's per event), less sensitive to other load than requests/s.
     const routeCpu = () => ({ seconds: 0, systemSeconds: 0, minorFaults: 0, switches: 0, requests: 0 });
-    const cpu = sizes.map(() => ({ plain: routeCpu(), remote: routeCpu(), inProcess: routeCpu(), spool: routeCpu(), meterline: { seconds: 0, events: 0, idleSeconds: 0 } }));
+    const cpu = sizes.map(() => ({
+      plain: routeCpu(),
+      plainBusy: routeCpu(),
+      remote: routeCpu(),
+      inProcess: routeCpu(),
+      spool: routeCpu(),
+      meterline: { seconds: 0, events: 0, idleSeconds: 0, busySeconds: 0, busyEvents: 0 },
+    }));
     const meterlinePid = meterline.serving.pid;
     for (const [s, size] of sizes.entries()) {
       active = size;
@@ -292,10 +356,24 @@ async function main() {
         for (const way of order) {
           const before = ownUsage();
           const meterlineBefore = cpuSecondsOf(meterlinePid);
+          // plainBusy: Meterline as busy as in the remote rounds, at this size's last remote rate.
+          const remoteRates = perSize[s]!.remote;
+          const feedRate = Math.round(remoteRates[remoteRates.length - 1] ?? median(perSize[s]!.plain.length > 0 ? perSize[s]!.plain : [1_000]));
+          const feeding =
+            way === 'plainBusy'
+              ? runFeeder(pinning, { url: meterline.serving.url, token, rate: feedRate, seconds, callersFile, active, prefix: `neighbour-${s}-${round}` })
+              : undefined;
           const { done, failed } = await runLoad(pinning, urls[way], seconds, connections, maxRequests);
           if (failed > 0) throw new Error(`${failed} requests failed (${way})`);
           perSize[s]![way].push(done / seconds);
-          if (way !== 'plain') {
+          let fedThisRound = 0;
+          if (feeding) {
+            const counts = await feeding;
+            fedThisRound = counts.sent;
+            for (const key of ['sent', 'accepted', 'duplicates', 'rejected'] as const) fed[key] += counts[key];
+            feedRates[s]!.push(feedRate);
+          }
+          if (way !== 'plain' && way !== 'plainBusy') {
             recorded[way] += done;
             maxPending[way] = Math.max(maxPending[way], recorders[way].pending);
             // Outside the timed round: the next round starts without this one's backlog. Inside the CPU figures.
@@ -312,6 +390,9 @@ async function main() {
           if (way === 'remote' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
             c.meterline.seconds += meterlineAfter - meterlineBefore;
             c.meterline.events += done;
+          } else if (way === 'plainBusy' && meterlineBefore !== undefined && meterlineAfter !== undefined) {
+            c.meterline.busySeconds += meterlineAfter - meterlineBefore;
+            c.meterline.busyEvents += fedThisRound;
           } else if (meterlineBefore !== undefined && meterlineAfter !== undefined) {
             c.meterline.idleSeconds += meterlineAfter - meterlineBefore; // what Meterline spends when no usage comes (should be ~0)
           }
@@ -370,16 +451,35 @@ async function main() {
     const lost: string[] = [];
     for (const way of RECORDINGS) {
       const line = (subject: string) => `${way}: ${subject}`;
-      if (stored[way] !== recorded[way]) lost.push(line(`Meterline stored ${stored[way]} events for ${recorded[way]} recorded calls`));
+      const expected = recorded[way] + (way === 'remote' ? fed.sent : 0);
+      if (stored[way] !== expected) lost.push(line(`Meterline stored ${stored[way]} events for ${recorded[way]} recorded calls${way === 'remote' ? ` and ${fed.sent} fed` : ''}`));
       if (recorders[way].dropped > 0) lost.push(line(`${recorders[way].dropped} calls were not recorded (buffer full)`));
     }
     if (remote.counts.accepted !== recorded.remote || remote.counts.rejected > 0) {
       lost.push(`remote: Meterline answered ${remote.counts.accepted} accepted, ${remote.counts.duplicates} duplicate, ${remote.counts.rejected} rejected for ${recorded.remote} calls`);
     }
+    if (fed.accepted !== fed.sent || fed.rejected > 0) lost.push(`plainBusy: Meterline answered ${fed.accepted} accepted, ${fed.duplicates} duplicate, ${fed.rejected} rejected for ${fed.sent} fed events`);
     if (spool.counts.accepted !== recorded.spool || spoolRead.accepted !== recorded.spool || spoolRead.malformed > 0 || spoolRead.rejected > 0) {
       lost.push(`spool: ${spool.counts.accepted} events spooled, ${spoolRead.accepted} read and stored (${spoolRead.duplicates} duplicate, ${spoolRead.rejected} rejected, ${spoolRead.malformed} malformed) for ${recorded.spool} calls`);
     }
 
+    // The remote way against the plain route while the feeder kept Meterline as busy (plainBusy).
+    const againstBusy = (s: number) => {
+      const r = perSize[s]!;
+      const ratios = r.remote.map((rate, i) => rate / r.plainBusy[i]!);
+      const c = cpu[s]!;
+      return {
+        withoutRequestsPerSecond: Math.round(median(r.plainBusy)),
+        ratio: Number(median(ratios).toFixed(3)),
+        roundRatios: ratios.map((x) => Number(x.toFixed(3))),
+        idlePlainOverBusyPlain: Number(median(r.plain.map((rate, i) => rate / r.plainBusy[i]!)).toFixed(3)),
+        routeProcessCpuMicrosPerRequest: micros(c.plainBusy.seconds, c.plainBusy.requests),
+        routeProcessKernelMicrosPerRequest: micros(c.plainBusy.systemSeconds, c.plainBusy.requests),
+        fedEventsPerSecond: feedRates[s]!.map((rate) => rate),
+        meterlineCpuSeconds: { busyRounds: Number(c.meterline.busySeconds.toFixed(2)), remoteRounds: Number(c.meterline.seconds.toFixed(2)) },
+        meterlineCpuMicrosPerEvent: micros(c.meterline.busySeconds, c.meterline.busyEvents),
+      };
+    };
     for (const way of RECORDINGS) {
       const figures = sizes.map((size, s) => {
         const r = perSize[s]!;
@@ -398,7 +498,11 @@ async function main() {
             contextSwitches: { without: per1000(cpu[s]!.plain.switches, cpu[s]!.plain.requests), with: per1000(cpu[s]![way].switches, cpu[s]![way].requests) },
           },
           ...(way === 'remote'
-            ? { meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events), meterlineCpuSecondsInOtherRounds: Number(cpu[s]!.meterline.idleSeconds.toFixed(2)) }
+            ? {
+                meterlineCpuMicrosPerEvent: micros(cpu[s]!.meterline.seconds, cpu[s]!.meterline.events),
+                meterlineCpuSecondsInOtherRounds: Number(cpu[s]!.meterline.idleSeconds.toFixed(2)),
+                againstMeterlineBusy: againstBusy(s),
+              }
             : {}),
         };
       });
@@ -454,7 +558,13 @@ async function main() {
   }
 }
 
-if (process.argv[2] === '--load') {
+if (process.argv[2] === '--feed') {
+  const [url, token, rate, seconds, callersFile, active, prefix] = process.argv.slice(3);
+  feedMeterline(url!, token!, Number(rate), Number(seconds), callersFile!, Number(active), prefix!).catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+} else if (process.argv[2] === '--load') {
   const [url, seconds, connections, maxRequests] = process.argv.slice(3);
   generateLoad(url!, Number(seconds), Number(connections), Number(maxRequests)).catch((error: unknown) => {
     console.error(error);
